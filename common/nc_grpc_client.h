@@ -1,0 +1,54 @@
+/* nc_gcli: the client side of the gRPC transport. One nc_gcli is one
+ * channel = one HTTP/2 connection (local subchannel pool, so N clients give
+ * N TCP connections); many clients share one nc_gcli_env, which owns the
+ * completion-queue thread(s). Moves serialized Payload bytes only.
+ *
+ * Callbacks run on a completion-queue thread and must not block. The
+ * blocking helpers must not be called from a callback. */
+#ifndef NC_GRPC_CLIENT_H
+#define NC_GRPC_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nc_gcli_env nc_gcli_env;
+typedef struct nc_gcli nc_gcli;
+
+int nc_gcli_env_new(int threads, nc_gcli_env **out);
+/* All clients of the env must have been freed. */
+void nc_gcli_env_free(nc_gcli_env *env);
+
+typedef struct nc_gcli_opts {
+  int max_msg_bytes; /* 0 = 10 MiB */
+  int keepalive_ms;  /* HTTP/2 ping interval; 0 = 60 s as the Go SDK */
+  int connect_timeout_ms; /* 0 = 3 s */
+} nc_gcli_opts;
+
+/* target "host:port" (the gRPC port). opts may be NULL. */
+int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, nc_gcli **out);
+
+/* status: 0, NC_ETIMEOUT, NC_EUNAVAIL (no connection), NC_EGRPC. data is
+ * borrowed for the duration of the callback. */
+typedef void (*nc_gcli_unary_cb)(void *ud, int status, const uint8_t *data, size_t len);
+int nc_gcli_unary_async(nc_gcli *c, const uint8_t *data, size_t len, int timeout_ms,
+                        nc_gcli_unary_cb cb, void *ud);
+/* Blocking; *resp is malloc'ed, owned by the caller. */
+int nc_gcli_unary(nc_gcli *c, const uint8_t *data, size_t len, int timeout_ms, uint8_t **resp,
+                  size_t *resp_len);
+
+typedef struct nc_gcli_stream_cbs {
+  void (*on_msg)(void *ud, const uint8_t *data, size_t len); /* data borrowed */
+  void (*on_closed)(void *ud, int status);                   /* exactly once */
+} nc_gcli_stream_cbs;
+
+/* Opens the bidi stream (one per client). */
+int nc_gcli_stream_open(nc_gcli *c, const nc_gcli_stream_cbs *cbs, void *ud);
+/* Queues a message on the stream; data copied; any thread. NC_ECLOSED if
+ * the stream is not open. */
+int nc_gcli_stream_send(nc_gcli *c, const uint8_t *data, size_t len);
+
+/* Cancels everything, waits until no callback of this client runs or will
+ * run, frees. Must not be called from a callback. */
+void nc_gcli_free(nc_gcli *c);
+
+#endif

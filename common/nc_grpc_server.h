@@ -1,0 +1,82 @@
+/* nc_gsrv: the server side of the gRPC transport, one instance per
+ * listening port (SDK port, cluster port).
+ *
+ * It serves /Request/request (unary) and /BiRequestStream/requestBiStream
+ * (bidi) and knows nothing about Nacos beyond those two method paths: it
+ * moves serialized Payload bytes. Completion-queue thread(s) deliver events
+ * through the on_event callback; the owner (a libuv loop) queues them with
+ * nc_evq. Replies and stream sends are thread-safe and may be called from
+ * the owner's thread.
+ *
+ * Streams: a bidi stream is identified by a process-unique stream_id. A
+ * RECV_CLOSE_ON_SERVER is kept outstanding on every stream so that a client
+ * that dies (kill -9, RST) yields NC_GSRV_EV_STREAM_CLOSED within
+ * milliseconds. Outbound messages are queued per stream (one send in flight
+ * at a time); the queue is bounded by opts.stream_queue_max. */
+#ifndef NC_GRPC_SERVER_H
+#define NC_GRPC_SERVER_H
+
+#include "nc_evq.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nc_gsrv nc_gsrv;
+typedef struct nc_gsrv_unary nc_gsrv_unary; /* a unary call awaiting its reply */
+
+typedef enum {
+  NC_GSRV_EV_UNARY,         /* call + data: reply exactly once (nc_gsrv_unary_reply) */
+  NC_GSRV_EV_STREAM_OPEN,   /* stream_id: a bidi stream started */
+  NC_GSRV_EV_STREAM_MSG,    /* stream_id + data: one message from the client */
+  NC_GSRV_EV_STREAM_CLOSED, /* stream_id: stream over (client gone, cancelled or closed) */
+} nc_gsrv_ev_type;
+
+typedef struct nc_gsrv_ev {
+  nc_evq_node node; /* free for the owner's queue */
+  nc_gsrv_ev_type type;
+  nc_gsrv *srv;
+  uint64_t stream_id;  /* stream events */
+  nc_gsrv_unary *call; /* NC_GSRV_EV_UNARY */
+  char peer[96];       /* transport address, e.g. "ipv4:127.0.0.1:51158" */
+  uint8_t *data;       /* message bytes, owned by the event */
+  size_t len;
+} nc_gsrv_ev;
+
+/* Frees the event and its data (not the call: a UNARY event's call must
+ * still be answered). */
+void nc_gsrv_ev_free(nc_gsrv_ev *ev);
+
+/* Called on a completion-queue thread; takes ownership of ev. */
+typedef void (*nc_gsrv_on_event)(void *ud, nc_gsrv_ev *ev);
+
+typedef struct nc_gsrv_opts {
+  const char *host;        /* bind address, e.g. "127.0.0.1" or "0.0.0.0" */
+  int port;                /* 0 = pick a free one */
+  int max_msg_bytes;       /* inbound cap; 0 = 10 MiB as Nacos */
+  int threads;             /* completion-queue threads; 0 = 1 */
+  size_t stream_queue_max; /* queued outbound messages per stream; 0 = 1024 */
+  int keepalive_permit_ms; /* min client ping interval tolerated; 0 = 10 s */
+} nc_gsrv_opts;
+
+/* Creates, binds and starts the server. *bound_port receives the actual
+ * port. Returns 0, NC_EIO when the port cannot be bound, NC_ENOMEM. */
+int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gsrv **out,
+                  int *bound_port);
+
+/* Sends the reply and releases the call. data is copied. Any thread; once
+ * per call. If the client already went away the reply is dropped. */
+int nc_gsrv_unary_reply(nc_gsrv_unary *call, const uint8_t *data, size_t len);
+
+/* Queues one message on a stream. data is copied. Any thread. Returns
+ * NC_ECLOSED for an unknown/ended stream, NC_EBUSY when its queue is full. */
+int nc_gsrv_stream_send(nc_gsrv *srv, uint64_t stream_id, const uint8_t *data, size_t len);
+
+/* Ends a stream from the server side (status UNAVAILABLE, so SDKs
+ * reconnect). A STREAM_CLOSED event follows. Any thread. */
+int nc_gsrv_stream_close(nc_gsrv *srv, uint64_t stream_id);
+
+/* Shuts down: cancels all calls, joins the threads, frees everything. No
+ * events are delivered after it returns. Pending unary calls are released. */
+void nc_gsrv_stop(nc_gsrv *srv);
+
+#endif

@@ -1,0 +1,62 @@
+/* nc_wc: a Nacos 2.x wire client on top of nc_gcli: the handshake
+ * (ServerCheckRequest, bidi stream, ConnectionSetupRequest), typed unary
+ * requests, and server pushes with acks. Used by nacos-agent, the tests
+ * and the benches; follows nacos-wire-protocol.md §4 and §12 (agent).
+ *
+ * Threading: callbacks run on a completion-queue thread of the env and
+ * must not block; nc_wc_request (blocking) must not be called from them. */
+#ifndef NC_WIRE_CLIENT_H
+#define NC_WIRE_CLIENT_H
+
+#include "nc_grpc_client.h"
+#include "nc_payload.h"
+
+typedef struct nc_wc nc_wc;
+
+typedef struct nc_wc_opts {
+  const char *target;         /* "host:grpcPort" */
+  const char *client_version; /* default "Nacos-C-Client:v<version>" */
+  const char *module;         /* connection label `module`; default "naming" */
+  const char *app_name;       /* label `AppName`; default "unknown" */
+  const char *client_ip;      /* Metadata.clientIp; default "127.0.0.1" */
+  const char *tenant;         /* ConnectionSetupRequest.tenant; default omitted */
+  int timeout_ms;             /* handshake/request timeout; default 3000 */
+  int no_auto_ack;            /* 1: pushes are not acked automatically */
+} nc_wc_opts;
+
+/* A server push (NotifySubscriberRequest, ConfigChangeNotifyRequest,
+ * ClientDetectionRequest, ConnectResetRequest, ...). push is borrowed.
+ * Unless no_auto_ack, the client acks it after the callback returns with the
+ * matching "...Response" type and the push's requestId. */
+typedef void (*nc_wc_push_cb)(void *ud, nc_wc *wc, const nc_msg *push);
+/* The stream ended (server closed it, or the transport died). Once. */
+typedef void (*nc_wc_closed_cb)(void *ud, nc_wc *wc, int status);
+
+/* Blocking: connects and completes the handshake; returns once unary calls
+ * are accepted (not 301). Callbacks may be NULL. */
+int nc_wc_connect(nc_gcli_env *env, const nc_wc_opts *opts, nc_wc_push_cb on_push,
+                  nc_wc_closed_cb on_closed, void *ud, nc_wc **out);
+
+/* The connection id the server reported in ServerCheckResponse. */
+const char *nc_wc_connection_id(const nc_wc *wc);
+
+/* Blocking unary request. body is borrowed (requestId is not required).
+ * On success *resp is the decoded response (owned by the caller,
+ * nc_msg_free) whatever its resultCode; transport failures return NC_E*. */
+int nc_wc_request(nc_wc *wc, const char *type, const cJSON *body, int timeout_ms, nc_msg **resp);
+
+typedef void (*nc_wc_resp_cb)(void *ud, int status, nc_msg *resp /* owned by the callee */);
+int nc_wc_request_async(nc_wc *wc, const char *type, const cJSON *body, int timeout_ms,
+                        nc_wc_resp_cb cb, void *ud);
+
+/* Sends an ack on the stream for a push: type `resp_type`, the given
+ * requestId, resultCode 200 when ok else 500. */
+int nc_wc_ack(nc_wc *wc, const char *resp_type, const char *request_id, int ok);
+
+/* Sends raw Payload bytes on the stream (tests use this for malformed input). */
+int nc_wc_stream_send_raw(nc_wc *wc, const uint8_t *data, size_t len);
+
+/* Closes the stream and the channel; no callback runs after it returns. */
+void nc_wc_close(nc_wc *wc);
+
+#endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nacos-c builds and tests with, when missing.
+# Usage: scripts/deps.sh   (as root, or with sudo available)
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config
+      libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
+      libuv1-dev libcjson-dev libcmocka-dev libsqlite3-dev
+      libpq-dev libmicrohttpd-dev procps)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "deps: all present" >&2
+fi

@@ -1,0 +1,100 @@
+/* srv_rpc: the server's request/push core, shared by naming and config.
+ *
+ * Owns the loop thread's view of connections (ids, labels, liveness), the
+ * handler table for unary request types, and server->client pushes with
+ * ack matching by (connection, requestId). Everything here runs on the
+ * server's libuv loop thread; no gRPC type leaks through this header.
+ *
+ * Implemented by srv_rpc.c (with conn_manager.c); naming.c and config.c
+ * plug in through nc_srv_register_handler / nc_srv_add_conn_listener /
+ * nc_srv_push. */
+#ifndef SRV_RPC_H
+#define SRV_RPC_H
+
+#include "nc_payload.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct nc_srv nc_srv;       /* the server core */
+typedef struct nc_conn nc_conn;     /* one registered long connection */
+typedef struct nc_req nc_req;       /* one unary request being served */
+
+/* ---- connections ---- */
+const char *nc_conn_id(const nc_conn *c);        /* "<millis>_<ip>_<port>" */
+const char *nc_conn_client_ip(const nc_conn *c); /* Metadata.clientIp of the setup */
+const char *nc_conn_remote_ip(const nc_conn *c);
+int nc_conn_remote_port(const nc_conn *c);
+const char *nc_conn_label(const nc_conn *c, const char *key); /* NULL if absent */
+const char *nc_conn_version(const nc_conn *c);
+const char *nc_conn_app(const nc_conn *c);
+const char *nc_conn_tenant(const nc_conn *c);
+uint64_t nc_conn_created_ms(const nc_conn *c);
+uint64_t nc_conn_last_active_ms(const nc_conn *c);
+int nc_conn_is_cluster(const nc_conn *c); /* label source=cluster */
+
+/* Looks up a live connection; borrowed pointer valid until the next return
+ * to the loop. */
+nc_conn *nc_srv_find_conn(nc_srv *srv, const char *conn_id);
+size_t nc_srv_conn_count(nc_srv *srv);
+
+typedef enum { NC_CONN_UP = 1, NC_CONN_DOWN = 2 } nc_conn_event;
+/* Called after a connection registers (UP) and while it unregisters (DOWN,
+ * before it is freed: drop every state keyed by it). */
+typedef void (*nc_conn_listener_fn)(void *ud, nc_conn *c, nc_conn_event ev);
+int nc_srv_add_conn_listener(nc_srv *srv, nc_conn_listener_fn fn, void *ud);
+
+/* Unregisters a connection and closes its stream (status UNAVAILABLE). */
+void nc_srv_drop_conn(nc_srv *srv, const char *conn_id, const char *why);
+
+/* ---- unary requests ---- */
+/* A handler gets the decoded request (borrowed for the call) and must
+ * answer exactly once with nc_req_reply / nc_req_fail / nc_req_error, now or
+ * later (e.g. after a durable write): the nc_req stays valid until then.
+ * req->body is a JSON object (body errors are answered by the core). */
+typedef void (*nc_handler_fn)(void *ud, nc_req *r, const nc_msg *req);
+/* type: Metadata.type, e.g. "InstanceRequest". */
+int nc_srv_register_handler(nc_srv *srv, const char *type, nc_handler_fn fn, void *ud);
+
+nc_conn *nc_req_conn(nc_req *r);       /* the registered connection; may be gone (NULL) for deferred replies */
+const char *nc_req_conn_id(const nc_req *r);
+nc_srv *nc_req_srv(nc_req *r);
+/* Replies with a typed response. body is consumed (may be NULL = base fields
+ * only); resultCode/errorCode/success are added when absent. */
+void nc_req_reply(nc_req *r, const char *resp_type, cJSON *body);
+/* Typed response with resultCode 500 + errorCode + message (business error). */
+void nc_req_fail(nc_req *r, const char *resp_type, int error_code, const char *message);
+/* ErrorResponse (protocol-level failure; Java clients retry these). */
+void nc_req_error(nc_req *r, int error_code, const char *message);
+
+/* ---- pushes ---- */
+typedef enum {
+  NC_PUSH_ACKED = 0,    /* client answered with resultCode 200 */
+  NC_PUSH_NACKED,       /* client answered with a failure */
+  NC_PUSH_TIMEOUT,      /* no answer within timeout_ms */
+  NC_PUSH_GONE,         /* connection gone before an answer */
+  NC_PUSH_BUSY,         /* stream queue full, not sent */
+} nc_push_result;
+
+/* Called once per push, on the loop thread. */
+typedef void (*nc_push_cb)(void *ud, const char *conn_id, nc_push_result res);
+
+/* Sends a request on the connection's bidi stream. body is consumed; the
+ * core adds a fresh decimal "requestId" and waits for the ack matching
+ * (connection, requestId), whatever the ack's type. Returns 0 when queued
+ * (cb will run exactly once), or NC_ECLOSED/NC_EBUSY/NC_ENOMEM (cb not run). */
+int nc_srv_push(nc_srv *srv, const char *conn_id, const char *type, cJSON *body, int timeout_ms,
+                nc_push_cb cb, void *ud);
+
+uv_loop_t *nc_srv_loop(nc_srv *srv);
+uint64_t nc_now_ms(void); /* wall clock, epoch millis */
+
+/* ---- metrics ---- */
+typedef struct nc_srv_stats {
+  uint64_t conns_opened, conns_closed, conns_probed, conns_dropped_idle;
+  uint64_t pushes_sent, pushes_acked, pushes_nacked, pushes_timeout, pushes_gone, pushes_busy;
+  uint64_t requests, request_errors;
+} nc_srv_stats;
+const nc_srv_stats *nc_srv_get_stats(nc_srv *srv);
+
+#endif
