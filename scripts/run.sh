@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds (Release) and runs a standalone nacosd with
+# embedded SQLite storage plus a nacos-agent, both in the foreground.
+# Ctrl-C stops both. Env: NACOS_PORT (8848), NACOS_HOME (./run), BUILD_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+BUILD=${BUILD_DIR:-build}
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNC_BUILD_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+
+PORT=${NACOS_PORT:-8848}
+HOME_DIR=${NACOS_HOME:-$PWD/run}
+mkdir -p "$HOME_DIR/data" "$HOME_DIR/cache"
+SOCK="$HOME_DIR/agent.sock"
+
+"$BUILD/server/nacosd" --port "$PORT" --data-dir "$HOME_DIR/data" &
+SERVER=$!
+trap 'kill $SERVER ${AGENT:-} 2>/dev/null; wait' INT TERM EXIT
+# The agent retries with back-off until the server listens, so no wait here.
+"$BUILD/agent/nacos-agent" --servers "127.0.0.1:$PORT" --socket "$SOCK" --cache-dir "$HOME_DIR/cache" &
+AGENT=$!
+echo "nacosd: gRPC for SDKs on $((PORT + 1000)), peers on $((PORT + 1001)); data in $HOME_DIR/data" >&2
+echo "nacos-agent: socket $SOCK  (try: $BUILD/ipc/nacosctl --socket $SOCK status)" >&2
+wait -n $SERVER $AGENT
