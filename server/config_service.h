@@ -1,0 +1,53 @@
+/* config_service: Nacos 2.x configuration over the long connection
+ * (nacos-wire-protocol.md §5.10-§5.14, §6.5).
+ *
+ * Owns the config handlers (ConfigQueryRequest, ConfigPublishRequest,
+ * ConfigRemoveRequest, ConfigBatchListenRequest), the in-memory cache of
+ * current configs, the listener registry and the change notifier. Writes go
+ * to a dedicated writer thread that group-commits them to the durable store
+ * (config_store.h); a publish is answered only after its batch committed.
+ *
+ * Threading: everything here runs on the server's loop thread except the
+ * writer thread, which talks to the loop only through queues. */
+#ifndef CONFIG_SERVICE_H
+#define CONFIG_SERVICE_H
+
+#include "srv_rpc.h"
+
+typedef struct nc_config_service nc_config_service;
+
+typedef struct nc_config_opts {
+  const char *data_dir;      /* the store lives in <data_dir>/config.db; required */
+  long max_content_bytes;    /* publish cap in UTF-8 bytes; 0 = NC_CONFIG_DEFAULT_MAX_CONTENT */
+  long history_keep;         /* history rows kept per config; 0 = 30 */
+  int notify_timeout_ms;     /* ack timeout per notify; 0 = 3000 */
+  int notify_max_retries;    /* attempts before the connection is dropped; 0 = 50 */
+  int notify_retry_base_ms;  /* back-off = attempts x this; 0 = 2000 */
+  int batch_max;             /* writes per group-commit transaction; 0 = 2048 */
+} nc_config_opts;
+
+/* 4 MiB: well under the 10 MiB gRPC message cap even after JSON escaping,
+ * and every current config is held in memory. */
+#define NC_CONFIG_DEFAULT_MAX_CONTENT (4L * 1024 * 1024)
+
+/* Opens the store (creating data_dir/config.db), loads the cache, starts the
+ * writer thread, registers the four handlers and a connection listener on
+ * srv. Loop thread only, before the loop runs requests. On success *out is
+ * owned by the caller (nc_config_free). opts is copied. */
+int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **out);
+
+/* Stops the writer (pending writes are committed first), closes the store,
+ * frees everything. Call before freeing srv; run the loop once afterwards so
+ * the closed handles release their memory. NULL is a no-op. */
+void nc_config_free(nc_config_service *cs);
+
+typedef struct nc_config_stats {
+  uint64_t configs;           /* current number of configs */
+  uint64_t listeners;         /* (connection, key) listen registrations */
+  uint64_t publishes, removes, queries, listen_requests;
+  uint64_t commits, commit_failures; /* group-commit transactions */
+  uint64_t notifies_sent, notifies_acked, notifies_retried, notifies_dropped_conns;
+} nc_config_stats;
+const nc_config_stats *nc_config_get_stats(const nc_config_service *cs);
+
+#endif
