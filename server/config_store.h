@@ -1,0 +1,99 @@
+/* config_store: durable storage of configs behind a small vtable, so a
+ * PostgreSQL backend can sit beside the embedded SQLite one
+ * (config_store_sqlite.c).
+ *
+ * A store handle is used by one thread at a time (the config writer thread
+ * once the service runs). Writes come in batches applied in ONE transaction
+ * (group commit): when apply returns 0 every op of the batch that reports
+ * result 0 is durable. Tenants given here are already normalised. */
+#ifndef CONFIG_STORE_H
+#define CONFIG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A current config. All strings non-NULL ("" when unset). */
+typedef struct nc_cfg_item {
+  char *data_id, *group, *tenant;
+  char *content;
+  size_t content_len;
+  char md5[33];
+  char *type; /* content type, "text" by default */
+  char *app_name, *src_user, *src_ip, *encrypted_data_key;
+  int64_t created_ms, modified_ms;
+} nc_cfg_item;
+
+void nc_cfg_item_free(nc_cfg_item *it);
+
+typedef enum { NC_CFG_PUT = 1, NC_CFG_REMOVE = 2 } nc_cfg_op;
+
+/* One write. Inputs are borrowed for the duration of apply; strings other
+ * than the key may be NULL (= ""). */
+typedef struct nc_cfg_write {
+  nc_cfg_op op;
+  const char *data_id, *group, *tenant;
+  const char *content; /* PUT */
+  size_t content_len;
+  const char *md5;     /* PUT: md5 of content */
+  const char *cas_md5; /* PUT: NULL/"" = unconditional; else the md5 the row must have */
+  const char *type, *app_name, *src_user, *src_ip, *encrypted_data_key;
+  int64_t ts_ms;
+  /* results, set by apply */
+  int result;          /* 0, NC_ECONFLICT (cas mismatch), NC_EDB (batch rolled back) */
+  int existed;         /* the key had a row before this op */
+  int64_t created_ms;  /* PUT: creation time of the row after the op */
+} nc_cfg_write;
+
+/* One history row (newest first from nc_cfg_store_history). */
+typedef struct nc_cfg_hist {
+  int64_t id;
+  char op;             /* 'I' insert, 'U' update, 'D' delete */
+  char md5[33];
+  int64_t ts_ms;
+  char *src_ip, *src_user, *app_name;
+} nc_cfg_hist;
+
+void nc_cfg_hist_free(nc_cfg_hist *h, size_t n);
+
+typedef struct nc_cfg_store_opts {
+  const char *data_dir; /* SQLite: <data_dir>/config.db */
+  long history_keep;    /* rows kept per key; <= 0 = 30 */
+} nc_cfg_store_opts;
+
+typedef struct nc_cfg_store_vt {
+  const char *name;
+  int (*open)(const nc_cfg_store_opts *opts, void **impl);
+  /* Calls fn for every current config; items are borrowed for the call. */
+  int (*scan)(void *impl, void (*fn)(void *ud, const nc_cfg_item *it), void *ud);
+  int (*get)(void *impl, const char *data_id, const char *group, const char *tenant,
+             nc_cfg_item **out);
+  int (*apply)(void *impl, nc_cfg_write *ops, size_t n);
+  int (*history)(void *impl, const char *data_id, const char *group, const char *tenant,
+                 size_t max, nc_cfg_hist **out, size_t *n_out);
+  void (*close)(void *impl);
+} nc_cfg_store_vt;
+
+extern const nc_cfg_store_vt nc_cfg_store_sqlite;
+
+typedef struct nc_cfg_store nc_cfg_store;
+
+/* backend: "sqlite" (NULL = sqlite). *out owned by the caller. */
+int nc_cfg_store_open(const char *backend, const nc_cfg_store_opts *opts, nc_cfg_store **out);
+void nc_cfg_store_close(nc_cfg_store *s);
+int nc_cfg_store_scan(nc_cfg_store *s, void (*fn)(void *ud, const nc_cfg_item *it), void *ud);
+/* NC_ENOTFOUND when absent; else *out is owned by the caller. */
+int nc_cfg_store_get(nc_cfg_store *s, const char *data_id, const char *group, const char *tenant,
+                     nc_cfg_item **out);
+/* Applies ops in one transaction; see nc_cfg_write.result. Returns 0 or
+ * NC_EDB (then every op has result NC_EDB and nothing was written). */
+int nc_cfg_store_apply(nc_cfg_store *s, nc_cfg_write *ops, size_t n);
+/* Single-op conveniences over apply: 0, NC_ECONFLICT or NC_EDB. */
+int nc_cfg_store_put(nc_cfg_store *s, nc_cfg_write *w);
+int nc_cfg_store_remove(nc_cfg_store *s, const char *data_id, const char *group,
+                        const char *tenant, int64_t ts_ms, int *existed);
+/* Newest first, at most max rows; *out (array) owned by the caller,
+ * nc_cfg_hist_free. */
+int nc_cfg_store_history(nc_cfg_store *s, const char *data_id, const char *group,
+                         const char *tenant, size_t max, nc_cfg_hist **out, size_t *n_out);
+
+#endif

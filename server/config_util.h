@@ -1,0 +1,48 @@
+/* config_util: the small pure pieces of Nacos config semantics shared by
+ * the config modules and their tests: groupKey escaping (GroupKey2), 2.x
+ * tenant normalisation, name validation (ParamUtils) and a string-keyed
+ * hash map. No globals; any thread. */
+#ifndef CONFIG_UTIL_H
+#define CONFIG_UTIL_H
+
+#include <stddef.h>
+
+/* 2.x: blank, "public" and "null" (any case) are the default namespace "".
+ * Returns tenant itself or a static "" (never NULL; NULL input gives ""). */
+const char *nc_cfg_norm_tenant(const char *tenant);
+
+/* dataId + "+" + group [+ "+" + tenant when non-empty], each part with
+ * '%' -> "%25" and '+' -> "%2B". Returns a malloc'ed string owned by the
+ * caller, or NULL on OOM. tenant may be NULL. */
+char *nc_cfg_group_key(const char *data_id, const char *group, const char *tenant);
+
+/* 1 when s is a non-empty name of [A-Za-z0-9-_:.] no longer than max. */
+int nc_cfg_valid_name(const char *s, size_t max);
+/* 1 when s is "" or a tenant of [A-Za-z0-9_-] no longer than 128. */
+int nc_cfg_valid_tenant(const char *s);
+/* 1 when s is NULL, empty or only ASCII whitespace. */
+int nc_cfg_blank(const char *s);
+/* The content types Nacos knows; anything else is stored as "text". */
+const char *nc_cfg_content_type(const char *type);
+
+#define NC_CFG_MAX_DATA_ID 256
+#define NC_CFG_MAX_GROUP 128
+
+/* String-keyed hash map with chaining. Keys are copied; values are
+ * borrowed pointers the caller owns. */
+typedef struct nc_cfg_map nc_cfg_map;
+nc_cfg_map *nc_cfg_map_new(void);
+/* Frees the map; val_free (may be NULL) runs on every value. */
+void nc_cfg_map_free(nc_cfg_map *m, void (*val_free)(void *val));
+void *nc_cfg_map_get(const nc_cfg_map *m, const char *key);
+/* Inserts or replaces; *old (may be NULL) gets the replaced value or NULL.
+ * Returns 0 or NC_ENOMEM (map unchanged). */
+int nc_cfg_map_put(nc_cfg_map *m, const char *key, void *val, void **old);
+/* Removes key; returns its value or NULL. */
+void *nc_cfg_map_del(nc_cfg_map *m, const char *key);
+size_t nc_cfg_map_size(const nc_cfg_map *m);
+/* Calls fn for every entry; fn must not modify the map. */
+void nc_cfg_map_foreach(const nc_cfg_map *m, void (*fn)(void *ud, const char *key, void *val),
+                        void *ud);
+
+#endif
