@@ -1,0 +1,686 @@
+/* nc_ipc: connection, framing, id matching and event queue of the agent
+ * client library. See nc_ipc.h for the contract.
+ *
+ * Design note: the socket is always non-blocking. Blocking calls poll() it
+ * with the remaining time budget and feed every complete line through
+ * handle_line(), which sorts it into (a) the response some caller is
+ * waiting for, (b) the event FIFO, or (c) the bin. The app-facing
+ * descriptor is an epoll set of the socket plus an eventfd that is kept
+ * readable exactly while the event FIFO is non-empty (or the connection
+ * broke), so level-triggered polling by the app stays truthful. */
+#include "nc_ipc.h"
+#include "nc_ipc_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+/* Reads per nc_ipc_process() call, so a chatty agent cannot starve the
+ * app's loop; level-triggered polling brings us back for the rest. */
+#define PROCESS_MAX_READS 16
+
+typedef struct ev_node {
+  struct ev_node *next;
+  cJSON *msg;
+} ev_node;
+
+/* An id that was sent and not yet collected; msg is NULL until it arrives. */
+typedef struct pending {
+  struct pending *next;
+  int64_t id;
+  cJSON *msg;
+} pending;
+
+struct nc_ipc {
+  int sock;  /* -1 when not connected */
+  int epfd;  /* what nc_ipc_fd() hands out */
+  int evfd;  /* readable while events are queued or the link broke */
+  int evfd_set;
+  int broken; /* was connected, connection gone */
+  int64_t next_id;
+  size_t max_line;
+  int timeout_ms;
+  nc_ipc_event_cb cb;
+  void *ud;
+  char *rbuf;
+  size_t rlen, rcap, rscan; /* rscan: bytes of rbuf known to hold no '\n' */
+  ev_node *evq_head, *evq_tail;
+  size_t evq_len;
+  uint64_t dropped;
+  pending *waits;
+  char code[32];
+  char msg[512];
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+const char *nc_ipc_err_name(int err) {
+  switch (err) {
+  case NC_IPC_OK:
+    return "OK";
+#define NC_IPC__NAME(name, m)                                                \
+  case NC_IPC_E_##name:                                                      \
+    return #name;
+    NC_IPC_ERR_MAP(NC_IPC__NAME)
+#undef NC_IPC__NAME
+  }
+  return "UNKNOWN";
+}
+
+const char *nc_ipc_strerror(int err) {
+  switch (err) {
+  case NC_IPC_OK:
+    return "success";
+#define NC_IPC__MSG(name, m)                                                 \
+  case NC_IPC_E_##name:                                                      \
+    return m;
+    NC_IPC_ERR_MAP(NC_IPC__MSG)
+#undef NC_IPC__MSG
+  }
+  return "unknown error";
+}
+
+int nc_ipc_err_from_code(const char *code) {
+  static const int remote[] = {NC_IPC_E_BAD_REQUEST, NC_IPC_E_TOO_LARGE,   NC_IPC_E_NOT_FOUND,
+                               NC_IPC_E_CONFLICT,    NC_IPC_E_FORBIDDEN,   NC_IPC_E_UNAVAILABLE,
+                               NC_IPC_E_TIMEOUT,     NC_IPC_E_INTERNAL};
+  if (!code)
+    return NC_IPC_E_UNKNOWN;
+  for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+    if (strcmp(code, nc_ipc_err_name(remote[i])) == 0)
+      return remote[i];
+  return NC_IPC_E_UNKNOWN;
+}
+
+static int set_err(nc_ipc *c, int err, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Records the failure for nc_ipc_errcode/errmsg and returns err. */
+static int set_err(nc_ipc *c, int err, const char *code, const char *fmt, ...) {
+  va_list ap;
+  snprintf(c->code, sizeof(c->code), "%s", code ? code : nc_ipc_err_name(err));
+  va_start(ap, fmt);
+  vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+int nc_ipc__fail(nc_ipc *c, int err, const char *fmt, ...) {
+  va_list ap;
+  if (!c)
+    return err;
+  snprintf(c->code, sizeof(c->code), "%s", nc_ipc_err_name(err));
+  va_start(ap, fmt);
+  vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+const char *nc_ipc_errcode(const nc_ipc *c) { return c ? c->code : ""; }
+const char *nc_ipc_errmsg(const nc_ipc *c) { return c ? c->msg : ""; }
+
+/* ---- handle ---------------------------------------------------------- */
+
+const char *nc_ipc_socket_path(const char *explicit_path) {
+  if (explicit_path && *explicit_path)
+    return explicit_path;
+  const char *env = getenv(NC_IPC_SOCKET_ENV);
+  if (env && *env)
+    return env;
+  return NC_IPC_DEFAULT_SOCKET;
+}
+
+nc_ipc *nc_ipc_new(void) {
+  nc_ipc *c = calloc(1, sizeof(*c));
+  if (!c)
+    return NULL;
+  c->sock = c->epfd = c->evfd = -1;
+  c->next_id = 1;
+  c->max_line = NC_IPC_DEFAULT_MAX_LINE;
+  c->timeout_ms = NC_IPC_DEFAULT_TIMEOUT_MS;
+  return c;
+}
+
+static void evfd_update(nc_ipc *c) {
+  int want = c->evq_len > 0 || c->broken;
+  if (c->evfd < 0 || want == c->evfd_set)
+    return;
+  uint64_t v = 1;
+  ssize_t r = want ? write(c->evfd, &v, sizeof(v)) : read(c->evfd, &v, sizeof(v));
+  if (r == (ssize_t)sizeof(v))
+    c->evfd_set = want;
+}
+
+/* The connection itself failed: close the socket, keep queued events for
+ * nc_ipc_process, wake the app's poll so it notices. */
+static void conn_break(nc_ipc *c) {
+  if (c->sock >= 0) {
+    close(c->sock); /* also leaves the epoll set */
+    c->sock = -1;
+  }
+  c->broken = 1;
+  c->rlen = c->rscan = 0;
+  evfd_update(c);
+}
+
+static void free_waits(nc_ipc *c) {
+  while (c->waits) {
+    pending *p = c->waits;
+    c->waits = p->next;
+    cJSON_Delete(p->msg);
+    free(p);
+  }
+}
+
+void nc_ipc_free(nc_ipc *c) {
+  if (!c)
+    return;
+  if (c->sock >= 0)
+    close(c->sock);
+  if (c->epfd >= 0)
+    close(c->epfd);
+  if (c->evfd >= 0)
+    close(c->evfd);
+  while (c->evq_head) {
+    ev_node *e = c->evq_head;
+    c->evq_head = e->next;
+    cJSON_Delete(e->msg);
+    free(e);
+  }
+  free_waits(c);
+  free(c->rbuf);
+  free(c);
+}
+
+void nc_ipc_set_event_cb(nc_ipc *c, nc_ipc_event_cb cb, void *ud) {
+  c->cb = cb;
+  c->ud = ud;
+}
+
+void nc_ipc_set_max_line(nc_ipc *c, size_t max_line) { c->max_line = max_line < 64 ? 64 : max_line; }
+
+void nc_ipc_set_timeout(nc_ipc *c, int timeout_ms) {
+  c->timeout_ms = timeout_ms == NC_IPC_TIMEOUT_DEFAULT ? NC_IPC_DEFAULT_TIMEOUT_MS : timeout_ms;
+}
+
+int nc_ipc_connected(const nc_ipc *c) { return c && c->sock >= 0; }
+int nc_ipc_fd(const nc_ipc *c) { return c && c->sock >= 0 ? c->epfd : -1; }
+size_t nc_ipc_pending(const nc_ipc *c) { return c ? c->evq_len : 0; }
+uint64_t nc_ipc_dropped_events(const nc_ipc *c) { return c ? c->dropped : 0; }
+
+int nc_ipc_connect(nc_ipc *c, const char *path) {
+  struct sockaddr_un sa;
+  struct epoll_event ev;
+  int fd = -1, ep = -1, efd = -1, err = 0;
+
+  if (!c)
+    return NC_IPC_E_INVAL;
+  if (c->sock >= 0 || c->broken)
+    return set_err(c, NC_IPC_E_INVAL, NULL, "handle already used; create a new one");
+  path = nc_ipc_socket_path(path);
+  memset(&sa, 0, sizeof(sa));
+  sa.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof(sa.sun_path))
+    return set_err(c, NC_IPC_E_INVAL, NULL, "socket path too long: %s", path);
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    err = set_err(c, NC_IPC_E_CONNECT, NULL, "socket: %s", strerror(errno));
+    goto out;
+  }
+  /* connect() on a Unix stream socket completes or fails at once (unless
+   * the backlog is full, when it blocks briefly); only then go
+   * non-blocking for the framing code. */
+  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    err = set_err(c, NC_IPC_E_CONNECT, NULL, "cannot connect to %s: %s", path, strerror(errno));
+    goto out;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+    err = set_err(c, NC_IPC_E_IO, NULL, "fcntl: %s", strerror(errno));
+    goto out;
+  }
+  ep = epoll_create1(EPOLL_CLOEXEC);
+  efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (ep < 0 || efd < 0) {
+    err = set_err(c, NC_IPC_E_IO, NULL, "epoll/eventfd: %s", strerror(errno));
+    goto out;
+  }
+  memset(&ev, 0, sizeof(ev));
+  ev.events = EPOLLIN;
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) < 0) {
+    err = set_err(c, NC_IPC_E_IO, NULL, "epoll_ctl: %s", strerror(errno));
+    goto out;
+  }
+  c->sock = fd;
+  c->epfd = ep;
+  c->evfd = efd;
+  fd = ep = efd = -1;
+  c->code[0] = c->msg[0] = '\0';
+out:
+  if (fd >= 0)
+    close(fd);
+  if (ep >= 0)
+    close(ep);
+  if (efd >= 0)
+    close(efd);
+  return err;
+}
+
+/* ---- incoming lines -------------------------------------------------- */
+
+static pending *find_wait(nc_ipc *c, int64_t id, pending ***link) {
+  pending **pp = &c->waits;
+  for (; *pp; pp = &(*pp)->next)
+    if ((*pp)->id == id) {
+      if (link)
+        *link = pp;
+      return *pp;
+    }
+  return NULL;
+}
+
+static void enqueue_event(nc_ipc *c, cJSON *msg) {
+  ev_node *e = malloc(sizeof(*e));
+  if (!e) {
+    c->dropped++;
+    cJSON_Delete(msg);
+    return;
+  }
+  e->next = NULL;
+  e->msg = msg;
+  if (c->evq_len >= NC_IPC_MAX_QUEUED_EVENTS) {
+    ev_node *old = c->evq_head;
+    c->evq_head = old->next;
+    if (!c->evq_head)
+      c->evq_tail = NULL;
+    cJSON_Delete(old->msg);
+    free(old);
+    c->evq_len--;
+    c->dropped++;
+  }
+  if (c->evq_tail)
+    c->evq_tail->next = e;
+  else
+    c->evq_head = e;
+  c->evq_tail = e;
+  c->evq_len++;
+  evfd_update(c);
+}
+
+/* Sorts one complete line: a response for an id someone waits for is
+ * stored, an event is queued, anything else (unparsable, unknown or
+ * abandoned id, "id": null) is dropped. */
+static void handle_line(nc_ipc *c, const char *line, size_t len) {
+  while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+    len--;
+  if (!len)
+    return;
+  cJSON *msg = cJSON_ParseWithLength(line, len);
+  if (!msg)
+    return;
+  if (!cJSON_IsObject(msg))
+    goto drop;
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+  if (id) {
+    /* We only send small positive integers; anything else is not ours. */
+    if (!cJSON_IsNumber(id) || !(id->valuedouble >= 1 && id->valuedouble < 9007199254740992.0))
+      goto drop;
+    pending *p = find_wait(c, (int64_t)id->valuedouble, NULL);
+    if (!p || p->msg || (double)p->id != id->valuedouble)
+      goto drop;
+    p->msg = msg;
+    return;
+  }
+  if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(msg, "event"))) {
+    enqueue_event(c, msg);
+    return;
+  }
+drop:
+  cJSON_Delete(msg);
+}
+
+/* One recv() into the line buffer, then every complete line is handled.
+ * Returns 1 if bytes were read, 0 on EAGAIN, or a negative error after
+ * breaking the connection (EOF, i/o error, line over the cap). */
+static int read_some(nc_ipc *c) {
+  if (c->sock < 0)
+    return set_err(c, NC_IPC_E_CLOSED, NULL, "not connected to the agent");
+  size_t cap = c->max_line + 1; /* the line plus its '\n' */
+  if (c->rcap - c->rlen < READ_CHUNK && c->rcap < cap) {
+    size_t ncap = c->rcap ? c->rcap * 2 : READ_CHUNK;
+    while (ncap - c->rlen < READ_CHUNK && ncap < cap)
+      ncap *= 2;
+    if (ncap > cap)
+      ncap = cap;
+    char *nb = realloc(c->rbuf, ncap);
+    if (!nb) {
+      conn_break(c);
+      return set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory reading from the agent");
+    }
+    c->rbuf = nb;
+    c->rcap = ncap;
+  }
+  ssize_t n;
+  do
+    n = recv(c->sock, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return 0;
+  if (n < 0) {
+    int e = errno;
+    conn_break(c);
+    return set_err(c, NC_IPC_E_CLOSED, NULL, "connection to the agent failed: %s", strerror(e));
+  }
+  if (n == 0) {
+    conn_break(c);
+    return set_err(c, NC_IPC_E_CLOSED, NULL, "the agent closed the connection");
+  }
+  c->rlen += (size_t)n;
+
+  size_t start = 0;
+  for (;;) {
+    char *nl = memchr(c->rbuf + c->rscan, '\n', c->rlen - c->rscan);
+    if (!nl)
+      break;
+    size_t end = (size_t)(nl - c->rbuf);
+    handle_line(c, c->rbuf + start, end - start);
+    start = end + 1;
+    c->rscan = start;
+  }
+  if (start) {
+    memmove(c->rbuf, c->rbuf + start, c->rlen - start);
+    c->rlen -= start;
+  }
+  c->rscan = c->rlen;
+  if (c->rlen > c->max_line) {
+    conn_break(c);
+    return set_err(c, NC_IPC_E_PROTOCOL, NULL, "line from the agent exceeds %zu bytes",
+                   c->max_line);
+  }
+  return 1;
+}
+
+/* ---- requests -------------------------------------------------------- */
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int resolve_timeout(const nc_ipc *c, int timeout_ms) {
+  return timeout_ms == NC_IPC_TIMEOUT_DEFAULT ? c->timeout_ms : timeout_ms;
+}
+
+/* Milliseconds left before deadline (-1 = none) for poll(). */
+static int remaining(long long deadline) {
+  if (deadline < 0)
+    return -1;
+  long long left = deadline - now_ms();
+  return left < 0 ? 0 : (int)(left > 1000000000 ? 1000000000 : left);
+}
+
+/* Writes all of buf. Reads (and sorts) incoming lines while the socket is
+ * not writable so that neither side can block the other. */
+static int write_all(nc_ipc *c, const char *buf, size_t len) {
+  long long deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = send(c->sock, buf + off, len - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      int e = errno;
+      conn_break(c);
+      return set_err(c, NC_IPC_E_CLOSED, NULL, "cannot write to the agent: %s", strerror(e));
+    }
+    struct pollfd pfd = {.fd = c->sock, .events = POLLOUT | POLLIN};
+    int ms = remaining(deadline);
+    if (ms == 0) {
+      /* A half-written line would desynchronise the framing. */
+      conn_break(c);
+      return set_err(c, NC_IPC_E_TIMEOUT, NULL, "agent did not accept the request in time");
+    }
+    int r = poll(&pfd, 1, ms);
+    if (r < 0 && errno != EINTR) {
+      int e = errno;
+      conn_break(c);
+      return set_err(c, NC_IPC_E_IO, NULL, "poll: %s", strerror(e));
+    }
+    if (r > 0 && (pfd.revents & POLLIN)) {
+      int rr = read_some(c);
+      if (rr < 0)
+        return rr;
+    }
+  }
+  return 0;
+}
+
+int nc_ipc_send(nc_ipc *c, const char *op, const cJSON *params, int64_t *id) {
+  cJSON *req = NULL;
+  char *line = NULL;
+  pending *p = NULL;
+  int err = 0;
+
+  if (!c || !op || !*op || (params && !cJSON_IsObject(params)))
+    return c ? set_err(c, NC_IPC_E_INVAL, NULL, "op must be a non-empty string, params an object")
+             : NC_IPC_E_INVAL;
+  if (c->sock < 0)
+    return set_err(c, NC_IPC_E_CLOSED, NULL, "not connected to the agent");
+  int64_t my_id = c->next_id;
+  req = cJSON_CreateObject();
+  if (!req || !cJSON_AddNumberToObject(req, "id", (double)my_id) ||
+      !cJSON_AddStringToObject(req, "op", op)) {
+    err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  /* References keep params owned (and untouched) by the caller. */
+  for (const cJSON *it = params ? params->child : NULL; it; it = it->next) {
+    if (!it->string || !strcmp(it->string, "id") || !strcmp(it->string, "op"))
+      continue;
+    if (!cJSON_AddItemReferenceToObject(req, it->string, (cJSON *)it)) {
+      err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
+      goto out;
+    }
+  }
+  line = cJSON_PrintUnformatted(req);
+  if (!line) {
+    err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  size_t len = strlen(line);
+  if (len > c->max_line) {
+    /* The agent would answer TOO_LARGE and hang up: refuse locally and
+     * keep the connection. */
+    err = set_err(c, NC_IPC_E_TOO_LARGE, NULL, "request of %zu bytes exceeds the %zu-byte line limit",
+                  len, c->max_line);
+    goto out;
+  }
+  char *nl = realloc(line, len + 2);
+  if (!nl) {
+    err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  line = nl;
+  line[len] = '\n';
+  line[len + 1] = '\0';
+  p = calloc(1, sizeof(*p));
+  if (!p) {
+    err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  /* Register the wait before writing: write_all may already read the
+   * response while it waits for the socket to drain. */
+  p->id = my_id;
+  p->next = c->waits;
+  c->waits = p;
+  p = NULL;
+  c->next_id++;
+  err = write_all(c, line, len + 1);
+  if (err) {
+    pending **link = NULL;
+    pending *w = find_wait(c, my_id, &link);
+    if (w) {
+      *link = w->next;
+      cJSON_Delete(w->msg);
+      free(w);
+    }
+    goto out;
+  }
+  if (id)
+    *id = my_id;
+out:
+  free(p);
+  free(line);
+  cJSON_Delete(req);
+  return err;
+}
+
+/* Turns a response into (result, status); takes ownership of msg. */
+static int finish(nc_ipc *c, cJSON *msg, cJSON **result) {
+  cJSON_DeleteItemFromObjectCaseSensitive(msg, "id");
+  cJSON *ok = cJSON_DetachItemFromObjectCaseSensitive(msg, "ok");
+  int success = cJSON_IsTrue(ok);
+  int have_ok = cJSON_IsBool(ok);
+  cJSON_Delete(ok);
+  if (success) {
+    if (result)
+      *result = msg;
+    else
+      cJSON_Delete(msg);
+    return 0;
+  }
+  int err;
+  if (!have_ok) {
+    err = set_err(c, NC_IPC_E_PROTOCOL, NULL, "response from the agent lacks \"ok\"");
+  } else {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "error");
+    const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "code"));
+    const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "message"));
+    err = nc_ipc_err_from_code(code);
+    set_err(c, err, code ? code : "UNKNOWN", "%s", m ? m : (code ? code : "request failed"));
+  }
+  cJSON_Delete(msg);
+  return err;
+}
+
+int nc_ipc_wait(nc_ipc *c, int64_t id, int timeout_ms, cJSON **result) {
+  if (result)
+    *result = NULL;
+  if (!c)
+    return NC_IPC_E_INVAL;
+  pending **link = NULL;
+  pending *p = find_wait(c, id, &link);
+  if (!p)
+    return set_err(c, NC_IPC_E_INVAL, NULL, "request %lld is not outstanding", (long long)id);
+  timeout_ms = resolve_timeout(c, timeout_ms);
+  long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+  int err = 0;
+  for (;;) {
+    if (p->msg)
+      break;
+    if (c->sock < 0) {
+      err = set_err(c, NC_IPC_E_CLOSED, NULL, "connection to the agent closed before the response");
+      break;
+    }
+    int ms = remaining(deadline);
+    if (ms == 0) {
+      err = set_err(c, NC_IPC_E_TIMEOUT, NULL, "no response from the agent within %d ms",
+                    timeout_ms);
+      break;
+    }
+    struct pollfd pfd = {.fd = c->sock, .events = POLLIN};
+    int r = poll(&pfd, 1, ms);
+    if (r < 0 && errno != EINTR) {
+      int e = errno;
+      conn_break(c);
+      err = set_err(c, NC_IPC_E_IO, NULL, "poll: %s", strerror(e));
+      break;
+    }
+    if (r <= 0)
+      continue;
+    /* Drain what is there; a read error breaks the connection but a
+     * response that already arrived in this batch still counts. */
+    int rr;
+    while ((rr = read_some(c)) > 0 && !p->msg)
+      ;
+    if (rr < 0 && !p->msg) {
+      err = rr == NC_IPC_E_PROTOCOL ? rr : NC_IPC_E_CLOSED;
+      break;
+    }
+  }
+  /* p may have moved in the list (new waits are pushed at the head). */
+  find_wait(c, id, &link);
+  *link = p->next;
+  cJSON *msg = p->msg;
+  free(p);
+  if (err) {
+    cJSON_Delete(msg);
+    return err;
+  }
+  return finish(c, msg, result);
+}
+
+int nc_ipc_call(nc_ipc *c, const char *op, const cJSON *params, int timeout_ms, cJSON **result) {
+  int64_t id = 0;
+  if (result)
+    *result = NULL;
+  int err = nc_ipc_send(c, op, params, &id);
+  if (err)
+    return err;
+  return nc_ipc_wait(c, id, timeout_ms, result);
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+int nc_ipc_process(nc_ipc *c) {
+  if (!c)
+    return NC_IPC_E_INVAL;
+  int err = 0;
+  for (int i = 0; i < PROCESS_MAX_READS && c->sock >= 0; i++) {
+    int r = read_some(c);
+    if (r < 0)
+      err = r;
+    if (r <= 0)
+      break;
+  }
+  /* Only what is queued now: events the callback's own calls queue wait
+   * for the next round, so a callback cannot loop us forever. */
+  size_t n = c->evq_len, done = 0;
+  while (done < n && c->evq_head) {
+    ev_node *e = c->evq_head;
+    c->evq_head = e->next;
+    if (!c->evq_head)
+      c->evq_tail = NULL;
+    c->evq_len--;
+    if (c->cb)
+      c->cb(c, cJSON_GetObjectItemCaseSensitive(e->msg, "event")->valuestring, e->msg, c->ud);
+    cJSON_Delete(e->msg);
+    free(e);
+    done++;
+  }
+  evfd_update(c);
+  if (err)
+    return err;
+  if (c->sock < 0)
+    return c->broken ? set_err(c, NC_IPC_E_CLOSED, NULL, "the agent closed the connection")
+                     : set_err(c, NC_IPC_E_CLOSED, NULL, "not connected to the agent");
+  return (int)done;
+}
