@@ -1,0 +1,158 @@
+#include "config_writer.h"
+
+#include "nc_err.h"
+#include "nc_log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct nc_cfg_writer {
+  nc_cfg_store *store;
+  nc_evq *done_q;
+  nc_cfg_done_fn done;
+  void *ud;
+  int batch_max;
+
+  pthread_t thread;
+  pthread_mutex_t lock; /* guards the fields below */
+  pthread_cond_t cond;
+  nc_cfg_job *head, *tail;
+  int stopping;
+  nc_cfg_writer_stats stats;
+
+  nc_cfg_write *ops; /* writer thread only: batch scratch */
+};
+
+static void on_done(void *ud, nc_evq_node *node) {
+  nc_cfg_writer *w = ud;
+  w->done(w->ud, (nc_cfg_job *)node);
+}
+
+static void *writer_main(void *arg) {
+  nc_cfg_writer *w = arg;
+  nc_cfg_job **batch = calloc((size_t)w->batch_max, sizeof(*batch));
+  for (;;) {
+    pthread_mutex_lock(&w->lock);
+    while (!w->head && !w->stopping)
+      pthread_cond_wait(&w->cond, &w->lock);
+    size_t n = 0;
+    while (w->head && n < (size_t)w->batch_max && batch) {
+      batch[n++] = w->head;
+      w->head = w->head->next;
+    }
+    if (!w->head)
+      w->tail = NULL;
+    int stop = w->stopping && n == 0;
+    pthread_mutex_unlock(&w->lock);
+    if (stop)
+      break;
+    if (!batch) { /* OOM at start: nothing safe to do but idle until stop */
+      pthread_mutex_lock(&w->lock);
+      w->stopping = 1;
+      pthread_mutex_unlock(&w->lock);
+      continue;
+    }
+    /* The store wants a contiguous op array; copy in and results out. */
+    for (size_t i = 0; i < n; i++)
+      w->ops[i] = batch[i]->w;
+    int rc = nc_cfg_store_apply(w->store, w->ops, n);
+    if (rc)
+      nc_error("config writer: batch of %zu writes failed: %s", n, nc_strerror(rc));
+    for (size_t i = 0; i < n; i++) {
+      batch[i]->w = w->ops[i];
+      batch[i]->next = NULL;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->stats.jobs += n;
+    if (rc)
+      w->stats.commit_failures++;
+    else
+      w->stats.commits++;
+    if (n > w->stats.max_batch)
+      w->stats.max_batch = n;
+    pthread_mutex_unlock(&w->lock);
+    for (size_t i = 0; i < n; i++)
+      if (nc_evq_push(w->done_q, &batch[i]->node) != 0 && batch[i]->release)
+        batch[i]->release(batch[i]);
+  }
+  free(batch);
+  return NULL;
+}
+
+int nc_cfg_writer_new(uv_loop_t *loop, nc_cfg_store *store, int batch_max, nc_cfg_done_fn done,
+                      void *ud, nc_cfg_writer **out) {
+  int rc = NC_ENOMEM;
+  nc_cfg_writer *w = calloc(1, sizeof(*w));
+  if (!w)
+    return NC_ENOMEM;
+  w->store = store;
+  w->done = done;
+  w->ud = ud;
+  w->batch_max = batch_max > 0 ? batch_max : 2048;
+  w->ops = calloc((size_t)w->batch_max, sizeof(*w->ops));
+  if (!w->ops)
+    goto fail;
+  if ((rc = nc_evq_new(loop, on_done, w, &w->done_q)) != 0)
+    goto fail;
+  pthread_mutex_init(&w->lock, NULL);
+  pthread_cond_init(&w->cond, NULL);
+  if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    nc_evq_close(w->done_q, NULL);
+    rc = NC_EIO;
+    goto fail;
+  }
+  *out = w;
+  return 0;
+fail:
+  free(w->ops);
+  free(w);
+  return rc;
+}
+
+int nc_cfg_writer_submit(nc_cfg_writer *w, nc_cfg_job *job) {
+  job->next = NULL;
+  pthread_mutex_lock(&w->lock);
+  if (w->stopping) {
+    pthread_mutex_unlock(&w->lock);
+    return NC_ECLOSED;
+  }
+  if (w->tail)
+    w->tail->next = job;
+  else
+    w->head = job;
+  w->tail = job;
+  pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+  return 0;
+}
+
+static void drop_job(nc_evq_node *node) {
+  nc_cfg_job *job = (nc_cfg_job *)node;
+  if (job->release)
+    job->release(job);
+}
+
+void nc_cfg_writer_free(nc_cfg_writer *w) {
+  if (!w)
+    return;
+  pthread_mutex_lock(&w->lock);
+  w->stopping = 1;
+  pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+  pthread_join(w->thread, NULL);
+  /* Everything was committed; completions not yet delivered are released
+   * without a reply (the server is going away). */
+  nc_evq_close(w->done_q, drop_job);
+  pthread_cond_destroy(&w->cond);
+  pthread_mutex_destroy(&w->lock);
+  free(w->ops);
+  free(w);
+}
+
+void nc_cfg_writer_get_stats(nc_cfg_writer *w, nc_cfg_writer_stats *out) {
+  pthread_mutex_lock(&w->lock);
+  *out = w->stats;
+  pthread_mutex_unlock(&w->lock);
+}
