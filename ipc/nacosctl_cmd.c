@@ -1,0 +1,373 @@
+/* nacosctl_cmd: the commands. Long-running ones (register, watch, config
+ * watch) wait in poll() on the library's fd plus a self-pipe written by the
+ * signal handler, so Ctrl-C is acted on outside the handler. */
+#include "nacosctl.h"
+#include "nc_ipc_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONTENT (16 * 1024 * 1024)
+
+static int sig_pipe[2] = {-1, -1};
+
+/* ---- agent connection and errors --------------------------------------- */
+
+/* Reports a failed request and picks the exit code. */
+static int fail(nc_ipc *c, const char *what, int err) {
+  fprintf(stderr, "%s: %s: %s: %s\n", ctl_prog, what, nc_ipc_errcode(c), nc_ipc_errmsg(c));
+  if (err == NC_IPC_E_CONNECT || err == NC_IPC_E_CLOSED || err == NC_IPC_E_IO ||
+      err == NC_IPC_E_PROTOCOL || !nc_ipc_connected(c))
+    return CTL_EXIT_UNREACHABLE;
+  return err == NC_IPC_E_INVAL ? CTL_EXIT_USAGE : CTL_EXIT_AGENT;
+}
+
+int ctl_open_agent(const ctl_args *a, nc_ipc **out) {
+  nc_ipc *c = nc_ipc_new();
+  int err;
+  *out = NULL;
+  if (!c) {
+    fprintf(stderr, "%s: out of memory\n", ctl_prog);
+    return CTL_EXIT_UNREACHABLE;
+  }
+  nc_ipc_set_timeout(c, a->timeout_ms);
+  err = nc_ipc_connect(c, a->socket);
+  if (!err)
+    err = nc_ipc_hello(c, "nacosctl", NC_IPC_TIMEOUT_DEFAULT, NULL);
+  if (err) {
+    int rc = fail(c, "connect", err);
+    nc_ipc_free(c);
+    return rc == CTL_EXIT_AGENT ? CTL_EXIT_UNREACHABLE : rc;
+  }
+  *out = c;
+  return 0;
+}
+
+static void on_signal(int sig) {
+  int saved = errno;
+  unsigned char b = (unsigned char)sig;
+  if (write(sig_pipe[1], &b, 1) < 0) {
+    /* pipe full: a wake-up is already pending */
+  }
+  errno = saved;
+}
+
+static int install_signals(void) {
+  if (pipe(sig_pipe) < 0)
+    return -1;
+  for (int i = 0; i < 2; i++) {
+    fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+    fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+    return -1;
+  signal(SIGPIPE, SIG_IGN);
+  return 0;
+}
+
+/* Runs the agent's events through the callback until a signal (returns 0)
+ * or the connection ends (returns CTL_EXIT_UNREACHABLE). */
+static int run_until_signal(nc_ipc *c) {
+  for (;;) {
+    struct pollfd p[2] = {{.fd = nc_ipc_fd(c), .events = POLLIN}, {.fd = sig_pipe[0], .events = POLLIN}};
+    if (p[0].fd < 0) {
+      fprintf(stderr, "%s: connection to the agent lost\n", ctl_prog);
+      return CTL_EXIT_UNREACHABLE;
+    }
+    int r = poll(p, 2, -1);
+    if (r < 0 && errno != EINTR) {
+      perror("poll");
+      return CTL_EXIT_UNREACHABLE;
+    }
+    if (p[1].revents & POLLIN)
+      return 0;
+    if (p[0].revents) {
+      int n = nc_ipc_process(c);
+      if (n < 0)
+        return fail(c, "events", n);
+    }
+  }
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+int ctl_cmd_status(nc_ipc *c, const ctl_args *a) {
+  cJSON *r = NULL;
+  int err = nc_ipc_status(c, NC_IPC_TIMEOUT_DEFAULT, &r);
+  if (err)
+    return fail(c, "status", err);
+  if (a->json)
+    ctl_print_json_line(r);
+  else
+    ctl_print_kv_block(r);
+  cJSON_Delete(r);
+  return 0;
+}
+
+int ctl_cmd_register(nc_ipc *c, const ctl_args *a) {
+  nc_ipc_instance in;
+  char *iid = NULL, *end = NULL;
+  int applied = 1, rc = 0, err;
+  nc_ipc_instance_init(&in);
+  in.ns = a->ns;
+  in.group = a->group;
+  in.cluster = a->cluster;
+  in.service = a->pos[0];
+  in.ip = a->pos[1];
+  in.port = (int)strtol(a->pos[2], &end, 10); /* checked in main() */
+  if (a->have_weight)
+    in.weight = a->weight;
+  in.metadata = a->meta;
+  if (install_signals() < 0) {
+    perror("signals");
+    return CTL_EXIT_AGENT;
+  }
+  err = nc_ipc_register(c, &in, NC_IPC_TIMEOUT_DEFAULT, &iid, &applied);
+  if (err)
+    return fail(c, "register", err);
+  if (a->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "event", "registered");
+    cJSON_AddStringToObject(o, "instance_id", iid);
+    cJSON_AddBoolToObject(o, "applied", applied);
+    ctl_print_json_line(o);
+    cJSON_Delete(o);
+  } else {
+    printf("registered %s%s; Ctrl-C to deregister\n", iid,
+           applied ? "" : " (pending: the agent has no upstream yet)");
+    fflush(stdout);
+  }
+  rc = run_until_signal(c);
+  if (rc == 0) {
+    err = nc_ipc_deregister(c, &in, NC_IPC_TIMEOUT_DEFAULT);
+    if (err) {
+      rc = fail(c, "deregister", err);
+    } else if (a->json) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "event", "deregistered");
+      cJSON_AddStringToObject(o, "instance_id", iid);
+      ctl_print_json_line(o);
+      cJSON_Delete(o);
+    } else {
+      printf("deregistered %s\n", iid);
+    }
+  }
+  free(iid);
+  return rc;
+}
+
+int ctl_cmd_instances(nc_ipc *c, const ctl_args *a) {
+  cJSON *r = NULL;
+  int err = nc_ipc_instances(c, a->ns, a->group, a->pos[0], a->healthy_only, NC_IPC_TIMEOUT_DEFAULT, &r);
+  if (err)
+    return fail(c, "instances", err);
+  if (a->json) {
+    ctl_print_json_line(r);
+  } else {
+    ctl_print_hosts(cJSON_GetObjectItemCaseSensitive(r, "hosts"));
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "stale")))
+      fprintf(stderr, "%s: note: served from the agent's cache (no upstream)\n", ctl_prog);
+  }
+  cJSON_Delete(r);
+  return 0;
+}
+
+typedef struct watch_ctx {
+  const ctl_args *a;
+  const char *key_field; /* "service" or "data_id" */
+  const char *event;     /* "naming.changed" or "config.changed" */
+} watch_ctx;
+
+static int same_or_default(const char *want, const char *got, const char *def) {
+  if (!want || !*want)
+    want = def;
+  if (!got || !*got)
+    got = def;
+  return !strcmp(want, got) || (!strcmp(def, "") && !strcmp(got, "public") && !*want);
+}
+
+static void on_watch_event(nc_ipc *c, const char *name, const cJSON *msg, void *ud) {
+  (void)c;
+  const watch_ctx *w = ud;
+  if (strcmp(name, w->event))
+    return;
+  const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, w->key_field));
+  const char *grp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "group"));
+  const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "namespace"));
+  if (!key || strcmp(key, w->a->pos[0]) || !same_or_default(w->a->group, grp, "DEFAULT_GROUP") ||
+      !same_or_default(w->a->ns, ns, ""))
+    return;
+  if (w->a->json) {
+    ctl_print_json_line(msg);
+  } else if (!strcmp(w->event, "naming.changed")) {
+    char ts[16];
+    ctl_now_text(ts, sizeof(ts));
+    const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(msg, "hosts");
+    printf("== %s %s: %d instance(s)\n", ts, key, cJSON_GetArraySize(hosts));
+    ctl_print_hosts(hosts);
+  } else {
+    ctl_print_config_state(msg, key);
+  }
+}
+
+int ctl_cmd_watch(nc_ipc *c, const ctl_args *a) {
+  watch_ctx w = {a, "service", "naming.changed"};
+  cJSON *r = NULL;
+  if (install_signals() < 0) {
+    perror("signals");
+    return CTL_EXIT_AGENT;
+  }
+  nc_ipc_set_event_cb(c, on_watch_event, &w);
+  int err = nc_ipc_subscribe(c, a->ns, a->group, a->pos[0], NULL, NC_IPC_TIMEOUT_DEFAULT, &r);
+  if (err)
+    return fail(c, "watch", err);
+  if (a->json) {
+    /* The starting point, shaped like the events that follow. */
+    cJSON_AddStringToObject(r, "event", "naming.subscribed");
+    cJSON_AddStringToObject(r, "service", a->pos[0]);
+    ctl_print_json_line(r);
+  } else {
+    char ts[16];
+    ctl_now_text(ts, sizeof(ts));
+    const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(r, "hosts");
+    printf("== %s %s: %d instance(s)%s\n", ts, a->pos[0], cJSON_GetArraySize(hosts),
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "stale")) ? " (stale, from cache)" : "");
+    ctl_print_hosts(hosts);
+  }
+  cJSON_Delete(r);
+  return run_until_signal(c);
+}
+
+/* Reads all of fd (stdin or a file) up to MAX_CONTENT; caller frees. */
+static char *read_all(int fd, const char *name) {
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    if (len + 1 >= cap) {
+      if (cap >= MAX_CONTENT) {
+        fprintf(stderr, "%s: %s: larger than %d bytes\n", ctl_prog, name, MAX_CONTENT);
+        goto fail;
+      }
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb)
+        goto fail;
+      buf = nb;
+    }
+    ssize_t n = read(fd, buf + len, cap - len - 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      fprintf(stderr, "%s: %s: %s\n", ctl_prog, name, strerror(errno));
+      goto fail;
+    }
+    if (n == 0) {
+      buf[len] = '\0';
+      if (strlen(buf) != len) {
+        fprintf(stderr, "%s: %s: content contains NUL bytes\n", ctl_prog, name);
+        goto fail;
+      }
+      return buf;
+    }
+    len += (size_t)n;
+  }
+  return NULL;
+fail:
+  free(buf);
+  return NULL;
+}
+
+int ctl_cmd_config(nc_ipc *c, const char *sub, const ctl_args *a) {
+  cJSON *r = NULL;
+  char *owned = NULL;
+  int err, rc = 0;
+  const char *id = a->pos[0];
+
+  if (!strcmp(sub, "get")) {
+    err = nc_ipc_config_get(c, a->ns, a->group, id, NC_IPC_TIMEOUT_DEFAULT, &r);
+    if (err)
+      return fail(c, "config get", err);
+    if (a->json) {
+      ctl_print_json_line(r);
+    } else {
+      const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "content"));
+      fputs(content ? content : "", stdout);
+      fflush(stdout);
+      if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "stale")))
+        fprintf(stderr, "%s: note: served from the agent's cache (no upstream)\n", ctl_prog);
+    }
+  } else if (!strcmp(sub, "put")) {
+    const char *content = NULL;
+    if (a->file) {
+      int fd = open(a->file, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        fprintf(stderr, "%s: %s: %s\n", ctl_prog, a->file, strerror(errno));
+        return CTL_EXIT_USAGE;
+      }
+      owned = read_all(fd, a->file);
+      close(fd);
+      if (!owned)
+        return CTL_EXIT_USAGE;
+      content = owned;
+    } else if (!strcmp(a->pos[1], "-")) {
+      if (!(owned = read_all(0, "stdin")))
+        return CTL_EXIT_USAGE;
+      content = owned;
+    } else {
+      content = a->pos[1];
+    }
+    err = nc_ipc_config_publish(c, a->ns, a->group, id, content, a->cas, NC_IPC_TIMEOUT_DEFAULT, &r);
+    if (err) {
+      rc = fail(c, "config put", err);
+      goto out;
+    }
+    if (a->json)
+      ctl_print_json_line(r);
+    else
+    {
+      const char *md5 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "md5"));
+      printf("published %s md5=%s\n", id, md5 ? md5 : "-");
+    }
+  } else if (!strcmp(sub, "rm")) {
+    err = nc_ipc_config_remove(c, a->ns, a->group, id, NC_IPC_TIMEOUT_DEFAULT);
+    if (err)
+      return fail(c, "config rm", err);
+    if (a->json)
+      puts("{}");
+    else
+      printf("removed %s\n", id);
+  } else { /* watch */
+    watch_ctx w = {a, "data_id", "config.changed"};
+    if (install_signals() < 0) {
+      perror("signals");
+      return CTL_EXIT_AGENT;
+    }
+    nc_ipc_set_event_cb(c, on_watch_event, &w);
+    err = nc_ipc_config_listen(c, a->ns, a->group, id, NC_IPC_TIMEOUT_DEFAULT, &r);
+    if (err)
+      return fail(c, "config watch", err);
+    if (a->json) {
+      cJSON_AddStringToObject(r, "event", "config.listening");
+      cJSON_AddStringToObject(r, "data_id", id);
+      ctl_print_json_line(r);
+    } else {
+      ctl_print_config_state(r, id);
+    }
+    rc = run_until_signal(c);
+  }
+out:
+  fflush(stdout);
+  free(owned);
+  cJSON_Delete(r);
+  return rc;
+}
