@@ -21,6 +21,8 @@ typedef struct lsn {
   conn_ent *conn;
   nc_cfg_listen *owner;
   char *data_id, *group, *tenant;
+  char *json; /* the notify body, built once per registration */
+  size_t json_len;
   char md5[33];
   int state;
   int pending;  /* a change arrived while SENT */
@@ -68,6 +70,7 @@ static char *pair_key(const char *conn_id, const char *gk) {
 }
 
 static void lsn_free(lsn *x) {
+  cJSON_free(x->json);
   free(x->data_id);
   free(x->group);
   free(x->tenant);
@@ -154,20 +157,12 @@ static void on_push(void *ud, const char *conn_id, nc_push_result res);
 /* Returns 1 when the send failed and this was the last allowed attempt:
  * the caller must drop the connection (not here, callers may be iterating). */
 static int lsn_send(nc_cfg_listen *l, lsn *x) {
-  cJSON *body = cJSON_CreateObject();
-  if (!body || !cJSON_AddObjectToObject(body, "headers") ||
-      nc_json_add_str(body, "dataId", x->data_id) || nc_json_add_str(body, "group", x->group) ||
-      nc_json_add_str(body, "tenant", x->tenant) || nc_json_add_str(body, "module", "config")) {
-    cJSON_Delete(body);
-    retry_schedule(l, x, (uint64_t)l->opts.retry_base_ms);
-    return 0;
-  }
   x->attempts++;
   x->pending = 0;
   x->state = L_SENT;
   l->stats.sent++;
-  int rc = l->ops.push(l->ops.ud, x->conn->conn_id, "ConfigChangeNotifyRequest", body,
-                       l->opts.timeout_ms, on_push, x);
+  int rc = l->ops.push(l->ops.ud, x->conn->conn_id, "ConfigChangeNotifyRequest", x->json,
+                       x->json_len, l->opts.timeout_ms, on_push, x);
   if (rc == 0)
     return 0;
   x->state = L_IDLE;
@@ -372,6 +367,21 @@ void nc_cfg_listen_free(nc_cfg_listen *l) {
   free(l);
 }
 
+/* The body of §6.5 with the client's own strings; the core adds requestId. */
+static int build_json(lsn *x) {
+  cJSON *body = cJSON_CreateObject();
+  if (!body || !cJSON_AddObjectToObject(body, "headers") ||
+      nc_json_add_str(body, "dataId", x->data_id) || nc_json_add_str(body, "group", x->group) ||
+      nc_json_add_str(body, "tenant", x->tenant) || nc_json_add_str(body, "module", "config") ||
+      !(x->json = cJSON_PrintUnformatted(body))) {
+    cJSON_Delete(body);
+    return NC_ENOMEM;
+  }
+  cJSON_Delete(body);
+  x->json_len = strlen(x->json);
+  return 0;
+}
+
 int nc_cfg_listen_add(nc_cfg_listen *l, const char *conn_id, const char *group_key,
                       const char *data_id, const char *group, const char *tenant,
                       const char *md5) {
@@ -397,7 +407,7 @@ int nc_cfg_listen_add(nc_cfg_listen *l, const char *conn_id, const char *group_k
   x->group = strdup(group);
   x->tenant = strdup(tenant ? tenant : "");
   snprintf(x->md5, sizeof(x->md5), "%s", md5 ? md5 : "");
-  if (!x->data_id || !x->group || !x->tenant)
+  if (!x->data_id || !x->group || !x->tenant || build_json(x) != 0)
     goto fail;
   if (!(k = nc_cfg_map_get(l->by_key, group_key))) {
     if (!(k = calloc(1, sizeof(*k))) || !(k->gk = strdup(group_key)))

@@ -26,9 +26,10 @@
 #include <uv.h>
 
 typedef struct nc_cfg_push_ops {
-  /* Same contract as nc_srv_push: body consumed; 0 = cb will run once. */
-  int (*push)(void *ud, const char *conn_id, const char *type, cJSON *body, int timeout_ms,
-              nc_push_cb cb, void *cb_ud);
+  /* Same contract as nc_srv_push_raw: json borrowed (a JSON object without
+   * requestId); 0 = cb will run once. */
+  int (*push)(void *ud, const char *conn_id, const char *type, const char *json, size_t len,
+              int timeout_ms, nc_push_cb cb, void *cb_ud);
   void (*drop_conn)(void *ud, const char *conn_id, const char *why);
   void *ud;
 } nc_cfg_push_ops;

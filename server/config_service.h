@@ -36,9 +36,17 @@ typedef struct nc_config_opts {
  * owned by the caller (nc_config_free). opts is copied. */
 int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **out);
 
-/* Stops the writer (pending writes are committed first), closes the store,
- * frees everything. Call before freeing srv; run the loop once afterwards so
- * the closed handles release their memory. NULL is a no-op. */
+/* Shutdown order: nc_config_stop -> nc_srv_shutdown -> nc_config_free ->
+ * nc_srv_free.
+ *
+ * nc_config_stop: commits the writes still queued and answers them while the
+ * transport can still deliver replies; later writes are refused. Loop
+ * thread; idempotent. */
+void nc_config_stop(nc_config_service *cs);
+/* Stops if not yet done, closes the store, frees everything. Call after
+ * nc_srv_shutdown (in-flight notifies have resolved) and before nc_srv_free;
+ * run the loop once afterwards so closed handles release their memory.
+ * NULL is a no-op. */
 void nc_config_free(nc_config_service *cs);
 
 typedef struct nc_config_stats {
@@ -48,6 +56,7 @@ typedef struct nc_config_stats {
   uint64_t commits, commit_failures; /* group-commit transactions */
   uint64_t notifies_sent, notifies_acked, notifies_retried, notifies_dropped_conns;
 } nc_config_stats;
-const nc_config_stats *nc_config_get_stats(const nc_config_service *cs);
+/* Snapshot refreshed on each call; loop thread. */
+const nc_config_stats *nc_config_get_stats(nc_config_service *cs);
 
 #endif

@@ -18,6 +18,7 @@ struct nc_cfg_writer {
   pthread_cond_t cond;
   nc_cfg_job *head, *tail;
   int stopping;
+  int joined; /* loop thread only */
   nc_cfg_writer_stats stats;
 
   nc_cfg_write *ops; /* writer thread only: batch scratch */
@@ -113,6 +114,7 @@ fail:
 
 int nc_cfg_writer_submit(nc_cfg_writer *w, nc_cfg_job *job) {
   job->next = NULL;
+  job->writer = w;
   pthread_mutex_lock(&w->lock);
   if (w->stopping) {
     pthread_mutex_unlock(&w->lock);
@@ -128,23 +130,37 @@ int nc_cfg_writer_submit(nc_cfg_writer *w, nc_cfg_job *job) {
   return 0;
 }
 
+/* Completion still queued when the evq closes: deliver it now (we are on
+ * the loop thread, inside nc_cfg_writer_stop). */
 static void drop_job(nc_evq_node *node) {
   nc_cfg_job *job = (nc_cfg_job *)node;
-  if (job->release)
-    job->release(job);
+  job->writer->done(job->writer->ud, job);
 }
 
-void nc_cfg_writer_free(nc_cfg_writer *w) {
-  if (!w)
+void nc_cfg_writer_stop(nc_cfg_writer *w) {
+  if (!w || w->joined)
     return;
   pthread_mutex_lock(&w->lock);
   w->stopping = 1;
   pthread_cond_signal(&w->cond);
   pthread_mutex_unlock(&w->lock);
   pthread_join(w->thread, NULL);
-  /* Everything was committed; completions not yet delivered are released
-   * without a reply (the server is going away). */
+  w->joined = 1;
+  /* Everything queued was committed unless the thread could not run at
+   * all; such jobs are released unanswered by the store. */
+  for (nc_cfg_job *j = w->head, *next; j; j = next) {
+    next = j->next;
+    if (j->release)
+      j->release(j);
+  }
+  w->head = w->tail = NULL;
   nc_evq_close(w->done_q, drop_job);
+}
+
+void nc_cfg_writer_free(nc_cfg_writer *w) {
+  if (!w)
+    return;
+  nc_cfg_writer_stop(w);
   pthread_cond_destroy(&w->cond);
   pthread_mutex_destroy(&w->lock);
   free(w->ops);

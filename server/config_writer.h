@@ -20,6 +20,7 @@ typedef struct nc_cfg_job {
   nc_evq_node node;           /* completion hand-off; first member */
   struct nc_cfg_job *next;    /* writer queue link */
   nc_cfg_write w;             /* the op; results filled by the writer */
+  struct nc_cfg_writer *writer; /* set by submit */
   /* Frees the job when it can no longer be completed (writer shut down). */
   void (*release)(struct nc_cfg_job *job);
 } nc_cfg_job;
@@ -36,8 +37,11 @@ int nc_cfg_writer_new(uv_loop_t *loop, nc_cfg_store *store, int batch_max, nc_cf
 /* Queues a job (ownership passes to the writer until done runs).
  * NC_ECLOSED after shutdown began (caller keeps the job). */
 int nc_cfg_writer_submit(nc_cfg_writer *w, nc_cfg_job *job);
-/* Commits what is queued, joins the thread, releases completions not yet
- * delivered, frees. Run the loop once more afterwards (evq close). */
+/* Commits what is queued, joins the thread and delivers every remaining
+ * completion through done, synchronously. Later submits get NC_ECLOSED.
+ * Idempotent. Run the loop once more afterwards (evq close). */
+void nc_cfg_writer_stop(nc_cfg_writer *w);
+/* Stops (if not yet) and frees. */
 void nc_cfg_writer_free(nc_cfg_writer *w);
 
 typedef struct nc_cfg_writer_stats {
