@@ -133,7 +133,7 @@ static void on_event(void *ud, nc_gsrv_ev *ev) {
     if (o->fake_nacos)
       fake_nacos_stream_msg(o, ev);
     else
-      nc_gsrv_stream_send(o->srv, ev->stream_id, ev->data, ev->len);
+      nc_gsrv_stream_send(ev->srv, ev->stream_id, ev->data, ev->len);
     pthread_mutex_lock(&o->mu);
     o->n_stream_msgs++;
     pthread_cond_broadcast(&o->cond);
@@ -572,11 +572,13 @@ static void test_wire_client_handshake_request_and_push_ack(void **state) {
   assert_int_equal(nc_wc_connect(f->env, &wo, w_on_push, NULL, &w, &wc), 0);
   assert_string_equal(nc_wc_connection_id(wc), "1_127.0.0.1_1");
   /* connect returned only after the setup was registered */
+  pthread_mutex_lock(&o->mu);
   assert_int_equal(o->setup_seen, 1);
   assert_string_equal(o->setup_module, "naming");
   assert_string_equal(o->setup_app, "demo");
   assert_string_equal(o->setup_ip, "10.1.2.3");
   assert_int_equal(o->setup_has_tenant, 0);
+  pthread_mutex_unlock(&o->mu);
 
   cJSON *body = cJSON_CreateObject();
   nc_msg *resp = NULL;
@@ -595,8 +597,11 @@ static void test_wire_client_handshake_request_and_push_ack(void **state) {
   assert_int_equal(nc_payload_encode_json("NotifySubscriberRequest", "", p, &buf, &len), 0);
   cJSON_Delete(p);
   assert_int_equal(owner_wait(o, &o->n_opened, 1, 1000), 1);
+  pthread_mutex_lock(&o->mu);
   int before = o->n_stream_msgs;
-  assert_int_equal(nc_gsrv_stream_send(o->srv, o->opened[0], buf, len), 0);
+  uint64_t sid = o->opened[0];
+  pthread_mutex_unlock(&o->mu);
+  assert_int_equal(nc_gsrv_stream_send(o->srv, sid, buf, len), 0);
   free(buf);
   assert_true(owner_wait(o, &o->n_stream_msgs, before + 1, 3000) >= before + 1);
   pthread_mutex_lock(&o->mu);
