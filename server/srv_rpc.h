@@ -97,4 +97,44 @@ typedef struct nc_srv_stats {
 } nc_srv_stats;
 const nc_srv_stats *nc_srv_get_stats(nc_srv *srv);
 
+
+/* ---- extensions (naming helper): lifecycle, raw pushes, counters ---- */
+
+typedef struct nc_srv_opts {
+  const char *bind;     /* listen address, e.g. "0.0.0.0" */
+  int grpc_port;        /* SDK port; 0 = pick a free one */
+  int cluster_port;     /* peer port; 0 = free one, -1 = do not listen */
+  int grpc_threads;     /* completion-queue threads per port; 0 = 1 */
+  int idle_probe_ms;    /* probe connections idle this long; 0 = 20000 */
+  int probe_timeout_ms; /* drop when the probe is not acked in time; 0 = 5000 */
+} nc_srv_opts;
+
+/* Creates the core on loop (loop thread). opts copied. */
+int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out);
+/* Binds and starts the transports; the actual ports are returned. */
+int nc_srv_start(nc_srv *srv, int *grpc_port, int *cluster_port);
+/* Shutdown is two steps so that modules answering requests late (config's
+ * writer) can still reply while the transports run:
+ * 1. nc_srv_drop_all: unregisters every connection (pending pushes resolve
+ *    with NC_PUSH_GONE, DOWN listeners run). Then free such modules.
+ * 2. nc_srv_shutdown: closes the event queue (queued unary calls get an
+ *    error reply) and stops the transports; no handler or listener runs
+ *    afterwards. Calls nc_srv_drop_all first if needed. Idempotent. */
+void nc_srv_drop_all(nc_srv *srv);
+void nc_srv_shutdown(nc_srv *srv);
+/* Frees the core (after nc_srv_shutdown); run the loop once afterwards so
+ * closed handles release their memory. NULL is a no-op. */
+void nc_srv_free(nc_srv *srv);
+
+/* nc_srv_push with a pre-serialized JSON object body (borrowed; must start
+ * with '{'): the core splices in "requestId" as the first key, so a
+ * fan-out can serialize the body once. */
+int nc_srv_push_raw(nc_srv *srv, const char *conn_id, const char *type, const char *json,
+                    size_t len, int timeout_ms, nc_push_cb cb, void *ud);
+
+/* Requests served per Metadata.type (unknown types are counted under
+ * "unknown"), for the metrics endpoint. */
+void nc_srv_each_request_count(nc_srv *srv, void (*fn)(void *ud, const char *type, uint64_t n),
+                               void *ud);
+
 #endif

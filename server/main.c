@@ -1,0 +1,213 @@
+/* nacosd: a Nacos 2.x compatible server. Wires the server core (srv_rpc),
+ * naming and config onto one libuv loop, listens on the SDK and cluster
+ * gRPC ports plus an HTTP port for metrics, and shuts down cleanly on
+ * SIGTERM/SIGINT. */
+#include "config_service.h"
+#include "metrics.h"
+#include "naming_handlers.h"
+#include "nc_err.h"
+#include "nc_grpc.h"
+#include "nc_log.h"
+#include "nc_opts.h"
+#include "server_opts.h"
+#include "srv_rpc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct app {
+  uv_loop_t loop;
+  uv_signal_t sig_term, sig_int;
+  nc_srv *srv;
+  nc_naming *naming;
+  nc_config_service *config;
+  nc_metrics *metrics;
+} app;
+
+static void on_signal(uv_signal_t *h, int sig) {
+  nc_info("signal %d: shutting down", sig);
+  uv_stop(h->loop);
+}
+
+typedef struct buf {
+  char *p;
+  size_t len, cap;
+} buf;
+
+static void bprintf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(buf *b, const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, fmt);
+    int n = b->p ? vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap) : -1;
+    va_end(ap);
+    if (n >= 0 && b->len + (size_t)n < b->cap) {
+      b->len += (size_t)n;
+      return;
+    }
+    size_t nc = b->cap ? b->cap * 2 : 4096;
+    char *np = realloc(b->p, nc);
+    if (!np)
+      return;
+    b->p = np;
+    b->cap = nc;
+  }
+}
+
+static void count_type(void *ud, const char *type, uint64_t n) {
+  bprintf(ud, "nacosd_requests_by_type_total{type=\"%s\"} %llu\n", type, (unsigned long long)n);
+}
+
+static char *render_metrics(void *ud) {
+  app *a = ud;
+  buf b = {0};
+  const nc_srv_stats *s = nc_srv_get_stats(a->srv);
+  nc_nreg_stats rs = {0};
+  nc_npush_stats ps = {0};
+  nc_naming_get_stats(a->naming, &rs, &ps);
+#define C(name, v) bprintf(&b, "nacosd_" name " %llu\n", (unsigned long long)(v))
+  C("connections", nc_srv_conn_count(a->srv));
+  C("connections_opened_total", s->conns_opened);
+  C("connections_closed_total", s->conns_closed);
+  C("connections_probed_total", s->conns_probed);
+  C("connections_dropped_idle_total", s->conns_dropped_idle);
+  C("pushes_sent_total", s->pushes_sent);
+  C("pushes_acked_total", s->pushes_acked);
+  C("pushes_nacked_total", s->pushes_nacked);
+  C("pushes_timeout_total", s->pushes_timeout);
+  C("pushes_gone_total", s->pushes_gone);
+  C("pushes_busy_total", s->pushes_busy);
+  C("requests_total", s->requests);
+  C("request_errors_total", s->request_errors);
+  C("naming_services", rs.services);
+  C("naming_instances", rs.instances);
+  C("naming_subscribers", rs.subscribers);
+  C("naming_pushes_sent_total", ps.sent);
+  C("naming_pushes_acked_total", ps.acked);
+  C("naming_pushes_retried_total", ps.retried);
+  C("naming_pushes_failed_total", ps.failed);
+  if (a->config) {
+    const nc_config_stats *cs = nc_config_get_stats(a->config);
+    C("config_configs", cs->configs);
+    C("config_listeners", cs->listeners);
+    C("config_notifies_sent_total", cs->notifies_sent);
+    C("config_notifies_acked_total", cs->notifies_acked);
+  }
+#undef C
+  nc_srv_each_request_count(a->srv, count_type, &b);
+  return b.p ? b.p : strdup("");
+}
+
+static int mkdir_p(const char *dir) {
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s", dir);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+      *p = '/';
+    }
+  return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+static void walk_close(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+int main(int argc, char **argv) {
+  nc_server_cfg cfg = {0};
+  app a = {0};
+  int rc = nc_server_cfg_parse(&cfg, argc, argv), exit_code = 1;
+  if (rc == NC_OPTS_EXIT) {
+    nc_server_cfg_free(&cfg);
+    return 0;
+  }
+  if (rc < 0) {
+    nc_server_cfg_free(&cfg);
+    return 2;
+  }
+  nc_log_set_ident("nacosd");
+  nc_log_level lvl;
+  if (nc_log_parse_level(cfg.log_level, &lvl) != 0) {
+    fprintf(stderr, "nacosd: bad --log-level '%s'\n", cfg.log_level);
+    nc_server_cfg_free(&cfg);
+    return 2;
+  }
+  nc_log_set_level(lvl);
+  signal(SIGPIPE, SIG_IGN);
+  if (mkdir_p(cfg.data_dir) != 0) {
+    nc_error("cannot create data dir %s: %s", cfg.data_dir, strerror(errno));
+    nc_server_cfg_free(&cfg);
+    return 1;
+  }
+  nc_grpc_init();
+  uv_loop_init(&a.loop);
+
+  nc_srv_opts so = {
+      .bind = cfg.bind,
+      .grpc_port = (int)cfg.grpc_port,
+      .cluster_port = (int)cfg.cluster_port,
+      .grpc_threads = (int)cfg.grpc_threads,
+      .idle_probe_ms = (int)cfg.idle_probe_ms,
+      .probe_timeout_ms = (int)cfg.probe_timeout_ms,
+  };
+  nc_naming_opts no = {
+      .merge_ms = (int)cfg.push_merge_ms,
+      .push_timeout_ms = (int)cfg.push_timeout_ms,
+      .push_retry_ms = (int)cfg.push_retry_ms,
+  };
+  nc_config_opts co = {.data_dir = cfg.data_dir};
+  int gport = 0, cport = 0, hport = 0;
+  if ((rc = nc_srv_new(&a.loop, &so, &a.srv)) != 0 ||
+      (rc = nc_naming_init(a.srv, &no, &a.naming)) != 0) {
+    nc_error("startup failed: %s", nc_strerror(rc));
+    goto out;
+  }
+  if ((rc = nc_config_init(a.srv, &co, &a.config)) != 0) {
+    nc_error("config service failed to start: %s", nc_strerror(rc));
+    goto out;
+  }
+  if ((rc = nc_metrics_start(&a.loop, cfg.bind, (int)cfg.port, render_metrics, &a, &a.metrics,
+                             &hport)) != 0 ||
+      (rc = nc_srv_start(a.srv, &gport, &cport)) != 0)
+    goto out;
+  nc_info("listening on %s: http %d, grpc %d, cluster %d (data %s)", cfg.bind, hport, gport,
+          cport, cfg.data_dir);
+  if (cfg.port_file && nc_server_write_port_file(cfg.port_file, hport, gport, cport) != 0) {
+    nc_error("cannot write port file %s", cfg.port_file);
+    goto out;
+  }
+  uv_signal_init(&a.loop, &a.sig_term);
+  uv_signal_init(&a.loop, &a.sig_int);
+  uv_signal_start(&a.sig_term, on_signal, SIGTERM);
+  uv_signal_start(&a.sig_int, on_signal, SIGINT);
+  uv_run(&a.loop, UV_RUN_DEFAULT);
+  exit_code = 0;
+out:
+  /* Order matters (see nc_srv_drop_all): connections go first while the
+   * transports still run, then config (it answers its deferred requests),
+   * then the transports stop, then naming and the core. */
+  if (a.srv)
+    nc_srv_drop_all(a.srv);
+  nc_config_free(a.config);
+  if (a.srv)
+    nc_srv_shutdown(a.srv);
+  nc_naming_free(a.naming);
+  nc_srv_free(a.srv);
+  nc_metrics_stop(a.metrics);
+  uv_walk(&a.loop, walk_close, NULL);
+  uv_run(&a.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&a.loop);
+  nc_grpc_shutdown();
+  nc_server_cfg_free(&cfg);
+  nc_info("stopped");
+  return exit_code;
+}

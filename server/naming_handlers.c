@@ -1,0 +1,274 @@
+/* naming_handlers: see naming_handlers.h. Request/response shapes follow
+ * nacos-wire-protocol.md §5.2-§5.9. */
+#include "naming_handlers.h"
+
+#include "nc_err.h"
+#include "nc_json.h"
+#include "nc_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NAME 256
+#define MAX_BATCH 1024
+
+struct nc_naming {
+  nc_srv *srv;
+  nc_nreg *reg;
+  nc_npush *push;
+};
+
+typedef struct names {
+  const char *ns, *group, *name;
+} names;
+
+/* Common naming fields (§5.2); a business error is answered here. */
+static int get_names(nc_req *r, const nc_msg *m, const char *resp, names *out) {
+  out->ns = nc_json_str(m->body, "namespace", "");
+  out->group = nc_json_str(m->body, "groupName", "");
+  out->name = nc_json_str(m->body, "serviceName", "");
+  if (!*out->group)
+    out->group = "DEFAULT_GROUP";
+  if (!*out->name) {
+    nc_req_fail(r, resp, 400, "Param 'serviceName' is illegal, serviceName is blank");
+    return -1;
+  }
+  if (strlen(out->ns) > MAX_NAME || strlen(out->group) > MAX_NAME ||
+      strlen(out->name) > MAX_NAME) {
+    nc_req_fail(r, resp, 400, "namespace, group or service name too long");
+    return -1;
+  }
+  return 0;
+}
+
+static cJSON *typed_ok(const char *type) {
+  cJSON *b = nc_resp_ok();
+  if (b)
+    cJSON_AddStringToObject(b, "type", type);
+  return b;
+}
+
+static void h_instance(void *ud, nc_req *r, const nc_msg *m) {
+  nc_naming *n = ud;
+  names nm;
+  if (get_names(r, m, "InstanceResponse", &nm))
+    return;
+  const char *type = nc_json_str(m->body, "type", "");
+  int reg = strcmp(type, "registerInstance") == 0;
+  if (!reg && strcmp(type, "deregisterInstance") != 0) {
+    nc_req_error(r, 400, "Unsupported request type");
+    return;
+  }
+  nc_ninst *in = NULL;
+  const char *err = NULL;
+  if (reg) {
+    int rc = nc_ninst_parse(cJSON_GetObjectItemCaseSensitive(m->body, "instance"), nm.group,
+                            nm.name, &in, &err);
+    if (rc) {
+      nc_req_error(r, rc == NC_EINVAL ? 400 : 500, rc == NC_EINVAL ? err : "out of memory");
+      return;
+    }
+  }
+  int rc = nc_nreg_publish(n->reg, nc_req_conn_id(r), nm.ns, nm.group, nm.name, &in, reg ? 1 : 0);
+  if (rc) {
+    nc_req_fail(r, "InstanceResponse", 500, nc_strerror(rc));
+    return;
+  }
+  nc_req_reply(r, "InstanceResponse", typed_ok(type));
+}
+
+static void h_batch(void *ud, nc_req *r, const nc_msg *m) {
+  nc_naming *n = ud;
+  names nm;
+  nc_ninst **list = NULL;
+  size_t cnt = 0;
+  if (get_names(r, m, "BatchInstanceResponse", &nm))
+    return;
+  const char *type = nc_json_str(m->body, "type", "");
+  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(m->body, "instances");
+  if (strcmp(type, "batchRegisterInstance") != 0) {
+    nc_req_error(r, 400, "Unsupported request type");
+    return;
+  }
+  if (arr && !cJSON_IsArray(arr) && !cJSON_IsNull(arr)) {
+    nc_req_error(r, 400, "instances must be an array");
+    return;
+  }
+  size_t total = arr && cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
+  if (total > MAX_BATCH) {
+    nc_req_error(r, 400, "too many instances in one batch");
+    return;
+  }
+  list = calloc(total ? total : 1, sizeof(*list));
+  if (!list) {
+    nc_req_fail(r, "BatchInstanceResponse", 500, "out of memory");
+    return;
+  }
+  const cJSON *it;
+  if (total)
+    cJSON_ArrayForEach(it, arr) {
+      const char *err = NULL;
+      int rc = nc_ninst_parse(it, nm.group, nm.name, &list[cnt], &err);
+      if (rc) {
+        nc_req_error(r, rc == NC_EINVAL ? 400 : 500, rc == NC_EINVAL ? err : "out of memory");
+        goto out;
+      }
+      cnt++;
+    }
+  int rc = nc_nreg_publish(n->reg, nc_req_conn_id(r), nm.ns, nm.group, nm.name, list, cnt);
+  cnt = 0; /* consumed */
+  if (rc)
+    nc_req_fail(r, "BatchInstanceResponse", 500, nc_strerror(rc));
+  else
+    nc_req_reply(r, "BatchInstanceResponse", typed_ok(type));
+out:
+  for (size_t i = 0; i < cnt; i++)
+    nc_ninst_free(list[i]);
+  free(list);
+}
+
+static void h_query(void *ud, nc_req *r, const nc_msg *m) {
+  nc_naming *n = ud;
+  names nm;
+  if (get_names(r, m, "QueryServiceResponse", &nm))
+    return;
+  const char *clusters = nc_json_str(m->body, "cluster", "");
+  int healthy = nc_json_bool(m->body, "healthyOnly", 0);
+  cJSON *info = nc_nreg_service_info(n->reg, nm.ns, nm.group, nm.name, clusters, healthy);
+  cJSON *b = nc_resp_ok();
+  if (!info || !b) {
+    cJSON_Delete(info);
+    cJSON_Delete(b);
+    nc_req_fail(r, "QueryServiceResponse", 500, "out of memory");
+    return;
+  }
+  cJSON_AddItemToObject(b, "serviceInfo", info);
+  nc_req_reply(r, "QueryServiceResponse", b);
+}
+
+static void h_subscribe(void *ud, nc_req *r, const nc_msg *m) {
+  nc_naming *n = ud;
+  names nm;
+  char kb[1024];
+  if (get_names(r, m, "SubscribeServiceResponse", &nm))
+    return;
+  const char *clusters = nc_json_str(m->body, "clusters", "");
+  int sub = nc_json_bool(m->body, "subscribe", 1);
+  const char *key = nc_nreg_key(kb, sizeof(kb), nm.ns, nm.group, nm.name);
+  const char *cid = nc_req_conn_id(r);
+  if (sub) {
+    int first = 0;
+    int rc = nc_nreg_subscribe(n->reg, cid, nm.ns, nm.group, nm.name, clusters, &first);
+    if (rc) {
+      nc_req_fail(r, "SubscribeServiceResponse", 500, nc_strerror(rc));
+      return;
+    }
+    if (first)
+      nc_npush_subscribed(n->push, cid, key);
+  } else {
+    nc_nreg_unsubscribe(n->reg, cid, nm.ns, nm.group, nm.name);
+    nc_npush_unsubscribed(n->push, cid, key);
+  }
+  cJSON *info = nc_nreg_service_info(n->reg, nm.ns, nm.group, nm.name, clusters, 0);
+  cJSON *b = nc_resp_new(200, 0, "success");
+  if (!info || !b) {
+    cJSON_Delete(info);
+    cJSON_Delete(b);
+    nc_req_fail(r, "SubscribeServiceResponse", 500, "out of memory");
+    return;
+  }
+  cJSON_AddItemToObject(b, "serviceInfo", info);
+  nc_req_reply(r, "SubscribeServiceResponse", b);
+}
+
+static void h_list(void *ud, nc_req *r, const nc_msg *m) {
+  nc_naming *n = ud;
+  const char *ns = nc_json_str(m->body, "namespace", "");
+  const char *group = nc_json_str(m->body, "groupName", "");
+  if (!*group)
+    group = "DEFAULT_GROUP";
+  int page_no = (int)nc_json_int(m->body, "pageNo", 1);
+  int page_size = (int)nc_json_int(m->body, "pageSize", 10);
+  if (page_size > 10000)
+    page_size = 10000;
+  cJSON *b = nc_resp_new(200, 0, "success");
+  cJSON *names_arr = cJSON_CreateArray();
+  if (!b || !names_arr) {
+    cJSON_Delete(b);
+    cJSON_Delete(names_arr);
+    nc_req_fail(r, "ServiceListResponse", 500, "out of memory");
+    return;
+  }
+  size_t count = nc_nreg_list(n->reg, ns, group, page_no, page_size, names_arr);
+  cJSON_AddNumberToObject(b, "count", (double)count);
+  cJSON_AddItemToObject(b, "serviceNames", names_arr);
+  nc_req_reply(r, "ServiceListResponse", b);
+}
+
+static void on_conn(void *ud, nc_conn *c, nc_conn_event ev) {
+  nc_naming *n = ud;
+  if (ev != NC_CONN_DOWN)
+    return;
+  /* Deliveries first (their in-flight pushes were resolved as GONE by the
+   * core), then the registry, whose change listener queues pushes to the
+   * remaining subscribers. */
+  nc_npush_conn_gone(n->push, nc_conn_id(c));
+  nc_nreg_drop_conn(n->reg, nc_conn_id(c));
+}
+
+static void on_change(void *ud, const char *svc_key) {
+  nc_naming *n = ud;
+  nc_npush_service_changed(n->push, svc_key);
+}
+
+static int send_push(void *ud, const char *conn_id, const char *body, size_t len, int timeout_ms,
+                     nc_push_cb cb, void *cb_ud) {
+  return nc_srv_push_raw(ud, conn_id, "NotifySubscriberRequest", body, len, timeout_ms, cb, cb_ud);
+}
+
+int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
+  nc_naming *n = calloc(1, sizeof(*n));
+  if (!n)
+    return NC_ENOMEM;
+  n->srv = srv;
+  nc_npush_opts po = {
+      .merge_ms = opts->merge_ms < 0 ? 0 : opts->merge_ms,
+      .timeout_ms = opts->push_timeout_ms > 0 ? opts->push_timeout_ms : 5000,
+      .retry_ms = opts->push_retry_ms > 0 ? opts->push_retry_ms : 1000,
+  };
+  int rc = nc_nreg_new(&n->reg);
+  if (!rc)
+    rc = nc_npush_new(nc_srv_loop(srv), n->reg, &po, send_push, srv, &n->push);
+  if (rc) {
+    nc_nreg_free(n->reg);
+    free(n);
+    return rc;
+  }
+  nc_nreg_set_listener(n->reg, on_change, n);
+  if (nc_srv_register_handler(srv, "InstanceRequest", h_instance, n) ||
+      nc_srv_register_handler(srv, "BatchInstanceRequest", h_batch, n) ||
+      nc_srv_register_handler(srv, "ServiceQueryRequest", h_query, n) ||
+      nc_srv_register_handler(srv, "SubscribeServiceRequest", h_subscribe, n) ||
+      nc_srv_register_handler(srv, "ServiceListRequest", h_list, n) ||
+      nc_srv_add_conn_listener(srv, on_conn, n)) {
+    nc_naming_free(n);
+    return NC_ENOMEM;
+  }
+  *out = n;
+  return 0;
+}
+
+void nc_naming_free(nc_naming *n) {
+  if (!n)
+    return;
+  nc_npush_free(n->push);
+  nc_nreg_free(n->reg);
+  free(n);
+}
+
+void nc_naming_get_stats(const nc_naming *n, nc_nreg_stats *reg, nc_npush_stats *push) {
+  if (reg)
+    nc_nreg_get_stats(n->reg, reg);
+  if (push)
+    nc_npush_get_stats(n->push, push);
+}

@@ -1,0 +1,372 @@
+/* naming_push: see naming_push.h. */
+#include "naming_push.h"
+
+#include "nc_err.h"
+#include "nc_log.h"
+#include "srv_map.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { DLV_IDLE, DLV_QUEUED, DLV_SENT, DLV_RETRY } dlv_state;
+
+static const char *state_name(dlv_state s) {
+  static const char *names[] = {"IDLE", "QUEUED", "SENT", "RETRY"};
+  return names[s];
+}
+
+typedef struct dlv {
+  nc_npush *eng;
+  char *key;     /* conn \x02 svc */
+  char *conn_id; /* points into key copy below */
+  char *svc_key;
+  dlv_state state;
+  int pending;   /* a newer state arrived while SENT */
+  int dead;      /* unlinked; freed when the in-flight result arrives */
+  uint64_t due;  /* QUEUED/RETRY: when to send (uv_now ms) */
+} dlv;
+
+typedef struct dirty {
+  uint64_t due;
+} dirty;
+
+struct nc_npush {
+  uv_loop_t *loop;
+  nc_nreg *reg;
+  nc_npush_opts o;
+  nc_npush_send_fn send;
+  void *send_ud;
+  uv_timer_t timer;
+  uint64_t armed; /* due time the timer is set for, 0 = not armed */
+  nc_map *dlvs;    /* key -> dlv */
+  nc_map *byconn;  /* conn id -> nc_map(key -> dlv) */
+  nc_map *dirty;   /* svc key -> dirty */
+  nc_map *waiting; /* key -> dlv in QUEUED/RETRY */
+  nc_npush_stats st;
+};
+
+static void dlv_send(nc_npush *p, dlv *d);
+
+static void dlv_free(dlv *d) {
+  if (!d)
+    return;
+  free(d->key);
+  free(d->conn_id);
+  free(d->svc_key);
+  free(d);
+}
+
+static uint64_t now(nc_npush *p) {
+  uv_update_time(p->loop);
+  return uv_now(p->loop);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(nc_npush *p, uint64_t due) {
+  if (p->armed && p->armed <= due)
+    return;
+  uint64_t n = now(p);
+  p->armed = due ? due : 1;
+  uv_timer_start(&p->timer, on_timer, due > n ? due - n : 0, 0);
+}
+
+/* Unlinks d from every index; frees it unless a result is outstanding. */
+static void dlv_remove(nc_npush *p, dlv *d) {
+  nc_map_del(p->dlvs, d->key);
+  nc_map_del(p->waiting, d->key);
+  nc_map *cm = nc_map_get(p->byconn, d->conn_id);
+  if (cm) {
+    nc_map_del(cm, d->key);
+    if (nc_map_count(cm) == 0) {
+      nc_map_del(p->byconn, d->conn_id);
+      nc_map_free(cm);
+    }
+  }
+  p->st.deliveries--;
+  if (d->state == DLV_SENT)
+    d->dead = 1;
+  else
+    dlv_free(d);
+}
+
+static dlv *dlv_get(nc_npush *p, const char *conn_id, const char *svc_key) {
+  size_t kl = strlen(conn_id) + strlen(svc_key) + 2;
+  char stackbuf[512];
+  char *key = kl <= sizeof(stackbuf) ? stackbuf : malloc(kl);
+  dlv *d = NULL;
+  if (!key)
+    return NULL;
+  snprintf(key, kl, "%s\x02%s", conn_id, svc_key);
+  d = nc_map_get(p->dlvs, key);
+  if (d)
+    goto out;
+  nc_map *cm = nc_map_get(p->byconn, conn_id);
+  int new_cm = 0;
+  if (!cm) {
+    if (nc_map_new(&cm))
+      goto out;
+    if (nc_map_put(p->byconn, conn_id, cm, NULL)) {
+      nc_map_free(cm);
+      goto out;
+    }
+    new_cm = 1;
+  }
+  d = calloc(1, sizeof(*d));
+  if (!d || !(d->key = strdup(key)) || !(d->conn_id = strdup(conn_id)) ||
+      !(d->svc_key = strdup(svc_key)) || nc_map_put(p->dlvs, key, d, NULL)) {
+    dlv_free(d);
+    d = NULL;
+  } else if (nc_map_put(cm, key, d, NULL)) {
+    nc_map_del(p->dlvs, key);
+    dlv_free(d);
+    d = NULL;
+  }
+  if (!d && new_cm) {
+    nc_map_del(p->byconn, conn_id);
+    nc_map_free(cm);
+  }
+  if (d) {
+    d->eng = p;
+    d->state = DLV_IDLE;
+    p->st.deliveries++;
+  }
+out:
+  if (key != stackbuf)
+    free(key);
+  return d;
+}
+
+static void dlv_wait(nc_npush *p, dlv *d, dlv_state st, uint64_t due) {
+  d->state = st;
+  d->due = due;
+  if (nc_map_put(p->waiting, d->key, d, NULL) == 0)
+    arm(p, due);
+  /* On OOM the record stays QUEUED/RETRY without a timer entry; the next
+   * change of the service sends it again. */
+}
+
+static void on_result(void *ud, const char *conn_id, nc_push_result res) {
+  dlv *d = ud;
+  nc_npush *p = d->eng;
+  (void)conn_id;
+  if (d->dead) {
+    dlv_free(d);
+    return;
+  }
+  switch (res) {
+  case NC_PUSH_ACKED:
+    p->st.acked++;
+    d->state = DLV_IDLE;
+    if (d->pending) {
+      d->pending = 0;
+      dlv_send(p, d);
+    }
+    break;
+  case NC_PUSH_GONE:
+    /* Nacos counts a push to a vanished connection as done. */
+    d->state = DLV_IDLE;
+    dlv_remove(p, d);
+    break;
+  default:
+    p->st.failed++;
+    d->pending = 0; /* the retry carries the newest state anyway */
+    nc_debug("push %s to %s failed (%d), retry in %d ms", d->svc_key, d->conn_id, (int)res,
+             p->o.retry_ms);
+    dlv_wait(p, d, DLV_RETRY, now(p) + (uint64_t)p->o.retry_ms);
+    break;
+  }
+}
+
+static void dlv_send(nc_npush *p, dlv *d) {
+  const char *clusters = NULL;
+  if (!nc_nreg_subscriber(p->reg, d->svc_key, d->conn_id, &clusters)) {
+    dlv_remove(p, d); /* unsubscribed meanwhile */
+    return;
+  }
+  size_t len = 0;
+  const char *body = nc_nreg_push_body(p->reg, d->svc_key, clusters, &len);
+  int rc = body ? p->send(p->send_ud, d->conn_id, body, len, p->o.timeout_ms, on_result, d)
+                : NC_ENOMEM;
+  if (rc == 0) {
+    if (d->state == DLV_RETRY)
+      p->st.retried++;
+    d->state = DLV_SENT;
+    p->st.sent++;
+  } else if (rc == NC_ECLOSED) {
+    p->st.dropped++;
+    dlv_remove(p, d);
+  } else {
+    p->st.failed++;
+    dlv_wait(p, d, DLV_RETRY, now(p) + (uint64_t)p->o.retry_ms);
+  }
+}
+
+/* Something newer must reach this subscriber. */
+static void dlv_touch(nc_npush *p, dlv *d, uint64_t due) {
+  switch (d->state) {
+  case DLV_SENT:
+    d->pending = 1;
+    break;
+  case DLV_QUEUED:
+  case DLV_RETRY:
+    if (due < d->due) {
+      d->due = due;
+      arm(p, due);
+    }
+    break;
+  case DLV_IDLE:
+    dlv_wait(p, d, DLV_QUEUED, due);
+    break;
+  }
+}
+
+typedef struct fan {
+  nc_npush *p;
+  const char *svc_key;
+  uint64_t due;
+} fan;
+
+static void fan_one(void *ud, const char *conn_id) {
+  fan *f = ud;
+  dlv *d = dlv_get(f->p, conn_id, f->svc_key);
+  if (d)
+    dlv_touch(f->p, d, f->due);
+}
+
+static void on_timer(uv_timer_t *t) {
+  nc_npush *p = t->data;
+  uint64_t n = now(p), next = 0;
+  nc_map_ent *e, *nx;
+  p->armed = 0;
+  /* 1. services whose merge window is over: queue every subscriber now */
+  for (e = nc_map_first(p->dirty); e; e = nx) {
+    nx = nc_map_next(e);
+    dirty *dt = nc_map_ent_val(e);
+    if (dt->due > n)
+      continue;
+    fan f = {p, nc_map_ent_key(e), n};
+    nc_nreg_each_subscriber(p->reg, f.svc_key, fan_one, &f);
+    free(nc_map_del(p->dirty, f.svc_key));
+  }
+  /* 2. deliveries that are due (queued, first-subscribe, retries) */
+  for (e = nc_map_first(p->waiting); e; e = nx) {
+    nx = nc_map_next(e);
+    dlv *d = nc_map_ent_val(e);
+    if (d->due > n)
+      continue;
+    nc_map_del(p->waiting, d->key);
+    nc_trace("push %s -> %s (%s)", d->svc_key, d->conn_id, state_name(d->state));
+    dlv_send(p, d);
+    /* a send may re-queue d (RETRY) behind nx; it is then not due yet */
+  }
+  /* 3. re-arm for the earliest remaining due time */
+  for (e = nc_map_first(p->dirty); e; e = nc_map_next(e)) {
+    dirty *dt = nc_map_ent_val(e);
+    if (!next || dt->due < next)
+      next = dt->due;
+  }
+  for (e = nc_map_first(p->waiting); e; e = nc_map_next(e)) {
+    dlv *d = nc_map_ent_val(e);
+    if (!next || d->due < next)
+      next = d->due;
+  }
+  if (next)
+    arm(p, next);
+}
+
+int nc_npush_new(uv_loop_t *loop, nc_nreg *reg, const nc_npush_opts *opts, nc_npush_send_fn send,
+                 void *send_ud, nc_npush **out) {
+  nc_npush *p = calloc(1, sizeof(*p));
+  if (!p)
+    return NC_ENOMEM;
+  p->loop = loop;
+  p->reg = reg;
+  p->o = *opts;
+  p->send = send;
+  p->send_ud = send_ud;
+  if (nc_map_new(&p->dlvs) || nc_map_new(&p->byconn) || nc_map_new(&p->dirty) ||
+      nc_map_new(&p->waiting)) {
+    nc_map_free(p->dlvs);
+    nc_map_free(p->byconn);
+    nc_map_free(p->dirty);
+    nc_map_free(p->waiting);
+    free(p);
+    return NC_ENOMEM;
+  }
+  uv_timer_init(loop, &p->timer);
+  p->timer.data = p;
+  *out = p;
+  return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h) { free(h->data); }
+
+void nc_npush_free(nc_npush *p) {
+  if (!p)
+    return;
+  for (nc_map_ent *e = nc_map_first(p->dlvs); e; e = nc_map_next(e)) {
+    dlv *d = nc_map_ent_val(e);
+    if (d->state == DLV_SENT)
+      nc_warn("push engine freed with a push in flight (%s)", d->key);
+    dlv_free(d);
+  }
+  for (nc_map_ent *e = nc_map_first(p->byconn); e; e = nc_map_next(e))
+    nc_map_free(nc_map_ent_val(e));
+  for (nc_map_ent *e = nc_map_first(p->dirty); e; e = nc_map_next(e))
+    free(nc_map_ent_val(e));
+  nc_map_free(p->dlvs);
+  nc_map_free(p->byconn);
+  nc_map_free(p->dirty);
+  nc_map_free(p->waiting);
+  uv_close((uv_handle_t *)&p->timer, on_timer_closed);
+}
+
+void nc_npush_service_changed(nc_npush *p, const char *svc_key) {
+  if (nc_map_get(p->dirty, svc_key))
+    return; /* already waiting: this change merges into that push */
+  dirty *dt = malloc(sizeof(*dt));
+  if (!dt)
+    return;
+  dt->due = now(p) + (uint64_t)p->o.merge_ms;
+  if (nc_map_put(p->dirty, svc_key, dt, NULL)) {
+    free(dt);
+    return;
+  }
+  arm(p, dt->due);
+}
+
+void nc_npush_subscribed(nc_npush *p, const char *conn_id, const char *svc_key) {
+  dlv *d = dlv_get(p, conn_id, svc_key);
+  if (d)
+    dlv_touch(p, d, now(p) + (uint64_t)p->o.merge_ms);
+}
+
+void nc_npush_unsubscribed(nc_npush *p, const char *conn_id, const char *svc_key) {
+  size_t kl = strlen(conn_id) + strlen(svc_key) + 2;
+  char *key = malloc(kl);
+  if (!key)
+    return;
+  snprintf(key, kl, "%s\x02%s", conn_id, svc_key);
+  dlv *d = nc_map_get(p->dlvs, key);
+  free(key);
+  if (d)
+    dlv_remove(p, d);
+}
+
+void nc_npush_conn_gone(nc_npush *p, const char *conn_id) {
+  nc_map *cm = nc_map_get(p->byconn, conn_id);
+  if (!cm)
+    return;
+  nc_map_ent *e, *nx;
+  /* dlv_remove frees cm with its last record */
+  size_t left = nc_map_count(cm);
+  for (e = nc_map_first(cm); e && left; e = nx) {
+    nx = nc_map_next(e);
+    left--;
+    dlv_remove(p, nc_map_ent_val(e));
+  }
+}
+
+void nc_npush_get_stats(const nc_npush *p, nc_npush_stats *st) { *st = p->st; }

@@ -1,0 +1,672 @@
+/* naming_registry: see naming_registry.h. */
+#include "naming_registry.h"
+
+#include "nc_err.h"
+#include "srv_map.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define KEY_MAX 1024
+
+struct nc_ninst {
+  char *instance_id; /* client-supplied id, or NULL: generated on output */
+  char *ip;
+  int port;
+  double weight;
+  int healthy, enabled, ephemeral;
+  char *cluster;    /* stored cluster, "DEFAULT" when blank */
+  char *gen_id;     /* ip#port#clusterAsReceived#group@@name */
+  cJSON *metadata;  /* object of strings, owned */
+};
+
+typedef struct pub {
+  size_t n;
+  nc_ninst **insts;
+} pub;
+
+struct nc_nsvc {
+  char *key, *ns, *group, *name;
+  nc_map *pubs; /* conn id -> pub* */
+  nc_map *subs; /* conn id -> char* clusters */
+  uint64_t last_ref;
+  uint64_t revision;
+  /* push body cache, valid while (stamp, revision, clusters) match */
+  char *cache;
+  size_t cache_len;
+  char *cache_clusters;
+  uint64_t cache_stamp, cache_rev;
+};
+
+typedef struct client {
+  nc_map *pubs; /* svc key -> nc_nsvc* */
+  nc_map *subs; /* svc key -> nc_nsvc* */
+} client;
+
+struct nc_nreg {
+  nc_map *svcs;    /* key -> nc_nsvc* */
+  nc_map *clients; /* conn id -> client* */
+  nc_nreg_change_fn fn;
+  void *ud;
+  size_t n_instances, n_subscribers;
+};
+
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const char *norm_ns(const char *ns) { return (!ns || !*ns) ? "public" : ns; }
+
+const char *nc_nreg_key(char *buf, size_t cap, const char *ns, const char *group,
+                        const char *name) {
+  int n = snprintf(buf, cap, "%s\x01%s\x01%s", norm_ns(ns), group, name);
+  return (n < 0 || (size_t)n >= cap) ? NULL : buf;
+}
+
+/* ---- instances ---- */
+
+void nc_ninst_free(nc_ninst *in) {
+  if (!in)
+    return;
+  free(in->instance_id);
+  free(in->ip);
+  free(in->cluster);
+  free(in->gen_id);
+  cJSON_Delete(in->metadata);
+  free(in);
+}
+
+static int valid_cluster(const char *c) {
+  for (; *c; c++)
+    if (!isalnum((unsigned char)*c) && *c != '-')
+      return 0;
+  return 1;
+}
+
+static long meta_long(const cJSON *md, const char *key, long def) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, key);
+  if (cJSON_IsString(v) && v->valuestring[0]) {
+    char *end;
+    long x = strtol(v->valuestring, &end, 10);
+    if (*end == 0)
+      return x;
+  }
+  return def;
+}
+
+/* Metadata is Map<String,String> in Java: keep strings, print other
+ * scalars, skip nulls and nested values (never echo a null). */
+static cJSON *copy_metadata(const cJSON *md) {
+  cJSON *out = cJSON_CreateObject();
+  if (!out || !cJSON_IsObject(md))
+    return out;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, md) {
+    if (!it->string)
+      continue;
+    if (cJSON_IsString(it)) {
+      cJSON_AddStringToObject(out, it->string, it->valuestring);
+    } else if (cJSON_IsNumber(it) || cJSON_IsBool(it)) {
+      char *s = cJSON_PrintUnformatted(it);
+      if (s)
+        cJSON_AddStringToObject(out, it->string, s);
+      free(s);
+    }
+  }
+  return out;
+}
+
+int nc_ninst_parse(const cJSON *j, const char *group, const char *name, nc_ninst **out,
+                   const char **err) {
+  *out = NULL;
+  if (!cJSON_IsObject(j)) {
+    *err = "instance must be an object";
+    return NC_EINVAL;
+  }
+  const cJSON *ip = cJSON_GetObjectItemCaseSensitive(j, "ip");
+  const cJSON *port = cJSON_GetObjectItemCaseSensitive(j, "port");
+  const cJSON *cl = cJSON_GetObjectItemCaseSensitive(j, "clusterName");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "instanceId");
+  if (!cJSON_IsString(ip) || !ip->valuestring[0]) {
+    *err = "instance ip is required";
+    return NC_EINVAL;
+  }
+  if (!cJSON_IsNumber(port) || port->valuedouble < 0 || port->valuedouble > 65535) {
+    *err = "instance port must be 0..65535";
+    return NC_EINVAL;
+  }
+  if (cl && !cJSON_IsNull(cl) && !cJSON_IsString(cl)) {
+    *err = "clusterName must be a string";
+    return NC_EINVAL;
+  }
+  const char *cls = cJSON_IsString(cl) ? cl->valuestring : NULL;
+  if (cls && *cls && !valid_cluster(cls)) {
+    *err = "Instance 'clusterName' should be characters with only 0-9a-zA-Z-";
+    return NC_EINVAL;
+  }
+  const cJSON *md = cJSON_GetObjectItemCaseSensitive(j, "metadata");
+  long hb = meta_long(md, "preserved.heart.beat.interval", 5000);
+  long hbt = meta_long(md, "preserved.heart.beat.timeout", 15000);
+  long del = meta_long(md, "preserved.ip.delete.timeout", 30000);
+  if (hbt < hb || del < hb) {
+    *err = "Instance 'heart beat timeout' and 'ip delete timeout' must greater than 'heart beat "
+           "interval'";
+    return NC_EINVAL;
+  }
+  nc_ninst *in = calloc(1, sizeof(*in));
+  if (!in)
+    return NC_ENOMEM;
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weight");
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "healthy");
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "enabled");
+  const cJSON *eph = cJSON_GetObjectItemCaseSensitive(j, "ephemeral");
+  in->port = (int)port->valuedouble;
+  in->weight = cJSON_IsNumber(w) ? w->valuedouble : 1.0;
+  in->healthy = cJSON_IsBool(h) ? cJSON_IsTrue(h) : 1;
+  in->enabled = cJSON_IsBool(e) ? cJSON_IsTrue(e) : 1;
+  in->ephemeral = cJSON_IsBool(eph) ? cJSON_IsTrue(eph) : 1;
+  in->ip = strdup(ip->valuestring);
+  in->cluster = strdup(cls && *cls ? cls : "DEFAULT");
+  if (cJSON_IsString(id) && id->valuestring[0])
+    in->instance_id = strdup(id->valuestring);
+  in->metadata = copy_metadata(md);
+  /* The id generator uses clusterName exactly as received (Java prints
+   * "null" when it was omitted). */
+  size_t gl = strlen(in->ip) + strlen(group) + strlen(name) + (cls ? strlen(cls) : 4) + 32;
+  in->gen_id = malloc(gl);
+  if (in->gen_id)
+    snprintf(in->gen_id, gl, "%s#%d#%s#%s@@%s", in->ip, in->port, cls ? cls : "null", group,
+             name);
+  if (!in->ip || !in->cluster || !in->metadata || !in->gen_id ||
+      (cJSON_IsString(id) && id->valuestring[0] && !in->instance_id)) {
+    nc_ninst_free(in);
+    return NC_ENOMEM;
+  }
+  *out = in;
+  return 0;
+}
+
+static int str_eq(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int inst_equal(const nc_ninst *a, const nc_ninst *b) {
+  return a->port == b->port && a->weight == b->weight && a->healthy == b->healthy &&
+         a->enabled == b->enabled && a->ephemeral == b->ephemeral && str_eq(a->ip, b->ip) &&
+         str_eq(a->cluster, b->cluster) && str_eq(a->instance_id, b->instance_id) &&
+         str_eq(a->gen_id, b->gen_id) && cJSON_Compare(a->metadata, b->metadata, 1);
+}
+
+static void pub_free(pub *p) {
+  if (!p)
+    return;
+  for (size_t i = 0; i < p->n; i++)
+    nc_ninst_free(p->insts[i]);
+  free(p->insts);
+  free(p);
+}
+
+/* ---- services and clients ---- */
+
+static void svc_free(nc_nsvc *s) {
+  if (!s)
+    return;
+  if (s->pubs)
+    for (nc_map_ent *e = nc_map_first(s->pubs); e; e = nc_map_next(e))
+      pub_free(nc_map_ent_val(e));
+  if (s->subs)
+    for (nc_map_ent *e = nc_map_first(s->subs); e; e = nc_map_next(e))
+      free(nc_map_ent_val(e));
+  nc_map_free(s->pubs);
+  nc_map_free(s->subs);
+  free(s->key);
+  free(s->ns);
+  free(s->group);
+  free(s->name);
+  free(s->cache);
+  free(s->cache_clusters);
+  free(s);
+}
+
+static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char *group,
+                        const char *name, int create) {
+  nc_nsvc *s = nc_map_get(r->svcs, key);
+  if (s || !create)
+    return s;
+  s = calloc(1, sizeof(*s));
+  if (!s)
+    return NULL;
+  s->key = strdup(key);
+  s->ns = strdup(norm_ns(ns));
+  s->group = strdup(group);
+  s->name = strdup(name);
+  if (!s->key || !s->ns || !s->group || !s->name || nc_map_new(&s->pubs) ||
+      nc_map_new(&s->subs) || nc_map_put(r->svcs, key, s, NULL)) {
+    svc_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* Services with neither publishers nor subscribers are forgotten at once
+ * (Nacos keeps them 60 s; nothing observable depends on that here except
+ * ServiceListRequest, which then lists live services only). */
+static void svc_maybe_gc(nc_nreg *r, nc_nsvc *s) {
+  if (nc_map_count(s->pubs) == 0 && nc_map_count(s->subs) == 0) {
+    nc_map_del(r->svcs, s->key);
+    svc_free(s);
+  }
+}
+
+static void client_free(client *c) {
+  if (!c)
+    return;
+  nc_map_free(c->pubs);
+  nc_map_free(c->subs);
+  free(c);
+}
+
+static client *client_get(nc_nreg *r, const char *conn_id, int create) {
+  client *c = nc_map_get(r->clients, conn_id);
+  if (c || !create)
+    return c;
+  c = calloc(1, sizeof(*c));
+  if (!c || nc_map_new(&c->pubs) || nc_map_new(&c->subs) ||
+      nc_map_put(r->clients, conn_id, c, NULL)) {
+    client_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+static void client_maybe_gc(nc_nreg *r, const char *conn_id, client *c) {
+  if (nc_map_count(c->pubs) == 0 && nc_map_count(c->subs) == 0) {
+    nc_map_del(r->clients, conn_id);
+    client_free(c);
+  }
+}
+
+int nc_nreg_new(nc_nreg **out) {
+  nc_nreg *r = calloc(1, sizeof(*r));
+  if (!r || nc_map_new(&r->svcs) || nc_map_new(&r->clients)) {
+    nc_nreg_free(r);
+    return NC_ENOMEM;
+  }
+  *out = r;
+  return 0;
+}
+
+void nc_nreg_free(nc_nreg *r) {
+  if (!r)
+    return;
+  if (r->svcs)
+    for (nc_map_ent *e = nc_map_first(r->svcs); e; e = nc_map_next(e))
+      svc_free(nc_map_ent_val(e));
+  if (r->clients)
+    for (nc_map_ent *e = nc_map_first(r->clients); e; e = nc_map_next(e))
+      client_free(nc_map_ent_val(e));
+  nc_map_free(r->svcs);
+  nc_map_free(r->clients);
+  free(r);
+}
+
+void nc_nreg_set_listener(nc_nreg *r, nc_nreg_change_fn fn, void *ud) {
+  r->fn = fn;
+  r->ud = ud;
+}
+
+static void changed(nc_nreg *r, nc_nsvc *s, const char *key) {
+  if (s)
+    s->revision++;
+  if (r->fn)
+    r->fn(r->ud, key);
+}
+
+/* Does the visible state differ? Disabled instances are invisible, but a
+ * flip of `enabled` is a change, so compare everything. */
+static int pub_equal(const pub *a, nc_ninst **insts, size_t n) {
+  if (!a || a->n != n)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!inst_equal(a->insts[i], insts[i]))
+      return 0;
+  return 1;
+}
+
+int nc_nreg_publish(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
+                    const char *name, nc_ninst **insts, size_t n) {
+  char kb[KEY_MAX];
+  int rc = 0;
+  pub *np = NULL;
+  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
+  if (!key) {
+    rc = NC_EINVAL;
+    goto out;
+  }
+  nc_nsvc *s = svc_get(r, key, ns, group, name, n > 0);
+  if (!s)
+    goto out; /* deregister of an unknown service: silent success */
+  pub *old = nc_map_get(s->pubs, conn_id);
+  if ((n == 0 && !old) || (old && pub_equal(old, insts, n)))
+    goto out; /* idempotent replay */
+  client *c = client_get(r, conn_id, 1);
+  if (!c) {
+    rc = NC_ENOMEM;
+    svc_maybe_gc(r, s);
+    goto out;
+  }
+  if (n > 0) {
+    np = calloc(1, sizeof(*np));
+    if (!np || !(np->insts = calloc(n, sizeof(*np->insts))) ||
+        nc_map_put(s->pubs, conn_id, np, NULL) || nc_map_put(c->pubs, key, s, NULL)) {
+      if (np && np->insts && nc_map_get(s->pubs, conn_id) == np) {
+        if (old)
+          nc_map_put(s->pubs, conn_id, old, NULL);
+        else
+          nc_map_del(s->pubs, conn_id);
+      }
+      pub_free(np);
+      np = NULL;
+      rc = NC_ENOMEM;
+      client_maybe_gc(r, conn_id, c);
+      svc_maybe_gc(r, s);
+      goto out;
+    }
+    np->n = n;
+    for (size_t i = 0; i < n; i++) {
+      np->insts[i] = insts[i];
+      insts[i] = NULL;
+    }
+    r->n_instances += n;
+  } else {
+    nc_map_del(s->pubs, conn_id);
+    nc_map_del(c->pubs, key);
+  }
+  if (old) {
+    r->n_instances -= old->n;
+    pub_free(old);
+  }
+  changed(r, s, key);
+  client_maybe_gc(r, conn_id, c);
+  svc_maybe_gc(r, s);
+out:
+  for (size_t i = 0; i < n; i++) {
+    nc_ninst_free(insts[i]);
+    insts[i] = NULL;
+  }
+  return rc;
+}
+
+int nc_nreg_subscribe(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
+                      const char *name, const char *clusters, int *first) {
+  char kb[KEY_MAX];
+  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
+  *first = 0;
+  if (!key)
+    return NC_EINVAL;
+  nc_nsvc *s = svc_get(r, key, ns, group, name, 1);
+  if (!s)
+    return NC_ENOMEM;
+  client *c = client_get(r, conn_id, 1);
+  char *cl = strdup(clusters ? clusters : "");
+  void *old = NULL;
+  if (!c || !cl || nc_map_put(s->subs, conn_id, cl, &old)) {
+    free(cl);
+    if (c)
+      client_maybe_gc(r, conn_id, c);
+    svc_maybe_gc(r, s);
+    return NC_ENOMEM;
+  }
+  if (nc_map_put(c->subs, key, s, NULL)) {
+    if (old)
+      nc_map_put(s->subs, conn_id, old, NULL);
+    else
+      nc_map_del(s->subs, conn_id);
+    free(cl);
+    client_maybe_gc(r, conn_id, c);
+    svc_maybe_gc(r, s);
+    return NC_ENOMEM;
+  }
+  if (old)
+    free(old);
+  else
+    r->n_subscribers++;
+  *first = old == NULL;
+  return 0;
+}
+
+void nc_nreg_unsubscribe(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
+                         const char *name) {
+  char kb[KEY_MAX];
+  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
+  nc_nsvc *s = key ? nc_map_get(r->svcs, key) : NULL;
+  if (!s)
+    return;
+  char *cl = nc_map_del(s->subs, conn_id);
+  if (cl) {
+    free(cl);
+    r->n_subscribers--;
+  }
+  client *c = client_get(r, conn_id, 0);
+  if (c) {
+    nc_map_del(c->subs, key);
+    client_maybe_gc(r, conn_id, c);
+  }
+  svc_maybe_gc(r, s);
+}
+
+void nc_nreg_drop_conn(nc_nreg *r, const char *conn_id) {
+  client *c = nc_map_del(r->clients, conn_id);
+  if (!c)
+    return;
+  for (nc_map_ent *e = nc_map_first(c->subs); e; e = nc_map_next(e)) {
+    nc_nsvc *s = nc_map_ent_val(e);
+    char *cl = nc_map_del(s->subs, conn_id);
+    if (cl) {
+      free(cl);
+      r->n_subscribers--;
+    }
+  }
+  /* Collect keys first: the listener may look services up. */
+  for (nc_map_ent *e = nc_map_first(c->pubs); e; e = nc_map_next(e)) {
+    nc_nsvc *s = nc_map_ent_val(e);
+    pub *p = nc_map_del(s->pubs, conn_id);
+    if (p) {
+      r->n_instances -= p->n;
+      pub_free(p);
+      s->revision++;
+    }
+  }
+  for (nc_map_ent *e = nc_map_first(c->pubs); e; e = nc_map_next(e))
+    if (r->fn)
+      r->fn(r->ud, nc_map_ent_key(e));
+  /* Now forget services that became empty (subs and pubs alike). */
+  nc_map *both[2] = {c->subs, c->pubs};
+  for (int k = 0; k < 2; k++)
+    for (nc_map_ent *e = nc_map_first(both[k]); e; e = nc_map_next(e)) {
+      nc_nsvc *s = nc_map_get(r->svcs, nc_map_ent_key(e));
+      if (s)
+        svc_maybe_gc(r, s);
+    }
+  client_free(c);
+}
+
+/* ---- output ---- */
+
+static int in_clusters(const char *clusters, const char *cluster) {
+  if (!clusters || !*clusters)
+    return 1;
+  size_t cl = strlen(cluster);
+  const char *p = clusters;
+  while (*p) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    if (len == cl && strncmp(p, cluster, len) == 0)
+      return 1;
+    if (!comma)
+      break;
+    p = comma + 1;
+  }
+  return 0;
+}
+
+static cJSON *inst_json(const nc_ninst *in, const char *group, const char *name) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o)
+    return NULL;
+  char sn[KEY_MAX];
+  snprintf(sn, sizeof(sn), "%s@@%s", group, name);
+  cJSON_AddStringToObject(o, "instanceId", in->instance_id ? in->instance_id : in->gen_id);
+  cJSON_AddStringToObject(o, "ip", in->ip);
+  cJSON_AddNumberToObject(o, "port", in->port);
+  cJSON_AddNumberToObject(o, "weight", in->weight);
+  cJSON_AddBoolToObject(o, "healthy", in->healthy);
+  cJSON_AddBoolToObject(o, "enabled", in->enabled);
+  cJSON_AddBoolToObject(o, "ephemeral", in->ephemeral);
+  cJSON_AddStringToObject(o, "clusterName", in->cluster);
+  cJSON_AddStringToObject(o, "serviceName", sn);
+  cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(in->metadata, 1));
+  cJSON_AddNumberToObject(o, "instanceHeartBeatInterval",
+                          (double)meta_long(in->metadata, "preserved.heart.beat.interval", 5000));
+  cJSON_AddNumberToObject(o, "instanceHeartBeatTimeOut",
+                          (double)meta_long(in->metadata, "preserved.heart.beat.timeout", 15000));
+  cJSON_AddNumberToObject(o, "ipDeleteTimeout",
+                          (double)meta_long(in->metadata, "preserved.ip.delete.timeout", 30000));
+  const cJSON *gen = cJSON_GetObjectItemCaseSensitive(in->metadata, "preserved.instance.id.generator");
+  cJSON_AddStringToObject(o, "instanceIdGenerator",
+                          cJSON_IsString(gen) && gen->valuestring[0] ? gen->valuestring : "simple");
+  return o;
+}
+
+static uint64_t stamp(nc_nsvc *s) {
+  uint64_t now = wall_ms();
+  s->last_ref = now > s->last_ref ? now : s->last_ref + 1;
+  return s->last_ref;
+}
+
+static cJSON *build_info(nc_nsvc *s, const char *group, const char *name, const char *clusters,
+                         int healthy_only, uint64_t ref) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o)
+    return NULL;
+  cJSON_AddStringToObject(o, "name", name);
+  cJSON_AddStringToObject(o, "groupName", group);
+  cJSON_AddStringToObject(o, "clusters", clusters ? clusters : "");
+  cJSON_AddNumberToObject(o, "cacheMillis", 10000);
+  cJSON *hosts = cJSON_AddArrayToObject(o, "hosts");
+  if (s && hosts)
+    for (nc_map_ent *e = nc_map_first(s->pubs); e; e = nc_map_next(e)) {
+      const pub *p = nc_map_ent_val(e);
+      for (size_t i = 0; i < p->n; i++) {
+        const nc_ninst *in = p->insts[i];
+        if (!in->enabled || (healthy_only && !in->healthy) || !in_clusters(clusters, in->cluster))
+          continue;
+        cJSON_AddItemToArray(hosts, inst_json(in, group, name));
+      }
+    }
+  cJSON_AddNumberToObject(o, "lastRefTime", (double)ref);
+  cJSON_AddStringToObject(o, "checksum", "");
+  cJSON_AddBoolToObject(o, "allIPs", 0);
+  cJSON_AddBoolToObject(o, "reachProtectionThreshold", 0);
+  cJSON_AddBoolToObject(o, "valid", 1);
+  return o;
+}
+
+cJSON *nc_nreg_service_info(nc_nreg *r, const char *ns, const char *group, const char *name,
+                            const char *clusters, int healthy_only) {
+  char kb[KEY_MAX];
+  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
+  nc_nsvc *s = key ? nc_map_get(r->svcs, key) : NULL;
+  return build_info(s, group, name, clusters, healthy_only, s ? stamp(s) : wall_ms());
+}
+
+const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clusters, size_t *len) {
+  nc_nsvc *s = nc_map_get(r->svcs, svc_key);
+  if (!s)
+    return NULL;
+  if (!clusters)
+    clusters = "";
+  if (s->cache && s->cache_stamp == s->last_ref && s->cache_rev == s->revision &&
+      strcmp(s->cache_clusters, clusters) == 0) {
+    *len = s->cache_len;
+    return s->cache;
+  }
+  free(s->cache);
+  free(s->cache_clusters);
+  s->cache = NULL;
+  s->cache_clusters = NULL;
+  cJSON *body = cJSON_CreateObject();
+  cJSON *info = build_info(s, s->group, s->name, clusters, 0, stamp(s));
+  if (!body || !info) {
+    cJSON_Delete(body);
+    cJSON_Delete(info);
+    return NULL;
+  }
+  cJSON_AddItemToObject(body, "headers", cJSON_CreateObject());
+  cJSON_AddItemToObject(body, "serviceInfo", info);
+  cJSON_AddStringToObject(body, "module", "naming");
+  s->cache = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  s->cache_clusters = strdup(clusters);
+  if (!s->cache || !s->cache_clusters) {
+    free(s->cache);
+    free(s->cache_clusters);
+    s->cache = s->cache_clusters = NULL;
+    return NULL;
+  }
+  s->cache_len = strlen(s->cache);
+  s->cache_stamp = s->last_ref;
+  s->cache_rev = s->revision;
+  *len = s->cache_len;
+  return s->cache;
+}
+
+int nc_nreg_subscriber(nc_nreg *r, const char *svc_key, const char *conn_id,
+                       const char **clusters) {
+  nc_nsvc *s = nc_map_get(r->svcs, svc_key);
+  const char *cl = s ? nc_map_get(s->subs, conn_id) : NULL;
+  if (!cl)
+    return 0;
+  if (clusters)
+    *clusters = cl;
+  return 1;
+}
+
+void nc_nreg_each_subscriber(nc_nreg *r, const char *svc_key,
+                             void (*fn)(void *ud, const char *conn_id), void *ud) {
+  nc_nsvc *s = nc_map_get(r->svcs, svc_key);
+  if (!s)
+    return;
+  for (nc_map_ent *e = nc_map_first(s->subs); e; e = nc_map_next(e))
+    fn(ud, nc_map_ent_key(e));
+}
+
+size_t nc_nreg_list(nc_nreg *r, const char *ns, const char *group, int page_no, int page_size,
+                    cJSON *names) {
+  size_t total = 0;
+  ns = norm_ns(ns);
+  if (page_no < 1)
+    page_no = 1;
+  size_t start = page_size > 0 ? (size_t)(page_no - 1) * (size_t)page_size : 0;
+  for (nc_map_ent *e = nc_map_first(r->svcs); e; e = nc_map_next(e)) {
+    const nc_nsvc *s = nc_map_ent_val(e);
+    if (strcmp(s->ns, ns) != 0 || strcmp(s->group, group) != 0)
+      continue;
+    if (page_size > 0 && total >= start && total < start + (size_t)page_size)
+      cJSON_AddItemToArray(names, cJSON_CreateString(s->name));
+    total++;
+  }
+  return total;
+}
+
+void nc_nreg_get_stats(const nc_nreg *r, nc_nreg_stats *st) {
+  st->services = nc_map_count(r->svcs);
+  st->clients = nc_map_count(r->clients);
+  st->instances = r->n_instances;
+  st->subscribers = r->n_subscribers;
+}

@@ -1,0 +1,96 @@
+/* naming_registry: the in-memory naming state of one server — services,
+ * the ephemeral instances each connection publishes into them, and the
+ * subscribers of each service (nacos-wire-protocol.md §5.2-§5.9, §6.3,
+ * §7.4).
+ *
+ * Everything is keyed by connection id strings, never by connection
+ * objects, so this module knows nothing about transports and is unit
+ * testable on its own. Loop thread only.
+ *
+ * Services are identified by (namespace, group, bare name); the namespaces
+ * "" and "public" are the same default namespace. A service lives while it
+ * has a publisher or a subscriber; nc_nsvc pointers are valid until the
+ * next mutating call. */
+#ifndef NAMING_REGISTRY_H
+#define NAMING_REGISTRY_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nc_nreg nc_nreg;
+typedef struct nc_nsvc nc_nsvc;
+typedef struct nc_ninst nc_ninst;
+
+/* Called after the visible instance set of a service changed (register,
+ * deregister, connection dropped). svc_key identifies it (nc_nsvc_key). */
+typedef void (*nc_nreg_change_fn)(void *ud, const char *svc_key);
+
+int nc_nreg_new(nc_nreg **out);
+void nc_nreg_free(nc_nreg *r);
+void nc_nreg_set_listener(nc_nreg *r, nc_nreg_change_fn fn, void *ud);
+
+/* Parses and validates one Instance JSON object (§5.3) for service
+ * group@@name. On error returns NC_EINVAL and points *err at a static
+ * message (clusterName pattern, missing ip, bad port, heartbeat timeouts).
+ * *out is owned by the caller until handed to nc_nreg_publish. */
+int nc_ninst_parse(const cJSON *j, const char *group, const char *name, nc_ninst **out,
+                   const char **err);
+void nc_ninst_free(nc_ninst *in);
+
+/* Replaces everything conn_id publishes into the service with insts[0..n)
+ * (n = 0 deregisters). Takes ownership of the instances and the array
+ * slots (the array itself stays the caller's), also on error. The change
+ * listener runs if the visible set changed. Idempotent: re-publishing the
+ * same instances changes nothing. */
+int nc_nreg_publish(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
+                    const char *name, nc_ninst **insts, size_t n);
+
+/* Records (or updates the clusters of) conn_id's subscription to the
+ * service. *first = 1 when this connection was not subscribed before. */
+int nc_nreg_subscribe(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
+                      const char *name, const char *clusters, int *first);
+void nc_nreg_unsubscribe(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
+                         const char *name);
+
+/* Removes every publication and subscription of conn_id; the listener runs
+ * once per service whose instance set changed. */
+void nc_nreg_drop_conn(nc_nreg *r, const char *conn_id);
+
+/* Builds a ServiceInfo object (§6.3) for a query or subscribe reply:
+ * enabled-only, cluster filter `clusters` (comma list, ""/NULL = all),
+ * healthy_only. Works for unknown services (no hosts). Stamps a fresh
+ * lastRefTime. Returns a new object owned by the caller, NULL on OOM. */
+cJSON *nc_nreg_service_info(nc_nreg *r, const char *ns, const char *group, const char *name,
+                            const char *clusters, int healthy_only);
+
+/* The serialized NotifySubscriberRequest body (without requestId) for
+ * pushing the service's current state to a subscriber with `clusters`.
+ * Cached per service until the state changes or another reply is stamped,
+ * so a fan-out builds it once. Borrowed; valid until the next call. NULL
+ * when the service does not exist or on OOM. */
+const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clusters, size_t *len);
+
+/* Subscriber lookup for the push engine: 1 and *clusters (borrowed) when
+ * conn_id subscribes to svc_key, else 0. */
+int nc_nreg_subscriber(nc_nreg *r, const char *svc_key, const char *conn_id,
+                       const char **clusters);
+/* Calls fn for every subscriber of svc_key. fn must not mutate r. */
+void nc_nreg_each_subscriber(nc_nreg *r, const char *svc_key,
+                             void (*fn)(void *ud, const char *conn_id), void *ud);
+
+/* Appends the bare names of page page_no (1-based) of the services of
+ * (ns, group) to names; returns the total number of such services. */
+size_t nc_nreg_list(nc_nreg *r, const char *ns, const char *group, int page_no, int page_size,
+                    cJSON *names);
+
+/* Service key of (ns, group, name) into buf (ns normalised). */
+const char *nc_nreg_key(char *buf, size_t cap, const char *ns, const char *group,
+                        const char *name);
+
+typedef struct nc_nreg_stats {
+  size_t services, instances, subscribers, clients;
+} nc_nreg_stats;
+void nc_nreg_get_stats(const nc_nreg *r, nc_nreg_stats *st);
+
+#endif

@@ -1,0 +1,72 @@
+/* server_opts: see server_opts.h. */
+#include "server_opts.h"
+
+#include "nc_err.h"
+#include "nc_opts.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define F(x) offsetof(nc_server_cfg, x)
+static const nc_opt opts[] = {
+    {"port", NC_OPT_INT, "8848", F(port), 0, 65535, "main port; 0 picks free ports for all three"},
+    {"grpc-port", NC_OPT_INT, "-1", F(grpc_port), -1, 65535,
+     "gRPC port for SDKs (-1 = port+1000, 0 = free)"},
+    {"cluster-port", NC_OPT_INT, "-1", F(cluster_port), -1, 65535,
+     "gRPC port for peers (-1 = port+1001, 0 = free)"},
+    {"bind", NC_OPT_STR, "0.0.0.0", F(bind), 0, -1, "listen address"},
+    {"data-dir", NC_OPT_STR, "./data", F(data_dir), 0, -1, "directory for persistent data"},
+    {"log-level", NC_OPT_STR, "info", F(log_level), 0, -1, "error|warn|info|debug|trace"},
+    {"port-file", NC_OPT_STR, NULL, F(port_file), 0, -1,
+     "write the bound ports as JSON here once listening"},
+    {"push-merge-ms", NC_OPT_INT, "500", F(push_merge_ms), 0, 600000,
+     "naming push merge window (debounce)"},
+    {"push-timeout-ms", NC_OPT_INT, "5000", F(push_timeout_ms), 1, 600000,
+     "ack timeout of a naming push"},
+    {"push-retry-ms", NC_OPT_INT, "1000", F(push_retry_ms), 1, 600000,
+     "delay before an unacked naming push is re-sent"},
+    {"idle-probe-ms", NC_OPT_INT, "20000", F(idle_probe_ms), 1, 86400000,
+     "probe connections idle this long with ClientDetectionRequest"},
+    {"probe-timeout-ms", NC_OPT_INT, "5000", F(probe_timeout_ms), 1, 600000,
+     "drop a probed connection without an ack within this time"},
+    {"grpc-threads", NC_OPT_INT, "1", F(grpc_threads), 1, 64,
+     "completion-queue threads per gRPC port"},
+};
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+int nc_server_cfg_parse(nc_server_cfg *cfg, int argc, char **argv) {
+  int rc = nc_opts_parse(opts, N_OPTS, cfg, argc, argv, "nacosd",
+                         "Nacos 2.x compatible naming and configuration server");
+  if (rc != NC_OPTS_CONTINUE)
+    return rc;
+  if (cfg->grpc_port < 0)
+    cfg->grpc_port = cfg->port ? cfg->port + 1000 : 0;
+  if (cfg->cluster_port < 0)
+    cfg->cluster_port = cfg->port ? cfg->port + 1001 : 0;
+  if (cfg->grpc_port > 65535 || cfg->cluster_port > 65535) {
+    fprintf(stderr, "nacosd: --port %ld leaves no room for the gRPC ports (+1000/+1001)\n",
+            cfg->port);
+    return NC_EINVAL;
+  }
+  return NC_OPTS_CONTINUE;
+}
+
+void nc_server_cfg_free(nc_server_cfg *cfg) { nc_opts_free(opts, N_OPTS, cfg); }
+
+int nc_server_write_port_file(const char *path, int port, int grpc_port, int cluster_port) {
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f)
+    return NC_EIO;
+  int ok = fprintf(f, "{\"port\":%d,\"grpc_port\":%d,\"cluster_port\":%d}\n", port, grpc_port,
+                   cluster_port) > 0;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return NC_EIO;
+  }
+  return 0;
+}

@@ -1,0 +1,30 @@
+/* server_opts: the option table of nacosd (command line, config file,
+ * --help, --show-config through nc_opts) and the derived port rules. */
+#ifndef SERVER_OPTS_H
+#define SERVER_OPTS_H
+
+#include <stddef.h>
+
+typedef struct nc_server_cfg {
+  long port;         /* main (HTTP) port; 0 = ephemeral */
+  long grpc_port;    /* -1 = port + 1000 (0 when port is 0) */
+  long cluster_port; /* -1 = port + 1001 (0 when port is 0) */
+  char *bind;
+  char *data_dir;
+  char *log_level;
+  char *port_file;
+  long push_merge_ms, push_timeout_ms, push_retry_ms;
+  long idle_probe_ms, probe_timeout_ms;
+  long grpc_threads;
+} nc_server_cfg;
+
+/* Parses argv into cfg (see nc_opts_parse for the return values) and
+ * resolves the derived ports. Release with nc_server_cfg_free. */
+int nc_server_cfg_parse(nc_server_cfg *cfg, int argc, char **argv);
+void nc_server_cfg_free(nc_server_cfg *cfg);
+
+/* Writes {"port":P,"grpc_port":G,"cluster_port":C} to path atomically
+ * (temp file + rename). Returns 0 or NC_EIO. */
+int nc_server_write_port_file(const char *path, int port, int grpc_port, int cluster_port);
+
+#endif

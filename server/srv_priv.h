@@ -1,0 +1,97 @@
+/* srv_priv: internals shared by srv_rpc.c (transport events, dispatch,
+ * pushes) and conn_manager.c (connection table, liveness). Not for use
+ * outside those two files. Loop thread only. */
+#ifndef SRV_PRIV_H
+#define SRV_PRIV_H
+
+#include "nc_grpc_server.h"
+#include "srv_map.h"
+#include "srv_rpc.h"
+
+/* One server->client request awaiting its ack. */
+typedef struct nc_pend {
+  struct nc_pend *prev, *next; /* srv deadline list, sorted by deadline */
+  nc_conn *conn;
+  char reqid[24];
+  uint64_t deadline; /* uv_now ms */
+  nc_push_cb cb;
+  void *ud;
+} nc_pend;
+
+struct nc_conn {
+  char *id;
+  char *peer_key; /* "<port index>|<transport peer>" */
+  char *client_ip, *remote_ip, *version, *app, *tenant;
+  int remote_port;
+  cJSON *labels; /* object of strings */
+  uint64_t created_ms, last_active_ms; /* wall clock */
+  nc_gsrv *g;
+  uint64_t stream_id;
+  nc_map *pending; /* requestId -> nc_pend */
+  int probing;
+};
+
+/* A transport seen by a unary call (ServerCheck) or a stream: the
+ * connection id is minted once per transport. */
+typedef struct nc_peer {
+  char *conn_id;
+  uint64_t seen_ms;
+  nc_conn *conn; /* registered connection, or NULL */
+} nc_peer;
+
+typedef struct nc_stream {
+  nc_gsrv *g;
+  uint64_t id;
+  char *peer_key;
+  nc_conn *conn; /* registered on this stream, or NULL until setup */
+} nc_stream;
+
+typedef struct nc_listener {
+  nc_conn_listener_fn fn;
+  void *ud;
+} nc_listener;
+
+typedef struct nc_handler {
+  nc_handler_fn fn;
+  void *ud;
+  uint64_t count;
+} nc_handler;
+
+struct nc_srv {
+  uv_loop_t *loop;
+  nc_srv_opts o;
+  char *bind;
+  nc_gsrv *g[2]; /* SDK port, cluster port */
+  nc_evq *q;
+  uv_timer_t tick;
+  uint64_t tick_n;
+  nc_map *conns;    /* id -> nc_conn */
+  nc_map *peers;    /* peer key -> nc_peer */
+  nc_map *streams;  /* "<stream id>" -> nc_stream */
+  nc_map *handlers; /* type -> nc_handler */
+  uint64_t unknown_count;
+  nc_listener *listeners;
+  size_t n_listeners;
+  nc_pend *dl_head, *dl_tail; /* all pending pushes by deadline */
+  uint64_t push_seq;
+  int shut;
+  nc_srv_stats st;
+};
+
+/* conn_manager.c */
+nc_peer *nc_cm_peer(nc_srv *srv, const char *peer_key, const char *peer, int create);
+/* Registers a connection for a ConnectionSetupRequest on stream s. */
+int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *setup);
+/* Unregisters c: resolves its pushes with GONE, runs DOWN listeners,
+ * optionally closes the stream, frees c. */
+void nc_cm_unregister(nc_srv *srv, nc_conn *c, int close_stream, const char *why);
+/* Periodic duties (timeouts, probes, peer expiry); armed by srv_rpc.c. */
+void nc_cm_tick(nc_srv *srv);
+void nc_cm_touch(nc_conn *c);
+/* Frees the peer table entries (shutdown). */
+void nc_cm_free_all(nc_srv *srv);
+
+/* srv_rpc.c */
+void nc_srv_pend_resolve(nc_srv *srv, nc_pend *p, nc_push_result res);
+
+#endif

@@ -1,0 +1,508 @@
+/* srv_rpc: the server core's request/push half (see srv_rpc.h): transport
+ * events arrive from the completion-queue threads through nc_evq, unary
+ * requests are dispatched to handlers, pushes go out on the bidi stream
+ * and acks are matched by (connection, requestId). Loop thread only, except
+ * on_transport_event, which runs on a completion-queue thread and only
+ * queues. */
+#include "srv_priv.h"
+
+#include "nc_err.h"
+#include "nc_json.h"
+#include "nc_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TICK_MS 100
+
+struct nc_req {
+  nc_srv *srv;
+  nc_gsrv_unary *call;
+  char conn_id[];
+};
+
+uint64_t nc_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uv_loop_t *nc_srv_loop(nc_srv *srv) { return srv->loop; }
+const nc_srv_stats *nc_srv_get_stats(nc_srv *srv) { return &srv->st; }
+
+int nc_srv_register_handler(nc_srv *srv, const char *type, nc_handler_fn fn, void *ud) {
+  nc_handler *h = calloc(1, sizeof(*h));
+  void *old = NULL;
+  if (!h)
+    return NC_ENOMEM;
+  h->fn = fn;
+  h->ud = ud;
+  if (nc_map_put(srv->handlers, type, h, &old)) {
+    free(h);
+    return NC_ENOMEM;
+  }
+  free(old);
+  return 0;
+}
+
+void nc_srv_each_request_count(nc_srv *srv, void (*fn)(void *ud, const char *type, uint64_t n),
+                               void *ud) {
+  for (nc_map_ent *e = nc_map_first(srv->handlers); e; e = nc_map_next(e))
+    fn(ud, nc_map_ent_key(e), ((nc_handler *)nc_map_ent_val(e))->count);
+  fn(ud, "unknown", srv->unknown_count);
+}
+
+/* ---- replies ---- */
+
+nc_conn *nc_req_conn(nc_req *r) { return nc_map_get(r->srv->conns, r->conn_id); }
+const char *nc_req_conn_id(const nc_req *r) { return r->conn_id; }
+nc_srv *nc_req_srv(nc_req *r) { return r->srv; }
+
+static void reply_bytes(nc_gsrv_unary *call, uint8_t *buf, size_t len) {
+  if (buf)
+    nc_gsrv_unary_reply(call, buf, len);
+  else
+    nc_gsrv_unary_reply(call, (const uint8_t *)"", 0); /* OOM: release the call */
+  free(buf);
+}
+
+static void reply_error(nc_srv *srv, nc_gsrv_unary *call, int code, const char *msg) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  srv->st.request_errors++;
+  nc_payload_error(code, msg, &buf, &len);
+  reply_bytes(call, buf, len);
+}
+
+void nc_req_reply(nc_req *r, const char *resp_type, cJSON *body) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (!body)
+    body = nc_resp_ok();
+  if (body) {
+    if (!cJSON_HasObjectItem(body, "resultCode"))
+      cJSON_AddNumberToObject(body, "resultCode", 200);
+    if (!cJSON_HasObjectItem(body, "errorCode"))
+      cJSON_AddNumberToObject(body, "errorCode", 0);
+    if (!cJSON_HasObjectItem(body, "success"))
+      cJSON_AddBoolToObject(body, "success", nc_json_int(body, "resultCode", 500) == 200);
+    if (nc_json_int(body, "resultCode", 500) != 200)
+      r->srv->st.request_errors++;
+    nc_payload_encode_json(resp_type, "", body, &buf, &len);
+    cJSON_Delete(body);
+  }
+  reply_bytes(r->call, buf, len);
+  free(r);
+}
+
+void nc_req_fail(nc_req *r, const char *resp_type, int error_code, const char *message) {
+  nc_req_reply(r, resp_type, nc_resp_new(500, error_code, message));
+}
+
+void nc_req_error(nc_req *r, int error_code, const char *message) {
+  reply_error(r->srv, r->call, error_code, message);
+  free(r);
+}
+
+/* ---- pushes ---- */
+
+static void dl_unlink(nc_srv *srv, nc_pend *p) {
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    srv->dl_head = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
+  else
+    srv->dl_tail = p->prev;
+  p->prev = p->next = NULL;
+}
+
+/* Deadlines are nearly always appended in order (one timeout per kind), so
+ * the insertion walks from the tail. */
+static void dl_insert(nc_srv *srv, nc_pend *p) {
+  nc_pend *at = srv->dl_tail;
+  while (at && at->deadline > p->deadline)
+    at = at->prev;
+  p->prev = at;
+  p->next = at ? at->next : srv->dl_head;
+  if (p->next)
+    p->next->prev = p;
+  else
+    srv->dl_tail = p;
+  if (at)
+    at->next = p;
+  else
+    srv->dl_head = p;
+}
+
+void nc_srv_pend_resolve(nc_srv *srv, nc_pend *p, nc_push_result res) {
+  dl_unlink(srv, p);
+  nc_map_del(p->conn->pending, p->reqid);
+  switch (res) {
+  case NC_PUSH_ACKED: srv->st.pushes_acked++; break;
+  case NC_PUSH_NACKED: srv->st.pushes_nacked++; break;
+  case NC_PUSH_TIMEOUT: srv->st.pushes_timeout++; break;
+  case NC_PUSH_GONE: srv->st.pushes_gone++; break;
+  case NC_PUSH_BUSY: srv->st.pushes_busy++; break;
+  }
+  /* Copy: the callback may drop the connection. */
+  char cid[160];
+  snprintf(cid, sizeof(cid), "%s", p->conn->id);
+  nc_push_cb cb = p->cb;
+  void *ud = p->ud;
+  free(p);
+  cb(ud, cid, res);
+}
+
+int nc_srv_push_raw(nc_srv *srv, const char *conn_id, const char *type, const char *json,
+                    size_t len, int timeout_ms, nc_push_cb cb, void *ud) {
+  nc_conn *c = nc_map_get(srv->conns, conn_id);
+  if (!c || srv->shut)
+    return NC_ECLOSED;
+  if (len < 2 || json[0] != '{')
+    return NC_EINVAL;
+  nc_pend *p = calloc(1, sizeof(*p));
+  if (!p)
+    return NC_ENOMEM;
+  snprintf(p->reqid, sizeof(p->reqid), "%llu", (unsigned long long)++srv->push_seq);
+  /* {"requestId":"N", + rest of the object (or "}" when it was empty) */
+  size_t cap = len + 48, n;
+  char *buf = malloc(cap);
+  uint8_t *out = NULL;
+  size_t out_len = 0;
+  int rc = NC_ENOMEM;
+  if (!buf)
+    goto fail;
+  const char *rest = json + 1;
+  while (*rest == ' ' || *rest == '\n' || *rest == '\t' || *rest == '\r')
+    rest++;
+  n = (size_t)snprintf(buf, cap, "{\"requestId\":\"%s\"%s", p->reqid, *rest == '}' ? "" : ",");
+  memcpy(buf + n, rest, len - (size_t)(rest - json));
+  n += len - (size_t)(rest - json);
+  rc = nc_payload_encode(type, "", NULL, 0, buf, n, &out, &out_len);
+  free(buf);
+  if (rc)
+    goto fail;
+  rc = nc_gsrv_stream_send(c->g, c->stream_id, out, out_len);
+  free(out);
+  if (rc) {
+    if (rc == NC_EBUSY)
+      srv->st.pushes_busy++;
+    goto fail;
+  }
+  if (nc_map_put(c->pending, p->reqid, p, NULL)) {
+    /* sent but untracked: the ack will be ignored; report as busy */
+    rc = NC_ENOMEM;
+    goto fail;
+  }
+  p->conn = c;
+  p->cb = cb;
+  p->ud = ud;
+  p->deadline = uv_now(srv->loop) + (uint64_t)(timeout_ms > 0 ? timeout_ms : 5000);
+  dl_insert(srv, p);
+  srv->st.pushes_sent++;
+  return 0;
+fail:
+  free(p);
+  return rc;
+}
+
+int nc_srv_push(nc_srv *srv, const char *conn_id, const char *type, cJSON *body, int timeout_ms,
+                nc_push_cb cb, void *ud) {
+  char *json = body ? cJSON_PrintUnformatted(body) : strdup("{}");
+  cJSON_Delete(body);
+  if (!json)
+    return NC_ENOMEM;
+  int rc = nc_srv_push_raw(srv, conn_id, type, json, strlen(json), timeout_ms, cb, ud);
+  free(json);
+  return rc;
+}
+
+/* ---- transport events ---- */
+
+static void peer_key(char *buf, size_t cap, nc_srv *srv, const nc_gsrv_ev *ev) {
+  snprintf(buf, cap, "%d|%s", ev->srv == srv->g[1] ? 1 : 0, ev->peer);
+}
+
+static void handle_unary(nc_srv *srv, nc_gsrv_ev *ev) {
+  nc_msg *m = NULL;
+  nc_req *r = NULL;
+  char pk[128];
+  srv->st.requests++;
+  if (nc_payload_decode(ev->data, ev->len, &m) != 0) {
+    reply_error(srv, ev->call, 502, "payload could not be parsed");
+    return;
+  }
+  peer_key(pk, sizeof(pk), srv, ev);
+  if (strcmp(m->type, "ServerCheckRequest") == 0) {
+    nc_peer *p = nc_cm_peer(srv, pk, ev->peer, 1);
+    cJSON *b = nc_resp_ok();
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (p && b) {
+      p->seen_ms = nc_now_ms();
+      cJSON_AddStringToObject(b, "connectionId", p->conn ? p->conn->id : p->conn_id);
+      /* false: 2.3+ clients then just sleep 100 ms instead of waiting for
+       * a SetupAck (§4.5). */
+      cJSON_AddBoolToObject(b, "supportAbilityNegotiation", 0);
+      nc_payload_encode_json("ServerCheckResponse", "", b, &buf, &len);
+    }
+    cJSON_Delete(b);
+    if (buf)
+      reply_bytes(ev->call, buf, len);
+    else
+      reply_error(srv, ev->call, 500, "out of memory");
+    goto out;
+  }
+  nc_handler *h = nc_map_get(srv->handlers, m->type);
+  if (!h) {
+    srv->unknown_count++;
+    reply_error(srv, ev->call, 302, "RequestHandler Not Found");
+    goto out;
+  }
+  h->count++;
+  nc_peer *p = nc_cm_peer(srv, pk, ev->peer, 0);
+  if (!p || !p->conn) {
+    reply_error(srv, ev->call, 301, "Connection is unregistered.");
+    goto out;
+  }
+  if (m->body_error) {
+    reply_error(srv, ev->call, 400, "request body is not a JSON object");
+    goto out;
+  }
+  nc_cm_touch(p->conn);
+  size_t idl = strlen(p->conn->id);
+  r = malloc(sizeof(*r) + idl + 1);
+  if (!r) {
+    reply_error(srv, ev->call, 500, "out of memory");
+    goto out;
+  }
+  r->srv = srv;
+  r->call = ev->call;
+  memcpy(r->conn_id, p->conn->id, idl + 1);
+  h->fn(h->ud, r, m);
+out:
+  nc_msg_free(m);
+}
+
+static int is_response(const nc_msg *m) {
+  size_t n = strlen(m->type);
+  return (n > 8 && strcmp(m->type + n - 8, "Response") == 0) ||
+         (m->body && cJSON_HasObjectItem(m->body, "resultCode"));
+}
+
+static void handle_stream_msg(nc_srv *srv, nc_stream *s, nc_gsrv_ev *ev) {
+  nc_msg *m = NULL;
+  if (nc_payload_decode(ev->data, ev->len, &m) != 0) {
+    nc_debug("stream %llu: undecodable payload ignored", (unsigned long long)s->id);
+    return;
+  }
+  if (!s->conn) {
+    if (strcmp(m->type, "ConnectionSetupRequest") != 0 || m->body_error) {
+      nc_debug("stream %llu: %s before setup ignored", (unsigned long long)s->id, m->type);
+    } else if (nc_cm_register(srv, s, ev->peer, m) != 0) {
+      nc_warn("stream %llu: registration failed", (unsigned long long)s->id);
+      nc_gsrv_stream_close(s->g, s->id);
+    }
+    goto out;
+  }
+  nc_cm_touch(s->conn);
+  if (!m->body_error && is_response(m)) {
+    const char *rid = nc_json_str(m->body, "requestId", "");
+    nc_pend *p = nc_map_get(s->conn->pending, rid);
+    if (p)
+      nc_srv_pend_resolve(srv, p,
+                          nc_json_int(m->body, "resultCode", 500) == 200 ? NC_PUSH_ACKED
+                                                                         : NC_PUSH_NACKED);
+    else
+      nc_debug("conn %s: late/unknown ack %s", s->conn->id, rid);
+  } else {
+    nc_debug("conn %s: unexpected %s on stream ignored", s->conn->id, m->type);
+  }
+out:
+  nc_msg_free(m);
+}
+
+static void on_event(void *ud, nc_evq_node *node) {
+  nc_srv *srv = ud;
+  nc_gsrv_ev *ev = (nc_gsrv_ev *)node;
+  char sk[24];
+  snprintf(sk, sizeof(sk), "%llu", (unsigned long long)ev->stream_id);
+  switch (ev->type) {
+  case NC_GSRV_EV_UNARY:
+    handle_unary(srv, ev);
+    break;
+  case NC_GSRV_EV_STREAM_OPEN: {
+    nc_stream *s = calloc(1, sizeof(*s));
+    char pk[128];
+    peer_key(pk, sizeof(pk), srv, ev);
+    if (!s || !(s->peer_key = strdup(pk)) || nc_map_put(srv->streams, sk, s, NULL)) {
+      if (s)
+        free(s->peer_key);
+      free(s);
+      nc_gsrv_stream_close(ev->srv, ev->stream_id);
+      break;
+    }
+    s->g = ev->srv;
+    s->id = ev->stream_id;
+    break;
+  }
+  case NC_GSRV_EV_STREAM_MSG: {
+    nc_stream *s = nc_map_get(srv->streams, sk);
+    if (s)
+      handle_stream_msg(srv, s, ev);
+    break;
+  }
+  case NC_GSRV_EV_STREAM_CLOSED: {
+    nc_stream *s = nc_map_del(srv->streams, sk);
+    if (s) {
+      if (s->conn)
+        nc_cm_unregister(srv, s->conn, 0, "stream closed");
+      free(s->peer_key);
+      free(s);
+    }
+    break;
+  }
+  }
+  nc_gsrv_ev_free(ev);
+}
+
+/* Completion-queue thread: queue only. */
+static void on_transport_event(void *ud, nc_gsrv_ev *ev) {
+  nc_srv *srv = ud;
+  if (nc_evq_push(srv->q, &ev->node) == 0)
+    return;
+  if (ev->type == NC_GSRV_EV_UNARY) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    nc_payload_error(300, "Server is stopping", &buf, &len);
+    nc_gsrv_unary_reply(ev->call, buf ? buf : (const uint8_t *)"", buf ? len : 0);
+    free(buf);
+  }
+  nc_gsrv_ev_free(ev);
+}
+
+static void drop_queued(nc_evq_node *node) {
+  nc_gsrv_ev *ev = (nc_gsrv_ev *)node;
+  if (ev->type == NC_GSRV_EV_UNARY) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    nc_payload_error(300, "Server is stopping", &buf, &len);
+    nc_gsrv_unary_reply(ev->call, buf ? buf : (const uint8_t *)"", buf ? len : 0);
+    free(buf);
+  }
+  nc_gsrv_ev_free(ev);
+}
+
+/* ---- lifecycle ---- */
+
+static void on_tick(uv_timer_t *t) { nc_cm_tick(t->data); }
+static void on_tick_closed(uv_handle_t *h) { free(h->data); }
+
+static void health_check(void *ud, nc_req *r, const nc_msg *req) {
+  (void)ud;
+  (void)req;
+  nc_req_reply(r, "HealthCheckResponse", NULL);
+}
+
+int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out) {
+  nc_srv *srv = calloc(1, sizeof(*srv));
+  if (!srv)
+    return NC_ENOMEM;
+  srv->loop = loop;
+  srv->o = *opts;
+  srv->bind = strdup(opts->bind ? opts->bind : "0.0.0.0");
+  srv->o.bind = srv->bind;
+  if (srv->o.idle_probe_ms <= 0)
+    srv->o.idle_probe_ms = 20000;
+  if (srv->o.probe_timeout_ms <= 0)
+    srv->o.probe_timeout_ms = 5000;
+  if (!srv->bind || nc_map_new(&srv->conns) || nc_map_new(&srv->peers) ||
+      nc_map_new(&srv->streams) || nc_map_new(&srv->handlers) ||
+      nc_evq_new(loop, on_event, srv, &srv->q)) {
+    nc_map_free(srv->conns);
+    nc_map_free(srv->peers);
+    nc_map_free(srv->streams);
+    nc_map_free(srv->handlers);
+    free(srv->bind);
+    free(srv);
+    return NC_ENOMEM;
+  }
+  uv_timer_init(loop, &srv->tick);
+  srv->tick.data = srv;
+  nc_srv_register_handler(srv, "HealthCheckRequest", health_check, NULL);
+  *out = srv;
+  return 0;
+}
+
+int nc_srv_start(nc_srv *srv, int *grpc_port, int *cluster_port) {
+  nc_gsrv_opts go = {.host = srv->bind, .port = srv->o.grpc_port, .threads = srv->o.grpc_threads};
+  int rc = nc_gsrv_start(&go, on_transport_event, srv, &srv->g[0], grpc_port);
+  if (rc) {
+    nc_error("cannot listen on %s:%d for SDK gRPC: %s", srv->bind, srv->o.grpc_port,
+             nc_strerror(rc));
+    return rc;
+  }
+  *cluster_port = -1;
+  if (srv->o.cluster_port >= 0) {
+    go.port = srv->o.cluster_port;
+    rc = nc_gsrv_start(&go, on_transport_event, srv, &srv->g[1], cluster_port);
+    if (rc) {
+      nc_error("cannot listen on %s:%d for cluster gRPC: %s", srv->bind, srv->o.cluster_port,
+               nc_strerror(rc));
+      return rc;
+    }
+  }
+  uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
+  return 0;
+}
+
+void nc_srv_drop_all(nc_srv *srv) {
+  nc_map_ent *e;
+  while ((e = nc_map_first(srv->conns)))
+    nc_cm_unregister(srv, nc_map_ent_val(e), 0, "server stopping");
+}
+
+void nc_srv_shutdown(nc_srv *srv) {
+  if (srv->shut)
+    return;
+  nc_srv_drop_all(srv);
+  srv->shut = 1;
+  /* Close the queue first (queued unary calls get an error reply), then
+   * stop the transports: their threads see ECLOSED and answer directly. */
+  nc_evq_close(srv->q, drop_queued);
+  for (int i = 0; i < 2; i++) {
+    if (srv->g[i])
+      nc_gsrv_stop(srv->g[i]);
+    srv->g[i] = NULL;
+  }
+  uv_timer_stop(&srv->tick);
+  nc_srv_drop_all(srv); /* nothing new can have registered; be safe */
+}
+
+void nc_srv_free(nc_srv *srv) {
+  if (!srv)
+    return;
+  nc_srv_shutdown(srv);
+  nc_map_ent *e;
+  for (e = nc_map_first(srv->streams); e; e = nc_map_next(e)) {
+    nc_stream *s = nc_map_ent_val(e);
+    free(s->peer_key);
+    free(s);
+  }
+  for (e = nc_map_first(srv->handlers); e; e = nc_map_next(e))
+    free(nc_map_ent_val(e));
+  nc_cm_free_all(srv);
+  nc_map_free(srv->conns);
+  nc_map_free(srv->peers);
+  nc_map_free(srv->streams);
+  nc_map_free(srv->handlers);
+  free(srv->listeners);
+  free(srv->bind);
+  /* the timer handle is embedded: free the struct in its close callback */
+  srv->tick.data = srv;
+  uv_close((uv_handle_t *)&srv->tick, on_tick_closed);
+}
