@@ -1,0 +1,549 @@
+/* config.* ops, config change pushes and the config re-listen after a
+ * reconnect. One upstream listener per key (nc_st_cfg); the last content
+ * and MD5 are kept so that a reconnect can tell what changed while away. */
+#include "agent_core.h"
+#include "md5.h"
+#include "nc_err.h"
+#include "nc_json.h"
+#include "nc_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { Q_GET, Q_LISTEN, Q_REFRESH };
+
+typedef struct cfg_ctx {
+  nc_agent *ag;
+  char *ns, *group, *data_id;
+  int mode;
+  nc_ag_waiter *waiters;
+  char *content; /* publish: what was sent */
+} cfg_ctx;
+
+static cfg_ctx *ctx_new(nc_agent *ag, const char *ns, const char *group, const char *data_id,
+                        int mode) {
+  cfg_ctx *x = calloc(1, sizeof(*x));
+  if (!x)
+    return NULL;
+  x->ag = ag;
+  x->mode = mode;
+  x->ns = strdup(ns);
+  x->group = strdup(group);
+  x->data_id = strdup(data_id);
+  if (!x->ns || !x->group || !x->data_id) {
+    free(x->ns);
+    free(x->group);
+    free(x->data_id);
+    free(x);
+    return NULL;
+  }
+  return x;
+}
+
+static void ctx_free(cfg_ctx *x) {
+  while (x->waiters) {
+    nc_ag_waiter *w = x->waiters;
+    x->waiters = w->next;
+    nc_ag_waiter_free(w);
+  }
+  free(x->ns);
+  free(x->group);
+  free(x->data_id);
+  free(x->content);
+  free(x);
+}
+
+static cJSON *config_body(const char *ns, const char *group, const char *data_id) {
+  cJSON *b = cJSON_CreateObject();
+  if (!b || !cJSON_AddObjectToObject(b, "headers") ||
+      !cJSON_AddStringToObject(b, "dataId", data_id) ||
+      !cJSON_AddStringToObject(b, "group", group) || !cJSON_AddStringToObject(b, "tenant", ns) ||
+      !cJSON_AddStringToObject(b, "module", "config")) {
+    cJSON_Delete(b);
+    return NULL;
+  }
+  return b;
+}
+
+typedef struct ckey {
+  const char *ns, *group, *data_id;
+} ckey;
+
+static int read_key(nc_ipc_client *c, const cJSON *id, const cJSON *req, ckey *k) {
+  int bad = 0;
+  k->ns = nc_ag_req_ns(c, id, req, &bad);
+  if (bad)
+    return -1;
+  if (!(k->group = nc_ag_req_name(c, id, req, "group", "DEFAULT_GROUP")))
+    return -1;
+  if (!(k->data_id = nc_ag_req_name(c, id, req, "data_id", NULL)))
+    return -1;
+  return 0;
+}
+
+static void reply_content(nc_ipc_client *c, const cJSON *id, const char *content, const char *md5,
+                          int stale, int listen) {
+  cJSON *r = cJSON_CreateObject();
+  if (!r)
+    return;
+  if (content) {
+    cJSON_AddStringToObject(r, "content", content);
+    cJSON_AddStringToObject(r, "md5", md5);
+    if (listen)
+      cJSON_AddBoolToObject(r, "exists", 1);
+  } else {
+    cJSON_AddBoolToObject(r, "exists", 0);
+  }
+  if (stale)
+    cJSON_AddBoolToObject(r, "stale", 1);
+  nc_ag_ok(c, id, r);
+}
+
+/* Parses a ConfigQueryResponse: 1 found (content borrowed), 0 absent,
+ * -1 other failure. */
+static int parse_query(int status, const nc_msg *resp, const char **content) {
+  if (status != 0 || !resp || resp->body_error)
+    return -1;
+  if (nc_ag_resp_ok(resp)) {
+    *content = nc_json_str(resp->body, "content", "");
+    return 1;
+  }
+  return nc_json_int(resp->body, "errorCode", 0) == 300 ? 0 : -1;
+}
+
+static void send_changed(nc_st_cfg *cfg) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o)
+    return;
+  cJSON_AddStringToObject(o, "event", "config.changed");
+  cJSON_AddStringToObject(o, "namespace", cfg->ns);
+  cJSON_AddStringToObject(o, "group", cfg->group);
+  cJSON_AddStringToObject(o, "data_id", cfg->data_id);
+  cJSON_AddStringToObject(o, "content", cfg->exists ? cfg->content : "");
+  cJSON_AddStringToObject(o, "md5", cfg->md5);
+  if (!cfg->exists)
+    cJSON_AddBoolToObject(o, "deleted", 1);
+  char *s = cJSON_PrintUnformatted(o);
+  if (s) {
+    for (size_t i = 0; i < cfg->n; i++)
+      nc_ipc_client_send(cfg->owners[i], s, strlen(s));
+    free(s);
+  }
+  cJSON_Delete(o);
+}
+
+/* Stores what the server said about a key: memory (if listened) and disk.
+ * Returns 0 when nothing changed for a listened entry, 1 when it was not
+ * known before, 2 when its content changed. */
+static int store(nc_agent *ag, const char *ns, const char *group, const char *data_id,
+                 const char *content) {
+  if (content) {
+    char md5[33];
+    nc_md5_hex(content, strlen(content), md5);
+    nc_cache_put_config(ag->cache, ns, group, data_id, content, md5);
+  } else {
+    nc_cache_del_config(ag->cache, ns, group, data_id);
+  }
+  nc_st_cfg *cfg = nc_st_cfg_get(ag->st, ns, group, data_id);
+  if (!cfg)
+    return 0;
+  int was_known = cfg->known, was_exists = cfg->exists;
+  char old[33];
+  memcpy(old, cfg->md5, sizeof(old));
+  nc_st_cfg_set(cfg, content);
+  if (!was_known)
+    return 1;
+  return was_exists != cfg->exists || strcmp(old, cfg->md5) != 0 ? 2 : 0;
+}
+
+static void send_listen(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen);
+
+/* ---- queries ---- */
+
+static void query_done(void *ud, int status, nc_msg *resp);
+
+static void send_query(nc_agent *ag, cfg_ctx *x) {
+  cJSON *b = config_body(x->ns, x->group, x->data_id);
+  if (!b) {
+    query_done(x, NC_ENOMEM, NULL);
+    return;
+  }
+  nc_ag_up(ag, "ConfigQueryRequest", b, query_done, x);
+}
+
+/* Answers waiters without the server: memory, then disk (stale). */
+static int answer_cached(nc_agent *ag, cfg_ctx *x, nc_ag_waiter *w, int listen) {
+  nc_st_cfg *cfg = nc_st_cfg_get(ag->st, x->ns, x->group, x->data_id);
+  if (cfg && cfg->known) {
+    reply_content(w->c, w->id, cfg->exists ? cfg->content : NULL, cfg->md5, 1, listen);
+    return 0;
+  }
+  char *content = NULL, md5[33];
+  if (nc_cache_get_config(ag->cache, x->ns, x->group, x->data_id, &content, md5) != 0)
+    return -1;
+  if (cfg && listen) {
+    nc_st_cfg_set(cfg, content);
+  }
+  reply_content(w->c, w->id, content, md5, 1, listen);
+  free(content);
+  return 0;
+}
+
+static void query_done(void *ud, int status, nc_msg *resp) {
+  cfg_ctx *x = ud;
+  nc_agent *ag = x->ag;
+  const char *content = NULL;
+  int r = parse_query(status, resp, &content);
+  nc_st_cfg *cfg = nc_st_cfg_get(ag->st, x->ns, x->group, x->data_id);
+  if (cfg && cfg->pending == x)
+    cfg->pending = NULL;
+  if (r >= 0) {
+    int changed = store(ag, x->ns, x->group, x->data_id, r ? content : NULL);
+    char md5[33] = "";
+    if (r)
+      nc_md5_hex(content, strlen(content), md5);
+    for (nc_ag_waiter *w = x->waiters; w; w = w->next) {
+      if (x->mode == Q_GET && !r)
+        nc_ag_err(w->c, w->id, "NOT_FOUND", "config %s/%s not found", x->group, x->data_id);
+      else
+        reply_content(w->c, w->id, r ? content : NULL, md5, 0, x->mode == Q_LISTEN);
+    }
+    if (cfg && ((x->mode == Q_REFRESH && changed) || changed == 2)) {
+      nc_info("config: %s/%s changed (md5 %s)", x->group, x->data_id,
+              cfg->exists ? cfg->md5 : "-");
+      send_changed(cfg);
+    }
+    /* Tell the server which version we now hold (as the Java client does
+     * after fetching a change). */
+    if (cfg && (x->mode == Q_LISTEN || x->mode == Q_REFRESH) && ag->connected)
+      send_listen(ag, &cfg, 1, 1);
+    goto out;
+  }
+  if (status == 0)
+    nc_warn("config: query %s/%s refused: %s", x->group, x->data_id,
+            nc_json_str(resp && !resp->body_error ? resp->body : NULL, "message", "?"));
+  for (nc_ag_waiter *w = x->waiters; w; w = w->next) {
+    if (status != 0 && answer_cached(ag, x, w, x->mode == Q_LISTEN) == 0)
+      continue;
+    if (status == 0)
+      nc_ag_err_upstream(w->c, w->id, status, resp);
+    else
+      nc_ag_err(w->c, w->id, status == NC_ETIMEOUT ? "TIMEOUT" : "UNAVAILABLE",
+                "no upstream answer and nothing cached");
+    int last = 0;
+    if (x->mode == Q_LISTEN && cfg && nc_st_unlisten(ag->st, cfg, w->c, &last) == 0 && last) {
+      nc_st_cfg_remove(ag->st, cfg);
+      cfg = NULL;
+    }
+  }
+out:
+  nc_msg_free(resp);
+  ctx_free(x);
+}
+
+void nc_ag_config_get(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+  ckey k;
+  if (read_key(c, id, req, &k))
+    return;
+  cfg_ctx *x = ctx_new(ag, k.ns, k.group, k.data_id, Q_GET);
+  if (!x || !(x->waiters = nc_ag_waiter_new(c, id))) {
+    if (x)
+      ctx_free(x);
+    nc_ag_err(c, id, "INTERNAL", "out of memory");
+    return;
+  }
+  if (!ag->connected) {
+    if (answer_cached(ag, x, x->waiters, 0) != 0)
+      nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection and nothing cached");
+    ctx_free(x);
+    return;
+  }
+  send_query(ag, x);
+}
+
+/* ---- publish / remove ---- */
+
+static void publish_done(void *ud, int status, nc_msg *resp) {
+  cfg_ctx *x = ud;
+  nc_ag_waiter *w = x->waiters;
+  if (status == 0 && nc_ag_resp_ok(resp)) {
+    char md5[33];
+    nc_md5_hex(x->content, strlen(x->content), md5);
+    nc_cache_put_config(x->ag->cache, x->ns, x->group, x->data_id, x->content, md5);
+    cJSON *r = cJSON_CreateObject();
+    if (r)
+      cJSON_AddStringToObject(r, "md5", md5);
+    nc_ag_ok(w->c, w->id, r);
+  } else if (status == 0 && x->mode == 1 && !resp->body_error &&
+             nc_json_int(resp->body, "errorCode", 0) == 500) {
+    nc_ag_err(w->c, w->id, "CONFLICT", "cas_md5 does not match the current content");
+  } else {
+    nc_ag_err_upstream(w->c, w->id, status, resp);
+  }
+  nc_msg_free(resp);
+  ctx_free(x);
+}
+
+void nc_ag_config_publish(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+  ckey k;
+  if (read_key(c, id, req, &k))
+    return;
+  const cJSON *content = cJSON_GetObjectItemCaseSensitive(req, "content");
+  const cJSON *cas = cJSON_GetObjectItemCaseSensitive(req, "cas_md5");
+  if (!content || cJSON_IsNull(content)) {
+    nc_ag_err(c, id, "BAD_REQUEST", "missing field 'content'");
+    return;
+  }
+  if (!cJSON_IsString(content)) {
+    nc_ag_err(c, id, "BAD_REQUEST", "field 'content' must be a string");
+    return;
+  }
+  if (cas && !cJSON_IsNull(cas) && !cJSON_IsString(cas)) {
+    nc_ag_err(c, id, "BAD_REQUEST", "field 'cas_md5' must be a string");
+    return;
+  }
+  if (!ag->connected) {
+    nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection");
+    return;
+  }
+  cfg_ctx *x = ctx_new(ag, k.ns, k.group, k.data_id, cJSON_IsString(cas) ? 1 : 0);
+  cJSON *b = config_body(k.ns, k.group, k.data_id);
+  if (!x || !b || !(x->content = strdup(content->valuestring)) ||
+      !(x->waiters = nc_ag_waiter_new(c, id)) ||
+      !cJSON_AddStringToObject(b, "content", content->valuestring) ||
+      (cJSON_IsString(cas) && !cJSON_AddStringToObject(b, "casMd5", cas->valuestring)) ||
+      !cJSON_AddObjectToObject(b, "additionMap")) {
+    cJSON_Delete(b);
+    if (x)
+      ctx_free(x);
+    nc_ag_err(c, id, "INTERNAL", "out of memory");
+    return;
+  }
+  nc_ag_up(ag, "ConfigPublishRequest", b, publish_done, x);
+}
+
+static void remove_done(void *ud, int status, nc_msg *resp) {
+  cfg_ctx *x = ud;
+  nc_ag_waiter *w = x->waiters;
+  if (status == 0 && nc_ag_resp_ok(resp)) {
+    nc_cache_del_config(x->ag->cache, x->ns, x->group, x->data_id);
+    nc_ag_ok(w->c, w->id, NULL);
+  } else {
+    nc_ag_err_upstream(w->c, w->id, status, resp);
+  }
+  nc_msg_free(resp);
+  ctx_free(x);
+}
+
+void nc_ag_config_remove(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+  ckey k;
+  if (read_key(c, id, req, &k))
+    return;
+  if (!ag->connected) {
+    nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection");
+    return;
+  }
+  cfg_ctx *x = ctx_new(ag, k.ns, k.group, k.data_id, 0);
+  cJSON *b = config_body(k.ns, k.group, k.data_id);
+  if (!x || !b || !(x->waiters = nc_ag_waiter_new(c, id))) {
+    cJSON_Delete(b);
+    if (x)
+      ctx_free(x);
+    nc_ag_err(c, id, "INTERNAL", "out of memory");
+    return;
+  }
+  nc_ag_up(ag, "ConfigRemoveRequest", b, remove_done, x);
+}
+
+/* ---- listeners ---- */
+
+typedef struct listen_ctx {
+  nc_agent *ag;
+  int listen;
+} listen_ctx;
+
+static void refresh(nc_agent *ag, const char *ns, const char *group, const char *data_id) {
+  cfg_ctx *x = ctx_new(ag, ns, group, data_id, Q_REFRESH);
+  if (x)
+    send_query(ag, x);
+}
+
+static void listen_done(void *ud, int status, nc_msg *resp) {
+  listen_ctx *x = ud;
+  nc_agent *ag = x->ag;
+  if (status == 0 && nc_ag_resp_ok(resp) && x->listen) {
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(resp->body, "changedConfigs");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ch) {
+      const char *ns = nc_json_str(e, "tenant", "");
+      if (!strcmp(ns, "public"))
+        ns = "";
+      const char *group = nc_json_str(e, "group", "");
+      const char *data_id = nc_json_str(e, "dataId", "");
+      nc_st_cfg *cfg = nc_st_cfg_get(ag->st, ns, group, data_id);
+      if (cfg && !cfg->pending)
+        refresh(ag, ns, group, data_id);
+    }
+  } else if (status == 0 && !nc_ag_resp_ok(resp)) {
+    nc_warn("config: batch listen refused: %s",
+            nc_json_str(resp->body_error ? NULL : resp->body, "message", "?"));
+  }
+  nc_msg_free(resp);
+  free(x);
+}
+
+static void send_listen(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen) {
+  listen_ctx *x = calloc(1, sizeof(*x));
+  cJSON *b = cJSON_CreateObject();
+  cJSON *arr = b ? cJSON_AddArrayToObject(b, "configListenContexts") : NULL;
+  if (!x || !arr || !cJSON_AddObjectToObject(b, "headers") ||
+      !cJSON_AddBoolToObject(b, "listen", listen) ||
+      !cJSON_AddStringToObject(b, "module", "config"))
+    goto fail;
+  for (size_t i = 0; i < n; i++) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+      goto fail;
+    cJSON_AddItemToArray(arr, o);
+    if (!cJSON_AddStringToObject(o, "group", cfgs[i]->group) ||
+        !cJSON_AddStringToObject(o, "md5", cfgs[i]->known ? cfgs[i]->md5 : "") ||
+        !cJSON_AddStringToObject(o, "dataId", cfgs[i]->data_id) ||
+        !cJSON_AddStringToObject(o, "tenant", cfgs[i]->ns))
+      goto fail;
+    if (listen) {
+      cfgs[i]->up_state = NC_ST_UP_DONE;
+      cfgs[i]->fresh = 1;
+    }
+  }
+  x->ag = ag;
+  x->listen = listen;
+  nc_ag_up(ag, "ConfigBatchListenRequest", b, listen_done, x);
+  return;
+fail:
+  cJSON_Delete(b);
+  free(x);
+}
+
+void nc_ag_config_listen(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+  ckey k;
+  nc_st_cfg *cfg = NULL;
+  int first = 0;
+  if (read_key(c, id, req, &k))
+    return;
+  if (nc_st_listen(ag->st, k.ns, k.group, k.data_id, c, &cfg, &first) != 0) {
+    nc_ag_err(c, id, "INTERNAL", "out of memory");
+    return;
+  }
+  if (cfg->known && !cfg->pending && (ag->connected ? cfg->fresh : 0)) {
+    reply_content(c, id, cfg->exists ? cfg->content : NULL, cfg->md5, 0, 1);
+    return;
+  }
+  nc_ag_waiter *w = nc_ag_waiter_new(c, id);
+  if (!w) {
+    nc_ag_err(c, id, "INTERNAL", "out of memory");
+    return;
+  }
+  if (cfg->pending) {
+    cfg_ctx *x = cfg->pending;
+    w->next = x->waiters;
+    x->waiters = w;
+    return;
+  }
+  cfg_ctx *x = ctx_new(ag, k.ns, k.group, k.data_id, Q_LISTEN);
+  if (!x) {
+    nc_ag_waiter_free(w);
+    nc_ag_err(c, id, "INTERNAL", "out of memory");
+    return;
+  }
+  x->waiters = w;
+  if (!ag->connected) {
+    /* Recorded for the re-listen on connect; answered from the cache. */
+    query_done(x, NC_EUNAVAIL, NULL);
+    return;
+  }
+  cfg->pending = x;
+  cfg->up_state = NC_ST_UP_SENT;
+  send_query(ag, x);
+}
+
+void nc_ag_config_cfg_unused(nc_agent *ag, nc_st_cfg *cfg) {
+  if (ag->connected && cfg->up_state != NC_ST_UP_NONE)
+    send_listen(ag, &cfg, 1, 0);
+  if (cfg->pending) {
+    /* The query in flight finds no entry and just answers its waiters. */
+    cfg->pending = NULL;
+  }
+  nc_st_cfg_remove(ag->st, cfg);
+}
+
+void nc_ag_config_unlisten(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+  ckey k;
+  int last = 0;
+  if (read_key(c, id, req, &k))
+    return;
+  nc_st_cfg *cfg = nc_st_cfg_get(ag->st, k.ns, k.group, k.data_id);
+  if (!cfg || nc_st_unlisten(ag->st, cfg, c, &last) != 0) {
+    nc_ag_err(c, id, "NOT_FOUND", "not listening to %s/%s", k.group, k.data_id);
+    return;
+  }
+  nc_ag_ok(c, id, NULL);
+  if (last)
+    nc_ag_config_cfg_unused(ag, cfg);
+}
+
+/* ---- pushes, redo ---- */
+
+void nc_ag_config_push(nc_agent *ag, const cJSON *body) {
+  const char *ns = nc_json_str(body, "tenant", "");
+  if (!strcmp(ns, "public"))
+    ns = "";
+  const char *group = nc_json_str(body, "group", "");
+  const char *data_id = nc_json_str(body, "dataId", "");
+  if (nc_st_cfg_get(ag->st, ns, group, data_id))
+    refresh(ag, ns, group, data_id);
+}
+
+void nc_ag_config_redo(nc_agent *ag) {
+  size_t n = nc_amap_count(nc_st_cfgs(ag->st)), i = 0;
+  if (!n)
+    return;
+  nc_st_cfg **v = calloc(n, sizeof(*v));
+  if (!v)
+    return;
+  nc_amap_iter it;
+  void *p;
+  nc_amap_iter_init(&it, nc_st_cfgs(ag->st));
+  while (nc_amap_iter_next(&it, NULL, &p) && i < n) {
+    nc_st_cfg *cfg = p;
+    if (cfg->pending) {
+      /* A listen query of the old connection: redo it on this one. */
+      cfg_ctx *old = cfg->pending;
+      cfg_ctx *x = ctx_new(ag, cfg->ns, cfg->group, cfg->data_id, Q_LISTEN);
+      if (x) {
+        x->waiters = old->waiters;
+        old->waiters = NULL;
+        cfg->pending = x;
+        send_query(ag, x);
+      }
+      continue;
+    }
+    v[i++] = cfg;
+  }
+  /* ConfigBatchListenRequest answers the keys whose MD5 differs: those
+   * changed while we were away and get fetched and announced. */
+  if (i)
+    send_listen(ag, v, i, 1);
+  nc_info("config: re-listen %zu keys", i);
+  free(v);
+}
+
+void nc_ag_config_disconnected(nc_agent *ag) {
+  nc_amap_iter it;
+  void *p;
+  nc_amap_iter_init(&it, nc_st_cfgs(ag->st));
+  while (nc_amap_iter_next(&it, NULL, &p)) {
+    nc_st_cfg *cfg = p;
+    cfg->fresh = 0;
+    cfg->up_state = NC_ST_UP_NONE;
+  }
+}

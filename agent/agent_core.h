@@ -1,0 +1,99 @@
+/* Internals shared by the agent's request handlers (agent.c,
+ * agent_naming.c, agent_config.c). Not a public header: only these three
+ * files include it. Loop thread only. */
+#ifndef NC_AGENT_CORE_H
+#define NC_AGENT_CORE_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "cache.h"
+#include "ipc_server.h"
+#include "nc_grpc_client.h"
+#include "state.h"
+#include "upstream.h"
+
+#define NC_AGENT_VERSION "0.1.0"
+
+struct nc_agent {
+  uv_loop_t *loop;
+  const nc_agent_cfg *cfg;
+  nc_ipc_srv *srv;
+  nc_st *st;
+  nc_cache *cache;
+  nc_up *up;
+  nc_gcli_env *env;
+  uv_signal_t sigterm, sigint;
+  int stopping;
+
+  /* Upstream connection as the loop sees it. */
+  int connected;
+  uint64_t gen;
+  char server[300];
+  char conn_id[128];
+  uint64_t reconnects, connects;
+  uint64_t start_ms;
+};
+
+/* ---- replies (agent.c) ---- */
+/* {"id": id, "ok": true} plus the fields of extra (moved in; may be NULL). */
+void nc_ag_ok(nc_ipc_client *c, const cJSON *id, cJSON *extra);
+void nc_ag_err(nc_ipc_client *c, const cJSON *id, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Maps an nc_up status / Nacos response to an error reply. */
+void nc_ag_err_upstream(nc_ipc_client *c, const cJSON *id, int status, const nc_msg *resp);
+/* Sends obj to every open client. */
+void nc_ag_broadcast(nc_agent *ag, const cJSON *obj);
+/* 1 when the Nacos response says success. */
+int nc_ag_resp_ok(const nc_msg *resp);
+
+/* A reply that waits for an upstream round trip: holds a client ref. */
+typedef struct nc_ag_waiter {
+  struct nc_ag_waiter *next;
+  nc_ipc_client *c;
+  cJSON *id;
+  cJSON *clusters; /* naming.subscribe only */
+  int healthy_only;
+} nc_ag_waiter;
+nc_ag_waiter *nc_ag_waiter_new(nc_ipc_client *c, const cJSON *id);
+void nc_ag_waiter_free(nc_ag_waiter *w);
+
+/* Sends a request upstream on the current connection (fails with
+ * NC_EUNAVAIL when there is none). cb runs exactly once, later; while the
+ * agent stops it runs synchronously with NC_ECLOSED, so call this last. */
+int nc_ag_up(nc_agent *ag, const char *type, cJSON *body, nc_up_done_cb cb, void *ud);
+
+/* ---- request field helpers (agent.c) ---- */
+/* Reads a required/optional string; on a problem replies BAD_REQUEST and
+ * returns NULL / -1. Names are checked (no control characters, length). */
+const char *nc_ag_req_name(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char *key,
+                           const char *def);
+/* namespace: "" and "public" are the same default namespace. */
+const char *nc_ag_req_ns(nc_ipc_client *c, const cJSON *id, const cJSON *req, int *bad);
+
+/* ---- naming (agent_naming.c) ---- */
+void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_naming_subscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_naming_unsubscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_naming_instances(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_naming_push(nc_agent *ag, const cJSON *body);
+void nc_ag_naming_redo(nc_agent *ag);
+void nc_ag_naming_disconnected(nc_agent *ag);
+/* nc_st_drop_owner callbacks for a closing client. */
+void nc_ag_naming_reg_changed(nc_agent *ag, nc_st_reg *r);
+void nc_ag_naming_svc_unused(nc_agent *ag, nc_st_svc *s);
+
+/* ---- config (agent_config.c) ---- */
+void nc_ag_config_get(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_config_publish(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_config_remove(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_config_listen(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_config_unlisten(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_config_push(nc_agent *ag, const cJSON *body);
+void nc_ag_config_redo(nc_agent *ag);
+void nc_ag_config_disconnected(nc_agent *ag);
+void nc_ag_config_cfg_unused(nc_agent *ag, nc_st_cfg *cfg);
+
+#endif

@@ -1,0 +1,80 @@
+/* nacos-agent: the per-host sidecar. Parses options, runs the agent on a
+ * libuv loop in the foreground, signals readiness to systemd. */
+#include "agent.h"
+#include "agent_opts.h"
+#include "nc_err.h"
+#include "nc_grpc.h"
+#include "nc_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* sd_notify("READY=1") without libsystemd: one datagram to the socket
+ * named by NOTIFY_SOCKET ('@' = abstract namespace). */
+static void notify_ready(void) {
+  const char *path = getenv("NOTIFY_SOCKET");
+  if (!path || !path[0])
+    return;
+  struct sockaddr_un sa = {0};
+  size_t len = strlen(path);
+  if (len >= sizeof(sa.sun_path))
+    return;
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, path, len);
+  if (sa.sun_path[0] == '@')
+    sa.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return;
+  static const char msg[] = "READY=1";
+  if (sendto(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+    nc_warn("agent: sd_notify to %s failed", path);
+  close(fd);
+}
+
+int main(int argc, char **argv) {
+  nc_agent_cfg cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  nc_agent *ag = NULL;
+  int rc = nc_opts_parse(nc_agent_opt_table, nc_agent_opt_count, &cfg, argc, argv, "nacos-agent",
+                         "per-host Nacos agent: one upstream long connection shared by local "
+                         "apps over a Unix socket (JSON lines).\n"
+                         "Each --servers entry is host:port (gRPC on port+1000) or "
+                         "host:port#grpcport; separate entries with commas.");
+  if (rc == NC_OPTS_EXIT) {
+    nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
+    return 0;
+  }
+  if (rc < 0) {
+    nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
+    return 2;
+  }
+  nc_log_set_ident("nacos-agent");
+  nc_log_level lvl;
+  if (nc_log_parse_level(cfg.log_level, &lvl) != 0) {
+    fprintf(stderr, "nacos-agent: bad --log-level '%s'\n", cfg.log_level);
+    nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
+    return 2;
+  }
+  nc_log_set_level(lvl);
+  nc_grpc_init();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  rc = nc_agent_new(&loop, &cfg, &ag);
+  if (rc == 0) {
+    nc_info("agent: ready (socket %s, servers %s)", cfg.socket, cfg.servers);
+    notify_ready();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    nc_agent_free(ag);
+    nc_info("agent: stopped");
+  }
+  uv_loop_close(&loop);
+  nc_grpc_shutdown();
+  nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
+  return rc == 0 ? 0 : 1;
+}

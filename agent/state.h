@@ -1,0 +1,147 @@
+/* nc_st: the agent's desired state — what local apps asked for, kept so it
+ * can be replayed after every upstream (re)connect (redo):
+ *   - registrations: instances per service, each owned by one local app;
+ *     all instances of a service go upstream as ONE BatchInstanceRequest
+ *     (Nacos keeps one published set per service per connection), an empty
+ *     set as a deregisterInstance InstanceRequest;
+ *   - subscriptions: one entry per service with the local subscribers (a
+ *     refcount) and the last host list seen;
+ *   - config listeners: one entry per key with the local listeners and the
+ *     last content/MD5.
+ * Owners are opaque pointers (the agent passes its client objects); the
+ * state never dereferences them. Every entry carries a generation number
+ * bumped on each change so that a stale snapshot can be recognised.
+ * Loop thread only; no I/O. */
+#ifndef NC_STATE_H
+#define NC_STATE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "amap.h"
+
+typedef struct nc_st nc_st;
+
+typedef struct nc_st_inst {
+  char *ip;
+  int port;
+  char *cluster;
+  double weight;
+  int healthy, enabled, ephemeral;
+  cJSON *metadata; /* object of strings, owned */
+  void *owner;
+} nc_st_inst;
+
+typedef struct nc_st_reg {
+  char *ns, *group, *service;
+  nc_st_inst *insts;
+  size_t n, cap;
+  uint64_t gen;
+} nc_st_reg;
+
+typedef struct nc_st_sub {
+  void *owner;
+  cJSON *clusters;    /* array of strings or NULL (= all), owned */
+  uint64_t last_hash; /* hash of the last list this subscriber was given */
+} nc_st_sub;
+
+typedef struct nc_st_svc {
+  char *ns, *group, *service;
+  nc_st_sub *subs;
+  size_t n, cap;
+  cJSON *hosts;   /* local host form, unfiltered; NULL when unknown */
+  int fresh;      /* hosts came from the current upstream connection */
+  int up_state;   /* NC_ST_UP_* */
+  uint64_t gen;
+  void *pending;  /* the agent's deferred replies */
+} nc_st_svc;
+
+typedef struct nc_st_cfg {
+  char *ns, *group, *data_id;
+  void **owners;
+  size_t n, cap;
+  char *content;  /* NULL when unknown or absent */
+  char md5[33];   /* "" when absent/unknown */
+  int known;      /* content/md5/exists are meaningful */
+  int exists;
+  int fresh;      /* confirmed on the current upstream connection */
+  int up_state;
+  uint64_t gen;
+  void *pending;
+} nc_st_cfg;
+
+enum { NC_ST_UP_NONE = 0, NC_ST_UP_SENT, NC_ST_UP_DONE };
+
+nc_st *nc_st_new(void);
+void nc_st_free(nc_st *st);
+
+/* The three tables, for iteration (values: nc_st_reg*, nc_st_svc*,
+ * nc_st_cfg*). Borrowed. */
+nc_amap *nc_st_regs(nc_st *st);
+nc_amap *nc_st_svcs(nc_st *st);
+nc_amap *nc_st_cfgs(nc_st *st);
+
+/* Adds (or replaces: same ip, port and cluster) an instance. On success the
+ * strings and metadata of *inst are moved into the state and *inst is
+ * zeroed. */
+int nc_st_register(nc_st *st, const char *ns, const char *group, const char *service,
+                   nc_st_inst *inst, nc_st_reg **out);
+/* NC_ENOTFOUND when no such instance. */
+int nc_st_deregister(nc_st *st, const char *ns, const char *group, const char *service,
+                     const char *ip, int port, const char *cluster, nc_st_reg **out);
+nc_st_reg *nc_st_reg_get(nc_st *st, const char *ns, const char *group, const char *service);
+/* Frees the entry when it holds no instance (after the deregister went out). */
+void nc_st_reg_gc(nc_st *st, nc_st_reg *r);
+/* The upstream request that makes the server hold exactly r's set:
+ * BatchInstanceRequest or, when empty, InstanceRequest(deregisterInstance).
+ * *type is static; *body owned by the caller.
+ * The local default namespace "" goes upstream as "public", as the Java
+ * and Go SDKs send it (naming namespaces are not normalised by Nacos). */
+int nc_st_reg_request(const nc_st_reg *r, const char **type, cJSON **body);
+/* "ip#port#cluster#group@@service"; malloc'ed. */
+char *nc_st_instance_id(const char *ip, int port, const char *cluster, const char *group,
+                        const char *service);
+void nc_st_inst_clear(nc_st_inst *inst);
+
+/* Adds owner as a subscriber (an existing one just updates clusters, which
+ * are moved in). *first is 1 when the entry was created. */
+int nc_st_subscribe(nc_st *st, const char *ns, const char *group, const char *service,
+                    void *owner, cJSON *clusters, nc_st_svc **out, int *first);
+/* NC_ENOTFOUND when owner was not subscribed. *last is 1 when no
+ * subscriber is left (the entry stays until nc_st_svc_remove). */
+int nc_st_unsubscribe(nc_st *st, nc_st_svc *svc, void *owner, int *last);
+nc_st_svc *nc_st_svc_get(nc_st *st, const char *ns, const char *group, const char *service);
+nc_st_sub *nc_st_svc_find(nc_st_svc *svc, void *owner);
+void nc_st_svc_remove(nc_st *st, nc_st_svc *svc);
+/* Replaces the host list (moved in). */
+void nc_st_svc_set_hosts(nc_st_svc *svc, cJSON *hosts);
+
+int nc_st_listen(nc_st *st, const char *ns, const char *group, const char *data_id, void *owner,
+                 nc_st_cfg **out, int *first);
+int nc_st_unlisten(nc_st *st, nc_st_cfg *cfg, void *owner, int *last);
+nc_st_cfg *nc_st_cfg_get(nc_st *st, const char *ns, const char *group, const char *data_id);
+void nc_st_cfg_remove(nc_st *st, nc_st_cfg *cfg);
+/* content NULL = the config does not exist. */
+void nc_st_cfg_set(nc_st_cfg *cfg, const char *content);
+
+/* Removes everything owner holds. For each registration set that changed,
+ * on_reg runs; for each subscription / listener entry left without local
+ * users, on_svc / on_cfg run (the entries still exist; the callee sends
+ * the upstream unsubscribe and removes them). */
+typedef struct nc_st_drop_cbs {
+  void (*on_reg)(void *ud, nc_st_reg *r);
+  void (*on_svc)(void *ud, nc_st_svc *s);
+  void (*on_cfg)(void *ud, nc_st_cfg *c);
+  void *ud;
+} nc_st_drop_cbs;
+void nc_st_drop_owner(nc_st *st, void *owner, const nc_st_drop_cbs *cbs);
+
+typedef struct nc_st_counts {
+  size_t instances, services_registered;
+  size_t subscriptions, local_subscriptions; /* upstream entries / local pairs */
+  size_t config_listeners, local_config_listeners;
+} nc_st_counts;
+void nc_st_get_counts(nc_st *st, nc_st_counts *c);
+
+#endif
