@@ -1,0 +1,272 @@
+/* bench_transport: the gRPC transport's own ceiling, without Nacos logic.
+ *
+ * An echo nc_gsrv runs in a forked child process (so its RSS can be read);
+ * this process drives it with nc_gcli:
+ *   unary_echo_qps       closed loop, --conns channels, --inflight calls total
+ *   stream_msgs_per_s    server -> client one-way messages on bidi streams
+ *   pingpong_msgs_per_s  client -> server -> client echo on one stream, pipelined
+ *   idle_conn_server_kb  server RSS per idle connection with an open stream
+ * Output: one `name: value` line per figure. */
+#include "nc_err.h"
+#include "nc_grpc.h"
+#include "nc_grpc_client.h"
+#include "nc_grpc_server.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- server child ------------------------------------------------------ */
+
+static nc_gsrv *g_srv;
+
+static void *flood_thread(void *arg) {
+  uint64_t id = (uint64_t)(uintptr_t)arg;
+  static const uint8_t msg[64] = {0};
+  for (;;) {
+    int rc = nc_gsrv_stream_send(g_srv, id, msg, sizeof(msg));
+    if (rc == NC_EBUSY)
+      sched_yield();
+    else if (rc != 0)
+      break; /* stream gone */
+  }
+  return NULL;
+}
+
+static void srv_event(void *ud, nc_gsrv_ev *ev) {
+  (void)ud;
+  switch (ev->type) {
+  case NC_GSRV_EV_UNARY:
+    nc_gsrv_unary_reply(ev->call, ev->data, ev->len);
+    break;
+  case NC_GSRV_EV_STREAM_MSG:
+    if (ev->len == 5 && memcmp(ev->data, "flood", 5) == 0) {
+      pthread_t t;
+      if (pthread_create(&t, NULL, flood_thread, (void *)(uintptr_t)ev->stream_id) == 0)
+        pthread_detach(t);
+    } else {
+      nc_gsrv_stream_send(ev->srv, ev->stream_id, ev->data, ev->len);
+    }
+    break;
+  default:
+    break;
+  }
+  nc_gsrv_ev_free(ev);
+}
+
+static int server_child(int fd, int threads) {
+  int port = 0;
+  nc_grpc_init();
+  nc_gsrv_opts o = {.host = "127.0.0.1", .threads = threads, .stream_queue_max = 4096};
+  if (nc_gsrv_start(&o, srv_event, NULL, &g_srv, &port) != 0)
+    return 1;
+  if (write(fd, &port, sizeof(port)) != sizeof(port))
+    return 1;
+  for (;;)
+    pause();
+}
+
+static long rss_kb(pid_t pid) {
+  char path[64], line[256];
+  long kb = -1;
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+      break;
+  fclose(f);
+  return kb;
+}
+
+/* ---- unary closed loop ------------------------------------------------- */
+
+typedef struct uctx {
+  nc_gcli *c;
+  atomic_long *done;
+  atomic_int *stop;
+  atomic_int *live;
+} uctx;
+
+static const uint8_t g_req[200] = {1};
+
+static void u_cb(void *ud, int status, const uint8_t *data, size_t len) {
+  (void)data;
+  (void)len;
+  uctx *u = ud;
+  if (status == 0)
+    atomic_fetch_add(u->done, 1);
+  if (atomic_load(u->stop) || nc_gcli_unary_async(u->c, g_req, sizeof(g_req), 5000, u_cb, u) != 0)
+    atomic_fetch_sub(u->live, 1);
+}
+
+static double bench_unary(nc_gcli **cs, int conns, int inflight, double secs) {
+  atomic_long done = 0;
+  atomic_int stop = 0, live = 0;
+  uctx *u = calloc((size_t)inflight, sizeof(*u));
+  for (int i = 0; i < inflight; i++) {
+    u[i] = (uctx){cs[i % conns], &done, &stop, &live};
+    atomic_fetch_add(&live, 1);
+    if (nc_gcli_unary_async(u[i].c, g_req, sizeof(g_req), 5000, u_cb, &u[i]) != 0)
+      atomic_fetch_sub(&live, 1);
+  }
+  usleep(300000); /* warm-up */
+  long d0 = atomic_load(&done);
+  double t0 = now_s();
+  usleep((useconds_t)(secs * 1e6));
+  long d1 = atomic_load(&done);
+  double t1 = now_s();
+  atomic_store(&stop, 1);
+  while (atomic_load(&live) > 0)
+    usleep(1000);
+  free(u);
+  return (double)(d1 - d0) / (t1 - t0);
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+static atomic_long g_stream_rx;
+static void s_msg(void *ud, const uint8_t *d, size_t l) {
+  (void)ud;
+  (void)d;
+  (void)l;
+  atomic_fetch_add(&g_stream_rx, 1);
+}
+static void s_closed(void *ud, int st) {
+  (void)ud;
+  (void)st;
+}
+
+static double bench_flood(nc_gcli *c, double secs) {
+  nc_gcli_stream_cbs cbs = {s_msg, s_closed};
+  if (nc_gcli_stream_open(c, &cbs, NULL) != 0 ||
+      nc_gcli_stream_send(c, (const uint8_t *)"flood", 5) != 0)
+    return -1;
+  usleep(300000);
+  long r0 = atomic_load(&g_stream_rx);
+  double t0 = now_s();
+  usleep((useconds_t)(secs * 1e6));
+  return (double)(atomic_load(&g_stream_rx) - r0) / (now_s() - t0);
+}
+
+static double bench_pingpong(nc_gcli *c, double secs, int window) {
+  nc_gcli_stream_cbs cbs = {s_msg, s_closed};
+  static const uint8_t msg[64] = {2};
+  if (nc_gcli_stream_open(c, &cbs, NULL) != 0)
+    return -1;
+  atomic_store(&g_stream_rx, 0);
+  long sent = 0, r0 = 0;
+  double t0 = now_s(), tw = t0 + 0.3, end = tw + secs, tstart = 0;
+  for (;;) {
+    double t = now_s();
+    if (tstart == 0 && t >= tw) {
+      tstart = t;
+      r0 = atomic_load(&g_stream_rx);
+    }
+    if (t >= end)
+      break;
+    if (sent - atomic_load(&g_stream_rx) < window && nc_gcli_stream_send(c, msg, sizeof(msg)) == 0)
+      sent++;
+    else
+      sched_yield();
+  }
+  return (double)(atomic_load(&g_stream_rx) - r0) / (now_s() - tstart);
+}
+
+int main(int argc, char **argv) {
+  double secs = 3;
+  int conns = 4, inflight = 64, srv_threads = 1, cli_threads = 1, idle = 1000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--seconds"))
+      secs = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--conns"))
+      conns = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--inflight"))
+      inflight = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--server-threads"))
+      srv_threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--client-threads"))
+      cli_threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--idle"))
+      idle = atoi(argv[i + 1]);
+  }
+  int pfd[2], port = 0;
+  if (pipe(pfd) != 0)
+    return 1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(pfd[0]);
+    return server_child(pfd[1], srv_threads);
+  }
+  close(pfd[1]);
+  if (read(pfd[0], &port, sizeof(port)) != sizeof(port)) {
+    fprintf(stderr, "server failed to start\n");
+    return 1;
+  }
+  nc_grpc_init();
+  nc_gcli_env *env = NULL;
+  char target[64];
+  snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+  nc_gcli_env_new(cli_threads, &env);
+
+  nc_gcli **cs = calloc((size_t)conns, sizeof(*cs));
+  for (int i = 0; i < conns; i++)
+    nc_gcli_new(env, target, NULL, &cs[i]);
+  printf("unary_echo_qps: %.0f\n", bench_unary(cs, conns, inflight, secs));
+  fflush(stdout);
+  for (int i = 0; i < conns; i++)
+    nc_gcli_free(cs[i]);
+  free(cs);
+
+  nc_gcli *c = NULL;
+  nc_gcli_new(env, target, NULL, &c);
+  printf("pingpong_msgs_per_s: %.0f\n", bench_pingpong(c, secs, 256));
+  fflush(stdout);
+  nc_gcli_free(c);
+
+  c = NULL;
+  nc_gcli_new(env, target, NULL, &c);
+  printf("stream_msgs_per_s: %.0f\n", bench_flood(c, secs));
+  fflush(stdout);
+  nc_gcli_free(c);
+
+  if (idle > 0) {
+    usleep(500000);
+    long before = rss_kb(pid);
+    nc_gcli **ic = calloc((size_t)idle, sizeof(*ic));
+    nc_gcli_stream_cbs cbs = {s_msg, s_closed};
+    for (int i = 0; i < idle; i++) {
+      nc_gcli_new(env, target, NULL, &ic[i]);
+      nc_gcli_stream_open(ic[i], &cbs, NULL);
+      nc_gcli_stream_send(ic[i], (const uint8_t *)"x", 1); /* echoed once */
+    }
+    long want = atomic_load(&g_stream_rx) + idle;
+    for (int k = 0; k < 2000 && atomic_load(&g_stream_rx) < want; k++)
+      usleep(5000);
+    usleep(500000);
+    long after = rss_kb(pid);
+    printf("idle_conn_server_kb: %.1f\n", (double)(after - before) / idle);
+    for (int i = 0; i < idle; i++)
+      nc_gcli_free(ic[i]);
+    free(ic);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  nc_gcli_env_free(env);
+  nc_grpc_shutdown();
+  return 0;
+}
