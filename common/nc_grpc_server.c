@@ -891,6 +891,44 @@ int nc_gsrv_stream_close(nc_gsrv *srv, uint64_t stream_id) {
   return rc;
 }
 
+int nc_gsrv_stream_cancel(nc_gsrv *srv, uint64_t stream_id) {
+  int rc = 0;
+  pthread_rwlock_rdlock(&srv->api_lock);
+  gs_stream *s = atomic_load(&srv->stopping) ? NULL : map_get(srv, stream_id);
+  if (!s) {
+    pthread_rwlock_unlock(&srv->api_lock);
+    return NC_ECLOSED;
+  }
+  pthread_mutex_lock(&s->mu);
+  if (s->dead) {
+    rc = NC_ECLOSED;
+  } else {
+    s->close_req = 1; /* no more sends, and no status batch after the cancel */
+    s->status_sent = 1;
+    for (size_t i = 0; i < s->q_len; i++)
+      grpc_byte_buffer_destroy(s->q[(s->q_head + i) % s->q_cap]);
+    s->q_len = 0;
+    grpc_call_cancel_with_status(s->call, GRPC_STATUS_UNAVAILABLE, "connection closed by server",
+                                 NULL);
+  }
+  pthread_mutex_unlock(&s->mu);
+  stream_unref(s);
+  pthread_rwlock_unlock(&srv->api_lock);
+  return rc;
+}
+
+size_t nc_gsrv_stream_queued(nc_gsrv *srv, uint64_t stream_id) {
+  size_t n = 0;
+  gs_stream *s = map_get(srv, stream_id);
+  if (s) {
+    pthread_mutex_lock(&s->mu);
+    n = s->q_len;
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
+  }
+  return n;
+}
+
 void nc_gsrv_stop(nc_gsrv *srv) {
   if (!srv)
     return;

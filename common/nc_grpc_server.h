@@ -72,11 +72,27 @@ int nc_gsrv_unary_reply(nc_gsrv_unary *call, const uint8_t *data, size_t len);
 int nc_gsrv_stream_send(nc_gsrv *srv, uint64_t stream_id, const uint8_t *data, size_t len);
 
 /* Ends a stream from the server side (status UNAVAILABLE, so SDKs
- * reconnect). A STREAM_CLOSED event follows. Any thread. */
+ * reconnect). A STREAM_CLOSED event follows. Any thread. Messages queued
+ * before the close are delivered first (e.g. ConnectResetRequest, then
+ * close); later sends return NC_ECLOSED. A client that stops reading can
+ * hold this up (HTTP/2 flow control): use nc_gsrv_stream_cancel for peers
+ * that are presumed dead. */
 int nc_gsrv_stream_close(nc_gsrv *srv, uint64_t stream_id);
 
+/* Ends a stream at once (RST_STREAM, status UNAVAILABLE), dropping whatever
+ * is queued. A STREAM_CLOSED event follows within milliseconds. Any thread.
+ * Returns NC_ECLOSED for an unknown/ended stream. */
+int nc_gsrv_stream_cancel(nc_gsrv *srv, uint64_t stream_id);
+
+/* Messages queued on a stream and not yet handed to gRPC (0 for an unknown
+ * stream). Any thread; a hint for push backpressure. */
+size_t nc_gsrv_stream_queued(nc_gsrv *srv, uint64_t stream_id);
+
 /* Shuts down: cancels all calls, joins the threads, frees everything. No
- * events are delivered after it returns. Pending unary calls are released. */
+ * events are delivered once it has started (so no STREAM_CLOSED for the
+ * streams it ends). Pending unary calls are released: the owner must not
+ * touch a nc_gsrv_unary after calling it (replies racing it return
+ * NC_ECLOSED). */
 void nc_gsrv_stop(nc_gsrv *srv);
 
 #endif

@@ -436,6 +436,31 @@ static void test_server_close_gives_on_closed(void **state) {
   owner_stop(o);
 }
 
+static void test_server_cancel_ends_stream_at_once(void **state) {
+  fixture *f = *state;
+  owner *o = owner_start(0, 0);
+  nc_gcli *c = client_for(f->env, o->port);
+  cstate s;
+  cs_init(&s);
+  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
+  assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), 0);
+  assert_int_equal(owner_wait(o, &o->n_opened, 1, 3000), 1);
+  uint64_t id = o->opened[0];
+  static uint8_t big[256 * 1024];
+  for (int i = 0; i < 8; i++) /* more than the flow-control window */
+    assert_int_equal(nc_gsrv_stream_send(o->srv, id, big, sizeof(big)), 0);
+  assert_int_equal(nc_gsrv_stream_cancel(o->srv, id), 0);
+  assert_int_equal(nc_gsrv_stream_send(o->srv, id, big, 1), NC_ECLOSED);
+  assert_int_equal(cs_wait(&s, &s.closed, 1, 3000), 1);
+  assert_int_equal(s.close_status, NC_EUNAVAIL);
+  assert_int_equal(owner_wait(o, &o->n_closed, 1, 3000), 1);
+  assert_int_equal(nc_gsrv_stream_queued(o->srv, id), 0);
+  assert_int_equal(nc_gsrv_stream_cancel(o->srv, id), NC_ECLOSED);
+  nc_gcli_free(c);
+  cs_destroy(&s);
+  owner_stop(o);
+}
+
 static void test_client_free_gives_stream_closed(void **state) {
   fixture *f = *state;
   owner *o = owner_start(0, 0);
@@ -664,6 +689,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_stream_echo_both_directions),
       cmocka_unit_test(test_stream_many_messages_in_order),
       cmocka_unit_test(test_server_close_gives_on_closed),
+      cmocka_unit_test(test_server_cancel_ends_stream_at_once),
       cmocka_unit_test(test_client_free_gives_stream_closed),
       cmocka_unit_test(test_killed_client_gives_stream_closed_fast),
       cmocka_unit_test(test_oversized_message_rejected_server_keeps_serving),
