@@ -27,8 +27,10 @@ typedef struct nc_gcli_opts {
 /* target "host:port" (the gRPC port). opts may be NULL. */
 int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, nc_gcli **out);
 
-/* status: 0, NC_ETIMEOUT, NC_EUNAVAIL (no connection), NC_EGRPC. data is
- * borrowed for the duration of the callback. */
+/* status: 0, NC_ETIMEOUT, NC_EUNAVAIL (no connection), NC_EGRPC; also
+ * NC_ETOOBIG (a message over a size cap) and NC_ECLOSED (cancelled, e.g. by
+ * nc_gcli_free). data is borrowed for the duration of the callback.
+ * Calls fail fast (NC_EUNAVAIL) while the channel cannot connect. */
 typedef void (*nc_gcli_unary_cb)(void *ud, int status, const uint8_t *data, size_t len);
 int nc_gcli_unary_async(nc_gcli *c, const uint8_t *data, size_t len, int timeout_ms,
                         nc_gcli_unary_cb cb, void *ud);
@@ -38,17 +40,25 @@ int nc_gcli_unary(nc_gcli *c, const uint8_t *data, size_t len, int timeout_ms, u
 
 typedef struct nc_gcli_stream_cbs {
   void (*on_msg)(void *ud, const uint8_t *data, size_t len); /* data borrowed */
-  void (*on_closed)(void *ud, int status);                   /* exactly once */
+  void (*on_closed)(void *ud, int status);                   /* at most once */
 } nc_gcli_stream_cbs;
+/* on_closed status: 0 (server finished with OK), NC_EUNAVAIL (server closed
+ * it, as nc_gsrv_stream_close does, or no connection), NC_ETOOBIG, NC_EGRPC.
+ * Neither on_msg nor on_closed runs once nc_gcli_free has started: a stream
+ * the owner closes itself gets no on_closed. */
 
-/* Opens the bidi stream (one per client). */
+/* Opens the bidi stream (one per client; NC_ESTATE for a second one, even
+ * after the first ended: make a new client to reconnect). */
 int nc_gcli_stream_open(nc_gcli *c, const nc_gcli_stream_cbs *cbs, void *ud);
 /* Queues a message on the stream; data copied; any thread. NC_ECLOSED if
- * the stream is not open. */
+ * the stream is not open, NC_EBUSY when 16384 messages are already queued. */
 int nc_gcli_stream_send(nc_gcli *c, const uint8_t *data, size_t len);
 
 /* Cancels everything, waits until no callback of this client runs or will
- * run, frees. Must not be called from a callback. */
+ * run, frees. Unary calls still in flight get their callback (NC_ECLOSED)
+ * before it returns, so their user data can be released; stream callbacks
+ * are suppressed. Does not block on the network (works with the server
+ * gone). Must not be called from a callback of any client of the same env. */
 void nc_gcli_free(nc_gcli *c);
 
 #endif

@@ -25,11 +25,14 @@ typedef struct nc_wc_opts {
 } nc_wc_opts;
 
 /* A server push (NotifySubscriberRequest, ConfigChangeNotifyRequest,
- * ClientDetectionRequest, ConnectResetRequest, ...). push is borrowed.
+ * ClientDetectionRequest, ConnectResetRequest, ...): any stream message whose
+ * type ends in "Request" and whose body has a string requestId (so
+ * SetupAckRequest is not one). push is borrowed.
  * Unless no_auto_ack, the client acks it after the callback returns with the
  * matching "...Response" type and the push's requestId. */
 typedef void (*nc_wc_push_cb)(void *ud, nc_wc *wc, const nc_msg *push);
-/* The stream ended (server closed it, or the transport died). Once. */
+/* The stream ended (server closed it, or the transport died). At most once;
+ * not called for a close the owner makes with nc_wc_close. */
 typedef void (*nc_wc_closed_cb)(void *ud, nc_wc *wc, int status);
 
 /* Blocking: connects and completes the handshake; returns once unary calls
