@@ -29,7 +29,7 @@ typedef struct test_agent {
 
 /* Starts NC_AGENT_BIN with --servers servers and the socket/cache under
  * dir (cache dir reused if it exists); waits until the socket accepts. */
-static int agent_start(test_agent *a, const char *dir, const char *servers,
+static __attribute__((unused)) int agent_start(test_agent *a, const char *dir, const char *servers,
                        const char *const *extra) {
   char log[400];
   memset(a, 0, sizeof(*a));
@@ -71,7 +71,7 @@ static int agent_start(test_agent *a, const char *dir, const char *servers,
 
 /* SIGTERM; 0 when the agent exited cleanly (ASan leak reports make the
  * exit code non-zero) and removed its socket. */
-static int agent_stop(test_agent *a) {
+static __attribute__((unused)) int agent_stop(test_agent *a) {
   int rc = nc_testproc_stop(&a->proc);
   if (rc != 0) {
     fprintf(stderr, "nacos-agent exit status %d\n", rc);
@@ -110,7 +110,7 @@ static tc *tc_open(const char *path) {
   return c;
 }
 
-static void tc_close(tc *c) {
+static __attribute__((unused)) void tc_close(tc *c) {
   if (!c)
     return;
   close(c->fd);
@@ -119,7 +119,7 @@ static void tc_close(tc *c) {
   free(c);
 }
 
-static int tc_send_raw(tc *c, const char *data, size_t len) {
+static __attribute__((unused)) int tc_send_raw(tc *c, const char *data, size_t len) {
   size_t off = 0;
   while (off < len) {
     ssize_t w = send(c->fd, data + off, len - off, MSG_NOSIGNAL);
@@ -133,7 +133,7 @@ static int tc_send_raw(tc *c, const char *data, size_t len) {
   return 0;
 }
 
-static int tc_sendf(tc *c, const char *fmt, ...) {
+static __attribute__((unused)) int tc_sendf(tc *c, const char *fmt, ...) {
   char line[8192];
   va_list ap;
   va_start(ap, fmt);
@@ -207,7 +207,7 @@ static cJSON *tc_call(tc *c, int id, const char *fmt, ...) {
   return NULL;
 }
 
-static int tc_ok(const cJSON *r) { return r && cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")); }
+static __attribute__((unused)) int tc_ok(const cJSON *r) { return r && cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")); }
 
 static const char *tc_errcode(const cJSON *r) {
   const cJSON *e = cJSON_GetObjectItem(r, "error");
@@ -245,11 +245,11 @@ static cJSON *tc_wait_event(tc *c, const char *ev, const char *key, const char *
   }
 }
 
-static int hosts_count(const cJSON *o) {
+static __attribute__((unused)) int hosts_count(const cJSON *o) {
   return cJSON_GetArraySize(cJSON_GetObjectItem(o, "hosts"));
 }
 
-static int status_int(tc *c, const char *key) {
+static __attribute__((unused)) int status_int(tc *c, const char *key) {
   cJSON *r = tc_call(c, 999999, "{\"id\":999999,\"op\":\"agent.status\"}");
   const cJSON *v = cJSON_GetObjectItem(r, key);
   int n = cJSON_IsNumber(v) ? v->valueint : cJSON_IsTrue(v) ? 1 : cJSON_IsFalse(v) ? 0 : -1;
@@ -258,7 +258,7 @@ static int status_int(tc *c, const char *key) {
 }
 
 /* Waits until agent.status key == want; returns the time it took or -1. */
-static long long wait_status(tc *c, const char *key, int want, int timeout_ms) {
+static __attribute__((unused)) long long wait_status(tc *c, const char *key, int want, int timeout_ms) {
   long long t0 = nc_test_now_ms();
   while (nc_test_now_ms() - t0 < timeout_ms) {
     if (status_int(c, key) == want)
@@ -271,7 +271,7 @@ static long long wait_status(tc *c, const char *key, int want, int timeout_ms) {
 /* ---- nacosd /metrics ---- */
 
 /* Value of metric `name` (exact line prefix) from GET /metrics on port, or -1. */
-static long long nacosd_metric(int port, const char *name) {
+static __attribute__((unused)) long long nacosd_metric(int port, const char *name) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in sa = {0};
   sa.sin_family = AF_INET;
