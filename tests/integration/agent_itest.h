@@ -95,7 +95,7 @@ typedef struct tc {
   int eof;
 } tc;
 
-static tc *tc_open(const char *path) {
+static __attribute__((unused)) tc *tc_open(const char *path) {
   struct sockaddr_un sa = {0};
   sa.sun_family = AF_UNIX;
   memcpy(sa.sun_path, path, strnlen(path, sizeof(sa.sun_path) - 1));
@@ -145,7 +145,7 @@ static __attribute__((unused)) int tc_sendf(tc *c, const char *fmt, ...) {
 
 /* Next message (reply or event) within timeout_ms, or NULL. Owned by the
  * caller. Sets c->eof when the agent closed the connection. */
-static cJSON *tc_read(tc *c, int timeout_ms) {
+static __attribute__((unused)) cJSON *tc_read(tc *c, int timeout_ms) {
   long long end = nc_test_now_ms() + timeout_ms;
   for (;;) {
     char *nl = memchr(c->buf, '\n', c->len);
@@ -176,7 +176,7 @@ static cJSON *tc_read(tc *c, int timeout_ms) {
 
 /* Sends a request built from fmt (must contain "id":<id>) and returns the
  * reply with that numeric id; events meanwhile go to c->events. */
-static cJSON *tc_call(tc *c, int id, const char *fmt, ...) {
+static __attribute__((unused)) cJSON *tc_call(tc *c, int id, const char *fmt, ...) {
   char line[8192];
   va_list ap;
   va_start(ap, fmt);
@@ -209,7 +209,7 @@ static cJSON *tc_call(tc *c, int id, const char *fmt, ...) {
 
 static __attribute__((unused)) int tc_ok(const cJSON *r) { return r && cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")); }
 
-static const char *tc_errcode(const cJSON *r) {
+static __attribute__((unused)) const char *tc_errcode(const cJSON *r) {
   const cJSON *e = cJSON_GetObjectItem(r, "error");
   const cJSON *code = cJSON_GetObjectItem(e, "code");
   return cJSON_IsString(code) ? code->valuestring : "";
@@ -217,7 +217,7 @@ static const char *tc_errcode(const cJSON *r) {
 
 /* Waits for an event named ev (optionally for service/data_id key) and
  * returns it (owned by the caller); queued events are checked first. */
-static cJSON *tc_wait_event(tc *c, const char *ev, const char *key, const char *val,
+static __attribute__((unused)) cJSON *tc_wait_event(tc *c, const char *ev, const char *key, const char *val,
                             int timeout_ms) {
   long long end = nc_test_now_ms() + timeout_ms;
   for (;;) {

@@ -258,11 +258,64 @@ static void test_restarted_agent_without_upstream_serves_the_cache(void **state)
   nc_test_rmtree(dir);
 }
 
+/* A server that stops answering but keeps its TCP connections open (SIGSTOP)
+ * is noticed by the health check (5 s idle + 3 s timeout) and left for the
+ * other server within 10 s. */
+static void test_half_open_server_noticed_within_10s(void **state) {
+  (void)state;
+  char d1[256], d2[256], d3[256], servers[160];
+  nc_test_nacosd s1, s2;
+  test_agent ag;
+  assert_int_equal(nc_test_mkdtemp(d1, sizeof(d1)), 0);
+  assert_int_equal(nc_test_mkdtemp(d2, sizeof(d2)), 0);
+  assert_int_equal(nc_test_mkdtemp(d3, sizeof(d3)), 0);
+  assert_int_equal(nc_test_nacosd_start(d1, merge, &s1), 0);
+  assert_int_equal(nc_test_nacosd_start(d2, merge, &s2), 0);
+  servers_of(servers, sizeof(servers), &s1, &s2);
+  const char *defaults[] = {"--health-interval-ms", "5000", "--request-timeout-ms", "3000", NULL};
+  assert_int_equal(agent_start(&ag, d3, servers, defaults), 0);
+  tc *app = tc_open(ag.sock);
+  assert_true(wait_status(app, "connected", 1, 10000) >= 0);
+  cJSON *r = tc_call(app, 1,
+                     "{\"id\":1,\"op\":\"naming.register\",\"service\":\"ho\",\"ip\":\"10.7.0.1\","
+                     "\"port\":1}");
+  assert_true(tc_ok(r));
+  cJSON_Delete(r);
+  r = tc_call(app, 2, "{\"id\":2,\"op\":\"agent.status\"}");
+  char want1[64];
+  snprintf(want1, sizeof(want1), "127.0.0.1:%d", s1.port);
+  int on_first = !strcmp(cJSON_GetObjectItem(r, "server")->valuestring, want1);
+  cJSON_Delete(r);
+  nc_test_nacosd *hung = on_first ? &s1 : &s2, *other = on_first ? &s2 : &s1;
+  char want_other[64];
+  snprintf(want_other, sizeof(want_other), "127.0.0.1:%d", other->port);
+
+  long long t0 = nc_test_now_ms();
+  assert_int_equal(kill(hung->proc.pid, SIGSTOP), 0);
+  cJSON *ev = tc_wait_event(app, "agent.upstream", "server", want_other, 12000);
+  long long took = nc_test_now_ms() - t0;
+  assert_non_null(ev);
+  assert_string_equal(cJSON_GetObjectItem(ev, "state")->valuestring, "connected");
+  cJSON_Delete(ev);
+  fprintf(stderr, "half-open server left after %lld ms\n", took);
+  assert_true(took < 10000);
+  assert_true(wait_metric(other->port, "nacosd_naming_instances", 1, 5000) >= 0);
+  tc_close(app);
+  assert_int_equal(agent_stop(&ag), 0);
+  kill(hung->proc.pid, SIGCONT);
+  nc_test_nacosd_stop(hung);
+  assert_int_equal(nc_test_nacosd_stop(other), 0);
+  nc_test_rmtree(d1);
+  nc_test_rmtree(d2);
+  nc_test_rmtree(d3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_everything_redone_after_server_kill9_and_restart),
       cmocka_unit_test(test_agent_moves_to_the_other_server_and_redoes),
       cmocka_unit_test(test_restarted_agent_without_upstream_serves_the_cache),
+      cmocka_unit_test(test_half_open_server_noticed_within_10s),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
