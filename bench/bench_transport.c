@@ -46,13 +46,29 @@ static void *flood_thread(void *arg) {
   return NULL;
 }
 
+static atomic_long g_srv_opened, g_srv_msgs, g_srv_closed;
+
 static void srv_event(void *ud, nc_gsrv_ev *ev) {
   (void)ud;
   switch (ev->type) {
   case NC_GSRV_EV_UNARY:
-    nc_gsrv_unary_reply(ev->call, ev->data, ev->len);
+    if (ev->len == 5 && memcmp(ev->data, "stats", 5) == 0) {
+      char b[128];
+      int n = snprintf(b, sizeof(b), "opened=%ld msgs=%ld closed=%ld", atomic_load(&g_srv_opened),
+                       atomic_load(&g_srv_msgs), atomic_load(&g_srv_closed));
+      nc_gsrv_unary_reply(ev->call, (const uint8_t *)b, (size_t)n);
+    } else {
+      nc_gsrv_unary_reply(ev->call, ev->data, ev->len);
+    }
+    break;
+  case NC_GSRV_EV_STREAM_OPEN:
+    atomic_fetch_add(&g_srv_opened, 1);
+    break;
+  case NC_GSRV_EV_STREAM_CLOSED:
+    atomic_fetch_add(&g_srv_closed, 1);
     break;
   case NC_GSRV_EV_STREAM_MSG:
+    atomic_fetch_add(&g_srv_msgs, 1);
     if (ev->len == 5 && memcmp(ev->data, "flood", 5) == 0) {
       pthread_t t;
       if (pthread_create(&t, NULL, flood_thread, (void *)(uintptr_t)ev->stream_id) == 0)
@@ -146,9 +162,12 @@ static void s_msg(void *ud, const uint8_t *d, size_t l) {
   (void)l;
   atomic_fetch_add(&g_stream_rx, 1);
 }
+static atomic_long g_stream_closed;
 static void s_closed(void *ud, int st) {
   (void)ud;
-  (void)st;
+  if (getenv("BENCH_PROGRESS"))
+    fprintf(stderr, "stream closed: %s\n", nc_strerror(st));
+  atomic_fetch_add(&g_stream_closed, 1);
 }
 
 static double bench_flood(nc_gcli *c, double secs) {
@@ -247,6 +266,18 @@ int main(int argc, char **argv) {
   if (idle > 0) {
     usleep(500000);
     long before = rss_kb(pid);
+    if (getenv("BENCH_PROGRESS")) {
+      uint8_t *r = NULL;
+      size_t rl = 0;
+      nc_gcli *sc = NULL;
+      nc_gcli_new(env, target, NULL, &sc);
+      nc_gcli_unary(sc, (const uint8_t *)"stats", 5, 2000, &r, &rl);
+      fprintf(stderr, "before idle: server %.*s\n", (int)rl, r ? (char *)r : "");
+      free(r);
+      nc_gcli_free(sc);
+    }
+    double tc = now_s();
+    long want = atomic_load(&g_stream_rx) + idle;
     nc_gcli **ic = calloc((size_t)idle, sizeof(*ic));
     nc_gcli_stream_cbs cbs = {s_msg, s_closed};
     for (int i = 0; i < idle; i++) {
@@ -254,9 +285,23 @@ int main(int argc, char **argv) {
       nc_gcli_stream_open(ic[i], &cbs, NULL);
       nc_gcli_stream_send(ic[i], (const uint8_t *)"x", 1); /* echoed once */
     }
-    long want = atomic_load(&g_stream_rx) + idle;
-    for (int k = 0; k < 2000 && atomic_load(&g_stream_rx) < want; k++)
+    fprintf(stderr, "created %d clients in %.2f s\n", idle, now_s() - tc);
+    for (int k = 0; k < 6000 && atomic_load(&g_stream_rx) < want; k++) {
       usleep(5000);
+      if (getenv("BENCH_PROGRESS") && k % 200 == 0) {
+        uint8_t *r = NULL;
+        size_t rl = 0;
+        nc_gcli *sc = NULL;
+        nc_gcli_new(env, target, NULL, &sc);
+        int rc = nc_gcli_unary(sc, (const uint8_t *)"stats", 5, 2000, &r, &rl);
+        fprintf(stderr, "  %.1f s: %ld ready; server %.*s (%s)\n", now_s() - tc,
+                atomic_load(&g_stream_rx) - (want - idle), (int)rl, r ? (char *)r : "", nc_strerror(rc));
+        free(r);
+        nc_gcli_free(sc);
+      }
+    }
+    printf("idle_conns_ready: %ld of %d in %.2f s\n", atomic_load(&g_stream_rx) - (want - idle),
+           idle, now_s() - tc);
     usleep(500000);
     long after = rss_kb(pid);
     printf("idle_conn_server_kb: %.1f\n", (double)(after - before) / idle);
