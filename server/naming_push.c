@@ -98,7 +98,10 @@ static dlv *dlv_get(nc_npush *p, const char *conn_id, const char *svc_key) {
   dlv *d = NULL;
   if (!key)
     return NULL;
-  snprintf(key, kl, "%s\x02%s", conn_id, svc_key);
+  size_t cl = strlen(conn_id);
+  memcpy(key, conn_id, cl);
+  key[cl] = '\x02';
+  memcpy(key + cl + 1, svc_key, kl - cl - 1); /* includes the NUL */
   d = nc_map_get(p->dlvs, key);
   if (d)
     goto out;
@@ -251,6 +254,7 @@ static void on_timer(uv_timer_t *t) {
     free(nc_map_del(p->dirty, f.svc_key));
   }
   /* 2. deliveries that are due (queued, first-subscribe, retries) */
+  uint64_t sent0 = p->st.sent;
   for (e = nc_map_first(p->waiting); e; e = nx) {
     nx = nc_map_next(e);
     dlv *d = nc_map_ent_val(e);
@@ -261,6 +265,9 @@ static void on_timer(uv_timer_t *t) {
     dlv_send(p, d);
     /* a send may re-queue d (RETRY) behind nx; it is then not due yet */
   }
+  if (p->st.sent - sent0 >= 1000)
+    nc_info("push: %llu pushes sent in %llu ms", (unsigned long long)(p->st.sent - sent0),
+            (unsigned long long)(now(p) - n));
   /* 3. re-arm for the earliest remaining due time */
   for (e = nc_map_first(p->dirty); e; e = nc_map_next(e)) {
     dirty *dt = nc_map_ent_val(e);
