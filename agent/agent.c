@@ -5,6 +5,7 @@
 #include "nc_json.h"
 #include "nc_log.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,7 @@ int nc_ag_up(nc_agent *ag, const char *type, cJSON *body, nc_up_done_cb cb, void
   /* Tagged with the loop's view of the connection: if that one is gone by
    * the time the request would be sent, it fails rather than racing the
    * redo of the next connection. */
+  ag->up_events++;
   return nc_up_request(ag->up, ag->connected ? ag->gen : UINT64_MAX, type, body, cb, ud);
 }
 
@@ -218,6 +220,10 @@ static void op_status(nc_agent *ag, nc_ipc_client *c, const cJSON *id) {
   cJSON_AddNumberToObject(r, "uptime_s", (double)((now_ms(ag) - ag->start_ms) / 1000));
   cJSON_AddNumberToObject(r, "reconnects", (double)ag->reconnects);
   cJSON_AddNumberToObject(r, "upstream_queued", (double)nc_up_queued(ag->up));
+  /* Bytes the allocator has handed out (all threads' arenas): what the
+   * agent's own data costs, unlike RSS which includes shared libraries. */
+  struct mallinfo2 mi = mallinfo2();
+  cJSON_AddNumberToObject(r, "heap_kb", (double)(mi.uordblks + mi.hblkhd) / 1024.0);
   nc_ag_ok(c, id, r);
 }
 
@@ -306,6 +312,23 @@ static void upstream_event(nc_agent *ag, const char *state) {
   cJSON_Delete(o);
 }
 
+/* Housekeeping, once a second. Bursts of upstream traffic (a redo, many
+ * subscribes) leave freed memory scattered over the allocator's per-thread
+ * arenas (the upstream and gRPC threads allocate responses, the loop frees
+ * them); give it back to the system once things are quiet again. */
+static void on_housekeeping(uv_timer_t *t) {
+  nc_agent *ag = t->data;
+  if (ag->up_events != ag->up_events_seen) {
+    ag->up_events_seen = ag->up_events;
+    ag->trimmed = 0;
+    return; /* still busy: wait for a quiet second */
+  }
+  if (!ag->trimmed) {
+    malloc_trim(0);
+    ag->trimmed = 1;
+  }
+}
+
 static void up_connected(void *ud, uint64_t gen, const char *server, const char *conn_id) {
   nc_agent *ag = ud;
   ag->connected = 1;
@@ -333,6 +356,7 @@ static void up_disconnected(void *ud, uint64_t gen, const char *reason) {
 
 static void up_push(void *ud, uint64_t gen, const char *type, const cJSON *body) {
   nc_agent *ag = ud;
+  ag->up_events++;
   (void)gen;
   if (!strcmp(type, "NotifySubscriberRequest"))
     nc_ag_naming_push(ag, body);
@@ -402,6 +426,9 @@ int nc_agent_new(uv_loop_t *loop, const nc_agent_cfg *cfg, nc_agent **out) {
   ag->sigterm.data = ag->sigint.data = ag;
   uv_signal_start(&ag->sigterm, on_signal, SIGTERM);
   uv_signal_start(&ag->sigint, on_signal, SIGINT);
+  uv_timer_init(loop, &ag->housekeeping);
+  ag->housekeeping.data = ag;
+  uv_timer_start(&ag->housekeeping, on_housekeeping, 1000, 1000);
   if ((rc = nc_up_start(ag->up)) != 0)
     goto fail;
   free(servers);
@@ -437,6 +464,8 @@ void nc_agent_stop(nc_agent *ag) {
     uv_close((uv_handle_t *)&ag->sigterm, NULL);
     uv_close((uv_handle_t *)&ag->sigint, NULL);
   }
+  if (ag->housekeeping.loop)
+    uv_close((uv_handle_t *)&ag->housekeeping, NULL);
 }
 
 void nc_agent_free(nc_agent *ag) {

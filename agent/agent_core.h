@@ -25,6 +25,9 @@ struct nc_agent {
   nc_up *up;
   nc_gcli_env *env;
   uv_signal_t sigterm, sigint;
+  uv_timer_t housekeeping;
+  uint64_t up_events, up_events_seen; /* upstream requests + pushes */
+  int trimmed;
   int stopping;
 
   /* Upstream connection as the loop sees it. */

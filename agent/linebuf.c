@@ -30,7 +30,7 @@ static int deliver(char *line, size_t len, nc_linebuf_cb cb, void *ud) {
 static int reserve(nc_linebuf *lb, size_t need) {
   if (need <= lb->cap)
     return 0;
-  size_t nc = lb->cap ? lb->cap : 4096;
+  size_t nc = lb->cap ? lb->cap : 1024;
   while (nc < need)
     nc *= 2;
   if (nc > lb->max + 2)
@@ -45,9 +45,9 @@ static int reserve(nc_linebuf *lb, size_t need) {
   return 0;
 }
 
-int nc_linebuf_feed(nc_linebuf *lb, const char *data, size_t n, nc_linebuf_cb cb, void *ud) {
+int nc_linebuf_feed(nc_linebuf *lb, char *data, size_t n, nc_linebuf_cb cb, void *ud) {
   while (n) {
-    const char *nl = memchr(data, '\n', n);
+    char *nl = memchr(data, '\n', n);
     size_t chunk = nl ? (size_t)(nl - data) : n;
     /* A '\r' right before the '\n' does not count against the cap. */
     size_t total = lb->len + chunk;
@@ -57,13 +57,8 @@ int nc_linebuf_feed(nc_linebuf *lb, const char *data, size_t n, nc_linebuf_cb cb
     if (eff > lb->max && (nl || total > lb->max + 1))
       return NC_ETOOBIG;
     if (nl && lb->len == 0) {
-      /* Fast path: the whole line is in data; copy only to NUL-terminate. */
-      int r = reserve(lb, chunk + 1);
-      if (r)
-        return r;
-      memcpy(lb->buf, data, chunk);
-      r = deliver(lb->buf, chunk, cb, ud);
-      if (r)
+      /* Fast path: the whole line is in data; terminate it in place. */
+      if (deliver(data, chunk, cb, ud))
         return 1;
     } else {
       int r = reserve(lb, total + 1);
@@ -71,17 +66,14 @@ int nc_linebuf_feed(nc_linebuf *lb, const char *data, size_t n, nc_linebuf_cb cb
         return r;
       memcpy(lb->buf + lb->len, data, chunk);
       lb->len = total;
-      if (nl) {
-        lb->len = 0;
-        if (deliver(lb->buf, total, cb, ud))
-          return 1;
-      }
-    }
-    if (!nl)
-      return 0;
-    if (lb->cap > 65536) {
-      /* One big line must not pin a big buffer for the connection's life. */
+      if (!nl)
+        return 0;
+      lb->len = 0;
+      r = deliver(lb->buf, total, cb, ud);
+      /* An assembled line was the exception: give the buffer back. */
       nc_linebuf_free(lb);
+      if (r)
+        return 1;
     }
     data += chunk + 1;
     n -= chunk + 1;

@@ -23,7 +23,11 @@ void nc_linebuf_free(nc_linebuf *lb);
 
 /* Delivers every complete line in data, in order. Returns 0, 1 when the
  * callback asked to stop, NC_ETOOBIG when a line exceeded the cap (lines
- * before it were delivered), or NC_ENOMEM. Empty lines are skipped. */
-int nc_linebuf_feed(nc_linebuf *lb, const char *data, size_t n, nc_linebuf_cb cb, void *ud);
+ * before it were delivered), or NC_ENOMEM. Empty lines are skipped.
+ * data is modified: a line that arrives whole is NUL-terminated in place
+ * and handed out without a copy (most requests); only a line split across
+ * reads is assembled in the buffer, which is released again afterwards so
+ * that idle connections hold no buffer. */
+int nc_linebuf_feed(nc_linebuf *lb, char *data, size_t n, nc_linebuf_cb cb, void *ud);
 
 #endif

@@ -43,7 +43,7 @@ static void test_linebuf_splits_pipelined_and_partial_lines(void **state) {
   nc_linebuf lb;
   lines l = {0};
   nc_linebuf_init(&lb, 64);
-  const char *p1 = "{\"a\":1}\n{\"b\"", *p2 = ":2}\r\n\n  \n{\"c\":3}\n";
+  char p1[] = "{\"a\":1}\n{\"b\"", p2[] = ":2}\r\n\n  \n{\"c\":3}\n";
   assert_int_equal(nc_linebuf_feed(&lb, p1, strlen(p1), collect, &l), 0);
   assert_int_equal(l.n, 1);
   assert_int_equal(nc_linebuf_feed(&lb, p2, strlen(p2), collect, &l), 0);
@@ -69,11 +69,12 @@ static void test_linebuf_rejects_line_over_cap_after_earlier_lines(void **state)
   /* Exactly at the cap is fine, also when it arrives byte by byte. */
   nc_linebuf_init(&lb, 16);
   l.n = 0;
-  const char *exact = "0123456789abcdef\n";
-  for (size_t i = 0; i < strlen(exact); i++)
+  char exact[] = "0123456789abcdef\n";
+  for (size_t i = 0; i < strlen("0123456789abcdef\n"); i++)
     assert_int_equal(nc_linebuf_feed(&lb, exact + i, 1, collect, &l), 0);
   assert_int_equal(l.n, 1);
-  assert_int_equal(nc_linebuf_feed(&lb, "0123456789abcdefgh", 18, collect, &l), NC_ETOOBIG);
+  char over[] = "0123456789abcdefgh";
+  assert_int_equal(nc_linebuf_feed(&lb, over, 18, collect, &l), NC_ETOOBIG);
   nc_linebuf_free(&lb);
 }
 
@@ -83,7 +84,8 @@ static void test_linebuf_stops_when_callback_asks(void **state) {
   lines l = {0};
   l.stop_after = 1;
   nc_linebuf_init(&lb, 64);
-  assert_int_equal(nc_linebuf_feed(&lb, "a\nb\nc\n", 6, collect, &l), 1);
+  char abc[] = "a\nb\nc\n";
+  assert_int_equal(nc_linebuf_feed(&lb, abc, 6, collect, &l), 1);
   assert_int_equal(l.n, 1);
   nc_linebuf_free(&lb);
 }
