@@ -318,6 +318,11 @@ static void upstream_event(nc_agent *ag, const char *state) {
  * them); give it back to the system once things are quiet again. */
 static void on_housekeeping(uv_timer_t *t) {
   nc_agent *ag = t->data;
+  ag->ticks++;
+  if (ag->ticks % 3 == 0) {
+    nc_ag_naming_tick(ag);
+    nc_ag_config_tick(ag, ag->ticks % 180 == 0);
+  }
   if (ag->up_events != ag->up_events_seen) {
     ag->up_events_seen = ag->up_events;
     ag->trimmed = 0;

@@ -360,7 +360,19 @@ void nc_ag_config_remove(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const 
 typedef struct listen_ctx {
   nc_agent *ag;
   int listen;
+  cJSON *keys; /* copy of configListenContexts (listen only) */
 } listen_ctx;
+
+/* A listen that did not get through: the periodic tick retries it. */
+static void mark_unlistened(nc_agent *ag, const cJSON *ctxs) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, ctxs) {
+    nc_st_cfg *cfg = nc_st_cfg_get(ag->st, nc_json_str(e, "tenant", ""),
+                                   nc_json_str(e, "group", ""), nc_json_str(e, "dataId", ""));
+    if (cfg && !cfg->pending)
+      cfg->up_state = NC_ST_UP_NONE;
+  }
+}
 
 static void refresh(nc_agent *ag, const char *ns, const char *group, const char *data_id) {
   cfg_ctx *x = ctx_new(ag, ns, group, data_id, Q_REFRESH);
@@ -384,11 +396,15 @@ static void listen_done(void *ud, int status, nc_msg *resp) {
       if (cfg && !cfg->pending)
         refresh(ag, ns, group, data_id);
     }
-  } else if (status == 0 && !nc_ag_resp_ok(resp)) {
-    nc_warn("config: batch listen refused: %s",
-            nc_json_str(resp->body_error ? NULL : resp->body, "message", "?"));
+  } else if (x->listen) {
+    if (status == 0)
+      nc_warn("config: batch listen refused: %s",
+              nc_json_str(resp->body_error ? NULL : resp->body, "message", "?"));
+    if (status != NC_ECLOSED)
+      mark_unlistened(ag, x->keys);
   }
   nc_msg_free(resp);
+  cJSON_Delete(x->keys);
   free(x);
 }
 
@@ -417,6 +433,8 @@ static void send_listen(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen) {
   }
   x->ag = ag;
   x->listen = listen;
+  if (listen && !(x->keys = cJSON_Duplicate(arr, 1)))
+    goto fail;
   nc_ag_up(ag, "ConfigBatchListenRequest", b, listen_done, x);
   return;
 fail:
@@ -546,4 +564,29 @@ void nc_ag_config_disconnected(nc_agent *ag) {
     cfg->fresh = 0;
     cfg->up_state = NC_ST_UP_NONE;
   }
+}
+
+/* Periodic duties: keys whose listen never got through are listened again;
+ * every 3 minutes all keys are (as the Java client does), which also heals
+ * a server that lost its listen table without dropping the connection. */
+void nc_ag_config_tick(nc_agent *ag, int all) {
+  if (!ag->connected)
+    return;
+  size_t n = nc_amap_count(nc_st_cfgs(ag->st)), i = 0;
+  if (!n)
+    return;
+  nc_st_cfg **v = calloc(n, sizeof(*v));
+  if (!v)
+    return;
+  nc_amap_iter it;
+  void *p;
+  nc_amap_iter_init(&it, nc_st_cfgs(ag->st));
+  while (nc_amap_iter_next(&it, NULL, &p) && i < n) {
+    nc_st_cfg *cfg = p;
+    if (!cfg->pending && cfg->known && (all || cfg->up_state == NC_ST_UP_NONE))
+      v[i++] = cfg;
+  }
+  if (i)
+    send_listen(ag, v, i, 1);
+  free(v);
 }

@@ -28,6 +28,7 @@ struct nc_agent {
   uv_timer_t housekeeping;
   uint64_t up_events, up_events_seen; /* upstream requests + pushes */
   int trimmed;
+  uint64_t ticks;
   int stopping;
 
   /* Upstream connection as the loop sees it. */
@@ -84,6 +85,7 @@ void nc_ag_naming_instances(nc_agent *ag, nc_ipc_client *c, const cJSON *id, con
 void nc_ag_naming_push(nc_agent *ag, const cJSON *body);
 void nc_ag_naming_redo(nc_agent *ag);
 void nc_ag_naming_disconnected(nc_agent *ag);
+void nc_ag_naming_tick(nc_agent *ag);
 /* nc_st_drop_owner callbacks for a closing client. */
 void nc_ag_naming_reg_changed(nc_agent *ag, nc_st_reg *r);
 void nc_ag_naming_svc_unused(nc_agent *ag, nc_st_svc *s);
@@ -97,6 +99,8 @@ void nc_ag_config_unlisten(nc_agent *ag, nc_ipc_client *c, const cJSON *id, cons
 void nc_ag_config_push(nc_agent *ag, const cJSON *body);
 void nc_ag_config_redo(nc_agent *ag);
 void nc_ag_config_disconnected(nc_agent *ag);
+/* all: re-listen every key, not only the unconfirmed ones. */
+void nc_ag_config_tick(nc_agent *ag, int all);
 void nc_ag_config_cfg_unused(nc_agent *ag, nc_st_cfg *cfg);
 
 #endif

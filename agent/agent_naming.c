@@ -181,6 +181,7 @@ typedef struct reg_ctx {
   nc_ag_waiter *w;     /* register only */
   nc_st_inst probe;    /* identity of the registered instance (ip/port/cluster) */
   void *owner;
+  uint64_t gen;        /* the entry's gen this request carries */
 } reg_ctx;
 
 static void reg_ctx_free(reg_ctx *x) {
@@ -206,6 +207,8 @@ static void sync_reg(nc_agent *ag, nc_st_reg *r, reg_ctx *x) {
     }
     x->ag = ag;
   }
+  x->gen = r->gen;
+  r->inflight++;
   if (nc_st_reg_request(r, &type, &body) != 0) {
     reg_sent(x, NC_ENOMEM, NULL);
     return;
@@ -218,6 +221,13 @@ static void reg_sent(void *ud, int status, nc_msg *resp) {
   nc_agent *ag = x->ag;
   int ok = status == 0 && nc_ag_resp_ok(resp);
   nc_st_reg *r = nc_st_reg_get(ag->st, x->k.ns, x->k.group, x->k.service);
+  if (r && x->gen) {
+    r->inflight--;
+    /* A refusal is final (retrying cannot help); a transport failure is
+     * retried by the periodic redo. */
+    if (status == 0 && x->gen > r->applied_gen && ag->connected)
+      r->applied_gen = x->gen;
+  }
   if (status == 0 && !ok) {
     nc_warn("naming: server rejected the instances of %s@@%s: %s", x->k.group, x->k.service,
             nc_json_str(resp->body_error ? NULL : resp->body, "message", "?"));
@@ -743,11 +753,36 @@ void nc_ag_naming_redo(nc_agent *ag) {
 void nc_ag_naming_disconnected(nc_agent *ag) {
   nc_amap_iter it;
   void *v;
+  nc_amap_iter_init(&it, nc_st_regs(ag->st));
+  while (nc_amap_iter_next(&it, NULL, &v))
+    ((nc_st_reg *)v)->applied_gen = 0;
   nc_amap_iter_init(&it, nc_st_svcs(ag->st));
   while (nc_amap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
     s->fresh = 0;
     if (!s->pending)
       s->up_state = NC_ST_UP_NONE;
+  }
+}
+
+/* Every 3 s while connected (nacos-wire-protocol.md §12 agent 4): replay
+ * what the server has not confirmed on this connection, e.g. after a
+ * request timed out without the connection breaking. */
+void nc_ag_naming_tick(nc_agent *ag) {
+  nc_amap_iter it;
+  void *v;
+  if (!ag->connected)
+    return;
+  nc_amap_iter_init(&it, nc_st_regs(ag->st));
+  while (nc_amap_iter_next(&it, NULL, &v)) {
+    nc_st_reg *r = v;
+    if (r->applied_gen != r->gen && r->inflight == 0)
+      sync_reg(ag, r, NULL);
+  }
+  nc_amap_iter_init(&it, nc_st_svcs(ag->st));
+  while (nc_amap_iter_next(&it, NULL, &v)) {
+    nc_st_svc *s = v;
+    if (s->up_state == NC_ST_UP_NONE && !s->pending && s->n)
+      send_subscribe(ag, s, 1, NULL);
   }
 }

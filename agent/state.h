@@ -38,6 +38,8 @@ typedef struct nc_st_reg {
   nc_st_inst *insts;
   size_t n, cap;
   uint64_t gen;
+  uint64_t applied_gen; /* gen the server confirmed on this connection */
+  int inflight;         /* requests for this entry not yet answered */
 } nc_st_reg;
 
 typedef struct nc_st_sub {
