@@ -508,7 +508,15 @@ void nc_config_stop(nc_config_service *cs) {
 void nc_config_free(nc_config_service *cs) {
   if (!cs)
     return;
-  nc_cfg_writer_free(cs->writer); /* commits and answers what is queued */
+  if (cs->writer) {
+    nc_cfg_writer_stats ws;
+    nc_cfg_writer_stop(cs->writer); /* commits and answers what is queued */
+    nc_cfg_writer_get_stats(cs->writer, &ws);
+    nc_info("config: %llu writes in %llu commits (largest batch %llu, %llu failed commits)",
+            (unsigned long long)ws.jobs, (unsigned long long)ws.commits,
+            (unsigned long long)ws.max_batch, (unsigned long long)ws.commit_failures);
+  }
+  nc_cfg_writer_free(cs->writer);
   nc_cfg_listen_free(cs->listen);
   nc_cfg_store_close(cs->store);
   nc_cfg_map_free(cs->cache, cache_item_free);
