@@ -130,11 +130,12 @@ static void send_changed(nc_ipc_client *c, const nc_st_svc *s, cJSON *hosts) {
   cJSON_Delete(o);
 }
 
-/* Tells every subscriber whose view changed; never the same list twice. */
-static void fanout(nc_st_svc *s) {
+/* Tells every subscriber whose view changed; never the same list twice.
+ * hosts is the service's new list (borrowed). */
+static void fanout(nc_st_svc *s, const cJSON *hosts) {
   for (size_t i = 0; i < s->n; i++) {
     nc_st_sub *sub = &s->subs[i];
-    cJSON *h = nc_hosts_filter(s->hosts, sub->clusters, 0);
+    cJSON *h = nc_hosts_filter(hosts, sub->clusters, 0);
     if (!h)
       continue;
     uint64_t hash = nc_hosts_hash(h);
@@ -149,10 +150,12 @@ static void fanout(nc_st_svc *s) {
 
 /* New hosts for a subscribed service (moved in): memory, disk, fan-out. */
 static void apply_hosts(nc_agent *ag, nc_st_svc *s, cJSON *hosts) {
-  nc_st_svc_set_hosts(s, hosts);
-  s->fresh = 1;
-  nc_cache_put_hosts(ag->cache, s->ns, s->group, s->service, s->hosts);
-  fanout(s);
+  if (nc_st_svc_set_hosts(s, hosts) == 0) {
+    s->fresh = 1;
+    nc_cache_put_hosts(ag->cache, s->ns, s->group, s->service, hosts);
+    fanout(s, hosts);
+  }
+  cJSON_Delete(hosts);
 }
 
 static void reply_hosts(nc_ipc_client *c, const cJSON *id, const cJSON *hosts,
@@ -171,6 +174,33 @@ static void reply_hosts(nc_ipc_client *c, const cJSON *id, const cJSON *hosts,
   if (stale)
     cJSON_AddBoolToObject(r, "stale", 1);
   nc_ag_ok(c, id, r);
+}
+
+/* Answers with a service's stored list. Without a filter the stored JSON
+ * text is spliced into the reply: the hot path of naming.instances and
+ * naming.subscribe builds no cJSON tree at all. */
+static void reply_svc(nc_ipc_client *c, const cJSON *id, const nc_st_svc *s,
+                      const cJSON *clusters, int healthy_only, int stale, uint64_t *hash) {
+  if (clusters || healthy_only || !s->hosts_json) {
+    cJSON *h = nc_st_svc_hosts(s);
+    reply_hosts(c, id, h, clusters, healthy_only, stale, hash);
+    cJSON_Delete(h);
+    return;
+  }
+  char *ids = id ? cJSON_PrintUnformatted(id) : NULL;
+  size_t n = strlen(s->hosts_json) + (ids ? strlen(ids) : 4) + 64;
+  char *buf = malloc(n);
+  if (buf) {
+    int len = snprintf(buf, n, "{\"id\":%s,\"ok\":true,\"hosts\":%s%s}", ids ? ids : "null",
+                       s->hosts_json, stale ? ",\"stale\":true" : "");
+    nc_ipc_client_send(c, buf, (size_t)len);
+    if (hash)
+      *hash = s->hosts_hash;
+  } else {
+    nc_ag_err(c, id, "INTERNAL", "out of memory");
+  }
+  free(buf);
+  free(ids);
 }
 
 /* ---- registrations ---- */
@@ -380,13 +410,16 @@ static void sub_ctx_free(sub_ctx *x) {
  * then disk. Returns 0 when answered. */
 static int answer_stale(nc_agent *ag, nc_st_svc *s, nc_ipc_client *c, const cJSON *id,
                         const cJSON *clusters, int healthy_only, uint64_t *hash) {
-  if (!s->hosts) {
+  if (!s->hosts_json) {
     cJSON *h = NULL;
     if (nc_cache_get_hosts(ag->cache, s->ns, s->group, s->service, &h) != 0)
       return -1;
-    nc_st_svc_set_hosts(s, h);
+    int rc = nc_st_svc_set_hosts(s, h);
+    cJSON_Delete(h);
+    if (rc)
+      return -1;
   }
-  reply_hosts(c, id, s->hosts, clusters, healthy_only, 1, hash);
+  reply_svc(c, id, s, clusters, healthy_only, 1, hash);
   return 0;
 }
 
@@ -519,8 +552,8 @@ void nc_ag_naming_subscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, con
   nc_st_sub *sub = nc_st_svc_find(s, c);
   if (first)
     nc_debug("naming: first local subscriber of %s@@%s", k.group, k.service);
-  if (s->fresh && s->hosts) {
-    reply_hosts(c, id, s->hosts, mine, 0, 0, &sub->last_hash);
+  if (s->fresh && s->hosts_json) {
+    reply_svc(c, id, s, mine, 0, 0, &sub->last_hash);
     cJSON_Delete(mine);
     return;
   }
@@ -652,9 +685,9 @@ void nc_ag_naming_instances(nc_agent *ag, nc_ipc_client *c, const cJSON *id, con
       read_clusters(c, id, req, &clusters))
     return;
   nc_st_svc *s = nc_st_svc_get(ag->st, k.ns, k.group, k.service);
-  if (s && s->hosts && (s->fresh || !ag->connected)) {
+  if (s && s->hosts_json && (s->fresh || !ag->connected)) {
     /* A subscribed service is kept current by pushes: no round trip. */
-    reply_hosts(c, id, s->hosts, clusters, healthy_only, !s->fresh, NULL);
+    reply_svc(c, id, s, clusters, healthy_only, !s->fresh, NULL);
     cJSON_Delete(clusters);
     return;
   }

@@ -6,6 +6,7 @@
 #include "nc_grpc.h"
 #include "nc_log.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   nc_log_set_level(lvl);
+  /* An app that closes its socket while a reply is being written must
+   * cost an EPIPE, not the agent. */
+  signal(SIGPIPE, SIG_IGN);
   nc_grpc_init();
   uv_loop_t loop;
   uv_loop_init(&loop);

@@ -1,4 +1,5 @@
 #include "state.h"
+#include "hosts.h"
 #include "md5.h"
 #include "nc_err.h"
 
@@ -47,7 +48,7 @@ static void svc_free(void *p) {
   for (size_t i = 0; i < s->n; i++)
     cJSON_Delete(s->subs[i].clusters);
   free(s->subs);
-  cJSON_Delete(s->hosts);
+  free(s->hosts_json);
   free(s->ns);
   free(s->group);
   free(s->service);
@@ -334,9 +335,23 @@ void nc_st_svc_remove(nc_st *st, nc_st_svc *svc) {
   free(k);
 }
 
-void nc_st_svc_set_hosts(nc_st_svc *svc, cJSON *hosts) {
-  cJSON_Delete(svc->hosts);
-  svc->hosts = hosts;
+int nc_st_svc_set_hosts(nc_st_svc *svc, const cJSON *hosts) {
+  char *js = cJSON_PrintUnformatted(hosts);
+  if (!js)
+    return NC_ENOMEM;
+  free(svc->hosts_json);
+  svc->hosts_json = js;
+  svc->hosts_hash = nc_hosts_hash(hosts);
+  return 0;
+}
+
+cJSON *nc_st_svc_hosts(const nc_st_svc *svc) {
+  cJSON *h = svc->hosts_json ? cJSON_Parse(svc->hosts_json) : NULL;
+  if (!cJSON_IsArray(h)) {
+    cJSON_Delete(h);
+    h = cJSON_CreateArray();
+  }
+  return h;
 }
 
 /* ---- config listeners ---- */

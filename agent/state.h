@@ -52,7 +52,11 @@ typedef struct nc_st_svc {
   char *ns, *group, *service;
   nc_st_sub *subs;
   size_t n, cap;
-  cJSON *hosts;   /* local host form, unfiltered; NULL when unknown */
+  /* The host list in local form, unfiltered, kept as compact JSON text
+   * (a fraction of a cJSON tree's memory; replies splice it in as is).
+   * NULL when unknown. */
+  char *hosts_json;
+  uint64_t hosts_hash; /* nc_hosts_hash of that list */
   int fresh;      /* hosts came from the current upstream connection */
   int up_state;   /* NC_ST_UP_* */
   uint64_t gen;
@@ -116,8 +120,12 @@ int nc_st_unsubscribe(nc_st *st, nc_st_svc *svc, void *owner, int *last);
 nc_st_svc *nc_st_svc_get(nc_st *st, const char *ns, const char *group, const char *service);
 nc_st_sub *nc_st_svc_find(nc_st_svc *svc, void *owner);
 void nc_st_svc_remove(nc_st *st, nc_st_svc *svc);
-/* Replaces the host list (moved in). */
-void nc_st_svc_set_hosts(nc_st_svc *svc, cJSON *hosts);
+/* Replaces the host list (hosts borrowed). Returns 0 or NC_ENOMEM (the
+ * old list then stays). */
+int nc_st_svc_set_hosts(nc_st_svc *svc, const cJSON *hosts);
+/* The host list as a new cJSON array owned by the caller (empty when
+ * unknown); NULL on OOM. */
+cJSON *nc_st_svc_hosts(const nc_st_svc *svc);
 
 int nc_st_listen(nc_st *st, const char *ns, const char *group, const char *data_id, void *owner,
                  nc_st_cfg **out, int *first);

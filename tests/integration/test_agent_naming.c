@@ -129,6 +129,11 @@ static void test_hundred_local_subscribers_share_one_upstream_subscription(void 
   (void)state;
   static tc *subs[NSUB];
   const char *reqs = "nacosd_requests_by_type_total{type=\"SubscribeServiceRequest\"}";
+  /* The previous test's upstream unsubscribe may still be on its way. */
+  long long t_wait = nc_test_now_ms();
+  while (nacosd_metric(srv.port, "nacosd_naming_subscribers") != 0 &&
+         nc_test_now_ms() - t_wait < 3000)
+    nc_test_sleep_ms(20);
   long long before = nacosd_metric(srv.port, reqs);
   long long subs_before = nacosd_metric(srv.port, "nacosd_naming_subscribers");
   assert_true(subs_before >= 0);
