@@ -1,0 +1,325 @@
+/* The real nacosctl binary against a real nacos-agent connected to a real
+ * nacosd on ephemeral loopback ports: what an operator does by hand, end
+ * to end. One server + agent pair serves the whole group; each test uses
+ * its own service / data id. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "agent_itest.h"
+#include "nc_ipc.h"
+#include "nc_ipc_ops.h"
+#include "nc_testproc.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[256];
+static nc_test_nacosd srv;
+static test_agent ag;
+
+/* ---- running nacosctl ------------------------------------------------ */
+
+typedef struct proc {
+  pid_t pid;
+  int out, err, in;
+  char obuf[32768], ebuf[8192];
+  size_t olen, elen;
+} proc;
+
+static void spawn(proc *p, const char *const *args) {
+  int o[2], e[2], i[2];
+  assert_int_equal(pipe2(o, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(e, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(i, O_CLOEXEC), 0);
+  memset(p, 0, sizeof(*p));
+  p->pid = fork();
+  assert_true(p->pid >= 0);
+  if (p->pid == 0) {
+    dup2(i[0], 0);
+    dup2(o[1], 1);
+    dup2(e[1], 2);
+    const char *argv[32] = {NC_NACOSCTL_BIN, "--socket", ag.sock};
+    int n = 3;
+    for (int k = 0; args[k] && n < 31; k++)
+      argv[n++] = args[k];
+    argv[n] = NULL;
+    execv(NC_NACOSCTL_BIN, (char *const *)argv);
+    _exit(127);
+  }
+  close(o[1]);
+  close(e[1]);
+  close(i[0]);
+  p->out = o[0];
+  p->err = e[0];
+  p->in = i[1];
+}
+
+/* Collects output for up to ms; returns 1 as soon as stdout holds want
+ * (want NULL: until both pipes reach EOF). */
+static int pump_until(proc *p, const char *want, int ms) {
+  long long deadline = nc_test_now_ms() + ms;
+  int open_out = 1, open_err = 1;
+  for (;;) {
+    if (want && strstr(p->obuf, want))
+      return 1;
+    if (!open_out && !open_err)
+      return 0;
+    long long left = deadline - nc_test_now_ms();
+    if (left <= 0)
+      return 0;
+    struct pollfd pf[2] = {{.fd = open_out ? p->out : -1, .events = POLLIN},
+                           {.fd = open_err ? p->err : -1, .events = POLLIN}};
+    if (poll(pf, 2, (int)left) <= 0)
+      continue;
+    if (pf[0].revents) {
+      ssize_t n = read(p->out, p->obuf + p->olen, sizeof(p->obuf) - 1 - p->olen);
+      if (n > 0)
+        p->obuf[p->olen += (size_t)n] = '\0';
+      else
+        open_out = 0;
+    }
+    if (pf[1].revents) {
+      ssize_t n = read(p->err, p->ebuf + p->elen, sizeof(p->ebuf) - 1 - p->elen);
+      if (n > 0)
+        p->ebuf[p->elen += (size_t)n] = '\0';
+      else
+        open_err = 0;
+    }
+  }
+}
+
+/* As pump_until, but only output after offset from counts. */
+static int pump_from(proc *p, size_t from, const char *want, int ms) {
+  long long deadline = nc_test_now_ms() + ms;
+  for (;;) {
+    if (strstr(p->obuf + from, want))
+      return 1;
+    if (nc_test_now_ms() >= deadline)
+      return 0;
+    pump_until(p, "\x01", 50); /* never matches: just reads for 50 ms */
+  }
+}
+
+static int finish(proc *p) {
+  if (p->in >= 0)
+    close(p->in);
+  p->in = -1;
+  pump_until(p, NULL, 10000);
+  int st = 0;
+  assert_int_equal(waitpid(p->pid, &st, 0), p->pid);
+  close(p->out);
+  close(p->err);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    fprintf(stderr, "(nacosctl exited non-zero; may be expected) stderr: %s\n", p->ebuf);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run(proc *p, const char *const *args) {
+  spawn(p, args);
+  return finish(p);
+}
+
+/* Runs `instances SERVICE` until stdout contains (present=1) or lacks
+ * (present=0) needle, or timeout_ms passes. Returns 1 on success. */
+static int instances_until(const char *service, const char *needle, int present, int timeout_ms) {
+  long long deadline = nc_test_now_ms() + timeout_ms;
+  proc p;
+  do {
+    if (run(&p, (const char *[]){"instances", service, NULL}) == 0 &&
+        (strstr(p.obuf, needle) != NULL) == present)
+      return 1;
+    nc_test_sleep_ms(100);
+  } while (nc_test_now_ms() < deadline);
+  fprintf(stderr, "last instances output:\n%s\n", p.obuf);
+  return 0;
+}
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+static int group_setup(void **state) {
+  (void)state;
+  char servers[128];
+  const char *extra[] = {"--push-merge-ms", "0", NULL};
+  if (nc_test_mkdtemp(dir, sizeof(dir)) || nc_test_nacosd_start(dir, extra, &srv))
+    return -1;
+  snprintf(servers, sizeof(servers), "127.0.0.1:%d#%d", srv.port, srv.grpc_port);
+  if (agent_start(&ag, dir, servers, NULL))
+    return -1;
+  /* Wait for the upstream link so the first test does not race it. */
+  long long deadline = nc_test_now_ms() + 10000;
+  while (nc_test_now_ms() < deadline) {
+    nc_ipc *c = nc_ipc_new();
+    cJSON *st = NULL;
+    int up = c && nc_ipc_connect(c, ag.sock) == 0 && nc_ipc_status(c, 1000, &st) == 0 &&
+             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "connected"));
+    cJSON_Delete(st);
+    nc_ipc_free(c);
+    if (up)
+      return 0;
+    nc_test_sleep_ms(100);
+  }
+  fprintf(stderr, "agent never connected upstream\n");
+  nc_testproc_dump_log(&ag.proc);
+  return -1;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  int a = agent_stop(&ag);
+  int s = nc_test_nacosd_stop(&srv);
+  nc_test_rmtree(dir);
+  return a || s ? -1 : 0;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_register_listed_until_sigint(void **state) {
+  (void)state;
+  proc reg, p;
+  spawn(&reg, (const char *[]){"register", "ctl.svc", "10.0.0.5", "8080", "--meta", "zone=a",
+                               "--weight", "2", NULL});
+  assert_true(pump_until(&reg, "registered 10.0.0.5#8080", 10000));
+
+  /* Text: the aligned table row. */
+  assert_true(instances_until("ctl.svc", "10.0.0.5", 1, 5000));
+  assert_int_equal(run(&p, (const char *[]){"instances", "ctl.svc", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "IP"));
+  assert_non_null(strstr(p.obuf, "zone=a"));
+  /* JSON: the protocol's host fields. */
+  assert_int_equal(run(&p, (const char *[]){"--json", "instances", "ctl.svc", NULL}), 0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  const cJSON *hosts = cJSON_GetObjectItem(j, "hosts");
+  assert_int_equal(cJSON_GetArraySize(hosts), 1);
+  const cJSON *h = cJSON_GetArrayItem(hosts, 0);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(h, "ip")), "10.0.0.5");
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(h, "port")), 8080);
+  assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(h, "weight")) == 2);
+  assert_string_equal(
+      cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(h, "metadata"), "zone")), "a");
+  cJSON_Delete(j);
+
+  /* Ctrl-C: deregistered, exit 0, and gone from the listing. */
+  kill(reg.pid, SIGINT);
+  assert_int_equal(finish(&reg), 0);
+  assert_non_null(strstr(reg.obuf, "deregistered"));
+  assert_true(instances_until("ctl.svc", "10.0.0.5", 0, 3000));
+}
+
+static void test_killed_register_instance_dropped(void **state) {
+  (void)state;
+  proc reg;
+  spawn(&reg, (const char *[]){"register", "ctl.kill", "10.0.0.6", "81", NULL});
+  assert_true(pump_until(&reg, "registered", 10000));
+  assert_true(instances_until("ctl.kill", "10.0.0.6", 1, 5000));
+  kill(reg.pid, SIGKILL);
+  assert_int_equal(finish(&reg), 128 + SIGKILL);
+  /* The agent deregisters with the socket (ipc-protocol.md, Lifetimes). */
+  assert_true(instances_until("ctl.kill", "10.0.0.6", 0, 3000));
+}
+
+static void test_watch_streams_changes(void **state) {
+  (void)state;
+  proc w;
+  spawn(&w, (const char *[]){"--json", "watch", "ctl.watch", NULL});
+  assert_true(pump_until(&w, "naming.subscribed", 10000));
+  /* Register through the library, as an app would. */
+  nc_ipc *c = nc_ipc_new();
+  assert_int_equal(nc_ipc_connect(c, ag.sock), 0);
+  nc_ipc_instance in;
+  nc_ipc_instance_init(&in);
+  in.service = "ctl.watch";
+  in.ip = "10.0.0.7";
+  in.port = 9000;
+  assert_int_equal(nc_ipc_register(c, &in, 5000, NULL, NULL), 0);
+  assert_true(pump_until(&w, "\"ip\":\"10.0.0.7\"", 5000));
+  assert_non_null(strstr(w.obuf, "\"event\":\"naming.changed\""));
+  nc_ipc_free(c); /* closing the socket removes the instance */
+  /* Only output after this point counts: the snapshot may hold "[]" too. */
+  size_t before = w.olen;
+  assert_true(pump_from(&w, before, "\"hosts\":[]", 5000));
+  kill(w.pid, SIGINT);
+  assert_int_equal(finish(&w), 0);
+}
+
+static void test_config_put_get_cas_rm(void **state) {
+  (void)state;
+  proc p;
+  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.yaml", "a: 1\n", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "published ctl.yaml md5="));
+  char md5[33] = {0};
+  memcpy(md5, strstr(p.obuf, "md5=") + 4, 32);
+
+  assert_int_equal(run(&p, (const char *[]){"config", "get", "ctl.yaml", NULL}), 0);
+  assert_string_equal(p.obuf, "a: 1\n");
+  assert_int_equal(run(&p, (const char *[]){"--json", "config", "get", "ctl.yaml", NULL}), 0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "md5")), md5);
+  cJSON_Delete(j);
+
+  /* CAS: the wrong md5 is refused, the right one accepted. */
+  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.yaml", "b: 2\n", "--cas",
+                                            "00000000000000000000000000000000", NULL}),
+                   1);
+  assert_non_null(strstr(p.ebuf, "CONFLICT"));
+  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.yaml", "b: 2\n", "--cas", md5, NULL}), 0);
+  assert_int_equal(run(&p, (const char *[]){"config", "get", "ctl.yaml", NULL}), 0);
+  assert_string_equal(p.obuf, "b: 2\n");
+
+  assert_int_equal(run(&p, (const char *[]){"config", "rm", "ctl.yaml", NULL}), 0);
+  assert_int_equal(run(&p, (const char *[]){"config", "get", "ctl.yaml", NULL}), 1);
+  assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
+}
+
+static void test_config_watch_sees_publish(void **state) {
+  (void)state;
+  proc w, p;
+  spawn(&w, (const char *[]){"config", "watch", "ctl.watch.yaml", NULL});
+  assert_true(pump_until(&w, "ctl.watch.yaml", 10000)); /* the "now" block */
+  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.watch.yaml", "v: 42\n", NULL}), 0);
+  assert_true(pump_until(&w, "v: 42", 10000));
+  kill(w.pid, SIGINT);
+  assert_int_equal(finish(&w), 0);
+  assert_int_equal(run(&p, (const char *[]){"config", "rm", "ctl.watch.yaml", NULL}), 0);
+}
+
+static void test_status_reports_upstream(void **state) {
+  (void)state;
+  proc p;
+  assert_int_equal(run(&p, (const char *[]){"--json", "status", NULL}), 0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "connected")));
+  const char *server = cJSON_GetStringValue(cJSON_GetObjectItem(j, "server"));
+  assert_non_null(server);
+  assert_non_null(strstr(server, "127.0.0.1"));
+  cJSON_Delete(j);
+  assert_int_equal(run(&p, (const char *[]){"status", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "connected"));
+  assert_non_null(strstr(p.obuf, "yes"));
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_status_reports_upstream),
+      cmocka_unit_test(test_register_listed_until_sigint),
+      cmocka_unit_test(test_killed_register_instance_dropped),
+      cmocka_unit_test(test_watch_streams_changes),
+      cmocka_unit_test(test_config_put_get_cas_rm),
+      cmocka_unit_test(test_config_watch_sees_publish),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
