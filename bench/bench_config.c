@@ -455,13 +455,14 @@ int main(int argc, char **argv) {
       /* All notified (client side), then all acks counted (server side). */
       while (atomic_load(&g_notified) < want && now_ms() - t0 < 30000)
         sleep_ms(1);
+      long long t_notified = now_ms() - t0;
       long long a = -1;
       while ((a = metric(http_port, "config_notifies_acked_total")) >= 0 && a < acked0 + want &&
              now_ms() - t0 < 30000)
         sleep_ms(2);
       ms[r] = now_ms() - t0;
-      fprintf(stderr, "bench: round %d: %d/%d notified, %lld/%d acked in %lld ms\n", r,
-              atomic_load(&g_notified), want, a - acked0, want, ms[r]);
+      fprintf(stderr, "bench: round %d: %d/%d notified in %lld ms, %lld/%d acked in %lld ms\n",
+              r, atomic_load(&g_notified), want, t_notified, a - acked0, want, ms[r]);
       sleep_ms(200);
     }
     qsort(ms, (size_t)rounds, sizeof(*ms), cmp_ll);

@@ -489,6 +489,8 @@ void nc_cfg_listen_changed(nc_cfg_listen *l, const char *group_key) {
   if (!k)
     return;
   drop_list drops = {0};
+  uint64_t t0 = uv_hrtime();
+  size_t n = k->n;
   for (lsn *x = k->head; x; x = x->knext) {
     if (x->state == L_IDLE) {
       x->attempts = 0;
@@ -501,6 +503,9 @@ void nc_cfg_listen_changed(nc_cfg_listen *l, const char *group_key) {
       l->stats.superseded++;
     }
   }
+  if (n >= 1000)
+    nc_info("config: change of %s queued to %zu listeners in %.1f ms", group_key, n,
+            (double)(uv_hrtime() - t0) / 1e6);
   drop_list_run(l, &drops);
 }
 
