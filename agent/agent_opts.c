@@ -10,7 +10,8 @@
 #define F(x) offsetof(nc_agent_cfg, x)
 const nc_opt nc_agent_opt_table[] = {
     {"servers", NC_OPT_STR, "127.0.0.1:8848", F(servers), 0, -1,
-     "upstream servers host:port[#grpcport],... (gRPC port = port+1000 unless #grpcport given)"},
+     "upstream servers host:port[#grpcport],... (gRPC port = port+1000 unless given; "
+     "in a config file write host:port/grpcport, as '#' starts a comment)"},
     {"socket", NC_OPT_STR, "/run/nacos-agent/agent.sock", F(socket), 0, -1,
      "unix socket path for local apps"},
     {"cache-dir", NC_OPT_STR, "/var/cache/nacos-agent", F(cache_dir), 0, -1,
@@ -51,7 +52,11 @@ static int parse_port(const char *s, size_t len, int *out) {
 
 static int parse_entry(const char *s, size_t len, nc_server_addr *a, char *err, size_t errlen) {
   const char *end = s + len;
+  /* '#' or '/' before the gRPC port: '#' starts a comment in config
+   * files, so those write host:port/grpcport. */
   const char *hash = memchr(s, '#', len);
+  if (!hash)
+    hash = memchr(s, '/', len);
   const char *hp_end = hash ? hash : end;
   const char *host = s, *host_end, *port = NULL;
   memset(a, 0, sizeof(*a));
@@ -89,7 +94,8 @@ static int parse_entry(const char *s, size_t len, nc_server_addr *a, char *err, 
     goto bad;
   return 0;
 bad:
-  snprintf(err, errlen, "bad server entry '%.*s' (want host:port[#grpcport])", (int)len, s);
+  snprintf(err, errlen, "bad server entry '%.*s' (want host:port[#grpcport] or host:port/grpcport)",
+           (int)len, s);
   return NC_EINVAL;
 }
 

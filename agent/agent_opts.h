@@ -10,7 +10,7 @@
 #include "nc_opts.h"
 
 typedef struct nc_agent_cfg {
-  char *servers;      /* "host:port[#grpcport],..." */
+  char *servers;      /* "host:port[#grpcport|/grpcport],..." */
   char *socket;       /* unix socket path */
   char *cache_dir;
   char *log_level;
@@ -33,7 +33,8 @@ typedef struct nc_server_addr {
   int grpc_port;
 } nc_server_addr;
 
-/* Parses "host:port[#grpcport]" entries separated by commas; a missing
+/* Parses "host:port[#grpcport]" (or "host:port/grpcport") entries
+ * separated by commas; a missing
  * port means 8848; "[v6]:port" is accepted. *out is malloc'ed, owned by
  * the caller. Returns 0, NC_EINVAL (message in err) or NC_ENOMEM. */
 int nc_agent_parse_servers(const char *s, nc_server_addr **out, size_t *n, char *err,

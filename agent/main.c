@@ -46,7 +46,8 @@ int main(int argc, char **argv) {
                          "per-host Nacos agent: one upstream long connection shared by local "
                          "apps over a Unix socket (JSON lines).\n"
                          "Each --servers entry is host:port (gRPC on port+1000) or "
-                         "host:port#grpcport; separate entries with commas.");
+                         "host:port#grpcport (host:port/grpcport in a config file);\n"
+                         "separate entries with commas.");
   if (rc == NC_OPTS_EXIT) {
     nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
     return 0;

@@ -97,10 +97,12 @@ static void test_servers_parse_ports_and_grpc_override(void **state) {
   nc_server_addr *v = NULL;
   size_t n = 0;
   char err[200];
-  assert_int_equal(nc_agent_parse_servers("10.0.0.1:8848, h2:9000#12345,[::1]:7000,host3", &v, &n,
+  assert_int_equal(nc_agent_parse_servers("10.0.0.1:8848, h2:9000#12345,[::1]:7000,host3,h5:1/2", &v, &n,
                                           err, sizeof(err)),
                    0);
-  assert_int_equal(n, 4);
+  assert_int_equal(n, 5);
+  assert_int_equal(v[4].port, 1);
+  assert_int_equal(v[4].grpc_port, 2);
   assert_string_equal(v[0].host, "10.0.0.1");
   assert_int_equal(v[0].port, 8848);
   assert_int_equal(v[0].grpc_port, 9848);
