@@ -200,6 +200,20 @@ static int same_or_default(const char *want, const char *got, const char *def) {
 static void on_watch_event(nc_ipc *c, const char *name, const cJSON *msg, void *ud) {
   (void)c;
   const watch_ctx *w = ud;
+  if (!strcmp(name, "agent.upstream")) {
+    /* Changes may stall while the agent has no server: say so. */
+    const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "state"));
+    const char *server = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "server"));
+    if (w->a->json) {
+      ctl_print_json_line(msg);
+    } else {
+      char ts[16];
+      ctl_now_text(ts, sizeof(ts));
+      fprintf(stderr, "== %s agent upstream %s%s%s\n", ts, state ? state : "?",
+              server ? " " : "", server ? server : "");
+    }
+    return;
+  }
   if (strcmp(name, w->event))
     return;
   const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, w->key_field));

@@ -67,8 +67,12 @@ static char *expand(const fake *f, const char *tpl) {
   size_t cap = strlen(tpl) + 64, len = 0;
   char *out = malloc(cap);
   for (const char *p = tpl; *p; p++) {
-    if (len + 32 >= cap)
-      out = realloc(out, cap *= 2);
+    if (len + 32 >= cap) {
+      char *nb = realloc(out, cap *= 2);
+      if (!nb)
+        break;
+      out = nb;
+    }
     if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
       int n = p[1] - '1';
       len += (size_t)sprintf(out + len, "%lld", n < f->nreq ? f->ids[n] : -1LL);
