@@ -363,6 +363,12 @@ static void h_listen(void *ud, nc_req *r, const nc_msg *m) {
       return;
     }
   }
+  /* Registrations must belong to a live connection: its DOWN event is what
+   * cleans them up, and that has already run for a dead one. */
+  if (listen && !nc_req_conn(r)) {
+    nc_req_fail(r, rt, 301, "Connection is unregistered.");
+    return;
+  }
   const char *conn_id = nc_req_conn_id(r);
   cJSON *b = nc_resp_ok();
   cJSON *changed = b ? cJSON_AddArrayToObject(b, "changedConfigs") : NULL;
