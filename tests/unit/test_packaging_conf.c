@@ -1,0 +1,168 @@
+/* The packaged configs (packaging/nacos-agent.conf, nacosd.conf) stay in
+ * sync with the binaries' option tables: every commented `#name = value`
+ * line is accepted by the real binary's config parser, every option the
+ * binary knows is documented, and a documented value equals the built-in
+ * default unless the comment above it ends in "Example:". Drift (a renamed
+ * option, a changed default) fails here rather than on a production host. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "nc_testproc.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_OPTS 64
+
+typedef struct kv {
+  char name[64];
+  char value[256];
+  int example; /* documented as an example, not the default */
+} kv;
+
+static char repo[PATH_MAX];
+
+/* The repository root from this file's path (…/tests/unit/this.c). */
+static void find_repo(void) {
+  snprintf(repo, sizeof(repo), "%s", __FILE__);
+  for (int i = 0; i < 3; i++) {
+    char *slash = strrchr(repo, '/');
+    assert_non_null(slash);
+    *slash = '\0';
+  }
+}
+
+static void trim(char *s) {
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r'))
+    s[--n] = '\0';
+}
+
+/* Reads the `#name = value` lines of a packaged conf and writes them,
+ * uncommented, to out_path. */
+static size_t read_conf(const char *path, kv *out, const char *out_path) {
+  FILE *f = fopen(path, "r"), *o = fopen(out_path, "w");
+  char line[512], prev[512] = "";
+  size_t n = 0;
+  assert_non_null(f);
+  assert_non_null(o);
+  while (fgets(line, sizeof(line), f)) {
+    trim(line);
+    char name[64], value[256] = "";
+    if (line[0] == '#' && sscanf(line, "#%63[a-z0-9-] = %255[^\n]", name, value) >= 1 &&
+        strstr(line, " = ") && n < MAX_OPTS) {
+      snprintf(out[n].name, sizeof(out[n].name), "%s", name);
+      snprintf(out[n].value, sizeof(out[n].value), "%s", value);
+      size_t pl = strlen(prev);
+      out[n].example = pl >= 8 && !strcmp(prev + pl - 8, "Example:");
+      fprintf(o, "%s = %s\n", name, value);
+      n++;
+    }
+    snprintf(prev, sizeof(prev), "%s", line);
+  }
+  fclose(f);
+  fclose(o);
+  return n;
+}
+
+/* Runs `bin [--config conf] --show-config` and parses its name = value
+ * lines. Returns the count; asserts a clean exit. */
+static size_t show_config(const char *bin, const char *conf, kv *out) {
+  char cmd[PATH_MAX * 2 + 64], line[512];
+  if (conf)
+    snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --show-config 2>&1", bin, conf);
+  else
+    snprintf(cmd, sizeof(cmd), "'%s' --show-config 2>&1", bin);
+  FILE *p = popen(cmd, "r");
+  size_t n = 0;
+  assert_non_null(p);
+  while (fgets(line, sizeof(line), p)) {
+    trim(line);
+    char *eq = strstr(line, " = ");
+    if (!eq) {
+      eq = strstr(line, " =");
+      if (!eq || eq[2]) {
+        fprintf(stderr, "%s: %s\n", bin, line);
+        continue;
+      }
+    }
+    if (n < MAX_OPTS) {
+      *eq = '\0';
+      snprintf(out[n].name, sizeof(out[n].name), "%.63s", line);
+      snprintf(out[n].value, sizeof(out[n].value), "%.255s", eq[1] && eq[2] ? eq + 3 : "");
+      n++;
+    }
+  }
+  int st = pclose(p);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  return n;
+}
+
+static const kv *find(const kv *a, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(a[i].name, name))
+      return &a[i];
+  return NULL;
+}
+
+static void check(const char *conf_name, const char *bin) {
+  char path[PATH_MAX + 64], dir[128], tmp[256];
+  kv doc[MAX_OPTS], defs[MAX_OPTS], loaded[MAX_OPTS];
+  find_repo();
+  snprintf(path, sizeof(path), "%s/packaging/%s", repo, conf_name);
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  snprintf(tmp, sizeof(tmp), "%s/uncommented.conf", dir);
+
+  size_t nd = read_conf(path, doc, tmp);
+  assert_true(nd >= 5);
+  size_t nf = show_config(bin, NULL, defs);
+  assert_true(nf >= 5);
+  /* The binary accepts every documented line (unknown names are errors). */
+  size_t nl = show_config(bin, tmp, loaded);
+  assert_int_equal(nl, nf);
+
+  int bad = 0;
+  for (size_t i = 0; i < nf; i++)
+    if (!find(doc, nd, defs[i].name)) {
+      fprintf(stderr, "%s: option '%s' is not documented\n", conf_name, defs[i].name);
+      bad++;
+    }
+  for (size_t i = 0; i < nd; i++) {
+    const kv *d = find(defs, nf, doc[i].name);
+    if (!d) {
+      fprintf(stderr, "%s: '%s' is not an option of %s\n", conf_name, doc[i].name, bin);
+      bad++;
+    } else if (!doc[i].example && strcmp(d->value, doc[i].value)) {
+      fprintf(stderr, "%s: '%s' documents %s but the default is %s\n", conf_name, doc[i].name,
+              doc[i].value, d->value);
+      bad++;
+    }
+  }
+  nc_test_rmtree(dir);
+  assert_int_equal(bad, 0);
+}
+
+static void test_agent_conf_matches_option_table(void **state) {
+  (void)state;
+  check("nacos-agent.conf", NC_AGENT_BIN);
+}
+
+static void test_nacosd_conf_matches_option_table(void **state) {
+  (void)state;
+  check("nacosd.conf", NC_NACOSD_BIN);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_agent_conf_matches_option_table),
+      cmocka_unit_test(test_nacosd_conf_matches_option_table),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
