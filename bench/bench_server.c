@@ -55,7 +55,8 @@ static void sleep_ms(int ms) {
 
 /* ---- spawning nacosd ---- */
 
-static pid_t spawn_nacosd(const char *bin, const char *dir, int threads, int *grpc_port,
+static pid_t spawn_nacosd(const char *bin, const char *dir, int threads, int send_thread,
+                          int *grpc_port,
                           int *http_port) {
   char data[512], pf[512], log[512];
   snprintf(data, sizeof(data), "%s/data", dir);
@@ -69,7 +70,8 @@ static pid_t spawn_nacosd(const char *bin, const char *dir, int threads, int *gr
     (void)f;
     execl(bin, bin, "--bind", "127.0.0.1", "--port", "0", "--grpc-port", "0", "--cluster-port",
           "0", "--data-dir", data, "--port-file", pf, "--push-merge-ms", "0", "--log-level",
-          "warn", "--grpc-threads", th, (char *)NULL);
+          "warn", "--grpc-threads", th, send_thread ? "--send-thread=true" : "--send-thread=false",
+          (char *)NULL);
     _exit(127);
   }
   for (int i = 0; i < 500; i++) {
@@ -345,7 +347,7 @@ static int subscribe_all(nc_wc **wcs, int n) {
 int main(int argc, char **argv) {
   const char *target_arg = NULL, *nacosd = NULL;
   int conns = 8, window = 64, subs = 5000, http_port = 0, rounds = 5;
-  int client_threads = 1, server_threads = 1;
+  int client_threads = 1, server_threads = 1, send_thread = 0;
   long requests = 50000;
   pid_t pid = 0;
   for (int i = 1; i < argc; i++) {
@@ -374,6 +376,8 @@ int main(int argc, char **argv) {
       client_threads = atoi(v);
     else if (!strcmp(a, "--server-threads"))
       server_threads = atoi(v);
+    else if (!strcmp(a, "--send-thread"))
+      send_thread = atoi(v);
     else
       goto usage;
     i++;
@@ -410,7 +414,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     int gp = 0;
-    pid = spawn_nacosd(bin, dir, server_threads, &gp, &http_port);
+    pid = spawn_nacosd(bin, dir, server_threads, send_thread, &gp, &http_port);
     if (pid <= 0) {
       fprintf(stderr, "bench: could not start %s (log in %s)\n", bin, dir);
       return 1;

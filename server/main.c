@@ -158,6 +158,7 @@ int main(int argc, char **argv) {
       .grpc_threads = (int)cfg.grpc_threads,
       .idle_probe_ms = (int)cfg.idle_probe_ms,
       .probe_timeout_ms = (int)cfg.probe_timeout_ms,
+      .send_thread = cfg.send_thread,
   };
   nc_naming_opts no = {
       .merge_ms = (int)cfg.push_merge_ms,

@@ -33,6 +33,8 @@ static const nc_opt opts[] = {
      "drop a probed connection without an ack within this time"},
     {"grpc-threads", NC_OPT_INT, "1", F(grpc_threads), 1, 64,
      "completion-queue threads per gRPC port"},
+    {"send-thread", NC_OPT_BOOL, "false", F(send_thread), 0, -1,
+     "write pushes to streams from a dedicated thread instead of the loop"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 

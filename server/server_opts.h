@@ -16,6 +16,7 @@ typedef struct nc_server_cfg {
   long push_merge_ms, push_timeout_ms, push_retry_ms;
   long idle_probe_ms, probe_timeout_ms;
   long grpc_threads;
+  int send_thread;
 } nc_server_cfg;
 
 /* Parses argv into cfg (see nc_opts_parse for the return values) and

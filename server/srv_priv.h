@@ -6,6 +6,7 @@
 
 #include "nc_grpc_server.h"
 #include "srv_map.h"
+#include "srv_outbox.h"
 #include "srv_rpc.h"
 
 /* One server->client request awaiting its ack. */
@@ -63,6 +64,7 @@ struct nc_srv {
   char *bind;
   nc_gsrv *g[2]; /* SDK port, cluster port */
   nc_evq *q;
+  nc_outbox *ob; /* stream writes happen on its thread */
   uv_timer_t tick;
   uint64_t tick_n;
   nc_map *conns;    /* id -> nc_conn */

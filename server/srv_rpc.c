@@ -186,15 +186,8 @@ int nc_srv_push_raw(nc_srv *srv, const char *conn_id, const char *type, const ch
   free(buf);
   if (rc)
     goto fail;
-  rc = nc_gsrv_stream_send(c->g, c->stream_id, out, out_len);
-  free(out);
-  if (rc) {
-    if (rc == NC_EBUSY)
-      srv->st.pushes_busy++;
-    goto fail;
-  }
   if (nc_map_put(c->pending, p->reqid, p, NULL)) {
-    /* sent but untracked: the ack will be ignored; report as busy */
+    free(out);
     rc = NC_ENOMEM;
     goto fail;
   }
@@ -203,11 +196,37 @@ int nc_srv_push_raw(nc_srv *srv, const char *conn_id, const char *type, const ch
   p->ud = ud;
   p->deadline = uv_now(srv->loop) + (uint64_t)(timeout_ms > 0 ? timeout_ms : 5000);
   dl_insert(srv, p);
+  if (srv->ob) {
+    /* the outbox owns out from here; a refusal comes back via on_send_failed */
+    nc_outbox_send(srv->ob, c->g, c->stream_id, c->id, p->reqid, out, out_len);
+  } else {
+    rc = nc_gsrv_stream_send(c->g, c->stream_id, out, out_len);
+    free(out);
+    if (rc) {
+      if (rc == NC_EBUSY)
+        srv->st.pushes_busy++;
+      dl_unlink(srv, p);
+      nc_map_del(c->pending, p->reqid);
+      goto fail;
+    }
+  }
   srv->st.pushes_sent++;
   return 0;
 fail:
   free(p);
   return rc;
+}
+
+/* The transport refused a queued push (stream gone or its queue full):
+ * resolve it as BUSY so its owner retries; a gone connection is
+ * unregistered by its STREAM_CLOSED event anyway. */
+static void on_send_failed(void *ud, const char *conn_id, const char *reqid, int rc) {
+  nc_srv *srv = ud;
+  nc_conn *c = nc_map_get(srv->conns, conn_id);
+  nc_pend *p = c ? nc_map_get(c->pending, reqid) : NULL;
+  (void)rc;
+  if (p)
+    nc_srv_pend_resolve(srv, p, NC_PUSH_BUSY);
 }
 
 int nc_srv_push(nc_srv *srv, const char *conn_id, const char *type, cJSON *body, int timeout_ms,
@@ -423,6 +442,18 @@ int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out) {
   if (!srv->bind || nc_map_new(&srv->conns) || nc_map_new(&srv->peers) ||
       nc_map_new(&srv->streams) || nc_map_new(&srv->handlers) ||
       nc_evq_new(loop, on_event, srv, &srv->q)) {
+    if (srv->q)
+      nc_evq_close(srv->q, NULL);
+    nc_map_free(srv->conns);
+    nc_map_free(srv->peers);
+    nc_map_free(srv->streams);
+    nc_map_free(srv->handlers);
+    free(srv->bind);
+    free(srv);
+    return NC_ENOMEM;
+  }
+  if (opts->send_thread && nc_outbox_new(loop, on_send_failed, srv, &srv->ob) != 0) {
+    nc_evq_close(srv->q, NULL);
     nc_map_free(srv->conns);
     nc_map_free(srv->peers);
     nc_map_free(srv->streams);
@@ -471,6 +502,9 @@ void nc_srv_shutdown(nc_srv *srv) {
     return;
   nc_srv_drop_all(srv);
   srv->shut = 1;
+  /* The sender thread writes to the transports: stop it first. */
+  nc_outbox_free(srv->ob);
+  srv->ob = NULL;
   /* Close the queue first (queued unary calls get an error reply), then
    * stop the transports: their threads see ECLOSED and answer directly. */
   nc_evq_close(srv->q, drop_queued);

@@ -82,7 +82,9 @@ typedef void (*nc_push_cb)(void *ud, const char *conn_id, nc_push_result res);
 /* Sends a request on the connection's bidi stream. body is consumed; the
  * core adds a fresh decimal "requestId" and waits for the ack matching
  * (connection, requestId), whatever the ack's type. Returns 0 when queued
- * (cb will run exactly once), or NC_ECLOSED/NC_EBUSY/NC_ENOMEM (cb not run). */
+ * (cb will run exactly once), or NC_ECLOSED/NC_EBUSY/NC_ENOMEM (cb not
+ * run). With nc_srv_opts.send_thread the write happens on a sender thread
+ * and a full stream queue is reported through cb as NC_PUSH_BUSY instead. */
 int nc_srv_push(nc_srv *srv, const char *conn_id, const char *type, cJSON *body, int timeout_ms,
                 nc_push_cb cb, void *ud);
 
@@ -107,6 +109,7 @@ typedef struct nc_srv_opts {
   int grpc_threads;     /* completion-queue threads per port; 0 = 1 */
   int idle_probe_ms;    /* probe connections idle this long; 0 = 20000 */
   int probe_timeout_ms; /* drop when the probe is not acked in time; 0 = 5000 */
+  int send_thread;      /* 1: stream writes on a sender thread (see srv_outbox.h) */
 } nc_srv_opts;
 
 /* Creates the core on loop (loop thread). opts copied. */

@@ -130,10 +130,14 @@ static int setup_fast(void **state) {
   const char *args[] = {"--push-merge-ms", "50", NULL};
   return start_fx(state, args);
 }
-static int setup_default(void **state) { return start_fx(state, NULL); }
+/* default timings, pushes written from the sender thread */
+static int setup_default(void **state) {
+  const char *args[] = {"--send-thread=true", NULL};
+  return start_fx(state, args);
+}
 static int setup_retry(void **state) {
-  const char *args[] = {"--push-merge-ms", "0", "--push-timeout-ms", "300", "--push-retry-ms",
-                        "200", NULL};
+  const char *args[] = {"--push-merge-ms", "0",   "--push-timeout-ms",  "300",
+                        "--push-retry-ms", "200", "--send-thread=true", NULL};
   return start_fx(state, args);
 }
 static int setup_idle(void **state) {
