@@ -177,7 +177,9 @@ void nc_ipc_set_timeout(nc_ipc *c, int timeout_ms) {
 }
 
 int nc_ipc_connected(const nc_ipc *c) { return c && c->sock >= 0; }
-int nc_ipc_fd(const nc_ipc *c) { return c && c->sock >= 0 ? c->epfd : -1; }
+/* Stays valid after the link breaks (the eventfd is then kept readable),
+ * so a loop that registered it once still wakes up to see the error. */
+int nc_ipc_fd(const nc_ipc *c) { return c ? c->epfd : -1; }
 size_t nc_ipc_pending(const nc_ipc *c) { return c ? c->evq_len : 0; }
 uint64_t nc_ipc_dropped_events(const nc_ipc *c) { return c ? c->dropped : 0; }
 

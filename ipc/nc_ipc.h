@@ -136,7 +136,10 @@ int nc_ipc_send(nc_ipc *c, const char *op, const cJSON *params, int64_t *id);
 int nc_ipc_wait(nc_ipc *c, int64_t id, int timeout_ms, cJSON **result);
 
 /* For the app's own poll loop: wait for POLLIN on this descriptor, then
- * call nc_ipc_process(). -1 when not connected. Owned by the handle. */
+ * call nc_ipc_process(). -1 before a successful nc_ipc_connect(); after
+ * that the same descriptor until nc_ipc_free(), readable for good once the
+ * connection is gone (nc_ipc_process() then reports the error). Owned by
+ * the handle: do not close it. */
 int nc_ipc_fd(const nc_ipc *c);
 
 /* Never blocks: reads what the socket has, then hands every queued event to

@@ -407,6 +407,17 @@ static void test_register_holds_until_sigint_then_deregisters(void **state) {
   cJSON_Delete(dereg);
 }
 
+static void test_register_agent_gone_exit_3(void **state) {
+  (void)state;
+  proc p;
+  spawn(&p, (const char *[]){"--socket", F.path, "register", "svc", "10.0.0.1", "8080", NULL});
+  assert_true(pump_until(&p, "registered", 5000));
+  /* The agent goes away: the hold ends with "unreachable", not 0. */
+  assert_int_equal(write(F.stop_pipe[1], "x", 1), 1);
+  assert_int_equal(finish(&p), 3);
+  assert_non_null(strstr(p.ebuf, "CLOSED"));
+}
+
 static void test_watch_prints_changes_until_sigterm(void **state) {
   (void)state;
   proc p;
@@ -455,6 +466,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_usage_errors_exit_2_without_agent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unreachable_agent_exit_3, setup, teardown),
       cmocka_unit_test_setup_teardown(test_register_holds_until_sigint_then_deregisters, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_register_agent_gone_exit_3, setup, teardown),
       cmocka_unit_test_setup_teardown(test_watch_prints_changes_until_sigterm, setup, teardown),
       cmocka_unit_test_setup_teardown(test_config_put_reads_stdin, setup, teardown),
   };
