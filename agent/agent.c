@@ -62,6 +62,8 @@ int nc_ag_resp_ok(const nc_msg *resp) {
 void nc_ag_err_upstream(nc_ipc_client *c, const cJSON *id, int status, const nc_msg *resp) {
   if (status == NC_ETIMEOUT) {
     nc_ag_err(c, id, "TIMEOUT", "upstream request timed out");
+  } else if (status == NC_EBUSY) {
+    nc_ag_err(c, id, "UNAVAILABLE", "too many requests waiting for the upstream server");
   } else if (status == NC_EUNAVAIL || status == NC_ECLOSED) {
     nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection");
   } else if (status) {
@@ -115,6 +117,14 @@ int nc_ag_up(nc_agent *ag, const char *type, cJSON *body, nc_up_done_cb cb, void
   /* Tagged with the loop's view of the connection: if that one is gone by
    * the time the request would be sent, it fails rather than racing the
    * redo of the next connection. */
+  /* Bounded: apps pipelining faster than the server answers get an error
+   * instead of growing the queue without limit. State kept for the redo is
+   * not lost by this: the periodic redo re-sends what did not get through. */
+  if (nc_up_queued(ag->up) >= NC_AG_MAX_QUEUED) {
+    cJSON_Delete(body);
+    cb(ud, NC_EBUSY, NULL);
+    return NC_EBUSY;
+  }
   ag->up_events++;
   return nc_up_request(ag->up, ag->connected ? ag->gen : UINT64_MAX, type, body, cb, ud);
 }

@@ -15,6 +15,8 @@
 #include "upstream.h"
 
 #define NC_AGENT_VERSION "0.1.0"
+/* Upstream requests allowed to wait in the queue. */
+#define NC_AG_MAX_QUEUED 65536
 
 struct nc_agent {
   uv_loop_t *loop;
@@ -65,7 +67,8 @@ void nc_ag_waiter_free(nc_ag_waiter *w);
 
 /* Sends a request upstream on the current connection (fails with
  * NC_EUNAVAIL when there is none). cb runs exactly once, later; while the
- * agent stops it runs synchronously with NC_ECLOSED, so call this last. */
+ * agent stops (NC_ECLOSED) or when the queue is full (NC_EBUSY) it runs
+ * synchronously, so call this last. */
 int nc_ag_up(nc_agent *ag, const char *type, cJSON *body, nc_up_done_cb cb, void *ud);
 
 /* ---- request field helpers (agent.c) ---- */
