@@ -165,7 +165,14 @@ int main(int argc, char **argv) {
       .push_timeout_ms = (int)cfg.push_timeout_ms,
       .push_retry_ms = (int)cfg.push_retry_ms,
   };
-  nc_config_opts co = {.data_dir = cfg.data_dir};
+  nc_config_opts co = {
+      .data_dir = cfg.data_dir,
+      .max_content_bytes = cfg.config_max_content,
+      .history_keep = cfg.config_history_keep,
+      .notify_timeout_ms = (int)cfg.config_notify_timeout_ms,
+      .notify_max_retries = (int)cfg.config_notify_max_retries,
+      .notify_retry_base_ms = (int)cfg.config_notify_retry_ms,
+  };
   int gport = 0, cport = 0, hport = 0;
   if ((rc = nc_srv_new(&a.loop, &so, &a.srv)) != 0 ||
       (rc = nc_naming_init(a.srv, &no, &a.naming)) != 0) {

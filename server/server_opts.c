@@ -35,6 +35,17 @@ static const nc_opt opts[] = {
      "completion-queue threads per gRPC port"},
     {"send-thread", NC_OPT_BOOL, "false", F(send_thread), 0, -1,
      "write pushes to streams from a dedicated thread instead of the loop"},
+    /* config service */
+    {"config-max-content", NC_OPT_INT, "4194304", F(config_max_content), 1, 10485760,
+     "largest config content accepted by a publish, in bytes"},
+    {"config-history-keep", NC_OPT_INT, "30", F(config_history_keep), 1, 100000,
+     "change-history rows kept per config"},
+    {"config-notify-timeout-ms", NC_OPT_INT, "3000", F(config_notify_timeout_ms), 1, 600000,
+     "ack timeout of a ConfigChangeNotifyRequest"},
+    {"config-notify-max-retries", NC_OPT_INT, "50", F(config_notify_max_retries), 1, 100000,
+     "notify attempts before an unresponsive connection is dropped"},
+    {"config-notify-retry-ms", NC_OPT_INT, "2000", F(config_notify_retry_ms), 1, 600000,
+     "notify back-off unit: attempt n waits n times this"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
