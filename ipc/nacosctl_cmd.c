@@ -20,13 +20,27 @@ static int sig_pipe[2] = {-1, -1};
 
 /* ---- agent connection and errors --------------------------------------- */
 
-/* Reports a failed request and picks the exit code. */
+/* Reports a failed request and picks the exit code: whatever the agent
+ * answered (a protocol error code, even one sent just before it hung up)
+ * is 1, a local argument check 2, and the rest (no agent, link lost) 3. */
 static int fail(nc_ipc *c, const char *what, int err) {
   fprintf(stderr, "%s: %s: %s: %s\n", ctl_prog, what, nc_ipc_errcode(c), nc_ipc_errmsg(c));
-  if (err == NC_IPC_E_CONNECT || err == NC_IPC_E_CLOSED || err == NC_IPC_E_IO ||
-      err == NC_IPC_E_PROTOCOL || !nc_ipc_connected(c))
+  switch (err) {
+  case NC_IPC_E_BAD_REQUEST:
+  case NC_IPC_E_TOO_LARGE:
+  case NC_IPC_E_NOT_FOUND:
+  case NC_IPC_E_CONFLICT:
+  case NC_IPC_E_FORBIDDEN:
+  case NC_IPC_E_UNAVAILABLE:
+  case NC_IPC_E_TIMEOUT:
+  case NC_IPC_E_INTERNAL:
+  case NC_IPC_E_UNKNOWN:
+    return CTL_EXIT_AGENT;
+  case NC_IPC_E_INVAL:
+    return CTL_EXIT_USAGE;
+  default:
     return CTL_EXIT_UNREACHABLE;
-  return err == NC_IPC_E_INVAL ? CTL_EXIT_USAGE : CTL_EXIT_AGENT;
+  }
 }
 
 int ctl_open_agent(const ctl_args *a, nc_ipc **out) {
@@ -38,13 +52,16 @@ int ctl_open_agent(const ctl_args *a, nc_ipc **out) {
     return CTL_EXIT_UNREACHABLE;
   }
   nc_ipc_set_timeout(c, a->timeout_ms);
+  /* A one-shot tool: let the agent's own max-line decide (it answers
+   * TOO_LARGE), rather than assume its default. */
+  nc_ipc_set_max_request(c, (size_t)256 * 1024 * 1024);
   err = nc_ipc_connect(c, a->socket);
   if (!err)
     err = nc_ipc_hello(c, "nacosctl", NC_IPC_TIMEOUT_DEFAULT, NULL);
   if (err) {
     int rc = fail(c, "connect", err);
     nc_ipc_free(c);
-    return rc == CTL_EXIT_AGENT ? CTL_EXIT_UNREACHABLE : rc;
+    return rc;
   }
   *out = c;
   return 0;

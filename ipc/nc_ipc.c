@@ -49,7 +49,8 @@ struct nc_ipc {
   int evfd_set;
   int broken; /* was connected, connection gone */
   int64_t next_id;
-  size_t max_line;
+  size_t max_line;    /* cap on lines read */
+  size_t max_request; /* cap on lines written */
   int timeout_ms;
   nc_ipc_event_cb cb;
   void *ud;
@@ -61,6 +62,8 @@ struct nc_ipc {
   pending *waits;
   char code[32];
   char msg[512];
+  char orphan_code[32]; /* error with "id": null since the last send, e.g. */
+  char orphan[256];     /* TOO_LARGE just before the agent hangs up */
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -110,6 +113,7 @@ nc_ipc *nc_ipc_new(void) {
   c->sock = c->epfd = c->evfd = -1;
   c->next_id = 1;
   c->max_line = NC_IPC_DEFAULT_MAX_LINE;
+  c->max_request = NC_IPC_DEFAULT_MAX_REQUEST;
   c->timeout_ms = NC_IPC_DEFAULT_TIMEOUT_MS;
   return c;
 }
@@ -171,6 +175,10 @@ void nc_ipc_set_event_cb(nc_ipc *c, nc_ipc_event_cb cb, void *ud) {
 }
 
 void nc_ipc_set_max_line(nc_ipc *c, size_t max_line) { c->max_line = max_line < 64 ? 64 : max_line; }
+
+void nc_ipc_set_max_request(nc_ipc *c, size_t max_request) {
+  c->max_request = max_request < 64 ? 64 : max_request;
+}
 
 void nc_ipc_set_timeout(nc_ipc *c, int timeout_ms) {
   c->timeout_ms = timeout_ms == NC_IPC_TIMEOUT_DEFAULT ? NC_IPC_DEFAULT_TIMEOUT_MS : timeout_ms;
@@ -298,6 +306,17 @@ static void handle_line(nc_ipc *c, const char *line, size_t len) {
   if (!cJSON_IsObject(msg))
     goto drop;
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+  if (cJSON_IsNull(id)) {
+    /* The agent could not tell which request failed (a line it could not
+     * parse, or one over its cap just before it hangs up): keep the reason
+     * so the CLOSED that may follow can name it. */
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "error");
+    const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "code"));
+    const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "message"));
+    snprintf(c->orphan_code, sizeof(c->orphan_code), "%s", code ? code : "UNKNOWN");
+    snprintf(c->orphan, sizeof(c->orphan), "%s", m ? m : "");
+    goto drop;
+  }
   if (id) {
     /* We only send small positive integers; anything else is not ours. */
     if (!cJSON_IsNumber(id) || !(id->valuedouble >= 1 && id->valuedouble < 9007199254740992.0))
@@ -350,6 +369,11 @@ static int read_some(nc_ipc *c) {
   }
   if (n == 0) {
     conn_break(c);
+    /* The agent's own reason (say TOO_LARGE for our last request) beats a
+     * bare CLOSED; the connection is gone either way. */
+    if (c->orphan_code[0])
+      return set_err(c, nc_ipc_err_from_code(c->orphan_code), c->orphan_code,
+                     "%s (the agent closed the connection)", c->orphan);
     return set_err(c, NC_IPC_E_CLOSED, NULL, "the agent closed the connection");
   }
   c->rlen += (size_t)n;
@@ -449,6 +473,7 @@ int nc_ipc_send(nc_ipc *c, const char *op, const cJSON *params, int64_t *id) {
   if (c->sock < 0)
     return set_err(c, NC_IPC_E_CLOSED, NULL, "not connected to the agent");
   int64_t my_id = c->next_id;
+  c->orphan_code[0] = c->orphan[0] = '\0';
   req = cJSON_CreateObject();
   if (!req || !cJSON_AddNumberToObject(req, "id", (double)my_id) ||
       !cJSON_AddStringToObject(req, "op", op)) {
@@ -470,11 +495,11 @@ int nc_ipc_send(nc_ipc *c, const char *op, const cJSON *params, int64_t *id) {
     goto out;
   }
   size_t len = strlen(line);
-  if (len > c->max_line) {
+  if (len > c->max_request) {
     /* The agent would answer TOO_LARGE and hang up: refuse locally and
      * keep the connection. */
     err = set_err(c, NC_IPC_E_TOO_LARGE, NULL, "request of %zu bytes exceeds the %zu-byte line limit",
-                  len, c->max_line);
+                  len, c->max_request);
     goto out;
   }
   char *nl = realloc(line, len + 2);
@@ -586,7 +611,7 @@ int nc_ipc_wait(nc_ipc *c, int64_t id, int timeout_ms, cJSON **result) {
     while ((rr = read_some(c)) > 0 && !p->msg)
       ;
     if (rr < 0 && !p->msg) {
-      err = rr == NC_IPC_E_PROTOCOL ? rr : NC_IPC_E_CLOSED;
+      err = rr;
       break;
     }
   }

@@ -33,8 +33,13 @@ extern "C" {
 #define NC_IPC_DEFAULT_SOCKET "/run/nacos-agent/agent.sock"
 #define NC_IPC_SOCKET_ENV "NACOS_AGENT_SOCKET"
 #define NC_IPC_PROTOCOL 1
-/* Matches the agent's default maximum line (ipc-protocol.md, Transport). */
-#define NC_IPC_DEFAULT_MAX_LINE (1024 * 1024)
+/* Requests: the agent's default maximum line (ipc-protocol.md, Transport);
+ * a longer one would make the agent hang up, so it is refused locally. */
+#define NC_IPC_DEFAULT_MAX_REQUEST (1024 * 1024)
+/* Lines read from the agent: replies carry whole host lists and config
+ * contents (the server accepts up to 4 MiB, more once JSON-escaped), so
+ * this cap is larger; it only guards against a runaway peer. */
+#define NC_IPC_DEFAULT_MAX_LINE (16 * 1024 * 1024)
 #define NC_IPC_DEFAULT_TIMEOUT_MS 5000
 /* Events held while the app is busy in blocking calls; the oldest is
  * dropped beyond this (naming.changed carries the full list, so a later
@@ -99,9 +104,13 @@ nc_ipc *nc_ipc_new(void);
 void nc_ipc_free(nc_ipc *c);
 
 /* Settings; may be changed at any time. max_line bounds every line read
- * from (and written to) the agent, at least 64 bytes. */
+ * from the agent (a longer one closes the connection), max_request every
+ * request written (a longer one fails with NC_IPC_E_TOO_LARGE and the
+ * connection stays); both at least 64 bytes. Raise max_request together
+ * with the agent's max-line option. */
 void nc_ipc_set_event_cb(nc_ipc *c, nc_ipc_event_cb cb, void *ud);
 void nc_ipc_set_max_line(nc_ipc *c, size_t max_line);
+void nc_ipc_set_max_request(nc_ipc *c, size_t max_request);
 void nc_ipc_set_timeout(nc_ipc *c, int timeout_ms);
 
 /* Connects to path (resolved with nc_ipc_socket_path). Returns 0 or
@@ -124,7 +133,9 @@ const char *nc_ipc_errmsg(const nc_ipc *c);
  * the agent sent, and local timeouts, leave the connection usable (a late
  * response is discarded). Errors of the connection itself (peer gone, an
  * oversized line from the agent, i/o failure) close it: nc_ipc_connected()
- * turns 0 and later calls fail with NC_IPC_E_CLOSED. */
+ * turns 0 and later calls fail with NC_IPC_E_CLOSED. When the agent names
+ * its reason before hanging up (TOO_LARGE for a line over its cap, sent
+ * with "id": null), that code is returned instead of NC_IPC_E_CLOSED. */
 int nc_ipc_call(nc_ipc *c, const char *op, const cJSON *params, int timeout_ms, cJSON **result);
 
 /* Pipelining: nc_ipc_send writes a request and returns its id in *id

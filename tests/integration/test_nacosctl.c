@@ -283,6 +283,22 @@ static void test_config_put_get_cas_rm(void **state) {
   assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
 }
 
+static void test_config_put_over_agent_line_cap(void **state) {
+  (void)state;
+  proc p;
+  char path[300];
+  snprintf(path, sizeof(path), "%s/big.txt", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  for (int i = 0; i < 1536; i++) /* 1.5 MiB: over the agent's default 1 MiB line */
+    fprintf(f, "%01023d\n", i);
+  fclose(f);
+  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.big", "--file", path, NULL}), 1);
+  assert_non_null(strstr(p.ebuf, "TOO_LARGE"));
+  /* The agent is still there for everyone else. */
+  assert_int_equal(run(&p, (const char *[]){"status", NULL}), 0);
+}
+
 static void test_config_watch_sees_publish(void **state) {
   (void)state;
   proc w, p;
@@ -319,6 +335,7 @@ int main(void) {
       cmocka_unit_test(test_killed_register_instance_dropped),
       cmocka_unit_test(test_watch_streams_changes),
       cmocka_unit_test(test_config_put_get_cas_rm),
+      cmocka_unit_test(test_config_put_over_agent_line_cap),
       cmocka_unit_test(test_config_watch_sees_publish),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

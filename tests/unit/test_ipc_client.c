@@ -348,7 +348,7 @@ static void test_request_over_cap_refused_locally(void **state) {
   const step script[] = {{.expect_op = "config.publish", .send = "{\"id\":$1,\"ok\":true,\"md5\":\"x\"}\n"}};
   fake *f = RUN_FAKE(script);
   nc_ipc *c = client_for(f);
-  nc_ipc_set_max_line(c, 256);
+  nc_ipc_set_max_request(c, 256);
   char content[400];
   memset(content, 'c', sizeof(content) - 1);
   content[sizeof(content) - 1] = '\0';
@@ -359,6 +359,26 @@ static void test_request_over_cap_refused_locally(void **state) {
   assert_int_equal(nc_ipc_config_publish(c, NULL, NULL, "d", "small", NULL, 2000, &r), 0);
   assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "md5")), "x");
   cJSON_Delete(r);
+  nc_ipc_free(c);
+  fake_stop(f);
+}
+
+static void test_hangup_after_null_id_error_names_it(void **state) {
+  (void)state;
+  const step script[] = {
+      {.expect_op = "config.publish",
+       .send = "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"TOO_LARGE\","
+               "\"message\":\"line exceeds 1048576 bytes\"}}\n"},
+      {.close = 1},
+  };
+  fake *f = RUN_FAKE(script);
+  nc_ipc *c = client_for(f);
+  assert_int_equal(nc_ipc_config_publish(c, NULL, NULL, "d", "x", NULL, 2000, NULL),
+                   NC_IPC_E_TOO_LARGE);
+  assert_string_equal(nc_ipc_errcode(c), "TOO_LARGE");
+  assert_non_null(strstr(nc_ipc_errmsg(c), "line exceeds 1048576 bytes"));
+  assert_false(nc_ipc_connected(c));
+  assert_int_equal(nc_ipc_status(c, 100, NULL), NC_IPC_E_CLOSED);
   nc_ipc_free(c);
   fake_stop(f);
 }
@@ -558,6 +578,7 @@ int main(void) {
       cmocka_unit_test(test_error_codes_mapped),
       cmocka_unit_test(test_oversized_line_from_agent_closes),
       cmocka_unit_test(test_request_over_cap_refused_locally),
+      cmocka_unit_test(test_hangup_after_null_id_error_names_it),
       cmocka_unit_test(test_timeout_then_late_response_dropped),
       cmocka_unit_test(test_peer_vanishes_mid_call),
       cmocka_unit_test(test_register_sends_protocol_fields),
