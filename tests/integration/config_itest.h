@@ -26,6 +26,7 @@ typedef struct cfg_srv {
   char dir[64];
   char target[64];
   int port, grpc_port;
+  const char *extra[8]; /* extra nacosd arguments, NULL-terminated */
 } cfg_srv;
 
 static uint64_t it_now_ms(void) {
@@ -74,8 +75,13 @@ static int srv_start(cfg_srv *s) {
     return -1;
   if (pid == 0) {
     const char *lvl = getenv("NC_TEST_LOG_LEVEL");
-    execl(it_nacosd_bin(), "nacosd", "--port", "0", "--data-dir", s->dir, "--port-file", pf,
-          "--log-level", lvl ? lvl : "warn", (char *)NULL);
+    const char *argv[24] = {"nacosd", "--port", "0", "--data-dir", s->dir, "--port-file", pf,
+                            "--log-level", lvl ? lvl : "warn"};
+    int n = 9;
+    for (int i = 0; i < 8 && s->extra[i]; i++)
+      argv[n++] = s->extra[i];
+    argv[n] = NULL;
+    execv(it_nacosd_bin(), (char *const *)argv);
     _exit(127);
   }
   s->pid = pid;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdatomic.h>
+
 #include "config_itest.h"
 #include "config_md5.h"
 #include "nc_grpc.h"
@@ -321,6 +323,49 @@ static void test_unacked_notify_is_retried(void **state) {
   nc_wc_close(pub);
 }
 
+static atomic_int g_closed;
+
+static void on_closed(void *ud, nc_wc *wc, int status) {
+  (void)ud, (void)wc, (void)status;
+  atomic_store(&g_closed, 1);
+}
+
+/* A listener that never acks is retried max-retries times, then its
+ * connection is dropped (server with short notify timings). */
+static void test_never_acking_listener_is_dropped(void **state) {
+  (void)state;
+  cfg_srv srv = {.extra = {"--config-notify-timeout-ms", "200", "--config-notify-max-retries",
+                           "3", "--config-notify-retry-ms", "100", NULL}};
+  nc_gcli_env *env = NULL;
+  assert_int_equal(srv_start(&srv), 0);
+  assert_int_equal(nc_gcli_env_new(1, &env), 0);
+  pushbox pb = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  nc_wc_opts o = {.target = srv.target, .module = "config", .no_auto_ack = 1};
+  nc_wc *mute = NULL;
+  assert_int_equal(nc_wc_connect(env, &o, on_push, on_closed, &pb, &mute), 0);
+  nc_wc *pub = cfg_connect(env, &srv, NULL, NULL, 0);
+  assert_non_null(pub);
+  nc_msg_free(cfg_listen(mute, 1, "mute", "g", "", ""));
+  atomic_store(&g_closed, 0);
+  uint64_t t0 = it_now_ms();
+  expect_ok(cfg_publish(pub, "mute", "g", "", "v", NULL), "ConfigPublishResponse");
+  while (!atomic_load(&g_closed) && it_now_ms() - t0 < 5000)
+    it_sleep_ms(10);
+  assert_true(atomic_load(&g_closed));
+  /* 3 attempts: 200 ms timeouts with 100 and 200 ms back-offs in between. */
+  assert_true(it_now_ms() - t0 >= 700);
+  assert_int_equal(push_count(&pb), 3);
+  assert_int_equal(srv_metric(&srv, "config_listeners"), 0);
+  /* The publisher's connection is unaffected. */
+  expect_content(pub, "mute", "g", "", "v");
+  nc_wc_close(mute);
+  nc_wc_close(pub);
+  nc_gcli_env_free(env);
+  int st = srv_stop(&srv, SIGTERM);
+  srv_cleanup(&srv);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_publish_then_get, setup, teardown),
@@ -332,6 +377,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_listeners_cleaned_when_connection_closes, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unacked_notify_is_retried, setup, teardown),
+      cmocka_unit_test(test_never_acking_listener_is_dropped),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
