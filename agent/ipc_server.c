@@ -202,6 +202,13 @@ static int line_cb(void *ud, char *line, size_t len) {
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   nc_ipc_client *c = (nc_ipc_client *)st;
+  if (nread == UV_EOF) {
+    /* The app finished sending (it may have only shut down its write
+     * side, as `socat` or `nc -N` do): the lifetime ends here, but the
+     * replies already queued still go out before the socket closes. */
+    nc_ipc_client_close(c);
+    return;
+  }
   if (nread < 0) {
     close_now(c);
     return;
