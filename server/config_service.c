@@ -374,6 +374,10 @@ static void h_listen(void *ud, nc_req *r, const nc_msg *m) {
   cJSON *changed = b ? cJSON_AddArrayToObject(b, "changedConfigs") : NULL;
   if (!changed)
     goto oom;
+  /* Matching uses the normalised tenant (2.x Nacos keys BatchListen by the
+   * raw one, so a "public" listener there never hears of "" changes); the
+   * raw string is what goes back to the client, in changedConfigs and in
+   * every later ConfigChangeNotifyRequest. */
   cJSON_ArrayForEach(c, ctxs) {
     check_key(c, &k, buf, sizeof(buf));
     char *gk = nc_cfg_group_key(k.data_id, k.group, k.tenant);
