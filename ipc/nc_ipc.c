@@ -335,6 +335,19 @@ drop:
   cJSON_Delete(msg);
 }
 
+/* The link is gone (err = errno, 0 for EOF). The agent's own reason, when
+ * it sent one with "id": null just before (say TOO_LARGE for our last
+ * request), beats a bare CLOSED. */
+static int hang_up(nc_ipc *c, int err, const char *what) {
+  conn_break(c);
+  if (c->orphan_code[0])
+    return set_err(c, nc_ipc_err_from_code(c->orphan_code), c->orphan_code,
+                   "%s (the agent closed the connection)", c->orphan);
+  if (err)
+    return set_err(c, NC_IPC_E_CLOSED, NULL, "%s: %s", what, strerror(err));
+  return set_err(c, NC_IPC_E_CLOSED, NULL, "the agent closed the connection");
+}
+
 /* One recv() into the line buffer, then every complete line is handled.
  * Returns 1 if bytes were read, 0 on EAGAIN, or a negative error after
  * breaking the connection (EOF, i/o error, line over the cap). */
@@ -362,20 +375,8 @@ static int read_some(nc_ipc *c) {
   while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return 0;
-  if (n < 0) {
-    int e = errno;
-    conn_break(c);
-    return set_err(c, NC_IPC_E_CLOSED, NULL, "connection to the agent failed: %s", strerror(e));
-  }
-  if (n == 0) {
-    conn_break(c);
-    /* The agent's own reason (say TOO_LARGE for our last request) beats a
-     * bare CLOSED; the connection is gone either way. */
-    if (c->orphan_code[0])
-      return set_err(c, nc_ipc_err_from_code(c->orphan_code), c->orphan_code,
-                     "%s (the agent closed the connection)", c->orphan);
-    return set_err(c, NC_IPC_E_CLOSED, NULL, "the agent closed the connection");
-  }
+  if (n <= 0)
+    return hang_up(c, n < 0 ? errno : 0, "connection to the agent failed");
   c->rlen += (size_t)n;
 
   size_t start = 0;
@@ -435,9 +436,12 @@ static int write_all(nc_ipc *c, const char *buf, size_t len) {
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      int e = errno;
-      conn_break(c);
-      return set_err(c, NC_IPC_E_CLOSED, NULL, "cannot write to the agent: %s", strerror(e));
+      /* The agent hung up mid-request (over its line cap, typically): its
+       * reply may still sit in our receive queue, so read that first. */
+      int e = errno, rr;
+      while ((rr = read_some(c)) > 0)
+        ;
+      return rr < 0 ? rr : hang_up(c, e, "cannot write to the agent");
     }
     struct pollfd pfd = {.fd = c->sock, .events = POLLOUT | POLLIN};
     int ms = remaining(deadline);

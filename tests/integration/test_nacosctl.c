@@ -37,7 +37,10 @@ typedef struct proc {
   size_t olen, elen;
 } proc;
 
-static void spawn(proc *p, const char *const *args) {
+/* Starts bin with args (NULL-terminated), stdin/stdout/stderr on pipes.
+ * nacosctl gets --socket <agent> first; other programs find the agent
+ * through $NACOS_AGENT_SOCKET. */
+static void spawn_bin(proc *p, const char *bin, const char *const *args) {
   int o[2], e[2], i[2];
   assert_int_equal(pipe2(o, O_CLOEXEC), 0);
   assert_int_equal(pipe2(e, O_CLOEXEC), 0);
@@ -49,12 +52,13 @@ static void spawn(proc *p, const char *const *args) {
     dup2(i[0], 0);
     dup2(o[1], 1);
     dup2(e[1], 2);
-    const char *argv[32] = {NC_NACOSCTL_BIN, "--socket", ag.sock};
-    int n = 3;
+    const char *argv[32] = {bin, "--socket", ag.sock};
+    int n = strcmp(bin, NC_NACOSCTL_BIN) ? 1 : 3;
     for (int k = 0; args[k] && n < 31; k++)
       argv[n++] = args[k];
     argv[n] = NULL;
-    execv(NC_NACOSCTL_BIN, (char *const *)argv);
+    setenv(NC_IPC_SOCKET_ENV, ag.sock, 1);
+    execv(bin, (char *const *)argv);
     _exit(127);
   }
   close(o[1]);
@@ -64,6 +68,8 @@ static void spawn(proc *p, const char *const *args) {
   p->err = e[0];
   p->in = i[1];
 }
+
+static void spawn(proc *p, const char *const *args) { spawn_bin(p, NC_NACOSCTL_BIN, args); }
 
 /* Collects output for up to ms; returns 1 as soon as stdout holds want
  * (want NULL: until both pipes reach EOF). */
@@ -327,6 +333,29 @@ static void test_status_reports_upstream(void **state) {
   assert_non_null(strstr(p.obuf, "yes"));
 }
 
+/* The example program of ipc/: registers itself, prints changes of the
+ * watched service, deregisters on Ctrl-C. */
+static void test_example_app_follows_changes(void **state) {
+  (void)state;
+  char bin[512];
+  proc app, reg;
+  snprintf(bin, sizeof(bin), "%s", NC_NACOSCTL_BIN);
+  snprintf(strrchr(bin, '/') + 1, sizeof(bin) - (size_t)(strrchr(bin, '/') + 1 - bin), "%s",
+           "nc_example_app");
+  spawn_bin(&app, bin, (const char *[]){"ctl.example", "7001", NULL});
+  assert_true(pump_until(&app, "subscribed to ctl.example", 10000));
+  assert_true(instances_until("ctl.example", "127.0.0.1", 1, 5000));
+  spawn(&reg, (const char *[]){"register", "ctl.example", "10.0.0.8", "7002", NULL});
+  assert_true(pump_until(&reg, "registered", 10000));
+  assert_true(pump_until(&app, "10.0.0.8:7002", 5000));
+  kill(reg.pid, SIGINT);
+  assert_int_equal(finish(&reg), 0);
+  kill(app.pid, SIGINT);
+  assert_int_equal(finish(&app), 0);
+  assert_non_null(strstr(app.obuf, "deregistered 127.0.0.1#7001"));
+  assert_true(instances_until("ctl.example", "127.0.0.1", 0, 3000));
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
@@ -337,6 +366,7 @@ int main(void) {
       cmocka_unit_test(test_config_put_get_cas_rm),
       cmocka_unit_test(test_config_put_over_agent_line_cap),
       cmocka_unit_test(test_config_watch_sees_publish),
+      cmocka_unit_test(test_example_app_follows_changes),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

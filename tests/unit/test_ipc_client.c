@@ -28,6 +28,7 @@ typedef struct step {
   int sleep_ms;
   int close;             /* close the connection and stop */
   int repeat;            /* send this many times (0 = once) */
+  size_t read_bytes;     /* read (and discard) this many bytes first */
 } step;
 
 #define MAX_REQ 16
@@ -94,6 +95,12 @@ static void *fake_main(void *arg) {
     return NULL;
   for (size_t i = 0; i < f->nsteps; i++) {
     const step *s = &f->script[i];
+    for (size_t got = 0; got < s->read_bytes;) {
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0)
+        goto out;
+      got += (size_t)n;
+    }
     if (s->expect_op) {
       char *nl;
       while (!(nl = memchr(buf, '\n', blen))) {
@@ -383,6 +390,32 @@ static void test_hangup_after_null_id_error_names_it(void **state) {
   fake_stop(f);
 }
 
+static void test_hangup_mid_request_write_reports_agent_reason(void **state) {
+  (void)state;
+  /* Like an agent over its line cap: it reads part of the request, says
+   * TOO_LARGE with "id": null and hangs up while we are still writing. */
+  const step script[] = {
+      {.read_bytes = 256 * 1024,
+       .send = "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"TOO_LARGE\","
+               "\"message\":\"line too long\"}}\n",
+       .close = 1},
+  };
+  fake *f = RUN_FAKE(script);
+  nc_ipc *c = client_for(f);
+  nc_ipc_set_max_request(c, 64 * 1024 * 1024);
+  size_t n = 8 * 1024 * 1024;
+  char *big = malloc(n + 1);
+  memset(big, 'b', n);
+  big[n] = '\0';
+  assert_int_equal(nc_ipc_config_publish(c, NULL, NULL, "d", big, NULL, 5000, NULL),
+                   NC_IPC_E_TOO_LARGE);
+  assert_non_null(strstr(nc_ipc_errmsg(c), "line too long"));
+  assert_false(nc_ipc_connected(c));
+  free(big);
+  nc_ipc_free(c);
+  fake_stop(f);
+}
+
 static void test_timeout_then_late_response_dropped(void **state) {
   (void)state;
   const step script[] = {
@@ -579,6 +612,7 @@ int main(void) {
       cmocka_unit_test(test_oversized_line_from_agent_closes),
       cmocka_unit_test(test_request_over_cap_refused_locally),
       cmocka_unit_test(test_hangup_after_null_id_error_names_it),
+      cmocka_unit_test(test_hangup_mid_request_write_reports_agent_reason),
       cmocka_unit_test(test_timeout_then_late_response_dropped),
       cmocka_unit_test(test_peer_vanishes_mid_call),
       cmocka_unit_test(test_register_sends_protocol_fields),
