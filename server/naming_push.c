@@ -25,6 +25,7 @@ typedef struct dlv {
   int pending;   /* a newer state arrived while SENT */
   int dead;      /* unlinked; freed when the in-flight result arrives */
   uint64_t due;  /* QUEUED/RETRY: when to send (uv_now ms) */
+  uint64_t sent_rev; /* service revision of the push in flight */
 } dlv;
 
 typedef struct dirty {
@@ -164,7 +165,10 @@ static void on_result(void *ud, const char *conn_id, nc_push_result res) {
     d->state = DLV_IDLE;
     if (d->pending) {
       d->pending = 0;
-      dlv_send(p, d);
+      /* a targeted push and a change push often coincide: skip the second
+       * when the acked one already carried this revision */
+      if (nc_nreg_revision(p->reg, d->svc_key) != d->sent_rev)
+        dlv_send(p, d);
     }
     break;
   case NC_PUSH_GONE:
@@ -190,6 +194,7 @@ static void dlv_send(nc_npush *p, dlv *d) {
   }
   size_t len = 0;
   const char *body = nc_nreg_push_body(p->reg, d->svc_key, clusters, &len);
+  d->sent_rev = nc_nreg_revision(p->reg, d->svc_key);
   int rc = body ? p->send(p->send_ud, d->conn_id, body, len, p->o.timeout_ms, on_result, d)
                 : NC_ENOMEM;
   if (rc == 0) {

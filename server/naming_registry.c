@@ -626,6 +626,11 @@ const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clust
   return s->cache;
 }
 
+uint64_t nc_nreg_revision(nc_nreg *r, const char *svc_key) {
+  nc_nsvc *s = nc_map_get(r->svcs, svc_key);
+  return s ? s->revision : 0;
+}
+
 int nc_nreg_subscriber(nc_nreg *r, const char *svc_key, const char *conn_id,
                        const char **clusters) {
   nc_nsvc *s = nc_map_get(r->svcs, svc_key);

@@ -71,6 +71,11 @@ cJSON *nc_nreg_service_info(nc_nreg *r, const char *ns, const char *group, const
  * when the service does not exist or on OOM. */
 const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clusters, size_t *len);
 
+/* Revision of the service's instance set (bumped on every change); 0 for
+ * an unknown service. Lets the push engine skip a push identical to the
+ * one just acked. */
+uint64_t nc_nreg_revision(nc_nreg *r, const char *svc_key);
+
 /* Subscriber lookup for the push engine: 1 and *clusters (borrowed) when
  * conn_id subscribes to svc_key, else 0. */
 int nc_nreg_subscriber(nc_nreg *r, const char *svc_key, const char *conn_id,

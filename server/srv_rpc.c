@@ -293,6 +293,11 @@ static void handle_unary(nc_srv *srv, nc_gsrv_ev *ev) {
     goto out;
   }
   nc_cm_touch(p->conn);
+  if (nc_log_current_level >= NC_LOG_TRACE) {
+    char *js = m->body ? cJSON_PrintUnformatted(m->body) : NULL;
+    nc_trace("conn %s: %s %s", p->conn->id, m->type, js ? js : "(no body)");
+    free(js);
+  }
   size_t idl = strlen(p->conn->id);
   r = malloc(sizeof(*r) + idl + 1);
   if (!r) {

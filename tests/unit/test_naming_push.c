@@ -213,6 +213,28 @@ static void test_one_in_flight_one_pending(void **state) {
   destroy(f);
 }
 
+static void test_identical_follow_up_push_skipped(void **state) {
+  (void)state;
+  fx *f = mk(0, 30);
+  pub(f, "p", 1);
+  sub(f, "a");
+  run_ms(f, 10);
+  assert_int_equal(f->n, 1);
+  /* a change notice that carries no new revision (e.g. a targeted push
+   * coinciding with the change it already reflects) */
+  nc_npush_service_changed(f->push, f->key);
+  run_ms(f, 10);
+  resolve(f, 0, NC_PUSH_ACKED);
+  run_ms(f, 20);
+  assert_int_equal(f->n, 1);
+  /* a real change still goes out */
+  pub(f, "p", 2);
+  run_ms(f, 10);
+  assert_int_equal(f->n, 2);
+  resolve(f, 1, NC_PUSH_ACKED);
+  destroy(f);
+}
+
 static void test_connection_gone_and_unsubscribe_release_records(void **state) {
   (void)state;
   fx *f = mk(0, 30);
@@ -248,6 +270,7 @@ int main(void) {
       cmocka_unit_test(test_first_subscribe_pushes_to_that_subscriber_only),
       cmocka_unit_test(test_push_retried_until_acked),
       cmocka_unit_test(test_one_in_flight_one_pending),
+      cmocka_unit_test(test_identical_follow_up_push_skipped),
       cmocka_unit_test(test_connection_gone_and_unsubscribe_release_records),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
