@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <stdatomic.h>
+#include <sys/stat.h>
 
 #include "config_itest.h"
 #include "config_md5.h"
@@ -385,6 +386,20 @@ static void test_never_acking_listener_is_dropped(void **state) {
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* An unusable store stops nacosd at start instead of serving without it. */
+static void test_unusable_store_fails_startup(void **state) {
+  (void)state;
+  cfg_srv srv = {0};
+  char path[128];
+  snprintf(srv.dir, sizeof(srv.dir), "/tmp/nc_cfgit_XXXXXX");
+  assert_non_null(mkdtemp(srv.dir));
+  snprintf(path, sizeof(path), "%s/config.db", srv.dir);
+  assert_int_equal(mkdir(path, 0700), 0); /* a directory where the db file goes */
+  assert_int_not_equal(srv_start(&srv), 0);
+  assert_int_equal(srv.pid, 0); /* it exited */
+  srv_cleanup(&srv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_publish_then_get, setup, teardown),
@@ -398,6 +413,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unacked_notify_is_retried, setup, teardown),
       cmocka_unit_test(test_never_acking_listener_is_dropped),
+      cmocka_unit_test(test_unusable_store_fails_startup),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
