@@ -394,9 +394,24 @@ int nc_cfg_listen_add(nc_cfg_listen *l, const char *conn_id, const char *group_k
   if (!pk)
     return NC_ENOMEM;
   if ((x = nc_cfg_map_get(l->pairs, pk)) != NULL) {
-    /* Refresh: keep the delivery state, update the client's md5. */
-    snprintf(x->md5, sizeof(x->md5), "%s", md5 ? md5 : "");
+    /* Refresh: keep the delivery state, update the client's md5 and, if it
+     * now spells the tenant differently ("" vs "public"), the echo. */
     free(pk);
+    snprintf(x->md5, sizeof(x->md5), "%s", md5 ? md5 : "");
+    if (strcmp(x->tenant, tenant ? tenant : "") != 0) {
+      lsn tmp = *x;
+      tmp.tenant = strdup(tenant ? tenant : "");
+      tmp.json = NULL;
+      if (!tmp.tenant || build_json(&tmp) != 0) {
+        free(tmp.tenant);
+        return NC_ENOMEM;
+      }
+      free(x->tenant);
+      cJSON_free(x->json);
+      x->tenant = tmp.tenant;
+      x->json = tmp.json;
+      x->json_len = tmp.json_len;
+    }
     return 0;
   }
   x = calloc(1, sizeof(*x));

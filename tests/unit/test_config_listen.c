@@ -113,6 +113,19 @@ static void test_add_remove_refresh_counts(void **state) {
   assert_int_equal(nc_cfg_listen_remove(f->l, "nobody", "d+g"), 0);
 }
 
+/* Re-listening with another spelling of the default tenant updates the echo. */
+static void test_refresh_updates_tenant_echo(void **state) {
+  fx *f = *state;
+  assert_int_equal(nc_cfg_listen_add(f->l, "c1", "d+g", "d", "g", "", "m"), 0);
+  assert_int_equal(nc_cfg_listen_add(f->l, "c1", "d+g", "d", "g", "public", "m"), 0);
+  assert_int_equal(nc_cfg_listen_count(f->l), 1);
+  nc_cfg_listen_changed(f->l, "d+g");
+  assert_int_equal(f->n_push, 1);
+  cJSON *b = cJSON_Parse(f->pushes[0].json);
+  assert_string_equal(nc_json_str(b, "tenant", "?"), "public");
+  cJSON_Delete(b);
+}
+
 static void test_conn_drop_removes_only_its_registrations(void **state) {
   fx *f = *state;
   char gk[16];
@@ -237,6 +250,7 @@ static void test_push_refused_busy_is_retried(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_add_remove_refresh_counts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_refresh_updates_tenant_echo, setup, teardown),
       cmocka_unit_test_setup_teardown(test_conn_drop_removes_only_its_registrations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_notify_body_echoes_client_tenant, setup, teardown),
       cmocka_unit_test_setup_teardown(test_changes_while_sent_coalesce, setup, teardown),
