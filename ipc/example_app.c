@@ -8,7 +8,9 @@
  * from $NACOS_AGENT_SOCKET or the default /run/nacos-agent/agent.sock.
  *
  * The loop is a plain poll() over the app's own descriptors (here only a
- * self-pipe for signals) plus nc_ipc_fd(); nc_ipc_process() never blocks. */
+ * self-pipe for signals) plus nc_ipc_fd(); nc_ipc_process() never blocks.
+ * If the agent restarts, the app reconnects with back-off and registers and
+ * subscribes again (the agent drops what a closed connection held). */
 #include "nc_ipc.h"
 #include "nc_ipc_ops.h"
 
@@ -56,14 +58,54 @@ static void on_event(nc_ipc *c, const char *name, const cJSON *msg, void *ud) {
   fflush(stdout);
 }
 
-int main(int argc, char **argv) {
-  const char *service = argc > 1 ? argv[1] : "example";
-  int port = argc > 2 ? atoi(argv[2]) : 8080;
-  const char *watched = argc > 3 ? argv[3] : service;
-  nc_ipc *c = NULL;
+/* Everything this app holds at the agent. The agent forgets it when our
+ * connection ends, so after a reconnect it is simply set up again. */
+typedef struct app {
+  nc_ipc *c;
   nc_ipc_instance inst;
-  char *instance_id = NULL;
-  int rc = 1, err, registered = 0;
+  const char *watched;
+  char *instance_id;
+} app;
+
+static int session_start(app *a) {
+  int err, applied = 0;
+  cJSON *snap = NULL;
+  if ((err = nc_ipc_connect(a->c, NULL)) || (err = nc_ipc_hello(a->c, "example_app", 0, NULL)))
+    goto fail;
+  free(a->instance_id);
+  a->instance_id = NULL;
+  if ((err = nc_ipc_register(a->c, &a->inst, NC_IPC_TIMEOUT_DEFAULT, &a->instance_id, &applied)))
+    goto fail;
+  printf("registered %s%s\n", a->instance_id,
+         applied ? "" : " (agent has no server yet: applied when it connects)");
+  if ((err = nc_ipc_subscribe(a->c, NULL, NULL, a->watched, NULL, NC_IPC_TIMEOUT_DEFAULT, &snap)))
+    goto fail;
+  printf("subscribed to %s: %d instance(s) now\n", a->watched,
+         cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(snap, "hosts")));
+  cJSON_Delete(snap);
+  fflush(stdout);
+  return 0;
+fail:
+  fprintf(stderr, "agent: %s: %s\n", nc_ipc_errcode(a->c), nc_ipc_errmsg(a->c));
+  return err;
+}
+
+/* Sleeps ms unless a signal arrives first (returns 1 then). */
+static int sleep_or_signal(int ms) {
+  struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
+  return poll(&p, 1, ms) > 0;
+}
+
+int main(int argc, char **argv) {
+  app a;
+  int rc = 1, backoff_ms = 100;
+
+  memset(&a, 0, sizeof(a));
+  nc_ipc_instance_init(&a.inst);
+  a.inst.service = argc > 1 ? argv[1] : "example";
+  a.inst.port = argc > 2 ? atoi(argv[2]) : 8080;
+  a.inst.ip = "127.0.0.1";
+  a.watched = argc > 3 ? argv[3] : a.inst.service;
 
   if (pipe(sig_pipe) < 0) {
     perror("pipe");
@@ -76,41 +118,18 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 
-  c = nc_ipc_new();
-  if (!c)
+  a.c = nc_ipc_new();
+  if (!a.c)
     goto out;
-  nc_ipc_set_event_cb(c, on_event, NULL);
-  if ((err = nc_ipc_connect(c, NULL)) || (err = nc_ipc_hello(c, "example_app", 0, NULL))) {
-    fprintf(stderr, "agent: %s: %s\n", nc_ipc_errcode(c), nc_ipc_errmsg(c));
-    goto out;
-  }
-
-  nc_ipc_instance_init(&inst);
-  inst.service = service;
-  inst.ip = "127.0.0.1";
-  inst.port = port;
-  int applied = 0;
-  if ((err = nc_ipc_register(c, &inst, NC_IPC_TIMEOUT_DEFAULT, &instance_id, &applied))) {
-    fprintf(stderr, "register: %s: %s\n", nc_ipc_errcode(c), nc_ipc_errmsg(c));
-    goto out;
-  }
-  registered = 1;
-  printf("registered %s%s\n", instance_id, applied ? "" : " (agent offline: applied on connect)");
-
-  cJSON *snap = NULL;
-  if ((err = nc_ipc_subscribe(c, NULL, NULL, watched, NULL, NC_IPC_TIMEOUT_DEFAULT, &snap))) {
-    fprintf(stderr, "subscribe: %s: %s\n", nc_ipc_errcode(c), nc_ipc_errmsg(c));
-    goto out;
-  }
-  printf("subscribed to %s: %d instance(s) now\n", watched,
-         cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(snap, "hosts")));
-  cJSON_Delete(snap);
-  fflush(stdout);
+  nc_ipc_set_event_cb(a.c, on_event, NULL);
+  if (session_start(&a) != 0)
+    goto out; /* the first attempt must work: a misconfigured path should fail loudly */
 
   for (;;) {
     /* Events that arrived during the blocking calls above are already
-     * queued; nc_ipc_fd() is readable for them too, so no special case. */
-    struct pollfd p[2] = {{.fd = nc_ipc_fd(c), .events = POLLIN},
+     * queued; nc_ipc_fd() is readable for them too, so no special case.
+     * The descriptor also survives reconnects. */
+    struct pollfd p[2] = {{.fd = nc_ipc_fd(a.c), .events = POLLIN},
                           {.fd = sig_pipe[0], .events = POLLIN}};
     if (poll(p, 2, -1) < 0 && errno != EINTR) {
       perror("poll");
@@ -118,21 +137,37 @@ int main(int argc, char **argv) {
     }
     if (p[1].revents & POLLIN)
       break;
-    if (p[0].revents && nc_ipc_process(c) < 0) {
-      fprintf(stderr, "agent connection lost: %s\n", nc_ipc_errmsg(c));
-      registered = 0; /* the agent dropped our instance with the socket */
-      goto out;
+    if (!p[0].revents || nc_ipc_process(a.c) >= 0)
+      continue;
+    /* The agent went away (restart, upgrade): our instance went with the
+     * connection. Reconnect with back-off and set everything up again. */
+    fprintf(stderr, "agent connection lost (%s); reconnecting\n", nc_ipc_errmsg(a.c));
+    for (;;) {
+      if (sleep_or_signal(backoff_ms))
+        goto out_signal;
+      if (session_start(&a) == 0)
+        break;
+      if (nc_ipc_connected(a.c)) {
+        /* connected but a request failed: start over on a clean link */
+        nc_ipc_free(a.c);
+        if (!(a.c = nc_ipc_new()))
+          goto out;
+        nc_ipc_set_event_cb(a.c, on_event, NULL);
+      }
+      backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
     }
+    backoff_ms = 100;
   }
+out_signal:
   rc = 0;
 out:
-  if (registered) {
-    if (nc_ipc_deregister(c, &inst, NC_IPC_TIMEOUT_DEFAULT) == 0)
-      printf("deregistered %s\n", instance_id);
+  if (a.c && nc_ipc_connected(a.c) && a.instance_id) {
+    if (nc_ipc_deregister(a.c, &a.inst, NC_IPC_TIMEOUT_DEFAULT) == 0)
+      printf("deregistered %s\n", a.instance_id);
     else
-      fprintf(stderr, "deregister: %s: %s\n", nc_ipc_errcode(c), nc_ipc_errmsg(c));
+      fprintf(stderr, "deregister: %s: %s\n", nc_ipc_errcode(a.c), nc_ipc_errmsg(a.c));
   }
-  free(instance_id);
-  nc_ipc_free(c);
+  free(a.instance_id);
+  nc_ipc_free(a.c);
   return rc;
 }

@@ -191,15 +191,38 @@ int nc_ipc_fd(const nc_ipc *c) { return c ? c->epfd : -1; }
 size_t nc_ipc_pending(const nc_ipc *c) { return c ? c->evq_len : 0; }
 uint64_t nc_ipc_dropped_events(const nc_ipc *c) { return c ? c->dropped : 0; }
 
+/* Creates the app-facing descriptor pair once per handle; reconnects
+ * reuse it so a loop that registered nc_ipc_fd() keeps working. */
+static int ensure_fds(nc_ipc *c) {
+  struct epoll_event ev;
+  if (c->epfd >= 0)
+    return 0;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  memset(&ev, 0, sizeof(ev));
+  ev.events = EPOLLIN;
+  if (ep < 0 || efd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) < 0) {
+    int e = errno;
+    if (ep >= 0)
+      close(ep);
+    if (efd >= 0)
+      close(efd);
+    return set_err(c, NC_IPC_E_IO, NULL, "epoll/eventfd: %s", strerror(e));
+  }
+  c->epfd = ep;
+  c->evfd = efd;
+  return 0;
+}
+
 int nc_ipc_connect(nc_ipc *c, const char *path) {
   struct sockaddr_un sa;
   struct epoll_event ev;
-  int fd = -1, ep = -1, efd = -1, err = 0;
+  int fd = -1, err = 0;
 
   if (!c)
     return NC_IPC_E_INVAL;
-  if (c->sock >= 0 || c->broken)
-    return set_err(c, NC_IPC_E_INVAL, NULL, "handle already used; create a new one");
+  if (c->sock >= 0)
+    return set_err(c, NC_IPC_E_INVAL, NULL, "already connected");
   path = nc_ipc_socket_path(path);
   memset(&sa, 0, sizeof(sa));
   sa.sun_family = AF_UNIX;
@@ -224,30 +247,27 @@ int nc_ipc_connect(nc_ipc *c, const char *path) {
     err = set_err(c, NC_IPC_E_IO, NULL, "fcntl: %s", strerror(errno));
     goto out;
   }
-  ep = epoll_create1(EPOLL_CLOEXEC);
-  efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (ep < 0 || efd < 0) {
-    err = set_err(c, NC_IPC_E_IO, NULL, "epoll/eventfd: %s", strerror(errno));
+  if ((err = ensure_fds(c)))
     goto out;
-  }
   memset(&ev, 0, sizeof(ev));
   ev.events = EPOLLIN;
-  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) < 0) {
+  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
     err = set_err(c, NC_IPC_E_IO, NULL, "epoll_ctl: %s", strerror(errno));
     goto out;
   }
+  /* A fresh link: nothing of the old one's framing or requests carries
+   * over (the agent forgot them); queued events stay for the app. */
   c->sock = fd;
-  c->epfd = ep;
-  c->evfd = efd;
-  fd = ep = efd = -1;
+  fd = -1;
+  c->broken = 0;
+  c->rlen = c->rscan = 0;
+  c->orphan_code[0] = c->orphan[0] = '\0';
+  free_waits(c);
+  evfd_update(c);
   c->code[0] = c->msg[0] = '\0';
 out:
   if (fd >= 0)
     close(fd);
-  if (ep >= 0)
-    close(ep);
-  if (efd >= 0)
-    close(efd);
   return err;
 }
 

@@ -115,7 +115,14 @@ void nc_ipc_set_timeout(nc_ipc *c, int timeout_ms);
 
 /* Connects to path (resolved with nc_ipc_socket_path). Returns 0 or
  * NC_IPC_E_CONNECT / NC_IPC_E_INVAL (already connected, path too long)
- * with the reason in nc_ipc_errmsg(). */
+ * with the reason in nc_ipc_errmsg().
+ *
+ * Reconnecting: after the connection was lost (nc_ipc_connected() == 0),
+ * call nc_ipc_connect() again on the same handle. nc_ipc_fd() stays the
+ * same descriptor and events queued before the loss stay queued; requests
+ * that were outstanding are forgotten. The agent dropped everything the
+ * old connection held (instances, subscriptions, config listeners), so the
+ * app registers, subscribes and listens again. */
 int nc_ipc_connect(nc_ipc *c, const char *path);
 
 /* The last failure on this handle: code (protocol code string such as

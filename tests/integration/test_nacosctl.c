@@ -27,6 +27,7 @@
 static char dir[256];
 static nc_test_nacosd srv;
 static test_agent ag;
+static char servers[128];
 
 /* ---- running nacosctl ------------------------------------------------ */
 
@@ -155,7 +156,6 @@ static int instances_until(const char *service, const char *needle, int present,
 
 static int group_setup(void **state) {
   (void)state;
-  char servers[128];
   const char *extra[] = {"--push-merge-ms", "0", NULL};
   if (nc_test_mkdtemp(dir, sizeof(dir)) || nc_test_nacosd_start(dir, extra, &srv))
     return -1;
@@ -356,6 +356,28 @@ static void test_example_app_follows_changes(void **state) {
   assert_true(instances_until("ctl.example", "127.0.0.1", 0, 3000));
 }
 
+/* The example reconnects when the agent restarts (as under systemd's
+ * Restart=on-failure) and registers again: the agent forgot it. */
+static void test_example_app_reregisters_after_agent_restart(void **state) {
+  (void)state;
+  char bin[512];
+  proc app;
+  snprintf(bin, sizeof(bin), "%s", NC_NACOSCTL_BIN);
+  snprintf(strrchr(bin, '/') + 1, sizeof(bin) - (size_t)(strrchr(bin, '/') + 1 - bin), "%s",
+           "nc_example_app");
+  spawn_bin(&app, bin, (const char *[]){"ctl.restart", "7003", NULL});
+  assert_true(pump_until(&app, "subscribed to ctl.restart", 10000));
+  assert_true(instances_until("ctl.restart", "127.0.0.1", 1, 5000));
+  size_t before = app.olen;
+  assert_int_equal(agent_stop(&ag), 0);
+  assert_int_equal(agent_start(&ag, dir, servers, NULL), 0);
+  assert_true(pump_from(&app, before, "subscribed to ctl.restart", 15000));
+  assert_true(instances_until("ctl.restart", "127.0.0.1", 1, 10000));
+  kill(app.pid, SIGINT);
+  assert_int_equal(finish(&app), 0);
+  assert_non_null(strstr(app.ebuf, "reconnecting"));
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
@@ -367,6 +389,7 @@ int main(void) {
       cmocka_unit_test(test_config_put_over_agent_line_cap),
       cmocka_unit_test(test_config_watch_sees_publish),
       cmocka_unit_test(test_example_app_follows_changes),
+      cmocka_unit_test(test_example_app_reregisters_after_agent_restart),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

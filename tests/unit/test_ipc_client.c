@@ -475,6 +475,45 @@ static void test_peer_vanishes_mid_call(void **state) {
   fake_stop(f);
 }
 
+static void test_reconnect_keeps_fd_and_queued_events(void **state) {
+  (void)state;
+  const step first[] = {
+      {.expect_op = "agent.status",
+       .send = "{\"event\":\"agent.upstream\",\"state\":\"disconnected\"}\n"
+               "{\"id\":$1,\"ok\":true}\n"},
+      {.sleep_ms = 20, .close = 1},
+  };
+  const step second[] = {{.expect_op = "agent.status", .send = "{\"id\":$1,\"ok\":true,\"apps\":1}\n"}};
+  fake *f1 = RUN_FAKE(first);
+  fake *f2 = RUN_FAKE(second);
+  nc_ipc *c = client_for(f1);
+  seen s = {0};
+  nc_ipc_set_event_cb(c, on_event, &s);
+  int fd = nc_ipc_fd(c);
+  assert_int_equal(nc_ipc_status(c, 2000, NULL), 0);
+  /* Wait for the hang-up through the app's descriptor. */
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  int r = 0;
+  for (int i = 0; i < 100 && r >= 0; i++) {
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    r = nc_ipc_process(c);
+  }
+  assert_int_equal(r, NC_IPC_E_CLOSED);
+  assert_false(nc_ipc_connected(c));
+  assert_int_equal(nc_ipc_connect(c, f2->path), 0);
+  assert_int_equal(nc_ipc_fd(c), fd);
+  assert_int_equal(nc_ipc_connect(c, f2->path), NC_IPC_E_INVAL); /* already connected */
+  cJSON *res = NULL;
+  assert_int_equal(nc_ipc_status(c, 2000, &res), 0);
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(res, "apps")), 1);
+  cJSON_Delete(res);
+  assert_int_equal(s.n, 1); /* the event from before the loss was delivered */
+  assert_int_equal(poll(&pfd, 1, 0), 0); /* nothing pending: fd quiet again */
+  nc_ipc_free(c);
+  fake_stop(f1);
+  fake_stop(f2);
+}
+
 static void test_register_sends_protocol_fields(void **state) {
   (void)state;
   const step script[] = {
@@ -615,6 +654,7 @@ int main(void) {
       cmocka_unit_test(test_hangup_mid_request_write_reports_agent_reason),
       cmocka_unit_test(test_timeout_then_late_response_dropped),
       cmocka_unit_test(test_peer_vanishes_mid_call),
+      cmocka_unit_test(test_reconnect_keeps_fd_and_queued_events),
       cmocka_unit_test(test_register_sends_protocol_fields),
       cmocka_unit_test(test_bad_arguments_rejected_locally),
       cmocka_unit_test(test_foreign_and_split_lines_handled),
