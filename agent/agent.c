@@ -172,6 +172,89 @@ const char *nc_ag_req_ns(nc_ipc_client *c, const cJSON *id, const cJSON *req, in
   return ns;
 }
 
+/* ---- naming identity fields ---- */
+
+int nc_ag_key_set(nc_ag_key *k, const char *ns, const char *group, const char *service) {
+  k->ns = strdup(ns);
+  k->group = strdup(group);
+  k->service = strdup(service);
+  return k->ns && k->group && k->service ? 0 : NC_ENOMEM;
+}
+
+void nc_ag_key_clear(nc_ag_key *k) {
+  free(k->ns);
+  free(k->group);
+  free(k->service);
+}
+
+
+int nc_ag_read_ident(nc_ipc_client *c, const cJSON *id, const cJSON *req, nc_ag_ident *o) {
+  int bad = 0;
+  o->ns = nc_ag_req_ns(c, id, req, &bad);
+  if (bad)
+    return -1;
+  if (!(o->group = nc_ag_req_name(c, id, req, "group", "DEFAULT_GROUP")))
+    return -1;
+  if (!(o->service = nc_ag_req_name(c, id, req, "service", NULL)))
+    return -1;
+  if (strstr(o->service, "@@") || strstr(o->group, "@@")) {
+    nc_ag_err(c, id, "BAD_REQUEST", "'service' and 'group' must not contain '@@'");
+    return -1;
+  }
+  return 0;
+}
+
+static int cluster_ok(const char *s) {
+  if (!*s)
+    return 0;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+          *s == '-' || *s == '_'))
+      return 0;
+  return 1;
+}
+
+/* ip, port and cluster: the identity of an instance within a service. */
+int nc_ag_read_addr(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char **ip,
+                    int *port, const char **cluster) {
+  if (!(*ip = nc_ag_req_name(c, id, req, "ip", NULL)))
+    return -1;
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(req, "port");
+  if (!p || cJSON_IsNull(p)) {
+    nc_ag_err(c, id, "BAD_REQUEST", "missing field 'port'");
+    return -1;
+  }
+  if (!cJSON_IsNumber(p) || p->valuedouble != (double)(int)p->valuedouble || p->valueint < 1 ||
+      p->valueint > 65535) {
+    nc_ag_err(c, id, "BAD_REQUEST", "field 'port' must be an integer 1..65535");
+    return -1;
+  }
+  *port = p->valueint;
+  if (!(*cluster = nc_ag_req_name(c, id, req, "cluster", "DEFAULT")))
+    return -1;
+  if (!cluster_ok(*cluster)) {
+    nc_ag_err(c, id, "BAD_REQUEST", "field 'cluster' may hold only letters, digits, '-', '_'");
+    return -1;
+  }
+  return 0;
+}
+
+int nc_ag_read_bool(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char *key,
+                    int def, int *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+  if (!v || cJSON_IsNull(v)) {
+    *out = def;
+    return 0;
+  }
+  if (!cJSON_IsBool(v)) {
+    nc_ag_err(c, id, "BAD_REQUEST", "field '%s' must be a boolean", key);
+    return -1;
+  }
+  *out = cJSON_IsTrue(v);
+  return 0;
+}
+
+
 /* ---- agent.* ---- */
 
 static void add_server(nc_agent *ag, cJSON *o) {

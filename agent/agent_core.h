@@ -1,5 +1,5 @@
 /* Internals shared by the agent's request handlers (agent.c,
- * agent_naming.c, agent_config.c). Not a public header: only these three
+ * agent_reg.c, agent_naming.c, agent_config.c). Not a public header: only these
  * files include it. Loop thread only. */
 #ifndef NC_AGENT_CORE_H
 #define NC_AGENT_CORE_H
@@ -79,9 +79,38 @@ const char *nc_ag_req_name(nc_ipc_client *c, const cJSON *id, const cJSON *req, 
 /* namespace: "" and "public" are the same default namespace. */
 const char *nc_ag_req_ns(nc_ipc_client *c, const cJSON *id, const cJSON *req, int *bad);
 
-/* ---- naming (agent_naming.c) ---- */
+/* Identifies a service (or config key) across an upstream round trip:
+ * entries may be gone (or re-created) by the time the answer comes, so
+ * callbacks look them up again by name. */
+typedef struct nc_ag_key {
+  char *ns, *group, *service;
+} nc_ag_key;
+int nc_ag_key_set(nc_ag_key *k, const char *ns, const char *group, const char *service);
+void nc_ag_key_clear(nc_ag_key *k);
+
+/* The identity fields of every naming op (borrowed from the request):
+ * namespace, group (default DEFAULT_GROUP), service (required). */
+typedef struct nc_ag_ident {
+  const char *ns, *group, *service;
+} nc_ag_ident;
+/* Each returns 0, or -1 after replying BAD_REQUEST. */
+int nc_ag_read_ident(nc_ipc_client *c, const cJSON *id, const cJSON *req, nc_ag_ident *o);
+/* ip, port (1..65535) and cluster (default DEFAULT, [0-9A-Za-z_-]). */
+int nc_ag_read_addr(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char **ip,
+                    int *port, const char **cluster);
+int nc_ag_read_bool(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char *key,
+                    int def, int *out);
+
+/* ---- registrations (agent_reg.c) ---- */
 void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
 void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
+void nc_ag_naming_reg_changed(nc_agent *ag, nc_st_reg *r);
+/* Replays every registration set on a new connection; returns how many. */
+size_t nc_ag_reg_redo(nc_agent *ag);
+void nc_ag_reg_tick(nc_agent *ag);
+void nc_ag_reg_disconnected(nc_agent *ag);
+
+/* ---- naming (agent_naming.c) ---- */
 void nc_ag_naming_subscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
 void nc_ag_naming_unsubscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
 void nc_ag_naming_instances(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
@@ -89,8 +118,7 @@ void nc_ag_naming_push(nc_agent *ag, const cJSON *body);
 void nc_ag_naming_redo(nc_agent *ag);
 void nc_ag_naming_disconnected(nc_agent *ag);
 void nc_ag_naming_tick(nc_agent *ag);
-/* nc_st_drop_owner callbacks for a closing client. */
-void nc_ag_naming_reg_changed(nc_agent *ag, nc_st_reg *r);
+/* nc_st_drop_owner callback for a closing client's last subscription. */
 void nc_ag_naming_svc_unused(nc_agent *ag, nc_st_svc *s);
 
 /* ---- config (agent_config.c) ---- */

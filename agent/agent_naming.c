@@ -1,4 +1,5 @@
-/* naming.* ops, naming pushes and the naming redo. */
+/* naming.subscribe / unsubscribe / instances, naming pushes and the
+ * naming redo (registrations live in agent_reg.c). */
 #include "agent_core.h"
 #include "hosts.h"
 #include "nc_err.h"
@@ -7,25 +8,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Identifies a service across an upstream round trip: entries may be gone
- * (or re-created) by the time the answer comes, so look them up again. */
-typedef struct svc_key {
-  char *ns, *group, *service;
-} svc_key;
-
-static int key_set(svc_key *k, const char *ns, const char *group, const char *service) {
-  k->ns = strdup(ns);
-  k->group = strdup(group);
-  k->service = strdup(service);
-  return k->ns && k->group && k->service ? 0 : NC_ENOMEM;
-}
-
-static void key_clear(svc_key *k) {
-  free(k->ns);
-  free(k->group);
-  free(k->service);
-}
 
 static const char *up_ns(const char *ns) { return ns[0] ? ns : "public"; }
 
@@ -40,77 +22,6 @@ static cJSON *naming_body(const char *ns, const char *group, const char *service
     return NULL;
   }
   return b;
-}
-
-/* Common identity fields of every naming op. */
-typedef struct ident {
-  const char *ns, *group, *service;
-} ident;
-
-static int read_ident(nc_ipc_client *c, const cJSON *id, const cJSON *req, ident *o) {
-  int bad = 0;
-  o->ns = nc_ag_req_ns(c, id, req, &bad);
-  if (bad)
-    return -1;
-  if (!(o->group = nc_ag_req_name(c, id, req, "group", "DEFAULT_GROUP")))
-    return -1;
-  if (!(o->service = nc_ag_req_name(c, id, req, "service", NULL)))
-    return -1;
-  if (strstr(o->service, "@@") || strstr(o->group, "@@")) {
-    nc_ag_err(c, id, "BAD_REQUEST", "'service' and 'group' must not contain '@@'");
-    return -1;
-  }
-  return 0;
-}
-
-static int cluster_ok(const char *s) {
-  if (!*s)
-    return 0;
-  for (; *s; s++)
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-          *s == '-' || *s == '_'))
-      return 0;
-  return 1;
-}
-
-/* ip, port and cluster: the identity of an instance within a service. */
-static int read_addr(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char **ip,
-                     int *port, const char **cluster) {
-  if (!(*ip = nc_ag_req_name(c, id, req, "ip", NULL)))
-    return -1;
-  const cJSON *p = cJSON_GetObjectItemCaseSensitive(req, "port");
-  if (!p || cJSON_IsNull(p)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "missing field 'port'");
-    return -1;
-  }
-  if (!cJSON_IsNumber(p) || p->valuedouble != (double)(int)p->valuedouble || p->valueint < 1 ||
-      p->valueint > 65535) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field 'port' must be an integer 1..65535");
-    return -1;
-  }
-  *port = p->valueint;
-  if (!(*cluster = nc_ag_req_name(c, id, req, "cluster", "DEFAULT")))
-    return -1;
-  if (!cluster_ok(*cluster)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field 'cluster' may hold only letters, digits, '-', '_'");
-    return -1;
-  }
-  return 0;
-}
-
-static int read_bool(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char *key,
-                     int def, int *out) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-  if (!v || cJSON_IsNull(v)) {
-    *out = def;
-    return 0;
-  }
-  if (!cJSON_IsBool(v)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field '%s' must be a boolean", key);
-    return -1;
-  }
-  *out = cJSON_IsTrue(v);
-  return 0;
 }
 
 /* ---- host lists to subscribers ---- */
@@ -203,195 +114,11 @@ static void reply_svc(nc_ipc_client *c, const cJSON *id, const nc_st_svc *s,
   free(ids);
 }
 
-/* ---- registrations ---- */
-
-typedef struct reg_ctx {
-  nc_agent *ag;
-  svc_key k;
-  nc_ag_waiter *w;     /* register only */
-  nc_st_inst probe;    /* identity of the registered instance (ip/port/cluster) */
-  void *owner;
-  uint64_t gen;        /* the entry's gen this request carries */
-} reg_ctx;
-
-static void reg_ctx_free(reg_ctx *x) {
-  key_clear(&x->k);
-  free(x->probe.ip);
-  free(x->probe.cluster);
-  nc_ag_waiter_free(x->w);
-  free(x);
-}
-
-static void reg_sent(void *ud, int status, nc_msg *resp);
-
-/* Sends the full current set of r upstream (or a deregister when empty). */
-static void sync_reg(nc_agent *ag, nc_st_reg *r, reg_ctx *x) {
-  const char *type = NULL;
-  cJSON *body = NULL;
-  if (!x) {
-    x = calloc(1, sizeof(*x));
-    if (!x || key_set(&x->k, r->ns, r->group, r->service)) {
-      if (x)
-        reg_ctx_free(x);
-      return;
-    }
-    x->ag = ag;
-  }
-  x->gen = r->gen;
-  r->inflight++;
-  if (nc_st_reg_request(r, &type, &body) != 0) {
-    reg_sent(x, NC_ENOMEM, NULL);
-    return;
-  }
-  nc_ag_up(ag, type, body, reg_sent, x);
-}
-
-static void reg_sent(void *ud, int status, nc_msg *resp) {
-  reg_ctx *x = ud;
-  nc_agent *ag = x->ag;
-  int ok = status == 0 && nc_ag_resp_ok(resp);
-  nc_st_reg *r = nc_st_reg_get(ag->st, x->k.ns, x->k.group, x->k.service);
-  if (r && x->gen) {
-    r->inflight--;
-    /* A refusal is final (retrying cannot help); a transport failure is
-     * retried by the periodic redo. */
-    if (status == 0 && x->gen > r->applied_gen && ag->connected)
-      r->applied_gen = x->gen;
-  }
-  if (status == 0 && !ok) {
-    nc_warn("naming: server rejected the instances of %s@@%s: %s", x->k.group, x->k.service,
-            nc_json_str(resp->body_error ? NULL : resp->body, "message", "?"));
-  }
-  if (x->w) {
-    if (ok || status != 0) {
-      /* status != 0: no connection now; the redo on connect applies it. */
-      cJSON *res = cJSON_CreateObject();
-      char *iid = nc_st_instance_id(x->probe.ip, x->probe.port, x->probe.cluster, x->k.group,
-                                    x->k.service);
-      if (res && iid) {
-        cJSON_AddStringToObject(res, "instance_id", iid);
-        cJSON_AddBoolToObject(res, "applied", ok);
-      }
-      free(iid);
-      nc_ag_ok(x->w->c, x->w->id, res);
-    } else {
-      /* The server refused it: take it back out so that the rest of the
-       * set keeps going through, and say why. */
-      nc_ag_err_upstream(x->w->c, x->w->id, status, resp);
-      nc_st_reg *rr = NULL;
-      if (r && nc_st_deregister(ag->st, x->k.ns, x->k.group, x->k.service, x->probe.ip,
-                                x->probe.port, x->probe.cluster, &rr) == 0) {
-        nc_msg_free(resp);
-        nc_ag_waiter_free(x->w);
-        x->w = NULL;
-        sync_reg(ag, rr, x);
-        return;
-      }
-    }
-  }
-  /* An empty set has now been deregistered (or there is no connection to
-   * hold it): forget the entry unless someone registered again meanwhile. */
-  if (r && r->n == 0 && (ok || !ag->connected))
-    nc_st_reg_gc(ag->st, r);
-  nc_msg_free(resp);
-  reg_ctx_free(x);
-}
-
-void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ident k;
-  const char *ip, *cluster;
-  int port;
-  nc_st_inst in = {0};
-  if (read_ident(c, id, req, &k) || read_addr(c, id, req, &ip, &port, &cluster))
-    return;
-  if (read_bool(c, id, req, "healthy", 1, &in.healthy) ||
-      read_bool(c, id, req, "enabled", 1, &in.enabled) ||
-      read_bool(c, id, req, "ephemeral", 1, &in.ephemeral))
-    return;
-  if (!in.ephemeral) {
-    nc_ag_err(c, id, "BAD_REQUEST", "only ephemeral instances can be registered via the agent");
-    return;
-  }
-  const cJSON *w = cJSON_GetObjectItemCaseSensitive(req, "weight");
-  in.weight = 1.0;
-  if (w && !cJSON_IsNull(w)) {
-    if (!cJSON_IsNumber(w) || w->valuedouble < 0 || w->valuedouble > 10000) {
-      nc_ag_err(c, id, "BAD_REQUEST", "field 'weight' must be a number 0..10000");
-      return;
-    }
-    in.weight = w->valuedouble;
-  }
-  const cJSON *md = cJSON_GetObjectItemCaseSensitive(req, "metadata");
-  if (md && !cJSON_IsNull(md)) {
-    const cJSON *e;
-    if (!cJSON_IsObject(md)) {
-      nc_ag_err(c, id, "BAD_REQUEST", "field 'metadata' must be an object of strings");
-      return;
-    }
-    cJSON_ArrayForEach(e, md) {
-      if (!cJSON_IsString(e)) {
-        nc_ag_err(c, id, "BAD_REQUEST", "metadata '%.100s' must be a string", e->string);
-        return;
-      }
-    }
-  }
-  in.ip = strdup(ip);
-  in.cluster = strdup(cluster);
-  in.port = port;
-  in.owner = c;
-  in.metadata = md && cJSON_IsObject(md) ? cJSON_Duplicate(md, 1) : cJSON_CreateObject();
-  reg_ctx *x = calloc(1, sizeof(*x));
-  nc_st_reg *r = NULL;
-  if (!in.ip || !in.cluster || !in.metadata || !x ||
-      key_set(&x->k, k.ns, k.group, k.service) || !(x->probe.ip = strdup(ip)) ||
-      !(x->probe.cluster = strdup(cluster)) ||
-      nc_st_register(ag->st, k.ns, k.group, k.service, &in, &r) != 0) {
-    nc_st_inst_clear(&in);
-    if (x)
-      reg_ctx_free(x);
-    nc_ag_err(c, id, "INTERNAL", "out of memory");
-    return;
-  }
-  x->ag = ag;
-  x->probe.port = port;
-  x->owner = c;
-  nc_debug("naming: register %s:%d in %s@@%s (%zu local)", ip, port, k.group, k.service, r->n);
-  x->w = nc_ag_waiter_new(c, id);
-  if (!ag->connected) {
-    reg_sent(x, NC_EUNAVAIL, NULL);
-    return;
-  }
-  sync_reg(ag, r, x);
-}
-
-void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ident k;
-  const char *ip, *cluster;
-  int port;
-  nc_st_reg *r = NULL;
-  if (read_ident(c, id, req, &k) || read_addr(c, id, req, &ip, &port, &cluster))
-    return;
-  if (nc_st_deregister(ag->st, k.ns, k.group, k.service, ip, port, cluster, &r) != 0) {
-    nc_ag_err(c, id, "NOT_FOUND", "no such instance registered via this agent");
-    return;
-  }
-  nc_ag_ok(c, id, NULL);
-  nc_ag_naming_reg_changed(ag, r);
-}
-
-void nc_ag_naming_reg_changed(nc_agent *ag, nc_st_reg *r) {
-  if (!ag->connected) {
-    nc_st_reg_gc(ag->st, r);
-    return;
-  }
-  sync_reg(ag, r, NULL);
-}
-
 /* ---- subscriptions ---- */
 
 typedef struct sub_ctx {
   nc_agent *ag;
-  svc_key k;
+  nc_ag_key k;
   nc_ag_waiter *waiters;
   int subscribe;
 } sub_ctx;
@@ -402,7 +129,7 @@ static void sub_ctx_free(sub_ctx *x) {
     x->waiters = w->next;
     nc_ag_waiter_free(w);
   }
-  key_clear(&x->k);
+  nc_ag_key_clear(&x->k);
   free(x);
 }
 
@@ -490,7 +217,7 @@ static void unsub_done(void *ud, int status, nc_msg *resp) {
 static void send_subscribe(nc_agent *ag, nc_st_svc *s, int subscribe, nc_ag_waiter *w) {
   sub_ctx *x = calloc(1, sizeof(*x));
   cJSON *b = naming_body(s->ns, s->group, s->service);
-  if (!x || !b || key_set(&x->k, s->ns, s->group, s->service) ||
+  if (!x || !b || nc_ag_key_set(&x->k, s->ns, s->group, s->service) ||
       !cJSON_AddBoolToObject(b, "subscribe", subscribe) ||
       !cJSON_AddStringToObject(b, "clusters", "")) {
     cJSON_Delete(b);
@@ -536,11 +263,11 @@ bad:
 }
 
 void nc_ag_naming_subscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ident k;
+  nc_ag_ident k;
   cJSON *clusters = NULL;
   nc_st_svc *s = NULL;
   int first = 0;
-  if (read_ident(c, id, req, &k) || read_clusters(c, id, req, &clusters))
+  if (nc_ag_read_ident(c, id, req, &k) || read_clusters(c, id, req, &clusters))
     return;
   cJSON *mine = clusters ? cJSON_Duplicate(clusters, 1) : NULL;
   if (nc_st_subscribe(ag->st, k.ns, k.group, k.service, c, clusters, &s, &first) != 0) {
@@ -592,9 +319,9 @@ void nc_ag_naming_svc_unused(nc_agent *ag, nc_st_svc *s) {
 }
 
 void nc_ag_naming_unsubscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ident k;
+  nc_ag_ident k;
   int last = 0;
-  if (read_ident(c, id, req, &k))
+  if (nc_ag_read_ident(c, id, req, &k))
     return;
   nc_st_svc *s = nc_st_svc_get(ag->st, k.ns, k.group, k.service);
   if (!s || nc_st_unsubscribe(ag->st, s, c, &last) != 0) {
@@ -610,7 +337,7 @@ void nc_ag_naming_unsubscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, c
 
 typedef struct q_ctx {
   nc_agent *ag;
-  svc_key k;
+  nc_ag_key k;
   nc_ag_waiter *w;
 } q_ctx;
 
@@ -650,7 +377,7 @@ static void query_done(void *ud, int status, nc_msg *resp) {
   }
 out:
   nc_msg_free(resp);
-  key_clear(&x->k);
+  nc_ag_key_clear(&x->k);
   nc_ag_waiter_free(x->w);
   free(x);
 }
@@ -659,12 +386,12 @@ static void send_query(nc_agent *ag, const char *ns, const char *group, const ch
                        nc_ag_waiter *w) {
   q_ctx *x = calloc(1, sizeof(*x));
   cJSON *b = naming_body(ns, group, service);
-  if (!x || !b || key_set(&x->k, ns, group, service) ||
+  if (!x || !b || nc_ag_key_set(&x->k, ns, group, service) ||
       !cJSON_AddStringToObject(b, "cluster", "") || !cJSON_AddBoolToObject(b, "healthyOnly", 0) ||
       !cJSON_AddNumberToObject(b, "udpPort", 0)) {
     cJSON_Delete(b);
     if (x) {
-      key_clear(&x->k);
+      nc_ag_key_clear(&x->k);
       free(x);
     }
     if (w)
@@ -678,10 +405,10 @@ static void send_query(nc_agent *ag, const char *ns, const char *group, const ch
 }
 
 void nc_ag_naming_instances(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ident k;
+  nc_ag_ident k;
   int healthy_only = 0;
   cJSON *clusters = NULL;
-  if (read_ident(c, id, req, &k) || read_bool(c, id, req, "healthy_only", 0, &healthy_only) ||
+  if (nc_ag_read_ident(c, id, req, &k) || nc_ag_read_bool(c, id, req, "healthy_only", 0, &healthy_only) ||
       read_clusters(c, id, req, &clusters))
     return;
   nc_st_svc *s = nc_st_svc_get(ag->st, k.ns, k.group, k.service);
@@ -756,16 +483,7 @@ void nc_ag_naming_redo(nc_agent *ag) {
   nc_amap_iter it;
   void *v;
   size_t nr = 0, ns = 0;
-  nc_amap_iter_init(&it, nc_st_regs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v)) {
-    nc_st_reg *r = v;
-    if (r->n == 0) {
-      nc_st_reg_gc(ag->st, r);
-      continue;
-    }
-    sync_reg(ag, r, NULL);
-    nr++;
-  }
+  nr = nc_ag_reg_redo(ag);
   nc_amap_iter_init(&it, nc_st_svcs(ag->st));
   while (nc_amap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
@@ -786,9 +504,7 @@ void nc_ag_naming_redo(nc_agent *ag) {
 void nc_ag_naming_disconnected(nc_agent *ag) {
   nc_amap_iter it;
   void *v;
-  nc_amap_iter_init(&it, nc_st_regs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v))
-    ((nc_st_reg *)v)->applied_gen = 0;
+  nc_ag_reg_disconnected(ag);
   nc_amap_iter_init(&it, nc_st_svcs(ag->st));
   while (nc_amap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
@@ -806,12 +522,7 @@ void nc_ag_naming_tick(nc_agent *ag) {
   void *v;
   if (!ag->connected)
     return;
-  nc_amap_iter_init(&it, nc_st_regs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v)) {
-    nc_st_reg *r = v;
-    if (r->applied_gen != r->gen && r->inflight == 0)
-      sync_reg(ag, r, NULL);
-  }
+  nc_ag_reg_tick(ag);
   nc_amap_iter_init(&it, nc_st_svcs(ag->st));
   while (nc_amap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
