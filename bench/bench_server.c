@@ -11,7 +11,7 @@
  * binary next to this one) on ephemeral loopback ports with merge window 0,
  * or targets a running one: --target host:grpcport [--pid PID]
  * [--http-port P]. Other knobs: --conns N (load connections, 8),
- * --requests N (per phase, 50000), --client-threads N (1),
+ * --requests N (per phase, 50000), --client-threads N (2),
  * --server-threads N (spawned nacosd --grpc-threads, 1), --window N (in flight per connection,
  * 64), --subscribers N (5000), --rounds N (fan-out repetitions, 5; the
  * median is printed). */
@@ -108,6 +108,23 @@ static long rss_kb(pid_t pid) {
       break;
   fclose(f);
   return kb;
+}
+
+/* utime+stime of a process in ms (from /proc/<pid>/stat), or -1. */
+static long long cpu_ms(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  unsigned long long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    return -1;
+  return (long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK);
 }
 
 static long long metric(int http_port, const char *name) {
@@ -347,7 +364,7 @@ static int subscribe_all(nc_wc **wcs, int n) {
 int main(int argc, char **argv) {
   const char *target_arg = NULL, *nacosd = NULL;
   int conns = 8, window = 64, subs = 5000, http_port = 0, rounds = 5;
-  int client_threads = 1, server_threads = 1, send_thread = 0;
+  int client_threads = 2, server_threads = 1, send_thread = 0;
   long requests = 50000;
   pid_t pid = 0;
   for (int i = 1; i < argc; i++) {
@@ -498,6 +515,7 @@ int main(int argc, char **argv) {
              "\"10.1.1.1\",\"port\":%d}}",
              7000 + round);
     long long ec = 0;
+    long long cpu0 = pid > 0 ? cpu_ms(pid) : -1, self0 = cpu_ms(getpid());
     long long t0 = now_ms();
     raw_json(pub, "InstanceRequest", json, &ec);
     end = now_ms() + 30000;
@@ -510,9 +528,10 @@ int main(int argc, char **argv) {
         sleep_ms(2);
       t_ack = now_ms() - t0;
     }
+    long long cpu1 = pid > 0 ? cpu_ms(pid) : -1, self1 = cpu_ms(getpid());
     fprintf(stderr, "bench: round %d: %d/%d subscribers got the push after %lld ms, all acked "
-                    "after %lld ms\n",
-            round, atomic_load(&g_fan.changed), want, t_recv, t_ack);
+                    "after %lld ms (cpu: server %lld ms, bench %lld ms)\n",
+            round, atomic_load(&g_fan.changed), want, t_recv, t_ack, cpu1 - cpu0, self1 - self0);
     results[nres++] = t_ack >= 0 ? t_ack : t_recv;
   }
   /* median of the rounds */

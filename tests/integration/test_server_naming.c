@@ -461,6 +461,55 @@ static void test_register_push_ack_deregister(void **state) {
   nc_wc_close(sub);
 }
 
+static cJSON *batch_req(const char *svc, int n, const char *bad_cluster) {
+  cJSON *b = naming_body(svc);
+  cJSON_AddStringToObject(b, "type", "batchRegisterInstance");
+  cJSON *arr = cJSON_AddArrayToObject(b, "instances");
+  for (int i = 0; i < n; i++) {
+    cJSON *in = cJSON_CreateObject();
+    char ip[32];
+    snprintf(ip, sizeof(ip), "10.1.0.%d", i + 1);
+    cJSON_AddStringToObject(in, "ip", ip);
+    cJSON_AddNumberToObject(in, "port", 80);
+    cJSON_AddStringToObject(in, "clusterName", i == n - 1 && bad_cluster ? bad_cluster : "c1");
+    cJSON_AddItemToArray(arr, in);
+  }
+  return b;
+}
+
+static void test_batch_register_and_unsubscribe(void **state) {
+  fx *f = *state;
+  nc_wc *sub = connect_wc(f, 0, 0);
+  nc_wc *pub = connect_wc(f, 1, 0);
+  subscribe(sub, "svc-b", 1);
+  assert_int_equal(wait_pushes(&f->cs[0], "NotifySubscriberRequest", 1, 3000, NULL), 1);
+  nc_msg *r = request(pub, "BatchInstanceRequest", batch_req("svc-b", 3, NULL));
+  assert_string_equal(nc_json_str(r->body, "type", ""), "batchRegisterInstance");
+  expect_ok(r, "BatchInstanceResponse");
+  assert_int_equal(query_hosts(pub, "svc-b"), 3);
+  push_rec last;
+  assert_int_equal(wait_pushes(&f->cs[0], "NotifySubscriberRequest", 2, 3000, &last), 2);
+  assert_int_equal(last.hosts, 3);
+  /* a batch replaces the connection's whole set */
+  expect_ok(request(pub, "BatchInstanceRequest", batch_req("svc-b", 1, NULL)),
+            "BatchInstanceResponse");
+  assert_int_equal(query_hosts(pub, "svc-b"), 1);
+  /* one bad instance rejects the batch and keeps the state */
+  r = request(pub, "BatchInstanceRequest", batch_req("svc-b", 2, "bad_cluster"));
+  assert_int_equal(nc_json_int(r->body, "errorCode", 0), 400);
+  nc_msg_free(r);
+  assert_int_equal(query_hosts(pub, "svc-b"), 1);
+  assert_int_equal(wait_pushes(&f->cs[0], "NotifySubscriberRequest", 3, 3000, &last), 3);
+  /* unsubscribed: no more pushes */
+  subscribe(sub, "svc-b", 0);
+  expect_ok(request(pub, "BatchInstanceRequest", batch_req("svc-b", 2, NULL)),
+            "BatchInstanceResponse");
+  nc_test_sleep_ms(400);
+  assert_int_equal(count_pushes(&f->cs[0], "NotifySubscriberRequest", NULL), 3);
+  nc_wc_close(pub);
+  nc_wc_close(sub);
+}
+
 static void test_changes_in_one_window_merge(void **state) {
   fx *f = *state; /* default 500 ms window */
   nc_wc *sub = connect_wc(f, 0, 0);
@@ -596,6 +645,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_malformed_input_gets_error_and_state_survives,
                                       setup_fast, teardown),
       cmocka_unit_test_setup_teardown(test_register_push_ack_deregister, setup_fast, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_register_and_unsubscribe, setup_fast, teardown),
       cmocka_unit_test_setup_teardown(test_changes_in_one_window_merge, setup_default, teardown),
       cmocka_unit_test_setup_teardown(test_killed_client_instances_removed_and_pushed,
                                       setup_default, teardown),
