@@ -46,8 +46,9 @@ typedef struct cmd_help {
 } cmd_help;
 
 static const cmd_help helps[] = {
-    {"status", "usage: nacosctl status\n  Shows whether the agent is connected upstream, to which server,\n"
-               "  and how many apps, instances, subscriptions and listeners it holds.\n"},
+    {"status",
+     "usage: nacosctl status\n  Shows whether the agent is connected upstream, to which server,\n"
+     "  and how many apps, instances, subscriptions and listeners it holds.\n"},
     {"register",
      "usage: nacosctl register SERVICE IP PORT [--group G] [--namespace N] [--cluster C]\n"
      "                         [--weight W] [--meta KEY=VALUE ...]\n"
@@ -66,8 +67,9 @@ static const cmd_help helps[] = {
                    "  Publishes the content; with --cas only if the current MD5 matches\n"
                    "  (exit 1 with CONFLICT otherwise).\n"},
     {"config rm", "usage: nacosctl config rm DATA_ID [--group G] [--namespace N]\n"},
-    {"config watch", "usage: nacosctl config watch DATA_ID [--group G] [--namespace N]\n"
-                     "  Listens and prints the content now and after every change, until Ctrl-C.\n"},
+    {"config watch",
+     "usage: nacosctl config watch DATA_ID [--group G] [--namespace N]\n"
+     "  Listens and prints the content now and after every change, until Ctrl-C.\n"},
 };
 
 static void print_cmd_help(const char *name, FILE *to) {
@@ -91,7 +93,8 @@ int ctl_usage_error(const char *cmd, const char *fmt, const char *arg) {
 
 /* Parses the command's own arguments. allowed lists the options the command
  * takes, space-separated ("group namespace healthy-only"). */
-static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *allowed, ctl_args *a) {
+static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *allowed,
+                          ctl_args *a) {
   static const char *const with_value[] = {"group", "namespace", "cluster", "weight",
                                            "meta",  "file",      "cas",     NULL};
   int only_pos = 0;
@@ -180,8 +183,8 @@ static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *al
 /* ---- main ---------------------------------------------------------------- */
 
 typedef struct cmd_spec {
-  const char *name;  /* as in helps[] */
-  const char *opts;  /* allowed options */
+  const char *name; /* as in helps[] */
+  const char *opts; /* allowed options */
   int min_pos, max_pos;
 } cmd_spec;
 
@@ -234,11 +237,13 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[i], "config")) {
     if (i + 1 >= argc || argv[i + 1][0] == '-') {
       if (i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h"))) {
-        for (size_t k = 4; k < sizeof(helps) / sizeof(helps[0]); k++)
-          fputs(helps[k].text, stdout);
+        for (size_t k = 0; k < sizeof(helps) / sizeof(helps[0]); k++)
+          if (!strncmp(helps[k].name, "config ", 7))
+            fputs(helps[k].text, stdout);
         return 0;
       }
-      return ctl_usage_error("config get", "%s", "config needs a subcommand: get, put, rm or watch");
+      return ctl_usage_error("config get", "%s",
+                             "config needs a subcommand: get, put, rm or watch");
     }
     sub = argv[i + 1];
     snprintf(name, sizeof(name), "config %s", sub);
@@ -266,7 +271,8 @@ int main(int argc, char **argv) {
     want_max = 1;
   int want_min = (sub && !strcmp(sub, "put") && !a.file) ? 2 : spec->min_pos;
   if (a.npos < want_min || a.npos > want_max) {
-    rc = ctl_usage_error(name, "%s", a.npos < want_min ? "missing arguments" : "too many arguments");
+    rc =
+        ctl_usage_error(name, "%s", a.npos < want_min ? "missing arguments" : "too many arguments");
     goto out;
   }
   if (!strcmp(name, "register")) {

@@ -97,7 +97,8 @@ static int install_signals(void) {
  * or the connection ends (returns CTL_EXIT_UNREACHABLE). */
 static int run_until_signal(nc_ipc *c) {
   for (;;) {
-    struct pollfd p[2] = {{.fd = nc_ipc_fd(c), .events = POLLIN}, {.fd = sig_pipe[0], .events = POLLIN}};
+    struct pollfd p[2] = {{.fd = nc_ipc_fd(c), .events = POLLIN},
+                          {.fd = sig_pipe[0], .events = POLLIN}};
     if (p[0].fd < 0) {
       fprintf(stderr, "%s: connection to the agent lost\n", ctl_prog);
       return CTL_EXIT_UNREACHABLE;
@@ -186,7 +187,8 @@ int ctl_cmd_register(nc_ipc *c, const ctl_args *a) {
 
 int ctl_cmd_instances(nc_ipc *c, const ctl_args *a) {
   cJSON *r = NULL;
-  int err = nc_ipc_instances(c, a->ns, a->group, a->pos[0], a->healthy_only, NC_IPC_TIMEOUT_DEFAULT, &r);
+  int err =
+      nc_ipc_instances(c, a->ns, a->group, a->pos[0], a->healthy_only, NC_IPC_TIMEOUT_DEFAULT, &r);
   if (err)
     return fail(c, "instances", err);
   if (a->json) {
@@ -226,8 +228,8 @@ static void on_watch_event(nc_ipc *c, const char *name, const cJSON *msg, void *
     } else {
       char ts[16];
       ctl_now_text(ts, sizeof(ts));
-      fprintf(stderr, "== %s agent upstream %s%s%s\n", ts, state ? state : "?",
-              server ? " " : "", server ? server : "");
+      fprintf(stderr, "== %s agent upstream %s%s%s\n", ts, state ? state : "?", server ? " " : "",
+              server ? server : "");
     }
     return;
   }
@@ -273,7 +275,8 @@ int ctl_cmd_watch(nc_ipc *c, const ctl_args *a) {
     ctl_now_text(ts, sizeof(ts));
     const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(r, "hosts");
     printf("== %s %s: %d instance(s)%s\n", ts, a->pos[0], cJSON_GetArraySize(hosts),
-           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "stale")) ? " (stale, from cache)" : "");
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "stale")) ? " (stale, from cache)"
+                                                                      : "");
     ctl_print_hosts(hosts);
   }
   cJSON_Delete(r);
@@ -357,15 +360,15 @@ int ctl_cmd_config(nc_ipc *c, const char *sub, const ctl_args *a) {
     } else {
       content = a->pos[1];
     }
-    err = nc_ipc_config_publish(c, a->ns, a->group, id, content, a->cas, NC_IPC_TIMEOUT_DEFAULT, &r);
+    err =
+        nc_ipc_config_publish(c, a->ns, a->group, id, content, a->cas, NC_IPC_TIMEOUT_DEFAULT, &r);
     if (err) {
       rc = fail(c, "config put", err);
       goto out;
     }
     if (a->json)
       ctl_print_json_line(r);
-    else
-    {
+    else {
       const char *md5 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "md5"));
       printf("published %s md5=%s\n", id, md5 ? md5 : "-");
     }

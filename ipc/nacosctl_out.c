@@ -78,8 +78,10 @@ static char *meta_text(const cJSON *m) {
 /* Aligned host table: IP PORT WEIGHT HEALTHY ENABLED CLUSTER METADATA. */
 void ctl_print_hosts(const cJSON *hosts) {
   enum { NCOL = 7 };
-  static const char *const head[NCOL] = {"IP", "PORT", "WEIGHT", "HEALTHY", "ENABLED", "CLUSTER", "METADATA"};
-  static const char *const keys[NCOL] = {"ip", "port", "weight", "healthy", "enabled", "cluster", "metadata"};
+  static const char *const head[NCOL] = {"IP",      "PORT",    "WEIGHT",  "HEALTHY",
+                                         "ENABLED", "CLUSTER", "METADATA"};
+  static const char *const keys[NCOL] = {"ip",      "port",    "weight",  "healthy",
+                                         "enabled", "cluster", "metadata"};
   int n = cJSON_GetArraySize(hosts), w[NCOL];
   char **cells = calloc((size_t)(n > 0 ? n : 1) * NCOL, sizeof(char *));
   if (!cells)
@@ -131,10 +133,12 @@ void ctl_print_config_state(const cJSON *o, const char *data_id) {
   const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "content"));
   const char *md5 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "md5"));
   const cJSON *exists = cJSON_GetObjectItemCaseSensitive(o, "exists");
-  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "deleted")) || cJSON_IsFalse(exists) || !content) {
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "deleted")) || cJSON_IsFalse(exists) ||
+      !content) {
     printf("== %s %s: (absent)\n", ts, data_id);
   } else {
-    printf("== %s %s md5=%s (%zu bytes)\n%s", ts, data_id, md5 ? md5 : "-", strlen(content), content);
+    printf("== %s %s md5=%s (%zu bytes)\n%s", ts, data_id, md5 ? md5 : "-", strlen(content),
+           content);
     if (*content && content[strlen(content) - 1] != '\n')
       putchar('\n');
   }

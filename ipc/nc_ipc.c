@@ -7,7 +7,8 @@
  * waiting for, (b) the event FIFO, or (c) the bin. The app-facing
  * descriptor is an epoll set of the socket plus an eventfd that is kept
  * readable exactly while the event FIFO is non-empty (or the connection
- * broke), so level-triggered polling by the app stays truthful. */
+ * broke), so level-triggered polling by the app stays truthful.
+ * Requests (send/wait/call) live in nc_ipc_call.c. */
 #include "nc_ipc.h"
 #include "nc_ipc_priv.h"
 
@@ -30,49 +31,10 @@
  * app's loop; level-triggered polling brings us back for the rest. */
 #define PROCESS_MAX_READS 16
 
-typedef struct ev_node {
-  struct ev_node *next;
-  cJSON *msg;
-} ev_node;
-
-/* An id that was sent and not yet collected; msg is NULL until it arrives. */
-typedef struct pending {
-  struct pending *next;
-  int64_t id;
-  cJSON *msg;
-} pending;
-
-struct nc_ipc {
-  int sock;  /* -1 when not connected */
-  int epfd;  /* what nc_ipc_fd() hands out */
-  int evfd;  /* readable while events are queued or the link broke */
-  int evfd_set;
-  int broken; /* was connected, connection gone */
-  int64_t next_id;
-  size_t max_line;    /* cap on lines read */
-  size_t max_request; /* cap on lines written */
-  int timeout_ms;
-  nc_ipc_event_cb cb;
-  void *ud;
-  char *rbuf;
-  size_t rlen, rcap, rscan; /* rscan: bytes of rbuf known to hold no '\n' */
-  ev_node *evq_head, *evq_tail;
-  size_t evq_len;
-  uint64_t dropped;
-  pending *waits;
-  char code[32];
-  char msg[512];
-  char orphan_code[32]; /* error with "id": null since the last send, e.g. */
-  char orphan[256];     /* TOO_LARGE just before the agent hangs up */
-};
-
 /* ---- errors ---------------------------------------------------------- */
 
-static int set_err(nc_ipc *c, int err, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* Records the failure for nc_ipc_errcode/errmsg and returns err. */
-static int set_err(nc_ipc *c, int err, const char *code, const char *fmt, ...) {
+int nc_ipc__set_err(nc_ipc *c, int err, const char *code, const char *fmt, ...) {
   va_list ap;
   snprintf(c->code, sizeof(c->code), "%s", code ? code : nc_ipc_err_name(err));
   va_start(ap, fmt);
@@ -130,7 +92,7 @@ static void evfd_update(nc_ipc *c) {
 
 /* The connection itself failed: close the socket, keep queued events for
  * nc_ipc_process, wake the app's poll so it notices. */
-static void conn_break(nc_ipc *c) {
+void nc_ipc__conn_break(nc_ipc *c) {
   if (c->sock >= 0) {
     close(c->sock); /* also leaves the epoll set */
     c->sock = -1;
@@ -174,7 +136,9 @@ void nc_ipc_set_event_cb(nc_ipc *c, nc_ipc_event_cb cb, void *ud) {
   c->ud = ud;
 }
 
-void nc_ipc_set_max_line(nc_ipc *c, size_t max_line) { c->max_line = max_line < 64 ? 64 : max_line; }
+void nc_ipc_set_max_line(nc_ipc *c, size_t max_line) {
+  c->max_line = max_line < 64 ? 64 : max_line;
+}
 
 void nc_ipc_set_max_request(nc_ipc *c, size_t max_request) {
   c->max_request = max_request < 64 ? 64 : max_request;
@@ -207,7 +171,7 @@ static int ensure_fds(nc_ipc *c) {
       close(ep);
     if (efd >= 0)
       close(efd);
-    return set_err(c, NC_IPC_E_IO, NULL, "epoll/eventfd: %s", strerror(e));
+    return nc_ipc__set_err(c, NC_IPC_E_IO, NULL, "epoll/eventfd: %s", strerror(e));
   }
   c->epfd = ep;
   c->evfd = efd;
@@ -222,29 +186,30 @@ int nc_ipc_connect(nc_ipc *c, const char *path) {
   if (!c)
     return NC_IPC_E_INVAL;
   if (c->sock >= 0)
-    return set_err(c, NC_IPC_E_INVAL, NULL, "already connected");
+    return nc_ipc__set_err(c, NC_IPC_E_INVAL, NULL, "already connected");
   path = nc_ipc_socket_path(path);
   memset(&sa, 0, sizeof(sa));
   sa.sun_family = AF_UNIX;
   if (strlen(path) >= sizeof(sa.sun_path))
-    return set_err(c, NC_IPC_E_INVAL, NULL, "socket path too long: %s", path);
+    return nc_ipc__set_err(c, NC_IPC_E_INVAL, NULL, "socket path too long: %s", path);
   memcpy(sa.sun_path, path, strlen(path) + 1);
 
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    err = set_err(c, NC_IPC_E_CONNECT, NULL, "socket: %s", strerror(errno));
+    err = nc_ipc__set_err(c, NC_IPC_E_CONNECT, NULL, "socket: %s", strerror(errno));
     goto out;
   }
   /* connect() on a Unix stream socket completes or fails at once (unless
    * the backlog is full, when it blocks briefly); only then go
    * non-blocking for the framing code. */
   if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-    err = set_err(c, NC_IPC_E_CONNECT, NULL, "cannot connect to %s: %s", path, strerror(errno));
+    err = nc_ipc__set_err(c, NC_IPC_E_CONNECT, NULL, "cannot connect to %s: %s", path,
+                          strerror(errno));
     goto out;
   }
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-    err = set_err(c, NC_IPC_E_IO, NULL, "fcntl: %s", strerror(errno));
+    err = nc_ipc__set_err(c, NC_IPC_E_IO, NULL, "fcntl: %s", strerror(errno));
     goto out;
   }
   if ((err = ensure_fds(c)))
@@ -252,7 +217,7 @@ int nc_ipc_connect(nc_ipc *c, const char *path) {
   memset(&ev, 0, sizeof(ev));
   ev.events = EPOLLIN;
   if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-    err = set_err(c, NC_IPC_E_IO, NULL, "epoll_ctl: %s", strerror(errno));
+    err = nc_ipc__set_err(c, NC_IPC_E_IO, NULL, "epoll_ctl: %s", strerror(errno));
     goto out;
   }
   /* A fresh link: nothing of the old one's framing or requests carries
@@ -273,7 +238,7 @@ out:
 
 /* ---- incoming lines -------------------------------------------------- */
 
-static pending *find_wait(nc_ipc *c, int64_t id, pending ***link) {
+pending *nc_ipc__find_wait(nc_ipc *c, int64_t id, pending ***link) {
   pending **pp = &c->waits;
   for (; *pp; pp = &(*pp)->next)
     if ((*pp)->id == id) {
@@ -341,7 +306,7 @@ static void handle_line(nc_ipc *c, const char *line, size_t len) {
     /* We only send small positive integers; anything else is not ours. */
     if (!cJSON_IsNumber(id) || !(id->valuedouble >= 1 && id->valuedouble < 9007199254740992.0))
       goto drop;
-    pending *p = find_wait(c, (int64_t)id->valuedouble, NULL);
+    pending *p = nc_ipc__find_wait(c, (int64_t)id->valuedouble, NULL);
     if (!p || p->msg || (double)p->id != id->valuedouble)
       goto drop;
     p->msg = msg;
@@ -358,22 +323,22 @@ drop:
 /* The link is gone (err = errno, 0 for EOF). The agent's own reason, when
  * it sent one with "id": null just before (say TOO_LARGE for our last
  * request), beats a bare CLOSED. */
-static int hang_up(nc_ipc *c, int err, const char *what) {
-  conn_break(c);
+int nc_ipc__hang_up(nc_ipc *c, int err, const char *what) {
+  nc_ipc__conn_break(c);
   if (c->orphan_code[0])
-    return set_err(c, nc_ipc_err_from_code(c->orphan_code), c->orphan_code,
-                   "%s (the agent closed the connection)", c->orphan);
+    return nc_ipc__set_err(c, nc_ipc_err_from_code(c->orphan_code), c->orphan_code,
+                           "%s (the agent closed the connection)", c->orphan);
   if (err)
-    return set_err(c, NC_IPC_E_CLOSED, NULL, "%s: %s", what, strerror(err));
-  return set_err(c, NC_IPC_E_CLOSED, NULL, "the agent closed the connection");
+    return nc_ipc__set_err(c, NC_IPC_E_CLOSED, NULL, "%s: %s", what, strerror(err));
+  return nc_ipc__set_err(c, NC_IPC_E_CLOSED, NULL, "the agent closed the connection");
 }
 
 /* One recv() into the line buffer, then every complete line is handled.
  * Returns 1 if bytes were read, 0 on EAGAIN, or a negative error after
  * breaking the connection (EOF, i/o error, line over the cap). */
-static int read_some(nc_ipc *c) {
+int nc_ipc__read_some(nc_ipc *c) {
   if (c->sock < 0)
-    return set_err(c, NC_IPC_E_CLOSED, NULL, "not connected to the agent");
+    return nc_ipc__set_err(c, NC_IPC_E_CLOSED, NULL, "not connected to the agent");
   size_t cap = c->max_line + 1; /* the line plus its '\n' */
   if (c->rcap - c->rlen < READ_CHUNK && c->rcap < cap) {
     size_t ncap = c->rcap ? c->rcap * 2 : READ_CHUNK;
@@ -383,8 +348,8 @@ static int read_some(nc_ipc *c) {
       ncap = cap;
     char *nb = realloc(c->rbuf, ncap);
     if (!nb) {
-      conn_break(c);
-      return set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory reading from the agent");
+      nc_ipc__conn_break(c);
+      return nc_ipc__set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory reading from the agent");
     }
     c->rbuf = nb;
     c->rcap = ncap;
@@ -396,7 +361,7 @@ static int read_some(nc_ipc *c) {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return 0;
   if (n <= 0)
-    return hang_up(c, n < 0 ? errno : 0, "connection to the agent failed");
+    return nc_ipc__hang_up(c, n < 0 ? errno : 0, "connection to the agent failed");
   c->rlen += (size_t)n;
 
   size_t start = 0;
@@ -415,250 +380,11 @@ static int read_some(nc_ipc *c) {
   }
   c->rscan = c->rlen;
   if (c->rlen > c->max_line) {
-    conn_break(c);
-    return set_err(c, NC_IPC_E_PROTOCOL, NULL, "line from the agent exceeds %zu bytes",
-                   c->max_line);
+    nc_ipc__conn_break(c);
+    return nc_ipc__set_err(c, NC_IPC_E_PROTOCOL, NULL, "line from the agent exceeds %zu bytes",
+                           c->max_line);
   }
   return 1;
-}
-
-/* ---- requests -------------------------------------------------------- */
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int resolve_timeout(const nc_ipc *c, int timeout_ms) {
-  return timeout_ms == NC_IPC_TIMEOUT_DEFAULT ? c->timeout_ms : timeout_ms;
-}
-
-/* Milliseconds left before deadline (-1 = none) for poll(). */
-static int remaining(long long deadline) {
-  if (deadline < 0)
-    return -1;
-  long long left = deadline - now_ms();
-  return left < 0 ? 0 : (int)(left > 1000000000 ? 1000000000 : left);
-}
-
-/* Writes all of buf. Reads (and sorts) incoming lines while the socket is
- * not writable so that neither side can block the other. */
-static int write_all(nc_ipc *c, const char *buf, size_t len) {
-  long long deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
-  size_t off = 0;
-  while (off < len) {
-    ssize_t n = send(c->sock, buf + off, len - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += (size_t)n;
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      /* The agent hung up mid-request (over its line cap, typically): its
-       * reply may still sit in our receive queue, so read that first. */
-      int e = errno, rr;
-      while ((rr = read_some(c)) > 0)
-        ;
-      return rr < 0 ? rr : hang_up(c, e, "cannot write to the agent");
-    }
-    struct pollfd pfd = {.fd = c->sock, .events = POLLOUT | POLLIN};
-    int ms = remaining(deadline);
-    if (ms == 0) {
-      /* A half-written line would desynchronise the framing. */
-      conn_break(c);
-      return set_err(c, NC_IPC_E_TIMEOUT, NULL, "agent did not accept the request in time");
-    }
-    int r = poll(&pfd, 1, ms);
-    if (r < 0 && errno != EINTR) {
-      int e = errno;
-      conn_break(c);
-      return set_err(c, NC_IPC_E_IO, NULL, "poll: %s", strerror(e));
-    }
-    if (r > 0 && (pfd.revents & POLLIN)) {
-      int rr = read_some(c);
-      if (rr < 0)
-        return rr;
-    }
-  }
-  return 0;
-}
-
-int nc_ipc_send(nc_ipc *c, const char *op, const cJSON *params, int64_t *id) {
-  cJSON *req = NULL;
-  char *line = NULL;
-  pending *p = NULL;
-  int err = 0;
-
-  if (!c || !op || !*op || (params && !cJSON_IsObject(params)))
-    return c ? set_err(c, NC_IPC_E_INVAL, NULL, "op must be a non-empty string, params an object")
-             : NC_IPC_E_INVAL;
-  if (c->sock < 0)
-    return set_err(c, NC_IPC_E_CLOSED, NULL, "not connected to the agent");
-  int64_t my_id = c->next_id;
-  c->orphan_code[0] = c->orphan[0] = '\0';
-  req = cJSON_CreateObject();
-  if (!req || !cJSON_AddNumberToObject(req, "id", (double)my_id) ||
-      !cJSON_AddStringToObject(req, "op", op)) {
-    err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
-    goto out;
-  }
-  /* References keep params owned (and untouched) by the caller. */
-  for (const cJSON *it = params ? params->child : NULL; it; it = it->next) {
-    if (!it->string || !strcmp(it->string, "id") || !strcmp(it->string, "op"))
-      continue;
-    if (!cJSON_AddItemReferenceToObject(req, it->string, (cJSON *)it)) {
-      err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
-      goto out;
-    }
-  }
-  line = cJSON_PrintUnformatted(req);
-  if (!line) {
-    err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
-    goto out;
-  }
-  size_t len = strlen(line);
-  if (len > c->max_request) {
-    /* The agent would answer TOO_LARGE and hang up: refuse locally and
-     * keep the connection. */
-    err = set_err(c, NC_IPC_E_TOO_LARGE, NULL, "request of %zu bytes exceeds the %zu-byte line limit",
-                  len, c->max_request);
-    goto out;
-  }
-  char *nl = realloc(line, len + 2);
-  if (!nl) {
-    err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
-    goto out;
-  }
-  line = nl;
-  line[len] = '\n';
-  line[len + 1] = '\0';
-  p = calloc(1, sizeof(*p));
-  if (!p) {
-    err = set_err(c, NC_IPC_E_NOMEM, NULL, "out of memory");
-    goto out;
-  }
-  /* Register the wait before writing: write_all may already read the
-   * response while it waits for the socket to drain. */
-  p->id = my_id;
-  p->next = c->waits;
-  c->waits = p;
-  p = NULL;
-  c->next_id++;
-  err = write_all(c, line, len + 1);
-  if (err) {
-    pending **link = NULL;
-    pending *w = find_wait(c, my_id, &link);
-    if (w) {
-      *link = w->next;
-      cJSON_Delete(w->msg);
-      free(w);
-    }
-    goto out;
-  }
-  if (id)
-    *id = my_id;
-out:
-  free(p);
-  free(line);
-  cJSON_Delete(req);
-  return err;
-}
-
-/* Turns a response into (result, status); takes ownership of msg. */
-static int finish(nc_ipc *c, cJSON *msg, cJSON **result) {
-  cJSON_DeleteItemFromObjectCaseSensitive(msg, "id");
-  cJSON *ok = cJSON_DetachItemFromObjectCaseSensitive(msg, "ok");
-  int success = cJSON_IsTrue(ok);
-  int have_ok = cJSON_IsBool(ok);
-  cJSON_Delete(ok);
-  if (success) {
-    if (result)
-      *result = msg;
-    else
-      cJSON_Delete(msg);
-    return 0;
-  }
-  int err;
-  if (!have_ok) {
-    err = set_err(c, NC_IPC_E_PROTOCOL, NULL, "response from the agent lacks \"ok\"");
-  } else {
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "error");
-    const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "code"));
-    const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "message"));
-    err = nc_ipc_err_from_code(code);
-    set_err(c, err, code ? code : "UNKNOWN", "%s", m ? m : (code ? code : "request failed"));
-  }
-  cJSON_Delete(msg);
-  return err;
-}
-
-int nc_ipc_wait(nc_ipc *c, int64_t id, int timeout_ms, cJSON **result) {
-  if (result)
-    *result = NULL;
-  if (!c)
-    return NC_IPC_E_INVAL;
-  pending **link = NULL;
-  pending *p = find_wait(c, id, &link);
-  if (!p)
-    return set_err(c, NC_IPC_E_INVAL, NULL, "request %lld is not outstanding", (long long)id);
-  timeout_ms = resolve_timeout(c, timeout_ms);
-  long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-  int err = 0;
-  for (;;) {
-    if (p->msg)
-      break;
-    if (c->sock < 0) {
-      err = set_err(c, NC_IPC_E_CLOSED, NULL, "connection to the agent closed before the response");
-      break;
-    }
-    int ms = remaining(deadline);
-    if (ms == 0) {
-      err = set_err(c, NC_IPC_E_TIMEOUT, NULL, "no response from the agent within %d ms",
-                    timeout_ms);
-      break;
-    }
-    struct pollfd pfd = {.fd = c->sock, .events = POLLIN};
-    int r = poll(&pfd, 1, ms);
-    if (r < 0 && errno != EINTR) {
-      int e = errno;
-      conn_break(c);
-      err = set_err(c, NC_IPC_E_IO, NULL, "poll: %s", strerror(e));
-      break;
-    }
-    if (r <= 0)
-      continue;
-    /* Drain what is there; a read error breaks the connection but a
-     * response that already arrived in this batch still counts. */
-    int rr;
-    while ((rr = read_some(c)) > 0 && !p->msg)
-      ;
-    if (rr < 0 && !p->msg) {
-      err = rr;
-      break;
-    }
-  }
-  /* p may have moved in the list (new waits are pushed at the head). */
-  find_wait(c, id, &link);
-  *link = p->next;
-  cJSON *msg = p->msg;
-  free(p);
-  if (err) {
-    cJSON_Delete(msg);
-    return err;
-  }
-  return finish(c, msg, result);
-}
-
-int nc_ipc_call(nc_ipc *c, const char *op, const cJSON *params, int timeout_ms, cJSON **result) {
-  int64_t id = 0;
-  if (result)
-    *result = NULL;
-  int err = nc_ipc_send(c, op, params, &id);
-  if (err)
-    return err;
-  return nc_ipc_wait(c, id, timeout_ms, result);
 }
 
 /* ---- events ---------------------------------------------------------- */
@@ -668,7 +394,7 @@ int nc_ipc_process(nc_ipc *c) {
     return NC_IPC_E_INVAL;
   int err = 0;
   for (int i = 0; i < PROCESS_MAX_READS && c->sock >= 0; i++) {
-    int r = read_some(c);
+    int r = nc_ipc__read_some(c);
     if (r < 0)
       err = r;
     if (r <= 0)
@@ -693,7 +419,7 @@ int nc_ipc_process(nc_ipc *c) {
   if (err)
     return err;
   if (c->sock < 0)
-    return c->broken ? set_err(c, NC_IPC_E_CLOSED, NULL, "the agent closed the connection")
-                     : set_err(c, NC_IPC_E_CLOSED, NULL, "not connected to the agent");
+    return c->broken ? nc_ipc__set_err(c, NC_IPC_E_CLOSED, NULL, "the agent closed the connection")
+                     : nc_ipc__set_err(c, NC_IPC_E_CLOSED, NULL, "not connected to the agent");
   return (int)done;
 }

@@ -52,21 +52,21 @@ extern "C" {
 
 /* Error codes. The first group are the protocol's error codes as sent by
  * the agent ("code" of a failure response); the second group are local. */
-#define NC_IPC_ERR_MAP(X)                                                    \
-  X(BAD_REQUEST, "bad request")                                              \
-  X(TOO_LARGE, "request too large")                                          \
-  X(NOT_FOUND, "not found")                                                  \
-  X(CONFLICT, "conflict")                                                    \
-  X(FORBIDDEN, "forbidden")                                                  \
-  X(UNAVAILABLE, "unavailable")                                              \
-  X(TIMEOUT, "timed out")                                                    \
-  X(INTERNAL, "internal error")                                              \
-  X(UNKNOWN, "unknown error code from agent")                                \
-  X(CONNECT, "cannot connect to agent")                                      \
-  X(CLOSED, "connection to agent closed")                                    \
-  X(PROTOCOL, "malformed message from agent")                                \
-  X(NOMEM, "out of memory")                                                  \
-  X(INVAL, "invalid argument")                                               \
+#define NC_IPC_ERR_MAP(X)                                                                          \
+  X(BAD_REQUEST, "bad request")                                                                    \
+  X(TOO_LARGE, "request too large")                                                                \
+  X(NOT_FOUND, "not found")                                                                        \
+  X(CONFLICT, "conflict")                                                                          \
+  X(FORBIDDEN, "forbidden")                                                                        \
+  X(UNAVAILABLE, "unavailable")                                                                    \
+  X(TIMEOUT, "timed out")                                                                          \
+  X(INTERNAL, "internal error")                                                                    \
+  X(UNKNOWN, "unknown error code from agent")                                                      \
+  X(CONNECT, "cannot connect to agent")                                                            \
+  X(CLOSED, "connection to agent closed")                                                          \
+  X(PROTOCOL, "malformed message from agent")                                                      \
+  X(NOMEM, "out of memory")                                                                        \
+  X(INVAL, "invalid argument")                                                                     \
   X(IO, "i/o error")
 
 typedef enum {

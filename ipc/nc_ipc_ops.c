@@ -51,7 +51,8 @@ static int bad_arg(nc_ipc *c, const char *what) {
 
 int nc_ipc_hello(nc_ipc *c, const char *app, int timeout_ms, cJSON **result) {
   cJSON *p = cJSON_CreateObject(), *r = NULL;
-  if (p && (add_opt_str(p, "app", app) || !cJSON_AddNumberToObject(p, "protocol", NC_IPC_PROTOCOL))) {
+  if (p &&
+      (add_opt_str(p, "app", app) || !cJSON_AddNumberToObject(p, "protocol", NC_IPC_PROTOCOL))) {
     cJSON_Delete(p);
     p = NULL;
   }
@@ -194,7 +195,8 @@ int nc_ipc_config_publish(nc_ipc *c, const char *ns, const char *group, const ch
   if (!data_id || !*data_id || !content)
     return bad_arg(c, "data_id and content are required");
   cJSON *p = keyed(ns, group, "data_id", data_id);
-  if (p && (!cJSON_AddStringToObject(p, "content", content) || add_opt_str(p, "cas_md5", cas_md5))) {
+  if (p &&
+      (!cJSON_AddStringToObject(p, "content", content) || add_opt_str(p, "cas_md5", cas_md5))) {
     cJSON_Delete(p);
     p = NULL;
   }

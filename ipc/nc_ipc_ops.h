@@ -21,16 +21,16 @@ extern "C" {
  * for the duration of the call. Initialise with nc_ipc_instance_init() so
  * optional fields carry the protocol defaults. */
 typedef struct nc_ipc_instance {
-  const char *ns;      /* namespace */
+  const char *ns; /* namespace */
   const char *group;
   const char *service; /* required */
   const char *cluster;
-  const char *ip;      /* required */
-  int port;            /* required, 1..65535 */
-  double weight;       /* 1.0 */
-  int healthy;         /* 1 */
-  int enabled;         /* 1 */
-  int ephemeral;       /* 1 */
+  const char *ip;        /* required */
+  int port;              /* required, 1..65535 */
+  double weight;         /* 1.0 */
+  int healthy;           /* 1 */
+  int enabled;           /* 1 */
+  int ephemeral;         /* 1 */
   const cJSON *metadata; /* object of strings, or NULL */
 } nc_ipc_instance;
 
@@ -60,8 +60,7 @@ int nc_ipc_config_get(nc_ipc *c, const char *ns, const char *group, const char *
                       int timeout_ms, cJSON **result);
 /* cas_md5: NULL for an unconditional publish. */
 int nc_ipc_config_publish(nc_ipc *c, const char *ns, const char *group, const char *data_id,
-                          const char *content, const char *cas_md5, int timeout_ms,
-                          cJSON **result);
+                          const char *content, const char *cas_md5, int timeout_ms, cJSON **result);
 int nc_ipc_config_remove(nc_ipc *c, const char *ns, const char *group, const char *data_id,
                          int timeout_ms);
 int nc_ipc_config_listen(nc_ipc *c, const char *ns, const char *group, const char *data_id,

@@ -280,7 +280,8 @@ static void test_config_put_get_cas_rm(void **state) {
                                             "00000000000000000000000000000000", NULL}),
                    1);
   assert_non_null(strstr(p.ebuf, "CONFLICT"));
-  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.yaml", "b: 2\n", "--cas", md5, NULL}), 0);
+  assert_int_equal(
+      run(&p, (const char *[]){"config", "put", "ctl.yaml", "b: 2\n", "--cas", md5, NULL}), 0);
   assert_int_equal(run(&p, (const char *[]){"config", "get", "ctl.yaml", NULL}), 0);
   assert_string_equal(p.obuf, "b: 2\n");
 
@@ -310,7 +311,8 @@ static void test_config_watch_sees_publish(void **state) {
   proc w, p;
   spawn(&w, (const char *[]){"config", "watch", "ctl.watch.yaml", NULL});
   assert_true(pump_until(&w, "ctl.watch.yaml", 10000)); /* the "now" block */
-  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.watch.yaml", "v: 42\n", NULL}), 0);
+  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.watch.yaml", "v: 42\n", NULL}),
+                   0);
   assert_true(pump_until(&w, "v: 42", 10000));
   kill(w.pid, SIGINT);
   assert_int_equal(finish(&w), 0);

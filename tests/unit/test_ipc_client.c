@@ -26,9 +26,9 @@ typedef struct step {
   const char *expect_op; /* read one request line and check its op */
   const char *send;      /* line(s) to write, "$N" = id of request N (1-based) */
   int sleep_ms;
-  int close;             /* close the connection and stop */
-  int repeat;            /* send this many times (0 = once) */
-  size_t read_bytes;     /* read (and discard) this many bytes first */
+  int close;         /* close the connection and stop */
+  int repeat;        /* send this many times (0 = once) */
+  size_t read_bytes; /* read (and discard) this many bytes first */
 } step;
 
 #define MAX_REQ 16
@@ -297,16 +297,16 @@ static void test_error_codes_mapped(void **state) {
   (void)state;
   static const char *codes[] = {"BAD_REQUEST", "TOO_LARGE",   "NOT_FOUND", "CONFLICT",
                                 "FORBIDDEN",   "UNAVAILABLE", "TIMEOUT",   "INTERNAL"};
-  static const int want[] = {NC_IPC_E_BAD_REQUEST, NC_IPC_E_TOO_LARGE,   NC_IPC_E_NOT_FOUND,
-                             NC_IPC_E_CONFLICT,    NC_IPC_E_FORBIDDEN,   NC_IPC_E_UNAVAILABLE,
+  static const int want[] = {NC_IPC_E_BAD_REQUEST, NC_IPC_E_TOO_LARGE, NC_IPC_E_NOT_FOUND,
+                             NC_IPC_E_CONFLICT,    NC_IPC_E_FORBIDDEN, NC_IPC_E_UNAVAILABLE,
                              NC_IPC_E_TIMEOUT,     NC_IPC_E_INTERNAL};
   step script[10];
   char lines[10][160];
   memset(script, 0, sizeof(script));
   for (int i = 0; i < 8; i++) {
     snprintf(lines[i], sizeof(lines[i]),
-             "{\"id\":$%d,\"ok\":false,\"error\":{\"code\":\"%s\",\"message\":\"m%d\"}}\n",
-             i + 1, codes[i], i);
+             "{\"id\":$%d,\"ok\":false,\"error\":{\"code\":\"%s\",\"message\":\"m%d\"}}\n", i + 1,
+             codes[i], i);
     script[i].expect_op = "config.get";
     script[i].send = lines[i];
   }
@@ -352,7 +352,8 @@ static void test_oversized_line_from_agent_closes(void **state) {
 
 static void test_request_over_cap_refused_locally(void **state) {
   (void)state;
-  const step script[] = {{.expect_op = "config.publish", .send = "{\"id\":$1,\"ok\":true,\"md5\":\"x\"}\n"}};
+  const step script[] = {
+      {.expect_op = "config.publish", .send = "{\"id\":$1,\"ok\":true,\"md5\":\"x\"}\n"}};
   fake *f = RUN_FAKE(script);
   nc_ipc *c = client_for(f);
   nc_ipc_set_max_request(c, 256);
@@ -419,7 +420,8 @@ static void test_hangup_mid_request_write_reports_agent_reason(void **state) {
 static void test_timeout_then_late_response_dropped(void **state) {
   (void)state;
   const step script[] = {
-      {.expect_op = "naming.instances", .sleep_ms = 300,
+      {.expect_op = "naming.instances",
+       .sleep_ms = 300,
        .send = "{\"id\":$1,\"ok\":true,\"hosts\":[\"late\"]}\n"},
       {.expect_op = "naming.instances", .send = "{\"id\":$2,\"ok\":true,\"hosts\":[]}\n"},
   };
@@ -483,7 +485,8 @@ static void test_reconnect_keeps_fd_and_queued_events(void **state) {
                "{\"id\":$1,\"ok\":true}\n"},
       {.sleep_ms = 20, .close = 1},
   };
-  const step second[] = {{.expect_op = "agent.status", .send = "{\"id\":$1,\"ok\":true,\"apps\":1}\n"}};
+  const step second[] = {
+      {.expect_op = "agent.status", .send = "{\"id\":$1,\"ok\":true,\"apps\":1}\n"}};
   fake *f1 = RUN_FAKE(first);
   fake *f2 = RUN_FAKE(second);
   nc_ipc *c = client_for(f1);
@@ -507,7 +510,7 @@ static void test_reconnect_keeps_fd_and_queued_events(void **state) {
   assert_int_equal(nc_ipc_status(c, 2000, &res), 0);
   assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(res, "apps")), 1);
   cJSON_Delete(res);
-  assert_int_equal(s.n, 1); /* the event from before the loss was delivered */
+  assert_int_equal(s.n, 1);              /* the event from before the loss was delivered */
   assert_int_equal(poll(&pfd, 1, 0), 0); /* nothing pending: fd quiet again */
   nc_ipc_free(c);
   fake_stop(f1);

@@ -91,7 +91,8 @@ static void serve_conn(int fd) {
 static void *fake_main(void *arg) {
   (void)arg;
   for (;;) {
-    struct pollfd p[2] = {{.fd = F.lfd, .events = POLLIN}, {.fd = F.stop_pipe[0], .events = POLLIN}};
+    struct pollfd p[2] = {{.fd = F.lfd, .events = POLLIN},
+                          {.fd = F.stop_pipe[0], .events = POLLIN}};
     if (poll(p, 2, -1) < 0 || p[1].revents)
       return NULL;
     int fd = accept(F.lfd, NULL, NULL);
@@ -280,10 +281,13 @@ static char *respond_std(const cJSON *req, int *ev) {
     return reply(req, "\"ok\":true,\"hosts\":[]");
   }
   if (!strcmp(op, "config.get"))
-    return reply(req, "\"ok\":false,\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"config 'x' not found\"}");
+    return reply(
+        req,
+        "\"ok\":false,\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"config 'x' not found\"}");
   if (!strcmp(op, "config.publish")) {
     if (cJSON_GetObjectItem(req, "cas_md5"))
-      return reply(req, "\"ok\":false,\"error\":{\"code\":\"CONFLICT\",\"message\":\"md5 mismatch\"}");
+      return reply(req,
+                   "\"ok\":false,\"error\":{\"code\":\"CONFLICT\",\"message\":\"md5 mismatch\"}");
     return reply(req, "\"ok\":true,\"md5\":\"0123456789abcdef0123456789abcdef\"");
   }
   return reply(req, "\"ok\":false,\"error\":{\"code\":\"BAD_REQUEST\",\"message\":\"unknown op\"}");
@@ -378,7 +382,8 @@ static void test_usage_errors_exit_2_without_agent(void **state) {
 static void test_unreachable_agent_exit_3(void **state) {
   (void)state;
   proc p;
-  assert_int_equal(run(&p, (const char *[]){"--socket", "/nonexistent/agent.sock", "status", NULL}), 3);
+  assert_int_equal(run(&p, (const char *[]){"--socket", "/nonexistent/agent.sock", "status", NULL}),
+                   3);
   assert_non_null(strstr(p.ebuf, "/nonexistent/agent.sock"));
 }
 
@@ -432,7 +437,8 @@ static void test_watch_prints_changes_until_sigterm(void **state) {
   cJSON *second = cJSON_Parse(nl + 1);
   assert_non_null(first);
   assert_non_null(second);
-  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(first, "event")), "naming.subscribed");
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(first, "event")),
+                      "naming.subscribed");
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(second, "hosts")), 1);
   cJSON_Delete(first);
   cJSON_Delete(second);
@@ -441,7 +447,8 @@ static void test_watch_prints_changes_until_sigterm(void **state) {
 static void test_config_put_reads_stdin(void **state) {
   (void)state;
   proc p;
-  spawn(&p, (const char *[]){"--socket", F.path, "config", "put", "app.yaml", "-", "--group", "G", NULL});
+  spawn(&p, (const char *[]){"--socket", F.path, "config", "put", "app.yaml", "-", "--group", "G",
+                             NULL});
   const char body[] = "a: 1\nb: \"two\"\n";
   assert_int_equal(write(p.in, body, sizeof(body) - 1), (ssize_t)(sizeof(body) - 1));
   assert_int_equal(finish(&p), 0);
@@ -465,7 +472,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_agent_error_exit_1_with_code, setup, teardown),
       cmocka_unit_test_setup_teardown(test_usage_errors_exit_2_without_agent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unreachable_agent_exit_3, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_register_holds_until_sigint_then_deregisters, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_register_holds_until_sigint_then_deregisters, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_register_agent_gone_exit_3, setup, teardown),
       cmocka_unit_test_setup_teardown(test_watch_prints_changes_until_sigterm, setup, teardown),
       cmocka_unit_test_setup_teardown(test_config_put_reads_stdin, setup, teardown),

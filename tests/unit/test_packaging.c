@@ -198,8 +198,8 @@ static void test_units_verify_clean(void **state) {
   assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
   stage_unit("nacos-agent.service", "nacos-agent", NC_AGENT_BIN, dir);
   stage_unit("nacosd.service", "nacosd", NC_NACOSD_BIN, dir);
-  snprintf(cmd, sizeof(cmd), "cd '%s' && systemd-analyze verify nacos-agent.service nacosd.service 2>&1",
-           dir);
+  snprintf(cmd, sizeof(cmd),
+           "cd '%s' && systemd-analyze verify nacos-agent.service nacosd.service 2>&1", dir);
   FILE *p = popen(cmd, "r");
   assert_non_null(p);
   size_t n = fread(out, 1, sizeof(out) - 1, p);
