@@ -19,116 +19,54 @@
 #include <unistd.h>
 
 #include "nc_json.h"
+#include "nc_testproc.h"
 #include "nc_wire_client.h"
 
+/* A nacosd under test: the shared harness (nc_testproc.h) plus the
+ * fields these tests read. */
 typedef struct cfg_srv {
-  pid_t pid;
-  char dir[64];
+  nc_test_nacosd n;
+  pid_t pid;            /* 0 when not running */
+  char dir[64];         /* temp dir; the store is <dir>/data/config.db */
   char target[64];
   int port, grpc_port;
   const char *extra[8]; /* extra nacosd arguments, NULL-terminated */
 } cfg_srv;
 
-static uint64_t it_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static uint64_t it_now_ms(void) { return (uint64_t)nc_test_now_ms(); }
+static void it_sleep_ms(int ms) { nc_test_sleep_ms(ms); }
 
-static void it_sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static const char *it_nacosd_bin(void) {
-#ifdef NC_NACOSD_BIN
-  return NC_NACOSD_BIN;
-#else
-  /* The test binary lives in <build>/tests; nacosd in <build>/server. */
-  static char path[PATH_MAX];
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0)
-    return "nacosd";
-  exe[n] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (slash)
-    *slash = '\0';
-  snprintf(path, sizeof(path), "%s/../server/nacosd", exe);
-  return path;
-#endif
-}
-
-/* Starts nacosd on s->dir (created when empty). Returns 0 once the port
- * file appeared. */
+/* Starts nacosd on s->dir (created when empty); 0 once its ports are known.
+ * Restarting with the same dir reuses the data. */
 static int srv_start(cfg_srv *s) {
-  char pf[128];
-  if (!s->dir[0]) {
-    snprintf(s->dir, sizeof(s->dir), "/tmp/nc_cfgit_XXXXXX");
-    if (!mkdtemp(s->dir))
-      return -1;
-  }
-  snprintf(pf, sizeof(pf), "%s/ports.json", s->dir);
-  unlink(pf);
-  pid_t pid = fork();
-  if (pid < 0)
+  if (!s->dir[0] && nc_test_mkdtemp(s->dir, sizeof(s->dir)) != 0)
     return -1;
-  if (pid == 0) {
-    const char *lvl = getenv("NC_TEST_LOG_LEVEL");
-    const char *argv[24] = {"nacosd", "--port", "0", "--data-dir", s->dir, "--port-file", pf,
-                            "--log-level", lvl ? lvl : "warn"};
-    int n = 9;
-    for (int i = 0; i < 8 && s->extra[i]; i++)
-      argv[n++] = s->extra[i];
-    argv[n] = NULL;
-    execv(it_nacosd_bin(), (char *const *)argv);
-    _exit(127);
+  if (nc_test_nacosd_start(s->dir, s->extra[0] ? s->extra : NULL, &s->n) != 0) {
+    s->pid = 0;
+    return -1;
   }
-  s->pid = pid;
-  for (int i = 0; i < 200; i++) {
-    FILE *f = fopen(pf, "r");
-    if (f) {
-      char buf[256] = {0};
-      size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-      fclose(f);
-      cJSON *j = n ? cJSON_Parse(buf) : NULL;
-      if (j) {
-        s->port = (int)nc_json_int(j, "port", 0);
-        s->grpc_port = (int)nc_json_int(j, "grpc_port", 0);
-        cJSON_Delete(j);
-        snprintf(s->target, sizeof(s->target), "127.0.0.1:%d", s->grpc_port);
-        return s->grpc_port > 0 ? 0 : -1;
-      }
-    }
-    int st;
-    if (waitpid(pid, &st, WNOHANG) == pid) {
-      s->pid = 0;
-      return -1;
-    }
-    it_sleep_ms(50);
-  }
-  return -1;
+  s->pid = s->n.proc.pid;
+  s->port = s->n.port;
+  s->grpc_port = s->n.grpc_port;
+  snprintf(s->target, sizeof(s->target), "%s", s->n.target);
+  return 0;
 }
 
-/* Sends sig and reaps; returns the wait status. */
+/* Sends sig and reaps; returns the exit code, or 128+signal. SIGTERM dumps
+ * the log when the exit was not clean (e.g. a leak report under ASan). */
 static int srv_stop(cfg_srv *s, int sig) {
-  int st = 0;
+  int rc = 0;
   if (s->pid > 0) {
-    kill(s->pid, sig);
-    waitpid(s->pid, &st, 0);
+    rc = sig == SIGTERM ? nc_test_nacosd_stop(&s->n) : nc_testproc_kill(&s->n.proc, sig);
     s->pid = 0;
   }
-  return st;
+  return rc;
 }
 
 static void srv_cleanup(cfg_srv *s) {
-  char cmd[128];
   srv_stop(s, SIGKILL);
-  if (s->dir[0]) {
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
-    if (system(cmd) != 0)
-      fprintf(stderr, "cleanup of %s failed\n", s->dir);
-  }
+  if (s->dir[0])
+    nc_test_rmtree(s->dir);
 }
 
 /* Value of one nacosd_<name> counter from /metrics, or -1. */
