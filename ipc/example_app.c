@@ -11,6 +11,11 @@
  * self-pipe for signals) plus nc_ipc_fd(); nc_ipc_process() never blocks.
  * If the agent restarts, the app reconnects with back-off and registers and
  * subscribes again (the agent drops what a closed connection held). */
+/* sigaction and friends; the project's build defines this already, an app
+ * built on its own (cc -std=c11 example_app.c -lnc_ipc -lcjson) needs it. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "nc_ipc.h"
 #include "nc_ipc_ops.h"
 
