@@ -21,6 +21,7 @@ typedef struct lsn {
   conn_ent *conn;
   nc_cfg_listen *owner;
   char *data_id, *group, *tenant;
+  char *pk;   /* its key in the pairs map (owned), so removal never allocates */
   char *json; /* the notify body, built once per registration */
   size_t json_len;
   char md5[33];
@@ -70,6 +71,7 @@ static char *pair_key(const char *conn_id, const char *gk) {
 }
 
 static void lsn_free(lsn *x) {
+  free(x->pk);
   cJSON_free(x->json);
   free(x->data_id);
   free(x->group);
@@ -108,11 +110,7 @@ static void retry_schedule(nc_cfg_listen *l, lsn *x, uint64_t delay_ms) {
 static void lsn_remove(nc_cfg_listen *l, lsn *x) {
   key_ent *k = x->key;
   conn_ent *c = x->conn;
-  char *pk = pair_key(c->conn_id, k->gk);
-  if (pk) {
-    nc_cfg_map_del(l->pairs, pk);
-    free(pk);
-  }
+  nc_cfg_map_del(l->pairs, x->pk);
   if (x->kprev)
     x->kprev->knext = x->knext;
   else
@@ -425,22 +423,22 @@ int nc_cfg_listen_add(nc_cfg_listen *l, const char *conn_id, const char *group_k
   if (!x->data_id || !x->group || !x->tenant || build_json(x) != 0)
     goto fail;
   if (!(k = nc_cfg_map_get(l->by_key, group_key))) {
-    if (!(k = calloc(1, sizeof(*k))) || !(k->gk = strdup(group_key)))
+    if (!(k = calloc(1, sizeof(*k))))
       goto fail;
     new_k = 1;
-    if (nc_cfg_map_put(l->by_key, group_key, k, NULL))
+    if (!(k->gk = strdup(group_key)) || nc_cfg_map_put(l->by_key, group_key, k, NULL))
       goto fail;
   }
   if (!(c = nc_cfg_map_get(l->by_conn, conn_id))) {
-    if (!(c = calloc(1, sizeof(*c))) || !(c->conn_id = strdup(conn_id)))
+    if (!(c = calloc(1, sizeof(*c))))
       goto fail;
     new_c = 1;
-    if (nc_cfg_map_put(l->by_conn, conn_id, c, NULL))
+    if (!(c->conn_id = strdup(conn_id)) || nc_cfg_map_put(l->by_conn, conn_id, c, NULL))
       goto fail;
   }
   if (nc_cfg_map_put(l->pairs, pk, x, NULL))
     goto fail;
-  free(pk);
+  x->pk = pk; /* owned by x from here */
   x->key = k;
   x->conn = c;
   x->knext = k->head;
@@ -457,13 +455,15 @@ int nc_cfg_listen_add(nc_cfg_listen *l, const char *conn_id, const char *group_k
   return 0;
 fail:
   /* Undo partial inserts so the registry is exactly as before. */
-  if (new_c && c) {
-    nc_cfg_map_del(l->by_conn, conn_id);
+  if (new_c) {
+    if (nc_cfg_map_get(l->by_conn, conn_id) == c)
+      nc_cfg_map_del(l->by_conn, conn_id);
     free(c->conn_id);
     free(c);
   }
-  if (new_k && k) {
-    nc_cfg_map_del(l->by_key, group_key);
+  if (new_k) {
+    if (nc_cfg_map_get(l->by_key, group_key) == k)
+      nc_cfg_map_del(l->by_key, group_key);
     free(k->gk);
     free(k);
   }
