@@ -126,7 +126,10 @@ int nc_ag_up(nc_agent *ag, const char *type, cJSON *body, nc_up_done_cb cb, void
     return NC_EBUSY;
   }
   ag->up_events++;
-  return nc_up_request(ag->up, ag->connected ? ag->gen : UINT64_MAX, type, body, cb, ud);
+  /* Queries change nothing on the server: they may overtake each other. */
+  int parallel = !strcmp(type, "ServiceQueryRequest") || !strcmp(type, "ConfigQueryRequest");
+  return nc_up_request(ag->up, ag->connected ? ag->gen : UINT64_MAX, type, body, parallel, cb,
+                       ud);
 }
 
 /* ---- request fields ---- */

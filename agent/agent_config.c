@@ -136,7 +136,13 @@ static void send_changed(nc_st_cfg *cfg) {
  * Returns 0 when nothing changed for a listened entry, 1 when it was not
  * known before, 2 when its content changed. */
 static int store(nc_agent *ag, const char *ns, const char *group, const char *data_id,
-                 const char *content) {
+                 const char *content, int mode) {
+  nc_st_cfg *cfg = nc_st_cfg_get(ag->st, ns, group, data_id);
+  /* Queries run in parallel, so a config.get answer may be older than what
+   * a refresh already stored: listened keys are kept (memory and disk) by
+   * their listen/refresh queries only, which never overlap per key. */
+  if (cfg && mode == Q_GET)
+    return 0;
   if (content) {
     char md5[33];
     nc_md5_hex(content, strlen(content), md5);
@@ -144,7 +150,6 @@ static int store(nc_agent *ag, const char *ns, const char *group, const char *da
   } else {
     nc_cache_del_config(ag->cache, ns, group, data_id);
   }
-  nc_st_cfg *cfg = nc_st_cfg_get(ag->st, ns, group, data_id);
   if (!cfg)
     return 0;
   int was_known = cfg->known, was_exists = cfg->exists;
@@ -157,6 +162,7 @@ static int store(nc_agent *ag, const char *ns, const char *group, const char *da
 }
 
 static void send_listen(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen);
+static void refresh(nc_agent *ag, const char *ns, const char *group, const char *data_id);
 
 /* ---- queries ---- */
 
@@ -197,8 +203,15 @@ static void query_done(void *ud, int status, nc_msg *resp) {
   nc_st_cfg *cfg = nc_st_cfg_get(ag->st, x->ns, x->group, x->data_id);
   if (cfg && cfg->pending == x)
     cfg->pending = NULL;
+  int again = 0;
+  if (cfg && (x->mode == Q_REFRESH || x->mode == Q_LISTEN)) {
+    again = cfg->refresh_again && status == 0;
+    if (x->mode == Q_REFRESH)
+      cfg->refreshing = 0;
+    cfg->refresh_again = 0;
+  }
   if (r >= 0) {
-    int changed = store(ag, x->ns, x->group, x->data_id, r ? content : NULL);
+    int changed = store(ag, x->ns, x->group, x->data_id, r ? content : NULL, x->mode);
     char md5[33] = "";
     if (r)
       nc_md5_hex(content, strlen(content), md5);
@@ -237,6 +250,8 @@ static void query_done(void *ud, int status, nc_msg *resp) {
     }
   }
 out:
+  if (again && ag->connected)
+    refresh(ag, x->ns, x->group, x->data_id);
   nc_msg_free(resp);
   ctx_free(x);
 }
@@ -374,10 +389,21 @@ static void mark_unlistened(nc_agent *ag, const cJSON *ctxs) {
   }
 }
 
+/* Fetches a listened key after a change notice. One refresh per key at a
+ * time (queries may overtake each other): a notice arriving meanwhile
+ * just asks for one more round once the current one is answered. */
 static void refresh(nc_agent *ag, const char *ns, const char *group, const char *data_id) {
+  nc_st_cfg *cfg = nc_st_cfg_get(ag->st, ns, group, data_id);
+  if (cfg && (cfg->refreshing || cfg->pending)) {
+    cfg->refresh_again = 1;
+    return;
+  }
   cfg_ctx *x = ctx_new(ag, ns, group, data_id, Q_REFRESH);
-  if (x)
-    send_query(ag, x);
+  if (!x)
+    return;
+  if (cfg)
+    cfg->refreshing = 1;
+  send_query(ag, x);
 }
 
 static void listen_done(void *ud, int status, nc_msg *resp) {

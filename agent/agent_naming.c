@@ -349,11 +349,14 @@ static void query_done(void *ud, int status, nc_msg *resp) {
     const cJSON *si = cJSON_GetObjectItemCaseSensitive(resp->body, "serviceInfo");
     cJSON *hosts = nc_hosts_from_service_info(si);
     if (hosts) {
-      nc_cache_put_hosts(ag->cache, x->k.ns, x->k.group, x->k.service, hosts);
+      nc_st_svc *s = nc_st_svc_get(ag->st, x->k.ns, x->k.group, x->k.service);
+      /* A subscribed service's list (and its cache file) follows the
+       * pushes; a query answer may be older than the last push. */
+      if (!s)
+        nc_cache_put_hosts(ag->cache, x->k.ns, x->k.group, x->k.service, hosts);
       if (w)
         reply_hosts(w->c, w->id, hosts, w->clusters, w->healthy_only, 0, NULL);
       /* Without a waiter this was a refresh of a subscribed service. */
-      nc_st_svc *s = nc_st_svc_get(ag->st, x->k.ns, x->k.group, x->k.service);
       if (!w && s) {
         apply_hosts(ag, s, hosts);
         hosts = NULL;

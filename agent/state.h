@@ -73,6 +73,7 @@ typedef struct nc_st_cfg {
   int exists;
   int fresh;      /* confirmed on the current upstream connection */
   int up_state;
+  int refreshing, refresh_again; /* a change fetch in flight / wanted again */
   uint64_t gen;
   void *pending;
 } nc_st_cfg;

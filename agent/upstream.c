@@ -18,6 +18,7 @@ typedef struct cmd {
   char *type;
   cJSON *body;
   uint64_t gen;
+  int parallel;
   nc_up_done_cb cb;
   void *ud;
 } cmd;
@@ -63,6 +64,7 @@ struct nc_up {
   int stop;
   attempt *cur;       /* the live connection's attempt, or NULL */
   int reset_idx;      /* -2: none; -1: any other server; >= 0: that server */
+  int inflight;       /* parallel requests awaiting their answer */
   uint64_t last_active_ms;
   uint64_t gen;
   unsigned seed;
@@ -281,6 +283,37 @@ static int resp_code(const nc_msg *m, const char *key, int def) {
   return (int)nc_json_int(m->body, key, def);
 }
 
+/* Parallel requests (reads) may be in flight together, up to this many. */
+#define MAX_INFLIGHT 128
+
+typedef struct async_req {
+  nc_up *up;
+  attempt *a;
+  cmd *c;
+} async_req;
+
+/* Completion of a parallel request (completion-queue thread). Runs before
+ * nc_wc_close returns, so a is still alive. */
+static void async_done(void *ud, int status, nc_msg *resp) {
+  async_req *x = ud;
+  nc_up *up = x->up;
+  pthread_mutex_lock(&up->lock);
+  up->inflight--;
+  if (status == 0) {
+    up->last_active_ms = now_ms();
+    if (resp_code(resp, "errorCode", 0) == 301 && !x->a->broken) {
+      x->a->broken = 1;
+      x->a->reason = "server forgot the connection (301)";
+    }
+  } else if (!x->a->broken) {
+    up->last_active_ms = 0; /* check the connection at once */
+  }
+  post_done(up, x->c, status, resp);
+  pthread_cond_broadcast(&up->cond);
+  pthread_mutex_unlock(&up->lock);
+  free(x);
+}
+
 /* Runs one connection until it breaks. Called and returns with the lock
  * held. */
 static void serve(nc_up *up, attempt *a, nc_wc *wc) {
@@ -288,6 +321,10 @@ static void serve(nc_up *up, attempt *a, nc_wc *wc) {
   while (!up->stop && !a->broken) {
     if (up->head) {
       cmd *c = up->head;
+      if (c->parallel && up->inflight >= MAX_INFLIGHT) {
+        timed_wait(up, 100);
+        continue;
+      }
       up->head = c->next;
       if (!up->head)
         up->tail = NULL;
@@ -295,6 +332,27 @@ static void serve(nc_up *up, attempt *a, nc_wc *wc) {
       c->next = NULL;
       if (c->gen && c->gen != a->gen) {
         post_done(up, c, NC_EUNAVAIL, NULL);
+        continue;
+      }
+      if (c->parallel) {
+        /* Reads need no ordering: keep many in flight instead of paying
+         * one round trip each. */
+        async_req *x = malloc(sizeof(*x));
+        int rc = NC_ENOMEM;
+        up->inflight++;
+        pthread_mutex_unlock(&up->lock);
+        if (x) {
+          x->up = up;
+          x->a = a;
+          x->c = c;
+          rc = nc_wc_request_async(wc, c->type, c->body, up->timeout_ms, async_done, x);
+        }
+        pthread_mutex_lock(&up->lock);
+        if (rc != 0) {
+          up->inflight--;
+          free(x);
+          post_done(up, c, rc, NULL);
+        }
         continue;
       }
       pthread_mutex_unlock(&up->lock);
@@ -464,8 +522,8 @@ int nc_up_start(nc_up *up) {
   return 0;
 }
 
-int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, nc_up_done_cb cb,
-                  void *ud) {
+int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, int parallel,
+                  nc_up_done_cb cb, void *ud) {
   cmd *c = calloc(1, sizeof(*c));
   if (!c || !(c->type = strdup(type))) {
     free(c);
@@ -474,6 +532,7 @@ int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, nc_up_
   }
   c->body = body;
   c->gen = gen;
+  c->parallel = parallel;
   c->cb = cb;
   c->ud = ud;
   pthread_mutex_lock(&up->lock);
