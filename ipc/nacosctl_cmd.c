@@ -89,7 +89,8 @@ static int install_signals(void) {
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
     return -1;
-  signal(SIGPIPE, SIG_IGN);
+  /* SIGPIPE stays default: `nacosctl watch svc | head -1` must end when
+   * head does (the library writes to the agent with MSG_NOSIGNAL). */
   return 0;
 }
 
