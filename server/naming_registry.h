@@ -14,13 +14,14 @@
 #ifndef NAMING_REGISTRY_H
 #define NAMING_REGISTRY_H
 
+#include "naming_instance.h"
+
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct nc_nreg nc_nreg;
 typedef struct nc_nsvc nc_nsvc;
-typedef struct nc_ninst nc_ninst;
 
 /* Called after the visible instance set of a service changed (register,
  * deregister, connection dropped). svc_key identifies it (nc_nsvc_key). */
@@ -29,14 +30,6 @@ typedef void (*nc_nreg_change_fn)(void *ud, const char *svc_key);
 int nc_nreg_new(nc_nreg **out);
 void nc_nreg_free(nc_nreg *r);
 void nc_nreg_set_listener(nc_nreg *r, nc_nreg_change_fn fn, void *ud);
-
-/* Parses and validates one Instance JSON object (§5.3) for service
- * group@@name. On error returns NC_EINVAL and points *err at a static
- * message (clusterName pattern, missing ip, bad port, heartbeat timeouts).
- * *out is owned by the caller until handed to nc_nreg_publish. */
-int nc_ninst_parse(const cJSON *j, const char *group, const char *name, nc_ninst **out,
-                   const char **err);
-void nc_ninst_free(nc_ninst *in);
 
 /* Replaces everything conn_id publishes into the service with insts[0..n)
  * (n = 0 deregisters). Takes ownership of the instances and the array

@@ -1,0 +1,31 @@
+/* naming_instance: one naming Instance (nacos-wire-protocol.md §5.3) —
+ * parsing and validation of the client's JSON, comparison for idempotent
+ * replays, and the server's output form with the derived fields. Pure
+ * functions over an opaque value; any thread. */
+#ifndef NAMING_INSTANCE_H
+#define NAMING_INSTANCE_H
+
+#include <cjson/cJSON.h>
+
+typedef struct nc_ninst nc_ninst;
+
+/* Parses and validates one Instance JSON object for service group@@name.
+ * On error returns NC_EINVAL and points *err at a static message
+ * (clusterName pattern, missing ip, bad port, heartbeat timeouts), or
+ * NC_ENOMEM. *out is owned by the caller (nc_ninst_free). */
+int nc_ninst_parse(const cJSON *j, const char *group, const char *name, nc_ninst **out,
+                   const char **err);
+void nc_ninst_free(nc_ninst *in);
+
+/* 1 when every stored field is the same. */
+int nc_ninst_equal(const nc_ninst *a, const nc_ninst *b);
+int nc_ninst_enabled(const nc_ninst *in);
+int nc_ninst_healthy(const nc_ninst *in);
+const char *nc_ninst_cluster(const nc_ninst *in); /* "DEFAULT" when blank */
+
+/* The output object: instanceId (client's or ip#port#cluster#group@@name),
+ * serviceName group@@name, metadata, derived heartbeat fields. New object
+ * owned by the caller; NULL on OOM. */
+cJSON *nc_ninst_to_json(const nc_ninst *in, const char *group, const char *name);
+
+#endif
