@@ -443,9 +443,9 @@ static void *up_main(void *arg) {
       serve(up, a, wc);
       up->cur = NULL;
       const char *reason = up->stop ? "agent stopping" : a->reason ? a->reason : "closed";
-      int was_reset = up->reset_idx != -2;
+      int was_reset = up->reset_idx != -2, stopping = up->stop;
       pthread_mutex_unlock(&up->lock);
-      if (!up->stop)
+      if (!stopping)
         nc_warn("upstream: lost %s: %s", server, reason);
       if (was_reset)
         usleep(100 * 1000); /* let the ConnectResetResponse leave first */
