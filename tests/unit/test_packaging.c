@@ -2,7 +2,9 @@
  * (1) The units pass `systemd-analyze verify` without a single complaint
  *     (skipped where systemd-analyze is missing), ExecStart pointed at the
  *     build tree's binaries.
- * (2) The packaged configs (packaging/nacos-agent.conf, nacosd.conf) stay in
+ * (2) A unit says Type=notify only if its binary sends READY=1 to
+ *     $NOTIFY_SOCKET (systemd would time the start out otherwise).
+ * (3) The packaged configs (packaging/nacos-agent.conf, nacosd.conf) stay in
  *     sync with the binaries' option tables: every commented `#name = value`
  *     line is accepted by the real binary's config parser, every option the
  *     binary knows is documented, and a documented value equals the built-in
@@ -17,9 +19,13 @@
 #include "nc_testproc.h"
 
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -212,9 +218,84 @@ static void test_units_verify_clean(void **state) {
   assert_int_equal(n, 0); /* warnings (unknown keys, bad values) count too */
 }
 
+/* The unit's Type= as written in packaging/. */
+static void unit_type(const char *unit, char *out, size_t cap) {
+  char path[PATH_MAX + 64], line[512];
+  snprintf(path, sizeof(path), "%s/packaging/%s", repo, unit);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  snprintf(out, cap, "simple");
+  while (fgets(line, sizeof(line), f))
+    if (!strncmp(line, "Type=", 5)) {
+      trim(line);
+      snprintf(out, cap, "%s", line + 5);
+    }
+  fclose(f);
+}
+
+/* Starts argv with NOTIFY_SOCKET pointing at a datagram socket of ours and
+ * returns 1 if "READY=1" arrives within ms (the child is then stopped). */
+static int sends_ready(char *const argv[], const char *dir, int ms) {
+  char sock[256], log[256], buf[256];
+  snprintf(sock, sizeof(sock), "%s/notify.sock", dir);
+  snprintf(log, sizeof(log), "%s/child.log", dir);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%.100s", sock);
+  unlink(sock);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  setenv("NOTIFY_SOCKET", sock, 1);
+  nc_testproc p;
+  assert_int_equal(nc_testproc_start(&p, argv[0], argv, log), 0);
+  unsetenv("NOTIFY_SOCKET");
+  int ready = 0;
+  long long deadline = nc_test_now_ms() + ms;
+  while (!ready && nc_test_now_ms() < deadline && nc_testproc_alive(&p)) {
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (poll(&pf, 1, 100) == 1) {
+      ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+      buf[n > 0 ? n : 0] = '\0';
+      ready = strstr(buf, "READY=1") != NULL;
+    }
+  }
+  if (!ready)
+    nc_testproc_dump_log(&p);
+  nc_testproc_stop(&p);
+  close(fd);
+  unlink(sock);
+  return ready;
+}
+
+/* Type=notify means systemd waits for READY=1 and kills the service when
+ * it never comes: the unit must only say so if the binary does it. */
+static void test_notify_units_binaries_send_ready(void **state) {
+  (void)state;
+  char dir[128], a1[300], a2[300], type[32];
+  find_repo();
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+
+  unit_type("nacos-agent.service", type, sizeof(type));
+  if (!strcmp(type, "notify")) {
+    snprintf(a1, sizeof(a1), "%s/agent.sock", dir);
+    snprintf(a2, sizeof(a2), "%s/cache", dir);
+    char *argv[] = {(char *)NC_AGENT_BIN, "--servers", "127.0.0.1:1", "--socket", a1,
+                    "--cache-dir", a2, NULL};
+    assert_true(sends_ready(argv, dir, 10000));
+  }
+  unit_type("nacosd.service", type, sizeof(type));
+  if (!strcmp(type, "notify")) {
+    snprintf(a1, sizeof(a1), "%s/data", dir);
+    char *argv[] = {(char *)NC_NACOSD_BIN, "--bind", "127.0.0.1", "--port", "0",
+                    "--data-dir", a1, NULL};
+    assert_true(sends_ready(argv, dir, 10000));
+  }
+  nc_test_rmtree(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_units_verify_clean),
+      cmocka_unit_test(test_notify_units_binaries_send_ready),
       cmocka_unit_test(test_agent_conf_matches_option_table),
       cmocka_unit_test(test_nacosd_conf_matches_option_table),
   };
