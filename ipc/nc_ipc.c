@@ -384,6 +384,15 @@ int nc_ipc__read_some(nc_ipc *c) {
     return nc_ipc__set_err(c, NC_IPC_E_PROTOCOL, NULL, "line from the agent exceeds %zu bytes",
                            c->max_line);
   }
+  /* One huge reply (a big config) must not pin megabytes for the life of
+   * a long-running app: shrink back once the buffer is nearly empty. */
+  if (c->rcap > 8 * READ_CHUNK && c->rlen < READ_CHUNK) {
+    char *nb = realloc(c->rbuf, 2 * READ_CHUNK);
+    if (nb) {
+      c->rbuf = nb;
+      c->rcap = 2 * READ_CHUNK;
+    }
+  }
   return 1;
 }
 

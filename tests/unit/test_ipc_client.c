@@ -609,6 +609,33 @@ static void test_foreign_and_split_lines_handled(void **state) {
   fake_stop(f);
 }
 
+static void test_large_reply_then_small_ones(void **state) {
+  (void)state;
+  /* 3 MiB of content in one reply: over the request cap, under the read
+   * cap; later small replies still work after the buffer shrinks. */
+  size_t n = 3 * 1024 * 1024;
+  char *line = malloc(n + 64);
+  int k = snprintf(line, 64, "{\"id\":$1,\"ok\":true,\"content\":\"");
+  memset(line + k, 'z', n);
+  strcpy(line + k + n, "\"}\n");
+  const step script[] = {
+      {.expect_op = "config.get", .send = line},
+      {.expect_op = "config.get", .send = "{\"id\":$2,\"ok\":true,\"content\":\"small\"}\n"},
+  };
+  fake *f = RUN_FAKE(script);
+  nc_ipc *c = client_for(f);
+  cJSON *r = NULL;
+  assert_int_equal(nc_ipc_config_get(c, NULL, NULL, "big", 5000, &r), 0);
+  assert_int_equal(strlen(cJSON_GetStringValue(cJSON_GetObjectItem(r, "content"))), n);
+  cJSON_Delete(r);
+  assert_int_equal(nc_ipc_config_get(c, NULL, NULL, "small", 5000, &r), 0);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "content")), "small");
+  cJSON_Delete(r);
+  nc_ipc_free(c);
+  fake_stop(f);
+  free(line);
+}
+
 static void test_event_queue_bounded(void **state) {
   (void)state;
   const step script[] = {
@@ -661,6 +688,7 @@ int main(void) {
       cmocka_unit_test(test_register_sends_protocol_fields),
       cmocka_unit_test(test_bad_arguments_rejected_locally),
       cmocka_unit_test(test_foreign_and_split_lines_handled),
+      cmocka_unit_test(test_large_reply_then_small_ones),
       cmocka_unit_test(test_event_queue_bounded),
       cmocka_unit_test(test_connect_failure_and_path_resolution),
   };
