@@ -126,10 +126,23 @@ int nc_ag_up(nc_agent *ag, const char *type, cJSON *body, nc_up_done_cb cb, void
     return NC_EBUSY;
   }
   ag->up_events++;
-  /* Queries change nothing on the server: they may overtake each other. */
-  int parallel = !strcmp(type, "ServiceQueryRequest") || !strcmp(type, "ConfigQueryRequest");
-  return nc_up_request(ag->up, ag->connected ? ag->gen : UINT64_MAX, type, body, parallel, cb,
-                       ud);
+  /* Ordering keys: writes to one service / config / the listen table are
+   * applied in order; queries change nothing and may overtake. */
+  char key[1700];
+  const char *k = key;
+  if (!strcmp(type, "ServiceQueryRequest") || !strcmp(type, "ConfigQueryRequest"))
+    k = NULL;
+  else if (!strcmp(type, "InstanceRequest") || !strcmp(type, "BatchInstanceRequest") ||
+           !strcmp(type, "SubscribeServiceRequest"))
+    snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s",
+             type[0] == 'S' ? "sub" : "reg", nc_json_str(body, "namespace", ""),
+             nc_json_str(body, "groupName", ""), nc_json_str(body, "serviceName", ""));
+  else if (!strcmp(type, "ConfigPublishRequest") || !strcmp(type, "ConfigRemoveRequest"))
+    snprintf(key, sizeof(key), "cfg\x1f%s\x1f%s\x1f%s", nc_json_str(body, "tenant", ""),
+             nc_json_str(body, "group", ""), nc_json_str(body, "dataId", ""));
+  else
+    snprintf(key, sizeof(key), "%s", type); /* e.g. all listen changes in order */
+  return nc_up_request(ag->up, ag->connected ? ag->gen : UINT64_MAX, type, body, k, cb, ud);
 }
 
 /* ---- request fields ---- */

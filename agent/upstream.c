@@ -18,7 +18,7 @@ typedef struct cmd {
   char *type;
   cJSON *body;
   uint64_t gen;
-  int parallel;
+  char *key; /* ordering key or NULL */
   nc_up_done_cb cb;
   void *ud;
 } cmd;
@@ -64,7 +64,9 @@ struct nc_up {
   int stop;
   attempt *cur;       /* the live connection's attempt, or NULL */
   int reset_idx;      /* -2: none; -1: any other server; >= 0: that server */
-  int inflight;       /* parallel requests awaiting their answer */
+  int inflight;       /* requests awaiting their answer */
+  const char *inflight_keys[128]; /* ordering keys of those (borrowed from their cmd) */
+  int n_inflight_keys;
   uint64_t last_active_ms;
   uint64_t gen;
   unsigned seed;
@@ -82,6 +84,7 @@ static void post(nc_up *up, ev *e) {
     if (e->c) {
       cJSON_Delete(e->c->body);
       free(e->c->type);
+      free(e->c->key);
       free(e->c);
     }
     nc_msg_free(e->resp);
@@ -122,6 +125,7 @@ static void ev_free(ev *e) {
   if (e->c) {
     cJSON_Delete(e->c->body);
     free(e->c->type);
+    free(e->c->key);
     free(e->c);
   }
   nc_msg_free(e->resp);
@@ -283,7 +287,7 @@ static int resp_code(const nc_msg *m, const char *key, int def) {
   return (int)nc_json_int(m->body, key, def);
 }
 
-/* Parallel requests (reads) may be in flight together, up to this many. */
+/* Requests in flight together, at most. */
 #define MAX_INFLIGHT 128
 
 typedef struct async_req {
@@ -292,13 +296,32 @@ typedef struct async_req {
   cmd *c;
 } async_req;
 
-/* Completion of a parallel request (completion-queue thread). Runs before
+/* Under lock. */
+static int key_busy(nc_up *up, const char *key) {
+  for (int i = 0; i < up->n_inflight_keys; i++)
+    if (!strcmp(up->inflight_keys[i], key))
+      return 1;
+  return 0;
+}
+
+static void key_done(nc_up *up, const char *key) {
+  for (int i = 0; i < up->n_inflight_keys; i++) {
+    if (up->inflight_keys[i] == key) {
+      up->inflight_keys[i] = up->inflight_keys[--up->n_inflight_keys];
+      return;
+    }
+  }
+}
+
+/* Completion of a request (completion-queue thread). Runs before
  * nc_wc_close returns, so a is still alive. */
 static void async_done(void *ud, int status, nc_msg *resp) {
   async_req *x = ud;
   nc_up *up = x->up;
   pthread_mutex_lock(&up->lock);
   up->inflight--;
+  if (x->c->key)
+    key_done(up, x->c->key);
   if (status == 0) {
     up->last_active_ms = now_ms();
     if (resp_code(resp, "errorCode", 0) == 301 && !x->a->broken) {
@@ -319,62 +342,10 @@ static void async_done(void *ud, int status, nc_msg *resp) {
 static void serve(nc_up *up, attempt *a, nc_wc *wc) {
   up->last_active_ms = now_ms();
   while (!up->stop && !a->broken) {
-    if (up->head) {
-      cmd *c = up->head;
-      if (c->parallel && up->inflight >= MAX_INFLIGHT) {
-        timed_wait(up, 100);
-        continue;
-      }
-      up->head = c->next;
-      if (!up->head)
-        up->tail = NULL;
-      up->queued--;
-      c->next = NULL;
-      if (c->gen && c->gen != a->gen) {
-        post_done(up, c, NC_EUNAVAIL, NULL);
-        continue;
-      }
-      if (c->parallel) {
-        /* Reads need no ordering: keep many in flight instead of paying
-         * one round trip each. */
-        async_req *x = malloc(sizeof(*x));
-        int rc = NC_ENOMEM;
-        up->inflight++;
-        pthread_mutex_unlock(&up->lock);
-        if (x) {
-          x->up = up;
-          x->a = a;
-          x->c = c;
-          rc = nc_wc_request_async(wc, c->type, c->body, up->timeout_ms, async_done, x);
-        }
-        pthread_mutex_lock(&up->lock);
-        if (rc != 0) {
-          up->inflight--;
-          free(x);
-          post_done(up, c, rc, NULL);
-        }
-        continue;
-      }
-      pthread_mutex_unlock(&up->lock);
-      nc_msg *resp = NULL;
-      int rc = nc_wc_request(wc, c->type, c->body, up->timeout_ms, &resp);
-      int code = rc == 0 ? resp_code(resp, "errorCode", 0) : 0;
-      pthread_mutex_lock(&up->lock);
-      if (rc == 0) {
-        up->last_active_ms = now_ms();
-        if (code == 301 && !a->broken) {
-          a->broken = 1;
-          a->reason = "server forgot the connection (301)";
-        }
-      } else {
-        /* A transport failure: force a health check right away. */
-        up->last_active_ms = 0;
-      }
-      post_done(up, c, rc, resp);
-      continue;
-    }
     uint64_t now = now_ms();
     uint64_t due = up->last_active_ms + (uint64_t)up->health_ms;
+    /* Nothing answered for health_ms (idle, or requests hanging on a
+     * half-open connection): probe before sending anything else. */
     if (now >= due) {
       pthread_mutex_unlock(&up->lock);
       cJSON *b = cJSON_CreateObject();
@@ -393,6 +364,47 @@ static void serve(nc_up *up, attempt *a, nc_wc *wc) {
       } else if (!a->broken) {
         a->broken = 1;
         a->reason = "health check failed";
+      }
+      continue;
+    }
+    if (up->head) {
+      cmd *c = up->head;
+      /* Head-of-line order: the next request waits while the window is
+       * full or while an earlier request with its key is unanswered, so
+       * changes to one service or config reach the server in order while
+       * different keys (and all reads) are pipelined. */
+      if (up->inflight >= MAX_INFLIGHT || (c->key && key_busy(up, c->key))) {
+        timed_wait(up, due - now < 100 ? due - now : 100);
+        continue;
+      }
+      up->head = c->next;
+      if (!up->head)
+        up->tail = NULL;
+      up->queued--;
+      c->next = NULL;
+      if (c->gen && c->gen != a->gen) {
+        post_done(up, c, NC_EUNAVAIL, NULL);
+        continue;
+      }
+      async_req *x = malloc(sizeof(*x));
+      int rc = NC_ENOMEM;
+      up->inflight++;
+      if (c->key)
+        up->inflight_keys[up->n_inflight_keys++] = c->key;
+      pthread_mutex_unlock(&up->lock);
+      if (x) {
+        x->up = up;
+        x->a = a;
+        x->c = c;
+        rc = nc_wc_request_async(wc, c->type, c->body, up->timeout_ms, async_done, x);
+      }
+      pthread_mutex_lock(&up->lock);
+      if (rc != 0) {
+        up->inflight--;
+        if (c->key)
+          key_done(up, c->key);
+        free(x);
+        post_done(up, c, rc, NULL);
       }
       continue;
     }
@@ -522,17 +534,18 @@ int nc_up_start(nc_up *up) {
   return 0;
 }
 
-int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, int parallel,
+int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, const char *key,
                   nc_up_done_cb cb, void *ud) {
   cmd *c = calloc(1, sizeof(*c));
-  if (!c || !(c->type = strdup(type))) {
+  if (!c || !(c->type = strdup(type)) || (key && !(c->key = strdup(key)))) {
+    if (c)
+      free(c->type);
     free(c);
     cJSON_Delete(body);
     return NC_ENOMEM;
   }
   c->body = body;
   c->gen = gen;
-  c->parallel = parallel;
   c->cb = cb;
   c->ud = ud;
   pthread_mutex_lock(&up->lock);

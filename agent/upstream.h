@@ -56,12 +56,13 @@ int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const n
 /* Starts the upstream thread. */
 int nc_up_start(nc_up *up);
 /* Queues a request. body is moved in. gen 0 = whatever connection is
- * current when it is sent. Requests go out in queue order; a parallel one
- * (a read) does not wait for its answer before the next is sent, the
- * others (anything that changes server state) are sent one at a time, so
- * writes reach the server in order. cb runs exactly once (also on
+ * current when it is sent. Requests leave in queue order and are
+ * pipelined (up to 128 in flight); one with an ordering key is not sent
+ * before the previous request with the same key has been answered, so
+ * changes to one service or config reach the server in order. key NULL
+ * (reads) = may overtake anything. cb runs exactly once (also on
  * failure). */
-int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, int parallel,
+int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, const char *key,
                   nc_up_done_cb cb, void *ud);
 /* Requests queued but not yet sent. */
 size_t nc_up_queued(nc_up *up);
