@@ -2,7 +2,7 @@
  * reconnect. One upstream listener per key (nc_st_cfg); the last content
  * and MD5 are kept so that a reconnect can tell what changed while away. */
 #include "agent_core.h"
-#include "md5.h"
+#include "nc_md5.h"
 #include "nc_err.h"
 #include "nc_json.h"
 #include "nc_log.h"

@@ -1,5 +1,5 @@
 #include "cache.h"
-#include "md5.h"
+#include "nc_md5.h"
 #include "nc_err.h"
 #include "nc_log.h"
 

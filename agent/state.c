@@ -1,6 +1,6 @@
 #include "state.h"
 #include "hosts.h"
-#include "md5.h"
+#include "nc_md5.h"
 #include "nc_err.h"
 
 #include <stdio.h>

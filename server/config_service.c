@@ -13,7 +13,7 @@
 #include "config_service.h"
 
 #include "config_listen.h"
-#include "config_md5.h"
+#include "nc_md5.h"
 #include "config_store.h"
 #include "config_util.h"
 #include "config_writer.h"
@@ -210,7 +210,7 @@ static void h_publish(void *ud, nc_req *r, const nc_msg *m) {
     nc_req_fail(r, rt, 500, "out of memory");
     return;
   }
-  nc_cfg_md5_hex(j->content, len, j->md5);
+  nc_md5_hex(j->content, len, j->md5);
   nc_cfg_write *w = &j->job.w;
   w->content = j->content;
   w->content_len = len;

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "config_itest.h"
-#include "config_md5.h"
+#include "nc_md5.h"
 #include "nc_grpc.h"
 
 typedef struct fx {
@@ -73,7 +73,7 @@ static void expect_content(nc_wc *wc, const char *d, const char *g, const char *
   assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
   assert_string_equal(nc_json_str(m->body, "content", "?"), content);
   char md5[33];
-  nc_cfg_md5_hex(content, strlen(content), md5);
+  nc_md5_hex(content, strlen(content), md5);
   assert_string_equal(nc_json_str(m->body, "md5", "?"), md5);
   nc_msg_free(m);
 }
@@ -90,7 +90,7 @@ static void test_publish_then_get(void **state) {
   assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
   assert_string_equal(nc_json_str(m->body, "content", ""), "k: v\nname: \xe4\xb8\xad");
   char md5[33];
-  nc_cfg_md5_hex("k: v\nname: \xe4\xb8\xad", strlen("k: v\nname: \xe4\xb8\xad"), md5);
+  nc_md5_hex("k: v\nname: \xe4\xb8\xad", strlen("k: v\nname: \xe4\xb8\xad"), md5);
   assert_string_equal(nc_json_str(m->body, "md5", ""), md5);
   assert_string_equal(nc_json_str(m->body, "contentType", ""), "text");
   assert_true(nc_json_int(m->body, "lastModified", 0) > 1600000000000LL);
@@ -144,7 +144,7 @@ static void test_cas_mismatch_rejected(void **state) {
   assert_non_null(wc);
   char md5[33];
   expect_ok(cfg_publish(wc, "cas", "g", "", "v1", NULL), "ConfigPublishResponse");
-  nc_cfg_md5_hex("v1", 2, md5);
+  nc_md5_hex("v1", 2, md5);
   expect_fail(cfg_publish(wc, "cas", "g", "", "v2", "ffffffffffffffffffffffffffffffff"),
               "ConfigPublishResponse", 500, "Cas publish fail, server md5 may have changed.");
   expect_content(wc, "cas", "g", "", "v1");
@@ -253,7 +253,7 @@ static void test_listen_change_pushed_and_acked(void **state) {
   assert_non_null(pub);
   expect_ok(cfg_publish(pub, "watched", "g", "", "v1", NULL), "ConfigPublishResponse");
   char md5[33];
-  nc_cfg_md5_hex("v1", 2, md5);
+  nc_md5_hex("v1", 2, md5);
   /* Listening with a stale md5 reports the key, echoing the client's tenant. */
   nc_msg *m = cfg_listen(listener, 1, "watched", "g", "public", "stale");
   assert_non_null(m);

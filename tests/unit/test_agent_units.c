@@ -12,7 +12,6 @@
 #include "cache.h"
 #include "hosts.h"
 #include "linebuf.h"
-#include "md5.h"
 #include "nc_err.h"
 #include "state.h"
 
@@ -130,20 +129,6 @@ static void test_uids_parse(void **state) {
   assert_int_equal(nc_agent_parse_uids("root", &u, &n), NC_EINVAL);
   assert_int_equal(nc_agent_parse_uids(NULL, &u, &n), 0);
   assert_null(u);
-}
-
-/* ---- md5 ---- */
-
-static void test_md5_known_vectors(void **state) {
-  (void)state;
-  char h[33];
-  nc_md5_hex("", 0, h);
-  assert_string_equal(h, "d41d8cd98f00b204e9800998ecf8427e");
-  nc_md5_hex("hello", 5, h);
-  assert_string_equal(h, "5d41402abc4b2a76b9719d911017c592");
-  const char *s = "12345678901234567890123456789012345678901234567890123456789012345678901234567890";
-  nc_md5_hex(s, strlen(s), h);
-  assert_string_equal(h, "57edf4a22be3c955ac49da2e2107b67a");
 }
 
 /* ---- amap ---- */
@@ -374,7 +359,6 @@ int main(void) {
       cmocka_unit_test(test_linebuf_stops_when_callback_asks),
       cmocka_unit_test(test_servers_parse_ports_and_grpc_override),
       cmocka_unit_test(test_uids_parse),
-      cmocka_unit_test(test_md5_known_vectors),
       cmocka_unit_test(test_amap_put_get_delete_while_iterating),
       cmocka_unit_test(test_hosts_hash_ignores_order_and_sees_changes),
       cmocka_unit_test(test_state_batches_instances_per_service),

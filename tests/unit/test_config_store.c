@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config_md5.h"
+#include "nc_md5.h"
 #include "config_store.h"
 #include "nc_err.h"
 
@@ -51,7 +51,7 @@ static int teardown(void **state) {
 static int put(fx *f, const char *d, const char *g, const char *t, const char *content,
                const char *cas, int64_t ts) {
   char md5[33];
-  nc_cfg_md5_hex(content, strlen(content), md5);
+  nc_md5_hex(content, strlen(content), md5);
   nc_cfg_write w = {.data_id = d, .group = g, .tenant = t, .content = content,
                     .content_len = strlen(content), .md5 = md5, .cas_md5 = cas, .type = "yaml",
                     .app_name = "app", .src_ip = "10.0.0.1", .ts_ms = ts};
@@ -68,7 +68,7 @@ static void test_put_get_roundtrip(void **state) {
   assert_string_equal(it->content, "k: v");
   assert_int_equal(it->content_len, 4);
   char md5[33];
-  nc_cfg_md5_hex("k: v", 4, md5);
+  nc_md5_hex("k: v", 4, md5);
   assert_string_equal(it->md5, md5);
   assert_string_equal(it->type, "yaml");
   assert_string_equal(it->app_name, "app");
@@ -83,7 +83,7 @@ static void test_cas_mismatch_rejected_and_state_kept(void **state) {
   fx *f = *state;
   char md5[33];
   assert_int_equal(put(f, "d", "g", "", "v1", NULL, 1), 0);
-  nc_cfg_md5_hex("v1", 2, md5);
+  nc_md5_hex("v1", 2, md5);
   assert_int_equal(put(f, "d", "g", "", "v2", "0123456789abcdef0123456789abcdef", 2), NC_ECONFLICT);
   nc_cfg_item *it = NULL;
   assert_int_equal(nc_cfg_store_get(f->st, "d", "g", "", &it), 0);
@@ -122,7 +122,7 @@ static void test_history_bounded_newest_first(void **state) {
   assert_int_equal(nc_cfg_store_history(f->st, "d", "g", "", 100, &h, &n), 0);
   assert_int_equal(n, 3);
   char md5[33];
-  nc_cfg_md5_hex("v9", 2, md5);
+  nc_md5_hex("v9", 2, md5);
   assert_string_equal(h[0].md5, md5);
   assert_int_equal(h[0].op, 'U');
   assert_int_equal(h[0].ts_ms, 109);

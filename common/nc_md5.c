@@ -1,6 +1,7 @@
+/* nc_md5: see nc_md5.h. */
 /* MD5 after RFC 1321 §3: 64-byte blocks, four rounds of 16 operations over
  * little-endian 32-bit words, length padding in bits. */
-#include "config_md5.h"
+#include "nc_md5.h"
 
 #include <string.h>
 
@@ -65,7 +66,7 @@ static void md5_block(uint32_t st[4], const uint8_t *p) {
   st[3] += d;
 }
 
-void nc_cfg_md5_init(nc_cfg_md5_ctx *c) {
+void nc_md5_init(nc_md5_ctx *c) {
   c->state[0] = 0x67452301;
   c->state[1] = 0xefcdab89;
   c->state[2] = 0x98badcfe;
@@ -73,7 +74,7 @@ void nc_cfg_md5_init(nc_cfg_md5_ctx *c) {
   c->bytes = 0;
 }
 
-void nc_cfg_md5_update(nc_cfg_md5_ctx *c, const void *data, size_t len) {
+void nc_md5_update(nc_md5_ctx *c, const void *data, size_t len) {
   const uint8_t *p = data;
   size_t have = (size_t)(c->bytes & 63);
   c->bytes += len;
@@ -94,18 +95,18 @@ void nc_cfg_md5_update(nc_cfg_md5_ctx *c, const void *data, size_t len) {
     memcpy(c->buf, p, len);
 }
 
-void nc_cfg_md5_final(nc_cfg_md5_ctx *c, uint8_t digest[16]) {
+void nc_md5_final(nc_md5_ctx *c, uint8_t digest[16]) {
   uint64_t bits = c->bytes * 8;
   /* Pad with 0x80 then zeros up to 56 mod 64, then the 64-bit bit length
    * little-endian (§3.1, §3.2). */
   static const uint8_t pad[64] = {0x80};
   size_t have = (size_t)(c->bytes & 63);
   size_t padlen = have < 56 ? 56 - have : 120 - have;
-  nc_cfg_md5_update(c, pad, padlen);
+  nc_md5_update(c, pad, padlen);
   uint8_t lenb[8];
   for (int i = 0; i < 8; i++)
     lenb[i] = (uint8_t)(bits >> (8 * i));
-  nc_cfg_md5_update(c, lenb, 8);
+  nc_md5_update(c, lenb, 8);
   for (int i = 0; i < 4; i++) {
     digest[i * 4] = (uint8_t)c->state[i];
     digest[i * 4 + 1] = (uint8_t)(c->state[i] >> 8);
@@ -114,13 +115,13 @@ void nc_cfg_md5_final(nc_cfg_md5_ctx *c, uint8_t digest[16]) {
   }
 }
 
-void nc_cfg_md5_hex(const void *data, size_t len, char hex[33]) {
+void nc_md5_hex(const void *data, size_t len, char hex[33]) {
   static const char digits[] = "0123456789abcdef";
-  nc_cfg_md5_ctx c;
+  nc_md5_ctx c;
   uint8_t d[16];
-  nc_cfg_md5_init(&c);
-  nc_cfg_md5_update(&c, data, len);
-  nc_cfg_md5_final(&c, d);
+  nc_md5_init(&c);
+  nc_md5_update(&c, data, len);
+  nc_md5_final(&c, d);
   for (int i = 0; i < 16; i++) {
     hex[i * 2] = digits[d[i] >> 4];
     hex[i * 2 + 1] = digits[d[i] & 15];
