@@ -548,16 +548,16 @@ void nc_ag_config_push(nc_agent *ag, const cJSON *body) {
 }
 
 void nc_ag_config_redo(nc_agent *ag) {
-  size_t n = nc_amap_count(nc_st_cfgs(ag->st)), i = 0;
+  size_t n = nc_strmap_count(nc_st_cfgs(ag->st)), i = 0;
   if (!n)
     return;
   nc_st_cfg **v = calloc(n, sizeof(*v));
   if (!v)
     return;
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *p;
-  nc_amap_iter_init(&it, nc_st_cfgs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &p) && i < n) {
+  nc_strmap_iter_init(&it, nc_st_cfgs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &p) && i < n) {
     nc_st_cfg *cfg = p;
     if (cfg->pending) {
       /* A listen query of the old connection: redo it on this one. */
@@ -582,10 +582,10 @@ void nc_ag_config_redo(nc_agent *ag) {
 }
 
 void nc_ag_config_disconnected(nc_agent *ag) {
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *p;
-  nc_amap_iter_init(&it, nc_st_cfgs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &p)) {
+  nc_strmap_iter_init(&it, nc_st_cfgs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &p)) {
     nc_st_cfg *cfg = p;
     cfg->fresh = 0;
     cfg->up_state = NC_ST_UP_NONE;
@@ -598,16 +598,16 @@ void nc_ag_config_disconnected(nc_agent *ag) {
 void nc_ag_config_tick(nc_agent *ag, int all) {
   if (!ag->connected)
     return;
-  size_t n = nc_amap_count(nc_st_cfgs(ag->st)), i = 0;
+  size_t n = nc_strmap_count(nc_st_cfgs(ag->st)), i = 0;
   if (!n)
     return;
   nc_st_cfg **v = calloc(n, sizeof(*v));
   if (!v)
     return;
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *p;
-  nc_amap_iter_init(&it, nc_st_cfgs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &p) && i < n) {
+  nc_strmap_iter_init(&it, nc_st_cfgs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &p) && i < n) {
     nc_st_cfg *cfg = p;
     if (!cfg->pending && cfg->known && (all || cfg->up_state == NC_ST_UP_NONE))
       v[i++] = cfg;

@@ -464,10 +464,10 @@ void nc_ag_naming_push(nc_agent *ag, const cJSON *body) {
    * namespaces with the same group/service: ask for each one. */
   nc_st_svc *match[8];
   size_t n = 0;
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *v;
-  nc_amap_iter_init(&it, nc_st_svcs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, nc_st_svcs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
     if (!strcmp(s->service, name) && !strcmp(s->group, group) && n < 8)
       match[n++] = s;
@@ -483,12 +483,12 @@ void nc_ag_naming_push(nc_agent *ag, const cJSON *body) {
 }
 
 void nc_ag_naming_redo(nc_agent *ag) {
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *v;
   size_t nr = 0, ns = 0;
   nr = nc_ag_reg_redo(ag);
-  nc_amap_iter_init(&it, nc_st_svcs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, nc_st_svcs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
     nc_ag_waiter *w = NULL;
     if (s->pending) {
@@ -505,11 +505,11 @@ void nc_ag_naming_redo(nc_agent *ag) {
 }
 
 void nc_ag_naming_disconnected(nc_agent *ag) {
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *v;
   nc_ag_reg_disconnected(ag);
-  nc_amap_iter_init(&it, nc_st_svcs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, nc_st_svcs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
     s->fresh = 0;
     if (!s->pending)
@@ -521,13 +521,13 @@ void nc_ag_naming_disconnected(nc_agent *ag) {
  * what the server has not confirmed on this connection, e.g. after a
  * request timed out without the connection breaking. */
 void nc_ag_naming_tick(nc_agent *ag) {
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *v;
   if (!ag->connected)
     return;
   nc_ag_reg_tick(ag);
-  nc_amap_iter_init(&it, nc_st_svcs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, nc_st_svcs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
     if (s->up_state == NC_ST_UP_NONE && !s->pending && s->n)
       send_subscribe(ag, s, 1, NULL);

@@ -193,11 +193,11 @@ void nc_ag_naming_reg_changed(nc_agent *ag, nc_st_reg *r) {
 
 
 size_t nc_ag_reg_redo(nc_agent *ag) {
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *v;
   size_t n = 0;
-  nc_amap_iter_init(&it, nc_st_regs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, nc_st_regs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_reg *r = v;
     if (r->n == 0) {
       nc_st_reg_gc(ag->st, r);
@@ -210,10 +210,10 @@ size_t nc_ag_reg_redo(nc_agent *ag) {
 }
 
 void nc_ag_reg_tick(nc_agent *ag) {
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *v;
-  nc_amap_iter_init(&it, nc_st_regs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, nc_st_regs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_reg *r = v;
     if (r->applied_gen != r->gen && r->inflight == 0)
       sync_reg(ag, r, NULL);
@@ -221,9 +221,9 @@ void nc_ag_reg_tick(nc_agent *ag) {
 }
 
 void nc_ag_reg_disconnected(nc_agent *ag) {
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *v;
-  nc_amap_iter_init(&it, nc_st_regs(ag->st));
-  while (nc_amap_iter_next(&it, NULL, &v))
+  nc_strmap_iter_init(&it, nc_st_regs(ag->st));
+  while (nc_strmap_iter_next(&it, NULL, &v))
     ((nc_st_reg *)v)->applied_gen = 0;
 }

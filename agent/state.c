@@ -8,7 +8,7 @@
 #include <string.h>
 
 struct nc_st {
-  nc_amap *regs, *svcs, *cfgs;
+  nc_strmap *regs, *svcs, *cfgs;
 };
 
 /* Keys join the parts with a byte that cannot appear in names we accept. */
@@ -69,9 +69,9 @@ nc_st *nc_st_new(void) {
   nc_st *st = calloc(1, sizeof(*st));
   if (!st)
     return NULL;
-  st->regs = nc_amap_new();
-  st->svcs = nc_amap_new();
-  st->cfgs = nc_amap_new();
+  st->regs = nc_strmap_new();
+  st->svcs = nc_strmap_new();
+  st->cfgs = nc_strmap_new();
   if (!st->regs || !st->svcs || !st->cfgs) {
     nc_st_free(st);
     return NULL;
@@ -82,15 +82,15 @@ nc_st *nc_st_new(void) {
 void nc_st_free(nc_st *st) {
   if (!st)
     return;
-  nc_amap_free(st->regs, reg_free);
-  nc_amap_free(st->svcs, svc_free);
-  nc_amap_free(st->cfgs, cfg_free);
+  nc_strmap_free(st->regs, reg_free);
+  nc_strmap_free(st->svcs, svc_free);
+  nc_strmap_free(st->cfgs, cfg_free);
   free(st);
 }
 
-nc_amap *nc_st_regs(nc_st *st) { return st->regs; }
-nc_amap *nc_st_svcs(nc_st *st) { return st->svcs; }
-nc_amap *nc_st_cfgs(nc_st *st) { return st->cfgs; }
+nc_strmap *nc_st_regs(nc_st *st) { return st->regs; }
+nc_strmap *nc_st_svcs(nc_st *st) { return st->svcs; }
+nc_strmap *nc_st_cfgs(nc_st *st) { return st->cfgs; }
 
 /* Allocates the three name strings of an entry. */
 static int names(char **a, char **b, char **c, const char *x, const char *y, const char *z) {
@@ -116,7 +116,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem) {
 
 nc_st_reg *nc_st_reg_get(nc_st *st, const char *ns, const char *group, const char *service) {
   char *k = mkkey(ns, group, service);
-  nc_st_reg *r = k ? nc_amap_get(st->regs, k) : NULL;
+  nc_st_reg *r = k ? nc_strmap_get(st->regs, k) : NULL;
   free(k);
   return r;
 }
@@ -128,11 +128,11 @@ int nc_st_register(nc_st *st, const char *ns, const char *group, const char *ser
   nc_st_reg *r = NULL, *created = NULL;
   if (!k)
     goto out;
-  r = nc_amap_get(st->regs, k);
+  r = nc_strmap_get(st->regs, k);
   if (!r) {
     created = r = calloc(1, sizeof(*r));
     if (!r || names(&r->ns, &r->group, &r->service, ns, group, service) ||
-        nc_amap_put(st->regs, k, r, NULL))
+        nc_strmap_put(st->regs, k, r, NULL))
       goto out;
   }
   size_t i;
@@ -155,7 +155,7 @@ int nc_st_register(nc_st *st, const char *ns, const char *group, const char *ser
   rc = 0;
 out:
   if (created) {
-    nc_amap_del(st->regs, k);
+    nc_strmap_del(st->regs, k);
     reg_free(created);
   }
   free(k);
@@ -185,7 +185,7 @@ void nc_st_reg_gc(nc_st *st, nc_st_reg *r) {
   if (r->n)
     return;
   char *k = mkkey(r->ns, r->group, r->service);
-  if (k && nc_amap_del(st->regs, k) == r)
+  if (k && nc_strmap_del(st->regs, k) == r)
     reg_free(r);
   free(k);
 }
@@ -261,7 +261,7 @@ fail:
 
 nc_st_svc *nc_st_svc_get(nc_st *st, const char *ns, const char *group, const char *service) {
   char *k = mkkey(ns, group, service);
-  nc_st_svc *s = k ? nc_amap_get(st->svcs, k) : NULL;
+  nc_st_svc *s = k ? nc_strmap_get(st->svcs, k) : NULL;
   free(k);
   return s;
 }
@@ -281,11 +281,11 @@ int nc_st_subscribe(nc_st *st, const char *ns, const char *group, const char *se
   *first = 0;
   if (!k)
     goto out;
-  s = nc_amap_get(st->svcs, k);
+  s = nc_strmap_get(st->svcs, k);
   if (!s) {
     created = s = calloc(1, sizeof(*s));
     if (!s || names(&s->ns, &s->group, &s->service, ns, group, service) ||
-        nc_amap_put(st->svcs, k, s, NULL))
+        nc_strmap_put(st->svcs, k, s, NULL))
       goto out;
   }
   nc_st_sub *sub = nc_st_svc_find(s, owner);
@@ -307,7 +307,7 @@ int nc_st_subscribe(nc_st *st, const char *ns, const char *group, const char *se
   rc = 0;
 out:
   if (created) {
-    nc_amap_del(st->svcs, k);
+    nc_strmap_del(st->svcs, k);
     svc_free(created);
   }
   free(k);
@@ -330,7 +330,7 @@ int nc_st_unsubscribe(nc_st *st, nc_st_svc *svc, void *owner, int *last) {
 
 void nc_st_svc_remove(nc_st *st, nc_st_svc *svc) {
   char *k = mkkey(svc->ns, svc->group, svc->service);
-  if (k && nc_amap_del(st->svcs, k) == svc)
+  if (k && nc_strmap_del(st->svcs, k) == svc)
     svc_free(svc);
   free(k);
 }
@@ -358,7 +358,7 @@ cJSON *nc_st_svc_hosts(const nc_st_svc *svc) {
 
 nc_st_cfg *nc_st_cfg_get(nc_st *st, const char *ns, const char *group, const char *data_id) {
   char *k = mkkey(ns, group, data_id);
-  nc_st_cfg *c = k ? nc_amap_get(st->cfgs, k) : NULL;
+  nc_st_cfg *c = k ? nc_strmap_get(st->cfgs, k) : NULL;
   free(k);
   return c;
 }
@@ -371,11 +371,11 @@ int nc_st_listen(nc_st *st, const char *ns, const char *group, const char *data_
   *first = 0;
   if (!k)
     goto out;
-  c = nc_amap_get(st->cfgs, k);
+  c = nc_strmap_get(st->cfgs, k);
   if (!c) {
     created = c = calloc(1, sizeof(*c));
     if (!c || names(&c->ns, &c->group, &c->data_id, ns, group, data_id) ||
-        nc_amap_put(st->cfgs, k, c, NULL))
+        nc_strmap_put(st->cfgs, k, c, NULL))
       goto out;
   }
   size_t i;
@@ -393,7 +393,7 @@ int nc_st_listen(nc_st *st, const char *ns, const char *group, const char *data_
   rc = 0;
 out:
   if (created) {
-    nc_amap_del(st->cfgs, k);
+    nc_strmap_del(st->cfgs, k);
     cfg_free(created);
   }
   free(k);
@@ -416,7 +416,7 @@ int nc_st_unlisten(nc_st *st, nc_st_cfg *cfg, void *owner, int *last) {
 
 void nc_st_cfg_remove(nc_st *st, nc_st_cfg *cfg) {
   char *k = mkkey(cfg->ns, cfg->group, cfg->data_id);
-  if (k && nc_amap_del(st->cfgs, k) == cfg)
+  if (k && nc_strmap_del(st->cfgs, k) == cfg)
     cfg_free(cfg);
   free(k);
 }
@@ -435,10 +435,10 @@ void nc_st_cfg_set(nc_st_cfg *cfg, const char *content) {
 /* ---- owners ---- */
 
 void nc_st_drop_owner(nc_st *st, void *owner, const nc_st_drop_cbs *cbs) {
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *v;
-  nc_amap_iter_init(&it, st->regs);
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, st->regs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_reg *r = v;
     size_t j = 0, before = r->n;
     for (size_t i = 0; i < r->n; i++) {
@@ -454,14 +454,14 @@ void nc_st_drop_owner(nc_st *st, void *owner, const nc_st_drop_cbs *cbs) {
         cbs->on_reg(cbs->ud, r); /* may gc r: the iterator tolerates it */
     }
   }
-  nc_amap_iter_init(&it, st->svcs);
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, st->svcs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     int last = 0;
     if (nc_st_unsubscribe(st, v, owner, &last) == 0 && last && cbs && cbs->on_svc)
       cbs->on_svc(cbs->ud, v);
   }
-  nc_amap_iter_init(&it, st->cfgs);
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, st->cfgs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     int last = 0;
     if (nc_st_unlisten(st, v, owner, &last) == 0 && last && cbs && cbs->on_cfg)
       cbs->on_cfg(cbs->ud, v);
@@ -470,20 +470,20 @@ void nc_st_drop_owner(nc_st *st, void *owner, const nc_st_drop_cbs *cbs) {
 
 void nc_st_get_counts(nc_st *st, nc_st_counts *c) {
   memset(c, 0, sizeof(*c));
-  nc_amap_iter it;
+  nc_strmap_iter it;
   void *v;
-  nc_amap_iter_init(&it, st->regs);
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, st->regs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     c->instances += ((nc_st_reg *)v)->n;
     c->services_registered++;
   }
-  nc_amap_iter_init(&it, st->svcs);
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, st->svcs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     c->subscriptions++;
     c->local_subscriptions += ((nc_st_svc *)v)->n;
   }
-  nc_amap_iter_init(&it, st->cfgs);
-  while (nc_amap_iter_next(&it, NULL, &v)) {
+  nc_strmap_iter_init(&it, st->cfgs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
     c->config_listeners++;
     c->local_config_listeners += ((nc_st_cfg *)v)->n;
   }

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "amap.h"
+#include "nc_strmap.h"
 
 typedef struct nc_st nc_st;
 
@@ -85,9 +85,9 @@ void nc_st_free(nc_st *st);
 
 /* The three tables, for iteration (values: nc_st_reg*, nc_st_svc*,
  * nc_st_cfg*). Borrowed. */
-nc_amap *nc_st_regs(nc_st *st);
-nc_amap *nc_st_svcs(nc_st *st);
-nc_amap *nc_st_cfgs(nc_st *st);
+nc_strmap *nc_st_regs(nc_st *st);
+nc_strmap *nc_st_svcs(nc_st *st);
+nc_strmap *nc_st_cfgs(nc_st *st);
 
 /* Adds (or replaces: same ip, port and cluster) an instance. On success the
  * strings and metadata of *inst are moved into the state and *inst is

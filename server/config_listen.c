@@ -1,6 +1,7 @@
 #include "config_listen.h"
 
 #include "config_util.h"
+#include "nc_strmap.h"
 #include "nc_err.h"
 #include "nc_json.h"
 #include "nc_log.h"
@@ -48,9 +49,9 @@ struct nc_cfg_listen {
   uv_loop_t *loop;
   nc_cfg_push_ops ops;
   nc_cfg_listen_opts opts;
-  nc_cfg_map *by_key;  /* gk -> key_ent */
-  nc_cfg_map *by_conn; /* conn_id -> conn_ent */
-  nc_cfg_map *pairs;   /* conn_id "\n" gk -> lsn */
+  nc_strmap *by_key;  /* gk -> key_ent */
+  nc_strmap *by_conn; /* conn_id -> conn_ent */
+  nc_strmap *pairs;   /* conn_id "\n" gk -> lsn */
   lsn *retry;          /* registrations waiting for a retry */
   lsn *limbo;          /* dead registrations with a push in flight */
   size_t count;
@@ -110,7 +111,7 @@ static void retry_schedule(nc_cfg_listen *l, lsn *x, uint64_t delay_ms) {
 static void lsn_remove(nc_cfg_listen *l, lsn *x) {
   key_ent *k = x->key;
   conn_ent *c = x->conn;
-  nc_cfg_map_del(l->pairs, x->pk);
+  nc_strmap_del(l->pairs, x->pk);
   if (x->kprev)
     x->kprev->knext = x->knext;
   else
@@ -118,7 +119,7 @@ static void lsn_remove(nc_cfg_listen *l, lsn *x) {
   if (x->knext)
     x->knext->kprev = x->kprev;
   if (--k->n == 0) {
-    nc_cfg_map_del(l->by_key, k->gk);
+    nc_strmap_del(l->by_key, k->gk);
     free(k->gk);
     free(k);
   }
@@ -129,7 +130,7 @@ static void lsn_remove(nc_cfg_listen *l, lsn *x) {
   if (x->cnext)
     x->cnext->cprev = x->cprev;
   if (--c->n == 0) {
-    nc_cfg_map_del(l->by_conn, c->conn_id);
+    nc_strmap_del(l->by_conn, c->conn_id);
     free(c->conn_id);
     free(c);
   }
@@ -310,14 +311,14 @@ int nc_cfg_listen_new(uv_loop_t *loop, const nc_cfg_push_ops *ops, const nc_cfg_
     l->opts.max_retries = 50;
   if (l->opts.retry_base_ms <= 0)
     l->opts.retry_base_ms = 2000;
-  l->by_key = nc_cfg_map_new();
-  l->by_conn = nc_cfg_map_new();
-  l->pairs = nc_cfg_map_new();
+  l->by_key = nc_strmap_new();
+  l->by_conn = nc_strmap_new();
+  l->pairs = nc_strmap_new();
   l->timer = calloc(1, sizeof(*l->timer));
   if (!l->by_key || !l->by_conn || !l->pairs || !l->timer) {
-    nc_cfg_map_free(l->by_key, NULL);
-    nc_cfg_map_free(l->by_conn, NULL);
-    nc_cfg_map_free(l->pairs, NULL);
+    nc_strmap_free(l->by_key, NULL);
+    nc_strmap_free(l->by_conn, NULL);
+    nc_strmap_free(l->pairs, NULL);
     free(l->timer);
     free(l);
     return NC_ENOMEM;
@@ -352,10 +353,10 @@ static void free_key_ent(void *val) {
 void nc_cfg_listen_free(nc_cfg_listen *l) {
   if (!l)
     return;
-  nc_cfg_map_foreach(l->by_conn, free_conn_ent, l);
-  nc_cfg_map_free(l->by_conn, NULL);
-  nc_cfg_map_free(l->by_key, free_key_ent);
-  nc_cfg_map_free(l->pairs, NULL);
+  nc_strmap_foreach(l->by_conn, free_conn_ent, l);
+  nc_strmap_free(l->by_conn, NULL);
+  nc_strmap_free(l->by_key, free_key_ent);
+  nc_strmap_free(l->pairs, NULL);
   for (lsn *x = l->limbo, *next; x; x = next) {
     next = x->knext;
     lsn_free(x);
@@ -391,7 +392,7 @@ int nc_cfg_listen_add(nc_cfg_listen *l, const char *conn_id, const char *group_k
   int new_k = 0, new_c = 0;
   if (!pk)
     return NC_ENOMEM;
-  if ((x = nc_cfg_map_get(l->pairs, pk)) != NULL) {
+  if ((x = nc_strmap_get(l->pairs, pk)) != NULL) {
     /* Refresh: keep the delivery state, update the client's md5 and, if it
      * now spells the tenant differently ("" vs "public"), the echo. */
     free(pk);
@@ -422,21 +423,21 @@ int nc_cfg_listen_add(nc_cfg_listen *l, const char *conn_id, const char *group_k
   snprintf(x->md5, sizeof(x->md5), "%s", md5 ? md5 : "");
   if (!x->data_id || !x->group || !x->tenant || build_json(x) != 0)
     goto fail;
-  if (!(k = nc_cfg_map_get(l->by_key, group_key))) {
+  if (!(k = nc_strmap_get(l->by_key, group_key))) {
     if (!(k = calloc(1, sizeof(*k))))
       goto fail;
     new_k = 1;
-    if (!(k->gk = strdup(group_key)) || nc_cfg_map_put(l->by_key, group_key, k, NULL))
+    if (!(k->gk = strdup(group_key)) || nc_strmap_put(l->by_key, group_key, k, NULL))
       goto fail;
   }
-  if (!(c = nc_cfg_map_get(l->by_conn, conn_id))) {
+  if (!(c = nc_strmap_get(l->by_conn, conn_id))) {
     if (!(c = calloc(1, sizeof(*c))))
       goto fail;
     new_c = 1;
-    if (!(c->conn_id = strdup(conn_id)) || nc_cfg_map_put(l->by_conn, conn_id, c, NULL))
+    if (!(c->conn_id = strdup(conn_id)) || nc_strmap_put(l->by_conn, conn_id, c, NULL))
       goto fail;
   }
-  if (nc_cfg_map_put(l->pairs, pk, x, NULL))
+  if (nc_strmap_put(l->pairs, pk, x, NULL))
     goto fail;
   x->pk = pk; /* owned by x from here */
   x->key = k;
@@ -456,14 +457,14 @@ int nc_cfg_listen_add(nc_cfg_listen *l, const char *conn_id, const char *group_k
 fail:
   /* Undo partial inserts so the registry is exactly as before. */
   if (new_c) {
-    if (nc_cfg_map_get(l->by_conn, conn_id) == c)
-      nc_cfg_map_del(l->by_conn, conn_id);
+    if (nc_strmap_get(l->by_conn, conn_id) == c)
+      nc_strmap_del(l->by_conn, conn_id);
     free(c->conn_id);
     free(c);
   }
   if (new_k) {
-    if (nc_cfg_map_get(l->by_key, group_key) == k)
-      nc_cfg_map_del(l->by_key, group_key);
+    if (nc_strmap_get(l->by_key, group_key) == k)
+      nc_strmap_del(l->by_key, group_key);
     free(k->gk);
     free(k);
   }
@@ -477,7 +478,7 @@ int nc_cfg_listen_remove(nc_cfg_listen *l, const char *conn_id, const char *grou
   char *pk = pair_key(conn_id, group_key);
   if (!pk)
     return 0;
-  lsn *x = nc_cfg_map_get(l->pairs, pk);
+  lsn *x = nc_strmap_get(l->pairs, pk);
   free(pk);
   if (!x)
     return 0;
@@ -486,7 +487,7 @@ int nc_cfg_listen_remove(nc_cfg_listen *l, const char *conn_id, const char *grou
 }
 
 void nc_cfg_listen_drop_conn(nc_cfg_listen *l, const char *conn_id) {
-  conn_ent *c = nc_cfg_map_get(l->by_conn, conn_id);
+  conn_ent *c = nc_strmap_get(l->by_conn, conn_id);
   if (!c)
     return;
   /* lsn_remove frees c together with its last registration. */
@@ -500,7 +501,7 @@ void nc_cfg_listen_drop_conn(nc_cfg_listen *l, const char *conn_id) {
 }
 
 void nc_cfg_listen_changed(nc_cfg_listen *l, const char *group_key) {
-  key_ent *k = nc_cfg_map_get(l->by_key, group_key);
+  key_ent *k = nc_strmap_get(l->by_key, group_key);
   if (!k)
     return;
   drop_list drops = {0};
@@ -527,12 +528,12 @@ void nc_cfg_listen_changed(nc_cfg_listen *l, const char *group_key) {
 size_t nc_cfg_listen_count(const nc_cfg_listen *l) { return l->count; }
 
 size_t nc_cfg_listen_key_count(const nc_cfg_listen *l, const char *group_key) {
-  key_ent *k = nc_cfg_map_get(l->by_key, group_key);
+  key_ent *k = nc_strmap_get(l->by_key, group_key);
   return k ? k->n : 0;
 }
 
 size_t nc_cfg_listen_conn_count(const nc_cfg_listen *l, const char *conn_id) {
-  conn_ent *c = nc_cfg_map_get(l->by_conn, conn_id);
+  conn_ent *c = nc_strmap_get(l->by_conn, conn_id);
   return c ? c->n : 0;
 }
 

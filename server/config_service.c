@@ -16,6 +16,7 @@
 #include "nc_md5.h"
 #include "config_store.h"
 #include "config_util.h"
+#include "nc_strmap.h"
 #include "config_writer.h"
 #include "nc_err.h"
 #include "nc_json.h"
@@ -32,7 +33,7 @@ struct nc_config_service {
   nc_cfg_store *store;
   nc_cfg_writer *writer;
   nc_cfg_listen *listen;
-  nc_cfg_map *cache; /* groupKey (normalised tenant) -> nc_cfg_item */
+  nc_strmap *cache; /* groupKey (normalised tenant) -> nc_cfg_item */
   nc_config_stats stats;
 };
 
@@ -285,7 +286,7 @@ static void on_write_done(void *ud, nc_cfg_job *job) {
       it->modified_ms = w->ts_ms;
     }
     void *old = NULL;
-    if (!it || nc_cfg_map_put(cs->cache, j->gk, it, &old) != 0) {
+    if (!it || nc_strmap_put(cs->cache, j->gk, it, &old) != 0) {
       /* Durable but not cached: the cache would now serve stale data. */
       nc_error("config: out of memory caching %s; cache is stale until restart", j->gk);
       nc_cfg_item_free(it);
@@ -294,7 +295,7 @@ static void on_write_done(void *ud, nc_cfg_job *job) {
     nc_req_reply(j->req, rt, NULL);
     nc_cfg_listen_changed(cs->listen, j->gk);
   } else {
-    nc_cfg_item_free(nc_cfg_map_del(cs->cache, j->gk));
+    nc_cfg_item_free(nc_strmap_del(cs->cache, j->gk));
     nc_req_reply(j->req, rt, NULL);
     if (w->existed)
       nc_cfg_listen_changed(cs->listen, j->gk);
@@ -320,7 +321,7 @@ static void h_query(void *ud, nc_req *r, const nc_msg *m) {
     nc_req_fail(r, rt, 500, "out of memory");
     return;
   }
-  const nc_cfg_item *it = nc_cfg_map_get(cs->cache, gk);
+  const nc_cfg_item *it = nc_strmap_get(cs->cache, gk);
   free(gk);
   if (!it) {
     nc_req_fail(r, rt, 300, "config data not exist");
@@ -389,7 +390,7 @@ static void h_listen(void *ud, nc_req *r, const nc_msg *m) {
       continue;
     }
     const char *client_md5 = nc_json_str(c, "md5", "");
-    const nc_cfg_item *it = nc_cfg_map_get(cs->cache, gk);
+    const nc_cfg_item *it = nc_strmap_get(cs->cache, gk);
     int rc = nc_cfg_listen_add(cs->listen, conn_id, gk, k.data_id, k.group, k.raw_tenant,
                                client_md5);
     free(gk);
@@ -450,7 +451,7 @@ static void load_item(void *ud, const nc_cfg_item *src) {
       !it->src_user || !it->src_ip || !it->encrypted_data_key)
     goto fail;
   memcpy(it->content, src->content, src->content_len + 1);
-  if (nc_cfg_map_put(cs->cache, gk, it, NULL) != 0)
+  if (nc_strmap_put(cs->cache, gk, it, NULL) != 0)
     goto fail;
   free(gk);
   return;
@@ -475,7 +476,7 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
     cs->opts.max_content_bytes = NC_CONFIG_DEFAULT_MAX_CONTENT;
   if (cs->opts.history_keep <= 0)
     cs->opts.history_keep = 30;
-  if (!(cs->data_dir = strdup(opts->data_dir)) || !(cs->cache = nc_cfg_map_new()))
+  if (!(cs->data_dir = strdup(opts->data_dir)) || !(cs->cache = nc_strmap_new()))
     goto fail;
   cs->opts.data_dir = cs->data_dir;
   nc_cfg_store_opts so = {.data_dir = cs->data_dir, .history_keep = cs->opts.history_keep};
@@ -500,7 +501,7 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
       (rc = nc_srv_add_conn_listener(srv, on_conn, cs)))
     goto fail;
   nc_info("config: %zu configs loaded from %s/config.db (content cap %ld bytes, history %ld)",
-          nc_cfg_map_size(cs->cache), cs->data_dir, cs->opts.max_content_bytes,
+          nc_strmap_count(cs->cache), cs->data_dir, cs->opts.max_content_bytes,
           cs->opts.history_keep);
   *out = cs;
   return 0;
@@ -529,7 +530,7 @@ void nc_config_free(nc_config_service *cs) {
   nc_cfg_writer_free(cs->writer);
   nc_cfg_listen_free(cs->listen);
   nc_cfg_store_close(cs->store);
-  nc_cfg_map_free(cs->cache, cache_item_free);
+  nc_strmap_free(cs->cache, cache_item_free);
   free(cs->data_dir);
   free(cs);
 }
@@ -539,7 +540,7 @@ const nc_config_stats *nc_config_get_stats(nc_config_service *cs) {
   if (cs->writer)
     nc_cfg_writer_get_stats(cs->writer, &ws);
   const nc_cfg_listen_stats *ls = nc_cfg_listen_get_stats(cs->listen);
-  cs->stats.configs = nc_cfg_map_size(cs->cache);
+  cs->stats.configs = nc_strmap_count(cs->cache);
   cs->stats.listeners = nc_cfg_listen_count(cs->listen);
   cs->stats.commits = ws.commits;
   cs->stats.commit_failures = ws.commit_failures;

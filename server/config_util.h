@@ -1,7 +1,7 @@
 /* config_util: the small pure pieces of Nacos config semantics shared by
  * the config modules and their tests: groupKey escaping (GroupKey2), 2.x
- * tenant normalisation, name validation (ParamUtils) and a string-keyed
- * hash map. No globals; any thread. */
+ * tenant normalisation and name validation (ParamUtils); the string map
+ * they use is common/nc_strmap.h. No globals; any thread. */
 #ifndef CONFIG_UTIL_H
 #define CONFIG_UTIL_H
 
@@ -27,22 +27,5 @@ const char *nc_cfg_content_type(const char *type);
 
 #define NC_CFG_MAX_DATA_ID 256
 #define NC_CFG_MAX_GROUP 128
-
-/* String-keyed hash map with chaining. Keys are copied; values are
- * borrowed pointers the caller owns. */
-typedef struct nc_cfg_map nc_cfg_map;
-nc_cfg_map *nc_cfg_map_new(void);
-/* Frees the map; val_free (may be NULL) runs on every value. */
-void nc_cfg_map_free(nc_cfg_map *m, void (*val_free)(void *val));
-void *nc_cfg_map_get(const nc_cfg_map *m, const char *key);
-/* Inserts or replaces; *old (may be NULL) gets the replaced value or NULL.
- * Returns 0 or NC_ENOMEM (map unchanged). */
-int nc_cfg_map_put(nc_cfg_map *m, const char *key, void *val, void **old);
-/* Removes key; returns its value or NULL. */
-void *nc_cfg_map_del(nc_cfg_map *m, const char *key);
-size_t nc_cfg_map_size(const nc_cfg_map *m);
-/* Calls fn for every entry; fn must not modify the map. */
-void nc_cfg_map_foreach(const nc_cfg_map *m, void (*fn)(void *ud, const char *key, void *val),
-                        void *ud);
 
 #endif

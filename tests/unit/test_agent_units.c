@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include "agent_opts.h"
-#include "amap.h"
 #include "cache.h"
 #include "hosts.h"
 #include "linebuf.h"
@@ -129,35 +128,6 @@ static void test_uids_parse(void **state) {
   assert_int_equal(nc_agent_parse_uids("root", &u, &n), NC_EINVAL);
   assert_int_equal(nc_agent_parse_uids(NULL, &u, &n), 0);
   assert_null(u);
-}
-
-/* ---- amap ---- */
-
-static void test_amap_put_get_delete_while_iterating(void **state) {
-  (void)state;
-  nc_amap *m = nc_amap_new();
-  char k[32];
-  for (long i = 0; i < 1000; i++) {
-    snprintf(k, sizeof(k), "key%ld", i);
-    assert_int_equal(nc_amap_put(m, k, (void *)(i + 1), NULL), 0);
-  }
-  assert_int_equal(nc_amap_count(m), 1000);
-  assert_ptr_equal(nc_amap_get(m, "key500"), (void *)501);
-  nc_amap_iter it;
-  const char *key;
-  void *v;
-  size_t seen = 0;
-  nc_amap_iter_init(&it, m);
-  while (nc_amap_iter_next(&it, &key, &v)) {
-    seen++;
-    if ((long)v % 2)
-      nc_amap_del(m, key);
-  }
-  assert_int_equal(seen, 1000);
-  assert_int_equal(nc_amap_count(m), 500);
-  assert_null(nc_amap_get(m, "key0"));
-  assert_ptr_equal(nc_amap_get(m, "key1"), (void *)2);
-  nc_amap_free(m, NULL);
 }
 
 /* ---- hosts ---- */
@@ -359,7 +329,6 @@ int main(void) {
       cmocka_unit_test(test_linebuf_stops_when_callback_asks),
       cmocka_unit_test(test_servers_parse_ports_and_grpc_override),
       cmocka_unit_test(test_uids_parse),
-      cmocka_unit_test(test_amap_put_get_delete_while_iterating),
       cmocka_unit_test(test_hosts_hash_ignores_order_and_sees_changes),
       cmocka_unit_test(test_state_batches_instances_per_service),
       cmocka_unit_test(test_state_subscription_refcount),

@@ -1,5 +1,5 @@
 /* Unit tests: groupKey escaping, 2.x tenant normalisation, name validation
- * and the string map (MD5 is in test_md5.c). */
+ * (MD5 is in test_md5.c, the string map in test_strmap.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,41 +60,11 @@ static void test_name_validation(void **state) {
   assert_string_equal(nc_cfg_content_type(NULL), "text");
 }
 
-static void count_cb(void *ud, const char *key, void *val) {
-  (void)key;
-  *(size_t *)ud += (size_t)(uintptr_t)val;
-}
-
-static void test_map_put_get_del_grow(void **state) {
-  (void)state;
-  nc_cfg_map *m = nc_cfg_map_new();
-  assert_non_null(m);
-  char key[32];
-  for (uintptr_t i = 1; i <= 1000; i++) {
-    snprintf(key, sizeof(key), "k%lu", (unsigned long)i);
-    assert_int_equal(nc_cfg_map_put(m, key, (void *)i, NULL), 0);
-  }
-  assert_int_equal(nc_cfg_map_size(m), 1000);
-  void *old = NULL;
-  assert_int_equal(nc_cfg_map_put(m, "k5", (void *)5000, &old), 0);
-  assert_ptr_equal(old, (void *)5);
-  assert_int_equal(nc_cfg_map_size(m), 1000);
-  assert_ptr_equal(nc_cfg_map_get(m, "k999"), (void *)999);
-  assert_ptr_equal(nc_cfg_map_del(m, "k999"), (void *)999);
-  assert_null(nc_cfg_map_get(m, "k999"));
-  assert_null(nc_cfg_map_del(m, "nope"));
-  size_t sum = 0;
-  nc_cfg_map_foreach(m, count_cb, &sum);
-  assert_int_equal(sum, 1000 * 1001 / 2 - 5 + 5000 - 999);
-  nc_cfg_map_free(m, NULL);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_group_key_escaping),
       cmocka_unit_test(test_tenant_normalisation),
       cmocka_unit_test(test_name_validation),
-      cmocka_unit_test(test_map_put_get_del_grow),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
