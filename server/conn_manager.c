@@ -39,6 +39,17 @@ nc_conn *nc_srv_find_conn(nc_srv *srv, const char *conn_id) {
 }
 size_t nc_srv_conn_count(nc_srv *srv) { return nc_map_count(srv->conns); }
 
+int nc_srv_add_tick_fn(nc_srv *srv, void (*fn)(void *ud), void *ud) {
+  nc_tickfn *t = realloc(srv->tickfns, (srv->n_tickfns + 1) * sizeof(*t));
+  if (!t)
+    return NC_ENOMEM;
+  srv->tickfns = t;
+  t[srv->n_tickfns].fn = fn;
+  t[srv->n_tickfns].ud = ud;
+  srv->n_tickfns++;
+  return 0;
+}
+
 int nc_srv_add_conn_listener(nc_srv *srv, nc_conn_listener_fn fn, void *ud) {
   nc_listener *l = realloc(srv->listeners, (srv->n_listeners + 1) * sizeof(*l));
   if (!l)
@@ -134,11 +145,23 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
     if (!p)
       return NC_ENOMEM;
   }
+  const cJSON *b = setup->body;
+  const cJSON *src = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "labels"),
+                                                      "source");
+  int cluster = cJSON_IsString(src) && strcmp(src->valuestring, "cluster") == 0;
+  /* §4.4 step 2: over the cap, the setup is refused (the caller closes the
+   * stream without a message); peers are exempt. */
+  if (srv->o.max_connections > 0 && !cluster &&
+      nc_srv_sdk_conn_count(srv) >= (size_t)srv->o.max_connections) {
+    srv->st.conns_rejected++;
+    nc_warn("connection setup from %s refused: %zu SDK connections, cap %d", peer,
+            nc_srv_sdk_conn_count(srv), srv->o.max_connections);
+    return NC_EBUSY;
+  }
   nc_conn *c = calloc(1, sizeof(*c));
   char ip[96];
   int port;
   split_peer(peer, ip, sizeof(ip), &port);
-  const cJSON *b = setup->body;
   if (!c)
     return NC_ENOMEM;
   c->id = strdup(p->conn_id);
@@ -162,6 +185,7 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
   p->conn = c;
   s->conn = c;
   srv->st.conns_opened++;
+  srv->n_cluster += (size_t)cluster;
   nc_info("connection %s registered (peer %s, client %s, version %s, module %s)", c->id, peer,
           c->client_ip, c->version, nc_conn_label(c, "module") ? nc_conn_label(c, "module") : "-");
   for (size_t i = 0; i < srv->n_listeners; i++)
@@ -171,6 +195,7 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
 
 void nc_cm_unregister(nc_srv *srv, nc_conn *c, int close_stream, const char *why) {
   nc_map_del(srv->conns, c->id);
+  srv->n_cluster -= (size_t)nc_conn_is_cluster(c);
   nc_peer *p = nc_map_get(srv->peers, c->peer_key);
   if (p && p->conn == c) {
     nc_map_del(srv->peers, c->peer_key);
@@ -258,6 +283,9 @@ void nc_cm_tick(nc_srv *srv) {
   if (++srv->tick_n % 10 == 0) {
     probe_idle(srv);
     expire_peers(srv);
+    nc_srv_loader_tick(srv);
+    for (size_t i = 0; i < srv->n_tickfns && !srv->shut; i++)
+      srv->tickfns[i].fn(srv->tickfns[i].ud);
   }
 }
 

@@ -3,6 +3,7 @@
  * gRPC ports plus an HTTP port for metrics, and shuts down cleanly on
  * SIGTERM/SIGINT. */
 #include "config_service.h"
+#include "console.h"
 #include "metrics.h"
 #include "naming_handlers.h"
 #include "nc_err.h"
@@ -76,6 +77,8 @@ static char *render_metrics(void *ud) {
   C("connections_closed_total", s->conns_closed);
   C("connections_probed_total", s->conns_probed);
   C("connections_dropped_idle_total", s->conns_dropped_idle);
+  C("connections_rejected_total", s->conns_rejected);
+  C("connections_reset_total", s->conns_reset);
   C("pushes_sent_total", s->pushes_sent);
   C("pushes_acked_total", s->pushes_acked);
   C("pushes_nacked_total", s->pushes_nacked);
@@ -159,11 +162,13 @@ int main(int argc, char **argv) {
       .idle_probe_ms = (int)cfg.idle_probe_ms,
       .probe_timeout_ms = (int)cfg.probe_timeout_ms,
       .send_thread = cfg.send_thread,
+      .max_connections = (int)cfg.max_connections,
   };
   nc_naming_opts no = {
       .merge_ms = (int)cfg.push_merge_ms,
       .push_timeout_ms = (int)cfg.push_timeout_ms,
       .push_retry_ms = (int)cfg.push_retry_ms,
+      .empty_service_ttl_ms = (int)cfg.empty_service_ttl_ms,
   };
   nc_config_opts co = {
       .data_dir = cfg.data_dir,
@@ -187,6 +192,7 @@ int main(int argc, char **argv) {
                              &hport)) != 0 ||
       (rc = nc_srv_start(a.srv, &gport, &cport)) != 0)
     goto out;
+  nc_metrics_set_router(a.metrics, nc_console_route, a.srv);
   nc_info("listening on %s: http %d, grpc %d, cluster %d (data %s)", cfg.bind, hport, gport,
           cport, cfg.data_dir);
   if (cfg.port_file && nc_server_write_port_file(cfg.port_file, hport, gport, cport) != 0) {

@@ -23,6 +23,8 @@ struct nc_metrics {
   uv_tcp_t srv;
   nc_metrics_render_fn render;
   void *ud;
+  nc_http_route_fn route;
+  void *route_ud;
   mclient *clients;
   int stopping;
 };
@@ -71,7 +73,11 @@ static void respond(mclient *c, int code, const char *ctype, char *body) {
   int n = snprintf(data, 256,
                    "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                    "Connection: close\r\n\r\n",
-                   code, code == 200 ? "OK" : code == 404 ? "Not Found" : "Bad Request", ctype, bl);
+                   code, code == 200   ? "OK"
+                   : code == 404 ? "Not Found"
+                   : code == 500 ? "Internal Server Error"
+                                 : "Bad Request",
+                   ctype, bl);
   memcpy(data + n, body ? body : "", bl);
   free(body);
   r->data = data;
@@ -88,6 +94,25 @@ static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
   mclient *c = h->data;
   (void)sz;
   *b = uv_buf_init(c->buf + c->len, (unsigned)(HEAD_MAX - 1 - c->len));
+}
+
+/* "GET <target> HTTP/x" -> the router, else 404. */
+static void route(mclient *c) {
+  char target[2048];
+  const char *sp = strncmp(c->buf, "GET ", 4) == 0 ? strchr(c->buf + 4, ' ') : NULL;
+  size_t n = sp ? (size_t)(sp - (c->buf + 4)) : 0;
+  if (sp && n && n < sizeof(target) && c->m->route) {
+    memcpy(target, c->buf + 4, n);
+    target[n] = 0;
+    int code = 200;
+    const char *ctype = "text/plain";
+    char *body = c->m->route(c->m->route_ud, target, &code, &ctype);
+    if (body) {
+      respond(c, code, ctype, body);
+      return;
+    }
+  }
+  respond(c, 404, "text/plain", strdup("not found\n"));
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
@@ -112,7 +137,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   else if (strncmp(c->buf, "GET /health ", 12) == 0)
     respond(c, 200, "text/plain", strdup("ok\n"));
   else
-    respond(c, 404, "text/plain", strdup("not found\n"));
+    route(c);
 }
 
 static void on_conn(uv_stream_t *s, int status) {
@@ -162,6 +187,11 @@ int nc_metrics_start(uv_loop_t *loop, const char *bind, int port, nc_metrics_ren
                                           : ((struct sockaddr_in *)&ss)->sin_port);
   *out = m;
   return 0;
+}
+
+void nc_metrics_set_router(nc_metrics *m, nc_http_route_fn fn, void *ud) {
+  m->route = fn;
+  m->route_ud = ud;
 }
 
 static void srv_closed(uv_handle_t *h) { free(h->data); }

@@ -41,6 +41,29 @@ static int get_names(nc_req *r, const nc_msg *m, const char *resp, names *out) {
   return 0;
 }
 
+/* Nacos creates its per-connection naming client only for connections
+ * labelled module=naming (§4.4, §7.4) and answers InstanceRequest,
+ * BatchInstanceRequest and SubscribeServiceRequest on any other with
+ * -401 (§3.3). We refuse only when the label is present and names another
+ * module (e.g. module=config, the SDKs' config connections, which never
+ * send naming writes): the Java, Go and Python SDKs label their naming
+ * connections module=naming, and so do nacos-agent (one connection for
+ * naming and config alike) and nc_wc by default, so none of them is
+ * affected; a hand-written client that sends no module label at all keeps
+ * working. Queries (ServiceQuery, ServiceList) need no naming client in
+ * Nacos either. Answered like Nacos's handler exception: an ErrorResponse
+ * with resultCode = errorCode = -401. Returns 0 when the request may go on. */
+static int check_naming_conn(nc_req *r) {
+  nc_conn *c = nc_req_conn(r);
+  const char *mod = c ? nc_conn_label(c, "module") : NULL;
+  if (!mod || strcmp(mod, "naming") == 0)
+    return 0;
+  nc_req_reply(r, "ErrorResponse",
+               nc_resp_new(-401, -401,
+                           "connection is not a naming connection (label module is not naming)"));
+  return -1;
+}
+
 static cJSON *typed_ok(const char *type) {
   cJSON *b = nc_resp_ok();
   if (b)
@@ -51,7 +74,7 @@ static cJSON *typed_ok(const char *type) {
 static void h_instance(void *ud, nc_req *r, const nc_msg *m) {
   nc_naming *n = ud;
   names nm;
-  if (get_names(r, m, "InstanceResponse", &nm))
+  if (check_naming_conn(r) || get_names(r, m, "InstanceResponse", &nm))
     return;
   const char *type = nc_json_str(m->body, "type", "");
   int reg = strcmp(type, "registerInstance") == 0;
@@ -82,7 +105,7 @@ static void h_batch(void *ud, nc_req *r, const nc_msg *m) {
   names nm;
   nc_ninst **list = NULL;
   size_t cnt = 0;
-  if (get_names(r, m, "BatchInstanceResponse", &nm))
+  if (check_naming_conn(r) || get_names(r, m, "BatchInstanceResponse", &nm))
     return;
   const char *type = nc_json_str(m->body, "type", "");
   const cJSON *arr = cJSON_GetObjectItemCaseSensitive(m->body, "instances");
@@ -150,7 +173,7 @@ static void h_subscribe(void *ud, nc_req *r, const nc_msg *m) {
   nc_naming *n = ud;
   names nm;
   char kb[1024];
-  if (get_names(r, m, "SubscribeServiceResponse", &nm))
+  if (check_naming_conn(r) || get_names(r, m, "SubscribeServiceResponse", &nm))
     return;
   const char *clusters = nc_json_str(m->body, "clusters", "");
   int sub = nc_json_bool(m->body, "subscribe", 1);
@@ -221,6 +244,13 @@ static void on_change(void *ud, const char *svc_key) {
   nc_npush_service_changed(n->push, svc_key);
 }
 
+static void on_tick(void *ud) {
+  nc_naming *n = ud;
+  size_t gone = nc_nreg_sweep(n->reg, nc_now_ms());
+  if (gone)
+    nc_debug("forgot %zu empty service(s)", gone);
+}
+
 static int send_push(void *ud, const char *conn_id, const char *body, size_t len, int timeout_ms,
                      nc_push_cb cb, void *cb_ud) {
   return nc_srv_push_raw(ud, conn_id, "NotifySubscriberRequest", body, len, timeout_ms, cb, cb_ud);
@@ -245,12 +275,14 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
     return rc;
   }
   nc_nreg_set_listener(n->reg, on_change, n);
+  nc_nreg_set_empty_ttl(n->reg,
+                        opts->empty_service_ttl_ms > 0 ? (uint64_t)opts->empty_service_ttl_ms : 0);
   if (nc_srv_register_handler(srv, "InstanceRequest", h_instance, n) ||
       nc_srv_register_handler(srv, "BatchInstanceRequest", h_batch, n) ||
       nc_srv_register_handler(srv, "ServiceQueryRequest", h_query, n) ||
       nc_srv_register_handler(srv, "SubscribeServiceRequest", h_subscribe, n) ||
       nc_srv_register_handler(srv, "ServiceListRequest", h_list, n) ||
-      nc_srv_add_conn_listener(srv, on_conn, n)) {
+      nc_srv_add_conn_listener(srv, on_conn, n) || nc_srv_add_tick_fn(srv, on_tick, n)) {
     nc_naming_free(n);
     return NC_ENOMEM;
   }

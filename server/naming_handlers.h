@@ -16,6 +16,7 @@ typedef struct nc_naming_opts {
   int merge_ms;        /* push merge window; 0 allowed */
   int push_timeout_ms; /* 0 = 5000 */
   int push_retry_ms;   /* 0 = 1000 */
+  int empty_service_ttl_ms; /* keep a service without instances/subscribers; 0 = drop at once */
 } nc_naming_opts;
 
 /* Registers the handlers and the connection listener on srv. *out is owned

@@ -22,6 +22,7 @@ struct nc_nsvc {
   nc_map *subs; /* conn id -> char* clusters */
   uint64_t last_ref;
   uint64_t revision;
+  uint64_t empty_since; /* wall ms when it lost its last publisher/subscriber; 0 = in use */
   /* push body cache, valid while (stamp, revision, clusters) match */
   char *cache;
   size_t cache_len;
@@ -40,6 +41,7 @@ struct nc_nreg {
   nc_nreg_change_fn fn;
   void *ud;
   size_t n_instances, n_subscribers;
+  uint64_t empty_ttl_ms; /* 0 = forget empty services at once */
 };
 
 static uint64_t wall_ms(void) {
@@ -90,6 +92,8 @@ static void svc_free(nc_nsvc *s) {
 static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char *group,
                         const char *name, int create) {
   nc_nsvc *s = nc_map_get(r->svcs, key);
+  if (s && create)
+    s->empty_since = 0; /* about to gain a publisher or subscriber */
   if (s || !create)
     return s;
   s = calloc(1, sizeof(*s));
@@ -107,14 +111,37 @@ static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char 
   return s;
 }
 
-/* Services with neither publishers nor subscribers are forgotten at once
- * (Nacos keeps them 60 s; nothing observable depends on that here except
- * ServiceListRequest, which then lists live services only). */
+/* A service with neither publishers nor subscribers is kept for the
+ * empty-service TTL (Nacos: nacos.naming.clean.empty-service.*, 60 s), so
+ * ServiceListRequest still lists it and a quick re-register finds it;
+ * nc_nreg_sweep forgets it afterwards. With TTL 0 it goes at once. */
 static void svc_maybe_gc(nc_nreg *r, nc_nsvc *s) {
-  if (nc_map_count(s->pubs) == 0 && nc_map_count(s->subs) == 0) {
-    nc_map_del(r->svcs, s->key);
-    svc_free(s);
+  if (nc_map_count(s->pubs) != 0 || nc_map_count(s->subs) != 0)
+    return;
+  if (r->empty_ttl_ms) {
+    if (!s->empty_since)
+      s->empty_since = wall_ms();
+    return;
   }
+  nc_map_del(r->svcs, s->key);
+  svc_free(s);
+}
+
+void nc_nreg_set_empty_ttl(nc_nreg *r, uint64_t ttl_ms) { r->empty_ttl_ms = ttl_ms; }
+
+size_t nc_nreg_sweep(nc_nreg *r, uint64_t now_ms) {
+  size_t n = 0;
+  nc_map_ent *e, *nx;
+  for (e = nc_map_first(r->svcs); e; e = nx) {
+    nx = nc_map_next(e);
+    nc_nsvc *s = nc_map_ent_val(e);
+    if (s->empty_since && now_ms >= s->empty_since + r->empty_ttl_ms) {
+      nc_map_del(r->svcs, s->key);
+      svc_free(s);
+      n++;
+    }
+  }
+  return n;
 }
 
 static void client_free(client *c) {

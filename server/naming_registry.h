@@ -9,8 +9,9 @@
  *
  * Services are identified by (namespace, group, bare name); the namespaces
  * "" and "public" are the same default namespace. A service lives while it
- * has a publisher or a subscriber; nc_nsvc pointers are valid until the
- * next mutating call. */
+ * has a publisher or a subscriber, and for the empty-service TTL after
+ * (nc_nreg_set_empty_ttl); nc_nsvc pointers are valid until the next
+ * mutating call. */
 #ifndef NAMING_REGISTRY_H
 #define NAMING_REGISTRY_H
 
@@ -30,6 +31,14 @@ typedef void (*nc_nreg_change_fn)(void *ud, const char *svc_key);
 int nc_nreg_new(nc_nreg **out);
 void nc_nreg_free(nc_nreg *r);
 void nc_nreg_set_listener(nc_nreg *r, nc_nreg_change_fn fn, void *ud);
+
+/* How long a service without publishers and subscribers is kept (still
+ * listed, still queryable with no hosts) before nc_nreg_sweep forgets it;
+ * 0 (the default) forgets it at once. */
+void nc_nreg_set_empty_ttl(nc_nreg *r, uint64_t ttl_ms);
+/* Forgets services empty since at least the TTL before now_ms (wall
+ * clock); returns how many. Call periodically. */
+size_t nc_nreg_sweep(nc_nreg *r, uint64_t now_ms);
 
 /* Replaces everything conn_id publishes into the service with insts[0..n)
  * (n = 0 deregisters). Takes ownership of the instances and the array

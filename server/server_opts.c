@@ -33,6 +33,10 @@ static const nc_opt opts[] = {
      "drop a probed connection without an ack within this time"},
     {"grpc-threads", NC_OPT_INT, "1", F(grpc_threads), 1, 64,
      "completion-queue threads per gRPC port"},
+    {"empty-service-ttl-ms", NC_OPT_INT, "60000", F(empty_service_ttl_ms), 0, 86400000,
+     "keep a service without instances or subscribers this long (still listed); 0 = drop at once"},
+    {"max-connections", NC_OPT_INT, "0", F(max_connections), 0, 10000000,
+     "refuse SDK connection setups beyond this many (cluster peers exempt); 0 = unlimited"},
     {"send-thread", NC_OPT_BOOL, "false", F(send_thread), 0, -1,
      "write pushes to streams from a dedicated thread instead of the loop"},
     /* config service */

@@ -16,6 +16,8 @@ typedef struct nc_server_cfg {
   long push_merge_ms, push_timeout_ms, push_retry_ms;
   long idle_probe_ms, probe_timeout_ms;
   long grpc_threads;
+  long empty_service_ttl_ms;
+  long max_connections;
   /* config service (config_service.h) */
   long config_max_content, config_history_keep;
   long config_notify_timeout_ms, config_notify_max_retries, config_notify_retry_ms;

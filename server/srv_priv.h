@@ -1,6 +1,7 @@
 /* srv_priv: internals shared by srv_rpc.c (transport events, dispatch,
- * pushes) and conn_manager.c (connection table, liveness). Not for use
- * outside those two files. Loop thread only. */
+ * pushes), conn_manager.c (connection table, liveness) and srv_loader.c
+ * (connection console, load shedding). Not for use outside those files.
+ * Loop thread only. */
 #ifndef SRV_PRIV_H
 #define SRV_PRIV_H
 
@@ -30,6 +31,7 @@ struct nc_conn {
   uint64_t stream_id;
   nc_map *pending; /* requestId -> nc_pend */
   int probing;
+  int reset_sent; /* a ConnectResetRequest went out (srv_loader.c) */
 };
 
 /* A transport seen by a unary call (ServerCheck) or a stream: the
@@ -51,6 +53,11 @@ typedef struct nc_listener {
   nc_conn_listener_fn fn;
   void *ud;
 } nc_listener;
+
+typedef struct nc_tickfn {
+  void (*fn)(void *ud);
+  void *ud;
+} nc_tickfn;
 
 typedef struct nc_handler {
   nc_handler_fn fn;
@@ -74,10 +81,18 @@ struct nc_srv {
   uint64_t unknown_count;
   nc_listener *listeners;
   size_t n_listeners;
+  nc_tickfn *tickfns;
+  size_t n_tickfns;
   nc_pend *dl_head, *dl_tail; /* all pending pushes by deadline */
   uint64_t push_seq;
   int shut;
   nc_srv_stats st;
+  int ports[2];     /* bound SDK / cluster ports */
+  size_t n_cluster; /* registered connections labelled source=cluster */
+  /* srv_loader.c: shed SDK connections down to load_target (-1 = none) */
+  long load_target;
+  char *load_redirect;
+  uint64_t load_deadline; /* uv_now ms */
 };
 
 /* conn_manager.c */
@@ -92,6 +107,9 @@ void nc_cm_tick(nc_srv *srv);
 void nc_cm_touch(nc_conn *c);
 /* Frees the peer table entries (shutdown). */
 void nc_cm_free_all(nc_srv *srv);
+
+/* srv_loader.c: once a second */
+void nc_srv_loader_tick(nc_srv *srv);
 
 /* srv_rpc.c */
 void nc_srv_pend_resolve(nc_srv *srv, nc_pend *p, nc_push_result res);

@@ -327,9 +327,14 @@ static void handle_stream_msg(nc_srv *srv, nc_stream *s, nc_gsrv_ev *ev) {
   if (!s->conn) {
     if (strcmp(m->type, "ConnectionSetupRequest") != 0 || m->body_error) {
       nc_debug("stream %llu: %s before setup ignored", (unsigned long long)s->id, m->type);
-    } else if (nc_cm_register(srv, s, ev->peer, m) != 0) {
-      nc_warn("stream %llu: registration failed", (unsigned long long)s->id);
-      nc_gsrv_stream_close(s->g, s->id);
+    } else {
+      int rc = nc_cm_register(srv, s, ev->peer, m);
+      if (rc != 0) {
+        if (rc != NC_EBUSY) /* the cap logs its own refusals */
+          nc_warn("stream %llu: registration failed: %s", (unsigned long long)s->id,
+                  nc_strerror(rc));
+        nc_gsrv_stream_close(s->g, s->id);
+      }
     }
     goto out;
   }
@@ -469,6 +474,7 @@ int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out) {
   }
   uv_timer_init(loop, &srv->tick);
   srv->tick.data = srv;
+  srv->load_target = -1;
   nc_srv_register_handler(srv, "HealthCheckRequest", health_check, NULL);
   *out = srv;
   return 0;
@@ -477,6 +483,7 @@ int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out) {
 int nc_srv_start(nc_srv *srv, int *grpc_port, int *cluster_port) {
   nc_gsrv_opts go = {.host = srv->bind, .port = srv->o.grpc_port, .threads = srv->o.grpc_threads};
   int rc = nc_gsrv_start(&go, on_transport_event, srv, &srv->g[0], grpc_port);
+  srv->ports[0] = *grpc_port;
   if (rc) {
     nc_error("cannot listen on %s:%d for SDK gRPC: %s", srv->bind, srv->o.grpc_port,
              nc_strerror(rc));
@@ -486,6 +493,7 @@ int nc_srv_start(nc_srv *srv, int *grpc_port, int *cluster_port) {
   if (srv->o.cluster_port >= 0) {
     go.port = srv->o.cluster_port;
     rc = nc_gsrv_start(&go, on_transport_event, srv, &srv->g[1], cluster_port);
+    srv->ports[1] = *cluster_port;
     if (rc) {
       nc_error("cannot listen on %s:%d for cluster gRPC: %s", srv->bind, srv->o.cluster_port,
                nc_strerror(rc));
@@ -540,6 +548,8 @@ void nc_srv_free(nc_srv *srv) {
   nc_map_free(srv->streams);
   nc_map_free(srv->handlers);
   free(srv->listeners);
+  free(srv->tickfns);
+  free(srv->load_redirect);
   free(srv->bind);
   /* the timer handle is embedded: free the struct in its close callback */
   srv->tick.data = srv;

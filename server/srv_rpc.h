@@ -96,6 +96,8 @@ typedef struct nc_srv_stats {
   uint64_t conns_opened, conns_closed, conns_probed, conns_dropped_idle;
   uint64_t pushes_sent, pushes_acked, pushes_nacked, pushes_timeout, pushes_gone, pushes_busy;
   uint64_t requests, request_errors;
+  uint64_t conns_rejected; /* setups refused by the connection cap */
+  uint64_t conns_reset;    /* ConnectResetRequests sent (console, load target) */
 } nc_srv_stats;
 const nc_srv_stats *nc_srv_get_stats(nc_srv *srv);
 
@@ -110,6 +112,7 @@ typedef struct nc_srv_opts {
   int idle_probe_ms;    /* probe connections idle this long; 0 = 20000 */
   int probe_timeout_ms; /* drop when the probe is not acked in time; 0 = 5000 */
   int send_thread;      /* 1: stream writes on a sender thread (see srv_outbox.h) */
+  int max_connections;  /* SDK connection cap (source=cluster exempt); 0 = none */
 } nc_srv_opts;
 
 /* Creates the core on loop (loop thread). opts copied. */
@@ -134,6 +137,31 @@ void nc_srv_free(nc_srv *srv);
  * fan-out can serialize the body once. */
 int nc_srv_push_raw(nc_srv *srv, const char *conn_id, const char *type, const char *json,
                     size_t len, int timeout_ms, nc_push_cb cb, void *ud);
+
+/* ---- connection console (nacos-wire-protocol.md §7.3; srv_loader.c) ---- */
+
+/* JSON object connectionId -> {"metaInfo":{connectionId, clientIp,
+ * remoteIp, remotePort, localPort, connectType, version, appName, tenant,
+ * labels, createTime, lastActiveTime, sdkSource}, "abilityTable":{},
+ * "traced":false} (malloc'ed text; NULL on OOM). */
+char *nc_srv_loader_current(nc_srv *srv);
+/* Splits a redirect address "ip:port" / "[v6]:port" (port 1..65535).
+ * Returns 0 or NC_EINVAL. */
+int nc_srv_parse_redirect(const char *addr, char *ip, size_t cap, int *port);
+/* Sends one ConnectResetRequest (§6.6) to conn_id; with a redirect
+ * ("ip:mainPort", validated by the caller) serverIp, serverPort (string)
+ * and connectionId are filled. NC_ENOTFOUND for an unknown connection. */
+int nc_srv_reload_client(nc_srv *srv, const char *conn_id, const char *redirect);
+/* Sets the load target: from the next periodic run, SDK connections get a
+ * ConnectResetRequest (redirect optional) until at most count remain; the
+ * target is then cleared (or after 30 s). NC_EINVAL for count < 0. */
+int nc_srv_reload_current(nc_srv *srv, long count, const char *redirect);
+/* Registered connections not labelled source=cluster. */
+size_t nc_srv_sdk_conn_count(nc_srv *srv);
+
+/* Runs fn(ud) about once a second from the core's periodic timer (loop
+ * thread), e.g. for sweeps. */
+int nc_srv_add_tick_fn(nc_srv *srv, void (*fn)(void *ud), void *ud);
 
 /* Requests served per Metadata.type (unknown types are counted under
  * "unknown"), for the metrics endpoint. */

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include <time.h>
+
 typedef struct changes {
   int n;
   char last[256];
@@ -264,6 +266,40 @@ static void test_service_list_paging(void **state) {
   nc_nreg_free(r);
 }
 
+/* Empty services are kept for the TTL (still listed, no hosts), revived by
+ * a new publisher, and forgotten by the sweep once the TTL has passed. */
+static void test_empty_service_kept_for_ttl(void **state) {
+  (void)state;
+  nc_nreg *r = NULL;
+  nc_nreg_stats st;
+  assert_int_equal(nc_nreg_new(&r), 0);
+  nc_nreg_set_empty_ttl(r, 60000);
+  publish1(r, "c1", "public", "gone", "{\"ip\":\"1.1.1.1\",\"port\":1}");
+  publish1(r, "c1", "public", "back", "{\"ip\":\"1.1.1.1\",\"port\":1}");
+  nc_nreg_drop_conn(r, "c1");
+  int first = 0;
+  assert_int_equal(nc_nreg_subscribe(r, "c2", "", "DEFAULT_GROUP", "subonly", "", &first), 0);
+  nc_nreg_unsubscribe(r, "c2", "", "DEFAULT_GROUP", "subonly");
+  cJSON *arr = cJSON_CreateArray();
+  assert_int_equal(nc_nreg_list(r, "", "DEFAULT_GROUP", 1, 10, arr), 3);
+  cJSON_Delete(arr);
+  assert_int_equal(nhosts(r, "public", "gone", "", 0), 0);
+  publish1(r, "c3", "public", "back", "{\"ip\":\"1.1.1.2\",\"port\":2}");
+  /* too early: nothing goes */
+  assert_int_equal(nc_nreg_sweep(r, (uint64_t)time(NULL) * 1000u), 0);
+  /* well past the TTL: the two empty ones go, the revived one stays */
+  assert_int_equal(nc_nreg_sweep(r, (uint64_t)time(NULL) * 1000u + 120000u), 2);
+  nc_nreg_get_stats(r, &st);
+  assert_int_equal(st.services, 1);
+  assert_int_equal(nhosts(r, "public", "back", "", 0), 1);
+  /* TTL 0: forgotten at once */
+  nc_nreg_set_empty_ttl(r, 0);
+  assert_int_equal(nc_nreg_publish(r, "c3", "public", "DEFAULT_GROUP", "back", NULL, 0), 0);
+  nc_nreg_get_stats(r, &st);
+  assert_int_equal(st.services, 0);
+  nc_nreg_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_replace_idempotent_deregister),
@@ -273,6 +309,7 @@ int main(void) {
       cmocka_unit_test(test_drop_conn_removes_everything),
       cmocka_unit_test(test_last_ref_time_strictly_increases),
       cmocka_unit_test(test_service_list_paging),
+      cmocka_unit_test(test_empty_service_kept_for_ttl),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,67 @@
+/* nc_testhttp: see nc_testhttp.h. */
+#include "nc_testhttp.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+int nc_test_http_get(int port, const char *path, int *status, char **body) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {0};
+  struct timeval tv = {5, 0};
+  char req[4096];
+  size_t len = 0, cap = 65536;
+  char *buf = malloc(cap);
+  if (body)
+    *body = NULL;
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((unsigned short)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+  if (fd < 0 || !buf || n < 0 || (size_t)n >= sizeof(req))
+    goto fail;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+      send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+    goto fail;
+  for (;;) {
+    if (len + 1 >= cap) {
+      char *nb = realloc(buf, cap * 2);
+      if (!nb)
+        goto fail;
+      buf = nb;
+      cap *= 2;
+    }
+    ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
+    if (r < 0)
+      goto fail;
+    if (r == 0)
+      break;
+    len += (size_t)r;
+  }
+  close(fd);
+  buf[len] = 0;
+  char *sep = strstr(buf, "\r\n\r\n");
+  if (strncmp(buf, "HTTP/1.", 7) != 0 || !strchr(buf, ' ') || !sep) {
+    free(buf);
+    return -1;
+  }
+  *status = atoi(strchr(buf, ' ') + 1);
+  if (body) {
+    memmove(buf, sep + 4, len - (size_t)(sep + 4 - buf) + 1);
+    *body = buf;
+  } else {
+    free(buf);
+  }
+  return 0;
+fail:
+  if (fd >= 0)
+    close(fd);
+  free(buf);
+  return -1;
+}
