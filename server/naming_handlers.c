@@ -228,6 +228,19 @@ static void h_list(void *ud, nc_req *r, const nc_msg *m) {
   nc_req_reply(r, "ServiceListResponse", b);
 }
 
+/* PersistentInstanceRequest (§5.6, 2.3+): persistent instances need a CP
+ * store nacosd does not have. We advertise no abilities, so Java clients
+ * send persistent instances over HTTP and never this; anyone who does gets
+ * a typed failure (not an ErrorResponse, which Java would retry and then
+ * treat as a broken connection). */
+static void h_persistent(void *ud, nc_req *r, const nc_msg *m) {
+  (void)ud;
+  (void)m;
+  nc_req_fail(r, "InstanceResponse", 400,
+              "persistent instances are not supported by this server; register ephemeral "
+              "instances (InstanceRequest)");
+}
+
 static void on_conn(void *ud, nc_conn *c, nc_conn_event ev) {
   nc_naming *n = ud;
   if (ev != NC_CONN_DOWN)
@@ -282,6 +295,7 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
       nc_srv_register_handler(srv, "ServiceQueryRequest", h_query, n) ||
       nc_srv_register_handler(srv, "SubscribeServiceRequest", h_subscribe, n) ||
       nc_srv_register_handler(srv, "ServiceListRequest", h_list, n) ||
+      nc_srv_register_handler(srv, "PersistentInstanceRequest", h_persistent, n) ||
       nc_srv_add_conn_listener(srv, on_conn, n) || nc_srv_add_tick_fn(srv, on_tick, n)) {
     nc_naming_free(n);
     return NC_ENOMEM;

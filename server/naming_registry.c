@@ -426,6 +426,9 @@ static cJSON *build_info(nc_nsvc *s, const char *group, const char *name, const 
   cJSON_AddNumberToObject(o, "lastRefTime", (double)ref);
   cJSON_AddStringToObject(o, "checksum", "");
   cJSON_AddBoolToObject(o, "allIPs", 0);
+  /* Protection threshold (§5.7): Nacos services default to threshold 0,
+   * which never triggers, and it can only be raised through the HTTP admin
+   * API, which nacosd does not serve; so it is always false here. */
   cJSON_AddBoolToObject(o, "reachProtectionThreshold", 0);
   cJSON_AddBoolToObject(o, "valid", 1);
   return o;

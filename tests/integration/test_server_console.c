@@ -380,7 +380,7 @@ static void test_connection_cap_refuses_setup_keeps_others(void **state) {
 }
 
 /* module=config connections get -401 for naming writes; naming ones and
- * queries are served. */
+ * queries are served. PersistentInstanceRequest gets a typed failure. */
 static void test_naming_writes_need_module_naming(void **state) {
   fx *f = *state;
   nc_wc *cfg = connect_wc(f, 0, "config", "cfg");
@@ -404,6 +404,14 @@ static void test_naming_writes_need_module_naming(void **state) {
   assert_int_equal(call_rc(nam, "InstanceRequest", register_body("m", "registerInstance"), t,
                            sizeof(t)),
                    200);
+  assert_int_equal(service_count(cfg), 1);
+  /* persistent instances: a clear typed failure, state untouched */
+  nc_msg *p = request(nam, "PersistentInstanceRequest", register_body("pm", "registerInstance"));
+  assert_string_equal(p->type, "InstanceResponse");
+  assert_int_equal(nc_json_int(p->body, "resultCode", 0), 500);
+  assert_int_equal(nc_json_int(p->body, "errorCode", 0), 400);
+  assert_non_null(strstr(nc_json_str(p->body, "message", ""), "persistent"));
+  nc_msg_free(p);
   assert_int_equal(service_count(cfg), 1);
   nc_wc_close(cfg);
   nc_wc_close(nam);
