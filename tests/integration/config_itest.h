@@ -71,30 +71,9 @@ static void srv_cleanup(cfg_srv *s) {
 
 /* Value of one nacosd_<name> counter from /metrics, or -1. */
 static long long srv_metric(const cfg_srv *s, const char *name) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  long long v = -1;
-  if (fd < 0)
-    return -1;
-  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-    const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
-    if (write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1)) {
-      static char buf[1 << 16];
-      size_t len = 0;
-      ssize_t n;
-      while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-        len += (size_t)n;
-      buf[len] = '\0';
-      char key[128];
-      snprintf(key, sizeof(key), "\nnacosd_%s ", name);
-      char *p = strstr(buf, key);
-      if (p)
-        v = atoll(p + strlen(key));
-    }
-  }
-  close(fd);
-  return v;
+  char full[128];
+  snprintf(full, sizeof(full), "nacosd_%s", name);
+  return nc_test_nacosd_metric(s->port, full);
 }
 
 /* Waits up to ms for metric >= want. */

@@ -21,13 +21,10 @@ static int setup(void **state) {
   char servers[128];
   if (nc_test_mkdtemp(dir, sizeof(dir)) != 0 || nc_test_nacosd_start(dir, NULL, &srv) != 0)
     return -1;
-  snprintf(servers, sizeof(servers), "127.0.0.1:%d#%d", srv.port, srv.grpc_port);
+  nc_test_agent_servers(servers, sizeof(servers), &srv, NULL);
   if (agent_start(&ag, dir, servers, NULL) != 0)
     return -1;
-  tc *c = tc_open(ag.sock);
-  long long t = c ? wait_status(c, "connected", 1, 10000) : -1;
-  tc_close(c);
-  return t < 0 ? -1 : 0;
+  return nc_test_agent_wait_connected(&ag, 10000) < 0 ? -1 : 0;
 }
 
 static int teardown(void **state) {

@@ -13,43 +13,6 @@
 
 #include <signal.h>
 
-static int restart_same_ports(nc_test_nacosd *s) {
-  char p[16], g[16], c[16], dir[256];
-  snprintf(p, sizeof(p), "%d", s->port);
-  snprintf(g, sizeof(g), "%d", s->grpc_port);
-  snprintf(c, sizeof(c), "%d", s->cluster_port);
-  snprintf(dir, sizeof(dir), "%s", s->dir);
-  const char *args[] = {"--port", p, "--grpc-port", g, "--cluster-port", c, "--push-merge-ms",
-                        "100", NULL};
-  int rc = -1;
-  /* The old listener may linger a moment after kill -9. */
-  for (int i = 0; i < 20 && rc != 0; i++) {
-    rc = nc_test_nacosd_start(dir, args, s);
-    if (rc)
-      nc_test_sleep_ms(250);
-  }
-  return rc;
-}
-
-static void servers_of(char *buf, size_t cap, const nc_test_nacosd *a, const nc_test_nacosd *b) {
-  if (b)
-    snprintf(buf, cap, "127.0.0.1:%d#%d,127.0.0.1:%d#%d", a->port, a->grpc_port, b->port,
-             b->grpc_port);
-  else
-    snprintf(buf, cap, "127.0.0.1:%d#%d", a->port, a->grpc_port);
-}
-
-/* Waits until metric == want on port; returns ms taken or -1. */
-static long long wait_metric(int port, const char *name, long long want, int timeout_ms) {
-  long long t0 = nc_test_now_ms();
-  while (nc_test_now_ms() - t0 < timeout_ms) {
-    if (nacosd_metric(port, name) == want)
-      return nc_test_now_ms() - t0;
-    nc_test_sleep_ms(50);
-  }
-  return -1;
-}
-
 static const char *merge[] = {"--push-merge-ms", "100", NULL};
 
 static void test_everything_redone_after_server_kill9_and_restart(void **state) {
@@ -59,7 +22,7 @@ static void test_everything_redone_after_server_kill9_and_restart(void **state) 
   test_agent ag;
   assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
   assert_int_equal(nc_test_nacosd_start(dir, merge, &srv), 0);
-  servers_of(servers, sizeof(servers), &srv, NULL);
+  nc_test_agent_servers(servers, sizeof(servers), &srv, NULL);
   assert_int_equal(agent_start(&ag, dir, servers, NULL), 0);
   tc *app = tc_open(ag.sock), *sub = tc_open(ag.sock);
   assert_true(wait_status(app, "connected", 1, 10000) >= 0);
@@ -74,7 +37,7 @@ static void test_everything_redone_after_server_kill9_and_restart(void **state) 
   cJSON *r = tc_call(sub, 1, "{\"id\":1,\"op\":\"naming.subscribe\",\"service\":\"redo-0\"}");
   assert_int_equal(hosts_count(r), 2);
   cJSON_Delete(r);
-  assert_true(wait_metric(srv.port, "nacosd_naming_instances", 3, 5000) >= 0);
+  assert_true(nc_test_nacosd_wait_metric(srv.port, "nacosd_naming_instances", 3, 5000) >= 0);
 
   assert_int_equal(nc_testproc_kill(&srv.proc, SIGKILL), 128 + SIGKILL);
   cJSON *ev = tc_wait_event(sub, "agent.upstream", "state", "disconnected", 5000);
@@ -96,10 +59,10 @@ static void test_everything_redone_after_server_kill9_and_restart(void **state) 
   cJSON_Delete(r);
 
   long long t0 = nc_test_now_ms();
-  assert_int_equal(restart_same_ports(&srv), 0);
+  assert_int_equal(nc_test_nacosd_restart(&srv, merge), 0);
   /* redo-0: 1 left, redo-1: 2 = 3 instances; 1 subscriber. */
-  assert_true(wait_metric(srv.port, "nacosd_naming_instances", 3, 10000) >= 0);
-  assert_true(wait_metric(srv.port, "nacosd_naming_subscribers", 1, 10000) >= 0);
+  assert_true(nc_test_nacosd_wait_metric(srv.port, "nacosd_naming_instances", 3, 10000) >= 0);
+  assert_true(nc_test_nacosd_wait_metric(srv.port, "nacosd_naming_subscribers", 1, 10000) >= 0);
   assert_true(nc_test_now_ms() - t0 < 10000);
   /* The subscriber hears about the change made while away (2 -> 1). */
   ev = tc_wait_event(sub, "naming.changed", "service", "redo-0", 5000);
@@ -119,7 +82,7 @@ static void test_everything_redone_after_server_kill9_and_restart(void **state) 
   cJSON_Delete(ev);
   tc_close(app);
   tc_close(sub);
-  assert_true(wait_metric(srv.port, "nacosd_naming_instances", 0, 3000) >= 0);
+  assert_true(nc_test_nacosd_wait_metric(srv.port, "nacosd_naming_instances", 0, 3000) >= 0);
   assert_int_equal(agent_stop(&ag), 0);
   assert_int_equal(nc_test_nacosd_stop(&srv), 0);
   nc_test_rmtree(dir);
@@ -135,7 +98,7 @@ static void test_agent_moves_to_the_other_server_and_redoes(void **state) {
   assert_int_equal(nc_test_mkdtemp(d3, sizeof(d3)), 0);
   assert_int_equal(nc_test_nacosd_start(d1, merge, &s1), 0);
   assert_int_equal(nc_test_nacosd_start(d2, merge, &s2), 0);
-  servers_of(servers, sizeof(servers), &s1, &s2);
+  nc_test_agent_servers(servers, sizeof(servers), &s1, &s2);
   assert_int_equal(agent_start(&ag, d3, servers, NULL), 0);
   tc *app = tc_open(ag.sock);
   assert_true(wait_status(app, "connected", 1, 10000) >= 0);
@@ -159,8 +122,8 @@ static void test_agent_moves_to_the_other_server_and_redoes(void **state) {
 
   long long t0 = nc_test_now_ms();
   nc_testproc_kill(&dead->proc, SIGKILL);
-  assert_true(wait_metric(other->port, "nacosd_naming_instances", 1, 10000) >= 0);
-  assert_true(wait_metric(other->port, "nacosd_naming_subscribers", 1, 10000) >= 0);
+  assert_true(nc_test_nacosd_wait_metric(other->port, "nacosd_naming_instances", 1, 10000) >= 0);
+  assert_true(nc_test_nacosd_wait_metric(other->port, "nacosd_naming_subscribers", 1, 10000) >= 0);
   assert_true(nc_test_now_ms() - t0 < 10000);
   char want_other[64];
   snprintf(want_other, sizeof(want_other), "127.0.0.1:%d", other->port);
@@ -187,7 +150,7 @@ static void test_restarted_agent_without_upstream_serves_the_cache(void **state)
   test_agent ag;
   assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
   assert_int_equal(nc_test_nacosd_start(dir, merge, &srv), 0);
-  servers_of(servers, sizeof(servers), &srv, NULL);
+  nc_test_agent_servers(servers, sizeof(servers), &srv, NULL);
   assert_int_equal(agent_start(&ag, dir, servers, NULL), 0);
   tc *app = tc_open(ag.sock);
   assert_true(wait_status(app, "connected", 1, 10000) >= 0);
@@ -245,8 +208,8 @@ static void test_restarted_agent_without_upstream_serves_the_cache(void **state)
   assert_int_equal(status_int(app, "local_subscriptions"), 1);
 
   /* The server comes back: the stale subscription is made live. */
-  assert_int_equal(restart_same_ports(&srv), 0);
-  assert_true(wait_metric(srv.port, "nacosd_naming_subscribers", 1, 10000) >= 0);
+  assert_int_equal(nc_test_nacosd_restart(&srv, merge), 0);
+  assert_true(nc_test_nacosd_wait_metric(srv.port, "nacosd_naming_subscribers", 1, 10000) >= 0);
   /* The instance's owner (the first agent) is gone: the list empties. */
   cJSON *ev = tc_wait_event(app, "naming.changed", "service", "cached", 5000);
   assert_non_null(ev);
@@ -271,7 +234,7 @@ static void test_half_open_server_noticed_within_10s(void **state) {
   assert_int_equal(nc_test_mkdtemp(d3, sizeof(d3)), 0);
   assert_int_equal(nc_test_nacosd_start(d1, merge, &s1), 0);
   assert_int_equal(nc_test_nacosd_start(d2, merge, &s2), 0);
-  servers_of(servers, sizeof(servers), &s1, &s2);
+  nc_test_agent_servers(servers, sizeof(servers), &s1, &s2);
   const char *defaults[] = {"--health-interval-ms", "5000", "--request-timeout-ms", "3000", NULL};
   assert_int_equal(agent_start(&ag, d3, servers, defaults), 0);
   tc *app = tc_open(ag.sock);
@@ -299,7 +262,7 @@ static void test_half_open_server_noticed_within_10s(void **state) {
   cJSON_Delete(ev);
   fprintf(stderr, "half-open server left after %lld ms\n", took);
   assert_true(took < 10000);
-  assert_true(wait_metric(other->port, "nacosd_naming_instances", 1, 5000) >= 0);
+  assert_true(nc_test_nacosd_wait_metric(other->port, "nacosd_naming_instances", 1, 5000) >= 0);
   tc_close(app);
   assert_int_equal(agent_stop(&ag), 0);
   kill(hung->proc.pid, SIGCONT);

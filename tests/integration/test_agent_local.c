@@ -86,7 +86,7 @@ static void test_uid_not_allowed_gets_forbidden_then_close(void **state) {
   assert_string_equal(tc_errcode(r), "FORBIDDEN");
   cJSON_Delete(r);
   assert_null(tc_read(c, 3000));
-  assert_true(c->eof);
+  assert_true(tc_eof(c));
   tc_close(c);
   assert_int_equal(agent_stop(&ag), 0);
 

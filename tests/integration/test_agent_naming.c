@@ -22,14 +22,11 @@ static int setup(void **state) {
   const char *sargs[] = {"--push-merge-ms", "100", NULL};
   if (nc_test_nacosd_start(dir, sargs, &srv) != 0)
     return -1;
-  snprintf(servers, sizeof(servers), "127.0.0.1:%d#%d", srv.port, srv.grpc_port);
+  nc_test_agent_servers(servers, sizeof(servers), &srv, NULL);
   const char *aargs[] = {"--max-line", "4096", NULL};
   if (agent_start(&ag, dir, servers, aargs) != 0)
     return -1;
-  tc *c = tc_open(ag.sock);
-  long long t = c ? wait_status(c, "connected", 1, 10000) : -1;
-  tc_close(c);
-  return t < 0 ? -1 : 0;
+  return nc_test_agent_wait_connected(&ag, 10000) < 0 ? -1 : 0;
 }
 
 static int teardown(void **state) {
@@ -253,7 +250,7 @@ static void test_oversized_line_gets_too_large_then_close(void **state) {
   assert_string_equal(tc_errcode(r), "TOO_LARGE");
   cJSON_Delete(r);
   assert_null(tc_read(c, 3000));
-  assert_true(c->eof);
+  assert_true(tc_eof(c));
   tc_close(c);
   /* The agent itself is fine. */
   c = tc_open(ag.sock);

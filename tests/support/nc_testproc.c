@@ -4,13 +4,16 @@
 #include "nc_err.h"
 
 #include <cjson/cJSON.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -207,4 +210,81 @@ int nc_test_nacosd_stop(nc_test_nacosd *srv) {
     nc_testproc_dump_log(&srv->proc);
   }
   return rc;
+}
+
+int nc_test_nacosd_restart(nc_test_nacosd *srv, const char *const *extra_args) {
+  char p[16], g[16], c[16], dir[256];
+  snprintf(p, sizeof(p), "%d", srv->port);
+  snprintf(g, sizeof(g), "%d", srv->grpc_port);
+  snprintf(c, sizeof(c), "%d", srv->cluster_port);
+  snprintf(dir, sizeof(dir), "%s", srv->dir);
+  const char *args[24] = {"--port", p, "--grpc-port", g, "--cluster-port", c};
+  size_t n = 6;
+  for (size_t i = 0; extra_args && extra_args[i]; i++) {
+    if (n + 1 >= sizeof(args) / sizeof(args[0]))
+      return NC_EINVAL;
+    args[n++] = extra_args[i];
+  }
+  int rc = -1;
+  for (int i = 0; i < 20 && rc != 0; i++) {
+    rc = nc_test_nacosd_start(dir, args, srv);
+    if (rc)
+      nc_test_sleep_ms(250);
+  }
+  return rc;
+}
+
+long long nc_test_nacosd_metric(int port, const char *name) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  const char *req = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
+  if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+    close(fd);
+    return -1;
+  }
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  ssize_t r;
+  while (buf && (r = recv(fd, buf + len, cap - 1 - len, 0)) > 0) {
+    len += (size_t)r;
+    if (len == cap - 1) {
+      char *nb = realloc(buf, cap * 2);
+      if (!nb)
+        break;
+      buf = nb;
+      cap *= 2;
+    }
+  }
+  close(fd);
+  if (!buf)
+    return -1;
+  buf[len] = '\0';
+  long long v = -1;
+  size_t nl = strlen(name);
+  for (char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+    if (!strncmp(p, name, nl) && p[nl] == ' ') {
+      v = atoll(p + nl + 1);
+      break;
+    }
+  }
+  free(buf);
+  return v;
+}
+
+long long nc_test_nacosd_wait_metric(int port, const char *name, long long want, int timeout_ms) {
+  long long t0 = nc_test_now_ms();
+  while (nc_test_now_ms() - t0 < timeout_ms) {
+    if (nc_test_nacosd_metric(port, name) == want)
+      return nc_test_now_ms() - t0;
+    nc_test_sleep_ms(50);
+  }
+  return -1;
 }

@@ -55,6 +55,17 @@ int nc_test_nacosd_start(const char *tmpdir, const char *const *extra_args, nc_t
  * report under ASan makes the exit code non-zero). Returns the exit code. */
 int nc_test_nacosd_stop(nc_test_nacosd *srv);
 
+/* Restarts a stopped (or killed) nacosd on the ports and dir it had, with
+ * extra_args as for nc_test_nacosd_start; retries for up to 5 s because the
+ * old listener may linger a moment after kill -9. */
+int nc_test_nacosd_restart(nc_test_nacosd *srv, const char *const *extra_args);
+
+/* Value of the metric whose line starts with name (full name, e.g.
+ * "nacosd_connections") from GET /metrics on 127.0.0.1:port, or -1. */
+long long nc_test_nacosd_metric(int port, const char *name);
+/* Waits until that metric == want; returns the ms it took or -1. */
+long long nc_test_nacosd_wait_metric(int port, const char *name, long long want, int timeout_ms);
+
 /* Monotonic milliseconds and a sleep, for polling loops in tests. */
 long long nc_test_now_ms(void);
 void nc_test_sleep_ms(int ms);
