@@ -35,6 +35,8 @@ typedef nc_tc tc;
 #define tc_read nc_tc_read
 #define tc_call nc_tc_call
 #define tc_ok nc_tc_ok
+#define tc_call_ok nc_tc_call_ok
+#define wait_changed_hosts nc_tc_wait_changed_hosts
 #define tc_errcode nc_tc_errcode
 #define tc_wait_event nc_tc_wait_event
 #define hosts_count nc_tc_hosts_count

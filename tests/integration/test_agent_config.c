@@ -12,27 +12,16 @@
 
 #include <signal.h>
 
-static char dir[256];
-static nc_test_nacosd srv;
-static test_agent ag;
+static nc_test_stack st;
 
 static int setup(void **state) {
   (void)state;
-  char servers[128];
-  if (nc_test_mkdtemp(dir, sizeof(dir)) != 0 || nc_test_nacosd_start(dir, NULL, &srv) != 0)
-    return -1;
-  nc_test_agent_servers(servers, sizeof(servers), &srv, NULL);
-  if (agent_start(&ag, dir, servers, NULL) != 0)
-    return -1;
-  return nc_test_agent_wait_connected(&ag, 10000) < 0 ? -1 : 0;
+  return nc_test_stack_start(&st, NULL, NULL);
 }
 
 static int teardown(void **state) {
   (void)state;
-  int a = agent_stop(&ag);
-  int s = nc_test_nacosd_stop(&srv);
-  nc_test_rmtree(dir);
-  return a || s ? -1 : 0;
+  return nc_test_stack_stop(&st);
 }
 
 static const char *str(const cJSON *o, const char *k) {
@@ -42,7 +31,7 @@ static const char *str(const cJSON *o, const char *k) {
 
 static void test_publish_get_listen_cas_remove(void **state) {
   (void)state;
-  tc *a = tc_open(ag.sock), *b = tc_open(ag.sock), *w = tc_open(ag.sock);
+  tc *a = tc_open(st.ag.sock), *b = tc_open(st.ag.sock), *w = tc_open(st.ag.sock);
   cJSON *r = tc_call(a, 1, "{\"id\":1,\"op\":\"config.get\",\"data_id\":\"app.yaml\"}");
   assert_string_equal(tc_errcode(r), "NOT_FOUND");
   cJSON_Delete(r);
@@ -50,9 +39,7 @@ static void test_publish_get_listen_cas_remove(void **state) {
   assert_true(tc_ok(r));
   assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r, "exists")));
   cJSON_Delete(r);
-  r = tc_call(b, 1, "{\"id\":1,\"op\":\"config.listen\",\"data_id\":\"app.yaml\"}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
+  assert_true(tc_call_ok(b, 1, "{\"id\":1,\"op\":\"config.listen\",\"data_id\":\"app.yaml\"}"));
   assert_int_equal(status_int(a, "config_listeners"), 1);
   assert_int_equal(status_int(a, "local_config_listeners"), 2);
 
@@ -82,24 +69,18 @@ static void test_publish_get_listen_cas_remove(void **state) {
               "\"cas_md5\":\"00000000000000000000000000000000\"}");
   assert_string_equal(tc_errcode(r), "CONFLICT");
   cJSON_Delete(r);
-  r = tc_call(w, 4,
-              "{\"id\":4,\"op\":\"config.publish\",\"data_id\":\"app.yaml\",\"content\":\"k: 2\","
-              "\"cas_md5\":\"%s\"}",
-              md5);
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
+  assert_true(tc_call_ok(w, 4,
+      "{\"id\":4,\"op\":\"config.publish\",\"data_id\":\"app.yaml\",\"content\":\"k: 2\","
+      "\"cas_md5\":\"%s\"}",
+      md5));
   cJSON *ev = tc_wait_event(a, "config.changed", "data_id", "app.yaml", 5000);
   assert_non_null(ev);
   assert_string_equal(str(ev, "content"), "k: 2");
   cJSON_Delete(ev);
 
   /* b stops listening; a still hears the removal. */
-  r = tc_call(b, 2, "{\"id\":2,\"op\":\"config.unlisten\",\"data_id\":\"app.yaml\"}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
-  r = tc_call(w, 5, "{\"id\":5,\"op\":\"config.remove\",\"data_id\":\"app.yaml\"}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
+  assert_true(tc_call_ok(b, 2, "{\"id\":2,\"op\":\"config.unlisten\",\"data_id\":\"app.yaml\"}"));
+  assert_true(tc_call_ok(w, 5, "{\"id\":5,\"op\":\"config.remove\",\"data_id\":\"app.yaml\"}"));
   ev = tc_wait_event(a, "config.changed", "data_id", "app.yaml", 5000);
   assert_non_null(ev);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ev, "deleted")));
@@ -120,14 +101,14 @@ static void test_publish_get_listen_cas_remove(void **state) {
   tc_close(a);
   tc_close(b);
   tc_close(w);
-  tc *c = tc_open(ag.sock);
+  tc *c = tc_open(st.ag.sock);
   assert_true(wait_status(c, "config_listeners", 0, 3000) >= 0);
   tc_close(c);
 }
 
 static void test_listener_survives_restart_and_sees_changes_made_while_away(void **state) {
   (void)state;
-  tc *l = tc_open(ag.sock), *w = tc_open(ag.sock);
+  tc *l = tc_open(st.ag.sock), *w = tc_open(st.ag.sock);
   cJSON *r = tc_call(w, 1,
                      "{\"id\":1,\"op\":\"config.publish\",\"data_id\":\"db.props\",\"group\":\"G1\","
                      "\"namespace\":\"ns1\",\"content\":\"url=a\"}");
@@ -142,7 +123,7 @@ static void test_listener_survives_restart_and_sees_changes_made_while_away(void
 
   /* The server dies; while the agent is cut off, someone changes the config
    * on a temporary server over the same data directory. */
-  nc_testproc_kill(&srv.proc, SIGKILL);
+  nc_testproc_kill(&st.srv.proc, SIGKILL);
   cJSON *ev = tc_wait_event(l, "agent.upstream", "state", "disconnected", 5000);
   assert_non_null(ev);
   cJSON_Delete(ev);
@@ -156,21 +137,18 @@ static void test_listener_survives_restart_and_sees_changes_made_while_away(void
   char d2[256], servers2[128];
   nc_test_nacosd tmp;
   test_agent ag2;
-  int port = srv.port, grpc = srv.grpc_port, cport = srv.cluster_port;
   char datadir[300];
-  snprintf(datadir, sizeof(datadir), "%s/data", dir);
+  snprintf(datadir, sizeof(datadir), "%s/data", st.dir);
   assert_int_equal(nc_test_mkdtemp(d2, sizeof(d2)), 0);
   const char *targs[] = {"--data-dir", datadir, NULL};
   assert_int_equal(nc_test_nacosd_start(d2, targs, &tmp), 0);
-  snprintf(servers2, sizeof(servers2), "127.0.0.1:%d#%d", tmp.port, tmp.grpc_port);
+  nc_test_agent_servers(servers2, sizeof(servers2), &tmp, NULL);
   assert_int_equal(agent_start(&ag2, d2, servers2, NULL), 0);
   w = tc_open(ag2.sock);
   assert_true(wait_status(w, "connected", 1, 10000) >= 0);
-  r = tc_call(w, 1,
-              "{\"id\":1,\"op\":\"config.publish\",\"data_id\":\"db.props\",\"group\":\"G1\","
-              "\"namespace\":\"ns1\",\"content\":\"url=b\"}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
+  assert_true(tc_call_ok(w, 1,
+      "{\"id\":1,\"op\":\"config.publish\",\"data_id\":\"db.props\",\"group\":\"G1\","
+      "\"namespace\":\"ns1\",\"content\":\"url=b\"}"));
   tc_close(w);
   assert_int_equal(agent_stop(&ag2), 0);
   assert_int_equal(nc_test_nacosd_stop(&tmp), 0);
@@ -178,16 +156,7 @@ static void test_listener_survives_restart_and_sees_changes_made_while_away(void
 
   /* The real server comes back on its ports: the agent re-listens with the
    * MD5 it holds and tells its listener. */
-  char p[16], g[16], c[16];
-  snprintf(p, sizeof(p), "%d", port);
-  snprintf(g, sizeof(g), "%d", grpc);
-  snprintf(c, sizeof(c), "%d", cport);
-  const char *args[] = {"--port", p, "--grpc-port", g, "--cluster-port", c, NULL};
-  int rc = -1;
-  for (int i = 0; i < 20 && rc; i++)
-    if ((rc = nc_test_nacosd_start(dir, args, &srv)) != 0)
-      nc_test_sleep_ms(250);
-  assert_int_equal(rc, 0);
+  assert_int_equal(nc_test_nacosd_restart(&st.srv, NULL), 0);
   ev = tc_wait_event(l, "config.changed", "data_id", "db.props", 10000);
   assert_non_null(ev);
   assert_string_equal(str(ev, "content"), "url=b");
@@ -195,12 +164,10 @@ static void test_listener_survives_restart_and_sees_changes_made_while_away(void
   assert_string_equal(str(ev, "group"), "G1");
   cJSON_Delete(ev);
   /* And the listener is live again on the new connection. */
-  w = tc_open(ag.sock);
-  r = tc_call(w, 1,
-              "{\"id\":1,\"op\":\"config.publish\",\"data_id\":\"db.props\",\"group\":\"G1\","
-              "\"namespace\":\"ns1\",\"content\":\"url=c\"}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
+  w = tc_open(st.ag.sock);
+  assert_true(tc_call_ok(w, 1,
+      "{\"id\":1,\"op\":\"config.publish\",\"data_id\":\"db.props\",\"group\":\"G1\","
+      "\"namespace\":\"ns1\",\"content\":\"url=c\"}"));
   ev = tc_wait_event(l, "config.changed", "data_id", "db.props", 5000);
   assert_non_null(ev);
   assert_string_equal(str(ev, "content"), "url=c");

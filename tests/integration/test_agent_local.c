@@ -94,9 +94,7 @@ static void test_uid_not_allowed_gets_forbidden_then_close(void **state) {
   snprintf(uids, sizeof(uids), "%u,%u", (unsigned)getuid() + 1, (unsigned)getuid());
   assert_int_equal(agent_start(&ag, dir, nowhere, extra), 0);
   c = tc_open(ag.sock);
-  r = tc_call(c, 1, "{\"id\":1,\"op\":\"agent.hello\",\"app\":\"me\"}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
+  assert_true(tc_call_ok(c, 1, "{\"id\":1,\"op\":\"agent.hello\",\"app\":\"me\"}"));
   tc_close(c);
   assert_int_equal(agent_stop(&ag), 0);
   nc_test_rmtree(dir);

@@ -10,36 +10,23 @@
 #include "agent_itest.h"
 #include "nc_testproc.h"
 
-static char dir[256];
-static nc_test_nacosd srv;
-static test_agent ag;
+static nc_test_stack st;
 
 static int setup(void **state) {
   (void)state;
-  char servers[128];
-  if (nc_test_mkdtemp(dir, sizeof(dir)) != 0)
-    return -1;
   const char *sargs[] = {"--push-merge-ms", "100", NULL};
-  if (nc_test_nacosd_start(dir, sargs, &srv) != 0)
-    return -1;
-  nc_test_agent_servers(servers, sizeof(servers), &srv, NULL);
   const char *aargs[] = {"--max-line", "4096", NULL};
-  if (agent_start(&ag, dir, servers, aargs) != 0)
-    return -1;
-  return nc_test_agent_wait_connected(&ag, 10000) < 0 ? -1 : 0;
+  return nc_test_stack_start(&st, sargs, aargs);
 }
 
 static int teardown(void **state) {
   (void)state;
-  int a = agent_stop(&ag);
-  int s = nc_test_nacosd_stop(&srv);
-  nc_test_rmtree(dir);
-  return a || s ? -1 : 0;
+  return nc_test_stack_stop(&st);
 }
 
 static void test_subscriber_gets_changed_when_other_app_registers(void **state) {
   (void)state;
-  tc *sub = tc_open(ag.sock), *app = tc_open(ag.sock);
+  tc *sub = tc_open(st.ag.sock), *app = tc_open(st.ag.sock);
   assert_non_null(sub);
   assert_non_null(app);
   cJSON *r = tc_call(sub, 1, "{\"id\":1,\"op\":\"agent.hello\",\"app\":\"sub\",\"protocol\":1}");
@@ -69,30 +56,20 @@ static void test_subscriber_gets_changed_when_other_app_registers(void **state) 
 
   /* A second instance of the same service from the same app: both go
    * upstream (one BatchInstanceRequest), the subscriber sees two. */
-  r = tc_call(app, 2,
-              "{\"id\":2,\"op\":\"naming.register\",\"service\":\"orders\",\"ip\":\"10.1.0.2\","
-              "\"port\":8080}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
-  ev = tc_wait_event(sub, "naming.changed", "service", "orders", 5000);
-  assert_non_null(ev);
-  assert_int_equal(hosts_count(ev), 2);
-  cJSON_Delete(ev);
+  assert_true(tc_call_ok(app, 2,
+      "{\"id\":2,\"op\":\"naming.register\",\"service\":\"orders\",\"ip\":\"10.1.0.2\","
+      "\"port\":8080}"));
+  assert_int_equal(wait_changed_hosts(sub, "orders", 5000), 2);
   r = tc_call(sub, 3, "{\"id\":3,\"op\":\"naming.instances\",\"service\":\"orders\"}");
   assert_int_equal(hosts_count(r), 2);
   assert_null(cJSON_GetObjectItem(r, "stale"));
   cJSON_Delete(r);
 
   /* Deregistering one re-sends the rest; the other stays. */
-  r = tc_call(app, 3,
-              "{\"id\":3,\"op\":\"naming.deregister\",\"service\":\"orders\",\"ip\":\"10.1.0.1\","
-              "\"port\":8080}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
-  ev = tc_wait_event(sub, "naming.changed", "service", "orders", 5000);
-  assert_non_null(ev);
-  assert_int_equal(hosts_count(ev), 1);
-  cJSON_Delete(ev);
+  assert_true(tc_call_ok(app, 3,
+      "{\"id\":3,\"op\":\"naming.deregister\",\"service\":\"orders\",\"ip\":\"10.1.0.1\","
+      "\"port\":8080}"));
+  assert_int_equal(wait_changed_hosts(sub, "orders", 5000), 1);
   r = tc_call(app, 4,
               "{\"id\":4,\"op\":\"naming.deregister\",\"service\":\"orders\",\"ip\":\"10.1.0.1\","
               "\"port\":8080}");
@@ -111,9 +88,8 @@ static void test_subscriber_gets_changed_when_other_app_registers(void **state) 
   cJSON_Delete(ev);
   /* Never twice for the same list. */
   assert_null(tc_wait_event(sub, "naming.changed", "service", "orders", 700));
-  r = tc_call(sub, 4, "{\"id\":4,\"op\":\"naming.unsubscribe\",\"service\":\"orders\"}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
+  assert_true(tc_call_ok(sub, 4,
+      "{\"id\":4,\"op\":\"naming.unsubscribe\",\"service\":\"orders\"}"));
   r = tc_call(sub, 5, "{\"id\":5,\"op\":\"naming.unsubscribe\",\"service\":\"orders\"}");
   assert_string_equal(tc_errcode(r), "NOT_FOUND");
   cJSON_Delete(r);
@@ -128,17 +104,17 @@ static void test_hundred_local_subscribers_share_one_upstream_subscription(void 
   const char *reqs = "nacosd_requests_by_type_total{type=\"SubscribeServiceRequest\"}";
   /* The previous test's upstream unsubscribe may still be on its way. */
   long long t_wait = nc_test_now_ms();
-  while (nacosd_metric(srv.port, "nacosd_naming_subscribers") != 0 &&
+  while (nacosd_metric(st.srv.port, "nacosd_naming_subscribers") != 0 &&
          nc_test_now_ms() - t_wait < 3000)
     nc_test_sleep_ms(20);
-  long long before = nacosd_metric(srv.port, reqs);
-  long long subs_before = nacosd_metric(srv.port, "nacosd_naming_subscribers");
+  long long before = nacosd_metric(st.srv.port, reqs);
+  long long subs_before = nacosd_metric(st.srv.port, "nacosd_naming_subscribers");
   assert_true(subs_before >= 0);
   if (before < 0)
     before = 0;
   /* Pipelined: every app sends its subscribe before any reply is read. */
   for (int i = 0; i < NSUB; i++) {
-    subs[i] = tc_open(ag.sock);
+    subs[i] = tc_open(st.ag.sock);
     assert_non_null(subs[i]);
     assert_int_equal(
         tc_sendf(subs[i], "{\"id\":1,\"op\":\"naming.subscribe\",\"service\":\"fanout\"}"), 0);
@@ -151,10 +127,10 @@ static void test_hundred_local_subscribers_share_one_upstream_subscription(void 
   tc *c = subs[0];
   assert_int_equal(status_int(c, "subscriptions"), 1);
   assert_int_equal(status_int(c, "local_subscriptions"), NSUB);
-  assert_int_equal(nacosd_metric(srv.port, reqs) - before, 1);
-  assert_int_equal(nacosd_metric(srv.port, "nacosd_naming_subscribers") - subs_before, 1);
+  assert_int_equal(nacosd_metric(st.srv.port, reqs) - before, 1);
+  assert_int_equal(nacosd_metric(st.srv.port, "nacosd_naming_subscribers") - subs_before, 1);
 
-  tc *app = tc_open(ag.sock);
+  tc *app = tc_open(st.ag.sock);
   cJSON *r = tc_call(app, 1,
                      "{\"id\":1,\"op\":\"naming.register\",\"service\":\"fanout\",\"ip\":\"10.2.0.1\","
                      "\"port\":1}");
@@ -168,30 +144,28 @@ static void test_hundred_local_subscribers_share_one_upstream_subscription(void 
   }
   /* The same list again (re-registering the same instance makes the server
    * push again) is not an event. */
-  r = tc_call(app, 2,
-              "{\"id\":2,\"op\":\"naming.register\",\"service\":\"fanout\",\"ip\":\"10.2.0.1\","
-              "\"port\":1}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
+  assert_true(tc_call_ok(app, 2,
+      "{\"id\":2,\"op\":\"naming.register\",\"service\":\"fanout\",\"ip\":\"10.2.0.1\","
+      "\"port\":1}"));
   for (int i = 0; i < NSUB; i += 10)
     assert_null(tc_wait_event(subs[i], "naming.changed", "service", "fanout", i ? 10 : 800));
   tc_close(app);
   for (int i = 0; i < NSUB; i++)
     tc_close(subs[i]);
   /* The last local subscriber gone: the upstream subscription goes too. */
-  c = tc_open(ag.sock);
+  c = tc_open(st.ag.sock);
   assert_true(wait_status(c, "subscriptions", 0, 3000) >= 0);
   long long t0 = nc_test_now_ms();
-  while (nacosd_metric(srv.port, "nacosd_naming_subscribers") != subs_before &&
+  while (nacosd_metric(st.srv.port, "nacosd_naming_subscribers") != subs_before &&
          nc_test_now_ms() - t0 < 3000)
     nc_test_sleep_ms(50);
-  assert_int_equal(nacosd_metric(srv.port, "nacosd_naming_subscribers"), subs_before);
+  assert_int_equal(nacosd_metric(st.srv.port, "nacosd_naming_subscribers"), subs_before);
   tc_close(c);
 }
 
 static void test_malformed_unknown_and_mistyped_input_keep_the_connection(void **state) {
   (void)state;
-  tc *c = tc_open(ag.sock);
+  tc *c = tc_open(st.ag.sock);
   const char *bad = "this is not json\n"
                     "[1,2,3]\n"
                     "{\"id\":1,\"op\":\"naming.frobnicate\"}\n"
@@ -234,7 +208,7 @@ static void test_malformed_unknown_and_mistyped_input_keep_the_connection(void *
 
 static void test_oversized_line_gets_too_large_then_close(void **state) {
   (void)state;
-  tc *c = tc_open(ag.sock);
+  tc *c = tc_open(st.ag.sock);
   /* A good request pipelined before the oversized line is still answered. */
   char *big = malloc(20000);
   int n = snprintf(big, 20000, "{\"id\":1,\"op\":\"agent.hello\"}\n{\"id\":2,\"op\":\"x\",\"pad\":\"");
@@ -253,7 +227,7 @@ static void test_oversized_line_gets_too_large_then_close(void **state) {
   assert_true(tc_eof(c));
   tc_close(c);
   /* The agent itself is fine. */
-  c = tc_open(ag.sock);
+  c = tc_open(st.ag.sock);
   assert_int_equal(status_int(c, "connected"), 1);
   tc_close(c);
 }

@@ -130,9 +130,7 @@ static void test_connect_reset_moves_agent_to_named_server(void **state) {
                      "\"port\":1}");
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "applied")));
   cJSON_Delete(r);
-  r = tc_call(app, 2, "{\"id\":2,\"op\":\"naming.subscribe\",\"service\":\"rs\"}");
-  assert_true(tc_ok(r));
-  cJSON_Delete(r);
+  assert_true(tc_call_ok(app, 2, "{\"id\":2,\"op\":\"naming.subscribe\",\"service\":\"rs\"}"));
 
   int cur = fake_stream(&fakes[0]) ? 0 : 1, other = 1 - cur;
   assert_true(fake_stream(&fakes[cur]) != 0);

@@ -223,6 +223,27 @@ cJSON *nc_tc_call(nc_tc *c, int id, const char *fmt, ...) {
   return NULL;
 }
 
+int nc_tc_call_ok(nc_tc *c, int id, const char *fmt, ...) {
+  char line[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  cJSON *r = nc_tc_call(c, id, "%s", line);
+  int ok = nc_tc_ok(r);
+  cJSON_Delete(r);
+  return ok;
+}
+
+int nc_tc_wait_changed_hosts(nc_tc *c, const char *service, int timeout_ms) {
+  cJSON *ev = nc_tc_wait_event(c, "naming.changed", "service", service, timeout_ms);
+  if (!ev)
+    return -1;
+  int n = nc_tc_hosts_count(ev);
+  cJSON_Delete(ev);
+  return n;
+}
+
 int nc_tc_ok(const cJSON *r) { return r && cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")); }
 
 const char *nc_tc_errcode(const cJSON *r) {
@@ -279,4 +300,26 @@ long long nc_tc_wait_status(nc_tc *c, const char *key, int want, int timeout_ms)
     nc_test_sleep_ms(50);
   }
   return -1;
+}
+
+int nc_test_stack_start(nc_test_stack *st, const char *const *nacosd_args,
+                        const char *const *agent_args) {
+  char servers[128];
+  memset(st, 0, sizeof(*st));
+  if (nc_test_mkdtemp(st->dir, sizeof(st->dir)) != 0 ||
+      nc_test_nacosd_start(st->dir, nacosd_args, &st->srv) != 0)
+    return -1;
+  nc_test_agent_servers(servers, sizeof(servers), &st->srv, NULL);
+  if (nc_test_agent_start(&st->ag, st->dir, servers, agent_args) != 0)
+    return -1;
+  return nc_test_agent_wait_connected(&st->ag, 10000) < 0 ? -1 : 0;
+}
+
+int nc_test_stack_stop(nc_test_stack *st) {
+  int a = nc_test_agent_stop(&st->ag);
+  int s = nc_test_nacosd_stop(&st->srv);
+  if (st->dir[0])
+    nc_test_rmtree(st->dir);
+  st->dir[0] = '\0';
+  return a || s ? -1 : 0;
 }

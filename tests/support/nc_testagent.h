@@ -64,6 +64,12 @@ cJSON *nc_tc_call(nc_tc *c, int id, const char *fmt, ...) __attribute__((format(
 cJSON *nc_tc_wait_event(nc_tc *c, const char *ev, const char *key, const char *val,
                         int timeout_ms);
 
+/* nc_tc_call, then 1 when the reply had "ok":true (the reply is freed). */
+int nc_tc_call_ok(nc_tc *c, int id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Waits for the next naming.changed event of service; returns the size of
+ * its hosts array, or -1 when none came within timeout_ms. */
+int nc_tc_wait_changed_hosts(nc_tc *c, const char *service, int timeout_ms);
+
 /* 1 when r is a reply with "ok":true. */
 int nc_tc_ok(const cJSON *r);
 /* error.code of a reply, or "" (never NULL). */
@@ -74,5 +80,20 @@ int nc_tc_hosts_count(const cJSON *o);
 int nc_tc_status_int(nc_tc *c, const char *key);
 /* Waits until agent.status key == want; returns the ms it took or -1. */
 long long nc_tc_wait_status(nc_tc *c, const char *key, int want, int timeout_ms);
+
+/* One nacosd and one agent pointed at it, both in one temp dir. */
+typedef struct nc_test_stack {
+  char dir[256];
+  nc_test_nacosd srv;
+  nc_test_agent ag;
+} nc_test_stack;
+
+/* Creates the temp dir, starts nacosd (nacosd_args) and the agent
+ * (agent_args; either may be NULL) and waits (10 s) until the agent is
+ * connected. Returns 0 or -1 (what started is left for nc_test_stack_stop). */
+int nc_test_stack_start(nc_test_stack *st, const char *const *nacosd_args,
+                        const char *const *agent_args);
+/* Stops the agent and nacosd, removes the dir; 0 when both exited cleanly. */
+int nc_test_stack_stop(nc_test_stack *st);
 
 #endif
