@@ -373,7 +373,9 @@ static void pump_locked(nc_gcli *c) {
   c->inflight = c->q[c->q_head];
   c->q_head = (c->q_head + 1) % c->q_cap;
   c->q_len--;
-  if (grpc_call_start_batch(c->scall, &op, 1, hb_give(&c->t_send), NULL) != GRPC_CALL_OK) {
+  grpc_call_error e = grpc_call_start_batch(c->scall, &op, 1, hb_give(&c->t_send), NULL);
+  if (e != GRPC_CALL_OK) {
+    nc_error("gcli: stream send start_batch failed: %d", (int)e);
     grpc_byte_buffer_destroy(c->inflight);
     c->inflight = NULL;
     c->send_dead = 1;
@@ -396,8 +398,11 @@ static int post_recv_locked(nc_gcli *c) {
   }
   ops[n].op = GRPC_OP_RECV_MESSAGE;
   ops[n++].data.recv_message.recv_message = &c->recv_bb;
-  if (grpc_call_start_batch(c->scall, ops, n, hb_give(&c->t_recv), NULL) != GRPC_CALL_OK)
+  grpc_call_error e = grpc_call_start_batch(c->scall, ops, n, hb_give(&c->t_recv), NULL);
+  if (e != GRPC_CALL_OK) {
+    nc_error("gcli: stream recv start_batch failed: %d", (int)e);
     return NC_EGRPC;
+  }
   c->ops++;
   return 0;
 }

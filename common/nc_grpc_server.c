@@ -312,9 +312,11 @@ static void stream_unref(gs_stream *s) {
 /* Starts a batch counted as one reference; drops it again on failure. */
 static int stream_batch(gs_stream *s, const grpc_op *ops, size_t n, gs_tag *tag) {
   atomic_fetch_add(&s->refs, 1);
+  nc_trace("gsrv: stream %llu start op %d tag %d", (unsigned long long)s->id, (int)ops[0].op, tag->kind);
   grpc_call_error e = grpc_call_start_batch(s->call, ops, n, hb_give(tag), NULL);
   if (e != GRPC_CALL_OK) {
-    nc_error("gsrv: stream %llu start_batch failed: %d", (unsigned long long)s->id, (int)e);
+    nc_error("gsrv: stream %llu start_batch(op %d) failed: %d", (unsigned long long)s->id,
+             (int)ops[0].op, (int)e);
     atomic_fetch_sub(&s->refs, 1); /* never the last: the caller holds one */
     return NC_EGRPC;
   }
@@ -400,24 +402,19 @@ static void stream_arrived(nc_gsrv *srv, grpc_call *call) {
   snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "");
   gpr_free(peer);
   live_add(srv, 1);
-  if (map_put(srv, s) != 0) {
-    grpc_call_cancel(call, NULL);
-    stream_unref(s);
-    return;
-  }
+  /* Everything is started before the stream is published (map + OPEN
+   * event): from then on the owner may send from its own thread, and the
+   * headers must already be the first send in flight. */
   /* The lifeline: completes when the client goes away or the call ends. */
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   op.data.recv_close_on_server.cancelled = &s->recv_cancelled;
   if (stream_batch(s, &op, 1, &s->t_close) != 0) {
-    map_del(srv, s);
     grpc_call_cancel(call, NULL);
     stream_unref(s);
     return;
   }
-  emit(srv, NC_GSRV_EV_STREAM_OPEN, s->id, NULL, s->peer, NULL);
   /* Headers go out at once: some clients wait for them before reading. */
-  pthread_mutex_lock(&s->mu);
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_SEND_INITIAL_METADATA;
   s->sending = 1;
@@ -426,7 +423,13 @@ static void stream_arrived(nc_gsrv *srv, grpc_call *call) {
     s->dead = 1;
     grpc_call_cancel(call, NULL);
   }
-  pthread_mutex_unlock(&s->mu);
+  if (map_put(srv, s) != 0) {
+    s->closed_emitted = 1; /* never announced: announce no end either */
+    grpc_call_cancel(call, NULL);
+    stream_unref(s); /* the map's reference; batches hold the rest */
+    return;
+  }
+  emit(srv, NC_GSRV_EV_STREAM_OPEN, s->id, NULL, s->peer, NULL);
   stream_post_recv(s);
 }
 
@@ -466,6 +469,7 @@ static void stream_on_close(gs_stream *s) {
 
 static void stream_on_send(gs_stream *s, int ok) {
   pthread_mutex_lock(&s->mu);
+  nc_trace("gsrv: stream %llu send done ok=%d sending=%d", (unsigned long long)s->id, ok, s->sending);
   if (s->inflight) {
     grpc_byte_buffer_destroy(s->inflight);
     s->inflight = NULL;

@@ -11,10 +11,12 @@
 #include "nc_grpc_client.h"
 #include "nc_grpc_server.h"
 #include "nc_json.h"
+#include "nc_log.h"
 #include "nc_wire_client.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,6 +567,85 @@ static void test_client_survives_server_gone(void **state) {
   cs_destroy(&s);
 }
 
+/* Server-side senders on every stream while streams are closed, cancelled
+ * and freed under them; client-side senders too. Checks for crashes, leaks
+ * and (under TSan) races; every stream must end with STREAM_CLOSED. */
+typedef struct stress {
+  owner *o;
+  uint64_t ids[8];
+  nc_gcli *cs[8];
+  atomic_int stop;
+  atomic_long sent, refused;
+} stress;
+
+static void *stress_server_sender(void *arg) {
+  stress *st = arg;
+  static const uint8_t msg[100];
+  unsigned seed = 7;
+  while (!atomic_load(&st->stop)) {
+    uint64_t id = st->ids[rand_r(&seed) % 8];
+    int rc = nc_gsrv_stream_send(st->o->srv, id, msg, sizeof(msg));
+    if (rc == 0)
+      atomic_fetch_add(&st->sent, 1);
+    else
+      atomic_fetch_add(&st->refused, 1);
+  }
+  return NULL;
+}
+
+static void *stress_client_sender(void *arg) {
+  stress *st = arg;
+  static const uint8_t msg[50];
+  while (!atomic_load(&st->stop))
+    for (int i = 0; i < 4; i++) /* clients 0-3 are never freed early */
+      nc_gcli_stream_send(st->cs[i], msg, sizeof(msg));
+  return NULL;
+}
+
+static void test_concurrent_sends_while_streams_end(void **state) {
+  fixture *f = *state;
+  stress st = {.o = owner_start(0, 0)};
+  cstate cs[8];
+  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
+  for (int i = 0; i < 8; i++) { /* one at a time, so opened[i] is client i's */
+    cs_init(&cs[i]);
+    cs[i].in_order = 0;
+    st.cs[i] = client_for(f->env, st.o->port);
+    assert_int_equal(nc_gcli_stream_open(st.cs[i], &cbs, &cs[i]), 0);
+    assert_int_equal(owner_wait(st.o, &st.o->n_opened, i + 1, 5000), i + 1);
+    st.ids[i] = st.o->opened[i];
+  }
+  pthread_t th[4];
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, stress_server_sender, &st), 0);
+  assert_int_equal(pthread_create(&th[3], NULL, stress_client_sender, &st), 0);
+  usleep(100000);
+  nc_gsrv_stream_close(st.o->srv, st.ids[0]);
+  nc_gsrv_stream_cancel(st.o->srv, st.ids[1]);
+  usleep(50000);
+  for (int i = 4; i < 8; i++) { /* freed while the server keeps sending to them */
+    nc_gcli_free(st.cs[i]);
+    st.cs[i] = NULL;
+    usleep(20000);
+  }
+  nc_gsrv_stream_cancel(st.o->srv, st.ids[2]);
+  usleep(100000);
+  atomic_store(&st.stop, 1);
+  for (int i = 0; i < 4; i++)
+    pthread_join(th[i], NULL);
+  assert_true(atomic_load(&st.sent) > 0);
+  assert_true(atomic_load(&st.refused) > 0); /* sends to ended streams were refused */
+  assert_int_equal(owner_wait(st.o, &st.o->n_closed, 7, 5000), 7); /* all but #3 ended */
+  for (int i = 0; i < 3; i++) /* the ones the server ended */
+    assert_int_equal(cs_wait(&cs[i], &cs[i].closed, 1, 3000), 1);
+  assert_int_equal(cs_wait(&cs[3], &cs[3].closed, 1, 0), 0); /* still open */
+  for (int i = 0; i < 4; i++)
+    nc_gcli_free(st.cs[i]);
+  for (int i = 0; i < 8; i++)
+    cs_destroy(&cs[i]);
+  owner_stop(st.o);
+}
+
 /* ---- wire client against a fake Nacos owner ------------------------------ */
 
 typedef struct wstate {
@@ -691,12 +772,17 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_server_close_gives_on_closed),
       cmocka_unit_test(test_server_cancel_ends_stream_at_once),
       cmocka_unit_test(test_client_free_gives_stream_closed),
+      cmocka_unit_test(test_concurrent_sends_while_streams_end),
       cmocka_unit_test(test_killed_client_gives_stream_closed_fast),
       cmocka_unit_test(test_oversized_message_rejected_server_keeps_serving),
       cmocka_unit_test(test_client_survives_server_gone),
       cmocka_unit_test(test_wire_client_handshake_request_and_push_ack),
       cmocka_unit_test(test_wire_client_connect_fails_cleanly_without_server),
   };
+  if (getenv("NC_TEST_TRACE"))
+    nc_log_set_level(NC_LOG_TRACE);
+  if (getenv("NC_TEST_FILTER")) /* e.g. NC_TEST_FILTER='*cancel*' to loop one test */
+    cmocka_set_test_filter(getenv("NC_TEST_FILTER"));
   int rc = cmocka_run_group_tests(tests, setup, teardown);
   nc_grpc_shutdown();
   return rc;
