@@ -313,7 +313,11 @@ static void stream_unref(gs_stream *s) {
 static int stream_batch(gs_stream *s, const grpc_op *ops, size_t n, gs_tag *tag) {
   atomic_fetch_add(&s->refs, 1);
   nc_trace("gsrv: stream %llu start op %d tag %d", (unsigned long long)s->id, (int)ops[0].op, tag->kind);
-  grpc_call_error e = grpc_call_start_batch(s->call, ops, n, hb_give(tag), NULL);
+  /* Read the call before hb_give publishes the tag: once published the
+   * completion thread may free s, and TSan only sees the release/acquire
+   * pair, not gRPC's own synchronisation. */
+  grpc_call *call = s->call;
+  grpc_call_error e = grpc_call_start_batch(call, ops, n, hb_give(tag), NULL);
   if (e != GRPC_CALL_OK) {
     nc_error("gsrv: stream %llu start_batch(op %d) failed: %d", (unsigned long long)s->id,
              (int)ops[0].op, (int)e);
@@ -556,7 +560,8 @@ int nc_gsrv_unary_reply(nc_gsrv_unary *u, const uint8_t *data, size_t len) {
   ops[n++].data.send_status_from_server.status_details = &details;
   ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   ops[n++].data.recv_close_on_server.cancelled = &u->cancelled;
-  if (grpc_call_start_batch(u->call, ops, n, hb_give(&u->tag), NULL) != GRPC_CALL_OK) {
+  grpc_call *call = u->call; /* before hb_give: see stream_batch */
+  if (grpc_call_start_batch(call, ops, n, hb_give(&u->tag), NULL) != GRPC_CALL_OK) {
     nc_error("gsrv: unary reply start_batch failed");
     unary_free(u);
     rc = NC_EGRPC;
