@@ -8,73 +8,17 @@
  * agent's RSS. Prints `name: value` lines:
  *   ipc_rtt_p50_us, ipc_rtt_p99_us, agent_rss_kb, (and context lines).
  * Options: --apps N (100) --subs N (1000) --requests N (20000). */
+#include "bench_util.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static long long now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static pid_t spawn(char *const argv[], const char *log) {
-  pid_t p = fork();
-  if (p == 0) {
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  return p;
-}
-
-static void stop(pid_t p) {
-  if (p <= 0)
-    return;
-  kill(p, SIGTERM);
-  for (int i = 0; i < 100; i++) {
-    if (waitpid(p, NULL, WNOHANG) == p)
-      return;
-    usleep(50000);
-  }
-  kill(p, SIGKILL);
-  waitpid(p, NULL, 0);
-}
-
-static int read_port(const char *path, const char *key) {
-  for (int i = 0; i < 200; i++) {
-    char buf[512] = {0};
-    FILE *f = fopen(path, "r");
-    if (f) {
-      size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-      fclose(f);
-      buf[n] = '\0';
-      char pat[64];
-      snprintf(pat, sizeof(pat), "\"%s\":", key);
-      char *p = strstr(buf, pat);
-      if (p && strchr(buf, '}'))
-        return atoi(p + strlen(pat));
-    }
-    usleep(50000);
-  }
-  return -1;
-}
 
 typedef struct conn {
   int fd;
@@ -138,47 +82,6 @@ static int conn_reply(conn *c) {
   }
 }
 
-static int cmp_ll(const void *a, const void *b) {
-  long long x = *(const long long *)a, y = *(const long long *)b;
-  return x < y ? -1 : x > y;
-}
-
-static long rss_kb(pid_t p, const char *file, const char *key) {
-  char path[64], line[256];
-  size_t kl = strlen(key);
-  snprintf(path, sizeof(path), "/proc/%d/%s", (int)p, file);
-  FILE *f = fopen(path, "r");
-  long kb = -1;
-  while (f && fgets(line, sizeof(line), f))
-    if (!strncmp(line, key, kl))
-      kb = atol(line + kl);
-  if (f)
-    fclose(f);
-  return kb;
-}
-
-static void bin_path(char *out, size_t cap, const char *env, const char *rel) {
-  const char *e = getenv(env);
-  if (e) {
-    snprintf(out, cap, "%s", e);
-    return;
-  }
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  self[n > 0 ? n : 0] = '\0';
-  char *slash = strrchr(self, '/');
-  if (slash)
-    *slash = '\0';
-  size_t n1 = strlen(self), n2 = strlen(rel);
-  if (n1 + n2 + 5 > cap) {
-    snprintf(out, cap, "%s", rel);
-    return;
-  }
-  memcpy(out, self, n1);
-  memcpy(out + n1, "/../", 4);
-  memcpy(out + n1 + 4, rel, n2 + 1);
-}
-
 int main(int argc, char **argv) {
   int apps = 100, subs = 1000, requests = 20000, rc = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -194,31 +97,28 @@ int main(int argc, char **argv) {
     return 2;
   }
   char nacosd[PATH_MAX], agent[PATH_MAX], dir[] = "/tmp/nc-bench-agent-XXXXXX";
-  bin_path(nacosd, sizeof(nacosd), "NC_NACOSD_BIN", "server/nacosd");
-  bin_path(agent, sizeof(agent), "NC_AGENT_BIN", "agent/nacos-agent");
+  nc_bench_bin_path(nacosd, sizeof(nacosd), "NC_NACOSD_BIN", "server/nacosd");
+  nc_bench_bin_path(agent, sizeof(agent), "NC_AGENT_BIN", "agent/nacos-agent");
   if (!mkdtemp(dir))
     return 1;
-  char data[300], pf[300], slog[300], alog[300], sock[300], cache[300], servers[128];
+  char data[300], slog[300], alog[300], sock[300], cache[300], servers[128];
   snprintf(data, sizeof(data), "%s/data", dir);
-  snprintf(pf, sizeof(pf), "%s/ports.json", dir);
   snprintf(slog, sizeof(slog), "%s/nacosd.log", dir);
   snprintf(alog, sizeof(alog), "%s/agent.log", dir);
   snprintf(sock, sizeof(sock), "%s/agent.sock", dir);
   snprintf(cache, sizeof(cache), "%s/cache", dir);
-  char *sargv[] = {nacosd, "--bind", "127.0.0.1", "--port", "0", "--grpc-port", "0",
-                   "--cluster-port", "0", "--data-dir", data, "--port-file", pf,
-                   "--log-level", "warn", "--push-merge-ms", "50", NULL};
-  pid_t spid = spawn(sargv, slog), apid = -1;
-  int port = read_port(pf, "port"), gport = read_port(pf, "grpc_port");
+  const char *sargs[] = {"--data-dir", data, "--push-merge-ms", "50", NULL};
+  int port = -1, gport = -1;
+  pid_t spid = nc_bench_spawn_nacosd(nacosd, dir, sargs, &gport, &port), apid = -1;
   conn *cs = calloc((size_t)apps + 1, sizeof(conn));
-  if (port < 0 || gport < 0 || !cs) {
+  if (spid < 0 || !cs) {
     fprintf(stderr, "nacosd did not start (see %s)\n", slog);
     goto out;
   }
   snprintf(servers, sizeof(servers), "127.0.0.1:%d#%d", port, gport);
   char *aargv[] = {agent, "--servers", servers, "--socket", sock, "--cache-dir", cache,
                    "--log-level", "warn", NULL};
-  apid = spawn(aargv, alog);
+  apid = nc_bench_spawn(aargv, alog);
   /* Wait until connected upstream. */
   for (int i = 0; i < 200; i++) {
     conn probe;
@@ -282,18 +182,18 @@ int main(int argc, char **argv) {
   for (int i = 0; i < requests + 1000; i++) {
     snprintf(line, sizeof(line), "{\"id\":%d,\"op\":\"naming.instances\",\"service\":\"bench-%d\"}\n",
              i, i % per);
-    long long t0 = now_us();
+    long long t0 = nc_bench_now_us();
     if (conn_send(&cs[0], line) != 0 || conn_reply(&cs[0]) != 1) {
       fprintf(stderr, "naming.instances failed\n");
       free(rtt);
       goto out;
     }
     if (i >= 1000)
-      rtt[i - 1000] = now_us() - t0;
+      rtt[i - 1000] = nc_bench_now_us() - t0;
   }
   /* Steady state: let the agent's once-a-second housekeeping run. */
   usleep(2500 * 1000);
-  qsort(rtt, (size_t)requests, sizeof(long long), cmp_ll);
+  qsort(rtt, (size_t)requests, sizeof(long long), nc_bench_cmp_ll);
   printf("apps: %d\n", apps);
   printf("subscriptions: %d\n", per * apps);
   printf("ipc_requests: %d\n", requests);
@@ -318,10 +218,10 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  printf("agent_rss_kb: %ld\n", rss_kb(apid, "status", "VmRSS:"));
-  printf("agent_rss_anon_kb: %ld\n", rss_kb(apid, "status", "RssAnon:"));
-  printf("agent_rss_file_kb: %ld\n", rss_kb(apid, "status", "RssFile:"));
-  printf("agent_pss_kb: %ld\n", rss_kb(apid, "smaps_rollup", "Pss:"));
+  printf("agent_rss_kb: %ld\n", nc_bench_proc_kb(apid, "status", "VmRSS:"));
+  printf("agent_rss_anon_kb: %ld\n", nc_bench_proc_kb(apid, "status", "RssAnon:"));
+  printf("agent_rss_file_kb: %ld\n", nc_bench_proc_kb(apid, "status", "RssFile:"));
+  printf("agent_pss_kb: %ld\n", nc_bench_proc_kb(apid, "smaps_rollup", "Pss:"));
   fflush(stdout);
   free(rtt);
   rc = 0;
@@ -330,11 +230,9 @@ out:
     if (cs[a].fd > 0)
       close(cs[a].fd);
   free(cs);
-  stop(apid);
-  stop(spid);
-  char cmd[400];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-  if (rc == 0 && system(cmd) != 0)
-    rc = 1;
+  nc_bench_stop(apid);
+  nc_bench_stop(spid);
+  if (rc == 0) /* kept for its logs when something failed */
+    nc_bench_rmtree(dir);
   return rc;
 }

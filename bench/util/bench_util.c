@@ -1,0 +1,344 @@
+/* bench_util: see bench_util.h. */
+#include "bench_util.h"
+
+#include "nc_json.h"
+#include "nc_payload.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- clocks ---- */
+
+long long nc_bench_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long nc_bench_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+double nc_bench_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void nc_bench_sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+int nc_bench_cmp_ll(const void *a, const void *b) {
+  long long x = *(const long long *)a, y = *(const long long *)b;
+  return (x > y) - (x < y);
+}
+
+/* ---- processes ---- */
+
+void nc_bench_bin_path(char *out, size_t cap, const char *env, const char *rel) {
+  const char *e = env ? getenv(env) : NULL;
+  if (e) {
+    snprintf(out, cap, "%s", e);
+    return;
+  }
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  self[n > 0 ? n : 0] = '\0';
+  char *slash = strrchr(self, '/');
+  if (slash)
+    *slash = '\0';
+  size_t n1 = strlen(self), n2 = strlen(rel);
+  if (n1 + n2 + 5 > cap) {
+    snprintf(out, cap, "%s", rel);
+    return;
+  }
+  memcpy(out, self, n1);
+  memcpy(out + n1, "/../", 4);
+  memcpy(out + n1 + 4, rel, n2 + 1);
+}
+
+pid_t nc_bench_spawn(char *const argv[], const char *log) {
+  pid_t p = fork();
+  if (p == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  return p;
+}
+
+void nc_bench_stop(pid_t pid) {
+  if (pid <= 0)
+    return;
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 100; i++) {
+    if (waitpid(pid, NULL, WNOHANG) == pid)
+      return;
+    nc_bench_sleep_ms(50);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+}
+
+int nc_bench_port_file(const char *path, const char *key, int timeout_ms, pid_t pid) {
+  long long end = nc_bench_now_ms() + timeout_ms;
+  do {
+    FILE *f = fopen(path, "r");
+    if (f) {
+      char buf[512];
+      size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+      fclose(f);
+      buf[n] = '\0';
+      cJSON *j = n ? cJSON_Parse(buf) : NULL;
+      if (j) {
+        int v = (int)nc_json_int(j, key, -1);
+        cJSON_Delete(j);
+        return v;
+      }
+    }
+    if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
+      return -1;
+    nc_bench_sleep_ms(20);
+  } while (nc_bench_now_ms() < end);
+  return -1;
+}
+
+pid_t nc_bench_spawn_nacosd(const char *bin, const char *dir, const char *const *extra,
+                            int *grpc_port, int *http_port) {
+  char pf[512], log[512];
+  snprintf(pf, sizeof(pf), "%s/ports.json", dir);
+  snprintf(log, sizeof(log), "%s/nacosd.log", dir);
+  unlink(pf);
+  const char *base[] = {bin,   "--grpc-port", "0",           "--port",      "0",
+                        "--cluster-port", "0",  "--bind",      "127.0.0.1",   "--port-file",
+                        pf,    "--log-level", "warn"};
+  char *argv[64];
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+    argv[n++] = (char *)base[i];
+  for (size_t i = 0; extra && extra[i]; i++) {
+    if (n + 1 >= sizeof(argv) / sizeof(argv[0]))
+      return -1;
+    argv[n++] = (char *)extra[i];
+  }
+  argv[n] = NULL;
+  pid_t pid = nc_bench_spawn(argv, log);
+  if (pid < 0)
+    return -1;
+  *grpc_port = nc_bench_port_file(pf, "grpc_port", 10000, pid);
+  *http_port = *grpc_port > 0 ? nc_bench_port_file(pf, "port", 100, 0) : -1;
+  if (*grpc_port <= 0 || *http_port <= 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+  }
+  return pid;
+}
+
+void nc_bench_rmtree(const char *dir) {
+  if (!dir || !*dir || strcmp(dir, "/") == 0)
+    return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    execlp("rm", "rm", "-rf", dir, (char *)NULL);
+    _exit(127);
+  }
+  if (pid > 0)
+    waitpid(pid, NULL, 0);
+}
+
+void nc_bench_raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+/* ---- /proc and /metrics ---- */
+
+long nc_bench_proc_kb(pid_t pid, const char *file, const char *key) {
+  char path[64], line[256];
+  size_t kl = strlen(key);
+  snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+  FILE *f = fopen(path, "r");
+  long kb = -1;
+  if (!f)
+    return -1;
+  while (fgets(line, sizeof(line), f))
+    if (!strncmp(line, key, kl)) {
+      kb = atol(line + kl);
+      break;
+    }
+  fclose(f);
+  return kb;
+}
+
+long nc_bench_rss_kb(pid_t pid) { return nc_bench_proc_kb(pid, "status", "VmRSS:"); }
+
+long long nc_bench_cpu_ms(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  unsigned long long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    return -1;
+  return (long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+long long nc_bench_metric(int http_port, const char *name) {
+  if (http_port <= 0)
+    return -1;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  long long v = -1;
+  const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+      write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1)) {
+    static char buf[1 << 16]; /* the bench's main thread only */
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+      len += (size_t)n;
+    buf[len] = '\0';
+    char key[160];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    char *p = strstr(buf, key);
+    if (p)
+      v = atoll(p + strlen(key));
+  }
+  close(fd);
+  return v;
+}
+
+/* ---- raw gRPC load connections ---- */
+
+void nc_bench_noop_msg(void *ud, const uint8_t *d, size_t l) {
+  (void)ud, (void)d, (void)l;
+}
+
+void nc_bench_noop_closed(void *ud, int st) { (void)ud, (void)st; }
+
+int nc_bench_call_json(nc_gcli *c, const char *type, const char *json, long long *err_code) {
+  uint8_t *buf = NULL, *resp = NULL;
+  size_t len = 0, rl = 0;
+  nc_msg *m = NULL;
+  int rc = nc_payload_encode(type, "127.0.0.1", NULL, 0, json, strlen(json), &buf, &len);
+  if (!rc)
+    rc = nc_gcli_unary(c, buf, len, 5000, &resp, &rl);
+  free(buf);
+  if (!rc)
+    rc = nc_payload_decode(resp, rl, &m);
+  free(resp);
+  if (!rc) {
+    *err_code = nc_json_int(m->body, "errorCode", -1);
+    nc_msg_free(m);
+  }
+  return rc;
+}
+
+nc_gcli *nc_bench_conn_open(nc_gcli_env *env, const char *target, const char *module,
+                            const nc_gcli_stream_cbs *cbs, void *ud, nc_gcli **slot) {
+  nc_gcli *c = NULL;
+  long long ec = 0;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  char setup[256];
+  if (nc_gcli_new(env, target, NULL, &c) || nc_bench_call_json(c, "ServerCheckRequest", "{}", &ec))
+    goto fail;
+  if (slot)
+    *slot = c;
+  if (nc_gcli_stream_open(c, cbs, ud))
+    goto fail;
+  snprintf(setup, sizeof(setup),
+           "{\"clientVersion\":\"bench-%s\",\"labels\":{\"source\":\"sdk\",\"module\":\"%s\","
+           "\"AppName\":\"bench\"},\"module\":\"internal\",\"headers\":{}}",
+           module, module);
+  if (nc_payload_encode("ConnectionSetupRequest", "127.0.0.1", NULL, 0, setup, strlen(setup), &buf,
+                        &len))
+    goto fail;
+  int rc = nc_gcli_stream_send(c, buf, len);
+  free(buf);
+  if (rc)
+    goto fail;
+  /* The server registers the connection asynchronously: HealthCheck fails
+   * until it has. */
+  for (int i = 0; i < 300; i++) {
+    if (nc_bench_call_json(c, "HealthCheckRequest", "{}", &ec))
+      goto fail;
+    if (ec == 0)
+      return c;
+    nc_bench_sleep_ms(10);
+  }
+fail:
+  if (slot)
+    *slot = NULL;
+  if (c)
+    nc_gcli_free(c);
+  return NULL;
+}
+
+int nc_bench_lean_ack(nc_gcli *c, const uint8_t *data, size_t len, const char *req_type,
+                      const char *resp_type) {
+  const char *rtype;
+  int kind;
+  if (memmem(data, len, req_type, strlen(req_type)))
+    rtype = resp_type, kind = 1;
+  else if (memmem(data, len, "ClientDetectionRequest", 22))
+    rtype = "ClientDetectionResponse", kind = 2;
+  else
+    return 0;
+  const char *k = memmem(data, len, "\"requestId\":\"", 13);
+  if (!k)
+    return 0;
+  k += 13;
+  char rid[32];
+  size_t n = 0;
+  while ((const uint8_t *)k + n < data + len && k[n] != '"' && n < sizeof(rid) - 1) {
+    rid[n] = k[n];
+    n++;
+  }
+  rid[n] = 0;
+  char json[128];
+  int jl = snprintf(json, sizeof(json),
+                    "{\"resultCode\":200,\"errorCode\":0,\"success\":true,"
+                    "\"requestId\":\"%s\"}",
+                    rid);
+  uint8_t *buf = NULL;
+  size_t bl = 0;
+  if (c && nc_payload_encode(rtype, "127.0.0.1", NULL, 0, json, (size_t)jl, &buf, &bl) == 0)
+    nc_gcli_stream_send(c, buf, bl);
+  free(buf);
+  return kind;
+}

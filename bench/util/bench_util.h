@@ -1,0 +1,86 @@
+/* bench_util: the pieces every load program in bench/ needs — clocks,
+ * spawning the built binaries with a port file, /proc readings (RSS, CPU),
+ * nacosd's /metrics, and raw gRPC load connections that do the Nacos
+ * handshake by hand (ServerCheck, bidi stream + ConnectionSetup, wait for
+ * HealthCheck to pass) plus a lean acker for server pushes.
+ *
+ * A small static library linked into every bench_* program. Functions
+ * return 0 / a value, or -1 on failure unless stated; strings are
+ * borrowed. */
+#ifndef NC_BENCH_UTIL_H
+#define NC_BENCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "nc_grpc_client.h"
+
+/* ---- clocks ---- */
+long long nc_bench_now_ms(void); /* monotonic */
+long long nc_bench_now_us(void);
+double nc_bench_now_s(void);
+void nc_bench_sleep_ms(int ms);
+/* qsort comparator for long long. */
+int nc_bench_cmp_ll(const void *a, const void *b);
+
+/* ---- processes ---- */
+
+/* out = $env when env is non-NULL and set, else <dir of this program>/../rel
+ * (the build tree). */
+void nc_bench_bin_path(char *out, size_t cap, const char *env, const char *rel);
+/* fork + execv(argv[0], argv) with stdout and stderr to log; the pid or -1. */
+pid_t nc_bench_spawn(char *const argv[], const char *log);
+/* SIGTERM, up to 5 s, then SIGKILL; reaps. pid <= 0 is a no-op. */
+void nc_bench_stop(pid_t pid);
+/* Waits up to timeout_ms for path to hold a JSON object with integer key;
+ * returns it, or -1 on timeout or when pid (if > 0) exited meanwhile. */
+int nc_bench_port_file(const char *path, const char *key, int timeout_ms, pid_t pid);
+/* Spawns nacosd bin with --bind 127.0.0.1, ports 0, --port-file
+ * <dir>/ports.json, --log-level warn and extra (NULL-terminated, may be
+ * NULL; e.g. --data-dir), log <dir>/nacosd.log; waits 10 s for the ports.
+ * Returns the pid (killed on failure: -1). */
+pid_t nc_bench_spawn_nacosd(const char *bin, const char *dir, const char *const *extra,
+                            int *grpc_port, int *http_port);
+/* rm -rf dir (best effort). */
+void nc_bench_rmtree(const char *dir);
+/* Raises RLIMIT_NOFILE's soft limit to its hard limit (many connections). */
+void nc_bench_raise_nofile(void);
+
+/* ---- /proc and /metrics ---- */
+
+/* The number after the line that starts with key in /proc/<pid>/<file>
+ * (e.g. "status", "VmRSS:"), or -1. */
+long nc_bench_proc_kb(pid_t pid, const char *file, const char *key);
+/* VmRSS in kB, or -1. */
+long nc_bench_rss_kb(pid_t pid);
+/* utime+stime of a process in ms (from /proc/<pid>/stat), or -1. */
+long long nc_bench_cpu_ms(pid_t pid);
+/* Value of the metric line `name value` (full name, e.g.
+ * "nacosd_config_notifies_acked_total") from GET /metrics on
+ * 127.0.0.1:http_port, or -1. */
+long long nc_bench_metric(int http_port, const char *name);
+
+/* ---- raw gRPC load connections ---- */
+
+/* Stream callbacks that ignore everything. */
+void nc_bench_noop_msg(void *ud, const uint8_t *d, size_t l);
+void nc_bench_noop_closed(void *ud, int st);
+/* Unary call with a JSON body; *err_code gets the reply's errorCode (-1
+ * when absent). 0 or an NC_E* of the transport/codec. */
+int nc_bench_call_json(nc_gcli *c, const char *type, const char *json, long long *err_code);
+/* A registered connection labelled module=<module> like an SDK's. *slot
+ * (may be NULL) is set before the stream opens so the stream callbacks can
+ * already use the client (and reset to NULL on failure). NULL on failure;
+ * free with nc_gcli_free. */
+nc_gcli *nc_bench_conn_open(nc_gcli_env *env, const char *target, const char *module,
+                            const nc_gcli_stream_cbs *cbs, void *ud, nc_gcli **slot);
+/* Acks a server push from its raw bytes (the JSON body travels verbatim in
+ * the Payload) without decoding it: a req_type push is answered with
+ * resp_type, a ClientDetectionRequest with its response. Returns 1 for a
+ * req_type push, 2 for a client detection, 0 for anything else (nothing
+ * sent). c NULL: classify only. */
+int nc_bench_lean_ack(nc_gcli *c, const uint8_t *data, size_t len, const char *req_type,
+                      const char *resp_type);
+
+#endif
