@@ -427,8 +427,8 @@ static void stream_on_recv(nc_gcli *c, int ok) {
     }
     grpc_byte_buffer_destroy(bb);
     pthread_mutex_lock(&c->mu);
-    if (!c->freeing && c->s_state == S_OPEN)
-      post_recv_locked(c);
+    if (!c->freeing && c->s_state == S_OPEN && post_recv_locked(c) != 0)
+      grpc_call_cancel(c->scall, NULL); /* cannot read on: end it, on_closed follows */
     pthread_mutex_unlock(&c->mu);
   } else if (bb) {
     grpc_byte_buffer_destroy(bb);

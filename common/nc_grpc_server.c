@@ -382,7 +382,8 @@ static void stream_post_recv(gs_stream *s) {
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_RECV_MESSAGE;
   op.data.recv_message.recv_message = &s->recv_bb;
-  stream_batch(s, &op, 1, &s->t_recv);
+  if (stream_batch(s, &op, 1, &s->t_recv) != 0)
+    grpc_call_cancel(s->call, NULL); /* cannot read on: end it, STREAM_CLOSED follows */
 }
 
 static void stream_arrived(nc_gsrv *srv, grpc_call *call) {
