@@ -38,83 +38,39 @@ static nc_gcli *load_conn(nc_gcli_env *env, const char *target) {
   return nc_bench_conn_open(env, target, "config", &cbs, NULL, NULL);
 }
 
-typedef struct load {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int in_flight;
-  long done, failed;
-} load;
-
-static void load_done(void *ud, int status, const uint8_t *data, size_t len) {
-  load *l = ud;
-  nc_msg *m = NULL;
-  int ok = status == 0 && nc_payload_decode(data, len, &m) == 0 &&
-           nc_json_int(m->body, "resultCode", 0) == 200;
-  nc_msg_free(m);
-  pthread_mutex_lock(&l->mu);
-  l->in_flight--;
-  l->done++;
-  if (!ok)
-    l->failed++;
-  pthread_cond_signal(&l->cv);
-  pthread_mutex_unlock(&l->mu);
-}
-
 typedef enum { OP_PUBLISH, OP_GET } op_kind;
+
+typedef struct load_req {
+  op_kind op;
+  int keys;
+  const char *content;
+} load_req;
+
+static const char *build_req(void *ud, long i, int ci, char *json, size_t cap) {
+  const load_req *q = ud;
+  (void)ci;
+  if (q->op == OP_PUBLISH) {
+    snprintf(json, cap,
+             "{\"headers\":{},\"dataId\":\"bench-%ld\",\"group\":\"DEFAULT_GROUP\","
+             "\"tenant\":\"\",\"content\":\"%s %ld\",\"additionMap\":{\"type\":\"text\","
+             "\"appName\":\"bench\"},\"module\":\"config\"}",
+             i % q->keys, q->content, i);
+    return "ConfigPublishRequest";
+  }
+  snprintf(json, cap,
+           "{\"headers\":{},\"dataId\":\"bench-%ld\",\"group\":\"DEFAULT_GROUP\","
+           "\"tenant\":\"\",\"module\":\"config\"}",
+           i % q->keys);
+  return "ConfigQueryRequest";
+}
 
 /* Runs n calls spread over the connections, `window` in flight per
  * connection; returns successful calls per second. */
 static double run_load(nc_gcli **conns, int nconns, long n, int window, op_kind op, int keys,
                        const char *content, long *failed) {
-  load l = {.in_flight = 0};
-  pthread_mutex_init(&l.mu, NULL);
-  pthread_cond_init(&l.cv, NULL);
-  size_t cap = strlen(content) + 512;
-  char *json = malloc(cap);
-  double t0 = nc_bench_now_s();
-  for (long i = 0; i < n; i++) {
-    pthread_mutex_lock(&l.mu);
-    while (l.in_flight >= window * nconns)
-      pthread_cond_wait(&l.cv, &l.mu);
-    l.in_flight++;
-    pthread_mutex_unlock(&l.mu);
-    int ci = (int)(i % nconns);
-    const char *type;
-    if (op == OP_PUBLISH) {
-      type = "ConfigPublishRequest";
-      snprintf(json, cap,
-               "{\"headers\":{},\"dataId\":\"bench-%ld\",\"group\":\"DEFAULT_GROUP\","
-               "\"tenant\":\"\",\"content\":\"%s %ld\",\"additionMap\":{\"type\":\"text\","
-               "\"appName\":\"bench\"},\"module\":\"config\"}",
-               i % keys, content, i);
-    } else {
-      type = "ConfigQueryRequest";
-      snprintf(json, cap,
-               "{\"headers\":{},\"dataId\":\"bench-%ld\",\"group\":\"DEFAULT_GROUP\","
-               "\"tenant\":\"\",\"module\":\"config\"}",
-               i % keys);
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    nc_payload_encode(type, "127.0.0.1", NULL, 0, json, strlen(json), &buf, &len);
-    if (nc_gcli_unary_async(conns[ci], buf, len, 30000, load_done, &l) != 0) {
-      pthread_mutex_lock(&l.mu);
-      l.in_flight--;
-      l.failed++;
-      pthread_mutex_unlock(&l.mu);
-    }
-    free(buf);
-  }
-  pthread_mutex_lock(&l.mu);
-  while (l.in_flight > 0)
-    pthread_cond_wait(&l.cv, &l.mu);
-  pthread_mutex_unlock(&l.mu);
-  double dt = nc_bench_now_s() - t0;
-  free(json);
-  *failed = l.failed;
-  pthread_mutex_destroy(&l.mu);
-  pthread_cond_destroy(&l.cv);
-  return (double)(n - l.failed) / dt;
+  load_req q = {op, keys, content};
+  return nc_bench_run_load(conns, nconns, n, window, 30000, strlen(content) + 512, build_req, &q,
+                           failed);
 }
 
 /* ---- notify fan-out ----

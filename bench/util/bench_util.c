@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -307,6 +308,69 @@ fail:
   if (c)
     nc_gcli_free(c);
   return NULL;
+}
+
+typedef struct load {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int in_flight;
+  long done, failed;
+} load;
+
+static void load_done(void *ud, int status, const uint8_t *data, size_t len) {
+  load *l = ud;
+  nc_msg *m = NULL;
+  int ok = status == 0 && nc_payload_decode(data, len, &m) == 0 &&
+           nc_json_int(m->body, "resultCode", 0) == 200;
+  nc_msg_free(m);
+  pthread_mutex_lock(&l->mu);
+  l->in_flight--;
+  l->done++;
+  if (!ok)
+    l->failed++;
+  pthread_cond_signal(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+}
+
+double nc_bench_run_load(nc_gcli **conns, int nconns, long n, int window, int timeout_ms,
+                         size_t json_cap, nc_bench_req_fn fn, void *ud, long *failed) {
+  load l = {.in_flight = 0};
+  pthread_mutex_init(&l.mu, NULL);
+  pthread_cond_init(&l.cv, NULL);
+  char *json = malloc(json_cap);
+  double t0 = nc_bench_now_s();
+  for (long i = 0; json && i < n; i++) {
+    pthread_mutex_lock(&l.mu);
+    while (l.in_flight >= window * nconns)
+      pthread_cond_wait(&l.cv, &l.mu);
+    l.in_flight++;
+    pthread_mutex_unlock(&l.mu);
+    int ci = (int)(i % nconns);
+    const char *type = fn(ud, i, ci, json, json_cap);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    nc_payload_encode(type, "127.0.0.1", NULL, 0, json, strlen(json), &buf, &len);
+    if (nc_gcli_unary_async(conns[ci], buf, len, timeout_ms, load_done, &l) != 0) {
+      pthread_mutex_lock(&l.mu);
+      l.in_flight--;
+      l.failed++;
+      pthread_mutex_unlock(&l.mu);
+    }
+    free(buf);
+  }
+  pthread_mutex_lock(&l.mu);
+  while (l.in_flight > 0)
+    pthread_cond_wait(&l.cv, &l.mu);
+  pthread_mutex_unlock(&l.mu);
+  double dt = nc_bench_now_s() - t0;
+  if (!json)
+    l.failed = n;
+  free(json);
+  if (failed)
+    *failed = l.failed;
+  pthread_mutex_destroy(&l.mu);
+  pthread_cond_destroy(&l.cv);
+  return (double)(n - l.failed) / dt;
 }
 
 int nc_bench_lean_ack(nc_gcli *c, const uint8_t *data, size_t len, const char *req_type,

@@ -75,6 +75,16 @@ int nc_bench_call_json(nc_gcli *c, const char *type, const char *json, long long
  * free with nc_gcli_free. */
 nc_gcli *nc_bench_conn_open(nc_gcli_env *env, const char *target, const char *module,
                             const nc_gcli_stream_cbs *cbs, void *ud, nc_gcli **slot);
+/* Builds request i (sent on connection ci): writes its JSON body into json
+ * (cap bytes) and returns its type. */
+typedef const char *(*nc_bench_req_fn)(void *ud, long i, int ci, char *json, size_t cap);
+/* Runs n unary calls spread round-robin over the connections with `window`
+ * in flight per connection, each with timeout_ms; a call counts as failed
+ * unless its reply has resultCode 200. *failed (may be NULL) gets the
+ * failures; returns successful calls per second. */
+double nc_bench_run_load(nc_gcli **conns, int nconns, long n, int window, int timeout_ms,
+                         size_t json_cap, nc_bench_req_fn fn, void *ud, long *failed);
+
 /* Acks a server push from its raw bytes (the JSON body travels verbatim in
  * the Payload) without decoding it: a req_type push is answered with
  * resp_type, a ClientDetectionRequest with its response. Returns 1 for a
