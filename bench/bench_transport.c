@@ -6,6 +6,7 @@
  *   stream_msgs_per_s    server -> client one-way messages on bidi streams
  *   pingpong_msgs_per_s  client -> server -> client echo on one stream, pipelined
  *   idle_conn_server_kb  server RSS per idle connection with an open stream
+ *   idle_conn_client_kb  the same on the client side (one nc_gcli each)
  * Output: one `name: value` line per figure. */
 #include "nc_err.h"
 #include "nc_grpc.h"
@@ -265,7 +266,7 @@ int main(int argc, char **argv) {
 
   if (idle > 0) {
     usleep(500000);
-    long before = rss_kb(pid);
+    long before = rss_kb(pid), cbefore = rss_kb(getpid());
     if (getenv("BENCH_PROGRESS")) {
       uint8_t *r = NULL;
       size_t rl = 0;
@@ -303,8 +304,9 @@ int main(int argc, char **argv) {
     printf("idle_conns_ready: %ld of %d in %.2f s\n", atomic_load(&g_stream_rx) - (want - idle),
            idle, now_s() - tc);
     usleep(500000);
-    long after = rss_kb(pid);
+    long after = rss_kb(pid), cafter = rss_kb(getpid());
     printf("idle_conn_server_kb: %.1f\n", (double)(after - before) / idle);
+    printf("idle_conn_client_kb: %.1f\n", (double)(cafter - cbefore) / idle);
     for (int i = 0; i < idle; i++)
       nc_gcli_free(ic[i]);
     free(ic);
