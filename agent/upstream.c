@@ -78,21 +78,24 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void post(nc_up *up, ev *e) {
-  if (nc_evq_push(up->evq, &e->node) != 0) {
-    /* The loop is shutting down; nobody is left to tell. */
-    if (e->c) {
-      cJSON_Delete(e->c->body);
-      free(e->c->type);
-      free(e->c->key);
-      free(e->c);
-    }
-    nc_msg_free(e->resp);
-    cJSON_Delete(e->body);
-    free(e->a);
-    free(e->b);
-    free(e);
+static void ev_free(ev *e) {
+  if (e->c) {
+    cJSON_Delete(e->c->body);
+    free(e->c->type);
+    free(e->c->key);
+    free(e->c);
   }
+  nc_msg_free(e->resp);
+  cJSON_Delete(e->body);
+  free(e->a);
+  free(e->b);
+  free(e);
+}
+
+static void post(nc_up *up, ev *e) {
+  /* The loop is shutting down when the push fails; nobody is left to tell. */
+  if (nc_evq_push(up->evq, &e->node) != 0)
+    ev_free(e);
 }
 
 static void post_simple(nc_up *up, int kind, uint64_t gen, const char *a, const char *b) {
@@ -119,20 +122,6 @@ static void post_done(nc_up *up, cmd *c, int status, nc_msg *resp) {
   e->status = status;
   e->resp = resp;
   post(up, e);
-}
-
-static void ev_free(ev *e) {
-  if (e->c) {
-    cJSON_Delete(e->c->body);
-    free(e->c->type);
-    free(e->c->key);
-    free(e->c);
-  }
-  nc_msg_free(e->resp);
-  cJSON_Delete(e->body);
-  free(e->a);
-  free(e->b);
-  free(e);
 }
 
 static void on_ev(void *ud, nc_evq_node *node) {
