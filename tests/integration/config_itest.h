@@ -69,6 +69,14 @@ static void srv_cleanup(cfg_srv *s) {
     nc_test_rmtree(s->dir);
 }
 
+/* Graceful end of a test: SIGTERM (log dumped on an unclean exit), then
+ * srv_cleanup. Returns the exit code; 0 under ASan also means no leaks. */
+static int srv_finish(cfg_srv *s) {
+  int st = srv_stop(s, SIGTERM);
+  srv_cleanup(s);
+  return st;
+}
+
 /* Value of one nacosd_<name> counter from /metrics, or -1. */
 static long long srv_metric(const cfg_srv *s, const char *name) {
   char full[128];

@@ -96,9 +96,7 @@ static void test_1000_listeners_all_notified(void **state) {
       nc_wc_close(wcs[i]);
   free(wcs);
   nc_gcli_env_free(env);
-  int st = srv_stop(&srv, SIGTERM);
-  srv_cleanup(&srv);
-  assert_int_equal(st, 0);
+  assert_int_equal(srv_finish(&srv), 0);
 }
 
 /* Every publish acked before kill -9 survives the restart. */

@@ -35,14 +35,9 @@ static int teardown(void **state) {
   fx *f = *state;
   nc_gcli_env_free(f->env);
   /* A graceful stop must exit 0: under ASan that also means no leaks. */
-  int st = srv_stop(&f->srv, SIGTERM);
-  srv_cleanup(&f->srv);
-  if (st != 0) {
-    free(f);
-    return -1;
-  }
+  int st = srv_finish(&f->srv);
   free(f);
-  return 0;
+  return st != 0 ? -1 : 0;
 }
 
 static void expect_ok(nc_msg *m, const char *type) {
@@ -380,9 +375,7 @@ static void test_never_acking_listener_is_dropped(void **state) {
   nc_wc_close(mute);
   nc_wc_close(pub);
   nc_gcli_env_free(env);
-  int st = srv_stop(&srv, SIGTERM);
-  srv_cleanup(&srv);
-  assert_int_equal(st, 0);
+  assert_int_equal(srv_finish(&srv), 0);
 }
 
 /* An unusable store stops nacosd at start instead of serving without it. */
