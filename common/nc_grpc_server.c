@@ -14,9 +14,8 @@
  *   batch), shuts the server down, cancels all calls and waits for live == 0
  *   before shutting the queues down: no batch is ever started on a queue that
  *   is shutting down.
- * - Streams are found by id through a hash map under map_mu; a lookup takes a
- *   reference so a send racing a close never touches freed memory. */
-#include "nc_grpc_server.h"
+ * - Streams live in nc_grpc_stream.c; shared types in nc_gsrv_int.h. */
+#include "nc_gsrv_int.h"
 #include "nc_err.h"
 #include "nc_log.h"
 
@@ -29,58 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define GS_UNARY_REQS 16 /* outstanding request_call per queue and method */
-#define GS_STREAM_REQS 8
-#define GS_MAX_THREADS 16
-
-enum { T_REQ = 1, T_UNARY_DONE, T_GENERIC_DONE, T_S_RECV, T_S_CLOSE, T_S_SEND, T_S_STATUS, T_SHUTDOWN };
-enum { M_UNARY, M_STREAM, M_GENERIC };
-
-typedef struct gs_tag {
-  int kind;
-  void *obj;
-  /* gRPC's own synchronisation is invisible to ThreadSanitizer (system
-   * library, abseil futexes). A release store before handing a tag to gRPC
-   * and an acquire load when it comes back out of the queue state the
-   * happens-before edge that gRPC provides; it costs one uncontended atomic. */
-  atomic_int hb;
-} gs_tag;
-
-static void tag_init(gs_tag *t, int kind, void *obj) {
-  t->kind = kind;
-  t->obj = obj;
-  atomic_init(&t->hb, 0);
-}
-
-static inline void *hb_give(gs_tag *t) {
-  atomic_store_explicit(&t->hb, 1, memory_order_release);
-  return t;
-}
-
-static inline gs_tag *hb_take(void *tag) {
-  gs_tag *t = tag;
-  (void)atomic_load_explicit(&t->hb, memory_order_acquire);
-  return t;
-}
-
-typedef struct gs_cq {
-  nc_gsrv *srv;
-  grpc_completion_queue *cq;
-  pthread_t thr;
-  int started;
-} gs_cq;
-
-typedef struct gs_req { /* one outstanding request_call */
-  gs_tag tag;
-  gs_cq *q;
-  int method;
-  grpc_call *call;
-  gpr_timespec deadline;
-  grpc_metadata_array md;
-  grpc_call_details details; /* generic only */
-  grpc_byte_buffer *payload; /* unary only */
-} gs_req;
 
 struct nc_gsrv_unary {
   gs_tag tag;
@@ -96,55 +43,6 @@ typedef struct gs_generic { /* a call to an unknown method: UNIMPLEMENTED */
   grpc_call *call;
   int cancelled;
 } gs_generic;
-
-typedef struct gs_stream {
-  gs_tag t_recv, t_close, t_send, t_status;
-  nc_gsrv *srv;
-  uint64_t id;
-  grpc_call *call;
-  atomic_int refs; /* outstanding batches + 1 while in the map */
-  struct gs_stream *hnext;
-  char peer[96];
-  /* receive side: CQ thread only */
-  grpc_byte_buffer *recv_bb;
-  int recv_cancelled;
-  int closed_emitted;
-  /* send side: under mu */
-  pthread_mutex_t mu;
-  grpc_byte_buffer **q; /* ring of queued messages */
-  size_t q_cap, q_head, q_len;
-  grpc_byte_buffer *inflight;
-  int sending, close_req, status_sent, dead;
-  grpc_status_code close_code;
-} gs_stream;
-
-struct nc_gsrv {
-  grpc_server *server;
-  void *m_unary, *m_stream;
-  nc_gsrv_on_event cb;
-  void *ud;
-  size_t queue_max;
-  int nq;
-  gs_cq qs[GS_MAX_THREADS];
-  gs_req *reqs;
-  size_t n_reqs;
-  gs_tag t_shutdown;
-
-  pthread_rwlock_t api_lock; /* read: API calls starting batches; write: stop */
-  atomic_int stopping;
-
-  pthread_mutex_t mu; /* live, pending, shutdown_done */
-  pthread_cond_t cond;
-  long live;
-  int shutdown_done;
-  nc_gsrv_unary *pending;
-
-  pthread_mutex_t map_mu;
-  gs_stream **buckets;
-  size_t n_buckets, n_streams;
-};
-
-static atomic_uint_fast64_t g_next_stream_id = 1;
 
 #if defined(__SANITIZE_THREAD__)
 /* Built into every TSan binary that links the transport, so plain `ctest`
@@ -183,14 +81,14 @@ static uint8_t *bb_flatten(grpc_byte_buffer *bb, size_t *len) {
   return buf;
 }
 
-static grpc_byte_buffer *bb_from(const uint8_t *data, size_t len) {
+grpc_byte_buffer *nc_gsrv__bb_from(const uint8_t *data, size_t len) {
   grpc_slice s = grpc_slice_from_copied_buffer((const char *)data, len);
   grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
   grpc_slice_unref(s);
   return bb;
 }
 
-static void live_add(nc_gsrv *srv, long d) {
+void nc_gsrv__live_add(nc_gsrv *srv, long d) {
   pthread_mutex_lock(&srv->mu);
   srv->live += d;
   if (srv->live == 0)
@@ -198,7 +96,7 @@ static void live_add(nc_gsrv *srv, long d) {
   pthread_mutex_unlock(&srv->mu);
 }
 
-static void emit(nc_gsrv *srv, nc_gsrv_ev_type type, uint64_t sid, nc_gsrv_unary *call,
+void nc_gsrv__emit(nc_gsrv *srv, nc_gsrv_ev_type type, uint64_t sid, nc_gsrv_unary *call,
                  const char *peer, grpc_byte_buffer *bb) {
   if (atomic_load(&srv->stopping))
     return; /* the owner is tearing down: deliver nothing more */
@@ -229,264 +127,6 @@ void nc_gsrv_ev_free(nc_gsrv_ev *ev) {
   free(ev);
 }
 
-/* ---- stream map ------------------------------------------------------- */
-
-static size_t map_slot(nc_gsrv *srv, uint64_t id) {
-  return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & (srv->n_buckets - 1);
-}
-
-static int map_put(nc_gsrv *srv, gs_stream *s) {
-  pthread_mutex_lock(&srv->map_mu);
-  if (srv->n_streams + 1 > srv->n_buckets) {
-    size_t nb = srv->n_buckets * 2;
-    gs_stream **b = calloc(nb, sizeof(*b));
-    if (!b) {
-      pthread_mutex_unlock(&srv->map_mu);
-      return NC_ENOMEM;
-    }
-    gs_stream **old = srv->buckets;
-    size_t ob = srv->n_buckets;
-    srv->buckets = b;
-    srv->n_buckets = nb;
-    for (size_t i = 0; i < ob; i++) {
-      for (gs_stream *e = old[i], *nx; e; e = nx) {
-        nx = e->hnext;
-        size_t k = map_slot(srv, e->id);
-        e->hnext = b[k];
-        b[k] = e;
-      }
-    }
-    free(old);
-  }
-  size_t k = map_slot(srv, s->id);
-  s->hnext = srv->buckets[k];
-  srv->buckets[k] = s;
-  srv->n_streams++;
-  pthread_mutex_unlock(&srv->map_mu);
-  return 0;
-}
-
-static gs_stream *map_get(nc_gsrv *srv, uint64_t id) { /* returns a reference */
-  pthread_mutex_lock(&srv->map_mu);
-  gs_stream *s = srv->buckets[map_slot(srv, id)];
-  while (s && s->id != id)
-    s = s->hnext;
-  if (s)
-    atomic_fetch_add(&s->refs, 1);
-  pthread_mutex_unlock(&srv->map_mu);
-  return s;
-}
-
-static int map_del(nc_gsrv *srv, gs_stream *s) { /* 1 if it was there */
-  int found = 0;
-  pthread_mutex_lock(&srv->map_mu);
-  for (gs_stream **pp = &srv->buckets[map_slot(srv, s->id)]; *pp; pp = &(*pp)->hnext) {
-    if (*pp == s) {
-      *pp = s->hnext;
-      srv->n_streams--;
-      found = 1;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&srv->map_mu);
-  return found;
-}
-
-/* ---- streams ---------------------------------------------------------- */
-
-static void stream_unref(gs_stream *s) {
-  if (atomic_fetch_sub(&s->refs, 1) != 1)
-    return;
-  nc_gsrv *srv = s->srv;
-  for (size_t i = 0; i < s->q_len; i++)
-    grpc_byte_buffer_destroy(s->q[(s->q_head + i) % s->q_cap]);
-  free(s->q);
-  if (s->recv_bb)
-    grpc_byte_buffer_destroy(s->recv_bb);
-  grpc_call_unref(s->call);
-  pthread_mutex_destroy(&s->mu);
-  free(s);
-  live_add(srv, -1);
-}
-
-/* Starts a batch counted as one reference; drops it again on failure. */
-static int stream_batch(gs_stream *s, const grpc_op *ops, size_t n, gs_tag *tag) {
-  atomic_fetch_add(&s->refs, 1);
-  nc_trace("gsrv: stream %llu start op %d tag %d", (unsigned long long)s->id, (int)ops[0].op, tag->kind);
-  /* Read the call before hb_give publishes the tag: once published the
-   * completion thread may free s, and TSan only sees the release/acquire
-   * pair, not gRPC's own synchronisation. */
-  grpc_call *call = s->call;
-  grpc_call_error e = grpc_call_start_batch(call, ops, n, hb_give(tag), NULL);
-  if (e != GRPC_CALL_OK) {
-    nc_error("gsrv: stream %llu start_batch(op %d) failed: %d", (unsigned long long)s->id,
-             (int)ops[0].op, (int)e);
-    atomic_fetch_sub(&s->refs, 1); /* never the last: the caller holds one */
-    return NC_EGRPC;
-  }
-  return 0;
-}
-
-static void stream_start_status_locked(gs_stream *s) {
-  grpc_op op;
-  grpc_slice details = grpc_slice_from_static_string(
-      s->close_code == GRPC_STATUS_OK ? "" : "connection closed by server");
-  memset(&op, 0, sizeof(op));
-  op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-  op.data.send_status_from_server.status = s->close_code;
-  op.data.send_status_from_server.status_details = &details;
-  s->status_sent = 1;
-  if (stream_batch(s, &op, 1, &s->t_status) != 0)
-    grpc_call_cancel(s->call, NULL);
-}
-
-/* Starts the next queued send, or the status once the queue is empty and a
- * close was asked for. Under s->mu; the caller holds a reference. */
-static void stream_pump_locked(gs_stream *s) {
-  if (s->sending || s->dead || atomic_load(&s->srv->stopping))
-    return;
-  if (s->q_len) {
-    grpc_op op;
-    memset(&op, 0, sizeof(op));
-    op.op = GRPC_OP_SEND_MESSAGE;
-    op.data.send_message.send_message = s->q[s->q_head];
-    s->inflight = s->q[s->q_head];
-    s->q_head = (s->q_head + 1) % s->q_cap;
-    s->q_len--;
-    s->sending = 1;
-    if (stream_batch(s, &op, 1, &s->t_send) != 0) {
-      grpc_byte_buffer_destroy(s->inflight);
-      s->inflight = NULL;
-      s->sending = 0;
-      s->dead = 1;
-      grpc_call_cancel(s->call, NULL);
-    }
-    return;
-  }
-  if (s->close_req && !s->status_sent)
-    stream_start_status_locked(s);
-}
-
-static void stream_request_close_locked(gs_stream *s, grpc_status_code code) {
-  if (s->close_req || s->dead)
-    return;
-  s->close_req = 1;
-  s->close_code = code;
-  stream_pump_locked(s);
-}
-
-static void stream_post_recv(gs_stream *s) {
-  grpc_op op;
-  if (atomic_load(&s->srv->stopping))
-    return;
-  memset(&op, 0, sizeof(op));
-  op.op = GRPC_OP_RECV_MESSAGE;
-  op.data.recv_message.recv_message = &s->recv_bb;
-  if (stream_batch(s, &op, 1, &s->t_recv) != 0)
-    grpc_call_cancel(s->call, NULL); /* cannot read on: end it, STREAM_CLOSED follows */
-}
-
-static void stream_arrived(nc_gsrv *srv, grpc_call *call) {
-  gs_stream *s = calloc(1, sizeof(*s));
-  grpc_op op;
-  if (!s) {
-    grpc_call_cancel(call, NULL);
-    grpc_call_unref(call);
-    return;
-  }
-  tag_init(&s->t_recv, T_S_RECV, s);
-  tag_init(&s->t_close, T_S_CLOSE, s);
-  tag_init(&s->t_send, T_S_SEND, s);
-  tag_init(&s->t_status, T_S_STATUS, s);
-  s->srv = srv;
-  s->call = call;
-  s->id = atomic_fetch_add(&g_next_stream_id, 1);
-  atomic_init(&s->refs, 1); /* the map's */
-  pthread_mutex_init(&s->mu, NULL);
-  char *peer = grpc_call_get_peer(call);
-  snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "");
-  gpr_free(peer);
-  live_add(srv, 1);
-  /* Everything is started before the stream is published (map + OPEN
-   * event): from then on the owner may send from its own thread, and the
-   * headers must already be the first send in flight. */
-  /* The lifeline: completes when the client goes away or the call ends. */
-  memset(&op, 0, sizeof(op));
-  op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-  op.data.recv_close_on_server.cancelled = &s->recv_cancelled;
-  if (stream_batch(s, &op, 1, &s->t_close) != 0) {
-    grpc_call_cancel(call, NULL);
-    stream_unref(s);
-    return;
-  }
-  /* Headers go out at once: some clients wait for them before reading. */
-  memset(&op, 0, sizeof(op));
-  op.op = GRPC_OP_SEND_INITIAL_METADATA;
-  s->sending = 1;
-  if (stream_batch(s, &op, 1, &s->t_send) != 0) {
-    s->sending = 0;
-    s->dead = 1;
-    grpc_call_cancel(call, NULL);
-  }
-  if (map_put(srv, s) != 0) {
-    s->closed_emitted = 1; /* never announced: announce no end either */
-    grpc_call_cancel(call, NULL);
-    stream_unref(s); /* the map's reference; batches hold the rest */
-    return;
-  }
-  emit(srv, NC_GSRV_EV_STREAM_OPEN, s->id, NULL, s->peer, NULL);
-  stream_post_recv(s);
-}
-
-static void stream_on_recv(gs_stream *s, int ok) {
-  nc_gsrv *srv = s->srv;
-  if (ok && s->recv_bb) {
-    grpc_byte_buffer *bb = s->recv_bb;
-    s->recv_bb = NULL;
-    if (!s->closed_emitted)
-      emit(srv, NC_GSRV_EV_STREAM_MSG, s->id, NULL, s->peer, bb);
-    grpc_byte_buffer_destroy(bb);
-    stream_post_recv(s);
-  } else if (ok) {
-    /* Client half-closed: complete our side too (as grpc-java's
-     * onCompleted), after whatever is still queued. */
-    pthread_mutex_lock(&s->mu);
-    stream_request_close_locked(s, GRPC_STATUS_OK);
-    pthread_mutex_unlock(&s->mu);
-  }
-  stream_unref(s);
-}
-
-static void stream_on_close(gs_stream *s) {
-  nc_gsrv *srv = s->srv;
-  pthread_mutex_lock(&s->mu);
-  s->dead = 1;
-  pthread_mutex_unlock(&s->mu);
-  int was_mapped = map_del(srv, s);
-  if (!s->closed_emitted) {
-    s->closed_emitted = 1;
-    emit(srv, NC_GSRV_EV_STREAM_CLOSED, s->id, NULL, s->peer, NULL);
-  }
-  if (was_mapped)
-    stream_unref(s); /* the map's reference */
-  stream_unref(s);   /* the batch's */
-}
-
-static void stream_on_send(gs_stream *s, int ok) {
-  pthread_mutex_lock(&s->mu);
-  nc_trace("gsrv: stream %llu send done ok=%d sending=%d", (unsigned long long)s->id, ok, s->sending);
-  if (s->inflight) {
-    grpc_byte_buffer_destroy(s->inflight);
-    s->inflight = NULL;
-  }
-  s->sending = 0;
-  if (!ok)
-    s->dead = 1;
-  stream_pump_locked(s);
-  pthread_mutex_unlock(&s->mu);
-  stream_unref(s);
-}
-
 /* ---- unary ------------------------------------------------------------ */
 
 static void unary_free(nc_gsrv_unary *u) {
@@ -495,7 +135,7 @@ static void unary_free(nc_gsrv_unary *u) {
     grpc_byte_buffer_destroy(u->reply);
   grpc_call_unref(u->call);
   free(u);
-  live_add(srv, -1);
+  nc_gsrv__live_add(srv, -1);
 }
 
 static void unary_arrived(nc_gsrv *srv, grpc_call *call, grpc_byte_buffer *payload) {
@@ -522,7 +162,7 @@ static void unary_arrived(nc_gsrv *srv, grpc_call *call, grpc_byte_buffer *paylo
     return;
   }
   char *peer = grpc_call_get_peer(call);
-  emit(srv, NC_GSRV_EV_UNARY, 0, u, peer, payload);
+  nc_gsrv__emit(srv, NC_GSRV_EV_UNARY, 0, u, peer, payload);
   gpr_free(peer);
   if (atomic_load(&srv->stopping))
     nc_gsrv_unary_reply(u, NULL, 0);
@@ -551,7 +191,7 @@ int nc_gsrv_unary_reply(nc_gsrv_unary *u, const uint8_t *data, size_t len) {
   size_t n = 0;
   ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
   if (data) {
-    u->reply = bb_from(data, len);
+    u->reply = nc_gsrv__bb_from(data, len);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n++].data.send_message.send_message = u->reply;
   }
@@ -588,7 +228,7 @@ static void req_post(nc_gsrv *srv, gs_req *r) {
         hb_give(&r->tag));
   if (e != GRPC_CALL_OK) {
     nc_error("gsrv: request_call failed: %d", (int)e);
-    live_add(srv, -1);
+    nc_gsrv__live_add(srv, -1);
   }
 }
 
@@ -602,7 +242,7 @@ static void generic_arrived(nc_gsrv *srv, grpc_call *call) {
   }
   tag_init(&g->tag, T_GENERIC_DONE, g);
   g->call = call;
-  live_add(srv, 1);
+  nc_gsrv__live_add(srv, 1);
   memset(ops, 0, sizeof(ops));
   grpc_slice details = grpc_slice_from_static_string("unknown method");
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -614,7 +254,7 @@ static void generic_arrived(nc_gsrv *srv, grpc_call *call) {
   if (grpc_call_start_batch(call, ops, 3, hb_give(&g->tag), NULL) != GRPC_CALL_OK) {
     grpc_call_unref(call);
     free(g);
-    live_add(srv, -1);
+    nc_gsrv__live_add(srv, -1);
   }
 }
 
@@ -625,7 +265,7 @@ static void req_done(nc_gsrv *srv, gs_req *r, int ok) {
   if (!ok || !call) { /* server shutting down: the slot retires */
     if (payload)
       grpc_byte_buffer_destroy(payload);
-    live_add(srv, -1);
+    nc_gsrv__live_add(srv, -1);
     return;
   }
   if (method == M_GENERIC) {
@@ -636,7 +276,7 @@ static void req_done(nc_gsrv *srv, gs_req *r, int ok) {
   grpc_metadata_array_init(&r->md);
   /* Re-arm first so accepts never serialise behind our handling. */
   if (atomic_load(&srv->stopping))
-    live_add(srv, -1);
+    nc_gsrv__live_add(srv, -1);
   else
     req_post(srv, r);
   switch (method) {
@@ -650,7 +290,7 @@ static void req_done(nc_gsrv *srv, gs_req *r, int ok) {
       grpc_call_cancel(call, NULL);
       grpc_call_unref(call);
     } else {
-      stream_arrived(srv, call);
+      nc_gsrv__stream_arrived(srv, call);
     }
     break;
   default:
@@ -671,18 +311,18 @@ static void dispatch(nc_gsrv *srv, grpc_event ev) {
     gs_generic *g = t->obj;
     grpc_call_unref(g->call);
     free(g);
-    live_add(srv, -1);
+    nc_gsrv__live_add(srv, -1);
     break;
   }
   case T_S_RECV:
-    stream_on_recv(t->obj, ev.success);
+    nc_gsrv__stream_on_recv(t->obj, ev.success);
     break;
   case T_S_CLOSE:
-    stream_on_close(t->obj);
+    nc_gsrv__stream_on_close(t->obj);
     break;
   case T_S_SEND:
   case T_S_STATUS:
-    stream_on_send(t->obj, ev.success);
+    nc_gsrv__stream_on_send(t->obj, ev.success);
     break;
   case T_SHUTDOWN:
     pthread_mutex_lock(&srv->mu);
@@ -803,7 +443,7 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
       r->method = j < GS_UNARY_REQS ? M_UNARY : j < GS_UNARY_REQS + GS_STREAM_REQS ? M_STREAM : M_GENERIC;
       grpc_metadata_array_init(&r->md);
       grpc_call_details_init(&r->details);
-      live_add(srv, 1);
+      nc_gsrv__live_add(srv, 1);
       req_post(srv, r);
     }
   }
@@ -841,102 +481,6 @@ out:
   pthread_mutex_destroy(&srv->map_mu);
   free(srv);
   return rc;
-}
-
-int nc_gsrv_stream_send(nc_gsrv *srv, uint64_t stream_id, const uint8_t *data, size_t len) {
-  int rc = 0;
-  pthread_rwlock_rdlock(&srv->api_lock);
-  gs_stream *s = atomic_load(&srv->stopping) ? NULL : map_get(srv, stream_id);
-  if (!s) {
-    pthread_rwlock_unlock(&srv->api_lock);
-    return NC_ECLOSED;
-  }
-  pthread_mutex_lock(&s->mu);
-  if (s->dead || s->close_req) {
-    rc = NC_ECLOSED;
-  } else if (s->q_len >= s->srv->queue_max) {
-    rc = NC_EBUSY;
-  } else {
-    if (s->q_len == s->q_cap) {
-      size_t nc = s->q_cap ? s->q_cap * 2 : 4;
-      grpc_byte_buffer **nq = malloc(nc * sizeof(*nq));
-      if (!nq) {
-        rc = NC_ENOMEM;
-        goto unlock;
-      }
-      for (size_t i = 0; i < s->q_len; i++)
-        nq[i] = s->q[(s->q_head + i) % s->q_cap];
-      free(s->q);
-      s->q = nq;
-      s->q_cap = nc;
-      s->q_head = 0;
-    }
-    s->q[(s->q_head + s->q_len) % s->q_cap] = bb_from(data, len);
-    s->q_len++;
-    stream_pump_locked(s);
-  }
-unlock:
-  pthread_mutex_unlock(&s->mu);
-  stream_unref(s);
-  pthread_rwlock_unlock(&srv->api_lock);
-  return rc;
-}
-
-int nc_gsrv_stream_close(nc_gsrv *srv, uint64_t stream_id) {
-  int rc = 0;
-  pthread_rwlock_rdlock(&srv->api_lock);
-  gs_stream *s = atomic_load(&srv->stopping) ? NULL : map_get(srv, stream_id);
-  if (!s) {
-    pthread_rwlock_unlock(&srv->api_lock);
-    return NC_ECLOSED;
-  }
-  pthread_mutex_lock(&s->mu);
-  if (s->dead || s->close_req)
-    rc = NC_ECLOSED;
-  else
-    stream_request_close_locked(s, GRPC_STATUS_UNAVAILABLE);
-  pthread_mutex_unlock(&s->mu);
-  stream_unref(s);
-  pthread_rwlock_unlock(&srv->api_lock);
-  return rc;
-}
-
-int nc_gsrv_stream_cancel(nc_gsrv *srv, uint64_t stream_id) {
-  int rc = 0;
-  pthread_rwlock_rdlock(&srv->api_lock);
-  gs_stream *s = atomic_load(&srv->stopping) ? NULL : map_get(srv, stream_id);
-  if (!s) {
-    pthread_rwlock_unlock(&srv->api_lock);
-    return NC_ECLOSED;
-  }
-  pthread_mutex_lock(&s->mu);
-  if (s->dead) {
-    rc = NC_ECLOSED;
-  } else {
-    s->close_req = 1; /* no more sends, and no status batch after the cancel */
-    s->status_sent = 1;
-    for (size_t i = 0; i < s->q_len; i++)
-      grpc_byte_buffer_destroy(s->q[(s->q_head + i) % s->q_cap]);
-    s->q_len = 0;
-    grpc_call_cancel_with_status(s->call, GRPC_STATUS_UNAVAILABLE, "connection closed by server",
-                                 NULL);
-  }
-  pthread_mutex_unlock(&s->mu);
-  stream_unref(s);
-  pthread_rwlock_unlock(&srv->api_lock);
-  return rc;
-}
-
-size_t nc_gsrv_stream_queued(nc_gsrv *srv, uint64_t stream_id) {
-  size_t n = 0;
-  gs_stream *s = map_get(srv, stream_id);
-  if (s) {
-    pthread_mutex_lock(&s->mu);
-    n = s->q_len;
-    pthread_mutex_unlock(&s->mu);
-    stream_unref(s);
-  }
-  return n;
 }
 
 void nc_gsrv_stop(nc_gsrv *srv) {

@@ -1,0 +1,125 @@
+/* Private to nc_grpc_server.c and nc_grpc_stream.c: the server's shared
+ * types (tags, request slots, streams, the server itself) and the few
+ * functions one file calls in the other. Not part of the transport API. */
+#ifndef NC_GSRV_INT_H
+#define NC_GSRV_INT_H
+
+#include "nc_grpc_server.h"
+
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define GS_UNARY_REQS 16 /* outstanding request_call per queue and method */
+#define GS_STREAM_REQS 8
+#define GS_MAX_THREADS 16
+
+enum { T_REQ = 1, T_UNARY_DONE, T_GENERIC_DONE, T_S_RECV, T_S_CLOSE, T_S_SEND, T_S_STATUS, T_SHUTDOWN };
+enum { M_UNARY, M_STREAM, M_GENERIC };
+
+typedef struct gs_tag {
+  int kind;
+  void *obj;
+  /* gRPC's own synchronisation is invisible to ThreadSanitizer (system
+   * library, abseil futexes). A release store before handing a tag to gRPC
+   * and an acquire load when it comes back out of the queue state the
+   * happens-before edge that gRPC provides; it costs one uncontended atomic. */
+  atomic_int hb;
+} gs_tag;
+
+static inline void tag_init(gs_tag *t, int kind, void *obj) {
+  t->kind = kind;
+  t->obj = obj;
+  atomic_init(&t->hb, 0);
+}
+
+static inline void *hb_give(gs_tag *t) {
+  atomic_store_explicit(&t->hb, 1, memory_order_release);
+  return t;
+}
+
+static inline gs_tag *hb_take(void *tag) {
+  gs_tag *t = tag;
+  (void)atomic_load_explicit(&t->hb, memory_order_acquire);
+  return t;
+}
+
+typedef struct gs_cq {
+  nc_gsrv *srv;
+  grpc_completion_queue *cq;
+  pthread_t thr;
+  int started;
+} gs_cq;
+
+typedef struct gs_req { /* one outstanding request_call */
+  gs_tag tag;
+  gs_cq *q;
+  int method;
+  grpc_call *call;
+  gpr_timespec deadline;
+  grpc_metadata_array md;
+  grpc_call_details details; /* generic only */
+  grpc_byte_buffer *payload; /* unary only */
+} gs_req;
+
+typedef struct gs_stream {
+  gs_tag t_recv, t_close, t_send, t_status;
+  nc_gsrv *srv;
+  uint64_t id;
+  grpc_call *call;
+  atomic_int refs; /* outstanding batches + 1 while in the map */
+  struct gs_stream *hnext;
+  char peer[96];
+  /* receive side: CQ thread only */
+  grpc_byte_buffer *recv_bb;
+  int recv_cancelled;
+  int closed_emitted;
+  /* send side: under mu */
+  pthread_mutex_t mu;
+  grpc_byte_buffer **q; /* ring of queued messages */
+  size_t q_cap, q_head, q_len;
+  grpc_byte_buffer *inflight;
+  int sending, close_req, status_sent, dead;
+  grpc_status_code close_code;
+} gs_stream;
+
+struct nc_gsrv {
+  grpc_server *server;
+  void *m_unary, *m_stream;
+  nc_gsrv_on_event cb;
+  void *ud;
+  size_t queue_max;
+  int nq;
+  gs_cq qs[GS_MAX_THREADS];
+  gs_req *reqs;
+  size_t n_reqs;
+  gs_tag t_shutdown;
+
+  pthread_rwlock_t api_lock; /* read: API calls starting batches; write: stop */
+  atomic_int stopping;
+
+  pthread_mutex_t mu; /* live, pending, shutdown_done */
+  pthread_cond_t cond;
+  long live;
+  int shutdown_done;
+  nc_gsrv_unary *pending;
+
+  pthread_mutex_t map_mu;
+  gs_stream **buckets;
+  size_t n_buckets, n_streams;
+};
+
+/* nc_grpc_server.c */
+void nc_gsrv__live_add(nc_gsrv *srv, long d);
+/* Delivers one event to the owner (nothing once stopping); bb is copied. */
+void nc_gsrv__emit(nc_gsrv *srv, nc_gsrv_ev_type type, uint64_t sid, nc_gsrv_unary *call,
+                   const char *peer, grpc_byte_buffer *bb);
+grpc_byte_buffer *nc_gsrv__bb_from(const uint8_t *data, size_t len);
+
+/* nc_grpc_stream.c, all on the stream's queue thread */
+void nc_gsrv__stream_arrived(nc_gsrv *srv, grpc_call *call);
+void nc_gsrv__stream_on_recv(gs_stream *s, int ok);
+void nc_gsrv__stream_on_close(gs_stream *s);
+void nc_gsrv__stream_on_send(gs_stream *s, int ok);
+
+#endif
