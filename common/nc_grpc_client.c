@@ -123,7 +123,7 @@ struct nc_gcli {
  * nc_grpc_client.c both carry it. */
 __attribute__((weak)) const char *__tsan_default_suppressions(void);
 __attribute__((weak)) const char *__tsan_default_suppressions(void) {
-  return "race:libgrpc.so\nrace:libgpr.so\nrace:libabsl_*\nrace:libstdc++.so\n"
+  return "race:libgrpc.so\nrace:libgpr.so\nrace:libabsl_*\nrace:libstdc++.so\nrace:libupb.so\n"
          "called_from_lib:libgrpc.so\ncalled_from_lib:libgpr.so\ndeadlock:libgrpc.so\n";
 }
 #endif
