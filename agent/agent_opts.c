@@ -99,6 +99,20 @@ bad:
   return NC_EINVAL;
 }
 
+/* Next item of a list separated by commas and/or whitespace: returns its
+ * start and sets *len, or NULL at the end. *p moves past the item. */
+static const char *next_item(const char **p, size_t *len) {
+  const char *s = *p;
+  while (*s == ',' || isspace((unsigned char)*s))
+    s++;
+  const char *e = s;
+  while (*e && *e != ',' && !isspace((unsigned char)*e))
+    e++;
+  *p = e;
+  *len = (size_t)(e - s);
+  return *len ? s : NULL;
+}
+
 int nc_agent_parse_servers(const char *s, nc_server_addr **out, size_t *n, char *err,
                            size_t errlen) {
   nc_server_addr *v = NULL;
@@ -110,26 +124,19 @@ int nc_agent_parse_servers(const char *s, nc_server_addr **out, size_t *n, char 
     snprintf(err, errlen, "no servers given");
     return NC_EINVAL;
   }
-  const char *p = s;
-  while (*p) {
-    while (*p == ',' || isspace((unsigned char)*p))
-      p++;
-    if (!*p)
-      break;
-    const char *e = p;
-    while (*e && *e != ',' && !isspace((unsigned char)*e))
-      e++;
+  const char *p = s, *item;
+  size_t len;
+  while ((item = next_item(&p, &len)) != NULL) {
     nc_server_addr *nv = realloc(v, (cnt + 1) * sizeof(*v));
     if (!nv) {
       rc = NC_ENOMEM;
       goto out;
     }
     v = nv;
-    rc = parse_entry(p, (size_t)(e - p), &v[cnt], err, errlen);
+    rc = parse_entry(item, len, &v[cnt], err, errlen);
     if (rc)
       goto out;
     cnt++;
-    p = e;
   }
   if (cnt == 0) {
     snprintf(err, errlen, "no servers given");
@@ -151,16 +158,13 @@ int nc_agent_parse_uids(const char *s, uid_t **out, size_t *n) {
   *n = 0;
   if (!s)
     return 0;
-  const char *p = s;
-  while (*p) {
-    while (*p == ',' || isspace((unsigned char)*p))
-      p++;
-    if (!*p)
-      break;
+  const char *p = s, *item;
+  size_t len;
+  while ((item = next_item(&p, &len)) != NULL) {
     char *end = NULL;
     errno = 0;
-    long u = strtol(p, &end, 10);
-    if (errno || end == p || u < 0 || (*end && *end != ',' && !isspace((unsigned char)*end))) {
+    long u = strtol(item, &end, 10);
+    if (errno || end != item + len || u < 0) {
       free(v);
       return NC_EINVAL;
     }
@@ -171,7 +175,6 @@ int nc_agent_parse_uids(const char *s, uid_t **out, size_t *n) {
     }
     v = nv;
     v[cnt++] = (uid_t)u;
-    p = end;
   }
   *out = v;
   *n = cnt;

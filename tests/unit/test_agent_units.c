@@ -125,7 +125,14 @@ static void test_uids_parse(void **state) {
   assert_int_equal(n, 2);
   assert_int_equal(u[1], 1000);
   free(u);
+  assert_int_equal(nc_agent_parse_uids(" ,,7 ,\t8,, ", &u, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(u[0], 7);
+  assert_int_equal(u[1], 8);
+  free(u);
   assert_int_equal(nc_agent_parse_uids("root", &u, &n), NC_EINVAL);
+  assert_int_equal(nc_agent_parse_uids("12x,3", &u, &n), NC_EINVAL);
+  assert_int_equal(nc_agent_parse_uids("-1", &u, &n), NC_EINVAL);
   assert_int_equal(nc_agent_parse_uids(NULL, &u, &n), 0);
   assert_null(u);
 }
