@@ -6,6 +6,7 @@
  *                   bidi stream, setup done; needs the server's pid)
  *   push_fanout_ms  one change -> all N subscriber connections acked
  *                   (server must run with --push-merge-ms 0)
+ *   loadavg_1m_*    the machine's 1-minute load average around the fan-out
  *
  * Either spawns the built nacosd (default; --nacosd PATH overrides the
  * binary next to this one) on ephemeral loopback ports with merge window 0,
@@ -50,6 +51,19 @@ static double now_s(void) {
 static void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+}
+
+/* 1-minute load average: figures from the shared 2-core machine mean
+ * little without it. */
+static double loadavg1(void) {
+  double l = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &l) != 1)
+      l = -1;
+    fclose(f);
+  }
+  return l;
 }
 
 /* ---- spawning nacosd ---- */
@@ -531,6 +545,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   fprintf(stderr, "bench: fan-out rounds start\n");
+  printf("loadavg_1m_before_fanout: %.2f\n", loadavg1());
+  fflush(stdout);
   for (int round = 0; round < rounds; round++) {
     sleep_ms(300); /* let earlier acks land */
     long long acked0 = metric(http_port, "nacosd_pushes_acked_total");
@@ -571,6 +587,7 @@ int main(int argc, char **argv) {
       }
   best = nres ? results[nres / 2] : -1;
   printf("push_fanout_ms: %lld\n", best);
+  printf("loadavg_1m_after_fanout: %.2f\n", loadavg1());
   fflush(stdout);
 
   nc_gcli_free(pub);
