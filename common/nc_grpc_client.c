@@ -676,7 +676,7 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
   else
     snprintf(tgt, sizeof(tgt), "%s", target);
 
-  grpc_arg args[12];
+  grpc_arg args[16];
   int na = 0;
   arg_int(&args[na++], GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   arg_int(&args[na++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
@@ -687,6 +687,7 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
   arg_int(&args[na++], GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   arg_int(&args[na++], GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   arg_int(&args[na++], GRPC_ARG_ENABLE_RETRIES, 0); /* no retry buffering of messages */
+  arg_int(&args[na++], GRPC_ARG_HTTP2_BDP_PROBE, 0); /* small messages: see nc_grpc_server.c */
   /* The subchannel's connect timeout is the min reconnect backoff. */
   arg_int(&args[na++], GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
           o.connect_timeout_ms > 0 ? o.connect_timeout_ms : 3000);
