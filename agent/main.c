@@ -5,38 +5,13 @@
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_log.h"
+#include "nc_sdnotify.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
-
-/* sd_notify("READY=1") without libsystemd: one datagram to the socket
- * named by NOTIFY_SOCKET ('@' = abstract namespace). */
-static void notify_ready(void) {
-  const char *path = getenv("NOTIFY_SOCKET");
-  if (!path || !path[0])
-    return;
-  struct sockaddr_un sa = {0};
-  size_t len = strlen(path);
-  if (len >= sizeof(sa.sun_path))
-    return;
-  sa.sun_family = AF_UNIX;
-  memcpy(sa.sun_path, path, len);
-  if (sa.sun_path[0] == '@')
-    sa.sun_path[0] = '\0';
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return;
-  static const char msg[] = "READY=1";
-  if (sendto(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL, (struct sockaddr *)&sa,
-             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-    nc_warn("agent: sd_notify to %s failed", path);
-  close(fd);
-}
 
 int main(int argc, char **argv) {
   nc_agent_cfg cfg;
@@ -73,7 +48,7 @@ int main(int argc, char **argv) {
   rc = nc_agent_new(&loop, &cfg, &ag);
   if (rc == 0) {
     nc_info("agent: ready (socket %s, servers %s)", cfg.socket, cfg.servers);
-    notify_ready();
+    nc_sdnotify("READY=1");
     uv_run(&loop, UV_RUN_DEFAULT);
     nc_agent_free(ag);
     nc_info("agent: stopped");

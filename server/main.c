@@ -9,6 +9,7 @@
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_log.h"
+#include "nc_sdnotify.h"
 #include "nc_opts.h"
 #include "server_opts.h"
 #include "srv_rpc.h"
@@ -203,6 +204,7 @@ int main(int argc, char **argv) {
   uv_signal_init(&a.loop, &a.sig_int);
   uv_signal_start(&a.sig_term, on_signal, SIGTERM);
   uv_signal_start(&a.sig_int, on_signal, SIGINT);
+  nc_sdnotify("READY=1"); /* storage loaded and every port listening */
   uv_run(&a.loop, UV_RUN_DEFAULT);
   exit_code = 0;
 out:
