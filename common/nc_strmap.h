@@ -1,14 +1,12 @@
 /* nc_strmap: a general string-keyed hash map with insertion-ordered
- * iteration (the agent's desired-state tables, the config listen tables).
+ * iteration (the agent's desired-state tables, the config listen tables, the server's
+ * connections, services, subscribers and pending pushes).
  *
  * Ownership: keys are copied and owned by the map; values are borrowed
  * pointers the caller owns (nc_strmap_free can hand each one to a free
  * callback). Chained buckets that double at load 1, plus a doubly linked
  * list of entries so iteration follows insertion order and deletion is
- * O(1). Not thread-safe: one thread (or one lock) per map.
- *
- * Named nc_strmap, not nc_map, because server/srv_map.{c,h} still defines
- * nc_map_* with the same design; it can switch to this module later. */
+ * O(1). Not thread-safe: one thread (or one lock) per map. */
 #ifndef NC_STRMAP_H
 #define NC_STRMAP_H
 

@@ -35,9 +35,9 @@ int nc_conn_is_cluster(const nc_conn *c) {
 void nc_cm_touch(nc_conn *c) { c->last_active_ms = nc_now_ms(); }
 
 nc_conn *nc_srv_find_conn(nc_srv *srv, const char *conn_id) {
-  return nc_map_get(srv->conns, conn_id);
+  return nc_strmap_get(srv->conns, conn_id);
 }
-size_t nc_srv_conn_count(nc_srv *srv) { return nc_map_count(srv->conns); }
+size_t nc_srv_conn_count(nc_srv *srv) { return nc_strmap_count(srv->conns); }
 
 int nc_srv_add_tick_fn(nc_srv *srv, void (*fn)(void *ud), void *ud) {
   nc_tickfn *t = realloc(srv->tickfns, (srv->n_tickfns + 1) * sizeof(*t));
@@ -97,11 +97,11 @@ static void peer_free(nc_peer *p) {
 }
 
 nc_peer *nc_cm_peer(nc_srv *srv, const char *peer_key, const char *peer, int create) {
-  nc_peer *p = nc_map_get(srv->peers, peer_key);
+  nc_peer *p = nc_strmap_get(srv->peers, peer_key);
   if (p || !create)
     return p;
   p = calloc(1, sizeof(*p));
-  if (!p || !(p->conn_id = mint_id(peer)) || nc_map_put(srv->peers, peer_key, p, NULL)) {
+  if (!p || !(p->conn_id = mint_id(peer)) || nc_strmap_put(srv->peers, peer_key, p, NULL)) {
     peer_free(p);
     return NULL;
   }
@@ -120,7 +120,7 @@ static void conn_free(nc_conn *c) {
   free(c->app);
   free(c->tenant);
   cJSON_Delete(c->labels);
-  nc_map_free(c->pending);
+  nc_strmap_free(c->pending, NULL);
   free(c);
 }
 
@@ -178,7 +178,8 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
   c->g = s->g;
   c->stream_id = s->id;
   if (!c->id || !c->peer_key || !c->client_ip || !c->remote_ip || !c->version || !c->labels ||
-      !c->app || !c->tenant || nc_map_new(&c->pending) || nc_map_put(srv->conns, c->id, c, NULL)) {
+      !c->app || !c->tenant || !(c->pending = nc_strmap_new()) ||
+      nc_strmap_put(srv->conns, c->id, c, NULL)) {
     conn_free(c);
     return NC_ENOMEM;
   }
@@ -194,27 +195,27 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
 }
 
 void nc_cm_unregister(nc_srv *srv, nc_conn *c, int close_stream, const char *why) {
-  nc_map_del(srv->conns, c->id);
+  nc_strmap_del(srv->conns, c->id);
   srv->n_cluster -= (size_t)nc_conn_is_cluster(c);
-  nc_peer *p = nc_map_get(srv->peers, c->peer_key);
+  nc_peer *p = nc_strmap_get(srv->peers, c->peer_key);
   if (p && p->conn == c) {
-    nc_map_del(srv->peers, c->peer_key);
+    nc_strmap_del(srv->peers, c->peer_key);
     peer_free(p);
   }
   char sk[24];
   snprintf(sk, sizeof(sk), "%llu", (unsigned long long)c->stream_id);
-  nc_stream *s = nc_map_get(srv->streams, sk);
+  nc_stream *s = nc_strmap_get(srv->streams, sk);
   if (s && s->conn == c)
     s->conn = NULL;
   srv->st.conns_closed++;
   nc_info("connection %s unregistered (%s)", c->id, why);
   /* Pushes first, so their owners see GONE before the DOWN listener frees
    * the state they point into. */
-  nc_map_ent *e, *nx;
-  for (e = nc_map_first(c->pending); e; e = nx) {
-    nx = nc_map_next(e);
-    nc_srv_pend_resolve(srv, nc_map_ent_val(e), NC_PUSH_GONE);
-  }
+  nc_strmap_iter it;
+  void *pv;
+  nc_strmap_iter_init(&it, c->pending);
+  while (nc_strmap_iter_next(&it, NULL, &pv))
+    nc_srv_pend_resolve(srv, pv, NC_PUSH_GONE);
   for (size_t i = 0; i < srv->n_listeners; i++)
     srv->listeners[i].fn(srv->listeners[i].ud, c, NC_CONN_DOWN);
   if (close_stream && c->g)
@@ -223,14 +224,14 @@ void nc_cm_unregister(nc_srv *srv, nc_conn *c, int close_stream, const char *why
 }
 
 void nc_srv_drop_conn(nc_srv *srv, const char *conn_id, const char *why) {
-  nc_conn *c = nc_map_get(srv->conns, conn_id);
+  nc_conn *c = nc_strmap_get(srv->conns, conn_id);
   if (c)
     nc_cm_unregister(srv, c, 1, why ? why : "dropped");
 }
 
 static void on_probe(void *ud, const char *conn_id, nc_push_result res) {
   nc_srv *srv = ud;
-  nc_conn *c = nc_map_get(srv->conns, conn_id);
+  nc_conn *c = nc_strmap_get(srv->conns, conn_id);
   if (!c)
     return;
   c->probing = 0;
@@ -245,10 +246,11 @@ static void on_probe(void *ud, const char *conn_id, nc_push_result res) {
 static void probe_idle(nc_srv *srv) {
   uint64_t now = nc_now_ms();
   static const char body[] = "{\"headers\":{},\"module\":\"internal\"}";
-  nc_map_ent *e, *nx;
-  for (e = nc_map_first(srv->conns); e; e = nx) {
-    nx = nc_map_next(e);
-    nc_conn *c = nc_map_ent_val(e);
+  nc_strmap_iter it;
+  void *cv;
+  nc_strmap_iter_init(&it, srv->conns);
+  while (nc_strmap_iter_next(&it, NULL, &cv)) {
+    nc_conn *c = cv;
     if (c->probing || now < c->last_active_ms + (uint64_t)srv->o.idle_probe_ms)
       continue;
     int rc = nc_srv_push_raw(srv, c->id, "ClientDetectionRequest", body, sizeof(body) - 1,
@@ -263,12 +265,14 @@ static void probe_idle(nc_srv *srv) {
 
 static void expire_peers(nc_srv *srv) {
   uint64_t now = nc_now_ms();
-  nc_map_ent *e, *nx;
-  for (e = nc_map_first(srv->peers); e; e = nx) {
-    nx = nc_map_next(e);
-    nc_peer *p = nc_map_ent_val(e);
+  nc_strmap_iter it;
+  const char *key;
+  void *pv;
+  nc_strmap_iter_init(&it, srv->peers);
+  while (nc_strmap_iter_next(&it, &key, &pv)) {
+    nc_peer *p = pv;
     if (!p->conn && now > p->seen_ms + PEER_EXPIRE_MS) {
-      nc_map_del(srv->peers, nc_map_ent_key(e));
+      nc_strmap_del(srv->peers, key);
       peer_free(p);
     }
   }
@@ -290,7 +294,9 @@ void nc_cm_tick(nc_srv *srv) {
 }
 
 void nc_cm_free_all(nc_srv *srv) {
-  nc_map_ent *e;
-  for (e = nc_map_first(srv->peers); e; e = nc_map_next(e))
-    peer_free(nc_map_ent_val(e));
+  nc_strmap_iter it;
+  void *pv;
+  nc_strmap_iter_init(&it, srv->peers);
+  while (nc_strmap_iter_next(&it, NULL, &pv))
+    peer_free(pv);
 }

@@ -3,7 +3,7 @@
 
 #include "nc_err.h"
 #include "nc_log.h"
-#include "srv_map.h"
+#include "nc_strmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +40,10 @@ struct nc_npush {
   void *send_ud;
   uv_timer_t timer;
   uint64_t armed; /* due time the timer is set for, 0 = not armed */
-  nc_map *dlvs;    /* key -> dlv */
-  nc_map *byconn;  /* conn id -> nc_map(key -> dlv) */
-  nc_map *dirty;   /* svc key -> dirty */
-  nc_map *waiting; /* key -> dlv in QUEUED/RETRY */
+  nc_strmap *dlvs;    /* key -> dlv */
+  nc_strmap *byconn;  /* conn id -> nc_strmap(key -> dlv) */
+  nc_strmap *dirty;   /* svc key -> dirty */
+  nc_strmap *waiting; /* key -> dlv in QUEUED/RETRY */
   nc_npush_stats st;
 };
 
@@ -75,14 +75,14 @@ static void arm(nc_npush *p, uint64_t due) {
 
 /* Unlinks d from every index; frees it unless a result is outstanding. */
 static void dlv_remove(nc_npush *p, dlv *d) {
-  nc_map_del(p->dlvs, d->key);
-  nc_map_del(p->waiting, d->key);
-  nc_map *cm = nc_map_get(p->byconn, d->conn_id);
+  nc_strmap_del(p->dlvs, d->key);
+  nc_strmap_del(p->waiting, d->key);
+  nc_strmap *cm = nc_strmap_get(p->byconn, d->conn_id);
   if (cm) {
-    nc_map_del(cm, d->key);
-    if (nc_map_count(cm) == 0) {
-      nc_map_del(p->byconn, d->conn_id);
-      nc_map_free(cm);
+    nc_strmap_del(cm, d->key);
+    if (nc_strmap_count(cm) == 0) {
+      nc_strmap_del(p->byconn, d->conn_id);
+      nc_strmap_free(cm, NULL);
     }
   }
   p->st.deliveries--;
@@ -103,33 +103,33 @@ static dlv *dlv_get(nc_npush *p, const char *conn_id, const char *svc_key) {
   memcpy(key, conn_id, cl);
   key[cl] = '\x02';
   memcpy(key + cl + 1, svc_key, kl - cl - 1); /* includes the NUL */
-  d = nc_map_get(p->dlvs, key);
+  d = nc_strmap_get(p->dlvs, key);
   if (d)
     goto out;
-  nc_map *cm = nc_map_get(p->byconn, conn_id);
+  nc_strmap *cm = nc_strmap_get(p->byconn, conn_id);
   int new_cm = 0;
   if (!cm) {
-    if (nc_map_new(&cm))
+    if (!(cm = nc_strmap_new()))
       goto out;
-    if (nc_map_put(p->byconn, conn_id, cm, NULL)) {
-      nc_map_free(cm);
+    if (nc_strmap_put(p->byconn, conn_id, cm, NULL)) {
+      nc_strmap_free(cm, NULL);
       goto out;
     }
     new_cm = 1;
   }
   d = calloc(1, sizeof(*d));
   if (!d || !(d->key = strdup(key)) || !(d->conn_id = strdup(conn_id)) ||
-      !(d->svc_key = strdup(svc_key)) || nc_map_put(p->dlvs, key, d, NULL)) {
+      !(d->svc_key = strdup(svc_key)) || nc_strmap_put(p->dlvs, key, d, NULL)) {
     dlv_free(d);
     d = NULL;
-  } else if (nc_map_put(cm, key, d, NULL)) {
-    nc_map_del(p->dlvs, key);
+  } else if (nc_strmap_put(cm, key, d, NULL)) {
+    nc_strmap_del(p->dlvs, key);
     dlv_free(d);
     d = NULL;
   }
   if (!d && new_cm) {
-    nc_map_del(p->byconn, conn_id);
-    nc_map_free(cm);
+    nc_strmap_del(p->byconn, conn_id);
+    nc_strmap_free(cm, NULL);
   }
   if (d) {
     d->eng = p;
@@ -145,7 +145,7 @@ out:
 static void dlv_wait(nc_npush *p, dlv *d, dlv_state st, uint64_t due) {
   d->state = st;
   d->due = due;
-  if (nc_map_put(p->waiting, d->key, d, NULL) == 0)
+  if (nc_strmap_put(p->waiting, d->key, d, NULL) == 0)
     arm(p, due);
   /* On OOM the record stays QUEUED/RETRY without a timer entry; the next
    * change of the service sends it again. */
@@ -246,41 +246,45 @@ static void fan_one(void *ud, const char *conn_id) {
 static void on_timer(uv_timer_t *t) {
   nc_npush *p = t->data;
   uint64_t n = now(p), next = 0;
-  nc_map_ent *e, *nx;
+  nc_strmap_iter it;
+  const char *svc_key;
+  void *v;
   p->armed = 0;
   /* 1. services whose merge window is over: queue every subscriber now */
-  for (e = nc_map_first(p->dirty); e; e = nx) {
-    nx = nc_map_next(e);
-    dirty *dt = nc_map_ent_val(e);
+  nc_strmap_iter_init(&it, p->dirty);
+  while (nc_strmap_iter_next(&it, &svc_key, &v)) {
+    dirty *dt = v;
     if (dt->due > n)
       continue;
-    fan f = {p, nc_map_ent_key(e), n};
+    fan f = {p, svc_key, n};
     nc_nreg_each_subscriber(p->reg, f.svc_key, fan_one, &f);
-    free(nc_map_del(p->dirty, f.svc_key));
+    free(nc_strmap_del(p->dirty, f.svc_key));
   }
   /* 2. deliveries that are due (queued, first-subscribe, retries) */
   uint64_t sent0 = p->st.sent;
-  for (e = nc_map_first(p->waiting); e; e = nx) {
-    nx = nc_map_next(e);
-    dlv *d = nc_map_ent_val(e);
+  nc_strmap_iter_init(&it, p->waiting);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
+    dlv *d = v;
     if (d->due > n)
       continue;
-    nc_map_del(p->waiting, d->key);
+    nc_strmap_del(p->waiting, d->key);
     nc_trace("push %s -> %s (%s)", d->svc_key, d->conn_id, state_name(d->state));
     dlv_send(p, d);
-    /* a send may re-queue d (RETRY) behind nx; it is then not due yet */
+    /* a send may re-queue d (RETRY) behind the iterator; it is then not due yet */
   }
   if (p->st.sent - sent0 >= 1000)
     nc_info("push: %llu pushes sent in %llu ms", (unsigned long long)(p->st.sent - sent0),
             (unsigned long long)(now(p) - n));
   /* 3. re-arm for the earliest remaining due time */
-  for (e = nc_map_first(p->dirty); e; e = nc_map_next(e)) {
-    dirty *dt = nc_map_ent_val(e);
+  nc_strmap_iter_init(&it, p->dirty);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
+    dirty *dt = v;
     if (!next || dt->due < next)
       next = dt->due;
   }
-  for (e = nc_map_first(p->waiting); e; e = nc_map_next(e)) {
-    dlv *d = nc_map_ent_val(e);
+  nc_strmap_iter_init(&it, p->waiting);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
+    dlv *d = v;
     if (!next || d->due < next)
       next = d->due;
   }
@@ -298,12 +302,12 @@ int nc_npush_new(uv_loop_t *loop, nc_nreg *reg, const nc_npush_opts *opts, nc_np
   p->o = *opts;
   p->send = send;
   p->send_ud = send_ud;
-  if (nc_map_new(&p->dlvs) || nc_map_new(&p->byconn) || nc_map_new(&p->dirty) ||
-      nc_map_new(&p->waiting)) {
-    nc_map_free(p->dlvs);
-    nc_map_free(p->byconn);
-    nc_map_free(p->dirty);
-    nc_map_free(p->waiting);
+  if (!(p->dlvs = nc_strmap_new()) || !(p->byconn = nc_strmap_new()) ||
+      !(p->dirty = nc_strmap_new()) || !(p->waiting = nc_strmap_new())) {
+    nc_strmap_free(p->dlvs, NULL);
+    nc_strmap_free(p->byconn, NULL);
+    nc_strmap_free(p->dirty, NULL);
+    nc_strmap_free(p->waiting, NULL);
     free(p);
     return NC_ENOMEM;
   }
@@ -313,36 +317,35 @@ int nc_npush_new(uv_loop_t *loop, nc_nreg *reg, const nc_npush_opts *opts, nc_np
   return 0;
 }
 
+static void dlv_free_final(void *v) {
+  dlv *d = v;
+  if (d->state == DLV_SENT)
+    nc_warn("push engine freed with a push in flight (%s)", d->key);
+  dlv_free(d);
+}
+
+static void conn_index_free(void *v) { nc_strmap_free(v, NULL); }
+
 static void on_timer_closed(uv_handle_t *h) { free(h->data); }
 
 void nc_npush_free(nc_npush *p) {
   if (!p)
     return;
-  for (nc_map_ent *e = nc_map_first(p->dlvs); e; e = nc_map_next(e)) {
-    dlv *d = nc_map_ent_val(e);
-    if (d->state == DLV_SENT)
-      nc_warn("push engine freed with a push in flight (%s)", d->key);
-    dlv_free(d);
-  }
-  for (nc_map_ent *e = nc_map_first(p->byconn); e; e = nc_map_next(e))
-    nc_map_free(nc_map_ent_val(e));
-  for (nc_map_ent *e = nc_map_first(p->dirty); e; e = nc_map_next(e))
-    free(nc_map_ent_val(e));
-  nc_map_free(p->dlvs);
-  nc_map_free(p->byconn);
-  nc_map_free(p->dirty);
-  nc_map_free(p->waiting);
+  nc_strmap_free(p->dlvs, dlv_free_final);
+  nc_strmap_free(p->byconn, conn_index_free);
+  nc_strmap_free(p->dirty, free);
+  nc_strmap_free(p->waiting, NULL);
   uv_close((uv_handle_t *)&p->timer, on_timer_closed);
 }
 
 void nc_npush_service_changed(nc_npush *p, const char *svc_key) {
-  if (nc_map_get(p->dirty, svc_key))
+  if (nc_strmap_get(p->dirty, svc_key))
     return; /* already waiting: this change merges into that push */
   dirty *dt = malloc(sizeof(*dt));
   if (!dt)
     return;
   dt->due = now(p) + (uint64_t)p->o.merge_ms;
-  if (nc_map_put(p->dirty, svc_key, dt, NULL)) {
+  if (nc_strmap_put(p->dirty, svc_key, dt, NULL)) {
     free(dt);
     return;
   }
@@ -361,23 +364,25 @@ void nc_npush_unsubscribed(nc_npush *p, const char *conn_id, const char *svc_key
   if (!key)
     return;
   snprintf(key, kl, "%s\x02%s", conn_id, svc_key);
-  dlv *d = nc_map_get(p->dlvs, key);
+  dlv *d = nc_strmap_get(p->dlvs, key);
   free(key);
   if (d)
     dlv_remove(p, d);
 }
 
 void nc_npush_conn_gone(nc_npush *p, const char *conn_id) {
-  nc_map *cm = nc_map_get(p->byconn, conn_id);
+  nc_strmap *cm = nc_strmap_get(p->byconn, conn_id);
   if (!cm)
     return;
-  nc_map_ent *e, *nx;
-  /* dlv_remove frees cm with its last record */
-  size_t left = nc_map_count(cm);
-  for (e = nc_map_first(cm); e && left; e = nx) {
-    nx = nc_map_next(e);
+  /* dlv_remove frees cm with its last record: count down, so the loop
+   * never looks at cm after that */
+  size_t left = nc_strmap_count(cm);
+  nc_strmap_iter it;
+  void *v;
+  nc_strmap_iter_init(&it, cm);
+  while (left && nc_strmap_iter_next(&it, NULL, &v)) {
     left--;
-    dlv_remove(p, nc_map_ent_val(e));
+    dlv_remove(p, v);
   }
 }
 

@@ -2,7 +2,7 @@
 #include "naming_registry.h"
 
 #include "nc_err.h"
-#include "srv_map.h"
+#include "nc_strmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +18,8 @@ typedef struct pub {
 
 struct nc_nsvc {
   char *key, *ns, *group, *name;
-  nc_map *pubs; /* conn id -> pub* */
-  nc_map *subs; /* conn id -> char* clusters */
+  nc_strmap *pubs; /* conn id -> pub* */
+  nc_strmap *subs; /* conn id -> char* clusters */
   uint64_t last_ref;
   uint64_t revision;
   uint64_t empty_since; /* wall ms when it lost its last publisher/subscriber; 0 = in use */
@@ -31,13 +31,13 @@ struct nc_nsvc {
 };
 
 typedef struct client {
-  nc_map *pubs; /* svc key -> nc_nsvc* */
-  nc_map *subs; /* svc key -> nc_nsvc* */
+  nc_strmap *pubs; /* svc key -> nc_nsvc* */
+  nc_strmap *subs; /* svc key -> nc_nsvc* */
 } client;
 
 struct nc_nreg {
-  nc_map *svcs;    /* key -> nc_nsvc* */
-  nc_map *clients; /* conn id -> client* */
+  nc_strmap *svcs;    /* key -> nc_nsvc* */
+  nc_strmap *clients; /* conn id -> client* */
   nc_nreg_change_fn fn;
   void *ud;
   size_t n_instances, n_subscribers;
@@ -58,7 +58,8 @@ const char *nc_nreg_key(char *buf, size_t cap, const char *ns, const char *group
   return (n < 0 || (size_t)n >= cap) ? NULL : buf;
 }
 
-static void pub_free(pub *p) {
+static void pub_free(void *v) {
+  pub *p = v;
   if (!p)
     return;
   for (size_t i = 0; i < p->n; i++)
@@ -69,17 +70,12 @@ static void pub_free(pub *p) {
 
 /* ---- services and clients ---- */
 
-static void svc_free(nc_nsvc *s) {
+static void svc_free(void *v) {
+  nc_nsvc *s = v;
   if (!s)
     return;
-  if (s->pubs)
-    for (nc_map_ent *e = nc_map_first(s->pubs); e; e = nc_map_next(e))
-      pub_free(nc_map_ent_val(e));
-  if (s->subs)
-    for (nc_map_ent *e = nc_map_first(s->subs); e; e = nc_map_next(e))
-      free(nc_map_ent_val(e));
-  nc_map_free(s->pubs);
-  nc_map_free(s->subs);
+  nc_strmap_free(s->pubs, pub_free);
+  nc_strmap_free(s->subs, free);
   free(s->key);
   free(s->ns);
   free(s->group);
@@ -91,7 +87,7 @@ static void svc_free(nc_nsvc *s) {
 
 static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char *group,
                         const char *name, int create) {
-  nc_nsvc *s = nc_map_get(r->svcs, key);
+  nc_nsvc *s = nc_strmap_get(r->svcs, key);
   if (s && create)
     s->empty_since = 0; /* about to gain a publisher or subscriber */
   if (s || !create)
@@ -103,8 +99,8 @@ static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char 
   s->ns = strdup(norm_ns(ns));
   s->group = strdup(group);
   s->name = strdup(name);
-  if (!s->key || !s->ns || !s->group || !s->name || nc_map_new(&s->pubs) ||
-      nc_map_new(&s->subs) || nc_map_put(r->svcs, key, s, NULL)) {
+  if (!s->key || !s->ns || !s->group || !s->name || !(s->pubs = nc_strmap_new()) ||
+      !(s->subs = nc_strmap_new()) || nc_strmap_put(r->svcs, key, s, NULL)) {
     svc_free(s);
     return NULL;
   }
@@ -116,14 +112,14 @@ static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char 
  * ServiceListRequest still lists it and a quick re-register finds it;
  * nc_nreg_sweep forgets it afterwards. With TTL 0 it goes at once. */
 static void svc_maybe_gc(nc_nreg *r, nc_nsvc *s) {
-  if (nc_map_count(s->pubs) != 0 || nc_map_count(s->subs) != 0)
+  if (nc_strmap_count(s->pubs) != 0 || nc_strmap_count(s->subs) != 0)
     return;
   if (r->empty_ttl_ms) {
     if (!s->empty_since)
       s->empty_since = wall_ms();
     return;
   }
-  nc_map_del(r->svcs, s->key);
+  nc_strmap_del(r->svcs, s->key);
   svc_free(s);
 }
 
@@ -131,12 +127,13 @@ void nc_nreg_set_empty_ttl(nc_nreg *r, uint64_t ttl_ms) { r->empty_ttl_ms = ttl_
 
 size_t nc_nreg_sweep(nc_nreg *r, uint64_t now_ms) {
   size_t n = 0;
-  nc_map_ent *e, *nx;
-  for (e = nc_map_first(r->svcs); e; e = nx) {
-    nx = nc_map_next(e);
-    nc_nsvc *s = nc_map_ent_val(e);
+  nc_strmap_iter it;
+  void *v;
+  nc_strmap_iter_init(&it, r->svcs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
+    nc_nsvc *s = v;
     if (s->empty_since && now_ms >= s->empty_since + r->empty_ttl_ms) {
-      nc_map_del(r->svcs, s->key);
+      nc_strmap_del(r->svcs, s->key);
       svc_free(s);
       n++;
     }
@@ -144,21 +141,22 @@ size_t nc_nreg_sweep(nc_nreg *r, uint64_t now_ms) {
   return n;
 }
 
-static void client_free(client *c) {
+static void client_free(void *v) {
+  client *c = v;
   if (!c)
     return;
-  nc_map_free(c->pubs);
-  nc_map_free(c->subs);
+  nc_strmap_free(c->pubs, NULL);
+  nc_strmap_free(c->subs, NULL);
   free(c);
 }
 
 static client *client_get(nc_nreg *r, const char *conn_id, int create) {
-  client *c = nc_map_get(r->clients, conn_id);
+  client *c = nc_strmap_get(r->clients, conn_id);
   if (c || !create)
     return c;
   c = calloc(1, sizeof(*c));
-  if (!c || nc_map_new(&c->pubs) || nc_map_new(&c->subs) ||
-      nc_map_put(r->clients, conn_id, c, NULL)) {
+  if (!c || !(c->pubs = nc_strmap_new()) || !(c->subs = nc_strmap_new()) ||
+      nc_strmap_put(r->clients, conn_id, c, NULL)) {
     client_free(c);
     return NULL;
   }
@@ -166,15 +164,15 @@ static client *client_get(nc_nreg *r, const char *conn_id, int create) {
 }
 
 static void client_maybe_gc(nc_nreg *r, const char *conn_id, client *c) {
-  if (nc_map_count(c->pubs) == 0 && nc_map_count(c->subs) == 0) {
-    nc_map_del(r->clients, conn_id);
+  if (nc_strmap_count(c->pubs) == 0 && nc_strmap_count(c->subs) == 0) {
+    nc_strmap_del(r->clients, conn_id);
     client_free(c);
   }
 }
 
 int nc_nreg_new(nc_nreg **out) {
   nc_nreg *r = calloc(1, sizeof(*r));
-  if (!r || nc_map_new(&r->svcs) || nc_map_new(&r->clients)) {
+  if (!r || !(r->svcs = nc_strmap_new()) || !(r->clients = nc_strmap_new())) {
     nc_nreg_free(r);
     return NC_ENOMEM;
   }
@@ -185,14 +183,8 @@ int nc_nreg_new(nc_nreg **out) {
 void nc_nreg_free(nc_nreg *r) {
   if (!r)
     return;
-  if (r->svcs)
-    for (nc_map_ent *e = nc_map_first(r->svcs); e; e = nc_map_next(e))
-      svc_free(nc_map_ent_val(e));
-  if (r->clients)
-    for (nc_map_ent *e = nc_map_first(r->clients); e; e = nc_map_next(e))
-      client_free(nc_map_ent_val(e));
-  nc_map_free(r->svcs);
-  nc_map_free(r->clients);
+  nc_strmap_free(r->svcs, svc_free);
+  nc_strmap_free(r->clients, client_free);
   free(r);
 }
 
@@ -232,7 +224,7 @@ int nc_nreg_publish(nc_nreg *r, const char *conn_id, const char *ns, const char 
   nc_nsvc *s = svc_get(r, key, ns, group, name, n > 0);
   if (!s)
     goto out; /* deregister of an unknown service: silent success */
-  pub *old = nc_map_get(s->pubs, conn_id);
+  pub *old = nc_strmap_get(s->pubs, conn_id);
   if ((n == 0 && !old) || (old && pub_equal(old, insts, n)))
     goto out; /* idempotent replay */
   client *c = client_get(r, conn_id, 1);
@@ -244,12 +236,12 @@ int nc_nreg_publish(nc_nreg *r, const char *conn_id, const char *ns, const char 
   if (n > 0) {
     np = calloc(1, sizeof(*np));
     if (!np || !(np->insts = calloc(n, sizeof(*np->insts))) ||
-        nc_map_put(s->pubs, conn_id, np, NULL) || nc_map_put(c->pubs, key, s, NULL)) {
-      if (np && np->insts && nc_map_get(s->pubs, conn_id) == np) {
+        nc_strmap_put(s->pubs, conn_id, np, NULL) || nc_strmap_put(c->pubs, key, s, NULL)) {
+      if (np && np->insts && nc_strmap_get(s->pubs, conn_id) == np) {
         if (old)
-          nc_map_put(s->pubs, conn_id, old, NULL);
+          nc_strmap_put(s->pubs, conn_id, old, NULL);
         else
-          nc_map_del(s->pubs, conn_id);
+          nc_strmap_del(s->pubs, conn_id);
       }
       pub_free(np);
       np = NULL;
@@ -265,8 +257,8 @@ int nc_nreg_publish(nc_nreg *r, const char *conn_id, const char *ns, const char 
     }
     r->n_instances += n;
   } else {
-    nc_map_del(s->pubs, conn_id);
-    nc_map_del(c->pubs, key);
+    nc_strmap_del(s->pubs, conn_id);
+    nc_strmap_del(c->pubs, key);
   }
   if (old) {
     r->n_instances -= old->n;
@@ -296,18 +288,18 @@ int nc_nreg_subscribe(nc_nreg *r, const char *conn_id, const char *ns, const cha
   client *c = client_get(r, conn_id, 1);
   char *cl = strdup(clusters ? clusters : "");
   void *old = NULL;
-  if (!c || !cl || nc_map_put(s->subs, conn_id, cl, &old)) {
+  if (!c || !cl || nc_strmap_put(s->subs, conn_id, cl, &old)) {
     free(cl);
     if (c)
       client_maybe_gc(r, conn_id, c);
     svc_maybe_gc(r, s);
     return NC_ENOMEM;
   }
-  if (nc_map_put(c->subs, key, s, NULL)) {
+  if (nc_strmap_put(c->subs, key, s, NULL)) {
     if (old)
-      nc_map_put(s->subs, conn_id, old, NULL);
+      nc_strmap_put(s->subs, conn_id, old, NULL);
     else
-      nc_map_del(s->subs, conn_id);
+      nc_strmap_del(s->subs, conn_id);
     free(cl);
     client_maybe_gc(r, conn_id, c);
     svc_maybe_gc(r, s);
@@ -325,52 +317,58 @@ void nc_nreg_unsubscribe(nc_nreg *r, const char *conn_id, const char *ns, const 
                          const char *name) {
   char kb[KEY_MAX];
   const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
-  nc_nsvc *s = key ? nc_map_get(r->svcs, key) : NULL;
+  nc_nsvc *s = key ? nc_strmap_get(r->svcs, key) : NULL;
   if (!s)
     return;
-  char *cl = nc_map_del(s->subs, conn_id);
+  char *cl = nc_strmap_del(s->subs, conn_id);
   if (cl) {
     free(cl);
     r->n_subscribers--;
   }
   client *c = client_get(r, conn_id, 0);
   if (c) {
-    nc_map_del(c->subs, key);
+    nc_strmap_del(c->subs, key);
     client_maybe_gc(r, conn_id, c);
   }
   svc_maybe_gc(r, s);
 }
 
 void nc_nreg_drop_conn(nc_nreg *r, const char *conn_id) {
-  client *c = nc_map_del(r->clients, conn_id);
+  client *c = nc_strmap_del(r->clients, conn_id);
   if (!c)
     return;
-  for (nc_map_ent *e = nc_map_first(c->subs); e; e = nc_map_next(e)) {
-    nc_nsvc *s = nc_map_ent_val(e);
-    char *cl = nc_map_del(s->subs, conn_id);
+  nc_strmap_iter it;
+  const char *key;
+  void *v;
+  nc_strmap_iter_init(&it, c->subs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
+    nc_nsvc *s = v;
+    char *cl = nc_strmap_del(s->subs, conn_id);
     if (cl) {
       free(cl);
       r->n_subscribers--;
     }
   }
   /* Collect keys first: the listener may look services up. */
-  for (nc_map_ent *e = nc_map_first(c->pubs); e; e = nc_map_next(e)) {
-    nc_nsvc *s = nc_map_ent_val(e);
-    pub *p = nc_map_del(s->pubs, conn_id);
+  nc_strmap_iter_init(&it, c->pubs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
+    nc_nsvc *s = v;
+    pub *p = nc_strmap_del(s->pubs, conn_id);
     if (p) {
       r->n_instances -= p->n;
       pub_free(p);
       s->revision++;
     }
   }
-  for (nc_map_ent *e = nc_map_first(c->pubs); e; e = nc_map_next(e))
+  nc_strmap_iter_init(&it, c->pubs);
+  while (nc_strmap_iter_next(&it, &key, NULL))
     if (r->fn)
-      r->fn(r->ud, nc_map_ent_key(e));
+      r->fn(r->ud, key);
   /* Now forget services that became empty (subs and pubs alike). */
-  nc_map *both[2] = {c->subs, c->pubs};
+  nc_strmap *both[2] = {c->subs, c->pubs};
   for (int k = 0; k < 2; k++)
-    for (nc_map_ent *e = nc_map_first(both[k]); e; e = nc_map_next(e)) {
-      nc_nsvc *s = nc_map_get(r->svcs, nc_map_ent_key(e));
+    for (nc_strmap_iter_init(&it, both[k]); nc_strmap_iter_next(&it, &key, NULL);) {
+      nc_nsvc *s = nc_strmap_get(r->svcs, key);
       if (s)
         svc_maybe_gc(r, s);
     }
@@ -412,9 +410,11 @@ static cJSON *build_info(nc_nsvc *s, const char *group, const char *name, const 
   cJSON_AddStringToObject(o, "clusters", clusters ? clusters : "");
   cJSON_AddNumberToObject(o, "cacheMillis", 10000);
   cJSON *hosts = cJSON_AddArrayToObject(o, "hosts");
+  nc_strmap_iter it;
+  void *v;
   if (s && hosts)
-    for (nc_map_ent *e = nc_map_first(s->pubs); e; e = nc_map_next(e)) {
-      const pub *p = nc_map_ent_val(e);
+    for (nc_strmap_iter_init(&it, s->pubs); nc_strmap_iter_next(&it, NULL, &v);) {
+      const pub *p = v;
       for (size_t i = 0; i < p->n; i++) {
         const nc_ninst *in = p->insts[i];
         if (!nc_ninst_enabled(in) || (healthy_only && !nc_ninst_healthy(in)) ||
@@ -438,12 +438,12 @@ cJSON *nc_nreg_service_info(nc_nreg *r, const char *ns, const char *group, const
                             const char *clusters, int healthy_only) {
   char kb[KEY_MAX];
   const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
-  nc_nsvc *s = key ? nc_map_get(r->svcs, key) : NULL;
+  nc_nsvc *s = key ? nc_strmap_get(r->svcs, key) : NULL;
   return build_info(s, group, name, clusters, healthy_only, s ? stamp(s) : wall_ms());
 }
 
 const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clusters, size_t *len) {
-  nc_nsvc *s = nc_map_get(r->svcs, svc_key);
+  nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
   if (!s)
     return NULL;
   if (!clusters)
@@ -484,14 +484,14 @@ const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clust
 }
 
 uint64_t nc_nreg_revision(nc_nreg *r, const char *svc_key) {
-  nc_nsvc *s = nc_map_get(r->svcs, svc_key);
+  nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
   return s ? s->revision : 0;
 }
 
 int nc_nreg_subscriber(nc_nreg *r, const char *svc_key, const char *conn_id,
                        const char **clusters) {
-  nc_nsvc *s = nc_map_get(r->svcs, svc_key);
-  const char *cl = s ? nc_map_get(s->subs, conn_id) : NULL;
+  nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
+  const char *cl = s ? nc_strmap_get(s->subs, conn_id) : NULL;
   if (!cl)
     return 0;
   if (clusters)
@@ -501,11 +501,14 @@ int nc_nreg_subscriber(nc_nreg *r, const char *svc_key, const char *conn_id,
 
 void nc_nreg_each_subscriber(nc_nreg *r, const char *svc_key,
                              void (*fn)(void *ud, const char *conn_id), void *ud) {
-  nc_nsvc *s = nc_map_get(r->svcs, svc_key);
+  nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
   if (!s)
     return;
-  for (nc_map_ent *e = nc_map_first(s->subs); e; e = nc_map_next(e))
-    fn(ud, nc_map_ent_key(e));
+  nc_strmap_iter it;
+  const char *conn_id;
+  nc_strmap_iter_init(&it, s->subs);
+  while (nc_strmap_iter_next(&it, &conn_id, NULL))
+    fn(ud, conn_id);
 }
 
 size_t nc_nreg_list(nc_nreg *r, const char *ns, const char *group, int page_no, int page_size,
@@ -515,8 +518,11 @@ size_t nc_nreg_list(nc_nreg *r, const char *ns, const char *group, int page_no, 
   if (page_no < 1)
     page_no = 1;
   size_t start = page_size > 0 ? (size_t)(page_no - 1) * (size_t)page_size : 0;
-  for (nc_map_ent *e = nc_map_first(r->svcs); e; e = nc_map_next(e)) {
-    const nc_nsvc *s = nc_map_ent_val(e);
+  nc_strmap_iter it;
+  void *v;
+  nc_strmap_iter_init(&it, r->svcs);
+  while (nc_strmap_iter_next(&it, NULL, &v)) {
+    const nc_nsvc *s = v;
     if (strcmp(s->ns, ns) != 0 || strcmp(s->group, group) != 0)
       continue;
     if (page_size > 0 && total >= start && total < start + (size_t)page_size)
@@ -527,8 +533,8 @@ size_t nc_nreg_list(nc_nreg *r, const char *ns, const char *group, int page_no, 
 }
 
 void nc_nreg_get_stats(const nc_nreg *r, nc_nreg_stats *st) {
-  st->services = nc_map_count(r->svcs);
-  st->clients = nc_map_count(r->clients);
+  st->services = nc_strmap_count(r->svcs);
+  st->clients = nc_strmap_count(r->clients);
   st->instances = r->n_instances;
   st->subscribers = r->n_subscribers;
 }

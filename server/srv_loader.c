@@ -44,8 +44,11 @@ char *nc_srv_loader_current(nc_srv *srv) {
   cJSON *all = cJSON_CreateObject();
   if (!all)
     return NULL;
-  for (nc_map_ent *e = nc_map_first(srv->conns); e; e = nc_map_next(e)) {
-    const nc_conn *c = nc_map_ent_val(e);
+  nc_strmap_iter it;
+  void *cv;
+  nc_strmap_iter_init(&it, srv->conns);
+  while (nc_strmap_iter_next(&it, NULL, &cv)) {
+    const nc_conn *c = cv;
     cJSON *o = cJSON_AddObjectToObject(all, c->id);
     cJSON *m = o ? cJSON_AddObjectToObject(o, "metaInfo") : NULL;
     if (!m) {
@@ -106,7 +109,7 @@ static int send_reset(nc_srv *srv, nc_conn *c, const char *redirect) {
 }
 
 int nc_srv_reload_client(nc_srv *srv, const char *conn_id, const char *redirect) {
-  nc_conn *c = conn_id ? nc_map_get(srv->conns, conn_id) : NULL;
+  nc_conn *c = conn_id ? nc_strmap_get(srv->conns, conn_id) : NULL;
   if (!c)
     return NC_ENOTFOUND;
   return send_reset(srv, c, redirect);
@@ -133,7 +136,7 @@ static void load_clear(nc_srv *srv, const char *why) {
   srv->load_redirect = NULL;
 }
 
-size_t nc_srv_sdk_conn_count(nc_srv *srv) { return nc_map_count(srv->conns) - srv->n_cluster; }
+size_t nc_srv_sdk_conn_count(nc_srv *srv) { return nc_strmap_count(srv->conns) - srv->n_cluster; }
 
 /* Once a second while a target is set: reset SDK connections until their
  * count is down to the target. A connection is reset once; those already
@@ -152,15 +155,18 @@ void nc_srv_loader_tick(nc_srv *srv) {
     load_clear(srv, "not reached in time");
     return;
   }
-  for (nc_map_ent *e = nc_map_first(srv->conns); e; e = nc_map_next(e)) {
-    const nc_conn *c = nc_map_ent_val(e);
+  nc_strmap_iter it;
+  void *cv;
+  nc_strmap_iter_init(&it, srv->conns);
+  while (nc_strmap_iter_next(&it, NULL, &cv)) {
+    const nc_conn *c = cv;
     leaving += c->reset_sent && !nc_conn_is_cluster(c);
   }
   size_t want = sdk - (size_t)srv->load_target;
-  nc_map_ent *e, *nx;
-  for (e = nc_map_first(srv->conns); e && leaving < want; e = nx) {
-    nx = nc_map_next(e); /* a failed push may not drop c, but be safe */
-    nc_conn *c = nc_map_ent_val(e);
+  /* The iterator holds the next entry: a failed push may drop c. */
+  nc_strmap_iter_init(&it, srv->conns);
+  while (leaving < want && nc_strmap_iter_next(&it, NULL, &cv)) {
+    nc_conn *c = cv;
     if (c->reset_sent || nc_conn_is_cluster(c))
       continue;
     if (send_reset(srv, c, srv->load_redirect) == 0)

@@ -6,7 +6,7 @@
 #define SRV_PRIV_H
 
 #include "nc_grpc_server.h"
-#include "srv_map.h"
+#include "nc_strmap.h"
 #include "srv_outbox.h"
 #include "srv_rpc.h"
 
@@ -29,7 +29,7 @@ struct nc_conn {
   uint64_t created_ms, last_active_ms; /* wall clock */
   nc_gsrv *g;
   uint64_t stream_id;
-  nc_map *pending; /* requestId -> nc_pend */
+  nc_strmap *pending; /* requestId -> nc_pend */
   int probing;
   int reset_sent; /* a ConnectResetRequest went out (srv_loader.c) */
 };
@@ -74,10 +74,10 @@ struct nc_srv {
   nc_outbox *ob; /* stream writes happen on its thread */
   uv_timer_t tick;
   uint64_t tick_n;
-  nc_map *conns;    /* id -> nc_conn */
-  nc_map *peers;    /* peer key -> nc_peer */
-  nc_map *streams;  /* "<stream id>" -> nc_stream */
-  nc_map *handlers; /* type -> nc_handler */
+  nc_strmap *conns;    /* id -> nc_conn */
+  nc_strmap *peers;    /* peer key -> nc_peer */
+  nc_strmap *streams;  /* "<stream id>" -> nc_stream */
+  nc_strmap *handlers; /* type -> nc_handler */
   uint64_t unknown_count;
   nc_listener *listeners;
   size_t n_listeners;

@@ -39,7 +39,7 @@ int nc_srv_register_handler(nc_srv *srv, const char *type, nc_handler_fn fn, voi
     return NC_ENOMEM;
   h->fn = fn;
   h->ud = ud;
-  if (nc_map_put(srv->handlers, type, h, &old)) {
+  if (nc_strmap_put(srv->handlers, type, h, &old)) {
     free(h);
     return NC_ENOMEM;
   }
@@ -49,14 +49,18 @@ int nc_srv_register_handler(nc_srv *srv, const char *type, nc_handler_fn fn, voi
 
 void nc_srv_each_request_count(nc_srv *srv, void (*fn)(void *ud, const char *type, uint64_t n),
                                void *ud) {
-  for (nc_map_ent *e = nc_map_first(srv->handlers); e; e = nc_map_next(e))
-    fn(ud, nc_map_ent_key(e), ((nc_handler *)nc_map_ent_val(e))->count);
+  nc_strmap_iter it;
+  const char *type;
+  void *hv;
+  nc_strmap_iter_init(&it, srv->handlers);
+  while (nc_strmap_iter_next(&it, &type, &hv))
+    fn(ud, type, ((nc_handler *)hv)->count);
   fn(ud, "unknown", srv->unknown_count);
 }
 
 /* ---- replies ---- */
 
-nc_conn *nc_req_conn(nc_req *r) { return nc_map_get(r->srv->conns, r->conn_id); }
+nc_conn *nc_req_conn(nc_req *r) { return nc_strmap_get(r->srv->conns, r->conn_id); }
 const char *nc_req_conn_id(const nc_req *r) { return r->conn_id; }
 nc_srv *nc_req_srv(nc_req *r) { return r->srv; }
 
@@ -140,7 +144,7 @@ static void dl_insert(nc_srv *srv, nc_pend *p) {
 
 void nc_srv_pend_resolve(nc_srv *srv, nc_pend *p, nc_push_result res) {
   dl_unlink(srv, p);
-  nc_map_del(p->conn->pending, p->reqid);
+  nc_strmap_del(p->conn->pending, p->reqid);
   switch (res) {
   case NC_PUSH_ACKED: srv->st.pushes_acked++; break;
   case NC_PUSH_NACKED: srv->st.pushes_nacked++; break;
@@ -159,7 +163,7 @@ void nc_srv_pend_resolve(nc_srv *srv, nc_pend *p, nc_push_result res) {
 
 int nc_srv_push_raw(nc_srv *srv, const char *conn_id, const char *type, const char *json,
                     size_t len, int timeout_ms, nc_push_cb cb, void *ud) {
-  nc_conn *c = nc_map_get(srv->conns, conn_id);
+  nc_conn *c = nc_strmap_get(srv->conns, conn_id);
   if (!c || srv->shut)
     return NC_ECLOSED;
   if (len < 2 || json[0] != '{')
@@ -186,7 +190,7 @@ int nc_srv_push_raw(nc_srv *srv, const char *conn_id, const char *type, const ch
   free(buf);
   if (rc)
     goto fail;
-  if (nc_map_put(c->pending, p->reqid, p, NULL)) {
+  if (nc_strmap_put(c->pending, p->reqid, p, NULL)) {
     free(out);
     rc = NC_ENOMEM;
     goto fail;
@@ -206,7 +210,7 @@ int nc_srv_push_raw(nc_srv *srv, const char *conn_id, const char *type, const ch
       if (rc == NC_EBUSY)
         srv->st.pushes_busy++;
       dl_unlink(srv, p);
-      nc_map_del(c->pending, p->reqid);
+      nc_strmap_del(c->pending, p->reqid);
       goto fail;
     }
   }
@@ -222,8 +226,8 @@ fail:
  * unregistered by its STREAM_CLOSED event anyway. */
 static void on_send_failed(void *ud, const char *conn_id, const char *reqid, int rc) {
   nc_srv *srv = ud;
-  nc_conn *c = nc_map_get(srv->conns, conn_id);
-  nc_pend *p = c ? nc_map_get(c->pending, reqid) : NULL;
+  nc_conn *c = nc_strmap_get(srv->conns, conn_id);
+  nc_pend *p = c ? nc_strmap_get(c->pending, reqid) : NULL;
   (void)rc;
   if (p)
     nc_srv_pend_resolve(srv, p, NC_PUSH_BUSY);
@@ -276,7 +280,7 @@ static void handle_unary(nc_srv *srv, nc_gsrv_ev *ev) {
       reply_error(srv, ev->call, 500, "out of memory");
     goto out;
   }
-  nc_handler *h = nc_map_get(srv->handlers, m->type);
+  nc_handler *h = nc_strmap_get(srv->handlers, m->type);
   if (!h) {
     srv->unknown_count++;
     reply_error(srv, ev->call, 302, "RequestHandler Not Found");
@@ -341,7 +345,7 @@ static void handle_stream_msg(nc_srv *srv, nc_stream *s, nc_gsrv_ev *ev) {
   nc_cm_touch(s->conn);
   if (!m->body_error && is_response(m)) {
     const char *rid = nc_json_str(m->body, "requestId", "");
-    nc_pend *p = nc_map_get(s->conn->pending, rid);
+    nc_pend *p = nc_strmap_get(s->conn->pending, rid);
     if (p)
       nc_srv_pend_resolve(srv, p,
                           nc_json_int(m->body, "resultCode", 500) == 200 ? NC_PUSH_ACKED
@@ -368,7 +372,7 @@ static void on_event(void *ud, nc_evq_node *node) {
     nc_stream *s = calloc(1, sizeof(*s));
     char pk[128];
     peer_key(pk, sizeof(pk), srv, ev);
-    if (!s || !(s->peer_key = strdup(pk)) || nc_map_put(srv->streams, sk, s, NULL)) {
+    if (!s || !(s->peer_key = strdup(pk)) || nc_strmap_put(srv->streams, sk, s, NULL)) {
       if (s)
         free(s->peer_key);
       free(s);
@@ -380,13 +384,13 @@ static void on_event(void *ud, nc_evq_node *node) {
     break;
   }
   case NC_GSRV_EV_STREAM_MSG: {
-    nc_stream *s = nc_map_get(srv->streams, sk);
+    nc_stream *s = nc_strmap_get(srv->streams, sk);
     if (s)
       handle_stream_msg(srv, s, ev);
     break;
   }
   case NC_GSRV_EV_STREAM_CLOSED: {
-    nc_stream *s = nc_map_del(srv->streams, sk);
+    nc_stream *s = nc_strmap_del(srv->streams, sk);
     if (s) {
       if (s->conn)
         nc_cm_unregister(srv, s->conn, 0, "stream closed");
@@ -428,6 +432,12 @@ static void drop_queued(nc_evq_node *node) {
 
 /* ---- lifecycle ---- */
 
+static void stream_free(void *v) {
+  nc_stream *s = v;
+  free(s->peer_key);
+  free(s);
+}
+
 static void on_tick(uv_timer_t *t) { nc_cm_tick(t->data); }
 static void on_tick_closed(uv_handle_t *h) { free(h->data); }
 
@@ -449,25 +459,25 @@ int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out) {
     srv->o.idle_probe_ms = 20000;
   if (srv->o.probe_timeout_ms <= 0)
     srv->o.probe_timeout_ms = 5000;
-  if (!srv->bind || nc_map_new(&srv->conns) || nc_map_new(&srv->peers) ||
-      nc_map_new(&srv->streams) || nc_map_new(&srv->handlers) ||
+  if (!srv->bind || !(srv->conns = nc_strmap_new()) || !(srv->peers = nc_strmap_new()) ||
+      !(srv->streams = nc_strmap_new()) || !(srv->handlers = nc_strmap_new()) ||
       nc_evq_new(loop, on_event, srv, &srv->q)) {
     if (srv->q)
       nc_evq_close(srv->q, NULL);
-    nc_map_free(srv->conns);
-    nc_map_free(srv->peers);
-    nc_map_free(srv->streams);
-    nc_map_free(srv->handlers);
+    nc_strmap_free(srv->conns, NULL);
+    nc_strmap_free(srv->peers, NULL);
+    nc_strmap_free(srv->streams, NULL);
+    nc_strmap_free(srv->handlers, NULL);
     free(srv->bind);
     free(srv);
     return NC_ENOMEM;
   }
   if (opts->send_thread && nc_outbox_new(loop, on_send_failed, srv, &srv->ob) != 0) {
     nc_evq_close(srv->q, NULL);
-    nc_map_free(srv->conns);
-    nc_map_free(srv->peers);
-    nc_map_free(srv->streams);
-    nc_map_free(srv->handlers);
+    nc_strmap_free(srv->conns, NULL);
+    nc_strmap_free(srv->peers, NULL);
+    nc_strmap_free(srv->streams, NULL);
+    nc_strmap_free(srv->handlers, NULL);
     free(srv->bind);
     free(srv);
     return NC_ENOMEM;
@@ -505,9 +515,15 @@ int nc_srv_start(nc_srv *srv, int *grpc_port, int *cluster_port) {
 }
 
 void nc_srv_drop_all(nc_srv *srv) {
-  nc_map_ent *e;
-  while ((e = nc_map_first(srv->conns)))
-    nc_cm_unregister(srv, nc_map_ent_val(e), 0, "server stopping");
+  /* Unregistering can drop more than the current entry: restart each time. */
+  for (;;) {
+    nc_strmap_iter it;
+    void *cv;
+    nc_strmap_iter_init(&it, srv->conns);
+    if (!nc_strmap_iter_next(&it, NULL, &cv))
+      break;
+    nc_cm_unregister(srv, cv, 0, "server stopping");
+  }
 }
 
 void nc_srv_shutdown(nc_srv *srv) {
@@ -534,19 +550,11 @@ void nc_srv_free(nc_srv *srv) {
   if (!srv)
     return;
   nc_srv_shutdown(srv);
-  nc_map_ent *e;
-  for (e = nc_map_first(srv->streams); e; e = nc_map_next(e)) {
-    nc_stream *s = nc_map_ent_val(e);
-    free(s->peer_key);
-    free(s);
-  }
-  for (e = nc_map_first(srv->handlers); e; e = nc_map_next(e))
-    free(nc_map_ent_val(e));
+  nc_strmap_free(srv->streams, stream_free);
+  nc_strmap_free(srv->handlers, free);
   nc_cm_free_all(srv);
-  nc_map_free(srv->conns);
-  nc_map_free(srv->peers);
-  nc_map_free(srv->streams);
-  nc_map_free(srv->handlers);
+  nc_strmap_free(srv->conns, NULL);
+  nc_strmap_free(srv->peers, NULL);
   free(srv->listeners);
   free(srv->tickfns);
   free(srv->load_redirect);
