@@ -16,42 +16,18 @@
  * --server-threads N (spawned nacosd --grpc-threads, 1), --window N (in flight per connection,
  * 64), --subscribers N (5000), --rounds N (fan-out repetitions, 5; the
  * median is printed). */
-#include "nc_err.h"
+#include "bench_util.h"
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
-#include "nc_json.h"
 #include "nc_log.h"
-#include "nc_payload.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
 
 /* 1-minute load average: figures from the shared 2-core machine mean
  * little without it. */
@@ -66,254 +42,42 @@ static double loadavg1(void) {
   return l;
 }
 
-/* ---- spawning nacosd ---- */
-
-static pid_t spawn_nacosd(const char *bin, const char *dir, int threads, int send_thread,
-                          int *grpc_port,
-                          int *http_port) {
-  char data[512], pf[512], log[512];
-  snprintf(data, sizeof(data), "%s/data", dir);
-  snprintf(pf, sizeof(pf), "%s/ports.json", dir);
-  snprintf(log, sizeof(log), "%s/nacosd.log", dir);
-  char th[16];
-  snprintf(th, sizeof(th), "%d", threads);
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE *f = freopen(log, "w", stderr);
-    (void)f;
-    execl(bin, bin, "--bind", "127.0.0.1", "--port", "0", "--grpc-port", "0", "--cluster-port",
-          "0", "--data-dir", data, "--port-file", pf, "--push-merge-ms", "0", "--log-level",
-          "warn", "--grpc-threads", th, send_thread ? "--send-thread=true" : "--send-thread=false",
-          (char *)NULL);
-    _exit(127);
-  }
-  for (int i = 0; i < 500; i++) {
-    FILE *f = fopen(pf, "r");
-    if (f) {
-      char buf[256];
-      size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-      fclose(f);
-      buf[n] = 0;
-      cJSON *j = cJSON_Parse(buf);
-      if (j) {
-        *grpc_port = (int)nc_json_int(j, "grpc_port", 0);
-        *http_port = (int)nc_json_int(j, "port", 0);
-        cJSON_Delete(j);
-        return pid;
-      }
-    }
-    sleep_ms(20);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
-  return -1;
-}
-
-static long rss_kb(pid_t pid) {
-  char path[64], line[256];
-  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  long kb = -1;
-  if (!f)
-    return -1;
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-      break;
-  fclose(f);
-  return kb;
-}
-
-/* utime+stime of a process in ms (from /proc/<pid>/stat), or -1. */
-static long long cpu_ms(pid_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  char *p = strrchr(buf, ')');
-  unsigned long long ut = 0, st = 0;
-  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-    return -1;
-  return (long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK);
-}
-
-static long long metric(int http_port, const char *name) {
-  if (http_port <= 0)
-    return -1;
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port)};
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
-    close(s);
-    return -1;
-  }
-  const char *req = "GET /metrics HTTP/1.0\r\n\r\n";
-  if (write(s, req, strlen(req)) < 0) {
-    close(s);
-    return -1;
-  }
-  static char buf[65536];
-  size_t len = 0;
-  ssize_t n;
-  while ((n = read(s, buf + len, sizeof(buf) - 1 - len)) > 0)
-    len += (size_t)n;
-  close(s);
-  buf[len] = 0;
-  char key[160];
-  snprintf(key, sizeof(key), "\n%s ", name);
-  char *p = strstr(buf, key);
-  return p ? atoll(p + strlen(key)) : -1;
-}
-
-/* ---- raw load connections (handshake by hand, pre-encoded payloads) ---- */
-
-static void noop_msg(void *ud, const uint8_t *d, size_t l) {
-  (void)ud;
-  (void)d;
-  (void)l;
-}
-static void noop_closed(void *ud, int st) {
-  (void)ud;
-  (void)st;
-}
-
-static int raw_json(nc_gcli *c, const char *type, const char *json, long long *err_code) {
-  uint8_t *buf = NULL, *resp = NULL;
-  size_t len = 0, rl = 0;
-  nc_msg *m = NULL;
-  int rc = nc_payload_encode(type, "127.0.0.1", NULL, 0, json, strlen(json), &buf, &len);
-  if (!rc)
-    rc = nc_gcli_unary(c, buf, len, 5000, &resp, &rl);
-  free(buf);
-  if (!rc)
-    rc = nc_payload_decode(resp, rl, &m);
-  free(resp);
-  if (!rc) {
-    *err_code = nc_json_int(m->body, "errorCode", -1);
-    nc_msg_free(m);
-  }
-  return rc;
-}
-
-static nc_gcli *load_conn_cbs(nc_gcli_env *env, const char *target, const nc_gcli_stream_cbs *scbs,
-                             void *ud, nc_gcli **slot) {
-  nc_gcli *c = NULL;
-  long long ec = 0;
-  if (nc_gcli_new(env, target, NULL, &c) || raw_json(c, "ServerCheckRequest", "{}", &ec))
-    goto fail;
-  if (slot)
-    *slot = c; /* the stream callback may need it as soon as it opens */
-  if (nc_gcli_stream_open(c, scbs, ud))
-    goto fail;
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  const char *setup = "{\"clientVersion\":\"bench\",\"labels\":{\"source\":\"sdk\",\"module\":"
-                      "\"naming\"},\"module\":\"internal\",\"headers\":{}}";
-  nc_payload_encode("ConnectionSetupRequest", "127.0.0.1", NULL, 0, setup, strlen(setup), &buf,
-                    &len);
-  int rc = nc_gcli_stream_send(c, buf, len);
-  free(buf);
-  if (rc)
-    goto fail;
-  for (int i = 0; i < 200; i++) {
-    if (raw_json(c, "HealthCheckRequest", "{}", &ec))
-      goto fail;
-    if (ec == 0)
-      return c;
-    sleep_ms(10);
-  }
-fail:
-  if (slot)
-    *slot = NULL;
-  if (c)
-    nc_gcli_free(c);
-  return NULL;
-}
-
 static nc_gcli *load_conn(nc_gcli_env *env, const char *target) {
-  nc_gcli_stream_cbs cbs = {noop_msg, noop_closed};
-  return load_conn_cbs(env, target, &cbs, NULL, NULL);
+  nc_gcli_stream_cbs cbs = {nc_bench_noop_msg, nc_bench_noop_closed};
+  return nc_bench_conn_open(env, target, "naming", &cbs, NULL, NULL);
 }
 
-typedef struct load {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int in_flight;
-  long done, failed;
-} load;
-
-static void load_done(void *ud, int status, const uint8_t *data, size_t len) {
-  load *l = ud;
-  nc_msg *m = NULL;
-  int ok = status == 0 && nc_payload_decode(data, len, &m) == 0 &&
-           nc_json_int(m->body, "resultCode", 0) == 200;
-  nc_msg_free(m);
-  pthread_mutex_lock(&l->mu);
-  l->in_flight--;
-  l->done++;
-  if (!ok)
-    l->failed++;
-  pthread_cond_signal(&l->cv);
-  pthread_mutex_unlock(&l->mu);
+/* Request i on connection ci: a registration, or with *(int *)ud a query,
+ * of one of 1000 services per connection. */
+static const char *build_req(void *ud, long i, int ci, char *json, size_t cap) {
+  long nconns = ((const long *)ud)[1];
+  if (((const long *)ud)[0]) {
+    snprintf(json, cap,
+             "{\"namespace\":\"public\",\"serviceName\":\"bench-%d-%ld\",\"groupName\":"
+             "\"DEFAULT_GROUP\",\"cluster\":\"\",\"healthyOnly\":false,\"module\":\"naming\"}",
+             ci, (i / nconns) % 1000);
+    return "ServiceQueryRequest";
+  }
+  snprintf(json, cap,
+           "{\"namespace\":\"public\",\"serviceName\":\"bench-%d-%ld\",\"groupName\":"
+           "\"DEFAULT_GROUP\",\"type\":\"registerInstance\",\"module\":\"naming\","
+           "\"instance\":{\"ip\":\"10.%d.%ld.%ld\",\"port\":8080,\"weight\":1.0,"
+           "\"healthy\":true,\"enabled\":true,\"ephemeral\":true,\"clusterName\":\"DEFAULT\","
+           "\"metadata\":{\"v\":\"%ld\"}}}",
+           ci, (i / nconns) % 1000, ci, (i / 256) % 256, i % 256, i);
+  return "InstanceRequest";
 }
 
 /* Runs `requests` calls spread over the connections with `window` in
  * flight per connection; returns calls per second. */
 static double run_load(nc_gcli **conns, int nconns, long requests, int window, int query) {
-  load l = {.in_flight = 0};
-  pthread_mutex_init(&l.mu, NULL);
-  pthread_cond_init(&l.cv, NULL);
-  char json[512];
-  double t0 = now_s();
-  for (long i = 0; i < requests; i++) {
-    pthread_mutex_lock(&l.mu);
-    while (l.in_flight >= window * nconns)
-      pthread_cond_wait(&l.cv, &l.mu);
-    l.in_flight++;
-    pthread_mutex_unlock(&l.mu);
-    int ci = (int)(i % nconns);
-    const char *type;
-    if (query) {
-      type = "ServiceQueryRequest";
-      snprintf(json, sizeof(json),
-               "{\"namespace\":\"public\",\"serviceName\":\"bench-%d-%ld\",\"groupName\":"
-               "\"DEFAULT_GROUP\",\"cluster\":\"\",\"healthyOnly\":false,\"module\":\"naming\"}",
-               ci, (i / nconns) % 1000);
-    } else {
-      type = "InstanceRequest";
-      snprintf(json, sizeof(json),
-               "{\"namespace\":\"public\",\"serviceName\":\"bench-%d-%ld\",\"groupName\":"
-               "\"DEFAULT_GROUP\",\"type\":\"registerInstance\",\"module\":\"naming\","
-               "\"instance\":{\"ip\":\"10.%d.%ld.%ld\",\"port\":8080,\"weight\":1.0,"
-               "\"healthy\":true,\"enabled\":true,\"ephemeral\":true,\"clusterName\":\"DEFAULT\","
-               "\"metadata\":{\"v\":\"%ld\"}}}",
-               ci, (i / nconns) % 1000, ci, (i / 256) % 256, i % 256, i);
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    nc_payload_encode(type, "127.0.0.1", NULL, 0, json, strlen(json), &buf, &len);
-    if (nc_gcli_unary_async(conns[ci], buf, len, 10000, load_done, &l) != 0) {
-      pthread_mutex_lock(&l.mu);
-      l.in_flight--;
-      l.failed++;
-      pthread_mutex_unlock(&l.mu);
-    }
-    free(buf);
-  }
-  pthread_mutex_lock(&l.mu);
-  while (l.in_flight > 0)
-    pthread_cond_wait(&l.cv, &l.mu);
-  pthread_mutex_unlock(&l.mu);
-  double dt = now_s() - t0;
-  if (l.failed)
-    fprintf(stderr, "bench: %ld of %ld %s calls failed\n", l.failed, requests,
+  long args[2] = {query, nconns}, failed = 0;
+  double r = nc_bench_run_load(conns, nconns, requests, window, 10000, 512, build_req, args,
+                               &failed);
+  if (failed)
+    fprintf(stderr, "bench: %ld of %ld %s calls failed\n", failed, requests,
             query ? "query" : "register");
-  pthread_mutex_destroy(&l.mu);
-  pthread_cond_destroy(&l.cv);
-  return (double)(requests - l.failed) / dt;
+  return r;
 }
 
 /* ---- fan-out subscribers ----
@@ -336,40 +100,15 @@ typedef struct lean_sub {
 
 static void lean_msg(void *ud, const uint8_t *data, size_t len) {
   lean_sub *ls = ud;
-  const char *rtype;
-  if (memmem(data, len, "NotifySubscriberRequest", 23))
-    rtype = "NotifySubscriberResponse";
-  else if (memmem(data, len, "ClientDetectionRequest", 22))
-    rtype = "ClientDetectionResponse";
-  else
+  if (nc_bench_lean_ack(ls->c, data, len, "NotifySubscriberRequest", "NotifySubscriberResponse") !=
+      1)
     return;
-  const char *k = memmem(data, len, "\"requestId\":\"", 13);
-  if (!k)
-    return;
-  k += 13;
-  char rid[32];
-  size_t n = 0;
-  while ((const uint8_t *)k + n < data + len && k[n] != '"' && n < sizeof(rid) - 1) {
-    rid[n] = k[n];
-    n++;
+  if (memmem(data, len, "\"ip\":\"10.1.1.1\"", 15)) {
+    atomic_fetch_add(&g_fan.changed, 1);
+    atomic_store(&g_fan.last_ms, nc_bench_now_ms());
+  } else {
+    atomic_fetch_add(&g_fan.initial, 1);
   }
-  rid[n] = 0;
-  if (rtype[0] == 'N') {
-    if (memmem(data, len, "\"ip\":\"10.1.1.1\"", 15)) {
-      atomic_fetch_add(&g_fan.changed, 1);
-      atomic_store(&g_fan.last_ms, now_ms());
-    } else {
-      atomic_fetch_add(&g_fan.initial, 1);
-    }
-  }
-  char json[128];
-  int jl = snprintf(json, sizeof(json),
-                    "{\"resultCode\":200,\"errorCode\":0,\"success\":true,\"requestId\":\"%s\"}", rid);
-  uint8_t *buf = NULL;
-  size_t bl = 0;
-  if (nc_payload_encode(rtype, "127.0.0.1", NULL, 0, json, (size_t)jl, &buf, &bl) == 0 && ls->c)
-    nc_gcli_stream_send(ls->c, buf, bl);
-  free(buf);
 }
 
 typedef struct opener {
@@ -383,9 +122,9 @@ typedef struct opener {
 
 static void *open_range(void *arg) {
   opener *o = arg;
-  nc_gcli_stream_cbs cbs = {lean_msg, noop_closed};
+  nc_gcli_stream_cbs cbs = {lean_msg, nc_bench_noop_closed};
   for (int i = o->from; i < o->to; i++)
-    if (!load_conn_cbs(o->env, o->target, &cbs, &o->subs[i], &o->subs[i].c))
+    if (!nc_bench_conn_open(o->env, o->target, "naming", &cbs, &o->subs[i], &o->subs[i].c))
       o->failed++;
   return NULL;
 }
@@ -396,7 +135,8 @@ static int subscribe_all(lean_sub *subs, int n) {
   int failed = 0;
   for (int i = 0; i < n; i++) {
     long long ec = -1;
-    if (subs[i].c && (raw_json(subs[i].c, "SubscribeServiceRequest", json, &ec) != 0 || ec != 0))
+    if (subs[i].c &&
+        (nc_bench_call_json(subs[i].c, "SubscribeServiceRequest", json, &ec) != 0 || ec != 0))
       failed++;
   }
   return failed;
@@ -442,11 +182,7 @@ int main(int argc, char **argv) {
   }
   if (conns < 1 || window < 1 || requests < 1 || subs < 1)
     goto usage;
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  nc_bench_raise_nofile();
   signal(SIGPIPE, SIG_IGN);
   nc_log_set_level(NC_LOG_WARN);
   char target[128], dir[64] = "";
@@ -458,13 +194,7 @@ int main(int argc, char **argv) {
     if (nacosd) {
       snprintf(bin, sizeof(bin), "%s", nacosd);
     } else {
-      char self[900];
-      ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-      self[n > 0 ? n : 0] = 0;
-      char *slash = strrchr(self, '/');
-      if (slash)
-        *slash = 0;
-      snprintf(bin, sizeof(bin), "%s/../server/nacosd", self);
+      nc_bench_bin_path(bin, sizeof(bin), NULL, "server/nacosd");
     }
     snprintf(dir, sizeof(dir), "/tmp/nc-bench-XXXXXX");
     if (!mkdtemp(dir)) {
@@ -472,7 +202,12 @@ int main(int argc, char **argv) {
       return 1;
     }
     int gp = 0;
-    pid = spawn_nacosd(bin, dir, server_threads, send_thread, &gp, &http_port);
+    char data[128], th[16];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(th, sizeof(th), "%d", server_threads);
+    const char *extra[] = {"--data-dir",     data, "--push-merge-ms", "0", "--grpc-threads", th,
+                           send_thread ? "--send-thread=true" : "--send-thread=false", NULL};
+    pid = nc_bench_spawn_nacosd(bin, dir, extra, &gp, &http_port);
     if (pid <= 0) {
       fprintf(stderr, "bench: could not start %s (log in %s)\n", bin, dir);
       return 1;
@@ -504,8 +239,8 @@ int main(int argc, char **argv) {
 
   /* 3: idle connections */
   lean_sub *wcs = calloc((size_t)subs, sizeof(*wcs));
-  long rss0 = pid > 0 ? rss_kb(pid) : -1;
-  long long t_open = now_ms();
+  long rss0 = pid > 0 ? nc_bench_rss_kb(pid) : -1;
+  long long t_open = nc_bench_now_ms();
   enum { OPENERS = 4 };
   opener op[OPENERS];
   int failed = 0;
@@ -519,9 +254,9 @@ int main(int argc, char **argv) {
     failed += op[i].failed;
   }
   fprintf(stderr, "bench: %d connections opened in %lld ms (%d failed)\n", subs - failed,
-          now_ms() - t_open, failed);
-  sleep_ms(500);
-  long rss1 = pid > 0 ? rss_kb(pid) : -1;
+          nc_bench_now_ms() - t_open, failed);
+  nc_bench_sleep_ms(500);
+  long rss1 = pid > 0 ? nc_bench_rss_kb(pid) : -1;
   if (rss0 > 0 && rss1 > 0 && subs - failed > 0)
     printf("idle_conn_kb: %.1f\n", (double)(rss1 - rss0) / (subs - failed));
   else
@@ -530,10 +265,10 @@ int main(int argc, char **argv) {
 
   /* 4: fan-out */
   int sfail = subscribe_all(wcs, subs);
-  long long end = now_ms() + 20000;
-  while (atomic_load(&g_fan.initial) < subs - failed - sfail && now_ms() < end)
-    sleep_ms(5);
-  sleep_ms(300); /* let the initial acks land */
+  long long end = nc_bench_now_ms() + 20000;
+  while (atomic_load(&g_fan.initial) < subs - failed - sfail && nc_bench_now_ms() < end)
+    nc_bench_sleep_ms(5);
+  nc_bench_sleep_ms(300); /* let the initial acks land */
   nc_gcli *pub = load_conn(env, target);
   int want = subs - failed - sfail;
   long long best = -1, results[64];
@@ -548,8 +283,8 @@ int main(int argc, char **argv) {
   printf("loadavg_1m_before_fanout: %.2f\n", loadavg1());
   fflush(stdout);
   for (int round = 0; round < rounds; round++) {
-    sleep_ms(300); /* let earlier acks land */
-    long long acked0 = metric(http_port, "nacosd_pushes_acked_total");
+    nc_bench_sleep_ms(300); /* let earlier acks land */
+    long long acked0 = nc_bench_metric(http_port, "nacosd_pushes_acked_total");
     atomic_store(&g_fan.changed, 0);
     char json[512];
     snprintf(json, sizeof(json),
@@ -558,33 +293,27 @@ int main(int argc, char **argv) {
              "\"10.1.1.1\",\"port\":%d}}",
              7000 + round);
     long long ec = 0;
-    long long cpu0 = pid > 0 ? cpu_ms(pid) : -1, self0 = cpu_ms(getpid());
-    long long t0 = now_ms();
-    raw_json(pub, "InstanceRequest", json, &ec);
-    end = now_ms() + 30000;
-    while (atomic_load(&g_fan.changed) < want && now_ms() < end)
-      sleep_ms(1);
+    long long cpu0 = pid > 0 ? nc_bench_cpu_ms(pid) : -1, self0 = nc_bench_cpu_ms(getpid());
+    long long t0 = nc_bench_now_ms();
+    nc_bench_call_json(pub, "InstanceRequest", json, &ec);
+    end = nc_bench_now_ms() + 30000;
+    while (atomic_load(&g_fan.changed) < want && nc_bench_now_ms() < end)
+      nc_bench_sleep_ms(1);
     long long t_recv = atomic_load(&g_fan.last_ms) - t0;
     long long t_ack = -1;
     if (acked0 >= 0) {
-      while (now_ms() < end && metric(http_port, "nacosd_pushes_acked_total") < acked0 + want)
-        sleep_ms(2);
-      t_ack = now_ms() - t0;
+      while (nc_bench_now_ms() < end && nc_bench_metric(http_port, "nacosd_pushes_acked_total") < acked0 + want)
+        nc_bench_sleep_ms(2);
+      t_ack = nc_bench_now_ms() - t0;
     }
-    long long cpu1 = pid > 0 ? cpu_ms(pid) : -1, self1 = cpu_ms(getpid());
+    long long cpu1 = pid > 0 ? nc_bench_cpu_ms(pid) : -1, self1 = nc_bench_cpu_ms(getpid());
     fprintf(stderr, "bench: round %d: %d/%d subscribers got the push after %lld ms, all acked "
                     "after %lld ms (cpu: server %lld ms, bench %lld ms)\n",
             round, atomic_load(&g_fan.changed), want, t_recv, t_ack, cpu1 - cpu0, self1 - self0);
     results[nres++] = t_ack >= 0 ? t_ack : t_recv;
   }
   /* median of the rounds */
-  for (int i = 0; i < nres; i++)
-    for (int j = i + 1; j < nres; j++)
-      if (results[j] < results[i]) {
-        long long t = results[i];
-        results[i] = results[j];
-        results[j] = t;
-      }
+  qsort(results, (size_t)nres, sizeof(results[0]), nc_bench_cmp_ll);
   best = nres ? results[nres / 2] : -1;
   printf("push_fanout_ms: %lld\n", best);
   printf("loadavg_1m_after_fanout: %.2f\n", loadavg1());
@@ -600,12 +329,8 @@ int main(int argc, char **argv) {
   free(lc);
   nc_gcli_env_free(env);
   if (spawned) {
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-      fprintf(stderr, "bench: could not remove %s\n", dir);
+    nc_bench_stop(pid);
+    nc_bench_rmtree(dir);
   }
   nc_grpc_shutdown();
   return 0;

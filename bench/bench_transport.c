@@ -8,6 +8,7 @@
  *   idle_conn_server_kb  server RSS per idle connection with an open stream
  *   idle_conn_client_kb  the same on the client side (one nc_gcli each)
  * Output: one `name: value` line per figure. */
+#include "bench_util.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
@@ -23,12 +24,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- server child ------------------------------------------------------ */
 
@@ -96,20 +91,6 @@ static int server_child(int fd, int threads) {
     pause();
 }
 
-static long rss_kb(pid_t pid) {
-  char path[64], line[256];
-  long kb = -1;
-  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-      break;
-  fclose(f);
-  return kb;
-}
-
 /* ---- unary closed loop ------------------------------------------------- */
 
 typedef struct uctx {
@@ -143,10 +124,10 @@ static double bench_unary(nc_gcli **cs, int conns, int inflight, double secs) {
   }
   usleep(300000); /* warm-up */
   long d0 = atomic_load(&done);
-  double t0 = now_s();
+  double t0 = nc_bench_now_s();
   usleep((useconds_t)(secs * 1e6));
   long d1 = atomic_load(&done);
-  double t1 = now_s();
+  double t1 = nc_bench_now_s();
   atomic_store(&stop, 1);
   while (atomic_load(&live) > 0)
     usleep(1000);
@@ -178,9 +159,9 @@ static double bench_flood(nc_gcli *c, double secs) {
     return -1;
   usleep(300000);
   long r0 = atomic_load(&g_stream_rx);
-  double t0 = now_s();
+  double t0 = nc_bench_now_s();
   usleep((useconds_t)(secs * 1e6));
-  return (double)(atomic_load(&g_stream_rx) - r0) / (now_s() - t0);
+  return (double)(atomic_load(&g_stream_rx) - r0) / (nc_bench_now_s() - t0);
 }
 
 static double bench_pingpong(nc_gcli *c, double secs, int window) {
@@ -190,9 +171,9 @@ static double bench_pingpong(nc_gcli *c, double secs, int window) {
     return -1;
   atomic_store(&g_stream_rx, 0);
   long sent = 0, r0 = 0;
-  double t0 = now_s(), tw = t0 + 0.3, end = tw + secs, tstart = 0;
+  double t0 = nc_bench_now_s(), tw = t0 + 0.3, end = tw + secs, tstart = 0;
   for (;;) {
-    double t = now_s();
+    double t = nc_bench_now_s();
     if (tstart == 0 && t >= tw) {
       tstart = t;
       r0 = atomic_load(&g_stream_rx);
@@ -204,7 +185,7 @@ static double bench_pingpong(nc_gcli *c, double secs, int window) {
     else
       sched_yield();
   }
-  return (double)(atomic_load(&g_stream_rx) - r0) / (now_s() - tstart);
+  return (double)(atomic_load(&g_stream_rx) - r0) / (nc_bench_now_s() - tstart);
 }
 
 int main(int argc, char **argv) {
@@ -266,7 +247,7 @@ int main(int argc, char **argv) {
 
   if (idle > 0) {
     usleep(500000);
-    long before = rss_kb(pid), cbefore = rss_kb(getpid());
+    long before = nc_bench_rss_kb(pid), cbefore = nc_bench_rss_kb(getpid());
     if (getenv("BENCH_PROGRESS")) {
       uint8_t *r = NULL;
       size_t rl = 0;
@@ -277,7 +258,7 @@ int main(int argc, char **argv) {
       free(r);
       nc_gcli_free(sc);
     }
-    double tc = now_s();
+    double tc = nc_bench_now_s();
     long want = atomic_load(&g_stream_rx) + idle;
     nc_gcli **ic = calloc((size_t)idle, sizeof(*ic));
     nc_gcli_stream_cbs cbs = {s_msg, s_closed};
@@ -286,7 +267,7 @@ int main(int argc, char **argv) {
       nc_gcli_stream_open(ic[i], &cbs, NULL);
       nc_gcli_stream_send(ic[i], (const uint8_t *)"x", 1); /* echoed once */
     }
-    fprintf(stderr, "created %d clients in %.2f s\n", idle, now_s() - tc);
+    fprintf(stderr, "created %d clients in %.2f s\n", idle, nc_bench_now_s() - tc);
     for (int k = 0; k < 6000 && atomic_load(&g_stream_rx) < want; k++) {
       usleep(5000);
       if (getenv("BENCH_PROGRESS") && k % 200 == 0) {
@@ -295,16 +276,16 @@ int main(int argc, char **argv) {
         nc_gcli *sc = NULL;
         nc_gcli_new(env, target, NULL, &sc);
         int rc = nc_gcli_unary(sc, (const uint8_t *)"stats", 5, 2000, &r, &rl);
-        fprintf(stderr, "  %.1f s: %ld ready; server %.*s (%s)\n", now_s() - tc,
+        fprintf(stderr, "  %.1f s: %ld ready; server %.*s (%s)\n", nc_bench_now_s() - tc,
                 atomic_load(&g_stream_rx) - (want - idle), (int)rl, r ? (char *)r : "", nc_strerror(rc));
         free(r);
         nc_gcli_free(sc);
       }
     }
     printf("idle_conns_ready: %ld of %d in %.2f s\n", atomic_load(&g_stream_rx) - (want - idle),
-           idle, now_s() - tc);
+           idle, nc_bench_now_s() - tc);
     usleep(500000);
-    long after = rss_kb(pid), cafter = rss_kb(getpid());
+    long after = nc_bench_rss_kb(pid), cafter = nc_bench_rss_kb(getpid());
     printf("idle_conn_server_kb: %.1f\n", (double)(after - before) / idle);
     printf("idle_conn_client_kb: %.1f\n", (double)(cafter - cbefore) / idle);
     for (int i = 0; i < idle; i++)
