@@ -65,6 +65,13 @@ static void count_type(void *ud, const char *type, uint64_t n) {
   bprintf(ud, "nacosd_requests_by_type_total{type=\"%s\"} %llu\n", type, (unsigned long long)n);
 }
 
+/* One sample with its TYPE line; names ending in _total are counters. */
+static void metric(buf *b, const char *name, uint64_t v) {
+  size_t n = strlen(name);
+  const char *kind = n > 6 && !strcmp(name + n - 6, "_total") ? "counter" : "gauge";
+  bprintf(b, "# TYPE nacosd_%s %s\nnacosd_%s %llu\n", name, kind, name, (unsigned long long)v);
+}
+
 static char *render_metrics(void *ud) {
   app *a = ud;
   buf b = {0};
@@ -72,7 +79,7 @@ static char *render_metrics(void *ud) {
   nc_nreg_stats rs = {0};
   nc_npush_stats ps = {0};
   nc_naming_get_stats(a->naming, &rs, &ps);
-#define C(name, v) bprintf(&b, "nacosd_" name " %llu\n", (unsigned long long)(v))
+#define C(name, v) metric(&b, name, (uint64_t)(v))
   C("connections", nc_srv_conn_count(a->srv));
   C("connections_opened_total", s->conns_opened);
   C("connections_closed_total", s->conns_closed);
@@ -103,6 +110,7 @@ static char *render_metrics(void *ud) {
     C("config_notifies_acked_total", cs->notifies_acked);
   }
 #undef C
+  bprintf(&b, "# TYPE nacosd_requests_by_type_total counter\n");
   nc_srv_each_request_count(a->srv, count_type, &b);
   return b.p ? b.p : strdup("");
 }
