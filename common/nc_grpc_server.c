@@ -44,25 +44,6 @@ typedef struct gs_generic { /* a call to an unknown method: UNIMPLEMENTED */
   int cancelled;
 } gs_generic;
 
-#if defined(__SANITIZE_THREAD__)
-/* Built into every TSan binary that links the transport, so plain `ctest`
- * works without TSAN_OPTIONS; same list as tests/tsan.supp (the system gRPC
- * and abseil are uninstrumented). Weak: nc_grpc_server.c and
- * nc_grpc_client.c both carry it. */
-__attribute__((weak)) const char *__tsan_default_suppressions(void);
-__attribute__((weak)) const char *__tsan_default_suppressions(void) {
-  return "race:libgrpc.so\nrace:libgpr.so\nrace:libabsl_*\nrace:libstdc++.so\nrace:libupb.so\n"
-         "called_from_lib:libgrpc.so\ncalled_from_lib:libgpr.so\ndeadlock:libgrpc.so\n";
-}
-/* Accesses made from the uninstrumented libraries are ignored up front:
- * the same races as the suppressions above, but without symbolising each
- * one (that made a nacosd with 1,000 connections take >5 s to stop). */
-__attribute__((weak)) const char *__tsan_default_options(void);
-__attribute__((weak)) const char *__tsan_default_options(void) {
-  return "ignore_noninstrumented_modules=1";
-}
-#endif
-
 /* ---- helpers ---------------------------------------------------------- */
 
 static uint8_t *bb_flatten(grpc_byte_buffer *bb, size_t *len) {
