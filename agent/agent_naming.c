@@ -24,7 +24,28 @@ static cJSON *naming_body(const char *ns, const char *group, const char *service
   return b;
 }
 
+/* An upstream subscribe in flight (s->pending) and the apps waiting for
+ * its answer. */
+typedef struct sub_ctx {
+  nc_agent *ag;
+  nc_ag_key k;
+  nc_ag_waiter *waiters;
+  int subscribe;
+} sub_ctx;
+
 /* ---- host lists to subscribers ---- */
+
+/* The server pushes a new subscriber's list on its own, and that push may
+ * overtake the subscribe response: an app still waiting for its reply
+ * gets the list there, not as an event before (or besides) it. */
+static int awaits_reply(const nc_st_svc *s, const void *owner) {
+  const sub_ctx *x = s->pending;
+  for (const nc_ag_waiter *w = x ? x->waiters : NULL; w; w = w->next) {
+    if (w->c == owner)
+      return 1;
+  }
+  return 0;
+}
 
 static void send_changed(nc_ipc_client *c, const nc_st_svc *s, cJSON *hosts) {
   cJSON *o = cJSON_CreateObject();
@@ -46,6 +67,8 @@ static void send_changed(nc_ipc_client *c, const nc_st_svc *s, cJSON *hosts) {
 static void fanout(nc_st_svc *s, const cJSON *hosts) {
   for (size_t i = 0; i < s->n; i++) {
     nc_st_sub *sub = &s->subs[i];
+    if (awaits_reply(s, sub->owner))
+      continue;
     cJSON *h = nc_hosts_filter(hosts, sub->clusters, 0);
     if (!h)
       continue;
@@ -115,13 +138,6 @@ static void reply_svc(nc_ipc_client *c, const cJSON *id, const nc_st_svc *s,
 }
 
 /* ---- subscriptions ---- */
-
-typedef struct sub_ctx {
-  nc_agent *ag;
-  nc_ag_key k;
-  nc_ag_waiter *waiters;
-  int subscribe;
-} sub_ctx;
 
 static void sub_ctx_free(sub_ctx *x) {
   while (x->waiters) {

@@ -14,7 +14,9 @@ static nc_test_stack st;
 
 static int setup(void **state) {
   (void)state;
-  const char *sargs[] = {"--push-merge-ms", "100", NULL};
+  /* No merge window: first-subscribe pushes go out at once and race the
+   * subscribe responses (see the reply-not-repeated test). */
+  const char *sargs[] = {"--push-merge-ms", "0", NULL};
   const char *aargs[] = {"--max-line", "4096", NULL};
   return nc_test_stack_start(&st, sargs, aargs);
 }
@@ -232,10 +234,41 @@ static void test_oversized_line_gets_too_large_then_close(void **state) {
   tc_close(c);
 }
 
+/* The server pushes a first subscriber's list by itself; when that push
+ * overtakes the subscribe response the app must still see the list once,
+ * in the reply, and no naming.changed repeating it. Many fresh services
+ * make the overtaking likely. */
+#define NRACE 40
+static void test_subscribe_reply_is_not_repeated_as_an_event(void **state) {
+  (void)state;
+  tc *app = tc_open(st.ag.sock), *sub = tc_open(st.ag.sock);
+  assert_non_null(app);
+  assert_non_null(sub);
+  for (int i = 0; i < NRACE; i++)
+    assert_true(tc_call_ok(app, i + 1,
+        "{\"id\":%d,\"op\":\"naming.register\",\"service\":\"race%d\","
+        "\"ip\":\"10.2.0.1\",\"port\":%d}", i + 1, i, 9000 + i));
+  for (int i = 0; i < NRACE; i++) {
+    cJSON *r = tc_call(sub, i + 1,
+                       "{\"id\":%d,\"op\":\"naming.subscribe\",\"service\":\"race%d\"}",
+                       i + 1, i);
+    assert_true(tc_ok(r));
+    assert_int_equal(hosts_count(r), 1);
+    cJSON_Delete(r);
+  }
+  cJSON *ev = tc_wait_event(sub, "naming.changed", NULL, NULL, 1000);
+  if (ev)
+    fprintf(stderr, "unexpected event: %s\n", cJSON_GetObjectItem(ev, "service")->valuestring);
+  assert_null(ev);
+  tc_close(sub);
+  tc_close(app);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_subscriber_gets_changed_when_other_app_registers),
       cmocka_unit_test(test_hundred_local_subscribers_share_one_upstream_subscription),
+      cmocka_unit_test(test_subscribe_reply_is_not_repeated_as_an_event),
       cmocka_unit_test(test_malformed_unknown_and_mistyped_input_keep_the_connection),
       cmocka_unit_test(test_oversized_line_gets_too_large_then_close),
   };
