@@ -1,18 +1,8 @@
 #include "hosts.h"
+#include "nc_json.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int add_str(cJSON *o, const char *k, const cJSON *src, const char *sk, const char *def) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, sk);
-  return cJSON_AddStringToObject(o, k, cJSON_IsString(v) ? v->valuestring : def) != NULL;
-}
-
-static int add_bool(cJSON *o, const char *k, const cJSON *src, const char *sk, int def) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, sk);
-  int b = cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
-  return cJSON_AddBoolToObject(o, k, b) != NULL;
-}
 
 cJSON *nc_hosts_from_service_info(const cJSON *si) {
   cJSON *out = cJSON_CreateArray();
@@ -21,8 +11,6 @@ cJSON *nc_hosts_from_service_info(const cJSON *si) {
   if (!out)
     return NULL;
   cJSON_ArrayForEach(h, hosts) {
-    const cJSON *port = cJSON_GetObjectItemCaseSensitive(h, "port");
-    const cJSON *weight = cJSON_GetObjectItemCaseSensitive(h, "weight");
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(h, "metadata");
     cJSON *o = cJSON_CreateObject();
     cJSON *m = cJSON_CreateObject();
@@ -33,12 +21,14 @@ cJSON *nc_hosts_from_service_info(const cJSON *si) {
       if (cJSON_IsString(e) && !cJSON_AddStringToObject(m, e->string, e->valuestring))
         goto fail_one;
     }
-    if (!add_str(o, "instance_id", h, "instanceId", "") || !add_str(o, "ip", h, "ip", "") ||
-        !cJSON_AddNumberToObject(o, "port", cJSON_IsNumber(port) ? port->valuedouble : 0) ||
-        !cJSON_AddNumberToObject(o, "weight", cJSON_IsNumber(weight) ? weight->valuedouble : 1.0) ||
-        !add_bool(o, "healthy", h, "healthy", 1) || !add_bool(o, "enabled", h, "enabled", 1) ||
-        !add_bool(o, "ephemeral", h, "ephemeral", 1) ||
-        !add_str(o, "cluster", h, "clusterName", "DEFAULT"))
+    if (nc_json_add_str(o, "instance_id", nc_json_str(h, "instanceId", "")) ||
+        nc_json_add_str(o, "ip", nc_json_str(h, "ip", "")) ||
+        !cJSON_AddNumberToObject(o, "port", nc_json_num(h, "port", 0)) ||
+        !cJSON_AddNumberToObject(o, "weight", nc_json_num(h, "weight", 1.0)) ||
+        !cJSON_AddBoolToObject(o, "healthy", nc_json_bool(h, "healthy", 1)) ||
+        !cJSON_AddBoolToObject(o, "enabled", nc_json_bool(h, "enabled", 1)) ||
+        !cJSON_AddBoolToObject(o, "ephemeral", nc_json_bool(h, "ephemeral", 1)) ||
+        nc_json_add_str(o, "cluster", nc_json_str(h, "clusterName", "DEFAULT")))
       goto fail_one;
     cJSON_AddItemToObject(o, "metadata", m);
     cJSON_AddItemToArray(out, o);
