@@ -16,11 +16,11 @@
  *   NC_ECLOSED) so their user data can be released; stream callbacks
  *   (on_msg, on_closed) are suppressed: the owner is closing on purpose. */
 #include "nc_grpc_client.h"
+#include "nc_grpc_util.h"
 #include "nc_err.h"
 #include "nc_log.h"
 
 #include <arpa/inet.h>
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
@@ -36,33 +36,6 @@
 enum { T_UNARY = 1, T_S_RECV, T_S_STATUS, T_S_SEND };
 enum { S_NONE, S_OPEN, S_CLOSED };
 
-typedef struct gc_tag {
-  int kind;
-  void *obj;
-  /* gRPC's own synchronisation is invisible to ThreadSanitizer (system
-   * library, abseil futexes). A release store before handing a tag to gRPC
-   * and an acquire load when it comes back out of the queue state the
-   * happens-before edge that gRPC provides; it costs one uncontended atomic. */
-  atomic_int hb;
-} gc_tag;
-
-static void tag_init(gc_tag *t, int kind, void *obj) {
-  t->kind = kind;
-  t->obj = obj;
-  atomic_init(&t->hb, 0);
-}
-
-static inline void *hb_give(gc_tag *t) {
-  atomic_store_explicit(&t->hb, 1, memory_order_release);
-  return t;
-}
-
-static inline gc_tag *hb_take(void *tag) {
-  gc_tag *t = tag;
-  (void)atomic_load_explicit(&t->hb, memory_order_acquire);
-  return t;
-}
-
 typedef struct gc_q {
   grpc_completion_queue *cq;
   pthread_t thr;
@@ -76,7 +49,7 @@ struct nc_gcli_env {
 };
 
 typedef struct gc_unary {
-  gc_tag tag;
+  nc_gtag tag;
   nc_gcli *c;
   grpc_call *call;
   grpc_byte_buffer *send_bb, *recv_bb;
@@ -100,7 +73,7 @@ struct nc_gcli {
   gc_unary *unaries;
 
   /* the bidi stream */
-  gc_tag t_recv, t_status, t_send;
+  nc_gtag t_recv, t_status, t_send;
   grpc_call *scall;
   int s_state;
   nc_gcli_stream_cbs cbs;
@@ -118,13 +91,6 @@ struct nc_gcli {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static grpc_byte_buffer *bb_from(const uint8_t *data, size_t len) {
-  grpc_slice s = grpc_slice_from_copied_buffer((const char *)data, len);
-  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-  grpc_slice_unref(s);
-  return bb;
-}
-
 /* Gives a contiguous view of bb. Borrowed when bb is one plain slice (the
  * common case), else copied into *owned, which the caller frees. */
 static int bb_view(grpc_byte_buffer *bb, const uint8_t **data, size_t *len, uint8_t **owned) {
@@ -136,25 +102,9 @@ static int bb_view(grpc_byte_buffer *bb, const uint8_t **data, size_t *len, uint
     *len = GRPC_SLICE_LENGTH(*s);
     return 0;
   }
-  grpc_byte_buffer_reader r;
-  grpc_slice s;
-  size_t n = grpc_byte_buffer_length(bb), off = 0;
-  uint8_t *buf = malloc(n ? n : 1);
-  if (!buf || !grpc_byte_buffer_reader_init(&r, bb)) {
-    free(buf);
+  if (!(*owned = nc_grpc_bb_flatten(bb, len)))
     return NC_ENOMEM;
-  }
-  while (grpc_byte_buffer_reader_next(&r, &s)) {
-    size_t sl = GRPC_SLICE_LENGTH(s);
-    if (off + sl <= n)
-      memcpy(buf + off, GRPC_SLICE_START_PTR(s), sl);
-    off += sl;
-    grpc_slice_unref(s);
-  }
-  grpc_byte_buffer_reader_destroy(&r);
-  *data = buf;
-  *len = off <= n ? off : n;
-  *owned = buf;
+  *data = *owned;
   return 0;
 }
 
@@ -241,14 +191,14 @@ int nc_gcli_unary_async(nc_gcli *c, const uint8_t *data, size_t len, int timeout
     return NC_EINVAL;
   if (!(u = calloc(1, sizeof(*u))))
     return NC_ENOMEM;
-  tag_init(&u->tag, T_UNARY, u);
+  nc_gtag_init(&u->tag, T_UNARY, u);
   u->c = c;
   u->cb = cb;
   u->ud = ud;
   u->details = grpc_empty_slice();
   grpc_metadata_array_init(&u->imd);
   grpc_metadata_array_init(&u->tmd);
-  u->send_bb = bb_from(data, len);
+  u->send_bb = nc_grpc_bb_from(data, len);
 
   memset(ops, 0, sizeof(ops));
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -277,7 +227,7 @@ int nc_gcli_unary_async(nc_gcli *c, const uint8_t *data, size_t len, int timeout
     rc = NC_EGRPC;
     goto out;
   }
-  if (grpc_call_start_batch(u->call, ops, 6, hb_give(&u->tag), NULL) != GRPC_CALL_OK) {
+  if (grpc_call_start_batch(u->call, ops, 6, nc_gtag_give(&u->tag), NULL) != GRPC_CALL_OK) {
     rc = NC_EGRPC;
     goto out;
   }
@@ -361,7 +311,7 @@ static void pump_locked(nc_gcli *c) {
   c->inflight = c->q[c->q_head];
   c->q_head = (c->q_head + 1) % c->q_cap;
   c->q_len--;
-  grpc_call_error e = grpc_call_start_batch(c->scall, &op, 1, hb_give(&c->t_send), NULL);
+  grpc_call_error e = grpc_call_start_batch(c->scall, &op, 1, nc_gtag_give(&c->t_send), NULL);
   if (e != GRPC_CALL_OK) {
     nc_error("gcli: stream send start_batch failed: %d", (int)e);
     grpc_byte_buffer_destroy(c->inflight);
@@ -386,7 +336,7 @@ static int post_recv_locked(nc_gcli *c) {
   }
   ops[n].op = GRPC_OP_RECV_MESSAGE;
   ops[n++].data.recv_message.recv_message = &c->recv_bb;
-  grpc_call_error e = grpc_call_start_batch(c->scall, ops, n, hb_give(&c->t_recv), NULL);
+  grpc_call_error e = grpc_call_start_batch(c->scall, ops, n, nc_gtag_give(&c->t_recv), NULL);
   if (e != GRPC_CALL_OK) {
     nc_error("gcli: stream recv start_batch failed: %d", (int)e);
     return NC_EGRPC;
@@ -485,7 +435,7 @@ int nc_gcli_stream_open(nc_gcli *c, const nc_gcli_stream_cbs *cbs, void *ud) {
   c->first_recv = 1;
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_SEND_INITIAL_METADATA;
-  if (grpc_call_start_batch(c->scall, &op, 1, hb_give(&c->t_send), NULL) != GRPC_CALL_OK) {
+  if (grpc_call_start_batch(c->scall, &op, 1, nc_gtag_give(&c->t_send), NULL) != GRPC_CALL_OK) {
     rc = NC_EGRPC;
     goto fail;
   }
@@ -497,7 +447,7 @@ int nc_gcli_stream_open(nc_gcli *c, const nc_gcli_stream_cbs *cbs, void *ud) {
   op.data.recv_status_on_client.trailing_metadata = &c->s_tmd;
   op.data.recv_status_on_client.status = &c->s_status;
   op.data.recv_status_on_client.status_details = &c->s_details;
-  if (grpc_call_start_batch(c->scall, &op, 1, hb_give(&c->t_status), NULL) != GRPC_CALL_OK) {
+  if (grpc_call_start_batch(c->scall, &op, 1, nc_gtag_give(&c->t_status), NULL) != GRPC_CALL_OK) {
     /* Cannot learn the end of this call: give it up. The initial-metadata
      * batch completes (cancelled) and is uncounted as usual. */
     grpc_call_cancel(c->scall, NULL);
@@ -546,7 +496,7 @@ int nc_gcli_stream_send(nc_gcli *c, const uint8_t *data, size_t len) {
     c->q_cap = ncap;
     c->q_head = 0;
   }
-  c->q[(c->q_head + c->q_len) % c->q_cap] = bb_from(data, len);
+  c->q[(c->q_head + c->q_len) % c->q_cap] = nc_grpc_bb_from(data, len);
   c->q_len++;
   pump_locked(c);
 out:
@@ -564,7 +514,7 @@ static void *cq_thread(void *arg) {
       break;
     if (ev.type != GRPC_OP_COMPLETE)
       continue;
-    gc_tag *t = hb_take(ev.tag);
+    nc_gtag *t = nc_gtag_take(ev.tag);
     switch (t->kind) {
     case T_UNARY:
       unary_done(t->obj);
@@ -619,12 +569,6 @@ void nc_gcli_env_free(nc_gcli_env *env) {
   free(env);
 }
 
-static void arg_int(grpc_arg *a, const char *key, int v) {
-  a->type = GRPC_ARG_INTEGER;
-  a->key = (char *)key;
-  a->value.integer = v;
-}
-
 int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, nc_gcli **out) {
   nc_gcli_opts o = {0};
   char tgt[300];
@@ -637,9 +581,9 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
   if (!c)
     return NC_ENOMEM;
   c->cq = env->qs[atomic_fetch_add(&env->rr, 1) % (unsigned)env->n].cq;
-  tag_init(&c->t_recv, T_S_RECV, c);
-  tag_init(&c->t_status, T_S_STATUS, c);
-  tag_init(&c->t_send, T_S_SEND, c);
+  nc_gtag_init(&c->t_recv, T_S_RECV, c);
+  nc_gtag_init(&c->t_status, T_S_STATUS, c);
+  nc_gtag_init(&c->t_send, T_S_SEND, c);
   c->s_details = grpc_empty_slice();
   grpc_metadata_array_init(&c->s_imd);
   grpc_metadata_array_init(&c->s_tmd);
@@ -659,21 +603,23 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
 
   grpc_arg args[16];
   int na = 0;
-  arg_int(&args[na++], GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  arg_int(&args[na++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-          o.max_msg_bytes > 0 ? o.max_msg_bytes : 10 * 1024 * 1024);
-  arg_int(&args[na++], GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1);
-  arg_int(&args[na++], GRPC_ARG_KEEPALIVE_TIME_MS, o.keepalive_ms > 0 ? o.keepalive_ms : 60000);
-  arg_int(&args[na++], GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
-  arg_int(&args[na++], GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  arg_int(&args[na++], GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  arg_int(&args[na++], GRPC_ARG_ENABLE_RETRIES, 0); /* no retry buffering of messages */
-  arg_int(&args[na++], GRPC_ARG_HTTP2_BDP_PROBE, 0); /* small messages: see nc_grpc_server.c */
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+                  o.max_msg_bytes > 0 ? o.max_msg_bytes : 10 * 1024 * 1024);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_KEEPALIVE_TIME_MS,
+                  o.keepalive_ms > 0 ? o.keepalive_ms : 60000);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_ENABLE_RETRIES, 0); /* no retry buffering of messages */
+  /* small messages: see nc_grpc_server.c */
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_HTTP2_BDP_PROBE, 0);
   /* The subchannel's connect timeout is the min reconnect backoff. */
-  arg_int(&args[na++], GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-          o.connect_timeout_ms > 0 ? o.connect_timeout_ms : 3000);
-  arg_int(&args[na++], GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  arg_int(&args[na++], GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                  o.connect_timeout_ms > 0 ? o.connect_timeout_ms : 3000);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   grpc_channel_args ca = {(size_t)na, args};
   grpc_channel_credentials *creds = grpc_insecure_credentials_create();
   c->ch = grpc_channel_create(tgt, creds, &ca);

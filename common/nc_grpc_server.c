@@ -19,7 +19,6 @@
 #include "nc_err.h"
 #include "nc_log.h"
 
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
@@ -30,7 +29,7 @@
 #include <string.h>
 
 struct nc_gsrv_unary {
-  gs_tag tag;
+  nc_gtag tag;
   nc_gsrv *srv;
   grpc_call *call;
   grpc_byte_buffer *reply;
@@ -39,42 +38,12 @@ struct nc_gsrv_unary {
 };
 
 typedef struct gs_generic { /* a call to an unknown method: UNIMPLEMENTED */
-  gs_tag tag;
+  nc_gtag tag;
   grpc_call *call;
   int cancelled;
 } gs_generic;
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static uint8_t *bb_flatten(grpc_byte_buffer *bb, size_t *len) {
-  grpc_byte_buffer_reader r;
-  grpc_slice s;
-  size_t n = grpc_byte_buffer_length(bb), off = 0;
-  uint8_t *buf = malloc(n ? n : 1);
-  if (!buf)
-    return NULL;
-  if (!grpc_byte_buffer_reader_init(&r, bb)) {
-    free(buf);
-    return NULL;
-  }
-  while (grpc_byte_buffer_reader_next(&r, &s)) {
-    size_t sl = GRPC_SLICE_LENGTH(s);
-    if (off + sl <= n)
-      memcpy(buf + off, GRPC_SLICE_START_PTR(s), sl);
-    off += sl;
-    grpc_slice_unref(s);
-  }
-  grpc_byte_buffer_reader_destroy(&r);
-  *len = off <= n ? off : n;
-  return buf;
-}
-
-grpc_byte_buffer *nc_gsrv__bb_from(const uint8_t *data, size_t len) {
-  grpc_slice s = grpc_slice_from_copied_buffer((const char *)data, len);
-  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-  grpc_slice_unref(s);
-  return bb;
-}
 
 void nc_gsrv__live_add(nc_gsrv *srv, long d) {
   pthread_mutex_lock(&srv->mu);
@@ -97,7 +66,7 @@ void nc_gsrv__emit(nc_gsrv *srv, nc_gsrv_ev_type type, uint64_t sid, nc_gsrv_una
   ev->call = call;
   if (peer)
     snprintf(ev->peer, sizeof(ev->peer), "%s", peer);
-  if (bb && !(ev->data = bb_flatten(bb, &ev->len)))
+  if (bb && !(ev->data = nc_grpc_bb_flatten(bb, &ev->len)))
     goto oom;
   srv->cb(srv->ud, ev);
   return;
@@ -133,7 +102,7 @@ static void unary_arrived(nc_gsrv *srv, grpc_call *call, grpc_byte_buffer *paylo
     grpc_call_unref(call);
     return;
   }
-  tag_init(&u->tag, T_UNARY_DONE, u);
+  nc_gtag_init(&u->tag, T_UNARY_DONE, u);
   u->srv = srv;
   u->call = call;
   if (atomic_load(&srv->stopping))
@@ -179,7 +148,7 @@ int nc_gsrv_unary_reply(nc_gsrv_unary *u, const uint8_t *data, size_t len) {
   size_t n = 0;
   ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
   if (data) {
-    u->reply = nc_gsrv__bb_from(data, len);
+    u->reply = nc_grpc_bb_from(data, len);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n++].data.send_message.send_message = u->reply;
   }
@@ -190,7 +159,7 @@ int nc_gsrv_unary_reply(nc_gsrv_unary *u, const uint8_t *data, size_t len) {
   ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   ops[n++].data.recv_close_on_server.cancelled = &u->cancelled;
   grpc_call *call = u->call; /* before hb_give: see stream_batch */
-  if (grpc_call_start_batch(call, ops, n, hb_give(&u->tag), NULL) != GRPC_CALL_OK) {
+  if (grpc_call_start_batch(call, ops, n, nc_gtag_give(&u->tag), NULL) != GRPC_CALL_OK) {
     nc_error("gsrv: unary reply start_batch failed");
     unary_free(u);
     rc = NC_EGRPC;
@@ -208,12 +177,12 @@ static void req_post(nc_gsrv *srv, gs_req *r) {
   r->payload = NULL;
   if (r->method == M_GENERIC)
     e = grpc_server_request_call(srv->server, &r->call, &r->details, &r->md, r->q->cq, r->q->cq,
-                                 hb_give(&r->tag));
+                                 nc_gtag_give(&r->tag));
   else
     e = grpc_server_request_registered_call(
         srv->server, r->method == M_UNARY ? srv->m_unary : srv->m_stream, &r->call,
         &r->deadline, &r->md, r->method == M_UNARY ? &r->payload : NULL, r->q->cq, r->q->cq,
-        hb_give(&r->tag));
+        nc_gtag_give(&r->tag));
   if (e != GRPC_CALL_OK) {
     nc_error("gsrv: request_call failed: %d", (int)e);
     nc_gsrv__live_add(srv, -1);
@@ -228,7 +197,7 @@ static void generic_arrived(nc_gsrv *srv, grpc_call *call) {
     grpc_call_unref(call);
     return;
   }
-  tag_init(&g->tag, T_GENERIC_DONE, g);
+  nc_gtag_init(&g->tag, T_GENERIC_DONE, g);
   g->call = call;
   nc_gsrv__live_add(srv, 1);
   memset(ops, 0, sizeof(ops));
@@ -239,7 +208,7 @@ static void generic_arrived(nc_gsrv *srv, grpc_call *call) {
   ops[1].data.send_status_from_server.status_details = &details;
   ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   ops[2].data.recv_close_on_server.cancelled = &g->cancelled;
-  if (grpc_call_start_batch(call, ops, 3, hb_give(&g->tag), NULL) != GRPC_CALL_OK) {
+  if (grpc_call_start_batch(call, ops, 3, nc_gtag_give(&g->tag), NULL) != GRPC_CALL_OK) {
     grpc_call_unref(call);
     free(g);
     nc_gsrv__live_add(srv, -1);
@@ -287,7 +256,7 @@ static void req_done(nc_gsrv *srv, gs_req *r, int ok) {
 }
 
 static void dispatch(nc_gsrv *srv, grpc_event ev) {
-  gs_tag *t = hb_take(ev.tag);
+  nc_gtag *t = nc_gtag_take(ev.tag);
   switch (t->kind) {
   case T_REQ:
     req_done(srv, t->obj, ev.success);
@@ -348,12 +317,6 @@ static void poll_orphans(nc_gsrv *srv) {
 
 /* ---- public API ------------------------------------------------------- */
 
-static void arg_int(grpc_arg *a, const char *key, int v) {
-  a->type = GRPC_ARG_INTEGER;
-  a->key = (char *)key;
-  a->value.integer = v;
-}
-
 int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gsrv **out,
                   int *bound_port) {
   nc_gsrv *srv = NULL;
@@ -371,7 +334,7 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
   srv->nq = opts->threads > 0 ? opts->threads : 1;
   if (srv->nq > GS_MAX_THREADS)
     srv->nq = GS_MAX_THREADS;
-  tag_init(&srv->t_shutdown, T_SHUTDOWN, srv);
+  nc_gtag_init(&srv->t_shutdown, T_SHUTDOWN, srv);
   pthread_rwlock_init(&srv->api_lock, NULL);
   pthread_mutex_init(&srv->mu, NULL);
   pthread_cond_init(&srv->cond, NULL);
@@ -382,17 +345,17 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
 
   grpc_arg args[8];
   int na = 0;
-  arg_int(&args[na++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-          opts->max_msg_bytes > 0 ? opts->max_msg_bytes : 10 * 1024 * 1024);
-  arg_int(&args[na++], GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1);
-  arg_int(&args[na++], GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-          opts->keepalive_permit_ms > 0 ? opts->keepalive_permit_ms : 10000);
-  arg_int(&args[na++], GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-  arg_int(&args[na++], GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  arg_int(&args[na++], GRPC_ARG_ALLOW_REUSEPORT, 0); /* a taken port must fail */
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+                  opts->max_msg_bytes > 0 ? opts->max_msg_bytes : 10 * 1024 * 1024);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                  opts->keepalive_permit_ms > 0 ? opts->keepalive_permit_ms : 10000);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_ALLOW_REUSEPORT, 0); /* a taken port must fail */
   /* Nacos messages are small: bandwidth-delay probing only adds pings, timer
    * wake-ups and ~25% CPU to a 5,000-connection push fan-out. */
-  arg_int(&args[na++], GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  nc_grpc_arg_int(&args[na++], GRPC_ARG_HTTP2_BDP_PROBE, 0);
   grpc_channel_args ca = {(size_t)na, args};
   srv->server = grpc_server_create(&ca, NULL);
   srv->m_unary = grpc_server_register_method(srv->server, "/Request/request", NULL,
@@ -429,7 +392,7 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
   for (int i = 0; i < srv->nq; i++) {
     for (int j = 0; j < GS_UNARY_REQS + GS_STREAM_REQS + 1; j++, k++) {
       gs_req *r = &srv->reqs[k];
-      tag_init(&r->tag, T_REQ, r);
+      nc_gtag_init(&r->tag, T_REQ, r);
       r->q = &srv->qs[i];
       r->method = j < GS_UNARY_REQS ? M_UNARY : j < GS_UNARY_REQS + GS_STREAM_REQS ? M_STREAM : M_GENERIC;
       grpc_metadata_array_init(&r->md);
@@ -449,7 +412,7 @@ out_started:
 out:
   if (srv->server) {
     /* Not started: no calls, no requests; destroy needs a shutdown first. */
-    grpc_server_shutdown_and_notify(srv->server, srv->qs[0].cq, hb_give(&srv->t_shutdown));
+    grpc_server_shutdown_and_notify(srv->server, srv->qs[0].cq, nc_gtag_give(&srv->t_shutdown));
     grpc_server_cancel_all_calls(srv->server);
     grpc_event ev;
     do
@@ -481,7 +444,7 @@ void nc_gsrv_stop(nc_gsrv *srv) {
   atomic_store(&srv->stopping, 1);
   pthread_rwlock_unlock(&srv->api_lock);
 
-  grpc_server_shutdown_and_notify(srv->server, srv->qs[0].cq, hb_give(&srv->t_shutdown));
+  grpc_server_shutdown_and_notify(srv->server, srv->qs[0].cq, nc_gtag_give(&srv->t_shutdown));
   grpc_server_cancel_all_calls(srv->server);
   int orphans = 0;
   for (int i = 0; i < srv->nq; i++)

@@ -96,14 +96,14 @@ static void stream_unref(gs_stream *s) {
 }
 
 /* Starts a batch counted as one reference; drops it again on failure. */
-static int stream_batch(gs_stream *s, const grpc_op *ops, size_t n, gs_tag *tag) {
+static int stream_batch(gs_stream *s, const grpc_op *ops, size_t n, nc_gtag *tag) {
   atomic_fetch_add(&s->refs, 1);
   nc_trace("gsrv: stream %llu start op %d tag %d", (unsigned long long)s->id, (int)ops[0].op, tag->kind);
   /* Read the call before hb_give publishes the tag: once published the
    * completion thread may free s, and TSan only sees the release/acquire
    * pair, not gRPC's own synchronisation. */
   grpc_call *call = s->call;
-  grpc_call_error e = grpc_call_start_batch(call, ops, n, hb_give(tag), NULL);
+  grpc_call_error e = grpc_call_start_batch(call, ops, n, nc_gtag_give(tag), NULL);
   if (e != GRPC_CALL_OK) {
     nc_error("gsrv: stream %llu start_batch(op %d) failed: %d", (unsigned long long)s->id,
              (int)ops[0].op, (int)e);
@@ -180,10 +180,10 @@ void nc_gsrv__stream_arrived(nc_gsrv *srv, grpc_call *call) {
     grpc_call_unref(call);
     return;
   }
-  tag_init(&s->t_recv, T_S_RECV, s);
-  tag_init(&s->t_close, T_S_CLOSE, s);
-  tag_init(&s->t_send, T_S_SEND, s);
-  tag_init(&s->t_status, T_S_STATUS, s);
+  nc_gtag_init(&s->t_recv, T_S_RECV, s);
+  nc_gtag_init(&s->t_close, T_S_CLOSE, s);
+  nc_gtag_init(&s->t_send, T_S_SEND, s);
+  nc_gtag_init(&s->t_status, T_S_STATUS, s);
   s->srv = srv;
   s->call = call;
   s->id = atomic_fetch_add(&g_next_stream_id, 1);
@@ -303,7 +303,7 @@ int nc_gsrv_stream_send(nc_gsrv *srv, uint64_t stream_id, const uint8_t *data, s
       s->q_cap = nc;
       s->q_head = 0;
     }
-    s->q[(s->q_head + s->q_len) % s->q_cap] = nc_gsrv__bb_from(data, len);
+    s->q[(s->q_head + s->q_len) % s->q_cap] = nc_grpc_bb_from(data, len);
     s->q_len++;
     stream_pump_locked(s);
   }

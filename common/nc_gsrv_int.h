@@ -5,6 +5,7 @@
 #define NC_GSRV_INT_H
 
 #include "nc_grpc_server.h"
+#include "nc_grpc_util.h"
 
 #include <grpc/grpc.h>
 #include <pthread.h>
@@ -17,33 +18,6 @@
 enum { T_REQ = 1, T_UNARY_DONE, T_GENERIC_DONE, T_S_RECV, T_S_CLOSE, T_S_SEND, T_S_STATUS, T_SHUTDOWN };
 enum { M_UNARY, M_STREAM, M_GENERIC };
 
-typedef struct gs_tag {
-  int kind;
-  void *obj;
-  /* gRPC's own synchronisation is invisible to ThreadSanitizer (system
-   * library, abseil futexes). A release store before handing a tag to gRPC
-   * and an acquire load when it comes back out of the queue state the
-   * happens-before edge that gRPC provides; it costs one uncontended atomic. */
-  atomic_int hb;
-} gs_tag;
-
-static inline void tag_init(gs_tag *t, int kind, void *obj) {
-  t->kind = kind;
-  t->obj = obj;
-  atomic_init(&t->hb, 0);
-}
-
-static inline void *hb_give(gs_tag *t) {
-  atomic_store_explicit(&t->hb, 1, memory_order_release);
-  return t;
-}
-
-static inline gs_tag *hb_take(void *tag) {
-  gs_tag *t = tag;
-  (void)atomic_load_explicit(&t->hb, memory_order_acquire);
-  return t;
-}
-
 typedef struct gs_cq {
   nc_gsrv *srv;
   grpc_completion_queue *cq;
@@ -52,7 +26,7 @@ typedef struct gs_cq {
 } gs_cq;
 
 typedef struct gs_req { /* one outstanding request_call */
-  gs_tag tag;
+  nc_gtag tag;
   gs_cq *q;
   int method;
   grpc_call *call;
@@ -63,7 +37,7 @@ typedef struct gs_req { /* one outstanding request_call */
 } gs_req;
 
 typedef struct gs_stream {
-  gs_tag t_recv, t_close, t_send, t_status;
+  nc_gtag t_recv, t_close, t_send, t_status;
   nc_gsrv *srv;
   uint64_t id;
   grpc_call *call;
@@ -93,7 +67,7 @@ struct nc_gsrv {
   gs_cq qs[GS_MAX_THREADS];
   gs_req *reqs;
   size_t n_reqs;
-  gs_tag t_shutdown;
+  nc_gtag t_shutdown;
 
   pthread_rwlock_t api_lock; /* read: API calls starting batches; write: stop */
   atomic_int stopping;
@@ -114,7 +88,6 @@ void nc_gsrv__live_add(nc_gsrv *srv, long d);
 /* Delivers one event to the owner (nothing once stopping); bb is copied. */
 void nc_gsrv__emit(nc_gsrv *srv, nc_gsrv_ev_type type, uint64_t sid, nc_gsrv_unary *call,
                    const char *peer, grpc_byte_buffer *bb);
-grpc_byte_buffer *nc_gsrv__bb_from(const uint8_t *data, size_t len);
 
 /* nc_grpc_stream.c, all on the stream's queue thread */
 void nc_gsrv__stream_arrived(nc_gsrv *srv, grpc_call *call);
