@@ -275,15 +275,31 @@ void nc_gsrv__stream_on_send(gs_stream *s, int ok) {
 
 /* ---- stream API ------------------------------------------------------- */
 
-int nc_gsrv_stream_send(nc_gsrv *srv, uint64_t stream_id, const uint8_t *data, size_t len) {
-  int rc = 0;
+/* The stream with that id, locked, with api_lock held for reading so that
+ * stop cannot begin meanwhile; NULL (nothing held) when it is gone or the
+ * server is stopping. Pair with api_stream_end. */
+static gs_stream *api_stream_begin(nc_gsrv *srv, uint64_t stream_id) {
   pthread_rwlock_rdlock(&srv->api_lock);
   gs_stream *s = atomic_load(&srv->stopping) ? NULL : map_get(srv, stream_id);
   if (!s) {
     pthread_rwlock_unlock(&srv->api_lock);
-    return NC_ECLOSED;
+    return NULL;
   }
   pthread_mutex_lock(&s->mu);
+  return s;
+}
+
+static void api_stream_end(nc_gsrv *srv, gs_stream *s) {
+  pthread_mutex_unlock(&s->mu);
+  stream_unref(s);
+  pthread_rwlock_unlock(&srv->api_lock);
+}
+
+int nc_gsrv_stream_send(nc_gsrv *srv, uint64_t stream_id, const uint8_t *data, size_t len) {
+  int rc = 0;
+  gs_stream *s = api_stream_begin(srv, stream_id);
+  if (!s)
+    return NC_ECLOSED;
   if (s->dead || s->close_req) {
     rc = NC_ECLOSED;
   } else if (s->q_len >= s->srv->queue_max) {
@@ -308,40 +324,28 @@ int nc_gsrv_stream_send(nc_gsrv *srv, uint64_t stream_id, const uint8_t *data, s
     stream_pump_locked(s);
   }
 unlock:
-  pthread_mutex_unlock(&s->mu);
-  stream_unref(s);
-  pthread_rwlock_unlock(&srv->api_lock);
+  api_stream_end(srv, s);
   return rc;
 }
 
 int nc_gsrv_stream_close(nc_gsrv *srv, uint64_t stream_id) {
   int rc = 0;
-  pthread_rwlock_rdlock(&srv->api_lock);
-  gs_stream *s = atomic_load(&srv->stopping) ? NULL : map_get(srv, stream_id);
-  if (!s) {
-    pthread_rwlock_unlock(&srv->api_lock);
+  gs_stream *s = api_stream_begin(srv, stream_id);
+  if (!s)
     return NC_ECLOSED;
-  }
-  pthread_mutex_lock(&s->mu);
   if (s->dead || s->close_req)
     rc = NC_ECLOSED;
   else
     stream_request_close_locked(s, GRPC_STATUS_UNAVAILABLE);
-  pthread_mutex_unlock(&s->mu);
-  stream_unref(s);
-  pthread_rwlock_unlock(&srv->api_lock);
+  api_stream_end(srv, s);
   return rc;
 }
 
 int nc_gsrv_stream_cancel(nc_gsrv *srv, uint64_t stream_id) {
   int rc = 0;
-  pthread_rwlock_rdlock(&srv->api_lock);
-  gs_stream *s = atomic_load(&srv->stopping) ? NULL : map_get(srv, stream_id);
-  if (!s) {
-    pthread_rwlock_unlock(&srv->api_lock);
+  gs_stream *s = api_stream_begin(srv, stream_id);
+  if (!s)
     return NC_ECLOSED;
-  }
-  pthread_mutex_lock(&s->mu);
   if (s->dead) {
     rc = NC_ECLOSED;
   } else {
@@ -353,9 +357,7 @@ int nc_gsrv_stream_cancel(nc_gsrv *srv, uint64_t stream_id) {
     grpc_call_cancel_with_status(s->call, GRPC_STATUS_UNAVAILABLE, "connection closed by server",
                                  NULL);
   }
-  pthread_mutex_unlock(&s->mu);
-  stream_unref(s);
-  pthread_rwlock_unlock(&srv->api_lock);
+  api_stream_end(srv, s);
   return rc;
 }
 
