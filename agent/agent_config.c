@@ -278,6 +278,29 @@ void nc_ag_config_get(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJS
 
 /* ---- publish / remove ---- */
 
+/* What publish and remove share once the request is valid: an upstream
+ * connection, a context with the app as its waiter and the request body
+ * (*body, owned by the caller with the context). Replies the error itself
+ * and returns NULL when it cannot. */
+static cfg_ctx *write_start(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const ckey *k,
+                            int mode, cJSON **body) {
+  if (!ag->connected) {
+    nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection");
+    return NULL;
+  }
+  cfg_ctx *x = ctx_new(ag, k->ns, k->group, k->data_id, mode);
+  cJSON *b = config_body(k->ns, k->group, k->data_id);
+  if (!x || !b || !(x->waiters = nc_ag_waiter_new(c, id))) {
+    cJSON_Delete(b);
+    if (x)
+      ctx_free(x);
+    nc_ag_err(c, id, "INTERNAL", "out of memory");
+    return NULL;
+  }
+  *body = b;
+  return x;
+}
+
 static void publish_done(void *ud, int status, nc_msg *resp) {
   cfg_ctx *x = ud;
   nc_ag_waiter *w = x->waiters;
@@ -317,20 +340,16 @@ void nc_ag_config_publish(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const
     nc_ag_err(c, id, "BAD_REQUEST", "field 'cas_md5' must be a string");
     return;
   }
-  if (!ag->connected) {
-    nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection");
+  cJSON *b = NULL;
+  cfg_ctx *x = write_start(ag, c, id, &k, cJSON_IsString(cas) ? 1 : 0, &b);
+  if (!x)
     return;
-  }
-  cfg_ctx *x = ctx_new(ag, k.ns, k.group, k.data_id, cJSON_IsString(cas) ? 1 : 0);
-  cJSON *b = config_body(k.ns, k.group, k.data_id);
-  if (!x || !b || !(x->content = strdup(content->valuestring)) ||
-      !(x->waiters = nc_ag_waiter_new(c, id)) ||
+  if (!(x->content = strdup(content->valuestring)) ||
       !cJSON_AddStringToObject(b, "content", content->valuestring) ||
       (cJSON_IsString(cas) && !cJSON_AddStringToObject(b, "casMd5", cas->valuestring)) ||
       !cJSON_AddObjectToObject(b, "additionMap")) {
     cJSON_Delete(b);
-    if (x)
-      ctx_free(x);
+    ctx_free(x);
     nc_ag_err(c, id, "INTERNAL", "out of memory");
     return;
   }
@@ -354,20 +373,10 @@ void nc_ag_config_remove(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const 
   ckey k;
   if (read_key(c, id, req, &k))
     return;
-  if (!ag->connected) {
-    nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection");
-    return;
-  }
-  cfg_ctx *x = ctx_new(ag, k.ns, k.group, k.data_id, 0);
-  cJSON *b = config_body(k.ns, k.group, k.data_id);
-  if (!x || !b || !(x->waiters = nc_ag_waiter_new(c, id))) {
-    cJSON_Delete(b);
-    if (x)
-      ctx_free(x);
-    nc_ag_err(c, id, "INTERNAL", "out of memory");
-    return;
-  }
-  nc_ag_up(ag, "ConfigRemoveRequest", b, remove_done, x);
+  cJSON *b = NULL;
+  cfg_ctx *x = write_start(ag, c, id, &k, 0, &b);
+  if (x)
+    nc_ag_up(ag, "ConfigRemoveRequest", b, remove_done, x);
 }
 
 /* ---- listeners ---- */
