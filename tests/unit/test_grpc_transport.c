@@ -32,6 +32,26 @@ static long long now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Waits (up to ms) until *field, guarded by mu, is >= want; returns the last
+ * value seen. */
+static int wait_ge(pthread_mutex_t *mu, pthread_cond_t *cond, const int *field, int want, int ms) {
+  long long end = now_ms() + ms;
+  pthread_mutex_lock(mu);
+  while (*field < want && now_ms() < end) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 10 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cond, mu, &ts);
+  }
+  int v = *field;
+  pthread_mutex_unlock(mu);
+  return v;
+}
+
 /* ---- the server-side owner ---------------------------------------------- */
 
 #define MAX_IDS 64
@@ -153,23 +173,9 @@ static void on_event(void *ud, nc_gsrv_ev *ev) {
   nc_gsrv_ev_free(ev);
 }
 
-/* Waits (up to ms) until *field >= want; returns the last value seen. */
+/* Waits for an owner counter (see wait_ge). */
 static int owner_wait(owner *o, const int *field, int want, int ms) {
-  long long end = now_ms() + ms;
-  pthread_mutex_lock(&o->mu);
-  while (*field < want && now_ms() < end) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 10 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&o->cond, &o->mu, &ts);
-  }
-  int v = *field;
-  pthread_mutex_unlock(&o->mu);
-  return v;
+  return wait_ge(&o->mu, &o->cond, field, want, ms);
 }
 
 static owner *owner_start(int max_msg, int fake_nacos) {
@@ -249,21 +255,7 @@ static void c_on_closed(void *ud, int status) {
 }
 
 static int cs_wait(cstate *s, const int *field, int want, int ms) {
-  long long end = now_ms() + ms;
-  pthread_mutex_lock(&s->mu);
-  while (*field < want && now_ms() < end) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 10 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&s->cond, &s->mu, &ts);
-  }
-  int v = *field;
-  pthread_mutex_unlock(&s->mu);
-  return v;
+  return wait_ge(&s->mu, &s->cond, field, want, ms);
 }
 
 static nc_gcli *client_for(nc_gcli_env *env, int port) {
