@@ -82,11 +82,26 @@ void nc_ag_err_upstream(nc_ipc_client *c, const cJSON *id, int status, const nc_
   }
 }
 
-static void send_to(void *ud, nc_ipc_client *c) { nc_ipc_client_send_json(c, ud); }
+typedef struct bc_line {
+  const char *s;
+  size_t len;
+} bc_line;
+
+static void send_to(void *ud, nc_ipc_client *c) {
+  const bc_line *l = ud;
+  nc_ipc_client_send(c, l->s, l->len);
+}
 
 void nc_ag_broadcast(nc_agent *ag, const cJSON *obj) {
-  if (ag->srv)
-    nc_ipc_srv_foreach(ag->srv, send_to, (void *)obj);
+  if (!ag->srv)
+    return;
+  /* Printed once for all apps, not once per app. */
+  char *s = cJSON_PrintUnformatted(obj);
+  if (!s)
+    return;
+  bc_line l = {s, strlen(s)};
+  nc_ipc_srv_foreach(ag->srv, send_to, &l);
+  free(s);
 }
 
 nc_ag_waiter *nc_ag_waiter_new(nc_ipc_client *c, const cJSON *id) {
