@@ -254,6 +254,14 @@ static void c_on_closed(void *ud, int status) {
   pthread_mutex_unlock(&s->mu);
 }
 
+static const nc_gcli_stream_cbs c_cbs = {c_on_msg, c_on_closed};
+
+/* Initialises s and opens c's stream with s as the callbacks' state. */
+static void cs_open(cstate *s, nc_gcli *c) {
+  cs_init(s);
+  assert_int_equal(nc_gcli_stream_open(c, &c_cbs, s), 0);
+}
+
 static int cs_wait(cstate *s, const int *field, int want, int ms) {
   return wait_ge(&s->mu, &s->cond, field, want, ms);
 }
@@ -347,10 +355,8 @@ static void test_stream_echo_both_directions(void **state) {
   owner *o = owner_start(0, 0);
   nc_gcli *c = client_for(f->env, o->port);
   cstate s;
-  cs_init(&s);
-  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
-  assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), 0);
-  assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), NC_ESTATE); /* one per client */
+  cs_open(&s, c);
+  assert_int_equal(nc_gcli_stream_open(c, &c_cbs, &s), NC_ESTATE); /* one per client */
   /* client -> server -> echoed back */
   assert_int_equal(nc_gcli_stream_send(c, (const uint8_t *)"0", 1), 0);
   assert_int_equal(cs_wait(&s, &s.n_msgs, 1, 3000), 1);
@@ -373,9 +379,7 @@ static void test_stream_many_messages_in_order(void **state) {
   owner *o = owner_start(0, 0);
   nc_gcli *c = client_for(f->env, o->port);
   cstate s;
-  cs_init(&s);
-  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
-  assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), 0);
+  cs_open(&s, c);
   enum { N = 3000 };
   char buf[16];
   for (int i = 0; i < N; i++) { /* client sends, server echoes */
@@ -410,9 +414,7 @@ static void test_server_close_gives_on_closed(void **state) {
   owner *o = owner_start(0, 0);
   nc_gcli *c = client_for(f->env, o->port);
   cstate s;
-  cs_init(&s);
-  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
-  assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), 0);
+  cs_open(&s, c);
   assert_int_equal(owner_wait(o, &o->n_opened, 1, 3000), 1);
   uint64_t id = o->opened[0];
   /* a message queued before the close is still delivered */
@@ -444,9 +446,7 @@ static void test_server_cancel_ends_stream_at_once(void **state) {
   owner *o = owner_start(0, 0);
   nc_gcli *c = client_for(f->env, o->port);
   cstate s;
-  cs_init(&s);
-  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
-  assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), 0);
+  cs_open(&s, c);
   assert_int_equal(owner_wait(o, &o->n_opened, 1, 3000), 1);
   uint64_t id = o->opened[0];
   static uint8_t big[256 * 1024];
@@ -469,9 +469,7 @@ static void test_client_free_gives_stream_closed(void **state) {
   owner *o = owner_start(0, 0);
   nc_gcli *c = client_for(f->env, o->port);
   cstate s;
-  cs_init(&s);
-  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
-  assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), 0);
+  cs_open(&s, c);
   assert_int_equal(owner_wait(o, &o->n_opened, 1, 3000), 1);
   long long t0 = now_ms();
   nc_gcli_free(c);
@@ -517,9 +515,7 @@ static void test_oversized_message_rejected_server_keeps_serving(void **state) {
   assert_null(resp);
   /* the stream variant ends that stream, not the server */
   cstate s;
-  cs_init(&s);
-  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
-  assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), 0);
+  cs_open(&s, c);
   assert_int_equal(nc_gcli_stream_send(c, buf, big), 0);
   assert_int_equal(cs_wait(&s, &s.closed, 1, 3000), 1);
   assert_int_not_equal(s.close_status, 0);
@@ -543,9 +539,7 @@ static void test_client_survives_server_gone(void **state) {
   owner *o = owner_start(0, 0);
   nc_gcli *c = client_for(f->env, o->port);
   cstate s;
-  cs_init(&s);
-  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
-  assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), 0);
+  cs_open(&s, c);
   assert_int_equal(owner_wait(o, &o->n_opened, 1, 3000), 1);
   owner_stop(o); /* server gone with the stream open */
   assert_int_equal(cs_wait(&s, &s.closed, 1, 3000), 1);
@@ -607,12 +601,11 @@ static void test_concurrent_sends_while_streams_end(void **state) {
   fixture *f = *state;
   stress st = {.o = owner_start(0, 0)};
   cstate cs[8];
-  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
   for (int i = 0; i < 8; i++) { /* one at a time, so opened[i] is client i's */
     cs_init(&cs[i]);
     cs[i].in_order = 0;
     st.cs[i] = client_for(f->env, st.o->port);
-    assert_int_equal(nc_gcli_stream_open(st.cs[i], &cbs, &cs[i]), 0);
+    assert_int_equal(nc_gcli_stream_open(st.cs[i], &c_cbs, &cs[i]), 0);
     assert_int_equal(owner_wait(st.o, &st.o->n_opened, i + 1, 5000), i + 1);
     st.ids[i] = st.o->opened[i];
   }
@@ -753,8 +746,7 @@ static int child_client(const char *port) {
   snprintf(target, sizeof(target), "127.0.0.1:%s", port);
   if (nc_gcli_env_new(1, &env) != 0 || nc_gcli_new(env, target, NULL, &c) != 0)
     return 1;
-  nc_gcli_stream_cbs cbs = {c_on_msg, c_on_closed};
-  if (nc_gcli_stream_open(c, &cbs, &s) != 0 || nc_gcli_stream_send(c, (const uint8_t *)"0", 1))
+  if (nc_gcli_stream_open(c, &c_cbs, &s) != 0 || nc_gcli_stream_send(c, (const uint8_t *)"0", 1))
     return 1;
   for (;;)
     pause();
