@@ -47,28 +47,45 @@ static int awaits_reply(const nc_st_svc *s, const void *owner) {
   return 0;
 }
 
-static void send_changed(nc_ipc_client *c, const nc_st_svc *s, cJSON *hosts) {
+/* The naming.changed line for s with hosts (moved in), or NULL. */
+static char *changed_text(const nc_st_svc *s, cJSON *hosts) {
   cJSON *o = cJSON_CreateObject();
   if (!o) {
     cJSON_Delete(hosts);
-    return;
+    return NULL;
   }
   cJSON_AddStringToObject(o, "event", "naming.changed");
   cJSON_AddStringToObject(o, "namespace", s->ns);
   cJSON_AddStringToObject(o, "group", s->group);
   cJSON_AddStringToObject(o, "service", s->service);
   cJSON_AddItemToObject(o, "hosts", hosts);
-  nc_ipc_client_send_json(c, o);
+  char *t = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
+  return t;
 }
 
 /* Tells every subscriber whose view changed; never the same list twice.
- * hosts is the service's new list (borrowed). */
+ * hosts is the service's new list (borrowed), already stored in s. The
+ * subscribers without a cluster filter (most) see exactly that list: its
+ * hash is s->hosts_hash and their event is printed once for all of them. */
 static void fanout(nc_st_svc *s, const cJSON *hosts) {
+  char *all = NULL;
   for (size_t i = 0; i < s->n; i++) {
     nc_st_sub *sub = &s->subs[i];
     if (awaits_reply(s, sub->owner))
       continue;
+    if (!sub->clusters) {
+      if (s->hosts_hash == sub->last_hash)
+        continue;
+      if (!all) {
+        cJSON *d = cJSON_Duplicate(hosts, 1);
+        if (!d || !(all = changed_text(s, d)))
+          continue;
+      }
+      sub->last_hash = s->hosts_hash;
+      nc_ipc_client_send(sub->owner, all, strlen(all));
+      continue;
+    }
     cJSON *h = nc_hosts_filter(hosts, sub->clusters, 0);
     if (!h)
       continue;
@@ -78,8 +95,12 @@ static void fanout(nc_st_svc *s, const cJSON *hosts) {
       continue;
     }
     sub->last_hash = hash;
-    send_changed(sub->owner, s, h);
+    char *t = changed_text(s, h);
+    if (t)
+      nc_ipc_client_send(sub->owner, t, strlen(t));
+    free(t);
   }
+  free(all);
 }
 
 /* New hosts for a subscribed service (moved in): memory, disk, fan-out. */
