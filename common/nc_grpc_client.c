@@ -83,8 +83,7 @@ struct nc_gcli {
   grpc_status_code s_status;
   grpc_slice s_details;
   int first_recv;
-  grpc_byte_buffer **q;
-  size_t q_cap, q_head, q_len;
+  nc_bbq q; /* queued sends */
   grpc_byte_buffer *inflight;
   int sending, send_dead;
 };
@@ -293,31 +292,22 @@ int nc_gcli_unary(nc_gcli *c, const uint8_t *data, size_t len, int timeout_ms, u
 
 /* ---- the bidi stream -------------------------------------------------- */
 
-static void q_clear(nc_gcli *c) {
-  for (size_t i = 0; i < c->q_len; i++)
-    grpc_byte_buffer_destroy(c->q[(c->q_head + i) % c->q_cap]);
-  c->q_len = 0;
-  c->q_head = 0;
-}
-
 /* Under c->mu: starts the next queued message if none is in flight. */
 static void pump_locked(nc_gcli *c) {
   grpc_op op;
-  if (c->sending || c->send_dead || !c->q_len)
+  if (c->sending || c->send_dead || !c->q.len)
     return;
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_SEND_MESSAGE;
-  op.data.send_message.send_message = c->q[c->q_head];
-  c->inflight = c->q[c->q_head];
-  c->q_head = (c->q_head + 1) % c->q_cap;
-  c->q_len--;
+  c->inflight = nc_bbq_pop(&c->q);
+  op.data.send_message.send_message = c->inflight;
   grpc_call_error e = grpc_call_start_batch(c->scall, &op, 1, nc_gtag_give(&c->t_send), NULL);
   if (e != GRPC_CALL_OK) {
     nc_error("gcli: stream send start_batch failed: %d", (int)e);
     grpc_byte_buffer_destroy(c->inflight);
     c->inflight = NULL;
     c->send_dead = 1;
-    q_clear(c);
+    nc_bbq_clear(&c->q);
     return;
   }
   c->sending = 1;
@@ -377,7 +367,7 @@ static void stream_on_recv(nc_gcli *c, int ok) {
 static void stream_on_status(nc_gcli *c) {
   pthread_mutex_lock(&c->mu);
   c->s_state = S_CLOSED;
-  q_clear(c);
+  nc_bbq_clear(&c->q);
   int deliver = !c->freeing;
   pthread_mutex_unlock(&c->mu);
   if (c->s_status != GRPC_STATUS_OK) {
@@ -399,7 +389,7 @@ static void stream_on_send(nc_gcli *c, int ok) {
   c->sending = 0;
   if (!ok) {
     c->send_dead = 1;
-    q_clear(c);
+    nc_bbq_clear(&c->q);
   } else if (c->s_state == S_OPEN && !c->freeing) {
     pump_locked(c);
   }
@@ -478,26 +468,12 @@ int nc_gcli_stream_send(nc_gcli *c, const uint8_t *data, size_t len) {
     rc = NC_ECLOSED;
     goto out;
   }
-  if (c->q_len >= GC_STREAM_QUEUE_MAX) {
+  if (c->q.len >= GC_STREAM_QUEUE_MAX) {
     rc = NC_EBUSY;
     goto out;
   }
-  if (c->q_len == c->q_cap) {
-    size_t ncap = c->q_cap ? c->q_cap * 2 : 8;
-    grpc_byte_buffer **nq = malloc(ncap * sizeof(*nq));
-    if (!nq) {
-      rc = NC_ENOMEM;
-      goto out;
-    }
-    for (size_t i = 0; i < c->q_len; i++)
-      nq[i] = c->q[(c->q_head + i) % c->q_cap];
-    free(c->q);
-    c->q = nq;
-    c->q_cap = ncap;
-    c->q_head = 0;
-  }
-  c->q[(c->q_head + c->q_len) % c->q_cap] = nc_grpc_bb_from(data, len);
-  c->q_len++;
+  if ((rc = nc_bbq_push(&c->q, data, len)) != 0)
+    goto out;
   pump_locked(c);
 out:
   pthread_mutex_unlock(&c->mu);
@@ -651,8 +627,7 @@ void nc_gcli_free(nc_gcli *c) {
     grpc_call_unref(c->scall);
   if (c->recv_bb)
     grpc_byte_buffer_destroy(c->recv_bb);
-  q_clear(c);
-  free(c->q);
+  nc_bbq_free(&c->q);
   grpc_metadata_array_destroy(&c->s_imd);
   grpc_metadata_array_destroy(&c->s_tmd);
   grpc_slice_unref(c->s_details);

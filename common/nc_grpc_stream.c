@@ -84,9 +84,7 @@ static void stream_unref(gs_stream *s) {
   if (atomic_fetch_sub(&s->refs, 1) != 1)
     return;
   nc_gsrv *srv = s->srv;
-  for (size_t i = 0; i < s->q_len; i++)
-    grpc_byte_buffer_destroy(s->q[(s->q_head + i) % s->q_cap]);
-  free(s->q);
+  nc_bbq_free(&s->q);
   if (s->recv_bb)
     grpc_byte_buffer_destroy(s->recv_bb);
   grpc_call_unref(s->call);
@@ -131,14 +129,12 @@ static void stream_start_status_locked(gs_stream *s) {
 static void stream_pump_locked(gs_stream *s) {
   if (s->sending || s->dead || atomic_load(&s->srv->stopping))
     return;
-  if (s->q_len) {
+  if (s->q.len) {
     grpc_op op;
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_SEND_MESSAGE;
-    op.data.send_message.send_message = s->q[s->q_head];
-    s->inflight = s->q[s->q_head];
-    s->q_head = (s->q_head + 1) % s->q_cap;
-    s->q_len--;
+    s->inflight = nc_bbq_pop(&s->q);
+    op.data.send_message.send_message = s->inflight;
     s->sending = 1;
     if (stream_batch(s, &op, 1, &s->t_send) != 0) {
       grpc_byte_buffer_destroy(s->inflight);
@@ -302,28 +298,11 @@ int nc_gsrv_stream_send(nc_gsrv *srv, uint64_t stream_id, const uint8_t *data, s
     return NC_ECLOSED;
   if (s->dead || s->close_req) {
     rc = NC_ECLOSED;
-  } else if (s->q_len >= s->srv->queue_max) {
+  } else if (s->q.len >= s->srv->queue_max) {
     rc = NC_EBUSY;
-  } else {
-    if (s->q_len == s->q_cap) {
-      size_t nc = s->q_cap ? s->q_cap * 2 : 4;
-      grpc_byte_buffer **nq = malloc(nc * sizeof(*nq));
-      if (!nq) {
-        rc = NC_ENOMEM;
-        goto unlock;
-      }
-      for (size_t i = 0; i < s->q_len; i++)
-        nq[i] = s->q[(s->q_head + i) % s->q_cap];
-      free(s->q);
-      s->q = nq;
-      s->q_cap = nc;
-      s->q_head = 0;
-    }
-    s->q[(s->q_head + s->q_len) % s->q_cap] = nc_grpc_bb_from(data, len);
-    s->q_len++;
+  } else if ((rc = nc_bbq_push(&s->q, data, len)) == 0) {
     stream_pump_locked(s);
   }
-unlock:
   api_stream_end(srv, s);
   return rc;
 }
@@ -351,9 +330,7 @@ int nc_gsrv_stream_cancel(nc_gsrv *srv, uint64_t stream_id) {
   } else {
     s->close_req = 1; /* no more sends, and no status batch after the cancel */
     s->status_sent = 1;
-    for (size_t i = 0; i < s->q_len; i++)
-      grpc_byte_buffer_destroy(s->q[(s->q_head + i) % s->q_cap]);
-    s->q_len = 0;
+    nc_bbq_clear(&s->q);
     grpc_call_cancel_with_status(s->call, GRPC_STATUS_UNAVAILABLE, "connection closed by server",
                                  NULL);
   }
@@ -366,7 +343,7 @@ size_t nc_gsrv_stream_queued(nc_gsrv *srv, uint64_t stream_id) {
   gs_stream *s = map_get(srv, stream_id);
   if (s) {
     pthread_mutex_lock(&s->mu);
-    n = s->q_len;
+    n = s->q.len;
     pthread_mutex_unlock(&s->mu);
     stream_unref(s);
   }

@@ -52,4 +52,20 @@ grpc_byte_buffer *nc_grpc_bb_from(const uint8_t *data, size_t len);
  * *len; NULL when out of memory. */
 uint8_t *nc_grpc_bb_flatten(grpc_byte_buffer *bb, size_t *len);
 
+/* A growing FIFO ring of byte buffers (queued stream sends). Zero-init is
+ * an empty queue; the queue owns what it holds. No locking of its own. */
+typedef struct nc_bbq {
+  grpc_byte_buffer **q;
+  size_t cap, head, len;
+} nc_bbq;
+
+/* Appends a copy of data; NC_ENOMEM leaves the queue as it was. */
+int nc_bbq_push(nc_bbq *q, const uint8_t *data, size_t len);
+/* The oldest buffer, now the caller's; NULL when empty. */
+grpc_byte_buffer *nc_bbq_pop(nc_bbq *q);
+/* Destroys every queued buffer; the queue stays usable. */
+void nc_bbq_clear(nc_bbq *q);
+/* nc_bbq_clear and releases the ring itself. */
+void nc_bbq_free(nc_bbq *q);
+
 #endif

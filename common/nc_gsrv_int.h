@@ -50,8 +50,7 @@ typedef struct gs_stream {
   int closed_emitted;
   /* send side: under mu */
   pthread_mutex_t mu;
-  grpc_byte_buffer **q; /* ring of queued messages */
-  size_t q_cap, q_head, q_len;
+  nc_bbq q; /* queued messages */
   grpc_byte_buffer *inflight;
   int sending, close_req, status_sent, dead;
   grpc_status_code close_code;
