@@ -22,7 +22,6 @@
 #include "nc_payload.h"
 #include "nc_wire_client.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -81,38 +80,21 @@ static double run_load(nc_gcli **conns, int nconns, long n, int window, op_kind 
 
 static atomic_int g_notified;
 
-typedef struct lean_lsn {
-  nc_gcli *c;
-} lean_lsn;
-
 static void lean_msg(void *ud, const uint8_t *data, size_t len) {
-  lean_lsn *ll = ud;
-  if (nc_bench_lean_ack(ll->c, data, len, "ConfigChangeNotifyRequest",
+  nc_gcli **c = ud;
+  if (nc_bench_lean_ack(*c, data, len, "ConfigChangeNotifyRequest",
                         "ConfigChangeNotifyResponse") == 1)
     atomic_fetch_add(&g_notified, 1);
 }
 
-typedef struct opener {
-  pthread_t th;
-  nc_gcli_env *env;
-  const char *target;
-  lean_lsn *lsns;
-  int from, to, failed;
-} opener;
-
-static void *open_range(void *arg) {
-  opener *o = arg;
+/* Runs on the opening thread once a listener connection is up. */
+static int listen_notify_key(nc_gcli *c, void *ud) {
+  (void)ud;
   const char *json = "{\"headers\":{},\"listen\":true,\"module\":\"config\","
                      "\"configListenContexts\":[{\"dataId\":\"bench-notify\",\"group\":"
                      "\"DEFAULT_GROUP\",\"tenant\":\"\",\"md5\":\"\"}]}";
-  nc_gcli_stream_cbs cbs = {lean_msg, nc_bench_noop_closed};
-  for (int i = o->from; i < o->to; i++) {
-    long long ec = -1;
-    if (!nc_bench_conn_open(o->env, o->target, "config", &cbs, &o->lsns[i], &o->lsns[i].c) ||
-        nc_bench_call_json(o->lsns[i].c, "ConfigBatchListenRequest", json, &ec) != 0 || ec != 0)
-      o->failed++;
-  }
-  return NULL;
+  long long ec = -1;
+  return nc_bench_call_json(c, "ConfigBatchListenRequest", json, &ec) != 0 || ec != 0;
 }
 
 int main(int argc, char **argv) {
@@ -214,20 +196,11 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   if (listeners > 0) {
-    lean_lsn *lsns = calloc((size_t)listeners, sizeof(*lsns));
-    enum { OPENERS = 4 };
-    opener op[OPENERS];
+    nc_gcli **lsns = calloc((size_t)listeners, sizeof(*lsns));
+    nc_gcli_stream_cbs cbs = {lean_msg, nc_bench_noop_closed};
     long long t_open = nc_bench_now_ms();
-    for (int t = 0; t < OPENERS; t++) {
-      op[t] = (opener){.env = env, .target = target, .lsns = lsns,
-                       .from = t * listeners / OPENERS, .to = (t + 1) * listeners / OPENERS};
-      pthread_create(&op[t].th, NULL, open_range, &op[t]);
-    }
-    int open_failed = 0;
-    for (int t = 0; t < OPENERS; t++) {
-      pthread_join(op[t].th, NULL);
-      open_failed += op[t].failed;
-    }
+    int open_failed = nc_bench_conn_open_many(env, target, "config", &cbs, lsns, listeners,
+                                              listen_notify_key, NULL);
     fprintf(stderr, "bench: %d listener connections up in %lld ms (%d failed)\n",
             listeners - open_failed, nc_bench_now_ms() - t_open, open_failed);
     int want = listeners - open_failed;
@@ -279,8 +252,8 @@ int main(int argc, char **argv) {
     if (pub)
       nc_wc_close(pub);
     for (int i = 0; i < listeners; i++)
-      if (lsns[i].c)
-        nc_gcli_free(lsns[i].c);
+      if (lsns[i])
+        nc_gcli_free(lsns[i]);
     free(lsns);
     free(ms);
   }

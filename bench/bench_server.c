@@ -21,7 +21,6 @@
 #include "nc_grpc_client.h"
 #include "nc_log.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -94,13 +93,9 @@ typedef struct fan {
 
 static fan g_fan;
 
-typedef struct lean_sub {
-  nc_gcli *c;
-} lean_sub;
-
 static void lean_msg(void *ud, const uint8_t *data, size_t len) {
-  lean_sub *ls = ud;
-  if (nc_bench_lean_ack(ls->c, data, len, "NotifySubscriberRequest", "NotifySubscriberResponse") !=
+  nc_gcli **c = ud;
+  if (nc_bench_lean_ack(*c, data, len, "NotifySubscriberRequest", "NotifySubscriberResponse") !=
       1)
     return;
   if (memmem(data, len, "\"ip\":\"10.1.1.1\"", 15)) {
@@ -111,32 +106,14 @@ static void lean_msg(void *ud, const uint8_t *data, size_t len) {
   }
 }
 
-typedef struct opener {
-  pthread_t th;
-  nc_gcli_env *env;
-  const char *target;
-  lean_sub *subs;
-  int from, to;
-  int failed;
-} opener;
-
-static void *open_range(void *arg) {
-  opener *o = arg;
-  nc_gcli_stream_cbs cbs = {lean_msg, nc_bench_noop_closed};
-  for (int i = o->from; i < o->to; i++)
-    if (!nc_bench_conn_open(o->env, o->target, "naming", &cbs, &o->subs[i], &o->subs[i].c))
-      o->failed++;
-  return NULL;
-}
-
-static int subscribe_all(lean_sub *subs, int n) {
+static int subscribe_all(nc_gcli **subs, int n) {
   const char *json = "{\"namespace\":\"public\",\"serviceName\":\"fanout\",\"groupName\":"
                      "\"DEFAULT_GROUP\",\"subscribe\":true,\"clusters\":\"\",\"module\":\"naming\"}";
   int failed = 0;
   for (int i = 0; i < n; i++) {
     long long ec = -1;
-    if (subs[i].c &&
-        (nc_bench_call_json(subs[i].c, "SubscribeServiceRequest", json, &ec) != 0 || ec != 0))
+    if (subs[i] &&
+        (nc_bench_call_json(subs[i], "SubscribeServiceRequest", json, &ec) != 0 || ec != 0))
       failed++;
   }
   return failed;
@@ -238,21 +215,11 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   /* 3: idle connections */
-  lean_sub *wcs = calloc((size_t)subs, sizeof(*wcs));
+  nc_gcli **wcs = calloc((size_t)subs, sizeof(*wcs));
+  nc_gcli_stream_cbs cbs = {lean_msg, nc_bench_noop_closed};
   long rss0 = pid > 0 ? nc_bench_rss_kb(pid) : -1;
   long long t_open = nc_bench_now_ms();
-  enum { OPENERS = 4 };
-  opener op[OPENERS];
-  int failed = 0;
-  for (int i = 0; i < OPENERS; i++) {
-    op[i] = (opener){.env = env, .target = target, .subs = wcs, .from = subs * i / OPENERS,
-                     .to = subs * (i + 1) / OPENERS};
-    pthread_create(&op[i].th, NULL, open_range, &op[i]);
-  }
-  for (int i = 0; i < OPENERS; i++) {
-    pthread_join(op[i].th, NULL);
-    failed += op[i].failed;
-  }
+  int failed = nc_bench_conn_open_many(env, target, "naming", &cbs, wcs, subs, NULL, NULL);
   fprintf(stderr, "bench: %d connections opened in %lld ms (%d failed)\n", subs - failed,
           nc_bench_now_ms() - t_open, failed);
   nc_bench_sleep_ms(500);
@@ -321,8 +288,8 @@ int main(int argc, char **argv) {
 
   nc_gcli_free(pub);
   for (int i = 0; i < subs; i++)
-    if (wcs[i].c)
-      nc_gcli_free(wcs[i].c);
+    if (wcs[i])
+      nc_gcli_free(wcs[i]);
   for (int i = 0; i < conns; i++)
     nc_gcli_free(lc[i]);
   free(wcs);

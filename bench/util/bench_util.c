@@ -310,6 +310,45 @@ fail:
   return NULL;
 }
 
+typedef struct conn_opener {
+  pthread_t th;
+  nc_gcli_env *env;
+  const char *target, *module;
+  const nc_gcli_stream_cbs *cbs;
+  nc_gcli **conns;
+  int from, to, failed;
+  int (*then)(nc_gcli *c, void *ud);
+  void *then_ud;
+} conn_opener;
+
+static void *open_range(void *arg) {
+  conn_opener *o = arg;
+  for (int i = o->from; i < o->to; i++)
+    if (!nc_bench_conn_open(o->env, o->target, o->module, o->cbs, &o->conns[i], &o->conns[i]) ||
+        (o->then && o->then(o->conns[i], o->then_ud) != 0))
+      o->failed++;
+  return NULL;
+}
+
+int nc_bench_conn_open_many(nc_gcli_env *env, const char *target, const char *module,
+                            const nc_gcli_stream_cbs *cbs, nc_gcli **conns, int n,
+                            int (*then)(nc_gcli *c, void *ud), void *then_ud) {
+  enum { OPENERS = 4 };
+  conn_opener op[OPENERS];
+  int failed = 0;
+  for (int t = 0; t < OPENERS; t++) {
+    op[t] = (conn_opener){.env = env, .target = target, .module = module, .cbs = cbs,
+                          .conns = conns, .from = t * n / OPENERS, .to = (t + 1) * n / OPENERS,
+                          .then = then, .then_ud = then_ud};
+    pthread_create(&op[t].th, NULL, open_range, &op[t]);
+  }
+  for (int t = 0; t < OPENERS; t++) {
+    pthread_join(op[t].th, NULL);
+    failed += op[t].failed;
+  }
+  return failed;
+}
+
 typedef struct load {
   pthread_mutex_t mu;
   pthread_cond_t cv;

@@ -75,6 +75,14 @@ int nc_bench_call_json(nc_gcli *c, const char *type, const char *json, long long
  * free with nc_gcli_free. */
 nc_gcli *nc_bench_conn_open(nc_gcli_env *env, const char *target, const char *module,
                             const nc_gcli_stream_cbs *cbs, void *ud, nc_gcli **slot);
+/* Opens n such connections from 4 threads at once: connection i lands in
+ * conns[i] (NULL when it failed), with &conns[i] as the ud of its stream
+ * callbacks. then (may be NULL) runs on the opening thread once connection
+ * i is up (e.g. to subscribe); non-zero counts it failed (it stays open).
+ * Returns how many failed. */
+int nc_bench_conn_open_many(nc_gcli_env *env, const char *target, const char *module,
+                            const nc_gcli_stream_cbs *cbs, nc_gcli **conns, int n,
+                            int (*then)(nc_gcli *c, void *ud), void *then_ud);
 /* Builds request i (sent on connection ci): writes its JSON body into json
  * (cap bytes) and returns its type. */
 typedef const char *(*nc_bench_req_fn)(void *ud, long i, int ci, char *json, size_t cap);
