@@ -99,6 +99,20 @@ static void close_now(nc_ipc_client *c) {
     uv_close((uv_handle_t *)&c->pipe, on_handle_closed);
 }
 
+static void on_dropped_closed(uv_handle_t *h) {
+  detach((nc_ipc_client *)h); /* no-op when the server already detached it */
+  on_handle_closed(h);
+}
+
+/* Drops a client from inside nc_ipc_client_send. The caller may be walking
+ * a list the owner's on_close edits (e.g. a service's subscribers during a
+ * fan-out), so the owner hears about it from the close callback instead. */
+static void drop_deferred(nc_ipc_client *c) {
+  uv_read_stop((uv_stream_t *)&c->pipe);
+  if (!uv_is_closing((uv_handle_t *)&c->pipe))
+    uv_close((uv_handle_t *)&c->pipe, on_dropped_closed);
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status) {
   (void)status;
   nc_ipc_client *c = req->data;
@@ -133,12 +147,12 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 int nc_ipc_client_send(nc_ipc_client *c, const char *data, size_t len) {
-  if (!c->open)
+  if (!c->open || uv_is_closing((uv_handle_t *)&c->pipe))
     return NC_ECLOSED;
   uv_stream_t *st = (uv_stream_t *)&c->pipe;
   if (uv_stream_get_write_queue_size(st) > c->srv->max_outq) {
     nc_warn("ipc: client %llu does not read its socket; dropping it", (unsigned long long)c->id);
-    close_now(c);
+    drop_deferred(c);
     return NC_EBUSY;
   }
   wreq *w = malloc(sizeof(*w) + len + 1);
@@ -161,7 +175,7 @@ int nc_ipc_client_send(nc_ipc_client *c, const char *data, size_t len) {
   }
   if (uv_write(&w->req, st, &b, 1, on_write) != 0) {
     free(w);
-    close_now(c);
+    drop_deferred(c);
     return NC_EIO;
   }
   return 0;
