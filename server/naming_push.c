@@ -92,17 +92,31 @@ static void dlv_remove(nc_npush *p, dlv *d) {
     dlv_free(d);
 }
 
-static dlv *dlv_get(nc_npush *p, const char *conn_id, const char *svc_key) {
-  size_t kl = strlen(conn_id) + strlen(svc_key) + 2;
-  char stackbuf[512];
-  char *key = kl <= sizeof(stackbuf) ? stackbuf : malloc(kl);
-  dlv *d = NULL;
+/* The record key "<conn_id>\x02<svc_key>": in buf when it fits (the
+ * common case, no allocation per lookup), else malloc'd; NULL on OOM.
+ * Release with dlv_key_done. */
+static char *dlv_key(const char *conn_id, const char *svc_key, char *buf, size_t cap) {
+  size_t cl = strlen(conn_id), kl = cl + strlen(svc_key) + 2;
+  char *key = kl <= cap ? buf : malloc(kl);
   if (!key)
     return NULL;
-  size_t cl = strlen(conn_id);
   memcpy(key, conn_id, cl);
   key[cl] = '\x02';
   memcpy(key + cl + 1, svc_key, kl - cl - 1); /* includes the NUL */
+  return key;
+}
+
+static void dlv_key_done(char *key, const char *buf) {
+  if (key != buf)
+    free(key);
+}
+
+static dlv *dlv_get(nc_npush *p, const char *conn_id, const char *svc_key) {
+  char stackbuf[512];
+  char *key = dlv_key(conn_id, svc_key, stackbuf, sizeof(stackbuf));
+  dlv *d = NULL;
+  if (!key)
+    return NULL;
   d = nc_strmap_get(p->dlvs, key);
   if (d)
     goto out;
@@ -137,8 +151,7 @@ static dlv *dlv_get(nc_npush *p, const char *conn_id, const char *svc_key) {
     p->st.deliveries++;
   }
 out:
-  if (key != stackbuf)
-    free(key);
+  dlv_key_done(key, stackbuf);
   return d;
 }
 
@@ -359,13 +372,12 @@ void nc_npush_subscribed(nc_npush *p, const char *conn_id, const char *svc_key) 
 }
 
 void nc_npush_unsubscribed(nc_npush *p, const char *conn_id, const char *svc_key) {
-  size_t kl = strlen(conn_id) + strlen(svc_key) + 2;
-  char *key = malloc(kl);
+  char stackbuf[512];
+  char *key = dlv_key(conn_id, svc_key, stackbuf, sizeof(stackbuf));
   if (!key)
     return;
-  snprintf(key, kl, "%s\x02%s", conn_id, svc_key);
   dlv *d = nc_strmap_get(p->dlvs, key);
-  free(key);
+  dlv_key_done(key, stackbuf);
   if (d)
     dlv_remove(p, d);
 }
