@@ -103,9 +103,25 @@ static void fanout(nc_st_svc *s, const cJSON *hosts) {
   free(all);
 }
 
-/* New hosts for a subscribed service (moved in): memory, disk, fan-out. */
-static void apply_hosts(nc_agent *ag, nc_st_svc *s, cJSON *hosts) {
+/* serviceInfo.lastRefTime, 0 when absent. */
+static long long ref_time(const cJSON *si) { return nc_json_int(si, "lastRefTime", 0); }
+
+/* 1 when a list stamped ref is older than the one the service already holds
+ * from this connection (a subscribe or query answer overtaken by a push). */
+static int is_older(const nc_st_svc *s, long long ref) {
+  return ref > 0 && s->last_ref > 0 && ref < s->last_ref;
+}
+
+/* New hosts for a subscribed service (moved in): memory, disk, fan-out.
+ * A list older than the one held is dropped. */
+static void apply_hosts(nc_agent *ag, nc_st_svc *s, cJSON *hosts, long long ref) {
+  if (is_older(s, ref)) {
+    cJSON_Delete(hosts);
+    return;
+  }
   if (nc_st_svc_set_hosts(s, hosts) == 0) {
+    if (ref > 0)
+      s->last_ref = ref;
     s->fresh = 1;
     nc_cache_put_hosts(ag->cache, s->ns, s->group, s->service, hosts);
     fanout(s, hosts);
@@ -199,6 +215,15 @@ static void sub_done(void *ud, int status, nc_msg *resp) {
   if (ok && s) {
     const cJSON *si = cJSON_GetObjectItemCaseSensitive(resp->body, "serviceInfo");
     cJSON *hosts = nc_hosts_from_service_info(si);
+    if (hosts && is_older(s, ref_time(si))) {
+      /* A push overtook this answer: the waiters get the newer list held. */
+      for (nc_ag_waiter *w = x->waiters; w; w = w->next) {
+        nc_st_sub *sub = nc_st_svc_find(s, w->c);
+        reply_svc(w->c, w->id, s, w->clusters, 0, 0, sub ? &sub->last_hash : NULL);
+      }
+      cJSON_Delete(hosts);
+      goto out;
+    }
     if (hosts) {
       /* Waiters get the list in their reply; mark them as told first so
        * the fan-out does not send them the same list as an event. */
@@ -211,7 +236,7 @@ static void sub_done(void *ud, int status, nc_msg *resp) {
           reply_hosts(w->c, w->id, f, NULL, 0, 0, NULL);
         cJSON_Delete(f);
       }
-      apply_hosts(ag, s, hosts);
+      apply_hosts(ag, s, hosts, ref_time(si));
       goto out;
     }
   }
@@ -395,7 +420,7 @@ static void query_done(void *ud, int status, nc_msg *resp) {
         reply_hosts(w->c, w->id, hosts, w->clusters, w->healthy_only, 0, NULL);
       /* Without a waiter this was a refresh of a subscribed service. */
       if (!w && s) {
-        apply_hosts(ag, s, hosts);
+        apply_hosts(ag, s, hosts, ref_time(si));
         hosts = NULL;
       }
       cJSON_Delete(hosts);
@@ -512,7 +537,7 @@ void nc_ag_naming_push(nc_agent *ag, const cJSON *body) {
   if (n == 1) {
     cJSON *hosts = nc_hosts_from_service_info(si);
     if (hosts)
-      apply_hosts(ag, match[0], hosts);
+      apply_hosts(ag, match[0], hosts, ref_time(si));
   } else {
     for (size_t i = 0; i < n; i++)
       send_query(ag, match[i]->ns, match[i]->group, match[i]->service, NULL);
@@ -549,6 +574,7 @@ void nc_ag_naming_disconnected(nc_agent *ag) {
   while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
     s->fresh = 0;
+    s->last_ref = 0; /* another server's clock: stamps restart */
     if (!s->pending)
       s->up_state = NC_ST_UP_NONE;
   }

@@ -57,6 +57,10 @@ typedef struct nc_st_svc {
    * NULL when unknown. */
   char *hosts_json;
   uint64_t hosts_hash; /* nc_hosts_hash of that list */
+  long long last_ref;  /* serviceInfo.lastRefTime of that list on the current
+                          connection (0 = none); the server stamps strictly
+                          increasing times per service, so an older stamp is
+                          a late answer, not news */
   int fresh;      /* hosts came from the current upstream connection */
   int up_state;   /* NC_ST_UP_* */
   uint64_t gen;
