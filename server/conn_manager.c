@@ -20,8 +20,7 @@ const char *nc_conn_client_ip(const nc_conn *c) { return c->client_ip; }
 const char *nc_conn_remote_ip(const nc_conn *c) { return c->remote_ip; }
 int nc_conn_remote_port(const nc_conn *c) { return c->remote_port; }
 const char *nc_conn_label(const nc_conn *c, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->labels, key);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
+  return nc_json_str(c->labels, key, NULL);
 }
 const char *nc_conn_version(const nc_conn *c) { return c->version; }
 const char *nc_conn_app(const nc_conn *c) { return c->app; }
@@ -146,9 +145,8 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
       return NC_ENOMEM;
   }
   const cJSON *b = setup->body;
-  const cJSON *src = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "labels"),
-                                                      "source");
-  int cluster = cJSON_IsString(src) && strcmp(src->valuestring, "cluster") == 0;
+  const cJSON *labels = cJSON_GetObjectItemCaseSensitive(b, "labels");
+  int cluster = strcmp(nc_json_str(labels, "source", ""), "cluster") == 0;
   /* §4.4 step 2: over the cap, the setup is refused (the caller closes the
    * stream without a message); peers are exempt. */
   if (srv->o.max_connections > 0 && !cluster &&
@@ -170,7 +168,7 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
   c->remote_ip = strdup(ip);
   c->remote_port = port;
   c->version = strdup(nc_json_str(b, "clientVersion", ""));
-  c->labels = copy_labels(cJSON_GetObjectItemCaseSensitive(b, "labels"));
+  c->labels = copy_labels(labels);
   const char *app = c->labels ? nc_conn_label(c, "AppName") : NULL;
   c->app = strdup(app ? app : "-");
   c->tenant = strdup(nc_json_str(b, "tenant", ""));
