@@ -111,7 +111,16 @@ static int parse_query(int status, const nc_msg *resp, const char **content) {
   return nc_json_int(resp->body, "errorCode", 0) == 300 ? 0 : -1;
 }
 
-static void send_changed(nc_st_cfg *cfg) {
+static int is_waiter(const nc_ag_waiter *w, const void *owner) {
+  for (; w; w = w->next)
+    if (w->c == owner)
+      return 1;
+  return 0;
+}
+
+/* Sends config.changed to cfg's listeners, except those in skip: apps
+ * waiting for a reply get the same content there. */
+static void send_changed(nc_st_cfg *cfg, const nc_ag_waiter *skip) {
   cJSON *o = cJSON_CreateObject();
   if (!o)
     return;
@@ -126,7 +135,8 @@ static void send_changed(nc_st_cfg *cfg) {
   char *s = cJSON_PrintUnformatted(o);
   if (s) {
     for (size_t i = 0; i < cfg->n; i++)
-      nc_ipc_client_send(cfg->owners[i], s, strlen(s));
+      if (!is_waiter(skip, cfg->owners[i]))
+        nc_ipc_client_send(cfg->owners[i], s, strlen(s));
     free(s);
   }
   cJSON_Delete(o);
@@ -134,7 +144,9 @@ static void send_changed(nc_st_cfg *cfg) {
 
 /* Stores what the server said about a key: memory (if listened) and disk.
  * Returns 0 when nothing changed for a listened entry, 1 when it was not
- * known before, 2 when its content changed. */
+ * known before and exists, 2 when its content changed. An unknown entry's
+ * listeners were told `exists: false` (see query_done), so learning
+ * that it is absent is no news for them. */
 static int store(nc_agent *ag, const char *ns, const char *group, const char *data_id,
                  const char *content, int mode) {
   nc_st_cfg *cfg = nc_st_cfg_get(ag->st, ns, group, data_id);
@@ -157,7 +169,7 @@ static int store(nc_agent *ag, const char *ns, const char *group, const char *da
   memcpy(old, cfg->md5, sizeof(old));
   nc_st_cfg_set(cfg, content);
   if (!was_known)
-    return 1;
+    return cfg->exists ? 1 : 0;
   return was_exists != cfg->exists || strcmp(old, cfg->md5) != 0 ? 2 : 0;
 }
 
@@ -201,7 +213,8 @@ static void query_done(void *ud, int status, nc_msg *resp) {
   const char *content = NULL;
   int r = parse_query(status, resp, &content);
   nc_st_cfg *cfg = nc_st_cfg_get(ag->st, x->ns, x->group, x->data_id);
-  if (cfg && cfg->pending == x)
+  int mine = cfg && cfg->pending == x;
+  if (mine)
     cfg->pending = NULL;
   int again = 0;
   if (cfg && (x->mode == Q_REFRESH || x->mode == Q_LISTEN)) {
@@ -221,10 +234,13 @@ static void query_done(void *ud, int status, nc_msg *resp) {
       else
         reply_content(w->c, w->id, r ? content : NULL, md5, 0, x->mode == Q_LISTEN);
     }
-    if (cfg && ((x->mode == Q_REFRESH && changed) || changed == 2)) {
+    /* A listen answer (mode Q_LISTEN) for a key not known before is news
+     * only to listeners recorded without an upstream (told it is absent);
+     * the waiters have it in their reply. */
+    if (cfg && changed) {
       nc_info("config: %s/%s changed (md5 %s)", x->group, x->data_id,
               cfg->exists ? cfg->md5 : "-");
-      send_changed(cfg);
+      send_changed(cfg, x->waiters);
     }
     /* Tell the server which version we now hold (as the Java client does
      * after fetching a change). */
@@ -235,9 +251,19 @@ static void query_done(void *ud, int status, nc_msg *resp) {
   if (status == 0)
     nc_warn("config: query %s/%s refused: %s", x->group, x->data_id,
             nc_json_str(resp && !resp->body_error ? resp->body : NULL, "message", "?"));
+  /* A transport failure (timeout, no connection, queue full) keeps the
+   * listeners: the tick or the redo listens upstream again. A refusal by the
+   * server, or the agent stopping, ends them. */
+  int keep = x->mode == Q_LISTEN && status != 0 && status != NC_ECLOSED;
+  if (keep && mine)
+    cfg->up_state = NC_ST_UP_NONE;
   for (nc_ag_waiter *w = x->waiters; w; w = w->next) {
     if (status != 0 && answer_cached(ag, x, w, x->mode == Q_LISTEN) == 0)
       continue;
+    if (keep && cfg) {
+      reply_content(w->c, w->id, NULL, "", 1, 1); /* exists: false, stale */
+      continue;
+    }
     if (status == 0)
       nc_ag_err_upstream(w->c, w->id, status, resp);
     else
@@ -618,7 +644,10 @@ void nc_ag_config_tick(nc_agent *ag, int all) {
   nc_strmap_iter_init(&it, nc_st_cfgs(ag->st));
   while (nc_strmap_iter_next(&it, NULL, &p) && i < n) {
     nc_st_cfg *cfg = p;
-    if (!cfg->pending && cfg->known && (all || cfg->up_state == NC_ST_UP_NONE))
+    /* Unknown keys too (recorded without an upstream, or their listen
+     * query failed): listened with an empty MD5, the server answers them
+     * as changed when they exist. */
+    if (!cfg->pending && (all || cfg->up_state == NC_ST_UP_NONE))
       v[i++] = cfg;
   }
   if (i)

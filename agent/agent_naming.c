@@ -203,6 +203,28 @@ static int answer_stale(nc_agent *ag, nc_st_svc *s, nc_ipc_client *c, const cJSO
   return 0;
 }
 
+/* Answers a subscriber the upstream cannot answer now (none, or a request
+ * that failed on the way): from what the agent has, else an empty list,
+ * both marked stale. Its subscription stays recorded: the redo on connect
+ * (or the tick while connected) subscribes upstream, and the list that
+ * comes back reaches the app as naming.changed unless it is the one it was
+ * told here. */
+static void answer_offline(nc_agent *ag, nc_st_svc *s, nc_ipc_client *c, const cJSON *id,
+                           const cJSON *clusters) {
+  nc_st_sub *sub = nc_st_svc_find(s, c);
+  uint64_t hash = 0;
+  if (answer_stale(ag, s, c, id, clusters, 0, &hash) != 0) {
+    cJSON *none = cJSON_CreateArray();
+    if (none)
+      reply_hosts(c, id, none, NULL, 0, 1, &hash);
+    else
+      nc_ag_err(c, id, "INTERNAL", "out of memory");
+    cJSON_Delete(none);
+  }
+  if (sub)
+    sub->last_hash = hash;
+}
+
 static void sub_done(void *ud, int status, nc_msg *resp) {
   sub_ctx *x = ud;
   nc_agent *ag = x->ag;
@@ -244,9 +266,17 @@ static void sub_done(void *ud, int status, nc_msg *resp) {
     nc_log(status == NC_EUNAVAIL || status == NC_ECLOSED ? NC_LOG_DEBUG : NC_LOG_WARN,
            "naming: subscribe %s@@%s failed: %s", x->k.group, x->k.service,
            status ? nc_strerror(status) : "server error");
+  /* A transport failure (timeout, connection gone, queue full) says nothing
+   * about the subscription itself: it is kept and retried. A refusal by the
+   * server, or the agent stopping, ends it. */
+  int transient = status != 0 && status != NC_ECLOSED;
   for (nc_ag_waiter *w = x->waiters; w; w = w->next) {
     nc_st_sub *sub = s ? nc_st_svc_find(s, w->c) : NULL;
     uint64_t hash = 0;
+    if (sub && transient) {
+      answer_offline(ag, s, w->c, w->id, w->clusters);
+      continue;
+    }
     if (s && answer_stale(ag, s, w->c, w->id, w->clusters, 0, &hash) == 0) {
       if (sub)
         sub->last_hash = hash;
@@ -365,12 +395,7 @@ void nc_ag_naming_subscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, con
     return;
   }
   /* No upstream: recorded for the redo, answered from what we have. */
-  if (answer_stale(ag, s, c, id, mine, 0, &sub->last_hash) != 0) {
-    int last = 0;
-    nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection and nothing cached");
-    if (nc_st_unsubscribe(ag->st, s, c, &last) == 0 && last)
-      nc_st_svc_remove(ag->st, s);
-  }
+  answer_offline(ag, s, c, id, mine);
   cJSON_Delete(mine);
 }
 
