@@ -176,8 +176,13 @@ static void test_listen_without_upstream_is_applied_on_connect(void **state) {
   assert_null(cJSON_GetObjectItem(ev, "deleted"));
   cJSON_Delete(ev);
   assert_true(nc_test_nacosd_wait_metric(o.srv.port, "nacosd_config_listeners", 2, 5000) >= 0);
-  /* post.yaml does not exist: nothing until it is published. The first
-   * event must be the publish (a `deleted` one would come first). */
+  /* post.yaml does not exist: nothing until it is published, not even when
+   * another app's listen makes the agent look it up. The first event must
+   * be the publish (a `deleted` one would come first). */
+  r = tc_call(pub, 2, "{\"id\":2,\"op\":\"config.listen\",\"data_id\":\"post.yaml\"}");
+  assert_true(tc_ok(r));
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r, "exists")));
+  cJSON_Delete(r);
   r = tc_call(pub, 1,
               "{\"id\":1,\"op\":\"config.publish\",\"data_id\":\"post.yaml\",\"content\":\"v: post\"}");
   assert_true(tc_ok(r));
@@ -251,6 +256,37 @@ static void test_reads_without_upstream_and_cache_are_unavailable(void **state) 
   offline_finish(&o);
 }
 
+/* A subscribe / listen the hung server never answers (timeout, or the
+ * health check drops the connection first) is kept, not refused: once the
+ * server answers again the apps hear of changes. */
+static void test_subscribe_and_listen_kept_when_server_hangs(void **state) {
+  (void)state;
+  nc_test_stack st;
+  const char *fast[] = {"--request-timeout-ms", "1000", NULL};
+  assert_int_equal(nc_test_stack_start(&st, NULL, fast), 0);
+  tc *app = tc_open(st.ag.sock), *pub = tc_open(st.ag.sock);
+  assert_int_equal(kill(st.srv.proc.pid, SIGSTOP), 0);
+  subscribe_stale(app, 1, "hung-svc");
+  listen_stale(app, 2, "hung.cfg");
+  assert_int_equal(status_int(app, "subscriptions"), 1);
+  assert_int_equal(status_int(app, "config_listeners"), 1);
+  assert_int_equal(kill(st.srv.proc.pid, SIGCONT), 0);
+  assert_true(wait_status(app, "connected", 1, 10000) >= 0);
+  assert_true(tc_call_ok(pub, 1,
+      "{\"id\":1,\"op\":\"naming.register\",\"service\":\"hung-svc\",\"ip\":\"10.9.0.3\","
+      "\"port\":83}"));
+  assert_int_equal(wait_changed_hosts(app, "hung-svc", 8000), 1);
+  assert_true(tc_call_ok(pub, 2,
+      "{\"id\":2,\"op\":\"config.publish\",\"data_id\":\"hung.cfg\",\"content\":\"v: 3\"}"));
+  cJSON *ev = tc_wait_event(app, "config.changed", "data_id", "hung.cfg", 8000);
+  assert_non_null(ev);
+  assert_string_equal(str(ev, "content"), "v: 3");
+  cJSON_Delete(ev);
+  tc_close(app);
+  tc_close(pub);
+  assert_int_equal(nc_test_stack_stop(&st), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_subscribe_without_upstream_is_applied_on_connect),
@@ -258,6 +294,7 @@ int main(void) {
       cmocka_unit_test(test_listen_without_upstream_is_applied_on_connect),
       cmocka_unit_test(test_dropped_before_connect_leaves_nothing_upstream),
       cmocka_unit_test(test_reads_without_upstream_and_cache_are_unavailable),
+      cmocka_unit_test(test_subscribe_and_listen_kept_when_server_hangs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
