@@ -3,7 +3,6 @@
 #include "agent.h"
 #include "agent_opts.h"
 #include "nc_err.h"
-#include "nc_grpc.h"
 #include "nc_log.h"
 #include "nc_sdnotify.h"
 
@@ -42,7 +41,6 @@ int main(int argc, char **argv) {
   /* An app that closes its socket while a reply is being written must
    * cost an EPIPE, not the agent. */
   signal(SIGPIPE, SIG_IGN);
-  nc_grpc_init();
   uv_loop_t loop;
   uv_loop_init(&loop);
   rc = nc_agent_new(&loop, &cfg, &ag);
@@ -54,7 +52,6 @@ int main(int argc, char **argv) {
     nc_info("agent: stopped");
   }
   uv_loop_close(&loop);
-  nc_grpc_shutdown();
   nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
   return rc == 0 ? 0 : 1;
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
       libuv1-dev libcjson-dev libcmocka-dev libsqlite3-dev
-      libpq-dev libmicrohttpd-dev procps systemd)
+      libpq-dev libmicrohttpd-dev libnghttp2-dev procps systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
