@@ -40,6 +40,11 @@ struct nc_agent {
   char conn_id[128];
   uint64_t reconnects, connects;
   uint64_t start_ms;
+
+  /* Registration redo of the current connection (agent_reg.c). */
+  uint64_t redo_epoch;
+  size_t redo_left;
+  void (*redo_then)(nc_agent *ag);
 };
 
 /* ---- replies (agent.c) ---- */
@@ -105,8 +110,10 @@ int nc_ag_read_bool(nc_ipc_client *c, const cJSON *id, const cJSON *req, const c
 void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
 void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req);
 void nc_ag_naming_reg_changed(nc_agent *ag, nc_st_reg *r);
-/* Replays every registration set on a new connection; returns how many. */
-size_t nc_ag_reg_redo(nc_agent *ag);
+/* Replays every registration set on a new connection; returns how many.
+ * then(ag) runs once all of them are answered (at once when there are
+ * none), if the connection is still up. */
+size_t nc_ag_reg_redo(nc_agent *ag, void (*then)(nc_agent *ag));
 void nc_ag_reg_tick(nc_agent *ag);
 void nc_ag_reg_disconnected(nc_agent *ag);
 

@@ -569,11 +569,10 @@ void nc_ag_naming_push(nc_agent *ag, const cJSON *body) {
   }
 }
 
-void nc_ag_naming_redo(nc_agent *ag) {
+static void redo_subscriptions(nc_agent *ag) {
   nc_strmap_iter it;
   void *v;
-  size_t nr = 0, ns = 0;
-  nr = nc_ag_reg_redo(ag);
+  size_t ns = 0;
   nc_strmap_iter_init(&it, nc_st_svcs(ag->st));
   while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_svc *s = v;
@@ -588,7 +587,12 @@ void nc_ag_naming_redo(nc_agent *ag) {
     send_subscribe(ag, s, 1, w);
     ns++;
   }
-  nc_info("naming: redo %zu service registrations, %zu subscriptions", nr, ns);
+  nc_info("naming: redo %zu subscriptions", ns);
+}
+
+void nc_ag_naming_redo(nc_agent *ag) {
+  size_t nr = nc_ag_reg_redo(ag, redo_subscriptions);
+  nc_info("naming: redo %zu service registrations", nr);
 }
 
 void nc_ag_naming_disconnected(nc_agent *ag) {

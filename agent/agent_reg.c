@@ -16,6 +16,7 @@ typedef struct reg_ctx {
   nc_st_inst probe;    /* identity of the registered instance (ip/port/cluster) */
   void *owner;
   uint64_t gen;        /* the entry's gen this request carries */
+  uint64_t redo_epoch; /* part of that redo (0: not a redo) */
 } reg_ctx;
 
 static void reg_ctx_free(reg_ctx *x) {
@@ -28,8 +29,18 @@ static void reg_ctx_free(reg_ctx *x) {
 
 static void reg_sent(void *ud, int status, nc_msg *resp);
 
+/* One registration of the redo answered (or given up). */
+static void redo_answered(nc_agent *ag, uint64_t epoch) {
+  if (epoch != ag->redo_epoch || !ag->redo_left || --ag->redo_left)
+    return;
+  void (*then)(nc_agent *) = ag->redo_then;
+  ag->redo_then = NULL;
+  if (then && ag->connected)
+    then(ag);
+}
+
 /* Sends the full current set of r upstream (or a deregister when empty). */
-static void sync_reg(nc_agent *ag, nc_st_reg *r, reg_ctx *x) {
+static void sync_reg(nc_agent *ag, nc_st_reg *r, reg_ctx *x, uint64_t redo_epoch) {
   const char *type = NULL;
   cJSON *body = NULL;
   if (!x) {
@@ -42,6 +53,7 @@ static void sync_reg(nc_agent *ag, nc_st_reg *r, reg_ctx *x) {
     x->ag = ag;
   }
   x->gen = r->gen;
+  x->redo_epoch = redo_epoch;
   r->inflight++;
   if (nc_st_reg_request(r, &type, &body) != 0) {
     reg_sent(x, NC_ENOMEM, NULL);
@@ -88,7 +100,7 @@ static void reg_sent(void *ud, int status, nc_msg *resp) {
         nc_msg_free(resp);
         nc_ag_waiter_free(x->w);
         x->w = NULL;
-        sync_reg(ag, rr, x);
+        sync_reg(ag, rr, x, x->redo_epoch);
         return;
       }
     }
@@ -97,8 +109,11 @@ static void reg_sent(void *ud, int status, nc_msg *resp) {
    * hold it): forget the entry unless someone registered again meanwhile. */
   if (r && r->n == 0 && (ok || !ag->connected))
     nc_st_reg_gc(ag->st, r);
+  uint64_t epoch = x->redo_epoch;
   nc_msg_free(resp);
   reg_ctx_free(x);
+  if (epoch)
+    redo_answered(ag, epoch);
 }
 
 void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
@@ -165,7 +180,7 @@ void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, cons
     reg_sent(x, NC_EUNAVAIL, NULL);
     return;
   }
-  sync_reg(ag, r, x);
+  sync_reg(ag, r, x, 0);
 }
 
 void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
@@ -188,14 +203,19 @@ void nc_ag_naming_reg_changed(nc_agent *ag, nc_st_reg *r) {
     nc_st_reg_gc(ag->st, r);
     return;
   }
-  sync_reg(ag, r, NULL);
+  sync_reg(ag, r, NULL, 0);
 }
 
-
-size_t nc_ag_reg_redo(nc_agent *ag) {
+/* The subscriptions wait for the registrations (then): a subscribe answered
+ * before this host's own instances are back would show local subscribers a
+ * list without them until the next push. */
+size_t nc_ag_reg_redo(nc_agent *ag, void (*then)(nc_agent *ag)) {
   nc_strmap_iter it;
   void *v;
   size_t n = 0;
+  uint64_t epoch = ++ag->redo_epoch;
+  ag->redo_then = then;
+  ag->redo_left = 1; /* held until every request is out */
   nc_strmap_iter_init(&it, nc_st_regs(ag->st));
   while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_reg *r = v;
@@ -203,9 +223,11 @@ size_t nc_ag_reg_redo(nc_agent *ag) {
       nc_st_reg_gc(ag->st, r);
       continue;
     }
-    sync_reg(ag, r, NULL);
+    ag->redo_left++;
+    sync_reg(ag, r, NULL, epoch);
     n++;
   }
+  redo_answered(ag, epoch);
   return n;
 }
 
@@ -216,7 +238,7 @@ void nc_ag_reg_tick(nc_agent *ag) {
   while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_reg *r = v;
     if (r->applied_gen != r->gen && r->inflight == 0)
-      sync_reg(ag, r, NULL);
+      sync_reg(ag, r, NULL, 0);
   }
 }
 
