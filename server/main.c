@@ -65,11 +65,13 @@ static void count_type(void *ud, const char *type, uint64_t n) {
   bprintf(ud, "nacosd_requests_by_type_total{type=\"%s\"} %llu\n", type, (unsigned long long)n);
 }
 
-/* One sample with its TYPE line; names ending in _total are counters. */
-static void metric(buf *b, const char *name, uint64_t v) {
+/* One sample with its HELP and TYPE lines; names ending in _total are
+ * counters. */
+static void metric(buf *b, const char *name, const char *help, uint64_t v) {
   size_t n = strlen(name);
   const char *kind = n > 6 && !strcmp(name + n - 6, "_total") ? "counter" : "gauge";
-  bprintf(b, "# TYPE nacosd_%s %s\nnacosd_%s %llu\n", name, kind, name, (unsigned long long)v);
+  bprintf(b, "# HELP nacosd_%s %s\n# TYPE nacosd_%s %s\nnacosd_%s %llu\n", name, help, name, kind,
+          name, (unsigned long long)v);
 }
 
 static char *render_metrics(void *ud) {
@@ -79,38 +81,47 @@ static char *render_metrics(void *ud) {
   nc_nreg_stats rs = {0};
   nc_npush_stats ps = {0};
   nc_naming_get_stats(a->naming, &rs, &ps);
-#define C(name, v) metric(&b, name, (uint64_t)(v))
-  C("connections", nc_srv_conn_count(a->srv));
-  C("connections_opened_total", s->conns_opened);
-  C("connections_closed_total", s->conns_closed);
-  C("connections_probed_total", s->conns_probed);
-  C("connections_dropped_idle_total", s->conns_dropped_idle);
-  C("connections_rejected_total", s->conns_rejected);
-  C("connections_reset_total", s->conns_reset);
-  C("pushes_sent_total", s->pushes_sent);
-  C("pushes_acked_total", s->pushes_acked);
-  C("pushes_nacked_total", s->pushes_nacked);
-  C("pushes_timeout_total", s->pushes_timeout);
-  C("pushes_gone_total", s->pushes_gone);
-  C("pushes_busy_total", s->pushes_busy);
-  C("requests_total", s->requests);
-  C("request_errors_total", s->request_errors);
-  C("naming_services", rs.services);
-  C("naming_instances", rs.instances);
-  C("naming_subscribers", rs.subscribers);
-  C("naming_pushes_sent_total", ps.sent);
-  C("naming_pushes_acked_total", ps.acked);
-  C("naming_pushes_retried_total", ps.retried);
-  C("naming_pushes_failed_total", ps.failed);
+#define C(name, help, v) metric(&b, name, help, (uint64_t)(v))
+  C("connections", "Open client connections.", nc_srv_conn_count(a->srv));
+  C("connections_opened_total", "Connections registered (ConnectionSetupRequest accepted).",
+    s->conns_opened);
+  C("connections_closed_total", "Connections ended for any reason.", s->conns_closed);
+  C("connections_probed_total", "ClientDetectionRequest probes sent to idle connections.",
+    s->conns_probed);
+  C("connections_dropped_idle_total", "Connections dropped for not answering a probe.",
+    s->conns_dropped_idle);
+  C("connections_rejected_total", "Connections refused by --max-connections.", s->conns_rejected);
+  C("connections_reset_total", "ConnectResetRequests sent (console reload or rebalancing).",
+    s->conns_reset);
+  C("pushes_sent_total", "Server pushes written to client streams.", s->pushes_sent);
+  C("pushes_acked_total", "Server pushes acknowledged with success.", s->pushes_acked);
+  C("pushes_nacked_total", "Server pushes acknowledged with an error.", s->pushes_nacked);
+  C("pushes_timeout_total", "Server pushes not acknowledged in time.", s->pushes_timeout);
+  C("pushes_gone_total", "Server pushes whose connection ended first.", s->pushes_gone);
+  C("pushes_busy_total", "Server pushes refused because the stream's queue was full.",
+    s->pushes_busy);
+  C("requests_total", "Requests handled (unary and stream).", s->requests);
+  C("request_errors_total", "Requests answered with an error code.", s->request_errors);
+  C("naming_services", "Services in the naming registry.", rs.services);
+  C("naming_instances", "Instances in the naming registry.", rs.instances);
+  C("naming_subscribers", "Service subscriptions held by connections.", rs.subscribers);
+  C("naming_pushes_sent_total", "NotifySubscriberRequests sent, retries included.", ps.sent);
+  C("naming_pushes_acked_total", "NotifySubscriberRequests acknowledged.", ps.acked);
+  C("naming_pushes_retried_total", "NotifySubscriberRequests sent again after a timeout or error.",
+    ps.retried);
+  C("naming_pushes_failed_total", "NotifySubscriberRequests given up on.", ps.failed);
   if (a->config) {
     const nc_config_stats *cs = nc_config_get_stats(a->config);
-    C("config_configs", cs->configs);
-    C("config_listeners", cs->listeners);
-    C("config_notifies_sent_total", cs->notifies_sent);
-    C("config_notifies_acked_total", cs->notifies_acked);
+    C("config_configs", "Configs in the store.", cs->configs);
+    C("config_listeners", "Config keys listened to, counted per connection.", cs->listeners);
+    C("config_notifies_sent_total", "ConfigChangeNotifyRequests sent, retries included.",
+      cs->notifies_sent);
+    C("config_notifies_acked_total", "ConfigChangeNotifyRequests acknowledged.",
+      cs->notifies_acked);
   }
 #undef C
-  bprintf(&b, "# TYPE nacosd_requests_by_type_total counter\n");
+  bprintf(&b, "# HELP nacosd_requests_by_type_total Requests handled, by request type.\n"
+              "# TYPE nacosd_requests_by_type_total counter\n");
   nc_srv_each_request_count(a->srv, count_type, &b);
   return b.p ? b.p : strdup("");
 }

@@ -275,6 +275,31 @@ static void test_reload_client_sends_connect_reset(void **state) {
   nc_wc_close(b);
 }
 
+/* Every sample has its # HELP and # TYPE lines (Prometheus text format). */
+static void test_metrics_have_help_and_type(void **state) {
+  fx *f = *state;
+  int st = 0, samples = 0;
+  char *b = get(f, "/metrics", &st);
+  assert_int_equal(st, 200);
+  assert_non_null(b);
+  for (char *p = b; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+    if (*p == '#' || *p == '\n')
+      continue;
+    char name[128], want[160];
+    size_t n = strcspn(p, "{ \n");
+    assert_true(n > 0 && n < sizeof(name));
+    memcpy(name, p, n);
+    name[n] = 0;
+    snprintf(want, sizeof(want), "# HELP %s ", name);
+    assert_non_null(strstr(b, want));
+    snprintf(want, sizeof(want), "# TYPE %s ", name);
+    assert_non_null(strstr(b, want));
+    samples++;
+  }
+  assert_true(samples >= 20);
+  free(b);
+}
+
 static void test_bad_console_parameters_get_400(void **state) {
   fx *f = *state;
   nc_wc *a = connect_wc(f, 0, "naming", "a");
@@ -448,6 +473,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reload_client_sends_connect_reset, setup_plain,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_bad_console_parameters_get_400, setup_plain, teardown),
+      cmocka_unit_test_setup_teardown(test_metrics_have_help_and_type, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_reload_current_sheds_down_to_count, setup_plain,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_connection_cap_refuses_setup_keeps_others,
