@@ -23,6 +23,7 @@
 
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,15 @@ static void on_wake(uv_async_t *a) {
 
 static void *env_thread(void *arg) {
   nc_gcli_env *env = arg;
+  /* libuv writes with write(2), not send(MSG_NOSIGNAL): a write into a
+   * connection the server reset raises SIGPIPE, which kills a program that
+   * does not ignore it (the gRPC C core never raises it). Every socket write
+   * happens on this thread; with the signal blocked here it stays pending on
+   * this thread only and the write fails with EPIPE, which we handle. */
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, NULL);
   uv_run(&env->loop, UV_RUN_DEFAULT);
   return NULL;
 }
