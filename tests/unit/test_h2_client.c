@@ -514,6 +514,59 @@ static void test_hangup_peer_closes_stream(void **state) {
   peer_stop(p);
 }
 
+/* ---- a peer that opens the windows, stops reading, then resets --------- */
+
+/* Server SETTINGS (INITIAL_WINDOW_SIZE = 2^31-1) and a connection
+ * WINDOW_UPDATE to the same: the client may then send far more than the
+ * socket buffers hold, so a write is still queued in libuv when the RST
+ * arrives. */
+static const uint8_t k_open_windows[] = {
+    0, 0, 6, 4, 0, 0, 0, 0, 0, /* SETTINGS, 6 bytes, stream 0 */
+    0, 4, 0x7f, 0xff, 0xff, 0xff, 0, 0, 4, 8, 0, 0, 0, 0, 0, /* WINDOW_UPDATE, stream 0 */
+    0x7f, 0xff, 0, 0};
+
+typedef struct rst_peer {
+  int lfd, port, delay_ms;
+  pthread_t thr;
+} rst_peer;
+
+static void *rst_peer_main(void *arg) {
+  rst_peer *p = arg;
+  int fd = accept(p->lfd, NULL, NULL);
+  if (fd < 0)
+    return NULL;
+  (void)send(fd, k_open_windows, sizeof(k_open_windows), MSG_NOSIGNAL);
+  usleep((useconds_t)p->delay_ms * 1000); /* not reading: the client's writes pile up */
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  close(fd); /* unread data + linger 0: RST */
+  return NULL;
+}
+
+/* The client writes into a connection the peer then resets: the call ends
+ * NC_EUNAVAIL, and the write that fails afterwards must not raise SIGPIPE
+ * (this program leaves SIGPIPE at its default, which kills). */
+static void test_reset_during_big_write(void **state) {
+  fixture *f = *state;
+  rst_peer p = {.delay_ms = 300};
+  p.lfd = bind_loopback(&p.port, 1);
+  assert_int_equal(pthread_create(&p.thr, NULL, rst_peer_main, &p), 0);
+  nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
+  size_t big = 8u << 20;
+  uint8_t *data = calloc(1, big);
+  assert_non_null(data);
+  uint8_t *resp = NULL;
+  size_t len = 0;
+  long long t0 = now_ms();
+  assert_int_equal(nc_gcli_unary(c, data, big, 5000, &resp, &len), NC_EUNAVAIL);
+  assert_true(now_ms() - t0 < 3000);
+  usleep(100 * 1000); /* a late SIGPIPE would land here */
+  nc_gcli_free(c);
+  free(data);
+  pthread_join(p.thr, NULL);
+  close(p.lfd);
+}
+
 /* ---- 7. keepalive against a real server ---------------------------------- */
 
 /* Pings every 200 ms on an idle connection are answered and do not end it
@@ -756,6 +809,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_silent_peer_deadlines_each_call, setup, teardown),
       cmocka_unit_test_setup_teardown(test_garbage_peer_fails_calls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hangup_peer_closes_stream, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reset_during_big_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keepalive_pings_keep_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unary_from_many_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_send_from_many_threads, setup, teardown),
