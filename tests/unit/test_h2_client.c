@@ -342,6 +342,8 @@ static void test_ipv6_literal_target(void **state) {
 
 static void test_hostname_target_resolves(void **state) {
   fixture *f = *state;
+  waiter w;
+  w_init(&w);
   echo_srv *e = echo_start();
   nc_gcli *c = client_at(f->env, "localhost", e->port, NULL);
   assert_echo(c, "resolved");
@@ -354,6 +356,15 @@ static void test_hostname_target_resolves(void **state) {
   assert_int_equal(nc_gcli_unary(c, (const uint8_t *)"x", 1, 5000, &resp, &len), NC_EUNAVAIL);
   assert_null(resp);
   nc_gcli_free(c);
+  /* freed while the name may still be resolving: the resolver's callback
+   * is waited for, not run on freed memory */
+  for (int i = 0; i < 5; i++) {
+    c = client_at(f->env, i % 2 ? "localhost" : "no-such-host.invalid", e->port, NULL);
+    assert_int_equal(nc_gcli_unary_async(c, (const uint8_t *)"x", 1, 3000, w_unary_cb, &w), 0);
+    nc_gcli_free(c);
+  }
+  assert_int_equal(w_get(&w, &w.n), 5); /* each call answered before its free returned */
+  w_destroy(&w);
   echo_stop(e);
 }
 
@@ -565,6 +576,213 @@ static void test_reset_during_big_write(void **state) {
   free(data);
   pthread_join(p.thr, NULL);
   close(p.lfd);
+}
+
+/* ---- a hand-made HTTP/2 server: answers as the request body says ------- */
+
+/* Each unary request's message selects the answer, so one connection tries
+ * many shapes of response: what the client makes of gRPC statuses, HTTP
+ * statuses, missing or extra messages and split frames. HPACK is written
+ * by hand (literal fields, no Huffman, no table). */
+typedef struct h2_peer {
+  int lfd, port;
+  pthread_t thr;
+} h2_peer;
+
+static int read_full(int fd, uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t k = read(fd, p, n);
+    if (k <= 0)
+      return -1;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+static void send_frame(int fd, uint8_t type, uint8_t flags, uint32_t sid, const uint8_t *pl,
+                       size_t len) {
+  uint8_t h[9] = {(uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, type, flags,
+                  (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
+  (void)send(fd, h, 9, MSG_NOSIGNAL | (len ? MSG_MORE : 0));
+  if (len)
+    (void)send(fd, pl, len, MSG_NOSIGNAL);
+}
+
+/* Appends one header: ":status" by its static-table name (index 8), any
+ * other name as a new literal; never indexed. */
+static size_t hpack_add(uint8_t *b, size_t n, const char *name, const char *value) {
+  size_t vl = strlen(value);
+  if (strcmp(name, ":status") == 0) {
+    b[n++] = 0x08;
+  } else {
+    size_t nl = strlen(name);
+    b[n++] = 0x00;
+    b[n++] = (uint8_t)nl;
+    memcpy(b + n, name, nl);
+    n += nl;
+  }
+  b[n++] = (uint8_t)vl;
+  memcpy(b + n, value, vl);
+  return n + vl;
+}
+
+enum { H2F_DATA = 0, H2F_HEADERS = 1, H2F_SETTINGS = 4, H2F_PING = 6 };
+enum { H2_END_STREAM = 1, H2_ACK = 1, H2_END_HEADERS = 4 };
+
+static void send_headers(int fd, uint32_t sid, int end, const char *n1, const char *v1,
+                         const char *n2, const char *v2) {
+  uint8_t b[256];
+  size_t n = hpack_add(b, 0, n1, v1);
+  if (n2)
+    n = hpack_add(b, n, n2, v2);
+  send_frame(fd, H2F_HEADERS, H2_END_HEADERS | (end ? H2_END_STREAM : 0), sid, b, n);
+}
+
+/* One gRPC message (prefix + body) into b; returns its size. */
+static size_t grpc_msg(uint8_t *b, uint8_t flag, const char *body) {
+  size_t l = strlen(body);
+  b[0] = flag;
+  b[1] = b[2] = 0;
+  b[3] = (uint8_t)(l >> 8);
+  b[4] = (uint8_t)l;
+  memcpy(b + 5, body, l);
+  return 5 + l;
+}
+
+static void h2_answer(int fd, uint32_t sid, const char *cmd) {
+  uint8_t b[128];
+  size_t n;
+  if (strncmp(cmd, "grpc:", 5) == 0) { /* trailers-only answer with that status */
+    send_headers(fd, sid, 1, ":status", "200", "grpc-status", cmd + 5);
+  } else if (strncmp(cmd, "http:", 5) == 0) { /* an HTTP error, no gRPC status */
+    send_headers(fd, sid, 1, ":status", cmd + 5, NULL, NULL);
+  } else if (strcmp(cmd, "nomsg") == 0) { /* OK without a message */
+    send_headers(fd, sid, 0, ":status", "200", "content-type", "application/grpc");
+    send_headers(fd, sid, 1, "grpc-status", "0", NULL, NULL);
+  } else if (strcmp(cmd, "two") == 0) { /* two messages on a unary call */
+    send_headers(fd, sid, 0, ":status", "200", "content-type", "application/grpc");
+    n = grpc_msg(b, 0, "one");
+    n += grpc_msg(b + n, 0, "two");
+    send_frame(fd, H2F_DATA, 0, sid, b, n);
+    send_headers(fd, sid, 1, "grpc-status", "0", NULL, NULL);
+  } else if (strcmp(cmd, "compressed") == 0) { /* compressed flag never negotiated */
+    send_headers(fd, sid, 0, ":status", "200", "content-type", "application/grpc");
+    n = grpc_msg(b, 1, "zzz");
+    send_frame(fd, H2F_DATA, 0, sid, b, n);
+    send_headers(fd, sid, 1, "grpc-status", "0", NULL, NULL);
+  } else if (strcmp(cmd, "split") == 0) { /* prefix and body cut into 2-byte frames */
+    send_headers(fd, sid, 0, ":status", "200", "content-type", "application/grpc");
+    n = grpc_msg(b, 0, "reassembled");
+    for (size_t off = 0; off < n; off += 2)
+      send_frame(fd, H2F_DATA, 0, sid, b + off, n - off < 2 ? n - off : 2);
+    send_headers(fd, sid, 1, "grpc-status", "0", NULL, NULL);
+  } else { /* echo, the normal case */
+    send_headers(fd, sid, 0, ":status", "200", "content-type", "application/grpc");
+    n = grpc_msg(b, 0, cmd);
+    send_frame(fd, H2F_DATA, H2_END_STREAM, sid, b, n); /* no trailers: no status */
+  }
+}
+
+static void *h2_peer_main(void *arg) {
+  h2_peer *p = arg;
+  int fd = accept(p->lfd, NULL, NULL);
+  uint8_t pre[24], h[9], pl[16384 + 16];
+  if (fd < 0)
+    return NULL;
+  if (read_full(fd, pre, sizeof(pre)) != 0 || memcmp(pre, "PRI * HTTP/2.0", 14) != 0)
+    goto out;
+  send_frame(fd, H2F_SETTINGS, 0, 0, NULL, 0);
+  for (;;) {
+    if (read_full(fd, h, 9) != 0)
+      break;
+    size_t len = (size_t)h[0] << 16 | (size_t)h[1] << 8 | h[2];
+    uint32_t sid = ((uint32_t)h[5] << 24 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 8 | h[8]) &
+                   0x7fffffffu;
+    if (len > sizeof(pl) || read_full(fd, pl, len) != 0)
+      break;
+    if (h[3] == H2F_SETTINGS && !(h[4] & H2_ACK))
+      send_frame(fd, H2F_SETTINGS, H2_ACK, 0, NULL, 0);
+    else if (h[3] == H2F_PING && !(h[4] & H2_ACK))
+      send_frame(fd, H2F_PING, H2_ACK, 0, pl, len);
+    else if (h[3] == H2F_DATA && (h[4] & H2_END_STREAM) && len >= 5 && len - 5 < 64) {
+      char cmd[64]; /* the request is one small message in one frame */
+      memcpy(cmd, pl + 5, len - 5);
+      cmd[len - 5] = 0;
+      h2_answer(fd, sid, cmd);
+    }
+  }
+out:
+  close(fd);
+  return NULL;
+}
+
+static int h2_call(nc_gcli *c, const char *cmd, char *out, size_t cap) {
+  uint8_t *resp = NULL;
+  size_t len = 0;
+  int rc = nc_gcli_unary(c, (const uint8_t *)cmd, strlen(cmd), 3000, &resp, &len);
+  if (out)
+    snprintf(out, cap, "%.*s", (int)len, resp ? (const char *)resp : "");
+  if (rc != 0)
+    assert_null(resp);
+  free(resp);
+  return rc;
+}
+
+static void test_response_shapes_from_handmade_server(void **state) {
+  fixture *f = *state;
+  h2_peer p;
+  p.lfd = bind_loopback(&p.port, 1);
+  assert_int_equal(pthread_create(&p.thr, NULL, h2_peer_main, &p), 0);
+  nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
+  char out[64];
+  /* a message without trailers has no status: not a success */
+  assert_int_equal(h2_call(c, "hello", out, sizeof(out)), NC_EUNAVAIL);
+  assert_int_equal(h2_call(c, "split", out, sizeof(out)), 0);
+  assert_string_equal(out, "reassembled");
+  assert_int_equal(h2_call(c, "grpc:14", NULL, 0), NC_EUNAVAIL);
+  assert_int_equal(h2_call(c, "grpc:4", NULL, 0), NC_ETIMEOUT);
+  assert_int_equal(h2_call(c, "grpc:8", NULL, 0), NC_ETOOBIG);
+  assert_int_equal(h2_call(c, "grpc:1", NULL, 0), NC_ECLOSED);
+  assert_int_equal(h2_call(c, "grpc:13", NULL, 0), NC_EGRPC);
+  assert_int_equal(h2_call(c, "grpc:0", NULL, 0), NC_EGRPC); /* OK but no message */
+  assert_int_equal(h2_call(c, "nomsg", NULL, 0), NC_EGRPC);
+  assert_int_equal(h2_call(c, "two", NULL, 0), NC_EGRPC);
+  assert_int_equal(h2_call(c, "compressed", NULL, 0), NC_EGRPC);
+  assert_int_equal(h2_call(c, "http:503", NULL, 0), NC_EUNAVAIL);
+  assert_int_equal(h2_call(c, "http:404", NULL, 0), NC_EGRPC);
+  /* none of that broke the connection */
+  assert_int_equal(h2_call(c, "split", out, sizeof(out)), 0);
+  assert_string_equal(out, "reassembled");
+  nc_gcli_free(c);
+  pthread_join(p.thr, NULL); /* the peer ends on the client's EOF */
+  close(p.lfd);
+}
+
+/* ---- stream back-pressure ------------------------------------------------ */
+
+/* A peer that never reads grants no window: queued stream messages stop at
+ * the documented bound (NC_EBUSY) instead of growing, and free drops them. */
+static void test_stream_queue_bounded_on_stuck_peer(void **state) {
+  fixture *f = *state;
+  peer *p = peer_start(PEER_SILENT);
+  nc_gcli *c = client_at(f->env, "127.0.0.1", p->port, NULL);
+  waiter s;
+  w_init(&s);
+  assert_int_equal(nc_gcli_stream_open(c, &w_cbs, &s), 0);
+  uint8_t msg[64];
+  memset(msg, 'm', sizeof(msg));
+  int sent = 0, rc = 0;
+  while (sent < 200000 && (rc = nc_gcli_stream_send(c, msg, sizeof(msg))) == 0)
+    sent++;
+  assert_int_equal(rc, NC_EBUSY);
+  assert_true(sent >= 16384);
+  long long t0 = now_ms();
+  nc_gcli_free(c);
+  assert_true(now_ms() - t0 < 1000);
+  assert_int_equal(s.closed, 0);
+  w_destroy(&s);
+  peer_stop(p);
 }
 
 /* ---- 7. keepalive against a real server ---------------------------------- */
@@ -810,6 +1028,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_garbage_peer_fails_calls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hangup_peer_closes_stream, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reset_during_big_write, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_response_shapes_from_handmade_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stream_queue_bounded_on_stuck_peer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keepalive_pings_keep_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unary_from_many_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_send_from_many_threads, setup, teardown),
