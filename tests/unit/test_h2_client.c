@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -586,6 +587,9 @@ static void test_reset_during_big_write(void **state) {
  * by hand (literal fields, no Huffman, no table). */
 typedef struct h2_peer {
   int lfd, port;
+  int max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS to announce; 0 = none */
+  int slow_read;   /* 1: open the windows, then read slowly, answer nothing */
+  atomic_int stop; /* ends a slow reader without draining what is buffered */
   pthread_t thr;
 } h2_peer;
 
@@ -627,7 +631,7 @@ static size_t hpack_add(uint8_t *b, size_t n, const char *name, const char *valu
   return n + vl;
 }
 
-enum { H2F_DATA = 0, H2F_HEADERS = 1, H2F_SETTINGS = 4, H2F_PING = 6 };
+enum { H2F_DATA = 0, H2F_HEADERS = 1, H2F_SETTINGS = 4, H2F_PING = 6, H2F_WINDOW_UPDATE = 8 };
 enum { H2_END_STREAM = 1, H2_ACK = 1, H2_END_HEADERS = 4 };
 
 static void send_headers(int fd, uint32_t sid, int end, const char *n1, const char *v1,
@@ -677,6 +681,7 @@ static void h2_answer(int fd, uint32_t sid, const char *cmd) {
     for (size_t off = 0; off < n; off += 2)
       send_frame(fd, H2F_DATA, 0, sid, b + off, n - off < 2 ? n - off : 2);
     send_headers(fd, sid, 1, "grpc-status", "0", NULL, NULL);
+  } else if (strcmp(cmd, "hold") == 0) { /* never answered */
   } else { /* echo, the normal case */
     send_headers(fd, sid, 0, ":status", "200", "content-type", "application/grpc");
     n = grpc_msg(b, 0, cmd);
@@ -690,9 +695,24 @@ static void *h2_peer_main(void *arg) {
   uint8_t pre[24], h[9], pl[16384 + 16];
   if (fd < 0)
     return NULL;
+  int one = 1; /* many small frames: no Nagle pauses */
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (read_full(fd, pre, sizeof(pre)) != 0 || memcmp(pre, "PRI * HTTP/2.0", 14) != 0)
     goto out;
-  send_frame(fd, H2F_SETTINGS, 0, 0, NULL, 0);
+  if (p->slow_read) {
+    send_frame(fd, H2F_SETTINGS, 0, 0, k_open_windows + 9, 6);
+    send_frame(fd, H2F_WINDOW_UPDATE, 0, 0, k_open_windows + 24, 4);
+    for (;;) { /* ~1.3 MB/s: a big request stays in flight for seconds */
+      usleep(50 * 1000);
+      if (atomic_load(&p->stop))
+        goto out;
+      for (int i = 0; i < 4; i++)
+        if (read(fd, pl, sizeof(pl)) <= 0)
+          goto out;
+    }
+  }
+  uint8_t mcs[6] = {0, 3, 0, 0, 0, (uint8_t)p->max_streams};
+  send_frame(fd, H2F_SETTINGS, 0, 0, mcs, p->max_streams ? 6 : 0);
   for (;;) {
     if (read_full(fd, h, 9) != 0)
       break;
@@ -731,7 +751,7 @@ static int h2_call(nc_gcli *c, const char *cmd, char *out, size_t cap) {
 
 static void test_response_shapes_from_handmade_server(void **state) {
   fixture *f = *state;
-  h2_peer p;
+  h2_peer p = {.max_streams = 0};
   p.lfd = bind_loopback(&p.port, 1);
   assert_int_equal(pthread_create(&p.thr, NULL, h2_peer_main, &p), 0);
   nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
@@ -756,6 +776,80 @@ static void test_response_shapes_from_handmade_server(void **state) {
   assert_string_equal(out, "reassembled");
   nc_gcli_free(c);
   pthread_join(p.thr, NULL); /* the peer ends on the client's EOF */
+  close(p.lfd);
+}
+
+/* The server allows one stream at a time: nghttp2 holds the other requests
+ * back. One that times out while held back ends NC_ETIMEOUT without ever
+ * being sent; when the stream that blocks them ends, the rest go out. */
+static void test_calls_held_back_by_max_concurrent_streams(void **state) {
+  fixture *f = *state;
+  h2_peer p = {.max_streams = 1};
+  p.lfd = bind_loopback(&p.port, 1);
+  assert_int_equal(pthread_create(&p.thr, NULL, h2_peer_main, &p), 0);
+  nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
+  char out[64];
+  assert_int_equal(h2_call(c, "split", out, sizeof(out)), 0); /* SETTINGS now applied */
+  waiter hold, queued, later;
+  w_init(&hold);
+  w_init(&queued);
+  w_init(&later);
+  long long t0 = now_ms();
+  assert_int_equal(nc_gcli_unary_async(c, (const uint8_t *)"hold", 4, 800, w_unary_cb, &hold), 0);
+  usleep(50 * 1000);
+  assert_int_equal(nc_gcli_unary_async(c, (const uint8_t *)"q", 1, 300, w_unary_cb, &queued), 0);
+  assert_int_equal(nc_gcli_unary_async(c, (const uint8_t *)"split", 5, 3000, w_unary_cb, &later),
+                   0);
+  assert_int_equal(w_wait(&queued, &queued.n, 1, 2000), 1);
+  assert_int_equal(queued.status, NC_ETIMEOUT);
+  assert_true(now_ms() - t0 < 700);
+  assert_int_equal(w_get(&later, &later.n), 0); /* still held back */
+  assert_int_equal(w_wait(&hold, &hold.n, 1, 2000), 1);
+  assert_int_equal(hold.status, NC_ETIMEOUT);
+  /* the RST of "hold" frees the slot: the last call goes out and succeeds */
+  assert_int_equal(w_wait(&later, &later.n, 1, 2000), 1);
+  assert_int_equal(later.status, 0);
+  /* many at once are serialised, all answered */
+  waiter many;
+  w_init(&many);
+  for (int i = 0; i < 50; i++)
+    assert_int_equal(nc_gcli_unary_async(c, (const uint8_t *)"split", 5, 5000, w_unary_cb, &many),
+                     0);
+  assert_int_equal(w_wait(&many, &many.n, 50, 5000), 50);
+  assert_int_equal(many.status, 0);
+  nc_gcli_free(c);
+  pthread_join(p.thr, NULL);
+  close(p.lfd);
+  w_destroy(&hold);
+  w_destroy(&queued);
+  w_destroy(&later);
+  w_destroy(&many);
+}
+
+/* A deadline in the middle of a large upload: the call ends, its buffer is
+ * freed, and nghttp2 must not read it again for the rest of the DATA. */
+static void test_deadline_during_large_upload(void **state) {
+  fixture *f = *state;
+  h2_peer p = {.slow_read = 1};
+  p.lfd = bind_loopback(&p.port, 1);
+  assert_int_equal(pthread_create(&p.thr, NULL, h2_peer_main, &p), 0);
+  nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
+  size_t big = 6u << 20;
+  uint8_t *data = calloc(1, big);
+  assert_non_null(data);
+  uint8_t *resp = NULL;
+  size_t len = 0;
+  long long t0 = now_ms();
+  assert_int_equal(nc_gcli_unary(c, data, big, 300, &resp, &len), NC_ETIMEOUT);
+  long long took = now_ms() - t0;
+  assert_true(took >= 250 && took <= 1500);
+  /* the upload goes on being drained by the peer; a second one too */
+  assert_int_equal(nc_gcli_unary(c, data, big, 300, &resp, &len), NC_ETIMEOUT);
+  usleep(500 * 1000);
+  nc_gcli_free(c);
+  free(data);
+  atomic_store(&p.stop, 1);
+  pthread_join(p.thr, NULL);
   close(p.lfd);
 }
 
@@ -1029,6 +1123,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hangup_peer_closes_stream, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reset_during_big_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_response_shapes_from_handmade_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_calls_held_back_by_max_concurrent_streams, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_deadline_during_large_upload, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_queue_bounded_on_stuck_peer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keepalive_pings_keep_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unary_from_many_threads, setup, teardown),
