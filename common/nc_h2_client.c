@@ -120,6 +120,7 @@ struct nc_gcli {
   uv_connect_t creq;
   uv_getaddrinfo_t gai;
   int gai_busy;
+  struct addrinfo *ai, *ai_cur; /* resolved addresses, tried in turn */
   uv_write_t wreq;
   int writing;
   uint8_t *wbuf, *rbuf;
@@ -797,14 +798,18 @@ static int session_start(nc_gcli *c) {
   return 0;
 }
 
+static void connect_failed(nc_gcli *c, int status);
+
 static void on_connect(uv_connect_t *req, int status) {
   nc_gcli *c = req->data;
   if (c->closing || c->dead)
     return;
   if (status < 0) {
-    conn_fail(c, uv_strerror(status));
+    connect_failed(c, status);
     return;
   }
+  uv_freeaddrinfo(c->ai); /* the other addresses are not needed any more */
+  c->ai = c->ai_cur = NULL;
   uv_tcp_nodelay(&c->tcp, 1);
   if (!(c->rbuf = malloc(H2_RBUF)) || session_start(c) != 0) {
     conn_fail(c, "out of memory");
@@ -834,7 +839,39 @@ static void on_connect_timeout(uv_timer_t *t) {
 static void connect_addr(nc_gcli *c, const struct sockaddr *sa) {
   int rc = uv_tcp_connect(&c->creq, &c->tcp, sa, on_connect);
   if (rc != 0)
-    conn_fail(c, uv_strerror(rc));
+    connect_failed(c, rc);
+}
+
+/* The socket is closed between two addresses; a fresh one takes the next.
+ * Counted in c->handles, so a teardown that starts meanwhile waits for it
+ * (and does not close the handle a second time). */
+static void on_retry_closed(uv_handle_t *h) {
+  nc_gcli *c = h->data;
+  c->handles--;
+  if (c->closing) {
+    if (c->handles == 0)
+      service(c);
+    return;
+  }
+  if (c->dead) /* connect timeout meanwhile: the handle stays closed */
+    return;
+  uv_tcp_init(&c->env->loop, &c->tcp);
+  c->tcp.data = c;
+  connect_addr(c, c->ai_cur->ai_addr);
+}
+
+/* One address failed: try the resolver's next one, as a gRPC channel does
+ * ("localhost" often gives ::1 first while nacosd listens on IPv4 only).
+ * The connect timeout covers all the attempts. */
+static void connect_failed(nc_gcli *c, int status) {
+  if (!c->ai_cur || !c->ai_cur->ai_next) {
+    conn_fail(c, uv_strerror(status));
+    return;
+  }
+  nc_debug("gcli: %s: one address failed (%s), trying the next", c->target, uv_strerror(status));
+  c->ai_cur = c->ai_cur->ai_next;
+  c->handles++;
+  uv_close((uv_handle_t *)&c->tcp, on_retry_closed);
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
@@ -846,11 +883,17 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
       service(c); /* teardown was waiting for this */
     return;
   }
-  if (status < 0 || !res)
+  if (c->dead) { /* connect timeout during the lookup: no late connection */
+    uv_freeaddrinfo(res);
+    return;
+  }
+  if (status < 0 || !res) {
     conn_fail(c, status < 0 ? uv_strerror(status) : "no address");
-  else
-    connect_addr(c, res->ai_addr);
-  uv_freeaddrinfo(res);
+    uv_freeaddrinfo(res);
+    return;
+  }
+  c->ai = c->ai_cur = res; /* kept for the next address if this one fails */
+  connect_addr(c, res->ai_addr);
 }
 
 static void conn_start(nc_gcli *c) {
@@ -883,6 +926,8 @@ static void conn_fail(nc_gcli *c, const char *why) {
     return;
   c->dead = 1;
   nc_debug("gcli: connection to %s ended: %s", c->target, why);
+  uv_freeaddrinfo(c->ai);
+  c->ai = c->ai_cur = NULL;
   uv_timer_stop(&c->t_ka);
   uv_timer_stop(&c->t_deadline);
   if (c->started && uv_is_active((uv_handle_t *)&c->tcp))
@@ -914,6 +959,8 @@ static void teardown(nc_gcli *c) {
   if (!c->closing) {
     c->closing = 1;
     fail_all(c, NC_ECLOSED, NC_ECLOSED);
+    uv_freeaddrinfo(c->ai);
+    c->ai = c->ai_cur = NULL;
     if (c->sess) {
       nghttp2_session_del(c->sess);
       c->sess = NULL;
@@ -922,6 +969,8 @@ static void teardown(nc_gcli *c) {
       uv_handle_t *hs[] = {(uv_handle_t *)&c->tcp, (uv_handle_t *)&c->t_deadline,
                            (uv_handle_t *)&c->t_ka};
       for (size_t i = 0; i < 3; i++) {
+        if (uv_is_closing(hs[i])) /* the socket between two addresses: counted already */
+          continue;
         c->handles++;
         uv_close(hs[i], on_handle_closed);
       }
