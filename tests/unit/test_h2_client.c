@@ -17,6 +17,8 @@
 #include "nc_log.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -366,6 +368,93 @@ static void test_hostname_target_resolves(void **state) {
   }
   assert_int_equal(w_get(&w, &w.n), 5); /* each call answered before its free returned */
   w_destroy(&w);
+  echo_stop(e);
+}
+
+/* A name with several addresses: getaddrinfo is interposed here (libuv
+ * calls it from its thread pool) so that "v6-then-v4.nc-test" resolves to
+ * ::1 first and 127.0.0.1 second, as "localhost" does on many hosts, and
+ * "refused-twice.nc-test" to two addresses of which neither listens. Every
+ * other name goes to the real resolver. */
+static atomic_int g_gai_fakes;
+
+static int real_gai(const char *node, const char *service, const struct addrinfo *hints,
+                    struct addrinfo **res) {
+  typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+  gai_fn next = (gai_fn)dlsym(RTLD_NEXT, "getaddrinfo");
+  return next ? next(node, service, hints, res) : EAI_FAIL;
+}
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res) {
+  const char *first = NULL, *second = NULL;
+  if (node && strcmp(node, "v6-then-v4.nc-test") == 0) {
+    first = "::1";
+    second = "127.0.0.1";
+  } else if (node && strcmp(node, "refused-twice.nc-test") == 0) {
+    first = "127.0.0.1";
+    second = "127.0.0.1"; /* the port is a closed one */
+  } else {
+    return real_gai(node, service, hints, res);
+  }
+  atomic_fetch_add(&g_gai_fakes, 1);
+  struct addrinfo h = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
+  struct addrinfo *a = NULL, *b = NULL;
+  int rc = real_gai(first, service, &h, &a);
+  if (rc != 0)
+    return rc;
+  if ((rc = real_gai(second, service, &h, &b)) != 0) {
+    freeaddrinfo(a);
+    return rc;
+  }
+  struct addrinfo *t = a; /* one list: freeaddrinfo walks ai_next */
+  while (t->ai_next)
+    t = t->ai_next;
+  t->ai_next = b;
+  *res = a;
+  return 0;
+}
+
+static void test_hostname_tries_every_address(void **state) {
+  fixture *f = *state;
+  echo_srv *e = echo_start(); /* IPv4 only, as nacosd's default 0.0.0.0 */
+  int before = atomic_load(&g_gai_fakes);
+  nc_gcli *c = client_at(f->env, "v6-then-v4.nc-test", e->port, NULL);
+  assert_echo(c, "second address");
+  assert_int_equal(atomic_load(&g_gai_fakes), before + 1);
+  nc_gcli_free(c);
+  echo_stop(e);
+
+  /* every address refused: the call still fails fast */
+  int port;
+  close(bind_loopback(&port, 0));
+  c = client_at(f->env, "refused-twice.nc-test", port, NULL);
+  uint8_t *resp = NULL;
+  size_t len = 0;
+  long long t0 = now_ms();
+  assert_int_equal(nc_gcli_unary(c, (const uint8_t *)"x", 1, 5000, &resp, &len), NC_EUNAVAIL);
+  assert_true(now_ms() - t0 < 1000);
+  assert_int_equal(atomic_load(&g_gai_fakes), before + 2);
+  nc_gcli_free(c);
+
+  /* freed while it moves from one address to the next */
+  for (int i = 0; i < 20; i++) {
+    c = client_at(f->env, i % 2 ? "refused-twice.nc-test" : "v6-then-v4.nc-test", port, NULL);
+    usleep((useconds_t)(i * 100));
+    nc_gcli_free(c);
+  }
+  /* a 1 ms connect timeout lands anywhere in that dance: the call fails
+   * (or, if the second address was quick, succeeds), nothing leaks */
+  e = echo_start();
+  nc_gcli_opts o = {.connect_timeout_ms = 1};
+  for (int i = 0; i < 10; i++) {
+    c = client_at(f->env, "v6-then-v4.nc-test", e->port, &o);
+    int rc = nc_gcli_unary(c, (const uint8_t *)"x", 1, 3000, &resp, &len);
+    assert_true(rc == 0 || rc == NC_EUNAVAIL);
+    free(resp);
+    resp = NULL;
+    nc_gcli_free(c);
+  }
   echo_stop(e);
 }
 
@@ -1114,6 +1203,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bad_targets_rejected, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6_literal_target, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hostname_target_resolves, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_hostname_tries_every_address, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused_fails_fast, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_opened_after_refusal, setup, teardown),
       cmocka_unit_test_setup_teardown(test_silent_peer_times_out_and_free_is_prompt, setup,
