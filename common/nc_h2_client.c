@@ -126,7 +126,8 @@ struct nc_gcli {
   uint8_t *wbuf, *rbuf;
   size_t wlen, wcap;
   nghttp2_session *sess;
-  h2_call *calls;   /* submitted or waiting for the connection */
+  h2_call *calls;   /* submitted or waiting for the connection, oldest first */
+  h2_call *calls_tail;
   h2_strm bidi;     /* the stream, once submitted (sid != 0) */
   int bidi_live;    /* submitted and not yet closed */
   h2_bufq sq;       /* stream messages nghttp2 reads from */
@@ -378,6 +379,8 @@ static void call_unlink(nc_gcli *c, h2_call *u) {
     c->calls = u->next;
   if (u->next)
     u->next->prev = u->prev;
+  else if (c->calls_tail == u)
+    c->calls_tail = u->prev;
   u->prev = u->next = NULL;
 }
 
@@ -491,28 +494,14 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
   return 0;
 }
 
-static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void *ud) {
-  nc_gcli *c = ud;
-  (void)sess;
-  c->last_rx_ms = now_ms();
-  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK))
-    c->ping_out = 0;
-  else if (frame->hd.type == NGHTTP2_GOAWAY)
-    c->goaway = 1; /* no new streams; the ones above last_stream_id get closed */
-  return 0;
-}
-
-static int on_stream_close(nghttp2_session *sess, int32_t sid, uint32_t error_code, void *ud) {
-  nc_gcli *c = ud;
-  h2_strm *s = nghttp2_session_get_stream_user_data(sess, sid);
-  if (!s)
-    return 0; /* timed out or failed already */
-  int st = strm_status(s, error_code);
+/* The RPC on s is over with status st: runs its callback (the caller has
+ * made sure this happens once). */
+static void strm_end(nc_gcli *c, h2_strm *s, int st) {
   if (s->kind == K_UNARY) {
     h2_call *u = (h2_call *)s;
     call_unlink(c, u);
     call_finish(u, st);
-    return 0;
+    return;
   }
   /* the bidi stream */
   pthread_mutex_lock(&c->mu);
@@ -527,6 +516,38 @@ static int on_stream_close(nghttp2_session *sess, int32_t sid, uint32_t error_co
     nc_debug("gcli: stream to %s ended: %s", c->target, nc_strerror(st));
   if (deliver && c->cbs.on_closed)
     c->cbs.on_closed(c->s_ud, st);
+}
+
+static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void *ud) {
+  nc_gcli *c = ud;
+  c->last_rx_ms = now_ms();
+  int32_t sid = frame->hd.stream_id;
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+      nghttp2_session_get_stream_local_close(sess, sid) == 0) {
+    /* The server ended the RPC while our side is still open (always so
+     * for the bidi stream, which we never end): for gRPC the call is over
+     * now, but HTTP/2 closes the stream only when both sides have ended
+     * it, and a server need not reset it. Finish it here and reset it. */
+    h2_strm *s = nghttp2_session_get_stream_user_data(sess, sid);
+    if (s) {
+      nghttp2_session_set_stream_user_data(sess, sid, NULL);
+      nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, sid, NGHTTP2_NO_ERROR);
+      strm_end(c, s, strm_status(s, 0));
+    }
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK))
+    c->ping_out = 0;
+  else if (frame->hd.type == NGHTTP2_GOAWAY)
+    c->goaway = 1; /* no new streams; the ones above last_stream_id get closed */
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *sess, int32_t sid, uint32_t error_code, void *ud) {
+  h2_strm *s = nghttp2_session_get_stream_user_data(sess, sid);
+  if (s) /* else timed out, failed or ended already */
+    strm_end(ud, s, strm_status(s, error_code));
   return 0;
 }
 
@@ -1017,13 +1038,17 @@ static void service(nc_gcli *c) {
     rev = fresh;
     fresh = n;
   }
+  /* appended: streams are opened in the order the calls were made (a
+   * register then a deregister must reach the server in that order) */
   for (h2_call *u; (u = rev);) {
     rev = u->next;
-    u->prev = NULL;
-    u->next = c->calls;
-    if (c->calls)
-      c->calls->prev = u;
-    c->calls = u;
+    u->next = NULL;
+    u->prev = c->calls_tail;
+    if (c->calls_tail)
+      c->calls_tail->next = u;
+    else
+      c->calls = u;
+    c->calls_tail = u;
   }
   if (freeing) {
     teardown(c);
