@@ -96,9 +96,13 @@ static void w_unary_cb(void *ud, int status, const uint8_t *data, size_t len) {
 }
 
 static void w_on_msg(void *ud, const uint8_t *data, size_t len) {
-  (void)ud;
+  waiter *w = ud;
   (void)data;
   (void)len;
+  pthread_mutex_lock(&w->mu);
+  w->n++;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->mu);
 }
 
 static void w_on_closed(void *ud, int status) {
@@ -678,8 +682,12 @@ typedef struct h2_peer {
   int lfd, port;
   int max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS to announce; 0 = none */
   int slow_read;   /* 1: open the windows, then read slowly, answer nothing */
+  int early_reject; /* 1: answer every request's HEADERS at once with status 8 */
   atomic_int stop; /* ends a slow reader without draining what is buffered */
   pthread_t thr;
+  pthread_mutex_t mu; /* the order unary requests "o..." arrived in */
+  char seen[64][8];
+  int n_seen;
 } h2_peer;
 
 static int read_full(int fd, uint8_t *p, size_t n) {
@@ -720,7 +728,15 @@ static size_t hpack_add(uint8_t *b, size_t n, const char *name, const char *valu
   return n + vl;
 }
 
-enum { H2F_DATA = 0, H2F_HEADERS = 1, H2F_SETTINGS = 4, H2F_PING = 6, H2F_WINDOW_UPDATE = 8 };
+enum {
+  H2F_DATA = 0,
+  H2F_HEADERS = 1,
+  H2F_RST_STREAM = 3,
+  H2F_SETTINGS = 4,
+  H2F_PING = 6,
+  H2F_GOAWAY = 7,
+  H2F_WINDOW_UPDATE = 8
+};
 enum { H2_END_STREAM = 1, H2_ACK = 1, H2_END_HEADERS = 4 };
 
 static void send_headers(int fd, uint32_t sid, int end, const char *n1, const char *v1,
@@ -778,52 +794,134 @@ static void h2_answer(int fd, uint32_t sid, const char *cmd) {
   }
 }
 
-static void *h2_peer_main(void *arg) {
-  h2_peer *p = arg;
-  int fd = accept(p->lfd, NULL, NULL);
+static void h2_rst(int fd, uint32_t sid, uint32_t code) {
+  uint8_t b[4] = {(uint8_t)(code >> 24), (uint8_t)(code >> 16), (uint8_t)(code >> 8),
+                  (uint8_t)code};
+  send_frame(fd, H2F_RST_STREAM, 0, sid, b, 4);
+}
+
+/* A message on the bidi stream (the client never ends its side). */
+static void h2_bidi(int fd, uint32_t sid, const char *cmd, uint32_t *hdr_sid) {
+  uint8_t b[128];
+  if (strncmp(cmd, "tonly:", 6) == 0) { /* trailers-only: the stream ends at once */
+    send_headers(fd, sid, 1, ":status", "200", "grpc-status", cmd + 6);
+    return;
+  }
+  if (strcmp(cmd, "rst") == 0) {
+    h2_rst(fd, sid, 8 /* CANCEL */);
+    return;
+  }
+  if (*hdr_sid != sid) {
+    send_headers(fd, sid, 0, ":status", "200", "content-type", "application/grpc");
+    *hdr_sid = sid;
+  }
+  if (strncmp(cmd, "end:", 4) == 0) /* trailers, and no RST_STREAM after them */
+    send_headers(fd, sid, 1, "grpc-status", cmd + 4, NULL, NULL);
+  else
+    send_frame(fd, H2F_DATA, 0, sid, b, grpc_msg(b, 0, cmd));
+}
+
+/* Serves one connection until the client goes (or stop, for a slow reader). */
+static void h2_serve(h2_peer *p, int fd) {
   uint8_t pre[24], h[9], pl[16384 + 16];
-  if (fd < 0)
-    return NULL;
+  uint32_t hdr_sid = 0;
   int one = 1; /* many small frames: no Nagle pauses */
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (read_full(fd, pre, sizeof(pre)) != 0 || memcmp(pre, "PRI * HTTP/2.0", 14) != 0)
-    goto out;
+    return;
   if (p->slow_read) {
     send_frame(fd, H2F_SETTINGS, 0, 0, k_open_windows + 9, 6);
     send_frame(fd, H2F_WINDOW_UPDATE, 0, 0, k_open_windows + 24, 4);
     for (;;) { /* ~1.3 MB/s: a big request stays in flight for seconds */
       usleep(50 * 1000);
       if (atomic_load(&p->stop))
-        goto out;
+        return;
       for (int i = 0; i < 4; i++)
         if (read(fd, pl, sizeof(pl)) <= 0)
-          goto out;
+          return;
     }
   }
   uint8_t mcs[6] = {0, 3, 0, 0, 0, (uint8_t)p->max_streams};
   send_frame(fd, H2F_SETTINGS, 0, 0, mcs, p->max_streams ? 6 : 0);
   for (;;) {
     if (read_full(fd, h, 9) != 0)
-      break;
+      return;
     size_t len = (size_t)h[0] << 16 | (size_t)h[1] << 8 | h[2];
     uint32_t sid = ((uint32_t)h[5] << 24 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 8 | h[8]) &
                    0x7fffffffu;
     if (len > sizeof(pl) || read_full(fd, pl, len) != 0)
-      break;
-    if (h[3] == H2F_SETTINGS && !(h[4] & H2_ACK))
+      return;
+    if (h[3] == H2F_HEADERS && p->early_reject) { /* no WINDOW_UPDATE either */
+      send_headers(fd, sid, 1, ":status", "200", "grpc-status", "8");
+    } else if (h[3] == H2F_SETTINGS && !(h[4] & H2_ACK)) {
       send_frame(fd, H2F_SETTINGS, H2_ACK, 0, NULL, 0);
-    else if (h[3] == H2F_PING && !(h[4] & H2_ACK))
+    } else if (h[3] == H2F_PING && !(h[4] & H2_ACK)) {
       send_frame(fd, H2F_PING, H2_ACK, 0, pl, len);
-    else if (h[3] == H2F_DATA && (h[4] & H2_END_STREAM) && len >= 5 && len - 5 < 64) {
-      char cmd[64]; /* the request is one small message in one frame */
-      memcpy(cmd, pl + 5, len - 5);
-      cmd[len - 5] = 0;
-      h2_answer(fd, sid, cmd);
+    } else if (h[3] == H2F_DATA && !p->early_reject) {
+      /* small messages, each whole in one frame (the client may pack
+       * several stream messages into one) */
+      for (size_t off = 0; off + 5 <= len;) {
+        size_t ml = (size_t)pl[off + 1] << 24 | (size_t)pl[off + 2] << 16 |
+                    (size_t)pl[off + 3] << 8 | pl[off + 4];
+        char cmd[64];
+        if (ml >= sizeof(cmd) || off + 5 + ml > len)
+          break;
+        memcpy(cmd, pl + off + 5, ml);
+        cmd[ml] = 0;
+        off += 5 + ml;
+        if (getenv("NC_TEST_PEER_TRACE"))
+          fprintf(stderr, "peer: stream %u flags %x: %s\n", sid, h[4], cmd);
+        if (cmd[0] == 'o' && strlen(cmd) < 8) {
+          pthread_mutex_lock(&p->mu);
+          if (p->n_seen < 64)
+            memcpy(p->seen[p->n_seen++], cmd, strlen(cmd) + 1);
+          pthread_mutex_unlock(&p->mu);
+        }
+        if (!(h[4] & H2_END_STREAM))
+          h2_bidi(fd, sid, cmd, &hdr_sid);
+        else if (strcmp(cmd, "goaway") == 0) { /* answer, then no new streams */
+          h2_answer(fd, sid, "split");
+          uint8_t g[8] = {(uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8),
+                          (uint8_t)sid, 0, 0, 0, 0};
+          send_frame(fd, H2F_GOAWAY, 0, 0, g, 8);
+        } else if (strcmp(cmd, "rst") == 0) {
+          h2_rst(fd, sid, 7 /* REFUSED_STREAM */);
+        } else {
+          h2_answer(fd, sid, cmd);
+        }
+      }
     }
   }
-out:
-  close(fd);
+}
+
+/* Serves connections one after the other until stop. */
+static void *h2_peer_main(void *arg) {
+  h2_peer *p = arg;
+  struct pollfd pfd = {.fd = p->lfd, .events = POLLIN};
+  while (!atomic_load(&p->stop)) {
+    if (poll(&pfd, 1, 20) <= 0)
+      continue;
+    int fd = accept(p->lfd, NULL, NULL);
+    if (fd >= 0) {
+      h2_serve(p, fd);
+      close(fd);
+    }
+  }
   return NULL;
+}
+
+static void h2_peer_start(h2_peer *p) {
+  pthread_mutex_init(&p->mu, NULL);
+  p->lfd = bind_loopback(&p->port, 1);
+  assert_int_equal(pthread_create(&p->thr, NULL, h2_peer_main, p), 0);
+}
+
+/* After the clients are freed (a connection still served blocks the peer). */
+static void h2_peer_stop(h2_peer *p) {
+  atomic_store(&p->stop, 1);
+  pthread_join(p->thr, NULL);
+  close(p->lfd);
+  pthread_mutex_destroy(&p->mu);
 }
 
 static int h2_call(nc_gcli *c, const char *cmd, char *out, size_t cap) {
@@ -841,8 +939,7 @@ static int h2_call(nc_gcli *c, const char *cmd, char *out, size_t cap) {
 static void test_response_shapes_from_handmade_server(void **state) {
   fixture *f = *state;
   h2_peer p = {.max_streams = 0};
-  p.lfd = bind_loopback(&p.port, 1);
-  assert_int_equal(pthread_create(&p.thr, NULL, h2_peer_main, &p), 0);
+  h2_peer_start(&p);
   nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
   char out[64];
   /* a message without trailers has no status: not a success */
@@ -864,8 +961,7 @@ static void test_response_shapes_from_handmade_server(void **state) {
   assert_int_equal(h2_call(c, "split", out, sizeof(out)), 0);
   assert_string_equal(out, "reassembled");
   nc_gcli_free(c);
-  pthread_join(p.thr, NULL); /* the peer ends on the client's EOF */
-  close(p.lfd);
+  h2_peer_stop(&p);
 }
 
 /* The server allows one stream at a time: nghttp2 holds the other requests
@@ -874,8 +970,7 @@ static void test_response_shapes_from_handmade_server(void **state) {
 static void test_calls_held_back_by_max_concurrent_streams(void **state) {
   fixture *f = *state;
   h2_peer p = {.max_streams = 1};
-  p.lfd = bind_loopback(&p.port, 1);
-  assert_int_equal(pthread_create(&p.thr, NULL, h2_peer_main, &p), 0);
+  h2_peer_start(&p);
   nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
   char out[64];
   assert_int_equal(h2_call(c, "split", out, sizeof(out)), 0); /* SETTINGS now applied */
@@ -907,8 +1002,7 @@ static void test_calls_held_back_by_max_concurrent_streams(void **state) {
   assert_int_equal(w_wait(&many, &many.n, 50, 5000), 50);
   assert_int_equal(many.status, 0);
   nc_gcli_free(c);
-  pthread_join(p.thr, NULL);
-  close(p.lfd);
+  h2_peer_stop(&p);
   w_destroy(&hold);
   w_destroy(&queued);
   w_destroy(&later);
@@ -920,8 +1014,7 @@ static void test_calls_held_back_by_max_concurrent_streams(void **state) {
 static void test_deadline_during_large_upload(void **state) {
   fixture *f = *state;
   h2_peer p = {.slow_read = 1};
-  p.lfd = bind_loopback(&p.port, 1);
-  assert_int_equal(pthread_create(&p.thr, NULL, h2_peer_main, &p), 0);
+  h2_peer_start(&p);
   nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
   size_t big = 6u << 20;
   uint8_t *data = calloc(1, big);
@@ -937,9 +1030,146 @@ static void test_deadline_during_large_upload(void **state) {
   usleep(500 * 1000);
   nc_gcli_free(c);
   free(data);
-  atomic_store(&p.stop, 1);
-  pthread_join(p.thr, NULL);
-  close(p.lfd);
+  h2_peer_stop(&p);
+}
+
+/* The server rejects a request before it has all of it (trailers while
+ * the upload is stuck on flow control): the call ends at once with that
+ * status, not at its deadline, and its buffer is not read afterwards. */
+static void test_unary_rejected_before_upload_done(void **state) {
+  fixture *f = *state;
+  h2_peer p = {.early_reject = 1};
+  h2_peer_start(&p);
+  nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
+  size_t big = 2u << 20;
+  uint8_t *data = calloc(1, big);
+  assert_non_null(data);
+  uint8_t *resp = NULL;
+  size_t len = 0;
+  for (int i = 0; i < 3; i++) {
+    long long t0 = now_ms();
+    assert_int_equal(nc_gcli_unary(c, data, big, 3000, &resp, &len), NC_ETOOBIG);
+    assert_true(now_ms() - t0 < 1000);
+  }
+  nc_gcli_free(c);
+  free(data);
+  h2_peer_stop(&p);
+}
+
+/* Unary calls made one after the other open their streams in that order,
+ * whether they waited for the connection or not: the server sees them in
+ * order (a register then a deregister must not arrive swapped). */
+static void test_calls_go_out_in_the_order_made(void **state) {
+  fixture *f = *state;
+  h2_peer p = {.max_streams = 0};
+  h2_peer_start(&p);
+  nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
+  waiter w;
+  w_init(&w);
+  char cmd[8];
+  for (int i = 0; i < 40; i++) {
+    if (i == 20) /* the first half raced the connect; the rest go out on it */
+      assert_int_equal(w_wait(&w, &w.n, 20, 3000), 20);
+    snprintf(cmd, sizeof(cmd), "o%02d", i);
+    assert_int_equal(nc_gcli_unary_async(c, (const uint8_t *)cmd, 3, 3000, w_unary_cb, &w), 0);
+  }
+  assert_int_equal(w_wait(&w, &w.n, 40, 3000), 40);
+  pthread_mutex_lock(&p.mu);
+  int n = p.n_seen;
+  char got[64][8];
+  memcpy(got, p.seen, sizeof(got));
+  pthread_mutex_unlock(&p.mu);
+  assert_int_equal(n, 40);
+  for (int i = 0; i < 40; i++) {
+    snprintf(cmd, sizeof(cmd), "o%02d", i);
+    assert_string_equal(got[i], cmd);
+  }
+  nc_gcli_free(c);
+  h2_peer_stop(&p);
+  w_destroy(&w);
+}
+
+/* GOAWAY: the call it names as last is answered, one started after it
+ * fails at once (not at its deadline), and so does everything later. A
+ * stream refused with RST_STREAM fails only that call. */
+static void test_goaway_and_rst_from_handmade_server(void **state) {
+  fixture *f = *state;
+  h2_peer p = {.max_streams = 0};
+  h2_peer_start(&p);
+  nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
+  char out[64];
+  assert_int_equal(h2_call(c, "rst", NULL, 0), NC_EUNAVAIL);
+  assert_int_equal(h2_call(c, "split", out, sizeof(out)), 0);
+  waiter g, after;
+  w_init(&g);
+  w_init(&after);
+  long long t0 = now_ms();
+  assert_int_equal(nc_gcli_unary_async(c, (const uint8_t *)"goaway", 6, 3000, w_unary_cb, &g), 0);
+  assert_int_equal(nc_gcli_unary_async(c, (const uint8_t *)"hold", 4, 3000, w_unary_cb, &after),
+                   0);
+  assert_int_equal(w_wait(&g, &g.n, 1, 3000), 1);
+  assert_int_equal(g.status, 0);
+  assert_int_equal(w_wait(&after, &after.n, 1, 3000), 1);
+  assert_int_equal(after.status, NC_EUNAVAIL);
+  assert_true(now_ms() - t0 < 1000);
+  t0 = now_ms();
+  assert_int_equal(h2_call(c, "split", NULL, 0), NC_EUNAVAIL);
+  assert_true(now_ms() - t0 < 500);
+  waiter s;
+  w_init(&s);
+  assert_int_equal(nc_gcli_stream_open(c, &w_cbs, &s), 0);
+  assert_int_equal(w_wait(&s, &s.closed, 1, 1000), 1);
+  assert_int_equal(s.close_status, NC_EUNAVAIL);
+  nc_gcli_free(c);
+  h2_peer_stop(&p);
+  w_destroy(&g);
+  w_destroy(&after);
+  w_destroy(&s);
+}
+
+/* The server ends the bidi stream: with trailers after messages (and no
+ * RST_STREAM, which HTTP/2 does not require), trailers-only, or a reset.
+ * Each gives on_closed once with the mapped status; the connection stays
+ * usable for unary calls. */
+static void test_bidi_ended_by_server(void **state) {
+  fixture *f = *state;
+  h2_peer p = {.max_streams = 0};
+  h2_peer_start(&p);
+  static const struct {
+    const char *first, *last;
+    int want;
+  } cases[] = {
+      {"hi", "end:0", 0},
+      {"hi", "end:13", NC_EGRPC},
+      {"hi", "end:14", NC_EUNAVAIL},
+      {NULL, "tonly:14", NC_EUNAVAIL},
+      {NULL, "tonly:0", 0},
+      {"hi", "rst", NC_EUNAVAIL},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    nc_gcli *c = client_at(f->env, "127.0.0.1", p.port, NULL);
+    waiter s;
+    w_init(&s);
+    assert_int_equal(nc_gcli_stream_open(c, &w_cbs, &s), 0);
+    if (cases[i].first) {
+      assert_int_equal(nc_gcli_stream_send(c, (const uint8_t *)cases[i].first, 2), 0);
+      assert_int_equal(w_wait(&s, &s.n, 1, 2000), 1); /* echoed */
+    }
+    long long t0 = now_ms();
+    const char *last = cases[i].last;
+    assert_int_equal(nc_gcli_stream_send(c, (const uint8_t *)last, strlen(last)), 0);
+    if (w_wait(&s, &s.closed, 1, 1500) != 1)
+      fail_msg("case %zu (%s): no on_closed within 1.5 s", i, last);
+    assert_true(now_ms() - t0 < 1500);
+    assert_int_equal(s.close_status, cases[i].want);
+    assert_int_equal(nc_gcli_stream_send(c, (const uint8_t *)"x", 1), NC_ECLOSED);
+    char out[64];
+    assert_int_equal(h2_call(c, "split", out, sizeof(out)), 0);
+    nc_gcli_free(c);
+    assert_int_equal(s.closed, 1);
+    w_destroy(&s);
+  }
+  h2_peer_stop(&p);
 }
 
 /* ---- stream back-pressure ------------------------------------------------ */
@@ -1216,6 +1446,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_calls_held_back_by_max_concurrent_streams, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_deadline_during_large_upload, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unary_rejected_before_upload_done, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_calls_go_out_in_the_order_made, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_goaway_and_rst_from_handmade_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bidi_ended_by_server, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_queue_bounded_on_stuck_peer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keepalive_pings_keep_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unary_from_many_threads, setup, teardown),
