@@ -528,6 +528,51 @@ static void test_stream_opened_after_refusal(void **state) {
   w_destroy(&w);
 }
 
+/* A listener whose accept queue is full drops new SYNs: the connect hangs
+ * and only connect_timeout_ms ends it. Calls fail then (NC_EUNAVAIL, as a
+ * channel that cannot connect), not at their own later deadline. Skipped
+ * where the network stack completes the handshake anyway. */
+static void test_connect_timeout(void **state) {
+  fixture *f = *state;
+  int port, lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t sl = sizeof(sa);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(listen(lfd, 0), 0);
+  assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+  port = ntohs(sa.sin_port);
+  int fill[8], n = 0, hung = 0;
+  for (; n < 8 && !hung; n++) { /* fill the queue until a connect hangs */
+    fill[n] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (connect(fill[n], (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+      struct pollfd pf = {.fd = fill[n], .events = POLLOUT};
+      hung = poll(&pf, 1, 200) == 0;
+    }
+  }
+  if (!hung) {
+    for (int i = 0; i < n; i++)
+      close(fill[i]);
+    close(lfd);
+    skip();
+    return;
+  }
+  nc_gcli_opts o = {.connect_timeout_ms = 300};
+  nc_gcli *c = client_at(f->env, "127.0.0.1", port, &o);
+  uint8_t *resp = NULL;
+  size_t len = 0;
+  long long t0 = now_ms();
+  assert_int_equal(nc_gcli_unary(c, (const uint8_t *)"x", 1, 5000, &resp, &len), NC_EUNAVAIL);
+  long long took = now_ms() - t0;
+  assert_true(took >= 200 && took <= 1500);
+  t0 = now_ms();
+  cli_free(c);
+  assert_true(now_ms() - t0 < 1000);
+  for (int i = 0; i < n; i++)
+    close(fill[i]);
+  close(lfd);
+}
+
 /* ---- 4. a peer that never speaks ----------------------------------------- */
 
 static void test_silent_peer_times_out_and_free_is_prompt(void **state) {
@@ -1454,6 +1499,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hostname_tries_every_address, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused_fails_fast, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_opened_after_refusal, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_silent_peer_times_out_and_free_is_prompt, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_silent_peer_deadlines_each_call, setup, teardown),
