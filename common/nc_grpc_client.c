@@ -16,6 +16,7 @@
  *   NC_ECLOSED) so their user data can be released; stream callbacks
  *   (on_msg, on_closed) are suppressed: the owner is closing on purpose. */
 #include "nc_grpc_client.h"
+#include "nc_gcli_priv.h"
 #include "nc_grpc_util.h"
 #include "nc_err.h"
 #include "nc_log.h"
@@ -107,22 +108,7 @@ static int bb_view(grpc_byte_buffer *bb, const uint8_t **data, size_t *len, uint
   return 0;
 }
 
-static int map_status(grpc_status_code st) {
-  switch (st) {
-  case GRPC_STATUS_OK:
-    return 0;
-  case GRPC_STATUS_DEADLINE_EXCEEDED:
-    return NC_ETIMEOUT;
-  case GRPC_STATUS_UNAVAILABLE:
-    return NC_EUNAVAIL;
-  case GRPC_STATUS_CANCELLED:
-    return NC_ECLOSED;
-  case GRPC_STATUS_RESOURCE_EXHAUSTED:
-    return NC_ETOOBIG;
-  default:
-    return NC_EGRPC;
-  }
-}
+static int map_status(grpc_status_code st) { return nc_gcli_status_from_grpc((int)st); }
 
 static gpr_timespec deadline_in(int ms) {
   return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
@@ -240,53 +226,6 @@ out:
   pthread_mutex_unlock(&c->mu);
   if (u)
     unary_free(u);
-  return rc;
-}
-
-typedef struct gc_sync {
-  pthread_mutex_t mu;
-  pthread_cond_t cond;
-  int done, status;
-  uint8_t *data;
-  size_t len;
-} gc_sync;
-
-static void sync_cb(void *ud, int status, const uint8_t *data, size_t len) {
-  gc_sync *s = ud;
-  uint8_t *copy = NULL;
-  if (status == 0 && !(copy = malloc(len ? len : 1)))
-    status = NC_ENOMEM;
-  else if (status == 0 && len)
-    memcpy(copy, data, len);
-  pthread_mutex_lock(&s->mu);
-  s->status = status;
-  s->data = copy;
-  s->len = len;
-  s->done = 1;
-  pthread_cond_signal(&s->cond);
-  pthread_mutex_unlock(&s->mu);
-}
-
-int nc_gcli_unary(nc_gcli *c, const uint8_t *data, size_t len, int timeout_ms, uint8_t **resp,
-                  size_t *resp_len) {
-  gc_sync s = {.done = 0};
-  *resp = NULL;
-  *resp_len = 0;
-  pthread_mutex_init(&s.mu, NULL);
-  pthread_cond_init(&s.cond, NULL);
-  int rc = nc_gcli_unary_async(c, data, len, timeout_ms, sync_cb, &s);
-  if (rc == 0) {
-    /* The call's deadline bounds this wait. */
-    pthread_mutex_lock(&s.mu);
-    while (!s.done)
-      pthread_cond_wait(&s.cond, &s.mu);
-    pthread_mutex_unlock(&s.mu);
-    rc = s.status;
-    *resp = s.data;
-    *resp_len = s.len;
-  }
-  pthread_mutex_destroy(&s.mu);
-  pthread_cond_destroy(&s.cond);
   return rc;
 }
 
