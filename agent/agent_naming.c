@@ -1,5 +1,6 @@
 /* naming.subscribe / unsubscribe / instances, naming pushes and the
- * naming redo (registrations live in agent_reg.c). */
+ * naming redo (registrations live in agent_reg.c; host lists reach the
+ * apps through agent_hosts_out.c). */
 #include "agent_core.h"
 #include "hosts.h"
 #include "nc_err.h"
@@ -33,145 +34,11 @@ typedef struct sub_ctx {
   int subscribe;
 } sub_ctx;
 
-/* ---- host lists to subscribers ---- */
-
-/* The server pushes a new subscriber's list on its own, and that push may
- * overtake the subscribe response: an app still waiting for its reply
- * gets the list there, not as an event before (or besides) it. */
-static int awaits_reply(const nc_st_svc *s, const void *owner) {
-  const sub_ctx *x = s->pending;
-  for (const nc_ag_waiter *w = x ? x->waiters : NULL; w; w = w->next) {
-    if (w->c == owner)
-      return 1;
-  }
-  return 0;
-}
-
-/* The naming.changed line for s with hosts (moved in), or NULL. */
-static char *changed_text(const nc_st_svc *s, cJSON *hosts) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) {
-    cJSON_Delete(hosts);
-    return NULL;
-  }
-  cJSON_AddStringToObject(o, "event", "naming.changed");
-  cJSON_AddStringToObject(o, "namespace", s->ns);
-  cJSON_AddStringToObject(o, "group", s->group);
-  cJSON_AddStringToObject(o, "service", s->service);
-  cJSON_AddItemToObject(o, "hosts", hosts);
-  char *t = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  return t;
-}
-
-/* Tells every subscriber whose view changed; never the same list twice.
- * hosts is the service's new list (borrowed), already stored in s. The
- * subscribers without a cluster filter (most) see exactly that list: its
- * hash is s->hosts_hash and their event is printed once for all of them. */
-static void fanout(nc_st_svc *s, const cJSON *hosts) {
-  char *all = NULL;
-  for (size_t i = 0; i < s->n; i++) {
-    nc_st_sub *sub = &s->subs[i];
-    if (awaits_reply(s, sub->owner))
-      continue;
-    if (!sub->clusters) {
-      if (s->hosts_hash == sub->last_hash)
-        continue;
-      if (!all) {
-        cJSON *d = cJSON_Duplicate(hosts, 1);
-        if (!d || !(all = changed_text(s, d)))
-          continue;
-      }
-      sub->last_hash = s->hosts_hash;
-      nc_ipc_client_send(sub->owner, all, strlen(all));
-      continue;
-    }
-    cJSON *h = nc_hosts_filter(hosts, sub->clusters, 0);
-    if (!h)
-      continue;
-    uint64_t hash = nc_hosts_hash(h);
-    if (hash == sub->last_hash) {
-      cJSON_Delete(h);
-      continue;
-    }
-    sub->last_hash = hash;
-    char *t = changed_text(s, h);
-    if (t)
-      nc_ipc_client_send(sub->owner, t, strlen(t));
-    free(t);
-  }
-  free(all);
-}
-
-/* serviceInfo.lastRefTime, 0 when absent. */
-static long long ref_time(const cJSON *si) { return nc_json_int(si, "lastRefTime", 0); }
-
-/* 1 when a list stamped ref is older than the one the service already holds
- * from this connection (a subscribe or query answer overtaken by a push). */
-static int is_older(const nc_st_svc *s, long long ref) {
-  return ref > 0 && s->last_ref > 0 && ref < s->last_ref;
-}
-
-/* New hosts for a subscribed service (moved in): memory, disk, fan-out.
- * A list older than the one held is dropped. */
+/* Hosts for s from upstream (moved in), see nc_ag_hosts_apply: the apps
+ * waiting on the subscribe in flight are answered by sub_done. */
 static void apply_hosts(nc_agent *ag, nc_st_svc *s, cJSON *hosts, long long ref) {
-  if (is_older(s, ref)) {
-    cJSON_Delete(hosts);
-    return;
-  }
-  if (nc_st_svc_set_hosts(s, hosts) == 0) {
-    if (ref > 0)
-      s->last_ref = ref;
-    s->fresh = 1;
-    nc_cache_put_hosts(ag->cache, s->ns, s->group, s->service, hosts);
-    fanout(s, hosts);
-  }
-  cJSON_Delete(hosts);
-}
-
-static void reply_hosts(nc_ipc_client *c, const cJSON *id, const cJSON *hosts,
-                        const cJSON *clusters, int healthy_only, int stale, uint64_t *hash) {
-  cJSON *r = cJSON_CreateObject();
-  cJSON *h = nc_hosts_filter(hosts, clusters, healthy_only);
-  if (!r || !h) {
-    cJSON_Delete(r);
-    cJSON_Delete(h);
-    nc_ag_err(c, id, "INTERNAL", "out of memory");
-    return;
-  }
-  if (hash)
-    *hash = nc_hosts_hash(h);
-  cJSON_AddItemToObject(r, "hosts", h);
-  if (stale)
-    cJSON_AddBoolToObject(r, "stale", 1);
-  nc_ag_ok(c, id, r);
-}
-
-/* Answers with a service's stored list. Without a filter the stored JSON
- * text is spliced into the reply: the hot path of naming.instances and
- * naming.subscribe builds no cJSON tree at all. */
-static void reply_svc(nc_ipc_client *c, const cJSON *id, const nc_st_svc *s,
-                      const cJSON *clusters, int healthy_only, int stale, uint64_t *hash) {
-  if (clusters || healthy_only || !s->hosts_json) {
-    cJSON *h = nc_st_svc_hosts(s);
-    reply_hosts(c, id, h, clusters, healthy_only, stale, hash);
-    cJSON_Delete(h);
-    return;
-  }
-  char *ids = id ? cJSON_PrintUnformatted(id) : NULL;
-  size_t n = strlen(s->hosts_json) + (ids ? strlen(ids) : 4) + 64;
-  char *buf = malloc(n);
-  if (buf) {
-    int len = snprintf(buf, n, "{\"id\":%s,\"ok\":true,\"hosts\":%s%s}", ids ? ids : "null",
-                       s->hosts_json, stale ? ",\"stale\":true" : "");
-    nc_ipc_client_send(c, buf, (size_t)len);
-    if (hash)
-      *hash = s->hosts_hash;
-  } else {
-    nc_ag_err(c, id, "INTERNAL", "out of memory");
-  }
-  free(buf);
-  free(ids);
+  const sub_ctx *x = s->pending;
+  nc_ag_hosts_apply(ag, s, hosts, ref, x ? x->waiters : NULL);
 }
 
 /* ---- subscriptions ---- */
@@ -199,7 +66,7 @@ static int answer_stale(nc_agent *ag, nc_st_svc *s, nc_ipc_client *c, const cJSO
     if (rc)
       return -1;
   }
-  reply_svc(c, id, s, clusters, healthy_only, 1, hash);
+  nc_ag_hosts_reply_svc(c, id, s, clusters, healthy_only, 1, hash);
   return 0;
 }
 
@@ -216,7 +83,7 @@ static void answer_offline(nc_agent *ag, nc_st_svc *s, nc_ipc_client *c, const c
   if (answer_stale(ag, s, c, id, clusters, 0, &hash) != 0) {
     cJSON *none = cJSON_CreateArray();
     if (none)
-      reply_hosts(c, id, none, NULL, 0, 1, &hash);
+      nc_ag_hosts_reply(c, id, none, NULL, 0, 1, &hash);
     else
       nc_ag_err(c, id, "INTERNAL", "out of memory");
     cJSON_Delete(none);
@@ -237,11 +104,11 @@ static void sub_done(void *ud, int status, nc_msg *resp) {
   if (ok && s) {
     const cJSON *si = cJSON_GetObjectItemCaseSensitive(resp->body, "serviceInfo");
     cJSON *hosts = nc_hosts_from_service_info(si);
-    if (hosts && is_older(s, ref_time(si))) {
+    if (hosts && nc_ag_hosts_older(s, nc_hosts_ref_time(si))) {
       /* A push overtook this answer: the waiters get the newer list held. */
       for (nc_ag_waiter *w = x->waiters; w; w = w->next) {
         nc_st_sub *sub = nc_st_svc_find(s, w->c);
-        reply_svc(w->c, w->id, s, w->clusters, 0, 0, sub ? &sub->last_hash : NULL);
+        nc_ag_hosts_reply_svc(w->c, w->id, s, w->clusters, 0, 0, sub ? &sub->last_hash : NULL);
       }
       cJSON_Delete(hosts);
       goto out;
@@ -255,10 +122,10 @@ static void sub_done(void *ud, int status, nc_msg *resp) {
         if (sub && f)
           sub->last_hash = nc_hosts_hash(f);
         if (f)
-          reply_hosts(w->c, w->id, f, NULL, 0, 0, NULL);
+          nc_ag_hosts_reply(w->c, w->id, f, NULL, 0, 0, NULL);
         cJSON_Delete(f);
       }
-      apply_hosts(ag, s, hosts, ref_time(si));
+      apply_hosts(ag, s, hosts, nc_hosts_ref_time(si));
       goto out;
     }
   }
@@ -372,7 +239,7 @@ void nc_ag_naming_subscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, con
   if (first)
     nc_debug("naming: first local subscriber of %s@@%s", k.group, k.service);
   if (s->fresh && s->hosts_json) {
-    reply_svc(c, id, s, mine, 0, 0, &sub->last_hash);
+    nc_ag_hosts_reply_svc(c, id, s, mine, 0, 0, &sub->last_hash);
     cJSON_Delete(mine);
     return;
   }
@@ -442,10 +309,10 @@ static void query_done(void *ud, int status, nc_msg *resp) {
       if (!s)
         nc_cache_put_hosts(ag->cache, x->k.ns, x->k.group, x->k.service, hosts);
       if (w)
-        reply_hosts(w->c, w->id, hosts, w->clusters, w->healthy_only, 0, NULL);
+        nc_ag_hosts_reply(w->c, w->id, hosts, w->clusters, w->healthy_only, 0, NULL);
       /* Without a waiter this was a refresh of a subscribed service. */
       if (!w && s) {
-        apply_hosts(ag, s, hosts, ref_time(si));
+        apply_hosts(ag, s, hosts, nc_hosts_ref_time(si));
         hosts = NULL;
       }
       cJSON_Delete(hosts);
@@ -456,7 +323,7 @@ static void query_done(void *ud, int status, nc_msg *resp) {
     cJSON *h = NULL;
     if (status != 0 &&
         nc_cache_get_hosts(ag->cache, x->k.ns, x->k.group, x->k.service, &h) == 0) {
-      reply_hosts(w->c, w->id, h, w->clusters, w->healthy_only, 1, NULL);
+      nc_ag_hosts_reply(w->c, w->id, h, w->clusters, w->healthy_only, 1, NULL);
       cJSON_Delete(h);
     } else if (status != 0) {
       nc_ag_err(w->c, w->id, status == NC_ETIMEOUT ? "TIMEOUT" : "UNAVAILABLE",
@@ -504,14 +371,14 @@ void nc_ag_naming_instances(nc_agent *ag, nc_ipc_client *c, const cJSON *id, con
   nc_st_svc *s = nc_st_svc_get(ag->st, k.ns, k.group, k.service);
   if (s && s->hosts_json && (s->fresh || !ag->connected)) {
     /* A subscribed service is kept current by pushes: no round trip. */
-    reply_svc(c, id, s, clusters, healthy_only, !s->fresh, NULL);
+    nc_ag_hosts_reply_svc(c, id, s, clusters, healthy_only, !s->fresh, NULL);
     cJSON_Delete(clusters);
     return;
   }
   if (!ag->connected) {
     cJSON *h = NULL;
     if (nc_cache_get_hosts(ag->cache, k.ns, k.group, k.service, &h) == 0) {
-      reply_hosts(c, id, h, clusters, healthy_only, 1, NULL);
+      nc_ag_hosts_reply(c, id, h, clusters, healthy_only, 1, NULL);
       cJSON_Delete(h);
     } else {
       nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection and nothing cached");
@@ -562,7 +429,7 @@ void nc_ag_naming_push(nc_agent *ag, const cJSON *body) {
   if (n == 1) {
     cJSON *hosts = nc_hosts_from_service_info(si);
     if (hosts)
-      apply_hosts(ag, match[0], hosts, ref_time(si));
+      apply_hosts(ag, match[0], hosts, nc_hosts_ref_time(si));
   } else {
     for (size_t i = 0; i < n; i++)
       send_query(ag, match[i]->ns, match[i]->group, match[i]->service, NULL);

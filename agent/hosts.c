@@ -74,6 +74,8 @@ cJSON *nc_hosts_filter(const cJSON *hosts, const cJSON *clusters, int healthy_on
   return out;
 }
 
+long long nc_hosts_ref_time(const cJSON *si) { return nc_json_int(si, "lastRefTime", 0); }
+
 static uint64_t fnv(const char *s, uint64_t h) {
   for (; *s; s++) {
     h ^= (unsigned char)*s;

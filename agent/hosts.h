@@ -14,6 +14,8 @@ cJSON *nc_hosts_from_service_info(const cJSON *service_info);
 /* New array with the hosts whose cluster is in clusters (NULL or empty =
  * all) and, when healthy_only, that are healthy. hosts may be NULL. */
 cJSON *nc_hosts_filter(const cJSON *hosts, const cJSON *clusters, int healthy_only);
+/* serviceInfo.lastRefTime (the server's stamp of the list), 0 when absent. */
+long long nc_hosts_ref_time(const cJSON *service_info);
 /* Order-independent fingerprint of a host list (never 0). */
 uint64_t nc_hosts_hash(const cJSON *hosts);
 
