@@ -1,6 +1,8 @@
 /* config.* ops, config change pushes and the config re-listen after a
  * reconnect. One upstream listener per key (nc_st_cfg); the last content
- * and MD5 are kept so that a reconnect can tell what changed while away. */
+ * and MD5 are kept so that a reconnect can tell what changed while away.
+ * What reaches the apps (stored content, config.changed, replies) is
+ * agent_config_out.c. */
 #include "agent_core.h"
 #include "nc_md5.h"
 #include "nc_err.h"
@@ -81,24 +83,6 @@ static int read_key(nc_ipc_client *c, const cJSON *id, const cJSON *req, ckey *k
   return 0;
 }
 
-static void reply_content(nc_ipc_client *c, const cJSON *id, const char *content, const char *md5,
-                          int stale, int listen) {
-  cJSON *r = cJSON_CreateObject();
-  if (!r)
-    return;
-  if (content) {
-    cJSON_AddStringToObject(r, "content", content);
-    cJSON_AddStringToObject(r, "md5", md5);
-    if (listen)
-      cJSON_AddBoolToObject(r, "exists", 1);
-  } else {
-    cJSON_AddBoolToObject(r, "exists", 0);
-  }
-  if (stale)
-    cJSON_AddBoolToObject(r, "stale", 1);
-  nc_ag_ok(c, id, r);
-}
-
 /* Parses a ConfigQueryResponse: 1 found (content borrowed), 0 absent,
  * -1 other failure. */
 static int parse_query(int status, const nc_msg *resp, const char **content) {
@@ -109,68 +93,6 @@ static int parse_query(int status, const nc_msg *resp, const char **content) {
     return 1;
   }
   return nc_json_int(resp->body, "errorCode", 0) == 300 ? 0 : -1;
-}
-
-static int is_waiter(const nc_ag_waiter *w, const void *owner) {
-  for (; w; w = w->next)
-    if (w->c == owner)
-      return 1;
-  return 0;
-}
-
-/* Sends config.changed to cfg's listeners, except those in skip: apps
- * waiting for a reply get the same content there. */
-static void send_changed(nc_st_cfg *cfg, const nc_ag_waiter *skip) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o)
-    return;
-  cJSON_AddStringToObject(o, "event", "config.changed");
-  cJSON_AddStringToObject(o, "namespace", cfg->ns);
-  cJSON_AddStringToObject(o, "group", cfg->group);
-  cJSON_AddStringToObject(o, "data_id", cfg->data_id);
-  cJSON_AddStringToObject(o, "content", cfg->exists ? cfg->content : "");
-  cJSON_AddStringToObject(o, "md5", cfg->md5);
-  if (!cfg->exists)
-    cJSON_AddBoolToObject(o, "deleted", 1);
-  char *s = cJSON_PrintUnformatted(o);
-  if (s) {
-    for (size_t i = 0; i < cfg->n; i++)
-      if (!is_waiter(skip, cfg->owners[i]))
-        nc_ipc_client_send(cfg->owners[i], s, strlen(s));
-    free(s);
-  }
-  cJSON_Delete(o);
-}
-
-/* Stores what the server said about a key: memory (if listened) and disk.
- * Returns 0 when nothing changed for a listened entry, 1 when it was not
- * known before and exists, 2 when its content changed. An unknown entry's
- * listeners were told `exists: false` (see query_done), so learning
- * that it is absent is no news for them. */
-static int store(nc_agent *ag, const char *ns, const char *group, const char *data_id,
-                 const char *content, int mode) {
-  nc_st_cfg *cfg = nc_st_cfg_get(ag->st, ns, group, data_id);
-  /* Queries run in parallel, so a config.get answer may be older than what
-   * a refresh already stored: listened keys are kept (memory and disk) by
-   * their listen/refresh queries only, which never overlap per key. */
-  if (cfg && mode == Q_GET)
-    return 0;
-  if (content) {
-    char md5[33];
-    nc_md5_hex(content, strlen(content), md5);
-    nc_cache_put_config(ag->cache, ns, group, data_id, content, md5);
-  } else {
-    nc_cache_del_config(ag->cache, ns, group, data_id);
-  }
-  if (!cfg)
-    return 0;
-  int was_known = cfg->known, was_exists = cfg->exists;
-  char old[33];
-  memcpy(old, cfg->md5, sizeof(old));
-  nc_st_cfg_set(cfg, content);
-  if (!was_known)
-    return cfg->exists ? 1 : 0;
-  return was_exists != cfg->exists || strcmp(old, cfg->md5) != 0 ? 2 : 0;
 }
 
 static void send_listen(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen);
@@ -193,7 +115,7 @@ static void send_query(nc_agent *ag, cfg_ctx *x) {
 static int answer_cached(nc_agent *ag, cfg_ctx *x, nc_ag_waiter *w, int listen) {
   nc_st_cfg *cfg = nc_st_cfg_get(ag->st, x->ns, x->group, x->data_id);
   if (cfg && cfg->known) {
-    reply_content(w->c, w->id, cfg->exists ? cfg->content : NULL, cfg->md5, 1, listen);
+    nc_ag_cfgout_reply(w->c, w->id, cfg->exists ? cfg->content : NULL, cfg->md5, 1, listen);
     return 0;
   }
   char *content = NULL, md5[33];
@@ -202,7 +124,7 @@ static int answer_cached(nc_agent *ag, cfg_ctx *x, nc_ag_waiter *w, int listen) 
   if (cfg && listen) {
     nc_st_cfg_set(cfg, content);
   }
-  reply_content(w->c, w->id, content, md5, 1, listen);
+  nc_ag_cfgout_reply(w->c, w->id, content, md5, 1, listen);
   free(content);
   return 0;
 }
@@ -224,7 +146,8 @@ static void query_done(void *ud, int status, nc_msg *resp) {
     cfg->refresh_again = 0;
   }
   if (r >= 0) {
-    int changed = store(ag, x->ns, x->group, x->data_id, r ? content : NULL, x->mode);
+    int changed = nc_ag_cfgout_store(ag, x->ns, x->group, x->data_id, r ? content : NULL,
+                                     x->mode == Q_GET);
     char md5[33] = "";
     if (r)
       nc_md5_hex(content, strlen(content), md5);
@@ -232,7 +155,7 @@ static void query_done(void *ud, int status, nc_msg *resp) {
       if (x->mode == Q_GET && !r)
         nc_ag_err(w->c, w->id, "NOT_FOUND", "config %s/%s not found", x->group, x->data_id);
       else
-        reply_content(w->c, w->id, r ? content : NULL, md5, 0, x->mode == Q_LISTEN);
+        nc_ag_cfgout_reply(w->c, w->id, r ? content : NULL, md5, 0, x->mode == Q_LISTEN);
     }
     /* A listen answer (mode Q_LISTEN) for a key not known before is news
      * only to listeners recorded without an upstream (told it is absent);
@@ -240,7 +163,7 @@ static void query_done(void *ud, int status, nc_msg *resp) {
     if (cfg && changed) {
       nc_info("config: %s/%s changed (md5 %s)", x->group, x->data_id,
               cfg->exists ? cfg->md5 : "-");
-      send_changed(cfg, x->waiters);
+      nc_ag_cfgout_changed(cfg, x->waiters);
     }
     /* Tell the server which version we now hold (as the Java client does
      * after fetching a change). */
@@ -261,7 +184,7 @@ static void query_done(void *ud, int status, nc_msg *resp) {
     if (status != 0 && answer_cached(ag, x, w, x->mode == Q_LISTEN) == 0)
       continue;
     if (keep && cfg) {
-      reply_content(w->c, w->id, NULL, "", 1, 1); /* exists: false, stale */
+      nc_ag_cfgout_reply(w->c, w->id, NULL, "", 1, 1); /* exists: false, stale */
       continue;
     }
     if (status == 0)
@@ -514,7 +437,7 @@ void nc_ag_config_listen(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const 
     return;
   }
   if (cfg->known && !cfg->pending && (ag->connected ? cfg->fresh : 0)) {
-    reply_content(c, id, cfg->exists ? cfg->content : NULL, cfg->md5, 0, 1);
+    nc_ag_cfgout_reply(c, id, cfg->exists ? cfg->content : NULL, cfg->md5, 0, 1);
     return;
   }
   nc_ag_waiter *w = nc_ag_waiter_new(c, id);

@@ -1,6 +1,7 @@
 /* Internals shared by the agent's request handlers (agent.c,
- * agent_reg.c, agent_naming.c, agent_hosts_out.c, agent_config.c). Not a
- * public header: only these files include it. Loop thread only. */
+ * agent_reg.c, agent_naming.c, agent_hosts_out.c, agent_config.c,
+ * agent_config_out.c). Not a public header: only these files include it.
+ * Loop thread only. */
 #ifndef NC_AGENT_CORE_H
 #define NC_AGENT_CORE_H
 
@@ -159,5 +160,20 @@ void nc_ag_config_disconnected(nc_agent *ag);
 /* all: re-listen every key, not only the unconfirmed ones. */
 void nc_ag_config_tick(nc_agent *ag, int all);
 void nc_ag_config_cfg_unused(nc_agent *ag, nc_st_cfg *cfg);
+
+/* ---- config content to listeners (agent_config_out.c) ---- */
+/* Replies with content (borrowed; NULL: the key does not exist) and its
+ * md5; listen adds `exists` to a found key's reply. */
+void nc_ag_cfgout_reply(nc_ipc_client *c, const cJSON *id, const char *content, const char *md5,
+                        int stale, int listen);
+/* Sends config.changed with cfg's content to its listeners, except those
+ * in skip (borrowed, may be NULL). */
+void nc_ag_cfgout_changed(nc_st_cfg *cfg, const nc_ag_waiter *skip);
+/* Stores what the server said about a key (content borrowed; NULL: absent):
+ * memory (if listened) and disk. A config.get answer (from_get) leaves a
+ * listened key alone. Returns 0 when nothing changed for a listened entry,
+ * 1 when it was not known before and exists, 2 when its content changed. */
+int nc_ag_cfgout_store(nc_agent *ag, const char *ns, const char *group, const char *data_id,
+                       const char *content, int from_get);
 
 #endif
