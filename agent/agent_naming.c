@@ -101,9 +101,17 @@ static void sub_done(void *ud, int status, nc_msg *resp) {
     s->pending = NULL;
     s->up_state = ok ? NC_ST_UP_DONE : NC_ST_UP_NONE;
   }
-  if (ok && s) {
+  if (ok) {
     const cJSON *si = cJSON_GetObjectItemCaseSensitive(resp->body, "serviceInfo");
     cJSON *hosts = nc_hosts_from_service_info(si);
+    if (hosts && !s) {
+      /* Every app unsubscribed while this was in flight (the upstream
+       * unsubscribe is on its way): their subscribe still succeeded. */
+      for (nc_ag_waiter *w = x->waiters; w; w = w->next)
+        nc_ag_hosts_reply(w->c, w->id, hosts, w->clusters, 0, 0, NULL);
+      cJSON_Delete(hosts);
+      goto out;
+    }
     if (hosts && nc_ag_hosts_older(s, nc_hosts_ref_time(si))) {
       /* A push overtook this answer: the waiters get the newer list held. */
       for (nc_ag_waiter *w = x->waiters; w; w = w->next) {

@@ -264,11 +264,49 @@ static void test_subscribe_reply_is_not_repeated_as_an_event(void **state) {
   tc_close(app);
 }
 
+/* Subscribe and unsubscribe pipelined in one write: the unsubscribe lands
+ * while the upstream subscribe is in flight. Both succeed, the subscribe
+ * with the server's list, and nothing is left subscribed. */
+static void test_unsubscribe_while_subscribe_in_flight(void **state) {
+  (void)state;
+  tc *app = tc_open(st.ag.sock), *sub = tc_open(st.ag.sock);
+  assert_non_null(app);
+  assert_non_null(sub);
+  assert_true(tc_call_ok(app, 1,
+      "{\"id\":1,\"op\":\"naming.register\",\"service\":\"flight\",\"ip\":\"10.2.1.1\","
+      "\"port\":1}"));
+  const char *two = "{\"id\":1,\"op\":\"naming.subscribe\",\"service\":\"flight\"}\n"
+                    "{\"id\":2,\"op\":\"naming.unsubscribe\",\"service\":\"flight\"}\n";
+  assert_int_equal(nc_tc_send_raw(sub, two, strlen(two)), 0);
+  cJSON *r1 = NULL, *r2 = NULL;
+  for (int i = 0; i < 2; i++) {
+    cJSON *r = nc_tc_read(sub, 5000);
+    assert_non_null(r);
+    const cJSON *id = cJSON_GetObjectItem(r, "id");
+    assert_true(cJSON_IsNumber(id));
+    if (id->valueint == 1)
+      r1 = r;
+    else
+      r2 = r;
+  }
+  assert_non_null(r1);
+  assert_non_null(r2);
+  assert_true(tc_ok(r1));
+  assert_int_equal(hosts_count(r1), 1);
+  assert_true(tc_ok(r2));
+  cJSON_Delete(r1);
+  cJSON_Delete(r2);
+  assert_int_equal(status_int(sub, "subscriptions"), 0);
+  tc_close(sub);
+  tc_close(app);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_subscriber_gets_changed_when_other_app_registers),
       cmocka_unit_test(test_hundred_local_subscribers_share_one_upstream_subscription),
       cmocka_unit_test(test_subscribe_reply_is_not_repeated_as_an_event),
+      cmocka_unit_test(test_unsubscribe_while_subscribe_in_flight),
       cmocka_unit_test(test_malformed_unknown_and_mistyped_input_keep_the_connection),
       cmocka_unit_test(test_oversized_line_gets_too_large_then_close),
   };
