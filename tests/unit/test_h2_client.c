@@ -192,7 +192,7 @@ static void test_bad_targets_rejected(void **state) {
   longt[sizeof(longt) - 1] = 0;
   memcpy(longt + sizeof(longt) - 6, ":8848", 5); /* well-formed apart from its size */
   const char *bad[] = {"",        "nohost",  "host:", "host:0", "host:70000",
-                       "host:12x", ":8848",  "host:-1", longt};
+                       "host:12x", ":8848",  "host:-1", "host:+80", "host: 80", longt};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     nc_gcli *c = (nc_gcli *)&bad; /* must be reset to NULL */
     assert_int_equal(nc_gcli_new(f->env, bad[i], NULL, &c), NC_EINVAL);
