@@ -225,7 +225,8 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
     return NC_EINVAL;
   const char *colon = strrchr(target, ':');
   /* digits only: strtol alone would take "+80" or " 80" */
-  if (!colon || colon == target || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+  if (!colon || colon == target || !colon[1] ||
+      strspn(colon + 1, "0123456789") != strlen(colon + 1))
     return NC_EINVAL;
   char *end;
   long port = strtol(colon + 1, &end, 10);
