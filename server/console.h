@@ -14,7 +14,7 @@
 #ifndef CONSOLE_H
 #define CONSOLE_H
 
-/* An nc_http_route_fn (metrics.h); ud is the nc_srv. */
+/* An nc_http_route_fn (nc_metrics.h); ud is the nc_srv. */
 char *nc_console_route(void *ud, const char *target, int *code, const char **ctype);
 
 #endif

@@ -4,18 +4,17 @@
  * SIGTERM/SIGINT. */
 #include "config_service.h"
 #include "console.h"
-#include "metrics.h"
 #include "naming_handlers.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_log.h"
+#include "nc_metrics.h"
 #include "nc_sdnotify.h"
 #include "nc_opts.h"
 #include "server_opts.h"
 #include "srv_rpc.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,52 +35,20 @@ static void on_signal(uv_signal_t *h, int sig) {
   uv_stop(h->loop);
 }
 
-typedef struct buf {
-  char *p;
-  size_t len, cap;
-} buf;
-
-static void bprintf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(buf *b, const char *fmt, ...) {
-  va_list ap;
-  for (;;) {
-    va_start(ap, fmt);
-    int n = b->p ? vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap) : -1;
-    va_end(ap);
-    if (n >= 0 && b->len + (size_t)n < b->cap) {
-      b->len += (size_t)n;
-      return;
-    }
-    size_t nc = b->cap ? b->cap * 2 : 4096;
-    char *np = realloc(b->p, nc);
-    if (!np)
-      return;
-    b->p = np;
-    b->cap = nc;
-  }
-}
+#define PFX "nacosd_"
 
 static void count_type(void *ud, const char *type, uint64_t n) {
-  bprintf(ud, "nacosd_requests_by_type_total{type=\"%s\"} %llu\n", type, (unsigned long long)n);
-}
-
-/* One sample with its HELP and TYPE lines; names ending in _total are
- * counters. */
-static void metric(buf *b, const char *name, const char *help, uint64_t v) {
-  size_t n = strlen(name);
-  const char *kind = n > 6 && !strcmp(name + n - 6, "_total") ? "counter" : "gauge";
-  bprintf(b, "# HELP nacosd_%s %s\n# TYPE nacosd_%s %s\nnacosd_%s %llu\n", name, help, name, kind,
-          name, (unsigned long long)v);
+  nc_metrics_add_labelled(ud, PFX, "requests_by_type_total", "type", type, n);
 }
 
 static char *render_metrics(void *ud) {
   app *a = ud;
-  buf b = {0};
+  nc_metrics_text b = {0};
   const nc_srv_stats *s = nc_srv_get_stats(a->srv);
   nc_nreg_stats rs = {0};
   nc_npush_stats ps = {0};
   nc_naming_get_stats(a->naming, &rs, &ps);
-#define C(name, help, v) metric(&b, name, help, (uint64_t)(v))
+#define C(name, help, v) nc_metrics_add(&b, PFX, name, help, (uint64_t)(v))
   C("connections", "Open client connections.", nc_srv_conn_count(a->srv));
   C("connections_opened_total", "Connections registered (ConnectionSetupRequest accepted).",
     s->conns_opened);
@@ -120,10 +87,9 @@ static char *render_metrics(void *ud) {
       cs->notifies_acked);
   }
 #undef C
-  bprintf(&b, "# HELP nacosd_requests_by_type_total Requests handled, by request type.\n"
-              "# TYPE nacosd_requests_by_type_total counter\n");
+  nc_metrics_family(&b, PFX, "requests_by_type_total", "Requests handled, by request type.");
   nc_srv_each_request_count(a->srv, count_type, &b);
-  return b.p ? b.p : strdup("");
+  return nc_metrics_text_take(&b);
 }
 
 static int mkdir_p(const char *dir) {
