@@ -13,6 +13,10 @@
 
 /* ---- replies ---- */
 
+static uint64_t err_replies;
+
+uint64_t nc_ag_err_count(void) { return err_replies; }
+
 void nc_ag_ok(nc_ipc_client *c, const cJSON *id, cJSON *extra) {
   cJSON *o = cJSON_CreateObject();
   if (!o)
@@ -35,6 +39,7 @@ out:
 void nc_ag_err(nc_ipc_client *c, const cJSON *id, const char *code, const char *fmt, ...) {
   char msg[512];
   va_list ap;
+  err_replies++;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
@@ -288,7 +293,7 @@ int nc_ag_read_bool(nc_ipc_client *c, const cJSON *id, const cJSON *req, const c
 
 /* ---- agent.* ---- */
 
-static void add_server(nc_agent *ag, cJSON *o) {
+void nc_ag_add_server(nc_agent *ag, cJSON *o) {
   if (ag->connected)
     cJSON_AddStringToObject(o, "server", ag->server);
   else
@@ -317,37 +322,7 @@ static void op_hello(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSO
   cJSON_AddStringToObject(r, "agent", "nacos-agent/" NC_AGENT_VERSION);
   cJSON_AddNumberToObject(r, "protocol", 1);
   cJSON_AddBoolToObject(r, "connected", ag->connected);
-  add_server(ag, r);
-  nc_ag_ok(c, id, r);
-}
-
-static uint64_t now_ms(nc_agent *ag) { return uv_now(ag->loop); }
-
-static void op_status(nc_agent *ag, nc_ipc_client *c, const cJSON *id) {
-  nc_st_counts n;
-  nc_st_get_counts(ag->st, &n);
-  cJSON *r = cJSON_CreateObject();
-  if (!r)
-    return;
-  cJSON_AddBoolToObject(r, "connected", ag->connected);
-  add_server(ag, r);
-  if (ag->connected)
-    cJSON_AddStringToObject(r, "connection_id", ag->conn_id);
-  else
-    cJSON_AddNullToObject(r, "connection_id");
-  cJSON_AddNumberToObject(r, "apps", (double)nc_ipc_srv_clients(ag->srv));
-  cJSON_AddNumberToObject(r, "instances", (double)n.instances);
-  cJSON_AddNumberToObject(r, "subscriptions", (double)n.subscriptions);
-  cJSON_AddNumberToObject(r, "config_listeners", (double)n.config_listeners);
-  cJSON_AddNumberToObject(r, "local_subscriptions", (double)n.local_subscriptions);
-  cJSON_AddNumberToObject(r, "local_config_listeners", (double)n.local_config_listeners);
-  cJSON_AddNumberToObject(r, "uptime_s", (double)((now_ms(ag) - ag->start_ms) / 1000));
-  cJSON_AddNumberToObject(r, "reconnects", (double)ag->reconnects);
-  cJSON_AddNumberToObject(r, "upstream_queued", (double)nc_up_queued(ag->up));
-  /* Bytes the allocator has handed out (all threads' arenas): what the
-   * agent's own data costs, unlike RSS which includes shared libraries. */
-  struct mallinfo2 mi = mallinfo2();
-  cJSON_AddNumberToObject(r, "heap_kb", (double)(mi.uordblks + mi.hblkhd) / 1024.0);
+  nc_ag_add_server(ag, r);
   nc_ag_ok(c, id, r);
 }
 
@@ -375,6 +350,7 @@ static void on_line(void *ud, nc_ipc_client *c, char *line, size_t len) {
   nc_agent *ag = ud;
   cJSON *req = cJSON_ParseWithLength(line, len);
   const cJSON *id = NULL;
+  ag->ipc_requests++;
   if (!req || !cJSON_IsObject(req)) {
     nc_ag_err(c, NULL, "BAD_REQUEST", "malformed JSON: one JSON object per line expected");
     goto out;
@@ -396,7 +372,7 @@ static void on_line(void *ud, nc_ipc_client *c, char *line, size_t len) {
   }
   nc_trace("ipc: client %llu: %s", (unsigned long long)nc_ipc_client_id(c), op->valuestring);
   if (!strcmp(op->valuestring, "agent.status")) {
-    op_status(ag, c, id);
+    nc_ag_status(ag, c, id);
     goto out;
   }
   for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
@@ -548,7 +524,8 @@ int nc_agent_new(uv_loop_t *loop, const nc_agent_cfg *cfg, nc_agent **out) {
   so.n_allowed = n_uids;
   so.group = cfg->socket_group;
   nc_ipc_srv_cbs scbs = {on_line, on_client_close, ag};
-  if ((rc = nc_ipc_srv_new(loop, &so, &scbs, &ag->srv)) != 0)
+  if ((rc = nc_ipc_srv_new(loop, &so, &scbs, &ag->srv)) != 0 ||
+      (rc = nc_ag_metrics_start(ag)) != 0)
     goto fail;
   uv_signal_init(loop, &ag->sigterm);
   uv_signal_init(loop, &ag->sigint);
@@ -583,6 +560,7 @@ void nc_agent_stop(nc_agent *ag) {
     nc_ipc_srv_close(ag->srv);
     ag->srv = NULL;
   }
+  nc_ag_metrics_stop(ag);
   if (ag->up) {
     /* Closing the evq hands queued completions back (their callbacks
      * release client references). */

@@ -1,6 +1,6 @@
 /* Internals shared by the agent's request handlers (agent.c,
  * agent_reg.c, agent_naming.c, agent_hosts_out.c, agent_config.c,
- * agent_config_out.c). Not a public header: only these files include it.
+ * agent_config_out.c, agent_metrics.c). Not a public header: only these files include it.
  * Loop thread only. */
 #ifndef NC_AGENT_CORE_H
 #define NC_AGENT_CORE_H
@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "ipc_server.h"
 #include "nc_grpc_client.h"
+#include "nc_metrics.h"
 #include "state.h"
 #include "upstream.h"
 
@@ -42,6 +43,12 @@ struct nc_agent {
   uint64_t reconnects, connects;
   uint64_t start_ms;
 
+  /* Observability (agent_metrics.c): request lines read from apps, and
+   * the HTTP /metrics listener (NULL and 0 when metrics-listen is off). */
+  uint64_t ipc_requests;
+  nc_metrics *metrics;
+  int metrics_port;
+
   /* Registration redo of the current connection (agent_reg.c). */
   uint64_t redo_epoch;
   size_t redo_left;
@@ -59,6 +66,11 @@ void nc_ag_err_upstream(nc_ipc_client *c, const cJSON *id, int status, const nc_
 void nc_ag_broadcast(nc_agent *ag, const cJSON *obj);
 /* 1 when the Nacos response says success. */
 int nc_ag_resp_ok(const nc_msg *resp);
+/* Error replies sent so far (every nc_ag_err). Process-wide: one agent
+ * per process, loop thread only. */
+uint64_t nc_ag_err_count(void);
+/* Adds "server": the upstream "host:port" while connected, else null. */
+void nc_ag_add_server(nc_agent *ag, cJSON *o);
 
 /* A reply that waits for an upstream round trip: holds a client ref. */
 typedef struct nc_ag_waiter {
@@ -160,6 +172,27 @@ void nc_ag_config_disconnected(nc_agent *ag);
 /* all: re-listen every key, not only the unconfirmed ones. */
 void nc_ag_config_tick(nc_agent *ag, int all);
 void nc_ag_config_cfg_unused(nc_agent *ag, nc_st_cfg *cfg);
+
+/* ---- what the agent reports about itself (agent_metrics.c) ---- */
+/* One snapshot feeds both agent.status and GET /metrics, so the two never
+ * disagree. */
+typedef struct nc_ag_stats {
+  int connected;
+  uint64_t apps, instances, subscriptions, config_listeners;
+  uint64_t local_subscriptions, local_config_listeners;
+  uint64_t uptime_s, reconnects, upstream_queued, up_events;
+  uint64_t ipc_requests, ipc_errors;
+  uint64_t heap_bytes; /* handed out by the allocator, all arenas */
+} nc_ag_stats;
+void nc_ag_stats_get(nc_agent *ag, nc_ag_stats *s);
+/* The agent.status reply. */
+void nc_ag_status(nc_agent *ag, nc_ipc_client *c, const cJSON *id);
+/* Starts the HTTP listener when cfg->metrics_listen is set and not empty
+ * (0 otherwise, and when off). A bad value or a failed bind is an error:
+ * the operator asked for metrics. */
+int nc_ag_metrics_start(nc_agent *ag);
+/* Closes the listener (its memory goes in close callbacks); no-op if off. */
+void nc_ag_metrics_stop(nc_agent *ag);
 
 /* ---- config content to listeners (agent_config_out.c) ---- */
 /* Replies with content (borrowed; NULL: the key does not exist) and its

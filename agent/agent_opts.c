@@ -31,6 +31,9 @@ const nc_opt nc_agent_opt_table[] = {
      "AppName label of the upstream connection"},
     {"client-ip", NC_OPT_STR, "127.0.0.1", F(client_ip), 0, -1,
      "client IP reported to the server (Metadata.clientIp)"},
+    {"metrics-listen", NC_OPT_STR, NULL, F(metrics_listen), 0, -1,
+     "IP:PORT serving GET /metrics (Prometheus text) and /health over HTTP; "
+     "[v6]:PORT for IPv6; port 0 = a free port (agent.status metrics_port); unset = off"},
 };
 #undef F
 const size_t nc_agent_opt_count = sizeof(nc_agent_opt_table) / sizeof(nc_agent_opt_table[0]);

@@ -21,6 +21,7 @@ typedef struct nc_agent_cfg {
   long request_timeout_ms;
   char *app_name;     /* AppName label of the upstream connection */
   char *client_ip;    /* Metadata.clientIp sent upstream */
+  char *metrics_listen; /* "ip:port" of the HTTP /metrics listener; unset or "" = off */
 } nc_agent_cfg;
 
 extern const nc_opt nc_agent_opt_table[];
