@@ -96,28 +96,12 @@ static void test_metrics_port_in_status_and_samples_have_help_and_type(void **st
   assert_true(port > 0 && port < 65536);
   assert_int_equal(tcp_listeners_of(st.ag.proc.pid), 1);
 
-  int code = 0, samples = 0;
+  int code = 0;
   char *b = NULL;
   assert_int_equal(nc_test_http_get(port, "/metrics", &code, &b), 0);
   assert_int_equal(code, 200);
   assert_non_null(b);
-  for (char *p = b; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
-    if (*p == '#' || *p == '\n')
-      continue;
-    char name[128], want[160];
-    size_t n = strcspn(p, "{ \n");
-    assert_true(n > 0 && n < sizeof(name));
-    memcpy(name, p, n);
-    name[n] = 0;
-    assert_int_equal(strncmp(name, "nacos_agent_", 12), 0);
-    snprintf(want, sizeof(want), "# HELP %s ", name);
-    assert_non_null(strstr(b, want));
-    snprintf(want, sizeof(want), "# TYPE %s %s\n", name,
-             n > 6 && !strcmp(name + n - 6, "_total") ? "counter" : "gauge");
-    assert_non_null(strstr(b, want));
-    samples++;
-  }
-  assert_true(samples >= 12);
+  assert_true(nc_test_metrics_samples(b, "nacos_agent_") >= 12);
   assert_non_null(strstr(b, "\nnacos_agent_upstream_connected 1\n"));
   assert_non_null(strstr(b, "\nnacos_agent_resident_memory_bytes "));
   assert_null(strstr(b, "\nnacos_agent_resident_memory_bytes 0\n"));

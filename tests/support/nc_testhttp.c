@@ -65,3 +65,27 @@ fail:
   free(buf);
   return -1;
 }
+
+int nc_test_metrics_samples(const char *body, const char *prefix) {
+  int samples = 0;
+  for (const char *p = body; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+    if (*p == '#' || *p == '\n')
+      continue;
+    char name[128], want[160];
+    size_t n = strcspn(p, "{ \n");
+    if (n == 0 || n >= sizeof(name))
+      return -1;
+    memcpy(name, p, n);
+    name[n] = 0;
+    const char *kind = n > 6 && !strcmp(name + n - 6, "_total") ? "counter" : "gauge";
+    snprintf(want, sizeof(want), "# HELP %s ", name);
+    int ok = strncmp(name, prefix, strlen(prefix)) == 0 && strstr(body, want);
+    snprintf(want, sizeof(want), "# TYPE %s %s\n", name, kind);
+    if (!ok || !strstr(body, want)) {
+      fprintf(stderr, "metrics: sample %s lacks its prefix, HELP or TYPE line\n", name);
+      return -1;
+    }
+    samples++;
+  }
+  return samples;
+}
