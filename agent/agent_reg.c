@@ -1,6 +1,9 @@
 /* naming.register / naming.deregister: the desired instances per service
- * and keeping the server's copy equal to them (one BatchInstanceRequest
- * with the full set per change, a deregisterInstance when it empties). */
+ * and keeping the server's copy equal to them (a BatchInstanceRequest with
+ * the full set, a deregisterInstance when it empties). Per service at most
+ * one request is out: changes meanwhile are parked with their replies and
+ * go out as ONE request when it is answered, so a burst of N registers
+ * costs about two requests, not N. */
 #include "agent_core.h"
 #include "nc_err.h"
 #include "nc_json.h"
@@ -9,52 +12,101 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One app waiting for the verdict on its register. */
+typedef struct reg_wait {
+  struct reg_wait *next;
+  nc_ag_waiter *w;
+  char *ip, *cluster; /* identity of the registered instance */
+  int port;
+  int solo; /* parked to be tried on its own (its instance is HELD) */
+} reg_wait;
+
+/* One upstream request for a service. */
 typedef struct reg_ctx {
   nc_agent *ag;
   nc_ag_key k;
-  nc_ag_waiter *w;     /* register only */
-  nc_st_inst probe;    /* identity of the registered instance (ip/port/cluster) */
-  void *owner;
+  reg_wait *waits;     /* answered by this request, owned */
   uint64_t gen;        /* the entry's gen this request carries */
   uint64_t redo_epoch; /* part of that redo (0: not a redo) */
+  int solo;            /* waits is one instance tried on its own */
 } reg_ctx;
+
+static void wait_free(reg_wait *q) {
+  nc_ag_waiter_free(q->w);
+  free(q->ip);
+  free(q->cluster);
+  free(q);
+}
+
+static void waits_free(reg_wait *q) {
+  while (q) {
+    reg_wait *next = q->next;
+    wait_free(q);
+    q = next;
+  }
+}
 
 static void reg_ctx_free(reg_ctx *x) {
   nc_ag_key_clear(&x->k);
-  free(x->probe.ip);
-  free(x->probe.cluster);
-  nc_ag_waiter_free(x->w);
+  waits_free(x->waits);
   free(x);
 }
 
-static void reg_sent(void *ud, int status, nc_msg *resp);
-
-/* One registration of the redo answered (or given up). */
-static void redo_answered(nc_agent *ag, uint64_t epoch) {
-  if (epoch != ag->redo_epoch || !ag->redo_left || --ag->redo_left)
-    return;
-  void (*then)(nc_agent *) = ag->redo_then;
-  ag->redo_then = NULL;
-  if (then && ag->connected)
-    then(ag);
+static reg_ctx *ctx_new(nc_agent *ag, const nc_st_reg *r, uint64_t redo_epoch) {
+  reg_ctx *x = calloc(1, sizeof(*x));
+  if (!x || nc_ag_key_set(&x->k, r->ns, r->group, r->service)) {
+    free(x);
+    return NULL;
+  }
+  x->ag = ag;
+  x->redo_epoch = redo_epoch;
+  return x;
 }
 
-/* Sends the full current set of r upstream (or a deregister when empty). */
-static void sync_reg(nc_agent *ag, nc_st_reg *r, reg_ctx *x, uint64_t redo_epoch) {
+/* The verdict for one register: ok, or no connection (status != 0; the redo
+ * applies it later) → applied true/false; a refusal → the server's error. */
+static void wait_reply(const nc_ag_key *k, reg_wait *q, int status, const nc_msg *resp, int ok) {
+  if (status == 0 && !ok) {
+    nc_ag_err_upstream(q->w->c, q->w->id, status, resp);
+  } else {
+    cJSON *res = cJSON_CreateObject();
+    char *iid = nc_st_instance_id(q->ip, q->port, q->cluster, k->group, k->service);
+    if (res && iid) {
+      cJSON_AddStringToObject(res, "instance_id", iid);
+      cJSON_AddBoolToObject(res, "applied", ok);
+    }
+    free(iid);
+    nc_ag_ok(q->w->c, q->w->id, res);
+  }
+  wait_free(q);
+}
+
+static void reply_all(const nc_ag_key *k, reg_wait *q, int status, const nc_msg *resp, int ok) {
+  while (q) {
+    reg_wait *next = q->next;
+    wait_reply(k, q, status, resp, ok);
+    q = next;
+  }
+}
+
+static void append(reg_wait **list, reg_wait *q) {
+  while (*list)
+    list = &(*list)->next;
+  *list = q;
+}
+
+static void reg_sent(void *ud, int status, nc_msg *resp);
+static void redo_answered(nc_agent *ag, uint64_t epoch);
+
+/* Sends the full current set of r upstream (or a deregister when empty),
+ * answering x's waits when it is answered. Every request carries the whole
+ * set, so it also covers every change parked so far (resync). */
+static void send_req(nc_agent *ag, nc_st_reg *r, reg_ctx *x) {
   const char *type = NULL;
   cJSON *body = NULL;
-  if (!x) {
-    x = calloc(1, sizeof(*x));
-    if (!x || nc_ag_key_set(&x->k, r->ns, r->group, r->service)) {
-      if (x)
-        reg_ctx_free(x);
-      return;
-    }
-    x->ag = ag;
-  }
   x->gen = r->gen;
-  x->redo_epoch = redo_epoch;
   r->inflight++;
+  r->resync = 0;
   if (nc_st_reg_request(r, &type, &body) != 0) {
     reg_sent(x, NC_ENOMEM, NULL);
     return;
@@ -62,12 +114,100 @@ static void sync_reg(nc_agent *ag, nc_st_reg *r, reg_ctx *x, uint64_t redo_epoch
   nc_ag_up(ag, type, body, reg_sent, x);
 }
 
+/* A new request with the current set, unless one is out already (then the
+ * change waits for its answer: Nacos keeps one set per service and
+ * connection, so only the last request of a burst matters). */
+static void sync_reg(nc_agent *ag, nc_st_reg *r, reg_wait *q) {
+  if (r->inflight) {
+    if (q)
+      append((reg_wait **)&r->parked, q);
+    r->resync = 1;
+    return;
+  }
+  reg_ctx *x = ctx_new(ag, r, 0);
+  if (!x) {
+    if (q) {
+      nc_ag_err(q->w->c, q->w->id, "INTERNAL", "out of memory");
+      wait_free(q);
+    }
+    return;
+  }
+  x->waits = q;
+  send_req(ag, r, x);
+}
+
+/* Once nothing is in flight for the service: the next lone attempt, or one
+ * request for everything parked. Without a connection the parked replies
+ * go out at once (applied: false) and the redo on connect sends the set. */
+static void flush(nc_agent *ag, const nc_ag_key *k) {
+  nc_st_reg *r;
+  while ((r = nc_st_reg_get(ag->st, k->ns, k->group, k->service)) && r->inflight == 0) {
+    reg_wait *q = r->parked;
+    if (!ag->connected) {
+      r->parked = NULL;
+      r->resync = 0;
+      for (size_t i = 0; i < r->n; i++)
+        if (r->insts[i].held)
+          r->insts[i].held = NC_ST_HELD_NONE;
+      reply_all(k, q, NC_EUNAVAIL, NULL, 0);
+      nc_st_reg_gc(ag->st, r);
+      return;
+    }
+    if (!q && !r->resync)
+      return;
+    reg_ctx *x = ctx_new(ag, r, 0);
+    if (!x) {
+      r->parked = NULL;
+      while (q) {
+        reg_wait *next = q->next;
+        nc_ag_err(q->w->c, q->w->id, "INTERNAL", "out of memory");
+        wait_free(q);
+        q = next;
+      }
+      return;
+    }
+    if (q && q->solo) {
+      r->parked = q->next;
+      q->next = NULL;
+      nc_st_inst *in = nc_st_reg_find(r, q->ip, q->port, q->cluster);
+      if (!in) { /* deregistered meanwhile: nothing to try */
+        reply_all(k, q, NC_EUNAVAIL, NULL, 0);
+        reg_ctx_free(x);
+        continue;
+      }
+      in->held = NC_ST_HELD_TRYING;
+      x->solo = 1;
+    } else {
+      r->parked = NULL;
+    }
+    x->waits = q;
+    send_req(ag, r, x); /* may answer (and free r) at once: look it up again */
+  }
+}
+
+/* A merged set was refused and the server does not say for which instance:
+ * every register in it (and every one parked behind it) is held back and
+ * then tried on its own, so each app gets its own verdict and the valid
+ * ones are not failed for another app's bad one. */
+static void split(nc_st_reg *r, reg_wait *waits) {
+  reg_wait *q;
+  append(&waits, r->parked);
+  r->parked = waits;
+  for (q = waits; q; q = q->next) {
+    nc_st_inst *in = nc_st_reg_find(r, q->ip, q->port, q->cluster);
+    if (in)
+      in->held = NC_ST_HELD;
+    q->solo = 1;
+  }
+  r->resync = 1;
+}
+
 static void reg_sent(void *ud, int status, nc_msg *resp) {
   reg_ctx *x = ud;
   nc_agent *ag = x->ag;
   int ok = status == 0 && nc_ag_resp_ok(resp);
   nc_st_reg *r = nc_st_reg_get(ag->st, x->k.ns, x->k.group, x->k.service);
-  if (r && x->gen) {
+  if (r) {
     r->inflight--;
     /* A refusal is final (retrying cannot help); a transport failure is
      * retried by the periodic redo. */
@@ -78,35 +218,38 @@ static void reg_sent(void *ud, int status, nc_msg *resp) {
     nc_warn("naming: server rejected the instances of %s@@%s: %s", x->k.group, x->k.service,
             nc_json_str(resp->body_error ? NULL : resp->body, "message", "?"));
   }
-  if (x->w) {
-    if (ok || status != 0) {
-      /* status != 0: no connection now; the redo on connect applies it. */
-      cJSON *res = cJSON_CreateObject();
-      char *iid = nc_st_instance_id(x->probe.ip, x->probe.port, x->probe.cluster, x->k.group,
-                                    x->k.service);
-      if (res && iid) {
-        cJSON_AddStringToObject(res, "instance_id", iid);
-        cJSON_AddBoolToObject(res, "applied", ok);
-      }
-      free(iid);
-      nc_ag_ok(x->w->c, x->w->id, res);
-    } else {
-      /* The server refused it: take it back out so that the rest of the
-       * set keeps going through, and say why. */
-      nc_ag_err_upstream(x->w->c, x->w->id, status, resp);
-      nc_st_reg *rr = NULL;
-      if (r && nc_st_deregister(ag->st, x->k.ns, x->k.group, x->k.service, x->probe.ip,
-                                x->probe.port, x->probe.cluster, &rr) == 0) {
-        nc_msg_free(resp);
-        nc_ag_waiter_free(x->w);
-        x->w = NULL;
-        sync_reg(ag, rr, x, x->redo_epoch);
-        return;
-      }
+  reg_wait *q = x->waits;
+  x->waits = NULL;
+  if (r && status == 0 && !ok && q && q->next && !x->solo) {
+    split(r, q);
+  } else if (r && status == 0 && !ok && q) {
+    /* The server refused this one instance: take it back out so that the
+     * rest of the set keeps going through (resync), and say why. */
+    nc_st_inst *in = nc_st_reg_find(r, q->ip, q->port, q->cluster);
+    nc_st_reg *rr = NULL;
+    if (in && (!x->solo || in->held == NC_ST_HELD_TRYING) &&
+        nc_st_deregister(ag->st, x->k.ns, x->k.group, x->k.service, q->ip, q->port,
+                         q->cluster, &rr) == 0)
+      r->resync = 1;
+    wait_reply(&x->k, q, status, resp, ok);
+  } else {
+    if (r && x->solo) {
+      nc_st_inst *in = nc_st_reg_find(r, q->ip, q->port, q->cluster);
+      if (in && in->held == NC_ST_HELD_TRYING)
+        in->held = NC_ST_HELD_NONE;
+      /* An earlier lone attempt may have confirmed this gen without the
+       * instance: let the tick send the set again. */
+      if (status != 0)
+        r->applied_gen = 0;
     }
+    reply_all(&x->k, q, status, resp, ok);
   }
+  if (r)
+    flush(ag, &x->k);
   /* An empty set has now been deregistered (or there is no connection to
-   * hold it): forget the entry unless someone registered again meanwhile. */
+   * hold it): forget the entry unless someone registered again meanwhile
+   * (or a request for it is still out). */
+  r = nc_st_reg_get(ag->st, x->k.ns, x->k.group, x->k.service);
   if (r && r->n == 0 && (ok || !ag->connected))
     nc_st_reg_gc(ag->st, r);
   uint64_t epoch = x->redo_epoch;
@@ -114,6 +257,16 @@ static void reg_sent(void *ud, int status, nc_msg *resp) {
   reg_ctx_free(x);
   if (epoch)
     redo_answered(ag, epoch);
+}
+
+/* One registration of the redo answered (or given up). */
+static void redo_answered(nc_agent *ag, uint64_t epoch) {
+  if (epoch != ag->redo_epoch || !ag->redo_left || --ag->redo_left)
+    return;
+  void (*then)(nc_agent *) = ag->redo_then;
+  ag->redo_then = NULL;
+  if (then && ag->connected)
+    then(ag);
 }
 
 void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
@@ -159,28 +312,34 @@ void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, cons
   in.port = port;
   in.owner = c;
   in.metadata = md && cJSON_IsObject(md) ? cJSON_Duplicate(md, 1) : cJSON_CreateObject();
-  reg_ctx *x = calloc(1, sizeof(*x));
+  reg_wait *q = calloc(1, sizeof(*q));
   nc_st_reg *r = NULL;
-  if (!in.ip || !in.cluster || !in.metadata || !x ||
-      nc_ag_key_set(&x->k, k.ns, k.group, k.service) || !(x->probe.ip = strdup(ip)) ||
-      !(x->probe.cluster = strdup(cluster)) ||
+  if (!in.ip || !in.cluster || !in.metadata || !q || !(q->ip = strdup(ip)) ||
+      !(q->cluster = strdup(cluster)) || !(q->w = nc_ag_waiter_new(c, id)) ||
       nc_st_register(ag->st, k.ns, k.group, k.service, &in, &r) != 0) {
     nc_st_inst_clear(&in);
-    if (x)
-      reg_ctx_free(x);
+    if (q)
+      wait_free(q);
     nc_ag_err(c, id, "INTERNAL", "out of memory");
     return;
   }
-  x->ag = ag;
-  x->probe.port = port;
-  x->owner = c;
+  q->port = port;
   nc_debug("naming: register %s:%d in %s@@%s (%zu local)", ip, port, k.group, k.service, r->n);
-  x->w = nc_ag_waiter_new(c, id);
   if (!ag->connected) {
-    reg_sent(x, NC_EUNAVAIL, NULL);
+    nc_ag_key kk = {(char *)k.ns, (char *)k.group, (char *)k.service};
+    wait_reply(&kk, q, NC_EUNAVAIL, NULL, 0); /* the redo on connect applies it */
     return;
   }
-  sync_reg(ag, r, x, 0);
+  reg_wait *head = r->parked;
+  if (r->inflight && head && head->solo) {
+    /* Lone attempts are under way: this one joins them (a merged set
+     * would mix it into their verdicts). */
+    nc_st_inst *in2 = nc_st_reg_find(r, ip, port, cluster);
+    if (in2)
+      in2->held = NC_ST_HELD;
+    q->solo = 1;
+  }
+  sync_reg(ag, r, q);
 }
 
 void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
@@ -203,12 +362,14 @@ void nc_ag_naming_reg_changed(nc_agent *ag, nc_st_reg *r) {
     nc_st_reg_gc(ag->st, r);
     return;
   }
-  sync_reg(ag, r, NULL, 0);
+  sync_reg(ag, r, NULL);
 }
 
 /* The subscriptions wait for the registrations (then): a subscribe answered
  * before this host's own instances are back would show local subscribers a
- * list without them until the next push. */
+ * list without them until the next push. Every set goes out now, whatever
+ * is still in flight from the old connection; replies parked for a merged
+ * request ride along. */
 size_t nc_ag_reg_redo(nc_agent *ag, void (*then)(nc_agent *ag)) {
   nc_strmap_iter it;
   void *v;
@@ -223,8 +384,16 @@ size_t nc_ag_reg_redo(nc_agent *ag, void (*then)(nc_agent *ag)) {
       nc_st_reg_gc(ag->st, r);
       continue;
     }
+    reg_ctx *x = ctx_new(ag, r, epoch);
+    if (!x)
+      continue;
+    reg_wait *q = r->parked;
+    if (q && !q->solo) {
+      x->waits = q;
+      r->parked = NULL;
+    }
     ag->redo_left++;
-    sync_reg(ag, r, NULL, epoch);
+    send_req(ag, r, x);
     n++;
   }
   redo_answered(ag, epoch);
@@ -238,7 +407,7 @@ void nc_ag_reg_tick(nc_agent *ag) {
   while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_reg *r = v;
     if (r->applied_gen != r->gen && r->inflight == 0)
-      sync_reg(ag, r, NULL, 0);
+      sync_reg(ag, r, NULL);
   }
 }
 

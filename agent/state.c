@@ -181,8 +181,18 @@ int nc_st_deregister(nc_st *st, const char *ns, const char *group, const char *s
   return NC_ENOTFOUND;
 }
 
+nc_st_inst *nc_st_reg_find(nc_st_reg *r, const char *ip, int port, const char *cluster) {
+  for (size_t i = 0; i < r->n; i++)
+    if (r->insts[i].port == port && !strcmp(r->insts[i].ip, ip) &&
+        !strcmp(r->insts[i].cluster, cluster))
+      return &r->insts[i];
+  return NULL;
+}
+
 void nc_st_reg_gc(nc_st *st, nc_st_reg *r) {
-  if (r->n)
+  /* An answer still to come (or replies parked for the next request) looks
+   * the entry up again; it is collected then. */
+  if (r->n || r->inflight || r->parked)
     return;
   char *k = mkkey(r->ns, r->group, r->service);
   if (k && nc_strmap_del(st->regs, k) == r)
@@ -228,7 +238,10 @@ int nc_st_reg_request(const nc_st_reg *r, const char **type, cJSON **body) {
       !cJSON_AddStringToObject(b, "groupName", r->group) ||
       !cJSON_AddStringToObject(b, "module", "naming") || !cJSON_AddObjectToObject(b, "headers"))
     goto fail;
-  if (r->n == 0) {
+  size_t live = 0;
+  for (size_t i = 0; i < r->n; i++)
+    live += r->insts[i].held != NC_ST_HELD;
+  if (live == 0) {
     /* Deregistration removes whatever this connection published for the
      * service; the instance body only needs to be well formed. */
     cJSON *in = cJSON_AddObjectToObject(b, "instance");
@@ -243,6 +256,8 @@ int nc_st_reg_request(const nc_st_reg *r, const char **type, cJSON **body) {
     if (!arr || !cJSON_AddStringToObject(b, "type", "batchRegisterInstance"))
       goto fail;
     for (size_t i = 0; i < r->n; i++) {
+      if (r->insts[i].held == NC_ST_HELD)
+        continue;
       cJSON *o = inst_json(&r->insts[i], r);
       if (!o)
         goto fail;

@@ -31,7 +31,14 @@ typedef struct nc_st_inst {
   int healthy, enabled, ephemeral;
   cJSON *metadata; /* object of strings, owned */
   void *owner;
+  int held;        /* NC_ST_HELD_*: left out of the upstream set for now */
 } nc_st_inst;
+
+/* An instance the server refused as part of a merged set is tried again on
+ * its own (the agent, agent_reg.c): until then it is HELD (not sent), while
+ * that lone attempt is out it is TRYING (sent). A replacement by a new
+ * register starts out NONE. */
+enum { NC_ST_HELD_NONE = 0, NC_ST_HELD, NC_ST_HELD_TRYING };
 
 typedef struct nc_st_reg {
   char *ns, *group, *service;
@@ -40,6 +47,9 @@ typedef struct nc_st_reg {
   uint64_t gen;
   uint64_t applied_gen; /* gen the server confirmed on this connection */
   int inflight;         /* requests for this entry not yet answered */
+  int resync;           /* changed since the last request went out */
+  void *parked;         /* the agent's replies waiting for the next request;
+                           the entry is not freed while this or inflight is set */
 } nc_st_reg;
 
 typedef struct nc_st_sub {
@@ -102,10 +112,14 @@ int nc_st_register(nc_st *st, const char *ns, const char *group, const char *ser
 int nc_st_deregister(nc_st *st, const char *ns, const char *group, const char *service,
                      const char *ip, int port, const char *cluster, nc_st_reg **out);
 nc_st_reg *nc_st_reg_get(nc_st *st, const char *ns, const char *group, const char *service);
-/* Frees the entry when it holds no instance (after the deregister went out). */
+/* The instance of r with that identity, or NULL. Borrowed. */
+nc_st_inst *nc_st_reg_find(nc_st_reg *r, const char *ip, int port, const char *cluster);
+/* Frees the entry when it holds no instance (after the deregister went out)
+ * and no request for it is in flight or parked. */
 void nc_st_reg_gc(nc_st *st, nc_st_reg *r);
 /* The upstream request that makes the server hold exactly r's set:
  * BatchInstanceRequest or, when empty, InstanceRequest(deregisterInstance).
+ * HELD instances are left out (only HELD ones: the set counts as empty).
  * *type is static; *body owned by the caller.
  * The local default namespace "" goes upstream as "public", as the Java
  * and Go SDKs send it (naming namespaces are not normalised by Nacos). */
