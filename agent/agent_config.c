@@ -505,18 +505,28 @@ void nc_ag_config_push(nc_agent *ag, const cJSON *body) {
     refresh(ag, ns, group, data_id);
 }
 
-void nc_ag_config_redo(nc_agent *ag) {
-  size_t n = nc_strmap_count(nc_st_cfgs(ag->st)), i = 0;
-  if (!n)
-    return;
-  nc_st_cfg **v = calloc(n, sizeof(*v));
-  if (!v)
-    return;
+/* Every listened key into a new array (*n of them; NULL when there are
+ * none or no memory), for a pass that may start new queries. */
+static nc_st_cfg **all_cfgs(nc_agent *ag, size_t *n) {
+  size_t cap = nc_strmap_count(nc_st_cfgs(ag->st)), i = 0;
+  nc_st_cfg **v = cap ? calloc(cap, sizeof(*v)) : NULL;
   nc_strmap_iter it;
   void *p;
+  *n = 0;
+  if (!v)
+    return NULL;
   nc_strmap_iter_init(&it, nc_st_cfgs(ag->st));
-  while (nc_strmap_iter_next(&it, NULL, &p) && i < n) {
-    nc_st_cfg *cfg = p;
+  while (i < cap && nc_strmap_iter_next(&it, NULL, &p))
+    v[i++] = p;
+  *n = i;
+  return v;
+}
+
+void nc_ag_config_redo(nc_agent *ag) {
+  size_t n, k = 0;
+  nc_st_cfg **v = all_cfgs(ag, &n);
+  for (size_t i = 0; i < n; i++) {
+    nc_st_cfg *cfg = v[i];
     if (cfg->pending) {
       /* A listen query of the old connection: redo it on this one. */
       cfg_ctx *old = cfg->pending;
@@ -529,13 +539,14 @@ void nc_ag_config_redo(nc_agent *ag) {
       }
       continue;
     }
-    v[i++] = cfg;
+    v[k++] = cfg;
   }
   /* ConfigBatchListenRequest answers the keys whose MD5 differs: those
    * changed while we were away and get fetched and announced. */
-  if (i)
-    send_listen(ag, v, i, 1);
-  nc_info("config: re-listen %zu keys", i);
+  if (k)
+    send_listen(ag, v, k, 1);
+  if (n)
+    nc_info("config: re-listen %zu keys", k);
   free(v);
 }
 
@@ -556,24 +567,15 @@ void nc_ag_config_disconnected(nc_agent *ag) {
 void nc_ag_config_tick(nc_agent *ag, int all) {
   if (!ag->connected)
     return;
-  size_t n = nc_strmap_count(nc_st_cfgs(ag->st)), i = 0;
-  if (!n)
-    return;
-  nc_st_cfg **v = calloc(n, sizeof(*v));
-  if (!v)
-    return;
-  nc_strmap_iter it;
-  void *p;
-  nc_strmap_iter_init(&it, nc_st_cfgs(ag->st));
-  while (nc_strmap_iter_next(&it, NULL, &p) && i < n) {
-    nc_st_cfg *cfg = p;
+  size_t n, k = 0;
+  nc_st_cfg **v = all_cfgs(ag, &n);
+  for (size_t i = 0; i < n; i++)
     /* Unknown keys too (recorded without an upstream, or their listen
      * query failed): listened with an empty MD5, the server answers them
      * as changed when they exist. */
-    if (!cfg->pending && (all || cfg->up_state == NC_ST_UP_NONE))
-      v[i++] = cfg;
-  }
-  if (i)
-    send_listen(ag, v, i, 1);
+    if (!v[i]->pending && (all || v[i]->up_state == NC_ST_UP_NONE))
+      v[k++] = v[i];
+  if (k)
+    send_listen(ag, v, k, 1);
   free(v);
 }
