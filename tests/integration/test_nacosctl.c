@@ -12,6 +12,7 @@
 #include "nc_ipc.h"
 #include "nc_ipc_ops.h"
 #include "nc_testproc.h"
+#include "nc_testrun.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -31,80 +32,23 @@ static char servers[128];
 
 /* ---- running nacosctl ------------------------------------------------ */
 
-typedef struct proc {
-  pid_t pid;
-  int out, err, in;
-  char obuf[32768], ebuf[8192];
-  size_t olen, elen;
-} proc;
+typedef nc_trun proc;
 
 /* Starts bin with args (NULL-terminated), stdin/stdout/stderr on pipes.
  * nacosctl gets --socket <agent> first; other programs find the agent
  * through $NACOS_AGENT_SOCKET. */
 static void spawn_bin(proc *p, const char *bin, const char *const *args) {
-  int o[2], e[2], i[2];
-  assert_int_equal(pipe2(o, O_CLOEXEC), 0);
-  assert_int_equal(pipe2(e, O_CLOEXEC), 0);
-  assert_int_equal(pipe2(i, O_CLOEXEC), 0);
-  memset(p, 0, sizeof(*p));
-  p->pid = fork();
-  assert_true(p->pid >= 0);
-  if (p->pid == 0) {
-    dup2(i[0], 0);
-    dup2(o[1], 1);
-    dup2(e[1], 2);
-    const char *argv[32] = {bin, "--socket", ag.sock};
-    int n = strcmp(bin, NC_NACOSCTL_BIN) ? 1 : 3;
-    for (int k = 0; args[k] && n < 31; k++)
-      argv[n++] = args[k];
-    argv[n] = NULL;
-    setenv(NC_IPC_SOCKET_ENV, ag.sock, 1);
-    execv(bin, (char *const *)argv);
-    _exit(127);
-  }
-  close(o[1]);
-  close(e[1]);
-  close(i[0]);
-  p->out = o[0];
-  p->err = e[0];
-  p->in = i[1];
+  const char *argv[32] = {bin, "--socket", ag.sock};
+  int n = strcmp(bin, NC_NACOSCTL_BIN) ? 1 : 3;
+  for (int k = 0; args[k] && n < 31; k++)
+    argv[n++] = args[k];
+  argv[n] = NULL;
+  assert_int_equal(nc_trun_spawn(p, argv, NC_IPC_SOCKET_ENV, ag.sock), 0);
 }
 
 static void spawn(proc *p, const char *const *args) { spawn_bin(p, NC_NACOSCTL_BIN, args); }
 
-/* Collects output for up to ms; returns 1 as soon as stdout holds want
- * (want NULL: until both pipes reach EOF). */
-static int pump_until(proc *p, const char *want, int ms) {
-  long long deadline = nc_test_now_ms() + ms;
-  int open_out = 1, open_err = 1;
-  for (;;) {
-    if (want && strstr(p->obuf, want))
-      return 1;
-    if (!open_out && !open_err)
-      return 0;
-    long long left = deadline - nc_test_now_ms();
-    if (left <= 0)
-      return 0;
-    struct pollfd pf[2] = {{.fd = open_out ? p->out : -1, .events = POLLIN},
-                           {.fd = open_err ? p->err : -1, .events = POLLIN}};
-    if (poll(pf, 2, (int)left) <= 0)
-      continue;
-    if (pf[0].revents) {
-      ssize_t n = read(p->out, p->obuf + p->olen, sizeof(p->obuf) - 1 - p->olen);
-      if (n > 0)
-        p->obuf[p->olen += (size_t)n] = '\0';
-      else
-        open_out = 0;
-    }
-    if (pf[1].revents) {
-      ssize_t n = read(p->err, p->ebuf + p->elen, sizeof(p->ebuf) - 1 - p->elen);
-      if (n > 0)
-        p->ebuf[p->elen += (size_t)n] = '\0';
-      else
-        open_err = 0;
-    }
-  }
-}
+static int pump_until(proc *p, const char *want, int ms) { return nc_trun_pump(p, want, ms); }
 
 /* As pump_until, but only output after offset from counts. */
 static int pump_from(proc *p, size_t from, const char *want, int ms) {
@@ -119,17 +63,11 @@ static int pump_from(proc *p, size_t from, const char *want, int ms) {
 }
 
 static int finish(proc *p) {
-  if (p->in >= 0)
-    close(p->in);
-  p->in = -1;
-  pump_until(p, NULL, 10000);
-  int st = 0;
-  assert_int_equal(waitpid(p->pid, &st, 0), p->pid);
-  close(p->out);
-  close(p->err);
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+  int rc = nc_trun_finish(p, 10000);
+  assert_true(rc >= 0);
+  if (rc != 0)
     fprintf(stderr, "(nacosctl exited non-zero; may be expected) stderr: %s\n", p->ebuf);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return rc;
 }
 
 static int run(proc *p, const char *const *args) {

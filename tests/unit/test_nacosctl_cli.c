@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "nc_testrun.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -172,85 +174,24 @@ static int find_ctl(void) {
   return 0;
 }
 
-typedef struct proc {
-  pid_t pid;
-  int out, err, in;
-  char obuf[16384], ebuf[8192];
-  size_t olen, elen;
-} proc;
+typedef nc_trun proc;
 
 static void spawn(proc *p, const char *const *args) {
-  int o[2], e[2], i[2];
-  assert_int_equal(pipe2(o, O_CLOEXEC), 0);
-  assert_int_equal(pipe2(e, O_CLOEXEC), 0);
-  assert_int_equal(pipe2(i, O_CLOEXEC), 0);
-  memset(p, 0, sizeof(*p));
-  p->pid = fork();
-  assert_true(p->pid >= 0);
-  if (p->pid == 0) {
-    dup2(i[0], 0);
-    dup2(o[1], 1);
-    dup2(e[1], 2);
-    const char *argv[24];
-    int n = 0;
-    argv[n++] = ctl_bin;
-    for (; args[n - 1] && n < 23; n++)
-      argv[n] = args[n - 1];
-    argv[n] = NULL;
-    execv(ctl_bin, (char *const *)argv);
-    _exit(127);
-  }
-  close(o[1]);
-  close(e[1]);
-  close(i[0]);
-  p->out = o[0];
-  p->err = e[0];
-  p->in = i[1];
+  const char *argv[24] = {ctl_bin};
+  int n = 1;
+  for (; args[n - 1] && n < 23; n++)
+    argv[n] = args[n - 1];
+  argv[n] = NULL;
+  assert_int_equal(nc_trun_spawn(p, argv, NULL, NULL), 0);
 }
 
-/* Reads what is available within ms; returns 1 if stdout contains want. */
-static int pump_until(proc *p, const char *want, int ms) {
-  struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (;;) {
-    if (want && strstr(p->obuf, want))
-      return 1;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    long left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
-    if (left <= 0)
-      return 0;
-    struct pollfd pf[2] = {{.fd = p->out, .events = POLLIN}, {.fd = p->err, .events = POLLIN}};
-    if (poll(pf, 2, (int)left) <= 0)
-      continue;
-    int open_fds = 0;
-    if (pf[0].revents) {
-      ssize_t n = read(p->out, p->obuf + p->olen, sizeof(p->obuf) - 1 - p->olen);
-      if (n > 0)
-        p->obuf[p->olen += (size_t)n] = '\0';
-      open_fds += n > 0;
-    }
-    if (pf[1].revents) {
-      ssize_t n = read(p->err, p->ebuf + p->elen, sizeof(p->ebuf) - 1 - p->elen);
-      if (n > 0)
-        p->ebuf[p->elen += (size_t)n] = '\0';
-      open_fds += n > 0;
-    }
-    if (!open_fds && !want)
-      return 0;
-  }
-}
+static int pump_until(proc *p, const char *want, int ms) { return nc_trun_pump(p, want, ms); }
 
 /* Drains output until exit; returns the exit status (or 128+signal). */
 static int finish(proc *p) {
-  if (p->in >= 0)
-    close(p->in);
-  p->in = -1;
-  pump_until(p, NULL, 5000);
-  int st = 0;
-  assert_int_equal(waitpid(p->pid, &st, 0), p->pid);
-  close(p->out);
-  close(p->err);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  int rc = nc_trun_finish(p, 5000);
+  assert_true(rc >= 0);
+  return rc;
 }
 
 static int run(proc *p, const char *const *args) {
