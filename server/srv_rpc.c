@@ -461,33 +461,26 @@ int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out) {
     srv->o.probe_timeout_ms = 5000;
   if (!srv->bind || !(srv->conns = nc_strmap_new()) || !(srv->peers = nc_strmap_new()) ||
       !(srv->streams = nc_strmap_new()) || !(srv->handlers = nc_strmap_new()) ||
-      nc_evq_new(loop, on_event, srv, &srv->q)) {
-    if (srv->q)
-      nc_evq_close(srv->q, NULL);
-    nc_strmap_free(srv->conns, NULL);
-    nc_strmap_free(srv->peers, NULL);
-    nc_strmap_free(srv->streams, NULL);
-    nc_strmap_free(srv->handlers, NULL);
-    free(srv->bind);
-    free(srv);
-    return NC_ENOMEM;
-  }
-  if (opts->send_thread && nc_outbox_new(loop, on_send_failed, srv, &srv->ob) != 0) {
-    nc_evq_close(srv->q, NULL);
-    nc_strmap_free(srv->conns, NULL);
-    nc_strmap_free(srv->peers, NULL);
-    nc_strmap_free(srv->streams, NULL);
-    nc_strmap_free(srv->handlers, NULL);
-    free(srv->bind);
-    free(srv);
-    return NC_ENOMEM;
-  }
+      nc_evq_new(loop, on_event, srv, &srv->q))
+    goto nomem;
+  if (opts->send_thread && nc_outbox_new(loop, on_send_failed, srv, &srv->ob) != 0)
+    goto nomem;
   uv_timer_init(loop, &srv->tick);
   srv->tick.data = srv;
   srv->load_target = -1;
   nc_srv_register_handler(srv, "HealthCheckRequest", health_check, NULL);
   *out = srv;
   return 0;
+nomem:
+  if (srv->q)
+    nc_evq_close(srv->q, NULL);
+  nc_strmap_free(srv->conns, NULL);
+  nc_strmap_free(srv->peers, NULL);
+  nc_strmap_free(srv->streams, NULL);
+  nc_strmap_free(srv->handlers, NULL);
+  free(srv->bind);
+  free(srv);
+  return NC_ENOMEM;
 }
 
 int nc_srv_start(nc_srv *srv, int *grpc_port, int *cluster_port) {
