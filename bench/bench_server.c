@@ -167,32 +167,19 @@ int main(int argc, char **argv) {
   if (target_arg) {
     snprintf(target, sizeof(target), "%s", target_arg);
   } else {
-    char bin[1024];
-    if (nacosd) {
-      snprintf(bin, sizeof(bin), "%s", nacosd);
-    } else {
-      nc_bench_bin_path(bin, sizeof(bin), NULL, "server/nacosd");
-    }
-    snprintf(dir, sizeof(dir), "/tmp/nc-bench-XXXXXX");
+    snprintf(dir, sizeof(dir), "/tmp/nc-bench-XXXXXX"); /* mkdtemp template */
     if (!mkdtemp(dir)) {
       perror("mkdtemp");
       return 1;
     }
-    int gp = 0;
     char data[128], th[16];
     snprintf(data, sizeof(data), "%s/data", dir);
     snprintf(th, sizeof(th), "%d", server_threads);
     const char *extra[] = {"--data-dir",     data, "--push-merge-ms", "0", "--grpc-threads", th,
                            send_thread ? "--send-thread=true" : "--send-thread=false", NULL};
-    pid = nc_bench_spawn_nacosd(bin, dir, extra, &gp, &http_port);
-    if (pid <= 0) {
-      fprintf(stderr, "bench: could not start %s (log in %s)\n", bin, dir);
+    if ((pid = nc_bench_start_nacosd(nacosd, dir, extra, target, sizeof(target), &http_port)) <= 0)
       return 1;
-    }
     spawned = 1;
-    snprintf(target, sizeof(target), "127.0.0.1:%d", gp);
-    fprintf(stderr, "bench: spawned nacosd pid %d on %s (log %s/nacosd.log)\n", (int)pid, target,
-            dir);
   }
   nc_grpc_init();
   nc_gcli_env *env = NULL;

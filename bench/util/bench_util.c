@@ -158,6 +158,25 @@ pid_t nc_bench_spawn_nacosd(const char *bin, const char *dir, const char *const 
   return pid;
 }
 
+pid_t nc_bench_start_nacosd(const char *bin, const char *dir, const char *const *extra,
+                            char *target, size_t cap, int *http_port) {
+  char path[1024];
+  int gp = 0;
+  if (bin)
+    snprintf(path, sizeof(path), "%s", bin);
+  else
+    nc_bench_bin_path(path, sizeof(path), NULL, "server/nacosd");
+  pid_t pid = nc_bench_spawn_nacosd(path, dir, extra, &gp, http_port);
+  if (pid <= 0) {
+    fprintf(stderr, "bench: could not start %s (log in %s)\n", path, dir);
+    return -1;
+  }
+  snprintf(target, cap, "127.0.0.1:%d", gp);
+  fprintf(stderr, "bench: spawned nacosd pid %d on %s (log %s/nacosd.log)\n", (int)pid, target,
+          dir);
+  return pid;
+}
+
 void nc_bench_rmtree(const char *dir) {
   if (!dir || !*dir || strcmp(dir, "/") == 0)
     return;

@@ -42,6 +42,11 @@ int nc_bench_port_file(const char *path, const char *key, int timeout_ms, pid_t 
  * Returns the pid (killed on failure: -1). */
 pid_t nc_bench_spawn_nacosd(const char *bin, const char *dir, const char *const *extra,
                             int *grpc_port, int *http_port);
+/* nc_bench_spawn_nacosd with bin (NULL: the build tree's server/nacosd);
+ * writes "127.0.0.1:<grpc port>" to target and says so on stderr. Returns
+ * the pid, or -1 (reported on stderr). */
+pid_t nc_bench_start_nacosd(const char *bin, const char *dir, const char *const *extra,
+                            char *target, size_t cap, int *http_port);
 /* rm -rf dir (best effort). */
 void nc_bench_rmtree(const char *dir);
 /* Raises RLIMIT_NOFILE's soft limit to its hard limit (many connections). */
