@@ -1,0 +1,552 @@
+/* nc_http: see nc_http.h.
+ *
+ * libmicrohttpd drives a request through its access handler several times:
+ * once with the head (we allocate our nc_http_req), once per body chunk
+ * (appended under the cap), and once more with no data (the request is
+ * complete: the user handler runs). A handler that does not answer
+ * synchronously leaves the connection suspended; nc_http_reply stores the
+ * response and resumes it, and MHD then calls the access handler again,
+ * which queues the stored response. */
+#include "nc_http.h"
+
+#include "nc_err.h"
+#include "nc_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct kv {
+  char *k, *v;
+} kv;
+
+typedef struct hdr {
+  char *name, *value;
+  struct hdr *next;
+} hdr;
+
+enum { RQ_READING, RQ_HANDLING, RQ_HELD, RQ_ANSWERED, RQ_QUEUED };
+
+struct nc_http_req {
+  nc_http *h;
+  struct MHD_Connection *conn;
+  char *method, *path;
+  char *body;
+  size_t body_len, body_cap;
+  int too_big;
+  kv *form;
+  size_t nform;
+  char peer[64];
+  int state;
+  struct nc_http_req *prev, *next; /* held list */
+  nc_http_abort_fn abort_fn;
+  void *abort_ud;
+  /* the stored reply */
+  int code;
+  struct MHD_Response *resp;
+  hdr *headers;
+};
+
+struct nc_http {
+  uv_loop_t *loop;
+  struct MHD_Daemon *d;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  int lfd;
+  int port;
+  size_t max_body;
+  nc_http_handler_fn fn;
+  void *ud;
+  nc_http_req *held;
+  unsigned nheld;
+  unsigned long long nreq;
+  int open_handles;
+  int stopping;
+};
+
+static void run(nc_http *h);
+
+/* ---- requests ---- */
+
+static void req_free(nc_http_req *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->nform; i++) {
+    free(r->form[i].k);
+    free(r->form[i].v);
+  }
+  free(r->form);
+  while (r->headers) {
+    hdr *n = r->headers->next;
+    free(r->headers->name);
+    free(r->headers->value);
+    free(r->headers);
+    r->headers = n;
+  }
+  if (r->resp)
+    MHD_destroy_response(r->resp);
+  free(r->method);
+  free(r->path);
+  free(r->body);
+  free(r);
+}
+
+static void held_unlink(nc_http_req *r) {
+  nc_http *h = r->h;
+  if (r->prev)
+    r->prev->next = r->next;
+  else if (h->held == r)
+    h->held = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  r->prev = r->next = NULL;
+  h->nheld--;
+}
+
+static int body_append(nc_http_req *r, const char *data, size_t n) {
+  if (r->too_big || r->body_len + n > r->h->max_body) {
+    r->too_big = 1;
+    return 0;
+  }
+  if (r->body_len + n + 1 > r->body_cap) {
+    size_t cap = r->body_cap ? r->body_cap : 1024;
+    while (cap < r->body_len + n + 1)
+      cap *= 2;
+    char *p = realloc(r->body, cap);
+    if (!p)
+      return NC_ENOMEM;
+    r->body = p;
+    r->body_cap = cap;
+  }
+  memcpy(r->body + r->body_len, data, n);
+  r->body_len += n;
+  r->body[r->body_len] = '\0';
+  return 0;
+}
+
+static char *unescape_dup(const char *s, size_t n) {
+  char *o = malloc(n + 1);
+  if (!o)
+    return NULL;
+  memcpy(o, s, n);
+  o[n] = '\0';
+  for (char *p = o; *p; p++)
+    if (*p == '+')
+      *p = ' ';
+  MHD_http_unescape(o);
+  return o;
+}
+
+/* Parses an urlencoded body into r->form. Malformed pairs are skipped, as
+ * servlet containers do. */
+static int parse_form(nc_http_req *r) {
+  const char *ct = nc_http_header(r, "Content-Type");
+  if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 || !r->body)
+    return 0;
+  size_t n = 1;
+  for (const char *p = r->body; *p; p++)
+    n += *p == '&';
+  r->form = calloc(n, sizeof(*r->form));
+  if (!r->form)
+    return NC_ENOMEM;
+  const char *p = r->body;
+  while (*p) {
+    const char *end = strchr(p, '&');
+    if (!end)
+      end = p + strlen(p);
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    if (eq && eq > p) {
+      kv *e = &r->form[r->nform];
+      e->k = unescape_dup(p, (size_t)(eq - p));
+      e->v = unescape_dup(eq + 1, (size_t)(end - eq - 1));
+      if (!e->k || !e->v) {
+        free(e->k);
+        free(e->v);
+        return NC_ENOMEM;
+      }
+      r->nform++;
+    }
+    p = *end ? end + 1 : end;
+  }
+  return 0;
+}
+
+static void set_peer(nc_http_req *r) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  r->peer[0] = '\0';
+  if (!ci || !ci->client_addr)
+    return;
+  char host[INET6_ADDRSTRLEN] = "", port[8] = "";
+  socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                         : sizeof(struct sockaddr_in);
+  if (getnameinfo(ci->client_addr, len, host, sizeof(host), port, sizeof(port),
+                  NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+    snprintf(r->peer, sizeof(r->peer), "%s:%s", host, port);
+}
+
+/* ---- replies ---- */
+
+static int make_response(nc_http_req *r, int code, const char *ctype, const char *body,
+                         size_t len) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  if (!resp)
+    return NC_ENOMEM;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype ? ctype : "text/plain");
+  for (hdr *x = r->headers; x; x = x->next)
+    MHD_add_response_header(resp, x->name, x->value);
+  if (r->resp)
+    MHD_destroy_response(r->resp);
+  r->resp = resp;
+  r->code = code;
+  return 0;
+}
+
+static enum MHD_Result queue_stored(nc_http_req *r) {
+  r->state = RQ_QUEUED;
+  return MHD_queue_response(r->conn, (unsigned)r->code, r->resp);
+}
+
+int nc_http_add_header(nc_http_req *r, const char *name, const char *value) {
+  hdr *x = calloc(1, sizeof(*x));
+  if (!x || !(x->name = strdup(name)) || !(x->value = strdup(value))) {
+    if (x)
+      free(x->name);
+    free(x);
+    return NC_ENOMEM;
+  }
+  x->next = r->headers;
+  r->headers = x;
+  return 0;
+}
+
+int nc_http_reply(nc_http_req *r, int code, const char *ctype, const char *body, size_t len) {
+  int rc = make_response(r, code, ctype, body ? body : "", body ? len : 0);
+  if (rc) {
+    static const char oom[] = "{\"code\":500,\"message\":\"out of memory\"}";
+    /* A static body needs no copy, so this cannot fail for lack of memory
+     * in the body; MHD may still fail, and then the connection is dropped. */
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+    if (r->resp)
+      MHD_destroy_response(r->resp);
+    r->resp = resp;
+    r->code = 500;
+  }
+  if (r->state == RQ_HELD) {
+    held_unlink(r);
+    r->state = RQ_ANSWERED;
+    MHD_resume_connection(r->conn);
+    run(r->h); /* MHD wants a run after a resume in external polling */
+  } else {
+    r->state = RQ_ANSWERED;
+  }
+  return rc;
+}
+
+int nc_http_reply_error(nc_http_req *r, int code, const char *msg) {
+  char buf[512];
+  /* msg is ours (never client text), but escape quotes anyway */
+  size_t o = (size_t)snprintf(buf, sizeof(buf), "{\"code\":%d,\"message\":\"", code);
+  for (const char *p = msg ? msg : ""; *p && o + 8 < sizeof(buf); p++) {
+    if (*p == '"' || *p == '\\')
+      buf[o++] = '\\';
+    buf[o++] = (*p == '\n' || *p == '\r') ? ' ' : *p;
+  }
+  o += (size_t)snprintf(buf + o, sizeof(buf) - o, "\"}");
+  return nc_http_reply(r, code, "application/json", buf, o);
+}
+
+void nc_http_hold_abort(nc_http_req *r, nc_http_abort_fn fn, void *ud) {
+  r->abort_fn = fn;
+  r->abort_ud = ud;
+}
+
+/* ---- accessors ---- */
+
+const char *nc_http_method(const nc_http_req *r) { return r->method; }
+const char *nc_http_path(const nc_http_req *r) { return r->path; }
+const char *nc_http_peer(const nc_http_req *r) { return r->peer; }
+
+const char *nc_http_body(const nc_http_req *r, size_t *len) {
+  if (len)
+    *len = r->body_len;
+  return r->body ? r->body : "";
+}
+
+const char *nc_http_header(const nc_http_req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *nc_http_param(const nc_http_req *r, const char *name) {
+  const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+  if (v)
+    return v;
+  for (size_t i = 0; i < r->nform; i++)
+    if (strcmp(r->form[i].k, name) == 0)
+      return r->form[i].v;
+  return NULL;
+}
+
+unsigned long long nc_http_requests(const nc_http *h) { return h->nreq; }
+unsigned nc_http_held(const nc_http *h) { return h->nheld; }
+int nc_http_port(const nc_http *h) { return h->port; }
+
+/* ---- routes ---- */
+
+static unsigned method_bit(const char *m) {
+  if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+    return NC_HTTP_GET;
+  if (strcmp(m, "POST") == 0)
+    return NC_HTTP_POST;
+  if (strcmp(m, "PUT") == 0)
+    return NC_HTTP_PUT;
+  if (strcmp(m, "DELETE") == 0)
+    return NC_HTTP_DELETE;
+  return 0;
+}
+
+const nc_http_route *nc_http_route_find(const nc_http_route *tab, size_t n,
+                                        const nc_http_req *r, int *status) {
+  unsigned bit = method_bit(r->method);
+  int known = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(tab[i].path, r->path) != 0)
+      continue;
+    known = 1;
+    if (tab[i].methods & bit)
+      return &tab[i];
+  }
+  *status = known ? 405 : 404;
+  return NULL;
+}
+
+/* ---- the MHD side ---- */
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls) {
+  nc_http *h = cls;
+  nc_http_req *r = *con_cls;
+  (void)version;
+  if (!r) {
+    r = calloc(1, sizeof(*r));
+    if (!r)
+      return MHD_NO;
+    r->h = h;
+    r->conn = conn;
+    r->method = strdup(method);
+    r->path = strdup(url);
+    if (!r->method || !r->path) {
+      req_free(r);
+      return MHD_NO;
+    }
+    set_peer(r);
+    *con_cls = r;
+    return MHD_YES;
+  }
+  if (r->state == RQ_READING && *upload_data_size) {
+    if (body_append(r, upload_data, *upload_data_size))
+      return MHD_NO;
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  if (r->state == RQ_ANSWERED)
+    return queue_stored(r); /* resumed after a late reply */
+  if (r->state != RQ_READING)
+    return MHD_YES;
+
+  h->nreq++;
+  r->state = RQ_HANDLING;
+  if (r->too_big) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "request body over the %zu-byte limit", h->max_body);
+    nc_warn("http: %s %s from %s refused: %s", r->method, r->path, r->peer, msg);
+    nc_http_reply_error(r, 413, msg);
+    return queue_stored(r);
+  }
+  if (parse_form(r)) {
+    nc_http_reply_error(r, 500, "out of memory");
+    return queue_stored(r);
+  }
+  h->fn(h->ud, r);
+  if (r->state == RQ_ANSWERED)
+    return queue_stored(r);
+  /* held: answered later from the loop */
+  r->state = RQ_HELD;
+  r->next = h->held;
+  if (h->held)
+    h->held->prev = r;
+  h->held = r;
+  h->nheld++;
+  MHD_suspend_connection(conn);
+  return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)cls;
+  (void)conn;
+  (void)toe;
+  nc_http_req *r = *con_cls;
+  if (r && r->state == RQ_HELD)
+    held_unlink(r); /* cannot happen while suspended; kept for safety */
+  req_free(r);
+  *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  char buf[256];
+  (void)cls;
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  size_t n = strlen(buf);
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    buf[--n] = '\0';
+  nc_debug("http: %s", buf);
+}
+
+static void on_timer(uv_timer_t *t) { run(t->data); }
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  (void)status;
+  (void)events;
+  run(p->data);
+}
+
+/* Runs MHD once and re-arms its timeout. */
+static void run(nc_http *h) {
+  if (!h->d)
+    return;
+  MHD_run(h->d);
+  MHD_UNSIGNED_LONG_LONG ms = 0;
+  if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+    uv_timer_start(&h->timer, on_timer, ms ? ms : 1, 0);
+  else
+    uv_timer_stop(&h->timer);
+}
+
+static int listen_socket(const char *addr, int port, int *out_fd, int *out_port) {
+  struct addrinfo hints = {0}, *ai = NULL;
+  char ps[16];
+  int fd = -1, rc = NC_EIO, one = 1;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+  snprintf(ps, sizeof(ps), "%d", port);
+  int gai = getaddrinfo(addr, ps, &hints, &ai);
+  if (gai != 0 || !ai) {
+    nc_error("http: bad listen address %s: %s", addr, gai_strerror(gai));
+    return NC_EINVAL;
+  }
+  fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    goto out;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 511))
+    goto out;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl))
+    goto out;
+  *out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+  *out_fd = fd;
+  fd = -1;
+  rc = 0;
+out:
+  if (rc)
+    nc_error("http: cannot listen on %s:%d: %s", addr, port, strerror(errno));
+  if (fd >= 0)
+    close(fd);
+  if (ai)
+    freeaddrinfo(ai);
+  return rc;
+}
+
+int nc_http_start(uv_loop_t *loop, const nc_http_opts *o, nc_http_handler_fn fn, void *ud,
+                  nc_http **out) {
+  nc_http_opts z = {0};
+  if (!o)
+    o = &z;
+  nc_http *h = calloc(1, sizeof(*h));
+  int rc = NC_ENOMEM;
+  if (!h)
+    return rc;
+  h->loop = loop;
+  h->fn = fn;
+  h->ud = ud;
+  h->lfd = -1;
+  h->max_body = o->max_body ? o->max_body : 8u * 1024 * 1024;
+  if ((rc = listen_socket(o->bind ? o->bind : "127.0.0.1", o->port, &h->lfd, &h->port)))
+    goto fail;
+  /* MHD_USE_EPOLL without an internal thread: we poll its epoll fd. */
+  h->d = MHD_start_daemon(
+      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access,
+      h, MHD_OPTION_LISTEN_SOCKET, h->lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_conns ? o->max_conns : 1024),
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->idle_timeout_s ? o->idle_timeout_s : 60),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(o->max_head ? o->max_head : 32 * 1024),
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 0,
+      MHD_OPTION_END);
+  rc = NC_EIO;
+  if (!h->d) {
+    nc_error("http: libmicrohttpd refused to start on port %d", h->port);
+    goto fail;
+  }
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+  if (!di || uv_poll_init(loop, &h->poll, di->epoll_fd) != 0)
+    goto fail;
+  h->poll.data = h;
+  h->open_handles++;
+  uv_timer_init(loop, &h->timer);
+  h->timer.data = h;
+  h->open_handles++;
+  uv_poll_start(&h->poll, UV_READABLE, on_poll);
+  run(h);
+  *out = h;
+  return 0;
+fail:
+  if (h->d)
+    MHD_stop_daemon(h->d);
+  if (h->lfd >= 0)
+    close(h->lfd);
+  free(h);
+  return rc;
+}
+
+static void handle_closed(uv_handle_t *hd) {
+  nc_http *h = hd->data;
+  if (--h->open_handles == 0)
+    free(h);
+}
+
+void nc_http_stop(nc_http *h) {
+  if (!h || h->stopping)
+    return;
+  h->stopping = 1;
+  /* MHD must not be stopped with suspended connections: answer them. */
+  while (h->held) {
+    nc_http_req *r = h->held;
+    if (r->abort_fn)
+      r->abort_fn(r->abort_ud, r);
+    if (r->state == RQ_HELD)
+      nc_http_reply_error(r, 503, "server is stopping");
+  }
+  uv_poll_stop(&h->poll);
+  uv_timer_stop(&h->timer);
+  MHD_stop_daemon(h->d);
+  h->d = NULL;
+  if (h->lfd >= 0)
+    close(h->lfd);
+  h->lfd = -1;
+  uv_close((uv_handle_t *)&h->poll, handle_closed);
+  uv_close((uv_handle_t *)&h->timer, handle_closed);
+}
