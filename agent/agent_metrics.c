@@ -138,6 +138,16 @@ static int parse_listen(const char *v, char *ip, size_t cap, int *port) {
   return 0;
 }
 
+/* /health is a readiness probe: ok only while apps' requests can reach a
+ * server. */
+static int health(void *ud, char *why, size_t cap) {
+  const nc_agent *ag = ud;
+  if (ag->connected)
+    return 1;
+  snprintf(why, cap, "no upstream server connection");
+  return 0;
+}
+
 int nc_ag_metrics_start(nc_agent *ag) {
   const char *v = ag->cfg->metrics_listen;
   char ip[64];
@@ -151,6 +161,7 @@ int nc_ag_metrics_start(nc_agent *ag) {
   if ((rc = nc_metrics_start(ag->loop, ip, port, render, ag, &ag->metrics, &ag->metrics_port)) !=
       0)
     return rc;
+  nc_metrics_set_health(ag->metrics, health, ag);
   nc_info("agent: metrics on http://%s%s%s:%d/metrics", strchr(ip, ':') ? "[" : "", ip,
           strchr(ip, ':') ? "]" : "", ag->metrics_port);
   return 0;

@@ -26,6 +26,8 @@ struct nc_metrics {
   void *ud;
   nc_http_route_fn route;
   void *route_ud;
+  nc_metrics_health_fn health;
+  void *health_ud;
   mclient *clients;
   int stopping;
 };
@@ -77,6 +79,7 @@ static void respond(mclient *c, int code, const char *ctype, char *body) {
                    code, code == 200   ? "OK"
                    : code == 404 ? "Not Found"
                    : code == 500 ? "Internal Server Error"
+                   : code == 503 ? "Service Unavailable"
                                  : "Bad Request",
                    ctype, bl);
   memcpy(data + n, body ? body : "", bl);
@@ -89,6 +92,21 @@ static void respond(mclient *c, int code, const char *ctype, char *body) {
     free(r);
     client_close(c);
   }
+}
+
+static void respond_health(mclient *c) {
+  char why[200] = "unavailable";
+  if (!c->m->health || c->m->health(c->m->health_ud, why, sizeof(why))) {
+    respond(c, 200, "text/plain", strdup("ok\n"));
+    return;
+  }
+  size_t n = strlen(why);
+  char *body = malloc(n + 2);
+  if (body) {
+    memcpy(body, why, n);
+    memcpy(body + n, "\n", 2);
+  }
+  respond(c, 503, "text/plain", body);
 }
 
 static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
@@ -136,7 +154,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   if (strncmp(c->buf, "GET /metrics ", 13) == 0 || strncmp(c->buf, "GET /metrics?", 13) == 0)
     respond(c, 200, "text/plain; version=0.0.4", c->m->render(c->m->ud));
   else if (strncmp(c->buf, "GET /health ", 12) == 0)
-    respond(c, 200, "text/plain", strdup("ok\n"));
+    respond_health(c);
   else
     route(c);
 }
@@ -188,6 +206,11 @@ int nc_metrics_start(uv_loop_t *loop, const char *bind, int port, nc_metrics_ren
                                           : ((struct sockaddr_in *)&ss)->sin_port);
   *out = m;
   return 0;
+}
+
+void nc_metrics_set_health(nc_metrics *m, nc_metrics_health_fn fn, void *ud) {
+  m->health = fn;
+  m->health_ud = ud;
 }
 
 void nc_metrics_set_router(nc_metrics *m, nc_http_route_fn fn, void *ud) {

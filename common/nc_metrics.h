@@ -31,6 +31,12 @@ int nc_metrics_start(uv_loop_t *loop, const char *bind, int port, nc_metrics_ren
 typedef char *(*nc_http_route_fn)(void *ud, const char *target, int *code, const char **ctype);
 void nc_metrics_set_router(nc_metrics *m, nc_http_route_fn fn, void *ud);
 
+/* GET /health answers 200 "ok" when fn returns 1, else 503 with the
+ * reason fn wrote to why (at most cap bytes). Without a callback it is
+ * always 200: a probe that says "ok" must mean the daemon can serve. */
+typedef int (*nc_metrics_health_fn)(void *ud, char *why, size_t cap);
+void nc_metrics_set_health(nc_metrics *m, nc_metrics_health_fn fn, void *ud);
+
 /* Closes the listener and open client connections; memory is released in
  * close callbacks (run the loop afterwards). NULL is a no-op. */
 void nc_metrics_stop(nc_metrics *m);

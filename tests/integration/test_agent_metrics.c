@@ -1,7 +1,8 @@
 /* nacos-agent's Prometheus endpoint (--metrics-listen) against a real
  * nacosd: the port shows in agent.status, every sample has # HELP and
  * # TYPE lines, the values are the ones agent.status reports and follow
- * what apps do, /health answers; without the option the agent listens on
+ * what apps do, /health answers 200 only while the agent has an upstream
+ * (503 otherwise); without the option the agent listens on
  * no TCP port at all, and a bad value stops it at start-up. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -118,6 +119,39 @@ static void test_metrics_port_in_status_and_samples_have_help_and_type(void **st
   tc_close(a);
 }
 
+/* A readiness probe that says ok without an upstream would send traffic to
+ * an agent that cannot serve it. */
+static void test_health_is_503_without_upstream(void **state) {
+  (void)state;
+  tc *a = tc_open(st.ag.sock);
+  int port = status_int(a, "metrics_port");
+  tc_close(a);
+  int code = 0;
+  char *b = NULL;
+  assert_int_equal(nc_test_http_get(port, "/health", &code, NULL), 0);
+  assert_int_equal(code, 200);
+  assert_int_equal(nc_test_nacosd_stop(&st.srv), 0);
+  long long end = nc_test_now_ms() + 10000;
+  while (code != 503 && nc_test_now_ms() < end) {
+    nc_test_sleep_ms(20);
+    assert_int_equal(nc_test_http_get(port, "/health", &code, NULL), 0);
+  }
+  assert_int_equal(code, 503);
+  assert_int_equal(nc_test_http_get(port, "/health", &code, &b), 0);
+  assert_non_null(strstr(b, "no upstream"));
+  free(b);
+  /* /metrics keeps answering (and says why) */
+  assert_int_equal(nc_test_nacosd_metric(port, "nacos_agent_upstream_connected"), 0);
+  /* back to 200 once the agent has reconnected */
+  assert_int_equal(nc_test_nacosd_restart(&st.srv, NULL), 0);
+  end = nc_test_now_ms() + 15000;
+  while (code != 200 && nc_test_now_ms() < end) {
+    nc_test_sleep_ms(50);
+    assert_int_equal(nc_test_http_get(port, "/health", &code, NULL), 0);
+  }
+  assert_int_equal(code, 200);
+}
+
 static void test_metrics_follow_subscriptions_and_ipc_errors(void **state) {
   (void)state;
   tc *a = tc_open(st.ag.sock), *b = tc_open(st.ag.sock);
@@ -202,6 +236,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_metrics_port_in_status_and_samples_have_help_and_type,
                                       setup_metrics, teardown),
+      cmocka_unit_test_setup_teardown(test_health_is_503_without_upstream, setup_metrics,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_metrics_follow_subscriptions_and_ipc_errors,
                                       setup_metrics, teardown),
       cmocka_unit_test_setup_teardown(test_no_listener_without_option, setup_plain, teardown),
