@@ -12,16 +12,41 @@
 #include <string.h>
 #include <unistd.h>
 
+#define SUMMARY                                                                       \
+  "per-host Nacos agent: one upstream long connection shared by local "               \
+  "apps over a Unix socket (JSON lines).\n"                                           \
+  "Each --servers entry is host:port (gRPC on port+1000) or "                          \
+  "host:port#grpcport (host:port/grpcport in a config file);\n"                       \
+  "separate entries with commas."
+
+typedef struct hup {
+  uv_signal_t sig;
+  int argc;
+  char **argv;
+} hup;
+
+/* SIGHUP re-reads the command line and --config file and applies what can
+ * change at run time (the log level); the rest needs a restart. */
+static void on_sighup(uv_signal_t *h, int sig) {
+  hup *u = h->data;
+  nc_agent_cfg cfg;
+  (void)sig;
+  memset(&cfg, 0, sizeof(cfg));
+  nc_info("agent: SIGHUP: re-reading configuration");
+  if (nc_opts_parse(nc_agent_opt_table, nc_agent_opt_count, &cfg, u->argc, u->argv, "nacos-agent",
+                    SUMMARY) == 0)
+    nc_log_reload_level(cfg.log_level);
+  else
+    nc_warn("agent: SIGHUP: configuration is invalid; keeping the running one");
+  nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
+}
+
 int main(int argc, char **argv) {
   nc_agent_cfg cfg;
   memset(&cfg, 0, sizeof(cfg));
   nc_agent *ag = NULL;
   int rc = nc_opts_parse(nc_agent_opt_table, nc_agent_opt_count, &cfg, argc, argv, "nacos-agent",
-                         "per-host Nacos agent: one upstream long connection shared by local "
-                         "apps over a Unix socket (JSON lines).\n"
-                         "Each --servers entry is host:port (gRPC on port+1000) or "
-                         "host:port#grpcport (host:port/grpcport in a config file);\n"
-                         "separate entries with commas.");
+                         SUMMARY);
   if (rc == NC_OPTS_EXIT) {
     nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
     return 0;
@@ -43,6 +68,11 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   uv_loop_t loop;
   uv_loop_init(&loop);
+  hup u = {.argc = argc, .argv = argv};
+  uv_signal_init(&loop, &u.sig);
+  u.sig.data = &u;
+  uv_signal_start(&u.sig, on_sighup, SIGHUP);
+  uv_unref((uv_handle_t *)&u.sig); /* the agent's own handles decide when the loop ends */
   rc = nc_agent_new(&loop, &cfg, &ag);
   if (rc == 0) {
     nc_info("agent: ready (socket %s, servers %s)", cfg.socket, cfg.servers);
@@ -51,6 +81,8 @@ int main(int argc, char **argv) {
     nc_agent_free(ag);
     nc_info("agent: stopped");
   }
+  uv_close((uv_handle_t *)&u.sig, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
   return rc == 0 ? 0 : 1;

@@ -27,6 +27,20 @@ int nc_log_parse_level(const char *name, nc_log_level *out) {
   return NC_EINVAL;
 }
 
+int nc_log_reload_level(const char *name) {
+  nc_log_level lvl;
+  int old = nc_log_current_level;
+  if (nc_log_parse_level(name, &lvl) != 0) {
+    nc_log(NC_LOG_WARN, "reload: bad log-level '%s', keeping %s", name, level_names[old]);
+    return NC_EINVAL;
+  }
+  nc_log_set_level(lvl);
+  /* written whatever the new level: an operator asked for this reload */
+  nc_log_write(NC_LOG_INFO, __FILE__, __LINE__, "reload: log-level %s -> %s", level_names[old],
+               level_names[lvl]);
+  return 0;
+}
+
 void nc_log_write(nc_log_level lvl, const char *file, int line, const char *fmt, ...) {
   char msg[2048];
   va_list ap;

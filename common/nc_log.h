@@ -11,6 +11,9 @@ extern int nc_log_current_level;
 void nc_log_set_level(nc_log_level lvl);
 /* Accepts error|warn|info|debug|trace; returns 0 or NC_EINVAL. */
 int nc_log_parse_level(const char *name, nc_log_level *out);
+/* SIGHUP: applies a re-read log level name; logs what changed (or why
+ * the value is refused, keeping the current level). Returns 0 or NC_EINVAL. */
+int nc_log_reload_level(const char *name);
 /* Prefix every line with this program name (static string, not copied). */
 void nc_log_set_ident(const char *ident);
 void nc_log_write(nc_log_level lvl, const char *file, int line, const char *fmt, ...)

@@ -1,7 +1,7 @@
 /* nacosd: a Nacos 2.x compatible server. Wires the server core (srv_rpc),
  * naming and config onto one libuv loop, listens on the SDK and cluster
  * gRPC ports plus an HTTP port for metrics, and shuts down cleanly on
- * SIGTERM/SIGINT. */
+ * SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level). */
 #include "config_service.h"
 #include "console.h"
 #include "naming_handlers.h"
@@ -23,7 +23,9 @@
 
 typedef struct app {
   uv_loop_t loop;
-  uv_signal_t sig_term, sig_int;
+  uv_signal_t sig_term, sig_int, sig_hup;
+  int argc;
+  char **argv;
   nc_srv *srv;
   nc_naming *naming;
   nc_config_service *config;
@@ -33,6 +35,20 @@ typedef struct app {
 static void on_signal(uv_signal_t *h, int sig) {
   nc_info("signal %d: shutting down", sig);
   uv_stop(h->loop);
+}
+
+/* SIGHUP re-reads the command line and --config file. What can change at
+ * run time is applied (the log level); the rest needs a restart. */
+static void on_sighup(uv_signal_t *h, int sig) {
+  app *a = h->data;
+  nc_server_cfg cfg = {0};
+  (void)sig;
+  nc_info("SIGHUP: re-reading configuration");
+  if (nc_server_cfg_parse(&cfg, a->argc, a->argv) == 0)
+    nc_log_reload_level(cfg.log_level);
+  else
+    nc_warn("SIGHUP: configuration is invalid; keeping the running one");
+  nc_server_cfg_free(&cfg);
 }
 
 #define PFX "nacosd_"
@@ -189,6 +205,11 @@ int main(int argc, char **argv) {
   uv_signal_init(&a.loop, &a.sig_int);
   uv_signal_start(&a.sig_term, on_signal, SIGTERM);
   uv_signal_start(&a.sig_int, on_signal, SIGINT);
+  a.argc = argc;
+  a.argv = argv;
+  uv_signal_init(&a.loop, &a.sig_hup);
+  a.sig_hup.data = &a;
+  uv_signal_start(&a.sig_hup, on_sighup, SIGHUP);
   nc_sdnotify("READY=1"); /* storage loaded and every port listening */
   uv_run(&a.loop, UV_RUN_DEFAULT);
   exit_code = 0;
