@@ -169,7 +169,8 @@ typedef struct pubc {
 static void pub_flip(pubc *p, int port) {
   char req[256];
   snprintf(req, sizeof(req),
-           "{\"id\":1,\"op\":\"naming.%s\",\"service\":\"" SVC "\",\"ip\":\"10.9.0.1\",\"port\":%d}\n",
+           "{\"id\":1,\"op\":\"naming.%s\",\"service\":\"" SVC "\","
+           "\"ip\":\"10.9.0.1\",\"port\":%d}\n",
            p->up ? "deregister" : "register", port);
   p->up = !p->up;
   send_line(p->fd, req);
