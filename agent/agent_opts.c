@@ -17,8 +17,11 @@ const nc_opt nc_agent_opt_table[] = {
     {"cache-dir", NC_OPT_STR, "/var/cache/nacos-agent", F(cache_dir), 0, -1,
      "directory for the service-list and config cache"},
     {"log-level", NC_OPT_STR, "info", F(log_level), 0, -1, "error|warn|info|debug|trace"},
-    {"max-line", NC_OPT_INT, "1048576", F(max_line), 1024, 256L * 1024 * 1024,
-     "longest accepted request line in bytes"},
+    /* 25,231,360 = the server's 4 MiB config content cap x 6 (a control
+     * byte escapes to \u00XX) + 64 KiB for the rest of the request, so any
+     * content nacosd accepts fits in one line (ipc/nc_ipc.h has the same). */
+    {"max-line", NC_OPT_INT, "25231360", F(max_line), 1024, 256L * 1024 * 1024,
+     "longest accepted request line in bytes (default fits a 4 MiB config content)"},
     {"allowed-uids", NC_OPT_STR, NULL, F(allowed_uids), 0, -1,
      "comma list of peer uids allowed to connect (unset = everyone)"},
     {"socket-group", NC_OPT_STR, NULL, F(socket_group), 0, -1,

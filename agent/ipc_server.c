@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -234,7 +235,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (rc == NC_ETOOBIG && c->open) {
     nc_warn("ipc: client %llu sent a line over %zu bytes; closing", (unsigned long long)c->id,
             c->srv->max_line);
-    send_error_close(c, "TOO_LARGE", "line exceeds the maximum length");
+    char msg[128];
+    snprintf(msg, sizeof(msg), "request line over the agent's limit of %zu bytes (--max-line)",
+             c->srv->max_line);
+    send_error_close(c, "TOO_LARGE", msg);
   } else if (rc == NC_ENOMEM && c->open) {
     send_error_close(c, "INTERNAL", "out of memory");
   }
@@ -331,7 +335,7 @@ int nc_ipc_srv_new(uv_loop_t *loop, const nc_ipc_srv_opts *opts, const nc_ipc_sr
   }
   s->loop = loop;
   s->cbs = *cbs;
-  s->max_line = opts->max_line ? opts->max_line : 1024 * 1024;
+  s->max_line = opts->max_line ? opts->max_line : NC_IPC_SRV_DEFAULT_MAX_LINE;
   s->max_outq = opts->max_outq ? opts->max_outq : 64u * 1024 * 1024;
   if (opts->allowed_uids) {
     s->allowed = malloc(opts->n_allowed * sizeof(uid_t) + 1);

@@ -10,6 +10,10 @@
 #ifndef NC_IPC_SERVER_H
 #define NC_IPC_SERVER_H
 
+/* The longest request line by default: nacosd's 4 MiB config content cap
+ * x 6 (worst-case JSON escaping) + 64 KiB for the envelope. */
+#define NC_IPC_SRV_DEFAULT_MAX_LINE ((size_t)4 * 1024 * 1024 * 6 + 64 * 1024)
+
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,7 +34,7 @@ typedef struct nc_ipc_srv_cbs {
 
 typedef struct nc_ipc_srv_opts {
   const char *path;
-  size_t max_line;
+  size_t max_line; /* 0 = NC_IPC_SRV_DEFAULT_MAX_LINE */
   const uid_t *allowed_uids; /* NULL = everyone */
   size_t n_allowed;
   const char *group;         /* name or numeric gid; NULL = leave as is */

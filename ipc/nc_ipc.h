@@ -35,11 +35,13 @@ extern "C" {
 #define NC_IPC_PROTOCOL 1
 /* Requests: the agent's default maximum line (ipc-protocol.md, Transport);
  * a longer one would make the agent hang up, so it is refused locally. */
-#define NC_IPC_DEFAULT_MAX_REQUEST (1024 * 1024)
+/* 4 MiB (nacosd's config content cap) x 6 (worst-case JSON escaping)
+ * + 64 KiB: any content the server accepts fits in one request. */
+#define NC_IPC_DEFAULT_MAX_REQUEST ((size_t)4 * 1024 * 1024 * 6 + 64 * 1024)
 /* Lines read from the agent: replies carry whole host lists and config
- * contents (the server accepts up to 4 MiB, more once JSON-escaped), so
- * this cap is larger; it only guards against a runaway peer. */
-#define NC_IPC_DEFAULT_MAX_LINE (16 * 1024 * 1024)
+ * contents (the same 4 MiB, escaped), so this cap is larger still; it only
+ * guards against a runaway peer. */
+#define NC_IPC_DEFAULT_MAX_LINE (32 * 1024 * 1024)
 #define NC_IPC_DEFAULT_TIMEOUT_MS 5000
 /* Events held while the app is busy in blocking calls; the oldest is
  * dropped beyond this (naming.changed carries the full list, so a later
