@@ -5,6 +5,7 @@
 #include "agent_core.h"
 #include "nc_md5.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,11 +47,13 @@ void nc_ag_cfgout_changed(nc_st_cfg *cfg, const nc_ag_waiter *skip) {
   cJSON_AddStringToObject(o, "md5", cfg->md5);
   if (!cfg->exists)
     cJSON_AddBoolToObject(o, "deleted", 1);
-  char *s = cJSON_PrintUnformatted(o);
+  char *s = cJSON_PrintUnformatted(o), key[1024];
+  /* a newer content of the same key replaces an unsent older one */
+  snprintf(key, sizeof(key), "c\x1f%s\x1f%s\x1f%s", cfg->ns, cfg->group, cfg->data_id);
   if (s) {
     for (size_t i = 0; i < cfg->n; i++)
       if (!is_waiter(skip, cfg->owners[i]))
-        nc_ipc_client_send(cfg->owners[i], s, strlen(s));
+        nc_ipc_client_send_event(cfg->owners[i], key, s, strlen(s));
     free(s);
   }
   cJSON_Delete(o);

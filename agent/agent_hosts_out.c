@@ -41,8 +41,14 @@ static char *changed_text(const nc_st_svc *s, cJSON *hosts) {
  * hosts is the service's new list (borrowed), already stored in s. The
  * subscribers without a cluster filter (most) see exactly that list: its
  * hash is s->hosts_hash and their event is printed once for all of them. */
+/* The coalescing key of a subscription's events: its service and filter. */
+static void sub_key(char *buf, size_t cap, const nc_st_svc *s, const nc_st_sub *sub) {
+  snprintf(buf, cap, "n\x1f%s\x1f%s\x1f%s\x1f%p", s->ns, s->group, s->service,
+           (void *)sub->clusters);
+}
+
 static void fanout(nc_st_svc *s, const cJSON *hosts, const nc_ag_waiter *waiting) {
-  char *all = NULL;
+  char *all = NULL, key[1024];
   for (size_t i = 0; i < s->n; i++) {
     nc_st_sub *sub = &s->subs[i];
     if (awaits_reply(waiting, sub->owner))
@@ -56,7 +62,8 @@ static void fanout(nc_st_svc *s, const cJSON *hosts, const nc_ag_waiter *waiting
           continue;
       }
       sub->last_hash = s->hosts_hash;
-      nc_ipc_client_send(sub->owner, all, strlen(all));
+      sub_key(key, sizeof(key), s, sub);
+      nc_ipc_client_send_event(sub->owner, key, all, strlen(all));
       continue;
     }
     cJSON *h = nc_hosts_filter(hosts, sub->clusters, 0);
@@ -69,8 +76,9 @@ static void fanout(nc_st_svc *s, const cJSON *hosts, const nc_ag_waiter *waiting
     }
     sub->last_hash = hash;
     char *t = changed_text(s, h);
+    sub_key(key, sizeof(key), s, sub);
     if (t)
-      nc_ipc_client_send(sub->owner, t, strlen(t));
+      nc_ipc_client_send_event(sub->owner, key, t, strlen(t));
     free(t);
   }
   free(all);

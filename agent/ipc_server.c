@@ -26,7 +26,20 @@ struct nc_ipc_client {
   gid_t gid;
   pid_t pid;
   char *app;
+  /* Events not yet handed to the socket, newest per key (see
+   * nc_ipc_client_send_event); FIFO by first arrival. */
+  struct pend *pending, **pend_tail;
 };
+
+typedef struct pend {
+  struct pend *next;
+  char *key, *data;
+  size_t len;
+} pend;
+
+/* Events go straight to the socket while less than this is queued in
+ * libuv; beyond it they wait, coalesced per key, for the queue to drain. */
+#define EVENT_LOW_WATER (64 * 1024)
 
 struct nc_ipc_srv {
   uv_pipe_t listener;
@@ -42,7 +55,18 @@ struct nc_ipc_srv {
   int closing;
 };
 
+static void pend_free(pend *p) {
+  free(p->key);
+  free(p->data);
+  free(p);
+}
+
 static void client_free(nc_ipc_client *c) {
+  while (c->pending) {
+    pend *p = c->pending;
+    c->pending = p->next;
+    pend_free(p);
+  }
   nc_linebuf_free(&c->lb);
   free(c->app);
   free(c);
@@ -142,9 +166,24 @@ typedef struct wreq {
   char data[];
 } wreq;
 
+/* Hands waiting events to the socket while its queue is short. */
+static void flush_pending(nc_ipc_client *c) {
+  uv_stream_t *st = (uv_stream_t *)&c->pipe;
+  while (c->pending && c->open && uv_stream_get_write_queue_size(st) <= EVENT_LOW_WATER) {
+    pend *p = c->pending;
+    if (!(c->pending = p->next))
+      c->pend_tail = &c->pending;
+    nc_ipc_client_send(c, p->data, p->len);
+    pend_free(p);
+  }
+}
+
 static void on_write(uv_write_t *req, int status) {
-  (void)status;
+  /* the pipe is the client's first member; it lives until its close cb */
+  nc_ipc_client *c = (nc_ipc_client *)req->handle;
   free(req);
+  if (status == 0 && c->pending)
+    flush_pending(c);
 }
 
 int nc_ipc_client_send(nc_ipc_client *c, const char *data, size_t len) {
@@ -179,6 +218,37 @@ int nc_ipc_client_send(nc_ipc_client *c, const char *data, size_t len) {
     drop_deferred(c);
     return NC_EIO;
   }
+  return 0;
+}
+
+int nc_ipc_client_send_event(nc_ipc_client *c, const char *key, const char *data, size_t len) {
+  if (!c->open || uv_is_closing((uv_handle_t *)&c->pipe))
+    return NC_ECLOSED;
+  if (!c->pending && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) <= EVENT_LOW_WATER)
+    return nc_ipc_client_send(c, data, len);
+  char *copy = malloc(len);
+  if (!copy)
+    return NC_ENOMEM;
+  memcpy(copy, data, len);
+  for (pend *p = c->pending; p; p = p->next)
+    if (strcmp(p->key, key) == 0) { /* the newer state replaces the unsent one */
+      free(p->data);
+      p->data = copy;
+      p->len = len;
+      return 0;
+    }
+  pend *p = calloc(1, sizeof(*p));
+  if (!p || !(p->key = strdup(key))) {
+    free(p);
+    free(copy);
+    return NC_ENOMEM;
+  }
+  p->data = copy;
+  p->len = len;
+  if (!c->pending)
+    c->pend_tail = &c->pending;
+  *c->pend_tail = p;
+  c->pend_tail = &p->next;
   return 0;
 }
 

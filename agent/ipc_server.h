@@ -60,6 +60,13 @@ const char *nc_ipc_client_app(const nc_ipc_client *c);
 
 /* Queues data plus '\n' (copied). */
 int nc_ipc_client_send(nc_ipc_client *c, const char *data, size_t len);
+/* Sends an event that a later one with the same key supersedes (a
+ * subscription's host list, a listened config's content). While the
+ * client's socket queue is long, events wait in the agent with only the
+ * newest per key kept, so a slow reader costs one pending event per key
+ * and its replies are not stuck behind a pile of stale events. data is
+ * copied; key names the subscription. */
+int nc_ipc_client_send_event(nc_ipc_client *c, const char *key, const char *data, size_t len);
 int nc_ipc_client_send_json(nc_ipc_client *c, const cJSON *obj);
 /* Flushes what is queued, then closes. */
 void nc_ipc_client_close(nc_ipc_client *c);
