@@ -63,3 +63,64 @@ void nc_log_write(nc_log_level lvl, const char *file, int line, const char *fmt,
           line);
   pthread_mutex_unlock(&log_lock);
 }
+
+/* Writes the escape form of byte c into out (room for 5 bytes incl. NUL);
+ * returns its length. */
+static size_t esc_byte(unsigned char c, char *out) {
+  static const char hex[] = "0123456789abcdef";
+  const char *named = NULL;
+  switch (c) {
+  case '\\': named = "\\\\"; break;
+  case '"': named = "\\\""; break;
+  case '\n': named = "\\n"; break;
+  case '\r': named = "\\r"; break;
+  case '\t': named = "\\t"; break;
+  default: break;
+  }
+  if (named) {
+    memcpy(out, named, 3);
+    return 2;
+  }
+  if (c < 0x20 || c == 0x7f) {
+    out[0] = '\\';
+    out[1] = 'x';
+    out[2] = hex[c >> 4];
+    out[3] = hex[c & 0xf];
+    out[4] = '\0';
+    return 4;
+  }
+  out[0] = (char)c;
+  out[1] = '\0';
+  return 1;
+}
+
+const char *nc_log_esc_n(const char *s, size_t n, char *buf, size_t cap) {
+  if (!buf || cap < 4)
+    return "";
+  if (!s) {
+    snprintf(buf, cap, "(null)");
+    return buf;
+  }
+  /* The "..." marker needs 3 bytes: cut keeps the last whole-escape
+   * boundary that leaves room for it, used if the input turns out not to
+   * fit (so a \xHH is never split). */
+  size_t used = 0, cut = 0, keep = cap - 4;
+  for (size_t i = 0; i < n; i++) {
+    char piece[5];
+    size_t len = esc_byte((unsigned char)s[i], piece);
+    if (used + len > cap - 1) {
+      memcpy(buf + cut, "...", 4);
+      return buf;
+    }
+    memcpy(buf + used, piece, len);
+    used += len;
+    if (used <= keep)
+      cut = used;
+  }
+  buf[used] = '\0';
+  return buf;
+}
+
+const char *nc_log_esc(const char *s, char *buf, size_t cap) {
+  return nc_log_esc_n(s, s ? strlen(s) : 0, buf, cap);
+}
