@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 typedef struct app {
@@ -127,6 +128,22 @@ static void walk_close(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
+/* Every SDK connection is a descriptor: take all the kernel allows (the
+ * soft limit is often 1024 while the hard one is far higher). */
+static void raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return;
+  rlim_t soft = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      rl.rlim_cur = soft;
+  }
+  nc_info("descriptor limit: soft %llu (was %llu), hard %llu", (unsigned long long)rl.rlim_cur,
+          (unsigned long long)soft, (unsigned long long)rl.rlim_max);
+}
+
 int main(int argc, char **argv) {
   nc_server_cfg cfg = {0};
   app a = {0};
@@ -148,6 +165,7 @@ int main(int argc, char **argv) {
   }
   nc_log_set_level(lvl);
   signal(SIGPIPE, SIG_IGN);
+  raise_nofile();
   if (mkdir_p(cfg.data_dir) != 0) {
     nc_error("cannot create data dir %s: %s", cfg.data_dir, strerror(errno));
     nc_server_cfg_free(&cfg);

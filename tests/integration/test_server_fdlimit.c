@@ -119,9 +119,46 @@ static void test_recovers_after_fd_exhaustion(void **state) {
   nc_test_rmtree(dir);
 }
 
+/* Soft limit of pid's open files from /proc/<pid>/limits, or -1. */
+static long long soft_nofile(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+  FILE *f = fopen(path, "r");
+  long long v = -1;
+  while (f && fgets(line, sizeof(line), f))
+    if (strncmp(line, "Max open files", 14) == 0)
+      v = atoll(line + 14);
+  if (f)
+    fclose(f);
+  return v;
+}
+
+/* nacosd started with a soft limit below the hard one raises it. */
+static void test_soft_limit_raised_to_hard(void **state) {
+  (void)state;
+  struct rlimit old, rl;
+  getrlimit(RLIMIT_NOFILE, &old);
+  if (old.rlim_max <= 512)
+    skip();
+  rl = old;
+  rl.rlim_cur = 512;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  char dir[128];
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  nc_test_nacosd srv;
+  int rc = nc_test_nacosd_start(dir, NULL, &srv);
+  setrlimit(RLIMIT_NOFILE, &old);
+  assert_int_equal(rc, 0);
+  long long soft = soft_nofile(srv.proc.pid);
+  assert_int_equal(nc_test_nacosd_stop(&srv), 0);
+  nc_test_rmtree(dir);
+  assert_true(soft == (long long)old.rlim_max);
+}
+
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_soft_limit_raised_to_hard),
       cmocka_unit_test(test_recovers_after_fd_exhaustion),
   };
   int rc = NC_TEST_MAIN(tests);
