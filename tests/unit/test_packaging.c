@@ -228,7 +228,7 @@ static void unit_type(const char *unit, char *out, size_t cap) {
   while (fgets(line, sizeof(line), f))
     if (!strncmp(line, "Type=", 5)) {
       trim(line);
-      snprintf(out, cap, "%s", line + 5);
+      snprintf(out, cap, "%.*s", (int)cap - 1, line + 5); /* bounded: Release -O2 checks */
     }
   fclose(f);
 }
