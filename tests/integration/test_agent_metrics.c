@@ -13,6 +13,7 @@
 #include "agent_itest.h"
 #include "nc_testhttp.h"
 #include "nc_testproc.h"
+#include "nc_testwait.h"
 
 #include <dirent.h>
 #include <sys/wait.h>
@@ -121,6 +122,11 @@ static void test_metrics_port_in_status_and_samples_have_help_and_type(void **st
 
 /* A readiness probe that says ok without an upstream would send traffic to
  * an agent that cannot serve it. */
+static int health_code(int port) {
+  int code = 0;
+  return nc_test_http_get(port, "/health", &code, NULL) == 0 ? code : -1;
+}
+
 static void test_health_is_503_without_upstream(void **state) {
   (void)state;
   tc *a = tc_open(st.ag.sock);
@@ -128,28 +134,18 @@ static void test_health_is_503_without_upstream(void **state) {
   tc_close(a);
   int code = 0;
   char *b = NULL;
-  assert_int_equal(nc_test_http_get(port, "/health", &code, NULL), 0);
-  assert_int_equal(code, 200);
+  assert_int_equal(health_code(port), 200);
   assert_int_equal(nc_test_nacosd_stop(&st.srv), 0);
-  long long end = nc_test_now_ms() + 10000;
-  while (code != 503 && nc_test_now_ms() < end) {
-    nc_test_sleep_ms(20);
-    assert_int_equal(nc_test_http_get(port, "/health", &code, NULL), 0);
-  }
-  assert_int_equal(code, 503);
+  NC_TEST_WAIT(health_code(port) == 503, 10000);
   assert_int_equal(nc_test_http_get(port, "/health", &code, &b), 0);
+  assert_int_equal(code, 503);
   assert_non_null(strstr(b, "no upstream"));
   free(b);
   /* /metrics keeps answering (and says why) */
   assert_int_equal(nc_test_nacosd_metric(port, "nacos_agent_upstream_connected"), 0);
   /* back to 200 once the agent has reconnected */
   assert_int_equal(nc_test_nacosd_restart(&st.srv, NULL), 0);
-  end = nc_test_now_ms() + 15000;
-  while (code != 200 && nc_test_now_ms() < end) {
-    nc_test_sleep_ms(50);
-    assert_int_equal(nc_test_http_get(port, "/health", &code, NULL), 0);
-  }
-  assert_int_equal(code, 200);
+  NC_TEST_WAIT(health_code(port) == 200, 15000);
 }
 
 static void test_metrics_follow_subscriptions_and_ipc_errors(void **state) {

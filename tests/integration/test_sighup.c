@@ -10,28 +10,29 @@
 #include "nc_testagent.h"
 #include "nc_testhttp.h"
 #include "nc_testproc.h"
+#include "nc_testwait.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static int log_holds(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
+  char line[1024];
+  int found = 0;
+  while (f && !found && fgets(line, sizeof(line), f))
+    found = strstr(line, needle) != NULL;
+  if (f)
+    fclose(f);
+  return found;
+}
+
 /* 1 once the log at path holds needle (polled for up to ms). */
 static int log_has(const char *path, const char *needle, int ms) {
-  long long end = nc_test_now_ms() + ms;
-  do {
-    FILE *f = fopen(path, "r");
-    char line[1024];
-    int found = 0;
-    while (f && !found && fgets(line, sizeof(line), f))
-      found = strstr(line, needle) != NULL;
-    if (f)
-      fclose(f);
-    if (found)
-      return 1;
-    nc_test_sleep_ms(20);
-  } while (nc_test_now_ms() < end);
-  return 0;
+  long long took;
+  NC_TEST_POLL(log_holds(path, needle), ms, took);
+  return took >= 0;
 }
 
 static void write_file(const char *path, const char *text) {
