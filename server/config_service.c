@@ -12,6 +12,8 @@
  * and the cache only knows committed state. */
 #include "config_service.h"
 
+#include "config_int.h"
+
 #include "config_listen.h"
 #include "nc_md5.h"
 #include "config_store.h"
@@ -25,17 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct nc_config_service {
-  nc_srv *srv;
-  nc_config_opts opts;
-  char *data_dir;
-  nc_cfg_store *store;
-  nc_cfg_writer *writer;
-  nc_cfg_listen *listen;
-  nc_strmap *cache; /* groupKey (normalised tenant) -> nc_cfg_item */
-  nc_config_stats stats;
-};
 
 static const char CAS_FAIL_MSG[] = "Cas publish fail, server md5 may have changed.";
 
@@ -75,42 +66,6 @@ static void wjob_release(nc_cfg_job *job) {
   wjob_free(j);
 }
 
-/* ---- validation ---- */
-
-typedef struct cfg_key {
-  const char *data_id, *group;
-  const char *raw_tenant; /* as the client sent it, "" when absent */
-  const char *tenant;     /* normalised */
-} cfg_key;
-
-/* Returns NULL when valid, else a message for a 400 answer. */
-static const char *check_key(const cJSON *o, cfg_key *k, char *buf, size_t cap) {
-  k->data_id = nc_json_str(o, "dataId", "");
-  k->group = nc_json_str(o, "group", "");
-  k->raw_tenant = nc_json_str(o, "tenant", "");
-  k->tenant = nc_cfg_norm_tenant(k->raw_tenant);
-  if (!*k->data_id)
-    return "dataId is blank";
-  if (!nc_cfg_valid_name(k->data_id, NC_CFG_MAX_DATA_ID)) {
-    snprintf(buf, cap, "invalid dataId '%.64s': use 1-%d characters of [a-zA-Z0-9-_:.]", k->data_id,
-             NC_CFG_MAX_DATA_ID);
-    return buf;
-  }
-  if (!*k->group)
-    return "group is blank";
-  if (!nc_cfg_valid_name(k->group, NC_CFG_MAX_GROUP)) {
-    snprintf(buf, cap, "invalid group '%.64s': use 1-%d characters of [a-zA-Z0-9-_:.]", k->group,
-             NC_CFG_MAX_GROUP);
-    return buf;
-  }
-  if (!nc_cfg_valid_tenant(k->tenant)) {
-    snprintf(buf, cap, "invalid tenant '%.64s': use up to 128 characters of [a-zA-Z0-9-_]",
-             k->tenant);
-    return buf;
-  }
-  return NULL;
-}
-
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
 /* ---- writes ---- */
@@ -123,7 +78,7 @@ static void submit(nc_config_service *cs, wjob *j) {
   }
 }
 
-static wjob *wjob_new(nc_config_service *cs, nc_req *r, nc_cfg_op op, const cfg_key *k) {
+static wjob *wjob_new(nc_config_service *cs, nc_req *r, nc_cfg_op op, const nc_cfg_key *k) {
   wjob *j = calloc(1, sizeof(*j));
   if (!j)
     return NULL;
@@ -157,9 +112,9 @@ static void h_publish(void *ud, nc_req *r, const nc_msg *m) {
   nc_config_service *cs = ud;
   const char *rt = "ConfigPublishResponse";
   char buf[200];
-  cfg_key k;
+  nc_cfg_key k;
   cs->stats.publishes++;
-  const char *err = check_key(m->body, &k, buf, sizeof(buf));
+  const char *err = nc_cfg_check_key(m->body, &k, buf, sizeof(buf));
   if (err) {
     nc_req_fail(r, rt, 400, err);
     return;
@@ -228,9 +183,9 @@ static void h_publish(void *ud, nc_req *r, const nc_msg *m) {
 static void h_remove(void *ud, nc_req *r, const nc_msg *m) {
   nc_config_service *cs = ud;
   char buf[200];
-  cfg_key k;
+  nc_cfg_key k;
   cs->stats.removes++;
-  const char *err = check_key(m->body, &k, buf, sizeof(buf));
+  const char *err = nc_cfg_check_key(m->body, &k, buf, sizeof(buf));
   if (err) {
     nc_req_fail(r, "ConfigRemoveResponse", 400, err);
     return;
@@ -309,9 +264,9 @@ static void h_query(void *ud, nc_req *r, const nc_msg *m) {
   nc_config_service *cs = ud;
   const char *rt = "ConfigQueryResponse";
   char buf[200];
-  cfg_key k;
+  nc_cfg_key k;
   cs->stats.queries++;
-  const char *err = check_key(m->body, &k, buf, sizeof(buf));
+  const char *err = nc_cfg_check_key(m->body, &k, buf, sizeof(buf));
   if (err) {
     nc_req_fail(r, rt, 400, err);
     return;
@@ -356,9 +311,9 @@ static void h_listen(void *ud, nc_req *r, const nc_msg *m) {
   }
   /* Validate everything first so a bad entry changes nothing. */
   const cJSON *c;
-  cfg_key k;
+  nc_cfg_key k;
   cJSON_ArrayForEach(c, ctxs) {
-    const char *err = cJSON_IsObject(c) ? check_key(c, &k, buf, sizeof(buf)) : "bad listen context";
+    const char *err = cJSON_IsObject(c) ? nc_cfg_check_key(c, &k, buf, sizeof(buf)) : "bad listen context";
     if (err) {
       nc_req_fail(r, rt, 400, err);
       return;
@@ -380,7 +335,7 @@ static void h_listen(void *ud, nc_req *r, const nc_msg *m) {
    * raw string is what goes back to the client, in changedConfigs and in
    * every later ConfigChangeNotifyRequest. */
   cJSON_ArrayForEach(c, ctxs) {
-    check_key(c, &k, buf, sizeof(buf));
+    nc_cfg_check_key(c, &k, buf, sizeof(buf));
     char *gk = nc_cfg_group_key(k.data_id, k.group, k.tenant);
     if (!gk)
       goto oom;
@@ -498,6 +453,7 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
       (rc = nc_srv_register_handler(srv, "ConfigPublishRequest", h_publish, cs)) ||
       (rc = nc_srv_register_handler(srv, "ConfigRemoveRequest", h_remove, cs)) ||
       (rc = nc_srv_register_handler(srv, "ConfigBatchListenRequest", h_listen, cs)) ||
+      (rc = nc_config_admin_register(cs)) ||
       (rc = nc_srv_add_conn_listener(srv, on_conn, cs)))
     goto fail;
   nc_info("config: %zu configs loaded from %s/config.db (content cap %ld bytes, history %ld)",

@@ -1,5 +1,8 @@
 #include "config_util.h"
 
+#include "nc_json.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -89,4 +92,31 @@ const char *nc_cfg_content_type(const char *type) {
       if (strcasecmp(type, known[i]) == 0)
         return known[i];
   return "text";
+}
+
+const char *nc_cfg_check_key(const cJSON *o, nc_cfg_key *k, char *buf, size_t cap) {
+  k->data_id = nc_json_str(o, "dataId", "");
+  k->group = nc_json_str(o, "group", "");
+  k->raw_tenant = nc_json_str(o, "tenant", "");
+  k->tenant = nc_cfg_norm_tenant(k->raw_tenant);
+  if (!*k->data_id)
+    return "dataId is blank";
+  if (!nc_cfg_valid_name(k->data_id, NC_CFG_MAX_DATA_ID)) {
+    snprintf(buf, cap, "invalid dataId '%.64s': use 1-%d characters of [a-zA-Z0-9-_:.]", k->data_id,
+             NC_CFG_MAX_DATA_ID);
+    return buf;
+  }
+  if (!*k->group)
+    return "group is blank";
+  if (!nc_cfg_valid_name(k->group, NC_CFG_MAX_GROUP)) {
+    snprintf(buf, cap, "invalid group '%.64s': use 1-%d characters of [a-zA-Z0-9-_:.]", k->group,
+             NC_CFG_MAX_GROUP);
+    return buf;
+  }
+  if (!nc_cfg_valid_tenant(k->tenant)) {
+    snprintf(buf, cap, "invalid tenant '%.64s': use up to 128 characters of [a-zA-Z0-9-_]",
+             k->tenant);
+    return buf;
+  }
+  return NULL;
 }

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <cJSON.h>
+
 /* 2.x: blank, "public" and "null" (any case) are the default namespace "".
  * Returns tenant itself or a static "" (never NULL; NULL input gives ""). */
 const char *nc_cfg_norm_tenant(const char *tenant);
@@ -27,5 +29,17 @@ const char *nc_cfg_content_type(const char *type);
 
 #define NC_CFG_MAX_DATA_ID 256
 #define NC_CFG_MAX_GROUP 128
+
+/* The key of a config request, read from its JSON body (strings borrowed
+ * from the body). */
+typedef struct nc_cfg_key {
+  const char *data_id, *group;
+  const char *raw_tenant; /* as the client sent it, "" when absent */
+  const char *tenant;     /* normalised */
+} nc_cfg_key;
+
+/* Fills *k from body's dataId/group/tenant. Returns NULL when valid, else
+ * a message for a 400 answer (static, or written into buf). */
+const char *nc_cfg_check_key(const cJSON *body, nc_cfg_key *k, char *buf, size_t cap);
 
 #endif

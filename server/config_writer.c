@@ -26,7 +26,11 @@ struct nc_cfg_writer {
 
 static void on_done(void *ud, nc_evq_node *node) {
   nc_cfg_writer *w = ud;
-  w->done(w->ud, (nc_cfg_job *)node);
+  nc_cfg_job *job = (nc_cfg_job *)node;
+  if (job->complete)
+    job->complete(job);
+  else
+    w->done(w->ud, job);
 }
 
 static void *writer_main(void *arg) {
@@ -37,9 +41,12 @@ static void *writer_main(void *arg) {
     while (!w->head && !w->stopping)
       pthread_cond_wait(&w->cond, &w->lock);
     size_t n = 0;
-    while (w->head && n < (size_t)w->batch_max && batch) {
+    /* Writes batch together; a read job goes alone, after them. */
+    while (w->head && n < (size_t)w->batch_max && batch && !(n > 0 && w->head->run)) {
       batch[n++] = w->head;
       w->head = w->head->next;
+      if (batch[n - 1]->run)
+        break;
     }
     if (!w->head)
       w->tail = NULL;
@@ -51,6 +58,13 @@ static void *writer_main(void *arg) {
       pthread_mutex_lock(&w->lock);
       w->stopping = 1;
       pthread_mutex_unlock(&w->lock);
+      continue;
+    }
+    if (batch[0]->run) {
+      batch[0]->run(batch[0], w->store);
+      batch[0]->next = NULL;
+      if (nc_evq_push(w->done_q, &batch[0]->node) != 0 && batch[0]->release)
+        batch[0]->release(batch[0]);
       continue;
     }
     /* The store wants a contiguous op array; copy in and results out. */
@@ -133,8 +147,7 @@ int nc_cfg_writer_submit(nc_cfg_writer *w, nc_cfg_job *job) {
 /* Completion still queued when the evq closes: deliver it now (we are on
  * the loop thread, inside nc_cfg_writer_stop). */
 static void drop_job(nc_evq_node *node) {
-  nc_cfg_job *job = (nc_cfg_job *)node;
-  job->writer->done(job->writer->ud, job);
+  on_done(((nc_cfg_job *)node)->writer, node);
 }
 
 void nc_cfg_writer_stop(nc_cfg_writer *w) {

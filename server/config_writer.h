@@ -23,6 +23,12 @@ typedef struct nc_cfg_job {
   struct nc_cfg_writer *writer; /* set by submit */
   /* Frees the job when it can no longer be completed (writer shut down). */
   void (*release)(struct nc_cfg_job *job);
+  /* A read job (history): when set, the writer runs it alone on its thread,
+   * in submission order after the writes queued before it, instead of
+   * applying w; w is unused. */
+  void (*run)(struct nc_cfg_job *job, nc_cfg_store *store);
+  /* When set, the completion goes here instead of the writer's done fn. */
+  void (*complete)(struct nc_cfg_job *job);
 } nc_cfg_job;
 
 typedef struct nc_cfg_writer nc_cfg_writer;

@@ -33,12 +33,12 @@ typedef struct cfg_srv {
   const char *extra[8]; /* extra nacosd arguments, NULL-terminated */
 } cfg_srv;
 
-static uint64_t it_now_ms(void) { return (uint64_t)nc_test_now_ms(); }
-static void it_sleep_ms(int ms) { nc_test_sleep_ms(ms); }
+static inline uint64_t it_now_ms(void) { return (uint64_t)nc_test_now_ms(); }
+static inline void it_sleep_ms(int ms) { nc_test_sleep_ms(ms); }
 
 /* Starts nacosd on s->dir (created when empty); 0 once its ports are known.
  * Restarting with the same dir reuses the data. */
-static int srv_start(cfg_srv *s) {
+static inline int srv_start(cfg_srv *s) {
   if (!s->dir[0] && nc_test_mkdtemp(s->dir, sizeof(s->dir)) != 0)
     return -1;
   if (nc_test_nacosd_start(s->dir, s->extra[0] ? s->extra : NULL, &s->n) != 0) {
@@ -54,7 +54,7 @@ static int srv_start(cfg_srv *s) {
 
 /* Sends sig and reaps; returns the exit code, or 128+signal. SIGTERM dumps
  * the log when the exit was not clean (e.g. a leak report under ASan). */
-static int srv_stop(cfg_srv *s, int sig) {
+static inline int srv_stop(cfg_srv *s, int sig) {
   int rc = 0;
   if (s->pid > 0) {
     rc = sig == SIGTERM ? nc_test_nacosd_stop(&s->n) : nc_testproc_kill(&s->n.proc, sig);
@@ -63,7 +63,7 @@ static int srv_stop(cfg_srv *s, int sig) {
   return rc;
 }
 
-static void srv_cleanup(cfg_srv *s) {
+static inline void srv_cleanup(cfg_srv *s) {
   srv_stop(s, SIGKILL);
   if (s->dir[0])
     nc_test_rmtree(s->dir);
@@ -71,21 +71,21 @@ static void srv_cleanup(cfg_srv *s) {
 
 /* Graceful end of a test: SIGTERM (log dumped on an unclean exit), then
  * srv_cleanup. Returns the exit code; 0 under ASan also means no leaks. */
-static int srv_finish(cfg_srv *s) {
+static inline int srv_finish(cfg_srv *s) {
   int st = srv_stop(s, SIGTERM);
   srv_cleanup(s);
   return st;
 }
 
 /* Value of one nacosd_<name> counter from /metrics, or -1. */
-static long long srv_metric(const cfg_srv *s, const char *name) {
+static inline long long srv_metric(const cfg_srv *s, const char *name) {
   char full[128];
   snprintf(full, sizeof(full), "nacosd_%s", name);
   return nc_test_nacosd_metric(s->port, full);
 }
 
 /* Waits up to ms for metric >= want. */
-static long long srv_metric_wait(const cfg_srv *s, const char *name, long long want, int ms) {
+static inline long long srv_metric_wait(const cfg_srv *s, const char *name, long long want, int ms) {
   uint64_t end = it_now_ms() + (uint64_t)ms;
   long long v;
   while ((v = srv_metric(s, name)) < want && it_now_ms() < end)
@@ -95,7 +95,7 @@ static long long srv_metric_wait(const cfg_srv *s, const char *name, long long w
 
 /* ---- config requests ---- */
 
-static cJSON *cfg_body(const char *data_id, const char *group, const char *tenant) {
+static inline cJSON *cfg_body(const char *data_id, const char *group, const char *tenant) {
   cJSON *b = cJSON_CreateObject();
   cJSON_AddObjectToObject(b, "headers");
   cJSON_AddStringToObject(b, "requestId", "");
@@ -110,14 +110,14 @@ static cJSON *cfg_body(const char *data_id, const char *group, const char *tenan
 }
 
 /* Sends body (consumed); NULL on transport failure. */
-static nc_msg *cfg_call(nc_wc *wc, const char *type, cJSON *body) {
+static inline nc_msg *cfg_call(nc_wc *wc, const char *type, cJSON *body) {
   nc_msg *resp = NULL;
   int rc = nc_wc_request(wc, type, body, 5000, &resp);
   cJSON_Delete(body);
   return rc == 0 ? resp : NULL;
 }
 
-static nc_msg *cfg_publish(nc_wc *wc, const char *data_id, const char *group, const char *tenant,
+static inline nc_msg *cfg_publish(nc_wc *wc, const char *data_id, const char *group, const char *tenant,
                            const char *content, const char *cas_md5) {
   cJSON *b = cfg_body(data_id, group, tenant);
   if (content)
@@ -133,15 +133,15 @@ static nc_msg *cfg_publish(nc_wc *wc, const char *data_id, const char *group, co
   return cfg_call(wc, "ConfigPublishRequest", b);
 }
 
-static nc_msg *cfg_query(nc_wc *wc, const char *data_id, const char *group, const char *tenant) {
+static inline nc_msg *cfg_query(nc_wc *wc, const char *data_id, const char *group, const char *tenant) {
   return cfg_call(wc, "ConfigQueryRequest", cfg_body(data_id, group, tenant));
 }
 
-static nc_msg *cfg_remove(nc_wc *wc, const char *data_id, const char *group, const char *tenant) {
+static inline nc_msg *cfg_remove(nc_wc *wc, const char *data_id, const char *group, const char *tenant) {
   return cfg_call(wc, "ConfigRemoveRequest", cfg_body(data_id, group, tenant));
 }
 
-static nc_msg *cfg_listen(nc_wc *wc, int listen, const char *data_id, const char *group,
+static inline nc_msg *cfg_listen(nc_wc *wc, int listen, const char *data_id, const char *group,
                           const char *tenant, const char *md5) {
   cJSON *b = cfg_body(NULL, NULL, NULL);
   cJSON_AddBoolToObject(b, "listen", listen);
@@ -155,7 +155,7 @@ static nc_msg *cfg_listen(nc_wc *wc, int listen, const char *data_id, const char
   return cfg_call(wc, "ConfigBatchListenRequest", b);
 }
 
-static nc_wc *cfg_connect(nc_gcli_env *env, const cfg_srv *s, nc_wc_push_cb on_push, void *ud,
+static inline nc_wc *cfg_connect(nc_gcli_env *env, const cfg_srv *s, nc_wc_push_cb on_push, void *ud,
                           int no_auto_ack) {
   nc_wc_opts o = {.target = s->target, .module = "config", .app_name = "itest",
                   .no_auto_ack = no_auto_ack};
