@@ -1,305 +1,23 @@
 /* The agent object: wiring of socket server, state, cache and upstream;
- * request dispatch; replies; agent.* ops; upstream state changes. */
-#include "agent_core.h"
+ * request dispatch over the handler modules' op tables; agent.hello; the
+ * order in which modules hear of upstream state changes. */
+#include "agent_config.h"
+#include "agent_int.h"
+#include "agent_metrics.h"
+#include "agent_naming.h"
+#include "agent_reg.h"
+#include "link.h"
 #include "nc_err.h"
 #include "nc_json.h"
 #include "nc_log.h"
+#include "reply.h"
 
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- replies ---- */
-
-static uint64_t err_replies;
-
-uint64_t nc_ag_err_count(void) { return err_replies; }
-
-void nc_ag_ok(nc_ipc_client *c, const cJSON *id, cJSON *extra) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o)
-    goto out;
-  cJSON_AddItemToObject(o, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
-  cJSON_AddBoolToObject(o, "ok", 1);
-  if (extra) {
-    while (extra->child) {
-      cJSON *it = extra->child;
-      cJSON_DetachItemViaPointer(extra, it);
-      cJSON_AddItemToObject(o, it->string, it);
-    }
-  }
-  nc_ipc_client_send_json(c, o);
-out:
-  cJSON_Delete(o);
-  cJSON_Delete(extra);
-}
-
-void nc_ag_err(nc_ipc_client *c, const cJSON *id, const char *code, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  err_replies++;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  cJSON *o = cJSON_CreateObject();
-  if (!o)
-    return;
-  cJSON_AddItemToObject(o, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
-  cJSON_AddBoolToObject(o, "ok", 0);
-  cJSON *e = cJSON_AddObjectToObject(o, "error");
-  if (e) {
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", msg);
-  }
-  nc_ipc_client_send_json(c, o);
-  cJSON_Delete(o);
-}
-
-int nc_ag_resp_ok(const nc_msg *resp) {
-  if (!resp || resp->body_error || !resp->body)
-    return 0;
-  return nc_json_int(resp->body, "resultCode", 200) == 200 &&
-         nc_json_int(resp->body, "errorCode", 0) == 0;
-}
-
-void nc_ag_err_upstream(nc_ipc_client *c, const cJSON *id, int status, const nc_msg *resp) {
-  if (status == NC_ETIMEOUT) {
-    nc_ag_err(c, id, "TIMEOUT", "upstream request timed out");
-  } else if (status == NC_EBUSY) {
-    nc_ag_err(c, id, "UNAVAILABLE", "too many requests waiting for the upstream server");
-  } else if (status == NC_EUNAVAIL || status == NC_ECLOSED) {
-    nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection");
-  } else if (status) {
-    nc_ag_err(c, id, "UNAVAILABLE", "upstream failure: %s", nc_strerror(status));
-  } else {
-    const cJSON *b = resp && !resp->body_error ? resp->body : NULL;
-    int ec = (int)nc_json_int(b, "errorCode", 0);
-    int rc = (int)nc_json_int(b, "resultCode", 0);
-    const char *m = nc_json_str(b, "message", "");
-    const char *code = "INTERNAL";
-    if (ec == 403 || rc == 403)
-      code = "FORBIDDEN";
-    else if (ec == 400 || ec == 302)
-      code = "BAD_REQUEST";
-    nc_ag_err(c, id, code, "server error %d: %s", ec ? ec : rc, m);
-  }
-}
-
-typedef struct bc_line {
-  const char *s;
-  size_t len;
-} bc_line;
-
-static void send_to(void *ud, nc_ipc_client *c) {
-  const bc_line *l = ud;
-  nc_ipc_client_send(c, l->s, l->len);
-}
-
-void nc_ag_broadcast(nc_agent *ag, const cJSON *obj) {
-  if (!ag->srv)
-    return;
-  /* Printed once for all apps, not once per app. */
-  char *s = cJSON_PrintUnformatted(obj);
-  if (!s)
-    return;
-  bc_line l = {s, strlen(s)};
-  nc_ipc_srv_foreach(ag->srv, send_to, &l);
-  free(s);
-}
-
-nc_ag_waiter *nc_ag_waiter_new(nc_ipc_client *c, const cJSON *id) {
-  nc_ag_waiter *w = calloc(1, sizeof(*w));
-  if (!w)
-    return NULL;
-  w->id = id ? cJSON_Duplicate(id, 1) : NULL;
-  w->c = c;
-  nc_ipc_client_ref(c);
-  return w;
-}
-
-void nc_ag_waiter_free(nc_ag_waiter *w) {
-  if (!w)
-    return;
-  nc_ipc_client_unref(w->c);
-  cJSON_Delete(w->id);
-  cJSON_Delete(w->clusters);
-  free(w);
-}
-
-int nc_ag_up(nc_agent *ag, const char *type, cJSON *body, nc_up_done_cb cb, void *ud) {
-  if (ag->stopping || !ag->up) {
-    cJSON_Delete(body);
-    cb(ud, NC_ECLOSED, NULL);
-    return NC_ECLOSED;
-  }
-  /* Tagged with the loop's view of the connection: if that one is gone by
-   * the time the request would be sent, it fails rather than racing the
-   * redo of the next connection. */
-  /* Bounded: apps pipelining faster than the server answers get an error
-   * instead of growing the queue without limit. State kept for the redo is
-   * not lost by this: the periodic redo re-sends what did not get through. */
-  if (nc_up_queued(ag->up) >= NC_AG_MAX_QUEUED) {
-    cJSON_Delete(body);
-    cb(ud, NC_EBUSY, NULL);
-    return NC_EBUSY;
-  }
-  ag->up_events++;
-  /* Ordering keys: writes to one service / config / the listen table are
-   * applied in order; queries change nothing and may overtake. */
-  char key[1700];
-  const char *k = key;
-  if (!strcmp(type, "ServiceQueryRequest") || !strcmp(type, "ConfigQueryRequest"))
-    k = NULL;
-  else if (!strcmp(type, "InstanceRequest") || !strcmp(type, "BatchInstanceRequest") ||
-           !strcmp(type, "SubscribeServiceRequest"))
-    snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s",
-             type[0] == 'S' ? "sub" : "reg", nc_json_str(body, "namespace", ""),
-             nc_json_str(body, "groupName", ""), nc_json_str(body, "serviceName", ""));
-  else if (!strcmp(type, "ConfigPublishRequest") || !strcmp(type, "ConfigRemoveRequest"))
-    snprintf(key, sizeof(key), "cfg\x1f%s\x1f%s\x1f%s", nc_json_str(body, "tenant", ""),
-             nc_json_str(body, "group", ""), nc_json_str(body, "dataId", ""));
-  else
-    snprintf(key, sizeof(key), "%s", type); /* e.g. all listen changes in order */
-  return nc_up_request(ag->up, ag->connected ? ag->gen : UINT64_MAX, type, body, k, cb, ud);
-}
-
-/* ---- request fields ---- */
-
-const char *nc_ag_req_name(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char *key,
-                           const char *def) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-  if (!v || cJSON_IsNull(v)) {
-    if (!def)
-      nc_ag_err(c, id, "BAD_REQUEST", "missing field '%s'", key);
-    return def;
-  }
-  if (!cJSON_IsString(v)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field '%s' must be a string", key);
-    return NULL;
-  }
-  const char *s = v->valuestring;
-  size_t n = strlen(s);
-  if (n == 0 && def == NULL) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field '%s' must not be empty", key);
-    return NULL;
-  }
-  if (n > 512) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field '%s' is longer than 512 bytes", key);
-    return NULL;
-  }
-  for (size_t i = 0; i < n; i++) {
-    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-      nc_ag_err(c, id, "BAD_REQUEST", "field '%s' contains control characters", key);
-      return NULL;
-    }
-  }
-  if (n == 0)
-    return def; /* "" for an optional name means its default */
-  return s;
-}
-
-const char *nc_ag_req_ns(nc_ipc_client *c, const cJSON *id, const cJSON *req, int *bad) {
-  const char *ns = nc_ag_req_name(c, id, req, "namespace", "");
-  *bad = ns == NULL;
-  if (ns && !strcmp(ns, "public"))
-    ns = "";
-  return ns;
-}
-
-/* ---- naming identity fields ---- */
-
-int nc_ag_key_set(nc_ag_key *k, const char *ns, const char *group, const char *service) {
-  k->ns = strdup(ns);
-  k->group = strdup(group);
-  k->service = strdup(service);
-  return k->ns && k->group && k->service ? 0 : NC_ENOMEM;
-}
-
-void nc_ag_key_clear(nc_ag_key *k) {
-  free(k->ns);
-  free(k->group);
-  free(k->service);
-}
-
-
-int nc_ag_read_ident(nc_ipc_client *c, const cJSON *id, const cJSON *req, nc_ag_ident *o) {
-  int bad = 0;
-  o->ns = nc_ag_req_ns(c, id, req, &bad);
-  if (bad)
-    return -1;
-  if (!(o->group = nc_ag_req_name(c, id, req, "group", "DEFAULT_GROUP")))
-    return -1;
-  if (!(o->service = nc_ag_req_name(c, id, req, "service", NULL)))
-    return -1;
-  if (strstr(o->service, "@@") || strstr(o->group, "@@")) {
-    nc_ag_err(c, id, "BAD_REQUEST", "'service' and 'group' must not contain '@@'");
-    return -1;
-  }
-  return 0;
-}
-
-static int cluster_ok(const char *s) {
-  if (!*s)
-    return 0;
-  for (; *s; s++)
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-          *s == '-' || *s == '_'))
-      return 0;
-  return 1;
-}
-
-/* ip, port and cluster: the identity of an instance within a service. */
-int nc_ag_read_addr(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char **ip,
-                    int *port, const char **cluster) {
-  if (!(*ip = nc_ag_req_name(c, id, req, "ip", NULL)))
-    return -1;
-  const cJSON *p = cJSON_GetObjectItemCaseSensitive(req, "port");
-  if (!p || cJSON_IsNull(p)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "missing field 'port'");
-    return -1;
-  }
-  if (!cJSON_IsNumber(p) || p->valuedouble != (double)(int)p->valuedouble || p->valueint < 1 ||
-      p->valueint > 65535) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field 'port' must be an integer 1..65535");
-    return -1;
-  }
-  *port = p->valueint;
-  if (!(*cluster = nc_ag_req_name(c, id, req, "cluster", "DEFAULT")))
-    return -1;
-  if (!cluster_ok(*cluster)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field 'cluster' may hold only letters, digits, '-', '_'");
-    return -1;
-  }
-  return 0;
-}
-
-int nc_ag_read_bool(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char *key,
-                    int def, int *out) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-  if (!v || cJSON_IsNull(v)) {
-    *out = def;
-    return 0;
-  }
-  if (!cJSON_IsBool(v)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field '%s' must be a boolean", key);
-    return -1;
-  }
-  *out = cJSON_IsTrue(v);
-  return 0;
-}
-
-
 /* ---- agent.* ---- */
-
-void nc_ag_add_server(nc_agent *ag, cJSON *o) {
-  if (ag->connected)
-    cJSON_AddStringToObject(o, "server", ag->server);
-  else
-    cJSON_AddNullToObject(o, "server");
-}
-
 static void op_hello(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   const cJSON *app = cJSON_GetObjectItemCaseSensitive(req, "app");
   const cJSON *proto = cJSON_GetObjectItemCaseSensitive(req, "protocol");
@@ -328,23 +46,23 @@ static void op_hello(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSO
 
 /* ---- dispatch ---- */
 
-typedef void (*op_fn)(nc_agent *, nc_ipc_client *, const cJSON *, const cJSON *);
-static const struct {
-  const char *name;
-  op_fn fn;
-} ops[] = {
+static const nc_ag_op agent_ops[] = {
     {"agent.hello", op_hello},
-    {"naming.register", nc_ag_naming_register},
-    {"naming.deregister", nc_ag_naming_deregister},
-    {"naming.subscribe", nc_ag_naming_subscribe},
-    {"naming.unsubscribe", nc_ag_naming_unsubscribe},
-    {"naming.instances", nc_ag_naming_instances},
-    {"config.get", nc_ag_config_get},
-    {"config.publish", nc_ag_config_publish},
-    {"config.remove", nc_ag_config_remove},
-    {"config.listen", nc_ag_config_listen},
-    {"config.unlisten", nc_ag_config_unlisten},
+    {NULL, NULL},
 };
+
+/* Every op the agent serves, one table per handler module. */
+static const nc_ag_op *const op_tables[] = {
+    agent_ops, nc_ag_metrics_ops, nc_ag_reg_ops, nc_ag_naming_ops, nc_ag_config_ops,
+};
+
+static nc_ag_op_fn find_op(const char *name) {
+  for (size_t t = 0; t < sizeof(op_tables) / sizeof(op_tables[0]); t++)
+    for (const nc_ag_op *o = op_tables[t]; o->name; o++)
+      if (!strcmp(o->name, name))
+        return o->fn;
+  return NULL;
+}
 
 static void on_line(void *ud, nc_ipc_client *c, char *line, size_t len) {
   nc_agent *ag = ud;
@@ -371,15 +89,10 @@ static void on_line(void *ud, nc_ipc_client *c, char *line, size_t len) {
     goto out;
   }
   nc_trace("ipc: client %llu: %s", (unsigned long long)nc_ipc_client_id(c), op->valuestring);
-  if (!strcmp(op->valuestring, "agent.status")) {
-    nc_ag_status(ag, c, id);
+  nc_ag_op_fn fn = find_op(op->valuestring);
+  if (fn) {
+    fn(ag, c, id, req);
     goto out;
-  }
-  for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-    if (!strcmp(op->valuestring, ops[i].name)) {
-      ops[i].fn(ag, c, id, req);
-      goto out;
-    }
   }
   nc_ag_err(c, id, "BAD_REQUEST", "unknown op '%.100s'", op->valuestring);
 out:
@@ -397,20 +110,6 @@ static void on_client_close(void *ud, nc_ipc_client *c) {
 }
 
 /* ---- upstream ---- */
-
-static void upstream_event(nc_agent *ag, const char *state) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o)
-    return;
-  cJSON_AddStringToObject(o, "event", "agent.upstream");
-  cJSON_AddStringToObject(o, "state", state);
-  if (ag->server[0])
-    cJSON_AddStringToObject(o, "server", ag->server);
-  else
-    cJSON_AddNullToObject(o, "server");
-  nc_ag_broadcast(ag, o);
-  cJSON_Delete(o);
-}
 
 /* Housekeeping, once a second. Bursts of upstream traffic (a redo, many
  * subscribes) leave freed memory scattered over the allocator's per-thread
@@ -436,13 +135,7 @@ static void on_housekeeping(uv_timer_t *t) {
 
 static void up_connected(void *ud, uint64_t gen, const char *server, const char *conn_id) {
   nc_agent *ag = ud;
-  ag->connected = 1;
-  ag->gen = gen;
-  snprintf(ag->server, sizeof(ag->server), "%s", server);
-  snprintf(ag->conn_id, sizeof(ag->conn_id), "%s", conn_id);
-  if (ag->connects++)
-    ag->reconnects++;
-  upstream_event(ag, "connected");
+  nc_ag_link_connected(ag, gen, server, conn_id);
   /* Redo: the new connection holds nothing yet; replay everything. */
   nc_ag_naming_redo(ag);
   nc_ag_config_redo(ag);
@@ -451,12 +144,11 @@ static void up_connected(void *ud, uint64_t gen, const char *server, const char 
 static void up_disconnected(void *ud, uint64_t gen, const char *reason) {
   nc_agent *ag = ud;
   (void)reason;
-  if (gen != ag->gen || !ag->connected)
+  if (!nc_ag_link_disconnected(ag, gen))
     return;
-  ag->connected = 0;
   nc_ag_naming_disconnected(ag);
   nc_ag_config_disconnected(ag);
-  upstream_event(ag, "disconnected");
+  nc_ag_link_announce_down(ag);
 }
 
 static void up_push(void *ud, uint64_t gen, const char *type, const cJSON *body) {

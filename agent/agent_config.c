@@ -3,7 +3,10 @@
  * and MD5 are kept so that a reconnect can tell what changed while away.
  * What reaches the apps (stored content, config.changed, replies) is
  * agent_config_out.c. */
-#include "agent_core.h"
+#include "agent_config.h"
+#include "agent_config_out.h"
+#include "link.h"
+#include "reply.h"
 #include "nc_md5.h"
 #include "nc_err.h"
 #include "nc_json.h"
@@ -205,7 +208,7 @@ out:
   ctx_free(x);
 }
 
-void nc_ag_config_get(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_config_get(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   ckey k;
   if (read_key(c, id, req, &k))
     return;
@@ -271,7 +274,7 @@ static void publish_done(void *ud, int status, nc_msg *resp) {
   ctx_free(x);
 }
 
-void nc_ag_config_publish(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_config_publish(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   ckey k;
   if (read_key(c, id, req, &k))
     return;
@@ -318,7 +321,7 @@ static void remove_done(void *ud, int status, nc_msg *resp) {
   ctx_free(x);
 }
 
-void nc_ag_config_remove(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_config_remove(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   ckey k;
   if (read_key(c, id, req, &k))
     return;
@@ -426,7 +429,7 @@ fail:
   free(x);
 }
 
-void nc_ag_config_listen(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_config_listen(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   ckey k;
   nc_st_cfg *cfg = NULL;
   int first = 0;
@@ -478,7 +481,7 @@ void nc_ag_config_cfg_unused(nc_agent *ag, nc_st_cfg *cfg) {
   nc_st_cfg_remove(ag->st, cfg);
 }
 
-void nc_ag_config_unlisten(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_config_unlisten(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   ckey k;
   int last = 0;
   if (read_key(c, id, req, &k))
@@ -579,3 +582,12 @@ void nc_ag_config_tick(nc_agent *ag, int all) {
     send_listen(ag, v, k, 1);
   free(v);
 }
+
+const nc_ag_op nc_ag_config_ops[] = {
+    {"config.get", nc_ag_config_get},
+    {"config.publish", nc_ag_config_publish},
+    {"config.remove", nc_ag_config_remove},
+    {"config.listen", nc_ag_config_listen},
+    {"config.unlisten", nc_ag_config_unlisten},
+    {NULL, NULL},
+};

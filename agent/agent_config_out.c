@@ -2,7 +2,7 @@
  * stored (memory when listened, disk always), config.changed to the key's
  * listeners, and the replies that carry content. The upstream side
  * (queries, listens, publish, redo) is agent_config.c. */
-#include "agent_core.h"
+#include "agent_config_out.h"
 #include "nc_md5.h"
 
 #include <stdio.h>

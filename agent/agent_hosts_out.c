@@ -2,7 +2,8 @@
  * service (memory, disk, naming.changed to its local subscribers) and the
  * replies that carry a list. The upstream side (subscribe, query, push,
  * redo) is agent_naming.c. */
-#include "agent_core.h"
+#include "agent_hosts_out.h"
+#include "link.h"
 #include "hosts.h"
 
 #include <stdio.h>

@@ -2,7 +2,9 @@
  * metrics-listen is set, GET /metrics in Prometheus text (plus /health)
  * through the shared HTTP responder (common/nc_metrics.h) on the agent's
  * own loop. Both read one snapshot (nc_ag_stats_get). Loop thread only. */
-#include "agent_core.h"
+#include "agent_metrics.h"
+#include "link.h"
+#include "reply.h"
 #include "nc_err.h"
 #include "nc_log.h"
 
@@ -39,7 +41,8 @@ void nc_ag_stats_get(nc_agent *ag, nc_ag_stats *s) {
   s->heap_bytes = mi.uordblks + mi.hblkhd;
 }
 
-void nc_ag_status(nc_agent *ag, nc_ipc_client *c, const cJSON *id) {
+static void op_status(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+  (void)req;
   nc_ag_stats s;
   nc_ag_stats_get(ag, &s);
   cJSON *r = cJSON_CreateObject();
@@ -65,6 +68,11 @@ void nc_ag_status(nc_agent *ag, nc_ipc_client *c, const cJSON *id) {
     cJSON_AddNumberToObject(r, "metrics_port", ag->metrics_port);
   nc_ag_ok(c, id, r);
 }
+
+const nc_ag_op nc_ag_metrics_ops[] = {
+    {"agent.status", op_status},
+    {NULL, NULL},
+};
 
 /* Resident set size from /proc/self/statm (pages), 0 if unreadable. */
 static uint64_t rss_bytes(void) {

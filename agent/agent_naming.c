@@ -1,7 +1,11 @@
 /* naming.subscribe / unsubscribe / instances, naming pushes and the
  * naming redo (registrations live in agent_reg.c; host lists reach the
  * apps through agent_hosts_out.c). */
-#include "agent_core.h"
+#include "agent_naming.h"
+#include "agent_hosts_out.h"
+#include "agent_reg.h"
+#include "link.h"
+#include "reply.h"
 #include "hosts.h"
 #include "nc_err.h"
 #include "nc_json.h"
@@ -229,7 +233,7 @@ bad:
   return -1;
 }
 
-void nc_ag_naming_subscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_naming_subscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   nc_ag_ident k;
   cJSON *clusters = NULL;
   nc_st_svc *s = NULL;
@@ -280,7 +284,7 @@ void nc_ag_naming_svc_unused(nc_agent *ag, nc_st_svc *s) {
   nc_st_svc_remove(ag->st, s);
 }
 
-void nc_ag_naming_unsubscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_naming_unsubscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   nc_ag_ident k;
   int last = 0;
   if (nc_ag_read_ident(c, id, req, &k))
@@ -369,7 +373,7 @@ static void send_query(nc_agent *ag, const char *ns, const char *group, const ch
   nc_ag_up(ag, "ServiceQueryRequest", b, query_done, x);
 }
 
-void nc_ag_naming_instances(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_naming_instances(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   nc_ag_ident k;
   int healthy_only = 0;
   cJSON *clusters = NULL;
@@ -500,3 +504,10 @@ void nc_ag_naming_tick(nc_agent *ag) {
       send_subscribe(ag, s, 1, NULL);
   }
 }
+
+const nc_ag_op nc_ag_naming_ops[] = {
+    {"naming.subscribe", nc_ag_naming_subscribe},
+    {"naming.unsubscribe", nc_ag_naming_unsubscribe},
+    {"naming.instances", nc_ag_naming_instances},
+    {NULL, NULL},
+};

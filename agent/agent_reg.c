@@ -4,7 +4,9 @@
  * one request is out: changes meanwhile are parked with their replies and
  * go out as ONE request when it is answered, so a burst of N registers
  * costs about two requests, not N. */
-#include "agent_core.h"
+#include "agent_reg.h"
+#include "link.h"
+#include "reply.h"
 #include "nc_err.h"
 #include "nc_json.h"
 #include "nc_log.h"
@@ -269,7 +271,7 @@ static void redo_answered(nc_agent *ag, uint64_t epoch) {
     then(ag);
 }
 
-void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   nc_ag_ident k;
   const char *ip, *cluster;
   int port;
@@ -342,7 +344,7 @@ void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *id, cons
   sync_reg(ag, r, q);
 }
 
-void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+static void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   nc_ag_ident k;
   const char *ip, *cluster;
   int port;
@@ -418,3 +420,9 @@ void nc_ag_reg_disconnected(nc_agent *ag) {
   while (nc_strmap_iter_next(&it, NULL, &v))
     ((nc_st_reg *)v)->applied_gen = 0;
 }
+
+const nc_ag_op nc_ag_reg_ops[] = {
+    {"naming.register", nc_ag_naming_register},
+    {"naming.deregister", nc_ag_naming_deregister},
+    {NULL, NULL},
+};
