@@ -20,6 +20,7 @@ typedef struct reg_wait {
   nc_ag_waiter *w;
   char *ip, *cluster; /* identity of the registered instance */
   int port;
+  void *owner; /* whose hold it is (the app's client, or the agent: detached) */
   int solo; /* parked to be tried on its own (its instance is HELD) */
 } reg_wait;
 
@@ -231,7 +232,7 @@ static void reg_sent(void *ud, int status, nc_msg *resp) {
     nc_st_reg *rr = NULL;
     if (in && (!x->solo || in->held == NC_ST_HELD_TRYING) &&
         nc_st_deregister(ag->st, x->k.ns, x->k.group, x->k.service, q->ip, q->port,
-                         q->cluster, &rr) == 0)
+                         q->cluster, q->owner, &rr) == 0)
       r->resync = 1;
     wait_reply(&x->k, q, status, resp, ok);
   } else {
@@ -276,9 +277,11 @@ static void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *i
   const char *ip, *cluster;
   int port;
   nc_st_inst in = {0};
+  int detached;
   if (nc_ag_read_ident(c, id, req, &k) || nc_ag_read_addr(c, id, req, &ip, &port, &cluster))
     return;
-  if (nc_ag_read_bool(c, id, req, "healthy", 1, &in.healthy) ||
+  if (nc_ag_read_bool(c, id, req, "detached", 0, &detached) ||
+      nc_ag_read_bool(c, id, req, "healthy", 1, &in.healthy) ||
       nc_ag_read_bool(c, id, req, "enabled", 1, &in.enabled) ||
       nc_ag_read_bool(c, id, req, "ephemeral", 1, &in.ephemeral))
     return;
@@ -312,7 +315,9 @@ static void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *i
   in.ip = strdup(ip);
   in.cluster = strdup(cluster);
   in.port = port;
-  in.owner = c;
+  /* A detached hold belongs to the agent: it outlives the app's socket and
+   * ends with an explicit deregister (or the agent). */
+  in.owner = detached ? (void *)ag : (void *)c;
   in.metadata = md && cJSON_IsObject(md) ? cJSON_Duplicate(md, 1) : cJSON_CreateObject();
   reg_wait *q = calloc(1, sizeof(*q));
   nc_st_reg *r = NULL;
@@ -326,6 +331,7 @@ static void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *i
     return;
   }
   q->port = port;
+  q->owner = detached ? (void *)ag : (void *)c; /* in.owner: moved into the state */
   nc_debug("naming: register %s:%d in %s@@%s (%zu local)", ip, port, k.group, k.service, r->n);
   if (!ag->connected) {
     nc_ag_key kk = {(char *)k.ns, (char *)k.group, (char *)k.service};
@@ -344,15 +350,32 @@ static void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *i
   sync_reg(ag, r, q);
 }
 
+/* Releases one hold: the caller's own, else the detached one (a detached
+ * registration is released by whichever app deregisters it); with
+ * "detached": true only the detached one. Another app's hold is never
+ * touched: the instance stays upstream while any hold is left. */
 static void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   nc_ag_ident k;
   const char *ip, *cluster;
-  int port;
+  int port, detached, rc = NC_ENOTFOUND;
   nc_st_reg *r = NULL;
-  if (nc_ag_read_ident(c, id, req, &k) || nc_ag_read_addr(c, id, req, &ip, &port, &cluster))
+  if (nc_ag_read_ident(c, id, req, &k) || nc_ag_read_addr(c, id, req, &ip, &port, &cluster) ||
+      nc_ag_read_bool(c, id, req, "detached", 0, &detached))
     return;
-  if (nc_st_deregister(ag->st, k.ns, k.group, k.service, ip, port, cluster, &r) != 0) {
-    nc_ag_err(c, id, "NOT_FOUND", "no such instance registered via this agent");
+  if (!detached)
+    rc = nc_st_deregister(ag->st, k.ns, k.group, k.service, ip, port, cluster, c, &r);
+  if (rc == NC_ENOTFOUND)
+    rc = nc_st_deregister(ag->st, k.ns, k.group, k.service, ip, port, cluster, ag, &r);
+  if (rc != 0) {
+    nc_st_reg *have = nc_st_reg_get(ag->st, k.ns, k.group, k.service);
+    size_t holds = have ? nc_st_reg_holds(have, ip, port, cluster) : 0;
+    if (holds && detached)
+      nc_ag_err(c, id, "NOT_FOUND", "no detached hold on this instance (%zu other hold(s))", holds);
+    else if (holds)
+      nc_ag_err(c, id, "NOT_FOUND",
+                "this connection holds no such instance (%zu other app(s) hold it)", holds);
+    else
+      nc_ag_err(c, id, "NOT_FOUND", "no such instance registered via this agent");
     return;
   }
   nc_ag_ok(c, id, NULL);

@@ -121,6 +121,49 @@ nc_st_reg *nc_st_reg_get(nc_st *st, const char *ns, const char *group, const cha
   return r;
 }
 
+static int same_id(const nc_st_inst *in, const char *ip, int port, const char *cluster) {
+  return in->port == port && !strcmp(in->ip, ip) && !strcmp(in->cluster, cluster);
+}
+
+/* Index of the last (effective) entry of that identity, or r->n. */
+static size_t last_of(const nc_st_reg *r, const char *ip, int port, const char *cluster) {
+  for (size_t i = r->n; i-- > 0;)
+    if (same_id(&r->insts[i], ip, port, cluster))
+      return i;
+  return r->n;
+}
+
+/* 1 when insts[i] is the effective entry of its identity (no later hold). */
+static int effective(const nc_st_reg *r, size_t i) {
+  const nc_st_inst *in = &r->insts[i];
+  for (size_t j = i + 1; j < r->n; j++)
+    if (same_id(&r->insts[j], in->ip, in->port, in->cluster))
+      return 0;
+  return 1;
+}
+
+static void remove_at(nc_st_reg *r, size_t i) {
+  nc_st_inst_clear(&r->insts[i]);
+  memmove(&r->insts[i], &r->insts[i + 1], (r->n - i - 1) * sizeof(nc_st_inst));
+  r->n--;
+}
+
+/* Drops the hold at i. When it was the effective one, the identity's next
+ * most recent hold takes over, with its HELD state (which belongs to the
+ * identity: a lone attempt may be under way for it). */
+static void release_at(nc_st_reg *r, size_t i) {
+  int held = r->insts[i].held, was_eff = effective(r, i);
+  char *ip = r->insts[i].ip, *cluster = r->insts[i].cluster;
+  int port = r->insts[i].port;
+  r->insts[i].ip = r->insts[i].cluster = NULL;
+  remove_at(r, i);
+  size_t now = last_of(r, ip, port, cluster);
+  if (was_eff && now < r->n)
+    r->insts[now].held = held;
+  free(ip);
+  free(cluster);
+}
+
 int nc_st_register(nc_st *st, const char *ns, const char *group, const char *service,
                    nc_st_inst *inst, nc_st_reg **out) {
   int rc = NC_ENOMEM;
@@ -135,19 +178,21 @@ int nc_st_register(nc_st *st, const char *ns, const char *group, const char *ser
         nc_strmap_put(st->regs, k, r, NULL))
       goto out;
   }
-  size_t i;
-  for (i = 0; i < r->n; i++)
-    if (r->insts[i].port == inst->port && !strcmp(r->insts[i].ip, inst->ip) &&
-        !strcmp(r->insts[i].cluster, inst->cluster))
+  if (grow((void **)&r->insts, &r->cap, r->n, sizeof(nc_st_inst)))
+    goto out;
+  /* The identity's current effective entry hands its HELD state on: the
+   * split logic tracks the identity, not the holder. */
+  size_t prev = last_of(r, inst->ip, inst->port, inst->cluster);
+  int held = prev < r->n ? r->insts[prev].held : NC_ST_HELD_NONE;
+  for (size_t i = 0; i < r->n; i++) {
+    if (r->insts[i].owner == inst->owner && same_id(&r->insts[i], inst->ip, inst->port,
+                                                    inst->cluster)) {
+      remove_at(r, i); /* re-registered: it moves to the end (most recent) */
       break;
-  if (i == r->n) {
-    if (grow((void **)&r->insts, &r->cap, r->n, sizeof(nc_st_inst)))
-      goto out;
-    r->n++;
-  } else {
-    nc_st_inst_clear(&r->insts[i]);
+    }
   }
-  r->insts[i] = *inst;
+  inst->held = held;
+  r->insts[r->n++] = *inst;
   memset(inst, 0, sizeof(*inst));
   r->gen++;
   created = NULL;
@@ -163,16 +208,14 @@ out:
 }
 
 int nc_st_deregister(nc_st *st, const char *ns, const char *group, const char *service,
-                     const char *ip, int port, const char *cluster, nc_st_reg **out) {
+                     const char *ip, int port, const char *cluster, const void *owner,
+                     nc_st_reg **out) {
   nc_st_reg *r = nc_st_reg_get(st, ns, group, service);
   if (!r)
     return NC_ENOTFOUND;
   for (size_t i = 0; i < r->n; i++) {
-    if (r->insts[i].port == port && !strcmp(r->insts[i].ip, ip) &&
-        !strcmp(r->insts[i].cluster, cluster)) {
-      nc_st_inst_clear(&r->insts[i]);
-      memmove(&r->insts[i], &r->insts[i + 1], (r->n - i - 1) * sizeof(nc_st_inst));
-      r->n--;
+    if (r->insts[i].owner == owner && same_id(&r->insts[i], ip, port, cluster)) {
+      release_at(r, i);
       r->gen++;
       *out = r;
       return 0;
@@ -182,11 +225,22 @@ int nc_st_deregister(nc_st *st, const char *ns, const char *group, const char *s
 }
 
 nc_st_inst *nc_st_reg_find(nc_st_reg *r, const char *ip, int port, const char *cluster) {
+  size_t i = last_of(r, ip, port, cluster);
+  return i < r->n ? &r->insts[i] : NULL;
+}
+
+size_t nc_st_reg_holds(const nc_st_reg *r, const char *ip, int port, const char *cluster) {
+  size_t n = 0;
   for (size_t i = 0; i < r->n; i++)
-    if (r->insts[i].port == port && !strcmp(r->insts[i].ip, ip) &&
-        !strcmp(r->insts[i].cluster, cluster))
-      return &r->insts[i];
-  return NULL;
+    n += same_id(&r->insts[i], ip, port, cluster);
+  return n;
+}
+
+size_t nc_st_reg_count(const nc_st_reg *r) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->n; i++)
+    n += effective(r, i);
+  return n;
 }
 
 void nc_st_reg_gc(nc_st *st, nc_st_reg *r) {
@@ -240,7 +294,7 @@ int nc_st_reg_request(const nc_st_reg *r, const char **type, cJSON **body) {
     goto fail;
   size_t live = 0;
   for (size_t i = 0; i < r->n; i++)
-    live += r->insts[i].held != NC_ST_HELD;
+    live += r->insts[i].held != NC_ST_HELD && effective(r, i);
   if (live == 0) {
     /* Deregistration removes whatever this connection published for the
      * service; the instance body only needs to be well formed. */
@@ -256,7 +310,8 @@ int nc_st_reg_request(const nc_st_reg *r, const char **type, cJSON **body) {
     if (!arr || !cJSON_AddStringToObject(b, "type", "batchRegisterInstance"))
       goto fail;
     for (size_t i = 0; i < r->n; i++) {
-      if (r->insts[i].held == NC_ST_HELD)
+      /* One entry per identity: its most recent hold. */
+      if (r->insts[i].held == NC_ST_HELD || !effective(r, i))
         continue;
       cJSON *o = inst_json(&r->insts[i], r);
       if (!o)
@@ -455,15 +510,11 @@ void nc_st_drop_owner(nc_st *st, void *owner, const nc_st_drop_cbs *cbs) {
   nc_strmap_iter_init(&it, st->regs);
   while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_st_reg *r = v;
-    size_t j = 0, before = r->n;
-    for (size_t i = 0; i < r->n; i++) {
+    size_t before = r->n;
+    for (size_t i = r->n; i-- > 0;)
       if (r->insts[i].owner == owner)
-        nc_st_inst_clear(&r->insts[i]);
-      else
-        r->insts[j++] = r->insts[i];
-    }
-    r->n = j;
-    if (j != before) {
+        release_at(r, i);
+    if (r->n != before) {
       r->gen++;
       if (cbs && cbs->on_reg)
         cbs->on_reg(cbs->ud, r); /* may gc r: the iterator tolerates it */
@@ -489,7 +540,7 @@ void nc_st_get_counts(nc_st *st, nc_st_counts *c) {
   void *v;
   nc_strmap_iter_init(&it, st->regs);
   while (nc_strmap_iter_next(&it, NULL, &v)) {
-    c->instances += ((nc_st_reg *)v)->n;
+    c->instances += nc_st_reg_count(v);
     c->services_registered++;
   }
   nc_strmap_iter_init(&it, st->svcs);

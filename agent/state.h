@@ -1,7 +1,13 @@
 /* nc_st: the agent's desired state — what local apps asked for, kept so it
  * can be replayed after every upstream (re)connect (redo):
- *   - registrations: instances per service, each owned by one local app;
- *     all instances of a service go upstream as ONE BatchInstanceRequest
+ *   - registrations: instances per service; an instance (ip, port,
+ *     cluster) may be held by several owners at once (two apps registering
+ *     the same address during a hot restart or a blue/green switch, or a
+ *     detached hold): it stays upstream while any hold is left, and the
+ *     most recent registration's data is what the server sees. Each hold
+ *     is one entry of the service's array; the last entry of an identity
+ *     is the effective one. All instances of a service go upstream as ONE
+ *     BatchInstanceRequest
  *     (Nacos keeps one published set per service per connection), an empty
  *     set as a deregisterInstance InstanceRequest;
  *   - subscriptions: one entry per service with the local subscribers (a
@@ -30,8 +36,9 @@ typedef struct nc_st_inst {
   double weight;
   int healthy, enabled, ephemeral;
   cJSON *metadata; /* object of strings, owned */
-  void *owner;
-  int held;        /* NC_ST_HELD_*: left out of the upstream set for now */
+  void *owner;     /* the holder: an app's client, or the agent's detached tag */
+  int held;        /* NC_ST_HELD_*: left out of the upstream set for now;
+                      meaningful on the effective (last) entry only */
 } nc_st_inst;
 
 /* An instance the server refused as part of a merged set is tried again on
@@ -42,7 +49,7 @@ enum { NC_ST_HELD_NONE = 0, NC_ST_HELD, NC_ST_HELD_TRYING };
 
 typedef struct nc_st_reg {
   char *ns, *group, *service;
-  nc_st_inst *insts;
+  nc_st_inst *insts; /* holds in registration order (see above) */
   size_t n, cap;
   uint64_t gen;
   uint64_t applied_gen; /* gen the server confirmed on this connection */
@@ -103,17 +110,26 @@ nc_strmap *nc_st_regs(nc_st *st);
 nc_strmap *nc_st_svcs(nc_st *st);
 nc_strmap *nc_st_cfgs(nc_st *st);
 
-/* Adds (or replaces: same ip, port and cluster) an instance. On success the
+/* Adds inst->owner's hold on an instance (or replaces it: same ip, port,
+ * cluster and owner); either way it becomes the most recent registration
+ * of that identity, so its data is what goes upstream. On success the
  * strings and metadata of *inst are moved into the state and *inst is
  * zeroed. */
 int nc_st_register(nc_st *st, const char *ns, const char *group, const char *service,
                    nc_st_inst *inst, nc_st_reg **out);
-/* NC_ENOTFOUND when no such instance. */
+/* Releases owner's hold; the instance leaves the set when it was the last
+ * one. NC_ENOTFOUND when owner holds no such instance. */
 int nc_st_deregister(nc_st *st, const char *ns, const char *group, const char *service,
-                     const char *ip, int port, const char *cluster, nc_st_reg **out);
+                     const char *ip, int port, const char *cluster, const void *owner,
+                     nc_st_reg **out);
 nc_st_reg *nc_st_reg_get(nc_st *st, const char *ns, const char *group, const char *service);
-/* The instance of r with that identity, or NULL. Borrowed. */
+/* The effective instance of r with that identity (its most recent hold),
+ * or NULL. Borrowed. */
 nc_st_inst *nc_st_reg_find(nc_st_reg *r, const char *ip, int port, const char *cluster);
+/* How many holds r has on that identity (0 when not registered). */
+size_t nc_st_reg_holds(const nc_st_reg *r, const char *ip, int port, const char *cluster);
+/* Distinct instances of r (identities, not holds). */
+size_t nc_st_reg_count(const nc_st_reg *r);
 /* Frees the entry when it holds no instance (after the deregister went out)
  * and no request for it is in flight or parked. */
 void nc_st_reg_gc(nc_st *st, nc_st_reg *r);
@@ -154,7 +170,9 @@ void nc_st_cfg_remove(nc_st *st, nc_st_cfg *cfg);
 /* content NULL = the config does not exist. */
 void nc_st_cfg_set(nc_st_cfg *cfg, const char *content);
 
-/* Removes everything owner holds. For each registration set that changed,
+/* Removes everything owner holds. For each registration set that changed
+ * (a hold released, even when another holder keeps the instance: its data
+ * may be the one that goes upstream now),
  * on_reg runs; for each subscription / listener entry left without local
  * users, on_svc / on_cfg run (the entries still exist; the callee sends
  * the upstream unsubscribe and removes them). */

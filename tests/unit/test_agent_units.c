@@ -217,9 +217,9 @@ static void test_state_batches_instances_per_service(void **state) {
   nc_st_drop_owner(st, &app1, &cbs);
   assert_int_equal(r->n, 1);
   assert_true(r->gen > gen);
-  assert_int_equal(nc_st_deregister(st, "", "G", "svc", "10.0.0.9", 80, "DEFAULT", &r),
+  assert_int_equal(nc_st_deregister(st, "", "G", "svc", "10.0.0.9", 80, "DEFAULT", &app2, &r),
                    NC_ENOTFOUND);
-  assert_int_equal(nc_st_deregister(st, "", "G", "svc", "10.0.0.2", 80, "DEFAULT", &r), 0);
+  assert_int_equal(nc_st_deregister(st, "", "G", "svc", "10.0.0.2", 80, "DEFAULT", &app2, &r), 0);
   assert_int_equal(nc_st_reg_request(r, &type, &body), 0);
   assert_string_equal(type, "InstanceRequest");
   assert_string_equal(cJSON_GetObjectItem(body, "type")->valuestring, "deregisterInstance");
@@ -229,6 +229,56 @@ static void test_state_batches_instances_per_service(void **state) {
   nc_st_counts c;
   nc_st_get_counts(st, &c);
   assert_int_equal(c.instances, 0);
+  nc_st_free(st);
+}
+
+/* Two owners hold one identity: one entry goes upstream, with the most
+ * recent registration's data; each owner releases only its own hold. */
+static void test_state_holder_set(void **state) {
+  (void)state;
+  nc_st *st = nc_st_new();
+  int app1, app2;
+  nc_st_reg *r = NULL;
+  const char *type;
+  cJSON *body;
+  nc_st_inst in = mkinst("10.0.0.1", 80, &app1);
+  in.weight = 1;
+  assert_int_equal(nc_st_register(st, "", "G", "svc", &in, &r), 0);
+  in = mkinst("10.0.0.1", 80, &app2);
+  in.weight = 7;
+  assert_int_equal(nc_st_register(st, "", "G", "svc", &in, &r), 0);
+  assert_int_equal(nc_st_reg_count(r), 1);
+  assert_int_equal(nc_st_reg_holds(r, "10.0.0.1", 80, "DEFAULT"), 2);
+  assert_int_equal(nc_st_reg_request(r, &type, &body), 0);
+  cJSON *arr = cJSON_GetObjectItem(body, "instances");
+  assert_int_equal(cJSON_GetArraySize(arr), 1);
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "weight")->valuedouble, 7);
+  cJSON_Delete(body);
+  /* app1 re-registers: its hold becomes the most recent one. */
+  in = mkinst("10.0.0.1", 80, &app1);
+  in.weight = 2;
+  assert_int_equal(nc_st_register(st, "", "G", "svc", &in, &r), 0);
+  assert_int_equal(nc_st_reg_holds(r, "10.0.0.1", 80, "DEFAULT"), 2);
+  assert_int_equal(nc_st_reg_find(r, "10.0.0.1", 80, "DEFAULT")->weight, 2);
+  /* A HELD identity stays HELD when its effective hold is released. */
+  nc_st_reg_find(r, "10.0.0.1", 80, "DEFAULT")->held = NC_ST_HELD;
+  int stranger;
+  assert_int_equal(nc_st_deregister(st, "", "G", "svc", "10.0.0.1", 80, "DEFAULT", &stranger, &r),
+                   NC_ENOTFOUND);
+  assert_int_equal(nc_st_deregister(st, "", "G", "svc", "10.0.0.1", 80, "DEFAULT", &app1, &r), 0);
+  nc_st_inst *e = nc_st_reg_find(r, "10.0.0.1", 80, "DEFAULT");
+  assert_non_null(e);
+  assert_int_equal(e->weight, 7);
+  assert_int_equal(e->held, NC_ST_HELD);
+  e->held = NC_ST_HELD_NONE;
+  nc_st_counts c;
+  nc_st_get_counts(st, &c);
+  assert_int_equal(c.instances, 1);
+  nc_st_drop_owner(st, &app2, NULL);
+  assert_int_equal(r->n, 0);
+  assert_int_equal(nc_st_reg_request(r, &type, &body), 0);
+  assert_string_equal(type, "InstanceRequest");
+  cJSON_Delete(body);
   nc_st_free(st);
 }
 
@@ -338,6 +388,7 @@ int main(void) {
       cmocka_unit_test(test_uids_parse),
       cmocka_unit_test(test_hosts_hash_ignores_order_and_sees_changes),
       cmocka_unit_test(test_state_batches_instances_per_service),
+      cmocka_unit_test(test_state_holder_set),
       cmocka_unit_test(test_state_subscription_refcount),
       cmocka_unit_test(test_state_config_listeners_and_md5),
       cmocka_unit_test(test_cache_round_trip_and_odd_names),
