@@ -118,9 +118,9 @@ static void unary_arrived(nc_gsrv *srv, grpc_call *call, grpc_byte_buffer *paylo
     nc_gsrv_unary_reply(u, NULL, 0);
     return;
   }
-  char *peer = grpc_call_get_peer(call);
+  char peer[96];
+  nc_gsrv__peer(call, peer, sizeof(peer));
   nc_gsrv__emit(srv, NC_GSRV_EV_UNARY, 0, u, peer, payload);
-  gpr_free(peer);
   if (atomic_load(&srv->stopping))
     nc_gsrv_unary_reply(u, NULL, 0);
 }
@@ -320,7 +320,6 @@ static void poll_orphans(nc_gsrv *srv) {
 int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gsrv **out,
                   int *bound_port) {
   nc_gsrv *srv = NULL;
-  grpc_server_credentials *creds = NULL;
   int rc = NC_ENOMEM;
   char addr[300];
   *out = NULL;
@@ -328,6 +327,7 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
     return NC_EINVAL;
   if (!(srv = calloc(1, sizeof(*srv))))
     return NC_ENOMEM;
+  nc_gsrv__listen_init(srv);
   srv->cb = cb;
   srv->ud = ud;
   srv->queue_max = opts->stream_queue_max ? opts->stream_queue_max : 1024;
@@ -343,7 +343,9 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
   if (!(srv->buckets = calloc(srv->n_buckets, sizeof(*srv->buckets))))
     goto out;
 
-  grpc_arg args[8];
+  nc_gsrv_limits lim;
+  nc_gsrv__get_limits(&lim);
+  grpc_arg args[12];
   int na = 0;
   nc_grpc_arg_int(&args[na++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                   opts->max_msg_bytes > 0 ? opts->max_msg_bytes : 10 * 1024 * 1024);
@@ -352,7 +354,18 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
                   opts->keepalive_permit_ms > 0 ? opts->keepalive_permit_ms : 10000);
   nc_grpc_arg_int(&args[na++], GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   nc_grpc_arg_int(&args[na++], GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  nc_grpc_arg_int(&args[na++], GRPC_ARG_ALLOW_REUSEPORT, 0); /* a taken port must fail */
+  if (lim.keepalive_ms >= 0) {
+    /* Dead-peer detection for hosts that vanish without a FIN: an unacked
+     * ping ends the transport and so every stream on it. Pings must not
+     * stop on an idle connection: by default the core sends only 2 pings
+     * until it has sent data, so that limit is lifted. */
+    nc_grpc_arg_int(&args[na++], GRPC_ARG_KEEPALIVE_TIME_MS,
+                    lim.keepalive_ms ? lim.keepalive_ms : NC_GSRV_KEEPALIVE_MS);
+    nc_grpc_arg_int(&args[na++], GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                    lim.keepalive_timeout_ms > 0 ? lim.keepalive_timeout_ms
+                                                 : NC_GSRV_KEEPALIVE_TIMEOUT_MS);
+    nc_grpc_arg_int(&args[na++], GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
   /* Nacos messages are small: bandwidth-delay probing only adds pings, timer
    * wake-ups and ~25% CPU to a 5,000-connection push fan-out. */
   nc_grpc_arg_int(&args[na++], GRPC_ARG_HTTP2_BDP_PROBE, 0);
@@ -369,10 +382,8 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
   }
   const char *host = opts->host && *opts->host ? opts->host : "0.0.0.0";
   snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, opts->port);
-  creds = grpc_insecure_server_credentials_create();
-  int port = grpc_server_add_http2_port(srv->server, addr, creds);
-  grpc_server_credentials_release(creds);
-  if (port <= 0) {
+  int port = 0;
+  if (nc_gsrv__listen(srv, host, opts->port, &port) != 0) {
     nc_error("gsrv: cannot bind %s", addr);
     rc = NC_EIO;
     goto out;
@@ -401,6 +412,10 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
       req_post(srv, r);
     }
   }
+  if (nc_gsrv__listen_start(srv) != 0) {
+    nc_error("gsrv: cannot start the accept thread");
+    goto out_started;
+  }
   if (bound_port)
     *bound_port = port;
   nc_debug("gsrv: listening on %s (port %d, %d thread(s))", addr, port, srv->nq);
@@ -427,6 +442,7 @@ out:
       grpc_completion_queue_destroy(srv->qs[i].cq);
     }
   }
+  nc_gsrv__listen_stop(srv);
   free(srv->reqs);
   free(srv->buckets);
   pthread_rwlock_destroy(&srv->api_lock);
@@ -440,6 +456,8 @@ out:
 void nc_gsrv_stop(nc_gsrv *srv) {
   if (!srv)
     return;
+  /* No connection may be handed to a server that is shutting down. */
+  nc_gsrv__listen_stop(srv);
   pthread_rwlock_wrlock(&srv->api_lock);
   atomic_store(&srv->stopping, 1);
   pthread_rwlock_unlock(&srv->api_lock);

@@ -58,6 +58,34 @@ typedef struct nc_gsrv_opts {
   int keepalive_permit_ms; /* min client ping interval tolerated; 0 = 10 s */
 } nc_gsrv_opts;
 
+/* Process-wide limits of every nc_gsrv (descriptors are process-wide).
+ * Connections are accepted by nc_gsrv's own loop, not gRPC's (gRPC 1.51's
+ * listener dies on EMFILE); see nc_grpc_accept.c. */
+typedef struct nc_gsrv_limits {
+  /* TCP connections open over all ports at most this many; the cap is
+   * min(max_conns, RLIMIT_NOFILE soft limit - fd_reserve), re-read on each
+   * accept. 0 = the descriptor-derived cap alone. Connections above it get
+   * an HTTP/2 GOAWAY saying so and are closed; one log line per 10 s. */
+  int max_conns;
+  int fd_reserve; /* descriptors left for everything else; < 0 = 128 */
+  /* HTTP/2 keepalive pings from the server on every connection (idle ones
+   * included): a peer that does not ack one within keepalive_timeout_ms is
+   * dropped (its streams end with STREAM_CLOSED). Applies to servers started
+   * after the call. keepalive_ms 0 = NC_GSRV_KEEPALIVE_MS, < 0 = no pings;
+   * keepalive_timeout_ms 0 = NC_GSRV_KEEPALIVE_TIMEOUT_MS. */
+  int keepalive_ms, keepalive_timeout_ms;
+} nc_gsrv_limits;
+#define NC_GSRV_KEEPALIVE_MS 6000
+#define NC_GSRV_KEEPALIVE_TIMEOUT_MS 4000
+
+/* Replaces the limits (any thread, any time; the cap applies to the next
+ * accept). Without a call: {0, 128, 0, 0}. */
+void nc_gsrv_set_limits(const nc_gsrv_limits *l);
+/* Connections open over all ports (sweeps first), and connections refused
+ * since start (cap or descriptor shortage). Any thread. */
+long nc_gsrv_open_conns(void);
+unsigned long nc_gsrv_refused_total(void);
+
 /* Creates, binds and starts the server. *bound_port receives the actual
  * port. Returns 0, NC_EIO when the port cannot be bound, NC_ENOMEM. */
 int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gsrv **out,

@@ -185,9 +185,7 @@ void nc_gsrv__stream_arrived(nc_gsrv *srv, grpc_call *call) {
   s->id = atomic_fetch_add(&g_next_stream_id, 1);
   atomic_init(&s->refs, 1); /* the map's */
   pthread_mutex_init(&s->mu, NULL);
-  char *peer = grpc_call_get_peer(call);
-  snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "");
-  gpr_free(peer);
+  nc_gsrv__peer(call, s->peer, sizeof(s->peer));
   nc_gsrv__live_add(srv, 1);
   /* Everything is started before the stream is published (map + OPEN
    * event): from then on the owner may send from its own thread, and the

@@ -8,12 +8,14 @@
 #include "nc_grpc_util.h"
 
 #include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #define GS_UNARY_REQS 16 /* outstanding request_call per queue and method */
 #define GS_STREAM_REQS 8
 #define GS_MAX_THREADS 16
+#define GS_LINGER 64 /* refused sockets kept until the client read the GOAWAY */
 
 enum { T_REQ = 1, T_UNARY_DONE, T_GENERIC_DONE, T_S_RECV, T_S_CLOSE, T_S_SEND, T_S_STATUS, T_SHUTDOWN };
 enum { M_UNARY, M_STREAM, M_GENERIC };
@@ -56,8 +58,21 @@ typedef struct gs_stream {
   grpc_status_code close_code;
 } gs_stream;
 
+typedef struct gs_linger {
+  int fd; /* -1: free */
+  uint64_t until;
+} gs_linger;
+
 struct nc_gsrv {
   grpc_server *server;
+  /* listener (nc_grpc_accept.c): only its thread touches these after start */
+  int port, lfd, wake_fd, reserve_fd, a_started;
+  pthread_t athr;
+  grpc_server_credentials *creds;
+  gs_linger linger[GS_LINGER];
+  uint64_t last_refusal_log;
+  unsigned long refused_since_log;
+
   void *m_unary, *m_stream;
   nc_gsrv_on_event cb;
   void *ud;
@@ -81,6 +96,22 @@ struct nc_gsrv {
   gs_stream **buckets;
   size_t n_buckets, n_streams;
 };
+
+/* nc_grpc_accept.c */
+/* Marks the listener fields unused; first thing after allocation. */
+void nc_gsrv__listen_init(nc_gsrv *srv);
+/* Binds and listens on host:port (0 = any free port); *bound gets the port.
+ * NC_EIO when it cannot bind. Sets up the fields the others use. */
+int nc_gsrv__listen(nc_gsrv *srv, const char *host, int port, int *bound);
+/* Starts the accept thread; the gRPC server must be started. */
+int nc_gsrv__listen_start(nc_gsrv *srv);
+/* Stops the accept thread (before the gRPC server shuts down) and closes
+ * the listener; safe after a failed or no nc_gsrv__listen_start. */
+void nc_gsrv__listen_stop(nc_gsrv *srv);
+/* The call's peer as "ipv4:a.b.c.d:port" (gRPC says "fd:N" for sockets
+ * handed over by descriptor). */
+void nc_gsrv__peer(grpc_call *call, char *out, size_t cap);
+void nc_gsrv__get_limits(nc_gsrv_limits *out);
 
 /* nc_grpc_server.c */
 void nc_gsrv__live_add(nc_gsrv *srv, long d);
