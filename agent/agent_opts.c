@@ -16,7 +16,7 @@ const nc_opt nc_agent_opt_table[] = {
      "unix socket path for local apps"},
     {"cache-dir", NC_OPT_STR, "/var/cache/nacos-agent", F(cache_dir), 0, -1,
      "directory for the service-list and config cache"},
-    {"log-level", NC_OPT_STR, "info", F(log_level), 0, -1, "error|warn|info|debug|trace"},
+    {"log-level", NC_OPT_CHOICE, "info", F(log_level), 0, -1, "error|warn|info|debug|trace"},
     /* 25,231,360 = the server's 4 MiB config content cap x 6 (a control
      * byte escapes to \u00XX) + 64 KiB for the rest of the request, so any
      * content nacosd accepts fits in one line (ipc/nc_ipc.h has the same). */

@@ -19,6 +19,32 @@
   "host:port#grpcport (host:port/grpcport in a config file);\n"                       \
   "separate entries with commas."
 
+/* What start-up would refuse in the --servers and --allowed-uids lists,
+ * checked while parsing options so --show-config and SIGHUP refuse it too. */
+static int check_lists(void *p, const char *prog) {
+  const nc_agent_cfg *cfg = p;
+  nc_server_addr *sv = NULL;
+  uid_t *uids = NULL;
+  size_t n = 0;
+  char err[300];
+  int rc = nc_agent_parse_servers(cfg->servers, &sv, &n, err, sizeof(err));
+  free(sv);
+  if (rc) {
+    fprintf(stderr, "%s: --servers: %s\n", prog, err);
+    return rc;
+  }
+  rc = nc_agent_parse_uids(cfg->allowed_uids, &uids, &n);
+  free(uids);
+  if (rc)
+    fprintf(stderr, "%s: --allowed-uids: expected a comma list of numeric uids\n", prog);
+  return rc;
+}
+
+static int parse_opts(nc_agent_cfg *cfg, int argc, char **argv) {
+  return nc_opts_parse_ex(nc_agent_opt_table, nc_agent_opt_count, cfg, argc, argv, "nacos-agent",
+                          SUMMARY, check_lists);
+}
+
 typedef struct hup {
   uv_signal_t sig;
   int argc;
@@ -33,8 +59,7 @@ static void on_sighup(uv_signal_t *h, int sig) {
   (void)sig;
   memset(&cfg, 0, sizeof(cfg));
   nc_info("agent: SIGHUP: re-reading configuration");
-  if (nc_opts_parse(nc_agent_opt_table, nc_agent_opt_count, &cfg, u->argc, u->argv, "nacos-agent",
-                    SUMMARY) == 0)
+  if (parse_opts(&cfg, u->argc, u->argv) == 0)
     nc_log_reload_level(cfg.log_level);
   else
     nc_warn("agent: SIGHUP: configuration is invalid; keeping the running one");
@@ -45,8 +70,7 @@ int main(int argc, char **argv) {
   nc_agent_cfg cfg;
   memset(&cfg, 0, sizeof(cfg));
   nc_agent *ag = NULL;
-  int rc = nc_opts_parse(nc_agent_opt_table, nc_agent_opt_count, &cfg, argc, argv, "nacos-agent",
-                         SUMMARY);
+  int rc = parse_opts(&cfg, argc, argv);
   if (rc == NC_OPTS_EXIT) {
     nc_opts_free(nc_agent_opt_table, nc_agent_opt_count, &cfg);
     return 0;

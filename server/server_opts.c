@@ -18,7 +18,7 @@ static const nc_opt opts[] = {
      "gRPC port for peers (-1 = port+1001, 0 = free)"},
     {"bind", NC_OPT_STR, "0.0.0.0", F(bind), 0, -1, "listen address"},
     {"data-dir", NC_OPT_STR, "./data", F(data_dir), 0, -1, "directory for persistent data"},
-    {"log-level", NC_OPT_STR, "info", F(log_level), 0, -1, "error|warn|info|debug|trace"},
+    {"log-level", NC_OPT_CHOICE, "info", F(log_level), 0, -1, "error|warn|info|debug|trace"},
     {"port-file", NC_OPT_STR, NULL, F(port_file), 0, -1,
      "write the bound ports as JSON here once listening"},
     {"push-merge-ms", NC_OPT_INT, "500", F(push_merge_ms), 0, 600000,
@@ -53,20 +53,29 @@ static const nc_opt opts[] = {
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
+/* The derived ports must fit; a check so --show-config refuses a --port
+ * that start-up refuses. */
+static int check_ports(void *p, const char *prog) {
+  const nc_server_cfg *cfg = p;
+  long g = cfg->grpc_port < 0 && cfg->port ? cfg->port + 1000 : cfg->grpc_port;
+  long k = cfg->cluster_port < 0 && cfg->port ? cfg->port + 1001 : cfg->cluster_port;
+  if (g > 65535 || k > 65535) {
+    fprintf(stderr, "%s: --port %ld leaves no room for the gRPC ports (+1000/+1001)\n", prog,
+            cfg->port);
+    return NC_EINVAL;
+  }
+  return 0;
+}
+
 int nc_server_cfg_parse(nc_server_cfg *cfg, int argc, char **argv) {
-  int rc = nc_opts_parse(opts, N_OPTS, cfg, argc, argv, "nacosd",
-                         "Nacos 2.x compatible naming and configuration server");
+  int rc = nc_opts_parse_ex(opts, N_OPTS, cfg, argc, argv, "nacosd",
+                            "Nacos 2.x compatible naming and configuration server", check_ports);
   if (rc != NC_OPTS_CONTINUE)
     return rc;
   if (cfg->grpc_port < 0)
     cfg->grpc_port = cfg->port ? cfg->port + 1000 : 0;
   if (cfg->cluster_port < 0)
     cfg->cluster_port = cfg->port ? cfg->port + 1001 : 0;
-  if (cfg->grpc_port > 65535 || cfg->cluster_port > 65535) {
-    fprintf(stderr, "nacosd: --port %ld leaves no room for the gRPC ports (+1000/+1001)\n",
-            cfg->port);
-    return NC_EINVAL;
-  }
   return NC_OPTS_CONTINUE;
 }
 

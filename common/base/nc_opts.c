@@ -6,6 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#ifndef NC_VERSION
+#define NC_VERSION "unknown" /* the top CMakeLists.txt defines it from project(VERSION) */
+#endif
 
 static const nc_opt *find_opt(const nc_opt *table, size_t n, const char *name) {
   for (size_t i = 0; i < n; i++)
@@ -26,14 +31,44 @@ static int parse_bool(const char *v, int *out) {
   return NC_EINVAL;
 }
 
-int nc_opts_set(const nc_opt *table, size_t n, void *cfg, const char *name, const char *value) {
+/* Length of the choice list at the start of a CHOICE option's help. */
+static size_t choices_len(const char *help) {
+  const char *sp = help ? strchr(help, ' ') : NULL;
+  return help ? (sp ? (size_t)(sp - help) : strlen(help)) : 0;
+}
+
+/* 1 when v is one of the '|'-separated words of list[0..len). */
+static int choice_ok(const char *list, size_t len, const char *v) {
+  size_t vl = strlen(v);
+  for (const char *p = list, *end = list + len; p < end;) {
+    const char *bar = memchr(p, '|', (size_t)(end - p));
+    size_t wl = bar ? (size_t)(bar - p) : (size_t)(end - p);
+    if (wl == vl && vl && !strncasecmp(p, v, vl))
+      return 1;
+    p += wl + 1;
+  }
+  return 0;
+}
+
+/* nc_opts_set with the program's name (or "") leading each error line. */
+static int set_opt(const nc_opt *table, size_t n, void *cfg, const char *name, const char *value,
+                   const char *pre) {
   const nc_opt *o = find_opt(table, n, name);
   if (!o) {
-    fprintf(stderr, "unknown option '%s'\n", name);
+    fprintf(stderr, "%sunknown option '%s'\n", pre, name);
     return NC_EINVAL;
   }
   char *field = (char *)cfg + o->offset;
   switch (o->type) {
+  case NC_OPT_CHOICE: {
+    size_t len = choices_len(o->help);
+    if (!value || !choice_ok(o->help, len, value)) {
+      fprintf(stderr, "%soption '%s': '%s' is not one of %.*s\n", pre, name, value ? value : "",
+              (int)len, o->help);
+      return NC_EINVAL;
+    }
+  }
+  /* fall through - stored like a string */
   case NC_OPT_STR: {
     char *copy = value ? strdup(value) : NULL;
     if (value && !copy)
@@ -47,11 +82,11 @@ int nc_opts_set(const nc_opt *table, size_t n, void *cfg, const char *name, cons
     errno = 0;
     long v = strtol(value, &end, 10);
     if (errno || end == value || *end) {
-      fprintf(stderr, "option '%s': '%s' is not an integer\n", name, value);
+      fprintf(stderr, "%soption '%s': '%s' is not an integer\n", pre, name, value);
       return NC_EINVAL;
     }
     if (o->min <= o->max && (v < o->min || v > o->max)) {
-      fprintf(stderr, "option '%s': %ld is outside %ld..%ld\n", name, v, o->min, o->max);
+      fprintf(stderr, "%soption '%s': %ld is outside %ld..%ld\n", pre, name, v, o->min, o->max);
       return NC_EINVAL;
     }
     *(long *)field = v;
@@ -60,7 +95,7 @@ int nc_opts_set(const nc_opt *table, size_t n, void *cfg, const char *name, cons
   case NC_OPT_BOOL: {
     int b;
     if (parse_bool(value, &b)) {
-      fprintf(stderr, "option '%s': '%s' is not a boolean\n", name, value);
+      fprintf(stderr, "%soption '%s': '%s' is not a boolean\n", pre, name, value);
       return NC_EINVAL;
     }
     *(int *)field = b;
@@ -71,7 +106,7 @@ int nc_opts_set(const nc_opt *table, size_t n, void *cfg, const char *name, cons
     errno = 0;
     double v = strtod(value, &end);
     if (errno || end == value || *end) {
-      fprintf(stderr, "option '%s': '%s' is not a number\n", name, value);
+      fprintf(stderr, "%soption '%s': '%s' is not a number\n", pre, name, value);
       return NC_EINVAL;
     }
     *(double *)field = v;
@@ -79,6 +114,10 @@ int nc_opts_set(const nc_opt *table, size_t n, void *cfg, const char *name, cons
   }
   }
   return NC_EINVAL;
+}
+
+int nc_opts_set(const nc_opt *table, size_t n, void *cfg, const char *name, const char *value) {
+  return set_opt(table, n, cfg, name, value, "");
 }
 
 static char *trim(char *s) {
@@ -127,10 +166,15 @@ void nc_opts_print_help(const nc_opt *table, size_t n, const char *prog, const c
   printf("Usage: %s [options]\n%s\n\nOptions:\n", prog, summary ? summary : "");
   printf("  %-24s %s\n", "--config FILE", "read options from FILE (name = value lines)");
   printf("  %-24s %s\n", "--show-config", "print the effective configuration and exit");
+  printf("  %-24s %s\n", "--version", "print the version and exit");
   printf("  %-24s %s\n", "--help", "show this help and exit");
   for (size_t i = 0; i < n; i++) {
     char flag[64];
-    const char *arg = table[i].type == NC_OPT_BOOL ? "[=BOOL]" : table[i].type == NC_OPT_STR ? " STR" : " N";
+    nc_opt_type t = table[i].type;
+    const char *arg = t == NC_OPT_BOOL     ? "[=BOOL]"
+                      : t == NC_OPT_STR    ? " STR"
+                      : t == NC_OPT_CHOICE ? " WORD"
+                                           : " N";
     snprintf(flag, sizeof(flag), "--%s%s", table[i].name, arg);
     printf("  %-24s %s", flag, table[i].help);
     if (table[i].defval)
@@ -143,7 +187,8 @@ void nc_opts_print_config(const nc_opt *table, size_t n, const void *cfg) {
   for (size_t i = 0; i < n; i++) {
     const char *field = (const char *)cfg + table[i].offset;
     switch (table[i].type) {
-    case NC_OPT_STR: {
+    case NC_OPT_STR:
+    case NC_OPT_CHOICE: {
       const char *s = *(char *const *)field;
       printf("%s = %s\n", table[i].name, s ? s : "");
       break;
@@ -163,7 +208,7 @@ void nc_opts_print_config(const nc_opt *table, size_t n, const void *cfg) {
 
 void nc_opts_free(const nc_opt *table, size_t n, void *cfg) {
   for (size_t i = 0; i < n; i++) {
-    if (table[i].type == NC_OPT_STR) {
+    if (table[i].type == NC_OPT_STR || table[i].type == NC_OPT_CHOICE) {
       char **p = (char **)((char *)cfg + table[i].offset);
       free(*p);
       *p = NULL;
@@ -173,6 +218,11 @@ void nc_opts_free(const nc_opt *table, size_t n, void *cfg) {
 
 int nc_opts_parse(const nc_opt *table, size_t n, void *cfg, int argc, char **argv,
                   const char *prog, const char *summary) {
+  return nc_opts_parse_ex(table, n, cfg, argc, argv, prog, summary, NULL);
+}
+
+int nc_opts_parse_ex(const nc_opt *table, size_t n, void *cfg, int argc, char **argv,
+                     const char *prog, const char *summary, nc_opts_check_fn check) {
   int rc = 0, show = 0;
   for (size_t i = 0; i < n; i++) {
     if (table[i].defval && (rc = nc_opts_set(table, n, cfg, table[i].name, table[i].defval)))
@@ -182,6 +232,10 @@ int nc_opts_parse(const nc_opt *table, size_t n, void *cfg, int argc, char **arg
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       nc_opts_print_help(table, n, prog, summary);
+      return NC_OPTS_EXIT;
+    }
+    if (!strcmp(argv[i], "--version")) {
+      printf("%s %s\n", prog, NC_VERSION);
       return NC_OPTS_EXIT;
     }
     if (!strcmp(argv[i], "--config") || !strncmp(argv[i], "--config=", 9)) {
@@ -235,9 +289,14 @@ int nc_opts_parse(const nc_opt *table, size_t n, void *cfg, int argc, char **arg
       fprintf(stderr, "%s: option '--%s' needs a value\n", prog, name);
       return NC_EINVAL;
     }
-    if ((rc = nc_opts_set(table, n, cfg, name, val)))
+    char pre[64];
+    snprintf(pre, sizeof(pre), "%s: ", prog);
+    if ((rc = set_opt(table, n, cfg, name, val, pre)))
       return rc;
   }
+  /* Before --show-config: it must refuse what start-up refuses. */
+  if (check && (rc = check(cfg, prog)) != 0)
+    return rc;
   if (show) {
     nc_opts_print_config(table, n, cfg);
     return NC_OPTS_EXIT;
