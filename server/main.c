@@ -7,6 +7,7 @@
 #include "naming_handlers.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
+#include "nc_grpc_server.h"
 #include "nc_log.h"
 #include "nc_metrics.h"
 #include "nc_sdnotify.h"
@@ -40,14 +41,27 @@ static void on_signal(uv_signal_t *h, int sig) {
 
 /* SIGHUP re-reads the command line and --config file. What can change at
  * run time is applied (the log level); the rest needs a restart. */
+/* The gRPC transports' connection cap and keepalive (nc_gsrv_limits);
+ * the cap applies from the next accept, so SIGHUP re-applies it too. */
+static void apply_transport_limits(const nc_server_cfg *c) {
+  nc_gsrv_limits l = {
+      .max_conns = (int)c->max_tcp_connections,
+      .fd_reserve = (int)c->fd_reserve,
+      .keepalive_ms = c->keepalive_ms > 0 ? (int)c->keepalive_ms : -1,
+      .keepalive_timeout_ms = (int)c->keepalive_timeout_ms,
+  };
+  nc_gsrv_set_limits(&l);
+}
+
 static void on_sighup(uv_signal_t *h, int sig) {
   app *a = h->data;
   nc_server_cfg cfg = {0};
   (void)sig;
   nc_info("SIGHUP: re-reading configuration");
-  if (nc_server_cfg_parse(&cfg, a->argc, a->argv) == 0)
+  if (nc_server_cfg_parse(&cfg, a->argc, a->argv) == 0) {
     nc_log_reload_level(cfg.log_level);
-  else
+    apply_transport_limits(&cfg);
+  } else
     nc_warn("SIGHUP: configuration is invalid; keeping the running one");
   nc_server_cfg_free(&cfg);
 }
@@ -166,6 +180,7 @@ int main(int argc, char **argv) {
   nc_log_set_level(lvl);
   signal(SIGPIPE, SIG_IGN);
   raise_nofile();
+  apply_transport_limits(&cfg);
   if (mkdir_p(cfg.data_dir) != 0) {
     nc_error("cannot create data dir %s: %s", cfg.data_dir, strerror(errno));
     nc_server_cfg_free(&cfg);

@@ -37,6 +37,15 @@ static const nc_opt opts[] = {
      "keep a service without instances or subscribers this long (still listed); 0 = drop at once"},
     {"max-connections", NC_OPT_INT, "0", F(max_connections), 0, 10000000,
      "refuse SDK connection setups beyond this many (cluster peers exempt); 0 = unlimited"},
+    {"max-tcp-connections", NC_OPT_INT, "0", F(max_tcp_connections), 0, 10000000,
+     "accept at most this many TCP connections over both gRPC ports (0 = descriptor limit "
+     "- --fd-reserve); more get an HTTP/2 GOAWAY and are closed"},
+    {"fd-reserve", NC_OPT_INT, "256", F(fd_reserve), 0, 1000000,
+     "descriptors kept free for files, HTTP and internals when capping gRPC connections"},
+    {"keepalive-ms", NC_OPT_INT, "6000", F(keepalive_ms), 0, 86400000,
+     "HTTP/2 keepalive ping interval on every gRPC connection (dead-peer detection); 0 = off"},
+    {"keepalive-timeout-ms", NC_OPT_INT, "4000", F(keepalive_timeout_ms), 1, 600000,
+     "drop a gRPC connection whose keepalive ping is not acked within this time"},
     {"send-thread", NC_OPT_BOOL, "false", F(send_thread), 0, -1,
      "write pushes to streams from a dedicated thread instead of the loop"},
     /* config service */

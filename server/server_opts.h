@@ -18,6 +18,9 @@ typedef struct nc_server_cfg {
   long grpc_threads;
   long empty_service_ttl_ms;
   long max_connections;
+  /* gRPC transports (nc_gsrv_limits): TCP connection cap, descriptor reserve,
+   * server keepalive pings */
+  long max_tcp_connections, fd_reserve, keepalive_ms, keepalive_timeout_ms;
   /* config service (config_service.h) */
   long config_max_content, config_history_keep;
   long config_notify_timeout_ms, config_notify_max_retries, config_notify_retry_ms;

@@ -49,7 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GS_DEFAULT_RESERVE 128
+#define GS_DEFAULT_RESERVE 256
 #define GS_LOG_EVERY_MS 10000
 #define GS_SWEEP_MS 1000
 #define GS_LINGER_MS 1000
@@ -200,21 +200,32 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t cap
 
 /* ---- refusing ----------------------------------------------------------- */
 
-static void log_refusal(nc_gsrv *srv, const char *why, long open, long cap, long fd_limit) {
-  atomic_fetch_add(&g_refused, 1);
-  srv->refused_since_log++;
-  uint64_t now = now_ms();
-  if (srv->last_refusal_log && now < srv->last_refusal_log + GS_LOG_EVERY_MS)
+/* One line for the first refusal of a burst, then at most one per 10 s
+ * with the count (written by the next refusal or the accept thread's tick). */
+static void log_flush(nc_gsrv *srv, uint64_t now) {
+  if (!srv->refused_since_log || now < srv->last_refusal_log + GS_LOG_EVERY_MS)
     return;
-  nc_gsrv_limits l;
-  nc_gsrv__get_limits(&l);
-  nc_warn("gRPC port %d: refused %lu connection(s) in %s: %s (%ld open, cap %ld = "
-          "descriptor limit %ld - reserve %d%s)",
-          srv->port, srv->refused_since_log,
-          srv->last_refusal_log ? "the last 10 s" : "a burst", why, open, cap, fd_limit,
-          l.fd_reserve, l.max_conns > 0 ? ", or --max-conns if lower" : "");
+  nc_warn("gRPC port %d: refused %lu more connection(s) in the last %d s (last: %s)", srv->port,
+          srv->refused_since_log, GS_LOG_EVERY_MS / 1000, srv->last_why);
   srv->last_refusal_log = now;
   srv->refused_since_log = 0;
+}
+
+static void log_refusal(nc_gsrv *srv, const char *why, long open, long cap, long fd_limit) {
+  atomic_fetch_add(&g_refused, 1);
+  uint64_t now = now_ms();
+  nc_gsrv_limits l;
+  nc_gsrv__get_limits(&l);
+  snprintf(srv->last_why, sizeof(srv->last_why),
+           "%s: %ld open, cap %ld = descriptor limit %ld - reserve %d%s", why, open, cap, fd_limit,
+           l.fd_reserve, l.max_conns > 0 ? " or --max-tcp-connections if lower" : "");
+  if (srv->last_refusal_log && now < srv->last_refusal_log + GS_LOG_EVERY_MS) {
+    srv->refused_since_log++;
+    return;
+  }
+  nc_warn("gRPC port %d: refusing connections (%s); counts follow every %d s at most", srv->port,
+          srv->last_why, GS_LOG_EVERY_MS / 1000);
+  srv->last_refusal_log = now;
 }
 
 /* Server preface (empty SETTINGS) and GOAWAY(ENHANCE_YOUR_CALM) whose debug
@@ -359,8 +370,10 @@ static void *accept_thread(void *arg) {
     if (pause_ms >= 0 || (r > 0 && pf[1].revents))
       pause_ms = accept_some(srv);
     linger_service(srv, pf, n);
+    uint64_t now = now_ms();
+    log_flush(srv, now);
     pthread_mutex_lock(&g_mu);
-    if (now_ms() >= g_last_sweep + GS_SWEEP_MS)
+    if (now >= g_last_sweep + GS_SWEEP_MS)
       sweep_locked();
     pthread_mutex_unlock(&g_mu);
   }

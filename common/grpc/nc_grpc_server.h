@@ -67,7 +67,7 @@ typedef struct nc_gsrv_limits {
    * accept. 0 = the descriptor-derived cap alone. Connections above it get
    * an HTTP/2 GOAWAY saying so and are closed; one log line per 10 s. */
   int max_conns;
-  int fd_reserve; /* descriptors left for everything else; < 0 = 128 */
+  int fd_reserve; /* descriptors left for everything else; < 0 = 256 */
   /* HTTP/2 keepalive pings from the server on every connection (idle ones
    * included): a peer that does not ack one within keepalive_timeout_ms is
    * dropped (its streams end with STREAM_CLOSED). Applies to servers started
@@ -79,7 +79,7 @@ typedef struct nc_gsrv_limits {
 #define NC_GSRV_KEEPALIVE_TIMEOUT_MS 4000
 
 /* Replaces the limits (any thread, any time; the cap applies to the next
- * accept). Without a call: {0, 128, 0, 0}. */
+ * accept). Without a call: {0, 256, 0, 0}. */
 void nc_gsrv_set_limits(const nc_gsrv_limits *l);
 /* Connections open over all ports (sweeps first), and connections refused
  * since start (cap or descriptor shortage). Any thread. */

@@ -72,6 +72,7 @@ struct nc_gsrv {
   gs_linger linger[GS_LINGER];
   uint64_t last_refusal_log;
   unsigned long refused_since_log;
+  char last_why[200];
 
   void *m_unary, *m_stream;
   nc_gsrv_on_event cb;
