@@ -33,6 +33,8 @@ static void read_multiplier(void) {
     return;
   }
   g_mult = v;
+  if (v != 1.0)
+    fprintf(stderr, "[ NC_TEST ] timeouts x %g (NC_TEST_TIMEOUT_MULTIPLIER)\n", v);
 }
 
 double nc_test_timeout_multiplier(void) {
@@ -103,13 +105,24 @@ void nc_test_quiet_ms(int ms) {
   sleep_ms(nc_test_timeout_ms(ms));
 }
 
-void nc_test_main_init(void) {
+static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
+
+static void main_init_once(void) {
   const char *filter = getenv("NC_TEST_FILTER");
   if (filter && *filter)
     cmocka_set_test_filter(filter);
+  const char *skip = getenv("NC_TEST_SKIP");
+  if (skip && *skip)
+    cmocka_set_skip_filter(skip);
   if (getenv("NC_TEST_TRACE"))
     nc_log_set_level(NC_LOG_TRACE);
-  double m = nc_test_timeout_multiplier();
-  if (m != 1.0)
-    fprintf(stderr, "[ NC_TEST ] timeouts x %g (NC_TEST_TIMEOUT_MULTIPLIER)\n", m);
 }
+
+void nc_test_main_init(void) { pthread_once(&g_init_once, main_init_once); }
+
+/* Runs before main() in every program this file is linked into, so the
+ * filter reaches programs that call cmocka_run_group_tests directly. The
+ * static library nc_test_support is linked with -u nc_test_autoinit (see
+ * tests/CMakeLists.txt): without a reference the linker would leave this
+ * object out of programs that use nothing else from it. */
+__attribute__((constructor)) void nc_test_autoinit(void) { nc_test_main_init(); }

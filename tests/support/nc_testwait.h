@@ -2,10 +2,22 @@
  * timeout multiplier for slow builds, and the common main() of every test
  * program.
  *
- * NC_TEST_TIMEOUT_MULTIPLIER (env, float, default 1) scales every deadline
- * that goes through nc_test_timeout_ms(); scripts set it for ASan/TSan or a
- * loaded machine. NC_TEST_FILTER (cmocka glob, e.g. '*restart*') runs only
- * the matching tests; NC_TEST_TRACE (any value) sets the log level to trace.
+ * Environment (read once per process by every test program that links
+ * nc_test_support or compiles this file in; all but the multiplier before
+ * main()):
+ *   NC_TEST_TIMEOUT_MULTIPLIER  float in (0, 1000], default 1: scales every
+ *       deadline that goes through nc_test_timeout_ms(); scripts set it for
+ *       ASan/TSan or a loaded machine.
+ *   NC_TEST_FILTER  cmocka glob ('*' and '?') on test names, e.g.
+ *       '*restart*': only matching tests run (others are not counted).
+ *   NC_TEST_SKIP    cmocka glob: matching tests do not run (cmocka 1.1
+ *       leaves them out of the count).
+ *   NC_TEST_TRACE   any value: log level trace for in-process code.
+ * A constructor (nc_test_autoinit) applies them, so they reach programs
+ * that call cmocka_run_group_tests() directly; NC_TEST_RUN_GROUP applies
+ * them again (harmless: once only). E.g.
+ *   NC_TEST_FILTER='*restart*' ctest -R test_testcluster --output-on-failure
+ *   NC_TEST_FILTER='*cas*' ./build/tests/test_config_server
  *
  * This header needs only libc; the cmocka-facing parts (NC_TEST_WAIT's
  * failure, NC_TEST_RUN_GROUP) are macros, so include <cmocka.h> before using
@@ -13,7 +25,8 @@
 #ifndef NC_TESTWAIT_H
 #define NC_TESTWAIT_H
 
-/* The multiplier (> 0), read once from the environment. */
+/* The multiplier (> 0), read from the environment at the first call (not
+ * before main(), so a test may set it; printed to stderr when not 1). */
 double nc_test_timeout_multiplier(void);
 /* ms scaled by the multiplier (at least ms when the multiplier is >= 1,
  * never below 1). */
@@ -79,9 +92,11 @@ void nc_test_quiet_ms(int ms);
 
 /* ---- main ---- */
 
-/* Applies NC_TEST_FILTER and NC_TEST_TRACE; prints the multiplier when it
- * is not 1. Called by NC_TEST_RUN_GROUP. */
+/* Applies NC_TEST_FILTER, NC_TEST_SKIP and NC_TEST_TRACE. Runs once per
+ * process whoever calls it (the constructor below, NC_TEST_RUN_GROUP). */
 void nc_test_main_init(void);
+/* The constructor; referenced by name from tests/CMakeLists.txt. */
+void nc_test_autoinit(void);
 
 /* Drop-in for cmocka_run_group_tests(tests, setup, teardown) that first
  * calls nc_test_main_init(). tests must be an array (not a pointer). */
