@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef NC_VERSION
+#define NC_VERSION "unknown"
+#endif
+
 const char *const ctl_prog = "nacosctl";
 
 /* ---- usage ------------------------------------------------------------ */
@@ -18,27 +22,37 @@ static const char *const usage_text =
     "usage: nacosctl [--socket PATH] [--json] [--timeout MS] COMMAND [ARGS]\n"
     "\n"
     "Talks to the local nacos-agent over its Unix socket (default\n"
-    "$" NC_IPC_SOCKET_ENV " or " NC_IPC_DEFAULT_SOCKET ").\n"
+    "$" NC_IPC_SOCKET_ENV " or " NC_IPC_DEFAULT_SOCKET ", the agent's default).\n"
+    "Global options may stand anywhere on the line, before or after the command.\n"
     "\n"
     "Commands:\n"
     "  status                        agent state and upstream connection\n"
     "  register SERVICE IP PORT      register an instance and hold it until Ctrl-C\n"
+    "  register SERVICE IP PORT --once\n"
+    "                                register it for good (held by the agent) and return\n"
+    "  deregister SERVICE IP:PORT    remove an instance (e.g. one registered --once)\n"
     "  instances SERVICE             list a service's instances\n"
+    "  services                      list the services of a namespace and group\n"
     "  watch SERVICE                 stream naming changes until Ctrl-C\n"
     "  config get DATA_ID            print a config's content\n"
     "  config put DATA_ID (CONTENT | --file F | -)\n"
     "                                publish a config (- reads stdin)\n"
     "  config rm DATA_ID             remove a config\n"
+    "  config list                   list configs (--data-id GLOB to filter)\n"
+    "  config history DATA_ID        a config's recorded changes, newest first\n"
     "  config watch DATA_ID          stream config changes until Ctrl-C\n"
+    "  (IP PORT and IP:PORT are both accepted; IPv6 as [ADDR]:PORT)\n"
     "\n"
     "Global options:\n"
     "  --socket PATH   agent socket\n"
-    "  --json          print raw JSON lines instead of text\n"
+    "  --json          print one JSON object per line instead of text\n"
     "  --timeout MS    per-request timeout (default 5000)\n"
+    "  --version       print the version\n"
     "  --help          this text; COMMAND --help for a command's options\n"
     "\n"
-    "Exit codes: 0 success, 1 the agent returned an error (code on stderr),\n"
-    "2 usage error, 3 agent unreachable or connection lost.\n";
+    "Exit codes: 0 success, 1 the agent returned an error (code on stderr; also\n"
+    "NOT_FOUND for config rm of a missing key), 2 usage error, 3 agent\n"
+    "unreachable, connection lost, or (status) the agent has no upstream.\n";
 
 typedef struct cmd_help {
   const char *name;
@@ -48,15 +62,24 @@ typedef struct cmd_help {
 static const cmd_help helps[] = {
     {"status",
      "usage: nacosctl status\n  Shows whether the agent is connected upstream, to which server,\n"
-     "  and how many apps, instances, subscriptions and listeners it holds.\n"},
+     "  and how many apps, instances, subscriptions and listeners it holds.\n"
+     "  Exit 3 (after printing) while the agent has no upstream connection.\n"},
     {"register",
-     "usage: nacosctl register SERVICE IP PORT [--group G] [--namespace N] [--cluster C]\n"
-     "                         [--weight W] [--meta KEY=VALUE ...]\n"
+     "usage: nacosctl register SERVICE (IP PORT | IP:PORT) [--once] [--group G] [--namespace N]\n"
+     "                         [--cluster C] [--weight W] [--meta KEY=VALUE ...]\n"
      "  Registers the instance through the agent and keeps it registered until\n"
      "  Ctrl-C or SIGTERM, then deregisters it and exits 0. The instance also\n"
-     "  goes away if nacosctl is killed (the agent drops it with the socket).\n"},
+     "  goes away if nacosctl is killed (the agent drops it with the socket).\n"
+     "  --once: the agent holds the instance itself and nacosctl returns at once;\n"
+     "  it stays until `nacosctl deregister SERVICE IP:PORT` or the agent stops.\n"},
+    {"deregister",
+     "usage: nacosctl deregister SERVICE (IP:PORT | IP PORT) [--group G] [--namespace N]\n"
+     "                           [--cluster C]\n"
+     "  Removes the instance (exit 1 with NOT_FOUND if the agent does not hold it).\n"},
     {"instances", "usage: nacosctl instances SERVICE [--group G] [--namespace N] [--healthy-only]\n"
                   "  Lists the service's instances as the agent sees them.\n"},
+    {"services", "usage: nacosctl services [--group G] [--namespace N]\n"
+                 "  Lists the names of the services in the namespace and group (all pages).\n"},
     {"watch", "usage: nacosctl watch SERVICE [--group G] [--namespace N]\n"
               "  Subscribes and prints the host list now and after every change, until Ctrl-C.\n"},
     {"config get", "usage: nacosctl config get DATA_ID [--group G] [--namespace N]\n"
@@ -66,7 +89,12 @@ static const cmd_help helps[] = {
                    "                           [--group G] [--namespace N]\n"
                    "  Publishes the content; with --cas only if the current MD5 matches\n"
                    "  (exit 1 with CONFLICT otherwise).\n"},
-    {"config rm", "usage: nacosctl config rm DATA_ID [--group G] [--namespace N]\n"},
+    {"config rm", "usage: nacosctl config rm DATA_ID [--group G] [--namespace N]\n"
+                  "  Removes the config; exit 1 with NOT_FOUND if it did not exist.\n"},
+    {"config list", "usage: nacosctl config list [--data-id GLOB] [--group G] [--namespace N]\n"
+                    "  Lists configs (all pages); GLOB may hold '*' (quote it for the shell).\n"},
+    {"config history", "usage: nacosctl config history DATA_ID [--group G] [--namespace N]\n"
+                       "  The config's recorded changes (publish, remove), newest first.\n"},
     {"config watch",
      "usage: nacosctl config watch DATA_ID [--group G] [--namespace N]\n"
      "  Listens and prints the content now and after every change, until Ctrl-C.\n"},
@@ -95,8 +123,8 @@ int ctl_usage_error(const char *cmd, const char *fmt, const char *arg) {
  * takes, space-separated ("group namespace healthy-only"). */
 static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *allowed,
                           ctl_args *a) {
-  static const char *const with_value[] = {"group", "namespace", "cluster", "weight",
-                                           "meta",  "file",      "cas",     NULL};
+  static const char *const with_value[] = {"group", "namespace", "cluster", "weight", "meta",
+                                           "file",  "cas",       "data-id", NULL};
   int only_pos = 0;
   for (int i = 0; i < argc; i++) {
     const char *s = argv[i];
@@ -152,8 +180,12 @@ static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *al
       a->file = val;
     else if (!strcmp(name, "cas"))
       a->cas = val;
+    else if (!strcmp(name, "data-id"))
+      a->data_id = val;
     else if (!strcmp(name, "healthy-only"))
       a->healthy_only = 1;
+    else if (!strcmp(name, "once"))
+      a->once = 1;
     else if (!strcmp(name, "weight")) {
       char *end = NULL;
       a->weight = strtod(val, &end);
@@ -186,119 +218,191 @@ typedef struct cmd_spec {
   const char *name; /* as in helps[] */
   const char *opts; /* allowed options */
   int min_pos, max_pos;
+  ctl_cmd_fn run;
 } cmd_spec;
 
 static const cmd_spec specs[] = {
-    {"status", "", 0, 0},
-    {"register", "group namespace cluster weight meta", 3, 3},
-    {"instances", "group namespace healthy-only", 1, 1},
-    {"watch", "group namespace", 1, 1},
-    {"config get", "group namespace", 1, 1},
-    {"config put", "group namespace file cas", 1, 2},
-    {"config rm", "group namespace", 1, 1},
-    {"config watch", "group namespace", 1, 1},
+    {"status", "", 0, 0, ctl_cmd_status},
+    {"register", "group namespace cluster weight meta once", 2, 3, ctl_cmd_register},
+    {"deregister", "group namespace cluster", 2, 3, ctl_cmd_deregister},
+    {"instances", "group namespace healthy-only", 1, 1, ctl_cmd_instances},
+    {"services", "group namespace", 0, 0, ctl_cmd_services},
+    {"watch", "group namespace", 1, 1, ctl_cmd_watch},
+    {"config get", "group namespace", 1, 1, ctl_cmd_config_get},
+    {"config put", "group namespace file cas", 1, 2, ctl_cmd_config_put},
+    {"config rm", "group namespace", 1, 1, ctl_cmd_config_rm},
+    {"config list", "group namespace data-id", 0, 0, ctl_cmd_config_list},
+    {"config history", "group namespace", 1, 1, ctl_cmd_config_history},
+    {"config watch", "group namespace", 1, 1, ctl_cmd_config_watch},
 };
 
-int main(int argc, char **argv) {
-  ctl_args a;
-  nc_ipc *c = NULL;
-  int i = 1, rc;
-  memset(&a, 0, sizeof(a));
-  a.timeout_ms = NC_IPC_DEFAULT_TIMEOUT_MS;
+/* Value of a global option at argv[*i] ("--name V" or "--name=V"), moving
+ * *i past it; NULL when missing. */
+static const char *global_value(int argc, char **argv, int *i, size_t nlen) {
+  const char *s = argv[*i];
+  if (s[nlen] == '=')
+    return s + nlen + 1;
+  return *i + 1 < argc ? argv[++*i] : NULL;
+}
 
-  /* Global options come before the command. */
-  for (; i < argc && argv[i][0] == '-'; i++) {
+static int is_opt(const char *s, const char *name) {
+  size_t n = strlen(name);
+  return !strncmp(s, name, n) && (s[n] == '\0' || s[n] == '=');
+}
+
+/* Takes the global options out of argv wherever they stand (before, between
+ * or after the command and its arguments; a "--" ends them), so
+ * `nacosctl instances svc --json` works like `nacosctl --json instances
+ * svc`. What remains keeps its order in rest[0..*nrest). Returns 0, -1
+ * after printing the version, or an exit code. */
+static int take_globals(int argc, char **argv, ctl_args *a, char **rest, int *nrest) {
+  int n = 0, literal = 0;
+  for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
-    if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-      fputs(usage_text, stdout);
-      return 0;
+    if (literal || s[0] != '-') {
+      rest[n++] = argv[i];
+      continue;
+    }
+    if (!strcmp(s, "--")) {
+      literal = 1;
+      rest[n++] = argv[i];
     } else if (!strcmp(s, "--json")) {
-      a.json = 1;
-    } else if (!strcmp(s, "--socket") || !strncmp(s, "--socket=", 9)) {
-      a.socket = s[8] == '=' ? s + 9 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!a.socket || !*a.socket)
+      a->json = 1;
+    } else if (!strcmp(s, "--version")) {
+      printf("%s %s\n", ctl_prog, NC_VERSION);
+      return -1;
+    } else if (is_opt(s, "--socket")) {
+      a->socket = global_value(argc, argv, &i, 8);
+      if (!a->socket || !*a->socket)
         return ctl_usage_error(NULL, "%s needs a path", "--socket");
-    } else if (!strcmp(s, "--timeout") || !strncmp(s, "--timeout=", 10)) {
-      const char *v = s[9] == '=' ? s + 10 : (i + 1 < argc ? argv[++i] : NULL);
+    } else if (is_opt(s, "--timeout")) {
+      const char *v = global_value(argc, argv, &i, 9);
       char *end = NULL;
       long t = v ? strtol(v, &end, 10) : 0;
       if (!v || end == v || *end || t < 1 || t > 3600000)
         return ctl_usage_error(NULL, "bad --timeout '%s' (milliseconds, 1..3600000)", v ? v : "");
-      a.timeout_ms = (int)t;
+      a->timeout_ms = (int)t;
     } else {
-      return ctl_usage_error(NULL, "unknown option '%s'", s);
+      rest[n++] = argv[i];
     }
   }
-  if (i >= argc)
-    return ctl_usage_error(NULL, "%s", "missing command");
+  rest[n] = NULL;
+  *nrest = n;
+  return 0;
+}
 
-  char name[32];
-  const char *sub = NULL;
-  if (!strcmp(argv[i], "config")) {
-    if (i + 1 >= argc || argv[i + 1][0] == '-') {
-      if (i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h"))) {
-        for (size_t k = 0; k < sizeof(helps) / sizeof(helps[0]); k++)
-          if (!strncmp(helps[k].name, "config ", 7))
-            fputs(helps[k].text, stdout);
-        return 0;
+/* SERVICE (IP PORT | IP:PORT | [IPv6]:PORT) of register and deregister
+ * into a->ip / a->port; 0 or the usage exit code. */
+static int parse_endpoint(const char *cmd, ctl_args *a) {
+  const char *ip = a->pos[1], *port = a->npos == 3 ? a->pos[2] : NULL;
+  if (!port) {
+    const char *colon = strrchr(ip, ':');
+    int bracketed = ip[0] == '[' && colon && colon > ip && colon[-1] == ']';
+    if (!colon || (!bracketed && memchr(ip, ':', (size_t)(colon - ip))))
+      return ctl_usage_error(cmd, "bad address '%s' (want IP:PORT, [IPv6]:PORT or IP PORT)", ip);
+    size_t len = (size_t)(colon - ip) - (bracketed ? 2 : 0);
+    if (len == 0 || len >= sizeof(a->ipbuf))
+      return ctl_usage_error(cmd, "bad address '%s'", ip);
+    memcpy(a->ipbuf, ip + (bracketed ? 1 : 0), len);
+    a->ipbuf[len] = '\0';
+    ip = a->ipbuf;
+    port = colon + 1;
+  }
+  char *end = NULL;
+  long p = strtol(port, &end, 10);
+  if (end == port || *end || p < 1 || p > 65535)
+    return ctl_usage_error(cmd, "bad PORT '%s' (1..65535)", port);
+  a->ip = ip;
+  a->port = (int)p;
+  return 0;
+}
+
+/* "config --help": every config subcommand's text. */
+static int config_help(void) {
+  for (size_t k = 0; k < sizeof(helps) / sizeof(helps[0]); k++)
+    if (!strncmp(helps[k].name, "config ", 7))
+      fputs(helps[k].text, stdout);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  ctl_args a;
+  nc_ipc *c = NULL;
+  char **rest = calloc((size_t)argc + 1, sizeof(char *));
+  int nrest = 0, i = 0, rc;
+  memset(&a, 0, sizeof(a));
+  a.timeout_ms = NC_IPC_DEFAULT_TIMEOUT_MS;
+  if (!rest)
+    return CTL_EXIT_UNREACHABLE;
+  rc = take_globals(argc, argv, &a, rest, &nrest);
+  if (rc)
+    goto out;
+  if (nrest > 0 && (!strcmp(rest[0], "--help") || !strcmp(rest[0], "-h"))) {
+    fputs(usage_text, stdout);
+    goto out;
+  }
+  if (nrest == 0) {
+    rc = ctl_usage_error(NULL, "%s", "missing command");
+    goto out;
+  }
+  if (rest[0][0] == '-') {
+    rc = ctl_usage_error(NULL, "unknown option '%s'", rest[0]);
+    goto out;
+  }
+
+  char name[48];
+  if (!strcmp(rest[0], "config")) {
+    if (nrest < 2 || rest[1][0] == '-') {
+      if (nrest >= 2 && (!strcmp(rest[1], "--help") || !strcmp(rest[1], "-h"))) {
+        rc = config_help();
+        goto out;
       }
-      return ctl_usage_error("config get", "%s",
-                             "config needs a subcommand: get, put, rm or watch");
+      rc = ctl_usage_error("config get", "%s",
+                           "config needs a subcommand: get, put, rm, list, history or watch");
+      goto out;
     }
-    sub = argv[i + 1];
-    snprintf(name, sizeof(name), "config %s", sub);
-    i += 2;
+    snprintf(name, sizeof(name), "config %s", rest[1]);
+    i = 2;
   } else {
-    snprintf(name, sizeof(name), "%s", argv[i]);
-    i += 1;
+    snprintf(name, sizeof(name), "%s", rest[0]);
+    i = 1;
   }
   const cmd_spec *spec = NULL;
   for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++)
     if (!strcmp(specs[k].name, name))
       spec = &specs[k];
-  if (!spec)
-    return ctl_usage_error(NULL, "unknown command '%s'", name);
+  if (!spec) {
+    rc = ctl_usage_error(NULL, "unknown command '%s'", name);
+    goto out;
+  }
 
-  rc = parse_cmd_args(name, argc - i, argv + i, spec->opts, &a);
+  rc = parse_cmd_args(name, nrest - i, rest + i, spec->opts, &a);
   if (rc)
     goto out;
   if (a.help) {
     print_cmd_help(name, stdout);
     goto out;
   }
-  int want_max = spec->max_pos;
-  if (sub && !strcmp(sub, "put") && a.file)
-    want_max = 1;
-  int want_min = (sub && !strcmp(sub, "put") && !a.file) ? 2 : spec->min_pos;
+  int is_put = !strcmp(name, "config put");
+  int want_max = is_put && a.file ? 1 : spec->max_pos;
+  int want_min = is_put && !a.file ? 2 : spec->min_pos;
   if (a.npos < want_min || a.npos > want_max) {
     rc =
         ctl_usage_error(name, "%s", a.npos < want_min ? "missing arguments" : "too many arguments");
     goto out;
   }
-  if (!strcmp(name, "register")) {
-    char *end = NULL;
-    long port = strtol(a.pos[2], &end, 10);
-    if (end == a.pos[2] || *end || port < 1 || port > 65535) {
-      rc = ctl_usage_error(name, "bad PORT '%s' (1..65535)", a.pos[2]);
+  if (!strcmp(name, "register") || !strcmp(name, "deregister")) {
+    if ((rc = parse_endpoint(name, &a)))
       goto out;
-    }
   }
   /* Decided before connecting, so usage errors never depend on the agent. */
   rc = ctl_open_agent(&a, &c);
   if (rc)
     goto out;
-  if (!strcmp(name, "status"))
-    rc = ctl_cmd_status(c, &a);
-  else if (!strcmp(name, "register"))
-    rc = ctl_cmd_register(c, &a);
-  else if (!strcmp(name, "instances"))
-    rc = ctl_cmd_instances(c, &a);
-  else if (!strcmp(name, "watch"))
-    rc = ctl_cmd_watch(c, &a);
-  else
-    rc = ctl_cmd_config(c, sub, &a);
+  rc = spec->run(c, &a);
 out:
   nc_ipc_free(c);
   cJSON_Delete(a.meta);
-  return rc;
+  free(rest);
+  return rc < 0 ? 0 : rc;
 }

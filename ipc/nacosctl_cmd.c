@@ -2,7 +2,6 @@
  * watch) wait in poll() on the library's fd plus a self-pipe written by the
  * signal handler, so Ctrl-C is acted on outside the handler. */
 #include "nacosctl.h"
-#include "nc_ipc_ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +22,7 @@ static int sig_pipe[2] = {-1, -1};
 /* Reports a failed request and picks the exit code: whatever the agent
  * answered (a protocol error code, even one sent just before it hung up)
  * is 1, a local argument check 2, and the rest (no agent, link lost) 3. */
-static int fail(nc_ipc *c, const char *what, int err) {
+int ctl_fail(nc_ipc *c, const char *what, int err) {
   fprintf(stderr, "%s: %s: %s: %s\n", ctl_prog, what, nc_ipc_errcode(c), nc_ipc_errmsg(c));
   switch (err) {
   case NC_IPC_E_BAD_REQUEST:
@@ -59,7 +58,7 @@ int ctl_open_agent(const ctl_args *a, nc_ipc **out) {
   if (!err)
     err = nc_ipc_hello(c, "nacosctl", NC_IPC_TIMEOUT_DEFAULT, NULL);
   if (err) {
-    int rc = fail(c, "connect", err);
+    int rc = ctl_fail(c, "connect", err);
     nc_ipc_free(c);
     return rc;
   }
@@ -114,64 +113,93 @@ static int run_until_signal(nc_ipc *c) {
     if (p[0].revents) {
       int n = nc_ipc_process(c);
       if (n < 0)
-        return fail(c, "events", n);
+        return ctl_fail(c, "events", n);
     }
   }
 }
 
 /* ---- commands ---------------------------------------------------------- */
 
+/* Exit 3 without an upstream, after printing: a probe like
+ * `nacosctl status >/dev/null` must not pass while nothing reaches the
+ * server (the agent still answers from its cache then). */
 int ctl_cmd_status(nc_ipc *c, const ctl_args *a) {
   cJSON *r = NULL;
   int err = nc_ipc_status(c, NC_IPC_TIMEOUT_DEFAULT, &r);
   if (err)
-    return fail(c, "status", err);
+    return ctl_fail(c, "status", err);
   if (a->json)
     ctl_print_json_line(r);
   else
     ctl_print_kv_block(r);
+  int up = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "connected"));
   cJSON_Delete(r);
+  if (!up) {
+    fprintf(stderr, "%s: status: the agent has no upstream server connection\n", ctl_prog);
+    return CTL_EXIT_UNREACHABLE;
+  }
   return 0;
 }
 
-int ctl_cmd_register(nc_ipc *c, const ctl_args *a) {
-  nc_ipc_instance in;
-  char *iid = NULL, *end = NULL;
-  int applied = 1, rc = 0, err;
-  nc_ipc_instance_init(&in);
-  in.ns = a->ns;
-  in.group = a->group;
-  in.cluster = a->cluster;
-  in.service = a->pos[0];
-  in.ip = a->pos[1];
-  in.port = (int)strtol(a->pos[2], &end, 10); /* checked in main() */
-  if (a->have_weight)
-    in.weight = a->weight;
-  in.metadata = a->meta;
-  if (install_signals() < 0) {
-    perror("signals");
-    return CTL_EXIT_AGENT;
-  }
-  err = nc_ipc_register(c, &in, NC_IPC_TIMEOUT_DEFAULT, &iid, &applied);
-  if (err)
-    return fail(c, "register", err);
+void ctl_instance_from_args(const ctl_args *a, nc_ipc_instance *in) {
+  nc_ipc_instance_init(in);
+  in->ns = a->ns;
+  in->group = a->group;
+  in->cluster = a->cluster;
+  in->service = a->pos[0];
+  in->ip = a->ip;
+  in->port = a->port;
+}
+
+static void print_registered(const ctl_args *a, const char *iid, int applied) {
   if (a->json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "event", "registered");
     cJSON_AddStringToObject(o, "instance_id", iid);
     cJSON_AddBoolToObject(o, "applied", applied);
+    if (a->once)
+      cJSON_AddBoolToObject(o, "detached", 1);
     ctl_print_json_line(o);
     cJSON_Delete(o);
-  } else {
-    printf("registered %s%s; Ctrl-C to deregister\n", iid,
-           applied ? "" : " (pending: the agent has no upstream yet)");
-    fflush(stdout);
+    return;
+  }
+  const char *pending = applied ? "" : " (pending: the agent has no upstream yet)";
+  if (a->once)
+    printf("registered %s%s; held by the agent until `%s deregister %s %s%s%s:%d`\n", iid, pending,
+           ctl_prog, a->pos[0], strchr(a->ip, ':') ? "[" : "", a->ip, strchr(a->ip, ':') ? "]" : "",
+           a->port);
+  else
+    printf("registered %s%s; Ctrl-C to deregister\n", iid, pending);
+  fflush(stdout);
+}
+
+int ctl_cmd_register(nc_ipc *c, const ctl_args *a) {
+  nc_ipc_instance in;
+  char *iid = NULL;
+  int applied = 1, rc = 0, err;
+  ctl_instance_from_args(a, &in);
+  if (a->have_weight)
+    in.weight = a->weight;
+  in.metadata = a->meta;
+  in.detached = a->once;
+  /* Before registering: a Ctrl-C right after must still deregister. */
+  if (!a->once && install_signals() < 0) {
+    perror("signals");
+    return CTL_EXIT_AGENT;
+  }
+  err = nc_ipc_register(c, &in, NC_IPC_TIMEOUT_DEFAULT, &iid, &applied);
+  if (err)
+    return ctl_fail(c, "register", err);
+  print_registered(a, iid, applied);
+  if (a->once) {
+    free(iid);
+    return 0;
   }
   rc = run_until_signal(c);
   if (rc == 0) {
     err = nc_ipc_deregister(c, &in, NC_IPC_TIMEOUT_DEFAULT);
     if (err) {
-      rc = fail(c, "deregister", err);
+      rc = ctl_fail(c, "deregister", err);
     } else if (a->json) {
       cJSON *o = cJSON_CreateObject();
       cJSON_AddStringToObject(o, "event", "deregistered");
@@ -191,7 +219,7 @@ int ctl_cmd_instances(nc_ipc *c, const ctl_args *a) {
   int err =
       nc_ipc_instances(c, a->ns, a->group, a->pos[0], a->healthy_only, NC_IPC_TIMEOUT_DEFAULT, &r);
   if (err)
-    return fail(c, "instances", err);
+    return ctl_fail(c, "instances", err);
   if (a->json) {
     ctl_print_json_line(r);
   } else {
@@ -265,7 +293,7 @@ int ctl_cmd_watch(nc_ipc *c, const ctl_args *a) {
   nc_ipc_set_event_cb(c, on_watch_event, &w);
   int err = nc_ipc_subscribe(c, a->ns, a->group, a->pos[0], NULL, NC_IPC_TIMEOUT_DEFAULT, &r);
   if (err)
-    return fail(c, "watch", err);
+    return ctl_fail(c, "watch", err);
   if (a->json) {
     /* The starting point, shaped like the events that follow. */
     cJSON_AddStringToObject(r, "event", "naming.subscribed");
@@ -322,87 +350,105 @@ fail:
   return NULL;
 }
 
-int ctl_cmd_config(nc_ipc *c, const char *sub, const ctl_args *a) {
+int ctl_cmd_config_get(nc_ipc *c, const ctl_args *a) {
+  cJSON *r = NULL;
+  int err = nc_ipc_config_get(c, a->ns, a->group, a->pos[0], NC_IPC_TIMEOUT_DEFAULT, &r);
+  if (err)
+    return ctl_fail(c, "config get", err);
+  if (a->json) {
+    ctl_print_json_line(r);
+  } else {
+    const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "content"));
+    fputs(content ? content : "", stdout);
+    fflush(stdout);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "stale")))
+      fprintf(stderr, "%s: note: served from the agent's cache (no upstream)\n", ctl_prog);
+  }
+  cJSON_Delete(r);
+  return 0;
+}
+
+int ctl_cmd_config_put(nc_ipc *c, const ctl_args *a) {
   cJSON *r = NULL;
   char *owned = NULL;
+  const char *content = NULL, *id = a->pos[0];
   int err, rc = 0;
-  const char *id = a->pos[0];
-
-  if (!strcmp(sub, "get")) {
-    err = nc_ipc_config_get(c, a->ns, a->group, id, NC_IPC_TIMEOUT_DEFAULT, &r);
-    if (err)
-      return fail(c, "config get", err);
-    if (a->json) {
-      ctl_print_json_line(r);
-    } else {
-      const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "content"));
-      fputs(content ? content : "", stdout);
-      fflush(stdout);
-      if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "stale")))
-        fprintf(stderr, "%s: note: served from the agent's cache (no upstream)\n", ctl_prog);
+  if (a->file) {
+    int fd = open(a->file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      fprintf(stderr, "%s: %s: %s\n", ctl_prog, a->file, strerror(errno));
+      return CTL_EXIT_USAGE;
     }
-  } else if (!strcmp(sub, "put")) {
-    const char *content = NULL;
-    if (a->file) {
-      int fd = open(a->file, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        fprintf(stderr, "%s: %s: %s\n", ctl_prog, a->file, strerror(errno));
-        return CTL_EXIT_USAGE;
-      }
-      owned = read_all(fd, a->file);
-      close(fd);
-      if (!owned)
-        return CTL_EXIT_USAGE;
-      content = owned;
-    } else if (!strcmp(a->pos[1], "-")) {
-      if (!(owned = read_all(0, "stdin")))
-        return CTL_EXIT_USAGE;
-      content = owned;
-    } else {
-      content = a->pos[1];
-    }
-    err =
-        nc_ipc_config_publish(c, a->ns, a->group, id, content, a->cas, NC_IPC_TIMEOUT_DEFAULT, &r);
-    if (err) {
-      rc = fail(c, "config put", err);
-      goto out;
-    }
-    if (a->json)
-      ctl_print_json_line(r);
-    else {
-      const char *md5 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "md5"));
-      printf("published %s md5=%s\n", id, md5 ? md5 : "-");
-    }
-  } else if (!strcmp(sub, "rm")) {
-    err = nc_ipc_config_remove(c, a->ns, a->group, id, NC_IPC_TIMEOUT_DEFAULT);
-    if (err)
-      return fail(c, "config rm", err);
-    if (a->json)
-      puts("{}");
-    else
-      printf("removed %s\n", id);
-  } else { /* watch */
-    watch_ctx w = {a, "data_id", "config.changed"};
-    if (install_signals() < 0) {
-      perror("signals");
-      return CTL_EXIT_AGENT;
-    }
-    nc_ipc_set_event_cb(c, on_watch_event, &w);
-    err = nc_ipc_config_listen(c, a->ns, a->group, id, NC_IPC_TIMEOUT_DEFAULT, &r);
-    if (err)
-      return fail(c, "config watch", err);
-    if (a->json) {
-      cJSON_AddStringToObject(r, "event", "config.listening");
-      cJSON_AddStringToObject(r, "data_id", id);
-      ctl_print_json_line(r);
-    } else {
-      ctl_print_config_state(r, id);
-    }
-    rc = run_until_signal(c);
+    owned = read_all(fd, a->file);
+    close(fd);
+    if (!owned)
+      return CTL_EXIT_USAGE;
+    content = owned;
+  } else if (!strcmp(a->pos[1], "-")) {
+    if (!(owned = read_all(0, "stdin")))
+      return CTL_EXIT_USAGE;
+    content = owned;
+  } else {
+    content = a->pos[1];
   }
-out:
-  fflush(stdout);
+  err = nc_ipc_config_publish(c, a->ns, a->group, id, content, a->cas, NC_IPC_TIMEOUT_DEFAULT, &r);
+  if (err) {
+    rc = ctl_fail(c, "config put", err);
+  } else if (a->json) {
+    ctl_print_json_line(r);
+  } else {
+    const char *md5 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "md5"));
+    printf("published %s md5=%s\n", id, md5 ? md5 : "-");
+    fflush(stdout);
+  }
   free(owned);
   cJSON_Delete(r);
   return rc;
+}
+
+/* A missing key is exit 1 with NOT_FOUND, like config get: a script that
+ * removes what it believes is there learns it was not. */
+int ctl_cmd_config_rm(nc_ipc *c, const ctl_args *a) {
+  int existed = -1;
+  int err =
+      nc_ipc_config_remove_ex(c, a->ns, a->group, a->pos[0], NC_IPC_TIMEOUT_DEFAULT, &existed);
+  if (err)
+    return ctl_fail(c, "config rm", err);
+  if (existed == 0) {
+    fprintf(stderr, "%s: config rm: NOT_FOUND: config '%s' did not exist\n", ctl_prog, a->pos[0]);
+    return CTL_EXIT_AGENT;
+  }
+  if (a->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "data_id", a->pos[0]);
+    cJSON_AddBoolToObject(o, "existed", 1);
+    ctl_print_json_line(o);
+    cJSON_Delete(o);
+  } else {
+    printf("removed %s\n", a->pos[0]);
+    fflush(stdout);
+  }
+  return 0;
+}
+
+int ctl_cmd_config_watch(nc_ipc *c, const ctl_args *a) {
+  watch_ctx w = {a, "data_id", "config.changed"};
+  cJSON *r = NULL;
+  if (install_signals() < 0) {
+    perror("signals");
+    return CTL_EXIT_AGENT;
+  }
+  nc_ipc_set_event_cb(c, on_watch_event, &w);
+  int err = nc_ipc_config_listen(c, a->ns, a->group, a->pos[0], NC_IPC_TIMEOUT_DEFAULT, &r);
+  if (err)
+    return ctl_fail(c, "config watch", err);
+  if (a->json) {
+    cJSON_AddStringToObject(r, "event", "config.listening");
+    cJSON_AddStringToObject(r, "data_id", a->pos[0]);
+    ctl_print_json_line(r);
+  } else {
+    ctl_print_config_state(r, a->pos[0]);
+  }
+  cJSON_Delete(r);
+  return run_until_signal(c);
 }

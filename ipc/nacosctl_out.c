@@ -75,49 +75,70 @@ static char *meta_text(const cJSON *m) {
   return out;
 }
 
-/* Aligned host table: IP PORT WEIGHT HEALTHY ENABLED CLUSTER METADATA. */
-void ctl_print_hosts(const cJSON *hosts) {
-  enum { NCOL = 7 };
-  static const char *const head[NCOL] = {"IP",      "PORT",    "WEIGHT",  "HEALTHY",
-                                         "ENABLED", "CLUSTER", "METADATA"};
-  static const char *const keys[NCOL] = {"ip",      "port",    "weight",  "healthy",
-                                         "enabled", "cluster", "metadata"};
-  int n = cJSON_GetArraySize(hosts), w[NCOL];
-  char **cells = calloc((size_t)(n > 0 ? n : 1) * NCOL, sizeof(char *));
+/* "2026-12-03T09:35:34Z" for ms since the epoch; caller frees. */
+static char *time_text(const cJSON *v) {
+  if (!cJSON_IsNumber(v) || v->valuedouble <= 0)
+    return strdup("-");
+  time_t t = (time_t)(v->valuedouble / 1000);
+  struct tm tm;
+  char buf[32];
+  gmtime_r(&t, &tm);
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return strdup(buf);
+}
+
+/* One cell: metadata objects as k=v lists, "last*" numbers as times. */
+static char *cell_text(const char *key, const cJSON *v) {
+  if (!strcmp(key, "metadata"))
+    return meta_text(v);
+  if (!strncmp(key, "last", 4))
+    return time_text(v);
+  return value_text(v);
+}
+
+void ctl_print_table(const cJSON *rows, const char *const *heads, const char *const *keys, int ncol,
+                     const char *empty) {
+  int n = cJSON_GetArraySize(rows), w[16];
+  if (ncol > 16)
+    return;
+  char **cells = calloc((size_t)(n > 0 ? n : 1) * (size_t)ncol, sizeof(char *));
   if (!cells)
     return;
-  for (int c = 0; c < NCOL; c++)
-    w[c] = (int)strlen(head[c]);
+  for (int c = 0; c < ncol; c++)
+    w[c] = (int)strlen(heads[c]);
   for (int r = 0; r < n; r++) {
-    const cJSON *h = cJSON_GetArrayItem(hosts, r);
-    for (int c = 0; c < NCOL; c++) {
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive(h, keys[c]);
-      char *t = c == NCOL - 1 ? meta_text(v) : value_text(v);
-      cells[r * NCOL + c] = t;
+    const cJSON *row = cJSON_GetArrayItem(rows, r);
+    for (int c = 0; c < ncol; c++) {
+      char *t = cell_text(keys[c], cJSON_GetObjectItemCaseSensitive(row, keys[c]));
+      cells[r * ncol + c] = t;
       if (t && (int)strlen(t) > w[c])
         w[c] = (int)strlen(t);
     }
   }
-  for (int c = 0; c < NCOL; c++) {
-    if (c == NCOL - 1)
-      printf("%s\n", head[c]);
-    else
-      printf("%-*s  ", w[c], head[c]);
-  }
-  for (int r = 0; r < n; r++)
-    for (int c = 0; c < NCOL; c++) {
-      const char *t = cells[r * NCOL + c] ? cells[r * NCOL + c] : "?";
-      if (c == NCOL - 1)
+  /* The last column is not padded: no trailing blanks. */
+  for (int r = -1; r < n; r++)
+    for (int c = 0; c < ncol; c++) {
+      const char *t = r < 0 ? heads[c] : cells[r * ncol + c] ? cells[r * ncol + c] : "?";
+      if (c == ncol - 1)
         printf("%s\n", t);
       else
         printf("%-*s  ", w[c], t);
     }
-  if (n == 0)
-    printf("(no instances)\n");
-  for (int i = 0; i < n * NCOL; i++)
+  if (n == 0 && empty)
+    printf("%s\n", empty);
+  for (int i = 0; i < n * ncol; i++)
     free(cells[i]);
   free(cells);
   fflush(stdout);
+}
+
+/* Aligned host table: IP PORT WEIGHT HEALTHY ENABLED CLUSTER METADATA. */
+void ctl_print_hosts(const cJSON *hosts) {
+  static const char *const head[] = {"IP",      "PORT",    "WEIGHT",  "HEALTHY",
+                                     "ENABLED", "CLUSTER", "METADATA"};
+  static const char *const keys[] = {"ip",      "port",    "weight",  "healthy",
+                                     "enabled", "cluster", "metadata"};
+  ctl_print_table(hosts, head, keys, 7, "(no instances)");
 }
 
 void ctl_now_text(char *buf, size_t len) {

@@ -80,7 +80,8 @@ static cJSON *instance_params(const nc_ipc_instance *in, int full) {
       !cJSON_AddNumberToObject(o, "port", in->port))
     goto fail;
   if (full) {
-    if (!cJSON_AddNumberToObject(o, "weight", in->weight) ||
+    if ((in->detached && !cJSON_AddBoolToObject(o, "detached", 1)) ||
+        !cJSON_AddNumberToObject(o, "weight", in->weight) ||
         !cJSON_AddBoolToObject(o, "healthy", in->healthy) ||
         !cJSON_AddBoolToObject(o, "enabled", in->enabled) ||
         !cJSON_AddBoolToObject(o, "ephemeral", in->ephemeral))
@@ -205,7 +206,19 @@ int nc_ipc_config_publish(nc_ipc *c, const char *ns, const char *group, const ch
 
 int nc_ipc_config_remove(nc_ipc *c, const char *ns, const char *group, const char *data_id,
                          int timeout_ms) {
-  return config_op(c, "config.remove", ns, group, data_id, timeout_ms, NULL);
+  return nc_ipc_config_remove_ex(c, ns, group, data_id, timeout_ms, NULL);
+}
+
+int nc_ipc_config_remove_ex(nc_ipc *c, const char *ns, const char *group, const char *data_id,
+                            int timeout_ms, int *existed) {
+  cJSON *r = NULL;
+  int err = config_op(c, "config.remove", ns, group, data_id, timeout_ms, existed ? &r : NULL);
+  if (existed) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "existed");
+    *existed = cJSON_IsBool(e) ? cJSON_IsTrue(e) : -1;
+  }
+  cJSON_Delete(r);
+  return err;
 }
 
 int nc_ipc_config_listen(nc_ipc *c, const char *ns, const char *group, const char *data_id,
@@ -216,4 +229,54 @@ int nc_ipc_config_listen(nc_ipc *c, const char *ns, const char *group, const cha
 int nc_ipc_config_unlisten(nc_ipc *c, const char *ns, const char *group, const char *data_id,
                            int timeout_ms) {
   return config_op(c, "config.unlisten", ns, group, data_id, timeout_ms, NULL);
+}
+
+/* Adds the paging fields; 0 or -1 (out of memory). */
+static int add_paging(cJSON *o, int page_no, int page_size) {
+  if (page_no > 0 && !cJSON_AddNumberToObject(o, "pageNo", page_no))
+    return -1;
+  if (page_size > 0 && !cJSON_AddNumberToObject(o, "pageSize", page_size))
+    return -1;
+  return 0;
+}
+
+/* Params {namespace?, group?, dataId?, paging} of the config listings. */
+static cJSON *listing(const char *ns, const char *group, const char *data_id, int page_no,
+                      int page_size) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o || add_opt_str(o, "namespace", ns) || add_opt_str(o, "group", group) ||
+      add_opt_str(o, "dataId", data_id) || add_paging(o, page_no, page_size)) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+static int paging_ok(int page_no, int page_size) {
+  return page_no >= 0 && page_size >= 0 && page_size <= 1000;
+}
+
+int nc_ipc_services(nc_ipc *c, const char *ns, const char *group, int page_no, int page_size,
+                    int timeout_ms, cJSON **result) {
+  if (!paging_ok(page_no, page_size))
+    return bad_arg(c, "page_no >= 0, page_size 0..1000");
+  return run(c, "naming.services", listing(ns, group, NULL, page_no, page_size), timeout_ms,
+             result);
+}
+
+int nc_ipc_config_list(nc_ipc *c, const char *ns, const char *group, const char *data_id_glob,
+                       int page_no, int page_size, int timeout_ms, cJSON **result) {
+  if (!paging_ok(page_no, page_size))
+    return bad_arg(c, "page_no >= 0, page_size 0..1000");
+  return run(c, "config.list", listing(ns, group, data_id_glob, page_no, page_size), timeout_ms,
+             result);
+}
+
+int nc_ipc_config_history(nc_ipc *c, const char *ns, const char *group, const char *data_id,
+                          int page_size, int timeout_ms, cJSON **result) {
+  if (!data_id || !*data_id)
+    return bad_arg(c, "data_id is required");
+  if (!paging_ok(0, page_size))
+    return bad_arg(c, "page_size 0..1000");
+  return run(c, "config.history", listing(ns, group, data_id, 0, page_size), timeout_ms, result);
 }

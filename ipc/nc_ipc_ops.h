@@ -32,6 +32,10 @@ typedef struct nc_ipc_instance {
   int enabled;           /* 1 */
   int ephemeral;         /* 1 */
   const cJSON *metadata; /* object of strings, or NULL */
+  int detached;          /* 0; 1: held by the agent itself, not by this
+                            socket: it outlives the connection and goes only
+                            with naming.deregister (from any app) or agent
+                            shutdown (register only) */
 } nc_ipc_instance;
 
 void nc_ipc_instance_init(nc_ipc_instance *inst);
@@ -63,10 +67,34 @@ int nc_ipc_config_publish(nc_ipc *c, const char *ns, const char *group, const ch
                           const char *content, const char *cas_md5, int timeout_ms, cJSON **result);
 int nc_ipc_config_remove(nc_ipc *c, const char *ns, const char *group, const char *data_id,
                          int timeout_ms);
+/* config.remove reporting whether the key existed before: *existed (if
+ * non-NULL) is 1 or 0, or -1 when the agent did not say (an older agent). */
+int nc_ipc_config_remove_ex(nc_ipc *c, const char *ns, const char *group, const char *data_id,
+                            int timeout_ms, int *existed);
 int nc_ipc_config_listen(nc_ipc *c, const char *ns, const char *group, const char *data_id,
                          int timeout_ms, cJSON **result);
 int nc_ipc_config_unlisten(nc_ipc *c, const char *ns, const char *group, const char *data_id,
                            int timeout_ms);
+
+/* Listings (upstream admin requests; UNAVAILABLE while the agent has no
+ * upstream: nothing is served from its cache). page_no 0 = the first page
+ * (pages count from 1); page_size 0 = the agent's default, at most 1000.
+ *
+ * naming.services: names of the services in a namespace and group.
+ * Result: count (every matching service, not just this page), services
+ * (array of names). */
+int nc_ipc_services(nc_ipc *c, const char *ns, const char *group, int page_no, int page_size,
+                    int timeout_ms, cJSON **result);
+/* config.list: configs whose dataId matches data_id_glob ('*' matches any
+ * run; NULL or "" = all). Result: totalCount, pageNumber, pagesAvailable,
+ * items [{dataId, group, namespace, md5, lastModified (ms since epoch)}]. */
+int nc_ipc_config_list(nc_ipc *c, const char *ns, const char *group, const char *data_id_glob,
+                       int page_no, int page_size, int timeout_ms, cJSON **result);
+/* config.history: the key's recorded changes, newest first, at most
+ * page_size (0 = 30). Result: items [{id, opType ("I", "U" or "D"), md5,
+ * lastModifiedTime (ms since epoch), srcIp, srcUser}]. */
+int nc_ipc_config_history(nc_ipc *c, const char *ns, const char *group, const char *data_id,
+                          int page_size, int timeout_ms, cJSON **result);
 
 #ifdef __cplusplus
 }

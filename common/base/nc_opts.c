@@ -216,8 +216,8 @@ void nc_opts_free(const nc_opt *table, size_t n, void *cfg) {
   }
 }
 
-int nc_opts_parse(const nc_opt *table, size_t n, void *cfg, int argc, char **argv,
-                  const char *prog, const char *summary) {
+int nc_opts_parse(const nc_opt *table, size_t n, void *cfg, int argc, char **argv, const char *prog,
+                  const char *summary) {
   return nc_opts_parse_ex(table, n, cfg, argc, argv, prog, summary, NULL);
 }
 

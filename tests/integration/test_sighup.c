@@ -68,7 +68,8 @@ static void test_nacosd_survives_sighup_and_reloads_log_level(void **state) {
   /* refused by the option table (the message names the choices), the
    * running configuration kept */
   assert_true(log_has(srv.proc.log_path, "'loud' is not one of error|warn|info|debug|trace", 5000));
-  assert_true(log_has(srv.proc.log_path, "configuration is invalid; keeping the running one", 5000));
+  assert_true(
+      log_has(srv.proc.log_path, "configuration is invalid; keeping the running one", 5000));
   assert_int_equal(nc_test_http_get(srv.port, "/metrics", &code, NULL), 0);
   assert_int_equal(code, 200);
   assert_int_equal(nc_test_nacosd_stop(&srv), 0);

@@ -105,8 +105,8 @@ static void test_show_config_checks_the_config_file(void **state) {
 static void test_show_config_prints_valid_values(void **state) {
   (void)state;
   nc_trun p;
-  assert_int_equal(run(&p, (const char *[]){NC_NACOSD_BIN, "--log-level", "DEBUG", "--port",
-                                            "7000", "--show-config", NULL}),
+  assert_int_equal(run(&p, (const char *[]){NC_NACOSD_BIN, "--log-level", "DEBUG", "--port", "7000",
+                                            "--show-config", NULL}),
                    0);
   assert_non_null(strstr(p.obuf, "log-level = DEBUG\n"));
   assert_non_null(strstr(p.obuf, "port = 7000\n"));

@@ -150,6 +150,13 @@ static cJSON *logged(const char *op, int nth) {
   return found;
 }
 
+/* 1 when a request with this op was logged as the nth (freed at once). */
+static void *logged_free_check(const char *op, int nth) {
+  cJSON *r = logged(op, nth);
+  cJSON_Delete(r);
+  return r ? (void *)1 : NULL;
+}
+
 /* ---- running nacosctl ----------------------------------------------------- */
 
 static char ctl_bin[PATH_MAX];
@@ -201,11 +208,43 @@ static int run(proc *p, const char *const *args) {
 
 /* ---- responders ------------------------------------------------------------ */
 
+static int fake_offline; /* agent.status says connected:false */
+
+/* The listings, answered in pages as the agent would (issue 9 item 7). */
+static char *respond_listing(const cJSON *req, const char *op) {
+  int page = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(req, "pageNo"));
+  if (!strcmp(op, "naming.services"))
+    return reply(req, page <= 1 ? "\"ok\":true,\"count\":3,\"services\":[\"a.svc\",\"b.svc\"]"
+                                : "\"ok\":true,\"count\":3,\"services\":[\"c.svc\"]");
+  if (!strcmp(op, "config.list"))
+    return reply(req, page <= 1 ? "\"ok\":true,\"totalCount\":2,\"pageNumber\":1,"
+                                  "\"pagesAvailable\":2,\"items\":[{\"dataId\":\"app.yaml\","
+                                  "\"group\":\"DEFAULT_GROUP\",\"namespace\":\"\",\"md5\":\"m1\","
+                                  "\"lastModified\":1764754534000}]"
+                                : "\"ok\":true,\"totalCount\":2,\"pageNumber\":2,"
+                                  "\"pagesAvailable\":2,\"items\":[{\"dataId\":\"app2.yaml\","
+                                  "\"group\":\"G\",\"namespace\":\"dev\",\"md5\":\"m2\","
+                                  "\"lastModified\":0}]");
+  return reply(req, "\"ok\":true,\"items\":[{\"id\":7,\"opType\":\"U\",\"md5\":\"m7\","
+                    "\"lastModifiedTime\":1764754534000,\"srcIp\":\"10.1.1.1\",\"srcUser\":\"\"},"
+                    "{\"id\":3,\"opType\":\"I\",\"md5\":\"m3\",\"lastModifiedTime\":1764754500000,"
+                    "\"srcIp\":\"10.1.1.1\",\"srcUser\":\"ops\"}]");
+}
+
 static char *respond_std(const cJSON *req, int *ev) {
   const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(req, "op"));
+  if (!strcmp(op, "agent.status") && fake_offline)
+    return reply(req, "\"ok\":true,\"connected\":false,\"apps\":1");
   if (!strcmp(op, "agent.status"))
     return reply(req, "\"ok\":true,\"connected\":true,\"server\":\"10.0.0.9:8848\","
                       "\"connection_id\":\"c-1\",\"apps\":2,\"uptime_s\":42");
+  if (!strcmp(op, "naming.services") || !strcmp(op, "config.list") || !strcmp(op, "config.history"))
+    return respond_listing(req, op);
+  if (!strcmp(op, "config.remove")) {
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(req, "data_id"));
+    return reply(req, strcmp(id, "missing") ? "\"ok\":true,\"existed\":true"
+                                            : "\"ok\":true,\"existed\":false");
+  }
   if (!strcmp(op, "naming.instances"))
     return reply(req, "\"ok\":true,\"hosts\":[{\"ip\":\"10.0.0.1\",\"port\":8080,\"weight\":1,"
                       "\"healthy\":true,\"enabled\":true,\"cluster\":\"DEFAULT\","
@@ -238,6 +277,7 @@ static char *respond_std(const cJSON *req, int *ev) {
 
 static int setup(void **state) {
   (void)state;
+  fake_offline = 0;
   fake_start(respond_std, "{\"event\":\"naming.changed\",\"namespace\":\"\",\"group\":"
                           "\"DEFAULT_GROUP\",\"service\":\"svc\",\"hosts\":[{\"ip\":\"10.9.9.9\","
                           "\"port\":7,\"weight\":1,\"healthy\":true,\"enabled\":true,"
@@ -403,6 +443,150 @@ static void test_config_put_reads_stdin(void **state) {
   cJSON_Delete(req);
 }
 
+/* --json and the other global options anywhere on the line (issue 9
+ * item 2: `nacosctl instances demo.svc --json` said the option was
+ * unknown). */
+static void test_global_options_anywhere(void **state) {
+  (void)state;
+  proc p;
+  assert_int_equal(
+      run(&p, (const char *[]){"instances", "svc", "--json", "--socket", F.path, NULL}), 0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "hosts")), 2);
+  cJSON_Delete(j);
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "config", "--json", "get", "x",
+                                            "--timeout", "2000", NULL}),
+                   1);
+  assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
+  /* after "--" it is an argument again: content "--json" */
+  assert_int_equal(
+      run(&p, (const char *[]){"config", "put", "k", "--socket", F.path, "--", "--json", NULL}), 0);
+  cJSON *req = logged("config.publish", 0);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "content")), "--json");
+  cJSON_Delete(req);
+  assert_non_null(strstr(p.obuf, "published k"));
+}
+
+static void test_status_without_upstream_exits_3(void **state) {
+  (void)state;
+  proc p;
+  fake_offline = 1;
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "status", NULL}), 3);
+  assert_non_null(strstr(p.obuf, "connected  no\n")); /* still printed */
+  assert_non_null(strstr(p.ebuf, "no upstream"));
+  assert_int_equal(run(&p, (const char *[]){"status", "--json", "--socket", F.path, NULL}), 3);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "connected")));
+  cJSON_Delete(j);
+}
+
+static void test_config_rm_missing_says_so(void **state) {
+  (void)state;
+  proc p;
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "config", "rm", "missing", NULL}),
+                   1);
+  assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
+  assert_non_null(strstr(p.ebuf, "'missing' did not exist"));
+  assert_int_equal(p.olen, 0);
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "config", "rm", "there", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "removed there\n"));
+}
+
+static void test_services_all_pages(void **state) {
+  (void)state;
+  proc p;
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "services", "--group", "G", NULL}),
+                   0);
+  assert_string_equal(p.obuf, "a.svc\nb.svc\nc.svc\n");
+  cJSON *r1 = logged("naming.services", 0), *r2 = logged("naming.services", 1);
+  assert_non_null(r1);
+  assert_non_null(r2);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r1, "group")), "G");
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(r2, "pageNo")), 2);
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(r2, "pageSize")), 1000);
+  cJSON_Delete(r1);
+  cJSON_Delete(r2);
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "services", "--json", NULL}), 0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "count")), 3);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "services")), 3);
+  cJSON_Delete(j);
+}
+
+static void test_config_list_and_history_tables(void **state) {
+  (void)state;
+  proc p;
+  assert_int_equal(
+      run(&p, (const char *[]){"--socket", F.path, "config", "list", "--data-id", "app*", NULL}),
+      0);
+  assert_non_null(strstr(p.obuf, "DATA_ID    GROUP          NAMESPACE  MD5  LAST_MODIFIED\n"));
+  assert_non_null(
+      strstr(p.obuf, "app.yaml   DEFAULT_GROUP             m1   2025-12-03T09:35:34Z\n"));
+  assert_non_null(strstr(p.obuf, "app2.yaml  G              dev        m2   -\n"));
+  cJSON *req = logged("config.list", 0);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "dataId")), "app*");
+  cJSON_Delete(req);
+  assert_non_null(logged_free_check("config.list", 1));
+
+  assert_int_equal(
+      run(&p, (const char *[]){"--socket", F.path, "config", "history", "app.yaml", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "ID  OP      TIME                  MD5  SRC_IP    SRC_USER\n"));
+  assert_non_null(strstr(p.obuf, "7   update  2025-12-03T09:35:34Z  m7   10.1.1.1  \n"));
+  assert_non_null(strstr(p.obuf, "3   insert  2025-12-03T09:35:00Z  m3   10.1.1.1  ops\n"));
+  req = logged("config.history", 0);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "dataId")), "app.yaml");
+  cJSON_Delete(req);
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "--json", "config", "history",
+                                            "app.yaml", NULL}),
+                   0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+                          cJSON_GetArrayItem(cJSON_GetObjectItem(j, "items"), 0), "opType")),
+                      "U");
+  cJSON_Delete(j);
+}
+
+static void test_register_once_and_deregister(void **state) {
+  (void)state;
+  proc p;
+  /* returns at once, without a signal */
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "register", "svc", "10.0.0.1:8080",
+                                            "--once", NULL}),
+                   0);
+  assert_non_null(strstr(p.obuf, "deregister svc 10.0.0.1:8080"));
+  cJSON *reg = logged("naming.register", 0);
+  assert_non_null(reg);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(reg, "detached")));
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(reg, "port")), 8080);
+  cJSON_Delete(reg);
+  assert_null(logged_free_check("naming.deregister", 0));
+
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "deregister", "svc", "[::1]:80",
+                                            "--group", "G", NULL}),
+                   0);
+  assert_non_null(strstr(p.obuf, "deregistered svc [::1]:80"));
+  cJSON *d = logged("naming.deregister", 0);
+  assert_non_null(d);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "ip")), "::1");
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "port")), 80);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "group")), "G");
+  assert_null(cJSON_GetObjectItem(d, "detached"));
+  cJSON_Delete(d);
+  const char *bad[][4] = {{"deregister", "svc", "10.0.0.1", NULL},
+                          {"deregister", "svc", "::1:80", NULL},
+                          {"deregister", "svc", "10.0.0.1:0", NULL}};
+  for (size_t i = 0; i < 3; i++) {
+    const char *args[8] = {"--socket", F.path};
+    for (int k = 0; bad[i][k]; k++)
+      args[2 + k] = bad[i][k];
+    assert_int_equal(run(&p, args), 2);
+  }
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   if (find_ctl() != 0)
@@ -418,6 +602,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_register_agent_gone_exit_3, setup, teardown),
       cmocka_unit_test_setup_teardown(test_watch_prints_changes_until_sigterm, setup, teardown),
       cmocka_unit_test_setup_teardown(test_config_put_reads_stdin, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_global_options_anywhere, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_status_without_upstream_exits_3, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_config_rm_missing_says_so, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_services_all_pages, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_config_list_and_history_tables, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_register_once_and_deregister, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
