@@ -1,7 +1,9 @@
 /* The agent object: wiring of socket server, state, cache and upstream;
  * request dispatch over the handler modules' op tables; agent.hello; the
  * order in which modules hear of upstream state changes. */
+#include "agent_admin.h"
 #include "agent_config.h"
+#include "agent_config_write.h"
 #include "agent_int.h"
 #include "agent_metrics.h"
 #include "agent_naming.h"
@@ -51,9 +53,15 @@ static const nc_ag_op agent_ops[] = {
     {NULL, NULL},
 };
 
-/* Every op the agent serves, one table per handler module. */
+/* Every op the agent serves, one table per handler module: agent.hello
+ * (here), agent.status (agent_metrics.c), naming.register/deregister
+ * (agent_reg.c), naming.subscribe/unsubscribe/instances (agent_naming.c),
+ * config.get/listen/unlisten (agent_config.c), config.publish/remove
+ * (agent_config_write.c), naming.services, config.list/history
+ * (agent_admin.c). */
 static const nc_ag_op *const op_tables[] = {
-    agent_ops, nc_ag_metrics_ops, nc_ag_reg_ops, nc_ag_naming_ops, nc_ag_config_ops,
+    agent_ops,       nc_ag_metrics_ops,       nc_ag_reg_ops,  nc_ag_naming_ops,
+    nc_ag_config_ops, nc_ag_config_write_ops, nc_ag_admin_ops,
 };
 
 static nc_ag_op_fn find_op(const char *name) {

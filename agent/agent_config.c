@@ -1,5 +1,5 @@
-/* config.* ops, config change pushes and the config re-listen after a
- * reconnect. One upstream listener per key (nc_st_cfg); the last content
+/* config.get / listen / unlisten, config change pushes and the config
+ * re-listen after a reconnect (writes: agent_config_write.c). One upstream listener per key (nc_st_cfg); the last content
  * and MD5 are kept so that a reconnect can tell what changed while away.
  * What reaches the apps (stored content, config.changed, replies) is
  * agent_config_out.c. */
@@ -22,7 +22,6 @@ typedef struct cfg_ctx {
   char *ns, *group, *data_id;
   int mode;
   nc_ag_waiter *waiters;
-  char *content; /* publish: what was sent */
 } cfg_ctx;
 
 static cfg_ctx *ctx_new(nc_agent *ag, const char *ns, const char *group, const char *data_id,
@@ -54,48 +53,7 @@ static void ctx_free(cfg_ctx *x) {
   free(x->ns);
   free(x->group);
   free(x->data_id);
-  free(x->content);
   free(x);
-}
-
-static cJSON *config_body(const char *ns, const char *group, const char *data_id) {
-  cJSON *b = cJSON_CreateObject();
-  if (!b || !cJSON_AddObjectToObject(b, "headers") ||
-      !cJSON_AddStringToObject(b, "dataId", data_id) ||
-      !cJSON_AddStringToObject(b, "group", group) || !cJSON_AddStringToObject(b, "tenant", ns) ||
-      !cJSON_AddStringToObject(b, "module", "config")) {
-    cJSON_Delete(b);
-    return NULL;
-  }
-  return b;
-}
-
-typedef struct ckey {
-  const char *ns, *group, *data_id;
-} ckey;
-
-static int read_key(nc_ipc_client *c, const cJSON *id, const cJSON *req, ckey *k) {
-  int bad = 0;
-  k->ns = nc_ag_req_ns(c, id, req, &bad);
-  if (bad)
-    return -1;
-  if (!(k->group = nc_ag_req_name(c, id, req, "group", "DEFAULT_GROUP")))
-    return -1;
-  if (!(k->data_id = nc_ag_req_name(c, id, req, "data_id", NULL)))
-    return -1;
-  return 0;
-}
-
-/* Parses a ConfigQueryResponse: 1 found (content borrowed), 0 absent,
- * -1 other failure. */
-static int parse_query(int status, const nc_msg *resp, const char **content) {
-  if (status != 0 || !resp || resp->body_error)
-    return -1;
-  if (nc_ag_resp_ok(resp)) {
-    *content = nc_json_str(resp->body, "content", "");
-    return 1;
-  }
-  return nc_json_int(resp->body, "errorCode", 0) == 300 ? 0 : -1;
 }
 
 static void send_listen(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen);
@@ -106,7 +64,7 @@ static void refresh(nc_agent *ag, const char *ns, const char *group, const char 
 static void query_done(void *ud, int status, nc_msg *resp);
 
 static void send_query(nc_agent *ag, cfg_ctx *x) {
-  cJSON *b = config_body(x->ns, x->group, x->data_id);
+  cJSON *b = nc_ag_config_body(x->ns, x->group, x->data_id);
   if (!b) {
     query_done(x, NC_ENOMEM, NULL);
     return;
@@ -136,7 +94,7 @@ static void query_done(void *ud, int status, nc_msg *resp) {
   cfg_ctx *x = ud;
   nc_agent *ag = x->ag;
   const char *content = NULL;
-  int r = parse_query(status, resp, &content);
+  int r = nc_ag_config_found(status, resp, &content);
   nc_st_cfg *cfg = nc_st_cfg_get(ag->st, x->ns, x->group, x->data_id);
   int mine = cfg && cfg->pending == x;
   if (mine)
@@ -209,8 +167,8 @@ out:
 }
 
 static void nc_ag_config_get(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ckey k;
-  if (read_key(c, id, req, &k))
+  nc_ag_ckey k;
+  if (nc_ag_read_ckey(c, id, req, &k))
     return;
   cfg_ctx *x = ctx_new(ag, k.ns, k.group, k.data_id, Q_GET);
   if (!x || !(x->waiters = nc_ag_waiter_new(c, id))) {
@@ -226,109 +184,6 @@ static void nc_ag_config_get(nc_agent *ag, nc_ipc_client *c, const cJSON *id, co
     return;
   }
   send_query(ag, x);
-}
-
-/* ---- publish / remove ---- */
-
-/* What publish and remove share once the request is valid: an upstream
- * connection, a context with the app as its waiter and the request body
- * (*body, owned by the caller with the context). Replies the error itself
- * and returns NULL when it cannot. */
-static cfg_ctx *write_start(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const ckey *k,
-                            int mode, cJSON **body) {
-  if (!ag->connected) {
-    nc_ag_err(c, id, "UNAVAILABLE", "no upstream connection");
-    return NULL;
-  }
-  cfg_ctx *x = ctx_new(ag, k->ns, k->group, k->data_id, mode);
-  cJSON *b = config_body(k->ns, k->group, k->data_id);
-  if (!x || !b || !(x->waiters = nc_ag_waiter_new(c, id))) {
-    cJSON_Delete(b);
-    if (x)
-      ctx_free(x);
-    nc_ag_err(c, id, "INTERNAL", "out of memory");
-    return NULL;
-  }
-  *body = b;
-  return x;
-}
-
-static void publish_done(void *ud, int status, nc_msg *resp) {
-  cfg_ctx *x = ud;
-  nc_ag_waiter *w = x->waiters;
-  if (status == 0 && nc_ag_resp_ok(resp)) {
-    char md5[33];
-    nc_md5_hex(x->content, strlen(x->content), md5);
-    nc_cache_put_config(x->ag->cache, x->ns, x->group, x->data_id, x->content, md5);
-    cJSON *r = cJSON_CreateObject();
-    if (r)
-      cJSON_AddStringToObject(r, "md5", md5);
-    nc_ag_ok(w->c, w->id, r);
-  } else if (status == 0 && x->mode == 1 && !resp->body_error &&
-             nc_json_int(resp->body, "errorCode", 0) == 500) {
-    nc_ag_err(w->c, w->id, "CONFLICT", "cas_md5 does not match the current content");
-  } else {
-    nc_ag_err_upstream(w->c, w->id, status, resp);
-  }
-  nc_msg_free(resp);
-  ctx_free(x);
-}
-
-static void nc_ag_config_publish(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ckey k;
-  if (read_key(c, id, req, &k))
-    return;
-  const cJSON *content = cJSON_GetObjectItemCaseSensitive(req, "content");
-  const cJSON *cas = cJSON_GetObjectItemCaseSensitive(req, "cas_md5");
-  if (!content || cJSON_IsNull(content)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "missing field 'content'");
-    return;
-  }
-  if (!cJSON_IsString(content)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field 'content' must be a string");
-    return;
-  }
-  if (cas && !cJSON_IsNull(cas) && !cJSON_IsString(cas)) {
-    nc_ag_err(c, id, "BAD_REQUEST", "field 'cas_md5' must be a string");
-    return;
-  }
-  cJSON *b = NULL;
-  cfg_ctx *x = write_start(ag, c, id, &k, cJSON_IsString(cas) ? 1 : 0, &b);
-  if (!x)
-    return;
-  if (!(x->content = strdup(content->valuestring)) ||
-      !cJSON_AddStringToObject(b, "content", content->valuestring) ||
-      (cJSON_IsString(cas) && !cJSON_AddStringToObject(b, "casMd5", cas->valuestring)) ||
-      !cJSON_AddObjectToObject(b, "additionMap")) {
-    cJSON_Delete(b);
-    ctx_free(x);
-    nc_ag_err(c, id, "INTERNAL", "out of memory");
-    return;
-  }
-  nc_ag_up(ag, "ConfigPublishRequest", b, publish_done, x);
-}
-
-static void remove_done(void *ud, int status, nc_msg *resp) {
-  cfg_ctx *x = ud;
-  nc_ag_waiter *w = x->waiters;
-  if (status == 0 && nc_ag_resp_ok(resp)) {
-    nc_cache_del_config(x->ag->cache, x->ns, x->group, x->data_id);
-    nc_ag_ok(w->c, w->id, NULL);
-  } else {
-    nc_ag_err_upstream(w->c, w->id, status, resp);
-  }
-  nc_msg_free(resp);
-  ctx_free(x);
-}
-
-static void nc_ag_config_remove(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ckey k;
-  if (read_key(c, id, req, &k))
-    return;
-  cJSON *b = NULL;
-  cfg_ctx *x = write_start(ag, c, id, &k, 0, &b);
-  if (x)
-    nc_ag_up(ag, "ConfigRemoveRequest", b, remove_done, x);
 }
 
 /* ---- listeners ---- */
@@ -430,10 +285,10 @@ fail:
 }
 
 static void nc_ag_config_listen(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ckey k;
+  nc_ag_ckey k;
   nc_st_cfg *cfg = NULL;
   int first = 0;
-  if (read_key(c, id, req, &k))
+  if (nc_ag_read_ckey(c, id, req, &k))
     return;
   if (nc_st_listen(ag->st, k.ns, k.group, k.data_id, c, &cfg, &first) != 0) {
     nc_ag_err(c, id, "INTERNAL", "out of memory");
@@ -482,9 +337,9 @@ void nc_ag_config_cfg_unused(nc_agent *ag, nc_st_cfg *cfg) {
 }
 
 static void nc_ag_config_unlisten(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
-  ckey k;
+  nc_ag_ckey k;
   int last = 0;
-  if (read_key(c, id, req, &k))
+  if (nc_ag_read_ckey(c, id, req, &k))
     return;
   nc_st_cfg *cfg = nc_st_cfg_get(ag->st, k.ns, k.group, k.data_id);
   if (!cfg || nc_st_unlisten(ag->st, cfg, c, &last) != 0) {
@@ -585,8 +440,6 @@ void nc_ag_config_tick(nc_agent *ag, int all) {
 
 const nc_ag_op nc_ag_config_ops[] = {
     {"config.get", nc_ag_config_get},
-    {"config.publish", nc_ag_config_publish},
-    {"config.remove", nc_ag_config_remove},
     {"config.listen", nc_ag_config_listen},
     {"config.unlisten", nc_ag_config_unlisten},
     {NULL, NULL},

@@ -163,14 +163,19 @@ void nc_ag_key_clear(nc_ag_key *k) {
 }
 
 
-int nc_ag_read_ident(nc_ipc_client *c, const cJSON *id, const cJSON *req, nc_ag_ident *o) {
+/* namespace and group (default DEFAULT_GROUP): the start of every key. */
+static int read_ns_group(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char **ns,
+                         const char **group) {
   int bad = 0;
-  o->ns = nc_ag_req_ns(c, id, req, &bad);
-  if (bad)
+  *ns = nc_ag_req_ns(c, id, req, &bad);
+  if (bad || !(*group = nc_ag_req_name(c, id, req, "group", "DEFAULT_GROUP")))
     return -1;
-  if (!(o->group = nc_ag_req_name(c, id, req, "group", "DEFAULT_GROUP")))
-    return -1;
-  if (!(o->service = nc_ag_req_name(c, id, req, "service", NULL)))
+  return 0;
+}
+
+int nc_ag_read_ident(nc_ipc_client *c, const cJSON *id, const cJSON *req, nc_ag_ident *o) {
+  if (read_ns_group(c, id, req, &o->ns, &o->group) ||
+      !(o->service = nc_ag_req_name(c, id, req, "service", NULL)))
     return -1;
   if (strstr(o->service, "@@") || strstr(o->group, "@@")) {
     nc_ag_err(c, id, "BAD_REQUEST", "'service' and 'group' must not contain '@@'");
@@ -229,3 +234,58 @@ int nc_ag_read_bool(nc_ipc_client *c, const cJSON *id, const cJSON *req, const c
   return 0;
 }
 
+
+int nc_ag_read_int(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char *key, int def,
+                   int min, int max, int *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+  if (!v || cJSON_IsNull(v)) {
+    *out = def;
+    return 0;
+  }
+  if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
+      v->valuedouble < min || v->valuedouble > max) {
+    nc_ag_err(c, id, "BAD_REQUEST", "field '%s' must be an integer %d..%d", key, min, max);
+    return -1;
+  }
+  *out = (int)v->valuedouble;
+  return 0;
+}
+
+const char *nc_ag_req_data_id(nc_ipc_client *c, const cJSON *id, const cJSON *req,
+                              const char *def) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "data_id");
+  const cJSON *alt = cJSON_GetObjectItemCaseSensitive(req, "dataId");
+  int use_alt = (!v || cJSON_IsNull(v)) && alt && !cJSON_IsNull(alt);
+  return nc_ag_req_name(c, id, req, use_alt ? "dataId" : "data_id", def);
+}
+
+int nc_ag_read_ckey(nc_ipc_client *c, const cJSON *id, const cJSON *req, nc_ag_ckey *k) {
+  if (read_ns_group(c, id, req, &k->ns, &k->group) ||
+      !(k->data_id = nc_ag_req_data_id(c, id, req, NULL)))
+    return -1;
+  return 0;
+}
+
+/* ---- upstream config requests ---- */
+
+cJSON *nc_ag_config_body(const char *ns, const char *group, const char *data_id) {
+  cJSON *b = cJSON_CreateObject();
+  if (!b || !cJSON_AddObjectToObject(b, "headers") ||
+      !cJSON_AddStringToObject(b, "dataId", data_id) ||
+      !cJSON_AddStringToObject(b, "group", group) || !cJSON_AddStringToObject(b, "tenant", ns) ||
+      !cJSON_AddStringToObject(b, "module", "config")) {
+    cJSON_Delete(b);
+    return NULL;
+  }
+  return b;
+}
+
+int nc_ag_config_found(int status, const nc_msg *resp, const char **content) {
+  if (status != 0 || !resp || resp->body_error)
+    return -1;
+  if (nc_ag_resp_ok(resp)) {
+    *content = nc_json_str(resp->body, "content", "");
+    return 1;
+  }
+  return nc_json_int(resp->body, "errorCode", 0) == 300 ? 0 : -1; /* CONFIG_NOT_FOUND */
+}

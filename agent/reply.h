@@ -66,5 +66,28 @@ int nc_ag_read_addr(nc_ipc_client *c, const cJSON *id, const cJSON *req, const c
                     int *port, const char **cluster);
 int nc_ag_read_bool(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char *key,
                     int def, int *out);
+/* An optional integer in min..max (def when absent). */
+int nc_ag_read_int(nc_ipc_client *c, const cJSON *id, const cJSON *req, const char *key, int def,
+                   int min, int max, int *out);
+
+/* A config key (borrowed from the request): namespace, group (default
+ * DEFAULT_GROUP), data_id (required; "dataId" is accepted too). */
+typedef struct nc_ag_ckey {
+  const char *ns, *group, *data_id;
+} nc_ag_ckey;
+int nc_ag_read_ckey(nc_ipc_client *c, const cJSON *id, const cJSON *req, nc_ag_ckey *k);
+/* The data id field: "data_id" as the other config ops name it, or
+ * "dataId" (the spelling of config.list / config.history); def as for
+ * nc_ag_req_name. */
+const char *nc_ag_req_data_id(nc_ipc_client *c, const cJSON *id, const cJSON *req,
+                              const char *def);
+
+/* ---- upstream config requests ---- */
+/* The body every config request starts from: headers, dataId, group,
+ * tenant, module. NULL on OOM. */
+cJSON *nc_ag_config_body(const char *ns, const char *group, const char *data_id);
+/* Reads a ConfigQueryResponse: 1 found (*content borrowed from resp), 0 the
+ * server says it does not exist, -1 any other outcome. */
+int nc_ag_config_found(int status, const nc_msg *resp, const char **content);
 
 #endif
