@@ -34,7 +34,7 @@ static void op_hello(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSO
   if (cJSON_IsString(app)) {
     nc_ipc_client_set_app(c, app->valuestring);
     nc_info("ipc: client %llu is app '%s'", (unsigned long long)nc_ipc_client_id(c),
-            app->valuestring);
+            NC_LOG_ESC(app->valuestring));
   }
   cJSON *r = cJSON_CreateObject();
   if (!r)
@@ -96,7 +96,9 @@ static void on_line(void *ud, nc_ipc_client *c, char *line, size_t len) {
     nc_ag_err(c, id, "BAD_REQUEST", "field 'op' must be a string");
     goto out;
   }
-  nc_trace("ipc: client %llu: %s", (unsigned long long)nc_ipc_client_id(c), op->valuestring);
+  /* One debug line per call (info would be a line per request). */
+  nc_debug("ipc: client %llu: %s", (unsigned long long)nc_ipc_client_id(c),
+           NC_LOG_ESC(op->valuestring));
   nc_ag_op_fn fn = find_op(op->valuestring);
   if (fn) {
     fn(ag, c, id, req);

@@ -122,7 +122,7 @@ static void query_done(void *ud, int status, nc_msg *resp) {
      * only to listeners recorded without an upstream (told it is absent);
      * the waiters have it in their reply. */
     if (cfg && changed) {
-      nc_info("config: %s/%s changed (md5 %s)", x->group, x->data_id,
+      nc_info("config: %s/%s changed (md5 %s)", NC_LOG_ESC(x->group), NC_LOG_ESC(x->data_id),
               cfg->exists ? cfg->md5 : "-");
       nc_ag_cfgout_changed(cfg, x->waiters);
     }
@@ -133,8 +133,8 @@ static void query_done(void *ud, int status, nc_msg *resp) {
     goto out;
   }
   if (status == 0)
-    nc_warn("config: query %s/%s refused: %s", x->group, x->data_id,
-            nc_json_str(resp && !resp->body_error ? resp->body : NULL, "message", "?"));
+    nc_warn("config: query %s/%s refused: %s", NC_LOG_ESC(x->group), NC_LOG_ESC(x->data_id),
+            NC_LOG_ESC(nc_json_str(resp && !resp->body_error ? resp->body : NULL, "message", "?")));
   /* A transport failure (timeout, no connection, queue full) keeps the
    * listeners: the tick or the redo listens upstream again. A refusal by the
    * server, or the agent stopping, ends them. */
@@ -241,7 +241,7 @@ static void listen_done(void *ud, int status, nc_msg *resp) {
   } else if (x->listen) {
     if (status == 0)
       nc_warn("config: batch listen refused: %s",
-              nc_json_str(resp->body_error ? NULL : resp->body, "message", "?"));
+              NC_LOG_ESC(nc_json_str(resp->body_error ? NULL : resp->body, "message", "?")));
     if (status != NC_ECLOSED)
       mark_unlistened(ag, x->keys);
   }

@@ -180,7 +180,8 @@ out:
 static void unsub_done(void *ud, int status, nc_msg *resp) {
   sub_ctx *x = ud;
   if (status == 0 && !nc_ag_resp_ok(resp))
-    nc_warn("naming: unsubscribe %s@@%s refused by the server", x->k.group, x->k.service);
+    nc_warn("naming: unsubscribe %s@@%s refused by the server", NC_LOG_ESC(x->k.group),
+            NC_LOG_ESC(x->k.service));
   nc_msg_free(resp);
   sub_ctx_free(x);
 }
@@ -249,7 +250,8 @@ static void nc_ag_naming_subscribe(nc_agent *ag, nc_ipc_client *c, const cJSON *
   }
   nc_st_sub *sub = nc_st_svc_find(s, c);
   if (first)
-    nc_debug("naming: first local subscriber of %s@@%s", k.group, k.service);
+    nc_debug("naming: first local subscriber of %s@@%s", NC_LOG_ESC(k.group),
+             NC_LOG_ESC(k.service));
   if (s->fresh && s->hosts_json) {
     nc_ag_hosts_reply_svc(c, id, s, mine, 0, 0, &sub->last_hash);
     cJSON_Delete(mine);

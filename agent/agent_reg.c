@@ -218,8 +218,9 @@ static void reg_sent(void *ud, int status, nc_msg *resp) {
       r->applied_gen = x->gen;
   }
   if (status == 0 && !ok) {
-    nc_warn("naming: server rejected the instances of %s@@%s: %s", x->k.group, x->k.service,
-            nc_json_str(resp->body_error ? NULL : resp->body, "message", "?"));
+    nc_warn("naming: server rejected the instances of %s@@%s: %s", NC_LOG_ESC(x->k.group),
+            NC_LOG_ESC(x->k.service),
+            NC_LOG_ESC(nc_json_str(resp->body_error ? NULL : resp->body, "message", "?")));
   }
   reg_wait *q = x->waits;
   x->waits = NULL;
@@ -332,7 +333,8 @@ static void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *i
   }
   q->port = port;
   q->owner = detached ? (void *)ag : (void *)c; /* in.owner: moved into the state */
-  nc_debug("naming: register %s:%d in %s@@%s (%zu local)", ip, port, k.group, k.service, r->n);
+  nc_debug("naming: register %s:%d in %s@@%s (%zu holds)", NC_LOG_ESC(ip), port,
+           NC_LOG_ESC(k.group), NC_LOG_ESC(k.service), r->n);
   if (!ag->connected) {
     nc_ag_key kk = {(char *)k.ns, (char *)k.group, (char *)k.service};
     wait_reply(&kk, q, NC_EUNAVAIL, NULL, 0); /* the redo on connect applies it */

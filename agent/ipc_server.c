@@ -26,6 +26,11 @@ struct nc_ipc_client {
   gid_t gid;
   pid_t pid;
   char *app;
+  /* Log budget for lines about this client's rejected requests
+   * (nc_ipc_client_log_allow): lines in the current one-second window, and
+   * lines left out since the last one written. */
+  uint64_t log_window_ms, log_suppressed;
+  unsigned log_lines;
   /* Events not yet handed to the socket, newest per key (see
    * nc_ipc_client_send_event); FIFO by first arrival. */
   struct pend *pending, **pend_tail;
@@ -83,6 +88,27 @@ int nc_ipc_client_is_open(const nc_ipc_client *c) { return c->open; }
 uint64_t nc_ipc_client_id(const nc_ipc_client *c) { return c->id; }
 const char *nc_ipc_client_app(const nc_ipc_client *c) { return c->app ? c->app : ""; }
 
+/* A client that floods bad requests gets this many warn lines a second;
+ * the rest are counted and reported as one "suppressed" line. */
+#define LOG_LINES_PER_S 5
+
+int nc_ipc_client_log_allow(nc_ipc_client *c, uint64_t *suppressed) {
+  uint64_t now = uv_hrtime() / 1000000; /* no loop needed: works while stopping */
+  *suppressed = 0;
+  if (now - c->log_window_ms >= 1000) {
+    c->log_window_ms = now;
+    c->log_lines = 0;
+  }
+  if (c->log_lines >= LOG_LINES_PER_S) {
+    c->log_suppressed++;
+    return 0;
+  }
+  c->log_lines++;
+  *suppressed = c->log_suppressed;
+  c->log_suppressed = 0;
+  return 1;
+}
+
 void nc_ipc_client_set_app(nc_ipc_client *c, const char *app) {
   char *a = strdup(app);
   if (a) {
@@ -112,8 +138,11 @@ static void detach(nc_ipc_client *c) {
   c->prev = c->next = NULL;
   s->n_clients--;
   uv_read_stop((uv_stream_t *)&c->pipe);
+  if (c->log_suppressed)
+    nc_warn("ipc: client %llu: suppressed %llu more rejected-request lines",
+            (unsigned long long)c->id, (unsigned long long)c->log_suppressed);
   nc_info("ipc: client %llu (pid %d, app '%s') gone", (unsigned long long)c->id, (int)c->pid,
-          nc_ipc_client_app(c));
+          NC_LOG_ESC(nc_ipc_client_app(c)));
   if (s->cbs.on_close)
     s->cbs.on_close(s->cbs.ud, c);
 }

@@ -57,6 +57,12 @@ uint64_t nc_ipc_client_id(const nc_ipc_client *c);
 /* App name from agent.hello (copied); "" until then. */
 void nc_ipc_client_set_app(nc_ipc_client *c, const char *app);
 const char *nc_ipc_client_app(const nc_ipc_client *c);
+/* Rate limit for log lines about what this client sent: 1 when a line may
+ * be written now (then *suppressed is how many were left out since the
+ * last one, to be reported first), 0 when the client is over its budget
+ * (the line is counted instead). What is still suppressed when the client
+ * goes is reported then. */
+int nc_ipc_client_log_allow(nc_ipc_client *c, uint64_t *suppressed);
 
 /* Queues data plus '\n' (copied). */
 int nc_ipc_client_send(nc_ipc_client *c, const char *data, size_t len);

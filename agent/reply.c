@@ -3,6 +3,7 @@
 #include "reply.h"
 #include "nc_err.h"
 #include "nc_json.h"
+#include "nc_log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,26 @@ out:
   cJSON_Delete(extra);
 }
 
+/* One warn line per rejected request, with the client and the reason (the
+ * message may quote what the app sent: escaped), within the client's log
+ * budget. NOT_FOUND is an answer (a key or instance that is not there),
+ * not a rejection: debug. */
+static void log_rejected(nc_ipc_client *c, const char *code, const char *msg) {
+  unsigned long long cid = (unsigned long long)nc_ipc_client_id(c);
+  uint64_t suppressed = 0;
+  if (!strcmp(code, "NOT_FOUND")) {
+    nc_debug("ipc: client %llu: %s: %s", cid, code, NC_LOG_ESC(msg));
+    return;
+  }
+  if (nc_log_current_level < NC_LOG_WARN || !nc_ipc_client_log_allow(c, &suppressed))
+    return;
+  if (suppressed)
+    nc_warn("ipc: client %llu: suppressed %llu more rejected-request lines", cid,
+            (unsigned long long)suppressed);
+  nc_warn("ipc: client %llu (app '%s') request rejected: %s: %s", cid,
+          NC_LOG_ESC(nc_ipc_client_app(c)), code, NC_LOG_ESC(msg));
+}
+
 void nc_ag_err(nc_ipc_client *c, const cJSON *id, const char *code, const char *fmt, ...) {
   char msg[512];
   va_list ap;
@@ -41,6 +62,7 @@ void nc_ag_err(nc_ipc_client *c, const cJSON *id, const char *code, const char *
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  log_rejected(c, code, msg);
   cJSON *o = cJSON_CreateObject();
   if (!o)
     return;
