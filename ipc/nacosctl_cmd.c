@@ -17,6 +17,9 @@
 
 static int sig_pipe[2] = {-1, -1};
 
+typedef struct watch_ctx watch_ctx;
+static int begin_events(nc_ipc *c, watch_ctx *w);
+
 /* ---- agent connection and errors --------------------------------------- */
 
 /* Reports a failed request and picks the exit code: whatever the agent
@@ -183,10 +186,8 @@ int ctl_cmd_register(nc_ipc *c, const ctl_args *a) {
   in.metadata = a->meta;
   in.detached = a->once;
   /* Before registering: a Ctrl-C right after must still deregister. */
-  if (!a->once && install_signals() < 0) {
-    perror("signals");
+  if (!a->once && begin_events(c, NULL) < 0)
     return CTL_EXIT_AGENT;
-  }
   err = nc_ipc_register(c, &in, NC_IPC_TIMEOUT_DEFAULT, &iid, &applied);
   if (err)
     return ctl_fail(c, "register", err);
@@ -283,14 +284,23 @@ static void on_watch_event(nc_ipc *c, const char *name, const cJSON *msg, void *
   }
 }
 
+/* Ctrl-C / SIGTERM handling for a long-running command, and w's events
+ * (w NULL: none); 0 or -1 after saying why. */
+static int begin_events(nc_ipc *c, watch_ctx *w) {
+  if (install_signals() < 0) {
+    perror("signals");
+    return -1;
+  }
+  if (w)
+    nc_ipc_set_event_cb(c, on_watch_event, w);
+  return 0;
+}
+
 int ctl_cmd_watch(nc_ipc *c, const ctl_args *a) {
   watch_ctx w = {a, "service", "naming.changed"};
   cJSON *r = NULL;
-  if (install_signals() < 0) {
-    perror("signals");
+  if (begin_events(c, &w) < 0)
     return CTL_EXIT_AGENT;
-  }
-  nc_ipc_set_event_cb(c, on_watch_event, &w);
   int err = nc_ipc_subscribe(c, a->ns, a->group, a->pos[0], NULL, NC_IPC_TIMEOUT_DEFAULT, &r);
   if (err)
     return ctl_fail(c, "watch", err);
@@ -434,11 +444,8 @@ int ctl_cmd_config_rm(nc_ipc *c, const ctl_args *a) {
 int ctl_cmd_config_watch(nc_ipc *c, const ctl_args *a) {
   watch_ctx w = {a, "data_id", "config.changed"};
   cJSON *r = NULL;
-  if (install_signals() < 0) {
-    perror("signals");
+  if (begin_events(c, &w) < 0)
     return CTL_EXIT_AGENT;
-  }
-  nc_ipc_set_event_cb(c, on_watch_event, &w);
   int err = nc_ipc_config_listen(c, a->ns, a->group, a->pos[0], NC_IPC_TIMEOUT_DEFAULT, &r);
   if (err)
     return ctl_fail(c, "config watch", err);

@@ -32,32 +32,59 @@ static double num_field(const cJSON *o, const char *key) {
   return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-int ctl_cmd_services(nc_ipc *c, const ctl_args *a) {
-  cJSON *names = cJSON_CreateArray(), *out = NULL;
-  double count = 0;
-  int rc = 0;
-  if (!names)
+/* One page of a listing into *r (the agent's result). */
+typedef int (*page_fn)(nc_ipc *c, const ctl_args *a, int page, cJSON **r);
+
+/* Every page's rows_key rows into *rows (a new array, caller frees) and the
+ * total (count_key) into *total; stops at an empty page, the total, or
+ * pagesAvailable when the result has it. 0 or the exit code. */
+static int fetch_all(nc_ipc *c, const ctl_args *a, const char *what, page_fn fn,
+                     const char *rows_key, const char *count_key, cJSON **rows, double *total) {
+  if (!(*rows = cJSON_CreateArray()))
     return CTL_EXIT_UNREACHABLE;
   for (int page = 1; page <= MAX_PAGES; page++) {
     cJSON *r = NULL;
-    int err = nc_ipc_services(c, a->ns, a->group, page, PAGE_SIZE, NC_IPC_TIMEOUT_DEFAULT, &r);
-    if (err) {
-      rc = ctl_fail(c, "services", err);
-      goto out;
-    }
-    count = num_field(r, "count");
-    int got = take_rows(r, "services", names);
+    int err = fn(c, a, page, &r);
+    if (err)
+      return ctl_fail(c, what, err);
+    *total = num_field(r, count_key);
+    double pages = num_field(r, "pagesAvailable");
+    int got = take_rows(r, rows_key, *rows);
     cJSON_Delete(r);
-    if (got == 0 || cJSON_GetArraySize(names) >= count)
+    if (got == 0 || cJSON_GetArraySize(*rows) >= *total || (pages > 0 && page >= pages))
       break;
   }
-  if (a->json) {
-    out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "count", count);
-    cJSON_AddItemToObject(out, "services", names);
-    names = NULL;
-    ctl_print_json_line(out);
-  } else {
+  return 0;
+}
+
+/* --json for a listing: {count_key: total, rows_key: rows}; rows moved in. */
+static void print_all_json(const char *count_key, double total, const char *rows_key,
+                           cJSON **rows) {
+  cJSON *o = cJSON_CreateObject();
+  if (o && cJSON_AddNumberToObject(o, count_key, total) &&
+      cJSON_AddItemToObject(o, rows_key, *rows)) {
+    *rows = NULL;
+    ctl_print_json_line(o);
+  }
+  cJSON_Delete(o);
+}
+
+static int services_page(nc_ipc *c, const ctl_args *a, int page, cJSON **r) {
+  return nc_ipc_services(c, a->ns, a->group, page, PAGE_SIZE, NC_IPC_TIMEOUT_DEFAULT, r);
+}
+
+static int config_page(nc_ipc *c, const ctl_args *a, int page, cJSON **r) {
+  return nc_ipc_config_list(c, a->ns, a->group, a->data_id, page, PAGE_SIZE, NC_IPC_TIMEOUT_DEFAULT,
+                            r);
+}
+
+int ctl_cmd_services(nc_ipc *c, const ctl_args *a) {
+  cJSON *names = NULL;
+  double count = 0;
+  int rc = fetch_all(c, a, "services", services_page, "services", "count", &names, &count);
+  if (rc == 0 && a->json) {
+    print_all_json("count", count, "services", &names);
+  } else if (rc == 0) {
     const cJSON *it;
     cJSON_ArrayForEach(it, names) {
       if (cJSON_IsString(it))
@@ -67,47 +94,21 @@ int ctl_cmd_services(nc_ipc *c, const ctl_args *a) {
       puts("(no services)");
     fflush(stdout);
   }
-out:
   cJSON_Delete(names);
-  cJSON_Delete(out);
   return rc;
 }
 
 int ctl_cmd_config_list(nc_ipc *c, const ctl_args *a) {
   static const char *const heads[] = {"DATA_ID", "GROUP", "NAMESPACE", "MD5", "LAST_MODIFIED"};
   static const char *const keys[] = {"dataId", "group", "namespace", "md5", "lastModified"};
-  cJSON *items = cJSON_CreateArray(), *out = NULL;
+  cJSON *items = NULL;
   double total = 0;
-  int rc = 0;
-  if (!items)
-    return CTL_EXIT_UNREACHABLE;
-  for (int page = 1; page <= MAX_PAGES; page++) {
-    cJSON *r = NULL;
-    int err = nc_ipc_config_list(c, a->ns, a->group, a->data_id, page, PAGE_SIZE,
-                                 NC_IPC_TIMEOUT_DEFAULT, &r);
-    if (err) {
-      rc = ctl_fail(c, "config list", err);
-      goto out;
-    }
-    total = num_field(r, "totalCount");
-    double pages = num_field(r, "pagesAvailable");
-    int got = take_rows(r, "items", items);
-    cJSON_Delete(r);
-    if (got == 0 || page >= pages)
-      break;
-  }
-  if (a->json) {
-    out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "totalCount", total);
-    cJSON_AddItemToObject(out, "items", items);
-    items = NULL;
-    ctl_print_json_line(out);
-  } else {
+  int rc = fetch_all(c, a, "config list", config_page, "items", "totalCount", &items, &total);
+  if (rc == 0 && a->json)
+    print_all_json("totalCount", total, "items", &items);
+  else if (rc == 0)
     ctl_print_table(items, heads, keys, 5, "(no configs)");
-  }
-out:
   cJSON_Delete(items);
-  cJSON_Delete(out);
   return rc;
 }
 

@@ -1,5 +1,7 @@
-/* nc_ipc: client side of the nacos-agent local protocol
- * (docs: ../shared/docs/ipc-protocol.md) for apps on the host.
+/* nc_ipc: client side of the nacos-agent local protocol for apps on the
+ * host. The protocol: docs/ipc-protocol.md in the nacos-c sources, installed
+ * with this header as <docdir>/ipc-protocol.md (/usr/share/doc/nacos-c/
+ * from the .deb).
  *
  * The library owns one Unix stream connection to the agent. Requests are
  * one JSON line each with a fresh numeric id; a blocking call waits for the
@@ -33,7 +35,8 @@ extern "C" {
 #define NC_IPC_DEFAULT_SOCKET "/run/nacos-agent/agent.sock"
 #define NC_IPC_SOCKET_ENV "NACOS_AGENT_SOCKET"
 #define NC_IPC_PROTOCOL 1
-/* Requests: the agent's default maximum line (ipc-protocol.md, Transport);
+/* Requests: the agent's default maximum line (docs/ipc-protocol.md,
+ * Transport: the agent's --max-line default, 25231360 bytes);
  * a longer one would make the agent hang up, so it is refused locally. */
 /* 4 MiB (nacosd's config content cap) x 6 (worst-case JSON escaping)
  * + 64 KiB: any content the server accepts fits in one request. */

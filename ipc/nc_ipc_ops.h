@@ -1,5 +1,5 @@
 /* nc_ipc_ops: typed helpers for every op of the agent's local protocol
- * (ipc-protocol.md, "Ops"), built on nc_ipc_call().
+ * (docs/ipc-protocol.md, "Ops"), built on nc_ipc_call().
  *
  * Common rules: string arguments may be NULL (or "") to leave the field out
  * and get the protocol's default (namespace "" = public, group

@@ -2,6 +2,8 @@
 # Installs dependencies, builds (Release) and runs a standalone nacosd with
 # embedded SQLite storage plus a nacos-agent, both in the foreground.
 # Ctrl-C stops both. Env: NACOS_PORT (8848), NACOS_HOME (./run), BUILD_DIR.
+# Writes $NACOS_HOME/env: `. run/env` in another shell puts nacosctl on
+# PATH and points it (NACOS_AGENT_SOCKET) at this agent's socket.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -12,7 +14,12 @@ cmake --build "$BUILD" -j"$(nproc)"
 PORT=${NACOS_PORT:-8848}
 HOME_DIR=${NACOS_HOME:-$PWD/run}
 mkdir -p "$HOME_DIR/data" "$HOME_DIR/cache"
+HOME_DIR=$(cd "$HOME_DIR" && pwd)
+BIN_DIR="$(cd "$BUILD" && pwd)/ipc"
 SOCK="$HOME_DIR/agent.sock"
+printf '%s\n' "# written by scripts/run.sh; source it: . $HOME_DIR/env" \
+  "export PATH=\"$BIN_DIR:\$PATH\"" \
+  "export NACOS_AGENT_SOCKET=\"$SOCK\"" >"$HOME_DIR/env"
 
 "$BUILD/server/nacosd" --port "$PORT" --data-dir "$HOME_DIR/data" &
 SERVER=$!
@@ -21,5 +28,7 @@ trap 'kill $SERVER ${AGENT:-} 2>/dev/null; wait' INT TERM EXIT
 "$BUILD/agent/nacos-agent" --servers "127.0.0.1:$PORT" --socket "$SOCK" --cache-dir "$HOME_DIR/cache" &
 AGENT=$!
 echo "nacosd: gRPC for SDKs on $((PORT + 1000)), peers on $((PORT + 1001)); data in $HOME_DIR/data" >&2
-echo "nacos-agent: socket $SOCK  (try: $BUILD/ipc/nacosctl --socket $SOCK status)" >&2
+echo "nacos-agent: socket $SOCK" >&2
+echo "nacosctl: in another shell run  . $HOME_DIR/env  (PATH gets $BIN_DIR," >&2
+echo "  NACOS_AGENT_SOCKET=$SOCK), then: nacosctl status" >&2
 wait -n $SERVER $AGENT
