@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -329,6 +330,108 @@ static void test_example_app_reregisters_after_agent_restart(void **state) {
   assert_non_null(strstr(app.ebuf, "reconnecting"));
 }
 
+/* --json anywhere on the line (issue 9 item 2), register --once and
+ * deregister, services (issue 9 item 7): the instance outlives the
+ * nacosctl that registered it and goes with an explicit deregister. */
+static void test_register_once_services_deregister(void **state) {
+  (void)state;
+  proc p;
+  assert_int_equal(run(&p, (const char *[]){"register", "ctl.once", "10.0.0.9:7001", "--once",
+                                            "--meta", "k=v", NULL}),
+                   0);
+  assert_non_null(strstr(p.obuf, "deregister ctl.once 10.0.0.9:7001"));
+  /* nacosctl is gone; the agent still holds the instance */
+  assert_true(instances_until("ctl.once", "10.0.0.9", 1, 5000));
+  assert_int_equal(run(&p, (const char *[]){"instances", "ctl.once", "--json", NULL}), 0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "hosts")), 1);
+  cJSON_Delete(j);
+
+  assert_int_equal(run(&p, (const char *[]){"services", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "ctl.once\n"));
+  assert_int_equal(run(&p, (const char *[]){"services", "--json", NULL}), 0);
+  j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  const cJSON *names = cJSON_GetObjectItem(j, "services"), *it;
+  int found = 0;
+  cJSON_ArrayForEach(it, names) found |= !strcmp(cJSON_GetStringValue(it), "ctl.once");
+  assert_true(found);
+  assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "count")) >= 1);
+  cJSON_Delete(j);
+
+  assert_int_equal(run(&p, (const char *[]){"deregister", "ctl.once", "10.0.0.9:7001", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "deregistered ctl.once 10.0.0.9:7001"));
+  assert_true(instances_until("ctl.once", "10.0.0.9", 0, 5000));
+  assert_int_equal(run(&p, (const char *[]){"deregister", "ctl.once", "10.0.0.9", "7001", NULL}),
+                   1);
+  assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
+}
+
+/* config list / history and config rm of a missing key (issue 9 item 7). */
+static void test_config_list_history_and_rm_missing(void **state) {
+  (void)state;
+  proc p;
+  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.hist.yaml", "v: 1\n", NULL}), 0);
+  assert_int_equal(run(&p, (const char *[]){"config", "put", "ctl.hist.yaml", "v: 2\n", NULL}), 0);
+
+  assert_int_equal(run(&p, (const char *[]){"config", "list", "--data-id", "ctl.hist*", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "DATA_ID"));
+  assert_non_null(strstr(p.obuf, "ctl.hist.yaml  DEFAULT_GROUP"));
+  assert_int_equal(
+      run(&p, (const char *[]){"--json", "config", "list", "--data-id", "ctl.hist*", NULL}), 0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "totalCount")), 1);
+  cJSON_Delete(j);
+
+  assert_int_equal(run(&p, (const char *[]){"config", "history", "ctl.hist.yaml", NULL}), 0);
+  char *upd = strstr(p.obuf, "update"), *ins = strstr(p.obuf, "insert");
+  assert_non_null(upd);
+  assert_non_null(ins);
+  assert_true(upd < ins); /* newest first */
+  assert_int_equal(run(&p, (const char *[]){"config", "history", "ctl.hist.yaml", "--json", NULL}),
+                   0);
+  j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  const cJSON *items = cJSON_GetObjectItem(j, "items");
+  assert_int_equal(cJSON_GetArraySize(items), 2);
+  assert_string_equal(
+      cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0), "opType")), "U");
+  cJSON_Delete(j);
+
+  assert_int_equal(run(&p, (const char *[]){"config", "rm", "ctl.hist.yaml", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "removed ctl.hist.yaml"));
+  assert_int_equal(run(&p, (const char *[]){"config", "rm", "ctl.hist.yaml", NULL}), 1);
+  assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
+  assert_non_null(strstr(p.ebuf, "did not exist"));
+}
+
+/* status exits 3 while the agent has no upstream, still printing it. */
+static void test_status_exit_3_without_upstream(void **state) {
+  (void)state;
+  char off[300];
+  test_agent lone;
+  proc p;
+  snprintf(off, sizeof(off), "%s/offline", dir);
+  assert_int_equal(mkdir(off, 0700), 0);
+  /* port 1: nothing listens, the agent keeps retrying */
+  assert_int_equal(agent_start(&lone, off, "127.0.0.1:1", NULL), 0);
+  /* the last --socket wins over the one spawn() puts first */
+  assert_int_equal(run(&p, (const char *[]){"status", "--socket", lone.sock, NULL}), 3);
+  assert_non_null(strstr(p.obuf, "connected"));
+  assert_non_null(strstr(p.ebuf, "no upstream"));
+  assert_int_equal(run(&p, (const char *[]){"--json", "--socket", lone.sock, "status", NULL}), 3);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "connected")));
+  cJSON_Delete(j);
+  /* listings are not served from a cache */
+  assert_int_equal(run(&p, (const char *[]){"--socket", lone.sock, "services", NULL}), 1);
+  assert_non_null(strstr(p.ebuf, "UNAVAILABLE"));
+  assert_int_equal(agent_stop(&lone), 0);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
@@ -339,6 +442,9 @@ int main(void) {
       cmocka_unit_test(test_config_put_get_cas_rm),
       cmocka_unit_test(test_config_put_up_to_the_server_content_cap),
       cmocka_unit_test(test_config_watch_sees_publish),
+      cmocka_unit_test(test_register_once_services_deregister),
+      cmocka_unit_test(test_config_list_history_and_rm_missing),
+      cmocka_unit_test(test_status_exit_3_without_upstream),
       cmocka_unit_test(test_example_app_follows_changes),
       cmocka_unit_test(test_example_app_reregisters_after_agent_restart),
   };
