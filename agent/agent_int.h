@@ -13,7 +13,7 @@
 #include "cache.h"
 #include "ipc_server.h"
 #include "nc_grpc_client.h"
-#include "nc_metrics.h"
+#include "nc_http.h"
 #include "state.h"
 #include "upstream.h"
 
@@ -45,9 +45,10 @@ struct nc_agent {
   uint64_t start_ms;
 
   /* Observability (agent_metrics.c): request lines read from apps, and
-   * the HTTP /metrics listener (NULL and 0 when metrics-listen is off). */
+   * the HTTP server of /metrics and /health (NULL and 0 when
+   * metrics-listen is off). */
   uint64_t ipc_requests;
-  nc_metrics *metrics;
+  nc_http *metrics;
   int metrics_port;
 
   /* Registration redo of the current connection (agent_reg.c). */

@@ -1,12 +1,15 @@
 /* What the agent reports about itself: the agent.status reply and, when
- * metrics-listen is set, GET /metrics in Prometheus text (plus /health)
- * through the shared HTTP responder (common/nc_metrics.h) on the agent's
- * own loop. Both read one snapshot (nc_ag_stats_get). Loop thread only. */
+ * metrics-listen is set, an HTTP server (common/http nc_http, on the
+ * agent's own loop) with a route table: GET /metrics in Prometheus text
+ * (the nc_metrics_text builder), GET /health (a readiness probe), 404 and
+ * 405 for the rest. Both read one snapshot (nc_ag_stats_get). Loop thread
+ * only. */
 #include "agent_metrics.h"
 #include "link.h"
 #include "reply.h"
 #include "nc_err.h"
 #include "nc_log.h"
+#include "nc_metrics.h"
 
 #include <ctype.h>
 #include <malloc.h>
@@ -87,8 +90,7 @@ static uint64_t rss_bytes(void) {
   return (uint64_t)resident * (uint64_t)(page > 0 ? page : 4096);
 }
 
-static char *render(void *ud) {
-  nc_agent *ag = ud;
+static char *render(nc_agent *ag) {
   nc_ag_stats s;
   nc_metrics_text t = {0};
   nc_ag_stats_get(ag, &s);
@@ -115,6 +117,41 @@ static char *render(void *ud) {
   M("heap_bytes", "Bytes the allocator has handed out (all arenas).", s.heap_bytes);
 #undef M
   return nc_metrics_text_take(&t);
+}
+
+static void h_metrics(void *ud, nc_http_req *r) {
+  char *text = render(ud);
+  if (text)
+    nc_http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+  else
+    nc_http_reply_error(r, 500, "out of memory");
+  free(text);
+}
+
+/* /health is a readiness probe: 200 only while apps' requests can reach a
+ * server, else 503 saying why. */
+static void h_health(void *ud, nc_http_req *r) {
+  const nc_agent *ag = ud;
+  static const char ok[] = "ok\n", down[] = "no upstream server connection\n";
+  if (ag->connected)
+    nc_http_reply(r, 200, "text/plain", ok, sizeof(ok) - 1);
+  else
+    nc_http_reply(r, 503, "text/plain", down, sizeof(down) - 1);
+}
+
+static const nc_http_route routes[] = {
+    {"/metrics", NC_HTTP_GET, h_metrics, 0},
+    {"/health", NC_HTTP_GET, h_health, 0},
+};
+
+static void on_http(void *ud, nc_http_req *r) {
+  int status = 404;
+  const nc_http_route *rt =
+      nc_http_route_find(routes, sizeof(routes) / sizeof(routes[0]), r, &status);
+  if (rt)
+    rt->fn(ud, r);
+  else
+    nc_http_reply_error(r, status, status == 405 ? "method not allowed" : "not found");
 }
 
 /* "ip:port" or "[v6]:port" -> ip (brackets dropped) and port 0..65535. */
@@ -146,16 +183,6 @@ static int parse_listen(const char *v, char *ip, size_t cap, int *port) {
   return 0;
 }
 
-/* /health is a readiness probe: ok only while apps' requests can reach a
- * server. */
-static int health(void *ud, char *why, size_t cap) {
-  const nc_agent *ag = ud;
-  if (ag->connected)
-    return 1;
-  snprintf(why, cap, "no upstream server connection");
-  return 0;
-}
-
 int nc_ag_metrics_start(nc_agent *ag) {
   const char *v = ag->cfg->metrics_listen;
   char ip[64];
@@ -166,16 +193,16 @@ int nc_ag_metrics_start(nc_agent *ag) {
     nc_error("agent: --metrics-listen '%s': expected IP:PORT or [IPv6]:PORT", v);
     return NC_EINVAL;
   }
-  if ((rc = nc_metrics_start(ag->loop, ip, port, render, ag, &ag->metrics, &ag->metrics_port)) !=
-      0)
+  nc_http_opts ho = {.bind = ip, .port = port, .max_conns = 64, .idle_timeout_s = 30};
+  if ((rc = nc_http_start(ag->loop, &ho, on_http, ag, &ag->metrics)) != 0)
     return rc;
-  nc_metrics_set_health(ag->metrics, health, ag);
+  ag->metrics_port = nc_http_port(ag->metrics);
   nc_info("agent: metrics on http://%s%s%s:%d/metrics", strchr(ip, ':') ? "[" : "", ip,
           strchr(ip, ':') ? "]" : "", ag->metrics_port);
   return 0;
 }
 
 void nc_ag_metrics_stop(nc_agent *ag) {
-  nc_metrics_stop(ag->metrics);
+  nc_http_stop(ag->metrics);
   ag->metrics = NULL;
 }

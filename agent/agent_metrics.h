@@ -1,5 +1,5 @@
 /* What the agent reports about itself (agent_metrics.c): agent.status
- * and GET /metrics. Loop thread only. */
+ * and GET /metrics, GET /health. Loop thread only. */
 #ifndef NC_AG_METRICS_H
 #define NC_AG_METRICS_H
 
@@ -18,11 +18,11 @@ typedef struct nc_ag_stats {
 void nc_ag_stats_get(nc_agent *ag, nc_ag_stats *s);
 /* agent.status. */
 extern const nc_ag_op nc_ag_metrics_ops[];
-/* Starts the HTTP listener when cfg->metrics_listen is set and not empty
- * (0 otherwise, and when off). A bad value or a failed bind is an error:
- * the operator asked for metrics. */
+/* Starts the HTTP server (nc_http: GET /metrics, GET /health) when
+ * cfg->metrics_listen is set and not empty (0 otherwise, and when off). A
+ * bad value or a failed bind is an error: the operator asked for metrics. */
 int nc_ag_metrics_start(nc_agent *ag);
-/* Closes the listener (its memory goes in close callbacks); no-op if off. */
+/* Stops the HTTP server (its memory goes in close callbacks); no-op if off. */
 void nc_ag_metrics_stop(nc_agent *ag);
 
 #endif

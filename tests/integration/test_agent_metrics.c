@@ -2,7 +2,8 @@
  * nacosd: the port shows in agent.status, every sample has # HELP and
  * # TYPE lines, the values are the ones agent.status reports and follow
  * what apps do, /health answers 200 only while the agent has an upstream
- * (503 otherwise); without the option the agent listens on
+ * (503 otherwise), both on the shared HTTP/1.1 server (keep-alive, 404/405);
+ * without the option the agent listens on
  * no TCP port at all, and a bad value stops it at start-up. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +121,62 @@ static void test_metrics_port_in_status_and_samples_have_help_and_type(void **st
   tc_close(a);
 }
 
+/* Sends one raw HTTP request on fd and reads one response head (and the
+ * body when Content-Length says so) into buf; returns the status or -1. */
+static int http_exchange(int fd, const char *req, char *buf, size_t cap) {
+  size_t len = 0;
+  if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+    return -1;
+  long long end = nc_test_now_ms() + nc_test_timeout_ms(5000);
+  while (len + 1 < cap && nc_test_now_ms() < end) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0)
+      continue;
+    ssize_t n = read(fd, buf + len, cap - 1 - len);
+    if (n <= 0)
+      break;
+    len += (size_t)n;
+    buf[len] = '\0';
+    const char *head_end = strstr(buf, "\r\n\r\n");
+    const char *cl = strcasestr(buf, "content-length:");
+    if (head_end && cl && len >= (size_t)(head_end + 4 - buf) + strtoul(cl + 15, NULL, 10))
+      break;
+  }
+  buf[len] = '\0';
+  int code = -1;
+  return sscanf(buf, "HTTP/1.%*d %d", &code) == 1 ? code : -1;
+}
+
+/* The endpoints sit on the shared HTTP/1.1 server (nc_http): one kept-alive
+ * connection serves several requests, a known path with another method is
+ * 405, an unknown one 404 with a JSON error body. The old GET-only
+ * responder closed after one answer and knew no 405. */
+static void test_http_server_keeps_alive_and_knows_methods(void **state) {
+  (void)state;
+  tc *a = tc_open(st.ag.sock);
+  int port = status_int(a, "metrics_port");
+  tc_close(a);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  static char buf[65536];
+  assert_int_equal(http_exchange(fd, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", buf, sizeof(buf)),
+                   200);
+  assert_non_null(strstr(buf, "nacos_agent_upstream_connected 1"));
+  assert_int_equal(http_exchange(fd, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n", buf, sizeof(buf)),
+                   200);
+  assert_non_null(strstr(buf, "\r\n\r\nok\n"));
+  assert_int_equal(http_exchange(fd, "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+                                 buf, sizeof(buf)),
+                   405);
+  assert_int_equal(http_exchange(fd, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", buf, sizeof(buf)),
+                   404);
+  assert_non_null(strstr(buf, "\"code\""));
+  close(fd);
+}
+
 /* A readiness probe that says ok without an upstream would send traffic to
  * an agent that cannot serve it. */
 static int health_code(int port) {
@@ -234,6 +291,8 @@ int main(void) {
                                       setup_metrics, teardown),
       cmocka_unit_test_setup_teardown(test_health_is_503_without_upstream, setup_metrics,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_http_server_keeps_alive_and_knows_methods,
+                                      setup_metrics, teardown),
       cmocka_unit_test_setup_teardown(test_metrics_follow_subscriptions_and_ipc_errors,
                                       setup_metrics, teardown),
       cmocka_unit_test_setup_teardown(test_no_listener_without_option, setup_plain, teardown),
