@@ -556,10 +556,67 @@ static void test_register_sends_protocol_fields(void **state) {
   /* Defaults are left to the agent rather than spelled out. */
   assert_null(cJSON_GetObjectItem(reg, "group"));
   assert_null(cJSON_GetObjectItem(reg, "namespace"));
+  assert_null(cJSON_GetObjectItem(reg, "detached")); /* only when asked for */
   assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(dereg, "ip")), "10.0.0.1");
   assert_null(cJSON_GetObjectItem(dereg, "metadata"));
   fake_stop(f);
   cJSON_Delete(md);
+}
+
+/* The issue 9 item 7 calls: request shapes as agreed for the agent ops,
+ * config.remove's existed (-1 from an agent that does not send it), the
+ * detached flag, and the paging checks made locally. */
+static void test_listing_and_existed_calls(void **state) {
+  (void)state;
+  const step script[] = {
+      {.expect_op = "naming.services",
+       .send = "{\"id\":$1,\"ok\":true,\"count\":1,\"services\":[\"s\"]}\n"},
+      {.expect_op = "config.list",
+       .send = "{\"id\":$2,\"ok\":true,\"totalCount\":0,\"pageNumber\":2,\"pagesAvailable\":0,"
+               "\"items\":[]}\n"},
+      {.expect_op = "config.history", .send = "{\"id\":$3,\"ok\":true,\"items\":[]}\n"},
+      {.expect_op = "config.remove", .send = "{\"id\":$4,\"ok\":true,\"existed\":false}\n"},
+      {.expect_op = "config.remove", .send = "{\"id\":$5,\"ok\":true}\n"},
+      {.expect_op = "naming.register", .send = "{\"id\":$6,\"ok\":true,\"instance_id\":\"x\"}\n"},
+  };
+  fake *f = RUN_FAKE(script);
+  nc_ipc *c = client_for(f);
+  cJSON *r = NULL;
+  int existed = 7;
+  assert_int_equal(nc_ipc_services(c, "dev", "G", 0, 0, 2000, &r), 0);
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(r, "count")), 1);
+  cJSON_Delete(r);
+  assert_int_equal(nc_ipc_services(c, NULL, NULL, 1, 1001, 2000, NULL), NC_IPC_E_INVAL);
+  assert_int_equal(nc_ipc_config_list(c, NULL, NULL, "app*", 2, 50, 2000, NULL), 0);
+  assert_int_equal(nc_ipc_config_history(c, NULL, NULL, "", 0, 2000, NULL), NC_IPC_E_INVAL);
+  assert_int_equal(nc_ipc_config_history(c, NULL, "G", "k", 5, 2000, NULL), 0);
+  assert_int_equal(nc_ipc_config_remove_ex(c, NULL, NULL, "k", 2000, &existed), 0);
+  assert_int_equal(existed, 0);
+  assert_int_equal(nc_ipc_config_remove_ex(c, NULL, NULL, "k", 2000, &existed), 0);
+  assert_int_equal(existed, -1);
+  nc_ipc_instance in;
+  nc_ipc_instance_init(&in);
+  in.service = "svc";
+  in.ip = "10.0.0.1";
+  in.port = 80;
+  in.detached = 1;
+  assert_int_equal(nc_ipc_register(c, &in, 2000, NULL, NULL), 0);
+  nc_ipc_free(c);
+  fake_join(f);
+  assert_int_equal(f->nreq, 6);
+  const cJSON *svc = f->reqs[0], *list = f->reqs[1], *hist = f->reqs[2], *reg = f->reqs[5];
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(svc, "namespace")), "dev");
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(svc, "group")), "G");
+  assert_null(cJSON_GetObjectItem(svc, "pageNo")); /* 0 = the agent's default */
+  assert_null(cJSON_GetObjectItem(svc, "pageSize"));
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(list, "dataId")), "app*");
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(list, "pageNo")), 2);
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(list, "pageSize")), 50);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(hist, "dataId")), "k");
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(hist, "pageSize")), 5);
+  assert_null(cJSON_GetObjectItem(hist, "pageNo"));
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(reg, "detached")));
+  fake_stop(f);
 }
 
 static void test_bad_arguments_rejected_locally(void **state) {
@@ -686,6 +743,7 @@ int main(void) {
       cmocka_unit_test(test_peer_vanishes_mid_call),
       cmocka_unit_test(test_reconnect_keeps_fd_and_queued_events),
       cmocka_unit_test(test_register_sends_protocol_fields),
+      cmocka_unit_test(test_listing_and_existed_calls),
       cmocka_unit_test(test_bad_arguments_rejected_locally),
       cmocka_unit_test(test_foreign_and_split_lines_handled),
       cmocka_unit_test(test_large_reply_then_small_ones),
