@@ -80,7 +80,8 @@ static const cmd_help helps[] = {
     {"instances", "usage: nacosctl instances SERVICE [--group G] [--namespace N] [--healthy-only]\n"
                   "  Lists the service's instances as the agent sees them.\n"},
     {"services", "usage: nacosctl services [--group G] [--namespace N]\n"
-                 "  Lists the names of the services in the namespace and group (all pages).\n"},
+                 "  Lists the names of the services in the namespace and group\n"
+                 "  (DEFAULT_GROUP unless --group), all pages.\n"},
     {"watch", "usage: nacosctl watch SERVICE [--group G] [--namespace N]\n"
               "  Subscribes and prints the host list now and after every change, until Ctrl-C.\n"},
     {"config get", "usage: nacosctl config get DATA_ID [--group G] [--namespace N]\n"
@@ -93,7 +94,8 @@ static const cmd_help helps[] = {
     {"config rm", "usage: nacosctl config rm DATA_ID [--group G] [--namespace N]\n"
                   "  Removes the config; exit 1 with NOT_FOUND if it did not exist.\n"},
     {"config list", "usage: nacosctl config list [--data-id GLOB] [--group G] [--namespace N]\n"
-                    "  Lists configs (all pages); GLOB may hold '*' (quote it for the shell).\n"},
+                    "  Lists configs, all pages, of every group unless --group is given;\n"
+                    "  GLOB may hold '*' (quote it for the shell).\n"},
     {"config history", "usage: nacosctl config history DATA_ID [--group G] [--namespace N]\n"
                        "  The config's recorded changes (publish, remove), newest first.\n"},
     {"config watch",
