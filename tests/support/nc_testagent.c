@@ -1,5 +1,7 @@
 /* nc_testagent: see nc_testagent.h. */
 #include "nc_testagent.h"
+#include "nc_testargv.h"
+#include "nc_testwait.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +28,15 @@ static int unix_connect(const char *path) {
   return fd;
 }
 
+/* 1 when something accepts on the socket at path. */
+static int socket_accepts(const char *path) {
+  int fd = unix_connect(path);
+  if (fd < 0)
+    return 0;
+  close(fd);
+  return 1;
+}
+
 int nc_test_agent_start(nc_test_agent *a, const char *dir, const char *servers,
                         const char *const *extra) {
   char log[400];
@@ -33,33 +44,20 @@ int nc_test_agent_start(nc_test_agent *a, const char *dir, const char *servers,
   snprintf(a->sock, sizeof(a->sock), "%s/agent.sock", dir);
   snprintf(a->cache, sizeof(a->cache), "%s/cache", dir);
   snprintf(log, sizeof(log), "%s/agent.log", dir);
+  nc_targv av = {0};
   const char *base[] = {NC_AGENT_BIN, "--servers",   servers,  "--socket",
                         a->sock,      "--cache-dir", a->cache, "--health-interval-ms",
-                        "1000",       "--log-level", "debug"};
-  size_t nb = sizeof(base) / sizeof(base[0]), ne = 0;
-  while (extra && extra[ne])
-    ne++;
-  char **argv = calloc(nb + ne + 1, sizeof(char *));
-  if (!argv)
-    return -1;
-  for (size_t i = 0; i < nb; i++)
-    argv[i] = (char *)base[i];
-  for (size_t i = 0; i < ne; i++)
-    argv[nb + i] = (char *)extra[i];
-  int rc = nc_testproc_start(&a->proc, NC_AGENT_BIN, argv, log);
-  free(argv);
+                        "1000",       "--log-level", "debug",  NULL};
+  nc_targv_add_list(&av, base);
+  nc_targv_add_list(&av, extra);
+  int rc = nc_targv_ok(&av) ? nc_testproc_start(&a->proc, NC_AGENT_BIN, av.argv, log) : -1;
+  nc_targv_free(&av);
   if (rc)
     return rc;
-  for (int i = 0; i < 200; i++) {
-    int fd = unix_connect(a->sock);
-    if (fd >= 0) {
-      close(fd);
-      return 0;
-    }
-    if (!nc_testproc_alive(&a->proc))
-      break;
-    nc_test_sleep_ms(50);
-  }
+  long long took;
+  NC_TEST_POLL(socket_accepts(a->sock) || !nc_testproc_alive(&a->proc), 10000, took);
+  if (took >= 0 && nc_testproc_alive(&a->proc))
+    return 0;
   nc_testproc_dump_log(&a->proc);
   return -1;
 }
@@ -84,13 +82,16 @@ long long nc_test_agent_wait_connected(const nc_test_agent *a, int timeout_ms) {
   return t;
 }
 
+/* A node's host, 127.0.0.1 for structs filled by hand. */
+static const char *host_of(const nc_test_nacosd *s) { return s->host[0] ? s->host : "127.0.0.1"; }
+
 void nc_test_agent_servers(char *buf, size_t cap, const nc_test_nacosd *a,
                            const nc_test_nacosd *b) {
   if (b)
-    snprintf(buf, cap, "127.0.0.1:%d#%d,127.0.0.1:%d#%d", a->port, a->grpc_port, b->port,
-             b->grpc_port);
+    snprintf(buf, cap, "%s:%d#%d,%s:%d#%d", host_of(a), a->port, a->grpc_port, host_of(b),
+             b->port, b->grpc_port);
   else
-    snprintf(buf, cap, "127.0.0.1:%d#%d", a->port, a->grpc_port);
+    snprintf(buf, cap, "%s:%d#%d", host_of(a), a->port, a->grpc_port);
 }
 
 /* ---- JSON-lines client ---- */

@@ -34,7 +34,7 @@ int nc_test_agent_stop(nc_test_agent *a);
 long long nc_test_agent_wait_connected(const nc_test_agent *a, int timeout_ms);
 
 /* The agent's --servers value for one nacosd (b NULL) or two:
- * "127.0.0.1:<port>#<grpc_port>[,...]". */
+ * "<host>:<port>#<grpc_port>[,...]". */
 void nc_test_agent_servers(char *buf, size_t cap, const nc_test_nacosd *a,
                            const nc_test_nacosd *b);
 

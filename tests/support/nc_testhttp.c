@@ -10,7 +10,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int nc_test_http_get(int port, const char *path, int *status, char **body) {
+int nc_test_http_get_at(const char *host, int port, const char *path, int *status, char **body) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in sa = {0};
   struct timeval tv = {5, 0};
@@ -21,9 +21,11 @@ int nc_test_http_get(int port, const char *path, int *status, char **body) {
     *body = NULL;
   sa.sin_family = AF_INET;
   sa.sin_port = htons((unsigned short)port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-  if (fd < 0 || !buf || n < 0 || (size_t)n >= sizeof(req))
+  if (!host)
+    host = "127.0.0.1";
+  int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, host);
+  if (fd < 0 || !buf || n < 0 || (size_t)n >= sizeof(req) ||
+      inet_pton(AF_INET, host, &sa.sin_addr) != 1)
     goto fail;
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
@@ -64,6 +66,28 @@ fail:
     close(fd);
   free(buf);
   return -1;
+}
+
+int nc_test_http_get(int port, const char *path, int *status, char **body) {
+  return nc_test_http_get_at(NULL, port, path, status, body);
+}
+
+long long nc_test_metric_value(const char *body, const char *name) {
+  size_t nl = strlen(name);
+  for (const char *p = body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+    if (!strncmp(p, name, nl) && p[nl] == ' ')
+      return atoll(p + nl + 1);
+  return -1;
+}
+
+long long nc_test_metric_at(const char *host, int port, const char *name) {
+  int st = 0;
+  char *body = NULL;
+  long long v = -1;
+  if (nc_test_http_get_at(host, port, "/metrics", &st, &body) == 0 && st == 200)
+    v = nc_test_metric_value(body, name);
+  free(body);
+  return v;
 }
 
 int nc_test_metrics_samples(const char *body, const char *prefix) {

@@ -1,5 +1,5 @@
 /* nc_testhttp: a tiny blocking HTTP/1.0 GET client for the integration
- * tests (nacosd's /metrics and connection console on 127.0.0.1). */
+ * tests (nacosd's /metrics and connection console on a loopback address). */
 #ifndef NC_TESTHTTP_H
 #define NC_TESTHTTP_H
 
@@ -7,6 +7,15 @@
  * and *body (malloc'ed, NUL-terminated, the caller frees; may be NULL to
  * ignore), or -1 when the connection or the reply failed. */
 int nc_test_http_get(int port, const char *path, int *status, char **body);
+/* The same on host (an IPv4 literal such as "127.3.9.1"; NULL = 127.0.0.1):
+ * cluster nodes each listen on their own loopback address. */
+int nc_test_http_get_at(const char *host, int port, const char *path, int *status, char **body);
+
+/* Value of the sample whose line starts with name (full name, e.g.
+ * "nacosd_connections") in Prometheus text, or -1 when absent. */
+long long nc_test_metric_value(const char *body, const char *name);
+/* GET /metrics on host:port and that value; -1 when absent or unreachable. */
+long long nc_test_metric_at(const char *host, int port, const char *name);
 
 /* Checks Prometheus text: every sample's name starts with prefix and has a
  * "# HELP name " line and a "# TYPE name counter|gauge" line (counter for

@@ -2,18 +2,18 @@
 #include "nc_testproc.h"
 
 #include "nc_err.h"
+#include "nc_testargv.h"
+#include "nc_testhttp.h"
+#include "nc_testwait.h"
 
 #include <cjson/cJSON.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,12 +49,15 @@ void nc_test_rmtree(const char *dir) {
     waitpid(pid, NULL, 0);
 }
 
-int nc_testproc_start(nc_testproc *p, const char *bin, char *const argv[], const char *log_path) {
+int nc_testproc_start_log(nc_testproc *p, const char *bin, char *const argv[],
+                          const char *log_path, int append) {
   memset(p, 0, sizeof(*p));
   snprintf(p->log_path, sizeof(p->log_path), "%s", log_path);
-  int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(log_path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
   if (fd < 0)
     return NC_EIO;
+  if (append)
+    dprintf(fd, "----- restart -----\n");
   pid_t pid = fork();
   if (pid < 0) {
     close(fd);
@@ -72,6 +75,10 @@ int nc_testproc_start(nc_testproc *p, const char *bin, char *const argv[], const
   close(fd);
   p->pid = pid;
   return 0;
+}
+
+int nc_testproc_start(nc_testproc *p, const char *bin, char *const argv[], const char *log_path) {
+  return nc_testproc_start_log(p, bin, argv, log_path, 0);
 }
 
 static int decode_status(int st) {
@@ -143,64 +150,125 @@ void nc_testproc_dump_log(const nc_testproc *p) {
   fclose(f);
 }
 
+/* One look at the port file: 0, NC_ENOTFOUND (no such key) or NC_ETIMEOUT
+ * (not there or not complete yet). */
+static int port_file_read(const char *path, const char *key, int *out) {
+  char buf[1024];
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return NC_ETIMEOUT;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  cJSON *j = cJSON_Parse(buf);
+  if (!j)
+    return NC_ETIMEOUT;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+  int ok = cJSON_IsNumber(v);
+  if (ok)
+    *out = v->valueint;
+  cJSON_Delete(j);
+  return ok ? 0 : NC_ENOTFOUND;
+}
+
 int nc_test_port_file_int(const char *path, const char *key, int timeout_ms, int *out) {
-  long long end = nc_test_now_ms() + timeout_ms;
+  nc_test_deadline d = nc_test_deadline_start(timeout_ms);
   do {
-    FILE *f = fopen(path, "r");
-    if (f) {
-      char buf[1024];
-      size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-      fclose(f);
-      buf[n] = 0;
-      cJSON *j = cJSON_Parse(buf);
-      if (j) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-        int ok = cJSON_IsNumber(v);
-        if (ok)
-          *out = v->valueint;
-        cJSON_Delete(j);
-        return ok ? 0 : NC_ENOTFOUND;
-      }
-    }
-    nc_test_sleep_ms(20);
-  } while (nc_test_now_ms() < end);
+    int rc = port_file_read(path, key, out);
+    if (rc != NC_ETIMEOUT)
+      return rc;
+  } while (nc_test_deadline_tick(&d));
   return NC_ETIMEOUT;
 }
 
-int nc_test_nacosd_start(const char *tmpdir, const char *const *extra_args, nc_test_nacosd *srv) {
-  char data[512], pf[512], log[512];
+/* The three ports from a complete port file (nacosd writes it in one
+ * rename); NC_ETIMEOUT while it is not there yet. */
+static int read_ports(const char *pf, nc_test_nacosd *srv) {
+  int rc = port_file_read(pf, "grpc_port", &srv->grpc_port);
+  if (rc == 0 && (rc = port_file_read(pf, "port", &srv->port)) == 0)
+    rc = port_file_read(pf, "cluster_port", &srv->cluster_port);
+  return rc;
+}
+
+static int wait_ports(nc_test_nacosd *srv, const char *pf, int timeout_ms) {
+  int rc = NC_ETIMEOUT;
+  nc_test_deadline d = nc_test_deadline_start(timeout_ms);
+  do {
+    if ((rc = read_ports(pf, srv)) != NC_ETIMEOUT)
+      return rc;
+    if (!nc_testproc_alive(&srv->proc))
+      return NC_ECLOSED; /* exited before listening */
+  } while (nc_test_deadline_tick(&d));
+  return rc;
+}
+
+int nc_test_nacosd_spawn(const nc_test_nacosd_opts *o, nc_test_nacosd *srv) {
+  char data[512], pf[512], log[512], dir[256], host[48];
+  nc_targv av = {0};
+  /* o's strings may point into srv (restarts): copy them first */
+  snprintf(dir, sizeof(dir), "%s", o->dir);
+  snprintf(host, sizeof(host), "%s", o->host ? o->host : "127.0.0.1");
   memset(srv, 0, sizeof(*srv));
-  snprintf(srv->dir, sizeof(srv->dir), "%s", tmpdir);
-  snprintf(data, sizeof(data), "%s/data", tmpdir);
-  snprintf(pf, sizeof(pf), "%s/ports.json", tmpdir);
-  snprintf(log, sizeof(log), "%s/nacosd.log", tmpdir);
+  snprintf(srv->dir, sizeof(srv->dir), "%s", dir);
+  snprintf(srv->host, sizeof(srv->host), "%s", host);
+  /* the ports asked for; nc_test_nacosd_wait_ready checks them */
+  srv->port = o->port;
+  srv->grpc_port = o->grpc_port;
+  srv->cluster_port = o->cluster_port;
+  snprintf(data, sizeof(data), "%s/data", dir);
+  snprintf(pf, sizeof(pf), "%s/ports.json", dir);
+  snprintf(log, sizeof(log), "%s/nacosd.log", dir);
   unlink(pf);
-  const char *base[] = {NC_NACOSD_BIN, "--bind", "127.0.0.1", "--port", "0", "--grpc-port", "0",
-                        "--cluster-port", "0", "--data-dir", data, "--port-file", pf};
-  size_t nb = sizeof(base) / sizeof(base[0]), ne = 0;
-  while (extra_args && extra_args[ne])
-    ne++;
-  char **argv = calloc(nb + ne + 1, sizeof(*argv));
-  if (!argv)
-    return NC_ENOMEM;
-  for (size_t i = 0; i < nb; i++)
-    argv[i] = (char *)base[i];
-  for (size_t i = 0; i < ne; i++)
-    argv[nb + i] = (char *)extra_args[i];
-  int rc = nc_testproc_start(&srv->proc, NC_NACOSD_BIN, argv, log);
-  free(argv);
-  if (rc)
-    return rc;
-  if ((rc = nc_test_port_file_int(pf, "grpc_port", 10000, &srv->grpc_port)) != 0 ||
-      (rc = nc_test_port_file_int(pf, "port", 100, &srv->port)) != 0 ||
-      (rc = nc_test_port_file_int(pf, "cluster_port", 100, &srv->cluster_port)) != 0) {
-    fprintf(stderr, "nacosd did not write %s: %s\n", pf, nc_strerror(rc));
-    nc_testproc_stop(&srv->proc);
-    nc_testproc_dump_log(&srv->proc);
+  nc_targv_add(&av, NC_NACOSD_BIN);
+  nc_targv_add(&av, "--bind");
+  nc_targv_add(&av, host);
+  nc_targv_addf(&av, "--port=%d", o->port);
+  nc_targv_addf(&av, "--grpc-port=%d", o->grpc_port);
+  nc_targv_addf(&av, "--cluster-port=%d", o->cluster_port);
+  nc_targv_add(&av, "--data-dir");
+  nc_targv_add(&av, data);
+  nc_targv_add(&av, "--port-file");
+  nc_targv_add(&av, pf);
+  nc_targv_add_list(&av, o->args);
+  int rc = nc_targv_ok(&av) ? nc_testproc_start_log(&srv->proc, NC_NACOSD_BIN, av.argv, log,
+                                                    o->append_log)
+                            : NC_ENOMEM;
+  nc_targv_free(&av);
+  return rc;
+}
+
+int nc_test_nacosd_wait_ready(nc_test_nacosd *srv, int timeout_ms, int quiet) {
+  char pf[512];
+  nc_test_nacosd want = *srv;
+  snprintf(pf, sizeof(pf), "%s/ports.json", srv->dir);
+  int rc = wait_ports(srv, pf, timeout_ms > 0 ? timeout_ms : 10000);
+  if (rc == 0 && ((want.port && srv->port != want.port) ||
+                  (want.grpc_port && srv->grpc_port != want.grpc_port) ||
+                  (want.cluster_port && srv->cluster_port != want.cluster_port)))
+    rc = NC_EINVAL;
+  if (rc) {
+    if (!quiet)
+      fprintf(stderr, "nacosd on %s did not come up (%s): %s\n", srv->host, pf, nc_strerror(rc));
+    nc_testproc_kill(&srv->proc, SIGKILL);
+    if (!quiet)
+      nc_testproc_dump_log(&srv->proc);
+    nc_testproc reaped = srv->proc;
+    *srv = want; /* keep the address and ports asked for (restarts) */
+    srv->proc = reaped;
     return rc;
   }
-  snprintf(srv->target, sizeof(srv->target), "127.0.0.1:%d", srv->grpc_port);
+  snprintf(srv->target, sizeof(srv->target), "%s:%d", srv->host, srv->grpc_port);
   return 0;
+}
+
+int nc_test_nacosd_start_opts(const nc_test_nacosd_opts *o, nc_test_nacosd *srv) {
+  int rc = nc_test_nacosd_spawn(o, srv);
+  return rc ? rc : nc_test_nacosd_wait_ready(srv, o->timeout_ms, o->quiet);
+}
+
+int nc_test_nacosd_start(const char *tmpdir, const char *const *extra_args, nc_test_nacosd *srv) {
+  nc_test_nacosd_opts o = {.dir = tmpdir, .args = extra_args};
+  return nc_test_nacosd_start_opts(&o, srv);
 }
 
 int nc_test_nacosd_stop(nc_test_nacosd *srv) {
@@ -213,78 +281,30 @@ int nc_test_nacosd_stop(nc_test_nacosd *srv) {
 }
 
 int nc_test_nacosd_restart(nc_test_nacosd *srv, const char *const *extra_args) {
-  char p[16], g[16], c[16], dir[256];
-  snprintf(p, sizeof(p), "%d", srv->port);
-  snprintf(g, sizeof(g), "%d", srv->grpc_port);
-  snprintf(c, sizeof(c), "%d", srv->cluster_port);
+  char dir[256], host[48];
   snprintf(dir, sizeof(dir), "%s", srv->dir);
-  const char *args[24] = {"--port", p, "--grpc-port", g, "--cluster-port", c};
-  size_t n = 6;
-  for (size_t i = 0; extra_args && extra_args[i]; i++) {
-    if (n + 1 >= sizeof(args) / sizeof(args[0]))
-      return NC_EINVAL;
-    args[n++] = extra_args[i];
-  }
+  snprintf(host, sizeof(host), "%s", srv->host[0] ? srv->host : "127.0.0.1");
+  nc_test_nacosd_opts o = {.dir = dir, .host = host, .port = srv->port,
+                           .grpc_port = srv->grpc_port, .cluster_port = srv->cluster_port,
+                           .args = extra_args, .append_log = 1, .quiet = 1};
   int rc = -1;
-  for (int i = 0; i < 20 && rc != 0; i++) {
-    rc = nc_test_nacosd_start(dir, args, srv);
-    if (rc)
-      nc_test_sleep_ms(250);
-  }
+  nc_test_deadline d = nc_test_deadline_start(5000);
+  do {
+    if ((rc = nc_test_nacosd_start_opts(&o, srv)) == 0)
+      return 0;
+    nc_test_sleep_ms(100);
+  } while (nc_test_deadline_tick(&d));
+  fprintf(stderr, "nacosd restart on %s:%d failed: %s\n", host, o.port, nc_strerror(rc));
+  nc_testproc_dump_log(&srv->proc);
   return rc;
 }
 
 long long nc_test_nacosd_metric(int port, const char *name) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in sa = {0};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons((uint16_t)port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-    if (fd >= 0)
-      close(fd);
-    return -1;
-  }
-  const char *req = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
-  if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
-    close(fd);
-    return -1;
-  }
-  size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
-  ssize_t r;
-  while (buf && (r = recv(fd, buf + len, cap - 1 - len, 0)) > 0) {
-    len += (size_t)r;
-    if (len == cap - 1) {
-      char *nb = realloc(buf, cap * 2);
-      if (!nb)
-        break;
-      buf = nb;
-      cap *= 2;
-    }
-  }
-  close(fd);
-  if (!buf)
-    return -1;
-  buf[len] = '\0';
-  long long v = -1;
-  size_t nl = strlen(name);
-  for (char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-    if (!strncmp(p, name, nl) && p[nl] == ' ') {
-      v = atoll(p + nl + 1);
-      break;
-    }
-  }
-  free(buf);
-  return v;
+  return nc_test_metric_at(NULL, port, name);
 }
 
 long long nc_test_nacosd_wait_metric(int port, const char *name, long long want, int timeout_ms) {
-  long long t0 = nc_test_now_ms();
-  while (nc_test_now_ms() - t0 < timeout_ms) {
-    if (nc_test_nacosd_metric(port, name) == want)
-      return nc_test_now_ms() - t0;
-    nc_test_sleep_ms(50);
-  }
-  return -1;
+  long long took;
+  NC_TEST_POLL(nc_test_nacosd_metric(port, name) == want, timeout_ms, took);
+  return took;
 }
