@@ -1,6 +1,7 @@
 #include "upstream.h"
 #include "nc_err.h"
 #include "nc_evq.h"
+#include "pushbox.h"
 #include "nc_json.h"
 #include "nc_log.h"
 #include "nc_wire_client.h"
@@ -29,7 +30,7 @@ typedef struct ev {
   nc_evq_node node; /* first member */
   int kind;
   uint64_t gen;
-  char *a, *b;      /* server + conn id / reason / push type */
+  char *a, *b;      /* server + conn id / reason / push type + pushbox key */
   cJSON *body;
   cmd *c;
   int status;
@@ -47,6 +48,7 @@ typedef struct attempt {
 
 struct nc_up {
   nc_evq *evq;
+  nc_pushbox *box; /* host-list pushes waiting for the loop, newest per service */
   nc_gcli_env *env;
   nc_up_cbs cbs;
   nc_server_addr *servers;
@@ -135,7 +137,10 @@ static void on_ev(void *ud, nc_evq_node *node) {
     up->cbs.on_disconnected(up->cbs.ud, e->gen, e->a ? e->a : "");
     break;
   case EV_PUSH:
-    up->cbs.on_push(up->cbs.ud, e->gen, e->a, e->body);
+    if (e->b) /* a coalesced push: whatever is newest for its key now */
+      e->body = nc_pushbox_take(up->box, e->b);
+    if (e->body)
+      up->cbs.on_push(up->cbs.ud, e->gen, e->a, e->body);
     break;
   case EV_DONE:
     e->c->cb(e->c->ud, e->status, e->resp);
@@ -194,21 +199,25 @@ static void wc_push(void *ud, nc_wc *wc, const nc_msg *push) {
     pthread_cond_broadcast(&up->cond);
   }
   pthread_mutex_unlock(&up->lock);
-  if (!strcmp(push->type, "NotifySubscriberRequest") ||
-      !strcmp(push->type, "ConfigChangeNotifyRequest")) {
-    ev *e = calloc(1, sizeof(*e));
-    if (!e)
-      return;
-    e->kind = EV_PUSH;
-    e->gen = a->gen;
-    e->a = strdup(push->type);
-    e->body = body ? cJSON_Duplicate(body, 1) : cJSON_CreateObject();
-    if (!e->a || !e->body) {
+  int hosts = !strcmp(push->type, "NotifySubscriberRequest");
+  if (!hosts && strcmp(push->type, "ConfigChangeNotifyRequest"))
+    return;
+  ev *e = calloc(1, sizeof(*e));
+  cJSON *copy = body ? cJSON_Duplicate(body, 1) : cJSON_CreateObject();
+  if (!e || !copy || !(e->a = strdup(push->type))) {
+    cJSON_Delete(copy);
+    if (e)
       ev_free(e);
-      return;
-    }
-    post(up, e);
+    return;
   }
+  e->kind = EV_PUSH;
+  e->gen = a->gen;
+  /* Host lists: one waits per service, a newer one replacing it, so only
+   * the first of a run is posted (nc_wc acks every push itself). */
+  if (hosts ? nc_pushbox_put_hosts(up->box, copy, &e->b) == 1 : (e->body = copy) != NULL)
+    post(up, e);
+  else
+    ev_free(e);
 }
 
 static void wc_closed(void *ud, nc_wc *wc, int status) {
@@ -499,6 +508,8 @@ int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const n
     goto fail;
   memcpy(up->servers, opts->servers, opts->n_servers * sizeof(nc_server_addr));
   up->n_servers = opts->n_servers;
+  if (!(up->box = nc_pushbox_new()))
+    goto fail;
   pthread_mutex_init(&up->lock, NULL);
   pthread_cond_init(&up->cond, NULL);
   if ((rc = nc_evq_new(loop, on_ev, up, &up->evq)) != 0) {
@@ -509,6 +520,7 @@ int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const n
   *out = up;
   return 0;
 fail:
+  nc_pushbox_free(up->box);
   free(up->servers);
   free(up->app_name);
   free(up->client_ip);
@@ -579,6 +591,7 @@ void nc_up_free(nc_up *up) {
   if (!up)
     return;
   nc_evq_close(up->evq, drop_ev);
+  nc_pushbox_free(up->box);
   pthread_mutex_destroy(&up->lock);
   pthread_cond_destroy(&up->cond);
   free(up->servers);

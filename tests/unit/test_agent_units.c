@@ -12,6 +12,7 @@
 #include "hosts.h"
 #include "linebuf.h"
 #include "nc_err.h"
+#include "pushbox.h"
 #include "state.h"
 
 #include <stdio.h>
@@ -282,6 +283,44 @@ static void test_state_holder_set(void **state) {
   nc_st_free(st);
 }
 
+/* ---- pushbox ---- */
+
+static cJSON *hosts_push(const char *svc, int n_hosts) {
+  char js[256];
+  snprintf(js, sizeof(js),
+           "{\"serviceInfo\":{\"name\":\"%s\",\"groupName\":\"G\",\"clusters\":\"\","
+           "\"hosts\":[],\"n\":%d}}",
+           svc, n_hosts);
+  return cJSON_Parse(js);
+}
+
+/* A newer host list for a service replaces the one still waiting; other
+ * services wait side by side; a take empties the slot. */
+static void test_pushbox_keeps_the_newest_per_service(void **state) {
+  (void)state;
+  nc_pushbox *b = nc_pushbox_new();
+  char *ka = NULL, *kb = NULL, *k2 = NULL;
+  assert_int_equal(nc_pushbox_put_hosts(b, hosts_push("a", 1), &ka), 1);
+  assert_non_null(ka);
+  assert_int_equal(nc_pushbox_put_hosts(b, hosts_push("a", 2), &k2), 0);
+  assert_null(k2);
+  assert_int_equal(nc_pushbox_put_hosts(b, hosts_push("b", 7), &kb), 1);
+  assert_int_equal(nc_pushbox_put_hosts(b, hosts_push("a", 3), &k2), 0);
+  assert_int_equal(nc_pushbox_replaced(b), 2);
+  cJSON *got = nc_pushbox_take(b, ka);
+  assert_non_null(got);
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(got, "serviceInfo"), "n")->valueint, 3);
+  cJSON_Delete(got);
+  assert_null(nc_pushbox_take(b, ka));
+  /* After the take the next list is posted again. */
+  assert_int_equal(nc_pushbox_put_hosts(b, hosts_push("a", 4), &k2), 1);
+  assert_string_equal(k2, ka);
+  free(ka);
+  free(k2);
+  free(kb);
+  nc_pushbox_free(b); /* frees what is still pending (b's list, a's 4th) */
+}
+
 static int unused_svcs;
 static void count_svc(void *ud, nc_st_svc *s) {
   (void)ud;
@@ -389,6 +428,7 @@ int main(void) {
       cmocka_unit_test(test_hosts_hash_ignores_order_and_sees_changes),
       cmocka_unit_test(test_state_batches_instances_per_service),
       cmocka_unit_test(test_state_holder_set),
+      cmocka_unit_test(test_pushbox_keeps_the_newest_per_service),
       cmocka_unit_test(test_state_subscription_refcount),
       cmocka_unit_test(test_state_config_listeners_and_md5),
       cmocka_unit_test(test_cache_round_trip_and_odd_names),
