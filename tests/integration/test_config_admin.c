@@ -14,13 +14,13 @@
 typedef struct fx {
   cfg_srv srv;
   nc_gcli_env *env;
-  nc_wc *wc;
+  nc_tw *wc;
 } fx;
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof(*f));
   if (srv_start(&f->srv) != 0 || nc_gcli_env_new(1, &f->env) != 0 ||
-      !(f->wc = cfg_connect(f->env, &f->srv, NULL, NULL, 0))) {
+      !(f->wc = cfg_connect(f->env, &f->srv, 0))) {
     nc_gcli_env_free(f->env);
     srv_cleanup(&f->srv);
     free(f);
@@ -32,28 +32,26 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  nc_wc_close(f->wc);
+  nc_tw_close(f->wc);
   nc_gcli_env_free(f->env);
   int st = srv_finish(&f->srv);
   free(f);
   return st != 0 ? -1 : 0;
 }
 
-static void publish_ok(nc_wc *wc, const char *d, const char *g, const char *t, const char *c) {
-  nc_msg *m = cfg_publish(wc, d, g, t, c, NULL);
-  assert_non_null(m);
-  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
-  nc_msg_free(m);
+static void publish_ok(nc_tw *wc, const char *d, const char *g, const char *t, const char *c) {
+  nc_tw_reply r = nc_tw_config_publish(wc, d, g, t, c, NULL);
+  assert_true(nc_tw_ok(&r));
 }
 
-static nc_msg *list(nc_wc *wc, const char *t, const char *g, const char *pattern, int page,
+static nc_msg *list(nc_tw *wc, const char *t, const char *g, const char *pattern, int page,
                     int size) {
-  cJSON *b = cfg_body(pattern, g, t);
+  cJSON *b = nc_tw_config_body(pattern, g, t);
   if (page)
     cJSON_AddNumberToObject(b, "pageNo", page);
   if (size)
     cJSON_AddNumberToObject(b, "pageSize", size);
-  return cfg_call(wc, "NcConfigListRequest", b);
+  return nc_tw_call(wc, "NcConfigListRequest", b);
 }
 
 /* The dataIds of a list answer, "," separated, into out. */
@@ -70,7 +68,7 @@ static void list_ids(nc_msg *m, char *out, size_t cap) {
   }
 }
 
-static void expect_list(nc_wc *wc, const char *t, const char *g, const char *pattern, int page,
+static void expect_list(nc_tw *wc, const char *t, const char *g, const char *pattern, int page,
                         int size, long long total, const char *ids) {
   char got[512];
   nc_msg *m = list(wc, t, g, pattern, page, size);
@@ -125,18 +123,18 @@ static void test_list_bad_input(void **state) {
   expect_list(f->wc, "", "", "", 0, 0, 1, "G1/app.yaml");
 }
 
-static nc_msg *history(nc_wc *wc, const char *d, const char *g, int size) {
-  cJSON *b = cfg_body(d, g, "");
+static nc_msg *history(nc_tw *wc, const char *d, const char *g, int size) {
+  cJSON *b = nc_tw_config_body(d, g, "");
   if (size)
     cJSON_AddNumberToObject(b, "pageSize", size);
-  return cfg_call(wc, "NcConfigHistoryRequest", b);
+  return nc_tw_call(wc, "NcConfigHistoryRequest", b);
 }
 
 static void test_history_newest_first(void **state) {
   fx *f = *state;
   publish_ok(f->wc, "h.yaml", "G", "", "v1");
   publish_ok(f->wc, "h.yaml", "G", "", "v2");
-  nc_msg_free(cfg_remove(f->wc, "h.yaml", "G", ""));
+  nc_tw_config_remove(f->wc, "h.yaml", "G", "");
   nc_msg *m = history(f->wc, "h.yaml", "G", 0);
   assert_non_null(m);
   assert_string_equal(m->type, "NcConfigHistoryResponse");

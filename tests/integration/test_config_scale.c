@@ -31,7 +31,7 @@ typedef struct opener {
   pthread_t th;
   nc_gcli_env *env;
   const cfg_srv *srv;
-  nc_wc **wcs;
+  nc_tw **wcs;
   int from, to, failed;
 } opener;
 
@@ -39,16 +39,15 @@ typedef struct opener {
 static void *open_range(void *arg) {
   opener *o = arg;
   for (int i = o->from; i < o->to; i++) {
-    nc_wc_opts wo = {.target = o->srv->target, .module = "config", .timeout_ms = 20000};
-    if (nc_wc_connect(o->env, &wo, on_push, NULL, NULL, &o->wcs[i]) != 0) {
+    nc_tw_opts wo = {.module = "config", .timeout_ms = 20000, .on_push = on_push};
+    if (nc_tw_connect(o->env, srv_node(o->srv)->target, &wo, &o->wcs[i]) != 0) {
       o->wcs[i] = NULL;
       o->failed++;
       continue;
     }
-    nc_msg *m = cfg_listen(o->wcs[i], 1, "shared", "DEFAULT_GROUP", "", "");
-    if (!m || nc_json_int(m->body, "resultCode", 0) != 200)
+    nc_tw_reply r = nc_tw_listen_one(o->wcs[i], 1, "shared", "DEFAULT_GROUP", "", "");
+    if (!nc_tw_ok(&r))
       o->failed++;
-    nc_msg_free(m);
   }
   return NULL;
 }
@@ -59,7 +58,7 @@ static void test_1000_listeners_all_notified(void **state) {
   nc_gcli_env *env = NULL;
   assert_int_equal(srv_start(&srv), 0);
   assert_int_equal(nc_gcli_env_new(2, &env), 0);
-  nc_wc **wcs = calloc(N_LISTENERS, sizeof(*wcs));
+  nc_tw **wcs = calloc(N_LISTENERS, sizeof(*wcs));
   opener op[N_OPENERS];
   for (int t = 0; t < N_OPENERS; t++) {
     op[t] = (opener){.env = env, .srv = &srv, .wcs = wcs, .from = t * N_LISTENERS / N_OPENERS,
@@ -74,26 +73,22 @@ static void test_1000_listeners_all_notified(void **state) {
   assert_int_equal(failed, 0);
   assert_int_equal(srv_metric(&srv, "config_listeners"), N_LISTENERS);
 
-  nc_wc *pub = cfg_connect(env, &srv, NULL, NULL, 0);
+  nc_tw *pub = cfg_connect(env, &srv, 0);
   assert_non_null(pub);
   long long acked0 = srv_metric(&srv, "config_notifies_acked_total");
-  uint64_t t0 = it_now_ms();
-  nc_msg *m = cfg_publish(pub, "shared", "DEFAULT_GROUP", "", "fan: out", NULL);
-  assert_non_null(m);
-  assert_int_equal(nc_json_int(m->body, "resultCode", 0), 200);
-  nc_msg_free(m);
-  while (atomic_load(&g_notified) < N_LISTENERS && it_now_ms() - t0 < 20000)
-    it_sleep_ms(5);
+  long long t0 = nc_test_now_ms();
+  nc_tw_reply r = nc_tw_config_publish(pub, "shared", "DEFAULT_GROUP", "", "fan: out", NULL);
+  assert_true(nc_tw_ok(&r));
+  NC_TEST_WAIT(atomic_load(&g_notified) >= N_LISTENERS, 20000);
   assert_int_equal(atomic_load(&g_notified), N_LISTENERS);
   assert_true(srv_metric_wait(&srv, "config_notifies_acked_total", acked0 + N_LISTENERS, 10000) >=
               acked0 + N_LISTENERS);
-  fprintf(stderr, "# %d listeners notified and acked in %llu ms\n", N_LISTENERS,
-          (unsigned long long)(it_now_ms() - t0));
+  fprintf(stderr, "# %d listeners notified and acked in %lld ms\n", N_LISTENERS,
+          nc_test_now_ms() - t0);
 
-  nc_wc_close(pub);
+  nc_tw_close(pub);
   for (int i = 0; i < N_LISTENERS; i++)
-    if (wcs[i])
-      nc_wc_close(wcs[i]);
+    nc_tw_close(wcs[i]);
   free(wcs);
   nc_gcli_env_free(env);
   assert_int_equal(srv_finish(&srv), 0);
@@ -106,44 +101,43 @@ static void test_kill9_after_publish_ack_keeps_content(void **state) {
   nc_gcli_env *env = NULL;
   assert_int_equal(srv_start(&srv), 0);
   assert_int_equal(nc_gcli_env_new(1, &env), 0);
-  nc_wc *wc = cfg_connect(env, &srv, NULL, NULL, 0);
+  nc_tw *wc = cfg_connect(env, &srv, 0);
   assert_non_null(wc);
   char id[32], content[64];
   for (int i = 0; i < 200; i++) {
     snprintf(id, sizeof(id), "crash-%d", i);
     snprintf(content, sizeof(content), "value %d", i);
-    nc_msg *m = cfg_publish(wc, id, "g", i % 2 ? "ns1" : "", content, NULL);
-    assert_non_null(m);
-    assert_int_equal(nc_json_int(m->body, "resultCode", 0), 200);
-    nc_msg_free(m);
+    nc_tw_reply r = nc_tw_config_publish(wc, id, "g", i % 2 ? "ns1" : "", content, NULL);
+    assert_true(nc_tw_ok(&r));
   }
   /* The last one is overwritten and one removed, right before the kill. */
-  nc_msg_free(cfg_publish(wc, "crash-0", "g", "", "final", NULL));
-  nc_msg_free(cfg_remove(wc, "crash-2", "g", ""));
-  nc_wc_close(wc);
+  nc_tw_config_publish(wc, "crash-0", "g", "", "final", NULL);
+  nc_tw_config_remove(wc, "crash-2", "g", "");
+  nc_tw_close(wc);
   assert_int_equal(srv_stop(&srv, SIGKILL), 128 + SIGKILL);
 
   assert_int_equal(srv_start(&srv), 0); /* same data dir */
-  wc = cfg_connect(env, &srv, NULL, NULL, 0);
+  wc = cfg_connect(env, &srv, 0);
   assert_non_null(wc);
   for (int i = 0; i < 200; i++) {
     snprintf(id, sizeof(id), "crash-%d", i);
-    nc_msg *m = cfg_query(wc, id, "g", i % 2 ? "ns1" : "public");
-    assert_non_null(m);
+    nc_tw_config c;
+    nc_tw_reply r = nc_tw_config_get(wc, id, "g", i % 2 ? "ns1" : "public", &c);
+    assert_int_equal(r.status, 0);
     if (i == 2) {
-      assert_int_equal(nc_json_int(m->body, "errorCode", 0), 300);
+      assert_int_equal(r.error_code, 300);
     } else {
-      assert_int_equal(nc_json_int(m->body, "resultCode", 0), 200);
+      assert_int_equal(r.result_code, 200);
       if (i == 0)
         snprintf(content, sizeof(content), "final");
       else
         snprintf(content, sizeof(content), "value %d", i);
-      assert_string_equal(nc_json_str(m->body, "content", ""), content);
+      assert_string_equal(c.content, content);
     }
-    nc_msg_free(m);
+    nc_tw_config_free(&c);
   }
   assert_int_equal(srv_metric(&srv, "config_configs"), 199);
-  nc_wc_close(wc);
+  nc_tw_close(wc);
   nc_gcli_env_free(env);
   srv_cleanup(&srv);
 }

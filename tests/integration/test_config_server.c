@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "config_itest.h"
@@ -40,76 +39,71 @@ static int teardown(void **state) {
   return st != 0 ? -1 : 0;
 }
 
-static void expect_ok(nc_msg *m, const char *type) {
-  assert_non_null(m);
-  assert_string_equal(m->type, type);
-  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
-  assert_int_equal(nc_json_int(m->body, "errorCode", -1), 0);
-  assert_true(nc_json_bool(m->body, "success", 0));
-  nc_msg_free(m);
+static void expect_ok(nc_tw_reply r, const char *type) {
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.type, type);
+  assert_int_equal(r.result_code, 200);
+  assert_int_equal(r.error_code, 0);
+  assert_true(r.success);
 }
 
-static void expect_fail(nc_msg *m, const char *type, int error_code, const char *msg_part) {
-  assert_non_null(m);
-  assert_string_equal(m->type, type);
-  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 500);
-  assert_int_equal(nc_json_int(m->body, "errorCode", -1), error_code);
-  assert_false(nc_json_bool(m->body, "success", 1));
+static void expect_fail(nc_tw_reply r, const char *type, int error_code, const char *msg_part) {
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.type, type);
+  assert_int_equal(r.result_code, 500);
+  assert_int_equal(r.error_code, error_code);
+  assert_false(r.success);
   if (msg_part)
-    assert_non_null(strstr(nc_json_str(m->body, "message", ""), msg_part));
-  nc_msg_free(m);
+    assert_non_null(strstr(r.message, msg_part));
 }
 
-static void expect_content(nc_wc *wc, const char *d, const char *g, const char *t,
+static void expect_content(nc_tw *wc, const char *d, const char *g, const char *t,
                            const char *content) {
-  nc_msg *m = cfg_query(wc, d, g, t);
-  assert_non_null(m);
-  assert_string_equal(m->type, "ConfigQueryResponse");
-  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
-  assert_string_equal(nc_json_str(m->body, "content", "?"), content);
+  nc_tw_config c;
+  expect_ok(nc_tw_config_get(wc, d, g, t, &c), "ConfigQueryResponse");
+  assert_non_null(c.content);
+  assert_string_equal(c.content, content);
   char md5[33];
   nc_md5_hex(content, strlen(content), md5);
-  assert_string_equal(nc_json_str(m->body, "md5", "?"), md5);
-  nc_msg_free(m);
+  assert_string_equal(c.md5, md5);
+  nc_tw_config_free(&c);
 }
 
 static void test_publish_then_get(void **state) {
   fx *f = *state;
-  nc_wc *wc = cfg_connect(f->env, &f->srv, NULL, NULL, 0);
+  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
-  expect_ok(cfg_publish(wc, "app.yaml", "DEFAULT_GROUP", "", "k: v\nname: \xe4\xb8\xad", NULL),
+  expect_ok(nc_tw_config_publish(wc, "app.yaml", "DEFAULT_GROUP", "", "k: v\nname: \xe4\xb8\xad", NULL),
             "ConfigPublishResponse");
-  nc_msg *m = cfg_query(wc, "app.yaml", "DEFAULT_GROUP", "");
-  assert_non_null(m);
-  assert_string_equal(m->type, "ConfigQueryResponse");
-  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
-  assert_string_equal(nc_json_str(m->body, "content", ""), "k: v\nname: \xe4\xb8\xad");
+  nc_tw_config c;
+  expect_ok(nc_tw_config_get(wc, "app.yaml", "DEFAULT_GROUP", "", &c), "ConfigQueryResponse");
+  assert_string_equal(c.content, "k: v\nname: \xe4\xb8\xad");
   char md5[33];
   nc_md5_hex("k: v\nname: \xe4\xb8\xad", strlen("k: v\nname: \xe4\xb8\xad"), md5);
-  assert_string_equal(nc_json_str(m->body, "md5", ""), md5);
-  assert_string_equal(nc_json_str(m->body, "contentType", ""), "text");
-  assert_true(nc_json_int(m->body, "lastModified", 0) > 1600000000000LL);
-  assert_null(cJSON_GetObjectItem(m->body, "tag")); /* Go decodes tag as bool */
-  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(m->body, "beta")));
-  nc_msg_free(m);
+  assert_string_equal(c.md5, md5);
+  assert_string_equal(c.content_type, "text");
+  assert_true(c.last_modified > 1600000000000LL);
+  assert_null(cJSON_GetObjectItem(c.body, "tag")); /* Go decodes tag as bool */
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(c.body, "beta")));
+  nc_tw_config_free(&c);
   /* 2.x: "public" and "null" are the default namespace. */
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "public", "k: v\nname: \xe4\xb8\xad");
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "null", "k: v\nname: \xe4\xb8\xad");
   /* Other namespaces are separate. */
-  expect_fail(cfg_query(wc, "app.yaml", "DEFAULT_GROUP", "dev"), "ConfigQueryResponse", 300,
+  expect_fail(nc_tw_config_get(wc, "app.yaml", "DEFAULT_GROUP", "dev", NULL), "ConfigQueryResponse", 300,
               "config data not exist");
-  expect_ok(cfg_publish(wc, "app.yaml", "DEFAULT_GROUP", "dev", "dev: 1", NULL),
+  expect_ok(nc_tw_config_publish(wc, "app.yaml", "DEFAULT_GROUP", "dev", "dev: 1", NULL),
             "ConfigPublishResponse");
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "dev", "dev: 1");
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "", "k: v\nname: \xe4\xb8\xad");
-  nc_wc_close(wc);
+  nc_tw_close(wc);
 }
 
 /* 1 MiB of content with JSON-special characters and UTF-8 survives the
  * round trip byte for byte, md5 included. */
 static void test_large_content_roundtrip(void **state) {
   fx *f = *state;
-  nc_wc *wc = cfg_connect(f->env, &f->srv, NULL, NULL, 0);
+  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
   static const char piece[] = "k=\"v\"\\\n\t\xc3\xa9\xe4\xb8\xad/</>{}[],:";
   size_t plen = sizeof(piece) - 1, len = 1024 * 1024;
@@ -118,230 +112,166 @@ static void test_large_content_roundtrip(void **state) {
     big[i] = piece[i % plen];
   len -= len % plen; /* whole pieces only: keep the UTF-8 valid */
   big[len] = '\0';
-  expect_ok(cfg_publish(wc, "big", "g", "", big, NULL), "ConfigPublishResponse");
+  expect_ok(nc_tw_config_publish(wc, "big", "g", "", big, NULL), "ConfigPublishResponse");
   expect_content(wc, "big", "g", "", big);
   free(big);
-  nc_wc_close(wc);
+  nc_tw_close(wc);
 }
 
 static void test_query_missing_is_typed_300(void **state) {
   fx *f = *state;
-  nc_wc *wc = cfg_connect(f->env, &f->srv, NULL, NULL, 0);
+  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
-  expect_fail(cfg_query(wc, "nope", "DEFAULT_GROUP", ""), "ConfigQueryResponse", 300,
+  expect_fail(nc_tw_config_get(wc, "nope", "DEFAULT_GROUP", "", NULL), "ConfigQueryResponse", 300,
               "config data not exist");
-  nc_wc_close(wc);
+  nc_tw_close(wc);
 }
 
 static void test_cas_mismatch_rejected(void **state) {
   fx *f = *state;
-  nc_wc *wc = cfg_connect(f->env, &f->srv, NULL, NULL, 0);
+  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
   char md5[33];
-  expect_ok(cfg_publish(wc, "cas", "g", "", "v1", NULL), "ConfigPublishResponse");
+  expect_ok(nc_tw_config_publish(wc, "cas", "g", "", "v1", NULL), "ConfigPublishResponse");
   nc_md5_hex("v1", 2, md5);
-  expect_fail(cfg_publish(wc, "cas", "g", "", "v2", "ffffffffffffffffffffffffffffffff"),
+  expect_fail(nc_tw_config_publish(wc, "cas", "g", "", "v2", "ffffffffffffffffffffffffffffffff"),
               "ConfigPublishResponse", 500, "Cas publish fail, server md5 may have changed.");
   expect_content(wc, "cas", "g", "", "v1");
-  expect_ok(cfg_publish(wc, "cas", "g", "", "v2", md5), "ConfigPublishResponse");
+  expect_ok(nc_tw_config_publish(wc, "cas", "g", "", "v2", md5), "ConfigPublishResponse");
   expect_content(wc, "cas", "g", "", "v2");
   /* The old md5 is stale now. */
-  expect_fail(cfg_publish(wc, "cas", "g", "", "v3", md5), "ConfigPublishResponse", 500, "Cas");
+  expect_fail(nc_tw_config_publish(wc, "cas", "g", "", "v3", md5), "ConfigPublishResponse", 500, "Cas");
   expect_content(wc, "cas", "g", "", "v2");
-  nc_wc_close(wc);
+  nc_tw_close(wc);
 }
 
 static void test_remove_existing_and_missing(void **state) {
   fx *f = *state;
-  nc_wc *wc = cfg_connect(f->env, &f->srv, NULL, NULL, 0);
+  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
-  expect_ok(cfg_remove(wc, "never", "g", ""), "ConfigRemoveResponse");
-  expect_ok(cfg_publish(wc, "rm", "g", "", "x", NULL), "ConfigPublishResponse");
-  expect_ok(cfg_remove(wc, "rm", "g", "public"), "ConfigRemoveResponse");
-  expect_fail(cfg_query(wc, "rm", "g", ""), "ConfigQueryResponse", 300, NULL);
-  nc_wc_close(wc);
+  expect_ok(nc_tw_config_remove(wc, "never", "g", ""), "ConfigRemoveResponse");
+  expect_ok(nc_tw_config_publish(wc, "rm", "g", "", "x", NULL), "ConfigPublishResponse");
+  expect_ok(nc_tw_config_remove(wc, "rm", "g", "public"), "ConfigRemoveResponse");
+  expect_fail(nc_tw_config_get(wc, "rm", "g", "", NULL), "ConfigQueryResponse", 300, NULL);
+  nc_tw_close(wc);
 }
 
 static void test_bad_input_rejected_state_intact(void **state) {
   fx *f = *state;
-  nc_wc *wc = cfg_connect(f->env, &f->srv, NULL, NULL, 0);
+  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
   const char *P = "ConfigPublishResponse";
-  expect_ok(cfg_publish(wc, "keep", "g", "", "original", NULL), P);
-  expect_fail(cfg_publish(wc, "", "g", "", "x", NULL), P, 400, "dataId");
-  expect_fail(cfg_publish(wc, NULL, "g", "", "x", NULL), P, 400, "dataId");
-  expect_fail(cfg_publish(wc, "a/b", "g", "", "x", NULL), P, 400, "invalid dataId");
-  expect_fail(cfg_publish(wc, "keep", "", "", "x", NULL), P, 400, "group");
-  expect_fail(cfg_publish(wc, "keep", "g g", "", "x", NULL), P, 400, "invalid group");
-  expect_fail(cfg_publish(wc, "keep", "g", "bad/ns", "x", NULL), P, 400, "tenant");
-  expect_fail(cfg_publish(wc, "keep", "g", "", NULL, NULL), P, 400, "content");
-  expect_fail(cfg_publish(wc, "keep", "g", "", "   ", NULL), P, 400, "content");
+  expect_ok(nc_tw_config_publish(wc, "keep", "g", "", "original", NULL), P);
+  expect_fail(nc_tw_config_publish(wc, "", "g", "", "x", NULL), P, 400, "dataId");
+  expect_fail(nc_tw_config_publish(wc, NULL, "g", "", "x", NULL), P, 400, "dataId");
+  expect_fail(nc_tw_config_publish(wc, "a/b", "g", "", "x", NULL), P, 400, "invalid dataId");
+  expect_fail(nc_tw_config_publish(wc, "keep", "", "", "x", NULL), P, 400, "group");
+  expect_fail(nc_tw_config_publish(wc, "keep", "g g", "", "x", NULL), P, 400, "invalid group");
+  expect_fail(nc_tw_config_publish(wc, "keep", "g", "bad/ns", "x", NULL), P, 400, "tenant");
+  expect_fail(nc_tw_config_publish(wc, "keep", "g", "", NULL, NULL), P, 400, "content");
+  expect_fail(nc_tw_config_publish(wc, "keep", "g", "", "   ", NULL), P, 400, "content");
   /* Over the 4 MiB default cap but inside the 10 MiB gRPC message limit. */
   size_t big_len = 4u * 1024 * 1024 + 1;
   char *big = malloc(big_len + 1);
   memset(big, 'x', big_len);
   big[big_len] = '\0';
-  expect_fail(cfg_publish(wc, "keep", "g", "", big, NULL), P, 400, "too large");
+  expect_fail(nc_tw_config_publish(wc, "keep", "g", "", big, NULL), P, 400, "too large");
   free(big);
-  expect_fail(cfg_remove(wc, "a+b", "g", ""), "ConfigRemoveResponse", 400, "invalid dataId");
-  expect_fail(cfg_query(wc, "keep", "", ""), "ConfigQueryResponse", 400, "group");
+  expect_fail(nc_tw_config_remove(wc, "a+b", "g", ""), "ConfigRemoveResponse", 400, "invalid dataId");
+  expect_fail(nc_tw_config_get(wc, "keep", "", "", NULL), "ConfigQueryResponse", 400, "group");
   /* A bad context fails the whole listen request and registers nothing. */
-  cJSON *b = cfg_body(NULL, NULL, NULL);
-  cJSON_AddBoolToObject(b, "listen", 1);
-  cJSON *arr = cJSON_AddArrayToObject(b, "configListenContexts");
-  cJSON *c1 = cJSON_CreateObject(), *c2 = cJSON_CreateObject();
-  cJSON_AddStringToObject(c1, "dataId", "keep");
-  cJSON_AddStringToObject(c1, "group", "g");
-  cJSON_AddStringToObject(c2, "dataId", "bad id");
-  cJSON_AddStringToObject(c2, "group", "g");
-  cJSON_AddItemToArray(arr, c1);
-  cJSON_AddItemToArray(arr, c2);
-  expect_fail(cfg_call(wc, "ConfigBatchListenRequest", b), "ConfigChangeBatchListenResponse", 400,
-              "invalid dataId");
+  nc_tw_listen ctx[2] = {{"keep", "g", NULL, NULL}, {"bad id", "g", NULL, NULL}};
+  expect_fail(nc_tw_config_listen(wc, 1, ctx, 2, NULL, NULL), "ConfigChangeBatchListenResponse",
+              400, "invalid dataId");
   assert_int_equal(srv_metric(&f->srv, "config_listeners"), 0);
   expect_content(wc, "keep", "g", "", "original");
   assert_int_equal(srv_metric(&f->srv, "config_configs"), 1);
-  nc_wc_close(wc);
-}
-
-typedef struct pushbox {
-  pthread_mutex_t mu;
-  int n;
-  char data_id[64], group[64], tenant[64], module[32], req_id[32];
-} pushbox;
-
-static void on_push(void *ud, nc_wc *wc, const nc_msg *push) {
-  (void)wc;
-  pushbox *p = ud;
-  if (strcmp(push->type, "ConfigChangeNotifyRequest") != 0)
-    return;
-  pthread_mutex_lock(&p->mu);
-  p->n++;
-  snprintf(p->data_id, sizeof(p->data_id), "%s", nc_json_str(push->body, "dataId", "?"));
-  snprintf(p->group, sizeof(p->group), "%s", nc_json_str(push->body, "group", "?"));
-  snprintf(p->tenant, sizeof(p->tenant), "%s", nc_json_str(push->body, "tenant", "?"));
-  snprintf(p->module, sizeof(p->module), "%s", nc_json_str(push->body, "module", "?"));
-  snprintf(p->req_id, sizeof(p->req_id), "%s", nc_json_str(push->body, "requestId", ""));
-  pthread_mutex_unlock(&p->mu);
-}
-
-static int push_count(pushbox *p) {
-  pthread_mutex_lock(&p->mu);
-  int n = p->n;
-  pthread_mutex_unlock(&p->mu);
-  return n;
-}
-
-static int wait_pushes(pushbox *p, int want, int ms) {
-  uint64_t end = it_now_ms() + (uint64_t)ms;
-  while (push_count(p) < want && it_now_ms() < end)
-    it_sleep_ms(10);
-  return push_count(p);
+  nc_tw_close(wc);
 }
 
 static void test_listen_change_pushed_and_acked(void **state) {
   fx *f = *state;
-  pushbox pb = {.mu = PTHREAD_MUTEX_INITIALIZER};
-  nc_wc *listener = cfg_connect(f->env, &f->srv, on_push, &pb, 0);
-  nc_wc *pub = cfg_connect(f->env, &f->srv, NULL, NULL, 0);
+  nc_tw *listener = cfg_connect(f->env, &f->srv, 0);
+  nc_tw *pub = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(listener);
   assert_non_null(pub);
-  expect_ok(cfg_publish(pub, "watched", "g", "", "v1", NULL), "ConfigPublishResponse");
+  expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v1", NULL), "ConfigPublishResponse");
   char md5[33];
   nc_md5_hex("v1", 2, md5);
   /* Listening with a stale md5 reports the key, echoing the client's tenant. */
-  nc_msg *m = cfg_listen(listener, 1, "watched", "g", "public", "stale");
-  assert_non_null(m);
-  assert_string_equal(m->type, "ConfigChangeBatchListenResponse");
-  assert_int_equal(nc_json_int(m->body, "resultCode", 0), 200);
-  cJSON *ch = cJSON_GetObjectItem(m->body, "changedConfigs");
-  assert_int_equal(cJSON_GetArraySize(ch), 1);
+  nc_tw_listen ctx = {"watched", "g", "public", "stale"};
+  cJSON *ch = NULL;
+  int n = 0;
+  expect_ok(nc_tw_config_listen(listener, 1, &ctx, 1, &n, &ch), "ConfigChangeBatchListenResponse");
+  assert_int_equal(n, 1);
   assert_string_equal(nc_json_str(cJSON_GetArrayItem(ch, 0), "dataId", ""), "watched");
   assert_string_equal(nc_json_str(cJSON_GetArrayItem(ch, 0), "tenant", ""), "public");
-  nc_msg_free(m);
+  cJSON_Delete(ch);
   /* With the current md5 nothing is reported. */
-  m = cfg_listen(listener, 1, "watched", "g", "public", md5);
-  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(m->body, "changedConfigs")), 0);
-  nc_msg_free(m);
+  ctx.md5 = md5;
+  expect_ok(nc_tw_config_listen(listener, 1, &ctx, 1, &n, NULL), "ConfigChangeBatchListenResponse");
+  assert_int_equal(n, 0);
   assert_int_equal(srv_metric(&f->srv, "config_listeners"), 1);
 
-  expect_ok(cfg_publish(pub, "watched", "g", "", "v2", NULL), "ConfigPublishResponse");
-  assert_int_equal(wait_pushes(&pb, 1, 3000), 1);
-  pthread_mutex_lock(&pb.mu);
-  assert_string_equal(pb.data_id, "watched");
-  assert_string_equal(pb.group, "g");
-  assert_string_equal(pb.tenant, "public"); /* the client's own string */
-  assert_string_equal(pb.module, "config");
-  assert_true(strlen(pb.req_id) > 0);
-  pthread_mutex_unlock(&pb.mu);
+  expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v2", NULL), "ConfigPublishResponse");
+  nc_tw_change last;
+  assert_int_equal(nc_tw_wait_change(listener, NULL, 1, 3000, &last), 1);
+  assert_string_equal(last.data_id, "watched");
+  assert_string_equal(last.group, "g");
+  assert_string_equal(last.tenant, "public"); /* the client's own string */
+  assert_string_equal(last.module, "config");
+  assert_true(strlen(last.request_id) > 0);
   assert_true(srv_metric_wait(&f->srv, "config_notifies_acked_total", 1, 3000) >= 1);
   /* Removing the config notifies too. */
-  expect_ok(cfg_remove(pub, "watched", "g", ""), "ConfigRemoveResponse");
-  assert_int_equal(wait_pushes(&pb, 2, 3000), 2);
+  expect_ok(nc_tw_config_remove(pub, "watched", "g", ""), "ConfigRemoveResponse");
+  assert_int_equal(nc_tw_wait_change(listener, "watched", 2, 3000, NULL), 2);
   /* Unlisten: no more notifies. */
-  expect_ok(cfg_listen(listener, 0, "watched", "g", "public", ""),
+  expect_ok(nc_tw_listen_one(listener, 0, "watched", "g", "public", ""),
             "ConfigChangeBatchListenResponse");
   assert_int_equal(srv_metric(&f->srv, "config_listeners"), 0);
-  expect_ok(cfg_publish(pub, "watched", "g", "", "v3", NULL), "ConfigPublishResponse");
-  it_sleep_ms(300);
-  assert_int_equal(push_count(&pb), 2);
-  nc_wc_close(listener);
-  nc_wc_close(pub);
+  expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v3", NULL), "ConfigPublishResponse");
+  nc_test_quiet_ms(300);
+  assert_int_equal(nc_tw_change_count(listener, NULL), 2);
+  nc_tw_close(listener);
+  nc_tw_close(pub);
 }
 
 static void test_listeners_cleaned_when_connection_closes(void **state) {
   fx *f = *state;
-  nc_wc *a = cfg_connect(f->env, &f->srv, NULL, NULL, 0);
+  nc_tw *a = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(a);
   for (int i = 0; i < 20; i++) {
     char id[16];
     snprintf(id, sizeof(id), "k%d", i);
-    nc_msg_free(cfg_listen(a, 1, id, "g", "", ""));
+    nc_tw_listen_one(a, 1, id, "g", "", "");
   }
   assert_int_equal(srv_metric(&f->srv, "config_listeners"), 20);
-  nc_wc_close(a);
-  uint64_t end = it_now_ms() + 3000;
-  while (srv_metric(&f->srv, "config_listeners") != 0 && it_now_ms() < end)
-    it_sleep_ms(20);
-  assert_int_equal(srv_metric(&f->srv, "config_listeners"), 0);
+  nc_tw_close(a);
+  NC_TEST_WAIT(srv_metric(&f->srv, "config_listeners") == 0, 3000);
 }
 
 /* No ack: the server retries after its 3 s timeout + 2 s back-off. */
 static void test_unacked_notify_is_retried(void **state) {
   fx *f = *state;
-  pushbox pb = {.mu = PTHREAD_MUTEX_INITIALIZER};
-  nc_wc *listener = cfg_connect(f->env, &f->srv, on_push, &pb, 1);
-  nc_wc *pub = cfg_connect(f->env, &f->srv, NULL, NULL, 0);
+  nc_tw *listener = cfg_connect(f->env, &f->srv, 1);
+  nc_tw *pub = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(listener);
   assert_non_null(pub);
-  nc_msg_free(cfg_listen(listener, 1, "retry", "g", "", ""));
-  uint64_t t0 = it_now_ms();
-  expect_ok(cfg_publish(pub, "retry", "g", "", "v", NULL), "ConfigPublishResponse");
-  assert_int_equal(wait_pushes(&pb, 1, 2000), 1);
-  char first[32];
-  pthread_mutex_lock(&pb.mu);
-  snprintf(first, sizeof(first), "%s", pb.req_id);
-  pthread_mutex_unlock(&pb.mu);
-  assert_int_equal(wait_pushes(&pb, 2, 8000), 2);
-  uint64_t dt = it_now_ms() - t0;
+  nc_tw_listen_one(listener, 1, "retry", "g", "", "");
+  long long t0 = nc_test_now_ms();
+  expect_ok(nc_tw_config_publish(pub, "retry", "g", "", "v", NULL), "ConfigPublishResponse");
+  nc_tw_change first, second;
+  assert_int_equal(nc_tw_wait_change(listener, "retry", 1, 2000, &first), 1);
+  assert_int_equal(nc_tw_wait_change(listener, "retry", 2, 8000, &second), 2);
+  long long dt = nc_test_now_ms() - t0;
   assert_true(dt >= 4500); /* 3 s timeout + 2 s back-off */
-  pthread_mutex_lock(&pb.mu);
-  char rid[32];
-  snprintf(rid, sizeof(rid), "%s", pb.req_id);
-  pthread_mutex_unlock(&pb.mu);
-  assert_string_not_equal(rid, first); /* a fresh requestId per attempt */
+  /* a fresh requestId per attempt */
+  assert_string_not_equal(second.request_id, first.request_id);
   /* An ack that says failure (as Go's does) still counts as delivered. */
-  assert_int_equal(nc_wc_ack(listener, "NotifySubscriberResponse", rid, 0), 0);
+  assert_int_equal(nc_tw_ack(listener, "NotifySubscriberResponse", second.request_id, 0), 0);
   assert_true(srv_metric_wait(&f->srv, "config_notifies_acked_total", 1, 3000) >= 1);
-  nc_wc_close(listener);
-  nc_wc_close(pub);
-}
-
-static atomic_int g_closed;
-
-static void on_closed(void *ud, nc_wc *wc, int status) {
-  (void)ud, (void)wc, (void)status;
-  atomic_store(&g_closed, 1);
+  nc_tw_close(listener);
+  nc_tw_close(pub);
 }
 
 /* A listener that never acks is retried max-retries times, then its
@@ -353,27 +283,22 @@ static void test_never_acking_listener_is_dropped(void **state) {
   nc_gcli_env *env = NULL;
   assert_int_equal(srv_start(&srv), 0);
   assert_int_equal(nc_gcli_env_new(1, &env), 0);
-  pushbox pb = {.mu = PTHREAD_MUTEX_INITIALIZER};
-  nc_wc_opts o = {.target = srv.target, .module = "config", .no_auto_ack = 1};
-  nc_wc *mute = NULL;
-  assert_int_equal(nc_wc_connect(env, &o, on_push, on_closed, &pb, &mute), 0);
-  nc_wc *pub = cfg_connect(env, &srv, NULL, NULL, 0);
+  nc_tw *mute = cfg_connect(env, &srv, 1);
+  nc_tw *pub = cfg_connect(env, &srv, 0);
+  assert_non_null(mute);
   assert_non_null(pub);
-  nc_msg_free(cfg_listen(mute, 1, "mute", "g", "", ""));
-  atomic_store(&g_closed, 0);
-  uint64_t t0 = it_now_ms();
-  expect_ok(cfg_publish(pub, "mute", "g", "", "v", NULL), "ConfigPublishResponse");
-  while (!atomic_load(&g_closed) && it_now_ms() - t0 < 5000)
-    it_sleep_ms(10);
-  assert_true(atomic_load(&g_closed));
+  nc_tw_listen_one(mute, 1, "mute", "g", "", "");
+  long long t0 = nc_test_now_ms();
+  expect_ok(nc_tw_config_publish(pub, "mute", "g", "", "v", NULL), "ConfigPublishResponse");
+  NC_TEST_WAIT(nc_tw_closed(mute), 5000);
   /* 3 attempts: 200 ms timeouts with 100 and 200 ms back-offs in between. */
-  assert_true(it_now_ms() - t0 >= 700);
-  assert_int_equal(push_count(&pb), 3);
+  assert_true(nc_test_now_ms() - t0 >= 700);
+  assert_int_equal(nc_tw_change_count(mute, "mute"), 3);
   assert_int_equal(srv_metric(&srv, "config_listeners"), 0);
   /* The publisher's connection is unaffected. */
   expect_content(pub, "mute", "g", "", "v");
-  nc_wc_close(mute);
-  nc_wc_close(pub);
+  nc_tw_close(mute);
+  nc_tw_close(pub);
   nc_gcli_env_free(env);
   assert_int_equal(srv_finish(&srv), 0);
 }
@@ -393,10 +318,7 @@ static void test_unusable_store_fails_startup(void **state) {
   char *argv[] = {(char *)NC_NACOSD_BIN, "--port", "0", "--data-dir", path, "--port-file", pf, NULL};
   nc_testproc p;
   assert_int_equal(nc_testproc_start(&p, NC_NACOSD_BIN, argv, log), 0);
-  uint64_t end = it_now_ms() + 10000;
-  while (nc_testproc_alive(&p) && it_now_ms() < end)
-    it_sleep_ms(20);
-  assert_false(nc_testproc_alive(&p)); /* it exited on its own */
+  NC_TEST_WAIT(!nc_testproc_alive(&p), 10000); /* it exited on its own */
   assert_int_equal(access(pf, F_OK), -1); /* never listened */
   int rc = nc_testproc_kill(&p, SIGKILL);
   assert_int_equal(rc, 1); /* a clean error exit: no crash, no leak report */
