@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 
 #include "config_itest.h"
-#include "nc_md5.h"
 #include "nc_grpc.h"
+#include "nc_md5.h"
 
 typedef struct fx {
   cfg_srv srv;
@@ -39,28 +39,10 @@ static int teardown(void **state) {
   return st != 0 ? -1 : 0;
 }
 
-static void expect_ok(nc_tw_reply r, const char *type) {
-  assert_int_equal(r.status, 0);
-  assert_string_equal(r.type, type);
-  assert_int_equal(r.result_code, 200);
-  assert_int_equal(r.error_code, 0);
-  assert_true(r.success);
-}
-
-static void expect_fail(nc_tw_reply r, const char *type, int error_code, const char *msg_part) {
-  assert_int_equal(r.status, 0);
-  assert_string_equal(r.type, type);
-  assert_int_equal(r.result_code, 500);
-  assert_int_equal(r.error_code, error_code);
-  assert_false(r.success);
-  if (msg_part)
-    assert_non_null(strstr(r.message, msg_part));
-}
-
 static void expect_content(nc_tw *wc, const char *d, const char *g, const char *t,
                            const char *content) {
   nc_tw_config c;
-  expect_ok(nc_tw_config_get(wc, d, g, t, &c), "ConfigQueryResponse");
+  nc_tw_expect_ok(nc_tw_config_get(wc, d, g, t, &c), "ConfigQueryResponse");
   assert_non_null(c.content);
   assert_string_equal(c.content, content);
   char md5[33];
@@ -73,10 +55,11 @@ static void test_publish_then_get(void **state) {
   fx *f = *state;
   nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
-  expect_ok(nc_tw_config_publish(wc, "app.yaml", "DEFAULT_GROUP", "", "k: v\nname: \xe4\xb8\xad", NULL),
-            "ConfigPublishResponse");
+  nc_tw_expect_ok(
+      nc_tw_config_publish(wc, "app.yaml", "DEFAULT_GROUP", "", "k: v\nname: \xe4\xb8\xad", NULL),
+      "ConfigPublishResponse");
   nc_tw_config c;
-  expect_ok(nc_tw_config_get(wc, "app.yaml", "DEFAULT_GROUP", "", &c), "ConfigQueryResponse");
+  nc_tw_expect_ok(nc_tw_config_get(wc, "app.yaml", "DEFAULT_GROUP", "", &c), "ConfigQueryResponse");
   assert_string_equal(c.content, "k: v\nname: \xe4\xb8\xad");
   char md5[33];
   nc_md5_hex("k: v\nname: \xe4\xb8\xad", strlen("k: v\nname: \xe4\xb8\xad"), md5);
@@ -90,10 +73,10 @@ static void test_publish_then_get(void **state) {
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "public", "k: v\nname: \xe4\xb8\xad");
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "null", "k: v\nname: \xe4\xb8\xad");
   /* Other namespaces are separate. */
-  expect_fail(nc_tw_config_get(wc, "app.yaml", "DEFAULT_GROUP", "dev", NULL), "ConfigQueryResponse", 300,
-              "config data not exist");
-  expect_ok(nc_tw_config_publish(wc, "app.yaml", "DEFAULT_GROUP", "dev", "dev: 1", NULL),
-            "ConfigPublishResponse");
+  nc_tw_expect_fail(nc_tw_config_get(wc, "app.yaml", "DEFAULT_GROUP", "dev", NULL),
+                    "ConfigQueryResponse", 300, "config data not exist");
+  nc_tw_expect_ok(nc_tw_config_publish(wc, "app.yaml", "DEFAULT_GROUP", "dev", "dev: 1", NULL),
+                  "ConfigPublishResponse");
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "dev", "dev: 1");
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "", "k: v\nname: \xe4\xb8\xad");
   nc_tw_close(wc);
@@ -112,7 +95,7 @@ static void test_large_content_roundtrip(void **state) {
     big[i] = piece[i % plen];
   len -= len % plen; /* whole pieces only: keep the UTF-8 valid */
   big[len] = '\0';
-  expect_ok(nc_tw_config_publish(wc, "big", "g", "", big, NULL), "ConfigPublishResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(wc, "big", "g", "", big, NULL), "ConfigPublishResponse");
   expect_content(wc, "big", "g", "", big);
   free(big);
   nc_tw_close(wc);
@@ -122,8 +105,8 @@ static void test_query_missing_is_typed_300(void **state) {
   fx *f = *state;
   nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
-  expect_fail(nc_tw_config_get(wc, "nope", "DEFAULT_GROUP", "", NULL), "ConfigQueryResponse", 300,
-              "config data not exist");
+  nc_tw_expect_fail(nc_tw_config_get(wc, "nope", "DEFAULT_GROUP", "", NULL), "ConfigQueryResponse",
+                    300, "config data not exist");
   nc_tw_close(wc);
 }
 
@@ -132,15 +115,17 @@ static void test_cas_mismatch_rejected(void **state) {
   nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
   char md5[33];
-  expect_ok(nc_tw_config_publish(wc, "cas", "g", "", "v1", NULL), "ConfigPublishResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(wc, "cas", "g", "", "v1", NULL), "ConfigPublishResponse");
   nc_md5_hex("v1", 2, md5);
-  expect_fail(nc_tw_config_publish(wc, "cas", "g", "", "v2", "ffffffffffffffffffffffffffffffff"),
-              "ConfigPublishResponse", 500, "Cas publish fail, server md5 may have changed.");
+  nc_tw_expect_fail(
+      nc_tw_config_publish(wc, "cas", "g", "", "v2", "ffffffffffffffffffffffffffffffff"),
+      "ConfigPublishResponse", 500, "Cas publish fail, server md5 may have changed.");
   expect_content(wc, "cas", "g", "", "v1");
-  expect_ok(nc_tw_config_publish(wc, "cas", "g", "", "v2", md5), "ConfigPublishResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(wc, "cas", "g", "", "v2", md5), "ConfigPublishResponse");
   expect_content(wc, "cas", "g", "", "v2");
   /* The old md5 is stale now. */
-  expect_fail(nc_tw_config_publish(wc, "cas", "g", "", "v3", md5), "ConfigPublishResponse", 500, "Cas");
+  nc_tw_expect_fail(nc_tw_config_publish(wc, "cas", "g", "", "v3", md5), "ConfigPublishResponse",
+                    500, "Cas");
   expect_content(wc, "cas", "g", "", "v2");
   nc_tw_close(wc);
 }
@@ -149,10 +134,10 @@ static void test_remove_existing_and_missing(void **state) {
   fx *f = *state;
   nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
-  expect_ok(nc_tw_config_remove(wc, "never", "g", ""), "ConfigRemoveResponse");
-  expect_ok(nc_tw_config_publish(wc, "rm", "g", "", "x", NULL), "ConfigPublishResponse");
-  expect_ok(nc_tw_config_remove(wc, "rm", "g", "public"), "ConfigRemoveResponse");
-  expect_fail(nc_tw_config_get(wc, "rm", "g", "", NULL), "ConfigQueryResponse", 300, NULL);
+  nc_tw_expect_ok(nc_tw_config_remove(wc, "never", "g", ""), "ConfigRemoveResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(wc, "rm", "g", "", "x", NULL), "ConfigPublishResponse");
+  nc_tw_expect_ok(nc_tw_config_remove(wc, "rm", "g", "public"), "ConfigRemoveResponse");
+  nc_tw_expect_fail(nc_tw_config_get(wc, "rm", "g", "", NULL), "ConfigQueryResponse", 300, NULL);
   nc_tw_close(wc);
 }
 
@@ -161,28 +146,31 @@ static void test_bad_input_rejected_state_intact(void **state) {
   nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(wc);
   const char *P = "ConfigPublishResponse";
-  expect_ok(nc_tw_config_publish(wc, "keep", "g", "", "original", NULL), P);
-  expect_fail(nc_tw_config_publish(wc, "", "g", "", "x", NULL), P, 400, "dataId");
-  expect_fail(nc_tw_config_publish(wc, NULL, "g", "", "x", NULL), P, 400, "dataId");
-  expect_fail(nc_tw_config_publish(wc, "a/b", "g", "", "x", NULL), P, 400, "invalid dataId");
-  expect_fail(nc_tw_config_publish(wc, "keep", "", "", "x", NULL), P, 400, "group");
-  expect_fail(nc_tw_config_publish(wc, "keep", "g g", "", "x", NULL), P, 400, "invalid group");
-  expect_fail(nc_tw_config_publish(wc, "keep", "g", "bad/ns", "x", NULL), P, 400, "tenant");
-  expect_fail(nc_tw_config_publish(wc, "keep", "g", "", NULL, NULL), P, 400, "content");
-  expect_fail(nc_tw_config_publish(wc, "keep", "g", "", "   ", NULL), P, 400, "content");
+  nc_tw_expect_ok(nc_tw_config_publish(wc, "keep", "g", "", "original", NULL), P);
+  nc_tw_expect_fail(nc_tw_config_publish(wc, "", "g", "", "x", NULL), P, 400, "dataId");
+  nc_tw_expect_fail(nc_tw_config_publish(wc, NULL, "g", "", "x", NULL), P, 400, "dataId");
+  nc_tw_expect_fail(nc_tw_config_publish(wc, "a/b", "g", "", "x", NULL), P, 400, "invalid dataId");
+  nc_tw_expect_fail(nc_tw_config_publish(wc, "keep", "", "", "x", NULL), P, 400, "group");
+  nc_tw_expect_fail(nc_tw_config_publish(wc, "keep", "g g", "", "x", NULL), P, 400,
+                    "invalid group");
+  nc_tw_expect_fail(nc_tw_config_publish(wc, "keep", "g", "bad/ns", "x", NULL), P, 400, "tenant");
+  nc_tw_expect_fail(nc_tw_config_publish(wc, "keep", "g", "", NULL, NULL), P, 400, "content");
+  nc_tw_expect_fail(nc_tw_config_publish(wc, "keep", "g", "", "   ", NULL), P, 400, "content");
   /* Over the 4 MiB default cap but inside the 10 MiB gRPC message limit. */
   size_t big_len = 4u * 1024 * 1024 + 1;
   char *big = malloc(big_len + 1);
   memset(big, 'x', big_len);
   big[big_len] = '\0';
-  expect_fail(nc_tw_config_publish(wc, "keep", "g", "", big, NULL), P, 400, "too large");
+  nc_tw_expect_fail(nc_tw_config_publish(wc, "keep", "g", "", big, NULL), P, 400, "too large");
   free(big);
-  expect_fail(nc_tw_config_remove(wc, "a+b", "g", ""), "ConfigRemoveResponse", 400, "invalid dataId");
-  expect_fail(nc_tw_config_get(wc, "keep", "", "", NULL), "ConfigQueryResponse", 400, "group");
+  nc_tw_expect_fail(nc_tw_config_remove(wc, "a+b", "g", ""), "ConfigRemoveResponse", 400,
+                    "invalid dataId");
+  nc_tw_expect_fail(nc_tw_config_get(wc, "keep", "", "", NULL), "ConfigQueryResponse", 400,
+                    "group");
   /* A bad context fails the whole listen request and registers nothing. */
   nc_tw_listen ctx[2] = {{"keep", "g", NULL, NULL}, {"bad id", "g", NULL, NULL}};
-  expect_fail(nc_tw_config_listen(wc, 1, ctx, 2, NULL, NULL), "ConfigChangeBatchListenResponse",
-              400, "invalid dataId");
+  nc_tw_expect_fail(nc_tw_config_listen(wc, 1, ctx, 2, NULL, NULL),
+                    "ConfigChangeBatchListenResponse", 400, "invalid dataId");
   assert_int_equal(srv_metric(&f->srv, "config_listeners"), 0);
   expect_content(wc, "keep", "g", "", "original");
   assert_int_equal(srv_metric(&f->srv, "config_configs"), 1);
@@ -195,25 +183,29 @@ static void test_listen_change_pushed_and_acked(void **state) {
   nc_tw *pub = cfg_connect(f->env, &f->srv, 0);
   assert_non_null(listener);
   assert_non_null(pub);
-  expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v1", NULL), "ConfigPublishResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v1", NULL),
+                  "ConfigPublishResponse");
   char md5[33];
   nc_md5_hex("v1", 2, md5);
   /* Listening with a stale md5 reports the key, echoing the client's tenant. */
   nc_tw_listen ctx = {"watched", "g", "public", "stale"};
   cJSON *ch = NULL;
   int n = 0;
-  expect_ok(nc_tw_config_listen(listener, 1, &ctx, 1, &n, &ch), "ConfigChangeBatchListenResponse");
+  nc_tw_expect_ok(nc_tw_config_listen(listener, 1, &ctx, 1, &n, &ch),
+                  "ConfigChangeBatchListenResponse");
   assert_int_equal(n, 1);
   assert_string_equal(nc_json_str(cJSON_GetArrayItem(ch, 0), "dataId", ""), "watched");
   assert_string_equal(nc_json_str(cJSON_GetArrayItem(ch, 0), "tenant", ""), "public");
   cJSON_Delete(ch);
   /* With the current md5 nothing is reported. */
   ctx.md5 = md5;
-  expect_ok(nc_tw_config_listen(listener, 1, &ctx, 1, &n, NULL), "ConfigChangeBatchListenResponse");
+  nc_tw_expect_ok(nc_tw_config_listen(listener, 1, &ctx, 1, &n, NULL),
+                  "ConfigChangeBatchListenResponse");
   assert_int_equal(n, 0);
   assert_int_equal(srv_metric(&f->srv, "config_listeners"), 1);
 
-  expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v2", NULL), "ConfigPublishResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v2", NULL),
+                  "ConfigPublishResponse");
   nc_tw_change last;
   assert_int_equal(nc_tw_wait_change(listener, NULL, 1, 3000, &last), 1);
   assert_string_equal(last.data_id, "watched");
@@ -223,13 +215,14 @@ static void test_listen_change_pushed_and_acked(void **state) {
   assert_true(strlen(last.request_id) > 0);
   assert_true(srv_metric_wait(&f->srv, "config_notifies_acked_total", 1, 3000) >= 1);
   /* Removing the config notifies too. */
-  expect_ok(nc_tw_config_remove(pub, "watched", "g", ""), "ConfigRemoveResponse");
+  nc_tw_expect_ok(nc_tw_config_remove(pub, "watched", "g", ""), "ConfigRemoveResponse");
   assert_int_equal(nc_tw_wait_change(listener, "watched", 2, 3000, NULL), 2);
   /* Unlisten: no more notifies. */
-  expect_ok(nc_tw_listen_one(listener, 0, "watched", "g", "public", ""),
-            "ConfigChangeBatchListenResponse");
+  nc_tw_expect_ok(nc_tw_listen_one(listener, 0, "watched", "g", "public", ""),
+                  "ConfigChangeBatchListenResponse");
   assert_int_equal(srv_metric(&f->srv, "config_listeners"), 0);
-  expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v3", NULL), "ConfigPublishResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v3", NULL),
+                  "ConfigPublishResponse");
   nc_test_quiet_ms(300);
   assert_int_equal(nc_tw_change_count(listener, NULL), 2);
   nc_tw_close(listener);
@@ -259,7 +252,7 @@ static void test_unacked_notify_is_retried(void **state) {
   assert_non_null(pub);
   nc_tw_listen_one(listener, 1, "retry", "g", "", "");
   long long t0 = nc_test_now_ms();
-  expect_ok(nc_tw_config_publish(pub, "retry", "g", "", "v", NULL), "ConfigPublishResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(pub, "retry", "g", "", "v", NULL), "ConfigPublishResponse");
   nc_tw_change first, second;
   assert_int_equal(nc_tw_wait_change(listener, "retry", 1, 2000, &first), 1);
   assert_int_equal(nc_tw_wait_change(listener, "retry", 2, 8000, &second), 2);
@@ -278,8 +271,8 @@ static void test_unacked_notify_is_retried(void **state) {
  * connection is dropped (server with short notify timings). */
 static void test_never_acking_listener_is_dropped(void **state) {
   (void)state;
-  cfg_srv srv = {.extra = {"--config-notify-timeout-ms", "200", "--config-notify-max-retries",
-                           "3", "--config-notify-retry-ms", "100", NULL}};
+  cfg_srv srv = {.extra = {"--config-notify-timeout-ms", "200", "--config-notify-max-retries", "3",
+                           "--config-notify-retry-ms", "100", NULL}};
   nc_gcli_env *env = NULL;
   assert_int_equal(srv_start(&srv), 0);
   assert_int_equal(nc_gcli_env_new(1, &env), 0);
@@ -289,7 +282,7 @@ static void test_never_acking_listener_is_dropped(void **state) {
   assert_non_null(pub);
   nc_tw_listen_one(mute, 1, "mute", "g", "", "");
   long long t0 = nc_test_now_ms();
-  expect_ok(nc_tw_config_publish(pub, "mute", "g", "", "v", NULL), "ConfigPublishResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(pub, "mute", "g", "", "v", NULL), "ConfigPublishResponse");
   NC_TEST_WAIT(nc_tw_closed(mute), 5000);
   /* 3 attempts: 200 ms timeouts with 100 and 200 ms back-offs in between. */
   assert_true(nc_test_now_ms() - t0 >= 700);
@@ -315,11 +308,12 @@ static void test_unusable_store_fails_startup(void **state) {
   snprintf(path, sizeof(path), "%s/data", dir);
   snprintf(pf, sizeof(pf), "%s/ports.json", dir);
   snprintf(log, sizeof(log), "%s/nacosd.log", dir);
-  char *argv[] = {(char *)NC_NACOSD_BIN, "--port", "0", "--data-dir", path, "--port-file", pf, NULL};
+  char *argv[] = {(char *)NC_NACOSD_BIN, "--port", "0", "--data-dir", path,
+                  "--port-file",         pf,       NULL};
   nc_testproc p;
   assert_int_equal(nc_testproc_start(&p, NC_NACOSD_BIN, argv, log), 0);
   NC_TEST_WAIT(!nc_testproc_alive(&p), 10000); /* it exited on its own */
-  assert_int_equal(access(pf, F_OK), -1); /* never listened */
+  assert_int_equal(access(pf, F_OK), -1);      /* never listened */
   int rc = nc_testproc_kill(&p, SIGKILL);
   assert_int_equal(rc, 1); /* a clean error exit: no crash, no leak report */
   nc_test_rmtree(dir);

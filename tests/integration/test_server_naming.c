@@ -67,22 +67,14 @@ static nc_tw *connect_wc(nc_tfx *f, int no_auto_ack) {
 
 #define NOTIFY "NotifySubscriberRequest"
 
-static void expect_ok(nc_tw_reply r, const char *type) {
-  assert_int_equal(r.status, 0);
-  assert_string_equal(r.type, type);
-  assert_int_equal(r.result_code, 200);
-  assert_int_equal(r.error_code, 0);
-  assert_true(r.success);
-}
-
 static void reg(nc_tw *tw, const char *svc, const char *ip, int port, double w) {
   nc_tw_instance in = {.ip = ip, .port = port, .weight = w};
-  expect_ok(nc_tw_register(tw, svc, &in), "InstanceResponse");
+  nc_tw_expect_ok(nc_tw_register(tw, svc, &in), "InstanceResponse");
 }
 
 static void subscribe(nc_tw *tw, const char *svc, int sub) {
   nc_tw_service s;
-  expect_ok(nc_tw_subscribe(tw, svc, sub, &s), "SubscribeServiceResponse");
+  nc_tw_expect_ok(nc_tw_subscribe(tw, svc, sub, &s), "SubscribeServiceResponse");
   assert_non_null(s.info);
   nc_tw_service_free(&s);
 }
@@ -184,7 +176,7 @@ static void test_handshake_and_health_check(void **state) {
   assert_true(port > 0);
   cJSON *b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "module", "internal");
-  expect_ok(nc_tw_call_reply(wc, "HealthCheckRequest", b), "HealthCheckResponse");
+  nc_tw_expect_ok(nc_tw_call_reply(wc, "HealthCheckRequest", b), "HealthCheckResponse");
   assert_int_equal(metric(f, "nacosd_connections"), 1);
   nc_tfx_close(f, wc);
   /* the stream ended: the server forgets the connection at once */
@@ -243,9 +235,8 @@ static void test_malformed_input_gets_error_and_state_survives(void **state) {
   expect_error(r, 302);
   uint8_t *buf = NULL;
   size_t len = 0;
-  assert_int_equal(nc_payload_encode("InstanceRequest", "127.0.0.1", NULL, 0, "{not json", 9, &buf,
-                                     &len),
-                   0);
+  assert_int_equal(
+      nc_payload_encode("InstanceRequest", "127.0.0.1", NULL, 0, "{not json", 9, &buf, &len), 0);
   assert_int_equal(nc_wc_stream_send_raw(nc_tw_wc(wc), junk, sizeof(junk)), 0);
   assert_int_equal(nc_wc_stream_send_raw(nc_tw_wc(wc), buf, len), 0);
   free(buf);
@@ -259,7 +250,7 @@ static void test_malformed_input_gets_error_and_state_survives(void **state) {
   assert_int_equal(rr.error_code, 400);
   /* connection and state intact */
   assert_int_equal(query_hosts(wc, "svc-malformed"), 1);
-  expect_ok(nc_tw_call_reply(wc, "HealthCheckRequest", NULL), "HealthCheckResponse");
+  nc_tw_expect_ok(nc_tw_call_reply(wc, "HealthCheckRequest", NULL), "HealthCheckResponse");
 }
 
 static void test_register_push_ack_deregister(void **state) {
@@ -285,7 +276,7 @@ static void test_register_push_ack_deregister(void **state) {
   NC_TEST_WAIT(metric(f, "nacosd_pushes_acked_total") >= 2, 2000);
   /* query shape */
   nc_tw_service s;
-  expect_ok(nc_tw_query(pub, "svc-a", &s), "QueryServiceResponse");
+  nc_tw_expect_ok(nc_tw_query(pub, "svc-a", &s), "QueryServiceResponse");
   assert_string_equal(s.name, "svc-a");
   assert_string_equal(s.group, "DEFAULT_GROUP");
   assert_int_equal(s.cache_millis, 10000);
@@ -303,13 +294,13 @@ static void test_register_push_ack_deregister(void **state) {
   assert_int_equal(query_hosts(other, "svc-a"), 1);
   /* service list */
   long long count = 0;
-  expect_ok(nc_tw_service_list(pub, 1, 10, &count, NULL), "ServiceListResponse");
+  nc_tw_expect_ok(nc_tw_service_list(pub, 1, 10, &count, NULL), "ServiceListResponse");
   assert_int_equal(count, 1);
   /* idempotent re-register: no push */
   reg(pub, "svc-a", "10.0.0.7", 8080, 2.0);
   /* deregister */
   nc_tw_instance in = {.ip = "10.0.0.7", .port = 8080};
-  expect_ok(nc_tw_deregister(pub, "svc-a", &in), "InstanceResponse");
+  nc_tw_expect_ok(nc_tw_deregister(pub, "svc-a", &in), "InstanceResponse");
   assert_int_equal(wait_notify(sub, "svc-a", 3, 3000, &hosts, NULL, NULL), 3);
   assert_int_equal(hosts, 0);
   assert_int_equal(query_hosts(pub, "svc-a"), 0);
@@ -324,8 +315,8 @@ static nc_tw_reply batch(nc_tw *tw, const char *svc, int n, const char *bad_clus
   char ips[4][32];
   for (int i = 0; i < n && i < 4; i++) {
     snprintf(ips[i], sizeof(ips[i]), "10.1.0.%d", i + 1);
-    in[i] = (nc_tw_instance){.ip = ips[i], .port = 80,
-                             .cluster = i == n - 1 && bad_cluster ? bad_cluster : "c1"};
+    in[i] = (nc_tw_instance){
+        .ip = ips[i], .port = 80, .cluster = i == n - 1 && bad_cluster ? bad_cluster : "c1"};
   }
   return nc_tw_batch_register(tw, svc, in, n);
 }
@@ -336,13 +327,13 @@ static void test_batch_register_and_unsubscribe(void **state) {
   nc_tw *pub = connect_wc(f, 0);
   subscribe(sub, "svc-b", 1);
   assert_int_equal(wait_notify(sub, "svc-b", 1, 3000, NULL, NULL, NULL), 1);
-  expect_ok(batch(pub, "svc-b", 3, NULL), "BatchInstanceResponse");
+  nc_tw_expect_ok(batch(pub, "svc-b", 3, NULL), "BatchInstanceResponse");
   assert_int_equal(query_hosts(pub, "svc-b"), 3);
   int hosts = -1;
   assert_int_equal(wait_notify(sub, "svc-b", 2, 3000, &hosts, NULL, NULL), 2);
   assert_int_equal(hosts, 3);
   /* a batch replaces the connection's whole set */
-  expect_ok(batch(pub, "svc-b", 1, NULL), "BatchInstanceResponse");
+  nc_tw_expect_ok(batch(pub, "svc-b", 1, NULL), "BatchInstanceResponse");
   assert_int_equal(query_hosts(pub, "svc-b"), 1);
   /* one bad instance rejects the batch and keeps the state */
   assert_int_equal(batch(pub, "svc-b", 2, "bad_cluster").error_code, 400);
@@ -350,7 +341,7 @@ static void test_batch_register_and_unsubscribe(void **state) {
   assert_int_equal(wait_notify(sub, "svc-b", 3, 3000, NULL, NULL, NULL), 3);
   /* unsubscribed: no more pushes */
   subscribe(sub, "svc-b", 0);
-  expect_ok(batch(pub, "svc-b", 2, NULL), "BatchInstanceResponse");
+  nc_tw_expect_ok(batch(pub, "svc-b", 2, NULL), "BatchInstanceResponse");
   nc_test_quiet_ms(400);
   assert_int_equal(nc_tw_push_count(sub, NOTIFY), 3);
 }

@@ -8,9 +8,15 @@
 #include "nc_testwait.h"
 
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #define MAX_PUSHES 100000 /* per client; later ones are counted, not kept */
 
@@ -144,6 +150,26 @@ nc_tw_reply nc_tw_reply_of(const nc_msg *m) {
   r.success = nc_json_bool(m->body, "success", 0);
   snprintf(r.message, sizeof(r.message), "%s", nc_json_str(m->body, "message", ""));
   return r;
+}
+
+void nc_tw_expect_ok(nc_tw_reply r, const char *type) {
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.type, type);
+  assert_int_equal(r.result_code, 200);
+  assert_int_equal(r.error_code, 0);
+  assert_true(r.success);
+}
+
+void nc_tw_expect_fail(nc_tw_reply r, const char *type, int error_code, const char *msg_part) {
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.type, type);
+  assert_int_equal(r.result_code, 500);
+  assert_int_equal(r.error_code, error_code);
+  assert_false(r.success);
+  if (msg_part && !strstr(r.message, msg_part)) {
+    print_error("message '%s' lacks '%s'\n", r.message, msg_part);
+    fail();
+  }
 }
 
 nc_msg *nc_tw_call(nc_tw *tw, const char *type, cJSON *body) {

@@ -72,6 +72,13 @@ int nc_tw_ok(const nc_tw_reply *r);
 /* The base fields of m (NULL m: status NC_EIO). */
 nc_tw_reply nc_tw_reply_of(const nc_msg *m);
 
+/* cmocka checks (they fail the current test): the reply came, has type and
+ * resultCode 200, errorCode 0, success true ... */
+void nc_tw_expect_ok(nc_tw_reply r, const char *type);
+/* ... or the failure a typed response carries: resultCode 500, error_code,
+ * success false and msg_part (may be NULL) within the message. */
+void nc_tw_expect_fail(nc_tw_reply r, const char *type, int error_code, const char *msg_part);
+
 /* Any request: sends body (consumed; NULL is an empty object) as type.
  * Returns the response (owned by the caller, nc_msg_free) or NULL on a
  * transport failure. */
