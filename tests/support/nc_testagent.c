@@ -204,7 +204,7 @@ cJSON *nc_tc_call(nc_tc *c, int id, const char *fmt, ...) {
   va_end(ap);
   if (nc_tc_sendf(c, "%s", line) != 0)
     return NULL;
-  long long end = nc_test_now_ms() + 10000;
+  long long end = nc_test_now_ms() + nc_test_timeout_ms(10000);
   while (nc_test_now_ms() < end) {
     cJSON *o = nc_tc_read(c, 500);
     if (!o) {
@@ -294,13 +294,9 @@ int nc_tc_status_int(nc_tc *c, const char *key) {
 }
 
 long long nc_tc_wait_status(nc_tc *c, const char *key, int want, int timeout_ms) {
-  long long t0 = nc_test_now_ms();
-  while (nc_test_now_ms() - t0 < timeout_ms) {
-    if (nc_tc_status_int(c, key) == want)
-      return nc_test_now_ms() - t0;
-    nc_test_sleep_ms(50);
-  }
-  return -1;
+  long long took;
+  NC_TEST_POLL(nc_tc_status_int(c, key) == want, timeout_ms, took);
+  return took;
 }
 
 int nc_test_stack_start(nc_test_stack *st, const char *const *nacosd_args,

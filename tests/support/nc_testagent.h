@@ -55,7 +55,8 @@ int nc_tc_sendf(nc_tc *c, const char *fmt, ...) __attribute__((format(printf, 2,
  * caller). */
 cJSON *nc_tc_read(nc_tc *c, int timeout_ms);
 /* Sends a request built from fmt (must contain "id":<id>) and returns the
- * reply with that numeric id within 10 s (owned by the caller), or NULL;
+ * reply with that numeric id within 10 s (scaled by the multiplier; owned
+ * by the caller), or NULL;
  * events meanwhile are queued for nc_tc_wait_event. */
 cJSON *nc_tc_call(nc_tc *c, int id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Waits for an event named ev (and, when key is set, with string key ==
@@ -78,7 +79,8 @@ const char *nc_tc_errcode(const cJSON *r);
 int nc_tc_hosts_count(const cJSON *o);
 /* agent.status key as an int (booleans 1/0), -1 when missing. */
 int nc_tc_status_int(nc_tc *c, const char *key);
-/* Waits until agent.status key == want; returns the ms it took or -1. */
+/* Waits until agent.status key == want; returns the ms it took or -1
+ * (timeout_ms scaled by NC_TEST_TIMEOUT_MULTIPLIER). */
 long long nc_tc_wait_status(nc_tc *c, const char *key, int want, int timeout_ms);
 
 /* One nacosd and one agent pointed at it, both in one temp dir. */

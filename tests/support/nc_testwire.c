@@ -130,8 +130,8 @@ int nc_tw_closed(nc_tw *tw) {
   return c;
 }
 
-const char *nc_tw__ns(const nc_tw *tw) { return tw->ns; }
-const char *nc_tw__group(const nc_tw *tw) { return tw->group; }
+const char *nc_tw__ns(const nc_tw *tw) { return tw ? tw->ns : "public"; }
+const char *nc_tw__group(const nc_tw *tw) { return tw ? tw->group : "DEFAULT_GROUP"; }
 
 /* ---- replies ---- */
 

@@ -99,7 +99,8 @@ typedef struct nc_tw_instance {
 } nc_tw_instance;
 
 /* {namespace, serviceName, groupName, module:"naming", headers} with the
- * client's namespace and group. Owned by the caller. */
+ * client's namespace and group (tw NULL: "public", "DEFAULT_GROUP"). Owned
+ * by the caller. */
 cJSON *nc_tw_naming_body(const nc_tw *tw, const char *svc);
 /* An InstanceRequest body of type ("registerInstance" or
  * "deregisterInstance"). Owned by the caller. */
