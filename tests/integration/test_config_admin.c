@@ -11,32 +11,13 @@
 #include "nc_grpc.h"
 #include "nc_md5.h"
 
-typedef struct fx {
-  cfg_srv srv;
-  nc_gcli_env *env;
-  nc_tw *wc;
-} fx;
-
-static int setup(void **state) {
-  fx *f = calloc(1, sizeof(*f));
-  if (srv_start(&f->srv) != 0 || nc_gcli_env_new(1, &f->env) != 0 ||
-      !(f->wc = cfg_connect(f->env, &f->srv, 0))) {
-    nc_gcli_env_free(f->env);
-    srv_cleanup(&f->srv);
-    free(f);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx *f = *state;
-  nc_tw_close(f->wc);
-  nc_gcli_env_free(f->env);
-  int st = srv_finish(&f->srv);
-  free(f);
-  return st != 0 ? -1 : 0;
+/* The client of every test: the fixture's first. */
+static nc_tw *client(void **state) {
+  nc_tfx *f = *state;
+  if (!f->tw[0])
+    cfg_connect(f, 0);
+  assert_non_null(f->tw[0]);
+  return f->tw[0];
 }
 
 static void publish_ok(nc_tw *wc, const char *d, const char *g, const char *t, const char *c) {
@@ -87,23 +68,23 @@ static void expect_bad(nc_msg *m, const char *type, const char *msg_part) {
 }
 
 static void test_list_filters_and_pages(void **state) {
-  fx *f = *state;
-  publish_ok(f->wc, "db.yaml", "G2", "", "a");
-  publish_ok(f->wc, "app.yaml", "G1", "", "b");
-  publish_ok(f->wc, "app.props", "G1", "", "c");
-  publish_ok(f->wc, "web.yaml", "G1", "", "d");
-  publish_ok(f->wc, "app.yaml", "G2", "", "e");
-  publish_ok(f->wc, "app.yaml", "G1", "t1", "f");
+  nc_tw *wc = client(state);
+  publish_ok(wc, "db.yaml", "G2", "", "a");
+  publish_ok(wc, "app.yaml", "G1", "", "b");
+  publish_ok(wc, "app.props", "G1", "", "c");
+  publish_ok(wc, "web.yaml", "G1", "", "d");
+  publish_ok(wc, "app.yaml", "G2", "", "e");
+  publish_ok(wc, "app.yaml", "G1", "t1", "f");
   /* "public" is the default namespace, like Nacos */
-  expect_list(f->wc, "public", "", "", 0, 0, 5,
+  expect_list(wc, "public", "", "", 0, 0, 5,
               "G1/app.props,G1/app.yaml,G1/web.yaml,G2/app.yaml,G2/db.yaml");
-  expect_list(f->wc, "", "G2", "", 0, 0, 2, "G2/app.yaml,G2/db.yaml");
-  expect_list(f->wc, "", "", "app*", 0, 0, 3, "G1/app.props,G1/app.yaml,G2/app.yaml");
-  expect_list(f->wc, "", "", "*.yaml", 2, 2, 4, "G2/app.yaml,G2/db.yaml");
-  expect_list(f->wc, "", "", "", 9, 2, 5, "");
-  expect_list(f->wc, "t1", "", "", 0, 0, 1, "G1/app.yaml");
+  expect_list(wc, "", "G2", "", 0, 0, 2, "G2/app.yaml,G2/db.yaml");
+  expect_list(wc, "", "", "app*", 0, 0, 3, "G1/app.props,G1/app.yaml,G2/app.yaml");
+  expect_list(wc, "", "", "*.yaml", 2, 2, 4, "G2/app.yaml,G2/db.yaml");
+  expect_list(wc, "", "", "", 9, 2, 5, "");
+  expect_list(wc, "t1", "", "", 0, 0, 1, "G1/app.yaml");
   /* an item carries the md5 of its content */
-  nc_msg *m = list(f->wc, "t1", "", "", 0, 0);
+  nc_msg *m = list(wc, "t1", "", "", 0, 0);
   char md5[33];
   nc_md5_hex("f", 1, md5);
   const cJSON *it = cJSON_GetArrayItem(cJSON_GetObjectItem(m->body, "pageItems"), 0);
@@ -114,13 +95,13 @@ static void test_list_filters_and_pages(void **state) {
 }
 
 static void test_list_bad_input(void **state) {
-  fx *f = *state;
-  publish_ok(f->wc, "app.yaml", "G1", "", "b");
-  expect_bad(list(f->wc, "", "", "a[b]", 0, 0), "NcConfigListResponse", "pattern");
-  expect_bad(list(f->wc, "", "", "", 0, 5000), "NcConfigListResponse", "pageSize");
-  expect_bad(list(f->wc, "", "", "", -1, 0), "NcConfigListResponse", "pageNo");
-  expect_bad(list(f->wc, "bad tenant!", "", "", 0, 0), "NcConfigListResponse", "tenant");
-  expect_list(f->wc, "", "", "", 0, 0, 1, "G1/app.yaml");
+  nc_tw *wc = client(state);
+  publish_ok(wc, "app.yaml", "G1", "", "b");
+  expect_bad(list(wc, "", "", "a[b]", 0, 0), "NcConfigListResponse", "pattern");
+  expect_bad(list(wc, "", "", "", 0, 5000), "NcConfigListResponse", "pageSize");
+  expect_bad(list(wc, "", "", "", -1, 0), "NcConfigListResponse", "pageNo");
+  expect_bad(list(wc, "bad tenant!", "", "", 0, 0), "NcConfigListResponse", "tenant");
+  expect_list(wc, "", "", "", 0, 0, 1, "G1/app.yaml");
 }
 
 static nc_msg *history(nc_tw *wc, const char *d, const char *g, int size) {
@@ -131,11 +112,11 @@ static nc_msg *history(nc_tw *wc, const char *d, const char *g, int size) {
 }
 
 static void test_history_newest_first(void **state) {
-  fx *f = *state;
-  publish_ok(f->wc, "h.yaml", "G", "", "v1");
-  publish_ok(f->wc, "h.yaml", "G", "", "v2");
-  nc_tw_config_remove(f->wc, "h.yaml", "G", "");
-  nc_msg *m = history(f->wc, "h.yaml", "G", 0);
+  nc_tw *wc = client(state);
+  publish_ok(wc, "h.yaml", "G", "", "v1");
+  publish_ok(wc, "h.yaml", "G", "", "v2");
+  nc_tw_config_remove(wc, "h.yaml", "G", "");
+  nc_msg *m = history(wc, "h.yaml", "G", 0);
   assert_non_null(m);
   assert_string_equal(m->type, "NcConfigHistoryResponse");
   assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
@@ -160,27 +141,27 @@ static void test_history_newest_first(void **state) {
   assert_true(!strcmp(u, md5) || !strcmp(u, md5_1));
   nc_msg_free(m);
 
-  m = history(f->wc, "h.yaml", "G", 2);
+  m = history(wc, "h.yaml", "G", 2);
   assert_non_null(m);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(m->body, "pageItems")), 2);
   nc_msg_free(m);
 
-  m = history(f->wc, "never.yaml", "G", 0);
+  m = history(wc, "never.yaml", "G", 0);
   assert_non_null(m);
   assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(m->body, "pageItems")), 0);
   nc_msg_free(m);
 
-  expect_bad(history(f->wc, "", "G", 0), "NcConfigHistoryResponse", "dataId");
-  expect_bad(history(f->wc, "h.yaml", "G", 5000), "NcConfigHistoryResponse", "pageSize");
+  expect_bad(history(wc, "", "G", 0), "NcConfigHistoryResponse", "dataId");
+  expect_bad(history(wc, "h.yaml", "G", 5000), "NcConfigHistoryResponse", "pageSize");
 }
 
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_list_filters_and_pages, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_list_bad_input, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_history_newest_first, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_list_filters_and_pages, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_list_bad_input, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_history_newest_first, cfg_setup, cfg_teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 
@@ -30,7 +31,7 @@ static void on_push(void *ud, nc_wc *wc, const nc_msg *push) {
 typedef struct opener {
   pthread_t th;
   nc_gcli_env *env;
-  const cfg_srv *srv;
+  const char *target;
   nc_tw **wcs;
   int from, to, failed;
 } opener;
@@ -40,7 +41,7 @@ static void *open_range(void *arg) {
   opener *o = arg;
   for (int i = o->from; i < o->to; i++) {
     nc_tw_opts wo = {.module = "config", .timeout_ms = 20000, .on_push = on_push};
-    if (nc_tw_connect(o->env, srv_node(o->srv)->target, &wo, &o->wcs[i]) != 0) {
+    if (nc_tw_connect(o->env, o->target, &wo, &o->wcs[i]) != 0) {
       o->wcs[i] = NULL;
       o->failed++;
       continue;
@@ -54,14 +55,17 @@ static void *open_range(void *arg) {
 
 static void test_1000_listeners_all_notified(void **state) {
   (void)state;
-  cfg_srv srv = {0};
-  nc_gcli_env *env = NULL;
-  assert_int_equal(srv_start(&srv), 0);
+  nc_tfx *f = NULL;
+  nc_gcli_env *env = NULL; /* two threads for the listeners */
+  assert_int_equal(nc_tfx_start(NULL, &f), 0);
   assert_int_equal(nc_gcli_env_new(2, &env), 0);
   nc_tw **wcs = calloc(N_LISTENERS, sizeof(*wcs));
   opener op[N_OPENERS];
   for (int t = 0; t < N_OPENERS; t++) {
-    op[t] = (opener){.env = env, .srv = &srv, .wcs = wcs, .from = t * N_LISTENERS / N_OPENERS,
+    op[t] = (opener){.env = env,
+                     .target = f->srv->target,
+                     .wcs = wcs,
+                     .from = t * N_LISTENERS / N_OPENERS,
                      .to = (t + 1) * N_LISTENERS / N_OPENERS};
     pthread_create(&op[t].th, NULL, open_range, &op[t]);
   }
@@ -71,37 +75,35 @@ static void test_1000_listeners_all_notified(void **state) {
     failed += op[t].failed;
   }
   assert_int_equal(failed, 0);
-  assert_int_equal(srv_metric(&srv, "config_listeners"), N_LISTENERS);
+  assert_int_equal(srv_metric(f, "config_listeners"), N_LISTENERS);
 
-  nc_tw *pub = cfg_connect(env, &srv, 0);
+  nc_tw *pub = cfg_connect(f, 0);
   assert_non_null(pub);
-  long long acked0 = srv_metric(&srv, "config_notifies_acked_total");
+  long long acked0 = srv_metric(f, "config_notifies_acked_total");
   long long t0 = nc_test_now_ms();
   nc_tw_reply r = nc_tw_config_publish(pub, "shared", "DEFAULT_GROUP", "", "fan: out", NULL);
   assert_true(nc_tw_ok(&r));
   NC_TEST_WAIT(atomic_load(&g_notified) >= N_LISTENERS, 20000);
   assert_int_equal(atomic_load(&g_notified), N_LISTENERS);
-  assert_true(srv_metric_wait(&srv, "config_notifies_acked_total", acked0 + N_LISTENERS, 10000) >=
+  assert_true(srv_metric_wait(f, "config_notifies_acked_total", acked0 + N_LISTENERS, 10000) >=
               acked0 + N_LISTENERS);
   fprintf(stderr, "# %d listeners notified and acked in %lld ms\n", N_LISTENERS,
           nc_test_now_ms() - t0);
 
-  nc_tw_close(pub);
+  nc_tfx_close(f, pub);
   for (int i = 0; i < N_LISTENERS; i++)
     nc_tw_close(wcs[i]);
   free(wcs);
   nc_gcli_env_free(env);
-  assert_int_equal(srv_finish(&srv), 0);
+  assert_int_equal(nc_tfx_stop(f), 0);
 }
 
 /* Every publish acked before kill -9 survives the restart. */
 static void test_kill9_after_publish_ack_keeps_content(void **state) {
   (void)state;
-  cfg_srv srv = {0};
-  nc_gcli_env *env = NULL;
-  assert_int_equal(srv_start(&srv), 0);
-  assert_int_equal(nc_gcli_env_new(1, &env), 0);
-  nc_tw *wc = cfg_connect(env, &srv, 0);
+  nc_tfx *f = NULL;
+  assert_int_equal(nc_tfx_start(NULL, &f), 0);
+  nc_tw *wc = cfg_connect(f, 0);
   assert_non_null(wc);
   char id[32], content[64];
   for (int i = 0; i < 200; i++) {
@@ -113,11 +115,11 @@ static void test_kill9_after_publish_ack_keeps_content(void **state) {
   /* The last one is overwritten and one removed, right before the kill. */
   nc_tw_config_publish(wc, "crash-0", "g", "", "final", NULL);
   nc_tw_config_remove(wc, "crash-2", "g", "");
-  nc_tw_close(wc);
-  assert_int_equal(srv_stop(&srv, SIGKILL), 128 + SIGKILL);
+  nc_tfx_close(f, wc);
+  assert_int_equal(nc_tcluster_kill_node(f->cl, 0, SIGKILL), 128 + SIGKILL);
 
-  assert_int_equal(srv_start(&srv), 0); /* same data dir */
-  wc = cfg_connect(env, &srv, 0);
+  assert_int_equal(nc_tcluster_restart_node(f->cl, 0), 0); /* same ports and data dir */
+  wc = cfg_connect(f, 0);
   assert_non_null(wc);
   for (int i = 0; i < 200; i++) {
     snprintf(id, sizeof(id), "crash-%d", i);
@@ -136,10 +138,8 @@ static void test_kill9_after_publish_ack_keeps_content(void **state) {
     }
     nc_tw_config_free(&c);
   }
-  assert_int_equal(srv_metric(&srv, "config_configs"), 199);
-  nc_tw_close(wc);
-  nc_gcli_env_free(env);
-  srv_cleanup(&srv);
+  assert_int_equal(srv_metric(f, "config_configs"), 199);
+  assert_int_equal(nc_tfx_stop(f), 0);
 }
 
 int main(void) {

@@ -14,31 +14,6 @@
 #include "nc_grpc.h"
 #include "nc_md5.h"
 
-typedef struct fx {
-  cfg_srv srv;
-  nc_gcli_env *env;
-} fx;
-
-static int setup(void **state) {
-  fx *f = calloc(1, sizeof(*f));
-  if (srv_start(&f->srv) != 0 || nc_gcli_env_new(1, &f->env) != 0) {
-    srv_cleanup(&f->srv);
-    free(f);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx *f = *state;
-  nc_gcli_env_free(f->env);
-  /* A graceful stop must exit 0: under ASan that also means no leaks. */
-  int st = srv_finish(&f->srv);
-  free(f);
-  return st != 0 ? -1 : 0;
-}
-
 static void expect_content(nc_tw *wc, const char *d, const char *g, const char *t,
                            const char *content) {
   nc_tw_config c;
@@ -52,8 +27,8 @@ static void expect_content(nc_tw *wc, const char *d, const char *g, const char *
 }
 
 static void test_publish_then_get(void **state) {
-  fx *f = *state;
-  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
+  nc_tfx *f = *state;
+  nc_tw *wc = cfg_connect(f, 0);
   assert_non_null(wc);
   nc_tw_expect_ok(
       nc_tw_config_publish(wc, "app.yaml", "DEFAULT_GROUP", "", "k: v\nname: \xe4\xb8\xad", NULL),
@@ -79,14 +54,14 @@ static void test_publish_then_get(void **state) {
                   "ConfigPublishResponse");
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "dev", "dev: 1");
   expect_content(wc, "app.yaml", "DEFAULT_GROUP", "", "k: v\nname: \xe4\xb8\xad");
-  nc_tw_close(wc);
+  nc_tfx_close(f, wc);
 }
 
 /* 1 MiB of content with JSON-special characters and UTF-8 survives the
  * round trip byte for byte, md5 included. */
 static void test_large_content_roundtrip(void **state) {
-  fx *f = *state;
-  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
+  nc_tfx *f = *state;
+  nc_tw *wc = cfg_connect(f, 0);
   assert_non_null(wc);
   static const char piece[] = "k=\"v\"\\\n\t\xc3\xa9\xe4\xb8\xad/</>{}[],:";
   size_t plen = sizeof(piece) - 1, len = 1024 * 1024;
@@ -98,21 +73,21 @@ static void test_large_content_roundtrip(void **state) {
   nc_tw_expect_ok(nc_tw_config_publish(wc, "big", "g", "", big, NULL), "ConfigPublishResponse");
   expect_content(wc, "big", "g", "", big);
   free(big);
-  nc_tw_close(wc);
+  nc_tfx_close(f, wc);
 }
 
 static void test_query_missing_is_typed_300(void **state) {
-  fx *f = *state;
-  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
+  nc_tfx *f = *state;
+  nc_tw *wc = cfg_connect(f, 0);
   assert_non_null(wc);
   nc_tw_expect_fail(nc_tw_config_get(wc, "nope", "DEFAULT_GROUP", "", NULL), "ConfigQueryResponse",
                     300, "config data not exist");
-  nc_tw_close(wc);
+  nc_tfx_close(f, wc);
 }
 
 static void test_cas_mismatch_rejected(void **state) {
-  fx *f = *state;
-  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
+  nc_tfx *f = *state;
+  nc_tw *wc = cfg_connect(f, 0);
   assert_non_null(wc);
   char md5[33];
   nc_tw_expect_ok(nc_tw_config_publish(wc, "cas", "g", "", "v1", NULL), "ConfigPublishResponse");
@@ -127,23 +102,23 @@ static void test_cas_mismatch_rejected(void **state) {
   nc_tw_expect_fail(nc_tw_config_publish(wc, "cas", "g", "", "v3", md5), "ConfigPublishResponse",
                     500, "Cas");
   expect_content(wc, "cas", "g", "", "v2");
-  nc_tw_close(wc);
+  nc_tfx_close(f, wc);
 }
 
 static void test_remove_existing_and_missing(void **state) {
-  fx *f = *state;
-  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
+  nc_tfx *f = *state;
+  nc_tw *wc = cfg_connect(f, 0);
   assert_non_null(wc);
   nc_tw_expect_ok(nc_tw_config_remove(wc, "never", "g", ""), "ConfigRemoveResponse");
   nc_tw_expect_ok(nc_tw_config_publish(wc, "rm", "g", "", "x", NULL), "ConfigPublishResponse");
   nc_tw_expect_ok(nc_tw_config_remove(wc, "rm", "g", "public"), "ConfigRemoveResponse");
   nc_tw_expect_fail(nc_tw_config_get(wc, "rm", "g", "", NULL), "ConfigQueryResponse", 300, NULL);
-  nc_tw_close(wc);
+  nc_tfx_close(f, wc);
 }
 
 static void test_bad_input_rejected_state_intact(void **state) {
-  fx *f = *state;
-  nc_tw *wc = cfg_connect(f->env, &f->srv, 0);
+  nc_tfx *f = *state;
+  nc_tw *wc = cfg_connect(f, 0);
   assert_non_null(wc);
   const char *P = "ConfigPublishResponse";
   nc_tw_expect_ok(nc_tw_config_publish(wc, "keep", "g", "", "original", NULL), P);
@@ -171,16 +146,16 @@ static void test_bad_input_rejected_state_intact(void **state) {
   nc_tw_listen ctx[2] = {{"keep", "g", NULL, NULL}, {"bad id", "g", NULL, NULL}};
   nc_tw_expect_fail(nc_tw_config_listen(wc, 1, ctx, 2, NULL, NULL),
                     "ConfigChangeBatchListenResponse", 400, "invalid dataId");
-  assert_int_equal(srv_metric(&f->srv, "config_listeners"), 0);
+  assert_int_equal(srv_metric(f, "config_listeners"), 0);
   expect_content(wc, "keep", "g", "", "original");
-  assert_int_equal(srv_metric(&f->srv, "config_configs"), 1);
-  nc_tw_close(wc);
+  assert_int_equal(srv_metric(f, "config_configs"), 1);
+  nc_tfx_close(f, wc);
 }
 
 static void test_listen_change_pushed_and_acked(void **state) {
-  fx *f = *state;
-  nc_tw *listener = cfg_connect(f->env, &f->srv, 0);
-  nc_tw *pub = cfg_connect(f->env, &f->srv, 0);
+  nc_tfx *f = *state;
+  nc_tw *listener = cfg_connect(f, 0);
+  nc_tw *pub = cfg_connect(f, 0);
   assert_non_null(listener);
   assert_non_null(pub);
   nc_tw_expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v1", NULL),
@@ -202,7 +177,7 @@ static void test_listen_change_pushed_and_acked(void **state) {
   nc_tw_expect_ok(nc_tw_config_listen(listener, 1, &ctx, 1, &n, NULL),
                   "ConfigChangeBatchListenResponse");
   assert_int_equal(n, 0);
-  assert_int_equal(srv_metric(&f->srv, "config_listeners"), 1);
+  assert_int_equal(srv_metric(f, "config_listeners"), 1);
 
   nc_tw_expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v2", NULL),
                   "ConfigPublishResponse");
@@ -213,41 +188,41 @@ static void test_listen_change_pushed_and_acked(void **state) {
   assert_string_equal(last.tenant, "public"); /* the client's own string */
   assert_string_equal(last.module, "config");
   assert_true(strlen(last.request_id) > 0);
-  assert_true(srv_metric_wait(&f->srv, "config_notifies_acked_total", 1, 3000) >= 1);
+  assert_true(srv_metric_wait(f, "config_notifies_acked_total", 1, 3000) >= 1);
   /* Removing the config notifies too. */
   nc_tw_expect_ok(nc_tw_config_remove(pub, "watched", "g", ""), "ConfigRemoveResponse");
   assert_int_equal(nc_tw_wait_change(listener, "watched", 2, 3000, NULL), 2);
   /* Unlisten: no more notifies. */
   nc_tw_expect_ok(nc_tw_listen_one(listener, 0, "watched", "g", "public", ""),
                   "ConfigChangeBatchListenResponse");
-  assert_int_equal(srv_metric(&f->srv, "config_listeners"), 0);
+  assert_int_equal(srv_metric(f, "config_listeners"), 0);
   nc_tw_expect_ok(nc_tw_config_publish(pub, "watched", "g", "", "v3", NULL),
                   "ConfigPublishResponse");
   nc_test_quiet_ms(300);
   assert_int_equal(nc_tw_change_count(listener, NULL), 2);
-  nc_tw_close(listener);
-  nc_tw_close(pub);
+  nc_tfx_close(f, listener);
+  nc_tfx_close(f, pub);
 }
 
 static void test_listeners_cleaned_when_connection_closes(void **state) {
-  fx *f = *state;
-  nc_tw *a = cfg_connect(f->env, &f->srv, 0);
+  nc_tfx *f = *state;
+  nc_tw *a = cfg_connect(f, 0);
   assert_non_null(a);
   for (int i = 0; i < 20; i++) {
     char id[16];
     snprintf(id, sizeof(id), "k%d", i);
     nc_tw_listen_one(a, 1, id, "g", "", "");
   }
-  assert_int_equal(srv_metric(&f->srv, "config_listeners"), 20);
-  nc_tw_close(a);
-  NC_TEST_WAIT(srv_metric(&f->srv, "config_listeners") == 0, 3000);
+  assert_int_equal(srv_metric(f, "config_listeners"), 20);
+  nc_tfx_close(f, a);
+  NC_TEST_WAIT(srv_metric(f, "config_listeners") == 0, 3000);
 }
 
 /* No ack: the server retries after its 3 s timeout + 2 s back-off. */
 static void test_unacked_notify_is_retried(void **state) {
-  fx *f = *state;
-  nc_tw *listener = cfg_connect(f->env, &f->srv, 1);
-  nc_tw *pub = cfg_connect(f->env, &f->srv, 0);
+  nc_tfx *f = *state;
+  nc_tw *listener = cfg_connect(f, 1);
+  nc_tw *pub = cfg_connect(f, 0);
   assert_non_null(listener);
   assert_non_null(pub);
   nc_tw_listen_one(listener, 1, "retry", "g", "", "");
@@ -262,22 +237,21 @@ static void test_unacked_notify_is_retried(void **state) {
   assert_string_not_equal(second.request_id, first.request_id);
   /* An ack that says failure (as Go's does) still counts as delivered. */
   assert_int_equal(nc_tw_ack(listener, "NotifySubscriberResponse", second.request_id, 0), 0);
-  assert_true(srv_metric_wait(&f->srv, "config_notifies_acked_total", 1, 3000) >= 1);
-  nc_tw_close(listener);
-  nc_tw_close(pub);
+  assert_true(srv_metric_wait(f, "config_notifies_acked_total", 1, 3000) >= 1);
+  nc_tfx_close(f, listener);
+  nc_tfx_close(f, pub);
 }
 
 /* A listener that never acks is retried max-retries times, then its
  * connection is dropped (server with short notify timings). */
 static void test_never_acking_listener_is_dropped(void **state) {
   (void)state;
-  cfg_srv srv = {.extra = {"--config-notify-timeout-ms", "200", "--config-notify-max-retries", "3",
-                           "--config-notify-retry-ms", "100", NULL}};
-  nc_gcli_env *env = NULL;
-  assert_int_equal(srv_start(&srv), 0);
-  assert_int_equal(nc_gcli_env_new(1, &env), 0);
-  nc_tw *mute = cfg_connect(env, &srv, 1);
-  nc_tw *pub = cfg_connect(env, &srv, 0);
+  const char *args[] = {"--config-notify-timeout-ms", "200", "--config-notify-max-retries", "3",
+                        "--config-notify-retry-ms",   "100", NULL};
+  nc_tfx *f = NULL;
+  assert_int_equal(nc_tfx_start(args, &f), 0);
+  nc_tw *mute = cfg_connect(f, 1);
+  nc_tw *pub = cfg_connect(f, 0);
   assert_non_null(mute);
   assert_non_null(pub);
   nc_tw_listen_one(mute, 1, "mute", "g", "", "");
@@ -287,13 +261,10 @@ static void test_never_acking_listener_is_dropped(void **state) {
   /* 3 attempts: 200 ms timeouts with 100 and 200 ms back-offs in between. */
   assert_true(nc_test_now_ms() - t0 >= 700);
   assert_int_equal(nc_tw_change_count(mute, "mute"), 3);
-  assert_int_equal(srv_metric(&srv, "config_listeners"), 0);
+  assert_int_equal(srv_metric(f, "config_listeners"), 0);
   /* The publisher's connection is unaffected. */
   expect_content(pub, "mute", "g", "", "v");
-  nc_tw_close(mute);
-  nc_tw_close(pub);
-  nc_gcli_env_free(env);
-  assert_int_equal(srv_finish(&srv), 0);
+  assert_int_equal(nc_tfx_stop(f), 0);
 }
 
 /* An unusable store stops nacosd at start instead of serving without it. */
@@ -321,16 +292,17 @@ static void test_unusable_store_fails_startup(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_publish_then_get, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_large_content_roundtrip, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_query_missing_is_typed_300, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_cas_mismatch_rejected, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_remove_existing_and_missing, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bad_input_rejected_state_intact, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_listen_change_pushed_and_acked, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_listeners_cleaned_when_connection_closes, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_unacked_notify_is_retried, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_publish_then_get, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_large_content_roundtrip, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_query_missing_is_typed_300, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_cas_mismatch_rejected, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_remove_existing_and_missing, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_bad_input_rejected_state_intact, cfg_setup,
+                                      cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_listen_change_pushed_and_acked, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_listeners_cleaned_when_connection_closes, cfg_setup,
+                                      cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_unacked_notify_is_retried, cfg_setup, cfg_teardown),
       cmocka_unit_test(test_never_acking_listener_is_dropped),
       cmocka_unit_test(test_unusable_store_fails_startup),
   };
