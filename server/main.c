@@ -1,15 +1,15 @@
 /* nacosd: a Nacos 2.x compatible server. Wires the server core (srv_rpc),
  * naming and config onto one libuv loop, listens on the SDK and cluster
- * gRPC ports plus an HTTP port for metrics, and shuts down cleanly on
+ * gRPC ports plus the HTTP port (metrics, health, console), from the module
+ * table below; shuts down cleanly on
  * SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level). */
 #include "config_service.h"
-#include "console.h"
+#include "srv_http.h"
 #include "naming_handlers.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_grpc_server.h"
 #include "nc_log.h"
-#include "nc_metrics.h"
 #include "nc_sdnotify.h"
 #include "nc_opts.h"
 #include "server_opts.h"
@@ -28,10 +28,12 @@ typedef struct app {
   uv_signal_t sig_term, sig_int, sig_hup;
   int argc;
   char **argv;
+  const nc_server_cfg *cfg;
   nc_srv *srv;
   nc_naming *naming;
   nc_config_service *config;
-  nc_metrics *metrics;
+  nc_shttp *http;
+  int ports[3]; /* http, grpc, cluster */
 } app;
 
 static void on_signal(uv_signal_t *h, int sig) {
@@ -66,61 +68,133 @@ static void on_sighup(uv_signal_t *h, int sig) {
   nc_server_cfg_free(&cfg);
 }
 
-#define PFX "nacosd_"
+/* ---- modules ----
+ * Each module of nacosd in dependency order. init creates it (handlers
+ * and listeners registered, nothing served yet), start makes it serve,
+ * stop makes it take no more work while the others still run, free
+ * releases it; stats appends its /metrics families. Start-up runs init
+ * then start in table order; shutdown runs stop, then free, in reverse, so
+ * the order is written here once: the HTTP server stops first, config
+ * answers its queued writes while the transports still deliver, then the
+ * core drops every connection and stops the transports; naming and the core
+ * are freed last. Any hook may be NULL. */
 
-static void count_type(void *ud, const char *type, uint64_t n) {
-  nc_metrics_add_labelled(ud, PFX, "requests_by_type_total", "type", type, n);
+static int core_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  nc_srv_opts so = {
+      .bind = c->bind,
+      .grpc_port = (int)c->grpc_port,
+      .cluster_port = (int)c->cluster_port,
+      .grpc_threads = (int)c->grpc_threads,
+      .idle_probe_ms = (int)c->idle_probe_ms,
+      .probe_timeout_ms = (int)c->probe_timeout_ms,
+      .send_thread = c->send_thread,
+      .max_connections = (int)c->max_connections,
+  };
+  return nc_srv_new(&a->loop, &so, &a->srv);
+}
+static int core_start(app *a) { return nc_srv_start(a->srv, &a->ports[1], &a->ports[2]); }
+static void core_stop(app *a) { nc_srv_shutdown(a->srv); } /* drops every connection first */
+static void core_free(app *a) { nc_srv_free(a->srv); }
+static void core_stats(app *a, nc_metrics_text *t) { nc_srv_render_metrics(a->srv, t); }
+
+static int naming_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  nc_naming_opts no = {
+      .merge_ms = (int)c->push_merge_ms,
+      .push_timeout_ms = (int)c->push_timeout_ms,
+      .push_retry_ms = (int)c->push_retry_ms,
+      .empty_service_ttl_ms = (int)c->empty_service_ttl_ms,
+  };
+  return nc_naming_init(a->srv, &no, &a->naming);
+}
+static void naming_free(app *a) { nc_naming_free(a->naming); }
+static void naming_stats(app *a, nc_metrics_text *t) { nc_naming_render_metrics(a->naming, t); }
+
+static int config_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  nc_config_opts co = {
+      .data_dir = c->data_dir,
+      .max_content_bytes = c->config_max_content,
+      .history_keep = c->config_history_keep,
+      .notify_timeout_ms = (int)c->config_notify_timeout_ms,
+      .notify_max_retries = (int)c->config_notify_max_retries,
+      .notify_retry_base_ms = (int)c->config_notify_retry_ms,
+  };
+  return nc_config_init(a->srv, &co, &a->config);
+}
+static void config_stop(app *a) { nc_config_stop(a->config); }
+static void config_free(app *a) { nc_config_free(a->config); }
+static void config_stats(app *a, nc_metrics_text *t) { nc_config_render_metrics(a->config, t); }
+
+static void render_all(void *ud, nc_metrics_text *t);
+static int http_start(app *a) {
+  nc_shttp_opts ho = {.bind = a->cfg->bind, .port = (int)a->cfg->port, .render = render_all,
+                      .ud = a};
+  int rc = nc_shttp_start(&a->loop, a->srv, &ho, &a->http);
+  if (!rc)
+    a->ports[0] = nc_shttp_port(a->http);
+  return rc;
+}
+static void http_stop(app *a) {
+  nc_shttp_stop(a->http);
+  a->http = NULL;
 }
 
-static char *render_metrics(void *ud) {
-  app *a = ud;
-  nc_metrics_text b = {0};
-  const nc_srv_stats *s = nc_srv_get_stats(a->srv);
-  nc_nreg_stats rs = {0};
-  nc_npush_stats ps = {0};
-  nc_naming_get_stats(a->naming, &rs, &ps);
-#define C(name, help, v) nc_metrics_add(&b, PFX, name, help, (uint64_t)(v))
-  C("connections", "Open client connections.", nc_srv_conn_count(a->srv));
-  C("connections_opened_total", "Connections registered (ConnectionSetupRequest accepted).",
-    s->conns_opened);
-  C("connections_closed_total", "Connections ended for any reason.", s->conns_closed);
-  C("connections_probed_total", "ClientDetectionRequest probes sent to idle connections.",
-    s->conns_probed);
-  C("connections_dropped_idle_total", "Connections dropped for not answering a probe.",
-    s->conns_dropped_idle);
-  C("connections_rejected_total", "Connections refused by --max-connections.", s->conns_rejected);
-  C("connections_reset_total", "ConnectResetRequests sent (console reload or rebalancing).",
-    s->conns_reset);
-  C("pushes_sent_total", "Server pushes written to client streams.", s->pushes_sent);
-  C("pushes_acked_total", "Server pushes acknowledged with success.", s->pushes_acked);
-  C("pushes_nacked_total", "Server pushes acknowledged with an error.", s->pushes_nacked);
-  C("pushes_timeout_total", "Server pushes not acknowledged in time.", s->pushes_timeout);
-  C("pushes_gone_total", "Server pushes whose connection ended first.", s->pushes_gone);
-  C("pushes_busy_total", "Server pushes refused because the stream's queue was full.",
-    s->pushes_busy);
-  C("requests_total", "Requests handled (unary and stream).", s->requests);
-  C("request_errors_total", "Requests answered with an error code.", s->request_errors);
-  C("naming_services", "Services in the naming registry.", rs.services);
-  C("naming_instances", "Instances in the naming registry.", rs.instances);
-  C("naming_subscribers", "Service subscriptions held by connections.", rs.subscribers);
-  C("naming_pushes_sent_total", "NotifySubscriberRequests sent, retries included.", ps.sent);
-  C("naming_pushes_acked_total", "NotifySubscriberRequests acknowledged.", ps.acked);
-  C("naming_pushes_retried_total", "NotifySubscriberRequests sent again after a timeout or error.",
-    ps.retried);
-  C("naming_pushes_failed_total", "NotifySubscriberRequests given up on.", ps.failed);
-  if (a->config) {
-    const nc_config_stats *cs = nc_config_get_stats(a->config);
-    C("config_configs", "Configs in the store.", cs->configs);
-    C("config_listeners", "Config keys listened to, counted per connection.", cs->listeners);
-    C("config_notifies_sent_total", "ConfigChangeNotifyRequests sent, retries included.",
-      cs->notifies_sent);
-    C("config_notifies_acked_total", "ConfigChangeNotifyRequests acknowledged.",
-      cs->notifies_acked);
+typedef struct module {
+  const char *name;
+  int (*init)(app *a);
+  int (*start)(app *a);
+  void (*stop)(app *a);
+  void (*free)(app *a);
+  void (*stats)(app *a, nc_metrics_text *t);
+} module;
+
+static const module modules[] = {
+    {"core", core_init, core_start, core_stop, core_free, core_stats},
+    {"naming", naming_init, NULL, NULL, naming_free, naming_stats},
+    {"config", config_init, NULL, config_stop, config_free, config_stats},
+    {"http", NULL, http_start, http_stop, NULL, NULL},
+};
+#define N_MODULES (sizeof(modules) / sizeof(modules[0]))
+
+static void render_all(void *ud, nc_metrics_text *t) {
+  for (size_t i = 0; i < N_MODULES; i++)
+    if (modules[i].stats)
+      modules[i].stats(ud, t);
+}
+
+/* Runs every module's init, then every start, in table order. *inited
+ * says how many modules were created (they need modules_down, even on a
+ * failure). */
+static int modules_up(app *a, size_t *inited) {
+  for (*inited = 0; *inited < N_MODULES; (*inited)++) {
+    const module *m = &modules[*inited];
+    int rc = m->init ? m->init(a) : 0;
+    if (rc) {
+      nc_error("startup failed: %s: %s", m->name, nc_strerror(rc));
+      return rc;
+    }
   }
-#undef C
-  nc_metrics_family(&b, PFX, "requests_by_type_total", "Requests handled, by request type.");
-  nc_srv_each_request_count(a->srv, count_type, &b);
-  return nc_metrics_text_take(&b);
+  for (size_t i = 0; i < N_MODULES; i++) {
+    const module *m = &modules[i];
+    int rc = m->start ? m->start(a) : 0;
+    if (rc) {
+      nc_error("startup failed: %s: %s", m->name, nc_strerror(rc));
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* Stops, then frees, the first n modules, in reverse order. */
+static void modules_down(app *a, size_t n) {
+  for (size_t i = n; i-- > 0;)
+    if (modules[i].stop)
+      modules[i].stop(a);
+  for (size_t i = n; i-- > 0;)
+    if (modules[i].free)
+      modules[i].free(a);
 }
 
 static int mkdir_p(const char *dir) {
@@ -188,49 +262,14 @@ int main(int argc, char **argv) {
   }
   nc_grpc_init();
   uv_loop_init(&a.loop);
-
-  nc_srv_opts so = {
-      .bind = cfg.bind,
-      .grpc_port = (int)cfg.grpc_port,
-      .cluster_port = (int)cfg.cluster_port,
-      .grpc_threads = (int)cfg.grpc_threads,
-      .idle_probe_ms = (int)cfg.idle_probe_ms,
-      .probe_timeout_ms = (int)cfg.probe_timeout_ms,
-      .send_thread = cfg.send_thread,
-      .max_connections = (int)cfg.max_connections,
-  };
-  nc_naming_opts no = {
-      .merge_ms = (int)cfg.push_merge_ms,
-      .push_timeout_ms = (int)cfg.push_timeout_ms,
-      .push_retry_ms = (int)cfg.push_retry_ms,
-      .empty_service_ttl_ms = (int)cfg.empty_service_ttl_ms,
-  };
-  nc_config_opts co = {
-      .data_dir = cfg.data_dir,
-      .max_content_bytes = cfg.config_max_content,
-      .history_keep = cfg.config_history_keep,
-      .notify_timeout_ms = (int)cfg.config_notify_timeout_ms,
-      .notify_max_retries = (int)cfg.config_notify_max_retries,
-      .notify_retry_base_ms = (int)cfg.config_notify_retry_ms,
-  };
-  int gport = 0, cport = 0, hport = 0;
-  if ((rc = nc_srv_new(&a.loop, &so, &a.srv)) != 0 ||
-      (rc = nc_naming_init(a.srv, &no, &a.naming)) != 0) {
-    nc_error("startup failed: %s", nc_strerror(rc));
+  a.cfg = &cfg;
+  size_t inited = 0;
+  if (modules_up(&a, &inited) != 0)
     goto out;
-  }
-  if ((rc = nc_config_init(a.srv, &co, &a.config)) != 0) {
-    nc_error("config service failed to start: %s", nc_strerror(rc));
-    goto out;
-  }
-  if ((rc = nc_metrics_start(&a.loop, cfg.bind, (int)cfg.port, render_metrics, &a, &a.metrics,
-                             &hport)) != 0 ||
-      (rc = nc_srv_start(a.srv, &gport, &cport)) != 0)
-    goto out;
-  nc_metrics_set_router(a.metrics, nc_console_route, a.srv);
-  nc_info("listening on %s: http %d, grpc %d, cluster %d (data %s)", cfg.bind, hport, gport,
-          cport, cfg.data_dir);
-  if (cfg.port_file && nc_server_write_port_file(cfg.port_file, hport, gport, cport) != 0) {
+  nc_info("listening on %s: http %d, grpc %d, cluster %d (data %s)", cfg.bind, a.ports[0],
+          a.ports[1], a.ports[2], cfg.data_dir);
+  if (cfg.port_file &&
+      nc_server_write_port_file(cfg.port_file, a.ports[0], a.ports[1], a.ports[2]) != 0) {
     nc_error("cannot write port file %s", cfg.port_file);
     goto out;
   }
@@ -247,17 +286,7 @@ int main(int argc, char **argv) {
   uv_run(&a.loop, UV_RUN_DEFAULT);
   exit_code = 0;
 out:
-  /* Order matters (see nc_srv_drop_all): connections go first while the
-   * transports still run, then config (it answers its deferred requests),
-   * then the transports stop, then naming and the core. */
-  if (a.srv)
-    nc_srv_drop_all(a.srv);
-  nc_config_free(a.config);
-  if (a.srv)
-    nc_srv_shutdown(a.srv);
-  nc_naming_free(a.naming);
-  nc_srv_free(a.srv);
-  nc_metrics_stop(a.metrics);
+  modules_down(&a, inited);
   uv_walk(&a.loop, walk_close, NULL);
   uv_run(&a.loop, UV_RUN_DEFAULT);
   uv_loop_close(&a.loop);

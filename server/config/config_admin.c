@@ -231,10 +231,26 @@ static void h_history(void *ud, nc_req *r, const nc_msg *m) {
     hjob_release(&j->job);
 }
 
+static const nc_handler_def admin_handlers[] = {
+    {"NcConfigListRequest", "NcConfigListResponse", h_list, NC_H_CONN | NC_H_CONFIG},
+    {"NcConfigHistoryRequest", "NcConfigHistoryResponse", h_history, NC_H_CONN | NC_H_CONFIG},
+};
+
 int nc_config_admin_register(nc_config_service *cs) {
-  int rc;
-  if ((rc = nc_srv_register_handler(cs->srv, "NcConfigListRequest", h_list, cs)) ||
-      (rc = nc_srv_register_handler(cs->srv, "NcConfigHistoryRequest", h_history, cs)))
-    return rc;
-  return 0;
+  return NC_SRV_HANDLERS(cs->srv, admin_handlers, cs);
+}
+
+void nc_config_render_metrics(nc_config_service *cs, nc_metrics_text *t) {
+  const nc_config_stats *s = nc_config_get_stats(cs);
+#define C(name, help, v) nc_metrics_add(t, "nacosd_", name, help, (uint64_t)(v))
+  C("config_configs", "Configs in the store.", s->configs);
+  C("config_listeners", "Config keys listened to, counted per connection.", s->listeners);
+  C("config_publishes_total", "ConfigPublishRequests received.", s->publishes);
+  C("config_removes_total", "ConfigRemoveRequests received.", s->removes);
+  C("config_commits_total", "Store transactions committed (several writes each).", s->commits);
+  C("config_commit_failures_total", "Store transactions that failed.", s->commit_failures);
+  C("config_notifies_sent_total", "ConfigChangeNotifyRequests sent, retries included.",
+    s->notifies_sent);
+  C("config_notifies_acked_total", "ConfigChangeNotifyRequests acknowledged.", s->notifies_acked);
+#undef C
 }

@@ -217,6 +217,10 @@ static void on_write_done(void *ud, nc_cfg_job *job) {
   wjob *j = (wjob *)job;
   nc_cfg_write *w = &j->job.w;
   const char *rt = resp_type(w->op);
+  const char *what = w->op == NC_CFG_PUT ? "publish" : "remove";
+  if (w->result == 0)
+    nc_info("config: conn %s: %s %s%s", nc_req_conn_id(j->req), what, NC_LOG_ESC(j->gk),
+            w->op == NC_CFG_PUT ? "" : (w->existed ? "" : " (did not exist)"));
   if (w->result == NC_ECONFLICT) {
     nc_req_fail(j->req, rt, 500, CAS_FAIL_MSG);
   } else if (w->result != 0) {
@@ -418,6 +422,17 @@ fail:
 
 static void cache_item_free(void *val) { nc_cfg_item_free(val); }
 
+#define W (NC_H_CONN | NC_H_CONFIG | NC_H_WRITE)
+#define R (NC_H_CONN | NC_H_CONFIG)
+static const nc_handler_def config_handlers[] = {
+    {"ConfigQueryRequest", "ConfigQueryResponse", h_query, R},
+    {"ConfigPublishRequest", "ConfigPublishResponse", h_publish, W},
+    {"ConfigRemoveRequest", "ConfigRemoveResponse", h_remove, W},
+    {"ConfigBatchListenRequest", "ConfigChangeBatchListenResponse", h_listen, R},
+};
+#undef W
+#undef R
+
 int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **out) {
   int rc = NC_ENOMEM;
   nc_config_service *cs = NULL;
@@ -449,11 +464,7 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
   if ((rc = nc_cfg_writer_new(nc_srv_loop(srv), cs->store, opts->batch_max, on_write_done, cs,
                               &cs->writer)) != 0)
     goto fail;
-  if ((rc = nc_srv_register_handler(srv, "ConfigQueryRequest", h_query, cs)) ||
-      (rc = nc_srv_register_handler(srv, "ConfigPublishRequest", h_publish, cs)) ||
-      (rc = nc_srv_register_handler(srv, "ConfigRemoveRequest", h_remove, cs)) ||
-      (rc = nc_srv_register_handler(srv, "ConfigBatchListenRequest", h_listen, cs)) ||
-      (rc = nc_config_admin_register(cs)) ||
+  if ((rc = NC_SRV_HANDLERS(srv, config_handlers, cs)) || (rc = nc_config_admin_register(cs)) ||
       (rc = nc_srv_add_conn_listener(srv, on_conn, cs)))
     goto fail;
   nc_info("config: %zu configs loaded from %s/config.db (content cap %ld bytes, history %ld)",

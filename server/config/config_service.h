@@ -58,5 +58,7 @@ typedef struct nc_config_stats {
 } nc_config_stats;
 /* Snapshot refreshed on each call; loop thread. */
 const nc_config_stats *nc_config_get_stats(nc_config_service *cs);
+/* Appends config's Prometheus families to t. */
+void nc_config_render_metrics(nc_config_service *cs, nc_metrics_text *t);
 
 #endif

@@ -17,12 +17,6 @@
 
 #define TICK_MS 100
 
-struct nc_req {
-  nc_srv *srv;
-  nc_gsrv_unary *call;
-  char conn_id[];
-};
-
 uint64_t nc_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -31,84 +25,6 @@ uint64_t nc_now_ms(void) {
 
 uv_loop_t *nc_srv_loop(nc_srv *srv) { return srv->loop; }
 const nc_srv_stats *nc_srv_get_stats(nc_srv *srv) { return &srv->st; }
-
-int nc_srv_register_handler(nc_srv *srv, const char *type, nc_handler_fn fn, void *ud) {
-  nc_handler *h = calloc(1, sizeof(*h));
-  void *old = NULL;
-  if (!h)
-    return NC_ENOMEM;
-  h->fn = fn;
-  h->ud = ud;
-  if (nc_strmap_put(srv->handlers, type, h, &old)) {
-    free(h);
-    return NC_ENOMEM;
-  }
-  free(old);
-  return 0;
-}
-
-void nc_srv_each_request_count(nc_srv *srv, void (*fn)(void *ud, const char *type, uint64_t n),
-                               void *ud) {
-  nc_strmap_iter it;
-  const char *type;
-  void *hv;
-  nc_strmap_iter_init(&it, srv->handlers);
-  while (nc_strmap_iter_next(&it, &type, &hv))
-    fn(ud, type, ((nc_handler *)hv)->count);
-  fn(ud, "unknown", srv->unknown_count);
-}
-
-/* ---- replies ---- */
-
-nc_conn *nc_req_conn(nc_req *r) { return nc_strmap_get(r->srv->conns, r->conn_id); }
-const char *nc_req_conn_id(const nc_req *r) { return r->conn_id; }
-nc_srv *nc_req_srv(nc_req *r) { return r->srv; }
-
-static void reply_bytes(nc_gsrv_unary *call, uint8_t *buf, size_t len) {
-  if (buf)
-    nc_gsrv_unary_reply(call, buf, len);
-  else
-    nc_gsrv_unary_reply(call, (const uint8_t *)"", 0); /* OOM: release the call */
-  free(buf);
-}
-
-static void reply_error(nc_srv *srv, nc_gsrv_unary *call, int code, const char *msg) {
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  srv->st.request_errors++;
-  nc_payload_error(code, msg, &buf, &len);
-  reply_bytes(call, buf, len);
-}
-
-void nc_req_reply(nc_req *r, const char *resp_type, cJSON *body) {
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  if (!body)
-    body = nc_resp_ok();
-  if (body) {
-    if (!cJSON_HasObjectItem(body, "resultCode"))
-      cJSON_AddNumberToObject(body, "resultCode", 200);
-    if (!cJSON_HasObjectItem(body, "errorCode"))
-      cJSON_AddNumberToObject(body, "errorCode", 0);
-    if (!cJSON_HasObjectItem(body, "success"))
-      cJSON_AddBoolToObject(body, "success", nc_json_int(body, "resultCode", 500) == 200);
-    if (nc_json_int(body, "resultCode", 500) != 200)
-      r->srv->st.request_errors++;
-    nc_payload_encode_json(resp_type, "", body, &buf, &len);
-    cJSON_Delete(body);
-  }
-  reply_bytes(r->call, buf, len);
-  free(r);
-}
-
-void nc_req_fail(nc_req *r, const char *resp_type, int error_code, const char *message) {
-  nc_req_reply(r, resp_type, nc_resp_new(500, error_code, message));
-}
-
-void nc_req_error(nc_req *r, int error_code, const char *message) {
-  reply_error(r->srv, r->call, error_code, message);
-  free(r);
-}
 
 /* ---- pushes ---- */
 
@@ -246,74 +162,8 @@ int nc_srv_push(nc_srv *srv, const char *conn_id, const char *type, cJSON *body,
 
 /* ---- transport events ---- */
 
-static void peer_key(char *buf, size_t cap, nc_srv *srv, const nc_gsrv_ev *ev) {
+void nc_srv_peer_key(char *buf, size_t cap, nc_srv *srv, const nc_gsrv_ev *ev) {
   snprintf(buf, cap, "%d|%s", ev->srv == srv->g[1] ? 1 : 0, ev->peer);
-}
-
-static void handle_unary(nc_srv *srv, nc_gsrv_ev *ev) {
-  nc_msg *m = NULL;
-  nc_req *r = NULL;
-  char pk[128];
-  srv->st.requests++;
-  if (nc_payload_decode(ev->data, ev->len, &m) != 0) {
-    reply_error(srv, ev->call, 502, "payload could not be parsed");
-    return;
-  }
-  peer_key(pk, sizeof(pk), srv, ev);
-  if (strcmp(m->type, "ServerCheckRequest") == 0) {
-    nc_peer *p = nc_cm_peer(srv, pk, ev->peer, 1);
-    cJSON *b = nc_resp_ok();
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (p && b) {
-      p->seen_ms = nc_now_ms();
-      cJSON_AddStringToObject(b, "connectionId", p->conn ? p->conn->id : p->conn_id);
-      /* false: 2.3+ clients then just sleep 100 ms instead of waiting for
-       * a SetupAck (§4.5). */
-      cJSON_AddBoolToObject(b, "supportAbilityNegotiation", 0);
-      nc_payload_encode_json("ServerCheckResponse", "", b, &buf, &len);
-    }
-    cJSON_Delete(b);
-    if (buf)
-      reply_bytes(ev->call, buf, len);
-    else
-      reply_error(srv, ev->call, 500, "out of memory");
-    goto out;
-  }
-  nc_handler *h = nc_strmap_get(srv->handlers, m->type);
-  if (!h) {
-    srv->unknown_count++;
-    reply_error(srv, ev->call, 302, "RequestHandler Not Found");
-    goto out;
-  }
-  h->count++;
-  nc_peer *p = nc_cm_peer(srv, pk, ev->peer, 0);
-  if (!p || !p->conn) {
-    reply_error(srv, ev->call, 301, "Connection is unregistered.");
-    goto out;
-  }
-  if (m->body_error) {
-    reply_error(srv, ev->call, 400, "request body is not a JSON object");
-    goto out;
-  }
-  nc_cm_touch(p->conn);
-  if (nc_log_current_level >= NC_LOG_TRACE) {
-    char *js = m->body ? cJSON_PrintUnformatted(m->body) : NULL;
-    nc_trace("conn %s: %s %s", p->conn->id, m->type, js ? js : "(no body)");
-    free(js);
-  }
-  size_t idl = strlen(p->conn->id);
-  r = malloc(sizeof(*r) + idl + 1);
-  if (!r) {
-    reply_error(srv, ev->call, 500, "out of memory");
-    goto out;
-  }
-  r->srv = srv;
-  r->call = ev->call;
-  memcpy(r->conn_id, p->conn->id, idl + 1);
-  h->fn(h->ud, r, m);
-out:
-  nc_msg_free(m);
 }
 
 static int is_response(const nc_msg *m) {
@@ -366,12 +216,12 @@ static void on_event(void *ud, nc_evq_node *node) {
   snprintf(sk, sizeof(sk), "%llu", (unsigned long long)ev->stream_id);
   switch (ev->type) {
   case NC_GSRV_EV_UNARY:
-    handle_unary(srv, ev);
+    nc_srv_dispatch_unary(srv, ev);
     break;
   case NC_GSRV_EV_STREAM_OPEN: {
     nc_stream *s = calloc(1, sizeof(*s));
     char pk[128];
-    peer_key(pk, sizeof(pk), srv, ev);
+    nc_srv_peer_key(pk, sizeof(pk), srv, ev);
     if (!s || !(s->peer_key = strdup(pk)) || nc_strmap_put(srv->streams, sk, s, NULL)) {
       if (s)
         free(s->peer_key);
@@ -441,12 +291,6 @@ static void stream_free(void *v) {
 static void on_tick(uv_timer_t *t) { nc_cm_tick(t->data); }
 static void on_tick_closed(uv_handle_t *h) { free(h->data); }
 
-static void health_check(void *ud, nc_req *r, const nc_msg *req) {
-  (void)ud;
-  (void)req;
-  nc_req_reply(r, "HealthCheckResponse", NULL);
-}
-
 int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out) {
   nc_srv *srv = calloc(1, sizeof(*srv));
   if (!srv)
@@ -468,7 +312,8 @@ int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out) {
   uv_timer_init(loop, &srv->tick);
   srv->tick.data = srv;
   srv->load_target = -1;
-  nc_srv_register_handler(srv, "HealthCheckRequest", health_check, NULL);
+  if (nc_srv_dispatch_init(srv))
+    goto nomem;
   *out = srv;
   return 0;
 nomem:

@@ -11,6 +11,7 @@
 #ifndef SRV_RPC_H
 #define SRV_RPC_H
 
+#include "nc_metrics.h"
 #include "nc_payload.h"
 
 #include <stdint.h>
@@ -53,14 +54,37 @@ void nc_srv_drop_conn(nc_srv *srv, const char *conn_id, const char *why);
  * later (e.g. after a durable write): the nc_req stays valid until then.
  * req->body is a JSON object (body errors are answered by the core). */
 typedef void (*nc_handler_fn)(void *ud, nc_req *r, const nc_msg *req);
-/* type: Metadata.type, e.g. "InstanceRequest". */
-int nc_srv_register_handler(nc_srv *srv, const char *type, nc_handler_fn fn, void *ud);
+
+/* What the core checks before a handler runs, and what it records. */
+enum {
+  NC_H_CONN = 1u << 0,    /* needs a registered connection: else ErrorResponse 301,
+                           * which tells an SDK to reconnect */
+  NC_H_WRITE = 1u << 1,   /* changes state (counted; the hook for write permission) */
+  NC_H_CLUSTER = 1u << 2, /* peers only: served on the cluster port, 302 elsewhere */
+  NC_H_NAMING = 1u << 3,  /* the module a request belongs to (permissions, metrics) */
+  NC_H_CONFIG = 1u << 4,
+};
+
+/* One row of a module's handler table. */
+typedef struct nc_handler_def {
+  const char *type;      /* Metadata.type, e.g. "InstanceRequest" */
+  const char *resp_type; /* its response type: nc_req_reply/nc_req_fail use it for NULL */
+  nc_handler_fn fn;
+  unsigned flags;        /* NC_H_* */
+} nc_handler_def;
+
+/* Registers n handlers (tab copied), each called with ud. A type
+ * registered again replaces the earlier handler (logged). */
+int nc_srv_register_handlers(nc_srv *srv, const nc_handler_def *tab, size_t n, void *ud);
+#define NC_SRV_HANDLERS(srv, tab, ud)                                                             \
+  nc_srv_register_handlers((srv), (tab), sizeof(tab) / sizeof((tab)[0]), (ud))
 
 nc_conn *nc_req_conn(nc_req *r);       /* the registered connection; may be gone (NULL) for deferred replies */
 const char *nc_req_conn_id(const nc_req *r);
 nc_srv *nc_req_srv(nc_req *r);
-/* Replies with a typed response. body is consumed (may be NULL = base fields
- * only); resultCode/errorCode/success are added when absent. */
+/* Replies with a typed response (resp_type NULL: the table's). body is
+ * consumed (may be NULL = base fields only); resultCode/errorCode/success
+ * are added when absent. Failures (resultCode != 200) get a log line. */
 void nc_req_reply(nc_req *r, const char *resp_type, cJSON *body);
 /* Typed response with resultCode 500 + errorCode + message (business error). */
 void nc_req_fail(nc_req *r, const char *resp_type, int error_code, const char *message);
@@ -98,8 +122,11 @@ typedef struct nc_srv_stats {
   uint64_t requests, request_errors;
   uint64_t conns_rejected; /* setups refused by the connection cap */
   uint64_t conns_reset;    /* ConnectResetRequests sent (console, load target) */
+  uint64_t writes;         /* requests of NC_H_WRITE handlers dispatched */
 } nc_srv_stats;
 const nc_srv_stats *nc_srv_get_stats(nc_srv *srv);
+/* Appends the core's families (connections, pushes, requests) to t. */
+void nc_srv_render_metrics(nc_srv *srv, nc_metrics_text *t);
 
 
 /* ---- extensions (naming helper): lifecycle, raw pushes, counters ---- */

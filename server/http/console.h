@@ -14,7 +14,12 @@
 #ifndef CONSOLE_H
 #define CONSOLE_H
 
-/* An nc_http_route_fn (nc_metrics.h); ud is the nc_srv. */
-char *nc_console_route(void *ud, const char *target, int *code, const char **ctype);
+#include "nc_http.h"
+
+#include <stddef.h>
+
+/* The console's routes; their handlers take the nc_srv as ud. */
+extern const nc_http_route nc_console_routes[];
+extern const size_t nc_console_n_routes;
 
 #endif

@@ -269,6 +269,19 @@ static int send_push(void *ud, const char *conn_id, const char *body, size_t len
   return nc_srv_push_raw(ud, conn_id, "NotifySubscriberRequest", body, len, timeout_ms, cb, cb_ud);
 }
 
+#define W (NC_H_CONN | NC_H_NAMING | NC_H_WRITE)
+#define R (NC_H_CONN | NC_H_NAMING)
+static const nc_handler_def naming_handlers[] = {
+    {"InstanceRequest", "InstanceResponse", h_instance, W},
+    {"BatchInstanceRequest", "BatchInstanceResponse", h_batch, W},
+    {"PersistentInstanceRequest", "InstanceResponse", h_persistent, W},
+    {"ServiceQueryRequest", "QueryServiceResponse", h_query, R},
+    {"SubscribeServiceRequest", "SubscribeServiceResponse", h_subscribe, R},
+    {"ServiceListRequest", "ServiceListResponse", h_list, R},
+};
+#undef W
+#undef R
+
 int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
   nc_naming *n = calloc(1, sizeof(*n));
   if (!n)
@@ -290,13 +303,8 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
   nc_nreg_set_listener(n->reg, on_change, n);
   nc_nreg_set_empty_ttl(n->reg,
                         opts->empty_service_ttl_ms > 0 ? (uint64_t)opts->empty_service_ttl_ms : 0);
-  if (nc_srv_register_handler(srv, "InstanceRequest", h_instance, n) ||
-      nc_srv_register_handler(srv, "BatchInstanceRequest", h_batch, n) ||
-      nc_srv_register_handler(srv, "ServiceQueryRequest", h_query, n) ||
-      nc_srv_register_handler(srv, "SubscribeServiceRequest", h_subscribe, n) ||
-      nc_srv_register_handler(srv, "ServiceListRequest", h_list, n) ||
-      nc_srv_register_handler(srv, "PersistentInstanceRequest", h_persistent, n) ||
-      nc_srv_add_conn_listener(srv, on_conn, n) || nc_srv_add_tick_fn(srv, on_tick, n)) {
+  if (NC_SRV_HANDLERS(srv, naming_handlers, n) || nc_srv_add_conn_listener(srv, on_conn, n) ||
+      nc_srv_add_tick_fn(srv, on_tick, n)) {
     nc_naming_free(n);
     return NC_ENOMEM;
   }
@@ -317,4 +325,20 @@ void nc_naming_get_stats(const nc_naming *n, nc_nreg_stats *reg, nc_npush_stats 
     nc_nreg_get_stats(n->reg, reg);
   if (push)
     nc_npush_get_stats(n->push, push);
+}
+
+void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t) {
+  nc_nreg_stats rs = {0};
+  nc_npush_stats ps = {0};
+  nc_naming_get_stats(n, &rs, &ps);
+#define C(name, help, v) nc_metrics_add(t, "nacosd_", name, help, (uint64_t)(v))
+  C("naming_services", "Services in the naming registry.", rs.services);
+  C("naming_instances", "Instances in the naming registry.", rs.instances);
+  C("naming_subscribers", "Service subscriptions held by connections.", rs.subscribers);
+  C("naming_pushes_sent_total", "NotifySubscriberRequests sent, retries included.", ps.sent);
+  C("naming_pushes_acked_total", "NotifySubscriberRequests acknowledged.", ps.acked);
+  C("naming_pushes_retried_total", "NotifySubscriberRequests sent again after a timeout or error.",
+    ps.retried);
+  C("naming_pushes_failed_total", "NotifySubscriberRequests given up on.", ps.failed);
+#undef C
 }

@@ -25,5 +25,7 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out);
 void nc_naming_free(nc_naming *n);
 
 void nc_naming_get_stats(const nc_naming *n, nc_nreg_stats *reg, nc_npush_stats *push);
+/* Appends naming's Prometheus families to t. */
+void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t);
 
 #endif

@@ -60,7 +60,7 @@ typedef struct nc_tickfn {
 } nc_tickfn;
 
 typedef struct nc_handler {
-  nc_handler_fn fn;
+  nc_handler_def def;
   void *ud;
   uint64_t count;
 } nc_handler;
@@ -87,6 +87,8 @@ struct nc_srv {
   uint64_t push_seq;
   int shut;
   nc_srv_stats st;
+  /* srv_dispatch.c: refusal log lines of the current second */
+  uint64_t reject_sec, reject_lines, reject_suppressed;
   int ports[2];     /* bound SDK / cluster ports */
   size_t n_cluster; /* registered connections labelled source=cluster */
   /* srv_loader.c: shed SDK connections down to load_target (-1 = none) */
@@ -113,5 +115,13 @@ void nc_srv_loader_tick(nc_srv *srv);
 
 /* srv_rpc.c */
 void nc_srv_pend_resolve(nc_srv *srv, nc_pend *p, nc_push_result res);
+/* "<port index>|<transport peer>": one entry per transport in srv->peers. */
+void nc_srv_peer_key(char *buf, size_t cap, nc_srv *srv, const nc_gsrv_ev *ev);
+
+/* srv_dispatch.c */
+/* Registers the core's own handlers (HealthCheckRequest). */
+int nc_srv_dispatch_init(nc_srv *srv);
+/* Decodes, checks and dispatches one unary call (or answers it). */
+void nc_srv_dispatch_unary(nc_srv *srv, nc_gsrv_ev *ev);
 
 #endif

@@ -1,0 +1,113 @@
+/* srv_http: see srv_http.h. */
+#include "srv_http.h"
+
+#include "console.h"
+#include "nc_err.h"
+#include "nc_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One module's route table and the ud its handlers get. */
+typedef struct route_set {
+  const nc_http_route *tab;
+  size_t n;
+  void *ud;
+} route_set;
+
+enum { MAX_SETS = 8 };
+
+struct nc_shttp {
+  nc_http *http;
+  nc_shttp_opts o;
+  route_set sets[MAX_SETS];
+  size_t n_sets;
+};
+
+static void h_metrics(void *ud, nc_http_req *r) {
+  nc_shttp *h = ud;
+  nc_metrics_text t = {0};
+  if (h->o.render)
+    h->o.render(h->o.ud, &t);
+  nc_shttp_render_metrics(h, &t);
+  char *s = nc_metrics_text_take(&t);
+  if (!s) {
+    nc_http_reply_error(r, 500, "out of memory");
+    return;
+  }
+  nc_http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", s, strlen(s));
+  free(s);
+}
+
+static void h_health(void *ud, nc_http_req *r) {
+  nc_shttp *h = ud;
+  char why[256] = "not ready";
+  if (h->o.ready && !h->o.ready(h->o.ud, why, sizeof(why))) {
+    size_t n = strnlen(why, sizeof(why) - 2);
+    why[n] = '\n';
+    nc_http_reply(r, 503, "text/plain", why, n + 1);
+    return;
+  }
+  nc_http_reply(r, 200, "text/plain", "ok\n", 3);
+}
+
+static const nc_http_route own_routes[] = {
+    {"/metrics", NC_HTTP_GET, h_metrics, 0},
+    {"/health", NC_HTTP_GET, h_health, 0},
+};
+
+static void on_request(void *ud, nc_http_req *r) {
+  nc_shttp *h = ud;
+  int status = 404;
+  for (size_t i = 0; i < h->n_sets; i++) {
+    int st = 404;
+    const nc_http_route *rt = nc_http_route_find(h->sets[i].tab, h->sets[i].n, r, &st);
+    if (rt) {
+      rt->fn(h->sets[i].ud, r);
+      return;
+    }
+    if (st == 405)
+      status = 405;
+  }
+  nc_http_reply_error(r, status, status == 405 ? "method not allowed" : "not found");
+}
+
+static void add_set(nc_shttp *h, const nc_http_route *tab, size_t n, void *ud) {
+  if (h->n_sets < MAX_SETS)
+    h->sets[h->n_sets++] = (route_set){tab, n, ud};
+}
+
+int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_shttp **out) {
+  nc_shttp *h = calloc(1, sizeof(*h));
+  if (!h)
+    return NC_ENOMEM;
+  h->o = *opts;
+  add_set(h, own_routes, sizeof(own_routes) / sizeof(own_routes[0]), h);
+  add_set(h, nc_console_routes, nc_console_n_routes, srv);
+  nc_http_opts ho = {.bind = opts->bind, .port = opts->port};
+  int rc = nc_http_start(loop, &ho, on_request, h, &h->http);
+  if (rc) {
+    nc_error("http: cannot listen on %s:%d: %s", opts->bind ? opts->bind : "127.0.0.1",
+             opts->port, nc_strerror(rc));
+    free(h);
+    return rc;
+  }
+  *out = h;
+  return 0;
+}
+
+int nc_shttp_port(const nc_shttp *h) { return nc_http_port(h->http); }
+
+void nc_shttp_render_metrics(const nc_shttp *h, nc_metrics_text *t) {
+  nc_metrics_add(t, "nacosd_", "http_requests_total", "HTTP requests received on the main port.",
+                 nc_http_requests(h->http));
+  nc_metrics_add(t, "nacosd_", "http_held", "HTTP requests held open (long-poll).",
+                 nc_http_held(h->http));
+}
+
+void nc_shttp_stop(nc_shttp *h) {
+  if (!h)
+    return;
+  nc_http_stop(h->http);
+  free(h);
+}

@@ -1,0 +1,37 @@
+/* srv_http: nacosd's one HTTP/1.1 server on the main port (nc_http on the
+ * loop). It serves GET /metrics and GET /health itself and dispatches every
+ * other request over the route tables of the modules above the core (the
+ * loader console today; the open API, login and the web console later):
+ * 404 for an unknown path, 405 for a known path with another method.
+ * Loop thread only. */
+#ifndef SRV_HTTP_H
+#define SRV_HTTP_H
+
+#include "nc_http.h"
+#include "nc_metrics.h"
+#include "srv_rpc.h"
+
+#include <stddef.h>
+
+typedef struct nc_shttp nc_shttp;
+
+typedef struct nc_shttp_opts {
+  const char *bind; /* NULL = 127.0.0.1 */
+  int port;         /* 0 = a free port */
+  /* Appends every module's families for GET /metrics. */
+  void (*render)(void *ud, nc_metrics_text *t);
+  /* GET /health: 1 serving (200 "ok"), 0 not (503 with why). NULL: 200. */
+  int (*ready)(void *ud, char *why, size_t cap);
+  void *ud;
+} nc_shttp_opts;
+
+/* Listens and serves on loop; the console's routes act on srv. opts copied. */
+int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_shttp **out);
+int nc_shttp_port(const nc_shttp *h);
+/* Requests received and held (long-poll), for metrics. */
+void nc_shttp_render_metrics(const nc_shttp *h, nc_metrics_text *t);
+/* Stops listening (held requests get 503) and frees h once its handles
+ * are closed (run the loop afterwards). NULL is a no-op. */
+void nc_shttp_stop(nc_shttp *h);
+
+#endif
