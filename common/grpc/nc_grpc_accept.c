@@ -312,7 +312,8 @@ static int accept_some(nc_gsrv *srv) {
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return -1;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      int err = errno;
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
         long lim = 0, open;
         nc_gsrv_limits l;
         nc_gsrv__get_limits(&l);
@@ -321,13 +322,13 @@ static int accept_some(nc_gsrv *srv) {
         open = g_open;
         pthread_mutex_unlock(&g_mu);
         int shed = shed_one(srv);
-        log_refusal(srv, errno == EMFILE ? "out of descriptors (EMFILE)" : strerror(errno), open,
-                    cap, lim);
+        log_refusal(srv, err == EMFILE ? "out of descriptors (EMFILE)" : strerror(err), open, cap,
+                    lim);
         if (shed != 0)
           return 100;
         continue;
       }
-      nc_warn("gRPC port %d: accept: %s", srv->port, strerror(errno));
+      nc_warn("gRPC port %d: accept: %s", srv->port, strerror(err));
       return 100;
     }
     char peer[56];

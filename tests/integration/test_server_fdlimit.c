@@ -176,6 +176,22 @@ static void flood_close(flood *f) {
   f->n = 0;
 }
 
+/* Closes the flood; a new SDK connection must succeed within 5 s and the
+ * HTTP port still answer. Then stops nacosd and cleans up. */
+static void expect_recovery(flood *f, nc_test_nacosd *srv, nc_gcli_env *env, const char *dir) {
+  flood_close(f);
+  long long ms;
+  NC_TEST_POLL(sdk_connect_ok(env, srv->target), 5000, ms);
+  fprintf(stderr, "new SDK connection after the flood closed: %lld ms\n", ms);
+  if (ms < 0)
+    nc_testproc_dump_log(&srv->proc);
+  assert_true(ms >= 0);
+  assert_true(nc_test_nacosd_metric(srv->port, "nacosd_connections") >= 0);
+  nc_gcli_env_free(env);
+  assert_int_equal(nc_test_nacosd_stop(srv), 0);
+  nc_test_rmtree(dir);
+}
+
 static void raise_own_limit(void) {
   struct rlimit mine;
   getrlimit(RLIMIT_NOFILE, &mine);
@@ -215,16 +231,7 @@ static void test_cap_refuses_and_recovers(void **state) {
   assert_true(lines >= 1 && lines <= 2);
   assert_true(nc_test_nacosd_metric(srv.port, "nacosd_connections") >= 0); /* HTTP still up */
 
-  flood_close(&f);
-  long long ms;
-  NC_TEST_POLL(sdk_connect_ok(env, srv.target), 5000, ms);
-  fprintf(stderr, "new SDK connection after the flood: %lld ms\n", ms);
-  if (ms < 0)
-    nc_testproc_dump_log(&srv.proc);
-  assert_true(ms >= 0);
-  nc_gcli_env_free(env);
-  assert_int_equal(nc_test_nacosd_stop(&srv), 0);
-  nc_test_rmtree(dir);
+  expect_recovery(&f, &srv, env, dir);
 }
 
 /* ulimit -n 256 and no reserve: accept4 really fails with EMFILE. */
@@ -248,17 +255,7 @@ static void test_recovers_after_emfile(void **state) {
   assert_true(log_lines(&srv, "out of descriptors (EMFILE)") >= 1);
   assert_true(nc_testproc_alive(&srv.proc));
 
-  flood_close(&f);
-  long long ms;
-  NC_TEST_POLL(sdk_connect_ok(env, srv.target), 5000, ms);
-  fprintf(stderr, "new SDK connection after EMFILE: %lld ms\n", ms);
-  if (ms < 0)
-    nc_testproc_dump_log(&srv.proc);
-  assert_true(ms >= 0);
-  assert_true(nc_test_nacosd_metric(srv.port, "nacosd_connections") >= 0);
-  nc_gcli_env_free(env);
-  assert_int_equal(nc_test_nacosd_stop(&srv), 0);
-  nc_test_rmtree(dir);
+  expect_recovery(&f, &srv, env, dir);
 }
 
 /* Soft limit of pid's open files from /proc/<pid>/limits, or -1. */
