@@ -1,45 +1,11 @@
-/* nc_metrics: what nacosd and nacos-agent expose over HTTP.
- *
- * (1) A tiny HTTP/1.0 responder serving a daemon's counters in Prometheus
- *     text format at GET /metrics, a plain "ok" at GET /health, and further
- *     GET routes through a router callback (nacosd's connection console).
- *     One request per connection, closed after the response; request heads
- *     over 8 KiB are refused. Loop thread only; no threads of its own.
- * (2) nc_metrics_text: the Prometheus text builder both daemons render
- *     their samples with, so every family gets its # HELP and # TYPE lines
- *     the same way. */
+/* nc_metrics_text: the Prometheus text builder nacosd and nacos-agent
+ * render their samples with, so every family gets its # HELP and # TYPE
+ * lines the same way. Both serve it over nc_http (common/http). */
 #ifndef NC_METRICS_H
 #define NC_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
-
-typedef struct nc_metrics nc_metrics;
-
-/* Returns the Prometheus text (malloc'ed, the responder frees it). */
-typedef char *(*nc_metrics_render_fn)(void *ud);
-
-/* Listens on bind:port (0 = free port; *bound receives it). */
-int nc_metrics_start(uv_loop_t *loop, const char *bind, int port, nc_metrics_render_fn render,
-                     void *ud, nc_metrics **out, int *bound);
-/* Extra GET routes (the connection console): called with the request
- * target (path and query, e.g. "/a/b?x=1") for anything that is not
- * /metrics or /health. Returns a malloc'ed body and sets *code (200, 400,
- * 404, 500) and *ctype (static string), or NULL when the path is unknown
- * (-> 404). */
-typedef char *(*nc_http_route_fn)(void *ud, const char *target, int *code, const char **ctype);
-void nc_metrics_set_router(nc_metrics *m, nc_http_route_fn fn, void *ud);
-
-/* GET /health answers 200 "ok" when fn returns 1, else 503 with the
- * reason fn wrote to why (at most cap bytes). Without a callback it is
- * always 200: a probe that says "ok" must mean the daemon can serve. */
-typedef int (*nc_metrics_health_fn)(void *ud, char *why, size_t cap);
-void nc_metrics_set_health(nc_metrics *m, nc_metrics_health_fn fn, void *ud);
-
-/* Closes the listener and open client connections; memory is released in
- * close callbacks (run the loop afterwards). NULL is a no-op. */
-void nc_metrics_stop(nc_metrics *m);
 
 /* ---- Prometheus text ---- */
 
