@@ -202,14 +202,15 @@ static int start_all(nc_tcluster *c, int loud) {
   return rc;
 }
 
-static int keep_tmp(void) {
-  const char *k = getenv("NC_TEST_KEEP_TMP");
-  return k && *k && strcmp(k, "0") != 0;
+/* 1 when the environment variable is set to something other than "0". */
+static int env_on(const char *name) {
+  const char *v = getenv(name);
+  return v && *v && strcmp(v, "0") != 0;
 }
 
 static void free_cluster(nc_tcluster *c) {
   if (c->dir[0]) {
-    if (keep_tmp())
+    if (env_on("NC_TEST_KEEP_TMP"))
       fprintf(stderr, "nc_tcluster: kept %s (NC_TEST_KEEP_TMP)\n", c->dir);
     else
       nc_test_rmtree(c->dir);
@@ -226,10 +227,9 @@ int nc_tcluster_start(const nc_tcluster_opts *o, nc_tcluster **out) {
   nc_tcluster *c = calloc(1, sizeof(*c));
   if (!c)
     return NC_ENOMEM;
-  const char *env = getenv("NC_TEST_CLUSTER_SAME_HOST");
   c->n = o->nodes;
   c->port0 = o->port0;
-  c->same_host = o->same_host || o->port0 || (env && *env && strcmp(env, "0") != 0);
+  c->same_host = o->same_host || o->port0 || env_on("NC_TEST_CLUSTER_SAME_HOST");
   int rc = nc_test_mkdtemp(c->dir, sizeof(c->dir));
   for (int attempt = 0; rc == 0 && attempt < START_ATTEMPTS; attempt++) {
     if ((rc = choose(c, attempt)) == NC_EBUSY) {
@@ -330,6 +330,8 @@ int nc_tcluster_stop(nc_tcluster *c) {
   if (!c)
     return 0;
   int bad = 0;
+  if (env_on("NC_TEST_DUMP_LOGS"))
+    nc_tcluster_dump_logs(c);
   for (int i = 0; i < c->n; i++) {
     node *nd = &c->nodes[i];
     if (nd->state != NODE_RUNNING)

@@ -22,8 +22,10 @@
  *
  * A restart keeps the node's address, ports and data dir, and appends to
  * its log. Logs are printed to stderr when a node fails to start, exits
- * unclean (non-zero, e.g. an ASan leak report) or was found dead; set
- * NC_TEST_KEEP_TMP=1 to keep the temp dir (its path is printed).
+ * unclean (non-zero, e.g. an ASan leak report) or was found dead;
+ * NC_TEST_DUMP_LOGS=1 prints every node's log at nc_tcluster_stop (to read
+ * after a failed assertion), NC_TEST_KEEP_TMP=1 keeps the temp dir (its
+ * path is printed).
  *
  * Not thread-safe; one test thread drives a cluster. Functions return 0 or a
  * negative NC_E* unless stated. */
