@@ -92,7 +92,7 @@ static void h_instance(void *ud, nc_req *r, const nc_msg *m) {
       return;
     }
   }
-  int rc = nc_nreg_publish(n->reg, nc_req_conn_id(r), nm.ns, nm.group, nm.name, &in, reg ? 1 : 0);
+  int rc = nc_naming_publish(n, nc_req_conn_id(r), nm.ns, nm.group, nm.name, &in, reg ? 1 : 0);
   if (rc) {
     nc_req_fail(r, "InstanceResponse", 500, nc_strerror(rc));
     return;
@@ -138,7 +138,7 @@ static void h_batch(void *ud, nc_req *r, const nc_msg *m) {
       }
       cnt++;
     }
-  int rc = nc_nreg_publish(n->reg, nc_req_conn_id(r), nm.ns, nm.group, nm.name, list, cnt);
+  int rc = nc_naming_publish(n, nc_req_conn_id(r), nm.ns, nm.group, nm.name, list, cnt);
   cnt = 0; /* consumed */
   if (rc)
     nc_req_fail(r, "BatchInstanceResponse", 500, nc_strerror(rc));
@@ -157,7 +157,7 @@ static void h_query(void *ud, nc_req *r, const nc_msg *m) {
     return;
   const char *clusters = nc_json_str(m->body, "cluster", "");
   int healthy = nc_json_bool(m->body, "healthyOnly", 0);
-  cJSON *info = nc_nreg_service_info(n->reg, nm.ns, nm.group, nm.name, clusters, healthy);
+  cJSON *info = nc_naming_service_info(n, nm.ns, nm.group, nm.name, clusters, healthy);
   cJSON *b = nc_resp_ok();
   if (!info || !b) {
     cJSON_Delete(info);
@@ -172,27 +172,16 @@ static void h_query(void *ud, nc_req *r, const nc_msg *m) {
 static void h_subscribe(void *ud, nc_req *r, const nc_msg *m) {
   nc_naming *n = ud;
   names nm;
-  char kb[1024];
   if (check_naming_conn(r) || get_names(r, m, "SubscribeServiceResponse", &nm))
     return;
   const char *clusters = nc_json_str(m->body, "clusters", "");
   int sub = nc_json_bool(m->body, "subscribe", 1);
-  const char *key = nc_nreg_key(kb, sizeof(kb), nm.ns, nm.group, nm.name);
-  const char *cid = nc_req_conn_id(r);
-  if (sub) {
-    int first = 0;
-    int rc = nc_nreg_subscribe(n->reg, cid, nm.ns, nm.group, nm.name, clusters, &first);
-    if (rc) {
-      nc_req_fail(r, "SubscribeServiceResponse", 500, nc_strerror(rc));
-      return;
-    }
-    if (first)
-      nc_npush_subscribed(n->push, cid, key);
-  } else {
-    nc_nreg_unsubscribe(n->reg, cid, nm.ns, nm.group, nm.name);
-    nc_npush_unsubscribed(n->push, cid, key);
+  int rc = nc_naming_subscribe(n, nc_req_conn_id(r), nm.ns, nm.group, nm.name, clusters, sub);
+  if (rc) {
+    nc_req_fail(r, "SubscribeServiceResponse", 500, nc_strerror(rc));
+    return;
   }
-  cJSON *info = nc_nreg_service_info(n->reg, nm.ns, nm.group, nm.name, clusters, 0);
+  cJSON *info = nc_naming_service_info(n, nm.ns, nm.group, nm.name, clusters, 0);
   cJSON *b = nc_resp_new(200, 0, "success");
   if (!info || !b) {
     cJSON_Delete(info);
@@ -222,7 +211,7 @@ static void h_list(void *ud, nc_req *r, const nc_msg *m) {
     nc_req_fail(r, "ServiceListResponse", 500, "out of memory");
     return;
   }
-  size_t count = nc_nreg_list(n->reg, ns, group, page_no, page_size, names_arr);
+  size_t count = nc_naming_list(n, ns, group, page_no, page_size, names_arr);
   cJSON_AddNumberToObject(b, "count", (double)count);
   cJSON_AddItemToObject(b, "serviceNames", names_arr);
   nc_req_reply(r, "ServiceListResponse", b);
@@ -245,11 +234,7 @@ static void on_conn(void *ud, nc_conn *c, nc_conn_event ev) {
   nc_naming *n = ud;
   if (ev != NC_CONN_DOWN)
     return;
-  /* Deliveries first (their in-flight pushes were resolved as GONE by the
-   * core), then the registry, whose change listener queues pushes to the
-   * remaining subscribers. */
-  nc_npush_conn_gone(n->push, nc_conn_id(c));
-  nc_nreg_drop_conn(n->reg, nc_conn_id(c));
+  nc_naming_drop_client(n, nc_conn_id(c));
 }
 
 static void on_change(void *ud, const char *svc_key) {
@@ -267,6 +252,53 @@ static void on_tick(void *ud) {
 static int send_push(void *ud, const char *conn_id, const char *body, size_t len, int timeout_ms,
                      nc_push_cb cb, void *cb_ud) {
   return nc_srv_push_raw(ud, conn_id, "NotifySubscriberRequest", body, len, timeout_ms, cb, cb_ud);
+}
+
+/* ---- operations ---- */
+
+int nc_naming_publish(nc_naming *n, const char *client_id, const char *ns, const char *group,
+                      const char *svc, nc_ninst **insts, size_t cnt) {
+  return nc_nreg_publish(n->reg, client_id, ns, group, svc, insts, cnt);
+}
+
+void nc_naming_drop_client(nc_naming *n, const char *client_id) {
+  /* Deliveries first (a connection's in-flight pushes were resolved as
+   * GONE by the core), then the registry, whose change listeners queue
+   * pushes to the remaining subscribers. */
+  nc_npush_conn_gone(n->push, client_id);
+  nc_nreg_drop_conn(n->reg, client_id);
+}
+
+int nc_naming_subscribe(nc_naming *n, const char *conn_id, const char *ns, const char *group,
+                        const char *svc, const char *clusters, int subscribe) {
+  char kb[1024];
+  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, svc);
+  if (!key)
+    return NC_EINVAL;
+  if (!subscribe) {
+    nc_nreg_unsubscribe(n->reg, conn_id, ns, group, svc);
+    nc_npush_unsubscribed(n->push, conn_id, key);
+    return 0;
+  }
+  int first = 0;
+  int rc = nc_nreg_subscribe(n->reg, conn_id, ns, group, svc, clusters, &first);
+  if (!rc && first)
+    nc_npush_subscribed(n->push, conn_id, key);
+  return rc;
+}
+
+cJSON *nc_naming_service_info(nc_naming *n, const char *ns, const char *group, const char *svc,
+                              const char *clusters, int healthy_only) {
+  return nc_nreg_service_info(n->reg, ns, group, svc, clusters, healthy_only);
+}
+
+size_t nc_naming_list(nc_naming *n, const char *ns, const char *group, int page_no,
+                      int page_size, cJSON *names) {
+  return nc_nreg_list(n->reg, ns, group, page_no, page_size, names);
+}
+
+int nc_naming_add_listener(nc_naming *n, nc_naming_change_fn fn, void *ud) {
+  return nc_nreg_add_listener(n->reg, fn, ud);
 }
 
 #define W (NC_H_CONN | NC_H_NAMING | NC_H_WRITE)
@@ -300,7 +332,10 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
     free(n);
     return rc;
   }
-  nc_nreg_set_listener(n->reg, on_change, n);
+  if (nc_nreg_add_listener(n->reg, on_change, n)) {
+    nc_naming_free(n);
+    return NC_ENOMEM;
+  }
   nc_nreg_set_empty_ttl(n->reg,
                         opts->empty_service_ttl_ms > 0 ? (uint64_t)opts->empty_service_ttl_ms : 0);
   if (NC_SRV_HANDLERS(srv, naming_handlers, n) || nc_srv_add_conn_listener(srv, on_conn, n) ||

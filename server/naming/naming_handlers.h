@@ -24,6 +24,37 @@ typedef struct nc_naming_opts {
 int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out);
 void nc_naming_free(nc_naming *n);
 
+/* ---- operations without a gRPC request ----
+ * For the HTTP API and cluster sync as much as for the gRPC handlers
+ * (which are thin adapters over these). client_id owns what it publishes:
+ * an SDK connection's id, or any other id (an HTTP client kept alive by
+ * beats, a peer's client) whose owner calls nc_naming_drop_client when it
+ * goes. A connection's publications are dropped with the connection. */
+
+/* Replaces what client_id publishes into (ns, group, svc) with
+ * insts[0..n) (n = 0: deregisters). Takes the instances, also on error.
+ * Subscribers are pushed, and listeners told, if the visible set changed. */
+int nc_naming_publish(nc_naming *n, const char *client_id, const char *ns, const char *group,
+                      const char *svc, nc_ninst **insts, size_t cnt);
+/* Removes every publication and subscription of client_id. */
+void nc_naming_drop_client(nc_naming *n, const char *client_id);
+/* Subscribes (or unsubscribes) the connection conn_id: pushes go to it. */
+int nc_naming_subscribe(nc_naming *n, const char *conn_id, const char *ns, const char *group,
+                        const char *svc, const char *clusters, int subscribe);
+/* ServiceInfo (§6.3) of a service, also for an unknown one; caller owns. */
+cJSON *nc_naming_service_info(nc_naming *n, const char *ns, const char *group, const char *svc,
+                              const char *clusters, int healthy_only);
+/* Page page_no (1-based) of the bare service names of (ns, group) appended
+ * to names; returns the total count. */
+size_t nc_naming_list(nc_naming *n, const char *ns, const char *group, int page_no,
+                      int page_size, cJSON *names);
+
+/* Called after a service's visible instance set changed, with its key
+ * (nc_nreg_key): cluster replication, HTTP watchers. Every listener, in
+ * the order added; the push engine is the first. */
+typedef void (*nc_naming_change_fn)(void *ud, const char *svc_key);
+int nc_naming_add_listener(nc_naming *n, nc_naming_change_fn fn, void *ud);
+
 void nc_naming_get_stats(const nc_naming *n, nc_nreg_stats *reg, nc_npush_stats *push);
 /* Appends naming's Prometheus families to t. */
 void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t);

@@ -38,8 +38,11 @@ typedef struct client {
 struct nc_nreg {
   nc_strmap *svcs;    /* key -> nc_nsvc* */
   nc_strmap *clients; /* conn id -> client* */
-  nc_nreg_change_fn fn;
-  void *ud;
+  struct {
+    nc_nreg_change_fn fn;
+    void *ud;
+  } ls[NC_NREG_MAX_LISTENERS]; /* change listeners, in registration order */
+  size_t n_ls;
   size_t n_instances, n_subscribers;
   uint64_t empty_ttl_ms; /* 0 = forget empty services at once */
 };
@@ -188,16 +191,24 @@ void nc_nreg_free(nc_nreg *r) {
   free(r);
 }
 
-void nc_nreg_set_listener(nc_nreg *r, nc_nreg_change_fn fn, void *ud) {
-  r->fn = fn;
-  r->ud = ud;
+int nc_nreg_add_listener(nc_nreg *r, nc_nreg_change_fn fn, void *ud) {
+  if (r->n_ls == NC_NREG_MAX_LISTENERS)
+    return NC_EBUSY;
+  r->ls[r->n_ls].fn = fn;
+  r->ls[r->n_ls].ud = ud;
+  r->n_ls++;
+  return 0;
+}
+
+static void notify(nc_nreg *r, const char *key) {
+  for (size_t i = 0; i < r->n_ls; i++)
+    r->ls[i].fn(r->ls[i].ud, key);
 }
 
 static void changed(nc_nreg *r, nc_nsvc *s, const char *key) {
   if (s)
     s->revision++;
-  if (r->fn)
-    r->fn(r->ud, key);
+  notify(r, key);
 }
 
 /* Does the visible state differ? Disabled instances are invisible, but a
@@ -362,8 +373,7 @@ void nc_nreg_drop_conn(nc_nreg *r, const char *conn_id) {
   }
   nc_strmap_iter_init(&it, c->pubs);
   while (nc_strmap_iter_next(&it, &key, NULL))
-    if (r->fn)
-      r->fn(r->ud, key);
+    notify(r, key);
   /* Now forget services that became empty (subs and pubs alike). */
   nc_strmap *both[2] = {c->subs, c->pubs};
   for (int k = 0; k < 2; k++)

@@ -30,7 +30,11 @@ typedef void (*nc_nreg_change_fn)(void *ud, const char *svc_key);
 
 int nc_nreg_new(nc_nreg **out);
 void nc_nreg_free(nc_nreg *r);
-void nc_nreg_set_listener(nc_nreg *r, nc_nreg_change_fn fn, void *ud);
+/* Adds a change listener; every listener hears every change, in the order
+ * they were added (the push engine, later Distro and the HTTP API).
+ * NC_EBUSY beyond NC_NREG_MAX_LISTENERS. */
+#define NC_NREG_MAX_LISTENERS 8
+int nc_nreg_add_listener(nc_nreg *r, nc_nreg_change_fn fn, void *ud);
 
 /* How long a service without publishers and subscribers is kept (still
  * listed, still queryable with no hosts) before nc_nreg_sweep forgets it;

@@ -64,7 +64,7 @@ static fx *mk(int merge_ms, int retry_ms) {
   assert_int_equal(nc_nreg_new(&f->reg), 0);
   nc_npush_opts o = {.merge_ms = merge_ms, .timeout_ms = 1000, .retry_ms = retry_ms};
   assert_int_equal(nc_npush_new(&f->loop, f->reg, &o, fake_send, f, &f->push), 0);
-  nc_nreg_set_listener(f->reg, on_change, f);
+  assert_int_equal(nc_nreg_add_listener(f->reg, on_change, f), 0);
   nc_nreg_key(f->key, sizeof(f->key), "public", "G", "s");
   return f;
 }

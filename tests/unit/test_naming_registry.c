@@ -72,7 +72,7 @@ static void test_register_replace_idempotent_deregister(void **state) {
   nc_nreg *r = NULL;
   changes ch = {0};
   assert_int_equal(nc_nreg_new(&r), 0);
-  nc_nreg_set_listener(r, on_change, &ch);
+  assert_int_equal(nc_nreg_add_listener(r, on_change, &ch), 0);
   publish1(r, "c1", "public", "svc", "{\"ip\":\"1.1.1.1\",\"port\":80}");
   assert_int_equal(ch.n, 1);
   /* SDK replay of the same register: no change */
@@ -182,7 +182,7 @@ static void test_drop_conn_removes_everything(void **state) {
   changes ch = {0};
   int first = 0;
   assert_int_equal(nc_nreg_new(&r), 0);
-  nc_nreg_set_listener(r, on_change, &ch);
+  assert_int_equal(nc_nreg_add_listener(r, on_change, &ch), 0);
   publish1(r, "c1", "public", "s1", "{\"ip\":\"1.1.1.1\",\"port\":1}");
   publish1(r, "c1", "public", "s2", "{\"ip\":\"1.1.1.1\",\"port\":2}");
   publish1(r, "c2", "public", "s2", "{\"ip\":\"1.1.1.2\",\"port\":2}");
@@ -300,9 +300,53 @@ static void test_empty_service_kept_for_ttl(void **state) {
   nc_nreg_free(r);
 }
 
+/* Every listener hears every change, in the order added; a drop of a
+ * client's publications too; the table has a bound. */
+static int order_log[16], order_n;
+static void first_listener(void *ud, const char *key) {
+  (void)key;
+  ((changes *)ud)->n++;
+  if (order_n < 16)
+    order_log[order_n++] = 1;
+}
+static void second_listener(void *ud, const char *key) {
+  changes *c = ud;
+  c->n++;
+  strncpy(c->last, key, sizeof(c->last) - 1);
+  if (order_n < 16)
+    order_log[order_n++] = 2;
+}
+
+static void test_change_listeners_are_a_list(void **state) {
+  (void)state;
+  nc_nreg *r = NULL;
+  changes a = {0}, b = {0};
+  order_n = 0;
+  assert_int_equal(nc_nreg_new(&r), 0);
+  assert_int_equal(nc_nreg_add_listener(r, first_listener, &a), 0);
+  assert_int_equal(nc_nreg_add_listener(r, second_listener, &b), 0);
+  publish1(r, "c1", "public", "svc", "{\"ip\":\"1.1.1.1\",\"port\":80}");
+  assert_int_equal(a.n, 1);
+  assert_int_equal(b.n, 1);
+  assert_non_null(strstr(b.last, "svc"));
+  nc_nreg_drop_conn(r, "c1");
+  assert_int_equal(a.n, 2);
+  assert_int_equal(b.n, 2);
+  assert_int_equal(order_n, 4);
+  assert_int_equal(order_log[0], 1);
+  assert_int_equal(order_log[1], 2);
+  assert_int_equal(order_log[2], 1);
+  assert_int_equal(order_log[3], 2);
+  for (int i = 2; i < NC_NREG_MAX_LISTENERS; i++)
+    assert_int_equal(nc_nreg_add_listener(r, first_listener, &a), 0);
+  assert_int_equal(nc_nreg_add_listener(r, first_listener, &a), NC_EBUSY);
+  nc_nreg_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_replace_idempotent_deregister),
+      cmocka_unit_test(test_change_listeners_are_a_list),
       cmocka_unit_test(test_instance_validation),
       cmocka_unit_test(test_instance_json_shape),
       cmocka_unit_test(test_filters_enabled_healthy_clusters),
