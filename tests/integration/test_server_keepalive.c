@@ -21,10 +21,9 @@
  *   dropped within a few rounds once it stops answering. */
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
-#include "nc_json.h"
 #include "nc_testproc.h"
 #include "nc_testwait.h"
-#include "nc_wire_client.h"
+#include "nc_testwire.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -41,43 +40,19 @@
 
 /* ---- the client (this binary with --client TARGET SERVICE IP) ---------- */
 
-static cJSON *naming_body(const char *svc) {
-  cJSON *b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "namespace", "public");
-  cJSON_AddStringToObject(b, "serviceName", svc);
-  cJSON_AddStringToObject(b, "groupName", "DEFAULT_GROUP");
-  cJSON_AddStringToObject(b, "module", "naming");
-  cJSON_AddObjectToObject(b, "headers");
-  return b;
-}
-
 static int client_main(const char *target, const char *svc, const char *ip) {
   nc_grpc_init();
   nc_gcli_env *env = NULL;
-  nc_wc *wc = NULL;
-  nc_wc_opts o = {.target = target, .timeout_ms = 5000, .client_ip = ip};
-  if (nc_gcli_env_new(1, &env) != 0 || nc_wc_connect(env, &o, NULL, NULL, NULL, &wc) != 0) {
-    fprintf(stderr, "client: cannot connect to %s\n", target);
+  nc_tw_opts o = {.client_ip = ip};
+  nc_tw *tw = nc_gcli_env_new(1, &env) == 0 ? nc_tw_open(env, target, &o) : NULL;
+  nc_tw_instance in = {.ip = ip, .port = 8080};
+  nc_tw_reply r = {.status = -1};
+  if (tw)
+    r = nc_tw_register(tw, svc, &in);
+  if (!nc_tw_ok(&r)) {
+    fprintf(stderr, "client: cannot register at %s\n", target);
     return 1;
   }
-  cJSON *b = naming_body(svc);
-  cJSON_AddStringToObject(b, "type", "registerInstance");
-  cJSON *in = cJSON_AddObjectToObject(b, "instance");
-  cJSON_AddStringToObject(in, "ip", ip);
-  cJSON_AddNumberToObject(in, "port", 8080);
-  cJSON_AddNumberToObject(in, "weight", 1.0);
-  cJSON_AddBoolToObject(in, "healthy", 1);
-  cJSON_AddBoolToObject(in, "enabled", 1);
-  cJSON_AddBoolToObject(in, "ephemeral", 1);
-  cJSON_AddStringToObject(in, "clusterName", "DEFAULT");
-  nc_msg *r = NULL;
-  int rc = nc_wc_request(wc, "InstanceRequest", b, 5000, &r);
-  cJSON_Delete(b);
-  if (rc != 0 || nc_json_int(r->body, "resultCode", 0) != 200) {
-    fprintf(stderr, "client: register failed\n");
-    return 1;
-  }
-  nc_msg_free(r);
   printf("READY\n");
   fflush(stdout);
   for (;;)
@@ -93,7 +68,7 @@ typedef struct fx {
   nc_testproc client;
   char ns[32], veth[32]; /* netns test only */
   nc_gcli_env *env;
-  nc_wc *sub;
+  nc_tw *sub;
 } fx;
 
 static int setup(void **state) {
@@ -121,8 +96,7 @@ static int teardown(void **state) {
     kill(f->client.pid, SIGCONT);
     nc_testproc_kill(&f->client, SIGKILL);
   }
-  if (f->sub)
-    nc_wc_close(f->sub);
+  nc_tw_close(f->sub);
   if (f->srv_up)
     nc_test_nacosd_stop(&f->srv);
   if (f->ns[0])
@@ -136,20 +110,12 @@ static int teardown(void **state) {
 static void start_server(fx *f, const char *const *args) {
   assert_int_equal(nc_test_nacosd_start(f->dir, args, &f->srv), 0);
   f->srv_up = 1;
-  nc_wc_opts o = {.target = f->srv.target};
-  assert_int_equal(nc_wc_connect(f->env, &o, NULL, NULL, NULL, &f->sub), 0);
+  assert_non_null(f->sub = nc_tw_open(f->env, f->srv.target, NULL));
 }
 
 static int query_hosts(fx *f, const char *svc) {
-  nc_msg *r = NULL;
-  cJSON *b = naming_body(svc);
-  int rc = nc_wc_request(f->sub, "ServiceQueryRequest", b, 3000, &r);
-  cJSON_Delete(b);
-  assert_int_equal(rc, 0);
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(r->body, "serviceInfo"), "hosts");
-  int n = cJSON_IsArray(h) ? cJSON_GetArraySize(h) : -1;
-  nc_msg_free(r);
+  int n = nc_tw_query_hosts(f->sub, svc);
+  assert_true(n >= 0);
   return n;
 }
 
