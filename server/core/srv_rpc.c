@@ -253,11 +253,10 @@ static void on_event(void *ud, nc_evq_node *node) {
   nc_gsrv_ev_free(ev);
 }
 
-/* Completion-queue thread: queue only. */
-static void on_transport_event(void *ud, nc_gsrv_ev *ev) {
-  nc_srv *srv = ud;
-  if (nc_evq_push(srv->q, &ev->node) == 0)
-    return;
+/* An event the loop will never see (the queue is closed): a unary call
+ * still gets its answer, so the client does not wait for a timeout. Any
+ * thread. */
+static void refuse_stopping(nc_gsrv_ev *ev) {
   if (ev->type == NC_GSRV_EV_UNARY) {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -268,17 +267,14 @@ static void on_transport_event(void *ud, nc_gsrv_ev *ev) {
   nc_gsrv_ev_free(ev);
 }
 
-static void drop_queued(nc_evq_node *node) {
-  nc_gsrv_ev *ev = (nc_gsrv_ev *)node;
-  if (ev->type == NC_GSRV_EV_UNARY) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    nc_payload_error(300, "Server is stopping", &buf, &len);
-    nc_gsrv_unary_reply(ev->call, buf ? buf : (const uint8_t *)"", buf ? len : 0);
-    free(buf);
-  }
-  nc_gsrv_ev_free(ev);
+/* Completion-queue thread: queue only. */
+static void on_transport_event(void *ud, nc_gsrv_ev *ev) {
+  nc_srv *srv = ud;
+  if (nc_evq_push(srv->q, &ev->node) != 0)
+    refuse_stopping(ev);
 }
+
+static void drop_queued(nc_evq_node *node) { refuse_stopping((nc_gsrv_ev *)node); }
 
 /* ---- lifecycle ---- */
 

@@ -30,34 +30,25 @@ static int teardown(void **state) {
   return nc_tfx_stop(f) == 0 ? 0 : -1;
 }
 
-/* Lines of nacosd's log containing every needle (NULL-terminated). */
-static int count_lines(const char *n1, const char *n2) {
+/* Lines of nacosd's log that contain n1 and n2 (n2 may be NULL), or with
+ * at_start, that begin with n1 (what a forged line would look like). */
+static int count_lines_at(const char *n1, const char *n2, int at_start) {
   FILE *fp = fopen(f->srv->proc.log_path, "r");
   char line[4096];
   int n = 0;
   if (!fp)
     return 0;
-  while (fgets(line, sizeof(line), fp))
-    if (strstr(line, n1) && (!n2 || strstr(line, n2)))
+  while (fgets(line, sizeof(line), fp)) {
+    const char *hit = strstr(line, n1);
+    if (hit && (!at_start || hit == line) && (!n2 || strstr(line, n2)))
       n++;
+  }
   fclose(fp);
   return n;
 }
 
-/* Lines that start with text that is not a log line's time stamp
- * ("HH:MM:SS.mmm "): what a forged line would look like. */
-static int lines_starting_with(const char *prefix) {
-  FILE *fp = fopen(f->srv->proc.log_path, "r");
-  char line[4096];
-  int n = 0;
-  if (!fp)
-    return 0;
-  while (fgets(line, sizeof(line), fp))
-    if (strncmp(line, prefix, strlen(prefix)) == 0)
-      n++;
-  fclose(fp);
-  return n;
-}
+static int count_lines(const char *n1, const char *n2) { return count_lines_at(n1, n2, 0); }
+static int lines_starting_with(const char *prefix) { return count_lines_at(prefix, NULL, 1); }
 
 static void test_config_writes_log_connection_and_key(void **state) {
   (void)state;
