@@ -11,7 +11,8 @@
  * - at 256 with --fd-reserve 0 the process really hits EMFILE: the accept
  *   loop sheds connections with its reserve descriptor instead of dying,
  *   and recovers the same way (before the fix the gRPC core's listener
- *   stopped for good at the first EMFILE). */
+ *   stopped for good at the first EMFILE);
+ * - --max-tcp-connections 10 admits exactly 10 of 25. */
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
 #include "nc_testproc.h"
@@ -258,6 +259,25 @@ static void test_recovers_after_emfile(void **state) {
   expect_recovery(&f, &srv, env, dir);
 }
 
+/* --max-tcp-connections lowers the cap below the descriptor-derived one. */
+static void test_option_lowers_cap(void **state) {
+  (void)state;
+  char dir[128];
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  nc_test_nacosd srv;
+  const char *args[] = {"--max-tcp-connections", "10", NULL};
+  assert_int_equal(nc_test_nacosd_start(dir, args, &srv), 0);
+  static flood f;
+  flood_open(&f, srv.grpc_port, 25);
+  classify(&f, "cap 10)");
+  assert_int_equal(f.open, 10);
+  assert_int_equal(f.refused, 15);
+  assert_true(log_lines(&srv, "or --max-tcp-connections if lower") >= 1);
+  nc_gcli_env *env = NULL;
+  assert_int_equal(nc_gcli_env_new(1, &env), 0);
+  expect_recovery(&f, &srv, env, dir);
+}
+
 /* Soft limit of pid's open files from /proc/<pid>/limits, or -1. */
 static long long soft_nofile(pid_t pid) {
   char path[64], line[256];
@@ -300,6 +320,7 @@ int main(void) {
       cmocka_unit_test(test_soft_limit_raised_to_hard),
       cmocka_unit_test(test_cap_refuses_and_recovers),
       cmocka_unit_test(test_recovers_after_emfile),
+      cmocka_unit_test(test_option_lowers_cap),
   };
   int rc = NC_TEST_MAIN(tests);
   nc_grpc_shutdown();
