@@ -1,21 +1,17 @@
-/* config_service: the four config handlers, the cache of current configs
- * and the glue between the writer thread and the notifier.
+/* config_service: the gRPC adapters of the four SDK config requests and
+ * the service's wiring (init, stop, free, stats).
  *
- * Design note. Reads are served from an in-memory cache owned by the loop
- * thread (loaded from the store at start), so ConfigQuery never touches
- * SQLite. Writes are validated here, md5'ed, and handed to the writer thread,
- * which group-commits them; only when a write's batch committed does its
- * completion come back here, update the cache, answer the client and notify
- * listeners. So an acked publish is durable, and a query after the ack sees
- * it (read-your-writes). CAS is checked by the writer against the store,
- * inside the transaction, because several writes to one key may be queued
- * and the cache only knows committed state. */
+ * Query, publish and remove read the request body, call the transport-
+ * neutral operation (config_ops.h) and answer from its result; the answers'
+ * codes and messages are the ones the SDKs have always seen. Listen stays
+ * here: its registrations belong to gRPC connections (config_listen.c), and
+ * that registry hears of committed changes as the first of the service's
+ * change listeners. */
 #include "config_service.h"
 
 #include "config_int.h"
 
 #include "config_listen.h"
-#include "nc_md5.h"
 #include "config_store.h"
 #include "config_util.h"
 #include "nc_strmap.h"
@@ -28,78 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char CAS_FAIL_MSG[] = "Cas publish fail, server md5 may have changed.";
-
-/* A queued write and what is needed to answer it. */
-typedef struct wjob {
-  nc_cfg_job job; /* first member */
-  nc_config_service *cs;
-  nc_req *req;
-  char *gk;
-  char *data_id, *group, *tenant, *content, *cas_md5, *type, *app_name, *src_user, *src_ip, *edk;
-  char md5[33];
-} wjob;
-
-static void wjob_free(wjob *j) {
-  free(j->gk);
-  free(j->data_id);
-  free(j->group);
-  free(j->tenant);
-  free(j->content);
-  free(j->cas_md5);
-  free(j->type);
-  free(j->app_name);
-  free(j->src_user);
-  free(j->src_ip);
-  free(j->edk);
-  free(j);
-}
-
-static const char *resp_type(nc_cfg_op op) {
-  return op == NC_CFG_PUT ? "ConfigPublishResponse" : "ConfigRemoveResponse";
-}
-
-/* The writer shut down before this completion was delivered. */
-static void wjob_release(nc_cfg_job *job) {
-  wjob *j = (wjob *)job;
-  nc_req_fail(j->req, resp_type(j->job.w.op), 500, "server is shutting down");
-  wjob_free(j);
-}
-
-static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
-
 /* ---- writes ---- */
-
-static void submit(nc_config_service *cs, wjob *j) {
-  int rc = nc_cfg_writer_submit(cs->writer, &j->job);
-  if (rc != 0) {
-    nc_req_fail(j->req, resp_type(j->job.w.op), 500, "server is shutting down");
-    wjob_free(j);
-  }
-}
-
-static wjob *wjob_new(nc_config_service *cs, nc_req *r, nc_cfg_op op, const nc_cfg_key *k) {
-  wjob *j = calloc(1, sizeof(*j));
-  if (!j)
-    return NULL;
-  j->cs = cs;
-  j->req = r;
-  j->job.release = wjob_release;
-  j->gk = nc_cfg_group_key(k->data_id, k->group, k->tenant);
-  j->data_id = strdup(k->data_id);
-  j->group = strdup(k->group);
-  j->tenant = strdup(k->tenant);
-  if (!j->gk || !j->data_id || !j->group || !j->tenant) {
-    wjob_free(j);
-    return NULL;
-  }
-  j->job.w.op = op;
-  j->job.w.data_id = j->data_id;
-  j->job.w.group = j->group;
-  j->job.w.tenant = j->tenant;
-  j->job.w.ts_ms = (int64_t)nc_now_ms();
-  return j;
-}
 
 static const char *source_ip(nc_req *r, const nc_msg *m) {
   if (m->client_ip && *m->client_ip)
@@ -108,182 +33,74 @@ static const char *source_ip(nc_req *r, const nc_msg *m) {
   return c ? nc_conn_remote_ip(c) : "";
 }
 
+static void reply_write(nc_req *r, const char *rt, const nc_config_result *res, int db_code) {
+  if (res->code == 0)
+    nc_req_reply(r, rt, NULL);
+  else
+    nc_req_fail(r, rt, res->code == NC_EINVAL ? 400 : res->code == NC_EDB ? db_code : 500,
+                res->message);
+}
+
+static void publish_done(void *ud, const nc_config_result *res) {
+  reply_write(ud, "ConfigPublishResponse", res, 500);
+}
+
+/* Nacos answers a failed remove with errorCode 0 (§5.13). */
+static void remove_done(void *ud, const nc_config_result *res) {
+  reply_write(ud, "ConfigRemoveResponse", res, 0);
+}
+
 static void h_publish(void *ud, nc_req *r, const nc_msg *m) {
-  nc_config_service *cs = ud;
-  const char *rt = "ConfigPublishResponse";
-  char buf[200];
-  nc_cfg_key k;
-  cs->stats.publishes++;
-  const char *err = nc_cfg_check_key(m->body, &k, buf, sizeof(buf));
-  if (err) {
-    nc_req_fail(r, rt, 400, err);
-    return;
-  }
   const cJSON *content = cJSON_GetObjectItemCaseSensitive(m->body, "content");
-  if (!cJSON_IsString(content) || nc_cfg_blank(content->valuestring)) {
-    nc_req_fail(r, rt, 400, "content is blank");
-    return;
-  }
-  size_t len = strlen(content->valuestring);
-  if ((long)len > cs->opts.max_content_bytes) {
-    snprintf(buf, sizeof(buf), "content too large: %zu bytes, the limit is %ld", len,
-             cs->opts.max_content_bytes);
-    nc_req_fail(r, rt, 400, buf);
-    return;
-  }
   const cJSON *am = cJSON_GetObjectItemCaseSensitive(m->body, "additionMap");
-  /* Gray releases (tag / beta) would need rule evaluation on every query;
-   * refusing them beats silently overwriting the main config. */
-  if (!nc_cfg_blank(nc_json_str(am, "tag", NULL)) || !nc_cfg_blank(nc_json_str(am, "betaIps", NULL))) {
-    nc_req_fail(r, rt, 400, "tag and beta (gray) publishes are not supported");
-    return;
-  }
   const char *app = nc_json_str(am, "appName", NULL);
   if (nc_cfg_blank(app))
     app = nc_msg_header(m, "Client-AppName");
   if (nc_cfg_blank(app) && nc_req_conn(r))
     app = nc_conn_app(nc_req_conn(r));
   const char *type = nc_json_str(am, "type", NULL);
-  if (!type)
-    type = nc_json_str(m->body, "type", NULL);
-  const char *cas = nc_json_str(m->body, "casMd5", NULL);
-
-  wjob *j = wjob_new(cs, r, NC_CFG_PUT, &k);
-  if (!j) {
-    nc_req_fail(r, rt, 500, "out of memory");
-    return;
-  }
-  j->content = strdup(content->valuestring);
-  j->cas_md5 = nc_cfg_blank(cas) ? NULL : strdup(cas);
-  j->type = strdup(nc_cfg_content_type(type));
-  j->app_name = dup_or_empty(app);
-  j->src_user = dup_or_empty(nc_json_str(am, "src_user", NULL));
-  j->src_ip = dup_or_empty(source_ip(r, m));
-  j->edk = dup_or_empty(nc_json_str(am, "encryptedDataKey", NULL));
-  if (!j->content || (!nc_cfg_blank(cas) && !j->cas_md5) || !j->type || !j->app_name ||
-      !j->src_user || !j->src_ip || !j->edk) {
-    wjob_free(j);
-    nc_req_fail(r, rt, 500, "out of memory");
-    return;
-  }
-  nc_md5_hex(j->content, len, j->md5);
-  nc_cfg_write *w = &j->job.w;
-  w->content = j->content;
-  w->content_len = len;
-  w->md5 = j->md5;
-  w->cas_md5 = j->cas_md5;
-  w->type = j->type;
-  w->app_name = j->app_name;
-  w->src_user = j->src_user;
-  w->src_ip = j->src_ip;
-  w->encrypted_data_key = j->edk;
-  submit(cs, j);
+  nc_config_publish p = {
+      .key = {.data_id = nc_json_str(m->body, "dataId", ""),
+              .group = nc_json_str(m->body, "group", ""),
+              .tenant = nc_json_str(m->body, "tenant", "")},
+      .content = cJSON_IsString(content) ? content->valuestring : NULL,
+      .cas_md5 = nc_json_str(m->body, "casMd5", NULL),
+      .type = type ? type : nc_json_str(m->body, "type", NULL),
+      .app_name = app,
+      .src_user = nc_json_str(am, "src_user", NULL),
+      .src_ip = source_ip(r, m),
+      .encrypted_data_key = nc_json_str(am, "encryptedDataKey", NULL),
+      .tag = nc_json_str(am, "tag", NULL),
+      .beta_ips = nc_json_str(am, "betaIps", NULL),
+      .origin = nc_req_conn_id(r),
+  };
+  nc_config_publish_op(ud, &p, publish_done, r);
 }
 
 static void h_remove(void *ud, nc_req *r, const nc_msg *m) {
-  nc_config_service *cs = ud;
-  char buf[200];
-  nc_cfg_key k;
-  cs->stats.removes++;
-  const char *err = nc_cfg_check_key(m->body, &k, buf, sizeof(buf));
-  if (err) {
-    nc_req_fail(r, "ConfigRemoveResponse", 400, err);
-    return;
-  }
-  wjob *j = wjob_new(cs, r, NC_CFG_REMOVE, &k);
-  if (j && (j->src_ip = strdup(source_ip(r, m))) != NULL) {
-    j->job.w.src_ip = j->src_ip;
-    j->job.w.app_name = nc_req_conn(r) ? nc_conn_app(nc_req_conn(r)) : NULL;
-    if (j->job.w.app_name && !(j->app_name = strdup(j->job.w.app_name))) {
-      wjob_free(j);
-      j = NULL;
-    } else {
-      j->job.w.app_name = j->app_name;
-    }
-  } else if (j) {
-    wjob_free(j);
-    j = NULL;
-  }
-  if (!j) {
-    nc_req_fail(r, "ConfigRemoveResponse", 500, "out of memory");
-    return;
-  }
-  submit(cs, j);
-}
-
-/* Committed (or failed) write back on the loop thread. */
-static void on_write_done(void *ud, nc_cfg_job *job) {
-  nc_config_service *cs = ud;
-  wjob *j = (wjob *)job;
-  nc_cfg_write *w = &j->job.w;
-  const char *rt = resp_type(w->op);
-  const char *what = w->op == NC_CFG_PUT ? "publish" : "remove";
-  if (w->result == 0)
-    nc_info("config: conn %s: %s %s%s", nc_req_conn_id(j->req), what, NC_LOG_ESC(j->gk),
-            w->op == NC_CFG_PUT ? "" : (w->existed ? "" : " (did not exist)"));
-  if (w->result == NC_ECONFLICT) {
-    nc_req_fail(j->req, rt, 500, CAS_FAIL_MSG);
-  } else if (w->result != 0) {
-    /* Nacos answers a failed remove with errorCode 0 (§5.13). */
-    nc_req_fail(j->req, rt, w->op == NC_CFG_PUT ? 500 : 0, "storage failure: change not saved");
-  } else if (w->op == NC_CFG_PUT) {
-    nc_cfg_item *it = calloc(1, sizeof(*it));
-    if (it) {
-      /* Move the job's strings into the cache entry. */
-      it->data_id = j->data_id, j->data_id = NULL;
-      it->group = j->group, j->group = NULL;
-      it->tenant = j->tenant, j->tenant = NULL;
-      it->content = j->content, j->content = NULL;
-      it->content_len = w->content_len;
-      memcpy(it->md5, j->md5, sizeof(it->md5));
-      it->type = j->type, j->type = NULL;
-      it->app_name = j->app_name, j->app_name = NULL;
-      it->src_user = j->src_user, j->src_user = NULL;
-      it->src_ip = j->src_ip, j->src_ip = NULL;
-      it->encrypted_data_key = j->edk, j->edk = NULL;
-      it->created_ms = w->created_ms;
-      it->modified_ms = w->ts_ms;
-    }
-    void *old = NULL;
-    if (!it || nc_strmap_put(cs->cache, j->gk, it, &old) != 0) {
-      /* Durable but not cached: the cache would now serve stale data. */
-      nc_error("config: out of memory caching %s; cache is stale until restart", j->gk);
-      nc_cfg_item_free(it);
-    }
-    nc_cfg_item_free(old);
-    nc_req_reply(j->req, rt, NULL);
-    nc_cfg_listen_changed(cs->listen, j->gk);
-  } else {
-    nc_cfg_item_free(nc_strmap_del(cs->cache, j->gk));
-    nc_req_reply(j->req, rt, NULL);
-    if (w->existed)
-      nc_cfg_listen_changed(cs->listen, j->gk);
-  }
-  wjob_free(j);
+  nc_config_remove rm = {
+      .key = {.data_id = nc_json_str(m->body, "dataId", ""),
+              .group = nc_json_str(m->body, "group", ""),
+              .tenant = nc_json_str(m->body, "tenant", "")},
+      .app_name = nc_req_conn(r) ? nc_conn_app(nc_req_conn(r)) : NULL,
+      .src_ip = source_ip(r, m),
+      .origin = nc_req_conn_id(r),
+  };
+  nc_config_remove_op(ud, &rm, remove_done, r);
 }
 
 /* ---- reads ---- */
 
 static void h_query(void *ud, nc_req *r, const nc_msg *m) {
-  nc_config_service *cs = ud;
   const char *rt = "ConfigQueryResponse";
-  char buf[200];
-  nc_cfg_key k;
-  cs->stats.queries++;
-  const char *err = nc_cfg_check_key(m->body, &k, buf, sizeof(buf));
-  if (err) {
-    nc_req_fail(r, rt, 400, err);
-    return;
-  }
-  char *gk = nc_cfg_group_key(k.data_id, k.group, k.tenant);
-  if (!gk) {
-    nc_req_fail(r, rt, 500, "out of memory");
-    return;
-  }
-  const nc_cfg_item *it = nc_strmap_get(cs->cache, gk);
-  free(gk);
-  if (!it) {
-    nc_req_fail(r, rt, 300, "config data not exist");
+  char err[NC_CONFIG_ERR_CAP];
+  nc_config_key k = {.data_id = nc_json_str(m->body, "dataId", ""),
+                     .group = nc_json_str(m->body, "group", ""),
+                     .tenant = nc_json_str(m->body, "tenant", "")};
+  const nc_cfg_item *it;
+  int rc = nc_config_get(ud, &k, &it, err, sizeof(err));
+  if (rc) {
+    nc_req_fail(r, rt, rc == NC_EINVAL ? 400 : rc == NC_ENOTFOUND ? 300 : 500, err);
     return;
   }
   /* No `tag` key: Go decodes it as a bool (§9.7). `beta` is Java's isBeta. */
@@ -375,6 +192,20 @@ oom:
 
 /* ---- wiring ---- */
 
+/* The gRPC listen registry as a change listener. */
+static void listen_changed(void *ud, const char *data_id, const char *group, const char *tenant,
+                           const char *md5) {
+  (void)md5;
+  nc_config_service *cs = ud;
+  char *gk = nc_cfg_group_key(data_id, group, tenant);
+  if (!gk) {
+    nc_error("config: out of memory notifying listeners of %s", NC_LOG_ESC(data_id));
+    return;
+  }
+  nc_cfg_listen_changed(cs->listen, gk);
+  free(gk);
+}
+
 static void on_conn(void *ud, nc_conn *c, nc_conn_event ev) {
   nc_config_service *cs = ud;
   if (ev == NC_CONN_DOWN)
@@ -461,8 +292,10 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
   if ((rc = nc_cfg_listen_new(nc_srv_loop(srv), &ops, &lo, &cs->listen)) != 0)
     goto fail;
   /* The writer owns the store from here on. */
-  if ((rc = nc_cfg_writer_new(nc_srv_loop(srv), cs->store, opts->batch_max, on_write_done, cs,
-                              &cs->writer)) != 0)
+  if ((rc = nc_cfg_writer_new(nc_srv_loop(srv), cs->store, opts->batch_max, nc_config_write_done,
+                              cs, &cs->writer)) != 0)
+    goto fail;
+  if ((rc = nc_config_add_listener(cs, listen_changed, cs)) != 0)
     goto fail;
   if ((rc = NC_SRV_HANDLERS(srv, config_handlers, cs)) || (rc = nc_config_admin_register(cs)) ||
       (rc = nc_srv_add_conn_listener(srv, on_conn, cs)))
@@ -498,6 +331,7 @@ void nc_config_free(nc_config_service *cs) {
   nc_cfg_listen_free(cs->listen);
   nc_cfg_store_close(cs->store);
   nc_strmap_free(cs->cache, cache_item_free);
+  free(cs->listeners);
   free(cs->data_dir);
   free(cs);
 }

@@ -95,9 +95,15 @@ const char *nc_cfg_content_type(const char *type) {
 }
 
 const char *nc_cfg_check_key(const cJSON *o, nc_cfg_key *k, char *buf, size_t cap) {
-  k->data_id = nc_json_str(o, "dataId", "");
-  k->group = nc_json_str(o, "group", "");
-  k->raw_tenant = nc_json_str(o, "tenant", "");
+  return nc_cfg_check_names(nc_json_str(o, "dataId", ""), nc_json_str(o, "group", ""),
+                            nc_json_str(o, "tenant", ""), k, buf, cap);
+}
+
+const char *nc_cfg_check_names(const char *data_id, const char *group, const char *tenant,
+                               nc_cfg_key *k, char *buf, size_t cap) {
+  k->data_id = data_id ? data_id : "";
+  k->group = group ? group : "";
+  k->raw_tenant = tenant ? tenant : "";
   k->tenant = nc_cfg_norm_tenant(k->raw_tenant);
   if (!*k->data_id)
     return "dataId is blank";

@@ -41,5 +41,8 @@ typedef struct nc_cfg_key {
 /* Fills *k from body's dataId/group/tenant. Returns NULL when valid, else
  * a message for a 400 answer (static, or written into buf). */
 const char *nc_cfg_check_key(const cJSON *body, nc_cfg_key *k, char *buf, size_t cap);
+/* The same checks on given strings (NULL = ""); k borrows them. */
+const char *nc_cfg_check_names(const char *data_id, const char *group, const char *tenant,
+                               nc_cfg_key *k, char *buf, size_t cap);
 
 #endif

@@ -1,14 +1,22 @@
 /* config_int: the config service's state, shared by its files
- * (config_service.c: writes, reads, listen; config_admin.c: nacos-c's list
- * and history requests). Private to the config module. */
+ * (config_ops.c: publish/remove and the change listeners; config_read.c:
+ * get, list and history; config_service.c: the gRPC adapters for query,
+ * publish, remove and listen, and init; config_admin.c: the gRPC adapters
+ * for nacos-c's list and history requests). Private to the config module. */
 #ifndef CONFIG_INT_H
 #define CONFIG_INT_H
 
 #include "config_listen.h"
+#include "config_ops.h"
 #include "config_service.h"
 #include "config_store.h"
 #include "config_writer.h"
 #include "nc_strmap.h"
+
+typedef struct nc_config_listener {
+  nc_config_listener_fn fn;
+  void *ud;
+} nc_config_listener;
 
 struct nc_config_service {
   nc_srv *srv;
@@ -18,10 +26,16 @@ struct nc_config_service {
   nc_cfg_writer *writer;
   nc_cfg_listen *listen;
   nc_strmap *cache; /* groupKey (normalised tenant) -> nc_cfg_item */
+  nc_config_listener *listeners; /* registration order */
+  size_t n_listeners, cap_listeners;
   nc_config_stats stats;
 };
 
 /* Registers NcConfigListRequest and NcConfigHistoryRequest on cs->srv. */
 int nc_config_admin_register(nc_config_service *cs);
+
+/* The writer's completion function (config_ops.c): a committed or failed
+ * write back on the loop thread. */
+void nc_config_write_done(void *ud, nc_cfg_job *job);
 
 #endif

@@ -1,0 +1,277 @@
+/* config_ops: publish and remove without a transport, the commit path and
+ * the change listeners (config_ops.h).
+ *
+ * Design note. Writes are validated here, md5'ed, and handed to the writer
+ * thread, which group-commits them; only when a write's batch committed does
+ * its completion come back here, update the cache, run the caller's done
+ * callback and then every change listener. So an acknowledged publish is
+ * durable, and a read after the acknowledgement sees it (read-your-writes).
+ * CAS is checked by the writer against the store, inside the transaction,
+ * because several writes to one key may be queued and the cache only knows
+ * committed state. The caller is just (done, ud): a gRPC request, an HTTP
+ * request or a cluster peer look the same from here. */
+#include "config_int.h"
+#include "config_util.h"
+#include "nc_err.h"
+#include "nc_log.h"
+#include "nc_md5.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char CAS_FAIL_MSG[] = "Cas publish fail, server md5 may have changed.";
+static const char SHUTDOWN_MSG[] = "server is shutting down";
+static const char OOM_MSG[] = "out of memory";
+
+/* A queued write and whom to tell when it is done. */
+typedef struct wjob {
+  nc_cfg_job job; /* first member */
+  nc_config_service *cs;
+  nc_config_done_fn done;
+  void *ud;
+  char *gk, *origin;
+  char *data_id, *group, *tenant, *content, *cas_md5, *type, *app_name, *src_user, *src_ip, *edk;
+  char md5[33];
+} wjob;
+
+static void wjob_free(wjob *j) {
+  char **s[] = {&j->gk,   &j->origin,  &j->data_id,  &j->group,    &j->tenant,  &j->content,
+                &j->cas_md5, &j->type, &j->app_name, &j->src_user, &j->src_ip, &j->edk};
+  for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+    free(*s[i]);
+  free(j);
+}
+
+static void finish(nc_config_done_fn done, void *ud, int code, const char *msg) {
+  nc_config_result res = {.code = code, .message = msg};
+  done(ud, &res);
+}
+
+/* The writer shut down before this completion was delivered. */
+static void wjob_release(nc_cfg_job *job) {
+  wjob *j = (wjob *)job;
+  finish(j->done, j->ud, NC_ECLOSED, SHUTDOWN_MSG);
+  wjob_free(j);
+}
+
+static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+/* A job for a valid key with the fields every write has; NULL on OOM. */
+static wjob *wjob_new(nc_config_service *cs, nc_cfg_op op, const nc_cfg_key *k, const char *origin,
+                      const char *app_name, const char *src_user, const char *src_ip) {
+  wjob *j = calloc(1, sizeof(*j));
+  if (!j)
+    return NULL;
+  j->cs = cs;
+  j->job.release = wjob_release;
+  j->gk = nc_cfg_group_key(k->data_id, k->group, k->tenant);
+  j->origin = strdup(origin && *origin ? origin : "-");
+  j->data_id = strdup(k->data_id);
+  j->group = strdup(k->group);
+  j->tenant = strdup(k->tenant);
+  j->app_name = dup_or_empty(app_name);
+  j->src_user = dup_or_empty(src_user);
+  j->src_ip = dup_or_empty(src_ip);
+  if (!j->gk || !j->origin || !j->data_id || !j->group || !j->tenant || !j->app_name ||
+      !j->src_user || !j->src_ip) {
+    wjob_free(j);
+    return NULL;
+  }
+  nc_cfg_write *w = &j->job.w;
+  w->op = op;
+  w->data_id = j->data_id;
+  w->group = j->group;
+  w->tenant = j->tenant;
+  w->app_name = j->app_name;
+  w->src_user = j->src_user;
+  w->src_ip = j->src_ip;
+  w->ts_ms = (int64_t)nc_now_ms();
+  return j;
+}
+
+static void submit(nc_config_service *cs, wjob *j, nc_config_done_fn done, void *ud) {
+  j->done = done;
+  j->ud = ud;
+  if (nc_cfg_writer_submit(cs->writer, &j->job) != 0)
+    wjob_release(&j->job);
+}
+
+/* Why a publish is refused before it is queued (NULL when it is not). */
+static const char *publish_refusal(nc_config_service *cs, const nc_config_publish *p, nc_cfg_key *k,
+                                   char *buf, size_t cap) {
+  const char *err = nc_cfg_check_names(p->key.data_id, p->key.group, p->key.tenant, k, buf, cap);
+  if (err)
+    return err;
+  if (nc_cfg_blank(p->content))
+    return "content is blank";
+  size_t len = strlen(p->content);
+  if ((long)len > cs->opts.max_content_bytes) {
+    snprintf(buf, cap, "content too large: %zu bytes, the limit is %ld", len,
+             cs->opts.max_content_bytes);
+    return buf;
+  }
+  if (!nc_cfg_blank(p->tag) || !nc_cfg_blank(p->beta_ips))
+    return "tag and beta (gray) publishes are not supported";
+  return NULL;
+}
+
+void nc_config_publish_op(nc_config_service *cs, const nc_config_publish *p, nc_config_done_fn done,
+                          void *ud) {
+  char buf[NC_CONFIG_ERR_CAP];
+  nc_cfg_key k;
+  cs->stats.publishes++;
+  const char *err = publish_refusal(cs, p, &k, buf, sizeof(buf));
+  if (err) {
+    finish(done, ud, NC_EINVAL, err);
+    return;
+  }
+  int cas = !nc_cfg_blank(p->cas_md5);
+  wjob *j = wjob_new(cs, NC_CFG_PUT, &k, p->origin, p->app_name, p->src_user, p->src_ip);
+  if (j && (!(j->content = strdup(p->content)) || (cas && !(j->cas_md5 = strdup(p->cas_md5))) ||
+            !(j->type = strdup(nc_cfg_content_type(p->type))) ||
+            !(j->edk = dup_or_empty(p->encrypted_data_key)))) {
+    wjob_free(j);
+    j = NULL;
+  }
+  if (!j) {
+    finish(done, ud, NC_ENOMEM, OOM_MSG);
+    return;
+  }
+  nc_cfg_write *w = &j->job.w;
+  w->content = j->content;
+  w->content_len = strlen(j->content);
+  nc_md5_hex(j->content, w->content_len, j->md5);
+  w->md5 = j->md5;
+  w->cas_md5 = j->cas_md5;
+  w->type = j->type;
+  w->encrypted_data_key = j->edk;
+  submit(cs, j, done, ud);
+}
+
+void nc_config_remove_op(nc_config_service *cs, const nc_config_remove *r, nc_config_done_fn done,
+                         void *ud) {
+  char buf[NC_CONFIG_ERR_CAP];
+  nc_cfg_key k;
+  cs->stats.removes++;
+  const char *err = nc_cfg_check_names(r->key.data_id, r->key.group, r->key.tenant, &k, buf,
+                                       sizeof(buf));
+  if (err) {
+    finish(done, ud, NC_EINVAL, err);
+    return;
+  }
+  wjob *j = wjob_new(cs, NC_CFG_REMOVE, &k, r->origin, r->app_name, r->src_user, r->src_ip);
+  if (!j) {
+    finish(done, ud, NC_ENOMEM, OOM_MSG);
+    return;
+  }
+  submit(cs, j, done, ud);
+}
+
+/* ---- commit path ---- */
+
+/* Moves the committed publish's strings into a cache entry (NULL on OOM). */
+static nc_cfg_item *take_item(wjob *j) {
+  nc_cfg_item *it = calloc(1, sizeof(*it));
+  if (!it)
+    return NULL;
+  nc_cfg_write *w = &j->job.w;
+  it->data_id = j->data_id, j->data_id = NULL;
+  it->group = j->group, j->group = NULL;
+  it->tenant = j->tenant, j->tenant = NULL;
+  it->content = j->content, j->content = NULL;
+  it->content_len = w->content_len;
+  memcpy(it->md5, j->md5, sizeof(it->md5));
+  it->type = j->type, j->type = NULL;
+  it->app_name = j->app_name, j->app_name = NULL;
+  it->src_user = j->src_user, j->src_user = NULL;
+  it->src_ip = j->src_ip, j->src_ip = NULL;
+  it->encrypted_data_key = j->edk, j->edk = NULL;
+  it->created_ms = w->created_ms;
+  it->modified_ms = w->ts_ms;
+  return it;
+}
+
+static void cache_put(nc_config_service *cs, wjob *j) {
+  nc_cfg_item *it = take_item(j);
+  void *old = NULL;
+  if (!it || nc_strmap_put(cs->cache, j->gk, it, &old) != 0) {
+    /* Durable but not cached: the cache would now serve stale data. */
+    nc_error("config: out of memory caching %s; cache is stale until restart", NC_LOG_ESC(j->gk));
+    if (it) { /* the listeners still need the key */
+      j->data_id = it->data_id, it->data_id = NULL;
+      j->group = it->group, it->group = NULL;
+      j->tenant = it->tenant, it->tenant = NULL;
+    }
+    nc_cfg_item_free(it);
+  }
+  nc_cfg_item_free(old);
+}
+
+static void notify(nc_config_service *cs, const char *data_id, const char *group,
+                   const char *tenant, const char *md5) {
+  for (size_t i = 0; i < cs->n_listeners; i++)
+    cs->listeners[i].fn(cs->listeners[i].ud, data_id, group, tenant, md5);
+}
+
+void nc_config_write_done(void *ud, nc_cfg_job *job) {
+  nc_config_service *cs = ud;
+  wjob *j = (wjob *)job;
+  nc_cfg_write *w = &j->job.w;
+  int put = w->op == NC_CFG_PUT;
+  nc_config_result res = {.code = w->result, .existed = w->existed, .md5 = put ? j->md5 : NULL};
+  if (w->result == 0)
+    nc_info("config: conn %s: %s %s%s", NC_LOG_ESC(j->origin), put ? "publish" : "remove",
+            NC_LOG_ESC(j->gk), put || w->existed ? "" : " (did not exist)");
+  if (w->result == NC_ECONFLICT) {
+    res.message = CAS_FAIL_MSG;
+  } else if (w->result != 0) {
+    res.code = NC_EDB;
+    res.message = "storage failure: change not saved";
+  }
+  if (w->result != 0) {
+    j->done(j->ud, &res);
+    wjob_free(j);
+    return;
+  }
+  /* Keep the key for the listeners: a publish moves the job's strings into
+   * the cache entry, which stays in place until a later commit. */
+  const char *data_id = w->data_id, *group = w->group, *tenant = w->tenant;
+  if (put)
+    cache_put(cs, j);
+  else
+    nc_cfg_item_free(nc_strmap_del(cs->cache, j->gk));
+  j->done(j->ud, &res);
+  if (put || w->existed)
+    notify(cs, data_id, group, tenant, put ? j->md5 : NULL);
+  wjob_free(j);
+}
+
+/* ---- listeners ---- */
+
+int nc_config_add_listener(nc_config_service *cs, nc_config_listener_fn fn, void *ud) {
+  if (!fn)
+    return NC_EINVAL;
+  if (cs->n_listeners == cs->cap_listeners) {
+    size_t cap = cs->cap_listeners ? cs->cap_listeners * 2 : 4;
+    nc_config_listener *l = realloc(cs->listeners, cap * sizeof(*l));
+    if (!l)
+      return NC_ENOMEM;
+    cs->listeners = l;
+    cs->cap_listeners = cap;
+  }
+  cs->listeners[cs->n_listeners++] = (nc_config_listener){fn, ud};
+  return 0;
+}
+
+int nc_config_remove_listener(nc_config_service *cs, nc_config_listener_fn fn, void *ud) {
+  for (size_t i = 0; i < cs->n_listeners; i++) {
+    if (cs->listeners[i].fn == fn && cs->listeners[i].ud == ud) {
+      memmove(&cs->listeners[i], &cs->listeners[i + 1],
+              (cs->n_listeners - i - 1) * sizeof(cs->listeners[0]));
+      cs->n_listeners--;
+      return 1;
+    }
+  }
+  return 0;
+}
