@@ -44,13 +44,13 @@ static int teardown(void **state) { return nc_tfx_stop(*state) == 0 ? 0 : -1; }
 
 static int try_connect(nc_tfx *f, const char *module, const char *app, nc_tw **out) {
   nc_tw_opts o = {.module = module, .app_name = app, .timeout_ms = 3000};
-  *out = nc_tfx_connect(f, &o);
-  return *out ? 0 : -1;
+  return nc_tfx_try_connect(f, &o, out);
 }
 
 static nc_tw *connect_wc(nc_tfx *f, const char *module, const char *app) {
-  nc_tw *wc = NULL;
-  assert_int_equal(try_connect(f, module, app, &wc), 0);
+  nc_tw_opts o = {.module = module, .app_name = app, .timeout_ms = 3000};
+  nc_tw *wc = nc_tfx_connect(f, &o);
+  assert_non_null(wc);
   return wc;
 }
 

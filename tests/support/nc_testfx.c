@@ -3,6 +3,7 @@
 
 #include "nc_err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 int nc_tfx_start(const char *const *args, nc_tfx **out) {
@@ -23,16 +24,25 @@ int nc_tfx_start(const char *const *args, nc_tfx **out) {
   return 0;
 }
 
-nc_tw *nc_tfx_connect(nc_tfx *f, const nc_tw_opts *o) {
+int nc_tfx_try_connect(nc_tfx *f, const nc_tw_opts *o, nc_tw **out) {
   int slot = 0;
+  *out = NULL;
   while (slot < NC_TFX_MAX_CLIENTS && f->tw[slot])
     slot++;
   if (slot == NC_TFX_MAX_CLIENTS)
-    return NULL;
-  nc_tw *tw = nc_tw_open(f->env, f->srv->target, o);
-  if (!tw)
+    return NC_EBUSY;
+  int rc = nc_tw_connect(f->env, f->srv->target, o, &f->tw[slot]);
+  *out = f->tw[slot];
+  return rc;
+}
+
+nc_tw *nc_tfx_connect(nc_tfx *f, const nc_tw_opts *o) {
+  nc_tw *tw = NULL;
+  int rc = nc_tfx_try_connect(f, o, &tw);
+  if (rc) {
+    fprintf(stderr, "nc_tfx: connect to %s failed: %s\n", f->srv->target, nc_strerror(rc));
     nc_testproc_dump_log(&f->srv->proc);
-  f->tw[slot] = tw;
+  }
   return tw;
 }
 

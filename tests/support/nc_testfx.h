@@ -24,6 +24,9 @@ int nc_tfx_start(const char *const *args, nc_tfx **out);
 /* Connects a client (o may be NULL) and keeps it for nc_tfx_stop; NULL on
  * failure (nacosd's log is dumped). */
 nc_tw *nc_tfx_connect(nc_tfx *f, const nc_tw_opts *o);
+/* The same without the log dump, for a connect meant to fail: returns
+ * nc_tw_connect's status (NC_EBUSY when the fixture holds too many). */
+int nc_tfx_try_connect(nc_tfx *f, const nc_tw_opts *o, nc_tw **out);
 /* Closes one client now (NULL: no-op). */
 void nc_tfx_close(nc_tfx *f, nc_tw *tw);
 /* Closes the clients and the env, stops nacosd (SIGTERM), removes the dir,
