@@ -1,4 +1,4 @@
-/* Shared by the nghttp2-client test programs (test_h2_client.c,
+/* Shared by the nghttp2-client test programs (test_h2_client*.c,
  * test_h2_protocol.c): a waitable counter for client callbacks, loopback
  * sockets, and the per-test env fixture. Header-only (each program is one
  * file and links no test-support library); include after cmocka.h. */
