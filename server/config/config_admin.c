@@ -129,8 +129,8 @@ void nc_config_render_metrics(nc_config_service *cs, nc_metrics_text *t) {
 #define C(name, help, v) nc_metrics_add(t, "nacosd_", name, help, (uint64_t)(v))
   C("config_configs", "Configs in the store.", s->configs);
   C("config_listeners", "Config keys listened to, counted per connection.", s->listeners);
-  C("config_publishes_total", "ConfigPublishRequests received.", s->publishes);
-  C("config_removes_total", "ConfigRemoveRequests received.", s->removes);
+  C("config_publishes_total", "Config publishes received (every caller, refused ones too).", s->publishes);
+  C("config_removes_total", "Config removes received (every caller, refused ones too).", s->removes);
   C("config_commits_total", "Store transactions committed (several writes each).", s->commits);
   C("config_commit_failures_total", "Store transactions that failed.", s->commit_failures);
   C("config_notifies_sent_total", "ConfigChangeNotifyRequests sent, retries included.",

@@ -247,6 +247,105 @@ void nc_config_write_done(void *ud, nc_cfg_job *job) {
   wjob_free(j);
 }
 
+/* ---- reload (cluster sync) ---- */
+
+typedef struct rjob {
+  nc_cfg_job job; /* first member */
+  nc_config_service *cs;
+  nc_config_done_fn done;
+  void *ud;
+  char *gk;
+  nc_config_okey k;
+  nc_cfg_item *item; /* what the store holds now; NULL when absent */
+  int rc;
+} rjob;
+
+static void rjob_free(rjob *j) {
+  nc_cfg_item_free(j->item);
+  free(j->gk);
+  nc_config_okey_clear(&j->k);
+  free(j);
+}
+
+/* Writer thread. */
+static void rjob_run(nc_cfg_job *job, nc_cfg_store *store) {
+  rjob *j = (rjob *)job;
+  j->rc = nc_cfg_store_get(store, j->k.data_id, j->k.group, j->k.tenant, &j->item);
+  if (j->rc == NC_ENOTFOUND)
+    j->rc = 0;
+}
+
+static void rjob_release(nc_cfg_job *job) {
+  rjob *j = (rjob *)job;
+  finish(j->done, j->ud, NC_ECLOSED, SHUTDOWN_MSG);
+  rjob_free(j);
+}
+
+/* Loop thread: the store answered; make the cache agree with it. */
+static void rjob_complete(nc_cfg_job *job) {
+  rjob *j = (rjob *)job;
+  nc_config_service *cs = j->cs;
+  if (j->rc) {
+    nc_warn("config: reload of %s failed: %s", NC_LOG_ESC(j->gk), nc_strerror(j->rc));
+    finish(j->done, j->ud, NC_EDB, "storage failure: config not read");
+    rjob_free(j);
+    return;
+  }
+  const nc_cfg_item *old = nc_strmap_get(cs->cache, j->gk);
+  int changed = j->item ? !old || strcmp(old->md5, j->item->md5) != 0 : old != NULL;
+  char md5[33] = "";
+  if (j->item)
+    memcpy(md5, j->item->md5, sizeof(md5));
+  nc_config_result res = {.existed = j->item != NULL, .md5 = j->item ? md5 : NULL};
+  if (j->item) {
+    void *prev = NULL;
+    if (nc_strmap_put(cs->cache, j->gk, j->item, &prev) != 0) {
+      nc_error("config: out of memory caching %s; cache is stale", NC_LOG_ESC(j->gk));
+      res.code = NC_ENOMEM;
+      res.message = OOM_MSG;
+      changed = 0;
+    } else {
+      j->item = NULL; /* the cache owns it */
+    }
+    nc_cfg_item_free(prev);
+  } else {
+    nc_cfg_item_free(nc_strmap_del(cs->cache, j->gk));
+  }
+  if (changed)
+    nc_info("config: reloaded %s (%s)", NC_LOG_ESC(j->gk), res.md5 ? "changed" : "removed");
+  j->done(j->ud, &res);
+  if (changed)
+    notify(cs, j->k.data_id, j->k.group, j->k.tenant, res.md5);
+  rjob_free(j);
+}
+
+void nc_config_reload(nc_config_service *cs, const nc_config_key *key, nc_config_done_fn done,
+                      void *ud) {
+  char buf[NC_CONFIG_ERR_CAP];
+  nc_cfg_key k;
+  const char *err = nc_cfg_check_names(key->data_id, key->group, key->tenant, &k, buf, sizeof(buf));
+  if (err) {
+    finish(done, ud, NC_EINVAL, err);
+    return;
+  }
+  rjob *j = calloc(1, sizeof(*j));
+  if (!j || !(j->gk = nc_cfg_group_key(k.data_id, k.group, k.tenant)) ||
+      nc_config_okey_set(&j->k, &k) != 0) {
+    if (j)
+      rjob_free(j);
+    finish(done, ud, NC_ENOMEM, OOM_MSG);
+    return;
+  }
+  j->cs = cs;
+  j->done = done;
+  j->ud = ud;
+  j->job.run = rjob_run;
+  j->job.complete = rjob_complete;
+  j->job.release = rjob_release;
+  if (nc_cfg_writer_submit(cs->writer, &j->job) != 0)
+    rjob_release(&j->job);
+}
+
 /* ---- listeners ---- */
 
 int nc_config_add_listener(nc_config_service *cs, nc_config_listener_fn fn, void *ud) {

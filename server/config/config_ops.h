@@ -85,6 +85,15 @@ typedef struct nc_config_remove {
 void nc_config_remove_op(nc_config_service *cs, const nc_config_remove *r, nc_config_done_fn done,
                          void *ud);
 
+/* Cluster sync: another node changed key in the shared store. Re-reads it
+ * on the writer thread (after the writes queued before), refreshes the
+ * cache, and when its md5 differs from the cached one, or it appeared or
+ * vanished, notifies every change listener. done: code 0 (NC_EINVAL,
+ * NC_EDB, NC_ECLOSED, NC_ENOMEM otherwise), existed = the key is in the
+ * store now, md5 = its md5 (NULL when absent). */
+void nc_config_reload(nc_config_service *cs, const nc_config_key *key, nc_config_done_fn done,
+                      void *ud);
+
 /* ---- list (synchronous, from the cache) ---- */
 
 #define NC_CONFIG_LIST_MAX_PAGE 1000

@@ -134,11 +134,28 @@ void nc_config_list_page_free(nc_config_list_page *p) {
 
 /* ---- history ---- */
 
+int nc_config_okey_set(nc_config_okey *o, const nc_cfg_key *k) {
+  o->data_id = strdup(k->data_id);
+  o->group = strdup(k->group);
+  o->tenant = strdup(k->tenant);
+  if (o->data_id && o->group && o->tenant)
+    return 0;
+  nc_config_okey_clear(o);
+  return NC_ENOMEM;
+}
+
+void nc_config_okey_clear(nc_config_okey *o) {
+  free(o->data_id);
+  free(o->group);
+  free(o->tenant);
+  memset(o, 0, sizeof(*o));
+}
+
 typedef struct hjob {
   nc_cfg_job job; /* first member */
   nc_config_history_fn fn;
   void *ud;
-  char *data_id, *group, *tenant;
+  nc_config_okey k;
   size_t max;
   nc_cfg_hist *rows;
   size_t n;
@@ -147,16 +164,15 @@ typedef struct hjob {
 
 static void hjob_free(hjob *j) {
   nc_cfg_hist_free(j->rows, j->n);
-  free(j->data_id);
-  free(j->group);
-  free(j->tenant);
+  nc_config_okey_clear(&j->k);
   free(j);
 }
 
 /* Writer thread. */
 static void hjob_run(nc_cfg_job *job, nc_cfg_store *store) {
   hjob *j = (hjob *)job;
-  j->rc = nc_cfg_store_history(store, j->data_id, j->group, j->tenant, j->max, &j->rows, &j->n);
+  j->rc = nc_cfg_store_history(store, j->k.data_id, j->k.group, j->k.tenant, j->max, &j->rows,
+                               &j->n);
 }
 
 static void hjob_release(nc_cfg_job *job) {
@@ -169,7 +185,7 @@ static void hjob_release(nc_cfg_job *job) {
 static void hjob_complete(nc_cfg_job *job) {
   hjob *j = (hjob *)job;
   if (j->rc) {
-    nc_warn("config: history of %s/%s failed: %s", NC_LOG_ESC(j->group), NC_LOG_ESC(j->data_id),
+    nc_warn("config: history of %s/%s failed: %s", NC_LOG_ESC(j->k.group), NC_LOG_ESC(j->k.data_id),
             nc_strerror(j->rc));
     j->fn(j->ud, NC_EDB, "history read failed", NULL, 0);
   } else {
@@ -188,10 +204,8 @@ void nc_config_history(nc_config_service *cs, const nc_config_key *key, long lon
     return;
   }
   hjob *j = calloc(1, sizeof(*j));
-  if (!j || !(j->data_id = strdup(k.data_id)) || !(j->group = strdup(k.group)) ||
-      !(j->tenant = strdup(k.tenant))) {
-    if (j)
-      hjob_free(j);
+  if (!j || nc_config_okey_set(&j->k, &k) != 0) {
+    free(j);
     fn(ud, NC_ENOMEM, "out of memory", NULL, 0);
     return;
   }

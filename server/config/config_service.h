@@ -1,11 +1,13 @@
 /* config_service: Nacos 2.x configuration over the long connection
  * (nacos-wire-protocol.md §5.10-§5.14, §6.5).
  *
- * Owns the config handlers (ConfigQueryRequest, ConfigPublishRequest,
- * ConfigRemoveRequest, ConfigBatchListenRequest), the in-memory cache of
- * current configs, the listener registry and the change notifier. Writes go
- * to a dedicated writer thread that group-commits them to the durable store
- * (config_store.h); a publish is answered only after its batch committed.
+ * Owns the in-memory cache of current configs, the writer thread that
+ * group-commits writes to the durable store (config_store.h), the change
+ * listeners, and the gRPC handlers (ConfigQueryRequest, ConfigPublishRequest,
+ * ConfigRemoveRequest, ConfigBatchListenRequest and nacos-c's list/history)
+ * with the per-connection listen registry. The operations themselves, for
+ * callers without a gRPC request (HTTP API, cluster sync), are in
+ * config_ops.h; a publish is answered only after its batch committed.
  *
  * Threading: everything here runs on the server's loop thread except the
  * writer thread, which talks to the loop only through queues. */

@@ -5,7 +5,9 @@
  * committed change in registration order with the new md5 (NULL on
  * removal); refusals (bad key, blank, over the cap, gray, CAS conflict,
  * shutting down) come back through the same callback; get, list and history
- * work without nc_req. Run under TSan too (the writer thread). */
+ * work without nc_req; a reload after a peer's store write refreshes the
+ * cache and notifies only real changes. Run under TSan too (the writer
+ * thread). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -409,6 +411,82 @@ static void test_durable_across_restart(void **state) {
   assert_string_equal(it->content, "kept");
 }
 
+/* Writes key straight into the store, as another node sharing it would. */
+static void peer_write(fx *f, const char *data_id, const char *content) {
+  nc_cfg_store *st;
+  nc_cfg_store_opts o = {.data_dir = f->dir};
+  assert_int_equal(nc_cfg_store_open(NULL, &o, &st), 0);
+  if (content) {
+    char md5[33];
+    nc_md5_hex(content, strlen(content), md5);
+    nc_cfg_write w = {.data_id = data_id, .group = "G", .tenant = "", .content = content,
+                      .content_len = strlen(content), .md5 = md5, .ts_ms = 1};
+    assert_int_equal(nc_cfg_store_put(st, &w), 0);
+  } else {
+    int existed = 0;
+    assert_int_equal(nc_cfg_store_remove(st, data_id, "G", "", 1, &existed), 0);
+    assert_true(existed);
+  }
+  nc_cfg_store_close(st);
+}
+
+static done_box reload(fx *f, const char *data_id) {
+  done_box b = {0};
+  nc_config_key k = {data_id, "G", "public"};
+  nc_config_reload(f->cs, &k, on_done, &b);
+  wait_done(f, &b);
+  return b;
+}
+
+/* Cluster sync: a reload after a peer's write refreshes the cache and
+ * notifies the listeners only when the md5 changed or the key came or went. */
+static void test_reload(void **state) {
+  fx *f = *state;
+  char err[NC_CONFIG_ERR_CAP], md5_peer[33];
+  const nc_cfg_item *it;
+  nc_config_key k = {"peer.yaml", "G", ""};
+  assert_int_equal(publish(f, "peer.yaml", "", "mine", NULL).code, 0);
+  assert_int_equal(nc_config_add_listener(f->cs, on_change, &la), 0);
+  done_box b = reload(f, "peer.yaml"); /* nothing changed */
+  assert_int_equal(b.code, 0);
+  assert_int_equal(b.existed, 1);
+  assert_int_equal(f->n_ev, 0);
+
+  peer_write(f, "peer.yaml", "theirs");
+  nc_md5_hex("theirs", 6, md5_peer);
+  b = reload(f, "peer.yaml");
+  assert_int_equal(b.code, 0);
+  assert_string_equal(b.md5, md5_peer);
+  assert_int_equal(f->n_ev, 1);
+  expect_event(&f->ev[0], 'A', "peer.yaml", md5_peer);
+  assert_int_equal(nc_config_get(f->cs, &k, &it, err, sizeof(err)), 0);
+  assert_string_equal(it->content, "theirs");
+
+  peer_write(f, "peer.yaml", NULL);
+  b = reload(f, "peer.yaml");
+  assert_int_equal(b.code, 0);
+  assert_int_equal(b.existed, 0);
+  assert_int_equal(f->n_ev, 2);
+  expect_event(&f->ev[1], 'A', "peer.yaml", NULL);
+  assert_int_equal(nc_config_get(f->cs, &k, &it, err, sizeof(err)), NC_ENOTFOUND);
+  /* a key neither side has: nothing to say */
+  b = reload(f, "peer.yaml");
+  assert_int_equal(b.existed, 0);
+  assert_int_equal(f->n_ev, 2);
+  /* appeared at a peer */
+  peer_write(f, "new.yaml", "n");
+  b = reload(f, "new.yaml");
+  assert_int_equal(f->n_ev, 3);
+  assert_string_equal(f->ev[2].data_id, "new.yaml");
+  assert_false(f->ev[2].removed);
+
+  memset(&b, 0, sizeof(b));
+  k.data_id = "bad key";
+  nc_config_reload(f->cs, &k, on_done, &b);
+  assert_int_equal(b.calls, 1);
+  assert_int_equal(b.code, NC_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_publish_get_remove_listeners, setup, teardown),
@@ -417,6 +495,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_shutting_down, setup, teardown),
       cmocka_unit_test_setup_teardown(test_list_and_history, setup, teardown),
       cmocka_unit_test_setup_teardown(test_durable_across_restart, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "config_ops.h"
 #include "config_service.h"
 #include "config_store.h"
+#include "config_util.h"
 #include "config_writer.h"
 #include "nc_strmap.h"
 
@@ -30,6 +31,14 @@ struct nc_config_service {
   size_t n_listeners, cap_listeners;
   nc_config_stats stats;
 };
+
+/* A validated key owned by a queued job (config_read.c). */
+typedef struct nc_config_okey {
+  char *data_id, *group, *tenant; /* tenant normalised */
+} nc_config_okey;
+/* Copies k; 0 or NC_ENOMEM (then o holds nothing). */
+int nc_config_okey_set(nc_config_okey *o, const nc_cfg_key *k);
+void nc_config_okey_clear(nc_config_okey *o);
 
 /* Registers NcConfigListRequest and NcConfigHistoryRequest on cs->srv. */
 int nc_config_admin_register(nc_config_service *cs);
