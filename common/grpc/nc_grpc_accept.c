@@ -75,12 +75,21 @@ static uint64_t now_ms(void) {
 
 /* ---- process-wide limits and the open-connection table ---------------- */
 
+static long cap_locked(long *fd_limit);
+
 void nc_gsrv_set_limits(const nc_gsrv_limits *l) {
+  long lim = 0;
   pthread_mutex_lock(&g_mu);
   g_lim = *l;
   if (g_lim.fd_reserve < 0)
     g_lim.fd_reserve = GS_DEFAULT_RESERVE;
+  long cap = cap_locked(&lim);
+  nc_gsrv_limits now = g_lim;
   pthread_mutex_unlock(&g_mu);
+  nc_info("gRPC connection cap %ld (descriptor limit %ld - reserve %d%s), keepalive %d ms / %d ms",
+          cap, lim, now.fd_reserve, now.max_conns > 0 ? ", or --max-tcp-connections" : "",
+          now.keepalive_ms < 0 ? 0 : now.keepalive_ms ? now.keepalive_ms : NC_GSRV_KEEPALIVE_MS,
+          now.keepalive_timeout_ms > 0 ? now.keepalive_timeout_ms : NC_GSRV_KEEPALIVE_TIMEOUT_MS);
 }
 
 void nc_gsrv__get_limits(nc_gsrv_limits *out) {

@@ -12,7 +12,8 @@
  *   loop sheds connections with its reserve descriptor instead of dying,
  *   and recovers the same way (before the fix the gRPC core's listener
  *   stopped for good at the first EMFILE);
- * - --max-tcp-connections 10 admits exactly 10 of 25. */
+ * - --max-tcp-connections 10 admits exactly 10 of 25; SIGHUP applies a
+ *   new value from the --config file. */
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
 #include "nc_testproc.h"
@@ -23,6 +24,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -278,6 +280,41 @@ static void test_option_lowers_cap(void **state) {
   expect_recovery(&f, &srv, env, dir);
 }
 
+static void write_conf(const char *path, int cap) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fprintf(fp, "max-tcp-connections = %d\n", cap);
+  fclose(fp);
+}
+
+/* SIGHUP re-reads the cap: 5 from the config file, then 12 after a HUP. */
+static void test_sighup_applies_new_cap(void **state) {
+  (void)state;
+  char dir[128], conf[256];
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  snprintf(conf, sizeof(conf), "%s/nacosd.conf", dir);
+  write_conf(conf, 5);
+  nc_test_nacosd srv;
+  const char *args[] = {"--config", conf, NULL};
+  assert_int_equal(nc_test_nacosd_start(dir, args, &srv), 0);
+  assert_int_equal(log_lines(&srv, "gRPC connection cap 5 "), 1);
+  static flood f;
+  flood_open(&f, srv.grpc_port, 8);
+  classify(&f, "cap 5)");
+  assert_int_equal(f.open, 5);
+  flood_close(&f);
+  write_conf(conf, 12);
+  assert_int_equal(kill(srv.proc.pid, SIGHUP), 0);
+  NC_TEST_WAIT(log_lines(&srv, "gRPC connection cap 12 ") == 1, 5000);
+  flood_open(&f, srv.grpc_port, 20);
+  classify(&f, "cap 12)");
+  assert_int_equal(f.open, 12);
+  assert_int_equal(f.refused, 8);
+  nc_gcli_env *env = NULL;
+  assert_int_equal(nc_gcli_env_new(1, &env), 0);
+  expect_recovery(&f, &srv, env, dir);
+}
+
 /* Soft limit of pid's open files from /proc/<pid>/limits, or -1. */
 static long long soft_nofile(pid_t pid) {
   char path[64], line[256];
@@ -321,6 +358,7 @@ int main(void) {
       cmocka_unit_test(test_cap_refuses_and_recovers),
       cmocka_unit_test(test_recovers_after_emfile),
       cmocka_unit_test(test_option_lowers_cap),
+      cmocka_unit_test(test_sighup_applies_new_cap),
   };
   int rc = NC_TEST_MAIN(tests);
   nc_grpc_shutdown();
