@@ -204,19 +204,27 @@ static void raise_own_limit(void) {
   setrlimit(RLIMIT_NOFILE, &mine);
 }
 
+/* raise_own_limit, a temp dir, nacosd under `ulimit -n limit` and an env
+ * whose first SDK connection works. */
+static nc_gcli_env *start_flood_target(char *dir, size_t cap, int limit, const char *extra,
+                                       nc_test_nacosd *srv) {
+  raise_own_limit();
+  assert_int_equal(nc_test_mkdtemp(dir, cap), 0);
+  start_limited(dir, limit, extra, srv);
+  nc_gcli_env *env = NULL;
+  assert_int_equal(nc_gcli_env_new(1, &env), 0);
+  assert_true(sdk_connect_ok(env, srv->target));
+  return env;
+}
+
 /* ulimit -n 1024, 1,500 connections: the cap (1024 - 256) holds. */
 #define CAP (1024 - 256)
 static void test_cap_refuses_and_recovers(void **state) {
   (void)state;
-  raise_own_limit();
   char dir[128];
-  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
   nc_test_nacosd srv;
-  start_limited(dir, 1024, NULL, &srv);
+  nc_gcli_env *env = start_flood_target(dir, sizeof(dir), 1024, NULL, &srv);
   assert_int_equal(log_lines(&srv, "descriptor limit: soft 1024"), 1);
-  nc_gcli_env *env = NULL;
-  assert_int_equal(nc_gcli_env_new(1, &env), 0);
-  assert_true(sdk_connect_ok(env, srv.target));
 
   static flood f;
   flood_open(&f, srv.grpc_port, N_MAX);
@@ -240,14 +248,9 @@ static void test_cap_refuses_and_recovers(void **state) {
 /* ulimit -n 256 and no reserve: accept4 really fails with EMFILE. */
 static void test_recovers_after_emfile(void **state) {
   (void)state;
-  raise_own_limit();
   char dir[128];
-  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
   nc_test_nacosd srv;
-  start_limited(dir, 256, "--fd-reserve", &srv);
-  nc_gcli_env *env = NULL;
-  assert_int_equal(nc_gcli_env_new(1, &env), 0);
-  assert_true(sdk_connect_ok(env, srv.target));
+  nc_gcli_env *env = start_flood_target(dir, sizeof(dir), 256, "--fd-reserve", &srv);
 
   static flood f;
   flood_open(&f, srv.grpc_port, 400);
