@@ -8,6 +8,8 @@
 #include "nc_err.h"
 #include "nc_grpc_client.h"
 
+#include "cond_wait_util.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -15,14 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-static inline long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- a waitable counter (callbacks run on the client's loop thread) ---- */
 
@@ -46,21 +41,7 @@ static inline void w_destroy(waiter *w) {
 
 /* Waits (up to ms) until *field >= want; returns the last value seen. */
 static inline int w_wait(waiter *w, const int *field, int want, int ms) {
-  long long end = now_ms() + ms;
-  pthread_mutex_lock(&w->mu);
-  while (*field < want && now_ms() < end) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 5 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&w->cond, &w->mu, &ts);
-  }
-  int v = *field;
-  pthread_mutex_unlock(&w->mu);
-  return v;
+  return cond_wait_ge(&w->mu, &w->cond, field, want, ms);
 }
 
 /* Reads a field under the lock (the loop thread writes it). */
