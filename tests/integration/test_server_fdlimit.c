@@ -301,11 +301,16 @@ static void test_sighup_applies_new_cap(void **state) {
   const char *args[] = {"--config", conf, NULL};
   assert_int_equal(nc_test_nacosd_start(dir, args, &srv), 0);
   assert_int_equal(log_lines(&srv, "gRPC connection cap 5 "), 1);
+  int base = count_fds(srv.proc.pid);
   static flood f;
   flood_open(&f, srv.grpc_port, 8);
   classify(&f, "cap 5)");
   assert_int_equal(f.open, 5);
   flood_close(&f);
+  /* nacosd must have closed them too (a slow build takes a moment), and
+   * the accept loop re-counts at most every 100 ms before a refusal */
+  NC_TEST_WAIT(count_fds(srv.proc.pid) <= base, 5000);
+  nc_test_sleep_ms(150);
   write_conf(conf, 12);
   assert_int_equal(kill(srv.proc.pid, SIGHUP), 0);
   NC_TEST_WAIT(log_lines(&srv, "gRPC connection cap 12 ") == 1, 5000);
