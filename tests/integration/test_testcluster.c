@@ -17,11 +17,14 @@
 #include "nc_testwait.h"
 #include "nc_testwire.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static nc_gcli_env *g_env;
@@ -227,6 +230,34 @@ static void test_same_host_and_port0_modes(void **state) {
   }
 }
 
+/* A listener on 0.0.0.0:8848 (a developer's nacosd with default flags)
+ * takes 8848 on every 127.A.B.x: the probes see it and the cluster moves to
+ * another base port instead of failing to start. */
+static void test_wildcard_listener_on_8848_moves_the_base(void **state) {
+  (void)state;
+  int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(8848)};
+  assert_true(fd >= 0);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  /* in use already (by a real nacosd): the same situation */
+  int mine = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 1) == 0;
+  nc_tcluster_opts o = {.nodes = 2};
+  nc_tcluster *c = NULL;
+  int rc = nc_tcluster_start(&o, &c);
+  close(fd);
+  assert_int_equal(rc, 0);
+  fprintf(stderr, "wildcard 8848 %s; nodes on %s\n", mine ? "held by the test" : "already taken",
+          nc_tcluster_members(c));
+  for (int i = 0; i < 2; i++) {
+    const nc_test_nacosd *n = nc_tcluster_node(c, i);
+    assert_int_not_equal(n->port, 8848);
+    if (!nc_tcluster_same_host(c))
+      assert_int_equal(n->grpc_port, n->port + 1000);
+    node_serves(c, i, "moved", "k", "v");
+  }
+  assert_int_equal(nc_tcluster_stop(c), 0);
+}
+
 /* A node that died on its own makes the cluster's stop fail (and dumps
  * its log), so a crash is not lost. */
 static void test_node_that_died_fails_the_stop(void **state) {
@@ -269,6 +300,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_restart_keeps_ports_and_data),
       cmocka_unit_test(test_args_reach_each_node_and_hook_knows_members),
       cmocka_unit_test(test_same_host_and_port0_modes),
+      cmocka_unit_test(test_wildcard_listener_on_8848_moves_the_base),
       cmocka_unit_test(test_node_that_died_fails_the_stop),
       cmocka_unit_test(test_filter_env_selects_tests),
   };
