@@ -217,7 +217,12 @@ void nc_srv_dispatch_unary(nc_srv *srv, nc_gsrv_ev *ev) {
   }
   h->count++;
   if ((h->def.flags & NC_H_CONN) && !cid) {
-    refuse(srv, ev->call, NULL, m->type, 301, "Connection is unregistered.");
+    /* A HealthCheck before the setup completed is how a client waits for
+     * its registration (nc_wc does): an answer, not a refusal to log. */
+    if (strcmp(m->type, "HealthCheckRequest") == 0)
+      reply_error(srv, ev->call, 301, "Connection is unregistered.");
+    else
+      refuse(srv, ev->call, NULL, m->type, 301, "Connection is unregistered.");
     goto out;
   }
   if (m->body_error) {
