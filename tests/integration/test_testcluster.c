@@ -239,7 +239,9 @@ static void test_wildcard_listener_on_8848_moves_the_base(void **state) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(8848)};
   assert_true(fd >= 0);
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  /* in use already (by a real nacosd): the same situation */
+  /* when this bind fails, 8848 is held by someone else: maybe a wildcard
+   * listener (the same situation), maybe only one 127.x address (another
+   * cluster), so the base is checked only for a listener of our own */
   int mine = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 1) == 0;
   nc_tcluster_opts o = {.nodes = 2};
   nc_tcluster *c = NULL;
@@ -250,7 +252,8 @@ static void test_wildcard_listener_on_8848_moves_the_base(void **state) {
           nc_tcluster_members(c));
   for (int i = 0; i < 2; i++) {
     const nc_test_nacosd *n = nc_tcluster_node(c, i);
-    assert_int_not_equal(n->port, 8848);
+    if (mine)
+      assert_int_not_equal(n->port, 8848);
     if (!nc_tcluster_same_host(c))
       assert_int_equal(n->grpc_port, n->port + 1000);
     node_serves(c, i, "moved", "k", "v");
