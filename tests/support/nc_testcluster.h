@@ -27,6 +27,17 @@
  * after a failed assertion), NC_TEST_KEEP_TMP=1 keeps the temp dir (its
  * path is printed).
  *
+ * Example (a cluster test once nacosd has a members flag):
+ *   static void members(void *ud, const nc_tcluster *c, int i, nc_targv *av) {
+ *     nc_targv_addf(av, "--members=%s", nc_tcluster_members(c));
+ *   }
+ *   nc_tcluster_opts o = {.nodes = 3, .args_fn = members};
+ *   nc_tcluster *c;
+ *   assert_int_equal(nc_tcluster_start(&o, &c), 0);
+ *   nc_tw *tw = nc_tw_open(env, nc_tcluster_node(c, 0)->target, NULL);
+ *   ... nc_tcluster_kill_node(c, 1, SIGKILL); nc_tcluster_restart_node(c, 1); ...
+ *   assert_int_equal(nc_tcluster_stop(c), 0);
+ *
  * Not thread-safe; one test thread drives a cluster. Functions return 0 or a
  * negative NC_E* unless stated. */
 #ifndef NC_TESTCLUSTER_H
