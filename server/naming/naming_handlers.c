@@ -16,7 +16,10 @@ struct nc_naming {
   nc_srv *srv;
   nc_nreg *reg;
   nc_npush *push;
+  uint64_t sync_expire_ms;
 };
+
+#define SYNC_EXPIRE_MS 180000
 
 typedef struct names {
   const char *ns, *group, *name;
@@ -244,6 +247,7 @@ static void on_change(void *ud, const char *svc_key) {
 
 static void on_tick(void *ud) {
   nc_naming *n = ud;
+  nc_naming_sync_expire_now(n);
   size_t gone = nc_nreg_sweep(n->reg, nc_now_ms());
   if (gone)
     nc_debug("forgot %zu empty service(s)", gone);
@@ -301,6 +305,42 @@ int nc_naming_add_listener(nc_naming *n, nc_naming_change_fn fn, void *ud) {
   return nc_nreg_add_listener(n->reg, fn, ud);
 }
 
+int nc_naming_add_client_listener(nc_naming *n, nc_nreg_client_fn fn, void *ud) {
+  return nc_nreg_add_client_listener(n->reg, fn, ud);
+}
+
+int nc_naming_sync_apply(nc_naming *n, const char *client_id, const char *owner, uint64_t rev,
+                         nc_nreg_entry *e, size_t cnt) {
+  return nc_nreg_sync_apply(n->reg, client_id, owner, rev, e, cnt, nc_now_ms());
+}
+
+int nc_naming_sync_delete(nc_naming *n, const char *client_id) {
+  return nc_nreg_sync_delete(n->reg, client_id);
+}
+
+int nc_naming_sync_verify(nc_naming *n, const char *client_id, uint64_t rev) {
+  return nc_nreg_sync_verify(n->reg, client_id, rev, nc_now_ms());
+}
+
+void nc_naming_set_sync_expire(nc_naming *n, uint64_t expire_ms) {
+  n->sync_expire_ms = expire_ms ? expire_ms : SYNC_EXPIRE_MS;
+}
+
+size_t nc_naming_sync_expire_now(nc_naming *n) {
+  size_t gone = nc_nreg_sync_expire(n->reg, nc_now_ms(), n->sync_expire_ms);
+  if (gone)
+    nc_info("dropped %zu synced client(s): not renewed or their member is down", gone);
+  return gone;
+}
+
+void nc_naming_owner_down(nc_naming *n, const char *owner, uint64_t grace_ms) {
+  nc_nreg_owner_down(n->reg, owner, nc_now_ms() + grace_ms);
+}
+
+void nc_naming_owner_up(nc_naming *n, const char *owner) { nc_nreg_owner_up(n->reg, owner); }
+
+nc_nreg *nc_naming_registry(nc_naming *n) { return n->reg; }
+
 #define W (NC_H_CONN | NC_H_NAMING | NC_H_WRITE)
 #define R (NC_H_CONN | NC_H_NAMING)
 static const nc_handler_def naming_handlers[] = {
@@ -319,6 +359,7 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
   if (!n)
     return NC_ENOMEM;
   n->srv = srv;
+  n->sync_expire_ms = SYNC_EXPIRE_MS;
   nc_npush_opts po = {
       .merge_ms = opts->merge_ms < 0 ? 0 : opts->merge_ms,
       .timeout_ms = opts->push_timeout_ms > 0 ? opts->push_timeout_ms : 5000,
@@ -370,6 +411,8 @@ void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t) {
   C("naming_services", "Services in the naming registry.", rs.services);
   C("naming_instances", "Instances in the naming registry.", rs.instances);
   C("naming_subscribers", "Service subscriptions held by connections.", rs.subscribers);
+  C("naming_synced_clients", "Clients held as copies of cluster members' clients.",
+    rs.synced_clients);
   C("naming_pushes_sent_total", "NotifySubscriberRequests sent, retries included.", ps.sent);
   C("naming_pushes_acked_total", "NotifySubscriberRequests acknowledged.", ps.acked);
   C("naming_pushes_retried_total", "NotifySubscriberRequests sent again after a timeout or error.",

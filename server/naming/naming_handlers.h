@@ -55,6 +55,29 @@ size_t nc_naming_list(nc_naming *n, const char *ns, const char *group, int page_
 typedef void (*nc_naming_change_fn)(void *ud, const char *svc_key);
 int nc_naming_add_listener(nc_naming *n, nc_naming_change_fn fn, void *ud);
 
+/* ---- clients synced from cluster members (Distro; naming_registry.h) ----
+ * Subscribers here are pushed for every change these make. */
+/* A native client's publications changed (gone 0) or it went (gone 1). */
+int nc_naming_add_client_listener(nc_naming *n, nc_nreg_client_fn fn, void *ud);
+/* Upsert / delete / verify a synced client (NC_EEXISTS: the id is native
+ * here and was left alone; the caller logs it and answers success). */
+int nc_naming_sync_apply(nc_naming *n, const char *client_id, const char *owner, uint64_t rev,
+                         nc_nreg_entry *e, size_t cnt);
+int nc_naming_sync_delete(nc_naming *n, const char *client_id);
+int nc_naming_sync_verify(nc_naming *n, const char *client_id, uint64_t rev);
+/* Synced clients not renewed for expire_ms are dropped by the periodic
+ * tick (0: 180000, Nacos's nacos.naming.client.expired.time). */
+void nc_naming_set_sync_expire(nc_naming *n, uint64_t expire_ms);
+/* Drops expired synced clients now; returns how many. */
+size_t nc_naming_sync_expire_now(nc_naming *n);
+/* Member owner went DOWN: its synced clients go after grace_ms unless
+ * renewed or re-sent; up: keep them. */
+void nc_naming_owner_down(nc_naming *n, const char *owner, uint64_t grace_ms);
+void nc_naming_owner_up(nc_naming *n, const char *owner);
+/* The registry, for reading clients (nc_nreg_each_client,
+ * nc_nreg_client_pubs); writes go through the nc_naming calls. */
+nc_nreg *nc_naming_registry(nc_naming *n);
+
 void nc_naming_get_stats(const nc_naming *n, nc_nreg_stats *reg, nc_npush_stats *push);
 /* Appends naming's Prometheus families to t. */
 void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t);

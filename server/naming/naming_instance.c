@@ -185,3 +185,94 @@ cJSON *nc_ninst_to_json(const nc_ninst *in, const char *group, const char *name)
 int nc_ninst_enabled(const nc_ninst *in) { return in->enabled; }
 int nc_ninst_healthy(const nc_ninst *in) { return in->healthy; }
 const char *nc_ninst_cluster(const nc_ninst *in) { return in->cluster; }
+
+const char *nc_ninst_addr_key(const nc_ninst *in, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s:%d:%s", in->ip, in->port, in->cluster);
+  return buf;
+}
+
+/* Keys Distro folds into extendDatum next to the metadata (§3.4). */
+#define XD_ID "customInstanceId"
+#define XD_WEIGHT "publishInstanceWeight"
+#define XD_ENABLE "publishInstanceEnable"
+
+cJSON *nc_ninst_to_publish_info(const nc_ninst *in) {
+  char mid[600];
+  cJSON *o = cJSON_CreateObject();
+  cJSON *xd = cJSON_Duplicate(in->metadata, 1);
+  if (!o || !xd) {
+    cJSON_Delete(o);
+    cJSON_Delete(xd);
+    return NULL;
+  }
+  cJSON_AddStringToObject(o, "ip", in->ip);
+  cJSON_AddNumberToObject(o, "port", in->port);
+  cJSON_AddBoolToObject(o, "healthy", in->healthy);
+  cJSON_AddStringToObject(o, "cluster", in->cluster);
+  if (in->instance_id)
+    cJSON_AddStringToObject(xd, XD_ID, in->instance_id);
+  if (in->weight != 1.0)
+    cJSON_AddNumberToObject(xd, XD_WEIGHT, in->weight);
+  if (!in->enabled)
+    cJSON_AddBoolToObject(xd, XD_ENABLE, 0);
+  cJSON_AddItemToObject(o, "extendDatum", xd);
+  cJSON_AddStringToObject(o, "metadataId", nc_ninst_addr_key(in, mid, sizeof(mid)));
+  return o;
+}
+
+/* A present field of the wrong JSON type is refused, never guessed. */
+static int bad_type(const cJSON *v, cJSON_bool (*is)(const cJSON *)) {
+  return v && !cJSON_IsNull(v) && !is(v);
+}
+
+int nc_ninst_from_publish_info(const cJSON *j, const char *group, const char *name,
+                               nc_ninst **out, const char **err) {
+  *out = NULL;
+  if (!cJSON_IsObject(j)) {
+    *err = "instancePublishInfo must be an object";
+    return NC_EINVAL;
+  }
+  const cJSON *xd = cJSON_GetObjectItemCaseSensitive(j, "extendDatum");
+  const cJSON *cl = cJSON_GetObjectItemCaseSensitive(j, "cluster");
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "healthy");
+  if (bad_type(xd, cJSON_IsObject) || bad_type(cl, cJSON_IsString) || bad_type(h, cJSON_IsBool)) {
+    *err = "instancePublishInfo: extendDatum, cluster or healthy has the wrong type";
+    return NC_EINVAL;
+  }
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(xd, XD_ID);
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(xd, XD_WEIGHT);
+  const cJSON *en = cJSON_GetObjectItemCaseSensitive(xd, XD_ENABLE);
+  if (bad_type(id, cJSON_IsString) || bad_type(w, cJSON_IsNumber) || bad_type(en, cJSON_IsBool)) {
+    *err = "instancePublishInfo: extendDatum has a field of the wrong type";
+    return NC_EINVAL;
+  }
+  /* Rebuild the SDK-shaped Instance and reuse its validation. */
+  cJSON *inst = cJSON_CreateObject();
+  cJSON *md = cJSON_IsObject(xd) ? cJSON_Duplicate(xd, 1) : cJSON_CreateObject();
+  if (!inst || !md) {
+    cJSON_Delete(inst);
+    cJSON_Delete(md);
+    return NC_ENOMEM;
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(md, XD_ID);
+  cJSON_DeleteItemFromObjectCaseSensitive(md, XD_WEIGHT);
+  cJSON_DeleteItemFromObjectCaseSensitive(md, XD_ENABLE);
+  static const char *const copy[] = {"ip", "port"};
+  for (size_t i = 0; i < 2; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, copy[i]);
+    if (v)
+      cJSON_AddItemToObject(inst, copy[i], cJSON_Duplicate(v, 1));
+  }
+  cJSON_AddStringToObject(inst, "clusterName",
+                          cJSON_IsString(cl) && cl->valuestring[0] ? cl->valuestring : "DEFAULT");
+  cJSON_AddBoolToObject(inst, "healthy", cJSON_IsBool(h) ? cJSON_IsTrue(h) : 0);
+  cJSON_AddBoolToObject(inst, "enabled", cJSON_IsBool(en) ? cJSON_IsTrue(en) : 1);
+  cJSON_AddBoolToObject(inst, "ephemeral", 1);
+  cJSON_AddNumberToObject(inst, "weight", cJSON_IsNumber(w) ? w->valuedouble : 1.0);
+  if (cJSON_IsString(id) && id->valuestring[0])
+    cJSON_AddStringToObject(inst, "instanceId", id->valuestring);
+  cJSON_AddItemToObject(inst, "metadata", md);
+  int rc = nc_ninst_parse(inst, group, name, out, err);
+  cJSON_Delete(inst);
+  return rc;
+}

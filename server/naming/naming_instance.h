@@ -6,6 +6,7 @@
 #define NAMING_INSTANCE_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 
 typedef struct nc_ninst nc_ninst;
 
@@ -27,5 +28,19 @@ const char *nc_ninst_cluster(const nc_ninst *in); /* "DEFAULT" when blank */
  * serviceName group@@name, metadata, derived heartbeat fields. New object
  * owned by the caller; NULL on OOM. */
 cJSON *nc_ninst_to_json(const nc_ninst *in, const char *group, const char *name);
+
+/* "ip:port:cluster" (Nacos's metadataId) into buf: the identity by which
+ * copies of one instance from several clients are deduped. */
+const char *nc_ninst_addr_key(const nc_ninst *in, char *buf, size_t cap);
+
+/* Distro's InstancePublishInfo (nacos-cluster.md §3.4): ip, port, healthy,
+ * cluster, extendDatum (the metadata plus customInstanceId, a double
+ * publishInstanceWeight when the weight is not 1.0, publishInstanceEnable
+ * false when disabled) and metadataId. New object owned by the caller. */
+cJSON *nc_ninst_to_publish_info(const nc_ninst *in);
+/* The reverse, for service group@@name; wrong types and missing ip/port
+ * are NC_EINVAL with *err a static message; metadataId is ignored. */
+int nc_ninst_from_publish_info(const cJSON *j, const char *group, const char *name,
+                               nc_ninst **out, const char **err);
 
 #endif

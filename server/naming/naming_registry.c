@@ -1,5 +1,6 @@
 /* naming_registry: see naming_registry.h. */
 #include "naming_registry.h"
+#include "naming_reg_int.h"
 
 #include "nc_err.h"
 #include "nc_strmap.h"
@@ -9,43 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#define KEY_MAX 1024
+#define KEY_MAX NC_NREG_KEY_MAX
 
-typedef struct pub {
-  size_t n;
-  nc_ninst **insts;
-} pub;
-
-struct nc_nsvc {
-  char *key, *ns, *group, *name;
-  nc_strmap *pubs; /* conn id -> pub* */
-  nc_strmap *subs; /* conn id -> char* clusters */
-  uint64_t last_ref;
-  uint64_t revision;
-  uint64_t empty_since; /* wall ms when it lost its last publisher/subscriber; 0 = in use */
-  /* push body cache, valid while (stamp, revision, clusters) match */
-  char *cache;
-  size_t cache_len;
-  char *cache_clusters;
-  uint64_t cache_stamp, cache_rev;
-};
-
-typedef struct client {
-  nc_strmap *pubs; /* svc key -> nc_nsvc* */
-  nc_strmap *subs; /* svc key -> nc_nsvc* */
-} client;
-
-struct nc_nreg {
-  nc_strmap *svcs;    /* key -> nc_nsvc* */
-  nc_strmap *clients; /* conn id -> client* */
-  struct {
-    nc_nreg_change_fn fn;
-    void *ud;
-  } ls[NC_NREG_MAX_LISTENERS]; /* change listeners, in registration order */
-  size_t n_ls;
-  size_t n_instances, n_subscribers;
-  uint64_t empty_ttl_ms; /* 0 = forget empty services at once */
-};
+typedef nc_nreg_pub pub;
+typedef nc_nreg_client client;
 
 static uint64_t wall_ms(void) {
   struct timespec ts;
@@ -150,10 +118,11 @@ static void client_free(void *v) {
     return;
   nc_strmap_free(c->pubs, NULL);
   nc_strmap_free(c->subs, NULL);
+  free(c->owner);
   free(c);
 }
 
-static client *client_get(nc_nreg *r, const char *conn_id, int create) {
+nc_nreg_client *nc_nreg_client_get(nc_nreg *r, const char *conn_id, int create) {
   client *c = nc_strmap_get(r->clients, conn_id);
   if (c || !create)
     return c;
@@ -166,9 +135,13 @@ static client *client_get(nc_nreg *r, const char *conn_id, int create) {
   return c;
 }
 
+#define client_get nc_nreg_client_get
+
 static void client_maybe_gc(nc_nreg *r, const char *conn_id, client *c) {
   if (nc_strmap_count(c->pubs) == 0 && nc_strmap_count(c->subs) == 0) {
     nc_strmap_del(r->clients, conn_id);
+    if (c->synced)
+      r->n_synced--;
     client_free(c);
   }
 }
@@ -200,6 +173,20 @@ int nc_nreg_add_listener(nc_nreg *r, nc_nreg_change_fn fn, void *ud) {
   return 0;
 }
 
+int nc_nreg_add_client_listener(nc_nreg *r, nc_nreg_client_fn fn, void *ud) {
+  if (r->n_cls == NC_NREG_MAX_LISTENERS)
+    return NC_EBUSY;
+  r->cls[r->n_cls].fn = fn;
+  r->cls[r->n_cls].ud = ud;
+  r->n_cls++;
+  return 0;
+}
+
+void nc_nreg_tell_client(nc_nreg *r, const char *id, int gone) {
+  for (size_t i = 0; i < r->n_cls; i++)
+    r->cls[i].fn(r->cls[i].ud, id, gone);
+}
+
 static void notify(nc_nreg *r, const char *key) {
   for (size_t i = 0; i < r->n_ls; i++)
     r->ls[i].fn(r->ls[i].ud, key);
@@ -222,10 +209,11 @@ static int pub_equal(const pub *a, nc_ninst **insts, size_t n) {
   return 1;
 }
 
-int nc_nreg_publish(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
-                    const char *name, nc_ninst **insts, size_t n) {
+int nc_nreg_put(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
+                const char *name, nc_ninst **insts, size_t n, int *did_change) {
   char kb[KEY_MAX];
   int rc = 0;
+  *did_change = 0;
   pub *np = NULL;
   const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
   if (!key) {
@@ -275,6 +263,7 @@ int nc_nreg_publish(nc_nreg *r, const char *conn_id, const char *ns, const char 
     r->n_instances -= old->n;
     pub_free(old);
   }
+  *did_change = 1;
   changed(r, s, key);
   client_maybe_gc(r, conn_id, c);
   svc_maybe_gc(r, s);
@@ -284,6 +273,28 @@ out:
     insts[i] = NULL;
   }
   return rc;
+}
+
+/* The native path: a publish here makes the client native (a synced copy
+ * under the same id, which only a confused peer could create, is taken
+ * over) and bumps its revision on every change (§3.4). */
+int nc_nreg_publish(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
+                    const char *name, nc_ninst **insts, size_t n) {
+  client *c = client_get(r, conn_id, 0);
+  if (c && c->synced) {
+    c->synced = 0;
+    c->grace_until = 0;
+    r->n_synced--;
+  }
+  int did = 0;
+  int rc = nc_nreg_put(r, conn_id, ns, group, name, insts, n, &did);
+  if (rc || !did)
+    return rc;
+  c = client_get(r, conn_id, 0);
+  if (c)
+    c->revision++;
+  nc_nreg_tell_client(r, conn_id, c == NULL);
+  return 0;
 }
 
 int nc_nreg_subscribe(nc_nreg *r, const char *conn_id, const char *ns, const char *group,
@@ -344,10 +355,15 @@ void nc_nreg_unsubscribe(nc_nreg *r, const char *conn_id, const char *ns, const 
   svc_maybe_gc(r, s);
 }
 
-void nc_nreg_drop_conn(nc_nreg *r, const char *conn_id) {
+void nc_nreg_drop_conn(nc_nreg *r, const char *conn_id) { nc_nreg_drop(r, conn_id, 1); }
+
+void nc_nreg_drop(nc_nreg *r, const char *conn_id, int tell_clients) {
   client *c = nc_strmap_del(r->clients, conn_id);
   if (!c)
     return;
+  if (c->synced)
+    r->n_synced--;
+  int tell = tell_clients && !c->synced && nc_strmap_count(c->pubs) > 0;
   nc_strmap_iter it;
   const char *key;
   void *v;
@@ -383,6 +399,8 @@ void nc_nreg_drop_conn(nc_nreg *r, const char *conn_id) {
         svc_maybe_gc(r, s);
     }
   client_free(c);
+  if (tell)
+    nc_nreg_tell_client(r, conn_id, 1);
 }
 
 /* ---- output ---- */
@@ -422,6 +440,12 @@ static cJSON *build_info(nc_nsvc *s, const char *group, const char *name, const 
   cJSON *hosts = cJSON_AddArrayToObject(o, "hosts");
   nc_strmap_iter it;
   void *v;
+  /* One host per ip:port:cluster over every client: a failed-over
+   * instance held by its old owner's synced copy and asserted by its new
+   * owner shows once, the oldest copy (insertion order), so subscribers
+   * see no change when either copy comes or goes. Only needed with more
+   * than one publisher. */
+  nc_strmap *seen = s && nc_strmap_count(s->pubs) > 1 ? nc_strmap_new() : NULL;
   if (s && hosts)
     for (nc_strmap_iter_init(&it, s->pubs); nc_strmap_iter_next(&it, NULL, &v);) {
       const pub *p = v;
@@ -430,9 +454,16 @@ static cJSON *build_info(nc_nsvc *s, const char *group, const char *name, const 
         if (!nc_ninst_enabled(in) || (healthy_only && !nc_ninst_healthy(in)) ||
             !in_clusters(clusters, nc_ninst_cluster(in)))
           continue;
+        if (seen) {
+          char id[600];
+          if (nc_strmap_get(seen, nc_ninst_addr_key(in, id, sizeof(id))))
+            continue;
+          nc_strmap_put(seen, id, (void *)in, NULL);
+        }
         cJSON_AddItemToArray(hosts, nc_ninst_to_json(in, group, name));
       }
     }
+  nc_strmap_free(seen, NULL);
   cJSON_AddNumberToObject(o, "lastRefTime", (double)ref);
   cJSON_AddStringToObject(o, "checksum", "");
   cJSON_AddBoolToObject(o, "allIPs", 0);
@@ -547,4 +578,5 @@ void nc_nreg_get_stats(const nc_nreg *r, nc_nreg_stats *st) {
   st->clients = nc_strmap_count(r->clients);
   st->instances = r->n_instances;
   st->subscribers = r->n_subscribers;
+  st->synced_clients = r->n_synced;
 }

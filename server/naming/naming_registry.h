@@ -44,6 +44,12 @@ void nc_nreg_set_empty_ttl(nc_nreg *r, uint64_t ttl_ms);
  * clock); returns how many. Call periodically. */
 size_t nc_nreg_sweep(nc_nreg *r, uint64_t now_ms);
 
+/* A native client's publications changed (gone = 0), or it was dropped
+ * with publications (gone = 1): what Distro replicates (CHANGE/DELETE).
+ * Synced clients are never reported. NC_EBUSY beyond the maximum. */
+typedef void (*nc_nreg_client_fn)(void *ud, const char *client_id, int gone);
+int nc_nreg_add_client_listener(nc_nreg *r, nc_nreg_client_fn fn, void *ud);
+
 /* Replaces everything conn_id publishes into the service with insts[0..n)
  * (n = 0 deregisters). Takes ownership of the instances and the array
  * slots (the array itself stays the caller's), also on error. The change
@@ -99,8 +105,63 @@ size_t nc_nreg_list(nc_nreg *r, const char *ns, const char *group, int page_no, 
 const char *nc_nreg_key(char *buf, size_t cap, const char *ns, const char *group,
                         const char *name);
 
+/* ---- clients synced from cluster members (naming_sync.c) ----
+ * A client (by id) is native (published here: nc_nreg_publish) or synced
+ * from a member with the owner's revision and a renew time. Remote data
+ * never modifies a native client: those calls return NC_EEXISTS and change
+ * nothing (nacos-cluster.md §6.3, Nacos #15857).
+ *
+ * Hosts in queries and pushes are the union over every client, deduped by
+ * ip:port:cluster (the oldest publisher's copy is shown), so an instance
+ * asserted by a new owner while the old owner's synced copy is still held
+ * does not change what subscribers see. */
+
+/* One service's publications of a client, as ClientSyncData carries them. */
+typedef struct nc_nreg_entry {
+  const char *ns, *group, *name;
+  nc_ninst **insts; /* taken by nc_nreg_sync_apply (slots set to NULL) */
+  size_t n;
+} nc_nreg_entry;
+
+/* Upserts the synced client id from member owner: its publications become
+ * exactly e[0..n) in place (a service whose instances did not change is not
+ * touched; services no longer listed are removed), its revision rev. A new
+ * client counts as renewed at now_ms; an existing one keeps its renew time
+ * but leaves any DOWN grace. Takes every instance, also on error. NC_EEXISTS
+ * for a native client (nothing changed). */
+int nc_nreg_sync_apply(nc_nreg *r, const char *id, const char *owner, uint64_t rev,
+                       nc_nreg_entry *e, size_t n, uint64_t now_ms);
+/* Removes the synced client id: 0, NC_ENOTFOUND (unknown), NC_EEXISTS (native, kept). */
+int nc_nreg_sync_delete(nc_nreg *r, const char *id);
+/* VERIFY: renews the synced client when rev is 0 or its revision (0), else
+ * NC_ENOTFOUND (unknown or another revision: the owner should resend).
+ * A native client verifies (0) untouched. */
+int nc_nreg_sync_verify(nc_nreg *r, const char *id, uint64_t rev, uint64_t now_ms);
+/* Removes synced clients not renewed for expire_ms before now_ms, and
+ * those whose DOWN grace ended; returns how many. */
+size_t nc_nreg_sync_expire(nc_nreg *r, uint64_t now_ms, uint64_t expire_ms);
+/* The member owner went DOWN: its synced clients go at deadline_ms unless
+ * renewed (VERIFY) or re-sent first. up: it is back, forget the deadlines. */
+void nc_nreg_owner_down(nc_nreg *r, const char *owner, uint64_t deadline_ms);
+void nc_nreg_owner_up(nc_nreg *r, const char *owner);
+
+/* Client ids with publications, with kind and revision: native only
+ * (native_only) or all except those synced from skip_owner (NULL: none). */
+typedef void (*nc_nreg_client_each_fn)(void *ud, const char *id, int synced, const char *owner,
+                                       uint64_t rev);
+void nc_nreg_each_client(nc_nreg *r, int native_only, const char *skip_owner,
+                         nc_nreg_client_each_fn fn, void *ud);
+/* The publications of client id, one call per service (insts borrowed for
+ * the call; fn must not mutate r). NC_ENOTFOUND for an unknown client.
+ * *rev (may be NULL) gets its revision, *synced (may be NULL) its kind. */
+typedef void (*nc_nreg_pub_fn)(void *ud, const char *ns, const char *group, const char *name,
+                               nc_ninst *const *insts, size_t n);
+int nc_nreg_client_pubs(nc_nreg *r, const char *id, uint64_t *rev, int *synced,
+                        nc_nreg_pub_fn fn, void *ud);
+
 typedef struct nc_nreg_stats {
   size_t services, instances, subscribers, clients;
+  size_t synced_clients;
 } nc_nreg_stats;
 void nc_nreg_get_stats(const nc_nreg *r, nc_nreg_stats *st);
 

@@ -1,0 +1,78 @@
+/* naming_reg_int: the registry's private structures, shared by
+ * naming_registry.c (native publications, subscriptions, output) and
+ * naming_sync.c (clients synced from cluster members). Not for other
+ * modules: they use naming_registry.h. */
+#ifndef NAMING_REG_INT_H
+#define NAMING_REG_INT_H
+
+#include "naming_registry.h"
+#include "nc_strmap.h"
+
+#define NC_NREG_KEY_MAX 1024
+
+/* What one client publishes into one service. */
+typedef struct nc_nreg_pub {
+  size_t n;
+  nc_ninst **insts;
+} nc_nreg_pub;
+
+struct nc_nsvc {
+  char *key, *ns, *group, *name;
+  nc_strmap *pubs; /* client id -> nc_nreg_pub* */
+  nc_strmap *subs; /* conn id -> char* clusters */
+  uint64_t last_ref;
+  uint64_t revision;
+  uint64_t empty_since; /* wall ms when it lost its last publisher/subscriber; 0 = in use */
+  /* push body cache, valid while (stamp, revision, clusters) match */
+  char *cache;
+  size_t cache_len;
+  char *cache_clusters;
+  uint64_t cache_stamp, cache_rev;
+};
+
+/* A client: native (a connection or local id of this node) or synced from
+ * a cluster member (nacos-cluster.md §3.1). Remote data never touches a
+ * native client (§6.3). */
+typedef struct nc_nreg_client {
+  nc_strmap *pubs; /* svc key -> nc_nsvc* */
+  nc_strmap *subs; /* svc key -> nc_nsvc* */
+  int synced;
+  char *owner;          /* synced: the member it came from ("" unknown) */
+  uint64_t revision;    /* native: bumped on every publish change; synced: the owner's */
+  uint64_t renew_ms;    /* synced: creation or last matching VERIFY (wall ms) */
+  uint64_t grace_until; /* synced: removal deadline after its owner went DOWN; 0 none */
+} nc_nreg_client;
+
+typedef struct nc_nreg_listener {
+  nc_nreg_change_fn fn;
+  void *ud;
+} nc_nreg_listener;
+typedef struct nc_nreg_clistener {
+  nc_nreg_client_fn fn;
+  void *ud;
+} nc_nreg_clistener;
+
+struct nc_nreg {
+  nc_strmap *svcs;    /* key -> nc_nsvc* */
+  nc_strmap *clients; /* client id -> nc_nreg_client* */
+  nc_nreg_listener ls[NC_NREG_MAX_LISTENERS];   /* service listeners, in order */
+  size_t n_ls;
+  nc_nreg_clistener cls[NC_NREG_MAX_LISTENERS]; /* native client listeners, in order */
+  size_t n_cls;
+  size_t n_instances, n_subscribers, n_synced;
+  uint64_t empty_ttl_ms; /* 0 = forget empty services at once */
+};
+
+/* Replaces what client id publishes into the service (see nc_nreg_publish)
+ * without touching the client's kind or revision; the client is created
+ * (native) when absent. *changed = 1 when the visible set changed. Takes
+ * the instances. */
+int nc_nreg_put(nc_nreg *r, const char *id, const char *ns, const char *group, const char *name,
+                nc_ninst **insts, size_t n, int *changed);
+nc_nreg_client *nc_nreg_client_get(nc_nreg *r, const char *id, int create);
+/* Removes every publication and subscription of id, telling the service
+ * listeners; the client listeners too when tell_clients (native ones). */
+void nc_nreg_drop(nc_nreg *r, const char *id, int tell_clients);
+void nc_nreg_tell_client(nc_nreg *r, const char *id, int gone);
+
+#endif
