@@ -11,10 +11,10 @@
 
 #include "nc_err.h"
 #include "nc_log.h"
+#include "nc_mhd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,8 +474,13 @@ out:
 int nc_http_start(uv_loop_t *loop, const nc_http_opts *o, nc_http_handler_fn fn, void *ud,
                   nc_http **out) {
   nc_http_opts z = {0};
+  char why[300];
   if (!o)
     o = &z;
+  if (nc_mhd_load(why, sizeof(why)) != 0) {
+    nc_error("http: %s (install libmicrohttpd12)", why);
+    return NC_EIO;
+  }
   nc_http *h = calloc(1, sizeof(*h));
   int rc = NC_ENOMEM;
   if (!h)

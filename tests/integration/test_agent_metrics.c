@@ -92,12 +92,26 @@ static int tcp_listeners_of(pid_t pid) {
   return found;
 }
 
+/* 1 when pid has a library whose path contains name mapped. */
+static int maps_library(int pid, const char *name) {
+  char path[64], line[1024];
+  snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+  FILE *f = fopen(path, "r");
+  int found = 0;
+  assert_non_null(f);
+  while (!found && fgets(line, sizeof(line), f))
+    found = strstr(line, name) != NULL;
+  fclose(f);
+  return found;
+}
+
 static void test_metrics_port_in_status_and_samples_have_help_and_type(void **state) {
   (void)state;
   tc *a = tc_open(st.ag.sock);
   int port = status_int(a, "metrics_port");
   assert_true(port > 0 && port < 65536);
   assert_int_equal(tcp_listeners_of(st.ag.proc.pid), 1);
+  assert_int_equal(maps_library(st.ag.proc.pid, "libmicrohttpd"), 1);
 
   int code = 0;
   char *b = NULL;
@@ -246,6 +260,10 @@ static void test_no_listener_without_option(void **state) {
   assert_int_equal(status_int(a, "connected"), 1);
   assert_int_equal(status_int(a, "metrics_port"), -1); /* absent */
   assert_int_equal(tcp_listeners_of(st.ag.proc.pid), 0);
+  /* libmicrohttpd (and the GnuTLS it pulls in) is loaded only for an HTTP
+   * listener: an agent without one stays small */
+  assert_int_equal(maps_library(st.ag.proc.pid, "libmicrohttpd"), 0);
+  assert_int_equal(maps_library(st.ag.proc.pid, "libgnutls"), 0);
   tc_close(a);
 }
 

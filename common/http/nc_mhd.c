@@ -1,0 +1,56 @@
+/* nc_mhd: see internal/nc_mhd.h. */
+#define NC_MHD_NO_MACROS /* the table only: symbols are looked up by name here */
+#include "nc_mhd.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+
+nc_mhd_api nc_mhd;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char load_err[256];
+static int loaded;
+
+#define SYM(field, name)                                                                           \
+  do {                                                                                             \
+    *(void **)(&nc_mhd.field) = dlsym(lib, name);                                                  \
+    if (!nc_mhd.field) {                                                                           \
+      snprintf(load_err, sizeof(load_err), "%s: symbol %s missing", NC_MHD_SONAME, name);          \
+      return;                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+static void load(void) {
+  /* Kept open for the life of the process (servers may start again). */
+  void *lib = dlopen(NC_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char *e = dlerror();
+    snprintf(load_err, sizeof(load_err), "%s", e ? e : NC_MHD_SONAME ": cannot be loaded");
+    return;
+  }
+  SYM(start_daemon, "MHD_start_daemon");
+  SYM(stop_daemon, "MHD_stop_daemon");
+  SYM(run, "MHD_run");
+  SYM(get_timeout, "MHD_get_timeout");
+  SYM(get_daemon_info, "MHD_get_daemon_info");
+  SYM(get_connection_info, "MHD_get_connection_info");
+  SYM(lookup_connection_value, "MHD_lookup_connection_value");
+  SYM(http_unescape, "MHD_http_unescape");
+  SYM(create_response_from_buffer, "MHD_create_response_from_buffer");
+  SYM(add_response_header, "MHD_add_response_header");
+  SYM(destroy_response, "MHD_destroy_response");
+  SYM(queue_response, "MHD_queue_response");
+  SYM(suspend_connection, "MHD_suspend_connection");
+  SYM(resume_connection, "MHD_resume_connection");
+  loaded = 1;
+}
+
+int nc_mhd_load(char *err, size_t cap) {
+  pthread_once(&once, load);
+  if (loaded)
+    return 0;
+  if (err && cap)
+    snprintf(err, cap, "%s", load_err);
+  return -1;
+}
