@@ -223,18 +223,28 @@ static int server_check(nc_wc *wc, long long deadline) {
   return rc;
 }
 
+static int add_labels(cJSON *labels, const char *const *kv) {
+  for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+    if (!cJSON_AddStringToObject(labels, kv[i], kv[i + 1]))
+      return NC_ENOMEM;
+  return 0;
+}
+
 static int send_setup(nc_wc *wc, const nc_wc_opts *o) {
   uint8_t *buf = NULL;
   size_t len = 0;
   int rc = NC_ENOMEM;
+  const char *source = o->source ? o->source : "sdk";
+  int peer = strcmp(source, "cluster") == 0;
   cJSON *b = cJSON_CreateObject(), *labels;
   if (!b || !cJSON_AddStringToObject(b, "clientVersion",
                                      o->client_version ? o->client_version : NC_WC_DEFAULT_VERSION) ||
       !(labels = cJSON_AddObjectToObject(b, "labels")) ||
-      !cJSON_AddStringToObject(labels, "source", "sdk") ||
-      !cJSON_AddStringToObject(labels, "module", o->module ? o->module : "naming") ||
-      !cJSON_AddStringToObject(labels, "AppName", o->app_name ? o->app_name : "unknown") ||
-      nc_json_add_str(b, "tenant", o->tenant) != 0 ||
+      !cJSON_AddStringToObject(labels, "source", source) ||
+      (!peer && !cJSON_AddStringToObject(labels, "module", o->module ? o->module : "naming")) ||
+      (!peer &&
+       !cJSON_AddStringToObject(labels, "AppName", o->app_name ? o->app_name : "unknown")) ||
+      add_labels(labels, o->labels) != 0 || nc_json_add_str(b, "tenant", o->tenant) != 0 ||
       !cJSON_AddObjectToObject(b, "clientAbilities") ||
       !cJSON_AddStringToObject(b, "module", "internal") || !cJSON_AddObjectToObject(b, "headers"))
     goto out;

@@ -22,6 +22,9 @@ typedef struct nc_wc_opts {
   const char *tenant;         /* ConnectionSetupRequest.tenant; default omitted */
   int timeout_ms;             /* handshake/request timeout; default 3000 */
   int no_auto_ack;            /* 1: pushes are not acked automatically */
+  const char *source;         /* label `source`; default "sdk". "cluster" (a nacosd peer,
+                               * nacos-cluster.md §2.2) omits the module and AppName labels */
+  const char *const *labels;  /* extra labels: key, value, ..., NULL; may be NULL */
 } nc_wc_opts;
 
 /* A server push (NotifySubscriberRequest, ConfigChangeNotifyRequest,
