@@ -27,10 +27,7 @@ const char *nc_conn_app(const nc_conn *c) { return c->app; }
 const char *nc_conn_tenant(const nc_conn *c) { return c->tenant; }
 uint64_t nc_conn_created_ms(const nc_conn *c) { return c->created_ms; }
 uint64_t nc_conn_last_active_ms(const nc_conn *c) { return c->last_active_ms; }
-int nc_conn_is_cluster(const nc_conn *c) {
-  const char *s = nc_conn_label(c, "source");
-  return s && strcmp(s, "cluster") == 0;
-}
+int nc_conn_is_cluster(const nc_conn *c) { return c->cluster; }
 void nc_cm_touch(nc_conn *c) { c->last_active_ms = nc_now_ms(); }
 
 nc_conn *nc_srv_find_conn(nc_srv *srv, const char *conn_id) {
@@ -146,7 +143,9 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
   }
   const cJSON *b = setup->body;
   const cJSON *labels = cJSON_GetObjectItemCaseSensitive(b, "labels");
-  int cluster = strcmp(nc_json_str(labels, "source", ""), "cluster") == 0;
+  /* Peers are told apart by the port they came in on, never by their
+   * source label: any SDK could send source=cluster (nacos-cluster.md §2.4). */
+  int cluster = s->g == srv->g[1];
   /* §4.4 step 2: over the cap, the setup is refused (the caller closes the
    * stream without a message); peers are exempt. */
   if (srv->o.max_connections > 0 && !cluster &&
@@ -174,6 +173,7 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
   c->tenant = strdup(nc_json_str(b, "tenant", ""));
   c->created_ms = c->last_active_ms = nc_now_ms();
   c->g = s->g;
+  c->cluster = cluster;
   c->stream_id = s->id;
   if (!c->id || !c->peer_key || !c->client_ip || !c->remote_ip || !c->version || !c->labels ||
       !c->app || !c->tenant || !(c->pending = nc_strmap_new()) ||

@@ -170,7 +170,18 @@ int nc_srv_dispatch_init(nc_srv *srv) {
 
 /* ServerCheckRequest comes before any connection exists (its answer names
  * the connection id the stream will get), so it is no table entry. */
+void nc_srv_set_serve_gate(nc_srv *srv, int (*fn)(void *ud), void *ud) {
+  srv->serve_gate = fn;
+  srv->serve_gate_ud = ud;
+}
+
 static void server_check(nc_srv *srv, nc_gsrv_ev *ev, const char *pk) {
+  /* Not ready (cluster.h readiness): SDKs take 300 as "try another
+   * server"; peers on the cluster port are always answered. */
+  if (ev->srv != srv->g[1] && srv->serve_gate && !srv->serve_gate(srv->serve_gate_ud)) {
+    refuse(srv, ev->call, NULL, "ServerCheckRequest", 300, "server is starting");
+    return;
+  }
   nc_peer *p = nc_cm_peer(srv, pk, ev->peer, 1);
   cJSON *b = nc_resp_ok();
   uint8_t *buf = NULL;

@@ -32,7 +32,9 @@ const char *nc_conn_app(const nc_conn *c);
 const char *nc_conn_tenant(const nc_conn *c);
 uint64_t nc_conn_created_ms(const nc_conn *c);
 uint64_t nc_conn_last_active_ms(const nc_conn *c);
-int nc_conn_is_cluster(const nc_conn *c); /* label source=cluster */
+/* The connection came in on the cluster port (its source label grants
+ * nothing: an SDK-port connection labelled source=cluster is an SDK one). */
+int nc_conn_is_cluster(const nc_conn *c);
 
 /* Looks up a live connection; borrowed pointer valid until the next return
  * to the loop. */
@@ -139,7 +141,7 @@ typedef struct nc_srv_opts {
   int idle_probe_ms;    /* probe connections idle this long; 0 = 20000 */
   int probe_timeout_ms; /* drop when the probe is not acked in time; 0 = 5000 */
   int send_thread;      /* 1: stream writes on a sender thread (see srv_outbox.h) */
-  int max_connections;  /* SDK connection cap (source=cluster exempt); 0 = none */
+  int max_connections;  /* SDK-port connection cap (cluster port exempt); 0 = none */
 } nc_srv_opts;
 
 /* Creates the core on loop (loop thread). opts copied. */
@@ -183,8 +185,14 @@ int nc_srv_reload_client(nc_srv *srv, const char *conn_id, const char *redirect)
  * ConnectResetRequest (redirect optional) until at most count remain; the
  * target is then cleared (or after 30 s). NC_EINVAL for count < 0. */
 int nc_srv_reload_current(nc_srv *srv, long count, const char *redirect);
-/* Registered connections not labelled source=cluster. */
+/* Registered connections that came in on the SDK port. */
 size_t nc_srv_sdk_conn_count(nc_srv *srv);
+
+/* Readiness gate (cluster.h): while fn(ud) returns 0, ServerCheckRequest on
+ * the SDK port is answered with ErrorResponse errorCode 300 "server is
+ * starting", so SDKs try another member; the cluster port is always
+ * served. NULL fn removes the gate. */
+void nc_srv_set_serve_gate(nc_srv *srv, int (*fn)(void *ud), void *ud);
 
 /* Runs fn(ud) about once a second from the core's periodic timer (loop
  * thread), e.g. for sweeps. */

@@ -32,6 +32,7 @@ struct nc_conn {
   nc_strmap *pending; /* requestId -> nc_pend */
   int probing;
   int reset_sent; /* a ConnectResetRequest went out (srv_loader.c) */
+  int cluster;    /* came in on the cluster port */
 };
 
 /* A transport seen by a unary call (ServerCheck) or a stream: the
@@ -90,7 +91,9 @@ struct nc_srv {
   /* srv_dispatch.c: refusal log lines of the current second */
   uint64_t reject_sec, reject_lines, reject_suppressed;
   int ports[2];     /* bound SDK / cluster ports */
-  size_t n_cluster; /* registered connections labelled source=cluster */
+  size_t n_cluster; /* registered connections of the cluster port */
+  int (*serve_gate)(void *ud); /* nc_srv_set_serve_gate */
+  void *serve_gate_ud;
   /* srv_loader.c: shed SDK connections down to load_target (-1 = none) */
   long load_target;
   char *load_redirect;
