@@ -3,6 +3,7 @@
  * gRPC ports plus the HTTP port (metrics, health, console), from the module
  * table below; shuts down cleanly on
  * SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level). */
+#include "cluster.h"
 #include "config_service.h"
 #include "srv_http.h"
 #include "naming_handlers.h"
@@ -32,6 +33,7 @@ typedef struct app {
   nc_srv *srv;
   nc_naming *naming;
   nc_config_service *config;
+  nc_cluster *cluster;
   nc_shttp *http;
   int ports[3]; /* http, grpc, cluster */
 } app;
@@ -74,7 +76,8 @@ static void on_sighup(uv_signal_t *h, int sig) {
  * stop makes it take no more work while the others still run, free
  * releases it; stats appends its /metrics families. Start-up runs init
  * then start in table order; shutdown runs stop, then free, in reverse, so
- * the order is written here once: the HTTP server stops first, config
+ * the order is written here once: the HTTP server stops first, the
+ * cluster closes its peer connections (their pending sends fail), config
  * answers its queued writes while the transports still deliver, then the
  * core drops every connection and stops the transports; naming and the core
  * are freed last. Any hook may be NULL. */
@@ -127,10 +130,30 @@ static void config_stop(app *a) { nc_config_stop(a->config); }
 static void config_free(app *a) { nc_config_free(a->config); }
 static void config_stats(app *a, nc_metrics_text *t) { nc_config_render_metrics(a->config, t); }
 
+static int cluster_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  nc_cluster_opts o = {
+      .cluster_conf = c->cluster_conf,
+      .members = c->members,
+      .advertise_ip = c->advertise_ip,
+      .main_port = (int)c->port,
+      .report_interval_ms = (int)c->cluster_report_ms,
+      .unhealthy_interval_ms = (int)c->cluster_unhealthy_report_ms,
+      .request_timeout_ms = (int)c->cluster_request_timeout_ms,
+      .fail_threshold = (int)c->cluster_fail_threshold,
+      .hold_ready_ms = (int)c->cluster_hold_ready_ms,
+  };
+  return nc_cluster_new(&a->loop, a->srv, &o, &a->cluster);
+}
+static int cluster_start(app *a) { return nc_cluster_start(a->cluster); }
+static void cluster_stop(app *a) { nc_cluster_stop(a->cluster); }
+static void cluster_free(app *a) { nc_cluster_free(a->cluster); }
+static void cluster_stats(app *a, nc_metrics_text *t) { nc_cluster_render_metrics(a->cluster, t); }
+
 static void render_all(void *ud, nc_metrics_text *t);
 static int http_start(app *a) {
   nc_shttp_opts ho = {.bind = a->cfg->bind, .port = (int)a->cfg->port, .render = render_all,
-                      .ud = a};
+                      .ud = a, .cluster = a->cluster};
   int rc = nc_shttp_start(&a->loop, a->srv, &ho, &a->http);
   if (!rc)
     a->ports[0] = nc_shttp_port(a->http);
@@ -154,6 +177,7 @@ static const module modules[] = {
     {"core", core_init, core_start, core_stop, core_free, core_stats},
     {"naming", naming_init, NULL, NULL, naming_free, naming_stats},
     {"config", config_init, NULL, config_stop, config_free, config_stats},
+    {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
     {"http", NULL, http_start, http_stop, NULL, NULL},
 };
 #define N_MODULES (sizeof(modules) / sizeof(modules[0]))

@@ -59,6 +59,27 @@ static const nc_opt opts[] = {
      "notify attempts before an unresponsive connection is dropped"},
     {"config-notify-retry-ms", NC_OPT_INT, "2000", F(config_notify_retry_ms), 1, 600000,
      "notify back-off unit: attempt n waits n times this"},
+    /* cluster */
+    {"cluster-conf", NC_OPT_STR, NULL, F(cluster_conf), 0, -1,
+     "cluster.conf of the cluster (ip[:port] per line, # comments, commas; a missing port is "
+     "this node's --port); turns cluster mode on"},
+    {"members", NC_OPT_STR, NULL, F(members), 0, -1,
+     "the cluster as ip:port,ip:port,... (main ports; peers listen on port+1001); turns "
+     "cluster mode on"},
+    {"advertise-ip", NC_OPT_STR, NULL, F(advertise_ip), 0, -1,
+     "this node's address as the member list names it (default: first non-loopback IPv4 of "
+     "an UP interface, else 127.0.0.1)"},
+    {"cluster-report-ms", NC_OPT_INT, "2000", F(cluster_report_ms), 50, 600000,
+     "MemberReportRequest to one peer, round-robin, this often"},
+    {"cluster-unhealthy-report-ms", NC_OPT_INT, "5000", F(cluster_unhealthy_report_ms), 50,
+     600000, "MemberReportRequest to every peer not UP this often"},
+    {"cluster-request-timeout-ms", NC_OPT_INT, "3000", F(cluster_request_timeout_ms), 50,
+     600000, "timeout of a request to a peer (a timed-out report counts as a failure)"},
+    {"cluster-fail-threshold", NC_OPT_INT, "3", F(cluster_fail_threshold), 1, 1000,
+     "a peer is DOWN after more than this many consecutive failed reports (or a refused "
+     "connect); fewer make it SUSPICIOUS"},
+    {"cluster-hold-ready-ms", NC_OPT_INT, "0", F(cluster_hold_ready_ms), 0, 86400000,
+     "testing: hold readiness this long after start (SDK ServerCheck refused, readiness 503)"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -71,6 +92,14 @@ static int check_ports(void *p, const char *prog) {
   if (g > 65535 || k > 65535) {
     fprintf(stderr, "%s: --port %ld leaves no room for the gRPC ports (+1000/+1001)\n", prog,
             cfg->port);
+    return NC_EINVAL;
+  }
+  if (cfg->cluster_conf && cfg->members) {
+    fprintf(stderr, "%s: give one of --cluster-conf and --members\n", prog);
+    return NC_EINVAL;
+  }
+  if ((cfg->cluster_conf || cfg->members) && cfg->port == 0) {
+    fprintf(stderr, "%s: cluster mode needs a fixed --port (members are named by it)\n", prog);
     return NC_EINVAL;
   }
   return 0;

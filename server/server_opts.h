@@ -25,6 +25,11 @@ typedef struct nc_server_cfg {
   long config_max_content, config_history_keep;
   long config_notify_timeout_ms, config_notify_max_retries, config_notify_retry_ms;
   int send_thread;
+  /* cluster (server/cluster/cluster.h): member list, self address, report
+   * timing; hold_ready_ms is a test hook (readiness held that long) */
+  char *cluster_conf, *members, *advertise_ip;
+  long cluster_report_ms, cluster_unhealthy_report_ms, cluster_request_timeout_ms;
+  long cluster_fail_threshold, cluster_hold_ready_ms;
 } nc_server_cfg;
 
 /* Parses argv into cfg (see nc_opts_parse for the return values) and

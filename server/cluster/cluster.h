@@ -43,6 +43,7 @@ typedef struct nc_cluster_opts {
   int unhealthy_interval_ms;/* reports to every non-UP member; 0 = 5000 */
   int request_timeout_ms;   /* cluster requests; 0 = 3000 */
   int fail_threshold;       /* > this many consecutive failures: DOWN; 0 = 3 */
+  int hold_ready_ms;        /* testing: readiness held this long after start; 0 = none */
 } nc_cluster_opts;
 
 /* Parses the member list and finds self (start-up fails with a clear

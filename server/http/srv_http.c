@@ -1,6 +1,7 @@
 /* srv_http: see srv_http.h. */
 #include "srv_http.h"
 
+#include "cluster_routes.h"
 #include "console.h"
 #include "nc_err.h"
 #include "nc_log.h"
@@ -84,6 +85,8 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
   h->o = *opts;
   add_set(h, own_routes, sizeof(own_routes) / sizeof(own_routes[0]), h);
   add_set(h, nc_console_routes, nc_console_n_routes, srv);
+  if (opts->cluster)
+    add_set(h, nc_cluster_routes, nc_cluster_n_routes, opts->cluster);
   nc_http_opts ho = {.bind = opts->bind, .port = opts->port};
   int rc = nc_http_start(loop, &ho, on_request, h, &h->http);
   if (rc) {

@@ -7,6 +7,7 @@
 #ifndef SRV_HTTP_H
 #define SRV_HTTP_H
 
+#include "cluster.h"
 #include "nc_http.h"
 #include "nc_metrics.h"
 #include "srv_rpc.h"
@@ -23,6 +24,7 @@ typedef struct nc_shttp_opts {
   /* GET /health: 1 serving (200 "ok"), 0 not (503 with why). NULL: 200. */
   int (*ready)(void *ud, char *why, size_t cap);
   void *ud;
+  nc_cluster *cluster; /* member list and readiness routes (cluster_routes.h); may be NULL */
 } nc_shttp_opts;
 
 /* Listens and serves on loop; the console's routes act on srv. opts copied. */

@@ -1,0 +1,28 @@
+/* cluster_routes: the member list and readiness on nacosd's main port
+ * (nacos-cluster.md §1.7), all GET, handlers take the nc_cluster as ud:
+ *
+ *   /nacos/v1/core/cluster/nodes[?keyword=prefix]
+ *       RestResult {"code":200,"message":null,"data":[Member...]} sorted by
+ *       address; keyword keeps members whose address starts with it
+ *   /nacos/v1/core/cluster/self          RestResult, data = self Member
+ *   /nacos/v2/core/cluster/node/list[?address=prefix&state=UP|...]
+ *       Result {"code":0,"message":"success","data":[Member...]}; a state
+ *       that is no Nacos NodeState (case-insensitive) -> HTTP 400,
+ *       {"code":23000,"message":"illegal state","data":"Illegal state: X"}
+ *   /nacos/v2/core/cluster/node/self     Result, data = self Member
+ *   /nacos/v1/console/health/readiness   200 "OK" when this node may serve,
+ *                                        else 503 with the reason
+ *
+ * The v1 envelope keeps Nacos's "message":null (Spring includes nulls on
+ * HTTP; consoles read it). Loop thread only. */
+#ifndef CLUSTER_ROUTES_H
+#define CLUSTER_ROUTES_H
+
+#include "nc_http.h"
+
+#include <stddef.h>
+
+extern const nc_http_route nc_cluster_routes[];
+extern const size_t nc_cluster_n_routes;
+
+#endif
