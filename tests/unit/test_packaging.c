@@ -72,7 +72,11 @@ static size_t read_conf(const char *path, kv *out, const char *out_path) {
       snprintf(out[n].value, sizeof(out[n].value), "%s", value);
       size_t pl = strlen(prev);
       out[n].example = pl >= 8 && !strcmp(prev + pl - 8, "Example:");
-      fprintf(o, "%s = %s\n", name, value);
+      /* An example of an alternative to the option before it (say
+       * members instead of cluster-conf) is documented but not loaded
+       * together with it: the binary refuses both at once. */
+      if (!(out[n].example && strstr(prev, "Alternative")))
+        fprintf(o, "%s = %s\n", name, value);
       n++;
     }
     snprintf(prev, sizeof(prev), "%s", line);
