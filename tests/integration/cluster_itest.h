@@ -1,0 +1,90 @@
+/* cluster_itest: helpers of the cluster membership tests
+ * (test_cluster_members*.c), header-only: a 3-node nc_testcluster whose
+ * nodes get --members and --advertise-ip, and a member's state as another
+ * node's HTTP member list shows it. */
+#ifndef CLUSTER_ITEST_H
+#define CLUSTER_ITEST_H
+
+#include "nc_json.h"
+#include "nc_testcluster.h"
+#include "nc_testhttp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void cit_members_args(void *ud, const nc_tcluster *c, int index, nc_targv *av) {
+  const char *const *extra = ud;
+  nc_targv_add(av, "--members");
+  nc_targv_add(av, nc_tcluster_members(c));
+  nc_targv_add(av, "--advertise-ip");
+  nc_targv_add(av, nc_tcluster_node(c, index)->host);
+  nc_targv_add_list(av, extra);
+}
+
+/* Starts n nodes that know each other; extra args for every node (NULL
+ * ok). Skips the test where the nodes cannot each have their own loopback
+ * address: peers are found on main port + 1001, which the same-host
+ * fallback's random ports do not keep. */
+static nc_tcluster *cit_start(int n, const char *const *extra) {
+  nc_tcluster_opts o = {.nodes = n, .args_fn = cit_members_args, .ud = (void *)extra};
+  nc_tcluster *c = NULL;
+  assert_int_equal(nc_tcluster_start(&o, &c), 0);
+  if (nc_tcluster_same_host(c)) {
+    nc_tcluster_stop(c);
+    skip();
+  }
+  return c;
+}
+
+static char *cit_addr(const nc_tcluster *c, int i, char *buf, size_t cap) {
+  const nc_test_nacosd *s = nc_tcluster_node(c, i);
+  snprintf(buf, cap, "%s:%d", s->host, s->port);
+  return buf;
+}
+
+/* GET path on node i; the parsed JSON body (caller frees) or NULL; *status
+ * the HTTP status. */
+static cJSON *cit_get_json(const nc_tcluster *c, int i, const char *path, int *status) {
+  const nc_test_nacosd *s = nc_tcluster_node(c, i);
+  char *body = NULL;
+  int st = 0;
+  cJSON *j = NULL;
+  if (nc_test_http_get_at(s->host, s->port, path, &st, &body) == 0 && body)
+    j = cJSON_Parse(body);
+  free(body);
+  if (status)
+    *status = st;
+  return j;
+}
+
+static void cit_sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* The state ("UP", ...) node viewer's v2 member list gives member target,
+ * into buf; "" when the list cannot be read. Sleeps 100 ms first, so it
+ * can be polled. */
+static const char *cit_state(const nc_tcluster *c, int viewer, int target, char *buf, size_t cap) {
+  char want[80];
+  cit_sleep_ms(100);
+  buf[0] = '\0';
+  cJSON *j = cit_get_json(c, viewer, "/nacos/v2/core/cluster/node/list", NULL);
+  const cJSON *m;
+  cit_addr(c, target, want, sizeof(want));
+  cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "data")) {
+    if (strcmp(nc_json_str(m, "address", ""), want) == 0)
+      snprintf(buf, cap, "%s", nc_json_str(m, "state", ""));
+  }
+  cJSON_Delete(j);
+  return buf;
+}
+
+static int cit_is(const nc_tcluster *c, int viewer, int target, const char *state) {
+  char b[32];
+  return strcmp(cit_state(c, viewer, target, b, sizeof(b)), state) == 0;
+}
+
+#endif
