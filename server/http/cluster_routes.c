@@ -93,7 +93,8 @@ static void h_readiness(void *ud, nc_http_req *r) {
     return;
   }
   int n = snprintf(body, sizeof(body), "not ready: %s", why);
-  nc_http_reply(r, 503, "text/plain", body, (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
+  size_t len = (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
+  nc_http_reply(r, 503, "text/plain", body, len);
 }
 
 const nc_http_route nc_cluster_routes[] = {

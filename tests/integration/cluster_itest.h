@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-static void cit_members_args(void *ud, const nc_tcluster *c, int index, nc_targv *av) {
+static inline void cit_members_args(void *ud, const nc_tcluster *c, int index, nc_targv *av) {
   const char *const *extra = ud;
   nc_targv_add(av, "--members");
   nc_targv_add(av, nc_tcluster_members(c));
@@ -27,7 +27,7 @@ static void cit_members_args(void *ud, const nc_tcluster *c, int index, nc_targv
  * ok). Skips the test where the nodes cannot each have their own loopback
  * address: peers are found on main port + 1001, which the same-host
  * fallback's random ports do not keep. */
-static nc_tcluster *cit_start(int n, const char *const *extra) {
+static inline nc_tcluster *cit_start(int n, const char *const *extra) {
   nc_tcluster_opts o = {.nodes = n, .args_fn = cit_members_args, .ud = (void *)extra};
   nc_tcluster *c = NULL;
   assert_int_equal(nc_tcluster_start(&o, &c), 0);
@@ -38,7 +38,7 @@ static nc_tcluster *cit_start(int n, const char *const *extra) {
   return c;
 }
 
-static char *cit_addr(const nc_tcluster *c, int i, char *buf, size_t cap) {
+static inline char *cit_addr(const nc_tcluster *c, int i, char *buf, size_t cap) {
   const nc_test_nacosd *s = nc_tcluster_node(c, i);
   snprintf(buf, cap, "%s:%d", s->host, s->port);
   return buf;
@@ -46,7 +46,7 @@ static char *cit_addr(const nc_tcluster *c, int i, char *buf, size_t cap) {
 
 /* GET path on node i; the parsed JSON body (caller frees) or NULL; *status
  * the HTTP status. */
-static cJSON *cit_get_json(const nc_tcluster *c, int i, const char *path, int *status) {
+static inline cJSON *cit_get_json(const nc_tcluster *c, int i, const char *path, int *status) {
   const nc_test_nacosd *s = nc_tcluster_node(c, i);
   char *body = NULL;
   int st = 0;
@@ -59,7 +59,7 @@ static cJSON *cit_get_json(const nc_tcluster *c, int i, const char *path, int *s
   return j;
 }
 
-static void cit_sleep_ms(int ms) {
+static inline void cit_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
 }
@@ -67,7 +67,8 @@ static void cit_sleep_ms(int ms) {
 /* The state ("UP", ...) node viewer's v2 member list gives member target,
  * into buf; "" when the list cannot be read. Sleeps 100 ms first, so it
  * can be polled. */
-static const char *cit_state(const nc_tcluster *c, int viewer, int target, char *buf, size_t cap) {
+static inline const char *cit_state(const nc_tcluster *c, int viewer, int target, char *buf,
+                                    size_t cap) {
   char want[80];
   cit_sleep_ms(100);
   buf[0] = '\0';
@@ -82,7 +83,7 @@ static const char *cit_state(const nc_tcluster *c, int viewer, int target, char 
   return buf;
 }
 
-static int cit_is(const nc_tcluster *c, int viewer, int target, const char *state) {
+static inline int cit_is(const nc_tcluster *c, int viewer, int target, const char *state) {
   char b[32];
   return strcmp(cit_state(c, viewer, target, b, sizeof(b)), state) == 0;
 }
