@@ -4,6 +4,7 @@
  * table below; shuts down cleanly on
  * SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level). */
 #include "cluster.h"
+#include "distro.h"
 #include "config_service.h"
 #include "srv_http.h"
 #include "naming_handlers.h"
@@ -34,6 +35,7 @@ typedef struct app {
   nc_naming *naming;
   nc_config_service *config;
   nc_cluster *cluster;
+  nc_distro *distro;
   nc_shttp *http;
   int ports[3]; /* http, grpc, cluster */
 } app;
@@ -150,6 +152,24 @@ static void cluster_stop(app *a) { nc_cluster_stop(a->cluster); }
 static void cluster_free(app *a) { nc_cluster_free(a->cluster); }
 static void cluster_stats(app *a, nc_metrics_text *t) { nc_cluster_render_metrics(a->cluster, t); }
 
+/* Distro replicates naming's ephemeral clients over the cluster's peer
+ * connections: after both, stopped before the cluster closes its peers. */
+static int distro_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  nc_distro_opts o = {
+      .delay_ms = c->distro_delay_ms > 0 ? (int)c->distro_delay_ms : -1,
+      .retry_ms = (int)c->distro_retry_ms,
+      .verify_ms = (int)c->distro_verify_ms,
+      .expire_ms = (int)c->distro_expire_ms,
+      .grace_ms = (int)c->distro_grace_ms,
+  };
+  return nc_distro_new(&a->loop, a->srv, a->cluster, a->naming, &o, &a->distro);
+}
+static int distro_start(app *a) { return nc_distro_start(a->distro); }
+static void distro_stop(app *a) { nc_distro_stop(a->distro); }
+static void distro_free(app *a) { nc_distro_free(a->distro); }
+static void distro_stats(app *a, nc_metrics_text *t) { nc_distro_render_metrics(a->distro, t); }
+
 static void render_all(void *ud, nc_metrics_text *t);
 static int http_start(app *a) {
   nc_shttp_opts ho = {.bind = a->cfg->bind, .port = (int)a->cfg->port, .render = render_all,
@@ -178,6 +198,7 @@ static const module modules[] = {
     {"naming", naming_init, NULL, NULL, naming_free, naming_stats},
     {"config", config_init, NULL, config_stop, config_free, config_stats},
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
+    {"distro", distro_init, distro_start, distro_stop, distro_free, distro_stats},
     {"http", NULL, http_start, http_stop, NULL, NULL},
 };
 #define N_MODULES (sizeof(modules) / sizeof(modules[0]))

@@ -78,6 +78,18 @@ static const nc_opt opts[] = {
     {"cluster-fail-threshold", NC_OPT_INT, "3", F(cluster_fail_threshold), 1, 1000,
      "a peer is DOWN after more than this many consecutive failed reports (or a refused "
      "connect); fewer make it SUSPICIOUS"},
+    /* Distro (server/cluster/distro.h) */
+    {"distro-delay-ms", NC_OPT_INT, "1000", F(distro_delay_ms), 0, 600000,
+     "Distro merge window: a client's changes within it go to peers in one CHANGE (the first "
+     "after a quiet window goes at once)"},
+    {"distro-retry-ms", NC_OPT_INT, "3000", F(distro_retry_ms), 1, 600000,
+     "re-send a Distro CHANGE/DELETE a peer did not acknowledge after this long"},
+    {"distro-verify-ms", NC_OPT_INT, "5000", F(distro_verify_ms), 50, 600000,
+     "assert this node's clients to every peer (Distro VERIFY) this often"},
+    {"distro-expire-ms", NC_OPT_INT, "180000", F(distro_expire_ms), 100, 86400000,
+     "drop a peer's client not asserted (VERIFY) for this long"},
+    {"distro-grace-ms", NC_OPT_INT, "15000", F(distro_grace_ms), 1, 86400000,
+     "keep a DOWN (or restarted) member's clients this long for their new owners to assert them"},
     {"cluster-hold-ready-ms", NC_OPT_INT, "0", F(cluster_hold_ready_ms), 0, 86400000,
      "testing: hold readiness this long after start (SDK ServerCheck refused, readiness 503)"},
 };

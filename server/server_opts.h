@@ -30,6 +30,8 @@ typedef struct nc_server_cfg {
   char *cluster_conf, *members, *advertise_ip;
   long cluster_report_ms, cluster_unhealthy_report_ms, cluster_request_timeout_ms;
   long cluster_fail_threshold, cluster_hold_ready_ms;
+  /* Distro (server/cluster/distro.h) */
+  long distro_delay_ms, distro_retry_ms, distro_verify_ms, distro_expire_ms, distro_grace_ms;
 } nc_server_cfg;
 
 /* Parses argv into cfg (see nc_opts_parse for the return values) and
