@@ -23,16 +23,17 @@
 
 static nc_gcli_env *g_env;
 
-static nc_tcluster *start_one(const char *const *args) {
+enum { TARGET_CAP = 80 };
+
+/* One node; its SDK and cluster gRPC targets into sdk and peer. */
+static nc_tcluster *start_one(const char *const *args, char *sdk, char *peer) {
   nc_tcluster_opts o = {.nodes = 1, .args = args};
   nc_tcluster *c = NULL;
   assert_int_equal(nc_tcluster_start(&o, &c), 0);
-  return c;
-}
-
-static void target_of(const nc_tcluster *c, int cluster_port, char *buf, size_t cap) {
   const nc_test_nacosd *s = nc_tcluster_node(c, 0);
-  snprintf(buf, cap, "%s:%d", s->host, cluster_port ? s->cluster_port : s->grpc_port);
+  snprintf(sdk, TARGET_CAP, "%s:%d", s->host, s->grpc_port);
+  snprintf(peer, TARGET_CAP, "%s:%d", s->host, s->cluster_port);
+  return c;
 }
 
 /* One raw ServerCheckRequest; the decoded answer (caller frees) or NULL. */
@@ -71,10 +72,8 @@ static int readiness(const nc_tcluster *c, char **body) {
 static void test_held_readiness_refuses_sdk_server_check(void **state) {
   (void)state;
   const char *args[] = {"--cluster-hold-ready-ms", "5000", NULL};
-  nc_tcluster *c = start_one(args);
-  char sdk[80], peer[80], *body = NULL;
-  target_of(c, 0, sdk, sizeof(sdk));
-  target_of(c, 1, peer, sizeof(peer));
+  char sdk[TARGET_CAP], peer[TARGET_CAP], *body = NULL;
+  nc_tcluster *c = start_one(args, sdk, peer);
   nc_msg *m = server_check(sdk);
   assert_non_null(m);
   assert_string_equal(m->type, "ErrorResponse");
@@ -115,10 +114,8 @@ static cJSON *report_body(const char *ip, int port) {
 
 static void test_member_report_only_on_cluster_port(void **state) {
   (void)state;
-  nc_tcluster *c = start_one(NULL);
-  char sdk[80], peer[80];
-  target_of(c, 0, sdk, sizeof(sdk));
-  target_of(c, 1, peer, sizeof(peer));
+  char sdk[TARGET_CAP], peer[TARGET_CAP];
+  nc_tcluster *c = start_one(NULL, sdk, peer);
   nc_tw *tw = nc_tw_open(g_env, sdk, NULL);
   assert_non_null(tw);
   nc_tw_reply r = nc_tw_call_reply(tw, "MemberReportRequest", report_body("10.9.9.9", 8848));
@@ -152,13 +149,16 @@ static int wc_connect_as_peer(const char *target, nc_wc **out) {
   return nc_wc_connect(g_env, &o, NULL, NULL, NULL, out);
 }
 
+/* The console's metaInfo of wc's connection. */
+static const cJSON *meta_of(const cJSON *current, const nc_wc *wc) {
+  return cJSON_GetObjectItem(cJSON_GetObjectItem(current, nc_wc_connection_id(wc)), "metaInfo");
+}
+
 static void test_source_cluster_label_on_sdk_port_grants_nothing(void **state) {
   (void)state;
   const char *args[] = {"--max-connections", "1", NULL};
-  nc_tcluster *c = start_one(args);
-  char sdk[80], peer[80];
-  target_of(c, 0, sdk, sizeof(sdk));
-  target_of(c, 1, peer, sizeof(peer));
+  char sdk[TARGET_CAP], peer[TARGET_CAP];
+  nc_tcluster *c = start_one(args, sdk, peer);
   nc_tw *tw = nc_tw_open(g_env, sdk, NULL);
   assert_non_null(tw);
   nc_wc *fake = NULL, *real = NULL;
@@ -178,10 +178,7 @@ static void test_source_cluster_label_on_sdk_port_grants_nothing(void **state) {
                    0);
   cJSON *cur = cJSON_Parse(body);
   free(body);
-  const cJSON *fm = cJSON_GetObjectItem(
-      cJSON_GetObjectItem(cur, nc_wc_connection_id(fake)), "metaInfo");
-  const cJSON *rm = cJSON_GetObjectItem(
-      cJSON_GetObjectItem(cur, nc_wc_connection_id(real)), "metaInfo");
+  const cJSON *fm = meta_of(cur, fake), *rm = meta_of(cur, real);
   assert_non_null(fm);
   assert_non_null(rm);
   assert_string_equal(nc_json_str(cJSON_GetObjectItem(fm, "labels"), "source", ""), "cluster");
