@@ -308,6 +308,18 @@ int main(int argc, char **argv) {
   nc_grpc_init();
   uv_loop_init(&a.loop);
   a.cfg = &cfg;
+  /* Signals first: a SIGTERM that arrives while the modules start (or
+   * right after the port file appears, when a script already acts on it)
+   * must mean a clean shutdown, not the default action. */
+  uv_signal_init(&a.loop, &a.sig_term);
+  uv_signal_init(&a.loop, &a.sig_int);
+  uv_signal_start(&a.sig_term, on_signal, SIGTERM);
+  uv_signal_start(&a.sig_int, on_signal, SIGINT);
+  a.argc = argc;
+  a.argv = argv;
+  uv_signal_init(&a.loop, &a.sig_hup);
+  a.sig_hup.data = &a;
+  uv_signal_start(&a.sig_hup, on_sighup, SIGHUP);
   size_t inited = 0;
   if (modules_up(&a, &inited) != 0)
     goto out;
@@ -318,15 +330,6 @@ int main(int argc, char **argv) {
     nc_error("cannot write port file %s", cfg.port_file);
     goto out;
   }
-  uv_signal_init(&a.loop, &a.sig_term);
-  uv_signal_init(&a.loop, &a.sig_int);
-  uv_signal_start(&a.sig_term, on_signal, SIGTERM);
-  uv_signal_start(&a.sig_int, on_signal, SIGINT);
-  a.argc = argc;
-  a.argv = argv;
-  uv_signal_init(&a.loop, &a.sig_hup);
-  a.sig_hup.data = &a;
-  uv_signal_start(&a.sig_hup, on_sighup, SIGHUP);
   nc_sdnotify("READY=1"); /* storage loaded and every port listening */
   uv_run(&a.loop, UV_RUN_DEFAULT);
   exit_code = 0;
