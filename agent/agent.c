@@ -219,6 +219,13 @@ int nc_agent_new(uv_loop_t *loop, const nc_agent_cfg *cfg, nc_agent **out) {
   nc_up_cbs ucbs = {up_connected, up_disconnected, up_push, ag};
   if ((rc = nc_up_new(loop, ag->env, &uo, &ucbs, &ag->up)) != 0)
     goto fail;
+  /* Signals before the socket exists: a SIGTERM sent as soon as it
+   * accepts must stop the agent cleanly. */
+  uv_signal_init(loop, &ag->sigterm);
+  uv_signal_init(loop, &ag->sigint);
+  ag->sigterm.data = ag->sigint.data = ag;
+  uv_signal_start(&ag->sigterm, on_signal, SIGTERM);
+  uv_signal_start(&ag->sigint, on_signal, SIGINT);
   nc_ipc_srv_opts so = {0};
   so.path = cfg->socket;
   so.max_line = (size_t)cfg->max_line;
@@ -229,11 +236,6 @@ int nc_agent_new(uv_loop_t *loop, const nc_agent_cfg *cfg, nc_agent **out) {
   if ((rc = nc_ipc_srv_new(loop, &so, &scbs, &ag->srv)) != 0 ||
       (rc = nc_ag_metrics_start(ag)) != 0)
     goto fail;
-  uv_signal_init(loop, &ag->sigterm);
-  uv_signal_init(loop, &ag->sigint);
-  ag->sigterm.data = ag->sigint.data = ag;
-  uv_signal_start(&ag->sigterm, on_signal, SIGTERM);
-  uv_signal_start(&ag->sigint, on_signal, SIGINT);
   uv_timer_init(loop, &ag->housekeeping);
   ag->housekeeping.data = ag;
   uv_timer_start(&ag->housekeeping, on_housekeeping, 1000, 1000);
