@@ -162,6 +162,7 @@ static int distro_init(app *a) {
       .verify_ms = (int)c->distro_verify_ms,
       .expire_ms = (int)c->distro_expire_ms,
       .grace_ms = (int)c->distro_grace_ms,
+      .chunk_bytes = (int)c->distro_chunk_bytes,
   };
   return nc_distro_new(&a->loop, a->srv, a->cluster, a->naming, &o, &a->distro);
 }

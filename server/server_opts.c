@@ -90,6 +90,8 @@ static const nc_opt opts[] = {
      "drop a peer's client not asserted (VERIFY) for this long"},
     {"distro-grace-ms", NC_OPT_INT, "15000", F(distro_grace_ms), 1, 86400000,
      "keep a DOWN (or restarted) member's clients this long for their new owners to assert them"},
+    {"distro-chunk-bytes", NC_OPT_INT, "1048576", F(distro_chunk_bytes), 512, 3145728,
+     "page a snapshot served to a starting nacos-c peer in chunks of about this many bytes"},
     {"cluster-hold-ready-ms", NC_OPT_INT, "0", F(cluster_hold_ready_ms), 0, 86400000,
      "testing: hold readiness this long after start (SDK ServerCheck refused, readiness 503)"},
 };

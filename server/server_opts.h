@@ -32,6 +32,7 @@ typedef struct nc_server_cfg {
   long cluster_fail_threshold, cluster_hold_ready_ms;
   /* Distro (server/cluster/distro.h) */
   long distro_delay_ms, distro_retry_ms, distro_verify_ms, distro_expire_ms, distro_grace_ms;
+  long distro_chunk_bytes;
 } nc_server_cfg;
 
 /* Parses argv into cfg (see nc_opts_parse for the return values) and

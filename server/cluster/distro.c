@@ -200,7 +200,7 @@ int nc_distro_new(uv_loop_t *loop, nc_srv *srv, nc_cluster *cl, nc_naming *n,
   d->o.verify_ms = dflt(opts->verify_ms, 5000);
   d->o.expire_ms = dflt(opts->expire_ms, 180000);
   d->o.grace_ms = dflt(opts->grace_ms, 15000);
-  d->o.load_retry_ms = dflt(opts->load_retry_ms, 1000);
+  d->o.load_retry_ms = dflt(opts->load_retry_ms, 500);
   d->o.snapshot_timeout_ms = dflt(opts->snapshot_timeout_ms, 30000);
   d->o.chunk_bytes = dflt(opts->chunk_bytes, 1 << 20);
   if (!(d->tasks = nc_strmap_new()) || !(d->digest = nc_strmap_new()) ||

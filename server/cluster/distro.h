@@ -36,7 +36,7 @@ typedef struct nc_distro_opts {
   int verify_ms;         /* 0 = 5000 */
   int expire_ms;         /* synced clients not renewed; 0 = 180000 */
   int grace_ms;          /* after the owner went DOWN; 0 = 15000 */
-  int load_retry_ms;     /* snapshot round period; 0 = 1000 */
+  int load_retry_ms;     /* snapshot round period; 0 = 500 */
   int snapshot_timeout_ms; /* one chunk; 0 = 30000 */
   int chunk_bytes;       /* snapshot chunk target; 0 = 1 MiB */
 } nc_distro_opts;

@@ -6,6 +6,7 @@
 #define DISTRO_ITEST_H
 
 #include "cluster_itest.h"
+#include "nc_grpc.h"
 #include "nc_testwait.h"
 #include "nc_testwire.h"
 
@@ -66,6 +67,19 @@ static int dit_last_pushed(nc_tw *tw, const char *svc) {
   }
   return -1;
 }
+
+/* The main body of every Distro test program: gRPC and the client env
+ * around the cmocka run. */
+#define DIT_MAIN(tests)                                                                            \
+  do {                                                                                             \
+    nc_grpc_init();                                                                                \
+    if (nc_gcli_env_new(1, &g_env) != 0)                                                           \
+      return 1;                                                                                    \
+    int rc_ = NC_TEST_MAIN(tests);                                                                 \
+    nc_gcli_env_free(g_env);                                                                       \
+    nc_grpc_shutdown();                                                                            \
+    return rc_;                                                                                    \
+  } while (0)
 
 /* Not every program uses every helper. */
 __attribute__((unused)) static void dit_refs_(void) {

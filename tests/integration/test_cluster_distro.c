@@ -120,15 +120,9 @@ static void test_burst_merges_and_arrives(void **state) {
 }
 
 int main(void) {
-  nc_grpc_init();
-  if (nc_gcli_env_new(1, &g_env) != 0)
-    return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_seen_and_pushed_everywhere),
       cmocka_unit_test(test_burst_merges_and_arrives),
   };
-  int rc = NC_TEST_MAIN(tests);
-  nc_gcli_env_free(g_env);
-  nc_grpc_shutdown();
-  return rc;
+  DIT_MAIN(tests);
 }

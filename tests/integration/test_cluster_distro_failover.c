@@ -121,14 +121,8 @@ static void test_failover_without_a_flap_then_restart(void **state) {
 }
 
 int main(void) {
-  nc_grpc_init();
-  if (nc_gcli_env_new(1, &g_env) != 0)
-    return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_failover_without_a_flap_then_restart),
   };
-  int rc = NC_TEST_MAIN(tests);
-  nc_gcli_env_free(g_env);
-  nc_grpc_shutdown();
-  return rc;
+  DIT_MAIN(tests);
 }
