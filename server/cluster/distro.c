@@ -76,31 +76,47 @@ static void on_change(nc_distro *d, nc_req *r, const nc_distro_req *q, const cha
   ok(r);
 }
 
-/* nacos-c's digest: {"clients":{id: revision}} -> ncMismatch [ids]. */
-static void on_digest(nc_distro *d, nc_req *r, const nc_distro_req *q) {
+static int in_digest(void *ud, const char *id) { return nc_strmap_get(ud, id) != NULL; }
+
+/* nacos-c's digest: {"clients":{id: revision}} -> ncMismatch [ids]. It
+ * lists every client of its sender, so the sender's synced clients it does
+ * not list are gone there (their DELETE was lost, or the sender restarted
+ * before anyone saw it DOWN): they go after the grace like a DOWN member's
+ * (unless changed within the last verify period: a CHANGE that overtook
+ * the digest). */
+static void on_digest(nc_distro *d, nc_req *r, const nc_distro_req *q, const char *from) {
   const cJSON *cl = cJSON_GetObjectItemCaseSensitive(q->content, "clients");
   if (!cJSON_IsObject(cl)) {
     nc_req_fail(r, RESP, 500, "digest content must carry a clients object");
     return;
   }
   cJSON *resp = nc_resp_ok(), *bad = resp ? cJSON_AddArrayToObject(resp, "ncMismatch") : NULL;
-  if (!bad) {
+  nc_strmap *listed = nc_strmap_new();
+  if (!bad || !listed) {
     cJSON_Delete(resp);
+    nc_strmap_free(listed, NULL);
     nc_req_fail(r, RESP, 500, "out of memory");
     return;
   }
   const cJSON *it;
+  int complete = 1;
   cJSON_ArrayForEach(it, cl) {
     uint64_t rev = cJSON_IsNumber(it) && it->valuedouble >= 0 ? (uint64_t)it->valuedouble : 0;
     if (!cJSON_IsNumber(it) || nc_naming_sync_verify(d->n, it->string, rev) != 0)
       cJSON_AddItemToArray(bad, cJSON_CreateString(it->string));
+    if (nc_strmap_put(listed, it->string, (void *)1, NULL))
+      complete = 0;
   }
+  if (complete && *from)
+    nc_naming_sync_retain(d->n, from, in_digest, listed, (uint64_t)d->o.verify_ms,
+                          (uint64_t)d->o.grace_ms);
+  nc_strmap_free(listed, NULL);
   nc_req_reply(r, RESP, resp);
 }
 
-static void on_verify(nc_distro *d, nc_req *r, const nc_distro_req *q) {
+static void on_verify(nc_distro *d, nc_req *r, const nc_distro_req *q, const char *from) {
   if (strcmp(q->type, NC_DISTRO_DIGEST_TYPE) == 0 && q->content) {
-    on_digest(d, r, q);
+    on_digest(d, r, q, from);
     return;
   }
   const char *id = NULL, *err = "VERIFY without content";
@@ -160,7 +176,7 @@ static void h_distro(void *ud, nc_req *r, const nc_msg *m) {
     }
     ok(r);
   } else if (strcmp(q.op, "VERIFY") == 0)
-    on_verify(d, r, &q);
+    on_verify(d, r, &q, from);
   else if (strcmp(q.op, "QUERY") == 0)
     on_query(d, r, &q);
   else

@@ -293,11 +293,9 @@ void nc_distro_on_verify(uv_timer_t *timer) {
         cJSON_Delete(content);
         continue;
       }
+      /* sent also when empty: it tells the peer we hold nothing */
       nc_nreg_each_client(d->reg, 1, NULL, each_native, &w);
-      if (cJSON_GetArraySize(w.digest) == 0)
-        cJSON_Delete(content); /* nothing of ours to assert */
-      else
-        verify_send(d, p[i].address, NC_DISTRO_DIGEST_TYPE, "digest", content, "");
+      verify_send(d, p[i].address, NC_DISTRO_DIGEST_TYPE, "digest", content, "");
     } else
       nc_nreg_each_client(d->reg, 1, NULL, each_native, &w);
   }

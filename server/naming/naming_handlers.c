@@ -322,6 +322,18 @@ int nc_naming_sync_verify(nc_naming *n, const char *client_id, uint64_t rev) {
   return nc_nreg_sync_verify(n->reg, client_id, rev, nc_now_ms());
 }
 
+size_t nc_naming_sync_retain(nc_naming *n, const char *owner,
+                             int (*listed)(void *ud, const char *id), void *ud,
+                             uint64_t min_age_ms, uint64_t grace_ms) {
+  uint64_t now = nc_now_ms();
+  size_t marked = nc_nreg_sync_retain(n->reg, owner, listed, ud,
+                                      now > min_age_ms ? now - min_age_ms : 0, now + grace_ms);
+  if (marked)
+    nc_info("%zu synced client(s) of %s no longer asserted: they go in %llu ms", marked, owner,
+            (unsigned long long)grace_ms);
+  return marked;
+}
+
 void nc_naming_set_sync_expire(nc_naming *n, uint64_t expire_ms) {
   n->sync_expire_ms = expire_ms ? expire_ms : SYNC_EXPIRE_MS;
 }

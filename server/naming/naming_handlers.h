@@ -65,6 +65,12 @@ int nc_naming_sync_apply(nc_naming *n, const char *client_id, const char *owner,
                          nc_nreg_entry *e, size_t cnt);
 int nc_naming_sync_delete(nc_naming *n, const char *client_id);
 int nc_naming_sync_verify(nc_naming *n, const char *client_id, uint64_t rev);
+/* owner asserted all its clients: its synced ones not listed and not
+ * applied within the last min_age_ms go after grace_ms unless asserted
+ * (nc_nreg_sync_retain). */
+size_t nc_naming_sync_retain(nc_naming *n, const char *owner,
+                             int (*listed)(void *ud, const char *id), void *ud,
+                             uint64_t min_age_ms, uint64_t grace_ms);
 /* Synced clients not renewed for expire_ms are dropped by the periodic
  * tick (0: 180000, Nacos's nacos.naming.client.expired.time). */
 void nc_naming_set_sync_expire(nc_naming *n, uint64_t expire_ms);

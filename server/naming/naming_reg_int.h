@@ -40,6 +40,7 @@ typedef struct nc_nreg_client {
   char *owner;          /* synced: the member it came from ("" unknown) */
   uint64_t revision;    /* native: bumped on every publish change; synced: the owner's */
   uint64_t renew_ms;    /* synced: creation or last matching VERIFY (wall ms) */
+  uint64_t applied_ms;  /* synced: last CHANGE / snapshot entry applied (wall ms) */
   uint64_t grace_until; /* synced: removal deadline after its owner went DOWN; 0 none */
 } nc_nreg_client;
 

@@ -140,6 +140,12 @@ int nc_nreg_sync_verify(nc_nreg *r, const char *id, uint64_t rev, uint64_t now_m
 /* Removes synced clients not renewed for expire_ms before now_ms, and
  * those whose DOWN grace ended; returns how many. */
 size_t nc_nreg_sync_expire(nc_nreg *r, uint64_t now_ms, uint64_t expire_ms);
+/* The member owner listed all its clients (a nacos-c digest): its synced
+ * clients not listed (listed() 0) and not applied since applied_before_ms
+ * (a CHANGE that overtook the digest) go at deadline_ms, like a DOWN
+ * member's, unless asserted first; returns how many were so marked. */
+size_t nc_nreg_sync_retain(nc_nreg *r, const char *owner, int (*listed)(void *ud, const char *id),
+                           void *ud, uint64_t applied_before_ms, uint64_t deadline_ms);
 /* The member owner went DOWN: its synced clients go at deadline_ms unless
  * renewed (VERIFY) or re-sent first. up: it is back, forget the deadlines. */
 void nc_nreg_owner_down(nc_nreg *r, const char *owner, uint64_t deadline_ms);

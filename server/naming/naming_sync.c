@@ -82,6 +82,7 @@ int nc_nreg_sync_apply(nc_nreg *r, const char *id, const char *owner, uint64_t r
   if (c) {
     c->revision = rev;
     c->grace_until = 0;
+    c->applied_ms = now_ms;
     if (set_owner(c, owner))
       rc = NC_ENOMEM;
   }
@@ -129,6 +130,23 @@ size_t nc_nreg_sync_expire(nc_nreg *r, uint64_t now_ms, uint64_t expire_ms) {
   for (nc_strmap_iter_init(&it, gone); nc_strmap_iter_next(&it, &id, NULL); n++)
     nc_nreg_drop(r, id, 0);
   nc_strmap_free(gone, NULL);
+  return n;
+}
+
+size_t nc_nreg_sync_retain(nc_nreg *r, const char *owner, int (*listed)(void *ud, const char *id),
+                           void *ud, uint64_t applied_before_ms, uint64_t deadline_ms) {
+  size_t n = 0;
+  nc_strmap_iter it;
+  const char *id;
+  void *v;
+  for (nc_strmap_iter_init(&it, r->clients); nc_strmap_iter_next(&it, &id, &v);) {
+    nc_nreg_client *c = v;
+    if (c->synced && !c->grace_until && c->owner && strcmp(c->owner, owner) == 0 &&
+        c->applied_ms < applied_before_ms && !listed(ud, id)) {
+      c->grace_until = deadline_ms ? deadline_ms : 1;
+      n++;
+    }
+  }
   return n;
 }
 

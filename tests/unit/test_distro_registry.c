@@ -254,6 +254,32 @@ static void test_failover_dedupe_and_grace(void **state) {
   nc_nreg_free(r);
 }
 
+static int listed_only_b(void *ud, const char *id) {
+  (void)ud;
+  return strcmp(id, "b") == 0;
+}
+
+/* A digest lists every client of its owner: the owner's synced clients it
+ * does not list get the grace (unless applied recently: a CHANGE that
+ * overtook the digest), the listed ones and other owners' stay. */
+static void test_digest_retain(void **state) {
+  (void)state;
+  nc_nreg *r = fresh();
+  assert_int_equal(apply(r, "a", "R", 1, 1, 1, 1000), 0);
+  assert_int_equal(apply(r, "b", "R", 1, 2, 1, 1000), 0);
+  assert_int_equal(apply(r, "new", "R", 1, 3, 1, 9000), 0);
+  assert_int_equal(apply(r, "other", "S", 1, 4, 1, 1000), 0);
+  assert_int_equal(nc_nreg_sync_retain(r, "R", listed_only_b, NULL, 5000, 20000), 1);
+  /* marked once: a later digest does not push the deadline back */
+  assert_int_equal(nc_nreg_sync_retain(r, "R", listed_only_b, NULL, 5000, 90000), 0);
+  assert_int_equal(nhosts(r, "svc"), 4);
+  assert_int_equal(nc_nreg_sync_expire(r, 19999, 180000), 0);
+  assert_int_equal(nc_nreg_sync_expire(r, 20000, 180000), 1);
+  assert_int_equal(nhosts(r, "svc"), 3);
+  assert_int_equal(nc_nreg_client_pubs(r, "a", NULL, NULL, NULL, NULL), NC_ENOTFOUND);
+  nc_nreg_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_remote_data_never_touches_native),
@@ -262,6 +288,7 @@ int main(void) {
       cmocka_unit_test(test_verify_and_expiry),
       cmocka_unit_test(test_each_client_and_pubs),
       cmocka_unit_test(test_failover_dedupe_and_grace),
+      cmocka_unit_test(test_digest_retain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
