@@ -18,6 +18,7 @@ typedef struct ctl_args {
   int json;
   int timeout_ms;
   const char *group, *ns, *cluster, *file, *cas, *data_id;
+  const char *server; /* cluster: a nacosd main port, HOST:PORT */
   double weight;
   int have_weight, healthy_only, help, once;
   /* register / deregister: the instance address from IP PORT or IP:PORT
@@ -71,6 +72,8 @@ int ctl_cmd_config_rm(nc_ipc *c, const ctl_args *a);
 int ctl_cmd_config_list(nc_ipc *c, const ctl_args *a);
 int ctl_cmd_config_history(nc_ipc *c, const ctl_args *a);
 int ctl_cmd_config_watch(nc_ipc *c, const ctl_args *a);
+/* nacosctl_cluster.c; c is NULL when --server is given (no agent needed). */
+int ctl_cmd_cluster(nc_ipc *c, const ctl_args *a);
 
 /* The instance of a register / deregister command line. */
 void ctl_instance_from_args(const ctl_args *a, nc_ipc_instance *in);

@@ -88,4 +88,27 @@ static inline int cit_is(const nc_tcluster *c, int viewer, int target, const cha
   return strcmp(cit_state(c, viewer, target, b, sizeof(b)), state) == 0;
 }
 
+/* 1 when each of the n nodes lists every member UP and reported: its
+ * version and nc.ready came over the wire (MemberReport), not from the
+ * list's defaults. Sleeps 100 ms when not, so it can be polled. */
+static inline int cit_all_up(const nc_tcluster *c, int n) {
+  for (int v = 0; v < n; v++) {
+    cJSON *j = cit_get_json(c, v, "/nacos/v1/core/cluster/nodes", NULL);
+    const cJSON *m;
+    int up = 0;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "data")) {
+      const cJSON *ext = cJSON_GetObjectItem(m, "extendInfo");
+      up += strcmp(nc_json_str(m, "state", ""), "UP") == 0 &&
+            strcmp(nc_json_str(ext, "version", ""), NC_VERSION) == 0 &&
+            cJSON_IsTrue(cJSON_GetObjectItem(ext, "nc.ready"));
+    }
+    cJSON_Delete(j);
+    if (up != n) {
+      cit_sleep_ms(100);
+      return 0;
+    }
+  }
+  return 1;
+}
+
 #endif

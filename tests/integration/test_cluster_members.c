@@ -19,28 +19,6 @@
 #include <signal.h>
 #include <stdio.h>
 
-static int all_see_all_up(const nc_tcluster *c) {
-  for (int v = 0; v < 3; v++) {
-    char path[] = "/nacos/v1/core/cluster/nodes";
-    cJSON *j = cit_get_json(c, v, path, NULL);
-    const cJSON *m;
-    int up = 0;
-    cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "data")) {
-      const cJSON *ext = cJSON_GetObjectItem(m, "extendInfo");
-      /* UP and reported: its own version and nc.ready came over the wire */
-      up += strcmp(nc_json_str(m, "state", ""), "UP") == 0 &&
-            strcmp(nc_json_str(ext, "version", ""), NC_VERSION) == 0 &&
-            cJSON_IsTrue(cJSON_GetObjectItem(ext, "nc.ready"));
-    }
-    cJSON_Delete(j);
-    if (up != 3) {
-      cit_sleep_ms(100);
-      return 0;
-    }
-  }
-  return 1;
-}
-
 static void test_members_up_and_http_lists(void **state) {
   (void)state;
   nc_tcluster *c = cit_start(3, NULL);
@@ -48,7 +26,7 @@ static void test_members_up_and_http_lists(void **state) {
   cit_addr(c, 0, a0, sizeof(a0));
   cit_addr(c, 1, a1, sizeof(a1));
   cit_addr(c, 2, a2, sizeof(a2));
-  NC_TEST_WAIT(all_see_all_up(c), 8000);
+  NC_TEST_WAIT(cit_all_up(c, 3), 8000);
 
   /* v1: RestResult, sorted by address, message null as Spring writes it */
   int st = 0;
@@ -125,7 +103,7 @@ static void test_members_up_and_http_lists(void **state) {
 static void test_killed_node_down_then_up_after_restart(void **state) {
   (void)state;
   nc_tcluster *c = cit_start(3, NULL);
-  NC_TEST_WAIT(all_see_all_up(c), 8000);
+  NC_TEST_WAIT(cit_all_up(c, 3), 8000);
   assert_int_equal(nc_tcluster_kill_node(c, 2, SIGKILL), 128 + SIGKILL);
   NC_TEST_WAIT(cit_is(c, 0, 2, "DOWN") && cit_is(c, 1, 2, "DOWN"), 15000);
   assert_true(nc_tcluster_metric(c, 0, "nacosd_cluster_reports_failed_total") > 0);
@@ -141,7 +119,7 @@ static void test_killed_node_down_then_up_after_restart(void **state) {
 static void test_frozen_node_suspicious_down_and_back(void **state) {
   (void)state;
   nc_tcluster *c = cit_start(3, NULL);
-  NC_TEST_WAIT(all_see_all_up(c), 8000);
+  NC_TEST_WAIT(cit_all_up(c, 3), 8000);
   pid_t pid = nc_tcluster_node(c, 1)->proc.pid;
   assert_int_equal(kill(pid, SIGSTOP), 0);
   nc_test_deadline d = nc_test_deadline_start(20000);
