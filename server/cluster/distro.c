@@ -51,6 +51,9 @@ static const char *sender(nc_distro *d, nc_req *r, const nc_distro_req *q, char 
   return nc_distro_owner_by_ip(d, c ? nc_conn_remote_ip(c) : NULL, buf, cap);
 }
 
+/* For log lines: a sender we could not name. */
+static const char *who(const char *from) { return *from ? from : "an unnamed peer"; }
+
 static void ok(nc_req *r) { nc_req_reply(r, RESP, nc_resp_ok()); }
 
 static void on_change(nc_distro *d, nc_req *r, const nc_distro_req *q, const char *from) {
@@ -58,7 +61,7 @@ static void on_change(nc_distro *d, nc_req *r, const nc_distro_req *q, const cha
   const char *err = "CHANGE without content";
   int rc = q->content ? nc_distro_parse_sync_data(q->content, &c, &err) : NC_EINVAL;
   if (rc) {
-    nc_warn("distro: %s %s from %s refused: %s", q->op, q->key, from, err);
+    nc_warn("distro: %s %s from %s refused: %s", q->op, q->key, who(from), err);
     nc_req_fail(r, RESP, 500, err);
     return;
   }
@@ -66,7 +69,7 @@ static void on_change(nc_distro *d, nc_req *r, const nc_distro_req *q, const cha
   if (rc == NC_EEXISTS) {
     d->st.refused_native++;
     nc_warn("distro: %s of client %s from %s ignored: the client is native here", q->op, c.id,
-            from);
+            who(from));
   }
   nc_distro_client_clear(&c);
   if (rc && rc != NC_EEXISTS) {
@@ -172,7 +175,7 @@ static void h_distro(void *ud, nc_req *r, const nc_msg *m) {
     if (nc_naming_sync_delete(d->n, q.key) == NC_EEXISTS) {
       d->st.refused_native++;
       nc_warn("distro: DELETE of client %s from %s ignored: the client is native here", q.key,
-              from);
+              who(from));
     }
     ok(r);
   } else if (strcmp(q.op, "VERIFY") == 0)

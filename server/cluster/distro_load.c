@@ -209,7 +209,7 @@ void nc_distro_serve_snapshot(nc_distro *d, nc_req *r, const cJSON *body, const 
     nc_req_fail(r, "DistroDataResponse", 500, "out of memory");
     return;
   }
-  nc_info("distro: snapshot for %s: %ld client(s) from %ld of %ld", requester, w.taken,
-          offset, w.total);
+  nc_info("distro: snapshot for %s: %ld client(s) from %ld of %ld",
+          requester && *requester ? requester : "an unnamed peer", w.taken, offset, w.total);
   nc_req_reply(r, "DistroDataResponse", resp);
 }

@@ -88,6 +88,7 @@ __attribute__((unused)) static void dit_refs_(void) {
   (void)dit_last_pushed;
   (void)dit_hosts;
   (void)dit_open;
+  (void)dit_now_ms;
 }
 
 #endif

@@ -4,7 +4,8 @@
  * vanish (every push still has it), the other client's instance is gone
  * everywhere after the grace; the killed node, restarted, is not ready
  * (SDK ServerCheck refused) until its snapshot is applied and then serves
- * the whole cluster's data, without the instance that went meanwhile. */
+ * the whole cluster's data, without the instance that went meanwhile; a
+ * full-cluster restart converges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,9 +121,50 @@ static void test_failover_without_a_flap_then_restart(void **state) {
   assert_int_equal(nc_tcluster_stop(c), 0);
 }
 
+/* All three killed and restarted at once while their clients redo: no
+ * node waits forever for a snapshot (each finds the others loading or
+ * down), and after convergence every node has every live instance. */
+static void test_full_restart_converges(void **state) {
+  (void)state;
+  nc_tcluster *c = cit_start(3, NULL);
+  nc_tw *tw[3];
+  nc_tw_instance in[3] = {{.ip = "10.3.0.1", .port = 1}, {.ip = "10.3.0.2", .port = 2},
+                          {.ip = "10.3.0.3", .port = 3}};
+  for (int i = 0; i < 3; i++) {
+    tw[i] = dit_open(c, i, 20000);
+    assert_non_null(tw[i]);
+    nc_tw_reply r = nc_tw_register(tw[i], "rsvc", &in[i]);
+    assert_true(nc_tw_ok(&r));
+  }
+  for (int i = 0; i < 3; i++)
+    NC_TEST_WAIT(dit_hosts(tw[i], "rsvc") == 3, 5000);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(nc_tcluster_kill_node(c, i, SIGKILL), 128 + SIGKILL);
+  for (int i = 0; i < 3; i++) {
+    nc_tw_close(tw[i]);
+    assert_int_equal(nc_tcluster_restart_node(c, i), 0);
+  }
+  long long t0 = dit_now_ms();
+  /* the clients redo, each on its node once that is ready */
+  for (int i = 0; i < 3; i++) {
+    tw[i] = dit_open(c, i, 20000);
+    assert_non_null(tw[i]);
+    nc_tw_reply r = nc_tw_register(tw[i], "rsvc", &in[i]);
+    assert_true(nc_tw_ok(&r));
+  }
+  for (int i = 0; i < 3; i++)
+    NC_TEST_WAIT(dit_hosts(tw[i], "rsvc") == 3, 10000);
+  fprintf(stderr, "distro full restart: all ready and converged %lld ms after the restarts\n",
+          dit_now_ms() - t0);
+  for (int i = 0; i < 3; i++)
+    nc_tw_close(tw[i]);
+  assert_int_equal(nc_tcluster_stop(c), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_failover_without_a_flap_then_restart),
+      cmocka_unit_test(test_full_restart_converges),
   };
   DIT_MAIN(tests);
 }
