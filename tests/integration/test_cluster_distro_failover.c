@@ -121,6 +121,16 @@ static void test_failover_without_a_flap_then_restart(void **state) {
   assert_int_equal(nc_tcluster_stop(c), 0);
 }
 
+/* Node i's client registers in[i] into rsvc (once the node is ready). */
+static void register_each(nc_tcluster *c, nc_tw **tw, const nc_tw_instance *in) {
+  for (int i = 0; i < 3; i++) {
+    tw[i] = dit_open(c, i, 20000);
+    assert_non_null(tw[i]);
+    nc_tw_reply r = nc_tw_register(tw[i], "rsvc", &in[i]);
+    assert_true(nc_tw_ok(&r));
+  }
+}
+
 /* All three killed and restarted at once while their clients redo: no
  * node waits forever for a snapshot (each finds the others loading or
  * down), and after convergence every node has every live instance. */
@@ -130,12 +140,7 @@ static void test_full_restart_converges(void **state) {
   nc_tw *tw[3];
   nc_tw_instance in[3] = {{.ip = "10.3.0.1", .port = 1}, {.ip = "10.3.0.2", .port = 2},
                           {.ip = "10.3.0.3", .port = 3}};
-  for (int i = 0; i < 3; i++) {
-    tw[i] = dit_open(c, i, 20000);
-    assert_non_null(tw[i]);
-    nc_tw_reply r = nc_tw_register(tw[i], "rsvc", &in[i]);
-    assert_true(nc_tw_ok(&r));
-  }
+  register_each(c, tw, in);
   for (int i = 0; i < 3; i++)
     NC_TEST_WAIT(dit_hosts(tw[i], "rsvc") == 3, 5000);
   for (int i = 0; i < 3; i++)
@@ -146,12 +151,7 @@ static void test_full_restart_converges(void **state) {
   }
   long long t0 = dit_now_ms();
   /* the clients redo, each on its node once that is ready */
-  for (int i = 0; i < 3; i++) {
-    tw[i] = dit_open(c, i, 20000);
-    assert_non_null(tw[i]);
-    nc_tw_reply r = nc_tw_register(tw[i], "rsvc", &in[i]);
-    assert_true(nc_tw_ok(&r));
-  }
+  register_each(c, tw, in);
   for (int i = 0; i < 3; i++)
     NC_TEST_WAIT(dit_hosts(tw[i], "rsvc") == 3, 10000);
   fprintf(stderr, "distro full restart: all ready and converged %lld ms after the restarts\n",
