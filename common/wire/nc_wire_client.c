@@ -188,8 +188,12 @@ const char *nc_wc_connection_id(const nc_wc *wc) { return wc->conn_id; }
 
 /* ---- handshake -------------------------------------------------------- */
 
-/* ServerCheck until it answers (errorCode 300 = server still starting). */
-static int server_check(nc_wc *wc, long long deadline) {
+/* Sends type (an empty internal body) until judge(wc, response) says done
+ * (1) or failed (<0, that status), pausing pause_ms after each "not yet"
+ * (0), until the deadline (NC_ETIMEOUT) or the stream ends (NC_ECLOSED). */
+typedef int (*poll_judge_fn)(nc_wc *wc, const nc_msg *r);
+static int poll_request(nc_wc *wc, const char *type, long long deadline, poll_judge_fn judge,
+                        int pause_ms) {
   cJSON *body = internal_body();
   int rc = NC_ENOMEM;
   if (!body)
@@ -201,26 +205,41 @@ static int server_check(nc_wc *wc, long long deadline) {
       rc = NC_ETIMEOUT;
       break;
     }
-    rc = nc_wc_request(wc, "ServerCheckRequest", body, (int)left, &r);
-    if (rc != 0)
-      break;
-    if (strcmp(r->type, "ServerCheckResponse") == 0 && r->body &&
-        nc_json_int(r->body, "resultCode", 0) == 200) {
-      rc = (wc->conn_id = strdup(nc_json_str(r->body, "connectionId", ""))) ? 0 : NC_ENOMEM;
-      nc_msg_free(r);
+    pthread_mutex_lock(&wc->mu);
+    int closed = wc->closed;
+    pthread_mutex_unlock(&wc->mu);
+    if (closed) {
+      rc = NC_ECLOSED;
       break;
     }
-    long long ec = r->body ? nc_json_int(r->body, "errorCode", 0) : 0;
+    if ((rc = nc_wc_request(wc, type, body, (int)left, &r)) != 0)
+      break;
+    int v = judge(wc, r);
     nc_msg_free(r);
-    if (ec != 300) {
-      nc_warn("wc: ServerCheck refused (errorCode %lld)", ec);
-      rc = NC_EUNAVAIL;
+    if (v != 0) {
+      rc = v > 0 ? 0 : v;
       break;
     }
-    sleep_ms(100);
+    sleep_ms(pause_ms);
   }
   cJSON_Delete(body);
   return rc;
+}
+
+/* ServerCheck until it answers (errorCode 300 = server still starting). */
+static int server_check_judge(nc_wc *wc, const nc_msg *r) {
+  if (strcmp(r->type, "ServerCheckResponse") == 0 && r->body &&
+      nc_json_int(r->body, "resultCode", 0) == 200)
+    return (wc->conn_id = strdup(nc_json_str(r->body, "connectionId", ""))) ? 1 : NC_ENOMEM;
+  long long ec = r->body ? nc_json_int(r->body, "errorCode", 0) : 0;
+  if (ec == 300)
+    return 0;
+  nc_warn("wc: ServerCheck refused (errorCode %lld)", ec);
+  return NC_EUNAVAIL;
+}
+
+static int server_check(nc_wc *wc, long long deadline) {
+  return poll_request(wc, "ServerCheckRequest", deadline, server_check_judge, 100);
 }
 
 static int add_labels(cJSON *labels, const char *const *kv) {
@@ -258,36 +277,13 @@ out:
 }
 
 /* HealthCheck until the server has registered the connection (not 301). */
+static int registered_judge(nc_wc *wc, const nc_msg *r) {
+  (void)wc;
+  return (r->body ? nc_json_int(r->body, "errorCode", 0) : 0) == 301 ? 0 : 1;
+}
+
 static int wait_registered(nc_wc *wc, long long deadline) {
-  cJSON *body = internal_body();
-  int rc = NC_ENOMEM;
-  if (!body)
-    return rc;
-  for (;;) {
-    long long left = deadline - now_ms();
-    nc_msg *r = NULL;
-    if (left <= 0) {
-      rc = NC_ETIMEOUT;
-      break;
-    }
-    pthread_mutex_lock(&wc->mu);
-    int closed = wc->closed;
-    pthread_mutex_unlock(&wc->mu);
-    if (closed) {
-      rc = NC_ECLOSED;
-      break;
-    }
-    rc = nc_wc_request(wc, "HealthCheckRequest", body, (int)left, &r);
-    if (rc != 0)
-      break;
-    long long ec = r->body ? nc_json_int(r->body, "errorCode", 0) : 0;
-    nc_msg_free(r);
-    if (ec != 301)
-      break;
-    sleep_ms(20);
-  }
-  cJSON_Delete(body);
-  return rc;
+  return poll_request(wc, "HealthCheckRequest", deadline, registered_judge, 20);
 }
 
 int nc_wc_connect(nc_gcli_env *env, const nc_wc_opts *opts, nc_wc_push_cb on_push,
