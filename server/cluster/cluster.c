@@ -285,6 +285,8 @@ nc_cluster_hold *nc_cluster_hold_ready(nc_cluster *cl, const char *why) {
     pp = &(*pp)->next;
   *pp = h;
   nc_info("cluster: readiness held (%s)", h->why);
+  if (!h->next && cl->holds == h)
+    nc_cl_report_all(cl); /* peers learn nc.ready=false now, not in 2 s */
   return h;
 }
 
@@ -295,6 +297,8 @@ void nc_cluster_release_ready(nc_cluster *cl, nc_cluster_hold *h) {
       nc_info("cluster: readiness hold released (%s)%s", h->why,
               cl->holds ? "" : "; this node is ready");
       free(h);
+      if (!cl->holds)
+        nc_cl_report_all(cl);
       return;
     }
 }

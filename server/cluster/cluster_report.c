@@ -69,9 +69,24 @@ static void take_ext(nc_cmember *m, const cJSON *node) {
 }
 
 static void on_success(nc_cluster *cl, nc_cmember *m, const cJSON *node) {
+  nc_member_info before, after;
+  nc_member_state old = m->state;
+  nc_cl_member_info(m, &before);
   m->fail_count = 0;
   take_ext(m, node);
-  set_state(cl, m, NC_MEMBER_UP);
+  m->state = NC_MEMBER_UP;
+  nc_cl_member_info(m, &after);
+  /* its readiness matters to Distro (snapshot source) and the agent */
+  if (old != m->state || before.ready != after.ready)
+    nc_cl_notify(cl, m, old);
+}
+
+void nc_cl_report_all(nc_cluster *cl) {
+  /* connected peers only: this is news for them, not a liveness probe, so
+   * it must not count failures against the others */
+  for (size_t i = 0; cl->started && i < cl->n; i++)
+    if (cl->members[i]->peer && cl->members[i]->peer->wc)
+      nc_cl_report_member(cl, cl->members[i]);
 }
 
 static void on_fail(nc_cluster *cl, nc_cmember *m, int refused, const char *why) {

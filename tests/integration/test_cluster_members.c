@@ -136,11 +136,52 @@ static void test_frozen_node_suspicious_down_and_back(void **state) {
   assert_int_equal(nc_tcluster_stop(c), 0);
 }
 
+/* nc.ready of member target in node viewer's list: 1, 0, or -1 unknown. */
+static int ready_seen(const nc_tcluster *c, int viewer, int target) {
+  char want[80];
+  int r = -1;
+  cit_sleep_ms(50);
+  cJSON *j = cit_get_json(c, viewer, "/nacos/v1/core/cluster/nodes", NULL);
+  const cJSON *m;
+  cit_addr(c, target, want, sizeof(want));
+  cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "data")) {
+    const cJSON *rd = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "extendInfo"), "nc.ready");
+    if (strcmp(nc_json_str(m, "address", ""), want) == 0 && cJSON_IsBool(rd))
+      r = cJSON_IsTrue(rd);
+  }
+  cJSON_Delete(j);
+  return r;
+}
+
+/* Readiness travels at once: peers learn a starting node is not ready
+ * from the first exchange on connect, and that it is ready when its last
+ * hold goes, without waiting for the (here 10 s) report round. */
+static void test_peers_learn_readiness_at_once(void **state) {
+  (void)state;
+  static const char *const slow[] = {"--cluster-report-ms", "10000", NULL};
+  static const char *const hold[] = {"--cluster-hold-ready-ms", "4000", NULL};
+  nc_tcluster_opts o = {.nodes = 3, .args_fn = cit_members_args, .ud = (void *)slow};
+  o.node_args[2] = hold;
+  nc_tcluster *c = NULL;
+  assert_int_equal(nc_tcluster_start(&o, &c), 0);
+  if (nc_tcluster_same_host(c)) {
+    nc_tcluster_stop(c);
+    skip();
+  }
+  NC_TEST_WAIT(ready_seen(c, 0, 2) == 0 && ready_seen(c, 1, 2) == 0, 4000);
+  NC_TEST_WAIT(ready_seen(c, 2, 2) == 1, 8000); /* its own hold ended */
+  nc_test_deadline d = nc_test_deadline_start(1500);
+  NC_TEST_WAIT(ready_seen(c, 0, 2) == 1 && ready_seen(c, 1, 2) == 1, 1500);
+  assert_true(nc_test_deadline_elapsed(&d) < nc_test_timeout_ms(1500));
+  assert_int_equal(nc_tcluster_stop(c), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_members_up_and_http_lists),
       cmocka_unit_test(test_killed_node_down_then_up_after_restart),
       cmocka_unit_test(test_frozen_node_suspicious_down_and_back),
+      cmocka_unit_test(test_peers_learn_readiness_at_once),
   };
   return NC_TEST_MAIN(tests);
 }

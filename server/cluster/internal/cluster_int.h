@@ -104,6 +104,8 @@ int nc_cl_report_init(nc_cluster *cl);
 void nc_cl_report_start(nc_cluster *cl);
 /* Sends one MemberReportRequest to m now (unless one is in flight). */
 void nc_cl_report_member(nc_cluster *cl, nc_cmember *m);
+/* The same to every connected peer (this node's readiness changed). */
+void nc_cl_report_all(nc_cluster *cl);
 
 /* cluster_json.c */
 /* Member JSON of m (§1.4); caller owns. */
