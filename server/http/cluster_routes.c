@@ -86,6 +86,29 @@ static void h_v2_self(void *ud, nc_http_req *r) {
   reply_envelope(r, 200, 0, "success", nc_cluster_member_json(ud, nc_cluster_self(ud)));
 }
 
+/* The addresses of the UP members (Nacos's memberAddressInfos). */
+static void h_v1_simple(void *ud, nc_http_req *r) {
+  cJSON *all = nc_cluster_members_json(ud), *out = cJSON_CreateArray();
+  const cJSON *m;
+  cJSON_ArrayForEach(m, all) {
+    if (out && strcmp(nc_json_str(m, "state", ""), "UP") == 0)
+      cJSON_AddItemToArray(out, cJSON_CreateString(nc_json_str(m, "address", "")));
+  }
+  cJSON_Delete(all);
+  reply_envelope(r, 200, 200, NULL, out);
+}
+
+/* This node's own state: always UP once it answers HTTP, as in Nacos. */
+static void h_v1_health(void *ud, nc_http_req *r) {
+  (void)ud;
+  reply_envelope(r, 200, 200, NULL, cJSON_CreateString("UP"));
+}
+
+static void h_v2_health(void *ud, nc_http_req *r) {
+  (void)ud;
+  reply_envelope(r, 200, 0, "success", cJSON_CreateString("UP"));
+}
+
 static void h_readiness(void *ud, nc_http_req *r) {
   char why[200], body[256];
   if (nc_cluster_ready(ud, why, sizeof(why))) {
@@ -100,6 +123,9 @@ static void h_readiness(void *ud, nc_http_req *r) {
 const nc_http_route nc_cluster_routes[] = {
     {"/nacos/v1/core/cluster/nodes", NC_HTTP_GET, h_v1_nodes, 0},
     {"/nacos/v1/core/cluster/self", NC_HTTP_GET, h_v1_self, 0},
+    {"/nacos/v1/core/cluster/simple/nodes", NC_HTTP_GET, h_v1_simple, 0},
+    {"/nacos/v1/core/cluster/health", NC_HTTP_GET, h_v1_health, 0},
+    {"/nacos/v2/core/cluster/node/self/health", NC_HTTP_GET, h_v2_health, 0},
     {"/nacos/v2/core/cluster/node/list", NC_HTTP_GET, h_v2_list, 0},
     {"/nacos/v2/core/cluster/node/self", NC_HTTP_GET, h_v2_self, 0},
     {"/nacos/v1/console/health/readiness", NC_HTTP_GET, h_readiness, 0},

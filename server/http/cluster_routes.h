@@ -5,6 +5,9 @@
  *       RestResult {"code":200,"message":null,"data":[Member...]} sorted by
  *       address; keyword keeps members whose address starts with it
  *   /nacos/v1/core/cluster/self          RestResult, data = self Member
+ *   /nacos/v1/core/cluster/simple/nodes  RestResult, data = ["ip:port" of UP members]
+ *   /nacos/v1/core/cluster/health        RestResult, data = "UP" (this node)
+ *   /nacos/v2/core/cluster/node/self/health  Result, data = "UP"
  *   /nacos/v2/core/cluster/node/list[?address=prefix&state=UP|...]
  *       Result {"code":0,"message":"success","data":[Member...]}; a state
  *       that is no Nacos NodeState (case-insensitive) -> HTTP 400,

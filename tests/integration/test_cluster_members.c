@@ -64,6 +64,19 @@ static void test_members_up_and_http_lists(void **state) {
   assert_string_equal(nc_json_str(cJSON_GetObjectItem(j, "data"), "state", ""), "UP");
   cJSON_Delete(j);
 
+  j = cit_get_json(c, 0, "/nacos/v1/core/cluster/simple/nodes", &st);
+  assert_int_equal(st, 200);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 3);
+  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "data"), 0)->valuestring, a0);
+  cJSON_Delete(j);
+  j = cit_get_json(c, 0, "/nacos/v1/core/cluster/health", &st);
+  assert_string_equal(nc_json_str(j, "data", ""), "UP");
+  cJSON_Delete(j);
+  j = cit_get_json(c, 0, "/nacos/v2/core/cluster/node/self/health", &st);
+  assert_int_equal(nc_json_int(j, "code", -1), 0);
+  assert_string_equal(nc_json_str(j, "data", ""), "UP");
+  cJSON_Delete(j);
+
   /* v2: Result; state case-insensitive; address prefix */
   j = cit_get_json(c, 0, "/nacos/v2/core/cluster/node/list?state=up", &st);
   assert_int_equal(st, 200);
@@ -107,6 +120,9 @@ static void test_killed_node_down_then_up_after_restart(void **state) {
   assert_int_equal(nc_tcluster_kill_node(c, 2, SIGKILL), 128 + SIGKILL);
   NC_TEST_WAIT(cit_is(c, 0, 2, "DOWN") && cit_is(c, 1, 2, "DOWN"), 15000);
   assert_true(nc_tcluster_metric(c, 0, "nacosd_cluster_reports_failed_total") > 0);
+  cJSON *simple = cit_get_json(c, 0, "/nacos/v1/core/cluster/simple/nodes", NULL);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(simple, "data")), 2);
+  cJSON_Delete(simple);
   /* the live ones keep each other UP meanwhile */
   assert_true(cit_is(c, 0, 1, "UP"));
   assert_int_equal(nc_tcluster_restart_node(c, 2), 0);
