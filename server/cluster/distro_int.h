@@ -33,6 +33,7 @@ struct nc_distro {
   nc_distro_opts o; /* defaults resolved */
   uv_timer_t tick, verify, load;
   int closing, stopped;
+  int kicked; /* the tick is set to run on this loop turn */
   nc_strmap *tasks;  /* key -> nc_dtask* */
   nc_strmap *digest; /* peer -> (void*)1 digest works, (void*)2 per-client VERIFY */
   /* start-up load */

@@ -37,6 +37,15 @@ void nc_distro_tasks_free(nc_distro *d) {
   d->tasks = NULL;
 }
 
+/* A task became due now: run the tick on this loop turn rather than at
+ * the next 100 ms beat (once per turn however many become due). */
+static void kick(nc_distro *d) {
+  if (d->kicked || d->stopped)
+    return;
+  d->kicked = 1;
+  uv_timer_start(&d->tick, nc_distro_on_tick, 0, 100);
+}
+
 /* Merge rule (§3.6): one task per (peer, client); events merge into it and
  * the newest action wins. The window is anchored on the first event like
  * Nacos's, but on its leading edge: a client quiet for a window is sent at
@@ -62,8 +71,10 @@ void nc_distro_schedule(nc_distro *d, const char *peer, const char *client, int 
       if (!t->op) /* cooling down after a send: the window's end */
         t->due = t->sent_at + (uint64_t)delay_ms;
       t->op = op;
-      if (delay_ms == 0)
+      if (delay_ms == 0) {
         t->due = now;
+        kick(d);
+      }
     }
     return;
   }
@@ -78,6 +89,7 @@ void nc_distro_schedule(nc_distro *d, const char *peer, const char *client, int 
   t->client = key + pl + 1;
   t->op = op;
   t->due = now;
+  kick(d);
 }
 
 void nc_distro_on_client(void *ud, const char *client_id, int gone) {
@@ -180,6 +192,7 @@ static void dispatch(nc_distro *d, nc_dtask *t, const nc_member_info *p, size_t 
 
 void nc_distro_on_tick(uv_timer_t *timer) {
   nc_distro *d = timer->data;
+  d->kicked = 0;
   if (d->stopped || nc_strmap_count(d->tasks) == 0)
     return;
   nc_member_info p[NC_DISTRO_MAX_MEMBERS];

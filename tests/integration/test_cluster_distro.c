@@ -119,10 +119,53 @@ static void test_burst_merges_and_arrives(void **state) {
   assert_int_equal(nc_tcluster_stop(c), 0);
 }
 
+static int cmp_ll(const void *a, const void *b) {
+  long long x = *(const long long *)a, y = *(const long long *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* distro_visible_ms: 40 clients of A each register once; the time until a
+ * query on C shows the instance, p50 and p99 (goal p99 <= 1000 ms). */
+static void test_visible_latency(void **state) {
+  (void)state;
+  enum { N = 40 };
+  nc_tcluster *c = cit_start(3, NULL);
+  nc_tw *q = dit_open(c, 2, 20000), *tw[N];
+  long long ms[N];
+  assert_non_null(q);
+  for (int i = 0; i < N; i++) {
+    tw[i] = dit_open(c, 0, 20000);
+    assert_non_null(tw[i]);
+  }
+  for (int i = 0; i < N; i++) {
+    char svc[32], ip[32];
+    snprintf(svc, sizeof(svc), "lat-%d", i);
+    snprintf(ip, sizeof(ip), "10.10.0.%d", i + 1);
+    nc_tw_instance in = {.ip = ip, .port = 1};
+    long long t0 = dit_now_ms();
+    nc_tw_reply r = nc_tw_register(tw[i], svc, &in);
+    assert_true(nc_tw_ok(&r));
+    long long w = -1;
+    NC_TEST_POLL(dit_hosts(q, svc) == 1, 5000, w);
+    assert_true(w >= 0);
+    ms[i] = dit_now_ms() - t0;
+  }
+  qsort(ms, N, sizeof(ms[0]), cmp_ll);
+  long long p50 = ms[N / 2], p99 = ms[N - 1];
+  fprintf(stderr, "distro_visible_ms (register on A -> query on C): p50 %lld, p99 %lld\n", p50,
+          p99);
+  assert_true(p99 <= nc_test_timeout_ms(1000));
+  for (int i = 0; i < N; i++)
+    nc_tw_close(tw[i]);
+  nc_tw_close(q);
+  assert_int_equal(nc_tcluster_stop(c), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_seen_and_pushed_everywhere),
       cmocka_unit_test(test_burst_merges_and_arrives),
+      cmocka_unit_test(test_visible_latency),
   };
   DIT_MAIN(tests);
 }
