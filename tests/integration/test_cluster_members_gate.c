@@ -8,7 +8,8 @@
  * one with the receiver's self Member). A source=cluster label on an
  * SDK-port connection grants nothing: --max-connections refuses it and the
  * console lists it as an SDK connection; on the cluster port the same
- * connection is exempt from the cap. */
+ * connection is exempt from the cap. A bad member list fails start-up
+ * with the reason. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "cluster_itest.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
+#include "nc_testrun.h"
 #include "nc_testwait.h"
 #include "nc_testwire.h"
 
@@ -190,6 +192,44 @@ static void test_source_cluster_label_on_sdk_port_grants_nothing(void **state) {
   assert_int_equal(nc_tcluster_stop(c), 0);
 }
 
+/* Runs nacosd with args until it exits; its exit code, output in r. */
+static int run_nacosd(nc_trun *r, const char *const *args) {
+  char dir[128], data[160];
+  const char *argv[24] = {NC_NACOSD_BIN, "--data-dir", data, "--bind", "127.0.0.1"};
+  int n = 5;
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  snprintf(data, sizeof(data), "%s/data", dir);
+  for (int i = 0; args[i] && n < 23; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+  assert_int_equal(nc_trun_spawn(r, argv, NULL, NULL), 0);
+  int rc = nc_trun_finish(r, nc_test_timeout_ms(10000));
+  nc_test_rmtree(dir);
+  return rc;
+}
+
+/* A member list that does not name this node, an unreadable cluster.conf,
+ * both lists, or a cluster on port 0: start-up fails and says why. */
+static void test_bad_member_list_fails_start(void **state) {
+  (void)state;
+  static nc_trun r;
+  const char *not_me[] = {"--port",         "8848", "--members", "10.255.0.1:8848,10.255.0.2",
+                          "--advertise-ip", "10.255.0.3", NULL};
+  assert_int_equal(run_nacosd(&r, not_me), 1);
+  assert_non_null(strstr(r.ebuf, "this node's address 10.255.0.3:8848 (--advertise-ip) is not "
+                                 "in the member list (10.255.0.1:8848, 10.255.0.2:8848)"));
+  const char *no_file[] = {"--port", "8848", "--cluster-conf", "/nonexistent/cluster.conf", NULL};
+  assert_int_equal(run_nacosd(&r, no_file), 1);
+  assert_non_null(strstr(r.ebuf, "cannot open /nonexistent/cluster.conf"));
+  const char *both[] = {"--port",    "8848", "--cluster-conf", "/x", "--members",
+                        "1.2.3.4", NULL};
+  assert_int_equal(run_nacosd(&r, both), 2);
+  assert_non_null(strstr(r.ebuf, "give one of --cluster-conf and --members"));
+  const char *port0[] = {"--port", "0", "--members", "127.0.0.1:8848", NULL};
+  assert_int_equal(run_nacosd(&r, port0), 2);
+  assert_non_null(strstr(r.ebuf, "cluster mode needs a fixed --port"));
+}
+
 int main(void) {
   nc_grpc_init();
   if (nc_gcli_env_new(1, &g_env) != 0)
@@ -198,6 +238,7 @@ int main(void) {
       cmocka_unit_test(test_held_readiness_refuses_sdk_server_check),
       cmocka_unit_test(test_member_report_only_on_cluster_port),
       cmocka_unit_test(test_source_cluster_label_on_sdk_port_grants_nothing),
+      cmocka_unit_test(test_bad_member_list_fails_start),
   };
   int rc = NC_TEST_MAIN(tests);
   nc_gcli_env_free(g_env);
