@@ -6,8 +6,10 @@
  *   client native here (logged, answered with success; §6.3).
  * - Sender: a native client's change schedules CHANGE (DELETE when it
  *   goes) to every peer, merged over delay_ms anchored on the first event
- *   (newest action wins), sent only to UP connected members, acked, and
- *   retried every retry_ms on failure.
+ *   (newest action wins) on the window's leading edge: a client quiet for
+ *   a window is sent at once, what follows within delay_ms of that send
+ *   goes out together when the window ends. Sent only to UP connected
+ *   members, acked, and retried every retry_ms on failure.
  * - VERIFY every verify_ms once loaded: one digest message per peer per
  *   period between nacos-c peers ({clientId: revision}); a peer that does
  *   not understand it (a Java peer) gets one VERIFY per client. A failed
