@@ -47,6 +47,19 @@ static int has_host(nc_tw *tw, const char *svc, const char *ip) {
   return found;
 }
 
+/* The node's last log line containing what, into buf ("" when none). */
+static const char *log_last(nc_tcluster *c, int i, const char *what, char *buf, size_t cap) {
+  FILE *f = fopen(nc_tcluster_node(c, i)->proc.log_path, "r");
+  char line[1024];
+  buf[0] = 0;
+  while (f && fgets(line, sizeof(line), f))
+    if (strstr(line, what))
+      snprintf(buf, cap, "%s", line);
+  if (f)
+    fclose(f);
+  return buf;
+}
+
 static void test_failover_without_a_flap_then_restart(void **state) {
   (void)state;
   static const char *const extra[] = {"--distro-grace-ms", "3000", NULL};
@@ -109,6 +122,10 @@ static void test_failover_without_a_flap_then_restart(void **state) {
   assert_int_equal(hosts_at_ready, 1);
   assert_true(has_host(a, "fsvc", "10.8.0.1"));
   assert_int_equal(nc_tcluster_metric(c, 0, "nacosd_distro_loaded"), 1);
+  /* the restarted node's readiness waited for a snapshot (not for every
+   * peer to be down or loading) */
+  char last[1024];
+  assert_non_null(strstr(log_last(c, 0, "distro: loaded (", last, sizeof(last)), "snapshot from"));
   assert_true(nc_tcluster_metric(c, 0, "nacosd_distro_snapshot_clients_total") >= 1);
   /* nothing of the old A comes back anywhere */
   nc_test_quiet_ms(1000);
