@@ -161,11 +161,35 @@ static void test_visible_latency(void **state) {
   assert_int_equal(nc_tcluster_stop(c), 0);
 }
 
+/* The issue's second layout: every node on one address with distinct
+ * ports (127.0.0.1:P, P+2, P+4, each with gRPC +1000 and cluster +1001):
+ * members see each other and a registration on node 0 reaches node 2. */
+static void test_one_address_distinct_ports(void **state) {
+  (void)state;
+  nc_tcluster *c = cit_start_opts(3, NULL, 1);
+  assert_true(nc_tcluster_same_host(c));
+  NC_TEST_WAIT(cit_all_up(c, 3), 10000);
+  nc_tw *a = dit_open(c, 0, 20000), *sub = dit_open(c, 2, 20000);
+  assert_non_null(a);
+  assert_non_null(sub);
+  nc_tw_instance in = {.ip = "10.9.5.1", .port = 7101};
+  nc_tw_reply r = nc_tw_register(a, "onehost", &in);
+  assert_true(nc_tw_ok(&r));
+  NC_TEST_WAIT(dit_hosts(sub, "onehost") == 1, 5000);
+  r = nc_tw_deregister(a, "onehost", &in);
+  assert_true(nc_tw_ok(&r));
+  NC_TEST_WAIT(dit_hosts(sub, "onehost") == 0, 5000);
+  nc_tw_close(a);
+  nc_tw_close(sub);
+  assert_int_equal(nc_tcluster_stop(c), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_seen_and_pushed_everywhere),
       cmocka_unit_test(test_burst_merges_and_arrives),
       cmocka_unit_test(test_visible_latency),
+      cmocka_unit_test(test_one_address_distinct_ports),
   };
   DIT_MAIN(tests);
 }

@@ -97,19 +97,24 @@ static int choose_own_addresses(nc_tcluster *c, int attempt) {
   return 0;
 }
 
-/* 127.0.0.1 with three free ports per node; the probes stay bound until
- * all are chosen so no port is handed out twice. */
+/* 127.0.0.1 with distinct ports per node, laid out as nacosd derives a
+ * peer's ports from its main port (gRPC main+1000, cluster main+1001), so
+ * `--members 127.0.0.1:P1,...` works on one address: node i's main port is
+ * base+2i. The probes stay bound until all are checked; NC_EBUSY (choose
+ * again) when one is taken. */
 static int choose_same_host(nc_tcluster *c) {
   int fds[NC_TCLUSTER_MAX * 3], nfd = 0, rc = 0;
+  int base = 20000 + (int)rnd(30000);
   for (int i = 0; i < c->n && rc >= 0; i++) {
     nc_test_nacosd *s = &c->nodes[i].srv;
-    int *ports[3] = {&s->port, &s->grpc_port, &s->cluster_port};
     snprintf(s->host, sizeof(s->host), "127.0.0.1");
+    s->port = base + 2 * i;
+    s->grpc_port = s->port + 1000;
+    s->cluster_port = s->port + 1001;
+    const int ports[3] = {s->port, s->grpc_port, s->cluster_port};
     for (int k = 0; k < 3 && rc >= 0; k++)
-      if ((rc = probe(s->host, 0, &fds[nfd])) > 0) {
-        *ports[k] = rc;
+      if ((rc = probe(s->host, ports[k], &fds[nfd])) > 0)
         nfd++;
-      }
   }
   while (nfd > 0)
     close(fds[--nfd]);

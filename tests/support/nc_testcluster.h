@@ -15,8 +15,10 @@
  * A.B makes the helper choose again (new A.B, then random base ports).
  * Where 127.A.B.x cannot be bound (another OS, a namespace with only
  * 127.0.0.1/32) or NC_TEST_CLUSTER_SAME_HOST=1 is set, every node listens on
- * 127.0.0.1 with three distinct ports each, reserved by binding port 0 (racy:
- * a start that fails is retried with new ports). opts.port0 keeps today's
+ * 127.0.0.1 on its own main port P (random base + 2i) with gRPC P+1000 and
+ * cluster P+1001, as nacosd derives a peer's ports, so --members works in
+ * this layout too (probed first; a start that fails is retried with new
+ * ports). opts.port0 keeps today's
  * single-node style instead: 127.0.0.1 and --port 0 (ports read back from the
  * port file; the members list is then unknown before the start).
  *
