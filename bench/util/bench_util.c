@@ -234,32 +234,86 @@ long long nc_bench_cpu_ms(pid_t pid) {
   return (long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK);
 }
 
-long long nc_bench_metric(int http_port, const char *name) {
-  if (http_port <= 0)
+/* GET path on 127.0.0.1:port (HTTP/1.0, the server closes); the response
+ * (status line, headers, body) into buf, NUL-terminated and truncated to
+ * cap - 1 bytes. Returns the HTTP status or -1. */
+static int http_get(int port, const char *path, char *buf, size_t cap) {
+  if (port <= 0 || cap < 16)
     return -1;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port)};
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  long long v = -1;
-  const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
-  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-      write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1)) {
-    static char buf[1 << 16]; /* the bench's main thread only */
-    size_t len = 0;
+  char req[512];
+  int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path), status = -1;
+  size_t len = 0;
+  if (rl > 0 && (size_t)rl < sizeof(req) && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+      write(fd, req, (size_t)rl) == (ssize_t)rl) {
     ssize_t n;
-    while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+    while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
       len += (size_t)n;
-    buf[len] = '\0';
-    char key[160];
-    snprintf(key, sizeof(key), "\n%s ", name);
-    char *p = strstr(buf, key);
-    if (p)
-      v = atoll(p + strlen(key));
   }
   close(fd);
+  buf[len] = '\0';
+  if (len > 9 && strncmp(buf, "HTTP/1.", 7) == 0)
+    status = atoi(buf + 9);
+  return status;
+}
+
+long long nc_bench_metric(int http_port, const char *name) {
+  static char buf[1 << 16]; /* the bench's main thread only */
+  long long v = -1;
+  if (http_get(http_port, "/metrics", buf, sizeof(buf)) != 200)
+    return -1;
+  char key[160];
+  snprintf(key, sizeof(key), "\n%s ", name);
+  char *p = strstr(buf, key);
+  if (p)
+    v = atoll(p + strlen(key));
   return v;
+}
+
+int nc_bench_http_status(int http_port, const char *path) {
+  char buf[4096];
+  return http_get(http_port, path, buf, sizeof(buf));
+}
+
+double nc_bench_loadavg1(void) {
+  double l = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &l) != 1)
+      l = -1;
+    fclose(f);
+  }
+  return l;
+}
+
+/* Sums "bytes_acked:" (sent) and "bytes_received:" over the `ss -tinH`
+ * lines of established sockets whose local port is one of ports. */
+long long nc_bench_tcp_bytes(const int *ports, int n) {
+  char cmd[512];
+  size_t len = (size_t)snprintf(cmd, sizeof(cmd), "ss -tinH state established '(");
+  for (int i = 0; i < n && len < sizeof(cmd) - 64; i++)
+    len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, "%s sport = :%d", i ? " or" : "",
+                            ports[i]);
+  snprintf(cmd + len, sizeof(cmd) - len, " )' 2>/dev/null");
+  FILE *f = popen(cmd, "r");
+  if (!f)
+    return -1;
+  char line[4096];
+  long long sum = 0;
+  while (fgets(line, sizeof(line), f)) {
+    static const char *const keys[] = {"bytes_acked:", "bytes_received:"};
+    for (int k = 0; k < 2; k++) {
+      const char *p = strstr(line, keys[k]);
+      if (p)
+        sum += atoll(p + strlen(keys[k]));
+    }
+  }
+  int rc = pclose(f);
+  return rc == 0 ? sum : -1;
 }
 
 /* ---- raw gRPC load connections ---- */
@@ -270,20 +324,33 @@ void nc_bench_noop_msg(void *ud, const uint8_t *d, size_t l) {
 
 void nc_bench_noop_closed(void *ud, int st) { (void)ud, (void)st; }
 
-int nc_bench_call_json(nc_gcli *c, const char *type, const char *json, long long *err_code) {
+int nc_bench_call_body(nc_gcli *c, const char *type, const char *json, int timeout_ms,
+                       cJSON **body) {
   uint8_t *buf = NULL, *resp = NULL;
   size_t len = 0, rl = 0;
   nc_msg *m = NULL;
+  *body = NULL;
   int rc = nc_payload_encode(type, "127.0.0.1", NULL, 0, json, strlen(json), &buf, &len);
   if (!rc)
-    rc = nc_gcli_unary(c, buf, len, 5000, &resp, &rl);
+    rc = nc_gcli_unary(c, buf, len, timeout_ms, &resp, &rl);
   free(buf);
   if (!rc)
     rc = nc_payload_decode(resp, rl, &m);
   free(resp);
   if (!rc) {
-    *err_code = nc_json_int(m->body, "errorCode", -1);
+    *body = m->body;
+    m->body = NULL;
     nc_msg_free(m);
+  }
+  return rc;
+}
+
+int nc_bench_call_json(nc_gcli *c, const char *type, const char *json, long long *err_code) {
+  cJSON *body = NULL;
+  int rc = nc_bench_call_body(c, type, json, 5000, &body);
+  if (!rc) {
+    *err_code = nc_json_int(body, "errorCode", -1);
+    cJSON_Delete(body);
   }
   return rc;
 }

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "nc_grpc_client.h"
+#include "nc_json.h"
 
 /* ---- clocks ---- */
 long long nc_bench_now_ms(void); /* monotonic */
@@ -65,6 +66,14 @@ long long nc_bench_cpu_ms(pid_t pid);
  * "nacosd_config_notifies_acked_total") from GET /metrics on
  * 127.0.0.1:http_port, or -1. */
 long long nc_bench_metric(int http_port, const char *name);
+/* The HTTP status of GET path on 127.0.0.1:http_port, or -1. */
+int nc_bench_http_status(int http_port, const char *path);
+/* The machine's 1-minute load average, or -1. */
+double nc_bench_loadavg1(void);
+/* Bytes sent (acked) plus received over the established TCP sockets whose
+ * local port is one of ports[0..n) (loopback: each connection counted
+ * once, at its listener's end), read with `ss -tin`; -1 when ss fails. */
+long long nc_bench_tcp_bytes(const int *ports, int n);
 
 /* ---- raw gRPC load connections ---- */
 
@@ -74,6 +83,10 @@ void nc_bench_noop_closed(void *ud, int st);
 /* Unary call with a JSON body; *err_code gets the reply's errorCode (-1
  * when absent). 0 or an NC_E* of the transport/codec. */
 int nc_bench_call_json(nc_gcli *c, const char *type, const char *json, long long *err_code);
+/* Unary call with a JSON body; on 0 *body is the reply's JSON body (caller
+ * frees; NULL when the reply had none). */
+int nc_bench_call_body(nc_gcli *c, const char *type, const char *json, int timeout_ms,
+                       cJSON **body);
 /* A registered connection labelled module=<module> like an SDK's. *slot
  * (may be NULL) is set before the stream opens so the stream callbacks can
  * already use the client (and reset to NULL on failure). NULL on failure;
