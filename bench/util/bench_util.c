@@ -279,17 +279,6 @@ int nc_bench_http_status(int http_port, const char *path) {
   return http_get(http_port, path, buf, sizeof(buf));
 }
 
-double nc_bench_loadavg1(void) {
-  double l = -1;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &l) != 1)
-      l = -1;
-    fclose(f);
-  }
-  return l;
-}
-
 /* Sums "bytes_acked:" (sent) and "bytes_received:" over the `ss -tinH`
  * lines of established sockets whose local port is one of ports. */
 long long nc_bench_tcp_bytes(const int *ports, int n) {

@@ -68,8 +68,6 @@ long long nc_bench_cpu_ms(pid_t pid);
 long long nc_bench_metric(int http_port, const char *name);
 /* The HTTP status of GET path on 127.0.0.1:http_port, or -1. */
 int nc_bench_http_status(int http_port, const char *path);
-/* The machine's 1-minute load average, or -1. */
-double nc_bench_loadavg1(void);
 /* Bytes sent (acked) plus received over the established TCP sockets whose
  * local port is one of ports[0..n) (loopback: each connection counted
  * once, at its listener's end), read with `ss -tin`; -1 when ss fails. */
