@@ -60,18 +60,6 @@ typedef struct bench {
 
 /* ---- nodes ---- */
 
-static int port_free(int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
-  if (fd < 0)
-    return 0;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-  close(fd);
-  return ok;
-}
-
 /* Node i listens on P+2i (main), +1000 (gRPC), +1001 (cluster): the layout
  * nacosd derives a member's ports from, so --members names main ports. */
 static int choose_ports(bench *b) {
@@ -79,8 +67,8 @@ static int choose_ports(bench *b) {
   for (int attempt = 0; attempt < 50; attempt++) {
     int base = 20000 + rand() % 30000, ok = 1;
     for (int i = 0; i < NODES && ok; i++)
-      ok = port_free(base + 2 * i) && port_free(base + 2 * i + 1000) &&
-           port_free(base + 2 * i + 1001);
+      ok = nc_bench_port_free(base + 2 * i) && nc_bench_port_free(base + 2 * i + 1000) &&
+           nc_bench_port_free(base + 2 * i + 1001);
     if (!ok)
       continue;
     size_t len = 0;
@@ -108,10 +96,11 @@ static int spawn_node(bench *b, int i) {
   snprintf(pf, sizeof(pf), "%s/ports.json", n->dir);
   snprintf(log, sizeof(log), "%s/nacosd-%d.log", n->dir, n->starts++);
   unlink(pf);
-  char *argv[] = {b->nacosd,     "--bind",        "127.0.0.1", "--port",      port,
-                  "--grpc-port", gport,           "--cluster-port", cport,    "--members",
-                  b->members,    "--advertise-ip", "127.0.0.1", "--data-dir", data,
-                  "--port-file", pf,              "--log-level", "warn",      NULL};
+  char *argv[] = {b->nacosd,   "--bind",      "127.0.0.1", "--port",
+                  port,        "--grpc-port", gport,       "--cluster-port",
+                  cport,       "--members",   b->members,  "--advertise-ip",
+                  "127.0.0.1", "--data-dir",  data,        "--port-file",
+                  pf,          "--log-level", "warn",      NULL};
   if ((n->pid = nc_bench_spawn(argv, log)) <= 0 ||
       nc_bench_port_file(pf, "grpc_port", 10000, n->pid) != n->gport) {
     fprintf(stderr, "bench: node %d did not start (log %s)\n", i, log);
@@ -159,23 +148,6 @@ static const char *naming_head(char *json, size_t cap, const char *svc) {
   return json;
 }
 
-/* Hosts of svc on the node c is connected to whose ip is ip (NULL: all);
- * -1 on failure. */
-static int query_hosts(nc_gcli *c, const char *svc, const char *ip) {
-  char json[512];
-  size_t n = strlen(naming_head(json, sizeof(json), svc));
-  snprintf(json + n, sizeof(json) - n, "\"cluster\":\"\",\"healthyOnly\":false}");
-  cJSON *body = NULL;
-  if (nc_bench_call_body(c, "ServiceQueryRequest", json, 5000, &body) != 0)
-    return -1;
-  const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(body, "serviceInfo"), "hosts"), *h;
-  int count = cJSON_IsArray(hosts) ? 0 : -1;
-  cJSON_ArrayForEach(h, hosts) count += !ip || strcmp(nc_json_str(h, "ip", ""), ip) == 0;
-  cJSON_Delete(body);
-  return count;
-}
-
 /* ---- 1: register on A -> visible on C ---- */
 
 static int phase_visible(bench *b) {
@@ -202,7 +174,7 @@ static int phase_visible(bench *b) {
     long long t0 = nc_bench_now_us();
     if (nc_bench_call_json(regs[i], "InstanceRequest", json, &ec) != 0 || ec != 0)
       continue;
-    while (query_hosts(q, svc, NULL) < 1 && nc_bench_now_us() - t0 < 10000000LL)
+    while (nc_bench_query_hosts(q, svc, NULL) < 1 && nc_bench_now_us() - t0 < 10000000LL)
       usleep(200);
     if (nc_bench_now_us() - t0 < 10000000LL)
       lat[got++] = nc_bench_now_us() - t0;
@@ -212,7 +184,7 @@ static int phase_visible(bench *b) {
   qsort(lat, (size_t)got, sizeof(*lat), nc_bench_cmp_ll);
   printf("distro_visible_samples: %d of %d\n", got, n);
   printf("distro_visible_ms_p50: %.1f\n", lat[got / 2] / 1000.0);
-  printf("distro_visible_ms_p99: %.1f\n", lat[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1] / 1000.0);
+  printf("distro_visible_ms_p99: %.1f\n", lat[got * 99 / 100] / 1000.0);
   printf("distro_visible_ms_max: %.1f\n", lat[got - 1] / 1000.0);
   fflush(stdout);
   rc = 0;
@@ -264,7 +236,8 @@ static void sub_msg(void *ud, const uint8_t *d, size_t len) {
 static int agent_node(bench *b, nc_ipc *app) {
   cJSON *r = NULL;
   int idx = -1;
-  if (nc_ipc_call(app, "agent.status", NULL, 2000, &r) == 0 && cJSON_IsTrue(cJSON_GetObjectItem(r, "connected"))) {
+  if (nc_ipc_call(app, "agent.status", NULL, 2000, &r) == 0 &&
+      cJSON_IsTrue(cJSON_GetObjectItem(r, "connected"))) {
     const char *srv = nc_json_str(r, "server", "");
     for (int i = 0; i < NODES; i++) {
       char a[64];
@@ -336,27 +309,27 @@ static int phase_failover(bench *b, pid_t *agent_pid, nc_ipc **app_out) {
   long long ec = -1;
   if (nc_bench_call_json(g_sub.conn, "SubscribeServiceRequest", json, &ec) != 0 || ec != 0)
     return -1;
-  snprintf(servers, sizeof(servers), "127.0.0.1:%d#%d,127.0.0.1:%d#%d", b->n[0].port,
-           b->n[0].gport, b->n[1].port, b->n[1].gport);
+  snprintf(servers, sizeof(servers), "127.0.0.1:%d#%d,127.0.0.1:%d#%d", b->n[0].port, b->n[0].gport,
+           b->n[1].port, b->n[1].gport);
   snprintf(sock, sizeof(sock), "%s/agent.sock", b->dir);
   snprintf(cache, sizeof(cache), "%s/cache", b->dir);
   snprintf(log, sizeof(log), "%s/agent.log", b->dir);
-  char *argv[] = {b->agent, "--servers", servers, "--socket", sock, "--cache-dir", cache,
-                  "--log-level", "warn", NULL};
+  char *argv[] = {b->agent,      "--servers", servers,       "--socket", sock,
+                  "--cache-dir", cache,       "--log-level", "warn",     NULL};
   nc_ipc *app = NULL;
   if ((*agent_pid = nc_bench_spawn(argv, log)) <= 0 || !(app = agent_connect(sock)))
     goto out;
   *app_out = app;
   for (int i = 0; i < 200 && (k = agent_node(b, app)) < 0; i++)
     nc_bench_sleep_ms(50);
-  if (k < 0 || agent_register(app, b->agent_n) != 0 || !(wire = wire_open(b, k, NULL, NULL, NULL)) ||
-      wire_batch(wire, b->wire_n) != 0) {
+  if (k < 0 || agent_register(app, b->agent_n) != 0 ||
+      !(wire = wire_open(b, k, NULL, NULL, NULL)) || wire_batch(wire, b->wire_n) != 0) {
     fprintf(stderr, "bench: failover set-up failed (agent on node %d)\n", k);
     goto out;
   }
   long long end = nc_bench_now_ms() + 15000;
-  while (nc_bench_now_ms() < end &&
-         (atomic_load(&g_sub.last_agent) != b->agent_n || atomic_load(&g_sub.last_wire) != b->wire_n))
+  while (nc_bench_now_ms() < end && (atomic_load(&g_sub.last_agent) != b->agent_n ||
+                                     atomic_load(&g_sub.last_wire) != b->wire_n))
     nc_bench_sleep_ms(10);
   if (nc_bench_now_ms() >= end) {
     fprintf(stderr, "bench: subscriber on C saw %d+%d instances, not %d+%d\n",
@@ -375,7 +348,8 @@ static int phase_failover(bench *b, pid_t *agent_pid, nc_ipc **app_out) {
   nc_gcli *q = wire_open(b, 2, NULL, NULL, NULL);
   end = t0 + 45000;
   while (q && nc_bench_now_ms() < end && (moved < 0 || gone < 0)) {
-    int qa = query_hosts(q, "asvc", AGENT_IP), qall = query_hosts(q, "asvc", NULL);
+    int qa = nc_bench_query_hosts(q, "asvc", AGENT_IP),
+        qall = nc_bench_query_hosts(q, "asvc", NULL);
     if (qa >= 0 && qa < qmin)
       qmin = qa;
     if (moved < 0 && agent_node(b, app) == 1 - k)
@@ -432,8 +406,8 @@ static long long wait_instances(bench *b, int i, long long want, int timeout_ms)
 static int phase_load(bench *b, int owner, int holder, nc_gcli **conns) {
   long long t_open = nc_bench_now_ms();
   nc_gcli_stream_cbs cbs = {nc_bench_noop_msg, nc_bench_noop_closed};
-  int failed = nc_bench_conn_open_many(b->env, b->n[owner].target, "naming", &cbs, conns,
-                                       b->conns, NULL, NULL);
+  int failed = nc_bench_conn_open_many(b->env, b->n[owner].target, "naming", &cbs, conns, b->conns,
+                                       NULL, NULL);
   fprintf(stderr, "bench: %d connections to node %d in %lld ms\n", b->conns - failed, owner,
           nc_bench_now_ms() - t_open);
   if (failed)
@@ -465,21 +439,22 @@ static int phase_load(bench *b, int owner, int holder, nc_gcli **conns) {
 
 /* ---- 4: Distro traffic of the idle pair ---- */
 
+/* name summed over nodes x and y. */
+static long long metric2(bench *b, int x, int y, const char *name) {
+  return metric(b, x, name) + metric(b, y, name);
+}
+
 static void measure_verify(bench *b, int x, int y, const char *suffix) {
   int ports[2] = {b->n[x].cport, b->n[y].cport};
-  long long v0 = metric(b, x, "nacosd_distro_verify_sent_total") +
-                 metric(b, y, "nacosd_distro_verify_sent_total");
-  long long m0 = metric(b, x, "nacosd_distro_verify_mismatches_total") +
-                 metric(b, y, "nacosd_distro_verify_mismatches_total");
+  long long v0 = metric2(b, x, y, "nacosd_distro_verify_sent_total");
+  long long m0 = metric2(b, x, y, "nacosd_distro_verify_mismatches_total");
   long long bytes0 = nc_bench_tcp_bytes(ports, 2);
   double t0 = nc_bench_now_s();
   nc_bench_sleep_ms(b->verify_s * 1000);
   long long bytes1 = nc_bench_tcp_bytes(ports, 2);
   double dt = nc_bench_now_s() - t0;
-  long long v1 = metric(b, x, "nacosd_distro_verify_sent_total") +
-                 metric(b, y, "nacosd_distro_verify_sent_total");
-  long long m1 = metric(b, x, "nacosd_distro_verify_mismatches_total") +
-                 metric(b, y, "nacosd_distro_verify_mismatches_total");
+  long long v1 = metric2(b, x, y, "nacosd_distro_verify_sent_total");
+  long long m1 = metric2(b, x, y, "nacosd_distro_verify_mismatches_total");
   if (bytes0 < 0 || bytes1 < 0)
     printf("verify_bytes_per_s%s: n/a (ss failed)\n", suffix);
   else
@@ -504,7 +479,8 @@ static int phase_restart(bench *b, int k, long long want) {
   printf("restart_instances_at_ready: %lld of %lld\n", held, want);
   printf("restart_snapshot: %lld clients in %lld chunks, load %lld ms\n",
          metric(b, k, "nacosd_distro_snapshot_clients_total"),
-         metric(b, k, "nacosd_distro_snapshot_chunks_total"), metric(b, k, "nacosd_distro_load_ms"));
+         metric(b, k, "nacosd_distro_snapshot_chunks_total"),
+         metric(b, k, "nacosd_distro_load_ms"));
   fflush(stdout);
   return 0;
 }
@@ -556,8 +532,8 @@ static int parse(bench *b, int argc, char **argv, int *keep) {
 }
 
 int main(int argc, char **argv) {
-  static bench b = {.samples = 100, .agent_n = 50, .wire_n = 10, .conns = 3000,
-                    .per_conn = 10, .verify_s = 15};
+  static bench b = {
+      .samples = 100, .agent_n = 50, .wire_n = 10, .conns = 3000, .per_conn = 10, .verify_s = 15};
   int keep = 0, rc = 1, k = -1;
   pid_t agent = 0;
   nc_ipc *app = NULL;

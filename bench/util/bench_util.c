@@ -189,6 +189,18 @@ void nc_bench_rmtree(const char *dir) {
     waitpid(pid, NULL, 0);
 }
 
+int nc_bench_port_free(int port) {
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+  if (fd < 0)
+    return 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+  close(fd);
+  return ok;
+}
+
 void nc_bench_raise_nofile(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -342,6 +354,23 @@ int nc_bench_call_json(nc_gcli *c, const char *type, const char *json, long long
     cJSON_Delete(body);
   }
   return rc;
+}
+
+int nc_bench_query_hosts(nc_gcli *c, const char *svc, const char *ip) {
+  char json[512];
+  snprintf(json, sizeof(json),
+           "{\"namespace\":\"public\",\"serviceName\":\"%s\",\"groupName\":\"DEFAULT_GROUP\","
+           "\"module\":\"naming\",\"cluster\":\"\",\"healthyOnly\":false}",
+           svc);
+  cJSON *body = NULL;
+  if (nc_bench_call_body(c, "ServiceQueryRequest", json, 5000, &body) != 0)
+    return -1;
+  const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(body, "serviceInfo"), "hosts"), *h;
+  int count = cJSON_IsArray(hosts) ? 0 : -1;
+  cJSON_ArrayForEach(h, hosts) count += !ip || strcmp(nc_json_str(h, "ip", ""), ip) == 0;
+  cJSON_Delete(body);
+  return count;
 }
 
 nc_gcli *nc_bench_conn_open(nc_gcli_env *env, const char *target, const char *module,

@@ -50,6 +50,8 @@ pid_t nc_bench_start_nacosd(const char *bin, const char *dir, const char *const 
                             char *target, size_t cap, int *http_port);
 /* rm -rf dir (best effort). */
 void nc_bench_rmtree(const char *dir);
+/* 1 when 127.0.0.1:port can be bound now (a fixed port for a child). */
+int nc_bench_port_free(int port);
 /* Raises RLIMIT_NOFILE's soft limit to its hard limit (many connections). */
 void nc_bench_raise_nofile(void);
 
@@ -85,6 +87,9 @@ int nc_bench_call_json(nc_gcli *c, const char *type, const char *json, long long
  * frees; NULL when the reply had none). */
 int nc_bench_call_body(nc_gcli *c, const char *type, const char *json, int timeout_ms,
                        cJSON **body);
+/* ServiceQueryRequest for svc (public, DEFAULT_GROUP): how many of its
+ * hosts have ip ip (NULL: all), or -1 on failure. */
+int nc_bench_query_hosts(nc_gcli *c, const char *svc, const char *ip);
 /* A registered connection labelled module=<module> like an SDK's. *slot
  * (may be NULL) is set before the stream opens so the stream callbacks can
  * already use the client (and reset to NULL on failure). NULL on failure;
