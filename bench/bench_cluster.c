@@ -376,7 +376,7 @@ out:
   return rc;
 }
 
-/* ---- 3: 30,000 instances from 3,000 connections on B ---- */
+/* ---- 4: 30,000 instances from 3,000 connections on B ---- */
 
 /* Request i goes to connection i (one each): per_conn instances of
  * scale-<i%100> at 10.<i/250>.<i%250>.1. */
@@ -414,6 +414,7 @@ static int phase_load(bench *b, int owner, int holder, nc_gcli **conns) {
     return -1;
   nc_bench_sleep_ms(1000);
   long rss0 = nc_bench_rss_kb(b->n[holder].pid), orss0 = nc_bench_rss_kb(b->n[owner].pid);
+  long anon0 = nc_bench_proc_kb(b->n[holder].pid, "status", "RssAnon:");
   long long inst0 = metric(b, holder, "nacosd_naming_instances");
   long lfailed = 0;
   long long want = inst0 + (long long)b->conns * b->per_conn, t0 = nc_bench_now_ms();
@@ -425,19 +426,20 @@ static int phase_load(bench *b, int owner, int holder, nc_gcli **conns) {
   long long synced_ms = nc_bench_now_ms() - t0;
   nc_bench_sleep_ms(1000);
   long rss1 = nc_bench_rss_kb(b->n[holder].pid), orss1 = nc_bench_rss_kb(b->n[owner].pid);
+  long anon1 = nc_bench_proc_kb(b->n[holder].pid, "status", "RssAnon:");
   double n = (double)b->conns * b->per_conn;
   printf("synced_instances: %.0f from %d connections\n", n, b->conns);
   printf("batch_register_per_s: %.0f (all registered in %lld ms)\n", tps, reg_ms);
   printf("synced_on_holder_ms: %lld\n", synced_ms);
-  printf("synced_bytes_per_instance: %.0f (holder RSS +%ld KiB)\n", (rss1 - rss0) * 1024.0 / n,
-         rss1 - rss0);
+  printf("synced_bytes_per_instance: %.0f (holder RSS +%ld KiB, RssAnon +%ld KiB)\n",
+         (rss1 - rss0) * 1024.0 / n, rss1 - rss0, anon1 - anon0);
   printf("owner_bytes_per_instance: %.0f (owner RSS +%ld KiB, its connections excluded)\n",
          (orss1 - orss0) * 1024.0 / n, orss1 - orss0);
   fflush(stdout);
   return 0;
 }
 
-/* ---- 4: Distro traffic of the idle pair ---- */
+/* ---- 3 and 5: Distro traffic of the idle pair ---- */
 
 /* name summed over nodes x and y. */
 static long long metric2(bench *b, int x, int y, const char *name) {
@@ -464,7 +466,7 @@ static void measure_verify(bench *b, int x, int y, const char *suffix) {
   fflush(stdout);
 }
 
-/* ---- 5: restart ---- */
+/* ---- 6: restart ---- */
 
 static int phase_restart(bench *b, int k, long long want) {
   long long t0 = nc_bench_now_ms();
@@ -571,15 +573,15 @@ int main(int argc, char **argv) {
   if ((k = phase_failover(&b, &agent, &app)) < 0)
     goto out;
   int owner = 1 - k, holder = 2;
-  fprintf(stderr, "bench: phase 4a: idle pair, %d instances\n", b.agent_n);
+  fprintf(stderr, "bench: phase 3: idle pair, %d instances\n", b.agent_n);
   measure_verify(&b, owner, holder, "_baseline");
-  fprintf(stderr, "bench: phase 3: %d x %d instances on node %d\n", b.conns, b.per_conn, owner);
+  fprintf(stderr, "bench: phase 4: %d x %d instances on node %d\n", b.conns, b.per_conn, owner);
   if (!(conns = calloc((size_t)b.conns, sizeof(*conns))) ||
       phase_load(&b, owner, holder, conns) != 0)
     goto out;
-  fprintf(stderr, "bench: phase 4: idle pair at size\n");
+  fprintf(stderr, "bench: phase 5: idle pair at size\n");
   measure_verify(&b, owner, holder, "");
-  fprintf(stderr, "bench: phase 5: restart node %d\n", k);
+  fprintf(stderr, "bench: phase 6: restart node %d\n", k);
   if (phase_restart(&b, k, (long long)b.conns * b.per_conn + b.agent_n) != 0)
     goto out;
   rc = 0;
