@@ -1,12 +1,17 @@
 /* nc_up: the agent's one long connection to the cluster.
  *
- * A dedicated upstream thread owns the nc_wc connection: it picks a random
- * server, runs the blocking handshake, executes queued requests one at a
+ * A dedicated upstream thread owns the nc_wc connection: it picks a server
+ * (upstream_pick.h: members last seen UP and ready first, ties random),
+ * runs the blocking handshake, executes queued requests one at a
  * time (so requests reach the server in the order the loop queued them),
  * sends HealthCheckRequest after health_ms of silence, and on stream end,
  * errorCode 301, a failed health check or a ConnectResetRequest closes the
- * connection and reconnects with jittered back-off (about 100 ms growing
- * to 4 s), forever. Pushes are acked by nc_wc; their bodies and all
+ * connection and moves to the next server. A server that refuses, times
+ * out or is still starting (ServerCheck errorCode 300: given up at once)
+ * costs one attempt; only a round in which every server failed is
+ * followed by jittered back-off (about 100 ms growing to 4 s), forever.
+ * While connected it reads the server's member list over HTTP
+ * (upstream_members.h) right away and every 10 s. Pushes are acked by nc_wc; their bodies and all
  * results are handed to the loop thread through an nc_evq.
  *
  * Every successful connect gets a new generation number. A request queued

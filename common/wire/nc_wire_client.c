@@ -22,6 +22,7 @@ struct nc_wc {
   char *client_ip;
   int timeout_ms;
   int no_auto_ack;
+  int not_ready_fails_fast;
   nc_wc_push_cb on_push;
   nc_wc_closed_cb on_closed;
   void *ud;
@@ -232,8 +233,12 @@ static int server_check_judge(nc_wc *wc, const nc_msg *r) {
       nc_json_int(r->body, "resultCode", 0) == 200)
     return (wc->conn_id = strdup(nc_json_str(r->body, "connectionId", ""))) ? 1 : NC_ENOMEM;
   long long ec = r->body ? nc_json_int(r->body, "errorCode", 0) : 0;
-  if (ec == 300)
-    return 0;
+  if (ec == 300) {
+    if (!wc->not_ready_fails_fast)
+      return 0;
+    nc_debug("wc: server still starting (errorCode 300): giving up at once");
+    return NC_EUNAVAIL;
+  }
   nc_warn("wc: ServerCheck refused (errorCode %lld)", ec);
   return NC_EUNAVAIL;
 }
@@ -298,6 +303,7 @@ int nc_wc_connect(nc_gcli_env *env, const nc_wc_opts *opts, nc_wc_push_cb on_pus
   pthread_mutex_init(&wc->mu, NULL);
   wc->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 3000;
   wc->no_auto_ack = opts->no_auto_ack;
+  wc->not_ready_fails_fast = opts->not_ready_fails_fast;
   wc->on_push = on_push;
   wc->on_closed = on_closed;
   wc->ud = ud;

@@ -1,0 +1,204 @@
+/* nc_up: the loop-thread API and the event queue from the upstream thread
+ * (upstream.h); the thread itself is upstream.c. */
+#include "upstream_int.h"
+#include "nc_err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void nc_up_ev_free(ev *e) {
+  if (e->c) {
+    cJSON_Delete(e->c->body);
+    free(e->c->type);
+    free(e->c->key);
+    free(e->c);
+  }
+  nc_msg_free(e->resp);
+  cJSON_Delete(e->body);
+  free(e->a);
+  free(e->b);
+  free(e);
+}
+
+void nc_up_post(nc_up *up, ev *e) {
+  /* The loop is shutting down when the push fails; nobody is left to tell. */
+  if (nc_evq_push(up->evq, &e->node) != 0)
+    nc_up_ev_free(e);
+}
+
+void nc_up_post_simple(nc_up *up, int kind, uint64_t gen, const char *a, const char *b) {
+  ev *e = calloc(1, sizeof(*e));
+  if (!e)
+    return;
+  e->kind = kind;
+  e->gen = gen;
+  e->a = a ? strdup(a) : NULL;
+  e->b = b ? strdup(b) : NULL;
+  nc_up_post(up, e);
+}
+
+void nc_up_post_done(nc_up *up, cmd *c, int status, nc_msg *resp) {
+  ev *e = calloc(1, sizeof(*e));
+  if (!e) {
+    /* Cannot happen in practice; the callback must still run, so keep the
+     * command and let the loop see a failure on the next drain. */
+    nc_msg_free(resp);
+    return;
+  }
+  e->kind = EV_DONE;
+  e->c = c;
+  e->status = status;
+  e->resp = resp;
+  nc_up_post(up, e);
+}
+
+static void on_ev(void *ud, nc_evq_node *node) {
+  nc_up *up = ud;
+  ev *e = (ev *)node;
+  switch (e->kind) {
+  case EV_CONNECTED:
+    up->cbs.on_connected(up->cbs.ud, e->gen, e->a, e->b ? e->b : "");
+    break;
+  case EV_DISCONNECTED:
+    up->cbs.on_disconnected(up->cbs.ud, e->gen, e->a ? e->a : "");
+    break;
+  case EV_PUSH:
+    if (e->b) /* a coalesced push: whatever is newest for its key now */
+      e->body = nc_pushbox_take(up->box, e->b);
+    if (e->body)
+      up->cbs.on_push(up->cbs.ud, e->gen, e->a, e->body);
+    break;
+  case EV_DONE:
+    e->c->cb(e->c->ud, e->status, e->resp);
+    e->resp = NULL;
+    break;
+  }
+  nc_up_ev_free(e);
+}
+
+static void drop_ev(nc_evq_node *node) {
+  ev *e = (ev *)node;
+  if (e->kind == EV_DONE) {
+    e->c->cb(e->c->ud, NC_ECLOSED, NULL);
+  }
+  nc_up_ev_free(e);
+}
+
+/* ---- loop-thread API ---- */
+
+int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const nc_up_cbs *cbs,
+              nc_up **out) {
+  int rc = NC_ENOMEM;
+  nc_up *up = calloc(1, sizeof(*up));
+  if (!up)
+    return NC_ENOMEM;
+  up->env = env;
+  up->cbs = *cbs;
+  up->health_ms = opts->health_ms > 0 ? opts->health_ms : 5000;
+  up->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 3000;
+  up->reset_idx = -2;
+  up->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+  up->servers = malloc(opts->n_servers * sizeof(nc_server_addr));
+  up->app_name = strdup(opts->app_name ? opts->app_name : "nacos-agent");
+  up->client_ip = strdup(opts->client_ip ? opts->client_ip : "127.0.0.1");
+  if (!up->servers || !up->app_name || !up->client_ip || opts->n_servers == 0)
+    goto fail;
+  memcpy(up->servers, opts->servers, opts->n_servers * sizeof(nc_server_addr));
+  up->n_servers = opts->n_servers;
+  if (!(up->pick = nc_upick_new(up->servers, up->n_servers, up->seed * 2654435761u)))
+    goto fail;
+  if (!(up->box = nc_pushbox_new()))
+    goto fail;
+  pthread_mutex_init(&up->lock, NULL);
+  pthread_cond_init(&up->cond, NULL);
+  if ((rc = nc_evq_new(loop, on_ev, up, &up->evq)) != 0) {
+    pthread_mutex_destroy(&up->lock);
+    pthread_cond_destroy(&up->cond);
+    goto fail;
+  }
+  *out = up;
+  return 0;
+fail:
+  nc_upick_free(up->pick);
+  nc_pushbox_free(up->box);
+  free(up->servers);
+  free(up->app_name);
+  free(up->client_ip);
+  free(up);
+  return rc ? rc : NC_EINVAL;
+}
+
+int nc_up_start(nc_up *up) {
+  if (pthread_create(&up->thread, NULL, nc_up_thread_main, up) != 0)
+    return NC_EIO;
+  up->started = 1;
+  return 0;
+}
+
+int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, const char *key,
+                  nc_up_done_cb cb, void *ud) {
+  cmd *c = calloc(1, sizeof(*c));
+  if (!c || !(c->type = strdup(type)) || (key && !(c->key = strdup(key)))) {
+    if (c)
+      free(c->type);
+    free(c);
+    cJSON_Delete(body);
+    return NC_ENOMEM;
+  }
+  c->body = body;
+  c->gen = gen;
+  c->cb = cb;
+  c->ud = ud;
+  pthread_mutex_lock(&up->lock);
+  if (up->stop || (!up->cur && gen != 0) || (up->cur && gen && gen != up->cur->gen)) {
+    /* Nothing to send it on: fail it through the queue so that the
+     * callback never runs re-entrantly inside the caller. */
+    nc_up_post_done(up, c, up->stop ? NC_ECLOSED : NC_EUNAVAIL, NULL);
+  } else if (!up->cur) {
+    nc_up_post_done(up, c, NC_EUNAVAIL, NULL);
+  } else {
+    if (up->tail)
+      up->tail->next = c;
+    else
+      up->head = c;
+    up->tail = c;
+    up->queued++;
+    pthread_cond_broadcast(&up->cond);
+  }
+  pthread_mutex_unlock(&up->lock);
+  return 0;
+}
+
+size_t nc_up_queued(nc_up *up) {
+  pthread_mutex_lock(&up->lock);
+  size_t n = up->queued;
+  pthread_mutex_unlock(&up->lock);
+  return n;
+}
+
+void nc_up_stop(nc_up *up) {
+  pthread_mutex_lock(&up->lock);
+  up->stop = 1;
+  pthread_cond_broadcast(&up->cond);
+  pthread_mutex_unlock(&up->lock);
+  if (up->started) {
+    pthread_join(up->thread, NULL);
+    up->started = 0;
+  }
+}
+
+void nc_up_free(nc_up *up) {
+  if (!up)
+    return;
+  nc_evq_close(up->evq, drop_ev);
+  nc_pushbox_free(up->box);
+  nc_upick_free(up->pick);
+  pthread_mutex_destroy(&up->lock);
+  pthread_cond_destroy(&up->cond);
+  free(up->servers);
+  free(up->app_name);
+  free(up->client_ip);
+  free(up);
+}

@@ -1,0 +1,83 @@
+/* Private to upstream.c (the upstream thread) and upstream_api.c (the
+ * loop-thread API and the event queue between them). */
+#ifndef NC_UPSTREAM_INT_H
+#define NC_UPSTREAM_INT_H
+
+#include "upstream.h"
+#include "nc_evq.h"
+#include "pushbox.h"
+#include "upstream_pick.h"
+
+#include <pthread.h>
+
+typedef struct cmd {
+  struct cmd *next;
+  char *type;
+  cJSON *body;
+  uint64_t gen;
+  char *key; /* ordering key or NULL */
+  nc_up_done_cb cb;
+  void *ud;
+} cmd;
+
+enum { EV_CONNECTED, EV_DISCONNECTED, EV_PUSH, EV_DONE };
+
+typedef struct ev {
+  nc_evq_node node; /* first member */
+  int kind;
+  uint64_t gen;
+  char *a, *b;      /* server + conn id / reason / push type + pushbox key */
+  cJSON *body;
+  cmd *c;
+  int status;
+  nc_msg *resp;
+} ev;
+
+/* One connection attempt; the ud of nc_wc's callbacks. Freed only after
+ * nc_wc_close returned (no callback runs after that). */
+typedef struct attempt {
+  nc_up *up;
+  uint64_t gen;
+  int broken;
+  const char *reason;
+} attempt;
+
+struct nc_up {
+  nc_evq *evq;
+  nc_pushbox *box; /* host-list pushes waiting for the loop, newest per service */
+  nc_gcli_env *env;
+  nc_up_cbs cbs;
+  nc_server_addr *servers;
+  size_t n_servers;
+  nc_upick *pick; /* upstream thread only */
+  int health_ms, timeout_ms;
+  char *app_name, *client_ip;
+
+  pthread_t thread;
+  int started;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  /* Under lock: */
+  cmd *head, *tail;
+  size_t queued;
+  int stop;
+  attempt *cur;       /* the live connection's attempt, or NULL */
+  int reset_idx;      /* -2: none; -1: any other server; >= 0: that server */
+  int inflight;       /* requests awaiting their answer */
+  const char *inflight_keys[128]; /* ordering keys of those (borrowed from their cmd) */
+  int n_inflight_keys;
+  uint64_t last_active_ms;
+  uint64_t gen;
+  unsigned seed;
+};
+
+/* Event plumbing (upstream_api.c); post* may be called on any thread. */
+void nc_up_ev_free(ev *e);
+void nc_up_post(nc_up *up, ev *e);
+void nc_up_post_simple(nc_up *up, int kind, uint64_t gen, const char *a, const char *b);
+void nc_up_post_done(nc_up *up, cmd *c, int status, nc_msg *resp);
+
+/* The upstream thread (upstream.c). */
+void *nc_up_thread_main(void *arg);
+
+#endif
