@@ -138,10 +138,12 @@ static int pick_server(nc_up *up) {
  * since the last read is preferred at the next failover. */
 #define MEMBERS_TIMEOUT_MS 500
 #define MEMBERS_REFRESH_MS 10000
+#define MEMBERS_RETRY_MS 60000
+#define MEMBERS_FIRST_MS 100
 
 /* Called without the lock (the picker is the upstream thread's own). A
  * standalone nacosd has no member list; the order then stays as it was. */
-static void learn_members(nc_up *up, const nc_server_addr *s) {
+static int learn_members(nc_up *up, const nc_server_addr *s) {
   cJSON *m = NULL;
   int rc = nc_upm_fetch(s->host, s->port, MEMBERS_TIMEOUT_MS, &m);
   if (rc == 0)
@@ -150,6 +152,7 @@ static void learn_members(nc_up *up, const nc_server_addr *s) {
   else
     nc_debug("upstream: no member list from %s:%d: %s", s->host, s->port, nc_strerror(rc));
   cJSON_Delete(m);
+  return rc;
 }
 
 static int resp_code(const nc_msg *m, const char *key, int def) {
@@ -211,16 +214,20 @@ static void async_done(void *ud, int status, nc_msg *resp) {
 /* Runs one connection until it breaks. Called and returns with the lock
  * held. */
 static void serve(nc_up *up, attempt *a, nc_wc *wc, const nc_server_addr *s) {
-  uint64_t members_due = 0; /* at once: the redo queued meanwhile waits a few ms */
+  /* Shortly after connecting, once the queue is empty: the redo the loop
+   * queues on EV_CONNECTED goes out first. */
+  uint64_t members_due = now_ms() + MEMBERS_FIRST_MS;
   up->last_active_ms = now_ms();
   while (!up->stop && !a->broken) {
     uint64_t now = now_ms();
     uint64_t due = up->last_active_ms + (uint64_t)up->health_ms;
-    if (now >= members_due) {
+    /* Only with nothing queued (a redo goes out first), and rarely where
+     * the read fails (no cluster, or an HTTP port that does not answer). */
+    if (now >= members_due && !up->head) {
       pthread_mutex_unlock(&up->lock);
-      learn_members(up, s);
+      int rc = learn_members(up, s);
       pthread_mutex_lock(&up->lock);
-      members_due = now_ms() + MEMBERS_REFRESH_MS;
+      members_due = now_ms() + (rc == 0 ? MEMBERS_REFRESH_MS : MEMBERS_RETRY_MS);
       continue;
     }
     /* Nothing answered for health_ms (idle, or requests hanging on a

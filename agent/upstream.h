@@ -11,8 +11,9 @@
  * costs one attempt; only a round in which every server failed is
  * followed by jittered back-off (about 100 ms growing to 4 s), forever.
  * While connected it reads the server's member list over HTTP
- * (upstream_members.h) right away and every 10 s. Pushes are acked by nc_wc; their bodies and all
- * results are handed to the loop thread through an nc_evq.
+ * (upstream_members.h) ~100 ms after connecting and every 10 s. Pushes
+ * are acked by nc_wc; their bodies and all results are handed to the loop
+ * thread through an nc_evq.
  *
  * Every successful connect gets a new generation number. A request queued
  * for generation g is failed with NC_EUNAVAIL if the connection it would

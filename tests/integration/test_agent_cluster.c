@@ -174,7 +174,7 @@ static void test_fails_over_to_the_ready_member(void **state) {
     before[i] = failed_connects(&f.ag[i], held);
     redos[i] = log_lines(&f.ag[i], REDO_LINE);
   }
-  cit_sleep_ms(300); /* the member lists are read right after connecting */
+  cit_sleep_ms(600); /* the member lists are read ~100 ms after connecting */
   long long writes0 = nc_tcluster_metric(c, 1 - k, "nacosd_write_requests_total");
   assert_int_equal(nc_tcluster_kill_node(c, k, SIGKILL), 128 + SIGKILL);
   long long t0 = dit_now_ms();
