@@ -135,10 +135,12 @@ int nc_upm_fetch(const char *host, int port, int timeout_ms, cJSON **members) {
     goto out;
   rc = NC_EPARSE;
   int status = 0;
-  const char *body = strstr(resp, "\r\n\r\n");
+  char *body = strstr(resp, "\r\n\r\n");
+  if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1 || status != 200 || !body)
+    goto out;
+  *body = '\0';
   /* Chunked bodies are not expected (nacosd sends a sized buffer). */
-  if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1 || status != 200 || !body ||
-      strstr(resp, "chunked"))
+  if (strcasestr(resp, "transfer-encoding: chunked"))
     goto out;
   cJSON *j = cJSON_Parse(body + 4);
   cJSON *data = cJSON_DetachItemFromObjectCaseSensitive(j, "data");
