@@ -316,6 +316,10 @@ static void back_off(nc_up *up, int fails) {
   }
 }
 
+/* A round with a starting server backs off 200-400 ms at most (a full
+ * restart: the agent is on the first ready node soon after it is). */
+#define STARTING_MAX_FAILS 2
+
 /* A connection that lived this long was a good one: fail over at once. */
 #define GOOD_CONNECTION_MS 1000
 
@@ -325,15 +329,18 @@ static void back_off(nc_up *up, int fails) {
  * every server failed is followed by a back-off. */
 void *nc_up_thread_main(void *arg) {
   nc_up *up = arg;
-  int fails = 0, last = -1; /* fails: whole rounds failed in a row */
+  /* fails: whole rounds failed in a row; starting: a server of this round
+   * answered "still starting" (it will serve soon: keep the pause short) */
+  int fails = 0, last = -1, starting = 0;
   pthread_mutex_lock(&up->lock);
   nc_upick_round(up->pick, -1);
   while (!up->stop) {
     int idx = pick_server(up);
     if (idx < 0) {
       fails++;
-      back_off(up, fails);
+      back_off(up, starting && fails > STARTING_MAX_FAILS ? STARTING_MAX_FAILS : fails);
       nc_upick_round(up->pick, last);
+      starting = 0;
       continue;
     }
     const nc_server_addr *s = &up->servers[idx];
@@ -365,12 +372,13 @@ void *nc_up_thread_main(void *arg) {
       nc_log(fails ? NC_LOG_DEBUG : NC_LOG_WARN, "upstream: connect to %s failed: %s (%llu ms)",
              target, nc_strerror(rc), (unsigned long long)(now_ms() - t0));
       free(a);
+      starting |= rc == NC_ESTATE;
       nc_upick_failed(up->pick, idx);
       fail_queued(up, NC_EUNAVAIL);
       continue;
     }
     up->cur = a;
-    fails = 0;
+    fails = starting = 0;
     nc_info("upstream: connected to %s (grpc %s), connection %s", server, target,
             nc_wc_connection_id(wc));
     nc_up_post_simple(up, EV_CONNECTED, a->gen, server, nc_wc_connection_id(wc));

@@ -237,7 +237,7 @@ static int server_check_judge(nc_wc *wc, const nc_msg *r) {
     if (!wc->not_ready_fails_fast)
       return 0;
     nc_debug("wc: server still starting (errorCode 300): giving up at once");
-    return NC_EUNAVAIL;
+    return NC_ESTATE;
   }
   nc_warn("wc: ServerCheck refused (errorCode %lld)", ec);
   return NC_EUNAVAIL;

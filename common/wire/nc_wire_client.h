@@ -27,7 +27,7 @@ typedef struct nc_wc_opts {
   const char *const *labels;  /* extra labels: key, value, ..., NULL; may be NULL */
   int not_ready_fails_fast;   /* 1: a server still starting (ServerCheck errorCode 300, a
                                * cluster node before its snapshot) fails the connect at once
-                               * with NC_EUNAVAIL, so a caller with other servers moves on;
+                               * with NC_ESTATE, so a caller with other servers moves on;
                                * 0 (default): ServerCheck is retried every 100 ms until the
                                * timeout */
 } nc_wc_opts;

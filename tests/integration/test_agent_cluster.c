@@ -208,10 +208,60 @@ static void test_fails_over_to_the_ready_member(void **state) {
   assert_int_equal(nc_tcluster_stop(c), 0);
 }
 
+/* Any node answering readiness 200. */
+static int any_ready(nc_tcluster *c) {
+  for (int i = 0; i < nc_tcluster_size(c); i++) {
+    int st = 0;
+    cJSON_Delete(cit_get_json(c, i, "/nacos/v1/console/health/readiness", &st));
+    if (st == 200)
+      return 1;
+  }
+  return 0;
+}
+
+/* A full restart: every node starting (held 6 s). The agent keeps trying
+ * with short pauses while nodes answer "starting", so it is on the first
+ * ready node soon after it is ready, not after a back-off grown to 2-4 s. */
+static void test_on_the_first_ready_node_after_a_full_restart(void **state) {
+  (void)state;
+  static const char *const hold6[] = {"--cluster-hold-ready-ms", "6000", NULL};
+  nc_tcluster_opts o = {.nodes = 3, .args = hold6, .args_fn = cit_members_args};
+  nc_tcluster *c = NULL;
+  assert_int_equal(nc_tcluster_start(&o, &c), 0);
+  if (nc_tcluster_same_host(c)) {
+    nc_tcluster_stop(c);
+    skip();
+  }
+  char servers[400], dir[256];
+  servers_of(c, servers, sizeof(servers));
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  nc_test_agent ag;
+  assert_int_equal(nc_test_agent_start(&ag, dir, servers, NULL), 0);
+  nc_tc *app = nc_tc_open(ag.sock);
+  assert_non_null(app);
+  long long t0 = dit_now_ms(), ready = -1, on = -1;
+  while (on < 0 && dit_now_ms() - t0 < 20000) {
+    if (ready < 0 && any_ready(c))
+      ready = dit_now_ms() - t0;
+    if (agent_node(c, app) >= 0)
+      on = dit_now_ms() - t0;
+    cit_sleep_ms(20);
+  }
+  fprintf(stderr, "agent cluster: full restart: first node ready at %lld ms, agent on it at %lld ms\n",
+          ready, on);
+  assert_true(ready >= 0 && on >= 0);
+  assert_true(on - ready <= nc_test_timeout_ms(800));
+  nc_tc_close(app);
+  assert_int_equal(nc_test_agent_stop(&ag), 0);
+  nc_test_rmtree(dir);
+  assert_int_equal(nc_tcluster_stop(c), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_skips_starting_and_refusing_nodes),
       cmocka_unit_test(test_fails_over_to_the_ready_member),
+      cmocka_unit_test(test_on_the_first_ready_node_after_a_full_restart),
   };
   DIT_MAIN(tests);
 }
