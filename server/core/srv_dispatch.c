@@ -17,8 +17,7 @@
 struct nc_req {
   nc_srv *srv;
   nc_gsrv_unary *call;
-  const nc_handler *h; /* NULL for ServerCheckRequest */
-  char type[96];       /* request type, for the refusal log line */
+  const nc_handler *h; /* its table row: type and response type */
   char conn_id[];
 };
 
@@ -81,7 +80,7 @@ void nc_req_reply(nc_req *r, const char *resp_type, cJSON *body) {
   uint8_t *buf = NULL;
   size_t len = 0;
   if (!resp_type)
-    resp_type = r->h ? r->h->def.resp_type : "Response";
+    resp_type = r->h->def.resp_type;
   if (!body)
     body = nc_resp_ok();
   if (body) {
@@ -97,7 +96,7 @@ void nc_req_reply(nc_req *r, const char *resp_type, cJSON *body) {
        * negative answer such as 300 "config data not exist" does not. */
       int ec = (int)nc_json_int(body, "errorCode", 0);
       if (ec >= 400 || ec < 0)
-        log_reject(r->srv, r->conn_id, r->type, ec, nc_json_str(body, "message", ""));
+        log_reject(r->srv, r->conn_id, r->h->def.type, ec, nc_json_str(body, "message", ""));
     }
     nc_payload_encode_json(resp_type, "", body, &buf, &len);
     cJSON_Delete(body);
@@ -111,7 +110,7 @@ void nc_req_fail(nc_req *r, const char *resp_type, int error_code, const char *m
 }
 
 void nc_req_error(nc_req *r, int error_code, const char *message) {
-  log_reject(r->srv, r->conn_id, r->type, error_code, message);
+  log_reject(r->srv, r->conn_id, r->h->def.type, error_code, message);
   reply_error(r->srv, r->call, error_code, message);
   free(r);
 }
@@ -258,7 +257,6 @@ void nc_srv_dispatch_unary(nc_srv *srv, nc_gsrv_ev *ev) {
   r->srv = srv;
   r->call = ev->call;
   r->h = h;
-  snprintf(r->type, sizeof(r->type), "%s", m->type);
   memcpy(r->conn_id, cid ? cid : "", idl + 1);
   h->def.fn(h->ud, r, m);
 out:
