@@ -188,7 +188,7 @@ static nc_cfg_item *take_item(wjob *j) {
   it->src_ip = j->src_ip, j->src_ip = NULL;
   it->encrypted_data_key = j->edk, j->edk = NULL;
   it->created_ms = w->created_ms;
-  it->modified_ms = w->ts_ms;
+  it->modified_ms = w->modified_ms ? w->modified_ms : w->ts_ms;
   return it;
 }
 

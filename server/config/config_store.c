@@ -33,6 +33,8 @@ void nc_cfg_hist_free(nc_cfg_hist *h, size_t n) {
     free(h[i].src_ip);
     free(h[i].src_user);
     free(h[i].app_name);
+    free(h[i].type);
+    free(h[i].content);
   }
   free(h);
 }
@@ -91,6 +93,17 @@ int nc_cfg_store_remove(nc_cfg_store *s, const char *data_id, const char *group,
     *existed = w.existed;
   return rc ? rc : w.result;
 }
+
+int nc_cfg_store_history_get(nc_cfg_store *s, const char *data_id, const char *group,
+                             const char *tenant, int64_t id, nc_cfg_hist **out) {
+  if (!s->vt->history_get)
+    return NC_EINVAL;
+  return s->vt->history_get(s->impl, data_id, group, tenant, id, out);
+}
+
+const nc_cfg_store_vt *nc_cfg_store_vtable(const nc_cfg_store *s) { return s->vt; }
+
+void *nc_cfg_store_impl(nc_cfg_store *s) { return s->impl; }
 
 int nc_cfg_store_history(nc_cfg_store *s, const char *data_id, const char *group,
                          const char *tenant, size_t max, nc_cfg_hist **out, size_t *n_out) {

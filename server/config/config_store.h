@@ -37,28 +37,52 @@ typedef struct nc_cfg_write {
   const char *md5;     /* PUT: md5 of content */
   const char *cas_md5; /* PUT: NULL/"" = unconditional; else the md5 the row must have */
   const char *type, *app_name, *src_user, *src_ip, *encrypted_data_key;
-  int64_t ts_ms;
+  int64_t ts_ms;       /* the node's clock; a shared store stamps its own time instead */
+  int64_t rollback_of; /* PUT: the history id this publish restores (0 = none); recorded */
   /* results, set by apply */
   int result;          /* 0, NC_ECONFLICT (cas mismatch), NC_EDB (batch rolled back) */
   int existed;         /* the key had a row before this op */
   int64_t created_ms;  /* PUT: creation time of the row after the op */
+  int64_t modified_ms; /* the row's modification time as the store recorded it (the
+                        * database's clock for a shared store, ts_ms otherwise) */
 } nc_cfg_write;
 
-/* One history row (newest first from nc_cfg_store_history). */
+/* One history row (newest first from nc_cfg_store_history). As in Nacos's
+ * his_config_info, a row is a version of the config: for 'I' the content
+ * the publish created, for 'U' and 'D' the content the change REPLACED
+ * (md5 is that content's). So rolling back to a 'U' row undoes its change. */
 typedef struct nc_cfg_hist {
   int64_t id;
   char op;             /* 'I' insert, 'U' update, 'D' delete */
   char md5[33];
-  int64_t ts_ms;
+  int64_t ts_ms;       /* when the change happened */
   char *src_ip, *src_user, *app_name;
+  char *type;          /* content type of the version; "" when unknown */
+  int64_t rollback_of; /* the change was a rollback to this history id (0 = no) */
+  /* The version's content: NULL from nc_cfg_store_history (lists carry no
+   * content), set by nc_cfg_store_history_get; NULL there too for rows
+   * written before content was kept (SQLite schema 1). */
+  char *content;
+  size_t content_len;
 } nc_cfg_hist;
 
 void nc_cfg_hist_free(nc_cfg_hist *h, size_t n);
 
 typedef struct nc_cfg_store_opts {
   const char *data_dir; /* SQLite: <data_dir>/config.db */
+  const char *db_url;   /* PostgreSQL: a libpq conninfo or URL; "" = libpq's PG* environment */
   long history_keep;    /* rows kept per key; <= 0 = 30 */
+  int timeout_ms;       /* PostgreSQL: a statement or connect attempt gives up after this; 0 = 5000 */
 } nc_cfg_store_opts;
+
+/* A change seen in a shared store's change feed: a key that may differ
+ * from what this node caches (the reader re-reads it). Strings borrowed. */
+typedef struct nc_cfg_change {
+  const char *data_id, *group, *tenant;
+  const char *md5;     /* the row's md5; NULL when the key was removed or unknown (notify) */
+  int64_t modified_ms; /* the store's time of the change; 0 when unknown */
+} nc_cfg_change;
+typedef void (*nc_cfg_change_fn)(void *ud, const nc_cfg_change *c);
 
 typedef struct nc_cfg_store_vt {
   const char *name;
@@ -70,14 +94,29 @@ typedef struct nc_cfg_store_vt {
   int (*apply)(void *impl, nc_cfg_write *ops, size_t n);
   int (*history)(void *impl, const char *data_id, const char *group, const char *tenant,
                  size_t max, nc_cfg_hist **out, size_t *n_out);
+  /* One history row of the key with its content; NC_ENOTFOUND. */
+  int (*history_get)(void *impl, const char *data_id, const char *group, const char *tenant,
+                     int64_t id, nc_cfg_hist **out);
   void (*close)(void *impl);
+  /* ---- change feed of a store shared by several nodes; NULL for a
+   * node-local store. Used on a handle of its own (its own thread). ---- */
+  /* Waits up to timeout_ms for change notifications and reports each.
+   * 0 (also on timeout), or NC_EDB when the connection is lost (the next
+   * call reconnects). */
+  int (*wait_changes)(void *impl, int timeout_ms, nc_cfg_change_fn fn, void *ud);
+  /* Reports every key changed or removed since *cursor (0 = report every
+   * current key) and advances *cursor, in the store's own time. 0 or NC_EDB. */
+  int (*poll_changes)(void *impl, int64_t *cursor, nc_cfg_change_fn fn, void *ud);
+  /* 1 when the store answers now, 0 while it is unreachable (no I/O). */
+  int (*is_up)(void *impl);
 } nc_cfg_store_vt;
 
 extern const nc_cfg_store_vt nc_cfg_store_sqlite;
+extern const nc_cfg_store_vt nc_cfg_store_pg;
 
 typedef struct nc_cfg_store nc_cfg_store;
 
-/* backend: "sqlite" (NULL = sqlite). *out owned by the caller. */
+/* backend: "sqlite" (NULL = sqlite) or "postgresql". *out owned by the caller. */
 int nc_cfg_store_open(const char *backend, const nc_cfg_store_opts *opts, nc_cfg_store **out);
 void nc_cfg_store_close(nc_cfg_store *s);
 int nc_cfg_store_scan(nc_cfg_store *s, void (*fn)(void *ud, const nc_cfg_item *it), void *ud);
@@ -95,5 +134,11 @@ int nc_cfg_store_remove(nc_cfg_store *s, const char *data_id, const char *group,
  * nc_cfg_hist_free. */
 int nc_cfg_store_history(nc_cfg_store *s, const char *data_id, const char *group,
                          const char *tenant, size_t max, nc_cfg_hist **out, size_t *n_out);
+/* One row with content; *out owned by the caller (nc_cfg_hist_free(h, 1)). */
+int nc_cfg_store_history_get(nc_cfg_store *s, const char *data_id, const char *group,
+                             const char *tenant, int64_t id, nc_cfg_hist **out);
+/* The backend's vtable (for the optional change-feed entries). */
+const nc_cfg_store_vt *nc_cfg_store_vtable(const nc_cfg_store *s);
+void *nc_cfg_store_impl(nc_cfg_store *s);
 
 #endif

@@ -283,6 +283,7 @@ static int apply_one(sq_store *s, nc_cfg_write *w) {
   }
   if (!w->existed)
     w->created_ms = w->ts_ms;
+  w->modified_ms = w->ts_ms;
   st = s->st[ST_UPSERT];
   sqlite3_bind_text(st, 1, w->data_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, w->group, -1, SQLITE_STATIC);
