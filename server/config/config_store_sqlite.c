@@ -6,7 +6,10 @@
  * one transaction, not from weaker syncing.
  *
  * Tables: config (one row per key) and config_history (one row per change,
- * trimmed to history_keep rows per key inside the same transaction). */
+ * trimmed to history_keep rows per key inside the same transaction). A
+ * history row is a version as in Nacos's his_config_info: 'I' holds the
+ * content the insert created, 'U' and 'D' the content they replaced. The
+ * schema's version is PRAGMA user_version, migrated at open. */
 #include "config_store.h"
 
 #include "nc_err.h"
@@ -23,10 +26,12 @@ enum {
   ST_UPSERT,
   ST_DELETE,
   ST_HIST_ADD,
+  ST_HIST_SNAP,
   ST_HIST_TRIM,
   ST_GET,
   ST_SCAN,
   ST_HISTORY,
+  ST_HISTORY_GET,
   ST__COUNT
 };
 
@@ -40,8 +45,17 @@ static const char *const sql_text[ST__COUNT] = {
         "src_ip=excluded.src_ip,encrypted_data_key=excluded.encrypted_data_key,"
         "modified_ms=excluded.modified_ms",
     [ST_DELETE] = "DELETE FROM config WHERE tenant=?1 AND grp=?2 AND data_id=?3",
+    /* 'I': the version the publish created. */
     [ST_HIST_ADD] = "INSERT INTO config_history(data_id,grp,tenant,op,md5,src_ip,src_user,"
-                    "app_name,ts_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                    "app_name,ts_ms,content,type,rollback_of) "
+                    "VALUES(?1,?2,?3,'I',?4,?5,?6,?7,?8,?9,?10,?11)",
+    /* 'U' and 'D': the version the change replaces, copied from the row
+     * before it is changed (inside the batch's transaction, so a second
+     * change of a key in one batch sees the first one's content). */
+    [ST_HIST_SNAP] = "INSERT INTO config_history(data_id,grp,tenant,op,md5,src_ip,src_user,"
+                     "app_name,ts_ms,content,type,rollback_of) "
+                     "SELECT data_id,grp,tenant,?4,md5,?5,?6,?7,?8,content,type,?9 FROM config "
+                     "WHERE tenant=?1 AND grp=?2 AND data_id=?3",
     [ST_HIST_TRIM] = "DELETE FROM config_history WHERE tenant=?1 AND grp=?2 AND data_id=?3 AND "
                      "id <= (SELECT id FROM config_history WHERE tenant=?1 AND grp=?2 AND "
                      "data_id=?3 ORDER BY id DESC LIMIT 1 OFFSET ?4)",
@@ -50,11 +64,20 @@ static const char *const sql_text[ST__COUNT] = {
                "AND data_id=?3",
     [ST_SCAN] = "SELECT data_id,grp,tenant,content,md5,type,app_name,src_user,src_ip,"
                 "encrypted_data_key,created_ms,modified_ms FROM config",
-    [ST_HISTORY] = "SELECT id,op,md5,ts_ms,src_ip,src_user,app_name FROM config_history WHERE "
-                   "tenant=?1 AND grp=?2 AND data_id=?3 ORDER BY id DESC LIMIT ?4",
+    [ST_HISTORY] = "SELECT id,op,md5,ts_ms,src_ip,src_user,app_name,type,rollback_of "
+                   "FROM config_history WHERE tenant=?1 AND grp=?2 AND data_id=?3 "
+                   "ORDER BY id DESC LIMIT ?4",
+    [ST_HISTORY_GET] = "SELECT id,op,md5,ts_ms,src_ip,src_user,app_name,type,rollback_of,content "
+                       "FROM config_history WHERE tenant=?1 AND grp=?2 AND data_id=?3 AND id=?4",
 };
 
-static const char schema[] =
+/* Schema versions, kept in PRAGMA user_version. Version 1 is the first
+ * release's schema (its databases say user_version 0); each later version
+ * is one step in migrations[], so a new database and an upgraded one end
+ * with the same tables. */
+#define SCHEMA_VERSION 2
+
+static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS config("
     " id INTEGER PRIMARY KEY, data_id TEXT NOT NULL, grp TEXT NOT NULL, tenant TEXT NOT NULL,"
     " content BLOB NOT NULL, md5 TEXT NOT NULL, type TEXT NOT NULL, app_name TEXT NOT NULL,"
@@ -66,6 +89,15 @@ static const char schema[] =
     " tenant TEXT NOT NULL, op TEXT NOT NULL, md5 TEXT NOT NULL, src_ip TEXT NOT NULL,"
     " src_user TEXT NOT NULL, app_name TEXT NOT NULL, ts_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS config_history_key ON config_history(tenant, grp, data_id, id);";
+
+/* migrations[v - 1] takes a database from version v to v + 1. */
+static const char *const migrations[SCHEMA_VERSION - 1] = {
+    /* 1 -> 2: history rows keep the version's content (NULL in rows
+     * written before), its type and what a rollback restored. */
+    "ALTER TABLE config_history ADD COLUMN content BLOB;"
+    "ALTER TABLE config_history ADD COLUMN type TEXT;"
+    "ALTER TABLE config_history ADD COLUMN rollback_of INTEGER DEFAULT 0;",
+};
 
 typedef struct sq_store {
   sqlite3 *db;
@@ -86,6 +118,67 @@ static void sq_close(void *impl) {
     sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
   free(s);
+}
+
+/* An integer from a one-row query; -1 on error. */
+static int64_t query_int(sq_store *s, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* Brings the database to SCHEMA_VERSION in one transaction (a failed step
+ * leaves it as it was). A database newer than this code is refused: its
+ * writes could lose what a later version keeps. 0 or NC_EDB. */
+static int migrate(sq_store *s, const char *path) {
+  char sql[64];
+  int rc = NC_EDB;
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return db_err(s, "begin migration");
+  int64_t version = query_int(s, "PRAGMA user_version");
+  int64_t tables = query_int(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+                                "name IN ('config','config_history')");
+  if (version < 0 || tables < 0) {
+    db_err(s, "read schema version");
+    goto out;
+  }
+  if (version > SCHEMA_VERSION) {
+    nc_error("config store: %s has schema version %lld, newer than this build knows (%d); "
+             "refusing to open it",
+             path, (long long)version, SCHEMA_VERSION);
+    goto out;
+  }
+  int fresh = version == 0 && tables == 0;
+  if (version == 0) { /* a new database, or one of the first release */
+    if (sqlite3_exec(s->db, schema_v1, NULL, NULL, NULL) != SQLITE_OK) {
+      db_err(s, "create schema");
+      goto out;
+    }
+    version = 1;
+  }
+  int64_t from = version;
+  for (; version < SCHEMA_VERSION; version++)
+    if (sqlite3_exec(s->db, migrations[version - 1], NULL, NULL, NULL) != SQLITE_OK) {
+      db_err(s, "migrate schema");
+      goto out;
+    }
+  snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", SCHEMA_VERSION);
+  if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    db_err(s, "commit migration");
+    goto out;
+  }
+  if (fresh)
+    nc_info("config store: created %s (schema %d)", path, SCHEMA_VERSION);
+  else if (from < SCHEMA_VERSION)
+    nc_info("config store: schema %lld -> %d (%s)", (long long)from, SCHEMA_VERSION, path);
+  return 0;
+out:
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
 }
 
 static int sq_open(const nc_cfg_store_opts *opts, void **impl) {
@@ -114,11 +207,13 @@ static int sq_open(const nc_cfg_store_opts *opts, void **impl) {
   /* WAL + FULL: each commit fsyncs the WAL, so an acked publish survives
    * kill -9 and power loss. */
   if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL) !=
-          SQLITE_OK ||
-      sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+      SQLITE_OK) {
     db_err(s, path);
     goto out;
   }
+  if ((rc = migrate(s, path)) != 0)
+    goto out;
+  rc = NC_EDB;
   for (int i = 0; i < ST__COUNT; i++)
     if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
         SQLITE_OK) {
@@ -225,27 +320,51 @@ static int sq_get(void *impl, const char *data_id, const char *group, const char
 
 static const char *nz(const char *s) { return s ? s : ""; }
 
-static int hist_add(sq_store *s, const nc_cfg_write *w, const char *op, const char *md5) {
+/* Binds the fields every history row takes from the change itself (who,
+ * when), from parameter first on. */
+static void bind_change(sqlite3_stmt *st, int first, const nc_cfg_write *w) {
+  sqlite3_bind_text(st, first, nz(w->src_ip), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, first + 1, nz(w->src_user), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, first + 2, nz(w->app_name), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, first + 3, w->ts_ms);
+}
+
+static int hist_trim(sq_store *s, const nc_cfg_write *w) {
+  sqlite3_stmt *st = s->st[ST_HIST_TRIM];
+  bind_key(st, w->data_id, w->group, w->tenant);
+  sqlite3_bind_int64(st, 4, s->history_keep);
+  int step = sqlite3_step(st);
+  done(st);
+  return step == SQLITE_DONE ? 0 : db_err(s, "history trim");
+}
+
+/* History of an insert: the version it created. */
+static int hist_insert(sq_store *s, const nc_cfg_write *w, const char *type) {
   sqlite3_stmt *st = s->st[ST_HIST_ADD];
   sqlite3_bind_text(st, 1, w->data_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, w->group, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, nz(w->tenant), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, op, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, md5, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, nz(w->src_ip), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, nz(w->src_user), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 8, nz(w->app_name), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 9, w->ts_ms);
+  sqlite3_bind_text(st, 4, nz(w->md5), -1, SQLITE_STATIC);
+  bind_change(st, 5, w);
+  sqlite3_bind_text(st, 9, nz(w->content), (int)w->content_len, SQLITE_STATIC);
+  sqlite3_bind_text(st, 10, type, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 11, w->rollback_of);
   int step = sqlite3_step(st);
   done(st);
-  if (step != SQLITE_DONE)
-    return db_err(s, "history insert");
-  st = s->st[ST_HIST_TRIM];
+  return step == SQLITE_DONE ? 0 : db_err(s, "history insert");
+}
+
+/* History of an update or delete ("U"/"D"): the version it replaces,
+ * taken from the row before the change is applied. */
+static int hist_snapshot(sq_store *s, const nc_cfg_write *w, const char *op) {
+  sqlite3_stmt *st = s->st[ST_HIST_SNAP];
   bind_key(st, w->data_id, w->group, w->tenant);
-  sqlite3_bind_int64(st, 4, s->history_keep);
-  step = sqlite3_step(st);
+  sqlite3_bind_text(st, 4, op, -1, SQLITE_STATIC);
+  bind_change(st, 5, w);
+  sqlite3_bind_int64(st, 9, w->op == NC_CFG_PUT ? w->rollback_of : 0);
+  int step = sqlite3_step(st);
   done(st);
-  return step == SQLITE_DONE ? 0 : db_err(s, "history trim");
+  return step == SQLITE_DONE ? 0 : db_err(s, "history insert");
 }
 
 /* One op inside the open transaction. Returns NC_EDB on a storage error
@@ -267,13 +386,16 @@ static int apply_one(sq_store *s, nc_cfg_write *w) {
   if (w->op == NC_CFG_REMOVE) {
     if (!w->existed)
       return 0; /* removing nothing succeeds and leaves no history */
+    int rc = hist_snapshot(s, w, "D");
+    if (rc)
+      return rc;
     st = s->st[ST_DELETE];
     bind_key(st, w->data_id, w->group, w->tenant);
     step = sqlite3_step(st);
     done(st);
     if (step != SQLITE_DONE)
       return db_err(s, "delete");
-    return hist_add(s, w, "D", old_md5);
+    return hist_trim(s, w);
   }
   /* Nacos CAS: an existing row must still have casMd5; a missing row is
    * simply inserted. */
@@ -284,13 +406,19 @@ static int apply_one(sq_store *s, nc_cfg_write *w) {
   if (!w->existed)
     w->created_ms = w->ts_ms;
   w->modified_ms = w->ts_ms;
+  const char *type = w->type && *w->type ? w->type : "text";
+  if (w->existed) {
+    int rc = hist_snapshot(s, w, "U");
+    if (rc)
+      return rc;
+  }
   st = s->st[ST_UPSERT];
   sqlite3_bind_text(st, 1, w->data_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, w->group, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, nz(w->tenant), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 4, nz(w->content), (int)w->content_len, SQLITE_STATIC);
   sqlite3_bind_text(st, 5, nz(w->md5), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, w->type && *w->type ? w->type : "text", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, type, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 7, nz(w->app_name), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 8, nz(w->src_user), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 9, nz(w->src_ip), -1, SQLITE_STATIC);
@@ -300,7 +428,8 @@ static int apply_one(sq_store *s, nc_cfg_write *w) {
   done(st);
   if (step != SQLITE_DONE)
     return db_err(s, "upsert");
-  return hist_add(s, w, w->existed ? "U" : "I", nz(w->md5));
+  int rc = w->existed ? 0 : hist_insert(s, w, type);
+  return rc ? rc : hist_trim(s, w);
 }
 
 static int sq_apply(void *impl, nc_cfg_write *ops, size_t n) {
@@ -326,32 +455,36 @@ fail:
   return NC_EDB;
 }
 
+/* Columns 0-8 of ST_HISTORY / ST_HISTORY_GET into e; NC_ENOMEM. */
+static int row_hist(sqlite3_stmt *st, nc_cfg_hist *e) {
+  e->id = sqlite3_column_int64(st, 0);
+  const unsigned char *op = sqlite3_column_text(st, 1);
+  e->op = op ? (char)op[0] : '?';
+  const unsigned char *md5 = sqlite3_column_text(st, 2);
+  snprintf(e->md5, sizeof(e->md5), "%s", md5 ? (const char *)md5 : "");
+  e->ts_ms = sqlite3_column_int64(st, 3);
+  e->src_ip = col_dup(st, 4, NULL);
+  e->src_user = col_dup(st, 5, NULL);
+  e->app_name = col_dup(st, 6, NULL);
+  e->type = col_dup(st, 7, NULL); /* NULL in schema-1 rows: "" */
+  e->rollback_of = sqlite3_column_int64(st, 8);
+  return e->src_ip && e->src_user && e->app_name && e->type ? 0 : NC_ENOMEM;
+}
+
 static int sq_history(void *impl, const char *data_id, const char *group, const char *tenant,
                       size_t max, nc_cfg_hist **out, size_t *n_out) {
   sq_store *s = impl;
   sqlite3_stmt *st = s->st[ST_HISTORY];
-  int rc = 0, step;
+  int rc = 0, step = SQLITE_DONE;
   size_t n = 0;
   nc_cfg_hist *h = calloc(max ? max : 1, sizeof(*h));
   if (!h)
     return NC_ENOMEM;
   bind_key(st, data_id, group, tenant);
   sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
-  while (n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
-    nc_cfg_hist *e = &h[n++];
-    e->id = sqlite3_column_int64(st, 0);
-    const unsigned char *op = sqlite3_column_text(st, 1);
-    e->op = op ? (char)op[0] : '?';
-    snprintf(e->md5, sizeof(e->md5), "%s", (const char *)sqlite3_column_text(st, 2));
-    e->ts_ms = sqlite3_column_int64(st, 3);
-    e->src_ip = col_dup(st, 4, NULL);
-    e->src_user = col_dup(st, 5, NULL);
-    e->app_name = col_dup(st, 6, NULL);
-    if (!e->src_ip || !e->src_user || !e->app_name) {
-      rc = NC_ENOMEM;
+  while (n < max && (step = sqlite3_step(st)) == SQLITE_ROW)
+    if ((rc = row_hist(st, &h[n++])) != 0)
       break;
-    }
-  }
   if (!rc && n < max && step != SQLITE_DONE)
     rc = db_err(s, "history");
   done(st);
@@ -364,6 +497,35 @@ static int sq_history(void *impl, const char *data_id, const char *group, const 
   return 0;
 }
 
+static int sq_history_get(void *impl, const char *data_id, const char *group, const char *tenant,
+                          int64_t id, nc_cfg_hist **out) {
+  sq_store *s = impl;
+  sqlite3_stmt *st = s->st[ST_HISTORY_GET];
+  int rc = 0;
+  nc_cfg_hist *h = calloc(1, sizeof(*h));
+  if (!h)
+    return NC_ENOMEM;
+  bind_key(st, data_id, group, tenant);
+  sqlite3_bind_int64(st, 4, id);
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW) {
+    rc = row_hist(st, h);
+    /* NULL content: a row from before versions were kept. */
+    if (!rc && sqlite3_column_type(st, 9) != SQLITE_NULL &&
+        !(h->content = col_dup(st, 9, &h->content_len)))
+      rc = NC_ENOMEM;
+  } else {
+    rc = step == SQLITE_DONE ? NC_ENOTFOUND : db_err(s, "history get");
+  }
+  done(st);
+  if (rc) {
+    nc_cfg_hist_free(h, 1);
+    return rc;
+  }
+  *out = h;
+  return 0;
+}
+
 const nc_cfg_store_vt nc_cfg_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -371,5 +533,6 @@ const nc_cfg_store_vt nc_cfg_store_sqlite = {
     .get = sq_get,
     .apply = sq_apply,
     .history = sq_history,
+    .history_get = sq_history_get,
     .close = sq_close,
 };

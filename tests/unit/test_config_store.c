@@ -1,6 +1,7 @@
 /* Unit tests of the SQLite config store on a temp dir: put/get, CAS,
- * remove, history retention, batch semantics and persistence across a
- * close/reopen. */
+ * remove, history retention, batch semantics, persistence across a
+ * close/reopen, history versions (content, history_get, rollback_of) and
+ * the schema migration from a first-release database. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,8 @@
 #include "nc_md5.h"
 #include "config_store.h"
 #include "nc_err.h"
+
+#include <sqlite3.h>
 
 typedef struct fx {
   char dir[64];
@@ -121,9 +124,10 @@ static void test_history_bounded_newest_first(void **state) {
   size_t n = 0;
   assert_int_equal(nc_cfg_store_history(f->st, "d", "g", "", 100, &h, &n), 0);
   assert_int_equal(n, 3);
-  char md5[33];
+  char md5[33], md5_v8[33];
   nc_md5_hex("v9", 2, md5);
-  assert_string_equal(h[0].md5, md5);
+  nc_md5_hex("v8", 2, md5_v8);
+  assert_string_equal(h[0].md5, md5_v8); /* an update's row is the version it replaced */
   assert_int_equal(h[0].op, 'U');
   assert_int_equal(h[0].ts_ms, 109);
   assert_int_equal(h[2].ts_ms, 107);
@@ -163,6 +167,270 @@ static void test_batch_per_op_results(void **state) {
   assert_string_equal(it->type, "text");
   nc_cfg_item_free(it);
   assert_int_equal(nc_cfg_store_get(f->st, "c", "g", "", &it), NC_ENOTFOUND);
+}
+
+/* ---- history versions ---- */
+
+/* One history row of d/g with its content; the caller frees it. */
+static nc_cfg_hist *hist_get(fx *f, const char *d, int64_t id) {
+  nc_cfg_hist *h = NULL;
+  assert_int_equal(nc_cfg_store_history_get(f->st, d, "g", "", id, &h), 0);
+  assert_non_null(h);
+  return h;
+}
+
+/* As Nacos's his_config_info: I = the version created, U and D = the
+ * version replaced; each row's content matches its md5. */
+static void test_history_rows_are_versions(void **state) {
+  fx *f = *state; /* keep = 3 */
+  char md5[3][33];
+  nc_md5_hex("one", 3, md5[0]);
+  nc_md5_hex("two", 3, md5[1]);
+  assert_int_equal(put(f, "d", "g", "", "one", NULL, 10), 0);
+  nc_cfg_write w = {.data_id = "d", .group = "g", .content = "two", .content_len = 3,
+                    .md5 = md5[1], .type = "json", .src_ip = "10.0.0.2", .src_user = "ops",
+                    .ts_ms = 20, .rollback_of = 0};
+  assert_int_equal(nc_cfg_store_put(f->st, &w), 0);
+  int existed = 0;
+  assert_int_equal(nc_cfg_store_remove(f->st, "d", "g", "", 30, &existed), 0);
+  assert_int_equal(existed, 1);
+  nc_cfg_hist *h = NULL;
+  size_t n = 0;
+  assert_int_equal(nc_cfg_store_history(f->st, "d", "g", "", 10, &h, &n), 0);
+  assert_int_equal(n, 3);
+  /* newest first: D (removed "two"), U (replaced "one"), I (created "one") */
+  assert_int_equal(h[0].op, 'D');
+  assert_string_equal(h[0].md5, md5[1]);
+  assert_string_equal(h[0].type, "json");
+  assert_int_equal(h[0].ts_ms, 30);
+  assert_int_equal(h[1].op, 'U');
+  assert_string_equal(h[1].md5, md5[0]);
+  assert_string_equal(h[1].type, "yaml");
+  assert_int_equal(h[1].ts_ms, 20);
+  assert_string_equal(h[1].src_ip, "10.0.0.2"); /* who made the change */
+  assert_string_equal(h[1].src_user, "ops");
+  assert_int_equal(h[2].op, 'I');
+  assert_string_equal(h[2].md5, md5[0]);
+  assert_null(h[0].content); /* lists carry no content */
+  int64_t ids[3] = {h[0].id, h[1].id, h[2].id};
+  nc_cfg_hist_free(h, n);
+
+  const char *want[3] = {"two", "one", "one"};
+  for (int i = 0; i < 3; i++) {
+    nc_cfg_hist *g = hist_get(f, "d", ids[i]);
+    assert_int_equal(g->id, ids[i]);
+    assert_non_null(g->content);
+    assert_string_equal(g->content, want[i]);
+    assert_int_equal(g->content_len, 3);
+    char m[33];
+    nc_md5_hex(g->content, g->content_len, m);
+    assert_string_equal(g->md5, m);
+    assert_int_equal(g->rollback_of, 0);
+    nc_cfg_hist_free(g, 1);
+  }
+}
+
+/* A publish that restores history row N records rollback_of = N on the row
+ * it writes (here an update, so the row holds the replaced version). */
+static void test_rollback_of_recorded(void **state) {
+  fx *f = *state;
+  assert_int_equal(put(f, "d", "g", "", "one", NULL, 1), 0);
+  assert_int_equal(put(f, "d", "g", "", "two", NULL, 2), 0);
+  nc_cfg_hist *h = NULL;
+  size_t n = 0;
+  assert_int_equal(nc_cfg_store_history(f->st, "d", "g", "", 10, &h, &n), 0);
+  assert_int_equal(n, 2);
+  int64_t u_id = h[0].id; /* U: holds "one" */
+  nc_cfg_hist_free(h, n);
+  nc_cfg_hist *g = hist_get(f, "d", u_id);
+  char md5[33];
+  nc_md5_hex(g->content, g->content_len, md5);
+  nc_cfg_write w = {.data_id = "d", .group = "g", .content = g->content,
+                    .content_len = g->content_len, .md5 = md5, .type = g->type, .ts_ms = 3,
+                    .rollback_of = u_id};
+  assert_int_equal(nc_cfg_store_put(f->st, &w), 0);
+  nc_cfg_hist_free(g, 1);
+  assert_int_equal(nc_cfg_store_history(f->st, "d", "g", "", 10, &h, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(h[0].op, 'U');
+  assert_int_equal(h[0].rollback_of, u_id);
+  assert_int_equal(h[1].rollback_of, 0);
+  nc_cfg_hist_free(h, n);
+  nc_cfg_item *it = NULL;
+  assert_int_equal(nc_cfg_store_get(f->st, "d", "g", "", &it), 0);
+  assert_string_equal(it->content, "one");
+  nc_cfg_item_free(it);
+}
+
+/* Two updates of one key in one batch: the second's row holds the first's
+ * new content (the transaction sees its own writes). */
+static void test_two_updates_of_a_key_in_one_batch(void **state) {
+  fx *f = *state;
+  assert_int_equal(put(f, "d", "g", "", "v0", NULL, 1), 0);
+  char m1[33], m2[33], m0[33];
+  nc_md5_hex("v0", 2, m0);
+  nc_md5_hex("v1", 2, m1);
+  nc_md5_hex("v2", 2, m2);
+  nc_cfg_write ops[2] = {
+      {.op = NC_CFG_PUT, .data_id = "d", .group = "g", .content = "v1", .content_len = 2,
+       .md5 = m1, .ts_ms = 2},
+      {.op = NC_CFG_PUT, .data_id = "d", .group = "g", .content = "v2", .content_len = 2,
+       .md5 = m2, .ts_ms = 3},
+  };
+  assert_int_equal(nc_cfg_store_apply(f->st, ops, 2), 0);
+  assert_int_equal(ops[0].result, 0);
+  assert_int_equal(ops[1].result, 0);
+  nc_cfg_hist *h = NULL;
+  size_t n = 0;
+  assert_int_equal(nc_cfg_store_history(f->st, "d", "g", "", 10, &h, &n), 0);
+  assert_int_equal(n, 3);
+  assert_string_equal(h[0].md5, m1); /* second update replaced v1 */
+  assert_string_equal(h[1].md5, m0); /* first update replaced v0 */
+  nc_cfg_hist *g = hist_get(f, "d", h[0].id);
+  assert_string_equal(g->content, "v1");
+  nc_cfg_hist_free(g, 1);
+  nc_cfg_hist_free(h, n);
+}
+
+static void test_history_get_of_another_key_not_found(void **state) {
+  fx *f = *state;
+  assert_int_equal(put(f, "d", "g", "", "mine", NULL, 1), 0);
+  assert_int_equal(put(f, "e", "g", "", "other", NULL, 1), 0);
+  nc_cfg_hist *h = NULL;
+  size_t n = 0;
+  assert_int_equal(nc_cfg_store_history(f->st, "e", "g", "", 10, &h, &n), 0);
+  assert_int_equal(n, 1);
+  int64_t e_id = h[0].id;
+  nc_cfg_hist_free(h, n);
+  nc_cfg_hist *g = NULL;
+  assert_int_equal(nc_cfg_store_history_get(f->st, "d", "g", "", e_id, &g), NC_ENOTFOUND);
+  assert_null(g);
+  assert_int_equal(nc_cfg_store_history_get(f->st, "e", "g", "ns1", e_id, &g), NC_ENOTFOUND);
+  assert_int_equal(nc_cfg_store_history_get(f->st, "d", "g", "", 9999, &g), NC_ENOTFOUND);
+  g = hist_get(f, "e", e_id);
+  assert_string_equal(g->content, "other");
+  nc_cfg_hist_free(g, 1);
+}
+
+/* ---- schema migration ---- */
+
+static void exec_sql(sqlite3 *db, const char *sql) {
+  char *err = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+  if (rc != SQLITE_OK)
+    fprintf(stderr, "sql: %s\n", err ? err : "?");
+  sqlite3_free(err);
+  assert_int_equal(rc, SQLITE_OK);
+}
+
+static sqlite3 *open_raw(fx *f) {
+  char path[128];
+  sqlite3 *db = NULL;
+  snprintf(path, sizeof(path), "%s/config.db", f->dir);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  return db;
+}
+
+static int64_t raw_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* The first release's tables (user_version 0) with one config and its
+ * history, written the way that release wrote them. */
+static void make_schema1_db(fx *f) {
+  sqlite3 *db = open_raw(f);
+  exec_sql(db,
+           "CREATE TABLE config("
+           " id INTEGER PRIMARY KEY, data_id TEXT NOT NULL, grp TEXT NOT NULL, tenant TEXT NOT NULL,"
+           " content BLOB NOT NULL, md5 TEXT NOT NULL, type TEXT NOT NULL, app_name TEXT NOT NULL,"
+           " src_user TEXT NOT NULL, src_ip TEXT NOT NULL, encrypted_data_key TEXT NOT NULL,"
+           " created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL,"
+           " UNIQUE(tenant, grp, data_id));"
+           "CREATE TABLE config_history("
+           " id INTEGER PRIMARY KEY AUTOINCREMENT, data_id TEXT NOT NULL, grp TEXT NOT NULL,"
+           " tenant TEXT NOT NULL, op TEXT NOT NULL, md5 TEXT NOT NULL, src_ip TEXT NOT NULL,"
+           " src_user TEXT NOT NULL, app_name TEXT NOT NULL, ts_ms INTEGER NOT NULL);"
+           "CREATE INDEX config_history_key ON config_history(tenant, grp, data_id, id);"
+           "INSERT INTO config(data_id,grp,tenant,content,md5,type,app_name,src_user,src_ip,"
+           " encrypted_data_key,created_ms,modified_ms) VALUES('old','g','','legacy',"
+           " 'f1e2d3c4b5a6978800112233445566ff','text','','','10.0.0.9','',5,5);"
+           "INSERT INTO config_history(data_id,grp,tenant,op,md5,src_ip,src_user,app_name,ts_ms)"
+           " VALUES('old','g','','I','f1e2d3c4b5a6978800112233445566ff','10.0.0.9','','',5);");
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), 0);
+  sqlite3_close(db);
+}
+
+static void test_migrates_schema1_db(void **state) {
+  fx *f = *state;
+  nc_cfg_store_close(f->st);
+  f->st = NULL;
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -f %s/config.db*", f->dir);
+  assert_int_equal(system(cmd), 0);
+  make_schema1_db(f);
+  assert_int_equal(open_store(f, 3), 0);
+
+  /* the old rows are still there; the old history row has no content */
+  nc_cfg_item *it = NULL;
+  assert_int_equal(nc_cfg_store_get(f->st, "old", "g", "", &it), 0);
+  assert_string_equal(it->content, "legacy");
+  nc_cfg_item_free(it);
+  nc_cfg_hist *h = NULL;
+  size_t n = 0;
+  assert_int_equal(nc_cfg_store_history(f->st, "old", "g", "", 10, &h, &n), 0);
+  assert_int_equal(n, 1);
+  int64_t old_id = h[0].id;
+  assert_string_equal(h[0].type, "");
+  assert_int_equal(h[0].rollback_of, 0);
+  nc_cfg_hist_free(h, n);
+  nc_cfg_hist *g = hist_get(f, "old", old_id);
+  assert_null(g->content);
+  assert_int_equal(g->content_len, 0);
+  assert_string_equal(g->md5, "f1e2d3c4b5a6978800112233445566ff");
+  nc_cfg_hist_free(g, 1);
+
+  /* new rows carry content: the update's row holds the legacy content */
+  assert_int_equal(put(f, "old", "g", "", "fresh", NULL, 6), 0);
+  assert_int_equal(nc_cfg_store_history(f->st, "old", "g", "", 10, &h, &n), 0);
+  assert_int_equal(n, 2);
+  assert_true(h[0].id > old_id);
+  g = hist_get(f, "old", h[0].id);
+  assert_string_equal(g->content, "legacy");
+  assert_string_equal(g->type, "text");
+  nc_cfg_hist_free(g, 1);
+  nc_cfg_hist_free(h, n);
+
+  /* the database says version 2 now, and a reopen migrates nothing */
+  nc_cfg_store_close(f->st);
+  f->st = NULL;
+  sqlite3 *db = open_raw(f);
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM config_history WHERE content IS NULL"), 1);
+  sqlite3_close(db);
+  assert_int_equal(open_store(f, 3), 0);
+  assert_int_equal(nc_cfg_store_history(f->st, "old", "g", "", 10, &h, &n), 0);
+  assert_int_equal(n, 2);
+  nc_cfg_hist_free(h, n);
+}
+
+/* A database from a newer nacosd is refused, and left as it was. */
+static void test_newer_schema_refused(void **state) {
+  fx *f = *state;
+  nc_cfg_store_close(f->st);
+  f->st = NULL;
+  sqlite3 *db = open_raw(f);
+  exec_sql(db, "PRAGMA user_version=3");
+  sqlite3_close(db);
+  assert_int_equal(open_store(f, 3), NC_EDB);
+  assert_null(f->st);
+  db = open_raw(f);
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+  sqlite3_close(db);
 }
 
 static void count_item(void *ud, const nc_cfg_item *it) {
@@ -205,6 +473,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_batch_per_op_results, setup, teardown),
       cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup, teardown),
       cmocka_unit_test(test_open_bad_dir_fails_cleanly),
+      cmocka_unit_test_setup_teardown(test_history_rows_are_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rollback_of_recorded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_two_updates_of_a_key_in_one_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_history_get_of_another_key_not_found, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migrates_schema1_db, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
