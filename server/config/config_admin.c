@@ -6,16 +6,26 @@
  *                              pageItems: [{dataId, group, tenant, md5, lastModified}]}
  *   NcConfigHistoryRequest {dataId, group, tenant, pageSize}
  *     -> NcConfigHistoryResponse {pageItems: [{id, opType, md5, lastModifiedTime,
- *                                              srcIp, srcUser}]} newest first
- * and config's metrics. */
+ *                                              srcIp, srcUser, type, rollbackOf?}]}
+ *        newest first; a row is a version (config_store.h): 'I' the content
+ *        created, 'U'/'D' the content replaced; rollbackOf only when nonzero
+ *   NcConfigHistoryGetRequest {dataId, group, tenant, id}
+ *     -> NcConfigHistoryGetResponse {id, opType, md5, lastModifiedTime, srcIp,
+ *                                    srcUser, type, content, rollbackOf}
+ *        (content null for a row recorded before versions were kept)
+ *   NcConfigRollbackRequest {dataId, group, tenant, id}
+ *     -> NcConfigRollbackResponse {md5}: publishes version id again
+ * and config's metrics. errorCode: 400 bad input, 404 unknown history id,
+ * else 500. */
 #include "config_int.h"
 #include "nc_err.h"
 #include "nc_json.h"
 
 #include <stdlib.h>
 
-/* gRPC errorCode of an operation's result: 400 for bad input, else 500. */
-static int grpc_code(int rc) { return rc == NC_EINVAL ? 400 : 500; }
+/* gRPC errorCode of an operation's result: 400 for bad input, 404 for a
+ * history id the key does not have, else 500. */
+static int grpc_code(int rc) { return rc == NC_EINVAL ? 400 : rc == NC_ENOTFOUND ? 404 : 500; }
 
 /* ---- list ---- */
 
@@ -71,14 +81,24 @@ oom:
 
 static const char HIST_RT[] = "NcConfigHistoryResponse";
 
-static cJSON *hist_row_json(const nc_cfg_hist *h) {
+/* A history row's fields into o (a list row; one version adds its
+ * content); 0 or -1 on OOM. */
+static int hist_fields(cJSON *o, const nc_cfg_hist *h) {
   char op[2] = {h->op, 0};
-  cJSON *o = cJSON_CreateObject();
-  if (!o || !cJSON_AddNumberToObject(o, "id", (double)h->id) || nc_json_add_str(o, "opType", op) ||
+  if (!cJSON_AddNumberToObject(o, "id", (double)h->id) || nc_json_add_str(o, "opType", op) ||
       nc_json_add_str(o, "md5", h->md5) ||
       !cJSON_AddNumberToObject(o, "lastModifiedTime", (double)h->ts_ms) ||
       nc_json_add_str(o, "srcIp", h->src_ip ? h->src_ip : "") ||
-      nc_json_add_str(o, "srcUser", h->src_user ? h->src_user : "")) {
+      nc_json_add_str(o, "srcUser", h->src_user ? h->src_user : "") ||
+      nc_json_add_str(o, "type", h->type ? h->type : ""))
+    return -1;
+  return 0;
+}
+
+static cJSON *hist_row_json(const nc_cfg_hist *h) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o || hist_fields(o, h) ||
+      (h->rollback_of && !cJSON_AddNumberToObject(o, "rollbackOf", (double)h->rollback_of))) {
     cJSON_Delete(o);
     return NULL;
   }
@@ -115,10 +135,89 @@ static void h_history(void *ud, nc_req *r, const nc_msg *m) {
   nc_config_history(ud, &k, nc_json_int(m->body, "pageSize", 30), history_done, r);
 }
 
+/* ---- one version ---- */
+
+static const char HGET_RT[] = "NcConfigHistoryGetResponse";
+
+static void history_get_done(void *ud, int code, const char *message, const nc_cfg_hist *row) {
+  nc_req *r = ud;
+  if (code) {
+    nc_req_fail(r, HGET_RT, grpc_code(code), message);
+    return;
+  }
+  cJSON *b = nc_resp_ok();
+  /* content null: a row recorded before versions were kept */
+  cJSON *content = row->content ? cJSON_CreateString(row->content) : cJSON_CreateNull();
+  if (!b || !content || hist_fields(b, row) || !cJSON_AddItemToObject(b, "content", content) ||
+      !cJSON_AddNumberToObject(b, "rollbackOf", (double)row->rollback_of)) {
+    if (!b || !cJSON_GetObjectItemCaseSensitive(b, "content"))
+      cJSON_Delete(content);
+    cJSON_Delete(b);
+    nc_req_fail(r, HGET_RT, 500, "out of memory");
+    return;
+  }
+  nc_req_reply(r, HGET_RT, b);
+}
+
+/* The history id of a request: a positive integer, else 0 (refused as
+ * bad input by the operation). */
+static int64_t req_id(const nc_msg *m) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->body, "id");
+  if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9007199254740992.0 ||
+      v->valuedouble != (double)(int64_t)v->valuedouble)
+    return 0;
+  return (int64_t)v->valuedouble;
+}
+
+static void h_history_get(void *ud, nc_req *r, const nc_msg *m) {
+  nc_config_key k = {.data_id = nc_json_str(m->body, "dataId", ""),
+                     .group = nc_json_str(m->body, "group", ""),
+                     .tenant = nc_json_str(m->body, "tenant", "")};
+  nc_config_history_get(ud, &k, req_id(m), history_get_done, r);
+}
+
+/* ---- rollback ---- */
+
+static const char RB_RT[] = "NcConfigRollbackResponse";
+
+static void rollback_done(void *ud, const nc_config_result *res) {
+  nc_req *r = ud;
+  cJSON *b;
+  if (res->code) {
+    nc_req_fail(r, RB_RT, grpc_code(res->code), res->message);
+    return;
+  }
+  if (!(b = nc_resp_ok()) || nc_json_add_str(b, "md5", res->md5 ? res->md5 : "")) {
+    cJSON_Delete(b);
+    nc_req_fail(r, RB_RT, 500, "out of memory");
+    return;
+  }
+  nc_req_reply(r, RB_RT, b);
+}
+
+static void h_rollback(void *ud, nc_req *r, const nc_msg *m) {
+  nc_conn *c = nc_req_conn(r);
+  const char *ip = m->client_ip && *m->client_ip ? m->client_ip : c ? nc_conn_remote_ip(c) : "";
+  nc_config_rollback_req rb = {
+      .key = {.data_id = nc_json_str(m->body, "dataId", ""),
+              .group = nc_json_str(m->body, "group", ""),
+              .tenant = nc_json_str(m->body, "tenant", "")},
+      .id = req_id(m),
+      .app_name = c ? nc_conn_app(c) : NULL,
+      .src_ip = ip,
+      .origin = nc_req_conn_id(r),
+  };
+  nc_config_rollback(ud, &rb, rollback_done, r);
+}
+
+#define R (NC_H_CONN | NC_H_CONFIG)
 static const nc_handler_def admin_handlers[] = {
-    {"NcConfigListRequest", "NcConfigListResponse", h_list, NC_H_CONN | NC_H_CONFIG},
-    {"NcConfigHistoryRequest", "NcConfigHistoryResponse", h_history, NC_H_CONN | NC_H_CONFIG},
+    {"NcConfigListRequest", "NcConfigListResponse", h_list, R},
+    {"NcConfigHistoryRequest", "NcConfigHistoryResponse", h_history, R},
+    {"NcConfigHistoryGetRequest", "NcConfigHistoryGetResponse", h_history_get, R},
+    {"NcConfigRollbackRequest", "NcConfigRollbackResponse", h_rollback, R | NC_H_WRITE},
 };
+#undef R
 
 int nc_config_admin_register(nc_config_service *cs) {
   return NC_SRV_HANDLERS(cs->srv, admin_handlers, cs);

@@ -146,6 +146,7 @@ void nc_config_publish_op(nc_config_service *cs, const nc_config_publish *p, nc_
   w->cas_md5 = j->cas_md5;
   w->type = j->type;
   w->encrypted_data_key = j->edk;
+  w->rollback_of = p->rollback_of;
   submit(cs, j, done, ud);
 }
 

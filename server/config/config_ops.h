@@ -9,7 +9,7 @@
  * Results are nc_err codes, the same for every caller; a transport maps them
  * to its own status (gRPC: NC_EINVAL -> errorCode 400, the others -> 500):
  *   NC_EINVAL    bad key, blank or oversized content, gray publish, bad page
- *   NC_ENOTFOUND get of a key that has no config
+ *   NC_ENOTFOUND get of a key that has no config; a history id it does not have
  *   NC_ECONFLICT CAS publish whose md5 no longer matches
  *   NC_EDB       the store transaction failed (nothing saved)
  *   NC_ECLOSED   the service is stopping (nc_config_stop ran)
@@ -69,6 +69,7 @@ typedef struct nc_config_publish {
    * read): a non-blank tag or beta_ips gives NC_EINVAL. */
   const char *tag, *beta_ips;
   const char *origin;   /* who asked, for the commit log line ("conn <origin>"); NULL = "-" */
+  int64_t rollback_of;  /* the history id this publish restores (0 = none); recorded in history */
 } nc_config_publish;
 
 /* Every string of p is copied before the call returns. */
@@ -134,6 +135,35 @@ typedef void (*nc_config_history_fn)(void *ud, int code, const char *message,
 /* max: 1..NC_CONFIG_HISTORY_MAX rows. */
 void nc_config_history(nc_config_service *cs, const nc_config_key *key, long long max,
                        nc_config_history_fn fn, void *ud);
+
+/* One version with its content (row->content NULL for a row recorded
+ * before content was kept). row borrowed for the call, NULL when code != 0:
+ * NC_EINVAL (bad key, id < 1), NC_ENOTFOUND (no such id, or it is another
+ * key's), NC_EDB, NC_ECLOSED, NC_ENOMEM. Ordered and called like
+ * nc_config_history's fn. */
+typedef void (*nc_config_history_get_fn)(void *ud, int code, const char *message,
+                                         const nc_cfg_hist *row);
+void nc_config_history_get(nc_config_service *cs, const nc_config_key *key, int64_t id,
+                           nc_config_history_get_fn fn, void *ud);
+
+/* ---- rollback (history read on the writer thread, then a publish) ---- */
+
+typedef struct nc_config_rollback_req {
+  nc_config_key key;
+  int64_t id;                               /* the history row to restore */
+  const char *app_name, *src_user, *src_ip; /* of the publish; NULL = "" */
+  const char *origin;                       /* as in nc_config_publish */
+} nc_config_rollback_req;
+
+/* Publishes history row id's content (with its type) through the normal
+ * publish path, recorded with rollback_of = id: a 'U' row undoes its
+ * update, a 'D' row re-creates the removed config, an 'I' row restores the
+ * first version. done runs once like a publish's (md5 = the restored
+ * content's); besides the publish's codes: NC_ENOTFOUND (unknown id or
+ * another key's row), NC_EINVAL (id < 1, or a row whose content was not
+ * recorded). Strings of r are copied before the call returns. */
+void nc_config_rollback(nc_config_service *cs, const nc_config_rollback_req *r,
+                        nc_config_done_fn done, void *ud);
 
 /* ---- change listeners ---- */
 

@@ -1,7 +1,7 @@
 /* config_read: the read operations of config_ops.h without a transport:
- * get and list are served from the loop thread's cache; history reads the
- * store, so it runs as a job on the writer thread, after the writes queued
- * before it. */
+ * get and list are served from the loop thread's cache; history (the list
+ * and one version) reads the store, so it runs as a job on the writer
+ * thread, after the writes queued before it. */
 #include "config_int.h"
 #include "config_util.h"
 #include "nc_err.h"
@@ -217,4 +217,78 @@ void nc_config_history(nc_config_service *cs, const nc_config_key *key, long lon
   j->job.release = hjob_release;
   if (nc_cfg_writer_submit(cs->writer, &j->job) != 0)
     hjob_release(&j->job);
+}
+
+/* ---- one version ---- */
+
+typedef struct gjob {
+  nc_cfg_job job; /* first member */
+  nc_config_history_get_fn fn;
+  void *ud;
+  nc_config_okey k;
+  int64_t id;
+  nc_cfg_hist *row;
+  int rc;
+} gjob;
+
+static void gjob_free(gjob *j) {
+  nc_cfg_hist_free(j->row, 1);
+  nc_config_okey_clear(&j->k);
+  free(j);
+}
+
+/* Writer thread. */
+static void gjob_run(nc_cfg_job *job, nc_cfg_store *store) {
+  gjob *j = (gjob *)job;
+  j->rc = nc_cfg_store_history_get(store, j->k.data_id, j->k.group, j->k.tenant, j->id, &j->row);
+}
+
+static void gjob_release(nc_cfg_job *job) {
+  gjob *j = (gjob *)job;
+  j->fn(j->ud, NC_ECLOSED, "server is shutting down", NULL);
+  gjob_free(j);
+}
+
+/* Loop thread: the store answered. */
+static void gjob_complete(nc_cfg_job *job) {
+  gjob *j = (gjob *)job;
+  if (j->rc == NC_ENOTFOUND) {
+    char msg[NC_CONFIG_ERR_CAP];
+    snprintf(msg, sizeof(msg), "history id %lld not found for this config", (long long)j->id);
+    j->fn(j->ud, NC_ENOTFOUND, msg, NULL);
+  } else if (j->rc == NC_EINVAL) { /* a backend without history_get */
+    j->fn(j->ud, NC_EINVAL, "this config store does not keep history versions", NULL);
+  } else if (j->rc) {
+    nc_warn("config: history %lld of %s/%s failed: %s", (long long)j->id, NC_LOG_ESC(j->k.group),
+            NC_LOG_ESC(j->k.data_id), nc_strerror(j->rc));
+    j->fn(j->ud, NC_EDB, "history read failed", NULL);
+  } else {
+    j->fn(j->ud, 0, NULL, j->row);
+  }
+  gjob_free(j);
+}
+
+void nc_config_history_get(nc_config_service *cs, const nc_config_key *key, int64_t id,
+                           nc_config_history_get_fn fn, void *ud) {
+  char buf[NC_CONFIG_ERR_CAP];
+  nc_cfg_key k;
+  const char *err = nc_cfg_check_names(key->data_id, key->group, key->tenant, &k, buf, sizeof(buf));
+  if (err || id < 1) {
+    fn(ud, NC_EINVAL, err ? err : "history id must be >= 1", NULL);
+    return;
+  }
+  gjob *j = calloc(1, sizeof(*j));
+  if (!j || nc_config_okey_set(&j->k, &k) != 0) {
+    free(j);
+    fn(ud, NC_ENOMEM, "out of memory", NULL);
+    return;
+  }
+  j->fn = fn;
+  j->ud = ud;
+  j->id = id;
+  j->job.run = gjob_run;
+  j->job.complete = gjob_complete;
+  j->job.release = gjob_release;
+  if (nc_cfg_writer_submit(cs->writer, &j->job) != 0)
+    gjob_release(&j->job);
 }

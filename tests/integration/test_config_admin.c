@@ -1,6 +1,9 @@
 /* Integration tests of nacos-c's own config requests on the real nacosd:
- * NcConfigListRequest (filters, glob, stable paging, bad input) and
- * NcConfigHistoryRequest (newest first, ops and md5s, limits, bad key). */
+ * NcConfigListRequest (filters, glob, stable paging, bad input),
+ * NcConfigHistoryRequest (newest first, ops and md5s, limits, bad key),
+ * NcConfigHistoryGetRequest (one version with content) and
+ * NcConfigRollbackRequest (publishes a version again, seen by listeners,
+ * recorded with rollbackOf). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -156,12 +159,200 @@ static void test_history_newest_first(void **state) {
   expect_bad(history(wc, "h.yaml", "G", 5000), "NcConfigHistoryResponse", "pageSize");
 }
 
+/* ---- versions and rollback ---- */
+
+static nc_msg *history_get(nc_tw *wc, const char *d, long long id) {
+  cJSON *b = nc_tw_config_body(d, "G", "");
+  cJSON_AddNumberToObject(b, "id", (double)id);
+  return nc_tw_call(wc, "NcConfigHistoryGetRequest", b);
+}
+
+static nc_msg *rollback(nc_tw *wc, const char *d, long long id) {
+  cJSON *b = nc_tw_config_body(d, "G", "");
+  cJSON_AddNumberToObject(b, "id", (double)id);
+  return nc_tw_call(wc, "NcConfigRollbackRequest", b);
+}
+
+/* An answer that failed with errorCode code. */
+static void expect_code(nc_msg *m, const char *type, int code) {
+  assert_non_null(m);
+  assert_string_equal(m->type, type);
+  assert_int_equal(nc_json_int(m->body, "errorCode", -1), code);
+  assert_int_not_equal(nc_json_int(m->body, "resultCode", -1), 200);
+  nc_msg_free(m);
+}
+
+static void md5_of(const char *s, char out[33]) { nc_md5_hex(s, strlen(s), out); }
+
+/* v1, v2, v3 published; history is U(v2) U(v1) I(v1) (each row the version
+ * its change created or replaced). Rolling back to the U row that replaced
+ * v1 publishes v1 again: a listener hears of it, the config reads v1, and
+ * the new row (U, holding the v3 it replaced) says rollbackOf. */
+static void test_rollback_restores_a_version(void **state) {
+  nc_tfx *f = *state;
+  nc_tw *wc = client(state), *listener = cfg_connect(f, 0);
+  assert_non_null(listener);
+  char m1[33], m2[33], m3[33];
+  md5_of("v1", m1);
+  md5_of("v2", m2);
+  md5_of("v3", m3);
+  publish_ok(wc, "rb.yaml", "G", "", "v1");
+  publish_ok(wc, "rb.yaml", "G", "", "v2");
+  publish_ok(wc, "rb.yaml", "G", "", "v3");
+
+  nc_msg *m = history(wc, "rb.yaml", "G", 0);
+  assert_non_null(m);
+  const cJSON *items = cJSON_GetObjectItem(m->body, "pageItems");
+  assert_int_equal(cJSON_GetArraySize(items), 3);
+  const char *ops = "UUI", *md5s[3] = {m2, m1, m1};
+  long long ids[3];
+  for (int i = 0; i < 3; i++) {
+    const cJSON *it = cJSON_GetArrayItem(items, i);
+    char op[2] = {ops[i], 0};
+    assert_string_equal(nc_json_str(it, "opType", "?"), op);
+    assert_string_equal(nc_json_str(it, "md5", "?"), md5s[i]);
+    assert_string_equal(nc_json_str(it, "type", "?"), "text");
+    assert_null(cJSON_GetObjectItem(it, "rollbackOf")); /* only on rollbacks */
+    ids[i] = nc_json_int(it, "id", 0);
+  }
+  nc_msg_free(m);
+
+  /* one version, with its content */
+  m = history_get(wc, "rb.yaml", ids[1]);
+  assert_non_null(m);
+  assert_string_equal(m->type, "NcConfigHistoryGetResponse");
+  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
+  assert_int_equal(nc_json_int(m->body, "id", 0), ids[1]);
+  assert_string_equal(nc_json_str(m->body, "opType", "?"), "U");
+  assert_string_equal(nc_json_str(m->body, "content", "?"), "v1");
+  assert_string_equal(nc_json_str(m->body, "md5", "?"), m1);
+  assert_string_equal(nc_json_str(m->body, "type", "?"), "text");
+  assert_int_equal(nc_json_int(m->body, "rollbackOf", -1), 0);
+  assert_true(nc_json_int(m->body, "lastModifiedTime", 0) > 0);
+  nc_msg_free(m);
+  m = history_get(wc, "rb.yaml", ids[0]);
+  assert_non_null(m);
+  assert_string_equal(nc_json_str(m->body, "content", "?"), "v2");
+  nc_msg_free(m);
+
+  /* a listener that has v3 */
+  nc_tw_expect_ok(nc_tw_listen_one(listener, 1, "rb.yaml", "G", "", m3),
+                  "ConfigChangeBatchListenResponse");
+  long long writes = srv_metric(f, "write_requests_total");
+  assert_true(writes >= 3);
+  m = rollback(wc, "rb.yaml", ids[1]);
+  assert_non_null(m);
+  assert_string_equal(m->type, "NcConfigRollbackResponse");
+  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
+  assert_string_equal(nc_json_str(m->body, "md5", "?"), m1);
+  nc_msg_free(m);
+  assert_int_equal(srv_metric(f, "write_requests_total"), writes + 1); /* a write */
+  assert_int_equal(nc_tw_wait_change(listener, "rb.yaml", 1, 5000, NULL), 1);
+  /* what the listener re-reads, and a listen with v3's md5 says changed */
+  nc_tw_config c = {0};
+  nc_tw_expect_ok(nc_tw_config_get(listener, "rb.yaml", "G", "", &c), "ConfigQueryResponse");
+  assert_string_equal(c.content, "v1");
+  assert_string_equal(c.md5, m1);
+  nc_tw_config_free(&c);
+  int nchanged = -1;
+  nc_tw_listen ctx = {.data_id = "rb.yaml", .group = "G", .tenant = "", .md5 = m3};
+  nc_tw_expect_ok(nc_tw_config_listen(listener, 1, &ctx, 1, &nchanged, NULL),
+                  "ConfigChangeBatchListenResponse");
+  assert_int_equal(nchanged, 1);
+
+  /* the rollback's own row: an update that replaced v3, rollbackOf = ids[1] */
+  m = history(wc, "rb.yaml", "G", 0);
+  assert_non_null(m);
+  items = cJSON_GetObjectItem(m->body, "pageItems");
+  assert_int_equal(cJSON_GetArraySize(items), 4);
+  const cJSON *top = cJSON_GetArrayItem(items, 0);
+  assert_string_equal(nc_json_str(top, "opType", "?"), "U");
+  assert_string_equal(nc_json_str(top, "md5", "?"), m3);
+  assert_int_equal(nc_json_int(top, "rollbackOf", 0), ids[1]);
+  long long rb_id = nc_json_int(top, "id", 0);
+  assert_true(rb_id > ids[0]);
+  nc_msg_free(m);
+  m = history_get(wc, "rb.yaml", rb_id);
+  assert_non_null(m);
+  assert_string_equal(nc_json_str(m->body, "content", "?"), "v3");
+  assert_int_equal(nc_json_int(m->body, "rollbackOf", 0), ids[1]);
+  nc_msg_free(m);
+  nc_tfx_close(f, listener);
+}
+
+/* A 'D' row holds the removed content: rolling back to it re-creates the
+ * config. */
+static void test_rollback_to_a_delete_recreates(void **state) {
+  nc_tw *wc = client(state);
+  publish_ok(wc, "gone.yaml", "G", "", "was here");
+  nc_tw_config_remove(wc, "gone.yaml", "G", "");
+  nc_msg *m = history(wc, "gone.yaml", "G", 0);
+  assert_non_null(m);
+  const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(m->body, "pageItems"), 0);
+  assert_string_equal(nc_json_str(d, "opType", "?"), "D");
+  long long id = nc_json_int(d, "id", 0);
+  nc_msg_free(m);
+  char md5[33];
+  md5_of("was here", md5);
+  m = rollback(wc, "gone.yaml", id);
+  assert_non_null(m);
+  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
+  assert_string_equal(nc_json_str(m->body, "md5", "?"), md5);
+  nc_msg_free(m);
+  nc_tw_config c = {0};
+  nc_tw_expect_ok(nc_tw_config_get(wc, "gone.yaml", "G", "", &c), "ConfigQueryResponse");
+  assert_string_equal(c.content, "was here");
+  nc_tw_config_free(&c);
+  /* re-created: the rollback's row is an insert */
+  m = history(wc, "gone.yaml", "G", 1);
+  assert_non_null(m);
+  d = cJSON_GetArrayItem(cJSON_GetObjectItem(m->body, "pageItems"), 0);
+  assert_string_equal(nc_json_str(d, "opType", "?"), "I");
+  assert_int_equal(nc_json_int(d, "rollbackOf", 0), id);
+  nc_msg_free(m);
+}
+
+static void test_history_get_and_rollback_errors(void **state) {
+  nc_tw *wc = client(state);
+  publish_ok(wc, "mine.yaml", "G", "", "a");
+  publish_ok(wc, "theirs.yaml", "G", "", "b");
+  nc_msg *m = history(wc, "theirs.yaml", "G", 0);
+  assert_non_null(m);
+  long long theirs = nc_json_int(cJSON_GetArrayItem(cJSON_GetObjectItem(m->body, "pageItems"), 0),
+                                 "id", 0);
+  nc_msg_free(m);
+  assert_true(theirs > 0);
+  /* another key's row, an id nobody has: 404 */
+  expect_code(history_get(wc, "mine.yaml", theirs), "NcConfigHistoryGetResponse", 404);
+  expect_code(history_get(wc, "mine.yaml", 999999), "NcConfigHistoryGetResponse", 404);
+  expect_code(rollback(wc, "mine.yaml", theirs), "NcConfigRollbackResponse", 404);
+  expect_code(rollback(wc, "mine.yaml", 999999), "NcConfigRollbackResponse", 404);
+  /* bad input: 400 */
+  expect_bad(history_get(wc, "mine.yaml", 0), "NcConfigHistoryGetResponse", "id");
+  expect_bad(rollback(wc, "mine.yaml", -3), "NcConfigRollbackResponse", "id");
+  expect_bad(rollback(wc, "", 1), "NcConfigRollbackResponse", "dataId");
+  /* nothing was written by the refusals */
+  nc_tw_config c = {0};
+  nc_tw_expect_ok(nc_tw_config_get(wc, "mine.yaml", "G", "", &c), "ConfigQueryResponse");
+  assert_string_equal(c.content, "a");
+  nc_tw_config_free(&c);
+  m = history(wc, "mine.yaml", "G", 0);
+  assert_non_null(m);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(m->body, "pageItems")), 1);
+  nc_msg_free(m);
+}
+
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_list_filters_and_pages, cfg_setup, cfg_teardown),
       cmocka_unit_test_setup_teardown(test_list_bad_input, cfg_setup, cfg_teardown),
       cmocka_unit_test_setup_teardown(test_history_newest_first, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_rollback_restores_a_version, cfg_setup, cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_rollback_to_a_delete_recreates, cfg_setup,
+                                      cfg_teardown),
+      cmocka_unit_test_setup_teardown(test_history_get_and_rollback_errors, cfg_setup,
+                                      cfg_teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();
