@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -116,6 +117,20 @@ static int naming_init(app *a) {
 static void naming_free(app *a) { nc_naming_free(a->naming); }
 static void naming_stats(app *a, nc_metrics_text *t) { nc_naming_render_metrics(a->naming, t); }
 
+/* --config-store auto: PostgreSQL when a URL or libpq's environment names
+ * one, else SQLite. */
+static const char *config_backend(const nc_server_cfg *c) {
+  if (strcasecmp(c->config_store, "sqlite") == 0)
+    return "sqlite";
+  if (strcasecmp(c->config_store, "postgresql") == 0 || (c->db_url && *c->db_url))
+    return "postgresql";
+  static const char *const env[] = {"PGHOST", "PGSERVICE", "PGDATABASE"};
+  for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
+    if (getenv(env[i]) && *getenv(env[i]))
+      return "postgresql";
+  return "sqlite";
+}
+
 static int config_init(app *a) {
   const nc_server_cfg *c = a->cfg;
   nc_config_opts co = {
@@ -125,12 +140,26 @@ static int config_init(app *a) {
       .notify_timeout_ms = (int)c->config_notify_timeout_ms,
       .notify_max_retries = (int)c->config_notify_max_retries,
       .notify_retry_base_ms = (int)c->config_notify_retry_ms,
+      .db_url = c->db_url,
+      .db_timeout_ms = (int)c->db_timeout_ms,
+      .poll_ms = (int)c->config_poll_ms,
   };
+  co.store = config_backend(c);
+  if (strcmp(co.store, "postgresql") == 0)
+    nc_info("config store: PostgreSQL %s", c->db_url && *c->db_url
+                                               ? "(--db-url)"
+                                               : "(from libpq's PG* environment)");
+  else if (a->cfg->cluster_conf || a->cfg->members)
+    nc_warn("config store: embedded SQLite in a cluster: every node keeps its own configs and "
+            "they are NOT shared; give the cluster one PostgreSQL with --db-url");
   return nc_config_init(a->srv, &co, &a->config);
 }
 static void config_stop(app *a) { nc_config_stop(a->config); }
 static void config_free(app *a) { nc_config_free(a->config); }
-static void config_stats(app *a, nc_metrics_text *t) { nc_config_render_metrics(a->config, t); }
+static void config_stats(app *a, nc_metrics_text *t) {
+  nc_config_render_metrics(a->config, t);
+  nc_config_render_store_metrics(a->config, t);
+}
 
 static int cluster_init(app *a) {
   const nc_server_cfg *c = a->cfg;

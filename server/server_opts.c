@@ -59,6 +59,17 @@ static const nc_opt opts[] = {
      "notify attempts before an unresponsive connection is dropped"},
     {"config-notify-retry-ms", NC_OPT_INT, "2000", F(config_notify_retry_ms), 1, 600000,
      "notify back-off unit: attempt n waits n times this"},
+    {"config-store", NC_OPT_CHOICE, "auto", F(config_store), 0, -1,
+     "auto|sqlite|postgresql (where configs live): auto = PostgreSQL when --db-url or libpq's "
+     "PGHOST/PGSERVICE/PGDATABASE is set, else SQLite in --data-dir"},
+    {"db-url", NC_OPT_STR, NULL, F(db_url), 0, -1,
+     "PostgreSQL to keep configs in (postgresql://user:pass@host:port/db or a libpq conninfo); "
+     "one database shared by every node of a cluster"},
+    {"db-timeout-ms", NC_OPT_INT, "5000", F(db_timeout_ms), 100, 600000,
+     "a PostgreSQL connect or write that takes longer fails (the write is reported as not saved)"},
+    {"config-poll-ms", NC_OPT_INT, "30000", F(config_poll_ms), 100, 86400000,
+     "PostgreSQL: look for config changes other nodes made this often (repairs missed "
+     "notifications)"},
     /* cluster */
     {"cluster-conf", NC_OPT_STR, NULL, F(cluster_conf), 0, -1,
      "cluster.conf of the cluster (ip[:port] per line, # comments, commas; a missing port is "

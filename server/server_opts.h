@@ -24,6 +24,9 @@ typedef struct nc_server_cfg {
   /* config service (config_service.h) */
   long config_max_content, config_history_keep;
   long config_notify_timeout_ms, config_notify_max_retries, config_notify_retry_ms;
+  /* config store: sqlite in data_dir, or PostgreSQL (db_url / PG* env) */
+  char *config_store, *db_url;
+  long db_timeout_ms, config_poll_ms;
   int send_thread;
   /* cluster (server/cluster/cluster.h): member list, self address, report
    * timing; hold_ready_ms is a test hook (readiness held that long) */

@@ -226,6 +226,9 @@ void nc_config_write_done(void *ud, nc_cfg_job *job) {
             NC_LOG_ESC(j->gk), put || w->existed ? "" : " (did not exist)");
   if (w->result == NC_ECONFLICT) {
     res.message = CAS_FAIL_MSG;
+  } else if (w->result == NC_EUNAVAIL) {
+    res.code = NC_EDB;
+    res.message = "config store unavailable (database connection down): change not saved";
   } else if (w->result != 0) {
     res.code = NC_EDB;
     res.message = "storage failure: change not saved";

@@ -280,9 +280,18 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
   if (!(cs->data_dir = strdup(opts->data_dir)) || !(cs->cache = nc_strmap_new()))
     goto fail;
   cs->opts.data_dir = cs->data_dir;
-  nc_cfg_store_opts so = {.data_dir = cs->data_dir, .history_keep = cs->opts.history_keep};
-  if ((rc = nc_cfg_store_open("sqlite", &so, &cs->store)) != 0)
+  cs->store_name = opts->store && *opts->store ? opts->store : "sqlite";
+  if (!(cs->db_url = strdup(opts->db_url ? opts->db_url : "")))
     goto fail;
+  cs->opts.db_url = cs->db_url;
+  cs->opts.store = NULL; /* store_name holds it; opts' strings are the caller's */
+  nc_cfg_store_opts so = {.data_dir = cs->data_dir,
+                          .db_url = cs->db_url,
+                          .history_keep = cs->opts.history_keep,
+                          .timeout_ms = opts->db_timeout_ms};
+  if ((rc = nc_cfg_store_open(cs->store_name, &so, &cs->store)) != 0)
+    goto fail;
+  cs->store_name = nc_cfg_store_vtable(cs->store)->name; /* static */
   if ((rc = nc_cfg_store_scan(cs->store, load_item, cs)) != 0)
     goto fail;
   nc_cfg_push_ops ops = {.push = push_via_srv, .drop_conn = drop_via_srv, .ud = srv};
@@ -297,12 +306,21 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
     goto fail;
   if ((rc = nc_config_add_listener(cs, listen_changed, cs)) != 0)
     goto fail;
+  if (nc_cfg_store_vtable(cs->store)->wait_changes &&
+      (rc = nc_cfg_feed_start(cs, cs->store_name, &so, opts->poll_ms, &cs->feed)) != 0)
+    goto fail;
   if ((rc = NC_SRV_HANDLERS(srv, config_handlers, cs)) || (rc = nc_config_admin_register(cs)) ||
       (rc = nc_srv_add_conn_listener(srv, on_conn, cs)))
     goto fail;
-  nc_info("config: %zu configs loaded from %s/config.db (content cap %ld bytes, history %ld)",
-          nc_strmap_count(cs->cache), cs->data_dir, cs->opts.max_content_bytes,
-          cs->opts.history_keep);
+  if (cs->feed)
+    nc_info("config: %zu configs loaded from PostgreSQL (content cap %ld bytes, history %ld, "
+            "change poll every %d ms)",
+            nc_strmap_count(cs->cache), cs->opts.max_content_bytes, cs->opts.history_keep,
+            opts->poll_ms > 0 ? opts->poll_ms : 30000);
+  else
+    nc_info("config: %zu configs loaded from %s/config.db (content cap %ld bytes, history %ld)",
+            nc_strmap_count(cs->cache), cs->data_dir, cs->opts.max_content_bytes,
+            cs->opts.history_keep);
   *out = cs;
   return 0;
 fail:
@@ -312,8 +330,11 @@ fail:
 }
 
 void nc_config_stop(nc_config_service *cs) {
-  if (cs)
-    nc_cfg_writer_stop(cs->writer);
+  if (!cs)
+    return;
+  nc_cfg_feed_stop(cs->feed); /* no more reloads queued behind the last writes */
+  cs->feed = NULL;
+  nc_cfg_writer_stop(cs->writer);
 }
 
 void nc_config_free(nc_config_service *cs) {
@@ -327,13 +348,42 @@ void nc_config_free(nc_config_service *cs) {
             (unsigned long long)ws.jobs, (unsigned long long)ws.commits,
             (unsigned long long)ws.max_batch, (unsigned long long)ws.commit_failures);
   }
+  nc_cfg_feed_stop(cs->feed);
   nc_cfg_writer_free(cs->writer);
   nc_cfg_listen_free(cs->listen);
   nc_cfg_store_close(cs->store);
   nc_strmap_free(cs->cache, cache_item_free);
   free(cs->listeners);
   free(cs->data_dir);
+  free(cs->db_url);
   free(cs);
+}
+
+int nc_config_store_up(nc_config_service *cs) {
+  const nc_cfg_store_vt *vt = nc_cfg_store_vtable(cs->store);
+  return vt->is_up ? vt->is_up(nc_cfg_store_impl(cs->store)) : 1;
+}
+
+const char *nc_config_store_name(nc_config_service *cs) { return cs->store_name; }
+
+void nc_config_render_store_metrics(nc_config_service *cs, nc_metrics_text *t) {
+  nc_cfg_feed_stats fs = {0};
+  if (cs->feed)
+    nc_cfg_feed_get_stats(cs->feed, &fs);
+#define C(name, help, v) nc_metrics_add(t, "nacosd_", name, help, (uint64_t)(v))
+  C("config_store_up", "1 while the config store takes writes (PostgreSQL: connected).",
+    nc_config_store_up(cs));
+  if (cs->feed) {
+    C("config_feed_up", "1 while the change feed's PostgreSQL connection (LISTEN) is up.", fs.up);
+    C("config_feed_notifications_total", "Config changes heard through PostgreSQL NOTIFY.",
+      fs.notifications);
+    C("config_feed_polls_total", "Polls of PostgreSQL for config changes.", fs.polls);
+    C("config_feed_poll_failures_total", "Polls of PostgreSQL for config changes that failed.",
+      fs.poll_failures);
+    C("config_feed_reloads_total", "Configs re-read because the store differed from the cache.",
+      fs.reloads);
+  }
+#undef C
 }
 
 const nc_config_stats *nc_config_get_stats(nc_config_service *cs) {

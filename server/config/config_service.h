@@ -26,6 +26,10 @@ typedef struct nc_config_opts {
   int notify_max_retries;    /* attempts before the connection is dropped; 0 = 50 */
   int notify_retry_base_ms;  /* back-off = attempts x this; 0 = 2000 */
   int batch_max;             /* writes per group-commit transaction; 0 = 2048 */
+  const char *store;         /* "sqlite" (NULL) or "postgresql" */
+  const char *db_url;        /* postgresql: libpq conninfo/URL; NULL or "" = the PG* environment */
+  int db_timeout_ms;         /* postgresql: connect/statement deadline; 0 = 5000 */
+  int poll_ms;               /* postgresql: change poll interval; 0 = 30000 */
 } nc_config_opts;
 
 /* 4 MiB: well under the 10 MiB gRPC message cap even after JSON escaping,
@@ -58,6 +62,14 @@ typedef struct nc_config_stats {
   uint64_t commits, commit_failures; /* group-commit transactions */
   uint64_t notifies_sent, notifies_acked, notifies_retried, notifies_dropped_conns;
 } nc_config_stats;
+
+/* 1 while the store takes writes (always for SQLite; PostgreSQL: the
+ * writer's connection is up). Any thread. */
+int nc_config_store_up(nc_config_service *cs);
+/* The store's name: "sqlite" or "postgresql". */
+const char *nc_config_store_name(nc_config_service *cs);
+/* Appends the store's and the change feed's families to t. */
+void nc_config_render_store_metrics(nc_config_service *cs, nc_metrics_text *t);
 /* Snapshot refreshed on each call; loop thread. */
 const nc_config_stats *nc_config_get_stats(nc_config_service *cs);
 /* Appends config's Prometheus families to t. */

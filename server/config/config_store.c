@@ -43,6 +43,8 @@ int nc_cfg_store_open(const char *backend, const nc_cfg_store_opts *opts, nc_cfg
   const nc_cfg_store_vt *vt = NULL;
   if (!backend || strcmp(backend, "sqlite") == 0)
     vt = &nc_cfg_store_sqlite;
+  else if (strcmp(backend, "postgresql") == 0)
+    vt = &nc_cfg_store_pg;
   if (!vt || !opts)
     return NC_EINVAL;
   nc_cfg_store *s = calloc(1, sizeof(*s));

@@ -6,6 +6,7 @@
 #ifndef CONFIG_INT_H
 #define CONFIG_INT_H
 
+#include "config_feed.h"
 #include "config_listen.h"
 #include "config_ops.h"
 #include "config_service.h"
@@ -24,7 +25,10 @@ struct nc_config_service {
   nc_config_opts opts;
   char *data_dir;
   nc_cfg_store *store;
+  const char *store_name;
   nc_cfg_writer *writer;
+  nc_cfg_feed *feed; /* shared store only */
+  char *db_url;
   nc_cfg_listen *listen;
   nc_strmap *cache; /* groupKey (normalised tenant) -> nc_cfg_item */
   nc_config_listener *listeners; /* registration order */

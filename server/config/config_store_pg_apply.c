@@ -1,0 +1,333 @@
+/* The PostgreSQL backend's group commit: a batch of writes in one
+ * transaction, in three pipelined round trips whatever its size.
+ *
+ *   1. BEGIN; SELECT ... FOR UPDATE of every key the batch touches, in key
+ *      order (two nodes' batches lock in the same order: no deadlock).
+ *   2. Decide each op here (CAS against the locked md5, or the md5 an
+ *      earlier op of the batch wrote), then per op: the history row, the
+ *      upsert or delete, the history trim, pg_notify. History rows follow
+ *      Nacos: 'I' keeps the new version, 'U' and 'D' the one replaced,
+ *      copied inside the database (old contents never cross the wire).
+ *   3. COMMIT, or ROLLBACK and try again when step 2 found that another
+ *      node created a key this batch thought new (the CAS and the history
+ *      row would be wrong), or on a deadlock.
+ * A data error in one op (e.g. bytes PostgreSQL refuses as text) would fail
+ * the batch for everyone; such a batch is retried op by op, so only the bad
+ * op fails. NOTIFY is delivered at commit, so peers never hear of a change
+ * that rolled back. */
+#include "config_pg.h"
+#include "config_util.h"
+#include "nc_err.h"
+#include "nc_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct key_state {
+  const nc_cfg_write *first; /* an op with this key */
+  int existed;
+  char md5[33];
+  int64_t created_ms;
+} key_state;
+
+/* What a phase-2 statement was for. */
+enum { K_HIST, K_UPSERT, K_DELETE, K_TRIM, K_NOTIFY };
+typedef struct stmt_ref {
+  size_t op;
+  int kind;
+  int expect_new; /* K_UPSERT: this batch believed the key absent */
+} stmt_ref;
+
+static const char *nz(const char *s) { return s ? s : ""; }
+
+static int key_cmp(const nc_cfg_write *a, const nc_cfg_write *b) {
+  int c = strcmp(a->data_id, b->data_id);
+  if (!c)
+    c = strcmp(a->group, b->group);
+  if (!c)
+    c = strcmp(nz(a->tenant), nz(b->tenant));
+  return c;
+}
+
+static int ptr_cmp(const void *a, const void *b) {
+  return key_cmp(*(const nc_cfg_write *const *)a, *(const nc_cfg_write *const *)b);
+}
+
+/* Reads n statement results and then the pipeline's sync. res[i] gets the
+ * i-th statement's result (owned by the caller) when res is given. 0 when
+ * all succeeded; NC_EDB with the first failure's SQLSTATE in state. */
+static int read_pipeline(pg_store *s, size_t n, PGresult **res, int64_t deadline, char state[6]) {
+  int rc = 0, failed = 0;
+  for (size_t i = 0; i < n; i++) {
+    PGresult *r, *first = NULL;
+    while ((r = pgs_next(s, deadline, &rc)) != NULL) {
+      if (!first)
+        first = r;
+      else
+        PQclear(r);
+    }
+    if (rc)
+      goto broken;
+    ExecStatusType st = first ? PQresultStatus(first) : PGRES_FATAL_ERROR;
+    if (!failed && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      failed = 1;
+      pgs_state(first, state);
+      snprintf(s->err, sizeof(s->err), "%s",
+               first ? PQresultErrorMessage(first) : "no result");
+    }
+    if (res)
+      res[i] = first;
+    else
+      PQclear(first);
+  }
+  PGresult *sync = pgs_next(s, deadline, &rc);
+  if (rc)
+    goto broken;
+  int ok = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  if (!ok) {
+    pgs_drop(s, "pipeline out of step");
+    rc = NC_EDB;
+    goto broken;
+  }
+  return failed ? NC_EDB : 0;
+broken:
+  if (res)
+    for (size_t i = 0; i < n; i++) {
+      PQclear(res[i]);
+      res[i] = NULL;
+    }
+  return NC_EDB;
+}
+
+static int send_prepared(pg_store *s, const char *name, int n, const char *const *v) {
+  if (PQsendQueryPrepared(s->conn, name, n, v, NULL, NULL, 0))
+    return 0;
+  pgs_drop(s, NULL);
+  return NC_EDB;
+}
+
+static void clear_all(PGresult **r, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    PQclear(r[i]);
+}
+
+/* The per-op statements of phase 2; refs records each one. */
+static int send_op(pg_store *s, nc_cfg_write *w, size_t i, int existed, stmt_ref *refs,
+                   size_t *nref) {
+  const char *key[3] = {w->data_id, w->group, nz(w->tenant)};
+  char rb[24], keep[24];
+  snprintf(rb, sizeof(rb), "%lld", (long long)(w->op == NC_CFG_PUT ? w->rollback_of : 0));
+  snprintf(keep, sizeof(keep), "%ld", s->history_keep);
+  const char *hist[7] = {key[0], key[1], key[2], nz(w->src_user), nz(w->src_ip), NULL, rb};
+  int put = w->op == NC_CFG_PUT;
+  if (existed) { /* the version replaced goes to history first */
+    hist[5] = put ? "U" : "D";
+    if (send_prepared(s, PGS_HIST_COPY, 7, hist))
+      return NC_EDB;
+    refs[(*nref)++] = (stmt_ref){i, K_HIST, 0};
+  }
+  if (put) {
+    const char *v[10] = {key[0],          key[1],       key[2],
+                         nz(w->content),  nz(w->md5),   nz(w->src_user),
+                         nz(w->src_ip),   nz(w->app_name), w->type && *w->type ? w->type : "text",
+                         nz(w->encrypted_data_key)};
+    if (send_prepared(s, PGS_UPSERT, 10, v))
+      return NC_EDB;
+    refs[(*nref)++] = (stmt_ref){i, K_UPSERT, !existed};
+    if (!existed) {
+      hist[5] = "I";
+      if (send_prepared(s, PGS_HIST_COPY, 7, hist))
+        return NC_EDB;
+      refs[(*nref)++] = (stmt_ref){i, K_HIST, 0};
+    }
+  } else {
+    if (send_prepared(s, PGS_DELETE, 3, key))
+      return NC_EDB;
+    refs[(*nref)++] = (stmt_ref){i, K_DELETE, 0};
+  }
+  const char *trim[4] = {key[0], key[1], key[2], keep};
+  if (send_prepared(s, PGS_TRIM, 4, trim) || send_prepared(s, PGS_NOTIFY, 3, key))
+    return NC_EDB;
+  refs[(*nref)++] = (stmt_ref){i, K_TRIM, 0};
+  refs[(*nref)++] = (stmt_ref){i, K_NOTIFY, 0};
+  return 0;
+}
+
+typedef struct batch {
+  nc_cfg_write **sorted;
+  size_t *slot;      /* op index -> key slot */
+  key_state *keys;
+  size_t nkeys;
+  stmt_ref *refs;
+  PGresult **res;
+} batch;
+
+static void batch_free(batch *b) {
+  free(b->sorted);
+  free(b->slot);
+  free(b->keys);
+  free(b->refs);
+  free(b->res);
+}
+
+static int batch_init(batch *b, nc_cfg_write *ops, size_t n) {
+  memset(b, 0, sizeof(*b));
+  b->sorted = calloc(n, sizeof(*b->sorted));
+  b->slot = calloc(n, sizeof(*b->slot));
+  b->keys = calloc(n, sizeof(*b->keys));
+  b->refs = calloc(n * 5 + 2, sizeof(*b->refs));
+  b->res = calloc(n * 5 + 2, sizeof(*b->res));
+  if (!b->sorted || !b->slot || !b->keys || !b->refs || !b->res)
+    return NC_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    b->sorted[i] = &ops[i];
+  qsort(b->sorted, n, sizeof(*b->sorted), ptr_cmp);
+  for (size_t i = 0; i < n; i++) {
+    if (!b->nkeys || key_cmp(b->keys[b->nkeys - 1].first, b->sorted[i]) != 0)
+      b->keys[b->nkeys++].first = b->sorted[i];
+    b->slot[b->sorted[i] - ops] = b->nkeys - 1;
+  }
+  return 0;
+}
+
+/* Ends the transaction after a failure (when the connection lives). */
+static void abandon(pg_store *s) {
+  if (!s->conn)
+    return;
+  if (PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(s->conn)) {
+    pgs_drop(s, "cannot leave pipeline mode");
+    return;
+  }
+  pgs_exec(s, NULL, "ROLLBACK", 0, NULL, NULL, NULL, NULL);
+}
+
+/* One attempt. *retry is set when trying again may succeed. */
+static int try_batch(pg_store *s, nc_cfg_write *ops, size_t n, int *retry, char state[6]) {
+  int64_t deadline = pgs_mono_ms() + s->timeout_ms;
+  batch b;
+  int rc = batch_init(&b, ops, n);
+  size_t nref = 0;
+  *retry = 0;
+  if (rc)
+    goto out;
+  rc = NC_EDB;
+  if (!PQenterPipelineMode(s->conn)) {
+    pgs_drop(s, "cannot enter pipeline mode");
+    goto out;
+  }
+  /* phase 1: lock */
+  if (!PQsendQueryParams(s->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) {
+    pgs_drop(s, NULL);
+    goto out;
+  }
+  for (size_t k = 0; k < b.nkeys; k++) {
+    const nc_cfg_write *w = b.keys[k].first;
+    const char *key[3] = {w->data_id, w->group, nz(w->tenant)};
+    if (send_prepared(s, PGS_LOCK, 3, key))
+      goto out;
+  }
+  if (!PQpipelineSync(s->conn) || pgs_flush(s, deadline) ||
+      read_pipeline(s, b.nkeys + 1, b.res, deadline, state))
+    goto fail;
+  for (size_t k = 0; k < b.nkeys; k++) {
+    PGresult *r = b.res[k + 1];
+    if ((b.keys[k].existed = PQntuples(r) > 0)) {
+      snprintf(b.keys[k].md5, sizeof(b.keys[k].md5), "%s", PQgetvalue(r, 0, 0));
+      b.keys[k].created_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    }
+  }
+  clear_all(b.res, b.nkeys + 1);
+  memset(b.res, 0, (b.nkeys + 1) * sizeof(*b.res));
+  /* phase 2: decide and write, in submission order */
+  for (size_t i = 0; i < n; i++) {
+    nc_cfg_write *w = &ops[i];
+    key_state *ks = &b.keys[b.slot[i]];
+    w->existed = ks->existed;
+    w->result = 0;
+    if (w->op == NC_CFG_REMOVE && !ks->existed)
+      continue; /* removing nothing succeeds and leaves no history */
+    if (w->op == NC_CFG_PUT && w->cas_md5 && *w->cas_md5 && ks->existed &&
+        strcmp(ks->md5, w->cas_md5) != 0) {
+      w->result = NC_ECONFLICT;
+      continue;
+    }
+    if (send_op(s, w, i, ks->existed, b.refs, &nref))
+      goto out;
+    ks->existed = w->op == NC_CFG_PUT;
+    snprintf(ks->md5, sizeof(ks->md5), "%s", ks->existed ? nz(w->md5) : "");
+  }
+  if (!PQpipelineSync(s->conn) || pgs_flush(s, deadline) ||
+      read_pipeline(s, nref, b.res, deadline, state))
+    goto fail;
+  for (size_t j = 0; j < nref; j++) {
+    nc_cfg_write *w = &ops[b.refs[j].op];
+    PGresult *r = b.res[j];
+    if (b.refs[j].kind == K_UPSERT && PQntuples(r) > 0) {
+      w->created_ms = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+      w->modified_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+      if (b.refs[j].expect_new && PQgetvalue(r, 0, 2)[0] == 't')
+        *retry = 1; /* another node created the key meanwhile */
+    } else if (b.refs[j].kind == K_DELETE && PQntuples(r) > 0) {
+      w->modified_ms = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    }
+  }
+  if (*retry)
+    goto fail;
+  /* phase 3 */
+  if (!PQexitPipelineMode(s->conn)) {
+    pgs_drop(s, "cannot leave pipeline mode");
+    goto out;
+  }
+  rc = pgs_exec(s, NULL, "COMMIT", 0, NULL, NULL, NULL, state);
+  goto out;
+fail:
+  if (state[0] == '4' && state[1] == '0') /* 40001 serialization, 40P01 deadlock */
+    *retry = 1;
+  abandon(s);
+  rc = NC_EDB;
+out:
+  clear_all(b.res, b.res ? n * 5 + 2 : 0);
+  batch_free(&b);
+  if (rc && s->conn && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
+    abandon(s);
+  return rc;
+}
+
+static void fail_all(nc_cfg_write *ops, size_t n, int code) {
+  for (size_t i = 0; i < n; i++)
+    ops[i].result = code;
+}
+
+int pg_apply(void *impl, nc_cfg_write *ops, size_t n) {
+  pg_store *s = impl;
+  char state[6] = "";
+  int rc = pgs_ensure(s), retry = 0;
+  if (rc) {
+    fail_all(ops, n, rc == NC_EUNAVAIL ? NC_EUNAVAIL : NC_EDB);
+    return NC_EDB;
+  }
+  for (int attempt = 0; attempt < 4; attempt++) {
+    state[0] = '\0';
+    if ((rc = try_batch(s, ops, n, &retry, state)) == 0)
+      return 0;
+    if (!retry || !s->conn)
+      break;
+  }
+  /* Class 22/23: one op's data; keep the others. */
+  if (s->conn && n > 1 && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)) {
+    nc_warn("config store: a batch of %zu writes was refused (%s, SQLSTATE %s); retrying them "
+            "one by one",
+            n, s->err, state);
+    int any = 0;
+    for (size_t i = 0; i < n; i++)
+      if (pg_apply(s, &ops[i], 1) == 0)
+        any = 1;
+    return any ? 0 : NC_EDB;
+  }
+  nc_error("config store: PostgreSQL batch of %zu writes failed (%s%s%s)", n, s->err,
+           state[0] ? ", SQLSTATE " : "", state);
+  fail_all(ops, n, s->conn ? NC_EDB : NC_EUNAVAIL);
+  return NC_EDB;
+}
