@@ -1,9 +1,11 @@
-/* naming.services, config.list, config.history: one upstream request each
- * (ServiceListRequest; nacos-c's NcConfigListRequest and
- * NcConfigHistoryRequest), its answer reshaped into the local protocol's
+/* naming.services, config.list, config.history, config.rollback: one
+ * upstream request each (ServiceListRequest; nacos-c's NcConfigListRequest,
+ * NcConfigHistoryRequest or, with an id, NcConfigHistoryGetRequest, and
+ * NcConfigRollbackRequest), its answer reshaped into the local protocol's
  * names. Inputs are checked here, so a bad page size is a BAD_REQUEST from
  * the agent, not a round trip; without an upstream the answer is
- * UNAVAILABLE at once (nothing of this is cached). */
+ * UNAVAILABLE at once (nothing of this is cached). The server's 404 (a
+ * history id the key does not have) is NOT_FOUND. */
 #include "agent_admin.h"
 #include "link.h"
 #include "reply.h"
@@ -11,6 +13,7 @@
 #include "nc_json.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +30,10 @@ typedef struct adm_ctx {
 static void adm_done(void *ud, int status, nc_msg *resp) {
   adm_ctx *x = ud;
   nc_ag_waiter *w = x->w;
-  if (status == 0 && nc_ag_resp_ok(resp)) {
+  if (status == 0 && resp && !resp->body_error && !nc_ag_resp_ok(resp) &&
+      nc_json_int(resp->body, "errorCode", 0) == 404) {
+    nc_ag_err(w->c, w->id, "NOT_FOUND", "%s", nc_json_str(resp->body, "message", "not found"));
+  } else if (status == 0 && nc_ag_resp_ok(resp)) {
     cJSON *out = cJSON_CreateObject();
     if (!out || x->reshape(resp->body, out) != 0) {
       cJSON_Delete(out);
@@ -68,6 +74,17 @@ typedef struct field_map {
   int number;
 } field_map;
 
+/* Copies the fields of map from row to o (strings default to "", numbers
+ * to 0: never null). */
+static int copy_fields(const cJSON *row, cJSON *o, const field_map *map) {
+  for (const field_map *f = map; f->from; f++) {
+    if (f->number ? !cJSON_AddNumberToObject(o, f->to, (double)nc_json_int(row, f->from, 0))
+                  : nc_json_add_str(o, f->to, nc_json_str(row, f->from, "")))
+      return -1;
+  }
+  return 0;
+}
+
 /* Copies the rows of body[key] into a new array out[to], each row with the
  * fields of map (strings default to "", numbers to 0: never null). */
 static int copy_rows(const cJSON *body, const char *key, cJSON *out, const char *to,
@@ -81,11 +98,8 @@ static int copy_rows(const cJSON *body, const char *key, cJSON *out, const char 
     if (!o)
       return -1;
     cJSON_AddItemToArray(arr, o);
-    for (const field_map *f = map; f->from; f++) {
-      if (f->number ? !cJSON_AddNumberToObject(o, f->to, (double)nc_json_int(row, f->from, 0))
-                    : nc_json_add_str(o, f->to, nc_json_str(row, f->from, "")))
-        return -1;
-    }
+    if (copy_fields(row, o, map))
+      return -1;
   }
   return 0;
 }
@@ -181,6 +195,8 @@ static const field_map hist_fields[] = {
     {"lastModifiedTime", "lastModifiedTime", 1},
     {"srcIp", "srcIp", 0},
     {"srcUser", "srcUser", 0},
+    {"type", "type", 0},
+    {"rollbackOf", "rollbackOf", 1},
     {NULL, NULL, 0},
 };
 
@@ -188,10 +204,62 @@ static int hist_reshape(const cJSON *body, cJSON *out) {
   return copy_rows(body, "pageItems", out, "items", hist_fields);
 }
 
+/* One version: {version: a row's fields and its content (null when the
+ * server did not record it)}. Nested because a reply's own "id" is the
+ * request's. */
+static int version_reshape(const cJSON *body, cJSON *out) {
+  const cJSON *content = cJSON_GetObjectItemCaseSensitive(body, "content");
+  cJSON *v = cJSON_AddObjectToObject(out, "version");
+  if (!v || copy_fields(body, v, hist_fields))
+    return -1;
+  cJSON *c = cJSON_IsString(content) ? cJSON_CreateString(content->valuestring)
+                                     : cJSON_CreateNull();
+  if (!c)
+    return -1;
+  cJSON_AddItemToObject(v, "content", c);
+  return 0;
+}
+
+/* "historyId" of config.history / config.rollback ("id" is the request's
+ * own): a positive integer (a JSON number holds ids up to 2^53 exactly).
+ * *out = 0 when absent and not required. 0, or -1 after replying
+ * BAD_REQUEST. */
+static int read_hist_id(nc_ipc_client *c, const cJSON *id, const cJSON *req, int required,
+                        int64_t *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "historyId");
+  *out = 0;
+  if (!v && !required)
+    return 0;
+  if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9007199254740992.0 ||
+      v->valuedouble != (double)(int64_t)v->valuedouble) {
+    nc_ag_err(c, id, "BAD_REQUEST", "'historyId' must be an integer >= 1");
+    return -1;
+  }
+  *out = (int64_t)v->valuedouble;
+  return 0;
+}
+
+/* A config body with the history id; NULL on OOM. */
+static cJSON *hist_id_body(const nc_ag_ckey *k, int64_t hid) {
+  cJSON *b = nc_ag_config_body(k->ns, k->group, k->data_id);
+  if (b && !cJSON_AddNumberToObject(b, "id", (double)hid)) {
+    cJSON_Delete(b);
+    b = NULL;
+  }
+  return b;
+}
+
 static void op_config_history(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
   nc_ag_ckey k;
   int page_size;
-  if (nc_ag_read_ckey(c, id, req, &k) || read_page(c, id, req, 30, NULL, &page_size))
+  int64_t hid;
+  if (nc_ag_read_ckey(c, id, req, &k) || read_hist_id(c, id, req, 0, &hid))
+    return;
+  if (hid) { /* one version, with its content */
+    adm_send(ag, c, id, "NcConfigHistoryGetRequest", hist_id_body(&k, hid), version_reshape);
+    return;
+  }
+  if (read_page(c, id, req, 30, NULL, &page_size))
     return;
   cJSON *b = nc_ag_config_body(k.ns, k.group, k.data_id);
   if (b && !cJSON_AddNumberToObject(b, "pageSize", page_size)) {
@@ -201,9 +269,24 @@ static void op_config_history(nc_agent *ag, nc_ipc_client *c, const cJSON *id, c
   adm_send(ag, c, id, "NcConfigHistoryRequest", b, hist_reshape);
 }
 
+/* ---- config.rollback ---- */
+
+static int rollback_reshape(const cJSON *body, cJSON *out) {
+  return nc_json_add_str(out, "md5", nc_json_str(body, "md5", ""));
+}
+
+static void op_config_rollback(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
+  nc_ag_ckey k;
+  int64_t hid;
+  if (nc_ag_read_ckey(c, id, req, &k) || read_hist_id(c, id, req, 1, &hid))
+    return;
+  adm_send(ag, c, id, "NcConfigRollbackRequest", hist_id_body(&k, hid), rollback_reshape);
+}
+
 const nc_ag_op nc_ag_admin_ops[] = {
     {"naming.services", op_services},
     {"config.list", op_config_list},
     {"config.history", op_config_history},
+    {"config.rollback", op_config_rollback},
     {NULL, NULL},
 };

@@ -40,7 +40,10 @@ static const char *const usage_text =
     "                                publish a config (- reads stdin)\n"
     "  config rm DATA_ID             remove a config\n"
     "  config list                   list configs (--data-id GLOB to filter)\n"
-    "  config history DATA_ID        a config's recorded changes, newest first\n"
+    "  config history DATA_ID        a config's recorded versions, newest first\n"
+    "  config history DATA_ID --version ID\n"
+    "                                print one recorded version's content\n"
+    "  config rollback DATA_ID ID    publish recorded version ID again\n"
     "  config watch DATA_ID          stream config changes until Ctrl-C\n"
     "  cluster [--server HOST:PORT]  the nacosd cluster's members as a server sees them\n"
     "  (IP PORT and IP:PORT are both accepted; IPv6 as [ADDR]:PORT)\n"
@@ -49,7 +52,8 @@ static const char *const usage_text =
     "  --socket PATH   agent socket\n"
     "  --json          print one JSON object per line instead of text\n"
     "  --timeout MS    per-request timeout (default 5000)\n"
-    "  --version       print the version\n"
+    "  --version       print the version (after `config history`: --version ID\n"
+    "                  is that command's history row)\n"
     "  --help          this text; COMMAND --help for a command's options\n"
     "\n"
     "Exit codes: 0 success, 1 the agent returned an error (code on stderr; also\n"
@@ -97,8 +101,19 @@ static const cmd_help helps[] = {
     {"config list", "usage: nacosctl config list [--data-id GLOB] [--group G] [--namespace N]\n"
                     "  Lists configs, all pages, of every group unless --group is given;\n"
                     "  GLOB may hold '*' (quote it for the shell).\n"},
-    {"config history", "usage: nacosctl config history DATA_ID [--group G] [--namespace N]\n"
-                       "  The config's recorded changes (publish, remove), newest first.\n"},
+    {"config history",
+     "usage: nacosctl config history DATA_ID [--version ID] [--group G] [--namespace N]\n"
+     "  The config's recorded changes (publish, remove), newest first. Each row is\n"
+     "  a version: an insert's row holds the content it created, an update's or a\n"
+     "  remove's the content it replaced (its MD5), so `config rollback DATA_ID ID`\n"
+     "  undoes the change of row ID.\n"
+     "  --version ID: print that version's content as stored (--json: the row with\n"
+     "  its content); exit 1 with NOT_FOUND if the config has no such row.\n"},
+    {"config rollback",
+     "usage: nacosctl config rollback DATA_ID ID [--group G] [--namespace N]\n"
+     "  Publishes the content of history row ID again (a remove's row re-creates\n"
+     "  the config) and prints the new MD5; the change is recorded as a rollback\n"
+     "  to ID. Exit 1 with NOT_FOUND if the config has no such row.\n"},
     {"config watch",
      "usage: nacosctl config watch DATA_ID [--group G] [--namespace N]\n"
      "  Listens and prints the content now and after every change, until Ctrl-C.\n"},
@@ -134,8 +149,9 @@ int ctl_usage_error(const char *cmd, const char *fmt, const char *arg) {
  * takes, space-separated ("group namespace healthy-only"). */
 static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *allowed,
                           ctl_args *a) {
-  static const char *const with_value[] = {"group", "namespace", "cluster", "weight", "meta",
-                                           "file",  "cas",       "data-id", "server", NULL};
+  static const char *const with_value[] = {"group", "namespace", "cluster", "weight",  "meta",
+                                           "file",  "cas",       "data-id", "server", "version",
+                                           NULL};
   int only_pos = 0;
   for (int i = 0; i < argc; i++) {
     const char *s = argv[i];
@@ -199,6 +215,12 @@ static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *al
       a->healthy_only = 1;
     else if (!strcmp(name, "once"))
       a->once = 1;
+    else if (!strcmp(name, "version")) {
+      char *end = NULL;
+      a->version = strtoll(val, &end, 10);
+      if (end == val || *end || a->version < 1)
+        return ctl_usage_error(cmd, "bad --version '%s' (a history id, an integer >= 1)", val);
+    }
     else if (!strcmp(name, "weight")) {
       char *end = NULL;
       a->weight = strtod(val, &end);
@@ -245,7 +267,8 @@ static const cmd_spec specs[] = {
     {"config put", "group namespace file cas", 1, 2, ctl_cmd_config_put},
     {"config rm", "group namespace", 1, 1, ctl_cmd_config_rm},
     {"config list", "group namespace data-id", 0, 0, ctl_cmd_config_list},
-    {"config history", "group namespace", 1, 1, ctl_cmd_config_history},
+    {"config history", "group namespace version", 1, 1, ctl_cmd_config_history},
+    {"config rollback", "group namespace", 2, 2, ctl_cmd_config_rollback},
     {"config watch", "group namespace", 1, 1, ctl_cmd_config_watch},
     {"cluster", "server", 0, 0, ctl_cmd_cluster},
 };
@@ -282,6 +305,10 @@ static int take_globals(int argc, char **argv, ctl_args *a, char **rest, int *nr
       rest[n++] = argv[i];
     } else if (!strcmp(s, "--json")) {
       a->json = 1;
+    } else if (is_opt(s, "--version") && n >= 2 && !strcmp(rest[0], "config") &&
+               !strcmp(rest[1], "history")) {
+      /* config history's own --version ID (a history id), not ours */
+      rest[n++] = argv[i];
     } else if (!strcmp(s, "--version")) {
       printf("%s %s\n", ctl_prog, NC_VERSION);
       return -1;
@@ -372,7 +399,8 @@ int main(int argc, char **argv) {
         goto out;
       }
       rc = ctl_usage_error("config get", "%s",
-                           "config needs a subcommand: get, put, rm, list, history or watch");
+                           "config needs a subcommand: get, put, rm, list, history, rollback "
+                           "or watch");
       goto out;
     }
     snprintf(name, sizeof(name), "config %s", rest[1]);
@@ -408,6 +436,14 @@ int main(int argc, char **argv) {
   if (!strcmp(name, "register") || !strcmp(name, "deregister")) {
     if ((rc = parse_endpoint(name, &a)))
       goto out;
+  }
+  if (!strcmp(name, "config rollback")) {
+    char *end = NULL;
+    a.version = strtoll(a.pos[1], &end, 10);
+    if (end == a.pos[1] || *end || a.version < 1) {
+      rc = ctl_usage_error(name, "bad ID '%s' (a history id, an integer >= 1)", a.pos[1]);
+      goto out;
+    }
   }
   /* Decided before connecting, so usage errors never depend on the agent.
    * cluster --server talks to that server alone. */

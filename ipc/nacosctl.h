@@ -21,6 +21,7 @@ typedef struct ctl_args {
   const char *server; /* cluster: a nacosd main port, HOST:PORT */
   double weight;
   int have_weight, healthy_only, help, once;
+  long long version; /* a history id: config history --version (0 = list), config rollback ID */
   /* register / deregister: the instance address from IP PORT or IP:PORT
    * (ip points into argv or ipbuf). */
   const char *ip;
@@ -71,6 +72,7 @@ int ctl_cmd_config_put(nc_ipc *c, const ctl_args *a);
 int ctl_cmd_config_rm(nc_ipc *c, const ctl_args *a);
 int ctl_cmd_config_list(nc_ipc *c, const ctl_args *a);
 int ctl_cmd_config_history(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_config_rollback(nc_ipc *c, const ctl_args *a);
 int ctl_cmd_config_watch(nc_ipc *c, const ctl_args *a);
 /* nacosctl_cluster.c; c is NULL when --server is given (no agent needed). */
 int ctl_cmd_cluster(nc_ipc *c, const ctl_args *a);

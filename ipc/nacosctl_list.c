@@ -1,5 +1,5 @@
-/* nacosctl_list: the listings (services, config list, config history) and
- * deregister. Listings fetch every page and print one table (text) or one
+/* nacosctl_list: the listings (services, config list, config history),
+ * one history version, config rollback and deregister. Listings fetch every page and print one table (text) or one
  * JSON object holding all rows (--json), shaped like the agent's result so
  * a script sees the protocol's field names. */
 #include "nacosctl.h"
@@ -112,10 +112,80 @@ int ctl_cmd_config_list(nc_ipc *c, const ctl_args *a) {
   return rc;
 }
 
+/* Params {namespace?, group?, dataId, historyId} of the version ops;
+ * NULL on OOM. */
+static cJSON *version_params(const ctl_args *a, long long id) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o || (a->ns && !cJSON_AddStringToObject(o, "namespace", a->ns)) ||
+      (a->group && !cJSON_AddStringToObject(o, "group", a->group)) ||
+      !cJSON_AddStringToObject(o, "dataId", a->pos[0]) ||
+      !cJSON_AddNumberToObject(o, "historyId", (double)id)) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* One op over version_params; 0 or the exit code after printing why. */
+static int version_call(nc_ipc *c, const ctl_args *a, const char *op, const char *what,
+                        long long id, cJSON **r) {
+  cJSON *params = version_params(a, id);
+  if (!params) {
+    fprintf(stderr, "%s: %s: out of memory\n", ctl_prog, what);
+    return CTL_EXIT_UNREACHABLE;
+  }
+  int err = nc_ipc_call(c, op, params, NC_IPC_TIMEOUT_DEFAULT, r);
+  cJSON_Delete(params);
+  return err ? ctl_fail(c, what, err) : 0;
+}
+
+/* --version ID: the content as stored (like config get), or the row. */
+static int show_version(nc_ipc *c, const ctl_args *a) {
+  cJSON *r = NULL;
+  int rc = version_call(c, a, "config.history", "config history", a->version, &r);
+  if (rc)
+    return rc;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "version");
+  const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "content"));
+  if (a->json) {
+    ctl_print_json_line(r);
+  } else if (!content) {
+    fprintf(stderr, "%s: config history: version %lld has no recorded content (written "
+                    "before versions were kept)\n",
+            ctl_prog, a->version);
+    rc = CTL_EXIT_AGENT;
+  } else {
+    fputs(content, stdout);
+    fflush(stdout);
+  }
+  cJSON_Delete(r);
+  return rc;
+}
+
+/* The op as a word for people; a rollback's row names the version it
+ * restored. */
+static void add_op_word(cJSON *it) {
+  const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "opType"));
+  const char *word = !op                ? "?"
+                     : !strcmp(op, "I") ? "insert"
+                     : !strcmp(op, "U") ? "update"
+                     : !strcmp(op, "D") ? "delete"
+                                        : op;
+  char buf[64];
+  double rb = num_field(it, "rollbackOf");
+  if (rb > 0)
+    snprintf(buf, sizeof(buf), "%s (rollback to %.0f)", word, rb);
+  else
+    snprintf(buf, sizeof(buf), "%s", word);
+  cJSON_AddStringToObject(it, "op", buf);
+}
+
 int ctl_cmd_config_history(nc_ipc *c, const ctl_args *a) {
   static const char *const heads[] = {"ID", "OP", "TIME", "MD5", "SRC_IP", "SRC_USER"};
   static const char *const keys[] = {"id", "op", "lastModifiedTime", "md5", "srcIp", "srcUser"};
   cJSON *r = NULL, *it;
+  if (a->version)
+    return show_version(c, a);
   int err = nc_ipc_config_history(c, a->ns, a->group, a->pos[0], 0, NC_IPC_TIMEOUT_DEFAULT, &r);
   if (err)
     return ctl_fail(c, "config history", err);
@@ -124,16 +194,26 @@ int ctl_cmd_config_history(nc_ipc *c, const ctl_args *a) {
     ctl_print_json_line(r);
   } else {
     /* The letters as words for people; --json keeps the protocol's. */
-    cJSON_ArrayForEach(it, items) {
-      const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "opType"));
-      const char *word = !op                ? "?"
-                         : !strcmp(op, "I") ? "insert"
-                         : !strcmp(op, "U") ? "update"
-                         : !strcmp(op, "D") ? "delete"
-                                            : op;
-      cJSON_AddStringToObject(it, "op", word);
-    }
+    cJSON_ArrayForEach(it, items) add_op_word(it);
     ctl_print_table(items, heads, keys, 6, "(no history)");
+  }
+  cJSON_Delete(r);
+  return 0;
+}
+
+/* a->version is the ID, checked by main before connecting. */
+int ctl_cmd_config_rollback(nc_ipc *c, const ctl_args *a) {
+  long long id = a->version;
+  cJSON *r = NULL;
+  int rc = version_call(c, a, "config.rollback", "config rollback", id, &r);
+  if (rc)
+    return rc;
+  if (a->json) {
+    ctl_print_json_line(r);
+  } else {
+    const char *md5 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "md5"));
+    printf("rolled back %s to version %lld md5=%s\n", a->pos[0], id, md5 ? md5 : "-");
+    fflush(stdout);
   }
   cJSON_Delete(r);
   return 0;

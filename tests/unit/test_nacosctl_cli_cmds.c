@@ -1,8 +1,9 @@
 /* The real nacosctl binary against an in-test fake agent
  * (nacosctl_test_util.h): the long-running commands (register held until
  * SIGINT, the agent going away, watch until SIGTERM), the one-shot
- * register --once and deregister, and the paged listings (services, config
- * list, config history; issue 9 item 7). */
+ * register --once and deregister, the paged listings (services, config
+ * list, config history; issue 9 item 7), one history version (config
+ * history --version) and config rollback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,6 +168,112 @@ static void test_register_once_and_deregister(void **state) {
   }
 }
 
+/* config.history with a historyId and config.rollback as the agent answers
+ * them; history id 99 does not exist. The rest as respond_std. */
+static char *respond_versions(const cJSON *req, int *ev) {
+  const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(req, "op"));
+  const cJSON *hid = cJSON_GetObjectItem(req, "historyId");
+  int missing = cJSON_IsNumber(hid) && cJSON_GetNumberValue(hid) == 99;
+  if (missing && (!strcmp(op, "config.history") || !strcmp(op, "config.rollback")))
+    return reply(req, "\"ok\":false,\"error\":{\"code\":\"NOT_FOUND\",\"message\":"
+                      "\"history id 99 not found for this config\"}");
+  if (!strcmp(op, "config.history") && hid)
+    return reply(req, "\"ok\":true,\"version\":{\"id\":5,\"opType\":\"U\",\"md5\":\"m5\","
+                      "\"lastModifiedTime\":1764754500000,\"srcIp\":\"10.1.1.1\",\"srcUser\":\"\","
+                      "\"type\":\"yaml\",\"rollbackOf\":0,\"content\":\"old: 1\\n\"}");
+  if (!strcmp(op, "config.history"))
+    return reply(req, "\"ok\":true,\"items\":[{\"id\":8,\"opType\":\"U\",\"md5\":\"m8\","
+                      "\"lastModifiedTime\":1764754534000,\"srcIp\":\"10.1.1.1\",\"srcUser\":\"\","
+                      "\"type\":\"yaml\",\"rollbackOf\":5}]");
+  if (!strcmp(op, "config.rollback"))
+    return reply(req, "\"ok\":true,\"md5\":\"fedcba9876543210fedcba9876543210\"");
+  return respond_std(req, ev);
+}
+
+static int setup_versions(void **state) {
+  (void)state;
+  fake_offline = 0;
+  fake_start(respond_versions, NULL);
+  return 0;
+}
+
+static void test_config_history_version_and_rollback(void **state) {
+  (void)state;
+  proc p;
+  /* --version after config history is its history id, not the program's */
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "config", "history", "app.yaml",
+                                            "--version", "5", NULL}),
+                   0);
+  assert_string_equal(p.obuf, "old: 1\n");
+  cJSON *req = logged("config.history", 0);
+  assert_non_null(req);
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(req, "historyId")), 5);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "dataId")), "app.yaml");
+  cJSON_Delete(req);
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "--json", "config", "history",
+                                            "app.yaml", "--version=5", "--group", "G", NULL}),
+                   0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  const cJSON *v = cJSON_GetObjectItem(j, "version");
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(v, "content")), "old: 1\n");
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(v, "id")), 5);
+  cJSON_Delete(j);
+  req = logged("config.history", 1);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "group")), "G");
+  cJSON_Delete(req);
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "config", "history", "app.yaml",
+                                            "--version", "99", NULL}),
+                   1);
+  assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
+
+  /* a rollback's row says what it restored */
+  assert_int_equal(
+      run(&p, (const char *[]){"--socket", F.path, "config", "history", "app.yaml", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "8   update (rollback to 5)  2025-12-03T09:35:34Z  m8"));
+
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "config", "rollback", "app.yaml",
+                                            "5", NULL}),
+                   0);
+  assert_string_equal(p.obuf,
+                      "rolled back app.yaml to version 5 md5=fedcba9876543210fedcba9876543210\n");
+  req = logged("config.rollback", 0);
+  assert_non_null(req);
+  assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(req, "historyId")), 5);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "dataId")), "app.yaml");
+  cJSON_Delete(req);
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "config", "rollback", "app.yaml",
+                                            "5", "--json", NULL}),
+                   0);
+  j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "md5")),
+                      "fedcba9876543210fedcba9876543210");
+  cJSON_Delete(j);
+  assert_int_equal(run(&p, (const char *[]){"--socket", F.path, "config", "rollback", "app.yaml",
+                                            "99", NULL}),
+                   1);
+  assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
+
+  /* usage errors: exit 2 before any request */
+  int before = cJSON_GetArraySize(F.log);
+  const char *bad[][5] = {{"config", "rollback", "app.yaml", NULL},
+                          {"config", "rollback", "app.yaml", "x1", NULL},
+                          {"config", "rollback", "app.yaml", "0", NULL},
+                          {"config", "history", "app.yaml", "--version", NULL},
+                          {"config", "history", "app.yaml", "--version", "-2"}};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    const char *args[10] = {"--socket", F.path};
+    for (int k = 0; k < 5 && bad[i][k]; k++)
+      args[2 + k] = bad[i][k];
+    assert_int_equal(run(&p, args), 2);
+  }
+  assert_int_equal(cJSON_GetArraySize(F.log), before);
+  /* the program's own --version is unchanged */
+  assert_int_equal(run(&p, (const char *[]){"--version", NULL}), 0);
+  assert_non_null(strstr(p.obuf, "nacosctl "));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_register_holds_until_sigint_then_deregisters, setup, teardown),
@@ -175,6 +282,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_services_all_pages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_config_list_and_history_tables, setup, teardown),
       cmocka_unit_test_setup_teardown(test_register_once_and_deregister, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_config_history_version_and_rollback, setup_versions,
+                                      teardown),
   };
   return CTL_TEST_MAIN(tests);
 }
