@@ -11,6 +11,7 @@
 #include "agent_itest.h"
 #include "nc_ipc.h"
 #include "nc_ipc_ops.h"
+#include "nc_md5.h"
 #include "nc_testproc.h"
 #include "nc_testrun.h"
 
@@ -407,6 +408,59 @@ static void test_config_list_history_and_rm_missing(void **state) {
   assert_non_null(strstr(p.ebuf, "did not exist"));
 }
 
+/* config history --version and config rollback through a real agent: v1,
+ * v2, v3 published; the row that replaced v1 shows v1; rolling back to it
+ * publishes v1 again (a watcher sees it, the md5 printed is v1's) and the
+ * new row says it was a rollback. */
+static void test_config_history_version_and_rollback(void **state) {
+  (void)state;
+  proc p, w;
+  const char *key = "ctl.rb.yaml";
+  assert_int_equal(run(&p, (const char *[]){"config", "put", key, "v: 1\n", NULL}), 0);
+  assert_int_equal(run(&p, (const char *[]){"config", "put", key, "v: 2\n", NULL}), 0);
+  assert_int_equal(run(&p, (const char *[]){"config", "put", key, "v: 3\n", NULL}), 0);
+  assert_int_equal(run(&p, (const char *[]){"--json", "config", "history", key, NULL}), 0);
+  cJSON *j = cJSON_Parse(p.obuf);
+  assert_non_null(j);
+  const cJSON *items = cJSON_GetObjectItem(j, "items");
+  assert_int_equal(cJSON_GetArraySize(items), 3);
+  const cJSON *u1 = cJSON_GetArrayItem(items, 1); /* the update that replaced v1 */
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(u1, "opType")), "U");
+  long long id = (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(u1, "id"));
+  char md5_v1[33];
+  nc_md5_hex("v: 1\n", 5, md5_v1);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(u1, "md5")), md5_v1);
+  cJSON_Delete(j);
+  char ids[24];
+  snprintf(ids, sizeof(ids), "%lld", id);
+
+  assert_int_equal(run(&p, (const char *[]){"config", "history", key, "--version", ids, NULL}), 0);
+  assert_string_equal(p.obuf, "v: 1\n");
+
+  spawn(&w, (const char *[]){"config", "watch", key, NULL});
+  assert_true(pump_until(&w, "v: 3", 10000)); /* the "now" block */
+  size_t seen = strlen(w.obuf);
+  assert_int_equal(run(&p, (const char *[]){"config", "rollback", key, ids, NULL}), 0);
+  char want[128];
+  snprintf(want, sizeof(want), "rolled back %s to version %s md5=%s\n", key, ids, md5_v1);
+  assert_string_equal(p.obuf, want);
+  assert_true(pump_from(&w, seen, "v: 1", 10000)); /* the listener heard of it */
+  kill(w.pid, SIGINT);
+  assert_int_equal(finish(&w), 0);
+  assert_int_equal(run(&p, (const char *[]){"config", "get", key, NULL}), 0);
+  assert_string_equal(p.obuf, "v: 1\n");
+  assert_int_equal(run(&p, (const char *[]){"config", "history", key, NULL}), 0);
+  snprintf(want, sizeof(want), "update (rollback to %s)", ids);
+  assert_non_null(strstr(p.obuf, want));
+
+  assert_int_equal(run(&p, (const char *[]){"config", "rollback", key, "999999999", NULL}), 1);
+  assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
+  assert_int_equal(
+      run(&p, (const char *[]){"config", "history", key, "--version", "999999999", NULL}), 1);
+  assert_non_null(strstr(p.ebuf, "NOT_FOUND"));
+  assert_int_equal(run(&p, (const char *[]){"config", "rm", key, NULL}), 0);
+}
+
 /* status exits 3 while the agent has no upstream, still printing it. */
 static void test_status_exit_3_without_upstream(void **state) {
   (void)state;
@@ -444,6 +498,7 @@ int main(void) {
       cmocka_unit_test(test_config_watch_sees_publish),
       cmocka_unit_test(test_register_once_services_deregister),
       cmocka_unit_test(test_config_list_history_and_rm_missing),
+      cmocka_unit_test(test_config_history_version_and_rollback),
       cmocka_unit_test(test_status_exit_3_without_upstream),
       cmocka_unit_test(test_example_app_follows_changes),
       cmocka_unit_test(test_example_app_reregisters_after_agent_restart),
