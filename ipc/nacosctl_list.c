@@ -1,7 +1,8 @@
 /* nacosctl_list: the listings (services, config list, config history),
- * one history version, config rollback and deregister. Listings fetch every page and print one table (text) or one
- * JSON object holding all rows (--json), shaped like the agent's result so
- * a script sees the protocol's field names. */
+ * one history version, config rollback and deregister. Listings fetch every
+ * page and print one table (text) or one JSON object holding all rows
+ * (--json), shaped like the agent's result so a script sees the protocol's
+ * field names. */
 #include "nacosctl.h"
 
 #include <stdio.h>

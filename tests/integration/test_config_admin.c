@@ -3,7 +3,7 @@
  * NcConfigHistoryRequest (newest first, ops and md5s, limits, bad key),
  * NcConfigHistoryGetRequest (one version with content) and
  * NcConfigRollbackRequest (publishes a version again, seen by listeners,
- * recorded with rollbackOf). */
+ * recorded with rollbackOf), also on a database migrated from schema 1. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,8 @@
 #include "config_itest.h"
 #include "nc_grpc.h"
 #include "nc_md5.h"
+
+#include <sqlite3.h>
 
 /* The client of every test: the fixture's first. */
 static nc_tw *client(void **state) {
@@ -342,6 +344,87 @@ static void test_history_get_and_rollback_errors(void **state) {
   nc_msg_free(m);
 }
 
+/* A first-release database (schema 1, user_version 0) under a real nacosd:
+ * it is migrated at start, its old history row lists and reads with
+ * content null, and a rollback to it is refused (400) while new rows roll
+ * back fine. */
+static void test_schema1_rows_after_migration(void **state) {
+  (void)state;
+  char dir[] = "/tmp/nc_cfgadm_XXXXXX", path[128], cmd[160];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/config.db", dir);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(
+          db,
+          "CREATE TABLE config(id INTEGER PRIMARY KEY, data_id TEXT NOT NULL, grp TEXT NOT NULL,"
+          " tenant TEXT NOT NULL, content BLOB NOT NULL, md5 TEXT NOT NULL, type TEXT NOT NULL,"
+          " app_name TEXT NOT NULL, src_user TEXT NOT NULL, src_ip TEXT NOT NULL,"
+          " encrypted_data_key TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+          " modified_ms INTEGER NOT NULL, UNIQUE(tenant, grp, data_id));"
+          "CREATE TABLE config_history(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+          " data_id TEXT NOT NULL, grp TEXT NOT NULL, tenant TEXT NOT NULL, op TEXT NOT NULL,"
+          " md5 TEXT NOT NULL, src_ip TEXT NOT NULL, src_user TEXT NOT NULL,"
+          " app_name TEXT NOT NULL, ts_ms INTEGER NOT NULL);"
+          "CREATE INDEX config_history_key ON config_history(tenant, grp, data_id, id);"
+          "INSERT INTO config VALUES(1,'old.yaml','G','','legacy',"
+          " '0123456789abcdef0123456789abcdef','text','','','10.0.0.9','',5,5);"
+          "INSERT INTO config_history(data_id,grp,tenant,op,md5,src_ip,src_user,app_name,ts_ms)"
+          " VALUES('old.yaml','G','','I','0123456789abcdef0123456789abcdef','10.0.0.9','','',5);",
+          NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  nc_tfx *f = NULL;
+  assert_int_equal(nc_tfx_start((const char *[]){"--data-dir", dir, NULL}, &f), 0);
+  nc_tw *wc = cfg_connect(f, 0);
+  assert_non_null(wc);
+
+  nc_tw_config c = {0};
+  nc_tw_expect_ok(nc_tw_config_get(wc, "old.yaml", "G", "", &c), "ConfigQueryResponse");
+  assert_string_equal(c.content, "legacy");
+  nc_tw_config_free(&c);
+  nc_msg *m = history(wc, "old.yaml", "G", 0);
+  assert_non_null(m);
+  const cJSON *items = cJSON_GetObjectItem(m->body, "pageItems");
+  assert_int_equal(cJSON_GetArraySize(items), 1);
+  long long old_id = nc_json_int(cJSON_GetArrayItem(items, 0), "id", 0);
+  nc_msg_free(m);
+  m = history_get(wc, "old.yaml", old_id);
+  assert_non_null(m);
+  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(m->body, "content")));
+  nc_msg_free(m);
+  expect_bad(rollback(wc, "old.yaml", old_id), "NcConfigRollbackResponse", "no recorded content");
+
+  /* a new publish's row holds the legacy content and rolls back */
+  publish_ok(wc, "old.yaml", "G", "", "fresh");
+  m = history(wc, "old.yaml", "G", 1);
+  assert_non_null(m);
+  long long u_id = nc_json_int(cJSON_GetArrayItem(cJSON_GetObjectItem(m->body, "pageItems"), 0),
+                               "id", 0);
+  nc_msg_free(m);
+  m = rollback(wc, "old.yaml", u_id);
+  assert_non_null(m);
+  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
+  nc_msg_free(m);
+  nc_tw_expect_ok(nc_tw_config_get(wc, "old.yaml", "G", "", &c), "ConfigQueryResponse");
+  assert_string_equal(c.content, "legacy");
+  nc_tw_config_free(&c);
+  assert_int_equal(nc_tfx_stop(f), 0);
+
+  db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 2);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
@@ -353,6 +436,7 @@ int main(void) {
                                       cfg_teardown),
       cmocka_unit_test_setup_teardown(test_history_get_and_rollback_errors, cfg_setup,
                                       cfg_teardown),
+      cmocka_unit_test(test_schema1_rows_after_migration),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();

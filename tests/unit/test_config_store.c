@@ -346,9 +346,10 @@ static void make_schema1_db(fx *f) {
   sqlite3 *db = open_raw(f);
   exec_sql(db,
            "CREATE TABLE config("
-           " id INTEGER PRIMARY KEY, data_id TEXT NOT NULL, grp TEXT NOT NULL, tenant TEXT NOT NULL,"
-           " content BLOB NOT NULL, md5 TEXT NOT NULL, type TEXT NOT NULL, app_name TEXT NOT NULL,"
-           " src_user TEXT NOT NULL, src_ip TEXT NOT NULL, encrypted_data_key TEXT NOT NULL,"
+           " id INTEGER PRIMARY KEY, data_id TEXT NOT NULL, grp TEXT NOT NULL,"
+           " tenant TEXT NOT NULL, content BLOB NOT NULL, md5 TEXT NOT NULL,"
+           " type TEXT NOT NULL, app_name TEXT NOT NULL, src_user TEXT NOT NULL,"
+           " src_ip TEXT NOT NULL, encrypted_data_key TEXT NOT NULL,"
            " created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL,"
            " UNIQUE(tenant, grp, data_id));"
            "CREATE TABLE config_history("
