@@ -6,6 +6,7 @@
 #include "cluster.h"
 #include "distro.h"
 #include "config_service.h"
+#include "config_sync.h"
 #include "srv_http.h"
 #include "naming_handlers.h"
 #include "nc_err.h"
@@ -37,6 +38,7 @@ typedef struct app {
   nc_config_service *config;
   nc_cluster *cluster;
   nc_distro *distro;
+  nc_cfg_sync *cfgsync;
   nc_shttp *http;
   int ports[3]; /* http, grpc, cluster */
 } app;
@@ -200,6 +202,17 @@ static void distro_stop(app *a) { nc_distro_stop(a->distro); }
 static void distro_free(app *a) { nc_distro_free(a->distro); }
 static void distro_stats(app *a, nc_metrics_text *t) { nc_distro_render_metrics(a->distro, t); }
 
+/* Config changes to peers: after the cluster, stopped before it closes its
+ * peers (which resolves the sends in flight). */
+static int cfgsync_init(app *a) {
+  return nc_cfg_sync_new(&a->loop, a->srv, a->cluster, a->config, NULL, &a->cfgsync);
+}
+static void cfgsync_stop(app *a) { nc_cfg_sync_stop(a->cfgsync); }
+static void cfgsync_free(app *a) { nc_cfg_sync_free(a->cfgsync); }
+static void cfgsync_stats(app *a, nc_metrics_text *t) {
+  nc_cfg_sync_render_metrics(a->cfgsync, t);
+}
+
 static void render_all(void *ud, nc_metrics_text *t);
 static int http_start(app *a) {
   nc_shttp_opts ho = {.bind = a->cfg->bind, .port = (int)a->cfg->port, .render = render_all,
@@ -229,6 +242,7 @@ static const module modules[] = {
     {"config", config_init, NULL, config_stop, config_free, config_stats},
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
     {"distro", distro_init, distro_start, distro_stop, distro_free, distro_stats},
+    {"cfgsync", cfgsync_init, NULL, cfgsync_stop, cfgsync_free, cfgsync_stats},
     {"http", NULL, http_start, http_stop, NULL, NULL},
 };
 #define N_MODULES (sizeof(modules) / sizeof(modules[0]))

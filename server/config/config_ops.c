@@ -246,8 +246,12 @@ void nc_config_write_done(void *ud, nc_cfg_job *job) {
   else
     nc_cfg_item_free(nc_strmap_del(cs->cache, j->gk));
   j->done(j->ud, &res);
-  if (put || w->existed)
+  if (put || w->existed) {
     notify(cs, data_id, group, tenant, put ? j->md5 : NULL);
+    if (cs->commit_hook)
+      cs->commit_hook(cs->commit_ud, data_id, group, tenant,
+                      w->modified_ms ? w->modified_ms : w->ts_ms);
+  }
   wjob_free(j);
 }
 
@@ -377,4 +381,31 @@ int nc_config_remove_listener(nc_config_service *cs, nc_config_listener_fn fn, v
     }
   }
   return 0;
+}
+
+/* ---- cluster sync ---- */
+
+void nc_config_set_commit_hook(nc_config_service *cs, nc_config_commit_fn fn, void *ud) {
+  cs->commit_hook = fn;
+  cs->commit_ud = ud;
+}
+
+static void elsewhere_done(void *ud, const nc_config_result *res) {
+  (void)ud;
+  (void)res; /* a failed re-read is logged; the change feed's poll repairs it */
+}
+
+int nc_config_changed_elsewhere(nc_config_service *cs, const nc_config_key *key,
+                                int64_t modified_ms) {
+  char buf[NC_CONFIG_ERR_CAP];
+  nc_cfg_key k;
+  if (nc_cfg_check_names(key->data_id, key->group, key->tenant, &k, buf, sizeof(buf)))
+    return NC_EINVAL;
+  char *gk = nc_cfg_group_key(k.data_id, k.group, k.tenant);
+  const nc_cfg_item *cached = gk ? nc_strmap_get(cs->cache, gk) : NULL;
+  free(gk);
+  if (cached && modified_ms > 0 && cached->modified_ms >= modified_ms)
+    return 0; /* Nacos: "timestamp is outdated" */
+  nc_config_reload(cs, key, elsewhere_done, NULL);
+  return 1;
 }

@@ -181,4 +181,23 @@ int nc_config_add_listener(nc_config_service *cs, nc_config_listener_fn fn, void
 /* Removes the first registration of (fn, ud); 1 when found, else 0. */
 int nc_config_remove_listener(nc_config_service *cs, nc_config_listener_fn fn, void *ud);
 
+/* ---- cluster sync ---- */
+
+/* A write committed by THIS node (not a change re-read from the store):
+ * modified_ms is the store's time of it. Runs after the change listeners.
+ * Cluster sync tells the peers from here. Strings borrowed; tenant
+ * normalised. */
+typedef void (*nc_config_commit_fn)(void *ud, const char *data_id, const char *group,
+                                    const char *tenant, int64_t modified_ms);
+/* One hook (the cluster's); NULL fn clears it. */
+void nc_config_set_commit_hook(nc_config_service *cs, nc_config_commit_fn fn, void *ud);
+
+/* Another node says key changed at modified_ms (the store's time; 0 =
+ * unknown): unless the cache already holds a change at least that recent,
+ * re-reads the key (nc_config_reload), which notifies the listeners when
+ * it differs. 1 when a re-read was queued, 0 when the cache is current,
+ * NC_EINVAL for a bad key. */
+int nc_config_changed_elsewhere(nc_config_service *cs, const nc_config_key *key,
+                                int64_t modified_ms);
+
 #endif

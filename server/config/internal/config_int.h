@@ -33,6 +33,8 @@ struct nc_config_service {
   nc_strmap *cache; /* groupKey (normalised tenant) -> nc_cfg_item */
   nc_config_listener *listeners; /* registration order */
   size_t n_listeners, cap_listeners;
+  nc_config_commit_fn commit_hook;
+  void *commit_ud;
   nc_config_stats stats;
 };
 
