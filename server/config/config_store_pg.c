@@ -41,12 +41,17 @@ void pgs_state(const PGresult *r, char state[6]) {
   snprintf(state, 6, "%s", st ? st : "");
 }
 
-static void set_err(pg_store *s, const char *msg) {
+/* One log line: libpq's messages carry newlines and tabs. */
+void pgs_set_err(pg_store *s, const char *msg) {
   snprintf(s->err, sizeof(s->err), "%s", msg && *msg ? msg : "connection lost");
+  for (char *p = s->err; *p; p++)
+    if (*p == '\n' || *p == '\t')
+      *p = ' ';
   size_t n = strlen(s->err);
-  while (n && (s->err[n - 1] == '\n' || s->err[n - 1] == ' '))
+  while (n && s->err[n - 1] == ' ')
     s->err[--n] = '\0';
 }
+#define set_err pgs_set_err
 
 void pgs_drop(pg_store *s, const char *why) {
   if (s->conn) {
@@ -215,6 +220,7 @@ static int migrate(pg_store *s) {
     nc_error("config store: the database has config schema %d, newer than this nacosd knows "
              "(%d); refusing to use it (upgrade nacosd)",
              version, SCHEMA_VERSION);
+    set_err(s, "the database's config schema is newer than this nacosd");
     rc = NC_EINVAL;
     goto out;
   }

@@ -73,8 +73,7 @@ static int read_pipeline(pg_store *s, size_t n, PGresult **res, int64_t deadline
     if (!failed && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
       failed = 1;
       pgs_state(first, state);
-      snprintf(s->err, sizeof(s->err), "%s",
-               first ? PQresultErrorMessage(first) : "no result");
+      pgs_set_err(s, first ? PQresultErrorMessage(first) : "no result");
     }
     if (res)
       res[i] = first;

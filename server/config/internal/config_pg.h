@@ -57,6 +57,8 @@ PGresult *pgs_next(pg_store *s, int64_t deadline, int *rc);
  * when given, "" for a connection failure). */
 int pgs_exec(pg_store *s, const char *name, const char *sql, int n, const char *const *vals,
              const int *lens, PGresult **out, char state[6]);
+/* Records msg as the handle's last error, on one line. */
+void pgs_set_err(pg_store *s, const char *msg);
 /* The SQLSTATE of a failed result ("" when none). */
 void pgs_state(const PGresult *r, char state[6]);
 
