@@ -214,9 +214,17 @@ static void cfgsync_stats(app *a, nc_metrics_text *t) {
 }
 
 static void render_all(void *ud, nc_metrics_text *t);
+/* What /health and readiness add while a part is degraded. */
+static void status_note(void *ud, char *buf, size_t cap) {
+  app *a = ud;
+  buf[0] = '\0';
+  if (a->config && !nc_config_store_up(a->config))
+    snprintf(buf, cap, "config store (%s) unavailable: configs served from memory, writes refused",
+             nc_config_store_name(a->config));
+}
 static int http_start(app *a) {
   nc_shttp_opts ho = {.bind = a->cfg->bind, .port = (int)a->cfg->port, .render = render_all,
-                      .ud = a, .cluster = a->cluster};
+                      .ud = a, .cluster = a->cluster, .note = status_note};
   int rc = nc_shttp_start(&a->loop, a->srv, &ho, &a->http);
   if (!rc)
     a->ports[0] = nc_shttp_port(a->http);

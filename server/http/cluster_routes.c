@@ -109,17 +109,6 @@ static void h_v2_health(void *ud, nc_http_req *r) {
   reply_envelope(r, 200, 0, "success", cJSON_CreateString("UP"));
 }
 
-static void h_readiness(void *ud, nc_http_req *r) {
-  char why[200], body[256];
-  if (nc_cluster_ready(ud, why, sizeof(why))) {
-    nc_http_reply(r, 200, "text/plain", "OK", 2);
-    return;
-  }
-  int n = snprintf(body, sizeof(body), "not ready: %s", why);
-  size_t len = (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
-  nc_http_reply(r, 503, "text/plain", body, len);
-}
-
 const nc_http_route nc_cluster_routes[] = {
     {"/nacos/v1/core/cluster/nodes", NC_HTTP_GET, h_v1_nodes, 0},
     {"/nacos/v1/core/cluster/self", NC_HTTP_GET, h_v1_self, 0},
@@ -128,6 +117,5 @@ const nc_http_route nc_cluster_routes[] = {
     {"/nacos/v2/core/cluster/node/self/health", NC_HTTP_GET, h_v2_health, 0},
     {"/nacos/v2/core/cluster/node/list", NC_HTTP_GET, h_v2_list, 0},
     {"/nacos/v2/core/cluster/node/self", NC_HTTP_GET, h_v2_self, 0},
-    {"/nacos/v1/console/health/readiness", NC_HTTP_GET, h_readiness, 0},
 };
 const size_t nc_cluster_n_routes = sizeof(nc_cluster_routes) / sizeof(nc_cluster_routes[0]);

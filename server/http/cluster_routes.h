@@ -13,8 +13,7 @@
  *       that is no Nacos NodeState (case-insensitive) -> HTTP 400,
  *       {"code":23000,"message":"illegal state","data":"Illegal state: X"}
  *   /nacos/v2/core/cluster/node/self     Result, data = self Member
- *   /nacos/v1/console/health/readiness   200 "OK" when this node may serve,
- *                                        else 503 with the reason
+ * (readiness is srv_http.c's: it also reports the config store)
  *
  * The v1 envelope keeps Nacos's "message":null (Spring includes nulls on
  * HTTP; consoles read it). Loop thread only. */

@@ -1,6 +1,7 @@
 /* srv_http: see srv_http.h. */
 #include "srv_http.h"
 
+#include "cluster.h"
 #include "cluster_routes.h"
 #include "console.h"
 #include "nc_err.h"
@@ -40,6 +41,15 @@ static void h_metrics(void *ud, nc_http_req *r) {
   free(s);
 }
 
+/* "<ok>" or "<ok>; <note>" plus end (the degraded-part note). */
+static void reply_ok(nc_shttp *h, nc_http_req *r, const char *ok, const char *end) {
+  char note[256] = "", body[320];
+  if (h->o.note)
+    h->o.note(h->o.ud, note, sizeof(note));
+  int n = snprintf(body, sizeof(body), "%s%s%s%s", ok, note[0] ? "; " : "", note, end);
+  nc_http_reply(r, 200, "text/plain", body, (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
+}
+
 static void h_health(void *ud, nc_http_req *r) {
   nc_shttp *h = ud;
   char why[256] = "not ready";
@@ -49,12 +59,27 @@ static void h_health(void *ud, nc_http_req *r) {
     nc_http_reply(r, 503, "text/plain", why, n + 1);
     return;
   }
-  nc_http_reply(r, 200, "text/plain", "ok\n", 3);
+  reply_ok(h, r, "ok", "\n");
+}
+
+/* 200 "OK" when this node may serve (a note may follow), else 503 with
+ * the reason: Nacos's readiness probe path. */
+static void h_readiness(void *ud, nc_http_req *r) {
+  nc_shttp *h = ud;
+  char why[200], body[256];
+  if (!h->o.cluster || nc_cluster_ready(h->o.cluster, why, sizeof(why))) {
+    reply_ok(h, r, "OK", "");
+    return;
+  }
+  int n = snprintf(body, sizeof(body), "not ready: %s", why);
+  size_t len = (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
+  nc_http_reply(r, 503, "text/plain", body, len);
 }
 
 static const nc_http_route own_routes[] = {
     {"/metrics", NC_HTTP_GET, h_metrics, 0},
     {"/health", NC_HTTP_GET, h_health, 0},
+    {"/nacos/v1/console/health/readiness", NC_HTTP_GET, h_readiness, 0},
 };
 
 static void on_request(void *ud, nc_http_req *r) {

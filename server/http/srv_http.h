@@ -25,6 +25,10 @@ typedef struct nc_shttp_opts {
   int (*ready)(void *ud, char *why, size_t cap);
   void *ud;
   nc_cluster *cluster; /* member list and readiness routes (cluster_routes.h); may be NULL */
+  /* A line about a degraded part that does not make the node unready (the
+   * config store down: reads still served); "" when all is well. Added to
+   * /health and /nacos/v1/console/health/readiness. May be NULL. */
+  void (*note)(void *ud, char *buf, size_t cap);
 } nc_shttp_opts;
 
 /* Listens and serves on loop; the console's routes act on srv. opts copied. */
