@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct nc_cfg_writer {
   nc_cfg_store *store;
@@ -22,6 +23,8 @@ struct nc_cfg_writer {
   nc_cfg_writer_stats stats;
 
   nc_cfg_write *ops; /* writer thread only: batch scratch */
+  int64_t last_fail_log_ms; /* writer thread only: failure log rate limit */
+  uint64_t fail_batches, fail_writes;
 };
 
 static void on_done(void *ud, nc_evq_node *node) {
@@ -31,6 +34,23 @@ static void on_done(void *ud, nc_evq_node *node) {
     job->complete(job);
   else
     w->done(w->ud, job);
+}
+
+/* At most one line a second while the store keeps failing (a database
+ * that is down fails every batch at once). Writer thread. */
+static void log_failure(nc_cfg_writer *w, size_t n, int rc) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  w->fail_batches++;
+  w->fail_writes += n;
+  if (now - w->last_fail_log_ms < 1000)
+    return;
+  nc_error("config writer: %llu batches (%llu writes) failed since the last report: %s",
+           (unsigned long long)w->fail_batches, (unsigned long long)w->fail_writes,
+           nc_strerror(rc));
+  w->last_fail_log_ms = now;
+  w->fail_batches = w->fail_writes = 0;
 }
 
 static void *writer_main(void *arg) {
@@ -72,7 +92,7 @@ static void *writer_main(void *arg) {
       w->ops[i] = batch[i]->w;
     int rc = nc_cfg_store_apply(w->store, w->ops, n);
     if (rc)
-      nc_error("config writer: batch of %zu writes failed: %s", n, nc_strerror(rc));
+      log_failure(w, n, rc);
     for (size_t i = 0; i < n; i++) {
       batch[i]->w = w->ops[i];
       batch[i]->next = NULL;
