@@ -6,7 +6,9 @@ PKGS=(build-essential cmake pkg-config
       libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
       libuv1-dev libcjson-dev libcmocka-dev libsqlite3-dev
       libpq-dev libmicrohttpd-dev libnghttp2-dev procps systemd
-      iproute2)  # iproute2: test_server_keepalive's network namespace + veth
+      iproute2   # iproute2: test_server_keepalive's network namespace + veth
+      postgresql-15)  # initdb/postgres for tests/support/nc_testpg (the tests
+                      # start their own servers; the system cluster is unused)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
