@@ -1,7 +1,12 @@
-/* Unit tests of the SQLite config store on a temp dir: put/get, CAS,
- * remove, history retention, batch semantics, persistence across a
- * close/reopen, history versions (content, history_get, rollback_of) and
- * the schema migration from a first-release database. */
+/* The config store suite, run against both backends: SQLite on a temp
+ * dir, then PostgreSQL 15 on a real server the test starts (skipped with
+ * the reason printed when one cannot run here). put/get, CAS, remove,
+ * history retention, batch semantics, persistence across a close/reopen,
+ * history versions (content, history_get, rollback_of). Then each
+ * backend's own: SQLite's migration from a first-release database;
+ * PostgreSQL's schema version refusal, adopting an existing Nacos
+ * database, a server that is down (fast failure, reconnect), and one bad
+ * op in a batch failing alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,22 +22,44 @@
 #include "config_store.h"
 #include "nc_err.h"
 
+#include "nc_testpg.h"
+
 #include <sqlite3.h>
+#include <time.h>
 
 typedef struct fx {
   char dir[64];
   nc_cfg_store *st;
 } fx;
 
+/* Set while the suite runs against PostgreSQL. */
+static nc_testpg *g_pg;
+
 static int open_store(fx *f, long keep) {
-  nc_cfg_store_opts o = {.data_dir = f->dir, .history_keep = keep};
-  return nc_cfg_store_open("sqlite", &o, &f->st);
+  nc_cfg_store_opts o = {.data_dir = f->dir, .history_keep = keep, .timeout_ms = 2000};
+  if (g_pg)
+    o.db_url = nc_testpg_url(g_pg);
+  return nc_cfg_store_open(g_pg ? "postgresql" : "sqlite", &o, &f->st);
 }
+
+/* SQLite keeps the writer's ts_ms; PostgreSQL stamps its own clock. */
+#define ASSERT_TS(got, want)                                                                       \
+  do {                                                                                             \
+    if (g_pg)                                                                                      \
+      assert_true((got) > 1700000000000LL);                                                        \
+    else                                                                                           \
+      assert_int_equal((got), (want));                                                             \
+  } while (0)
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof(*f));
   snprintf(f->dir, sizeof(f->dir), "/tmp/nc_cfgstore_XXXXXX");
   if (!mkdtemp(f->dir))
+    return -1;
+  if (g_pg && nc_testpg_sql(g_pg,
+                            "DROP TABLE IF EXISTS config_info, his_config_info, tenant_info, "
+                            "nc_schema",
+                            NULL, 0) != 0)
     return -1;
   if (open_store(f, 3) != 0)
     return -1;
@@ -75,7 +102,7 @@ static void test_put_get_roundtrip(void **state) {
   assert_string_equal(it->md5, md5);
   assert_string_equal(it->type, "yaml");
   assert_string_equal(it->app_name, "app");
-  assert_int_equal(it->modified_ms, 1000);
+  ASSERT_TS(it->modified_ms, 1000);
   nc_cfg_item_free(it);
   assert_int_equal(nc_cfg_store_get(f->st, "d", "g", "ns1", &it), 0);
   assert_string_equal(it->content, "other");
@@ -95,8 +122,9 @@ static void test_cas_mismatch_rejected_and_state_kept(void **state) {
   assert_int_equal(put(f, "d", "g", "", "v2", md5, 3), 0);
   assert_int_equal(nc_cfg_store_get(f->st, "d", "g", "", &it), 0);
   assert_string_equal(it->content, "v2");
-  assert_int_equal(it->created_ms, 1);
-  assert_int_equal(it->modified_ms, 3);
+  ASSERT_TS(it->created_ms, 1);
+  ASSERT_TS(it->modified_ms, 3);
+  assert_true(it->modified_ms >= it->created_ms);
   nc_cfg_item_free(it);
 }
 
@@ -129,8 +157,9 @@ static void test_history_bounded_newest_first(void **state) {
   nc_md5_hex("v8", 2, md5_v8);
   assert_string_equal(h[0].md5, md5_v8); /* an update's row is the version it replaced */
   assert_int_equal(h[0].op, 'U');
-  assert_int_equal(h[0].ts_ms, 109);
-  assert_int_equal(h[2].ts_ms, 107);
+  ASSERT_TS(h[0].ts_ms, 109);
+  ASSERT_TS(h[2].ts_ms, 107);
+  assert_true(h[0].ts_ms >= h[2].ts_ms);
   assert_string_equal(h[0].src_ip, "10.0.0.1");
   nc_cfg_hist_free(h, n);
   int existed;
@@ -202,11 +231,11 @@ static void test_history_rows_are_versions(void **state) {
   assert_int_equal(h[0].op, 'D');
   assert_string_equal(h[0].md5, md5[1]);
   assert_string_equal(h[0].type, "json");
-  assert_int_equal(h[0].ts_ms, 30);
+  ASSERT_TS(h[0].ts_ms, 30);
   assert_int_equal(h[1].op, 'U');
   assert_string_equal(h[1].md5, md5[0]);
   assert_string_equal(h[1].type, "yaml");
-  assert_int_equal(h[1].ts_ms, 20);
+  ASSERT_TS(h[1].ts_ms, 20);
   assert_string_equal(h[1].src_ip, "10.0.0.2"); /* who made the change */
   assert_string_equal(h[1].src_user, "ops");
   assert_int_equal(h[2].op, 'I');
@@ -465,21 +494,217 @@ static void test_open_bad_dir_fails_cleanly(void **state) {
   assert_int_equal(nc_cfg_store_open("postgres-not-built", &o, &s), NC_EINVAL);
 }
 
+/* ---- PostgreSQL's own ---- */
+
+static long long mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_pg_newer_schema_refused(void **state) {
+  fx *f = *state;
+  nc_cfg_store_close(f->st);
+  f->st = NULL;
+  assert_int_equal(nc_testpg_sql(g_pg, "UPDATE nc_schema SET version=99", NULL, 0), 0);
+  assert_int_equal(open_store(f, 3), NC_EINVAL);
+  assert_null(f->st);
+  assert_int_equal(nc_testpg_sql(g_pg, "UPDATE nc_schema SET version=1", NULL, 0), 0);
+  assert_int_equal(open_store(f, 3), 0);
+}
+
+/* A database a Java Nacos made (its tables, its rows, no nc_schema) is
+ * adopted as it is: rows served, nothing recreated. */
+static void test_pg_adopts_a_nacos_database(void **state) {
+  fx *f = *state;
+  nc_cfg_store_close(f->st);
+  f->st = NULL;
+  assert_int_equal(nc_testpg_sql(g_pg,
+                                 "DROP TABLE nc_schema; DROP INDEX nc_config_info_modified; "
+                                 "INSERT INTO config_info(data_id,group_id,tenant_id,content,md5,"
+                                 "gmt_create,gmt_modified,type,encrypted_data_key) VALUES "
+                                 "('java.yaml','DEFAULT_GROUP','','from java',"
+                                 "'0123456789abcdef0123456789abcdef',now(),now(),'yaml','')",
+                                 NULL, 0),
+                   0);
+  assert_int_equal(open_store(f, 3), 0);
+  nc_cfg_item *it = NULL;
+  assert_int_equal(nc_cfg_store_get(f->st, "java.yaml", "DEFAULT_GROUP", "", &it), 0);
+  assert_string_equal(it->content, "from java");
+  assert_string_equal(it->type, "yaml");
+  nc_cfg_item_free(it);
+  char v[16];
+  assert_int_equal(nc_testpg_sql(g_pg, "SELECT version FROM nc_schema WHERE component='config'", v,
+                                 sizeof(v)),
+                   0);
+  assert_string_equal(v, "1");
+  assert_int_equal(put(f, "java.yaml", "DEFAULT_GROUP", "", "from nacos-c", NULL, 1), 0);
+}
+
+/* PostgreSQL stops: a write fails within the deadline, the next ones at
+ * once (back-off), nothing hangs; it returns: writes work again by
+ * themselves and earlier data is there. */
+static void test_pg_down_fails_fast_and_reconnects(void **state) {
+  fx *f = *state;
+  assert_int_equal(put(f, "d", "g", "", "before", NULL, 1), 0);
+  const nc_cfg_store_vt *vt = nc_cfg_store_vtable(f->st);
+  assert_int_equal(vt->is_up(nc_cfg_store_impl(f->st)), 1);
+  assert_int_equal(nc_testpg_stop(g_pg), 0);
+  long long t0 = mono_ms();
+  int rc = put(f, "d", "g", "", "while down", NULL, 2);
+  long long first = mono_ms() - t0;
+  assert_true(rc == NC_EDB || rc == NC_EUNAVAIL);
+  t0 = mono_ms();
+  rc = put(f, "d", "g", "", "while down", NULL, 3);
+  long long second = mono_ms() - t0;
+  fprintf(stderr, "pg down: first write failed after %lld ms, the next after %lld ms\n", first,
+          second);
+  assert_true(rc == NC_EDB || rc == NC_EUNAVAIL);
+  assert_true(first < 3000);
+  assert_true(second < 1000);
+  assert_int_equal(vt->is_up(nc_cfg_store_impl(f->st)), 0);
+  assert_int_equal(nc_testpg_restart(g_pg), 0);
+  long long t1 = mono_ms();
+  while ((rc = put(f, "d", "g", "", "after", NULL, 4)) != 0 && mono_ms() - t1 < 15000) {
+    struct timespec ts = {0, 100000000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(vt->is_up(nc_cfg_store_impl(f->st)), 1);
+  nc_cfg_hist *h = NULL;
+  size_t n = 0;
+  assert_int_equal(nc_cfg_store_history(f->st, "d", "g", "", 10, &h, &n), 0);
+  assert_int_equal(n, 2); /* I(before), U(before): the failed writes left nothing */
+  nc_cfg_hist_free(h, n);
+}
+
+/* Bytes PostgreSQL refuses as text fail their own op, not the batch. */
+static void test_pg_bad_op_fails_alone(void **state) {
+  fx *f = *state;
+  nc_cfg_write ops[3] = {
+      {.op = NC_CFG_PUT, .data_id = "a", .group = "g", .content = "1", .content_len = 1,
+       .md5 = "x", .ts_ms = 2},
+      {.op = NC_CFG_PUT, .data_id = "b", .group = "g", .content = "bad \xff\xfe", .content_len = 6,
+       .md5 = "y", .ts_ms = 2},
+      {.op = NC_CFG_PUT, .data_id = "c", .group = "g", .content = "3", .content_len = 1,
+       .md5 = "z", .ts_ms = 2},
+  };
+  assert_int_equal(nc_cfg_store_apply(f->st, ops, 3), 0);
+  assert_int_equal(ops[0].result, 0);
+  assert_int_equal(ops[1].result, NC_EDB);
+  assert_int_equal(ops[2].result, 0);
+  nc_cfg_item *it = NULL;
+  assert_int_equal(nc_cfg_store_get(f->st, "b", "g", "", &it), NC_ENOTFOUND);
+  assert_int_equal(nc_cfg_store_get(f->st, "c", "g", "", &it), 0);
+  nc_cfg_item_free(it);
+}
+
+typedef struct seen {
+  int n, removed;
+  char last[64], md5[33];
+  int64_t ms;
+} seen;
+
+static void on_seen(void *ud, const nc_cfg_change *c) {
+  seen *s = ud;
+  s->n++;
+  snprintf(s->last, sizeof(s->last), "%s/%s/%s", c->tenant, c->group, c->data_id);
+  snprintf(s->md5, sizeof(s->md5), "%s", c->md5 ? c->md5 : "");
+  if (!c->md5 && !c->modified_ms)
+    s->removed++;
+  s->ms = c->modified_ms;
+}
+
+/* The change feed on a second handle: NOTIFY of a commit, a full poll,
+ * an incremental poll that reports a removal. */
+static void test_pg_change_feed(void **state) {
+  fx *f = *state;
+  fx g = {0};
+  snprintf(g.dir, sizeof(g.dir), "%s", f->dir);
+  assert_int_equal(open_store(&g, 3), 0);
+  const nc_cfg_store_vt *vt = nc_cfg_store_vtable(g.st);
+  void *impl = nc_cfg_store_impl(g.st);
+  seen s = {0};
+  assert_int_equal(vt->wait_changes(impl, 0, on_seen, &s), 0); /* LISTEN */
+  assert_int_equal(put(f, "feed", "g", "ns", "v1", NULL, 1), 0);
+  for (int i = 0; i < 20 && s.n == 0; i++)
+    assert_int_equal(vt->wait_changes(impl, 100, on_seen, &s), 0);
+  assert_int_equal(s.n, 1);
+  assert_string_equal(s.last, "ns/g/feed");
+  nc_cfg_item *it = NULL;
+  assert_int_equal(nc_cfg_store_get(f->st, "feed", "g", "ns", &it), 0);
+  assert_int_equal(s.ms, it->modified_ms); /* the database's time of the write */
+  int64_t cursor = 0;
+  seen p = {0};
+  assert_int_equal(vt->poll_changes(impl, &cursor, on_seen, &p), 0);
+  assert_int_equal(p.n, 1);
+  assert_string_equal(p.md5, it->md5);
+  nc_cfg_item_free(it);
+  assert_true(cursor > 0);
+  int existed = 0;
+  assert_int_equal(nc_cfg_store_remove(f->st, "feed", "g", "ns", 2, &existed), 0);
+  seen q = {0};
+  assert_int_equal(vt->poll_changes(impl, &cursor, on_seen, &q), 0);
+  assert_int_equal(q.removed, 1);
+  nc_cfg_store_close(g.st);
+}
+
+/* Two handles (two nodes) racing on one key with the same CAS md5: one
+ * wins, the other conflicts. */
+static void test_pg_cas_across_handles(void **state) {
+  fx *f = *state;
+  fx g = {0};
+  snprintf(g.dir, sizeof(g.dir), "%s", f->dir);
+  assert_int_equal(open_store(&g, 3), 0);
+  char m1[33];
+  nc_md5_hex("v1", 2, m1);
+  assert_int_equal(put(f, "race", "g", "", "v1", NULL, 1), 0);
+  assert_int_equal(put(&g, "race", "g", "", "v2", m1, 2), 0);
+  assert_int_equal(put(f, "race", "g", "", "v3", m1, 3), NC_ECONFLICT);
+  nc_cfg_item *it = NULL;
+  assert_int_equal(nc_cfg_store_get(f->st, "race", "g", "", &it), 0);
+  assert_string_equal(it->content, "v2");
+  nc_cfg_item_free(it);
+  nc_cfg_store_close(g.st);
+}
+
+#define SHARED_TESTS                                                                               \
+  cmocka_unit_test_setup_teardown(test_put_get_roundtrip, setup, teardown),                        \
+      cmocka_unit_test_setup_teardown(test_cas_mismatch_rejected_and_state_kept, setup, teardown), \
+      cmocka_unit_test_setup_teardown(test_remove_and_remove_missing, setup, teardown),            \
+      cmocka_unit_test_setup_teardown(test_history_bounded_newest_first, setup, teardown),         \
+      cmocka_unit_test_setup_teardown(test_batch_per_op_results, setup, teardown),                 \
+      cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup, teardown),               \
+      cmocka_unit_test_setup_teardown(test_history_rows_are_versions, setup, teardown),            \
+      cmocka_unit_test_setup_teardown(test_rollback_of_recorded, setup, teardown),                 \
+      cmocka_unit_test_setup_teardown(test_two_updates_of_a_key_in_one_batch, setup, teardown),    \
+      cmocka_unit_test_setup_teardown(test_history_get_of_another_key_not_found, setup, teardown)
+
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_put_get_roundtrip, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_cas_mismatch_rejected_and_state_kept, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_remove_and_remove_missing, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_history_bounded_newest_first, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_batch_per_op_results, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup, teardown),
+  const struct CMUnitTest sqlite_tests[] = {
+      SHARED_TESTS,
       cmocka_unit_test(test_open_bad_dir_fails_cleanly),
-      cmocka_unit_test_setup_teardown(test_history_rows_are_versions, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_rollback_of_recorded, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_two_updates_of_a_key_in_one_batch, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_history_get_of_another_key_not_found, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrates_schema1_db, setup, teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  const struct CMUnitTest pg_tests[] = {
+      SHARED_TESTS,
+      cmocka_unit_test_setup_teardown(test_pg_newer_schema_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pg_adopts_a_nacos_database, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pg_bad_op_fails_alone, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pg_change_feed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pg_cas_across_handles, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pg_down_fails_fast_and_reconnects, setup, teardown),
+  };
+  int rc = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
+  char why[512];
+  if (!nc_testpg_available(why, sizeof(why))) {
+    fprintf(stderr, "postgresql: skipped: %s\n", why);
+    return rc;
+  }
+  if (nc_testpg_start(&g_pg) != 0)
+    return 1;
+  rc |= cmocka_run_group_tests_name("postgresql", pg_tests, NULL, NULL);
+  nc_testpg_free(g_pg);
+  return rc;
 }
