@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -40,6 +41,8 @@
 #define PG_READY_MS 30000
 #define PG_STOP_MS 30000
 #define PG_RESTART_RETRY_MS 10000
+/* In every dir we make: the pid of the test process that owns it. */
+#define PG_OWNER_FILE "nc_testpg.owner"
 
 struct nc_testpg {
   char dir[256];
@@ -124,8 +127,9 @@ static int pg_spawn(char *const argv[], const char *cwd, const char *in_path, in
     pg_close_from(3);
     if (cwd && chdir(cwd) != 0)
       _exit(126);
-    if (g_pg.drop && (setgroups(1, &g_pg.gid) != 0 || setresgid(g_pg.gid, g_pg.gid, g_pg.gid) != 0 ||
-                      setresuid(g_pg.uid, g_pg.uid, g_pg.uid) != 0))
+    if (g_pg.drop &&
+        (setgroups(1, &g_pg.gid) != 0 || setresgid(g_pg.gid, g_pg.gid, g_pg.gid) != 0 ||
+         setresuid(g_pg.uid, g_pg.uid, g_pg.uid) != 0))
       _exit(126);
     /* After the uid change (which clears it); the check closes the race
      * with a parent that died before prctl. */
@@ -167,16 +171,59 @@ static int pg_run(char *const argv[], const char *cwd, const char *in_path, cons
   return pg_exit_code(st);
 }
 
-/* A fresh /tmp/nc-test-XXXXXX the run user owns. */
+/* A fresh /tmp/nc-test-XXXXXX the run user owns, marked as ours. */
 static int pg_mkdir(char *buf, size_t cap) {
   int rc = nc_test_mkdtemp(buf, cap);
   if (rc != 0)
     return rc;
-  if (g_pg.drop && chown(buf, g_pg.uid, g_pg.gid) != 0) {
+  char owner[320];
+  snprintf(owner, sizeof(owner), "%s/" PG_OWNER_FILE, buf);
+  FILE *f = fopen(owner, "w");
+  int ok = f && fprintf(f, "%ld\n", (long)getpid()) > 0;
+  if (f)
+    ok = fclose(f) == 0 && ok;
+  if (!ok || (g_pg.drop && chown(buf, g_pg.uid, g_pg.gid) != 0)) {
     nc_test_rmtree(buf);
     return NC_EIO;
   }
   return 0;
+}
+
+/* 1 when the pid in path (a one-number file) names a process that is gone. */
+static int pg_pid_file_dead(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 1;
+  long pid = 0;
+  int n = fscanf(f, "%ld", &pid);
+  fclose(f);
+  if (n != 1 || pid <= 0)
+    return 1;
+  return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Removes the dirs of test processes that died without their atexit
+ * handler (a crash, abort(), SIGKILL): PDEATHSIG killed their servers but
+ * not their 30 MB dirs. Only dirs with our owner file whose owner is gone,
+ * and never one a postmaster still claims. */
+static void pg_sweep_stale(void) {
+  DIR *d = opendir("/tmp");
+  if (!d)
+    return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strncmp(e->d_name, "nc-test-", 8) != 0)
+      continue;
+    char dir[300], owner[340], pm[340];
+    snprintf(dir, sizeof(dir), "/tmp/%s", e->d_name);
+    snprintf(owner, sizeof(owner), "%s/" PG_OWNER_FILE, dir);
+    snprintf(pm, sizeof(pm), "%s/data/postmaster.pid", dir);
+    if (access(owner, F_OK) != 0 || !pg_pid_file_dead(owner) || !pg_pid_file_dead(pm))
+      continue;
+    nc_info("nc_testpg: removing %s, left by a test process that died", dir);
+    nc_test_rmtree(dir);
+  }
+  closedir(d);
 }
 
 static void pg_kill_group(nc_testpg *pg) {
@@ -238,6 +285,7 @@ static int pg_init(void) {
   }
   g_pg.owner = getpid();
   atexit(pg_atexit);
+  pg_sweep_stale();
   if (pg_mkdir(g_pg.tpl_dir, sizeof(g_pg.tpl_dir)) != 0) {
     g_pg.tpl_dir[0] = '\0';
     pg_set_why("cannot make a temp dir under /tmp: %s", strerror(errno));
@@ -300,6 +348,17 @@ static int pg_free_port(void) {
   return port;
 }
 
+int nc_testpg_running(nc_testpg *pg) {
+  if (pg->pid <= 0)
+    return 0;
+  pid_t r = waitpid(pg->pid, NULL, WNOHANG);
+  if (r == pg->pid || (r < 0 && errno == ECHILD)) { /* ECHILD: SIGCHLD ignored */
+    pg->pid = 0;
+    return 0;
+  }
+  return 1;
+}
+
 static void pg_set_port(nc_testpg *pg, int port) {
   pg->port = port;
   snprintf(pg->url, sizeof(pg->url),
@@ -311,11 +370,8 @@ static void pg_set_port(nc_testpg *pg, int port) {
 static int pg_wait_ready(nc_testpg *pg, int timeout_ms) {
   nc_test_deadline d = nc_test_deadline_start(timeout_ms);
   for (;;) {
-    int st = 0;
-    if (waitpid(pg->pid, &st, WNOHANG) == pg->pid) {
-      pg->pid = 0;
+    if (!nc_testpg_running(pg))
       return NC_ECLOSED;
-    }
     if (PQping(pg->url) == PQPING_OK)
       return 0;
     if (!nc_test_deadline_tick(&d))
@@ -405,15 +461,6 @@ const char *nc_testpg_url(const nc_testpg *pg) { return pg->url; }
 int nc_testpg_port(const nc_testpg *pg) { return pg->port; }
 const char *nc_testpg_dir(const nc_testpg *pg) { return pg->dir; }
 
-int nc_testpg_running(nc_testpg *pg) {
-  if (pg->pid <= 0)
-    return 0;
-  if (waitpid(pg->pid, NULL, WNOHANG) == pg->pid) {
-    pg->pid = 0;
-    return 0;
-  }
-  return 1;
-}
 
 int nc_testpg_stop(nc_testpg *pg) {
   if (!nc_testpg_running(pg))

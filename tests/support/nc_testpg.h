@@ -6,7 +6,9 @@
  * with PR_SET_PDEATHSIG so that it dies with the thread that started it
  * (start and restart from a thread that lives as long as the server: the
  * test's main thread). Instances still live at exit() are killed and their
- * dirs removed by an atexit handler. As root, initdb and postgres run as
+ * dirs removed by an atexit handler; dirs of test processes that died
+ * without it are removed by the next process's first use (each dir holds
+ * its owner's pid in nc_testpg.owner). As root, initdb and postgres run as
  * the system user "postgres" (else "nobody"); PostgreSQL refuses root.
  *
  * One initdb'ed template (with database nacos) is made per test process on

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nc_err.h"
@@ -150,12 +151,74 @@ static void test_free_leaves_no_server_and_no_dir(void **state) {
   assert_int_equal(stat(dir, &st), -1);
 }
 
+/* The postmaster's pid from its postmaster.pid (first line). */
+static long postmaster_pid(const char *dir) {
+  char path[320];
+  snprintf(path, sizeof(path), "%s/data/postmaster.pid", dir);
+  FILE *f = fopen(path, "r");
+  long pid = 0;
+  if (f) {
+    if (fscanf(f, "%ld", &pid) != 1)
+      pid = 0;
+    fclose(f);
+  }
+  return pid;
+}
+
+/* 1 when pid is gone or a zombie waiting for init to reap it. */
+static int process_gone(long pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 1;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' && p[2] == 'Z';
+}
+
+static void test_server_dies_with_a_crashed_test_process(void **state) {
+  (void)state;
+  NC_TESTPG_SKIP_IF_UNAVAILABLE();
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) { /* a test that dies without nc_testpg_free or exit() */
+    close(fds[0]);
+    nc_testpg *pg = NULL;
+    if (nc_testpg_start(&pg) != 0)
+      _exit(1);
+    dprintf(fds[1], "%ld %s %s\n", postmaster_pid(nc_testpg_dir(pg)), nc_testpg_dir(pg),
+            nc_testpg_url(pg));
+    raise(SIGKILL);
+  }
+  close(fds[1]);
+  FILE *f = fdopen(fds[0], "r");
+  assert_non_null(f);
+  long pid = 0;
+  char dir[256] = "", url[256] = "";
+  int n = fscanf(f, "%ld %255s %255s", &pid, dir, url);
+  fclose(f);
+  int st = 0;
+  assert_int_equal(waitpid(child, &st, 0), child);
+  assert_int_equal(n, 3);
+  assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  assert_true(pid > 0);
+  NC_TEST_WAIT(process_gone(pid), 10000);
+  NC_TEST_WAIT(PQping(url) == PQPING_NO_RESPONSE, 10000);
+  nc_test_rmtree(dir); /* what the next test process's sweep would do */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_url_connects_as_nacos_to_database_nacos),
       cmocka_unit_test(test_committed_rows_survive_stop_and_kill9),
       cmocka_unit_test(test_instances_are_independent),
       cmocka_unit_test(test_free_leaves_no_server_and_no_dir),
+      cmocka_unit_test(test_server_dies_with_a_crashed_test_process),
   };
   char why[512];
   long long t0 = nc_test_now_ms();
