@@ -4,15 +4,15 @@
  *                        nacosd on PostgreSQL; an ack means committed (group
  *                        commit); many in flight over several connections
  *   config_publish_per_commit  publishes per store transaction meanwhile
- *                        (nacosd_config_publishes_total / _commits_total)
+ *                        (nacosd_config_publishes_total / _commits_total),
+ *                        with nacosd's and PostgreSQL's CPU and the change
+ *                        feed's re-reads of the node's own writes
  *   pg_batch_max         the largest batch (from nacosd's exit log line)
  *   config_get_qps       ConfigQueryRequests per second (served from memory)
  *   config_cluster_notify_ms_p50/_p99  3 nodes, the listeners spread evenly
  *                        over them, all on one key: publish on node A ->
  *                        every listener got its ConfigChangeNotifyRequest,
  *                        acked it (lean ack) and the nodes counted the acks
- *   config_cluster_notify_local_ms_p50 / _peer_ms_p50  the same for A's own
- *                        listeners / the later of B's and C's
  *   loadavg_1m_before/_after  from /proc/loadavg
  *
  * PostgreSQL 15 is started in a temp dir with the tests' fixture
@@ -47,11 +47,10 @@ typedef struct node {
 } node;
 
 typedef struct bench {
-  char nacosd[PATH_MAX], dir[64], members[256], url[512], key[64];
+  char nacosd[PATH_MAX], dir[64], members[256], url[512], key[64], pg_dir[256];
   node n[NODES];
   nc_gcli_env *env;
-  int conns, window, keys, listeners, rounds, keep;
-  long publishes, gets;
+  int conns, window, keys, listeners, rounds, keep, publishes, gets;
 } bench;
 
 static double loadavg1(void) {
@@ -89,20 +88,18 @@ typedef struct load_req {
 
 static const char *build_req(void *ud, long i, int ci, char *json, size_t cap) {
   const load_req *q = ud;
+  int l = snprintf(json, cap,
+                   "{\"headers\":{},\"dataId\":\"pgbench-%ld\",\"group\":\"DEFAULT_GROUP\","
+                   "\"tenant\":\"\",\"module\":\"config\"",
+                   i % q->keys);
   (void)ci;
-  if (!q->get) {
-    snprintf(json, cap,
-             "{\"headers\":{},\"dataId\":\"pgbench-%ld\",\"group\":\"DEFAULT_GROUP\","
-             "\"tenant\":\"\",\"content\":\"%s %ld\",\"additionMap\":{\"type\":\"text\"},"
-             "\"module\":\"config\"}",
-             i % q->keys, q->content, i);
-    return "ConfigPublishRequest";
+  if (q->get) {
+    snprintf(json + l, cap - (size_t)l, "}");
+    return "ConfigQueryRequest";
   }
-  snprintf(json, cap,
-           "{\"headers\":{},\"dataId\":\"pgbench-%ld\",\"group\":\"DEFAULT_GROUP\","
-           "\"tenant\":\"\",\"module\":\"config\"}",
-           i % q->keys);
-  return "ConfigQueryRequest";
+  snprintf(json + l, cap - (size_t)l,
+           ",\"content\":\"%s %ld\",\"additionMap\":{\"type\":\"text\"}}", q->content, i);
+  return "ConfigPublishRequest";
 }
 
 /* The N of nacosd's exit line "... (largest batch N, ...)" in log, or -1. */
@@ -120,6 +117,37 @@ static long long log_batch_max(const char *log) {
   return v;
 }
 
+/* CPU ms of the bench's own PostgreSQL: the postmaster (from
+ * <dir>/data/postmaster.pid) and its children, the backends; -1 with
+ * --db-url or when /proc says nothing. */
+static long long pg_cpu_ms(const bench *b) {
+  char path[320], buf[4096] = "";
+  long pm = -1;
+  FILE *f;
+  snprintf(path, sizeof(path), "%s/data/postmaster.pid", b->pg_dir);
+  if (!b->pg_dir[0] || !(f = fopen(path, "r")))
+    return -1;
+  if (fscanf(f, "%ld", &pm) != 1)
+    pm = -1;
+  fclose(f);
+  snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", pm, pm);
+  if (pm <= 0 || !(f = fopen(path, "r")))
+    return -1;
+  buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
+  fclose(f);
+  long long sum = nc_bench_cpu_ms((pid_t)pm);
+  char *p = buf, *end;
+  for (long c; (c = strtol(p, &end, 10)) > 0; p = end)
+    sum += nc_bench_cpu_ms((pid_t)c) > 0 ? nc_bench_cpu_ms((pid_t)c) : 0;
+  return sum;
+}
+
+/* What the publish phase reads before and after. */
+enum { M_PUBLISHES, M_COMMITS, M_RELOADS, M_N };
+static const char *const k_metrics[M_N] = {"nacosd_config_publishes_total",
+                                           "nacosd_config_commits_total",
+                                           "nacosd_config_feed_reloads_total"};
+
 static int phase_single(bench *b) {
   char dir[160], data[192], log[192], target[64];
   int http = 0, rc = -1;
@@ -131,7 +159,8 @@ static int phase_single(bench *b) {
   nc_gcli **cs = calloc((size_t)b->conns, sizeof(*cs));
   nc_gcli_stream_cbs cbs = {nc_bench_noop_msg, nc_bench_noop_closed};
   load_req q = {.keys = b->keys};
-  long failed = 0;
+  long failed = 0, get_failed = 0;
+  long long m0[M_N], m1[M_N];
   for (int i = 0; i < CONTENT_BYTES; i++)
     q.content[i] = (char)('a' + i % 26);
   pid_t pid = nc_bench_start_nacosd(b->nacosd, dir, extra, target, sizeof(target), &http);
@@ -141,31 +170,34 @@ static int phase_single(bench *b) {
   size_t cap = CONTENT_BYTES + 512;
   /* Warm-up creates every key, so the get phase always hits. */
   nc_bench_run_load(cs, b->conns, b->keys, b->window, 30000, cap, build_req, &q, &failed);
-  long long p0 = nc_bench_metric(http, "nacosd_config_publishes_total");
-  long long c0 = nc_bench_metric(http, "nacosd_config_commits_total");
-  long long cpu0 = nc_bench_cpu_ms(pid);
+  for (int m = 0; m < M_N; m++)
+    m0[m] = nc_bench_metric(http, k_metrics[m]);
+  long long cpu0 = nc_bench_cpu_ms(pid), pg0 = pg_cpu_ms(b);
   double t0 = nc_bench_now_s();
   double tps =
       nc_bench_run_load(cs, b->conns, b->publishes, b->window, 30000, cap, build_req, &q, &failed);
-  double dt = nc_bench_now_s() - t0;
-  long long cpu1 = nc_bench_cpu_ms(pid);
-  long long p1 = nc_bench_metric(http, "nacosd_config_publishes_total");
-  long long c1 = nc_bench_metric(http, "nacosd_config_commits_total");
+  double dt = (nc_bench_now_s() - t0) * 10.0; /* ms of CPU per this -> percent */
+  long long cpu1 = nc_bench_cpu_ms(pid), pg1 = pg_cpu_ms(b);
+  for (int m = 0; m < M_N; m++)
+    m1[m] = nc_bench_metric(http, k_metrics[m]) - m0[m];
   if (failed)
     fprintf(stderr, "bench: %ld publishes failed\n", failed);
   printf("config_publish_tps: %.0f\n", tps);
   printf("config_publish_per_commit: %.1f (%lld publishes in %lld commits)\n",
-         c1 > c0 ? (double)(p1 - p0) / (double)(c1 - c0) : -1.0, p1 - p0, c1 - c0);
-  printf("nacosd_cpu_pct_publish: %.0f\n", (double)(cpu1 - cpu0) / (dt * 10.0));
+         m1[M_COMMITS] > 0 ? (double)m1[M_PUBLISHES] / (double)m1[M_COMMITS] : -1.0,
+         m1[M_PUBLISHES], m1[M_COMMITS]);
+  printf("config_publish_cpu_pct: nacosd %.0f, postgres %.0f\n", (double)(cpu1 - cpu0) / dt,
+         pg0 < 0 || pg1 < 0 ? -1.0 : (double)(pg1 - pg0) / dt);
+  printf("config_publish_feed_reloads: %lld\n", m1[M_RELOADS]);
   fflush(stdout);
   q.get = 1;
   double qps =
-      nc_bench_run_load(cs, b->conns, b->gets, b->window, 30000, cap, build_req, &q, &failed);
-  if (failed)
-    fprintf(stderr, "bench: %ld gets failed\n", failed);
+      nc_bench_run_load(cs, b->conns, b->gets, b->window, 30000, cap, build_req, &q, &get_failed);
+  if (get_failed)
+    fprintf(stderr, "bench: %ld gets failed\n", get_failed);
   printf("config_get_qps: %.0f\n", qps);
   fflush(stdout);
-  rc = failed ? -1 : 0;
+  rc = failed || get_failed ? -1 : 0;
 out:
   for (int i = 0; cs && i < b->conns; i++)
     if (cs[i])
@@ -280,11 +312,9 @@ static long long acked_sum(const bench *b) {
   return s;
 }
 
-/* One round: ms until every listener was notified and its ack counted
- * (-1 on failure or timeout); *local / *peer get the time for node A's
- * listeners and the later of B's and C's. */
-static long long notify_round(bench *b, nc_gcli *pub, const int *want, int r, long long *local,
-                              long long *peer) {
+/* One round: us until every listener was notified and its ack counted
+ * (-1 on failure or timeout); per node on stderr. */
+static long long notify_round(bench *b, nc_gcli *pub, const int *want, int r) {
   char json[512];
   long long ec = -1, t_node[NODES] = {-1, -1, -1}, acked0 = acked_sum(b);
   int all = 0;
@@ -320,29 +350,17 @@ static long long notify_round(bench *b, nc_gcli *pub, const int *want, int r, lo
           r, atomic_load(&g_notified[0]), atomic_load(&g_notified[1]), atomic_load(&g_notified[2]),
           t_node[0] / 1000.0, t_node[1] / 1000.0, t_node[2] / 1000.0, a - acked0, all,
           total / 1000.0);
-  if (t_node[0] < 0 || t_node[1] < 0 || t_node[2] < 0 || a < acked0 + all)
-    return -1;
-  *local = t_node[0];
-  *peer = t_node[1] > t_node[2] ? t_node[1] : t_node[2];
-  return total;
-}
-
-static void print_pcts(const char *name, long long *us, int n) {
-  qsort(us, (size_t)n, sizeof(*us), nc_bench_cmp_ll);
-  printf("%s_p50: %.1f\n", name, us[n / 2] / 1000.0);
-  printf("%s_p99: %.1f\n", name, us[n * 99 / 100] / 1000.0);
+  return t_node[0] < 0 || t_node[1] < 0 || t_node[2] < 0 || a < acked0 + all ? -1 : total;
 }
 
 static int phase_cluster(bench *b) {
   int rc = -1, want[NODES], got = 0, L = b->listeners;
   nc_gcli *pub = NULL;
   long long *tot = calloc((size_t)b->rounds, sizeof(*tot));
-  long long *loc = calloc((size_t)b->rounds, sizeof(*loc));
-  long long *peer = calloc((size_t)b->rounds, sizeof(*peer));
   g_lsn = calloc((size_t)L, sizeof(*g_lsn));
   g_seen = calloc((size_t)L, sizeof(*g_seen));
   nc_gcli_stream_cbs lcbs = {lsn_msg, nc_bench_noop_closed}, pcbs = {pub_msg, nc_bench_noop_closed};
-  if (!tot || !loc || !peer || !g_lsn || !g_seen || choose_ports(b) != 0)
+  if (!tot || !g_lsn || !g_seen || choose_ports(b) != 0)
     goto out;
   printf("nodes: %s\n", b->members);
   fflush(stdout);
@@ -367,7 +385,7 @@ static int phase_cluster(bench *b) {
   if (!nc_bench_conn_open(b->env, b->n[0].target, "config", &pcbs, &pub, &pub))
     goto out;
   for (int r = 0; r < b->rounds; r++) {
-    long long t = notify_round(b, pub, want, r, &loc[got], &peer[got]);
+    long long t = notify_round(b, pub, want, r);
     if (t >= 0)
       tot[got++] = t;
     nc_bench_sleep_ms(300); /* late or resent notifies settle between rounds */
@@ -375,12 +393,10 @@ static int phase_cluster(bench *b) {
   printf("config_cluster_notify_rounds: %d of %d (%d listeners)\n", got, b->rounds, L);
   if (got == 0)
     goto out;
-  print_pcts("config_cluster_notify_ms", tot, got);
+  qsort(tot, (size_t)got, sizeof(*tot), nc_bench_cmp_ll);
+  printf("config_cluster_notify_ms_p50: %.1f\n", tot[got / 2] / 1000.0);
+  printf("config_cluster_notify_ms_p99: %.1f\n", tot[got * 99 / 100] / 1000.0);
   printf("config_cluster_notify_ms_max: %.1f\n", tot[got - 1] / 1000.0);
-  qsort(loc, (size_t)got, sizeof(*loc), nc_bench_cmp_ll);
-  qsort(peer, (size_t)got, sizeof(*peer), nc_bench_cmp_ll);
-  printf("config_cluster_notify_local_ms_p50: %.1f\n", loc[got / 2] / 1000.0);
-  printf("config_cluster_notify_peer_ms_p50: %.1f\n", peer[got / 2] / 1000.0);
   printf("config_sync_acked_on_a: %lld, feed_reloads_on_b_c: %lld\n",
          nc_bench_metric(b->n[0].port, "nacosd_config_sync_acked_total"),
          nc_bench_metric(b->n[1].port, "nacosd_config_feed_reloads_total") +
@@ -396,8 +412,6 @@ out:
   free(g_lsn);
   free((void *)g_seen);
   free(tot);
-  free(loc);
-  free(peer);
   for (int i = 0; i < NODES; i++)
     nc_bench_stop(b->n[i].pid);
   return rc;
@@ -415,15 +429,13 @@ static int parse(bench *b, int argc, char **argv, const char **db_url) {
                : !strcmp(a, "--listeners") ? &b->listeners
                : !strcmp(a, "--rounds")    ? &b->rounds
                : !strcmp(a, "--keep")      ? &b->keep
+               : !strcmp(a, "--publishes") ? &b->publishes
+               : !strcmp(a, "--gets")      ? &b->gets
                                            : NULL;
     if (!v)
       return -1;
     if (dst)
       *dst = atoi(v);
-    else if (!strcmp(a, "--publishes"))
-      b->publishes = atol(v);
-    else if (!strcmp(a, "--gets"))
-      b->gets = atol(v);
     else if (!strcmp(a, "--db-url"))
       *db_url = v;
     else if (!strcmp(a, "--nacosd"))
@@ -478,12 +490,13 @@ int main(int argc, char **argv) {
       goto out;
     }
     snprintf(b.url, sizeof(b.url), "%s", nc_testpg_url(pg));
+    snprintf(b.pg_dir, sizeof(b.pg_dir), "%s", nc_testpg_dir(pg));
   }
   fprintf(stderr, "bench: database %s\n", b.url);
   nc_grpc_init();
   if (nc_gcli_env_new(2, &b.env) != 0)
     goto out;
-  fprintf(stderr, "bench: phase 1: one nacosd, %ld publishes, %ld gets\n", b.publishes, b.gets);
+  fprintf(stderr, "bench: phase 1: one nacosd, %d publishes, %d gets\n", b.publishes, b.gets);
   int single = phase_single(&b);
   fprintf(stderr, "bench: phase 2: 3 nodes, %d listeners, %d rounds\n", b.listeners, b.rounds);
   int cluster = phase_cluster(&b);
