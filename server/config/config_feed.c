@@ -92,10 +92,18 @@ static void on_change(void *ud, const nc_cfg_change *c) {
 
 static void on_notify(void *ud, const nc_cfg_change *c) {
   nc_cfg_feed *f = ud;
+  /* This node's own writer: its commit path updates the cache and the
+   * listeners (the notification may even arrive before that completion,
+   * when the cache would still look stale). */
+  const nc_cfg_store_vt *vt = nc_cfg_store_vtable(f->cs->store);
+  int own = c->origin && vt->session && c->origin == vt->session(nc_cfg_store_impl(f->cs->store));
   pthread_mutex_lock(&f->lock);
   f->stats.notifications++;
+  if (own)
+    f->stats.own_skipped++;
   pthread_mutex_unlock(&f->lock);
-  on_change(ud, c);
+  if (!own)
+    on_change(ud, c);
 }
 
 static int stopping(nc_cfg_feed *f) {

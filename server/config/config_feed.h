@@ -24,6 +24,7 @@ typedef struct nc_cfg_feed nc_cfg_feed;
 
 typedef struct nc_cfg_feed_stats {
   uint64_t notifications; /* changes heard through LISTEN/NOTIFY */
+  uint64_t own_skipped;   /* of those, this node's own writes (not re-read) */
   uint64_t polls, poll_failures;
   uint64_t reloads;       /* keys re-read because the store differed from the cache */
   int up;                 /* the feed's connection is up */

@@ -344,9 +344,9 @@ void nc_config_free(nc_config_service *cs) {
     nc_cfg_writer_stats ws;
     nc_cfg_writer_stop(cs->writer); /* commits and answers what is queued */
     nc_cfg_writer_get_stats(cs->writer, &ws);
-    nc_info("config: %llu writes in %llu commits (largest batch %llu, %llu failed commits)",
+    nc_info("config: %llu writes: %llu transactions committed, %llu failed (largest batch %llu)",
             (unsigned long long)ws.jobs, (unsigned long long)ws.commits,
-            (unsigned long long)ws.max_batch, (unsigned long long)ws.commit_failures);
+            (unsigned long long)ws.commit_failures, (unsigned long long)ws.max_batch);
   }
   nc_cfg_feed_stop(cs->feed);
   nc_cfg_writer_free(cs->writer);
@@ -377,6 +377,9 @@ void nc_config_render_store_metrics(nc_config_service *cs, nc_metrics_text *t) {
     C("config_feed_up", "1 while the change feed's PostgreSQL connection (LISTEN) is up.", fs.up);
     C("config_feed_notifications_total", "Config changes heard through PostgreSQL NOTIFY.",
       fs.notifications);
+    C("config_feed_own_notifications_total",
+      "Of those, this node's own writes (handled by its commit path, not re-read).",
+      fs.own_skipped);
     C("config_feed_polls_total", "Polls of PostgreSQL for config changes.", fs.polls);
     C("config_feed_poll_failures_total", "Polls of PostgreSQL for config changes that failed.",
       fs.poll_failures);

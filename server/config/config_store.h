@@ -81,6 +81,7 @@ typedef struct nc_cfg_change {
   const char *data_id, *group, *tenant;
   const char *md5;     /* the row's md5; NULL when the key was removed or unknown (notify) */
   int64_t modified_ms; /* the store's time of the change; 0 when unknown */
+  int origin;          /* the writing session (is_up's sibling `session`), 0 = unknown */
 } nc_cfg_change;
 typedef void (*nc_cfg_change_fn)(void *ud, const nc_cfg_change *c);
 
@@ -109,6 +110,10 @@ typedef struct nc_cfg_store_vt {
   int (*poll_changes)(void *impl, int64_t *cursor, nc_cfg_change_fn fn, void *ud);
   /* 1 when the store answers now, 0 while it is unreachable (no I/O). */
   int (*is_up)(void *impl);
+  /* This handle's session as change notifications name their writer
+   * (PostgreSQL: the backend pid), 0 while disconnected. Any thread. So the
+   * feed can skip what this node's own writer did. */
+  int (*session)(void *impl);
 } nc_cfg_store_vt;
 
 extern const nc_cfg_store_vt nc_cfg_store_sqlite;

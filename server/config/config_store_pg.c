@@ -62,6 +62,7 @@ void pgs_drop(pg_store *s, const char *why) {
   }
   s->listening = 0;
   atomic_store(&s->up, 0);
+  atomic_store(&s->backend_pid, 0);
   s->backoff_ms = s->backoff_ms ? (s->backoff_ms * 2 > 5000 ? 5000 : s->backoff_ms * 2) : 100;
   s->retry_at_ms = pgs_mono_ms() + s->backoff_ms;
 }
@@ -252,31 +253,53 @@ out:
 
 /* ---- statements prepared on every connection ---- */
 
+/* ext_info of a history row: the version's type and the rollback it was
+ * (JSON by concatenation: types are validated words, ids numbers). */
+#define EXT_INFO(type, rb) "'{\"type\":\"' || " type " || '\",\"nc_rollback_of\":' || " rb " || '}'"
+
 static const struct {
   const char *name, *sql;
 } prepared[] = {
     {PGS_LOCK, "SELECT COALESCE(md5,''), " MS("gmt_create") " FROM config_info WHERE " KEY_WHERE
                " FOR UPDATE"},
-    {PGS_HIST_COPY,
-     "INSERT INTO his_config_info(id,data_id,group_id,tenant_id,app_name,content,md5,gmt_create,"
-     "gmt_modified,src_user,src_ip,op_type,encrypted_data_key,publish_type,ext_info) "
-     "SELECT id,data_id,group_id,tenant_id,app_name,content,md5,gmt_create,clock_timestamp(),$4,"
-     "left($5,20),$6,encrypted_data_key,'formal',json_build_object('type',COALESCE(type,'text'),"
-     "'nc_rollback_of',$7::int8)::text FROM config_info WHERE " KEY_WHERE},
-    {PGS_UPSERT,
-     "INSERT INTO config_info(data_id,group_id,tenant_id,content,md5,gmt_create,gmt_modified,"
-     "src_user,src_ip,app_name,type,encrypted_data_key) VALUES($1,$2,$3,$4,$5,clock_timestamp(),"
-     "clock_timestamp(),$6,left($7,20),$8,$9,$10) ON CONFLICT (data_id,group_id,tenant_id) DO "
-     "UPDATE SET content=EXCLUDED.content,md5=EXCLUDED.md5,gmt_modified=EXCLUDED.gmt_modified,"
-     "src_user=EXCLUDED.src_user,src_ip=EXCLUDED.src_ip,app_name=EXCLUDED.app_name,"
-     "type=EXCLUDED.type,encrypted_data_key=EXCLUDED.encrypted_data_key RETURNING " MS(
-         "gmt_create") ", " MS("gmt_modified") ", xmax::text <> '0'"},
-    {PGS_DELETE, "DELETE FROM config_info WHERE " KEY_WHERE " RETURNING " MS("clock_timestamp()")},
-    {PGS_TRIM, "DELETE FROM his_config_info WHERE nid IN (SELECT nid FROM his_config_info WHERE "
-               "tenant_id=$3 AND group_id=$2 AND data_id=$1 ORDER BY nid DESC OFFSET $4::int8)"},
-    {PGS_NOTIFY, "SELECT pg_notify('" NC_PG_CHANNEL "', $3 || chr(2) || $2 || chr(2) || $1 || "
-                 "chr(2) || COALESCE((SELECT " MS("gmt_modified") " FROM config_info WHERE " KEY_WHERE
-                 ")::text, '0'))"},
+    /* One statement per publish: the upsert, the history row (Nacos: 'U'
+     * keeps the version replaced, copied from the statement's snapshot of
+     * the row; 'I' the version created) and the NOTIFY delivered at commit.
+     * $1-$3 key, $4 content, $5 md5, $6 src_user, $7 src_ip, $8 app_name,
+     * $9 type, $10 encrypted_data_key, $11 rollback_of. */
+    {PGS_PUT,
+     "WITH old AS (SELECT id, app_name, content, md5, gmt_create, encrypted_data_key, "
+     "COALESCE(type,'text') AS type FROM config_info WHERE " KEY_WHERE "), "
+     "up AS (INSERT INTO config_info(data_id,group_id,tenant_id,content,md5,gmt_create,"
+     "gmt_modified,src_user,src_ip,app_name,type,encrypted_data_key) VALUES($1,$2,$3,$4,$5,"
+     "clock_timestamp(),clock_timestamp(),$6,left($7,20),$8,$9,$10) ON CONFLICT "
+     "(data_id,group_id,tenant_id) DO UPDATE SET content=EXCLUDED.content,md5=EXCLUDED.md5,"
+     "gmt_modified=EXCLUDED.gmt_modified,src_user=EXCLUDED.src_user,src_ip=EXCLUDED.src_ip,"
+     "app_name=EXCLUDED.app_name,type=EXCLUDED.type,encrypted_data_key=EXCLUDED.encrypted_data_key "
+     "RETURNING id, gmt_create, gmt_modified, xmax::text <> '0' AS upd), "
+     "h AS (INSERT INTO his_config_info(id,data_id,group_id,tenant_id,app_name,content,md5,"
+     "gmt_create,gmt_modified,src_user,src_ip,op_type,encrypted_data_key,publish_type,ext_info) "
+     "SELECT o.id,$1,$2,$3,o.app_name,o.content,o.md5,o.gmt_create,u.gmt_modified,$6,left($7,20),"
+     "'U',o.encrypted_data_key,'formal'," EXT_INFO("o.type", "$11::int8::text") " FROM old o, up u "
+     "UNION ALL SELECT u.id,$1,$2,$3,$8,$4,$5,u.gmt_create,u.gmt_modified,$6,left($7,20),'I',$10,"
+     "'formal'," EXT_INFO("$9", "$11::int8::text") " FROM up u WHERE NOT EXISTS (SELECT 1 FROM old)), "
+     "n AS (SELECT pg_notify('" NC_PG_CHANNEL "', $3 || chr(2) || $2 || chr(2) || $1 || chr(2) || "
+     "(SELECT " MS("gmt_modified") " FROM up)::text) AS x) "
+     "SELECT " MS("u.gmt_create") ", " MS("u.gmt_modified") ", u.upd, (SELECT count(*) FROM n) "
+     "FROM up u"},
+    /* One statement per remove of an existing key: the delete, its 'D'
+     * history row (the version removed) and the NOTIFY. $1-$3 key,
+     * $4 src_user, $5 src_ip. */
+    {PGS_REMOVE,
+     "WITH d AS (DELETE FROM config_info WHERE " KEY_WHERE " RETURNING id, app_name, content, md5, "
+     "gmt_create, encrypted_data_key, COALESCE(type,'text') AS type, clock_timestamp() AS t), "
+     "h AS (INSERT INTO his_config_info(id,data_id,group_id,tenant_id,app_name,content,md5,"
+     "gmt_create,gmt_modified,src_user,src_ip,op_type,encrypted_data_key,publish_type,ext_info) "
+     "SELECT d.id,$1,$2,$3,d.app_name,d.content,d.md5,d.gmt_create,d.t,$4,left($5,20),'D',"
+     "d.encrypted_data_key,'formal'," EXT_INFO("d.type", "'0'") " FROM d), "
+     "n AS (SELECT pg_notify('" NC_PG_CHANNEL "', $3 || chr(2) || $2 || chr(2) || $1 || chr(2) || "
+     "'0') AS x) "
+     "SELECT " MS("d.t") ", (SELECT count(*) FROM n) FROM d"},
 };
 
 static int prepare_all(pg_store *s) {
@@ -356,11 +379,28 @@ fail:
   return NC_EDB;
 }
 
-int pgs_ensure(pg_store *s) {
-  if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+/* An idle connection the server ended (a PostgreSQL restart sends FATAL
+ * 57P01 and closes) is readable: found here, before a write is spent on
+ * it. Returns 0 when it is still good. */
+static int went_stale(pg_store *s) {
+  struct pollfd p = {.fd = PQsocket(s->conn), .events = POLLIN};
+  if (p.fd < 0)
+    return 1;
+  if (poll(&p, 1, 0) <= 0)
     return 0;
-  if (s->conn)
+  /* Notifications are queued for PQnotifies; a closed socket fails here. */
+  return !PQconsumeInput(s->conn) || PQstatus(s->conn) != CONNECTION_OK;
+}
+
+int pgs_ensure(pg_store *s) {
+  if (s->conn && PQstatus(s->conn) == CONNECTION_OK && !went_stale(s))
+    return 0;
+  if (s->conn) {
+    int was_up = atomic_load(&s->up);
     pgs_drop(s, NULL);
+    if (was_up) /* it worked until now: reconnect at once, no back-off */
+      s->retry_at_ms = 0, s->backoff_ms = 0;
+  }
   if (pgs_mono_ms() < s->retry_at_ms)
     return NC_EUNAVAIL;
   int rc = connect_now(s);
@@ -374,6 +414,7 @@ int pgs_ensure(pg_store *s) {
     nc_info("config store: reconnected to PostgreSQL");
   s->ever_connected = 1;
   s->backoff_ms = 0;
+  atomic_store(&s->backend_pid, PQbackendPID(s->conn));
   atomic_store(&s->up, 1);
   return 0;
 }
@@ -532,8 +573,8 @@ static int hist_row(const PGresult *r, int row, nc_cfg_hist *h) {
 static int pg_history(void *impl, const char *data_id, const char *group, const char *tenant,
                       size_t max, nc_cfg_hist **out, size_t *n_out) {
   pg_store *s = impl;
-  char lim[24];
-  snprintf(lim, sizeof(lim), "%zu", max);
+  char lim[24]; /* rows past history_keep may wait for the next trim: never shown */
+  snprintf(lim, sizeof(lim), "%zu", max < (size_t)s->history_keep ? max : (size_t)s->history_keep);
   const char *v[4] = {data_id, group, tenant ? tenant : "", lim};
   PGresult *r = NULL;
   int rc = pgs_ensure(s);
@@ -586,8 +627,10 @@ static int pg_history_get(void *impl, const char *data_id, const char *group, co
 
 static int pg_is_up(void *impl) { return atomic_load(&((pg_store *)impl)->up); }
 
+static int pg_session(void *impl) { return atomic_load(&((pg_store *)impl)->backend_pid); }
+
 /* "<tenant>\x02<group>\x02<dataId>\x02<ms>" -> a change (no md5). */
-static void report_notify(const char *payload, nc_cfg_change_fn fn, void *ud) {
+static void report_notify(const char *payload, int origin, nc_cfg_change_fn fn, void *ud) {
   char buf[1024];
   snprintf(buf, sizeof(buf), "%s", payload);
   char *f[4] = {buf, NULL, NULL, NULL};
@@ -599,7 +642,7 @@ static void report_notify(const char *payload, nc_cfg_change_fn fn, void *ud) {
     f[i] = sep + 1;
   }
   nc_cfg_change c = {.tenant = nc_cfg_norm_tenant(f[0]), .group = f[1], .data_id = f[2],
-                     .modified_ms = strtoll(f[3], NULL, 10)};
+                     .modified_ms = strtoll(f[3], NULL, 10), .origin = origin};
   fn(ud, &c);
 }
 
@@ -621,7 +664,7 @@ static int pg_wait_changes(void *impl, int timeout_ms, nc_cfg_change_fn fn, void
   }
   PGnotify *n;
   while ((n = PQnotifies(s->conn)) != NULL) {
-    report_notify(n->extra, fn, ud);
+    report_notify(n->extra, n->be_pid, fn, ud);
     PQfreemem(n);
   }
   return 0;
@@ -637,6 +680,25 @@ static void report_rows(const PGresult *r, int with_md5, nc_cfg_change_fn fn, vo
     }
     fn(ud, &c);
   }
+}
+
+/* History retention, off the write path: keys with history rows since
+ * `since` (epoch ms) keep their history_keep newest formal rows. Every
+ * node's poll runs it; it is idempotent. Lists never show more than
+ * history_keep rows meanwhile. */
+static void trim_history(pg_store *s, const char *since) {
+  char keep[24];
+  snprintf(keep, sizeof(keep), "%ld", s->history_keep);
+  const char *v[2] = {since, keep};
+  if (pgs_exec(s, NULL,
+               "DELETE FROM his_config_info h USING (SELECT nid FROM (SELECT nid, row_number() "
+               "OVER (PARTITION BY tenant_id, group_id, data_id ORDER BY nid DESC) AS rn FROM "
+               "his_config_info WHERE COALESCE(publish_type,'formal')='formal' AND (data_id, "
+               "group_id, tenant_id) IN (SELECT data_id, group_id, tenant_id FROM his_config_info "
+               "WHERE gmt_modified >= timestamp 'epoch' + $1::int8 * interval '1 millisecond')) r "
+               "WHERE rn > $2::int8) x WHERE h.nid = x.nid",
+               2, v, NULL, NULL, NULL) != 0)
+    nc_warn("config store: history trim failed: %s", s->err);
 }
 
 static int pg_poll_changes(void *impl, int64_t *cursor, nc_cfg_change_fn fn, void *ud) {
@@ -666,6 +728,7 @@ static int pg_poll_changes(void *impl, int64_t *cursor, nc_cfg_change_fn fn, voi
   report_rows(rows, 1, fn, ud);
   report_rows(dels, 0, fn, ud);
   *cursor = val_i64(now, 0, 0);
+  trim_history(s, since);
 out:
   PQclear(now);
   PQclear(rows);
@@ -685,4 +748,5 @@ const nc_cfg_store_vt nc_cfg_store_pg = {
     .wait_changes = pg_wait_changes,
     .poll_changes = pg_poll_changes,
     .is_up = pg_is_up,
+    .session = pg_session,
 };

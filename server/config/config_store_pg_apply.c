@@ -4,10 +4,12 @@
  *   1. BEGIN; SELECT ... FOR UPDATE of every key the batch touches, in key
  *      order (two nodes' batches lock in the same order: no deadlock).
  *   2. Decide each op here (CAS against the locked md5, or the md5 an
- *      earlier op of the batch wrote), then per op: the history row, the
- *      upsert or delete, the history trim, pg_notify. History rows follow
- *      Nacos: 'I' keeps the new version, 'U' and 'D' the one replaced,
- *      copied inside the database (old contents never cross the wire).
+ *      earlier op of the batch wrote), then per op ONE statement: the
+ *      upsert or delete, its history row and pg_notify (config_store_pg.c).
+ *      History rows follow Nacos: 'I' keeps the new version, 'U' and 'D'
+ *      the one replaced, copied inside the database (old contents never
+ *      cross the wire). Trimming history to history_keep rows per key is
+ *      not done here but by the change feed's poll, off the write path.
  *   3. COMMIT, or ROLLBACK and try again when step 2 found that another
  *      node created a key this batch thought new (the CAS and the history
  *      row would be wrong), or on a deadlock.
@@ -32,7 +34,7 @@ typedef struct key_state {
 } key_state;
 
 /* What a phase-2 statement was for. */
-enum { K_HIST, K_UPSERT, K_DELETE, K_TRIM, K_NOTIFY };
+enum { K_UPSERT, K_DELETE };
 typedef struct stmt_ref {
   size_t op;
   int kind;
@@ -112,45 +114,24 @@ static void clear_all(PGresult **r, size_t n) {
     PQclear(r[i]);
 }
 
-/* The per-op statements of phase 2; refs records each one. */
+/* The op's one statement of phase 2; refs records it. */
 static int send_op(pg_store *s, nc_cfg_write *w, size_t i, int existed, stmt_ref *refs,
                    size_t *nref) {
-  const char *key[3] = {w->data_id, w->group, nz(w->tenant)};
-  char rb[24], keep[24];
-  snprintf(rb, sizeof(rb), "%lld", (long long)(w->op == NC_CFG_PUT ? w->rollback_of : 0));
-  snprintf(keep, sizeof(keep), "%ld", s->history_keep);
-  const char *hist[7] = {key[0], key[1], key[2], nz(w->src_user), nz(w->src_ip), NULL, rb};
-  int put = w->op == NC_CFG_PUT;
-  if (existed) { /* the version replaced goes to history first */
-    hist[5] = put ? "U" : "D";
-    if (send_prepared(s, PGS_HIST_COPY, 7, hist))
-      return NC_EDB;
-    refs[(*nref)++] = (stmt_ref){i, K_HIST, 0};
-  }
-  if (put) {
-    const char *v[10] = {key[0],          key[1],       key[2],
-                         nz(w->content),  nz(w->md5),   nz(w->src_user),
-                         nz(w->src_ip),   nz(w->app_name), w->type && *w->type ? w->type : "text",
-                         nz(w->encrypted_data_key)};
-    if (send_prepared(s, PGS_UPSERT, 10, v))
-      return NC_EDB;
-    refs[(*nref)++] = (stmt_ref){i, K_UPSERT, !existed};
-    if (!existed) {
-      hist[5] = "I";
-      if (send_prepared(s, PGS_HIST_COPY, 7, hist))
-        return NC_EDB;
-      refs[(*nref)++] = (stmt_ref){i, K_HIST, 0};
-    }
-  } else {
-    if (send_prepared(s, PGS_DELETE, 3, key))
+  char rb[24];
+  if (w->op == NC_CFG_REMOVE) {
+    const char *v[5] = {w->data_id, w->group, nz(w->tenant), nz(w->src_user), nz(w->src_ip)};
+    if (send_prepared(s, PGS_REMOVE, 5, v))
       return NC_EDB;
     refs[(*nref)++] = (stmt_ref){i, K_DELETE, 0};
+    return 0;
   }
-  const char *trim[4] = {key[0], key[1], key[2], keep};
-  if (send_prepared(s, PGS_TRIM, 4, trim) || send_prepared(s, PGS_NOTIFY, 3, key))
+  snprintf(rb, sizeof(rb), "%lld", (long long)w->rollback_of);
+  const char *v[11] = {w->data_id,       w->group,        nz(w->tenant),   nz(w->content),
+                       nz(w->md5),       nz(w->src_user), nz(w->src_ip),   nz(w->app_name),
+                       w->type && *w->type ? w->type : "text", nz(w->encrypted_data_key), rb};
+  if (send_prepared(s, PGS_PUT, 11, v))
     return NC_EDB;
-  refs[(*nref)++] = (stmt_ref){i, K_TRIM, 0};
-  refs[(*nref)++] = (stmt_ref){i, K_NOTIFY, 0};
+  refs[(*nref)++] = (stmt_ref){i, K_UPSERT, !existed};
   return 0;
 }
 
@@ -176,8 +157,8 @@ static int batch_init(batch *b, nc_cfg_write *ops, size_t n) {
   b->sorted = calloc(n, sizeof(*b->sorted));
   b->slot = calloc(n, sizeof(*b->slot));
   b->keys = calloc(n, sizeof(*b->keys));
-  b->refs = calloc(n * 5 + 2, sizeof(*b->refs));
-  b->res = calloc(n * 5 + 2, sizeof(*b->res));
+  b->refs = calloc(n + 2, sizeof(*b->refs));
+  b->res = calloc(n + 2, sizeof(*b->res));
   if (!b->sorted || !b->slot || !b->keys || !b->refs || !b->res)
     return NC_ENOMEM;
   for (size_t i = 0; i < n; i++)
@@ -208,6 +189,7 @@ static int try_batch(pg_store *s, nc_cfg_write *ops, size_t n, int *retry, char 
   batch b;
   int rc = batch_init(&b, ops, n);
   size_t nref = 0;
+  int commit_sent = 0;
   *retry = 0;
   if (rc)
     goto out;
@@ -279,6 +261,7 @@ static int try_batch(pg_store *s, nc_cfg_write *ops, size_t n, int *retry, char 
     pgs_drop(s, "cannot leave pipeline mode");
     goto out;
   }
+  commit_sent = 1;
   rc = pgs_exec(s, NULL, "COMMIT", 0, NULL, NULL, NULL, state);
   goto out;
 fail:
@@ -287,7 +270,9 @@ fail:
   abandon(s);
   rc = NC_EDB;
 out:
-  clear_all(b.res, b.res ? n * 5 + 2 : 0);
+  if (rc && !commit_sent && !s->conn) /* broke before COMMIT: nothing was committed */
+    *retry = 1;
+  clear_all(b.res, b.res ? n + 2 : 0);
   batch_free(&b);
   if (rc && s->conn && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
     abandon(s);
@@ -302,15 +287,23 @@ static void fail_all(nc_cfg_write *ops, size_t n, int code) {
 int pg_apply(void *impl, nc_cfg_write *ops, size_t n) {
   pg_store *s = impl;
   char state[6] = "";
-  int rc = pgs_ensure(s), retry = 0;
+  int rc = pgs_ensure(s), retry = 0, reconnected = 0;
   if (rc) {
-    fail_all(ops, n, rc == NC_EUNAVAIL ? NC_EUNAVAIL : NC_EDB);
+    fail_all(ops, n, NC_EUNAVAIL);
     return NC_EDB;
   }
   for (int attempt = 0; attempt < 4; attempt++) {
     state[0] = '\0';
     if ((rc = try_batch(s, ops, n, &retry, state)) == 0)
       return 0;
+    /* The connection broke before COMMIT was sent (nothing can have been
+     * committed): once, reconnect at once and run the batch again. */
+    if (!s->conn && retry && !reconnected) {
+      reconnected = 1;
+      s->retry_at_ms = 0;
+      if (pgs_ensure(s) == 0)
+        continue;
+    }
     if (!retry || !s->conn)
       break;
   }

@@ -668,6 +668,51 @@ static void test_pg_cas_across_handles(void **state) {
   nc_cfg_store_close(g.st);
 }
 
+/* PostgreSQL restarted while the handle sat idle: the first write after
+ * it is back succeeds (the dead connection is found before it is used). */
+static void test_pg_first_write_after_a_restart_succeeds(void **state) {
+  fx *f = *state;
+  assert_int_equal(put(f, "d", "g", "", "before", NULL, 1), 0);
+  assert_int_equal(nc_testpg_stop(g_pg), 0);
+  assert_int_equal(nc_testpg_restart(g_pg), 0);
+  struct timespec ts = {0, 300000000};
+  nanosleep(&ts, NULL);
+  assert_int_equal(put(f, "d", "g", "", "after", NULL, 2), 0);
+  nc_cfg_item *it = NULL;
+  assert_int_equal(nc_cfg_store_get(f->st, "d", "g", "", &it), 0);
+  assert_string_equal(it->content, "after");
+  nc_cfg_item_free(it);
+}
+
+/* History beyond history_keep is never listed, and the change feed's poll
+ * deletes it. */
+static void test_pg_poll_trims_history(void **state) {
+  fx *f = *state; /* keep = 3 */
+  char content[16];
+  for (int i = 0; i < 8; i++) {
+    snprintf(content, sizeof(content), "v%d", i);
+    assert_int_equal(put(f, "trim", "g", "", content, NULL, i + 1), 0);
+  }
+  char rows[16];
+  assert_int_equal(nc_testpg_sql(g_pg, "SELECT count(*) FROM his_config_info WHERE data_id='trim'",
+                                 rows, sizeof(rows)),
+                   0);
+  assert_string_equal(rows, "8");
+  nc_cfg_hist *h = NULL;
+  size_t n = 0;
+  assert_int_equal(nc_cfg_store_history(f->st, "trim", "g", "", 100, &h, &n), 0);
+  assert_int_equal(n, 3);
+  nc_cfg_hist_free(h, n);
+  int64_t cursor = 0;
+  seen p = {0};
+  const nc_cfg_store_vt *vt = nc_cfg_store_vtable(f->st);
+  assert_int_equal(vt->poll_changes(nc_cfg_store_impl(f->st), &cursor, on_seen, &p), 0);
+  assert_int_equal(nc_testpg_sql(g_pg, "SELECT count(*) FROM his_config_info WHERE data_id='trim'",
+                                 rows, sizeof(rows)),
+                   0);
+  assert_string_equal(rows, "3");
+}
+
 #define SHARED_TESTS                                                                               \
   cmocka_unit_test_setup_teardown(test_put_get_roundtrip, setup, teardown),                        \
       cmocka_unit_test_setup_teardown(test_cas_mismatch_rejected_and_state_kept, setup, teardown), \
@@ -694,6 +739,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pg_bad_op_fails_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pg_change_feed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pg_cas_across_handles, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pg_poll_trims_history, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pg_first_write_after_a_restart_succeeds, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_pg_down_fails_fast_and_reconnects, setup, teardown),
   };
   int rc = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);

@@ -32,6 +32,7 @@ typedef struct pg_store {
   int backoff_ms;        /* next reconnect delay */
   int64_t retry_at_ms;   /* monotonic; no connect attempt before this */
   atomic_int up;         /* read by is_up from any thread */
+  atomic_int backend_pid; /* read by session from any thread; 0 = none */
   int ever_connected;
   char err[256];         /* the last failure, for the log */
 } pg_store;
@@ -64,11 +65,8 @@ void pgs_state(const PGresult *r, char state[6]);
 
 /* Prepared statement names (config_store_pg.c prepares them on connect). */
 #define PGS_LOCK "nc_lock"
-#define PGS_HIST_COPY "nc_hist_copy"
-#define PGS_UPSERT "nc_upsert"
-#define PGS_DELETE "nc_delete"
-#define PGS_TRIM "nc_trim"
-#define PGS_NOTIFY "nc_notify"
+#define PGS_PUT "nc_put"
+#define PGS_REMOVE "nc_remove"
 
 int pg_apply(void *impl, nc_cfg_write *ops, size_t n);
 
