@@ -35,6 +35,11 @@ struct nc_gsrv_unary {
   grpc_byte_buffer *reply;
   int cancelled;
   struct nc_gsrv_unary *prev, *next; /* srv->pending, until replied */
+  /* Under srv->mu: one for the queue thread handing the call over (until
+   * unary_arrived returns), one for its answer (released when the reply
+   * batch completes, or by nc_gsrv_stop's sweep). The sweep can run while
+   * the queue thread still refuses the call, so neither may free it alone. */
+  int refs;
 };
 
 typedef struct gs_generic { /* a call to an unknown method: UNIMPLEMENTED */
@@ -95,6 +100,15 @@ static void unary_free(nc_gsrv_unary *u) {
   nc_gsrv__live_add(srv, -1);
 }
 
+static void unary_unref(nc_gsrv_unary *u) {
+  nc_gsrv *srv = u->srv;
+  pthread_mutex_lock(&srv->mu);
+  int left = --u->refs;
+  pthread_mutex_unlock(&srv->mu);
+  if (left == 0)
+    unary_free(u);
+}
+
 static void unary_arrived(nc_gsrv *srv, grpc_call *call, grpc_byte_buffer *payload) {
   nc_gsrv_unary *u = calloc(1, sizeof(*u));
   if (!u) {
@@ -109,6 +123,7 @@ static void unary_arrived(nc_gsrv *srv, grpc_call *call, grpc_byte_buffer *paylo
     grpc_call_cancel(call, NULL);
   pthread_mutex_lock(&srv->mu);
   srv->live++;
+  u->refs = 2;
   u->next = srv->pending;
   if (u->next)
     u->next->prev = u;
@@ -116,13 +131,14 @@ static void unary_arrived(nc_gsrv *srv, grpc_call *call, grpc_byte_buffer *paylo
   pthread_mutex_unlock(&srv->mu);
   if (!payload) { /* no message (client cancelled, or over the size cap) */
     nc_gsrv_unary_reply(u, NULL, 0);
-    return;
+  } else {
+    char peer[96];
+    nc_gsrv__peer(call, peer, sizeof(peer));
+    nc_gsrv__emit(srv, NC_GSRV_EV_UNARY, 0, u, peer, payload);
+    if (atomic_load(&srv->stopping))
+      nc_gsrv_unary_reply(u, NULL, 0);
   }
-  char peer[96];
-  nc_gsrv__peer(call, peer, sizeof(peer));
-  nc_gsrv__emit(srv, NC_GSRV_EV_UNARY, 0, u, peer, payload);
-  if (atomic_load(&srv->stopping))
-    nc_gsrv_unary_reply(u, NULL, 0);
+  unary_unref(u);
 }
 
 int nc_gsrv_unary_reply(nc_gsrv_unary *u, const uint8_t *data, size_t len) {
@@ -161,7 +177,7 @@ int nc_gsrv_unary_reply(nc_gsrv_unary *u, const uint8_t *data, size_t len) {
   grpc_call *call = u->call; /* before hb_give: see stream_batch */
   if (grpc_call_start_batch(call, ops, n, nc_gtag_give(&u->tag), NULL) != GRPC_CALL_OK) {
     nc_error("gsrv: unary reply start_batch failed");
-    unary_free(u);
+    unary_unref(u);
     rc = NC_EGRPC;
   }
 out:
@@ -262,7 +278,7 @@ static void dispatch(nc_gsrv *srv, grpc_event ev) {
     req_done(srv, t->obj, ev.success);
     break;
   case T_UNARY_DONE:
-    unary_free(t->obj);
+    unary_unref(t->obj);
     break;
   case T_GENERIC_DONE: {
     gs_generic *g = t->obj;
@@ -482,7 +498,7 @@ void nc_gsrv_stop(nc_gsrv *srv) {
         srv->pending->prev = NULL;
       pthread_mutex_unlock(&srv->mu);
       grpc_call_cancel(u->call, NULL);
-      unary_free(u);
+      unary_unref(u);
       pthread_mutex_lock(&srv->mu);
     }
     if (srv->live == 0 && srv->shutdown_done)
