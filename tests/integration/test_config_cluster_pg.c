@@ -6,7 +6,9 @@
  * fail clearly while it is down, nothing acknowledged is lost, writes
  * resume by themselves; a node frozen (SIGSTOP) during publishes
  * converges; a change written into the database behind nacos-c's back (as
- * a Java node without NOTIFY would) is found by the poll. */
+ * a Java node without NOTIFY would) is found by the poll; history written
+ * on one node is listed on another, and a rollback there reaches the
+ * third node's listener. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -388,6 +390,57 @@ static void test_change_behind_our_back_found_by_poll(void **state) {
   env_stop(&e);
 }
 
+/* History and rollback on the shared store: versions written on A are
+ * listed on B, B rolls back to the version A's second publish replaced,
+ * C's listener hears it with v1's md5, and the rollback is recorded. */
+static void test_history_and_rollback_across_nodes(void **state) {
+  (void)state;
+  NC_TESTPG_SKIP_IF_UNAVAILABLE();
+  env e;
+  env_start(&e, 3);
+  nc_tw *a = cfg_open(&e, 0), *b = cfg_open(&e, 1), *c = cfg_open(&e, 2);
+  nc_tw_reply r = nc_tw_config_publish(a, "rb.yaml", "DEFAULT_GROUP", NULL, "v1", NULL);
+  assert_true(nc_tw_ok(&r));
+  r = nc_tw_config_publish(a, "rb.yaml", "DEFAULT_GROUP", NULL, "v2", NULL);
+  assert_true(nc_tw_ok(&r));
+  char v1[33], v2[33], got[40];
+  md5_of("v1", v1);
+  md5_of("v2", v2);
+  NC_TEST_WAIT((md5_on(c, "rb.yaml", got), strcmp(got, v2) == 0), 5000);
+  r = nc_tw_listen_one(c, 1, "rb.yaml", "DEFAULT_GROUP", NULL, v2);
+  assert_true(nc_tw_ok(&r));
+  /* B lists A's versions: U (replaced v1), I (created v1) */
+  cJSON *hb = nc_tw_config_body("rb.yaml", "DEFAULT_GROUP", NULL);
+  nc_msg *m = nc_tw_call(b, "NcConfigHistoryRequest", hb);
+  assert_non_null(m);
+  const cJSON *items = cJSON_GetObjectItemCaseSensitive(m->body, "pageItems");
+  assert_int_equal(cJSON_GetArraySize(items), 2);
+  const cJSON *u = cJSON_GetArrayItem(items, 0);
+  assert_string_equal(nc_json_str(u, "opType", ""), "U");
+  assert_string_equal(nc_json_str(u, "md5", ""), v1);
+  long long uid = nc_json_int(u, "id", 0);
+  nc_msg_free(m);
+  cJSON *rb = nc_tw_config_body("rb.yaml", "DEFAULT_GROUP", NULL);
+  cJSON_AddNumberToObject(rb, "id", (double)uid);
+  m = nc_tw_call(b, "NcConfigRollbackRequest", rb);
+  assert_non_null(m);
+  assert_int_equal(nc_json_int(m->body, "resultCode", -1), 200);
+  assert_string_equal(nc_json_str(m->body, "md5", ""), v1);
+  nc_msg_free(m);
+  assert_true(nc_tw_wait_change(c, "rb.yaml", 1, 5000, NULL) >= 1);
+  md5_on(c, "rb.yaml", got);
+  assert_string_equal(got, v1);
+  NC_TEST_WAIT((md5_on(a, "rb.yaml", got), strcmp(got, v1) == 0), 5000);
+  /* recorded as a rollback of that version */
+  char sql[160], row[32];
+  snprintf(sql, sizeof(sql),
+           "SELECT ext_info::json->>'nc_rollback_of' FROM his_config_info WHERE "
+           "data_id='rb.yaml' ORDER BY nid DESC LIMIT 1");
+  assert_int_equal(nc_testpg_sql(e.pg, sql, row, sizeof(row)), 0);
+  assert_int_equal(atoll(row), uid);
+  env_stop(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_publish_reaches_listeners_on_every_node, teardown),
@@ -396,6 +449,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_postgres_restart_under_load, teardown),
       cmocka_unit_test_teardown(test_frozen_node_converges, teardown),
       cmocka_unit_test_teardown(test_change_behind_our_back_found_by_poll, teardown),
+      cmocka_unit_test_teardown(test_history_and_rollback_across_nodes, teardown),
   };
   DIT_MAIN(tests);
 }
