@@ -2,6 +2,7 @@
 #include "nc_strmap.h"
 
 #include "nc_err.h"
+#include "nc_siphash.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,22 +21,21 @@ struct nc_strmap {
   size_t nbuckets; /* power of two */
   size_t count;
   ent *head, *tail;
+  const uint8_t *hkey; /* the process's SipHash key */
 };
 
-/* FNV-1a, 64 bit: keys are short ids and names, this is plenty. */
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ULL;
-  }
-  return h;
+/* Keys are names clients choose: an unkeyed hash (FNV-1a before) let anyone
+ * craft thousands of names in one bucket and turn every lookup into a list
+ * walk. SipHash under a secret per-process key makes that guesswork. */
+static uint64_t hash_str(const nc_strmap *m, const char *s) {
+  return nc_siphash24(m->hkey, s, strlen(s));
 }
 
 nc_strmap *nc_strmap_new(void) {
   nc_strmap *m = calloc(1, sizeof(*m));
   if (!m)
     return NULL;
+  m->hkey = nc_siphash_process_key();
   m->nbuckets = 16;
   m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
   if (!m->buckets) {
@@ -70,7 +70,7 @@ static ent **find_slot(const nc_strmap *m, const char *key, uint64_t h) {
 }
 
 void *nc_strmap_get(const nc_strmap *m, const char *key) {
-  ent *e = *find_slot(m, key, hash_str(key));
+  ent *e = *find_slot(m, key, hash_str(m, key));
   return e ? e->val : NULL;
 }
 
@@ -91,7 +91,7 @@ static void grow(nc_strmap *m) {
 }
 
 int nc_strmap_put(nc_strmap *m, const char *key, void *val, void **old) {
-  uint64_t h = hash_str(key);
+  uint64_t h = hash_str(m, key);
   ent **p = find_slot(m, key, h);
   if (old)
     *old = NULL;
@@ -124,7 +124,7 @@ int nc_strmap_put(nc_strmap *m, const char *key, void *val, void **old) {
 }
 
 void *nc_strmap_del(nc_strmap *m, const char *key) {
-  ent **p = find_slot(m, key, hash_str(key));
+  ent **p = find_slot(m, key, hash_str(m, key));
   ent *e = *p;
   if (!e)
     return NULL;
@@ -161,4 +161,16 @@ void nc_strmap_foreach(const nc_strmap *m, void (*fn)(void *ud, const char *key,
                        void *ud) {
   for (const ent *e = m->head; e; e = e->next)
     fn(ud, e->key, e->val);
+}
+
+size_t nc_strmap_max_chain(const nc_strmap *m) {
+  size_t best = 0;
+  for (size_t i = 0; i < m->nbuckets; i++) {
+    size_t n = 0;
+    for (const ent *e = m->buckets[i]; e; e = e->chain)
+      n++;
+    if (n > best)
+      best = n;
+  }
+  return best;
 }

@@ -6,7 +6,9 @@
  * pointers the caller owns (nc_strmap_free can hand each one to a free
  * callback). Chained buckets that double at load 1, plus a doubly linked
  * list of entries so iteration follows insertion order and deletion is
- * O(1). Not thread-safe: one thread (or one lock) per map. */
+ * O(1). Buckets are chosen by SipHash-2-4 under a random per-process key
+ * (nc_siphash.h), so names a client picks cannot be made to collide.
+ * Not thread-safe: one thread (or one lock) per map. */
 #ifndef NC_STRMAP_H
 #define NC_STRMAP_H
 
@@ -44,5 +46,9 @@ int nc_strmap_iter_next(nc_strmap_iter *it, const char **key, void **val);
 /* Calls fn for every entry in insertion order; fn must not modify the map. */
 void nc_strmap_foreach(const nc_strmap *m, void (*fn)(void *ud, const char *key, void *val),
                        void *ud);
+
+/* Length of the longest bucket chain, O(buckets): for tests and diagnostics
+ * (a keyed hash keeps it small whatever the keys are). */
+size_t nc_strmap_max_chain(const nc_strmap *m);
 
 #endif
