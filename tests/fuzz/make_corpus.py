@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora in tests/fuzz/corpus/<target>/ (run from anywhere).
+
+The seeds are real messages as the SDKs and nacos-c's own programs send them:
+Payloads of the Nacos gRPC requests (bodies as nacos-sdk-go 2.x sends them),
+HTTP/1.1 requests of the server's API, agent socket lines, an agent cache
+file and server HTTP/2 frames. Regression inputs (files named crash-*) are
+not made here: they are kept as found."""
+import json
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def field(num, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return varint(num << 3 | 2) + varint(len(data)) + data
+
+
+def payload(typ, body, client_ip="10.0.0.9", headers=None):
+    """A serialized Payload: Metadata{type=3, clientIp=8, headers=7} = 2, Any{value=2} = 3."""
+    md = field(3, typ) + field(8, client_ip)
+    for k, v in (headers or {}).items():
+        md += field(7, field(1, k) + field(2, v))
+    out = field(2, md)
+    if body is not None:
+        raw = body if isinstance(body, (bytes, str)) else json.dumps(body, separators=(",", ":"))
+        out += field(3, field(2, raw))
+    return out
+
+
+def rec(kind, data):
+    """fuzz_util.h framing: kind, 16-bit little-endian length, bytes."""
+    if isinstance(data, str):
+        data = data.encode()
+    return bytes([kind]) + struct.pack("<H", len(data)) + data
+
+
+def write(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+HDR = {"app": "fuzz", "accessToken": ""}
+INSTANCE = {"ip": "10.0.0.5", "port": 8848, "weight": 1.0, "enabled": True, "healthy": True,
+            "ephemeral": True, "clusterName": "DEFAULT", "serviceName": "demo.svc",
+            "metadata": {"version": "1"}}
+
+
+def dispatch():
+    ns = {"namespace": "public", "groupName": "DEFAULT_GROUP", "serviceName": "demo.svc",
+          "headers": HDR, "module": "naming"}
+    reg = dict(ns, type="registerInstance", instance=INSTANCE, requestId="1")
+    dereg = dict(reg, type="deregisterInstance", requestId="2")
+    batch = dict(ns, type="batchRegisterInstance", requestId="3",
+                 instances=[INSTANCE, dict(INSTANCE, port=8849)])
+    sub = dict(ns, clusters="", subscribe=True, requestId="4")
+    query = dict(ns, cluster="", healthyOnly=False, udpPort=0, requestId="5")
+    listq = dict(ns, pageNo=1, pageSize=10, selector="", requestId="6")
+    cfg = {"dataId": "app.properties", "group": "DEFAULT_GROUP", "tenant": "",
+           "module": "config", "headers": HDR}
+    pub = dict(cfg, content="a=1\nb=2\n", casMd5="", additionMap={"type": "properties"},
+               requestId="7")
+    cq = dict(cfg, tag="", requestId="8")
+    rm = dict(cfg, tag="", requestId="9")
+    listen = {"listen": True, "module": "config", "headers": HDR, "requestId": "10",
+              "configListenContexts": [{"dataId": "app.properties", "group": "DEFAULT_GROUP",
+                                        "tenant": "", "md5": ""}]}
+    hist = {"dataId": "app.properties", "group": "DEFAULT_GROUP", "namespace": "",
+            "requestId": "11"}
+    # one message per seed, as kind 0 (registered SDK connection A)
+    singles = {
+        "instance_register": payload("InstanceRequest", reg, headers=HDR),
+        "instance_deregister": payload("InstanceRequest", dereg),
+        "batch_instance": payload("BatchInstanceRequest", batch),
+        "persistent_instance": payload("PersistentInstanceRequest",
+                                       dict(reg, instance=dict(INSTANCE, ephemeral=False))),
+        "subscribe": payload("SubscribeServiceRequest", sub),
+        "service_query": payload("ServiceQueryRequest", query),
+        "service_list": payload("ServiceListRequest", listq),
+        "config_publish": payload("ConfigPublishRequest", pub, headers=HDR),
+        "config_query": payload("ConfigQueryRequest", cq),
+        "config_remove": payload("ConfigRemoveRequest", rm),
+        "config_listen": payload("ConfigBatchListenRequest", listen),
+        "config_list": payload("NcConfigListRequest", {"namespace": "", "pageNo": 1,
+                                                       "pageSize": 20, "requestId": "12"}),
+        "config_history": payload("NcConfigHistoryRequest", hist),
+        "config_history_get": payload("NcConfigHistoryGetRequest", dict(hist, id="1")),
+        "config_rollback": payload("NcConfigRollbackRequest", dict(hist, historyId="1")),
+        "health_check": payload("HealthCheckRequest", {"headers": {}, "requestId": "13"}),
+        "server_check": payload("ServerCheckRequest", {"headers": {}, "requestId": "14"}),
+        "body_not_object": payload("InstanceRequest", "[1,2]"),
+        "no_body": payload("ConfigQueryRequest", None),
+        "unknown_type": payload("NoSuchRequest", {}),
+    }
+    for name, p in singles.items():
+        write("dispatch", name, rec(0, p))
+    # sequences: publish then query then listen; register+subscribe (push + ack);
+    # B's own setup then a request; the cluster peer's member report
+    write("dispatch", "seq_config", rec(0, singles["config_publish"]) +
+          rec(0, singles["config_listen"]) + rec(0, singles["config_query"]) +
+          rec(0, payload("ConfigPublishRequest", dict(pub, content="a=2"))) +
+          rec(0, singles["config_history"]) + rec(0, singles["config_remove"]))
+    write("dispatch", "seq_naming", rec(0, singles["subscribe"]) +
+          rec(0, singles["instance_register"]) + rec(0, singles["service_query"]) +
+          rec(0, singles["batch_instance"]) + rec(0, singles["instance_deregister"]))
+    setup = {"clientVersion": "Nacos-Java-Client:v2.3.0", "tenant": "",
+             "labels": {"source": "sdk", "module": "config", "AppName": "b"},
+             "abilityTable": {}, "headers": {}}
+    write("dispatch", "seq_setup_b", rec(3, payload("ConnectionSetupRequest", setup)) +
+          rec(1, singles["config_query"]) + rec(1, singles["health_check"]))
+    report = {"node": {"ip": "10.0.0.3", "port": 8848, "state": "UP",
+                       "extendInfo": {"version": "0.1.0"}, "address": "10.0.0.3:8848"},
+              "headers": {}, "requestId": "15"}
+    write("dispatch", "member_report", rec(2, payload("MemberReportRequest", report)))
+    client = {"clientId": "10.0.0.7:51234#true",
+              "attributes": {"clientAttributes": {"revision": 3}},
+              "namespaces": ["public"], "groupNames": ["DEFAULT_GROUP"],
+              "serviceNames": ["demo.svc"],
+              "instancePublishInfos": [{"ip": "10.0.0.7", "port": 9000, "healthy": True,
+                                        "cluster": "DEFAULT",
+                                        "extendDatum": {"weight": 1.0, "enabled": True}}],
+              "batchInstanceData": {"namespaces": [], "groupNames": [], "serviceNames": [],
+                                    "batchInstancePublishInfos": []}}
+    b64 = __import__("base64").b64encode(json.dumps(client).encode()).decode()
+    for op in ("CHANGE", "DELETE", "QUERY"):
+        dd = {"distroKey": {"resourceKey": client["clientId"],
+                            "resourceType": "Nacos:Naming:v2:ClientData",
+                            "targetServer": "127.0.0.1:8848"}, "type": op}
+        if op == "CHANGE":
+            dd["content"] = b64
+        write("dispatch", "distro_" + op.lower(),
+              rec(2, payload("DistroDataRequest", {"distroData": dd, "dataOperation": op,
+                                                   "ncOwner": "10.0.0.3:8848",
+                                                   "headers": {}, "requestId": "16"})))
+    verify = {"clients": {client["clientId"]: 3}}
+    write("dispatch", "distro_verify", rec(2, payload("DistroDataRequest", {
+        "distroData": {"distroKey": {"resourceKey": "", "resourceType":
+                                     "nacos-c:Naming:v2:ClientDigest"},
+                       "content": __import__("base64").b64encode(
+                           json.dumps(verify).encode()).decode()},
+        "dataOperation": "VERIFY", "ncOwner": "10.0.0.3:8848", "requestId": "17"})))
+    write("dispatch", "distro_snapshot", rec(2, payload("DistroDataRequest", {
+        "distroData": {"distroKey": {"resourceKey": "", "resourceType":
+                                     "Nacos:Naming:v2:ClientData"}},
+        "dataOperation": "SNAPSHOT", "ncOffset": 0, "ncMaxBytes": 65536, "requestId": "18"})))
+    write("dispatch", "config_cluster_sync", rec(0, singles["config_publish"]) + rec(2, payload(
+        "ConfigChangeClusterSyncRequest", {"dataId": "app.properties", "group": "DEFAULT_GROUP",
+                                           "tenant": "", "lastModified": 1700000000000,
+                                           "isBeta": False, "requestId": "19",
+                                           "headers": {}, "module": "config"})))
+    write("dispatch", "stream_junk", rec(4, payload("NotifySubscriberResponse",
+                                                    {"requestId": "99", "resultCode": 200})) +
+          rec(4, b"\x12\x05junk"))
+
+
+if __name__ == "__main__":
+    dispatch()
