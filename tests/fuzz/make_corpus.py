@@ -169,5 +169,44 @@ def dispatch():
           rec(4, b"\x12\x05junk"))
 
 
+def http():
+    h = "Host: 127.0.0.1:8848\r\nUser-Agent: Nacos-Java-Client:v2.3.0\r\n"
+    reqs = {
+        "health": "GET /health HTTP/1.1\r\n" + h + "\r\n",
+        "metrics": "GET /metrics HTTP/1.1\r\n" + h + "Connection: close\r\n\r\n",
+        "readiness": "GET /nacos/v1/console/health/readiness HTTP/1.1\r\n" + h + "\r\n",
+        "loader_current": "GET /nacos/v2/core/loader/current HTTP/1.1\r\n" + h + "\r\n",
+        "loader_reload_current": "GET /nacos/v2/core/loader/reloadCurrent?count=0&"
+                                 "redirectAddress=10.0.0.3%3A8848 HTTP/1.1\r\n" + h + "\r\n",
+        "loader_reload_client": "GET /nacos/v2/core/loader/reloadClient?connectionId="
+                                "1700000000000_10.0.0.1_40001&redirectAddress=10.0.0.3:8848"
+                                " HTTP/1.1\r\n" + h + "\r\n",
+        "cluster_nodes": "GET /nacos/v1/core/cluster/nodes?withInstances=false&pageNo=1&"
+                         "pageSize=10&keyword= HTTP/1.1\r\n" + h + "\r\n",
+        "cluster_self": "GET /nacos/v1/core/cluster/self HTTP/1.1\r\n" + h + "\r\n",
+        "cluster_v2_list": "GET /nacos/v2/core/cluster/node/list?address=10.0.0&state=UP"
+                           " HTTP/1.1\r\n" + h + "\r\n",
+        "cluster_v2_self_health": "GET /nacos/v2/core/cluster/node/self/health HTTP/1.1\r\n" +
+                                  h + "\r\n",
+        "post_form": "POST /nacos/v2/core/loader/reloadCurrent HTTP/1.1\r\n" + h +
+                     "Content-Type: application/x-www-form-urlencoded\r\n"
+                     "Content-Length: 41\r\n\r\ncount=1&redirectAddress=10.0.0.3%3A8848",
+        "login_form": "POST /nacos/v1/auth/users/login HTTP/1.1\r\n" + h +
+                      "Content-Type: application/x-www-form-urlencoded\r\n"
+                      "Content-Length: 30\r\n\r\nusername=nacos&password=s%20cr+t",
+        "chunked": "POST /nacos/v1/cs/configs HTTP/1.1\r\n" + h +
+                   "Transfer-Encoding: chunked\r\nContent-Type: application/x-www-form-"
+                   "urlencoded\r\n\r\n9\r\ndataId=a&\r\n7\r\ngroup=g\r\n0\r\n\r\n",
+        "pipelined": "GET /health HTTP/1.1\r\n" + h + "\r\nGET /nacos/v1/core/cluster/health"
+                     " HTTP/1.1\r\n" + h + "\r\nDELETE /health HTTP/1.1\r\n" + h + "\r\n",
+        "http10": "GET /nacos/v2/core/cluster/node/self HTTP/1.0\r\n\r\n",
+        "not_found": "PUT /nacos/v1/ns/instance?serviceName=a&ip=1.2.3.4&port=80 HTTP/1.1\r\n" +
+                     h + "Content-Length: 0\r\n\r\n",
+    }
+    for name, r in reqs.items():
+        write("http", name, r)
+
+
 if __name__ == "__main__":
     dispatch()
+    http()
