@@ -6,6 +6,7 @@ PKGS=(build-essential cmake pkg-config
       libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
       libuv1-dev libcjson-dev libcmocka-dev libsqlite3-dev
       libpq-dev libmicrohttpd-dev libnghttp2-dev procps systemd
+      libsodium-dev   # Argon2id password hashes and HMAC-SHA256 tokens (server/auth)
       iproute2   # iproute2: test_server_keepalive's network namespace + veth
       postgresql-15)  # initdb/postgres for tests/support/nc_testpg (the tests
                       # start their own servers; the system cluster is unused)

@@ -174,6 +174,11 @@ void nc_srv_set_serve_gate(nc_srv *srv, int (*fn)(void *ud), void *ud) {
   srv->serve_gate_ud = ud;
 }
 
+void nc_srv_set_auth(nc_srv *srv, nc_srv_auth_fn fn, void *ud) {
+  srv->auth = fn;
+  srv->auth_ud = ud;
+}
+
 static void server_check(nc_srv *srv, nc_gsrv_ev *ev, const char *pk) {
   /* Not ready (cluster.h readiness): SDKs take 300 as "try another
    * server"; peers on the cluster port are always answered. */
@@ -258,6 +263,15 @@ void nc_srv_dispatch_unary(nc_srv *srv, nc_gsrv_ev *ev) {
   r->call = ev->call;
   r->h = h;
   memcpy(r->conn_id, cid ? cid : "", idl + 1);
+  /* Credentials last: a request the core refuses anyway costs no check. */
+  if (srv->auth && !cluster_port && strcmp(m->type, "HealthCheckRequest") != 0) {
+    const char *why = NULL;
+    int code = srv->auth(srv->auth_ud, m, h->def.flags, &why);
+    if (code) {
+      nc_req_fail(r, NULL, code, why ? why : "authorization failed!");
+      goto out;
+    }
+  }
   h->def.fn(h->ud, r, m);
 out:
   nc_msg_free(m);

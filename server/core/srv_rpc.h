@@ -81,6 +81,15 @@ int nc_srv_register_handlers(nc_srv *srv, const nc_handler_def *tab, size_t n, v
 #define NC_SRV_HANDLERS(srv, tab, ud)                                                             \
   nc_srv_register_handlers((srv), (tab), sizeof(tab) / sizeof((tab)[0]), (ud))
 
+/* Request authorization (server/auth's nc_auth_grpc): called on the SDK
+ * port for every table request except HealthCheckRequest, after the
+ * connection check, with the handler row's flags. Returns 0 to serve the
+ * request, else the errorCode (403) of a refusal and *msg (static text),
+ * answered as the handler's response type, as Nacos's auth filter does.
+ * Cluster-port requests are not checked here. fn NULL = no check. */
+typedef int (*nc_srv_auth_fn)(void *ud, const nc_msg *req, unsigned flags, const char **msg);
+void nc_srv_set_auth(nc_srv *srv, nc_srv_auth_fn fn, void *ud);
+
 nc_conn *nc_req_conn(nc_req *r);       /* the registered connection; may be gone (NULL) for deferred replies */
 const char *nc_req_conn_id(const nc_req *r);
 nc_srv *nc_req_srv(nc_req *r);

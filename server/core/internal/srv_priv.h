@@ -92,6 +92,8 @@ struct nc_srv {
   uint64_t reject_sec, reject_lines, reject_suppressed;
   int ports[2];     /* bound SDK / cluster ports */
   size_t n_cluster; /* registered connections of the cluster port */
+  nc_srv_auth_fn auth; /* nc_srv_set_auth */
+  void *auth_ud;
   int (*serve_gate)(void *ud); /* nc_srv_set_serve_gate */
   void *serve_gate_ud;
   /* srv_loader.c: shed SDK connections down to load_target (-1 = none) */
