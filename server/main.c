@@ -113,6 +113,11 @@ static int naming_init(app *a) {
       .push_timeout_ms = (int)c->push_timeout_ms,
       .push_retry_ms = (int)c->push_retry_ms,
       .empty_service_ttl_ms = (int)c->empty_service_ttl_ms,
+      .max_metadata_keys = (int)c->instance_metadata_max_keys,
+      .max_metadata_bytes = (int)c->instance_metadata_max_bytes,
+      .max_services_per_conn = (int)c->max_services_per_conn,
+      .max_instances_per_conn = (int)c->max_instances_per_conn,
+      .max_subscriptions_per_conn = (int)c->max_subscriptions_per_conn,
   };
   return nc_naming_init(a->srv, &no, &a->naming);
 }

@@ -37,6 +37,17 @@ static const nc_opt opts[] = {
      "keep a service without instances or subscribers this long (still listed); 0 = drop at once"},
     {"max-connections", NC_OPT_INT, "0", F(max_connections), 0, 10000000,
      "refuse SDK connection setups beyond this many (cluster peers exempt); 0 = unlimited"},
+    /* per-client bounds (issue 12): 0 = unlimited */
+    {"instance-metadata-max-keys", NC_OPT_INT, "128", F(instance_metadata_max_keys), 0, 1000000,
+     "refuse an instance registration whose metadata has more keys (0 = unlimited)"},
+    {"instance-metadata-max-bytes", NC_OPT_INT, "32768", F(instance_metadata_max_bytes), 0,
+     10485760, "refuse an instance registration whose metadata keys and values exceed this"},
+    {"max-services-per-conn", NC_OPT_INT, "1000", F(max_services_per_conn), 0, 10000000,
+     "services one SDK connection may register instances in (0 = unlimited)"},
+    {"max-instances-per-conn", NC_OPT_INT, "10000", F(max_instances_per_conn), 0, 10000000,
+     "instances one SDK connection may register over all services (0 = unlimited)"},
+    {"max-subscriptions-per-conn", NC_OPT_INT, "10000", F(max_subscriptions_per_conn), 0,
+     10000000, "services one SDK connection may subscribe to (0 = unlimited)"},
     {"max-tcp-connections", NC_OPT_INT, "0", F(max_tcp_connections), 0, 10000000,
      "accept at most this many TCP connections over both gRPC ports (0 = descriptor limit "
      "- --fd-reserve); more get an HTTP/2 GOAWAY and are closed"},

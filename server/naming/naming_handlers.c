@@ -6,6 +6,7 @@
 #include "nc_json.h"
 #include "nc_log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,9 @@ struct nc_naming {
   nc_nreg *reg;
   nc_npush *push;
   uint64_t sync_expire_ms;
+  nc_naming_opts lim; /* the max_* bounds */
+  /* refusals (loop thread) */
+  uint64_t rej_invalid, rej_metadata, rej_services, rej_instances, rej_subs;
 };
 
 #define SYNC_EXPIRE_MS 180000
@@ -74,6 +78,51 @@ static cJSON *typed_ok(const char *type) {
   return b;
 }
 
+/* The per-instance metadata bound and the per-connection service and
+ * instance bounds for conn_id replacing its set in the service with
+ * list[0..cnt). Refused as a typed 400 (retrying cannot help); only growth
+ * is refused, so a connection over a lowered bound can still shrink. */
+static int check_publish(nc_naming *n, nc_req *r, const char *resp, const names *nm,
+                         nc_ninst *const *list, size_t cnt) {
+  char msg[160];
+  const nc_naming_opts *o = &n->lim;
+  for (size_t i = 0; i < cnt; i++) {
+    size_t keys, bytes;
+    nc_ninst_metadata_size(list[i], &keys, &bytes);
+    if ((o->max_metadata_keys > 0 && keys > (size_t)o->max_metadata_keys) ||
+        (o->max_metadata_bytes > 0 && bytes > (size_t)o->max_metadata_bytes)) {
+      n->rej_metadata++;
+      snprintf(msg, sizeof(msg),
+               "instance metadata too large: %zu keys, %zu bytes (limits %d keys, %d bytes)", keys,
+               bytes, o->max_metadata_keys, o->max_metadata_bytes);
+      nc_req_fail(r, resp, 400, msg);
+      return -1;
+    }
+  }
+  if (!o->max_services_per_conn && !o->max_instances_per_conn)
+    return 0;
+  nc_nreg_usage u;
+  nc_nreg_client_usage(n->reg, nc_req_conn_id(r), nm->ns, nm->group, nm->name, &u);
+  if (o->max_services_per_conn > 0 && cnt && !u.in_svc &&
+      u.services >= (size_t)o->max_services_per_conn) {
+    n->rej_services++;
+    snprintf(msg, sizeof(msg), "too many services registered by this connection (limit %d)",
+             o->max_services_per_conn);
+    nc_req_fail(r, resp, 400, msg);
+    return -1;
+  }
+  size_t after = u.instances - u.svc_instances + cnt;
+  if (o->max_instances_per_conn > 0 && cnt > u.svc_instances &&
+      after > (size_t)o->max_instances_per_conn) {
+    n->rej_instances++;
+    snprintf(msg, sizeof(msg), "too many instances registered by this connection (limit %d)",
+             o->max_instances_per_conn);
+    nc_req_fail(r, resp, 400, msg);
+    return -1;
+  }
+  return 0;
+}
+
 static void h_instance(void *ud, nc_req *r, const nc_msg *m) {
   nc_naming *n = ud;
   names nm;
@@ -91,7 +140,13 @@ static void h_instance(void *ud, nc_req *r, const nc_msg *m) {
     int rc = nc_ninst_parse(cJSON_GetObjectItemCaseSensitive(m->body, "instance"), nm.group,
                             nm.name, &in, &err);
     if (rc) {
+      if (rc == NC_EINVAL)
+        n->rej_invalid++;
       nc_req_error(r, rc == NC_EINVAL ? 400 : 500, rc == NC_EINVAL ? err : "out of memory");
+      return;
+    }
+    if (check_publish(n, r, "InstanceResponse", &nm, &in, 1)) {
+      nc_ninst_free(in);
       return;
     }
   }
@@ -136,11 +191,15 @@ static void h_batch(void *ud, nc_req *r, const nc_msg *m) {
       const char *err = NULL;
       int rc = nc_ninst_parse(it, nm.group, nm.name, &list[cnt], &err);
       if (rc) {
+        if (rc == NC_EINVAL)
+          n->rej_invalid++;
         nc_req_error(r, rc == NC_EINVAL ? 400 : 500, rc == NC_EINVAL ? err : "out of memory");
         goto out;
       }
       cnt++;
     }
+  if (check_publish(n, r, "BatchInstanceResponse", &nm, list, cnt))
+    goto out;
   int rc = nc_naming_publish(n, nc_req_conn_id(r), nm.ns, nm.group, nm.name, list, cnt);
   cnt = 0; /* consumed */
   if (rc)
@@ -179,6 +238,18 @@ static void h_subscribe(void *ud, nc_req *r, const nc_msg *m) {
     return;
   const char *clusters = nc_json_str(m->body, "clusters", "");
   int sub = nc_json_bool(m->body, "subscribe", 1);
+  if (sub && n->lim.max_subscriptions_per_conn > 0) {
+    nc_nreg_usage u;
+    nc_nreg_client_usage(n->reg, nc_req_conn_id(r), nm.ns, nm.group, nm.name, &u);
+    if (!u.subscribed && u.subscriptions >= (size_t)n->lim.max_subscriptions_per_conn) {
+      char msg[128];
+      n->rej_subs++;
+      snprintf(msg, sizeof(msg), "too many subscriptions on this connection (limit %d)",
+               n->lim.max_subscriptions_per_conn);
+      nc_req_fail(r, "SubscribeServiceResponse", 400, msg);
+      return;
+    }
+  }
   int rc = nc_naming_subscribe(n, nc_req_conn_id(r), nm.ns, nm.group, nm.name, clusters, sub);
   if (rc) {
     nc_req_fail(r, "SubscribeServiceResponse", 500, nc_strerror(rc));
@@ -372,6 +443,7 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
     return NC_ENOMEM;
   n->srv = srv;
   n->sync_expire_ms = SYNC_EXPIRE_MS;
+  n->lim = *opts;
   nc_npush_opts po = {
       .merge_ms = opts->merge_ms < 0 ? 0 : opts->merge_ms,
       .timeout_ms = opts->push_timeout_ms > 0 ? opts->push_timeout_ms : 5000,
@@ -430,5 +502,18 @@ void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t) {
   C("naming_pushes_retried_total", "NotifySubscriberRequests sent again after a timeout or error.",
     ps.retried);
   C("naming_pushes_failed_total", "NotifySubscriberRequests given up on.", ps.failed);
+  C("naming_invalid_instances_total",
+    "Instance registrations refused as invalid (weight, port, cluster, ...).", n->rej_invalid);
+  C("naming_metadata_refused_total",
+    "Instance registrations refused for metadata over --instance-metadata-max-*.",
+    n->rej_metadata);
+  C("naming_conn_services_refused_total",
+    "Registrations refused: the connection held --max-services-per-conn services.",
+    n->rej_services);
+  C("naming_conn_instances_refused_total",
+    "Registrations refused: the connection would hold over --max-instances-per-conn.",
+    n->rej_instances);
+  C("naming_conn_subscriptions_refused_total",
+    "Subscriptions refused: the connection held --max-subscriptions-per-conn.", n->rej_subs);
 #undef C
 }

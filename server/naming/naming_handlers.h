@@ -17,6 +17,13 @@ typedef struct nc_naming_opts {
   int push_timeout_ms; /* 0 = 5000 */
   int push_retry_ms;   /* 0 = 1000 */
   int empty_service_ttl_ms; /* keep a service without instances/subscribers; 0 = drop at once */
+  /* Bounds on what one SDK connection may hold (gRPC requests only; HTTP
+   * and cluster sync are not limited here); 0 = unlimited. */
+  int max_metadata_keys;          /* per instance */
+  int max_metadata_bytes;         /* per instance, keys + values */
+  int max_services_per_conn;      /* services it publishes into */
+  int max_instances_per_conn;     /* instances over all its services */
+  int max_subscriptions_per_conn; /* services it subscribes to */
 } nc_naming_opts;
 
 /* Registers the handlers and the connection listener on srv. *out is owned

@@ -4,6 +4,7 @@
 #include "nc_err.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,8 +89,18 @@ int nc_ninst_parse(const cJSON *j, const char *group, const char *name, nc_ninst
     *err = "instance ip is required";
     return NC_EINVAL;
   }
-  if (!cJSON_IsNumber(port) || port->valuedouble < 0 || port->valuedouble > 65535) {
-    *err = "instance port must be 0..65535";
+  /* Written so NaN fails too; a fraction is refused rather than cut. */
+  if (!cJSON_IsNumber(port) || !(port->valuedouble >= 0 && port->valuedouble <= 65535) ||
+      port->valuedouble != floor(port->valuedouble)) {
+    *err = "instance port must be an integer 0..65535";
+    return NC_EINVAL;
+  }
+  /* Nacos's bounds and message. 1e999 parses as inf, which would be pushed
+   * as null and break the SDKs that read the service. */
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weight");
+  if (w && !cJSON_IsNull(w) &&
+      (!cJSON_IsNumber(w) || !(w->valuedouble >= 0 && w->valuedouble <= 10000))) {
+    *err = "instance format invalid: The weights range from 0.0 to 10000.0";
     return NC_EINVAL;
   }
   if (cl && !cJSON_IsNull(cl) && !cJSON_IsString(cl)) {
@@ -113,7 +124,6 @@ int nc_ninst_parse(const cJSON *j, const char *group, const char *name, nc_ninst
   nc_ninst *in = calloc(1, sizeof(*in));
   if (!in)
     return NC_ENOMEM;
-  const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weight");
   const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "healthy");
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "enabled");
   const cJSON *eph = cJSON_GetObjectItemCaseSensitive(j, "ephemeral");
@@ -141,6 +151,17 @@ int nc_ninst_parse(const cJSON *j, const char *group, const char *name, nc_ninst
   }
   *out = in;
   return 0;
+}
+
+void nc_ninst_metadata_size(const nc_ninst *in, size_t *keys, size_t *bytes) {
+  *keys = 0;
+  *bytes = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, in->metadata) {
+    (*keys)++;
+    *bytes += (it->string ? strlen(it->string) : 0) +
+              (cJSON_IsString(it) ? strlen(it->valuestring) : 0);
+  }
 }
 
 static int str_eq(const char *a, const char *b) {

@@ -12,11 +12,15 @@ typedef struct nc_ninst nc_ninst;
 
 /* Parses and validates one Instance JSON object for service group@@name.
  * On error returns NC_EINVAL and points *err at a static message
- * (clusterName pattern, missing ip, bad port, heartbeat timeouts), or
+ * (clusterName pattern, missing ip, a port not an integer 0..65535, a weight
+ * not a number 0..10000, heartbeat timeouts), or
  * NC_ENOMEM. *out is owned by the caller (nc_ninst_free). */
 int nc_ninst_parse(const cJSON *j, const char *group, const char *name, nc_ninst **out,
                    const char **err);
 void nc_ninst_free(nc_ninst *in);
+
+/* Number of metadata entries and the bytes of their keys and values. */
+void nc_ninst_metadata_size(const nc_ninst *in, size_t *keys, size_t *bytes);
 
 /* 1 when every stored field is the same. */
 int nc_ninst_equal(const nc_ninst *a, const nc_ninst *b);

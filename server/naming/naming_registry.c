@@ -573,6 +573,33 @@ size_t nc_nreg_list(nc_nreg *r, const char *ns, const char *group, int page_no, 
   return total;
 }
 
+void nc_nreg_client_usage(nc_nreg *r, const char *id, const char *ns, const char *group,
+                          const char *name, nc_nreg_usage *u) {
+  memset(u, 0, sizeof(*u));
+  client *c = nc_strmap_get(r->clients, id);
+  if (!c)
+    return;
+  char kb[KEY_MAX];
+  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
+  u->services = nc_strmap_count(c->pubs);
+  u->subscriptions = nc_strmap_count(c->subs);
+  u->subscribed = key && nc_strmap_get(c->subs, key) != NULL;
+  nc_strmap_iter it;
+  const char *k;
+  void *v;
+  nc_strmap_iter_init(&it, c->pubs);
+  while (nc_strmap_iter_next(&it, &k, &v)) {
+    const nc_nsvc *s = v;
+    const nc_nreg_pub *p = nc_strmap_get(s->pubs, id);
+    size_t n = p ? p->n : 0;
+    u->instances += n;
+    if (key && strcmp(k, key) == 0) {
+      u->in_svc = 1;
+      u->svc_instances = n;
+    }
+  }
+}
+
 void nc_nreg_get_stats(const nc_nreg *r, nc_nreg_stats *st) {
   st->services = nc_strmap_count(r->svcs);
   st->clients = nc_strmap_count(r->clients);

@@ -165,6 +165,19 @@ typedef void (*nc_nreg_pub_fn)(void *ud, const char *ns, const char *group, cons
 int nc_nreg_client_pubs(nc_nreg *r, const char *id, uint64_t *rev, int *synced,
                         nc_nreg_pub_fn fn, void *ud);
 
+/* What client id holds now, for the per-connection limits: services it
+ * publishes into, instances over all of them, subscriptions; and within
+ * (ns, group, name) whether it publishes there and how many instances.
+ * Zeroes for an unknown client. O(services it publishes into). */
+typedef struct nc_nreg_usage {
+  size_t services, instances, subscriptions;
+  int in_svc;          /* publishes into the service */
+  size_t svc_instances; /* its instances there */
+  int subscribed;      /* subscribes to the service */
+} nc_nreg_usage;
+void nc_nreg_client_usage(nc_nreg *r, const char *id, const char *ns, const char *group,
+                          const char *name, nc_nreg_usage *u);
+
 typedef struct nc_nreg_stats {
   size_t services, instances, subscribers, clients;
   size_t synced_clients;
