@@ -293,7 +293,8 @@ static void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *i
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(req, "weight");
   in.weight = 1.0;
   if (w && !cJSON_IsNull(w)) {
-    if (!cJSON_IsNumber(w) || w->valuedouble < 0 || w->valuedouble > 10000) {
+    /* Written so NaN fails too; 1e999 parses as inf. */
+    if (!cJSON_IsNumber(w) || !(w->valuedouble >= 0 && w->valuedouble <= 10000)) {
       nc_ag_err(c, id, "BAD_REQUEST", "field 'weight' must be a number 0..10000");
       return;
     }

@@ -5,6 +5,7 @@
 #include "nc_json.h"
 #include "nc_log.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,12 +227,14 @@ int nc_ag_read_addr(nc_ipc_client *c, const cJSON *id, const cJSON *req, const c
     nc_ag_err(c, id, "BAD_REQUEST", "missing field 'port'");
     return -1;
   }
-  if (!cJSON_IsNumber(p) || p->valuedouble != (double)(int)p->valuedouble || p->valueint < 1 ||
-      p->valueint > 65535) {
+  /* Range first: casting an out-of-range double (1e20, inf) to int is
+   * undefined behaviour. */
+  if (!cJSON_IsNumber(p) || !(p->valuedouble >= 1 && p->valuedouble <= 65535) ||
+      p->valuedouble != floor(p->valuedouble)) {
     nc_ag_err(c, id, "BAD_REQUEST", "field 'port' must be an integer 1..65535");
     return -1;
   }
-  *port = p->valueint;
+  *port = (int)p->valuedouble;
   if (!(*cluster = nc_ag_req_name(c, id, req, "cluster", "DEFAULT")))
     return -1;
   if (!cluster_ok(*cluster)) {
@@ -264,8 +267,8 @@ int nc_ag_read_int(nc_ipc_client *c, const cJSON *id, const cJSON *req, const ch
     *out = def;
     return 0;
   }
-  if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-      v->valuedouble < min || v->valuedouble > max) {
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= max) ||
+      v->valuedouble != floor(v->valuedouble)) {
     nc_ag_err(c, id, "BAD_REQUEST", "field '%s' must be an integer %d..%d", key, min, max);
     return -1;
   }
