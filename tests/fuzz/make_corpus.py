@@ -207,6 +207,73 @@ def http():
         write("http", name, r)
 
 
+def agent_lines():
+    def line(**kw):
+        return json.dumps(kw, separators=(",", ":")) + "\n"
+    inst = dict(service="demo.svc", group="DEFAULT_GROUP", namespace="", ip="10.0.0.5",
+                port=8080, cluster="DEFAULT", weight=1.0, healthy=True, enabled=True,
+                ephemeral=True, metadata={"version": "1"})
+    cfg = dict(data_id="app.properties", group="DEFAULT_GROUP", namespace="")
+    seeds = {
+        "hello": line(id=1, op="agent.hello", app="fuzz", protocol=1),
+        "status": line(id=2, op="agent.status"),
+        "register": line(id=3, op="naming.register", **inst),
+        "register_detached": line(id=4, op="naming.register", detached=True, **inst),
+        "deregister": line(id=5, op="naming.deregister", service="demo.svc", ip="10.0.0.5",
+                           port=8080),
+        "subscribe": line(id=6, op="naming.subscribe", service="demo.svc", group="DEFAULT_GROUP",
+                          namespace="", clusters=["DEFAULT"]),
+        "unsubscribe": line(id=7, op="naming.unsubscribe", service="demo.svc"),
+        "instances": line(id=8, op="naming.instances", service="demo.svc", healthy_only=True),
+        "services": line(id="s", op="naming.services", namespace="", group="DEFAULT_GROUP",
+                         pageNo=1, pageSize=100),
+        "config_get": line(id=9, op="config.get", **cfg),
+        "config_publish": line(id=10, op="config.publish", content="a=1\n", cas_md5="", **cfg),
+        "config_remove": line(id=11, op="config.remove", **cfg),
+        "config_listen": line(id=12, op="config.listen", **cfg),
+        "config_unlisten": line(id=13, op="config.unlisten", **cfg),
+        "config_list": line(id=14, op="config.list", namespace="", dataId="app*", pageNo=1,
+                            pageSize=10),
+        "config_history": line(id=15, op="config.history", namespace="", group="DEFAULT_GROUP",
+                               dataId="app.properties", pageSize=30),
+        "config_history_version": line(id=16, op="config.history", namespace="",
+                                       group="DEFAULT_GROUP", dataId="app.properties",
+                                       historyId=3),
+        "config_rollback": line(id=17, op="config.rollback", namespace="",
+                                group="DEFAULT_GROUP", dataId="app.properties", historyId=3),
+        "malformed": "{\"id\":1,\"op\":\n[1,2]\n{\"op\":5}\n{\"id\":{},\"op\":\"x\"}\n",
+        "unknown_op": line(id=18, op="naming.frobnicate"),
+    }
+    for name, l in seeds.items():
+        write("agent", name, l)
+    # one app's session: hello, register twice, subscribe, listen, get, leave
+    write("agent", "session", seeds["hello"] + seeds["register"] + seeds["register"] +
+          seeds["subscribe"] + seeds["config_listen"] + seeds["config_get"] +
+          seeds["instances"] + seeds["status"] + seeds["deregister"] + seeds["unsubscribe"] +
+          seeds["config_unlisten"])
+    write("agent", "pipelined_crlf", (seeds["hello"] + seeds["status"]).replace("\n", "\r\n"))
+
+
+def cache():
+    """First byte: even = the service's host-list file, odd = the config file (fuzz_cache.c)."""
+    host = {"ip": "10.0.0.5", "port": 8080, "weight": 1.0, "healthy": True, "enabled": True,
+            "ephemeral": True, "cluster": "DEFAULT", "metadata": {"version": "1"},
+            "instance_id": "10.0.0.5#8080#DEFAULT#DEFAULT_GROUP@@demo.svc"}
+    hosts = {"namespace": "", "group": "DEFAULT_GROUP", "service": "demo.svc",
+             "hosts": [host, dict(host, ip="10.0.0.6", healthy=False, cluster="B",
+                                  instance_id="10.0.0.6#8080#B#DEFAULT_GROUP@@demo.svc")]}
+    write("cache", "hosts", b"\0" + json.dumps(hosts).encode())
+    write("cache", "hosts_empty", b"\0" + json.dumps(dict(hosts, hosts=[])).encode())
+    content = "a=1\nb=\u00e9\n"
+    conf = {"namespace": "", "group": "DEFAULT_GROUP", "data_id": "app.properties",
+            "content": content,
+            "md5": __import__("hashlib").md5(content.encode()).hexdigest()}
+    write("cache", "config", b"\1" + json.dumps(conf).encode())
+    write("cache", "config_torn", b"\1" + json.dumps(conf).encode()[:40])
+
+
 if __name__ == "__main__":
     dispatch()
     http()
+    agent_lines()
+    cache()
