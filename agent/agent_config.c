@@ -250,7 +250,7 @@ static void listen_done(void *ud, int status, nc_msg *resp) {
   free(x);
 }
 
-static void send_listen(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen) {
+static void send_listen_chunk(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen) {
   listen_ctx *x = calloc(1, sizeof(*x));
   cJSON *b = cJSON_CreateObject();
   cJSON *arr = b ? cJSON_AddArrayToObject(b, "configListenContexts") : NULL;
@@ -282,6 +282,14 @@ static void send_listen(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen) {
 fail:
   cJSON_Delete(b);
   free(x);
+}
+
+/* nacosd refuses a listen request of more than --config-max-listen-keys
+ * (5,000 by default) keys; the SDKs send at most 3,000, so do we. */
+#define LISTEN_CHUNK 3000
+static void send_listen(nc_agent *ag, nc_st_cfg **cfgs, size_t n, int listen) {
+  for (size_t i = 0; i < n; i += LISTEN_CHUNK)
+    send_listen_chunk(ag, cfgs + i, n - i < LISTEN_CHUNK ? n - i : LISTEN_CHUNK, listen);
 }
 
 static void nc_ag_config_listen(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {

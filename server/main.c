@@ -150,6 +150,8 @@ static int config_init(app *a) {
       .db_url = c->db_url,
       .db_timeout_ms = (int)c->db_timeout_ms,
       .poll_ms = (int)c->config_poll_ms,
+      .max_listen_keys = (int)c->config_max_listen_keys,
+      .max_listeners_per_conn = (int)c->config_max_listeners_per_conn,
   };
   co.store = config_backend(c);
   if (strcmp(co.store, "postgresql") == 0)

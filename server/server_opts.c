@@ -81,6 +81,11 @@ static const nc_opt opts[] = {
     {"config-poll-ms", NC_OPT_INT, "30000", F(config_poll_ms), 100, 86400000,
      "PostgreSQL: look for config changes other nodes made this often (repairs missed "
      "notifications)"},
+    {"config-max-listen-keys", NC_OPT_INT, "5000", F(config_max_listen_keys), 0, 10000000,
+     "refuse a ConfigBatchListenRequest with more keys (the SDKs send at most 3000; 0 = "
+     "unlimited)"},
+    {"config-max-listeners-per-conn", NC_OPT_INT, "20000", F(config_max_listeners_per_conn), 0,
+     100000000, "config keys one SDK connection may listen to (0 = unlimited)"},
     /* cluster */
     {"cluster-conf", NC_OPT_STR, NULL, F(cluster_conf), 0, -1,
      "cluster.conf of the cluster (ip[:port] per line, # comments, commas; a missing port is "

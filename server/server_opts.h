@@ -30,6 +30,8 @@ typedef struct nc_server_cfg {
   /* config store: sqlite in data_dir, or PostgreSQL (db_url / PG* env) */
   char *config_store, *db_url;
   long db_timeout_ms, config_poll_ms;
+  /* per-client config bounds (nc_config_opts); 0 = unlimited */
+  long config_max_listen_keys, config_max_listeners_per_conn;
   int send_thread;
   /* cluster (server/cluster/cluster.h): member list, self address, report
    * timing; hold_ready_ms is a test hook (readiness held that long) */

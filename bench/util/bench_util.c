@@ -134,7 +134,7 @@ pid_t nc_bench_spawn_nacosd(const char *bin, const char *dir, const char *const 
   unlink(pf);
   const char *base[] = {bin,   "--grpc-port", "0",           "--port",      "0",
                         "--cluster-port", "0",  "--bind",      "127.0.0.1",   "--port-file",
-                        pf,    "--log-level", "warn"};
+                        pf,    "--log-level", "warn", "--auth", "off"};
   char *argv[64];
   size_t n = 0;
   for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)

@@ -310,7 +310,7 @@ typedef struct login {
   char user[NC_AUTH_USER_MAX];
   char *password;
   char hash[NC_AUTH_HASH_MAX];
-  int known, ok;
+  int known, ok, no_admin;
   nc_auth_login_cb cb;
   void *ud;
 } login;
@@ -324,7 +324,7 @@ static void login_done(uv_work_t *w, int status) {
   login *l = w->data;
   nc_auth *a = l->a;
   char *tok = NULL;
-  int rc = NC_EPERM;
+  int rc = l->no_admin ? NC_ESTATE : NC_EPERM;
   a->pending--;
   if (status == 0 && l->ok && !a->dying) {
     rc = nc_auth_token_sign(a->key, a->key_len, l->user, (int64_t)time(NULL) + a->ttl, &tok);
@@ -357,15 +357,11 @@ int nc_auth_login(nc_auth *a, const char *user, const char *password, nc_auth_lo
                                                             : -1;
   l->known = i >= 0;
   snprintf(l->hash, sizeof(l->hash), "%s", l->known ? a->users.v[i].b : a->dummy_hash);
-  if (!nc_auth_admin_ready(a)) {
-    /* No password is set anywhere that matters: say so plainly. */
-    free(l->password);
-    free(l);
-    cb(ud, NC_ESTATE, user, NULL, 0);
-    return 0;
-  }
+  /* Until the admin has a password no one logs in: say so plainly. */
+  l->no_admin = !nc_auth_admin_ready(a);
   a->pending++;
-  int rc = uv_queue_work(a->loop, &l->w, *password ? login_work : login_now, login_done);
+  int rc = uv_queue_work(a->loop, &l->w, *l->password && !l->no_admin ? login_work : login_now,
+                         login_done);
   if (rc) {
     a->pending--;
     free(l->password);

@@ -235,5 +235,12 @@ void nc_config_render_metrics(nc_config_service *cs, nc_metrics_text *t) {
   C("config_notifies_sent_total", "ConfigChangeNotifyRequests sent, retries included.",
     s->notifies_sent);
   C("config_notifies_acked_total", "ConfigChangeNotifyRequests acknowledged.", s->notifies_acked);
+  C("config_listen_refused_keys_total",
+    "ConfigBatchListenRequests refused: more keys than --config-max-listen-keys.",
+    s->listen_refused_keys);
+  C("config_listen_refused_conn_total",
+    "ConfigBatchListenRequests refused: the connection would listen to more than "
+    "--config-max-listeners-per-conn keys.",
+    s->listen_refused_conn);
 #undef C
 }

@@ -537,4 +537,11 @@ size_t nc_cfg_listen_conn_count(const nc_cfg_listen *l, const char *conn_id) {
   return c ? c->n : 0;
 }
 
+int nc_cfg_listen_has(const nc_cfg_listen *l, const char *conn_id, const char *group_key) {
+  char *pk = pair_key(conn_id, group_key);
+  int has = pk && nc_strmap_get(l->pairs, pk) != NULL;
+  free(pk);
+  return has;
+}
+
 const nc_cfg_listen_stats *nc_cfg_listen_get_stats(const nc_cfg_listen *l) { return &l->stats; }

@@ -71,6 +71,8 @@ void nc_cfg_listen_changed(nc_cfg_listen *l, const char *group_key);
 size_t nc_cfg_listen_count(const nc_cfg_listen *l);
 size_t nc_cfg_listen_key_count(const nc_cfg_listen *l, const char *group_key);
 size_t nc_cfg_listen_conn_count(const nc_cfg_listen *l, const char *conn_id);
+/* 1 when conn_id listens to group_key. */
+int nc_cfg_listen_has(const nc_cfg_listen *l, const char *conn_id, const char *group_key);
 const nc_cfg_listen_stats *nc_cfg_listen_get_stats(const nc_cfg_listen *l);
 
 #endif

@@ -130,15 +130,47 @@ static void h_listen(void *ud, nc_req *r, const nc_msg *m) {
     nc_req_fail(r, rt, 400, "configListenContexts must be an array");
     return;
   }
-  /* Validate everything first so a bad entry changes nothing. */
+  /* One request may not hold the whole table: each key costs a listen
+   * entry and, when stale, an entry in the answer. The Java and Go SDKs send
+   * at most 3,000 per request. */
+  int nctx = cJSON_IsArray(ctxs) ? cJSON_GetArraySize(ctxs) : 0;
+  if (cs->opts.max_listen_keys > 0 && nctx > cs->opts.max_listen_keys) {
+    cs->stats.listen_refused_keys++;
+    snprintf(buf, sizeof(buf), "too many keys in one listen request: %d (limit %d)", nctx,
+             cs->opts.max_listen_keys);
+    nc_req_fail(r, rt, 400, buf);
+    return;
+  }
+  /* Validate everything first so a bad entry changes nothing; count the
+   * keys the connection does not listen to yet. */
   const cJSON *c;
   nc_cfg_key k;
+  size_t fresh = 0;
+  int count_fresh = listen && cs->opts.max_listeners_per_conn > 0 && nc_req_conn(r);
   cJSON_ArrayForEach(c, ctxs) {
     const char *err = cJSON_IsObject(c) ? nc_cfg_check_key(c, &k, buf, sizeof(buf)) : "bad listen context";
     if (err) {
       nc_req_fail(r, rt, 400, err);
       return;
     }
+    if (count_fresh) {
+      char *gk = nc_cfg_group_key(k.data_id, k.group, k.tenant);
+      if (!gk) {
+        nc_req_fail(r, rt, 500, "out of memory");
+        return;
+      }
+      fresh += !nc_cfg_listen_has(cs->listen, nc_req_conn_id(r), gk);
+      free(gk);
+    }
+  }
+  if (count_fresh &&
+      nc_cfg_listen_conn_count(cs->listen, nc_req_conn_id(r)) + fresh >
+          (size_t)cs->opts.max_listeners_per_conn) {
+    cs->stats.listen_refused_conn++;
+    snprintf(buf, sizeof(buf), "too many config listeners on this connection (limit %d)",
+             cs->opts.max_listeners_per_conn);
+    nc_req_fail(r, rt, 400, buf);
+    return;
   }
   /* Registrations must belong to a live connection: its DOWN event is what
    * cleans them up, and that has already run for a dead one. */

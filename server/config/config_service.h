@@ -30,6 +30,9 @@ typedef struct nc_config_opts {
   const char *db_url;        /* postgresql: libpq conninfo/URL; NULL or "" = the PG* environment */
   int db_timeout_ms;         /* postgresql: connect/statement deadline; 0 = 5000 */
   int poll_ms;               /* postgresql: change poll interval; 0 = 30000 */
+  /* Bounds for one client (issue 12); 0 = unlimited. */
+  int max_listen_keys;        /* contexts in one ConfigBatchListenRequest */
+  int max_listeners_per_conn; /* keys one connection listens to */
 } nc_config_opts;
 
 /* 4 MiB: well under the 10 MiB gRPC message cap even after JSON escaping,
@@ -61,6 +64,8 @@ typedef struct nc_config_stats {
   uint64_t publishes, removes, queries, listen_requests;
   uint64_t commits, commit_failures; /* group-commit transactions */
   uint64_t notifies_sent, notifies_acked, notifies_retried, notifies_dropped_conns;
+  uint64_t listen_refused_keys;  /* listen requests over max_listen_keys */
+  uint64_t listen_refused_conn;  /* listen requests over max_listeners_per_conn */
 } nc_config_stats;
 
 /* 1 while the store takes writes (always for SQLite; PostgreSQL: the

@@ -2,6 +2,7 @@
 #include "console.h"
 
 #include "nc_err.h"
+#include "srv_http.h"
 #include "srv_rpc.h"
 
 #include <stdio.h>
@@ -101,7 +102,8 @@ static void h_reload_current(void *ud, nc_http_req *r) {
 #define P "/nacos/v2/core/loader/"
 const nc_http_route nc_console_routes[] = {
     {P "current", NC_HTTP_GET, h_current, 0},
-    {P "reloadClient", NC_HTTP_GET, h_reload_client, 0},
-    {P "reloadCurrent", NC_HTTP_GET, h_reload_current, 0},
+    /* they move SDK clients: an admin's, and only to a member */
+    {P "reloadClient", NC_HTTP_GET, h_reload_client, NC_SHTTP_ADMIN | NC_SHTTP_REDIRECT},
+    {P "reloadCurrent", NC_HTTP_GET, h_reload_current, NC_SHTTP_ADMIN | NC_SHTTP_REDIRECT},
 };
 const size_t nc_console_n_routes = sizeof(nc_console_routes) / sizeof(nc_console_routes[0]);

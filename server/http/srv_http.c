@@ -2,6 +2,7 @@
 #include "srv_http.h"
 
 #include "cluster.h"
+#include "auth_routes.h"
 #include "cluster_routes.h"
 #include "console.h"
 #include "nc_err.h"
@@ -24,6 +25,8 @@ struct nc_shttp {
   nc_shttp_opts o;
   route_set sets[MAX_SETS];
   size_t n_sets;
+  uv_loop_t *loop;
+  uint64_t refuse_sec, refuse_lines, refuse_dropped; /* refusal log lines this second */
 };
 
 static void h_metrics(void *ud, nc_http_req *r) {
@@ -77,10 +80,69 @@ static void h_readiness(void *ud, nc_http_req *r) {
 }
 
 static const nc_http_route own_routes[] = {
-    {"/metrics", NC_HTTP_GET, h_metrics, 0},
-    {"/health", NC_HTTP_GET, h_health, 0},
-    {"/nacos/v1/console/health/readiness", NC_HTTP_GET, h_readiness, 0},
+    {"/metrics", NC_HTTP_GET, h_metrics, NC_SHTTP_OPEN},
+    {"/health", NC_HTTP_GET, h_health, NC_SHTTP_OPEN},
+    {"/nacos/v1/console/health/readiness", NC_HTTP_GET, h_readiness, NC_SHTTP_OPEN},
 };
+
+/* At most AUTH_BURST refusal lines a second (a client looping on a bad
+ * token cannot flood the journal); the rest are counted. */
+#define AUTH_BURST 20
+
+static void log_refusal(nc_shttp *h, nc_http_req *r, const char *why) {
+  uint64_t sec = uv_now(h->loop) / 1000;
+  if (sec != h->refuse_sec) {
+    if (h->refuse_dropped)
+      nc_warn("http: %llu more refusal line(s) suppressed",
+              (unsigned long long)h->refuse_dropped);
+    h->refuse_sec = sec;
+    h->refuse_lines = h->refuse_dropped = 0;
+  }
+  if (h->refuse_lines++ >= AUTH_BURST) {
+    h->refuse_dropped++;
+    return;
+  }
+  nc_warn("http: %s %s from %s refused (403): %s", nc_http_method(r), NC_LOG_ESC(nc_http_path(r)),
+          nc_http_peer(r), why);
+}
+
+static int is_member(nc_shttp *h, const char *addr) {
+  nc_member_info m[256];
+  if (!h->o.cluster)
+    return 0;
+  size_t n = nc_cluster_members(h->o.cluster, m, sizeof(m) / sizeof(m[0]));
+  for (size_t i = 0; i < n && i < sizeof(m) / sizeof(m[0]); i++)
+    if (!strcmp(m[i].address, addr))
+      return 1;
+  return 0;
+}
+
+/* The route's policy: token, admin, redirect target. 1 = serve it; 0 =
+ * answered (403). */
+static int allowed(nc_shttp *h, const nc_http_route *rt, nc_http_req *r) {
+  char user[NC_AUTH_USER_MAX];
+  const char *why = NULL;
+  if (nc_auth_enabled(h->o.auth) && !(rt->flags & NC_SHTTP_OPEN)) {
+    nc_auth_result res = nc_auth_identify(h->o.auth, nc_auth_http_token(r), user);
+    if (res == NC_AUTH_OK && (rt->flags & NC_SHTTP_ADMIN) && !nc_auth_is_admin(h->o.auth, user))
+      res = NC_AUTH_FORBIDDEN;
+    if (res != NC_AUTH_OK)
+      why = nc_auth_result_msg(res);
+  }
+  const char *redir = (rt->flags & NC_SHTTP_REDIRECT) ? nc_http_param(r, "redirectAddress") : NULL;
+  /* With auth on (an --auth off node is open to anyone anyway) a valid
+   * address must be a member; a malformed one gets the handler's 400. */
+  char ip[256];
+  int port;
+  if (!why && redir && *redir && nc_auth_enabled(h->o.auth) &&
+      nc_srv_parse_redirect(redir, ip, sizeof(ip), &port) == 0 && !is_member(h, redir))
+    why = "redirectAddress is not a member of this cluster";
+  if (!why)
+    return 1;
+  log_refusal(h, r, why);
+  nc_http_reply(r, 403, "text/plain", why, strlen(why));
+  return 0;
+}
 
 static void on_request(void *ud, nc_http_req *r) {
   nc_shttp *h = ud;
@@ -89,7 +151,8 @@ static void on_request(void *ud, nc_http_req *r) {
     int st = 404;
     const nc_http_route *rt = nc_http_route_find(h->sets[i].tab, h->sets[i].n, r, &st);
     if (rt) {
-      rt->fn(h->sets[i].ud, r);
+      if (allowed(h, rt, r))
+        rt->fn(h->sets[i].ud, r);
       return;
     }
     if (st == 405)
@@ -108,7 +171,10 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
   if (!h)
     return NC_ENOMEM;
   h->o = *opts;
+  h->loop = loop;
   add_set(h, own_routes, sizeof(own_routes) / sizeof(own_routes[0]), h);
+  if (nc_auth_enabled(opts->auth))
+    add_set(h, nc_auth_routes, nc_auth_n_routes, opts->auth);
   add_set(h, nc_console_routes, nc_console_n_routes, srv);
   if (opts->cluster)
     add_set(h, nc_cluster_routes, nc_cluster_n_routes, opts->cluster);

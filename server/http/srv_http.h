@@ -15,6 +15,13 @@
 #include <stddef.h>
 
 typedef struct nc_shttp nc_shttp;
+typedef struct nc_auth nc_auth;
+
+/* nc_http_route.flags of nacosd's routes. With auth on, a route without
+ * NC_SHTTP_OPEN needs a valid token (403 with Nacos's message otherwise),
+ * one with NC_SHTTP_ADMIN a global admin's. NC_SHTTP_REDIRECT: a
+ * redirectAddress parameter must name a cluster member (403 otherwise). */
+enum { NC_SHTTP_OPEN = 1u << 0, NC_SHTTP_ADMIN = 1u << 1, NC_SHTTP_REDIRECT = 1u << 2 };
 
 typedef struct nc_shttp_opts {
   const char *bind; /* NULL = 127.0.0.1 */
@@ -29,6 +36,7 @@ typedef struct nc_shttp_opts {
    * config store down: reads still served); "" when all is well. Added to
    * /health and /nacos/v1/console/health/readiness. May be NULL. */
   void (*note)(void *ud, char *buf, size_t cap);
+  nc_auth *auth; /* users and tokens (nc_auth.h); NULL or disabled = no checks */
 } nc_shttp_opts;
 
 /* Listens and serves on loop; the console's routes act on srv. opts copied. */

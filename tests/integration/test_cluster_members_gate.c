@@ -195,8 +195,9 @@ static void test_source_cluster_label_on_sdk_port_grants_nothing(void **state) {
 /* Runs nacosd with args until it exits; its exit code, output in r. */
 static int run_nacosd(nc_trun *r, const char *const *args) {
   char dir[128], data[160];
-  const char *argv[24] = {NC_NACOSD_BIN, "--data-dir", data, "--bind", "127.0.0.1"};
-  int n = 5;
+  const char *argv[24] = {NC_NACOSD_BIN, "--data-dir", data, "--bind", "127.0.0.1",
+                          "--auth", "off"};
+  int n = 7;
   assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
   snprintf(data, sizeof(data), "%s/data", dir);
   for (int i = 0; args[i] && n < 23; i++)

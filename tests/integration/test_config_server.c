@@ -279,7 +279,7 @@ static void test_unusable_store_fails_startup(void **state) {
   snprintf(path, sizeof(path), "%s/data", dir);
   snprintf(pf, sizeof(pf), "%s/ports.json", dir);
   snprintf(log, sizeof(log), "%s/nacosd.log", dir);
-  char *argv[] = {(char *)NC_NACOSD_BIN, "--port", "0", "--data-dir", path,
+  char *argv[] = {(char *)NC_NACOSD_BIN, "--port", "0", "--data-dir", path, "--auth", "off",
                   "--port-file",         pf,       NULL};
   nc_testproc p;
   assert_int_equal(nc_testproc_start(&p, NC_NACOSD_BIN, argv, log), 0);

@@ -90,7 +90,7 @@ static void start_limited(const char *dir, int limit, const char *extra, nc_test
   snprintf(script, sizeof(script), "ulimit -n %d && exec \"$0\" \"$@\"", limit);
   char *argv[] = {"sh", "-c", script, NC_NACOSD_BIN, "--bind", "127.0.0.1", "--port", "0",
                   "--grpc-port", "0", "--cluster-port", "0", "--data-dir", data,
-                  "--port-file", pf, (char *)extra, extra ? "0" : NULL, NULL};
+                  "--auth", "off", "--port-file", pf, (char *)extra, extra ? "0" : NULL, NULL};
   assert_int_equal(nc_testproc_start(&srv->proc, "/bin/sh", argv, log), 0);
   int rc = nc_test_port_file_int(pf, "grpc_port", 10000, &srv->grpc_port);
   if (rc == 0)

@@ -3,7 +3,9 @@
  * counter: an instance weight that is not a number 0..10000 (1e999 parses
  * as inf and used to be pushed as null), a port that is not an integer,
  * instance metadata over its bounds, and more services, instances or
- * subscriptions on one connection than the --max-*-per-conn options allow. */
+ * subscriptions on one connection than the --max-*-per-conn options allow,
+ * more keys in one ConfigBatchListenRequest than --config-max-listen-keys
+ * and more listened keys per connection than --config-max-listeners-per-conn. */
 #include "nc_grpc.h"
 #include "nc_testfx.h"
 #include "nc_testwire.h"
@@ -39,6 +41,12 @@ static int setup_small(void **state) {
                         "5",
                         "--max-subscriptions-per-conn",
                         "2",
+                        NULL};
+  return start_fx(state, args);
+}
+
+static int setup_listen(void **state) {
+  const char *args[] = {"--config-max-listen-keys", "10", "--config-max-listeners-per-conn", "15",
                         NULL};
   return start_fx(state, args);
 }
@@ -191,12 +199,53 @@ static void test_per_connection_bounds(void **state) {
   assert_int_equal(metric(f, "nacosd_naming_conn_subscriptions_refused_total"), 1);
 }
 
+/* n listen contexts dataId "<prefix><first..first+n)" in DEFAULT_GROUP. */
+static nc_tw_reply listen_n(nc_tw *tw, int listen, const char *prefix, int first, int n) {
+  nc_tw_listen ctx[64];
+  char ids[64][32];
+  assert_true(n <= 64);
+  for (int i = 0; i < n; i++) {
+    snprintf(ids[i], sizeof(ids[i]), "%s%d", prefix, first + i);
+    ctx[i] = (nc_tw_listen){.data_id = ids[i], .group = "DEFAULT_GROUP", .md5 = ""};
+  }
+  return nc_tw_config_listen(tw, listen, ctx, n, NULL, NULL);
+}
+
+static void test_listen_bounds(void **state) {
+  nc_tfx *f = *state;
+  nc_tw_opts o = {.module = "config"};
+  nc_tw *tw = nc_tfx_connect(f, &o);
+  assert_non_null(tw);
+  const char *rt = "ConfigChangeBatchListenResponse";
+  nc_tw_expect_fail(listen_n(tw, 1, "k", 0, 11), rt, 400, "too many keys in one listen request");
+  assert_int_equal(metric(f, "nacosd_config_listeners"), 0);
+  nc_tw_expect_ok(listen_n(tw, 1, "k", 0, 10), rt);
+  /* listening again to the same keys (the SDKs' periodic re-listen) */
+  nc_tw_expect_ok(listen_n(tw, 1, "k", 0, 10), rt);
+  /* 10 + 6 new > 15: refused whole; 5 new fit */
+  nc_tw_expect_fail(listen_n(tw, 1, "k", 10, 6), rt, 400, "too many config listeners");
+  assert_int_equal(metric(f, "nacosd_config_listeners"), 10);
+  nc_tw_expect_ok(listen_n(tw, 1, "k", 10, 5), rt);
+  assert_int_equal(metric(f, "nacosd_config_listeners"), 15);
+  /* unlisten makes room */
+  nc_tw_expect_ok(listen_n(tw, 0, "k", 0, 5), rt);
+  nc_tw_expect_ok(listen_n(tw, 1, "j", 0, 5), rt);
+  assert_int_equal(metric(f, "nacosd_config_listeners"), 15);
+  /* another connection has its own budget */
+  nc_tw *other = nc_tfx_connect(f, &o);
+  assert_non_null(other);
+  nc_tw_expect_ok(listen_n(other, 1, "k", 0, 10), rt);
+  assert_int_equal(metric(f, "nacosd_config_listen_refused_keys_total"), 1);
+  assert_int_equal(metric(f, "nacosd_config_listen_refused_conn_total"), 1);
+}
+
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_bad_weight_and_port_refused, setup_default, teardown),
       cmocka_unit_test_setup_teardown(test_metadata_bounds, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_per_connection_bounds, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_listen_bounds, setup_listen, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();

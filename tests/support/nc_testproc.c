@@ -229,6 +229,10 @@ int nc_test_nacosd_spawn(const nc_test_nacosd_opts *o, nc_test_nacosd *srv) {
   nc_targv_add(&av, data);
   nc_targv_add(&av, "--port-file");
   nc_targv_add(&av, pf);
+  /* Tests run without credentials unless they ask for auth: a later
+   * "--auth", "on" in o->args wins. */
+  nc_targv_add(&av, "--auth");
+  nc_targv_add(&av, "off");
   nc_targv_add_list(&av, o->args);
   int rc = nc_targv_ok(&av) ? nc_testproc_start_log(&srv->proc, NC_NACOSD_BIN, av.argv, log,
                                                     o->append_log)
