@@ -272,8 +272,68 @@ def cache():
     write("cache", "config_torn", b"\1" + json.dumps(conf).encode()[:40])
 
 
+def frame(typ, flags, sid, pl=b""):
+    return struct.pack(">I", len(pl))[1:] + bytes([typ, flags]) + struct.pack(">I", sid) + pl
+
+
+def hpack_lit(name, value):
+    """Literal header field without indexing, new name, no Huffman (RFC 7541 6.2.2)."""
+    name, value = name.encode(), value.encode()
+    assert len(name) < 127 and len(value) < 127
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def grpc_msg(body, compressed=0):
+    return bytes([compressed]) + struct.pack(">I", len(body)) + body
+
+
+def h2():
+    """What a gRPC server sends back to nc_h2_client: unary calls on streams 1 and 3, the
+    bidi stream on 5 (fuzz_h2.c), in the shape the gRPC C core answers nacosd's."""
+    settings = frame(4, 0, 0, struct.pack(">HI", 3, 100) + struct.pack(">HI", 4, 4194304) +
+                     struct.pack(">HI", 6, 16384))
+    ack = frame(4, 1, 0)
+    ok_hdr = b"\x88" + hpack_lit("content-type", "application/grpc")
+    trailers = hpack_lit("grpc-status", "0")
+
+    def answer(sid, body, status="0"):
+        return (frame(1, 4, sid, ok_hdr) + frame(0, 0, sid, grpc_msg(body)) +
+                frame(1, 5, sid, hpack_lit("grpc-status", status)))
+    check = payload("ServerCheckResponse", {"resultCode": 200, "errorCode": 0, "success": True,
+                                            "connectionId": "1700000000000_127.0.0.1_50000",
+                                            "supportAbilityNegotiation": False})
+    health = payload("HealthCheckResponse", {"resultCode": 200, "errorCode": 0,
+                                             "success": True})
+    notify = payload("NotifySubscriberRequest", {
+        "requestId": "7", "module": "naming",
+        "serviceInfo": {"name": "demo.svc", "groupName": "DEFAULT_GROUP", "clusters": "",
+                        "cacheMillis": 10000, "lastRefTime": 1700000000000, "checksum": "",
+                        "allIPs": False, "reachProtectionThreshold": False,
+                        "hosts": [dict(INSTANCE, instanceId="10.0.0.5#8848#DEFAULT#"
+                                                            "DEFAULT_GROUP@@demo.svc")]}})
+    write("h2", "unary_ok", settings + ack + answer(1, check) + answer(3, health))
+    write("h2", "unary_status_only", settings + ack + frame(1, 5, 1, b"\x88" + hpack_lit(
+        "content-type", "application/grpc") + hpack_lit("grpc-status", "14") + hpack_lit(
+        "grpc-message", "unavailable")) + frame(1, 5, 3, b"\x8d"))  # :status 404
+    m = grpc_msg(notify)
+    write("h2", "bidi_push_split", settings + ack + frame(1, 4, 5, ok_hdr) +
+          frame(0, 0, 5, m[:3]) + frame(0, 0, 5, m[3:20]) + frame(0, 0, 5, m[20:]) +
+          frame(0, 0, 5, grpc_msg(notify)) + frame(1, 5, 5, trailers))
+    write("h2", "two_messages_unary", settings + ack + frame(1, 4, 1, ok_hdr) +
+          frame(0, 0, 1, grpc_msg(check) + grpc_msg(check)) + frame(1, 5, 1, trailers))
+    write("h2", "compressed", settings + ack + frame(1, 4, 1, ok_hdr) +
+          frame(0, 0, 1, grpc_msg(check, compressed=1)) + frame(1, 5, 1, trailers))
+    write("h2", "goaway_rst_ping", settings + ack + frame(6, 0, 0, b"12345678") +
+          frame(8, 0, 0, struct.pack(">I", 65536)) + frame(3, 0, 3, struct.pack(">I", 8)) +
+          answer(1, health) + frame(7, 0, 0, struct.pack(">II", 5, 0)))
+    write("h2", "too_big", settings + ack + frame(1, 4, 1, ok_hdr) +
+          frame(0, 0, 1, b"\x00" + struct.pack(">I", 1 << 30) + b"xx"))
+    write("h2", "http_503", settings + ack + frame(1, 5, 1, b"\x00\x07:status\x03503"))
+
+
 if __name__ == "__main__":
     dispatch()
     http()
     agent_lines()
     cache()
+    h2()
