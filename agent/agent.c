@@ -5,6 +5,7 @@
 #include "agent_config.h"
 #include "agent_config_write.h"
 #include "agent_int.h"
+#include "auth_login.h"
 #include "agent_metrics.h"
 #include "agent_naming.h"
 #include "agent_reg.h"
@@ -210,14 +211,29 @@ int nc_agent_new(uv_loop_t *loop, const nc_agent_cfg *cfg, nc_agent **out) {
     nc_error("agent: cannot start the gRPC client: %s", nc_strerror(rc));
     goto fail;
   }
+  char password[512] = "", perr[256];
+  if (cfg->username && *cfg->username) {
+    if (!cfg->password_file ||
+        (rc = nc_ag_read_secret_file(cfg->password_file, password, sizeof(password), perr,
+                                     sizeof(perr))) != 0) {
+      nc_error("agent: --username needs --password-file: %s",
+               cfg->password_file ? perr : "not given");
+      rc = rc ? rc : NC_EINVAL;
+      goto fail;
+    }
+  }
   nc_up_opts uo = {servers,
                    n_servers,
                    (int)cfg->health_interval_ms,
                    (int)cfg->request_timeout_ms,
                    cfg->app_name,
-                   cfg->client_ip};
+                   cfg->client_ip,
+                   cfg->username && *cfg->username ? cfg->username : NULL,
+                   password};
   nc_up_cbs ucbs = {up_connected, up_disconnected, up_push, ag};
-  if ((rc = nc_up_new(loop, ag->env, &uo, &ucbs, &ag->up)) != 0)
+  rc = nc_up_new(loop, ag->env, &uo, &ucbs, &ag->up);
+  explicit_bzero(password, sizeof(password)); /* nc_up keeps its own copy */
+  if (rc != 0)
     goto fail;
   /* Signals before the socket exists: a SIGTERM sent as soon as it
    * accepts must stop the agent cleanly. */

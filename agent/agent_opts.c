@@ -37,6 +37,11 @@ const nc_opt nc_agent_opt_table[] = {
     {"metrics-listen", NC_OPT_STR, NULL, F(metrics_listen), 0, -1,
      "IP:PORT serving GET /metrics (Prometheus text) and /health over HTTP; "
      "[v6]:PORT for IPv6; port 0 = a free port (agent.status metrics_port); unset = off"},
+    {"username", NC_OPT_STR, NULL, F(username), 0, -1,
+     "log in to nacosd (--auth on) as this user; the host's one identity upstream"},
+    {"password-file", NC_OPT_STR, NULL, F(password_file), 0, -1,
+     "file holding that user's password (first line); refused unless only its owner can read "
+     "it (mode 0600)"},
 };
 #undef F
 const size_t nc_agent_opt_count = sizeof(nc_agent_opt_table) / sizeof(nc_agent_opt_table[0]);

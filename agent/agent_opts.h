@@ -22,6 +22,8 @@ typedef struct nc_agent_cfg {
   char *app_name;     /* AppName label of the upstream connection */
   char *client_ip;    /* Metadata.clientIp sent upstream */
   char *metrics_listen; /* "ip:port" of the HTTP /metrics listener; unset or "" = off */
+  char *username;     /* nacosd --auth on: the agent's identity upstream; unset = none */
+  char *password_file; /* its password, first line of a file only the agent can read */
 } nc_agent_cfg;
 
 extern const nc_opt nc_agent_opt_table[];

@@ -6,6 +6,8 @@
 #include "nc_wire_client.h"
 
 #include <errno.h>
+#include "auth_login.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +213,22 @@ static void async_done(void *ud, int status, nc_msg *resp) {
   free(x);
 }
 
+/* nacosd --auth on: a token from server s, renewed half way to its
+ * expiry. Called without the lock. 0, or the login's error (logged). */
+static int login(nc_up *up, const nc_server_addr *s, char *token, size_t cap) {
+  nc_ag_login l;
+  int rc = nc_ag_login_http(s->host, s->port, up->username, up->password, up->timeout_ms, &l);
+  if (rc) {
+    nc_warn("upstream: login to %s:%d as %s failed: %s", s->host, s->port, up->username,
+            l.message);
+    return rc;
+  }
+  snprintf(token, cap, "%s", l.token);
+  long ttl_ms = (l.ttl_s > 0 ? l.ttl_s : 18000) * 1000L;
+  up->token_renew_ms = now_ms() + (uint64_t)(ttl_ms / 2);
+  return 0;
+}
+
 /* Runs one connection until it breaks. Called and returns with the lock
  * held. */
 static void serve(nc_up *up, attempt *a, nc_wc *wc, const nc_server_addr *s) {
@@ -223,6 +241,16 @@ static void serve(nc_up *up, attempt *a, nc_wc *wc, const nc_server_addr *s) {
     uint64_t due = up->last_active_ms + (uint64_t)up->health_ms;
     /* Only with nothing queued (a redo goes out first), and rarely where
      * the read fails (no cluster, or an HTTP port that does not answer). */
+    if (up->username && now >= up->token_renew_ms) {
+      pthread_mutex_unlock(&up->lock);
+      char token[NC_AG_TOKEN_MAX];
+      if (login(up, s, token, sizeof(token)) == 0)
+        nc_wc_set_access_token(wc, token);
+      else /* keep the old token; try again in a minute */
+        up->token_renew_ms = now_ms() + 60000;
+      pthread_mutex_lock(&up->lock);
+      continue;
+    }
     if (now >= members_due && !up->head) {
       pthread_mutex_unlock(&up->lock);
       int rc = learn_members(up, s);
@@ -355,7 +383,18 @@ void *nc_up_thread_main(void *arg) {
     a->gen = ++up->gen;
     pthread_mutex_unlock(&up->lock);
 
+    char token[NC_AG_TOKEN_MAX] = "";
+    int lrc = up->username ? login(up, s, token, sizeof(token)) : 0;
+    if (lrc != 0) {
+      pthread_mutex_lock(&up->lock);
+      last = idx;
+      free(a);
+      nc_upick_failed(up->pick, idx);
+      fail_queued(up, NC_EUNAVAIL);
+      continue;
+    }
     nc_wc_opts o = {0};
+    o.access_token = up->username ? token : NULL;
     o.target = target;
     o.module = "naming";
     o.app_name = up->app_name;

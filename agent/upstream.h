@@ -50,6 +50,10 @@ typedef struct nc_up_opts {
   int health_ms;   /* idle time before a health check; default 5000 */
   int timeout_ms;  /* request / health-check timeout; default 3000 */
   const char *app_name, *client_ip;
+  /* nacosd --auth on: log in as username before each connect (HTTP, the
+   * server's main port) and carry the token on every request, renewed
+   * half way to its expiry. NULL = no login. Copied. */
+  const char *username, *password;
 } nc_up_opts;
 
 /* status: 0 (resp non-NULL, owned by the callee, whatever its resultCode),

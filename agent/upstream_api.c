@@ -103,6 +103,12 @@ int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const n
   up->servers = malloc(opts->n_servers * sizeof(nc_server_addr));
   up->app_name = strdup(opts->app_name ? opts->app_name : "nacos-agent");
   up->client_ip = strdup(opts->client_ip ? opts->client_ip : "127.0.0.1");
+  if (opts->username) {
+    up->username = strdup(opts->username);
+    up->password = strdup(opts->password ? opts->password : "");
+    if (!up->username || !up->password)
+      goto fail;
+  }
   if (!up->servers || !up->app_name || !up->client_ip || opts->n_servers == 0)
     goto fail;
   memcpy(up->servers, opts->servers, opts->n_servers * sizeof(nc_server_addr));
@@ -126,6 +132,10 @@ fail:
   free(up->servers);
   free(up->app_name);
   free(up->client_ip);
+  free(up->username);
+  if (up->password)
+    explicit_bzero(up->password, strlen(up->password));
+  free(up->password);
   free(up);
   return rc ? rc : NC_EINVAL;
 }
@@ -200,5 +210,9 @@ void nc_up_free(nc_up *up) {
   free(up->servers);
   free(up->app_name);
   free(up->client_ip);
+  free(up->username);
+  if (up->password)
+    explicit_bzero(up->password, strlen(up->password));
+  free(up->password);
   free(up);
 }

@@ -52,6 +52,8 @@ struct nc_up {
   nc_upick *pick; /* upstream thread only */
   int health_ms, timeout_ms;
   char *app_name, *client_ip;
+  char *username, *password; /* NULL: no login */
+  uint64_t token_renew_ms;   /* upstream thread: when the token wants renewing */
 
   pthread_t thread;
   int started;

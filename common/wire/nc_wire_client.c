@@ -27,6 +27,7 @@ struct nc_wc {
   nc_wc_closed_cb on_closed;
   void *ud;
   pthread_mutex_t mu;
+  char *token; /* under mu: the accessToken header, NULL = none */
   int ready;  /* connect returned it to the caller */
   int closed; /* the stream ended */
   int close_status;
@@ -104,13 +105,46 @@ static void on_stream_closed(void *ud, int status) {
 
 /* ---- requests --------------------------------------------------------- */
 
+/* The request as a Payload, with the accessToken header when one is set. */
+static int encode_req(nc_wc *wc, const char *type, const cJSON *body, uint8_t **out,
+                      size_t *len) {
+  pthread_mutex_lock(&wc->mu);
+  char *tok = wc->token ? strdup(wc->token) : NULL;
+  int had = wc->token != NULL;
+  pthread_mutex_unlock(&wc->mu);
+  if (had && !tok)
+    return NC_ENOMEM;
+  if (!tok)
+    return nc_payload_encode_json(type, wc->client_ip, body, out, len);
+  char *json = cJSON_PrintUnformatted(body);
+  int rc = NC_ENOMEM;
+  if (json) {
+    nc_kv h = {.key = (char *)"accessToken", .value = tok};
+    rc = nc_payload_encode(type, wc->client_ip, &h, 1, json, strlen(json), out, len);
+  }
+  free(json);
+  free(tok);
+  return rc;
+}
+
+int nc_wc_set_access_token(nc_wc *wc, const char *token) {
+  char *t = token ? strdup(token) : NULL;
+  if (token && !t)
+    return NC_ENOMEM;
+  pthread_mutex_lock(&wc->mu);
+  free(wc->token);
+  wc->token = t;
+  pthread_mutex_unlock(&wc->mu);
+  return 0;
+}
+
 int nc_wc_request(nc_wc *wc, const char *type, const cJSON *body, int timeout_ms, nc_msg **resp) {
   uint8_t *req = NULL, *out = NULL;
   size_t req_len = 0, out_len = 0;
   *resp = NULL;
   if (!wc || !type || !body)
     return NC_EINVAL;
-  int rc = nc_payload_encode_json(type, wc->client_ip, body, &req, &req_len);
+  int rc = encode_req(wc, type, body, &req, &req_len);
   if (rc != 0)
     return rc;
   rc = nc_gcli_unary(wc->c, req, req_len, timeout_ms > 0 ? timeout_ms : wc->timeout_ms, &out,
@@ -144,7 +178,7 @@ int nc_wc_request_async(nc_wc *wc, const char *type, const cJSON *body, int time
   wc_async *a = NULL;
   if (!wc || !type || !body || !cb)
     return NC_EINVAL;
-  int rc = nc_payload_encode_json(type, wc->client_ip, body, &req, &req_len);
+  int rc = encode_req(wc, type, body, &req, &req_len);
   if (rc != 0)
     return rc;
   if (!(a = malloc(sizeof(*a)))) {
@@ -307,7 +341,8 @@ int nc_wc_connect(nc_gcli_env *env, const nc_wc_opts *opts, nc_wc_push_cb on_pus
   wc->on_push = on_push;
   wc->on_closed = on_closed;
   wc->ud = ud;
-  if (!(wc->client_ip = strdup(opts->client_ip ? opts->client_ip : "127.0.0.1"))) {
+  if (!(wc->client_ip = strdup(opts->client_ip ? opts->client_ip : "127.0.0.1")) ||
+      (opts->access_token && !(wc->token = strdup(opts->access_token)))) {
     rc = NC_ENOMEM;
     goto fail;
   }
@@ -345,6 +380,7 @@ void nc_wc_close(nc_wc *wc) {
   nc_gcli_free(wc->c); /* after this no callback of ours runs */
   free(wc->conn_id);
   free(wc->client_ip);
+  free(wc->token);
   pthread_mutex_destroy(&wc->mu);
   free(wc);
 }

@@ -25,6 +25,8 @@ typedef struct nc_wc_opts {
   const char *source;         /* label `source`; default "sdk". "cluster" (a nacosd peer,
                                * nacos-cluster.md §2.2) omits the module and AppName labels */
   const char *const *labels;  /* extra labels: key, value, ..., NULL; may be NULL */
+  const char *access_token;   /* sent as the accessToken Metadata header on every request
+                               * (nacosd with --auth on), as the SDKs do; NULL = none */
   int not_ready_fails_fast;   /* 1: a server still starting (ServerCheck errorCode 300, a
                                * cluster node before its snapshot) fails the connect at once
                                * with NC_ESTATE, so a caller with other servers moves on;
@@ -42,6 +44,10 @@ typedef void (*nc_wc_push_cb)(void *ud, nc_wc *wc, const nc_msg *push);
 /* The stream ended (server closed it, or the transport died). At most once;
  * not called for a close the owner makes with nc_wc_close. */
 typedef void (*nc_wc_closed_cb)(void *ud, nc_wc *wc, int status);
+
+/* Replaces the access token later requests carry (a refreshed login);
+ * NULL = none. Any thread. 0 or NC_ENOMEM. */
+int nc_wc_set_access_token(nc_wc *wc, const char *token);
 
 /* Blocking: connects and completes the handshake; returns once unary calls
  * are accepted (not 301). Callbacks may be NULL. */
