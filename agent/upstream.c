@@ -147,7 +147,8 @@ static int pick_server(nc_up *up) {
  * standalone nacosd has no member list; the order then stays as it was. */
 static int learn_members(nc_up *up, const nc_server_addr *s) {
   cJSON *m = NULL;
-  int rc = nc_upm_fetch(s->host, s->port, MEMBERS_TIMEOUT_MS, &m);
+  int rc =
+      nc_upm_fetch(s->host, s->port, up->username ? up->token : NULL, MEMBERS_TIMEOUT_MS, &m);
   if (rc == 0)
     nc_debug("upstream: member list of %s:%d names %d of our servers", s->host, s->port,
              nc_upick_learn(up->pick, m));
@@ -224,6 +225,7 @@ static int login(nc_up *up, const nc_server_addr *s, char *token, size_t cap) {
     return rc;
   }
   snprintf(token, cap, "%s", l.token);
+  snprintf(up->token, sizeof(up->token), "%s", l.token);
   long ttl_ms = (l.ttl_s > 0 ? l.ttl_s : 18000) * 1000L;
   up->token_renew_ms = now_ms() + (uint64_t)(ttl_ms / 2);
   return 0;

@@ -54,6 +54,7 @@ struct nc_up {
   char *app_name, *client_ip;
   char *username, *password; /* NULL: no login */
   uint64_t token_renew_ms;   /* upstream thread: when the token wants renewing */
+  char token[1024];          /* upstream thread: the current token (member list reads) */
 
   pthread_t thread;
   int started;

@@ -11,7 +11,9 @@
 
 #include <cjson/cJSON.h>
 
-/* 0 and *members (a cJSON array, caller frees), or NC_E*. */
-int nc_upm_fetch(const char *host, int port, int timeout_ms, cJSON **members);
+/* 0 and *members (a cJSON array, caller frees), or NC_E*. token (may be
+ * NULL) goes as the accessToken header (nacosd --auth on). */
+int nc_upm_fetch(const char *host, int port, const char *token, int timeout_ms,
+                 cJSON **members);
 
 #endif

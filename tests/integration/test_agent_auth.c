@@ -1,6 +1,7 @@
 /* The agent's identity against nacosd with auth on (issue 12): with
  * --username/--password-file it logs in over HTTP, connects and its
- * registrations reach the server (a query with an admin token sees them);
+ * registrations reach the server (a query with an admin token sees them)
+ * and its member-list reads carry the token;
  * a wrong password keeps it disconnected and says why in its log; a
  * password file others can read is refused at start. SDK gRPC requests
  * without a token are refused with Nacos's 403 "user not found!", with an
@@ -88,6 +89,12 @@ static void test_agent_logs_in_and_registers(void **st) {
   assert_non_null(tw);
   NC_TEST_WAIT(nc_tw_query_hosts(tw, "authsvc") == 1, 5000);
   nc_tw_close(tw);
+  /* its member-list read (~100 ms after connecting) carried the token */
+  usleep(500 * 1000);
+  char cmd[600];
+  snprintf(cmd, sizeof(cmd), "grep -q 'cluster/nodes from .* refused' '%s'",
+           f->srv.proc.log_path);
+  assert_int_not_equal(system(cmd), 0);
   nc_tc_close(c);
   assert_int_equal(nc_test_agent_stop(&ag), 0);
 }
