@@ -4,6 +4,8 @@
  * table below; shuts down cleanly on
  * SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level). */
 #include "cluster.h"
+#include "nc_auth.h"
+#include "nc_auth_grpc.h"
 #include "distro.h"
 #include "config_service.h"
 #include "config_sync.h"
@@ -40,6 +42,7 @@ typedef struct app {
   nc_distro *distro;
   nc_cfg_sync *cfgsync;
   nc_shttp *http;
+  nc_auth *auth;
   int ports[3]; /* http, grpc, cluster */
 } app;
 
@@ -105,6 +108,28 @@ static int core_start(app *a) { return nc_srv_start(a->srv, &a->ports[1], &a->po
 static void core_stop(app *a) { nc_srv_shutdown(a->srv); } /* drops every connection first */
 static void core_free(app *a) { nc_srv_free(a->srv); }
 static void core_stats(app *a, nc_metrics_text *t) { nc_srv_render_metrics(a->srv, t); }
+
+/* Users, tokens and permissions: the core asks it about every SDK request
+ * (nc_auth_grpc), the HTTP routes about every call. */
+static int auth_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  nc_auth_opts o = {
+      .enabled = strcasecmp(c->auth, "off") != 0,
+      .data_dir = c->data_dir,
+      .secret_file = c->auth_secret_file,
+      .cluster = c->cluster_conf || c->members,
+      .admin_password_file = c->admin_password_file,
+      .token_ttl_s = c->auth_token_ttl,
+  };
+  if (!o.enabled)
+    nc_warn("auth: OFF (--auth off): anyone who can reach a port can read and change every "
+            "config and service; for development only");
+  int rc = nc_auth_new(&a->loop, &o, &a->auth);
+  if (!rc && o.enabled)
+    nc_srv_set_auth(a->srv, nc_auth_grpc_check, a->auth);
+  return rc;
+}
+static void auth_free(app *a) { nc_auth_free(a->auth); }
 
 static int naming_init(app *a) {
   const nc_server_cfg *c = a->cfg;
@@ -231,7 +256,7 @@ static void status_note(void *ud, char *buf, size_t cap) {
 }
 static int http_start(app *a) {
   nc_shttp_opts ho = {.bind = a->cfg->bind, .port = (int)a->cfg->port, .render = render_all,
-                      .ud = a, .cluster = a->cluster, .note = status_note};
+                      .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth};
   int rc = nc_shttp_start(&a->loop, a->srv, &ho, &a->http);
   if (!rc)
     a->ports[0] = nc_shttp_port(a->http);
@@ -253,6 +278,7 @@ typedef struct module {
 
 static const module modules[] = {
     {"core", core_init, core_start, core_stop, core_free, core_stats},
+    {"auth", auth_init, NULL, NULL, auth_free, NULL},
     {"naming", naming_init, NULL, NULL, naming_free, naming_stats},
     {"config", config_init, NULL, config_stop, config_free, config_stats},
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},

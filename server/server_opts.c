@@ -121,6 +121,17 @@ static const nc_opt opts[] = {
      "page a snapshot served to a starting nacos-c peer in chunks of about this many bytes"},
     {"cluster-hold-ready-ms", NC_OPT_INT, "0", F(cluster_hold_ready_ms), 0, 86400000,
      "testing: hold readiness this long after start (SDK ServerCheck refused, readiness 503)"},
+    /* auth (server/auth) */
+    {"auth", NC_OPT_CHOICE, "on", F(auth), 0, -1,
+     "on|off (users, tokens and permissions on every SDK request and HTTP route; off is for "
+     "development only and is logged at every start)"},
+    {"auth-secret-file", NC_OPT_STR, NULL, F(auth_secret_file), 0, -1,
+     "file holding the base64 token signing secret (>= 32 bytes decoded, as Nacos's "
+     "token.secret.key); default <data-dir>/auth.secret, generated; required in a cluster"},
+    {"admin-password-file", NC_OPT_STR, NULL, F(admin_password_file), 0, -1,
+     "sets admin user nacos's password from this file's first line if it has none yet"},
+    {"auth-token-ttl", NC_OPT_INT, "18000", F(auth_token_ttl), 1, 31536000,
+     "access token lifetime in seconds"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 

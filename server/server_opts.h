@@ -41,6 +41,10 @@ typedef struct nc_server_cfg {
   /* Distro (server/cluster/distro.h) */
   long distro_delay_ms, distro_retry_ms, distro_verify_ms, distro_expire_ms, distro_grace_ms;
   long distro_chunk_bytes;
+  /* auth (server/auth/nc_auth.h): "on"/"off", secret and admin password
+   * files, token lifetime */
+  char *auth, *auth_secret_file, *admin_password_file;
+  long auth_token_ttl;
 } nc_server_cfg;
 
 /* Parses argv into cfg (see nc_opts_parse for the return values) and
