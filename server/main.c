@@ -113,7 +113,11 @@ static void core_stats(app *a, nc_metrics_text *t) { nc_srv_render_metrics(a->sr
  * (nc_auth_grpc), the HTTP routes about every call. */
 static int auth_init(app *a) {
   const nc_server_cfg *c = a->cfg;
+  /* On a cluster's PostgreSQL the users are the cluster's (after config:
+   * its schema created the tables). */
+  int shared = a->config && strcmp(nc_config_store_name(a->config), "postgresql") == 0;
   nc_auth_opts o = {
+      .db_url = shared ? (c->db_url ? c->db_url : "") : NULL,
       .enabled = strcasecmp(c->auth, "off") != 0,
       .data_dir = c->data_dir,
       .secret_file = c->auth_secret_file,
@@ -278,9 +282,9 @@ typedef struct module {
 
 static const module modules[] = {
     {"core", core_init, core_start, core_stop, core_free, core_stats},
-    {"auth", auth_init, NULL, NULL, auth_free, NULL},
     {"naming", naming_init, NULL, NULL, naming_free, naming_stats},
     {"config", config_init, NULL, config_stop, config_free, config_stats},
+    {"auth", auth_init, NULL, NULL, auth_free, NULL},
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
     {"distro", distro_init, distro_start, distro_stop, distro_free, distro_stats},
     {"cfgsync", cfgsync_init, NULL, cfgsync_stop, cfgsync_free, cfgsync_stats},

@@ -35,9 +35,17 @@ struct nc_auth {
   nc_auth_store *store;
   table users, roles, perms;
   char dummy_hash[NC_AUTH_HASH_MAX]; /* verified for unknown users: same cost */
-  int pending; /* logins on the thread pool */
+  int pending; /* logins and reloads on the thread pool */
   int dying;   /* nc_auth_free ran while logins were pending */
+  /* A shared store (PostgreSQL): other nodes change the tables, so they are
+   * reloaded every NC_AUTH_RELOAD_MS on the thread pool. */
+  char *db_url;
+  uv_timer_t *reload_timer;
+  int reloading;
+  uint64_t write_gen; /* bumped by every write here */
 };
+
+#define NC_AUTH_RELOAD_MS 5000
 
 const char *nc_auth_result_msg(nc_auth_result r) {
   switch (r) {
@@ -232,6 +240,93 @@ static int apply_admin_password_file(nc_auth *a, const char *path) {
   return rc;
 }
 
+/* ---- reload of a shared store ---- */
+
+typedef struct reload_job {
+  uv_work_t work;
+  nc_auth *a;
+  table users, roles, perms;
+  uint64_t gen;
+  int rc;
+} reload_job;
+
+static void rl_user(void *ud, const char *name, const char *hash) {
+  reload_job *j = ud;
+  if (!j->rc && table_add(&j->users, name, hash, NULL))
+    j->rc = NC_ENOMEM;
+}
+static void rl_role(void *ud, const char *user, const char *role) {
+  reload_job *j = ud;
+  if (!j->rc && table_add(&j->roles, user, role, NULL))
+    j->rc = NC_ENOMEM;
+}
+static void rl_perm(void *ud, const char *role, const char *res, const char *act) {
+  reload_job *j = ud;
+  if (!j->rc && table_add(&j->perms, role, res, act))
+    j->rc = NC_ENOMEM;
+}
+
+/* Thread pool: the rows as the database has them now. */
+static void rl_work(uv_work_t *w) {
+  reload_job *j = w->data;
+  nc_auth_store_rows rows = {rl_user, rl_role, rl_perm, j};
+  int rc = nc_auth_store_load_fresh(j->a->db_url, &rows);
+  if (rc)
+    j->rc = rc;
+}
+
+static void auth_destroy(nc_auth *a);
+
+/* Loop thread: swap in what was read, unless this node wrote meanwhile
+ * (then the next reload brings both). */
+static void rl_after(uv_work_t *w, int status) {
+  reload_job *j = w->data;
+  nc_auth *a = j->a;
+  a->pending--;
+  a->reloading = 0;
+  if (!a->dying && status == 0 && j->rc == 0 && j->gen == a->write_gen) {
+    table t;
+    t = a->users, a->users = j->users, j->users = t;
+    t = a->roles, a->roles = j->roles, j->roles = t;
+    t = a->perms, a->perms = j->perms, j->perms = t;
+  }
+  table_free(&j->users);
+  table_free(&j->roles);
+  table_free(&j->perms);
+  free(j);
+  if (a->dying && !a->pending)
+    auth_destroy(a);
+}
+
+static void on_reload_timer(uv_timer_t *t) {
+  nc_auth *a = t->data;
+  if (a->reloading || a->dying)
+    return;
+  reload_job *j = calloc(1, sizeof(*j));
+  if (!j)
+    return;
+  j->a = a;
+  j->gen = a->write_gen;
+  j->work.data = j;
+  if (uv_queue_work(a->loop, &j->work, rl_work, rl_after) != 0) {
+    free(j);
+    return;
+  }
+  a->reloading = 1;
+  a->pending++;
+}
+
+static int reload_start(nc_auth *a) {
+  if (!(a->reload_timer = calloc(1, sizeof(*a->reload_timer))))
+    return NC_ENOMEM;
+  uv_timer_init(a->loop, a->reload_timer);
+  a->reload_timer->data = a;
+  uv_timer_start(a->reload_timer, on_reload_timer, NC_AUTH_RELOAD_MS, NC_AUTH_RELOAD_MS);
+  return 0;
+}
+
+static void timer_closed(uv_handle_t *h) { free(h); }
+
 int nc_auth_new(uv_loop_t *loop, const nc_auth_opts *o, nc_auth **out) {
   int rc = NC_ENOMEM;
   nc_auth *a = calloc(1, sizeof(*a));
@@ -246,8 +341,13 @@ int nc_auth_new(uv_loop_t *loop, const nc_auth_opts *o, nc_auth **out) {
   }
   if ((rc = nc_auth_crypto_init()) || (rc = load_secret(a, o)))
     goto fail;
-  if ((rc = nc_auth_store_open(o->data_dir, &a->store)))
+  if (o->db_url) {
+    if (!(a->db_url = strdup(o->db_url)) ||
+        (rc = nc_auth_store_open_pg(o->db_url, &a->store)))
+      goto fail;
+  } else if ((rc = nc_auth_store_open(o->data_dir, &a->store))) {
     goto fail;
+  }
   nc_auth_store_rows rows = {load_user, load_role, load_perm, a};
   if ((rc = nc_auth_store_load(a->store, &rows)))
     goto fail;
@@ -268,8 +368,11 @@ int nc_auth_new(uv_loop_t *loop, const nc_auth_opts *o, nc_auth **out) {
     nc_warn("auth: admin %s has no password yet: no one can log in until one is set "
             "(--admin-password-file FILE, or POST /nacos/v1/auth/users/admin from this host)",
             NC_AUTH_ADMIN_USER);
-  nc_info("auth: on (%zu users, %zu roles, %zu permissions; tokens live %lds)", a->users.n,
-          a->roles.n, a->perms.n, a->ttl);
+  nc_info("auth: on (%zu users, %zu roles, %zu permissions; tokens live %lds)%s", a->users.n,
+          a->roles.n, a->perms.n, a->ttl,
+          a->db_url ? "; users in PostgreSQL, shared by the cluster" : "");
+  if (a->db_url && (rc = reload_start(a)))
+    goto fail;
   *out = a;
   return 0;
 fail:
@@ -278,6 +381,7 @@ fail:
 }
 
 static void auth_destroy(nc_auth *a) {
+  free(a->db_url);
   table_free(&a->users);
   table_free(&a->roles);
   table_free(&a->perms);
@@ -289,6 +393,11 @@ static void auth_destroy(nc_auth *a) {
 void nc_auth_free(nc_auth *a) {
   if (!a)
     return;
+  if (a->reload_timer) {
+    uv_timer_stop(a->reload_timer);
+    uv_close((uv_handle_t *)a->reload_timer, timer_closed);
+    a->reload_timer = NULL;
+  }
   if (a->pending) {
     a->dying = 1;
     return;
@@ -435,6 +544,7 @@ static int set_password(nc_auth *a, const char *user, const char *password, int 
     return NC_EEXISTS;
   if (!create && i < 0)
     return NC_ENOTFOUND;
+  a->write_gen++; /* a reload that began before this is stale */
   if ((rc = nc_auth_hash_password(password, hash)) || (rc = nc_auth_store_put_user(a->store, user, hash)))
     return rc;
   if (i >= 0) {
@@ -470,6 +580,7 @@ int nc_auth_user_delete(nc_auth *a, const char *user) {
     return NC_EPERM; /* Nacos refuses deleting a global admin too */
   if (table_find(&a->users, user, NULL, NULL) < 0)
     return NC_ENOTFOUND;
+  a->write_gen++; /* a reload that began before this is stale */
   if ((rc = nc_auth_store_del_user(a->store, user)))
     return rc;
   table_remove(&a->users, user, NULL, NULL);
@@ -487,6 +598,7 @@ int nc_auth_role_add(nc_auth *a, const char *role, const char *user) {
     return NC_EPERM;
   if (table_find(&a->roles, user, role, NULL) >= 0)
     return NC_EEXISTS;
+  a->write_gen++; /* a reload that began before this is stale */
   if ((rc = nc_auth_store_put_role(a->store, user, role)))
     return rc;
   return table_add(&a->roles, user, role, NULL);
@@ -500,6 +612,7 @@ int nc_auth_role_delete(nc_auth *a, const char *role, const char *user) {
     return NC_EPERM;
   if (table_find(&a->roles, user, role, NULL) < 0)
     return NC_ENOTFOUND;
+  a->write_gen++; /* a reload that began before this is stale */
   if ((rc = nc_auth_store_del_role(a->store, user, role)))
     return rc;
   table_remove(&a->roles, user, role, NULL);
@@ -512,6 +625,7 @@ int nc_auth_perm_add(nc_auth *a, const char *role, const char *res, const char *
     return NC_EINVAL;
   if (table_find(&a->perms, role, res, act) >= 0)
     return NC_EEXISTS;
+  a->write_gen++; /* a reload that began before this is stale */
   if ((rc = nc_auth_store_put_perm(a->store, role, res, act)))
     return rc;
   return table_add(&a->perms, role, res, act);
@@ -523,6 +637,7 @@ int nc_auth_perm_delete(nc_auth *a, const char *role, const char *res, const cha
     return NC_EINVAL;
   if (table_find(&a->perms, role, res, act) < 0)
     return NC_ENOTFOUND;
+  a->write_gen++; /* a reload that began before this is stale */
   if ((rc = nc_auth_store_del_perm(a->store, role, res, act)))
     return rc;
   table_remove(&a->perms, role, res, act);

@@ -31,6 +31,9 @@ typedef struct nc_auth_opts {
   int cluster;                     /* 1: secret_file is required (members share it) */
   const char *admin_password_file; /* sets nacos's password when it has none; may be NULL */
   long token_ttl_s;                /* 0 = 18000 */
+  const char *db_url;              /* a cluster's PostgreSQL (--db-url): users live there,
+                                    * shared by every node and reloaded every 5 s; NULL:
+                                    * SQLite in data_dir */
 } nc_auth_opts;
 
 /* What a request's credentials come to. Messages are Nacos's. */

@@ -25,6 +25,15 @@ typedef struct nc_auth_store_rows {
 /* Opens (creating or migrating the tables) <data_dir>/config.db. Returns
  * 0, NC_EDB (with a log line), NC_ENOMEM. */
 int nc_auth_store_open(const char *data_dir, nc_auth_store **out);
+/* The same tables in a cluster's PostgreSQL (conninfo as --db-url; the
+ * config store created them: its schema 2). Every node reads and writes
+ * them; nc_auth reloads them periodically. 0, NC_EDB, NC_ENOMEM. */
+int nc_auth_store_open_pg(const char *conninfo, nc_auth_store **out);
+/* 1 for a store other nodes write too (PostgreSQL). */
+int nc_auth_store_shared(const nc_auth_store *s);
+/* Loads every row over a connection of its own (any thread: a reload on
+ * the thread pool). 0 or NC_EDB. */
+int nc_auth_store_load_fresh(const char *conninfo, const nc_auth_store_rows *rows);
 void nc_auth_store_close(nc_auth_store *s);
 
 /* Calls back every row, users first. 0 or NC_EDB. */

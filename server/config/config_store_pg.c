@@ -26,7 +26,7 @@
 
 #define MS(x) "(extract(epoch from " x ")*1000)::int8"
 #define KEY_WHERE "data_id=$1 AND group_id=$2 AND tenant_id=$3"
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 int64_t pgs_mono_ms(void) {
   struct timespec ts;
@@ -194,6 +194,19 @@ static const char create_v1[] =
     " gmt_modified timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP);"
     "CREATE UNIQUE INDEX uk_tenant_info_kptenantid ON tenant_info (kp, tenant_id);";
 
+/* Schema 2: Nacos's users, roles and permissions (the auth store's, shared
+ * by the cluster), created when absent; Nacos's PostgreSQL users table has
+ * no unique key, nacos-c adds one (an upsert needs it). */
+static const char create_v2[] =
+    "CREATE TABLE IF NOT EXISTS users (username varchar(50) NOT NULL, password varchar(500) NOT "
+    "NULL, enabled boolean NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS roles (username varchar(50) NOT NULL, role varchar(50) NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS permissions (role varchar(50) NOT NULL, resource varchar(512) NOT "
+    "NULL, action varchar(8) NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS uk_username_role ON roles (username, role);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS uk_role_permission ON permissions (role, resource, action);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS nc_users_username ON users (username);";
+
 /* nacos-c's own additions to schema 1 (also on an adopted database). */
 static const char extra_v1[] =
     "CREATE INDEX IF NOT EXISTS nc_config_info_modified ON config_info (gmt_modified);"
@@ -242,6 +255,14 @@ static int migrate(pg_store *s) {
     if (run(s, extra_v1, "schema: indexes") ||
         run(s, "INSERT INTO nc_schema(component, version) VALUES ('config', 1)", "schema: record"))
       goto out;
+    version = 1;
+  }
+  if (version < 2) {
+    if (run(s, create_v2, "schema 2: users, roles, permissions") ||
+        run(s, "UPDATE nc_schema SET version = 2, updated = now() WHERE component = 'config'",
+            "schema: record"))
+      goto out;
+    nc_info("config store: config schema %d -> 2 (users, roles, permissions)", version);
   }
   rc = run(s, "COMMIT", "schema: commit");
 out:

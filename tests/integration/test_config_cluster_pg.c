@@ -8,7 +8,7 @@
  * converges; a change written into the database behind nacos-c's back (as
  * a Java node without NOTIFY would) is found by the poll; history written
  * on one node is listed on another, and a rollback there reaches the
- * third node's listener. */
+ * third node's listener; users created on one node log in on another. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,12 +19,15 @@
 #include "nc_grpc.h"
 #include "nc_md5.h"
 #include "distro_itest.h"
+#include "auth_login.h"
+#include "http1.h"
 #include "nc_testhttp.h"
 #include "nc_testpg.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 typedef struct env {
   nc_testpg *pg;
@@ -37,15 +40,20 @@ typedef struct env {
 /* The running test's env, for the teardown. */
 static env *g_env_now;
 
-/* A cluster of n on a fresh PostgreSQL; polls every second. */
-static void env_start(env *e, int n) {
+/* A cluster of n on a fresh PostgreSQL; polls every second; more (NULL
+ * ok, at most 6) for every node. */
+static void env_start_with(env *e, int n, const char *const *more) {
   memset(e, 0, sizeof(*e));
   g_env_now = e;
   assert_int_equal(nc_testpg_start(&e->pg), 0);
   snprintf(e->url_arg, sizeof(e->url_arg), "--db-url=%s", nc_testpg_url(e->pg));
-  const char *extra[] = {e->url_arg, "--config-poll-ms=1000", "--db-timeout-ms=2000", NULL};
+  const char *extra[10] = {e->url_arg, "--config-poll-ms=1000", "--db-timeout-ms=2000"};
+  for (int i = 0; more && more[i] && i < 6; i++)
+    extra[3 + i] = more[i];
   e->c = cit_start(n, extra);
 }
+
+static void env_start(env *e, int n) { env_start_with(e, n, NULL); }
 
 static void close_clients(env *e) {
   for (int i = 0; i < e->n_clients; i++)
@@ -441,6 +449,68 @@ static void test_history_and_rollback_across_nodes(void **state) {
   env_stop(&e);
 }
 
+/* POST form to node i's HTTP port with a bearer token; the HTTP status. */
+static int http_post(const env *e, int i, const char *path, const char *form,
+                     const char *token) {
+  const nc_test_nacosd *n = nc_tcluster_node(e->c, i);
+  char req[2048], *resp = NULL, *body = NULL;
+  int len = snprintf(req, sizeof(req),
+                     "POST %s HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     path, token, strlen(form), form);
+  int status = 0;
+  if (nc_ag_http1(n->host, n->port, req, (size_t)len, 5000, &status, &resp, &body) != 0)
+    status = 0;
+  free(resp);
+  return status;
+}
+
+/* Users on a cluster's PostgreSQL are the cluster's: one created on A logs
+ * in on B (B reloads the tables every 5 s). */
+static void test_users_are_shared_by_the_cluster(void **state) {
+  (void)state;
+  NC_TESTPG_SKIP_IF_UNAVAILABLE();
+  char dir[64], secret[128], pw[128], sa[160], pa[160];
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  snprintf(secret, sizeof(secret), "%s/secret", dir);
+  snprintf(pw, sizeof(pw), "%s/admin.pw", dir);
+  FILE *f = fopen(secret, "w");
+  fputs("bmFjb3MtYy1jbHVzdGVyLXRlc3Qtc2VjcmV0LWtleS0zMmJ5dGVz\n", f);
+  fclose(f);
+  f = fopen(pw, "w");
+  fputs("Cluster-Adm1n\n", f);
+  fclose(f);
+  chmod(secret, 0600);
+  chmod(pw, 0600);
+  snprintf(sa, sizeof(sa), "--auth-secret-file=%s", secret);
+  snprintf(pa, sizeof(pa), "--admin-password-file=%s", pw);
+  const char *more[] = {"--auth", "on", sa, pa, NULL};
+  env e;
+  env_start_with(&e, 2, more);
+  const nc_test_nacosd *a = nc_tcluster_node(e.c, 0), *b = nc_tcluster_node(e.c, 1);
+  nc_ag_login l;
+  assert_int_equal(nc_ag_login_http(a->host, a->port, "nacos", "Cluster-Adm1n", 5000, &l), 0);
+  assert_int_equal(http_post(&e, 0, "/nacos/v1/auth/users", "username=bob&password=B0b-pass",
+                             l.token),
+                   200);
+  long long took = -1;
+  nc_ag_login lb;
+  NC_TEST_POLL(nc_ag_login_http(b->host, b->port, "bob", "B0b-pass", 3000, &lb) == 0, 15000,
+               took);
+  fprintf(stderr, "user created on A logs in on B after %lld ms\n", took);
+  assert_true(took >= 0);
+  /* A's token is good on B: one secret */
+  nc_tw_opts o = {.module = "config", .access_token = l.token};
+  nc_tw *tb = NULL;
+  assert_int_equal(nc_tw_connect(g_env, b->target, &o, &tb), 0);
+  nc_tw_reply r = nc_tw_config_publish(tb, "auth.key", "DEFAULT_GROUP", NULL, "v", NULL);
+  assert_true(nc_tw_ok(&r));
+  nc_tw_close(tb);
+  env_stop(&e);
+  nc_test_rmtree(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_publish_reaches_listeners_on_every_node, teardown),
@@ -450,6 +520,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_frozen_node_converges, teardown),
       cmocka_unit_test_teardown(test_change_behind_our_back_found_by_poll, teardown),
       cmocka_unit_test_teardown(test_history_and_rollback_across_nodes, teardown),
+      cmocka_unit_test_teardown(test_users_are_shared_by_the_cluster, teardown),
   };
   DIT_MAIN(tests);
 }

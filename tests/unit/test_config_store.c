@@ -509,7 +509,7 @@ static void test_pg_newer_schema_refused(void **state) {
   assert_int_equal(nc_testpg_sql(g_pg, "UPDATE nc_schema SET version=99", NULL, 0), 0);
   assert_int_equal(open_store(f, 3), NC_EINVAL);
   assert_null(f->st);
-  assert_int_equal(nc_testpg_sql(g_pg, "UPDATE nc_schema SET version=1", NULL, 0), 0);
+  assert_int_equal(nc_testpg_sql(g_pg, "UPDATE nc_schema SET version=2", NULL, 0), 0);
   assert_int_equal(open_store(f, 3), 0);
 }
 
@@ -537,7 +537,11 @@ static void test_pg_adopts_a_nacos_database(void **state) {
   assert_int_equal(nc_testpg_sql(g_pg, "SELECT version FROM nc_schema WHERE component='config'", v,
                                  sizeof(v)),
                    0);
-  assert_string_equal(v, "1");
+  assert_string_equal(v, "2"); /* adopted as 1, then migrated: users/roles/permissions */
+  assert_int_equal(nc_testpg_sql(g_pg, "SELECT to_regclass('permissions') IS NOT NULL", v,
+                                 sizeof(v)),
+                   0);
+  assert_string_equal(v, "t");
   assert_int_equal(put(f, "java.yaml", "DEFAULT_GROUP", "", "from nacos-c", NULL, 1), 0);
 }
 
