@@ -4,8 +4,9 @@
 The seeds are real messages as the SDKs and nacos-c's own programs send them:
 Payloads of the Nacos gRPC requests (bodies as nacos-sdk-go 2.x sends them),
 HTTP/1.1 requests of the server's API, agent socket lines, an agent cache
-file and server HTTP/2 frames. Regression inputs (files named crash-*) are
-not made here: they are kept as found."""
+file and server HTTP/2 frames. Not made here, kept as they are: h2/captured_*
+(recorded from a real nacosd by capture_h2.py) and regression inputs (files
+named crash-*, as a fuzzer found them)."""
 import json
 import os
 import struct
