@@ -106,6 +106,11 @@ def dispatch():
         "health_check": payload("HealthCheckRequest", {"headers": {}, "requestId": "13"}),
         "server_check": payload("ServerCheckRequest", {"headers": {}, "requestId": "14"}),
         "body_not_object": payload("InstanceRequest", "[1,2]"),
+        # issue 12: weight 1e999 was pushed as null; ports out of range
+        "instance_bad_numbers": payload("InstanceRequest", '{"namespace":"public",'
+                                        '"groupName":"DEFAULT_GROUP","serviceName":"demo.svc",'
+                                        '"type":"registerInstance","instance":{"ip":"10.0.0.5",'
+                                        '"port":1e20,"weight":1e999,"ephemeral":true}}'),
         "no_body": payload("ConfigQueryRequest", None),
         "unknown_type": payload("NoSuchRequest", {}),
     }
@@ -244,6 +249,11 @@ def agent_lines():
                                 group="DEFAULT_GROUP", dataId="app.properties", historyId=3),
         "malformed": "{\"id\":1,\"op\":\n[1,2]\n{\"op\":5}\n{\"id\":{},\"op\":\"x\"}\n",
         "unknown_op": line(id=18, op="naming.frobnicate"),
+        # issue 12: a float port was converted to int (undefined behaviour), weight 1e999
+        "bad_numbers": '{"id":19,"op":"naming.register","service":"a","ip":"1.2.3.4",'
+                       '"port":1e20}\n{"id":20,"op":"naming.register","service":"a",'
+                       '"ip":"1.2.3.4","port":80,"weight":1e999}\n{"id":21,'
+                       '"op":"naming.deregister","service":"a","ip":"1.2.3.4","port":-1e300}\n',
     }
     for name, l in seeds.items():
         write("agent", name, l)
