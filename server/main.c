@@ -212,6 +212,17 @@ static int cluster_init(app *a) {
       .fail_threshold = (int)c->cluster_fail_threshold,
       .hold_ready_ms = (int)c->cluster_hold_ready_ms,
   };
+  /* Members prove themselves on the cluster port: an explicit identity (a
+   * Java Nacos in the cluster: its nacos.core.auth.server.identity.key/value),
+   * else one derived from the shared auth secret; none with auth off. */
+  char ident[96];
+  if (c->server_identity_key && *c->server_identity_key) {
+    o.identity_key = c->server_identity_key;
+    o.identity_value = c->server_identity_value ? c->server_identity_value : "";
+  } else if (nc_auth_peer_identity(a->auth, ident, sizeof(ident)) == 0) {
+    o.identity_key = "serverIdentity";
+    o.identity_value = ident;
+  }
   return nc_cluster_new(&a->loop, a->srv, &o, &a->cluster);
 }
 static int cluster_start(app *a) { return nc_cluster_start(a->cluster); }

@@ -96,6 +96,11 @@ static const nc_opt opts[] = {
     {"advertise-ip", NC_OPT_STR, NULL, F(advertise_ip), 0, -1,
      "this node's address as the member list names it (default: first non-loopback IPv4 of "
      "an UP interface, else 127.0.0.1)"},
+    {"server-identity-key", NC_OPT_STR, NULL, F(server_identity_key), 0, -1,
+     "header every request between members carries (Nacos's server identity); unset: "
+     "'serverIdentity' with a value derived from --auth-secret-file (none with --auth off)"},
+    {"server-identity-value", NC_OPT_STR, NULL, F(server_identity_value), 0, -1,
+     "its value; the cluster port refuses requests without it"},
     {"cluster-report-ms", NC_OPT_INT, "2000", F(cluster_report_ms), 50, 600000,
      "MemberReportRequest to one peer, round-robin, this often"},
     {"cluster-unhealthy-report-ms", NC_OPT_INT, "5000", F(cluster_unhealthy_report_ms), 50,

@@ -36,6 +36,7 @@ typedef struct nc_server_cfg {
   /* cluster (server/cluster/cluster.h): member list, self address, report
    * timing; hold_ready_ms is a test hook (readiness held that long) */
   char *cluster_conf, *members, *advertise_ip;
+  char *server_identity_key, *server_identity_value; /* peer identity on the cluster port */
   long cluster_report_ms, cluster_unhealthy_report_ms, cluster_request_timeout_ms;
   long cluster_fail_threshold, cluster_hold_ready_ms;
   /* Distro (server/cluster/distro.h) */

@@ -28,6 +28,8 @@ struct nc_wc {
   void *ud;
   pthread_mutex_t mu;
   char *token; /* under mu: the accessToken header, NULL = none */
+  nc_kv hdr[4]; /* fixed headers of every request (nc_wc_opts.headers) */
+  size_t n_hdr;
   int ready;  /* connect returned it to the caller */
   int closed; /* the stream ended */
   int close_status;
@@ -105,7 +107,8 @@ static void on_stream_closed(void *ud, int status) {
 
 /* ---- requests --------------------------------------------------------- */
 
-/* The request as a Payload, with the accessToken header when one is set. */
+/* The request as a Payload, with the fixed headers and the accessToken
+ * header when one is set. */
 static int encode_req(nc_wc *wc, const char *type, const cJSON *body, uint8_t **out,
                       size_t *len) {
   pthread_mutex_lock(&wc->mu);
@@ -114,13 +117,18 @@ static int encode_req(nc_wc *wc, const char *type, const cJSON *body, uint8_t **
   pthread_mutex_unlock(&wc->mu);
   if (had && !tok)
     return NC_ENOMEM;
-  if (!tok)
+  if (!tok && !wc->n_hdr)
     return nc_payload_encode_json(type, wc->client_ip, body, out, len);
   char *json = cJSON_PrintUnformatted(body);
   int rc = NC_ENOMEM;
   if (json) {
-    nc_kv h = {.key = (char *)"accessToken", .value = tok};
-    rc = nc_payload_encode(type, wc->client_ip, &h, 1, json, strlen(json), out, len);
+    nc_kv h[5];
+    size_t n = 0;
+    for (; n < wc->n_hdr; n++)
+      h[n] = wc->hdr[n];
+    if (tok)
+      h[n++] = (nc_kv){.key = (char *)"accessToken", .value = tok};
+    rc = nc_payload_encode(type, wc->client_ip, h, n, json, strlen(json), out, len);
   }
   free(json);
   free(tok);
@@ -346,6 +354,17 @@ int nc_wc_connect(nc_gcli_env *env, const nc_wc_opts *opts, nc_wc_push_cb on_pus
     rc = NC_ENOMEM;
     goto fail;
   }
+  for (size_t i = 0; opts->headers && opts->headers[2 * i] && opts->headers[2 * i + 1]; i++) {
+    if (wc->n_hdr == sizeof(wc->hdr) / sizeof(wc->hdr[0])) {
+      rc = NC_EINVAL;
+      goto fail;
+    }
+    nc_kv *h = &wc->hdr[wc->n_hdr++];
+    if (!(h->key = strdup(opts->headers[2 * i])) || !(h->value = strdup(opts->headers[2 * i + 1]))) {
+      rc = NC_ENOMEM;
+      goto fail;
+    }
+  }
   long long deadline = now_ms() + wc->timeout_ms;
   nc_gcli_opts go = {.connect_timeout_ms = wc->timeout_ms};
   if ((rc = nc_gcli_new(env, opts->target, &go, &wc->c)) != 0)
@@ -381,6 +400,10 @@ void nc_wc_close(nc_wc *wc) {
   free(wc->conn_id);
   free(wc->client_ip);
   free(wc->token);
+  for (size_t i = 0; i < wc->n_hdr; i++) {
+    free(wc->hdr[i].key);
+    free(wc->hdr[i].value);
+  }
   pthread_mutex_destroy(&wc->mu);
   free(wc);
 }

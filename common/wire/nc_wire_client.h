@@ -27,6 +27,9 @@ typedef struct nc_wc_opts {
   const char *const *labels;  /* extra labels: key, value, ..., NULL; may be NULL */
   const char *access_token;   /* sent as the accessToken Metadata header on every request
                                * (nacosd with --auth on), as the SDKs do; NULL = none */
+  const char *const *headers; /* more Metadata headers for every request after the
+                               * handshake: key, value, ..., NULL (a peer's server
+                               * identity); copied; may be NULL */
   int not_ready_fails_fast;   /* 1: a server still starting (ServerCheck errorCode 300, a
                                * cluster node before its snapshot) fails the connect at once
                                * with NC_ESTATE, so a caller with other servers moves on;

@@ -406,6 +406,21 @@ void nc_auth_free(nc_auth *a) {
 }
 
 int nc_auth_enabled(const nc_auth *a) { return a && a->enabled; }
+
+int nc_auth_peer_identity(const nc_auth *a, char *out, size_t cap) {
+  static const char label[] = "nacos-c server identity";
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  if (!nc_auth_enabled(a) || cap < sodium_base64_ENCODED_LEN(sizeof(mac),
+                                                             sodium_base64_VARIANT_ORIGINAL))
+    return NC_ESTATE;
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, a->key, a->key_len);
+  crypto_auth_hmacsha256_update(&st, (const unsigned char *)label, sizeof(label) - 1);
+  crypto_auth_hmacsha256_final(&st, mac);
+  sodium_bin2base64(out, cap, mac, sizeof(mac), sodium_base64_VARIANT_ORIGINAL);
+  sodium_memzero(mac, sizeof(mac));
+  return 0;
+}
 long nc_auth_token_ttl(const nc_auth *a) { return a->ttl; }
 int nc_auth_admin_ready(const nc_auth *a) {
   return table_find(&a->users, NC_AUTH_ADMIN_USER, NULL, NULL) >= 0;

@@ -55,6 +55,10 @@ int nc_auth_new(uv_loop_t *loop, const nc_auth_opts *opts, nc_auth **out);
 void nc_auth_free(nc_auth *a);
 
 int nc_auth_enabled(const nc_auth *a);
+/* The cluster's peer identity derived from the shared secret (base64 of
+ * HMAC-SHA256(secret, "nacos-c server identity")): the same on every member
+ * without more configuration. 0, or NC_ESTATE when auth is off. */
+int nc_auth_peer_identity(const nc_auth *a, char *out, size_t cap);
 long nc_auth_token_ttl(const nc_auth *a);
 /* 1 once the admin has a password. */
 int nc_auth_admin_ready(const nc_auth *a);

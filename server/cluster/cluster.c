@@ -105,6 +105,20 @@ out:
 
 static int serve_gate(void *ud) { return nc_cluster_ready(ud, NULL, 0); }
 
+/* The cluster port: the request names this cluster's identity. Compared
+ * in constant time (length leaks nothing useful: the value is fixed). */
+static int identity_ok(void *ud, const nc_msg *m) {
+  nc_cluster *cl = ud;
+  const char *v = nc_msg_header(m, cl->identity[0]);
+  const char *want = cl->identity[1];
+  if (!v || strlen(v) != strlen(want))
+    return 0;
+  unsigned char d = 0;
+  for (size_t i = 0; want[i]; i++)
+    d |= (unsigned char)(v[i] ^ want[i]);
+  return d == 0;
+}
+
 int nc_cluster_new(uv_loop_t *loop, nc_srv *srv, const nc_cluster_opts *opts, nc_cluster **out) {
   nc_cluster *cl = calloc(1, sizeof(*cl));
   int rc = NC_ENOMEM;
@@ -125,6 +139,11 @@ int nc_cluster_new(uv_loop_t *loop, nc_srv *srv, const nc_cluster_opts *opts, nc
   rc = load_members(cl);
   /* the strings are the caller's: none is kept beyond load_members */
   cl->o.cluster_conf = cl->o.members = cl->o.advertise_ip = NULL;
+  cl->o.identity_key = cl->o.identity_value = NULL;
+  if (!rc && opts->identity_key && *opts->identity_key &&
+      (!(cl->identity[0] = strdup(opts->identity_key)) ||
+       !(cl->identity[1] = strdup(opts->identity_value ? opts->identity_value : ""))))
+    rc = NC_ENOMEM;
   if (rc != 0)
     goto fail;
   if (!(cl->info_buf = calloc(cl->n, sizeof(*cl->info_buf))) ||
@@ -135,6 +154,8 @@ int nc_cluster_new(uv_loop_t *loop, nc_srv *srv, const nc_cluster_opts *opts, nc
   if ((rc = nc_cl_report_init(cl)) != 0)
     goto fail;
   nc_srv_set_serve_gate(srv, serve_gate, cl);
+  if (cl->identity[0])
+    nc_srv_set_peer_check(srv, identity_ok, cl);
   *out = cl;
   return 0;
 fail:
@@ -210,6 +231,8 @@ void nc_cluster_free(nc_cluster *cl) {
   free(cl->members);
   free(cl->listeners);
   free(cl->info_buf);
+  free(cl->identity[0]);
+  free(cl->identity[1]);
   while (cl->holds) {
     struct nc_cluster_hold *h = cl->holds;
     cl->holds = h->next;

@@ -44,6 +44,11 @@ typedef struct nc_cluster_opts {
   int request_timeout_ms;   /* cluster requests; 0 = 3000 */
   int fail_threshold;       /* > this many consecutive failures: DOWN; 0 = 3 */
   int hold_ready_ms;        /* testing: readiness held this long after start; 0 = none */
+  /* Peer identity (Nacos's server identity): every request to a peer carries
+   * the Metadata header identity_key: identity_value, and the cluster port
+   * refuses requests without it (403). NULL key: no identity (auth off).
+   * Copied. */
+  const char *identity_key, *identity_value;
 } nc_cluster_opts;
 
 /* Parses the member list and finds self (start-up fails with a clear

@@ -89,6 +89,7 @@ static void *peer_main(void *arg) {
       .timeout_ms = cl->o.request_timeout_ms,
       .source = "cluster",
       .labels = labels,
+      .headers = cl->identity[0] ? (const char *const *)cl->identity : NULL,
   };
   int backoff = BACKOFF_MIN_MS;
   pthread_mutex_lock(&p->mu);

@@ -179,6 +179,11 @@ void nc_srv_set_auth(nc_srv *srv, nc_srv_auth_fn fn, void *ud) {
   srv->auth_ud = ud;
 }
 
+void nc_srv_set_peer_check(nc_srv *srv, nc_srv_peer_fn fn, void *ud) {
+  srv->peer_check = fn;
+  srv->peer_check_ud = ud;
+}
+
 static void server_check(nc_srv *srv, nc_gsrv_ev *ev, const char *pk) {
   /* Not ready (cluster.h readiness): SDKs take 300 as "try another
    * server"; peers on the cluster port are always answered. */
@@ -223,6 +228,12 @@ void nc_srv_dispatch_unary(nc_srv *srv, nc_gsrv_ev *ev) {
   nc_handler *h = nc_strmap_get(srv->handlers, m->type);
   nc_peer *p = nc_cm_peer(srv, pk, ev->peer, 0);
   const char *cid = p && p->conn ? p->conn->id : NULL;
+  /* The cluster port serves members only: they prove it with the server
+   * identity header (Nacos's serverIdentity) on every request. */
+  if (cluster_port && srv->peer_check && !srv->peer_check(srv->peer_check_ud, m)) {
+    refuse(srv, ev->call, cid, m->type, 403, "server identity required");
+    goto out;
+  }
   /* A cluster-only type on the SDK port is answered as if unknown: SDK
    * clients must not learn the peer protocol from it. */
   if (!h || ((h->def.flags & NC_H_CLUSTER) && !cluster_port)) {

@@ -89,6 +89,12 @@ int nc_srv_register_handlers(nc_srv *srv, const nc_handler_def *tab, size_t n, v
  * Cluster-port requests are not checked here. fn NULL = no check. */
 typedef int (*nc_srv_auth_fn)(void *ud, const nc_msg *req, unsigned flags, const char **msg);
 void nc_srv_set_auth(nc_srv *srv, nc_srv_auth_fn fn, void *ud);
+/* Peer identity (cluster.h): every request on the cluster port except
+ * ServerCheckRequest is served only when fn(ud, req) returns 1; else an
+ * ErrorResponse 403 "server identity required" and a log line. NULL fn:
+ * no check (auth off). */
+typedef int (*nc_srv_peer_fn)(void *ud, const nc_msg *req);
+void nc_srv_set_peer_check(nc_srv *srv, nc_srv_peer_fn fn, void *ud);
 
 nc_conn *nc_req_conn(nc_req *r);       /* the registered connection; may be gone (NULL) for deferred replies */
 const char *nc_req_conn_id(const nc_req *r);

@@ -8,7 +8,8 @@
  * converges; a change written into the database behind nacos-c's back (as
  * a Java node without NOTIFY would) is found by the poll; history written
  * on one node is listed on another, and a rollback there reaches the
- * third node's listener; users created on one node log in on another. */
+ * third node's listener; users created on one node log in on another, and
+ * with auth on the cluster port serves members only (server identity). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -507,6 +508,22 @@ static void test_users_are_shared_by_the_cluster(void **state) {
   nc_tw_reply r = nc_tw_config_publish(tb, "auth.key", "DEFAULT_GROUP", NULL, "v", NULL);
   assert_true(nc_tw_ok(&r));
   nc_tw_close(tb);
+  /* the members know each other (their reports carry the identity derived
+   * from the shared secret) ... */
+  NC_TEST_WAIT(nc_tcluster_metric(e.c, 0, "nacosd_cluster_reports_received_total") >= 1 &&
+                   nc_tcluster_metric(e.c, 1, "nacosd_cluster_reports_received_total") >= 1,
+               10000);
+  /* ... and anyone else on the cluster port is refused */
+  char ctarget[80];
+  snprintf(ctarget, sizeof(ctarget), "%s:%d", a->host, a->cluster_port);
+  nc_tw *intruder = NULL;
+  assert_int_equal(nc_tw_connect(g_env, ctarget, NULL, &intruder), 0);
+  cJSON *body = cJSON_Parse("{\"headers\":{},\"module\":\"core\",\"node\":{\"ip\":\"10.6.6.6\","
+                            "\"port\":8848,\"state\":\"UP\"}}");
+  r = nc_tw_call_reply(intruder, "MemberReportRequest", body);
+  assert_int_equal(r.error_code, 403);
+  assert_non_null(strstr(r.message, "server identity"));
+  nc_tw_close(intruder);
   env_stop(&e);
   nc_test_rmtree(dir);
 }

@@ -65,6 +65,7 @@ struct nc_cluster {
   uv_loop_t *loop;
   nc_srv *srv;
   nc_cluster_opts o;
+  char *identity[3]; /* key, value, NULL: the peers' nc_wc headers; key NULL = none */
   int standalone;
   char self[300];
   nc_cmember **members; /* sorted by address; self included */

@@ -94,6 +94,8 @@ struct nc_srv {
   size_t n_cluster; /* registered connections of the cluster port */
   nc_srv_auth_fn auth; /* nc_srv_set_auth */
   void *auth_ud;
+  nc_srv_peer_fn peer_check; /* nc_srv_set_peer_check */
+  void *peer_check_ud;
   int (*serve_gate)(void *ud); /* nc_srv_set_serve_gate */
   void *serve_gate_ud;
   /* srv_loader.c: shed SDK connections down to load_target (-1 = none) */
