@@ -100,7 +100,9 @@ static int spawn_node(bench *b, int i) {
                   port,        "--grpc-port", gport,       "--cluster-port",
                   cport,       "--members",   b->members,  "--advertise-ip",
                   "127.0.0.1", "--data-dir",  data,        "--port-file",
-                  pf,          "--log-level", "warn",      NULL};
+                  pf,          "--log-level", "warn",      "--max-connections-per-ip",
+                  "0", /* the load's 3000 connections all come from 127.0.0.1 */
+                  NULL};
   if ((n->pid = nc_bench_spawn(argv, log)) <= 0 ||
       nc_bench_port_file(pf, "grpc_port", 10000, n->pid) != n->gport) {
     fprintf(stderr, "bench: node %d did not start (log %s)\n", i, log);

@@ -175,8 +175,10 @@ int main(int argc, char **argv) {
     char data[128], th[16];
     snprintf(data, sizeof(data), "%s/data", dir);
     snprintf(th, sizeof(th), "%d", server_threads);
+    /* every subscriber connects from 127.0.0.1: no per-address cap */
     const char *extra[] = {"--data-dir",     data, "--push-merge-ms", "0", "--grpc-threads", th,
-                           send_thread ? "--send-thread=true" : "--send-thread=false", NULL};
+                           send_thread ? "--send-thread=true" : "--send-thread=false",
+                           "--max-connections-per-ip", "0", NULL};
     if ((pid = nc_bench_start_nacosd(nacosd, dir, extra, target, sizeof(target), &http_port)) <= 0)
       return 1;
     spawned = 1;

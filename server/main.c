@@ -101,6 +101,9 @@ static int core_init(app *a) {
       .probe_timeout_ms = (int)c->probe_timeout_ms,
       .send_thread = c->send_thread,
       .max_connections = (int)c->max_connections,
+      .setup_timeout_ms = (int)c->connection_setup_timeout_ms,
+      .max_pending_streams = (int)c->max_pending_streams_per_conn,
+      .max_conns_per_ip = (int)c->max_connections_per_ip,
   };
   return nc_srv_new(&a->loop, &so, &a->srv);
 }

@@ -38,6 +38,15 @@ static const nc_opt opts[] = {
     {"max-connections", NC_OPT_INT, "0", F(max_connections), 0, 10000000,
      "refuse SDK connection setups beyond this many (cluster peers exempt); 0 = unlimited"},
     /* per-client bounds (issue 12): 0 = unlimited */
+    {"connection-setup-timeout-ms", NC_OPT_INT, "10000", F(connection_setup_timeout_ms), 0,
+     86400000, "close a gRPC stream that sent no ConnectionSetupRequest within this time (0 = "
+               "never)"},
+    {"max-pending-streams-per-conn", NC_OPT_INT, "8", F(max_pending_streams_per_conn), 0,
+     1000000, "gRPC streams one TCP connection may hold open without a ConnectionSetupRequest; "
+              "more are closed at once (0 = unlimited)"},
+    {"max-connections-per-ip", NC_OPT_INT, "1000", F(max_connections_per_ip), 0, 10000000,
+     "refuse SDK connection setups from an address that holds this many (cluster peers exempt; "
+     "0 = unlimited)"},
     {"instance-metadata-max-keys", NC_OPT_INT, "128", F(instance_metadata_max_keys), 0, 1000000,
      "refuse an instance registration whose metadata has more keys (0 = unlimited)"},
     {"instance-metadata-max-bytes", NC_OPT_INT, "32768", F(instance_metadata_max_bytes), 0,

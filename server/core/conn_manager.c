@@ -8,11 +8,35 @@
 #include "nc_json.h"
 #include "nc_log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PEER_EXPIRE_MS 30000 /* a ServerCheck without a stream is forgotten */
+
+size_t nc_cm_count(const nc_strmap *m, const char *key) {
+  return (size_t)(uintptr_t)nc_strmap_get(m, key);
+}
+
+size_t nc_cm_count_adj(nc_strmap *m, const char *key, long d) {
+  size_t n = nc_cm_count(m, key);
+  size_t v = d < 0 && (size_t)-d > n ? 0 : (size_t)((long)n + d);
+  if (v == 0)
+    nc_strmap_del(m, key);
+  else if (nc_strmap_put(m, key, (void *)(uintptr_t)v, NULL) != 0)
+    return n;
+  return v;
+}
+
+void nc_cm_stream_unpend(nc_srv *srv, nc_stream *s) {
+  if (s->pending) {
+    nc_cm_count_adj(srv->pending_streams, s->peer_key, -1);
+    s->pending = 0;
+  }
+}
+
+int nc_cm_log_this(uint64_t n) { return n && (n & (n - 1)) == 0; }
 
 /* ---- accessors ---- */
 const char *nc_conn_id(const nc_conn *c) { return c->id; }
@@ -155,10 +179,21 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
             nc_srv_sdk_conn_count(srv), srv->o.max_connections);
     return NC_EBUSY;
   }
-  nc_conn *c = calloc(1, sizeof(*c));
   char ip[96];
   int port;
   split_peer(peer, ip, sizeof(ip), &port);
+  /* Per source address (the transport's, not the clientIp it claims), so
+   * one host cannot take every slot of --max-connections. */
+  if (srv->o.max_conns_per_ip > 0 && !cluster &&
+      nc_cm_count(srv->conns_by_ip, ip) >= (size_t)srv->o.max_conns_per_ip) {
+    srv->st.conns_rejected_ip++;
+    if (nc_cm_log_this(srv->st.conns_rejected_ip))
+      nc_warn("connection setup from %s refused: %d connections from %s already (cap per ip; "
+              "%llu refused so far)",
+              peer, srv->o.max_conns_per_ip, ip, (unsigned long long)srv->st.conns_rejected_ip);
+    return NC_EBUSY;
+  }
+  nc_conn *c = calloc(1, sizeof(*c));
   if (!c)
     return NC_ENOMEM;
   c->id = strdup(p->conn_id);
@@ -183,6 +218,9 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
   }
   p->conn = c;
   s->conn = c;
+  nc_cm_stream_unpend(srv, s);
+  if (!cluster)
+    nc_cm_count_adj(srv->conns_by_ip, c->remote_ip, 1);
   srv->st.conns_opened++;
   srv->n_cluster += (size_t)cluster;
   nc_info("connection %s registered (peer %s, client %s, version %s, module %s)", c->id, peer,
@@ -195,6 +233,8 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
 void nc_cm_unregister(nc_srv *srv, nc_conn *c, int close_stream, const char *why) {
   nc_strmap_del(srv->conns, c->id);
   srv->n_cluster -= (size_t)nc_conn_is_cluster(c);
+  if (!c->cluster)
+    nc_cm_count_adj(srv->conns_by_ip, c->remote_ip, -1);
   nc_peer *p = nc_strmap_get(srv->peers, c->peer_key);
   if (p && p->conn == c) {
     nc_strmap_del(srv->peers, c->peer_key);
@@ -261,6 +301,30 @@ static void probe_idle(nc_srv *srv) {
   }
 }
 
+/* Streams that never sent ConnectionSetupRequest: an SDK sends it right
+ * after opening the stream, so after setup_timeout_ms one that has not is
+ * closed (before, 5,000 such streams stayed open for good). */
+static void expire_setups(nc_srv *srv) {
+  if (srv->o.setup_timeout_ms <= 0)
+    return;
+  uint64_t now = uv_now(srv->loop);
+  nc_strmap_iter it;
+  void *sv;
+  nc_strmap_iter_init(&it, srv->streams);
+  while (nc_strmap_iter_next(&it, NULL, &sv)) {
+    nc_stream *s = sv;
+    if (s->conn || s->closing || now < s->opened_ms + (uint64_t)srv->o.setup_timeout_ms)
+      continue;
+    s->closing = 1;
+    srv->st.streams_setup_timeout++;
+    if (nc_cm_log_this(srv->st.streams_setup_timeout))
+      nc_warn("stream %llu from %s closed: no ConnectionSetupRequest within %d ms (%llu so far)",
+              (unsigned long long)s->id, s->peer_key, srv->o.setup_timeout_ms,
+              (unsigned long long)srv->st.streams_setup_timeout);
+    nc_gsrv_stream_close(s->g, s->id);
+  }
+}
+
 static void expire_peers(nc_srv *srv) {
   uint64_t now = nc_now_ms();
   nc_strmap_iter it;
@@ -284,6 +348,7 @@ void nc_cm_tick(nc_srv *srv) {
     nc_srv_pend_resolve(srv, srv->dl_head, NC_PUSH_TIMEOUT);
   if (++srv->tick_n % 10 == 0) {
     probe_idle(srv);
+    expire_setups(srv);
     expire_peers(srv);
     nc_srv_loader_tick(srv);
     for (size_t i = 0; i < srv->n_tickfns && !srv->shut; i++)

@@ -19,6 +19,14 @@ void nc_srv_render_metrics(nc_srv *srv, nc_metrics_text *t) {
   C("connections_dropped_idle_total", "Connections dropped for not answering a probe.",
     s->conns_dropped_idle);
   C("connections_rejected_total", "Connections refused by --max-connections.", s->conns_rejected);
+  C("connections_rejected_ip_total", "Connections refused by --max-connections-per-ip.",
+    s->conns_rejected_ip);
+  C("streams_setup_timeout_total",
+    "Streams closed for sending no ConnectionSetupRequest within --connection-setup-timeout-ms.",
+    s->streams_setup_timeout);
+  C("streams_rejected_total",
+    "Streams closed on arrival: their connection had --max-pending-streams without a setup.",
+    s->streams_rejected);
   C("connections_reset_total", "ConnectResetRequests sent (console reload or rebalancing).",
     s->conns_reset);
   C("pushes_sent_total", "Server pushes written to client streams.", s->pushes_sent);

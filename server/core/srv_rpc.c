@@ -179,7 +179,9 @@ static void handle_stream_msg(nc_srv *srv, nc_stream *s, nc_gsrv_ev *ev) {
     return;
   }
   if (!s->conn) {
-    if (strcmp(m->type, "ConnectionSetupRequest") != 0 || m->body_error) {
+    if (s->closing) {
+      nc_debug("stream %llu: %s after its close ignored", (unsigned long long)s->id, m->type);
+    } else if (strcmp(m->type, "ConnectionSetupRequest") != 0 || m->body_error) {
       nc_debug("stream %llu: %s before setup ignored", (unsigned long long)s->id, m->type);
     } else {
       int rc = nc_cm_register(srv, s, ev->peer, m);
@@ -231,6 +233,22 @@ static void on_event(void *ud, nc_evq_node *node) {
     }
     s->g = ev->srv;
     s->id = ev->stream_id;
+    s->opened_ms = uv_now(srv->loop);
+    /* Streams that have not set up yet, per transport: an SDK opens one
+     * and sets it up at once; thousands on one connection are an attack. */
+    if (srv->o.max_pending_streams > 0 &&
+        nc_cm_count(srv->pending_streams, pk) >= (size_t)srv->o.max_pending_streams) {
+      s->closing = 1;
+      srv->st.streams_rejected++;
+      if (nc_cm_log_this(srv->st.streams_rejected))
+        nc_warn("stream %llu from %s closed: %d streams without a setup already (%llu so far)",
+                (unsigned long long)s->id, ev->peer, srv->o.max_pending_streams,
+                (unsigned long long)srv->st.streams_rejected);
+      nc_gsrv_stream_close(ev->srv, ev->stream_id);
+      break;
+    }
+    nc_cm_count_adj(srv->pending_streams, pk, 1);
+    s->pending = 1;
     break;
   }
   case NC_GSRV_EV_STREAM_MSG: {
@@ -242,6 +260,7 @@ static void on_event(void *ud, nc_evq_node *node) {
   case NC_GSRV_EV_STREAM_CLOSED: {
     nc_stream *s = nc_strmap_del(srv->streams, sk);
     if (s) {
+      nc_cm_stream_unpend(srv, s);
       if (s->conn)
         nc_cm_unregister(srv, s->conn, 0, "stream closed");
       free(s->peer_key);
@@ -301,6 +320,7 @@ int nc_srv_new(uv_loop_t *loop, const nc_srv_opts *opts, nc_srv **out) {
     srv->o.probe_timeout_ms = 5000;
   if (!srv->bind || !(srv->conns = nc_strmap_new()) || !(srv->peers = nc_strmap_new()) ||
       !(srv->streams = nc_strmap_new()) || !(srv->handlers = nc_strmap_new()) ||
+      !(srv->pending_streams = nc_strmap_new()) || !(srv->conns_by_ip = nc_strmap_new()) ||
       nc_evq_new(loop, on_event, srv, &srv->q))
     goto nomem;
   if (opts->send_thread && nc_outbox_new(loop, on_send_failed, srv, &srv->ob) != 0)
@@ -319,6 +339,8 @@ nomem:
   nc_strmap_free(srv->peers, NULL);
   nc_strmap_free(srv->streams, NULL);
   nc_strmap_free(srv->handlers, NULL);
+  nc_strmap_free(srv->pending_streams, NULL);
+  nc_strmap_free(srv->conns_by_ip, NULL);
   free(srv->bind);
   free(srv);
   return NC_ENOMEM;
@@ -389,6 +411,8 @@ void nc_srv_free(nc_srv *srv) {
   nc_cm_free_all(srv);
   nc_strmap_free(srv->conns, NULL);
   nc_strmap_free(srv->peers, NULL);
+  nc_strmap_free(srv->pending_streams, NULL);
+  nc_strmap_free(srv->conns_by_ip, NULL);
   free(srv->listeners);
   free(srv->tickfns);
   free(srv->load_redirect);

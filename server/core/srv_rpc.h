@@ -138,6 +138,9 @@ typedef struct nc_srv_stats {
   uint64_t pushes_sent, pushes_acked, pushes_nacked, pushes_timeout, pushes_gone, pushes_busy;
   uint64_t requests, request_errors;
   uint64_t conns_rejected; /* setups refused by the connection cap */
+  uint64_t conns_rejected_ip;     /* setups refused by max_conns_per_ip */
+  uint64_t streams_setup_timeout; /* streams closed: no setup in setup_timeout_ms */
+  uint64_t streams_rejected;      /* streams closed: over max_pending_streams */
   uint64_t conns_reset;    /* ConnectResetRequests sent (console, load target) */
   uint64_t writes;         /* requests of NC_H_WRITE handlers dispatched */
 } nc_srv_stats;
@@ -157,6 +160,10 @@ typedef struct nc_srv_opts {
   int probe_timeout_ms; /* drop when the probe is not acked in time; 0 = 5000 */
   int send_thread;      /* 1: stream writes on a sender thread (see srv_outbox.h) */
   int max_connections;  /* SDK-port connection cap (cluster port exempt); 0 = none */
+  /* Bounds on anonymous clients (issue 12); 0 = none. */
+  int setup_timeout_ms;    /* a stream without ConnectionSetupRequest is closed after this */
+  int max_pending_streams; /* streams open without a setup per transport */
+  int max_conns_per_ip;    /* registered SDK-port connections per remote ip */
 } nc_srv_opts;
 
 /* Creates the core on loop (loop thread). opts copied. */

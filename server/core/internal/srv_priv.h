@@ -48,6 +48,9 @@ typedef struct nc_stream {
   uint64_t id;
   char *peer_key;
   nc_conn *conn; /* registered on this stream, or NULL until setup */
+  uint64_t opened_ms; /* uv_now */
+  int pending;        /* counted in srv->pending_streams (open, not set up) */
+  int closing;        /* closed by a limit; its STREAM_CLOSED is still to come */
 } nc_stream;
 
 typedef struct nc_listener {
@@ -78,6 +81,9 @@ struct nc_srv {
   nc_strmap *conns;    /* id -> nc_conn */
   nc_strmap *peers;    /* peer key -> nc_peer */
   nc_strmap *streams;  /* "<stream id>" -> nc_stream */
+  /* counts stored as (void *)(uintptr_t)n; absent = 0 (nc_cm_count_adj) */
+  nc_strmap *pending_streams; /* peer key -> streams open without a setup */
+  nc_strmap *conns_by_ip;     /* remote ip -> registered SDK-port connections */
   nc_strmap *handlers; /* type -> nc_handler */
   uint64_t unknown_count;
   nc_listener *listeners;
@@ -116,6 +122,15 @@ void nc_cm_tick(nc_srv *srv);
 void nc_cm_touch(nc_conn *c);
 /* Frees the peer table entries (shutdown). */
 void nc_cm_free_all(nc_srv *srv);
+/* Adds d to the count under key in m (entry removed at 0); returns the new
+ * count (the old one when the map cannot grow). */
+size_t nc_cm_count_adj(nc_strmap *m, const char *key, long d);
+size_t nc_cm_count(const nc_strmap *m, const char *key);
+/* A stream leaves the open-without-setup count (setup done or closed). */
+void nc_cm_stream_unpend(nc_srv *srv, nc_stream *s);
+/* 1 for the 1st, 2nd, 4th, 8th ... event of a counter: log lines for
+ * refusals a client can cause by the thousand. */
+int nc_cm_log_this(uint64_t n);
 
 /* srv_loader.c: once a second */
 void nc_srv_loader_tick(nc_srv *srv);
