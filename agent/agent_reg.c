@@ -314,6 +314,18 @@ static void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *i
       }
     }
   }
+  /* An instance belongs to the local user who registered it: another
+   * user's app may not take it over (change its weight or metadata, or
+   * keep it alive). Root may. The same user's apps share (restarts). */
+  long uid = nc_ipc_client_uid(c);
+  nc_st_reg *have = nc_st_reg_get(ag->st, k.ns, k.group, k.service);
+  long other = have && uid != 0 ? nc_st_reg_other_uid(have, ip, port, cluster, uid) : -1;
+  if (other >= 0) {
+    nc_ag_err(c, id, "FORBIDDEN", "%s:%d is registered by another local user (uid %ld)", ip,
+              port, other);
+    return;
+  }
+  in.owner_uid = uid;
   in.ip = strdup(ip);
   in.cluster = strdup(cluster);
   in.port = port;
@@ -354,7 +366,7 @@ static void nc_ag_naming_register(nc_agent *ag, nc_ipc_client *c, const cJSON *i
 }
 
 /* Releases one hold: the caller's own, else the detached one (a detached
- * registration is released by whichever app deregisters it); with
+ * registration is released by any app of the user who made it, or root); with
  * "detached": true only the detached one. Another app's hold is never
  * touched: the instance stays upstream while any hold is left. */
 static void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJSON *req) {
@@ -367,8 +379,18 @@ static void nc_ag_naming_deregister(nc_agent *ag, nc_ipc_client *c, const cJSON 
     return;
   if (!detached)
     rc = nc_st_deregister(ag->st, k.ns, k.group, k.service, ip, port, cluster, c, &r);
-  if (rc == NC_ENOTFOUND)
+  if (rc == NC_ENOTFOUND) {
+    /* The detached hold is its user's: another user's app may not end it. */
+    nc_st_reg *have = nc_st_reg_get(ag->st, k.ns, k.group, k.service);
+    long uid = nc_ipc_client_uid(c);
+    long huid = have ? nc_st_reg_hold_uid(have, ip, port, cluster, ag) : -2;
+    if (huid >= 0 && uid != 0 && uid != huid) {
+      nc_ag_err(c, id, "FORBIDDEN", "%s:%d was registered by another local user (uid %ld)", ip,
+                port, huid);
+      return;
+    }
     rc = nc_st_deregister(ag->st, k.ns, k.group, k.service, ip, port, cluster, ag, &r);
+  }
   if (rc != 0) {
     nc_st_reg *have = nc_st_reg_get(ag->st, k.ns, k.group, k.service);
     size_t holds = have ? nc_st_reg_holds(have, ip, port, cluster) : 0;

@@ -86,6 +86,9 @@ void nc_ipc_client_unref(nc_ipc_client *c) {
 
 int nc_ipc_client_is_open(const nc_ipc_client *c) { return c->open; }
 uint64_t nc_ipc_client_id(const nc_ipc_client *c) { return c->id; }
+long nc_ipc_client_uid(const nc_ipc_client *c) {
+  return c->uid == (uid_t)-1 ? -1 : (long)c->uid;
+}
 const char *nc_ipc_client_app(const nc_ipc_client *c) { return c->app ? c->app : ""; }
 
 /* A client that floods bad requests gets this many warn lines a second;

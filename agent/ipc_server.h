@@ -54,6 +54,8 @@ void nc_ipc_client_ref(nc_ipc_client *c);
 void nc_ipc_client_unref(nc_ipc_client *c);
 int nc_ipc_client_is_open(const nc_ipc_client *c);
 uint64_t nc_ipc_client_id(const nc_ipc_client *c);
+/* The peer's uid (SO_PEERCRED), -1 when unknown. */
+long nc_ipc_client_uid(const nc_ipc_client *c);
 /* App name from agent.hello (copied); "" until then. */
 void nc_ipc_client_set_app(nc_ipc_client *c, const char *app);
 const char *nc_ipc_client_app(const nc_ipc_client *c);

@@ -229,6 +229,23 @@ nc_st_inst *nc_st_reg_find(nc_st_reg *r, const char *ip, int port, const char *c
   return i < r->n ? &r->insts[i] : NULL;
 }
 
+long nc_st_reg_other_uid(const nc_st_reg *r, const char *ip, int port, const char *cluster,
+                         long uid) {
+  for (size_t i = 0; i < r->n; i++)
+    if (same_id(&r->insts[i], ip, port, cluster) && r->insts[i].owner_uid >= 0 &&
+        r->insts[i].owner_uid != uid)
+      return r->insts[i].owner_uid;
+  return -1;
+}
+
+long nc_st_reg_hold_uid(const nc_st_reg *r, const char *ip, int port, const char *cluster,
+                        const void *owner) {
+  for (size_t i = 0; i < r->n; i++)
+    if (r->insts[i].owner == owner && same_id(&r->insts[i], ip, port, cluster))
+      return r->insts[i].owner_uid;
+  return -2;
+}
+
 size_t nc_st_reg_holds(const nc_st_reg *r, const char *ip, int port, const char *cluster) {
   size_t n = 0;
   for (size_t i = 0; i < r->n; i++)

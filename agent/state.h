@@ -37,6 +37,8 @@ typedef struct nc_st_inst {
   int healthy, enabled, ephemeral;
   cJSON *metadata; /* object of strings, owned */
   void *owner;     /* the holder: an app's client, or the agent's detached tag */
+  long owner_uid;  /* the local user who made the hold (-1 unknown); a detached hold
+                      keeps it, so only that user (or root) may release it */
   int held;        /* NC_ST_HELD_*: left out of the upstream set for now;
                       meaningful on the effective (last) entry only */
 } nc_st_inst;
@@ -126,6 +128,13 @@ nc_st_reg *nc_st_reg_get(nc_st *st, const char *ns, const char *group, const cha
 /* The effective instance of r with that identity (its most recent hold),
  * or NULL. Borrowed. */
 nc_st_inst *nc_st_reg_find(nc_st_reg *r, const char *ip, int port, const char *cluster);
+/* A uid other than uid holding that identity (-1 when none: only uid, or
+ * unknown uids, hold it). */
+long nc_st_reg_other_uid(const nc_st_reg *r, const char *ip, int port, const char *cluster,
+                         long uid);
+/* The uid of owner's hold on that identity, or -2 when owner holds none. */
+long nc_st_reg_hold_uid(const nc_st_reg *r, const char *ip, int port, const char *cluster,
+                        const void *owner);
 /* How many holds r has on that identity (0 when not registered). */
 size_t nc_st_reg_holds(const nc_st_reg *r, const char *ip, int port, const char *cluster);
 /* Distinct instances of r (identities, not holds). */
