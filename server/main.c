@@ -273,7 +273,8 @@ static void status_note(void *ud, char *buf, size_t cap) {
              nc_config_store_name(a->config));
 }
 static int http_start(app *a) {
-  nc_shttp_opts ho = {.bind = a->cfg->bind, .port = (int)a->cfg->port, .render = render_all,
+  const char *hb = a->cfg->http_bind && *a->cfg->http_bind ? a->cfg->http_bind : a->cfg->bind;
+  nc_shttp_opts ho = {.bind = hb, .port = (int)a->cfg->port, .render = render_all,
                       .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth};
   int rc = nc_shttp_start(&a->loop, a->srv, &ho, &a->http);
   if (!rc)

@@ -17,6 +17,9 @@ static const nc_opt opts[] = {
     {"cluster-port", NC_OPT_INT, "-1", F(cluster_port), -1, 65535,
      "gRPC port for peers (-1 = port+1001, 0 = free)"},
     {"bind", NC_OPT_STR, "0.0.0.0", F(bind), 0, -1, "listen address"},
+    {"http-bind", NC_OPT_STR, NULL, F(http_bind), 0, -1,
+     "listen address of the HTTP port only (open API, console, admin, metrics), e.g. "
+     "127.0.0.1 to keep the admin surface on loopback; default --bind"},
     {"data-dir", NC_OPT_STR, "./data", F(data_dir), 0, -1, "directory for persistent data"},
     {"log-level", NC_OPT_CHOICE, "info", F(log_level), 0, -1, "error|warn|info|debug|trace"},
     {"port-file", NC_OPT_STR, NULL, F(port_file), 0, -1,

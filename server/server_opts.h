@@ -10,6 +10,7 @@ typedef struct nc_server_cfg {
   long grpc_port;    /* -1 = port + 1000 (0 when port is 0) */
   long cluster_port; /* -1 = port + 1001 (0 when port is 0) */
   char *bind;
+  char *http_bind; /* the HTTP port's address; NULL = bind */
   char *data_dir;
   char *log_level;
   char *port_file;

@@ -11,6 +11,9 @@
 
 #include "nc_grpc.h"
 #include "nc_testfx.h"
+#include "nc_testhttp.h"
+#include "nc_testproc.h"
+#include "nc_testwire.h"
 #include "nc_testwait.h"
 
 #include <arpa/inet.h>
@@ -126,6 +129,30 @@ static void test_malformed_request_leaves_server_serving(void **state) {
   close(fd);
 }
 
+/* --http-bind moves the HTTP port alone: it answers on 127.0.0.2 and not
+ * on --bind's 127.0.0.1, where gRPC still serves SDKs. */
+static void test_http_bind_moves_only_the_http_port(void **state) {
+  (void)state;
+  nc_test_nacosd srv;
+  char dir[64];
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  const char *args[] = {"--http-bind", "127.0.0.2", NULL};
+  nc_test_nacosd_opts o = {.dir = dir, .args = args};
+  assert_int_equal(nc_test_nacosd_start_opts(&o, &srv), 0);
+  int status = 0;
+  assert_int_equal(nc_test_http_get_at("127.0.0.2", srv.port, "/health", &status, NULL), 0);
+  assert_int_equal(status, 200);
+  assert_int_equal(nc_test_http_get_at("127.0.0.1", srv.port, "/health", &status, NULL), -1);
+  nc_gcli_env *env = NULL;
+  assert_int_equal(nc_gcli_env_new(1, &env), 0);
+  nc_tw *tw = nc_tw_open(env, srv.target, NULL);
+  assert_non_null(tw);
+  nc_tw_close(tw);
+  nc_gcli_env_free(env);
+  assert_int_equal(nc_test_nacosd_stop(&srv), 0);
+  nc_test_rmtree(dir);
+}
+
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
@@ -135,6 +162,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_malformed_request_leaves_server_serving, setup,
                                       teardown),
+      cmocka_unit_test(test_http_bind_moves_only_the_http_port),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();
