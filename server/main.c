@@ -276,6 +276,10 @@ static int http_start(app *a) {
   const char *hb = a->cfg->http_bind && *a->cfg->http_bind ? a->cfg->http_bind : a->cfg->bind;
   nc_shttp_opts ho = {.bind = hb, .port = (int)a->cfg->port, .render = render_all,
                       .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth};
+  ho.header_timeout_s = (unsigned)a->cfg->http_header_timeout_s;
+  ho.body_timeout_s = (unsigned)a->cfg->http_body_timeout_s;
+  ho.max_conns = (unsigned)a->cfg->http_max_connections;
+  ho.max_conns_per_ip = (unsigned)a->cfg->http_max_connections_per_ip;
   int rc = nc_shttp_start(&a->loop, a->srv, &ho, &a->http);
   if (!rc)
     a->ports[0] = nc_shttp_port(a->http);

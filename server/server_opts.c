@@ -41,6 +41,16 @@ static const nc_opt opts[] = {
     {"max-connections", NC_OPT_INT, "0", F(max_connections), 0, 10000000,
      "refuse SDK connection setups beyond this many (cluster peers exempt); 0 = unlimited"},
     /* per-client bounds (issue 12): 0 = unlimited */
+    {"http-header-timeout-s", NC_OPT_INT, "10", F(http_header_timeout_s), 0, 86400,
+     "close an HTTP connection whose request head is not complete this long after it opened "
+     "(or its last request ended); 0 = no deadline"},
+    {"http-body-timeout-s", NC_OPT_INT, "60", F(http_body_timeout_s), 0, 86400,
+     "close an HTTP connection whose request body is not complete this long after its head; "
+     "0 = no deadline"},
+    {"http-max-connections", NC_OPT_INT, "1024", F(http_max_connections), 1, 1000000,
+     "open HTTP connections on the main port at most; more are refused"},
+    {"http-max-connections-per-ip", NC_OPT_INT, "128", F(http_max_connections_per_ip), 0,
+     1000000, "open HTTP connections from one address at most (0 = unlimited)"},
     {"connection-setup-timeout-ms", NC_OPT_INT, "10000", F(connection_setup_timeout_ms), 0,
      86400000, "close a gRPC stream that sent no ConnectionSetupRequest within this time (0 = "
                "never)"},

@@ -22,6 +22,8 @@ typedef struct nc_server_cfg {
   /* per-client bounds (naming_handlers.h nc_naming_opts, srv_rpc.h
    * nc_srv_opts); 0 = unlimited */
   long connection_setup_timeout_ms, max_pending_streams_per_conn, max_connections_per_ip;
+  long http_header_timeout_s, http_body_timeout_s, http_max_connections,
+      http_max_connections_per_ip;
   long instance_metadata_max_keys, instance_metadata_max_bytes;
   long max_services_per_conn, max_instances_per_conn, max_subscriptions_per_conn;
   /* gRPC transports (nc_gsrv_limits): TCP connection cap, descriptor reserve,

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,16 @@ struct nc_http_req {
   hdr *headers;
 };
 
+/* One TCP connection (MHD's socket context), for the read deadlines and
+ * the per-address count. */
+typedef struct hconn {
+  struct hconn *prev, *next;
+  int fd;
+  int in_body, cut; /* head read, body not yet; shut down by a deadline */
+  uint64_t since_ms; /* head expected since (open or last request's end); body: head time */
+  char ip[64];
+} hconn;
+
 struct nc_http {
   uv_loop_t *loop;
   struct MHD_Daemon *d;
@@ -69,6 +80,12 @@ struct nc_http {
   unsigned long long nreq;
   int open_handles;
   int stopping;
+  /* bounds (nc_http_opts) */
+  unsigned max_conns, max_per_ip, head_to_s, body_to_s;
+  hconn *conns;
+  unsigned nconns;
+  uv_timer_t dl_timer; /* deadline sweep, once a second */
+  nc_http_limit_stats ls;
 };
 
 static void run(nc_http *h);
@@ -331,6 +348,110 @@ const nc_http_route *nc_http_route_find(const nc_http_route *tab, size_t n,
 
 /* ---- the MHD side ---- */
 
+static hconn *conn_of(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void ip_of(const struct sockaddr *sa, char *buf, size_t cap) {
+  buf[0] = 0;
+  if (sa && sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)cap);
+  else if (sa && sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)cap);
+}
+
+static unsigned conns_from(const nc_http *h, const char *ip) {
+  unsigned n = 0;
+  for (const hconn *c = h->conns; c; c = c->next)
+    n += strcmp(c->ip, ip) == 0;
+  return n;
+}
+
+/* Before MHD takes a connection: the total and per-address caps, counted
+ * (MHD's own limit refuses silently). O(open connections), bounded by the
+ * cap. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len) {
+  nc_http *h = cls;
+  char ip[64];
+  (void)len;
+  if (h->nconns >= h->max_conns) {
+    if (++h->ls.refused_total % 1000 == 1)
+      nc_warn("http: connection refused: %u open, the cap (%llu refused so far)", h->nconns,
+              h->ls.refused_total);
+    return MHD_NO;
+  }
+  ip_of(addr, ip, sizeof(ip));
+  if (h->max_per_ip && conns_from(h, ip) >= h->max_per_ip) {
+    if (++h->ls.refused_per_ip % 1000 == 1)
+      nc_warn("http: connection from %s refused: %u open from it, the cap (%llu refused so far)",
+              ip, h->max_per_ip, h->ls.refused_per_ip);
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **sctx,
+                          enum MHD_ConnectionNotificationCode toe) {
+  nc_http *h = cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    hconn *c = calloc(1, sizeof(*c));
+    if (!c)
+      return;
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    c->fd = fi ? fi->connect_fd : -1;
+    ip_of(ai ? ai->client_addr : NULL, c->ip, sizeof(c->ip));
+    c->since_ms = uv_now(h->loop);
+    c->next = h->conns;
+    if (h->conns)
+      h->conns->prev = c;
+    h->conns = c;
+    h->nconns++;
+    *sctx = c;
+  } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *sctx) {
+    hconn *c = *sctx;
+    if (c->prev)
+      c->prev->next = c->next;
+    else
+      h->conns = c->next;
+    if (c->next)
+      c->next->prev = c->prev;
+    h->nconns--;
+    free(c);
+    *sctx = NULL;
+  }
+}
+
+/* Cuts connections past a deadline: shutdown() makes MHD read EOF and close
+ * it on its next run (MHD has no call to close a connection from outside). */
+static void on_deadlines(uv_timer_t *t) {
+  nc_http *h = t->data;
+  uint64_t now = uv_now(h->loop);
+  int cut = 0;
+  for (hconn *c = h->conns; c; c = c->next) {
+    if (c->cut || c->fd < 0)
+      continue;
+    unsigned to = c->in_body ? h->body_to_s : h->head_to_s;
+    if (!to || now < c->since_ms + (uint64_t)to * 1000)
+      continue;
+    c->cut = 1;
+    cut = 1;
+    unsigned long long n = c->in_body ? ++h->ls.body_timeouts : ++h->ls.header_timeouts;
+    if (n % 1000 == 1)
+      nc_warn("http: connection from %s closed: %s not complete within %u s (%llu so far)",
+              c->ip, c->in_body ? "request body" : "request head", to, n);
+    shutdown(c->fd, SHUT_RDWR);
+  }
+  if (cut)
+    run(h);
+}
+
+void nc_http_get_limit_stats(const nc_http *h, nc_http_limit_stats *st) { *st = h->ls; }
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -352,6 +473,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     set_peer(r);
     *con_cls = r;
+    hconn *hc = conn_of(conn);
+    if (hc) { /* the head is in: the body's deadline starts */
+      hc->in_body = 1;
+      hc->since_ms = uv_now(h->loop);
+    }
     return MHD_YES;
   }
   if (r->state == RQ_READING && *upload_data_size) {
@@ -367,6 +493,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
   h->nreq++;
   r->state = RQ_HANDLING;
+  hconn *hc = conn_of(conn);
+  if (hc) /* read whole: no deadline while it is handled or held */
+    hc->in_body = 2;
   if (r->too_big) {
     char msg[96];
     snprintf(msg, sizeof(msg), "request body over the %zu-byte limit", h->max_body);
@@ -398,6 +527,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   (void)conn;
   (void)toe;
   nc_http_req *r = *con_cls;
+  nc_http *h = cls;
+  hconn *hc = conn ? conn_of(conn) : NULL;
+  if (hc) { /* keep-alive: the next head is due from now */
+    hc->in_body = 0;
+    hc->since_ms = uv_now(h->loop);
+  }
   if (r && r->state == RQ_HELD)
     held_unlink(r); /* cannot happen while suspended; kept for safety */
   req_free(r);
@@ -490,13 +625,19 @@ int nc_http_start(uv_loop_t *loop, const nc_http_opts *o, nc_http_handler_fn fn,
   h->ud = ud;
   h->lfd = -1;
   h->max_body = o->max_body ? o->max_body : 8u * 1024 * 1024;
+  h->max_conns = o->max_conns ? o->max_conns : 1024;
+  h->max_per_ip = o->max_conns_per_ip;
+  h->head_to_s = o->header_timeout_s;
+  h->body_to_s = o->body_timeout_s;
   if ((rc = listen_socket(o->bind ? o->bind : "127.0.0.1", o->port, &h->lfd, &h->port)))
     goto fail;
   /* MHD_USE_EPOLL without an internal thread: we poll its epoll fd. */
   h->d = MHD_start_daemon(
-      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access,
+      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, on_accept, h, on_access,
       h, MHD_OPTION_LISTEN_SOCKET, h->lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_conns ? o->max_conns : 1024),
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_CONNECTION_LIMIT,
+      /* one over ours, so on_accept's counted refusal comes first */
+      h->max_conns + 1,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->idle_timeout_s ? o->idle_timeout_s : 60),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(o->max_head ? o->max_head : 32 * 1024),
       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 0,
@@ -514,6 +655,11 @@ int nc_http_start(uv_loop_t *loop, const nc_http_opts *o, nc_http_handler_fn fn,
   uv_timer_init(loop, &h->timer);
   h->timer.data = h;
   h->open_handles++;
+  uv_timer_init(loop, &h->dl_timer);
+  h->dl_timer.data = h;
+  h->open_handles++;
+  if (h->head_to_s || h->body_to_s)
+    uv_timer_start(&h->dl_timer, on_deadlines, 1000, 1000);
   uv_poll_start(&h->poll, UV_READABLE, on_poll);
   run(h);
   *out = h;
@@ -547,6 +693,7 @@ void nc_http_stop(nc_http *h) {
   }
   uv_poll_stop(&h->poll);
   uv_timer_stop(&h->timer);
+  uv_timer_stop(&h->dl_timer);
   MHD_stop_daemon(h->d);
   h->d = NULL;
   if (h->lfd >= 0)
@@ -554,4 +701,5 @@ void nc_http_stop(nc_http *h) {
   h->lfd = -1;
   uv_close((uv_handle_t *)&h->poll, handle_closed);
   uv_close((uv_handle_t *)&h->timer, handle_closed);
+  uv_close((uv_handle_t *)&h->dl_timer, handle_closed);
 }

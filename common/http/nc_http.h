@@ -31,7 +31,19 @@ typedef struct nc_http_opts {
   size_t max_head;         /* per-connection head memory; 0 = 32 KiB */
   unsigned max_conns;      /* open connections; 0 = 1024 */
   unsigned idle_timeout_s; /* close a connection idle this long; 0 = 60 */
+  /* Deadlines that a client trickling bytes cannot stretch (the idle
+   * timeout restarts on every byte): the head must be complete this long
+   * after the connection opened (or its previous request ended), the body
+   * this long after the head. 0 = none. */
+  unsigned header_timeout_s, body_timeout_s;
+  unsigned max_conns_per_ip; /* open connections per client address; 0 = no cap */
 } nc_http_opts;
+
+/* Connections refused or cut by the bounds above, for metrics. */
+typedef struct nc_http_limit_stats {
+  unsigned long long refused_total, refused_per_ip, header_timeouts, body_timeouts;
+} nc_http_limit_stats;
+void nc_http_get_limit_stats(const nc_http *h, nc_http_limit_stats *st);
 
 /* Called once per complete request (body read). Answer with nc_http_reply
  * now or later; the request stays valid until then (or until the abort

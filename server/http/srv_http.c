@@ -178,7 +178,12 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
   add_set(h, nc_console_routes, nc_console_n_routes, srv);
   if (opts->cluster)
     add_set(h, nc_cluster_routes, nc_cluster_n_routes, opts->cluster);
-  nc_http_opts ho = {.bind = opts->bind, .port = opts->port};
+  nc_http_opts ho = {.bind = opts->bind,
+                     .port = opts->port,
+                     .header_timeout_s = opts->header_timeout_s,
+                     .body_timeout_s = opts->body_timeout_s,
+                     .max_conns = opts->max_conns,
+                     .max_conns_per_ip = opts->max_conns_per_ip};
   int rc = nc_http_start(loop, &ho, on_request, h, &h->http);
   if (rc) {
     nc_error("http: cannot listen on %s:%d: %s", opts->bind ? opts->bind : "127.0.0.1",
@@ -193,6 +198,20 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
 int nc_shttp_port(const nc_shttp *h) { return nc_http_port(h->http); }
 
 void nc_shttp_render_metrics(const nc_shttp *h, nc_metrics_text *t) {
+  nc_http_limit_stats ls;
+  nc_http_get_limit_stats(h->http, &ls);
+  nc_metrics_add(t, "nacosd_", "http_connections_refused_total",
+                 "HTTP connections refused: --http-max-connections open.", ls.refused_total);
+  nc_metrics_add(t, "nacosd_", "http_connections_refused_ip_total",
+                 "HTTP connections refused: --http-max-connections-per-ip open from the address.",
+                 ls.refused_per_ip);
+  nc_metrics_add(t, "nacosd_", "http_header_timeouts_total",
+                 "HTTP connections closed: request head not complete within "
+                 "--http-header-timeout-s.",
+                 ls.header_timeouts);
+  nc_metrics_add(t, "nacosd_", "http_body_timeouts_total",
+                 "HTTP connections closed: request body not complete within --http-body-timeout-s.",
+                 ls.body_timeouts);
   nc_metrics_add(t, "nacosd_", "http_requests_total", "HTTP requests received on the main port.",
                  nc_http_requests(h->http));
   nc_metrics_add(t, "nacosd_", "http_held", "HTTP requests held open (long-poll).",
