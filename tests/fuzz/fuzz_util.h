@@ -1,9 +1,10 @@
 /* fuzz_util: helpers shared by the libFuzzer targets in tests/fuzz.
  *
- * Several targets take a sequence of messages in one input. The framing is
- * the same everywhere: [kind: 1 byte][len: 2 bytes little-endian][len bytes],
- * repeated; a truncated last record is cut to what is there. Header only:
- * each target is one program. */
+ * FZ_CHECK for the properties a target checks, and the record framing of a
+ * target that takes several messages in one input (fuzz_dispatch):
+ * [kind: 1 byte][len: 2 bytes little-endian][len bytes], repeated; a
+ * truncated last record is cut to what is there. Header only: each target is
+ * one program. */
 #ifndef FUZZ_UTIL_H
 #define FUZZ_UTIL_H
 
@@ -11,7 +12,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* A property the target checks: abort (a libFuzzer crash) when it fails,
  * also in a build with NDEBUG. */
@@ -42,16 +42,6 @@ static inline int fz_next(const uint8_t **p, size_t *n, fz_rec *r) {
   *p += hdr + r->len;
   *n -= hdr + r->len;
   return 1;
-}
-
-/* A NUL-terminated malloc'ed copy (parsers that want C strings). */
-static inline char *fz_strdup(const uint8_t *data, size_t len) {
-  char *s = malloc(len + 1);
-  if (s) {
-    memcpy(s, data, len);
-    s[len] = '\0';
-  }
-  return s;
 }
 
 #endif
