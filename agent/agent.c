@@ -6,6 +6,7 @@
 #include "agent_config_write.h"
 #include "agent_int.h"
 #include "auth_login.h"
+#include "policy.h"
 #include "agent_metrics.h"
 #include "agent_naming.h"
 #include "agent_reg.h"
@@ -101,6 +102,16 @@ static void on_line(void *ud, nc_ipc_client *c, char *line, size_t len) {
   nc_debug("ipc: client %llu: %s", (unsigned long long)nc_ipc_client_id(c),
            NC_LOG_ESC(op->valuestring));
   nc_ag_op_fn fn = find_op(op->valuestring);
+  char mode = fn && ag->policy ? nc_ag_policy_op_mode(op->valuestring) : 0;
+  if (mode) {
+    const char *ns = nc_json_str(req, "namespace", "public");
+    long uid = nc_ipc_client_uid(c);
+    if (!nc_ag_policy_allows(ag->policy, uid, ns, mode)) {
+      nc_ag_err(c, id, "FORBIDDEN", "uid %ld may not %s namespace '%.100s' (--uid-policy)", uid,
+                mode == 'w' ? "write to" : "read", ns[0] ? ns : "public");
+      goto out;
+    }
+  }
   if (fn) {
     fn(ag, c, id, req);
     goto out;
@@ -201,6 +212,10 @@ int nc_agent_new(uv_loop_t *loop, const nc_agent_cfg *cfg, nc_agent **out) {
     nc_error("agent: --allowed-uids: expected a comma list of numeric uids");
     goto fail;
   }
+  if ((rc = nc_ag_policy_parse(cfg->uid_policy, &ag->policy, err, sizeof(err))) != 0) {
+    nc_error("agent: %s", err);
+    goto fail;
+  }
   if (!(ag->st = nc_st_new())) {
     rc = NC_ENOMEM;
     goto fail;
@@ -298,6 +313,7 @@ void nc_agent_stop(nc_agent *ag) {
 void nc_agent_free(nc_agent *ag) {
   if (!ag)
     return;
+  nc_ag_policy_free(ag->policy);
   nc_st_free(ag->st);
   nc_cache_close(ag->cache);
   if (ag->env)

@@ -24,6 +24,7 @@
 struct nc_agent {
   uv_loop_t *loop;
   const nc_agent_cfg *cfg;
+  struct nc_ag_policy *policy; /* --uid-policy; NULL = none */
   nc_ipc_srv *srv;
   nc_st *st;
   nc_cache *cache;

@@ -42,6 +42,9 @@ const nc_opt nc_agent_opt_table[] = {
     {"password-file", NC_OPT_STR, NULL, F(password_file), 0, -1,
      "file holding that user's password (first line); refused unless only its owner can read "
      "it (mode 0600)"},
+    {"uid-policy", NC_OPT_STR, NULL, F(uid_policy), 0, -1,
+     "namespaces local users may use: UID:r|rw:NS[,NS...];... (NS 'public' or '*'); a listed "
+     "uid gets only what it is granted, others (and root) are not restricted"},
 };
 #undef F
 const size_t nc_agent_opt_count = sizeof(nc_agent_opt_table) / sizeof(nc_agent_opt_table[0]);

@@ -24,6 +24,7 @@ typedef struct nc_agent_cfg {
   char *metrics_listen; /* "ip:port" of the HTTP /metrics listener; unset or "" = off */
   char *username;     /* nacosd --auth on: the agent's identity upstream; unset = none */
   char *password_file; /* its password, first line of a file only the agent can read */
+  char *uid_policy;   /* "UID:r|rw:NS[,NS];..." (policy.h); unset = none */
 } nc_agent_cfg;
 
 extern const nc_opt nc_agent_opt_table[];

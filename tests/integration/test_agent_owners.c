@@ -1,7 +1,8 @@
 /* An instance belongs to the local user who registered it (issue 12): an
  * app of another uid may neither take it over with a register of its own
  * nor release it, not even a detached one (register --once); an app of the
- * same uid and root may. Needs root (the apps run under other uids);
+ * same uid and root may; --uid-policy limits the namespaces a uid may read
+ * or write. Needs root (the apps run under other uids);
  * skipped otherwise. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,15 +27,16 @@ static nc_test_stack st;
 #define DEREG                                                                                      \
   "{\"id\":2,\"op\":\"naming.deregister\",\"service\":\"owned\",\"ip\":\"10.7.0.1\",\"port\":80}"
 
-static int setup(void **s) {
-  (void)s;
+static int start(const char *policy) {
   if (geteuid() != 0)
     return 0;
-  const char *args[] = {"--socket-group", "65534", NULL};
+  const char *args[] = {"--socket-group", "65534", policy ? "--uid-policy" : NULL, policy, NULL};
   if (nc_test_stack_start(&st, NULL, args) != 0)
     return -1;
   return chmod(st.dir, 0711) == 0 ? 0 : -1; /* other uids reach the socket */
 }
+static int setup(void **s) { return (void)s, start(NULL); }
+static int setup_policy(void **s) { return (void)s, start("65534:r:public;12345:rw:dev"); }
 static int teardown(void **s) { return (void)s, geteuid() == 0 ? nc_test_stack_stop(&st) : 0; }
 
 /* Runs one request as uid (in a child): the error code of the first
@@ -109,9 +111,37 @@ static void test_another_user_cannot_take_or_release(void **state) {
   tc_close(viewer);
 }
 
+/* --uid-policy: uid 65534 may only read the public namespace, 12345 may
+ * read and write dev only. */
+static void test_uid_policy_limits_namespaces(void **state) {
+  (void)state;
+  if (geteuid() != 0) {
+    fprintf(stderr, "skipped: needs root to run apps under other uids\n");
+    skip();
+  }
+  char code[64];
+  call_as(65534, "{\"id\":1,\"op\":\"config.get\",\"data_id\":\"x\",\"group\":\"G\"}", code,
+          sizeof(code));
+  assert_true(strcmp(code, "FORBIDDEN") != 0); /* NOT_FOUND: allowed, absent */
+  call_as(65534,
+          "{\"id\":1,\"op\":\"naming.register\",\"service\":\"p\",\"ip\":\"10.8.0.1\","
+          "\"port\":80}",
+          code, sizeof(code));
+  assert_string_equal(code, "FORBIDDEN");
+  call_as(12345,
+          "{\"id\":1,\"op\":\"naming.register\",\"service\":\"p\",\"namespace\":\"dev\","
+          "\"ip\":\"10.8.0.2\",\"port\":80}",
+          code, sizeof(code));
+  assert_true(strcmp(code, "FORBIDDEN") != 0);
+  call_as(12345, "{\"id\":1,\"op\":\"config.get\",\"data_id\":\"x\",\"group\":\"G\"}", code,
+          sizeof(code));
+  assert_string_equal(code, "FORBIDDEN"); /* public is not 12345's */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_another_user_cannot_take_or_release, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_uid_policy_limits_namespaces, setup_policy, teardown),
   };
   return NC_TEST_MAIN(tests);
 }
