@@ -184,6 +184,7 @@ static int config_init(app *a) {
       .poll_ms = (int)c->config_poll_ms,
       .max_listen_keys = (int)c->config_max_listen_keys,
       .max_listeners_per_conn = (int)c->config_max_listeners_per_conn,
+      .max_per_namespace = c->config_max_per_namespace,
   };
   co.store = config_backend(c);
   if (strcmp(co.store, "postgresql") == 0)

@@ -103,6 +103,9 @@ static const nc_opt opts[] = {
     {"config-poll-ms", NC_OPT_INT, "30000", F(config_poll_ms), 100, 86400000,
      "PostgreSQL: look for config changes other nodes made this often (repairs missed "
      "notifications)"},
+    {"config-max-per-namespace", NC_OPT_INT, "50000", F(config_max_per_namespace), 0,
+     100000000, "refuse publishing a new config into a namespace that holds this many (0 = "
+                "unlimited)"},
     {"config-max-listen-keys", NC_OPT_INT, "5000", F(config_max_listen_keys), 0, 10000000,
      "refuse a ConfigBatchListenRequest with more keys (the SDKs send at most 3000; 0 = "
      "unlimited)"},

@@ -36,7 +36,7 @@ typedef struct nc_server_cfg {
   char *config_store, *db_url;
   long db_timeout_ms, config_poll_ms;
   /* per-client config bounds (nc_config_opts); 0 = unlimited */
-  long config_max_listen_keys, config_max_listeners_per_conn;
+  long config_max_listen_keys, config_max_listeners_per_conn, config_max_per_namespace;
   int send_thread;
   /* cluster (server/cluster/cluster.h): member list, self address, report
    * timing; hold_ready_ms is a test hook (readiness held that long) */

@@ -242,5 +242,8 @@ void nc_config_render_metrics(nc_config_service *cs, nc_metrics_text *t) {
     "ConfigBatchListenRequests refused: the connection would listen to more than "
     "--config-max-listeners-per-conn keys.",
     s->listen_refused_conn);
+  C("config_namespace_full_total",
+    "Publishes of a new config refused: its namespace held --config-max-per-namespace.",
+    s->ns_full_refused);
 #undef C
 }

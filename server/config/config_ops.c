@@ -113,6 +113,19 @@ static const char *publish_refusal(nc_config_service *cs, const nc_config_publis
   }
   if (!nc_cfg_blank(p->tag) || !nc_cfg_blank(p->beta_ips))
     return "tag and beta (gray) publishes are not supported";
+  /* A new key in a full namespace (writes still queued are not counted:
+   * at most one batch over). */
+  if (cs->opts.max_per_namespace > 0) {
+    char *gk = nc_cfg_group_key(k->data_id, k->group, k->tenant);
+    int fresh = gk && !nc_strmap_get(cs->cache, gk);
+    free(gk);
+    if (fresh && nc_config_ns_count(cs, k->tenant) >= (size_t)cs->opts.max_per_namespace) {
+      cs->stats.ns_full_refused++;
+      snprintf(buf, cap, "too many configs in namespace '%s' (limit %ld)",
+               *k->tenant ? k->tenant : "public", cs->opts.max_per_namespace);
+      return buf;
+    }
+  }
   return NULL;
 }
 
@@ -196,7 +209,7 @@ static nc_cfg_item *take_item(wjob *j) {
 static void cache_put(nc_config_service *cs, wjob *j) {
   nc_cfg_item *it = take_item(j);
   void *old = NULL;
-  if (!it || nc_strmap_put(cs->cache, j->gk, it, &old) != 0) {
+  if (!it || nc_config_cache_put(cs, j->gk, it, &old) != 0) {
     /* Durable but not cached: the cache would now serve stale data. */
     nc_error("config: out of memory caching %s; cache is stale until restart", NC_LOG_ESC(j->gk));
     if (it) { /* the listeners still need the key */
@@ -244,7 +257,7 @@ void nc_config_write_done(void *ud, nc_cfg_job *job) {
   if (put)
     cache_put(cs, j);
   else
-    nc_cfg_item_free(nc_strmap_del(cs->cache, j->gk));
+    nc_cfg_item_free(nc_config_cache_del(cs, j->gk));
   j->done(j->ud, &res);
   if (put || w->existed) {
     notify(cs, data_id, group, tenant, put ? j->md5 : NULL);
@@ -307,7 +320,7 @@ static void rjob_complete(nc_cfg_job *job) {
   nc_config_result res = {.existed = j->item != NULL, .md5 = j->item ? md5 : NULL};
   if (j->item) {
     void *prev = NULL;
-    if (nc_strmap_put(cs->cache, j->gk, j->item, &prev) != 0) {
+    if (nc_config_cache_put(cs, j->gk, j->item, &prev) != 0) {
       nc_error("config: out of memory caching %s; cache is stale", NC_LOG_ESC(j->gk));
       res.code = NC_ENOMEM;
       res.message = OOM_MSG;
@@ -317,7 +330,7 @@ static void rjob_complete(nc_cfg_job *job) {
     }
     nc_cfg_item_free(prev);
   } else {
-    nc_cfg_item_free(nc_strmap_del(cs->cache, j->gk));
+    nc_cfg_item_free(nc_config_cache_del(cs, j->gk));
   }
   if (changed)
     nc_info("config: reloaded %s (%s)", NC_LOG_ESC(j->gk), res.md5 ? "changed" : "removed");

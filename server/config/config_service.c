@@ -20,6 +20,7 @@
 #include "nc_json.h"
 #include "nc_log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,7 +274,7 @@ static void load_item(void *ud, const nc_cfg_item *src) {
       !it->src_user || !it->src_ip || !it->encrypted_data_key)
     goto fail;
   memcpy(it->content, src->content, src->content_len + 1);
-  if (nc_strmap_put(cs->cache, gk, it, NULL) != 0)
+  if (nc_config_cache_put(cs, gk, it, NULL) != 0)
     goto fail;
   free(gk);
   return;
@@ -309,7 +310,8 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
     cs->opts.max_content_bytes = NC_CONFIG_DEFAULT_MAX_CONTENT;
   if (cs->opts.history_keep <= 0)
     cs->opts.history_keep = 30;
-  if (!(cs->data_dir = strdup(opts->data_dir)) || !(cs->cache = nc_strmap_new()))
+  if (!(cs->data_dir = strdup(opts->data_dir)) || !(cs->cache = nc_strmap_new()) ||
+      !(cs->ns_counts = nc_strmap_new()))
     goto fail;
   cs->opts.data_dir = cs->data_dir;
   cs->store_name = opts->store && *opts->store ? opts->store : "sqlite";
@@ -385,6 +387,7 @@ void nc_config_free(nc_config_service *cs) {
   nc_cfg_listen_free(cs->listen);
   nc_cfg_store_close(cs->store);
   nc_strmap_free(cs->cache, cache_item_free);
+  nc_strmap_free(cs->ns_counts, NULL);
   free(cs->listeners);
   free(cs->data_dir);
   free(cs->db_url);
@@ -419,6 +422,36 @@ void nc_config_render_store_metrics(nc_config_service *cs, nc_metrics_text *t) {
       fs.reloads);
   }
 #undef C
+}
+
+static void ns_adj(nc_config_service *cs, const char *tenant, int d) {
+  size_t n = (size_t)(uintptr_t)nc_strmap_get(cs->ns_counts, tenant);
+  n = d < 0 ? (n ? n - 1 : 0) : n + 1;
+  if (!n)
+    nc_strmap_del(cs->ns_counts, tenant);
+  else /* failing to grow only loses count (the bound gets looser) */
+    nc_strmap_put(cs->ns_counts, tenant, (void *)(uintptr_t)n, NULL);
+}
+
+int nc_config_cache_put(nc_config_service *cs, const char *gk, nc_cfg_item *it, void **old) {
+  void *prev = NULL;
+  int rc = nc_strmap_put(cs->cache, gk, it, &prev);
+  if (old)
+    *old = prev;
+  if (!rc && !prev)
+    ns_adj(cs, it->tenant ? it->tenant : "", 1);
+  return rc;
+}
+
+nc_cfg_item *nc_config_cache_del(nc_config_service *cs, const char *gk) {
+  nc_cfg_item *it = nc_strmap_del(cs->cache, gk);
+  if (it)
+    ns_adj(cs, it->tenant ? it->tenant : "", -1);
+  return it;
+}
+
+size_t nc_config_ns_count(nc_config_service *cs, const char *tenant) {
+  return (size_t)(uintptr_t)nc_strmap_get(cs->ns_counts, tenant ? tenant : "");
 }
 
 const nc_config_stats *nc_config_get_stats(nc_config_service *cs) {

@@ -5,7 +5,8 @@
  * instance metadata over its bounds, and more services, instances or
  * subscriptions on one connection than the --max-*-per-conn options allow,
  * more keys in one ConfigBatchListenRequest than --config-max-listen-keys
- * and more listened keys per connection than --config-max-listeners-per-conn. */
+ * and more listened keys per connection than --config-max-listeners-per-conn,
+ * and a new config in a namespace holding --config-max-per-namespace. */
 #include "nc_grpc.h"
 #include "nc_testfx.h"
 #include "nc_testwire.h"
@@ -48,6 +49,11 @@ static int setup_small(void **state) {
 static int setup_listen(void **state) {
   const char *args[] = {"--config-max-listen-keys", "10", "--config-max-listeners-per-conn", "15",
                         NULL};
+  return start_fx(state, args);
+}
+
+static int setup_ns(void **state) {
+  const char *args[] = {"--config-max-per-namespace", "3", NULL};
   return start_fx(state, args);
 }
 
@@ -239,6 +245,32 @@ static void test_listen_bounds(void **state) {
   assert_int_equal(metric(f, "nacosd_config_listen_refused_conn_total"), 1);
 }
 
+static void test_configs_per_namespace(void **state) {
+  nc_tfx *f = *state;
+  nc_tw_opts o = {.module = "config"};
+  nc_tw *tw = nc_tfx_connect(f, &o);
+  assert_non_null(tw);
+  const char *rt = "ConfigPublishResponse";
+  nc_tw_expect_ok(nc_tw_config_publish(tw, "a", "G", NULL, "1", NULL), rt);
+  nc_tw_expect_ok(nc_tw_config_publish(tw, "b", "G", NULL, "1", NULL), rt);
+  nc_tw_expect_ok(nc_tw_config_publish(tw, "c", "G2", "", "1", NULL), rt);
+  nc_tw_expect_fail(nc_tw_config_publish(tw, "d", "G", NULL, "1", NULL), rt, 400,
+                    "too many configs in namespace");
+  /* "public" is the same namespace as "" */
+  nc_tw_expect_fail(nc_tw_config_publish(tw, "d", "G", "public", "1", NULL), rt, 400,
+                    "too many configs in namespace");
+  /* updates go through; another namespace has its own room */
+  nc_tw_expect_ok(nc_tw_config_publish(tw, "a", "G", NULL, "2", NULL), rt);
+  nc_tw_expect_ok(nc_tw_config_publish(tw, "d", "G", "ns2", "1", NULL), rt);
+  /* a remove makes room */
+  nc_tw_expect_ok(nc_tw_config_remove(tw, "b", "G", NULL), "ConfigRemoveResponse");
+  nc_tw_expect_ok(nc_tw_config_publish(tw, "d", "G", NULL, "1", NULL), rt);
+  nc_tw_expect_fail(nc_tw_config_publish(tw, "e", "G", NULL, "1", NULL), rt, 400,
+                    "too many configs in namespace");
+  assert_int_equal(metric(f, "nacosd_config_namespace_full_total"), 3);
+  assert_int_equal(metric(f, "nacosd_config_configs"), 4);
+}
+
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
@@ -246,6 +278,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_metadata_bounds, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_per_connection_bounds, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_listen_bounds, setup_listen, teardown),
+      cmocka_unit_test_setup_teardown(test_configs_per_namespace, setup_ns, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();

@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_OPTS 64
+#define MAX_OPTS 256
 
 typedef struct kv {
   char name[64];

@@ -31,6 +31,7 @@ struct nc_config_service {
   char *db_url;
   nc_cfg_listen *listen;
   nc_strmap *cache; /* groupKey (normalised tenant) -> nc_cfg_item */
+  nc_strmap *ns_counts; /* item tenant -> configs in the cache, (void *)(uintptr_t)n */
   nc_config_listener *listeners; /* registration order */
   size_t n_listeners, cap_listeners;
   nc_config_commit_fn commit_hook;
@@ -45,6 +46,13 @@ typedef struct nc_config_okey {
 /* Copies k; 0 or NC_ENOMEM (then o holds nothing). */
 int nc_config_okey_set(nc_config_okey *o, const nc_cfg_key *k);
 void nc_config_okey_clear(nc_config_okey *o);
+
+/* The only ways into and out of cs->cache: they keep ns_counts. put: as
+ * nc_strmap_put; del: as nc_strmap_del. */
+int nc_config_cache_put(nc_config_service *cs, const char *gk, nc_cfg_item *it, void **old);
+nc_cfg_item *nc_config_cache_del(nc_config_service *cs, const char *gk);
+/* Configs the cache holds in tenant (as items spell it). */
+size_t nc_config_ns_count(nc_config_service *cs, const char *tenant);
 
 /* Registers NcConfigListRequest and NcConfigHistoryRequest on cs->srv. */
 int nc_config_admin_register(nc_config_service *cs);
