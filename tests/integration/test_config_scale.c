@@ -57,7 +57,9 @@ static void test_1000_listeners_all_notified(void **state) {
   (void)state;
   nc_tfx *f = NULL;
   nc_gcli_env *env = NULL; /* two threads for the listeners */
-  assert_int_equal(nc_tfx_start(NULL, &f), 0);
+  /* 1,000 listeners and the publisher, all from 127.0.0.1 */
+  const char *args[] = {"--max-connections-per-ip", "0", NULL};
+  assert_int_equal(nc_tfx_start(args, &f), 0);
   assert_int_equal(nc_gcli_env_new(2, &env), 0);
   nc_tw **wcs = calloc(N_LISTENERS, sizeof(*wcs));
   opener op[N_OPENERS];
