@@ -276,7 +276,8 @@ static void status_note(void *ud, char *buf, size_t cap) {
 static int http_start(app *a) {
   const char *hb = a->cfg->http_bind && *a->cfg->http_bind ? a->cfg->http_bind : a->cfg->bind;
   nc_shttp_opts ho = {.bind = hb, .port = (int)a->cfg->port, .render = render_all,
-                      .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth};
+                      .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth,
+                      .tls_cert_file = a->cfg->tls_cert, .tls_key_file = a->cfg->tls_key};
   ho.header_timeout_s = (unsigned)a->cfg->http_header_timeout_s;
   ho.body_timeout_s = (unsigned)a->cfg->http_body_timeout_s;
   ho.max_conns = (unsigned)a->cfg->http_max_connections;

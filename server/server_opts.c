@@ -17,6 +17,10 @@ static const nc_opt opts[] = {
     {"cluster-port", NC_OPT_INT, "-1", F(cluster_port), -1, 65535,
      "gRPC port for peers (-1 = port+1001, 0 = free)"},
     {"bind", NC_OPT_STR, "0.0.0.0", F(bind), 0, -1, "listen address"},
+    {"tls-cert", NC_OPT_STR, NULL, F(tls_cert), 0, -1,
+     "PEM certificate (chain) for HTTPS on the HTTP port (with --tls-key); the gRPC ports "
+     "do not take TLS yet"},
+    {"tls-key", NC_OPT_STR, NULL, F(tls_key), 0, -1, "PEM private key of --tls-cert"},
     {"http-bind", NC_OPT_STR, NULL, F(http_bind), 0, -1,
      "listen address of the HTTP port only (open API, console, admin, metrics), e.g. "
      "127.0.0.1 to keep the admin surface on loopback; default --bind"},

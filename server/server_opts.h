@@ -11,6 +11,7 @@ typedef struct nc_server_cfg {
   long cluster_port; /* -1 = port + 1001 (0 when port is 0) */
   char *bind;
   char *http_bind; /* the HTTP port's address; NULL = bind */
+  char *tls_cert, *tls_key; /* HTTPS on the HTTP port; NULL = plain HTTP */
   char *data_dir;
   char *log_level;
   char *port_file;

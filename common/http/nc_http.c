@@ -68,6 +68,7 @@ typedef struct hconn {
 struct nc_http {
   uv_loop_t *loop;
   struct MHD_Daemon *d;
+  char *tls_cert, *tls_key; /* PEM, kept for the daemon's lifetime */
   uv_poll_t poll;
   uv_timer_t timer;
   int lfd;
@@ -631,10 +632,21 @@ int nc_http_start(uv_loop_t *loop, const nc_http_opts *o, nc_http_handler_fn fn,
   h->body_to_s = o->body_timeout_s;
   if ((rc = listen_socket(o->bind ? o->bind : "127.0.0.1", o->port, &h->lfd, &h->port)))
     goto fail;
+  /* TLS options ride in an array that is empty without TLS. */
+  struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  if (o->tls_cert_pem && o->tls_key_pem) {
+    rc = NC_ENOMEM;
+    if (!(h->tls_cert = strdup(o->tls_cert_pem)) || !(h->tls_key = strdup(o->tls_key_pem)))
+      goto fail;
+    tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+    tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+    flags |= MHD_USE_TLS;
+  }
   /* MHD_USE_EPOLL without an internal thread: we poll its epoll fd. */
   h->d = MHD_start_daemon(
-      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, on_accept, h, on_access,
-      h, MHD_OPTION_LISTEN_SOCKET, h->lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+      flags, 0, on_accept, h, on_access, h, MHD_OPTION_ARRAY, tls,
+      MHD_OPTION_LISTEN_SOCKET, h->lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_CONNECTION_LIMIT,
       /* one over ours, so on_accept's counted refusal comes first */
       h->max_conns + 1,
@@ -644,7 +656,8 @@ int nc_http_start(uv_loop_t *loop, const nc_http_opts *o, nc_http_handler_fn fn,
       MHD_OPTION_END);
   rc = NC_EIO;
   if (!h->d) {
-    nc_error("http: libmicrohttpd refused to start on port %d", h->port);
+    nc_error("http: libmicrohttpd refused to start on port %d%s", h->port,
+             h->tls_key ? " (check the TLS certificate and key)" : "");
     goto fail;
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -669,14 +682,21 @@ fail:
     MHD_stop_daemon(h->d);
   if (h->lfd >= 0)
     close(h->lfd);
+  free(h->tls_cert);
+  free(h->tls_key);
   free(h);
   return rc;
 }
 
 static void handle_closed(uv_handle_t *hd) {
   nc_http *h = hd->data;
-  if (--h->open_handles == 0)
+  if (--h->open_handles == 0) {
+    free(h->tls_cert);
+    if (h->tls_key)
+      explicit_bzero(h->tls_key, strlen(h->tls_key));
+    free(h->tls_key);
     free(h);
+  }
 }
 
 void nc_http_stop(nc_http *h) {

@@ -37,6 +37,9 @@ typedef struct nc_http_opts {
    * this long after the head. 0 = none. */
   unsigned header_timeout_s, body_timeout_s;
   unsigned max_conns_per_ip; /* open connections per client address; 0 = no cap */
+  /* HTTPS: PEM certificate (chain) and private key (contents, copied). Both
+   * or neither; libmicrohttpd's GnuTLS does the TLS. */
+  const char *tls_cert_pem, *tls_key_pem;
 } nc_http_opts;
 
 /* Connections refused or cut by the bounds above, for metrics. */

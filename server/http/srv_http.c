@@ -8,6 +8,8 @@
 #include "nc_err.h"
 #include "nc_log.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +168,25 @@ static void add_set(nc_shttp *h, const nc_http_route *tab, size_t n, void *ud) {
     h->sets[h->n_sets++] = (route_set){tab, n, ud};
 }
 
+/* A whole PEM file, NUL-terminated (NULL with a log line). */
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "r");
+  char *buf = NULL;
+  long n = -1;
+  if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < 1024 * 1024 &&
+      fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+      fread(buf, 1, (size_t)n, f) == (size_t)n) {
+    buf[n] = '\0';
+  } else {
+    nc_error("http: cannot read %s: %s", path, f ? "read failed or over 1 MiB" : strerror(errno));
+    free(buf);
+    buf = NULL;
+  }
+  if (f)
+    fclose(f);
+  return buf;
+}
+
 int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_shttp **out) {
   nc_shttp *h = calloc(1, sizeof(*h));
   if (!h)
@@ -184,7 +205,31 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
                      .body_timeout_s = opts->body_timeout_s,
                      .max_conns = opts->max_conns,
                      .max_conns_per_ip = opts->max_conns_per_ip};
-  int rc = nc_http_start(loop, &ho, on_request, h, &h->http);
+  char *cert = NULL, *key = NULL;
+  int rc = 0;
+  if (opts->tls_cert_file || opts->tls_key_file) {
+    if (!opts->tls_cert_file || !opts->tls_key_file) {
+      nc_error("http: --tls-cert and --tls-key go together");
+      rc = NC_EINVAL;
+    } else if (!(cert = slurp(opts->tls_cert_file)) || !(key = slurp(opts->tls_key_file))) {
+      rc = NC_EIO;
+    }
+    if (rc) {
+      free(cert);
+      free(key);
+      free(h);
+      return rc;
+    }
+    ho.tls_cert_pem = cert;
+    ho.tls_key_pem = key;
+  }
+  rc = nc_http_start(loop, &ho, on_request, h, &h->http);
+  free(cert);
+  if (key)
+    explicit_bzero(key, strlen(key));
+  free(key);
+  if (!rc && cert)
+    nc_info("http: HTTPS on port %d (%s)", nc_http_port(h->http), opts->tls_cert_file);
   if (rc) {
     nc_error("http: cannot listen on %s:%d: %s", opts->bind ? opts->bind : "127.0.0.1",
              opts->port, nc_strerror(rc));

@@ -153,6 +153,45 @@ static void test_http_bind_moves_only_the_http_port(void **state) {
   nc_test_rmtree(dir);
 }
 
+/* HTTPS on the HTTP port with a certificate made for this test: curl with
+ * that CA gets /health over TLS, a plain HTTP request gets no HTTP answer.
+ * Skipped without openssl and curl. */
+static void test_https_with_a_test_certificate(void **state) {
+  (void)state;
+  if (system("command -v openssl >/dev/null && command -v curl >/dev/null") != 0) {
+    fprintf(stderr, "skipped: needs the openssl and curl commands\n");
+    skip();
+  }
+  char dir[64], cmd[1024], crt[128], key[128];
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  snprintf(crt, sizeof(crt), "%s/server.crt", dir);
+  snprintf(key, sizeof(key), "%s/server.key", dir);
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+           "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s 2>/dev/null",
+           key, crt);
+  assert_int_equal(system(cmd), 0);
+  const char *args[] = {"--tls-cert", crt, "--tls-key", key, NULL};
+  nc_test_nacosd srv;
+  nc_test_nacosd_opts o = {.dir = dir, .args = args};
+  assert_int_equal(nc_test_nacosd_start_opts(&o, &srv), 0);
+  snprintf(cmd, sizeof(cmd),
+           "curl -s --max-time 5 --cacert %s https://127.0.0.1:%d/health | grep -qx ok", crt,
+           srv.port);
+  assert_int_equal(system(cmd), 0);
+  /* the certificate is checked: without the CA curl refuses */
+  snprintf(cmd, sizeof(cmd), "curl -s --max-time 5 https://127.0.0.1:%d/health >/dev/null",
+           srv.port);
+  assert_int_not_equal(system(cmd), 0);
+  int status = 0;
+  char *body = NULL;
+  int rc = nc_test_http_get_at("127.0.0.1", srv.port, "/health", &status, &body);
+  assert_true(rc != 0 || status != 200);
+  free(body);
+  assert_int_equal(nc_test_nacosd_stop(&srv), 0);
+  nc_test_rmtree(dir);
+}
+
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
@@ -163,6 +202,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_malformed_request_leaves_server_serving, setup,
                                       teardown),
       cmocka_unit_test(test_http_bind_moves_only_the_http_port),
+      cmocka_unit_test(test_https_with_a_test_certificate),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();
