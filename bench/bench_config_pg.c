@@ -255,7 +255,8 @@ static int spawn_node(bench *b, int i) {
       b->nacosd,   "--bind",         "127.0.0.1", "--port",     port,       "--grpc-port",
       gport,       "--cluster-port", cport,       "--members",  b->members, "--advertise-ip",
       "127.0.0.1", "--db-url",       b->url,      "--data-dir", data,       "--port-file",
-      pf,          "--log-level",    "warn",      NULL};
+      pf,          "--log-level",    "warn",      "--auth",   "off",      "--max-connections-per-ip",
+      "0",         NULL};
   if ((n->pid = nc_bench_spawn(argv, log)) <= 0 ||
       nc_bench_port_file(pf, "grpc_port", 10000, n->pid) != n->gport) {
     fprintf(stderr, "bench: node %d did not start (log %s)\n", i, log);

@@ -134,7 +134,9 @@ pid_t nc_bench_spawn_nacosd(const char *bin, const char *dir, const char *const 
   unlink(pf);
   const char *base[] = {bin,   "--grpc-port", "0",           "--port",      "0",
                         "--cluster-port", "0",  "--bind",      "127.0.0.1",   "--port-file",
-                        pf,    "--log-level", "warn", "--auth", "off"};
+                        pf,    "--log-level", "warn", "--auth", "off",
+                        /* every load of a bench comes from 127.0.0.1 */
+                        "--max-connections-per-ip", "0"};
   char *argv[64];
   size_t n = 0;
   for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
