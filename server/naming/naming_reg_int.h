@@ -36,6 +36,7 @@ struct nc_nsvc {
 typedef struct nc_nreg_client {
   nc_strmap *pubs; /* svc key -> nc_nsvc* */
   nc_strmap *subs; /* svc key -> nc_nsvc* */
+  size_t n_instances; /* over all its pubs: the per-connection limit reads it in O(1) */
   int synced;
   char *owner;          /* synced: the member it came from ("" unknown) */
   uint64_t revision;    /* native: bumped on every publish change; synced: the owner's */

@@ -255,12 +255,14 @@ int nc_nreg_put(nc_nreg *r, const char *conn_id, const char *ns, const char *gro
       insts[i] = NULL;
     }
     r->n_instances += n;
+    c->n_instances += n;
   } else {
     nc_strmap_del(s->pubs, conn_id);
     nc_strmap_del(c->pubs, key);
   }
   if (old) {
     r->n_instances -= old->n;
+    c->n_instances -= old->n;
     pub_free(old);
   }
   *did_change = 1;
@@ -584,20 +586,12 @@ void nc_nreg_client_usage(nc_nreg *r, const char *id, const char *ns, const char
   u->services = nc_strmap_count(c->pubs);
   u->subscriptions = nc_strmap_count(c->subs);
   u->subscribed = key && nc_strmap_get(c->subs, key) != NULL;
-  nc_strmap_iter it;
-  const char *k;
-  void *v;
-  nc_strmap_iter_init(&it, c->pubs);
-  while (nc_strmap_iter_next(&it, &k, &v)) {
-    const nc_nsvc *s = v;
-    const nc_nreg_pub *p = nc_strmap_get(s->pubs, id);
-    size_t n = p ? p->n : 0;
-    u->instances += n;
-    if (key && strcmp(k, key) == 0) {
-      u->in_svc = 1;
-      u->svc_instances = n;
-    }
-  }
+  /* O(1): a register must not cost a walk over the connection's services */
+  u->instances = c->n_instances;
+  const nc_nsvc *s = key ? nc_strmap_get(c->pubs, key) : NULL;
+  const nc_nreg_pub *p = s ? nc_strmap_get(s->pubs, id) : NULL;
+  u->in_svc = s != NULL;
+  u->svc_instances = p ? p->n : 0;
 }
 
 void nc_nreg_get_stats(const nc_nreg *r, nc_nreg_stats *st) {
