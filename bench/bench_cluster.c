@@ -63,27 +63,20 @@ typedef struct bench {
 /* Node i listens on P+2i (main), +1000 (gRPC), +1001 (cluster): the layout
  * nacosd derives a member's ports from, so --members names main ports. */
 static int choose_ports(bench *b) {
-  srand((unsigned)getpid() ^ (unsigned)nc_bench_now_ms());
-  for (int attempt = 0; attempt < 50; attempt++) {
-    int base = 20000 + rand() % 30000, ok = 1;
-    for (int i = 0; i < NODES && ok; i++)
-      ok = nc_bench_port_free(base + 2 * i) && nc_bench_port_free(base + 2 * i + 1000) &&
-           nc_bench_port_free(base + 2 * i + 1001);
-    if (!ok)
-      continue;
-    size_t len = 0;
-    for (int i = 0; i < NODES; i++) {
-      node *n = &b->n[i];
-      n->port = base + 2 * i, n->gport = n->port + 1000, n->cport = n->port + 1001;
-      snprintf(n->target, sizeof(n->target), "127.0.0.1:%d", n->gport);
-      snprintf(n->dir, sizeof(n->dir), "%s/n%d", b->dir, i);
-      mkdir(n->dir, 0755);
-      len += (size_t)snprintf(b->members + len, sizeof(b->members) - len, "%s127.0.0.1:%d",
-                              i ? "," : "", n->port);
-    }
-    return 0;
+  int base = nc_bench_cluster_base(NODES, 2);
+  if (base < 0)
+    return -1;
+  size_t len = 0;
+  for (int i = 0; i < NODES; i++) {
+    node *n = &b->n[i];
+    n->port = base + 2 * i, n->gport = n->port + 1000, n->cport = n->port + 1001;
+    snprintf(n->target, sizeof(n->target), "127.0.0.1:%d", n->gport);
+    snprintf(n->dir, sizeof(n->dir), "%s/n%d", b->dir, i);
+    mkdir(n->dir, 0755);
+    len += (size_t)snprintf(b->members + len, sizeof(b->members) - len, "%s127.0.0.1:%d",
+                            i ? "," : "", n->port);
   }
-  return -1;
+  return 0;
 }
 
 static int spawn_node(bench *b, int i) {
@@ -491,13 +484,6 @@ static int phase_restart(bench *b, int k, long long want) {
 
 /* ---- main ---- */
 
-/* The 1-minute load average (-1 if unknown): the shared 2-core machine's
- * figures mean little without it. */
-static double loadavg1(void) {
-  double l[1] = {-1};
-  return getloadavg(l, 1) == 1 ? l[0] : -1;
-}
-
 static int parse(bench *b, int argc, char **argv, int *keep) {
   const char *nacosd = NULL, *agent = NULL;
   for (int i = 1; i < argc; i += 2) {
@@ -556,7 +542,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench: no temp dir or free ports\n");
     return 1;
   }
-  printf("loadavg_1m_before: %.2f\n", loadavg1());
+  printf("loadavg_1m_before: %.2f\n", nc_bench_loadavg1());
   printf("nodes: %s\n", b.members);
   fflush(stdout);
   nc_grpc_init();
@@ -588,7 +574,7 @@ int main(int argc, char **argv) {
     goto out;
   rc = 0;
 out:
-  printf("loadavg_1m_after: %.2f\n", loadavg1());
+  printf("loadavg_1m_after: %.2f\n", nc_bench_loadavg1());
   fflush(stdout);
   for (int i = 0; conns && i < b.conns; i++)
     if (conns[i])

@@ -53,17 +53,6 @@ typedef struct bench {
   int conns, window, keys, listeners, rounds, keep, publishes, gets;
 } bench;
 
-static double loadavg1(void) {
-  double l = -1;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &l) != 1)
-      l = -1;
-    fclose(f);
-  }
-  return l;
-}
-
 /* Polls readiness every 5 ms; 0 once it answers 200, -1 on timeout or when
  * pid exited. */
 static int wait_ready(int http_port, pid_t pid, int timeout_ms) {
@@ -219,27 +208,20 @@ out:
 /* Node i listens on P+10i (main), +1000 (gRPC), +1001 (cluster): the
  * layout nacosd derives a member's ports from. */
 static int choose_ports(bench *b) {
-  srand((unsigned)getpid() ^ (unsigned)nc_bench_now_ms());
-  for (int attempt = 0; attempt < 50; attempt++) {
-    int base = 20000 + rand() % 30000, ok = 1;
-    for (int i = 0; i < NODES && ok; i++)
-      ok = nc_bench_port_free(base + 10 * i) && nc_bench_port_free(base + 10 * i + 1000) &&
-           nc_bench_port_free(base + 10 * i + 1001);
-    if (!ok)
-      continue;
-    size_t len = 0;
-    for (int i = 0; i < NODES; i++) {
-      node *n = &b->n[i];
-      n->port = base + 10 * i, n->gport = n->port + 1000, n->cport = n->port + 1001;
-      snprintf(n->target, sizeof(n->target), "127.0.0.1:%d", n->gport);
-      snprintf(n->dir, sizeof(n->dir), "%s/n%d", b->dir, i);
-      mkdir(n->dir, 0755);
-      len += (size_t)snprintf(b->members + len, sizeof(b->members) - len, "%s127.0.0.1:%d",
-                              i ? "," : "", n->port);
-    }
-    return 0;
+  int base = nc_bench_cluster_base(NODES, 10);
+  if (base < 0)
+    return -1;
+  size_t len = 0;
+  for (int i = 0; i < NODES; i++) {
+    node *n = &b->n[i];
+    n->port = base + 10 * i, n->gport = n->port + 1000, n->cport = n->port + 1001;
+    snprintf(n->target, sizeof(n->target), "127.0.0.1:%d", n->gport);
+    snprintf(n->dir, sizeof(n->dir), "%s/n%d", b->dir, i);
+    mkdir(n->dir, 0755);
+    len += (size_t)snprintf(b->members + len, sizeof(b->members) - len, "%s127.0.0.1:%d",
+                            i ? "," : "", n->port);
   }
-  return -1;
+  return 0;
 }
 
 static int spawn_node(bench *b, int i) {
@@ -474,7 +456,7 @@ int main(int argc, char **argv) {
   nc_bench_raise_nofile();
   signal(SIGPIPE, SIG_IGN);
   nc_log_set_level(NC_LOG_WARN);
-  printf("loadavg_1m_before: %.2f\n", loadavg1());
+  printf("loadavg_1m_before: %.2f\n", nc_bench_loadavg1());
   fflush(stdout);
   snprintf(b.dir, sizeof(b.dir), "/tmp/nc-bench-config-pg-XXXXXX");
   snprintf(b.key, sizeof(b.key), "pgbench-notify-%d", (int)getpid());
@@ -503,7 +485,7 @@ int main(int argc, char **argv) {
   int cluster = phase_cluster(&b);
   rc = single == 0 && cluster == 0 ? 0 : 1;
 out:
-  printf("loadavg_1m_after: %.2f\n", loadavg1());
+  printf("loadavg_1m_after: %.2f\n", nc_bench_loadavg1());
   fflush(stdout);
   if (b.env) {
     nc_gcli_env_free(b.env);

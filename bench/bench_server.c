@@ -28,19 +28,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* 1-minute load average: figures from the shared 2-core machine mean
- * little without it. */
-static double loadavg1(void) {
-  double l = -1;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &l) != 1)
-      l = -1;
-    fclose(f);
-  }
-  return l;
-}
-
 static nc_gcli *load_conn(nc_gcli_env *env, const char *target) {
   nc_gcli_stream_cbs cbs = {nc_bench_noop_msg, nc_bench_noop_closed};
   return nc_bench_conn_open(env, target, "naming", &cbs, NULL, NULL);
@@ -236,7 +223,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   fprintf(stderr, "bench: fan-out rounds start\n");
-  printf("loadavg_1m_before_fanout: %.2f\n", loadavg1());
+  printf("loadavg_1m_before_fanout: %.2f\n", nc_bench_loadavg1());
   fflush(stdout);
   for (int round = 0; round < rounds; round++) {
     nc_bench_sleep_ms(300); /* let earlier acks land */
@@ -272,7 +259,7 @@ int main(int argc, char **argv) {
   qsort(results, (size_t)nres, sizeof(results[0]), nc_bench_cmp_ll);
   best = nres ? results[nres / 2] : -1;
   printf("push_fanout_ms: %lld\n", best);
-  printf("loadavg_1m_after_fanout: %.2f\n", loadavg1());
+  printf("loadavg_1m_after_fanout: %.2f\n", nc_bench_loadavg1());
   fflush(stdout);
 
   nc_gcli_free(pub);

@@ -203,6 +203,24 @@ int nc_bench_port_free(int port) {
   return ok;
 }
 
+int nc_bench_cluster_base(int n, int stride) {
+  srand((unsigned)getpid() ^ (unsigned)nc_bench_now_ms());
+  for (int attempt = 0; attempt < 50; attempt++) {
+    int base = 20000 + rand() % 30000, ok = 1;
+    for (int i = 0; i < n && ok; i++)
+      ok = nc_bench_port_free(base + stride * i) && nc_bench_port_free(base + stride * i + 1000) &&
+           nc_bench_port_free(base + stride * i + 1001);
+    if (ok)
+      return base;
+  }
+  return -1;
+}
+
+double nc_bench_loadavg1(void) {
+  double l[1] = {-1};
+  return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
 void nc_bench_raise_nofile(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {

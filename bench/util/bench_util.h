@@ -52,6 +52,13 @@ pid_t nc_bench_start_nacosd(const char *bin, const char *dir, const char *const 
 void nc_bench_rmtree(const char *dir);
 /* 1 when 127.0.0.1:port can be bound now (a fixed port for a child). */
 int nc_bench_port_free(int port);
+/* A random base port P for n cluster nodes on 127.0.0.1 at P + stride*i,
+ * each with its +1000 (gRPC) and +1001 (cluster) ports free (the layout
+ * nacosd derives a member's ports from); -1 after 50 tries. */
+int nc_bench_cluster_base(int n, int stride);
+/* The 1-minute load average (/proc/loadavg), -1 when unknown: figures from
+ * a shared machine mean little without it. */
+double nc_bench_loadavg1(void);
 /* Raises RLIMIT_NOFILE's soft limit to its hard limit (many connections). */
 void nc_bench_raise_nofile(void);
 
