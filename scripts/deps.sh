@@ -9,6 +9,8 @@ PKGS=(build-essential cmake pkg-config
       libsodium-dev   # Argon2id password hashes and HMAC-SHA256 tokens (server/auth)
       iproute2   # iproute2: test_server_keepalive's network namespace + veth
       openssl curl   # test_server_http: a test certificate and an HTTPS client
+      libssl-dev   # TLS on the gRPC ports (server relay) and from the agent (common/tls)
+      chromium chromium-driver   # the web console's browser tests (headless, WebDriver)
       clang libclang-rt-14-dev   # scripts/fuzz.sh: libFuzzer + ASan/UBSan runtimes (clang 14)
       postgresql-15)  # initdb/postgres for tests/support/nc_testpg (the tests
                       # start their own servers; the system cluster is unused)
