@@ -576,3 +576,11 @@ void nc_gcli_free(nc_gcli *c) {
   pthread_cond_destroy(&c->cond);
   free(c);
 }
+
+/* The C core does not say why a channel could not connect (a TLS refusal
+ * shows only as UNAVAILABLE): callers fall back to the status. */
+void nc_gcli_last_error(nc_gcli *c, char *buf, size_t cap) {
+  (void)c;
+  if (cap)
+    buf[0] = '\0';
+}

@@ -18,14 +18,34 @@ int nc_gcli_env_new(int threads, nc_gcli_env **out);
 /* All clients of the env must have been freed. */
 void nc_gcli_env_free(nc_gcli_env *env);
 
+/* TLS for a client's connection (both transports read the same struct).
+ * Files are PEM, read when the client is made (nc_gcli_new fails with
+ * NC_EINVAL/NC_EIO on a missing or bad file). The server's certificate is
+ * verified against ca_file and must name the target's host (an IP literal
+ * matches an IP SAN, a name a DNS SAN), or server_name when set. */
+typedef struct nc_gcli_tls {
+  const char *ca_file;     /* the CA(s) the server's certificate must chain to; NULL =
+                            * the system trust store (nghttp2 client; required by the
+                            * C-core one) */
+  const char *cert_file;   /* client certificate (mutual TLS); NULL = none */
+  const char *key_file;    /* its private key; required with cert_file */
+  const char *server_name; /* name to verify instead of the target's host; NULL = host */
+} nc_gcli_tls;
+
 typedef struct nc_gcli_opts {
   int max_msg_bytes; /* 0 = 10 MiB */
   int keepalive_ms;  /* HTTP/2 ping interval; 0 = 60 s as the Go SDK */
   int connect_timeout_ms; /* 0 = 3 s */
+  const nc_gcli_tls *tls; /* NULL = plain text (h2c); borrowed during nc_gcli_new */
 } nc_gcli_opts;
 
 /* target "host:port" (the gRPC port). opts may be NULL. */
 int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, nc_gcli **out);
+
+/* Why the connection failed or ended, once it has ("TLS: certificate verify
+ * failed: <reason>", "connection refused", ...); "" before that, or when
+ * the transport cannot tell (the C-core one). Any thread. */
+void nc_gcli_last_error(nc_gcli *c, char *buf, size_t cap);
 
 /* status: 0, NC_ETIMEOUT, NC_EUNAVAIL (no connection), NC_EGRPC; also
  * NC_ETOOBIG (a message over a size cap) and NC_ECLOSED (cancelled, e.g. by

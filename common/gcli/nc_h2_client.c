@@ -4,8 +4,9 @@
  *
  * Design notes
  * - An env is one thread running a libuv loop. A client is one TCP
- *   connection speaking gRPC over HTTP/2 cleartext (prior knowledge); the
- *   nghttp2 session, the socket and all callbacks live on that thread.
+ *   connection speaking gRPC over HTTP/2 cleartext (prior knowledge) or,
+ *   with opts->tls, over TLS (ALPN h2, nc_h2_tls.c); the nghttp2 session,
+ *   the SSL, the socket and all callbacks live on that thread.
  * - Other threads talk to a client through c->mu: new unary calls go on
  *   c->pending, stream messages on c->q, then the client is put on the env's
  *   dirty list and the loop is woken; service() moves the work into nghttp2.
@@ -20,6 +21,7 @@
 #include "nc_err.h"
 #include "nc_h2_priv.h"
 #include "nc_log.h"
+#include "nc_tls_cli.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -250,6 +252,21 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
   c->keepalive_ms = opts && opts->keepalive_ms > 0 ? opts->keepalive_ms : 60000;
   c->connect_timeout_ms =
       opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 3000;
+  if (opts && opts->tls) {
+    const nc_gcli_tls *t = opts->tls;
+    nc_tls_cli_opts to = {.ca_file = t->ca_file,
+                          .cert_file = t->cert_file,
+                          .key_file = t->key_file,
+                          .server_name = t->server_name,
+                          .alpn = "h2"};
+    char err[256];
+    int rc = nc_tls_cli_new(&to, &c->tls, err, sizeof(err));
+    if (rc != 0) {
+      nc_warn("gcli: %s: %s", target, err);
+      free(c);
+      return rc == NC_ENOMEM ? rc : NC_EINVAL;
+    }
+  }
   c->bidi.grpc_status = -1;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cond, NULL);
@@ -346,7 +363,19 @@ void nc_gcli_free(nc_gcli *c) {
   h2_bufq_clear(&c->sq);
   free(c->wbuf);
   free(c->rbuf);
+  h2_tls_free(c);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->cond);
   free(c);
+}
+
+void nc_gcli_last_error(nc_gcli *c, char *buf, size_t cap) {
+  if (!cap)
+    return;
+  buf[0] = '\0';
+  if (!c)
+    return;
+  pthread_mutex_lock(&c->mu);
+  snprintf(buf, cap, "%s", c->why);
+  pthread_mutex_unlock(&c->mu);
 }

@@ -1,6 +1,7 @@
 /* nc_h2_conn: the client's TCP connection: resolving, connecting (every
- * resolved address in turn), moving bytes between the socket and nghttp2,
- * keepalive pings, and giving up on a dead connection. */
+ * resolved address in turn), moving bytes between the socket and nghttp2
+ * (through nc_h2_tls.c when the client uses TLS), keepalive pings, and
+ * giving up on a dead connection. */
 #include "nc_err.h"
 #include "nc_h2_priv.h"
 #include "nc_log.h"
@@ -28,6 +29,10 @@ static void on_write(uv_write_t *req, int status) {
 /* Moves what nghttp2 wants to send into one socket write at a time (the
  * next is built when the previous completes: bounded memory). */
 void h2_flush(nc_gcli *c) {
+  if (c->tls_hs && !c->dead && !c->closing && !c->writing) {
+    h2_tls_flush(c); /* handshake records only */
+    return;
+  }
   if (!c->connected || c->dead || c->closing || c->writing || !c->sess)
     return;
   while (c->wlen < H2_WBUF_CHUNK) {
@@ -54,20 +59,29 @@ void h2_flush(nc_gcli *c) {
     memcpy(c->wbuf + c->wlen, p, (size_t)k);
     c->wlen += (size_t)k;
   }
+  if (c->ssl) {
+    h2_tls_flush(c);
+    return;
+  }
   if (!c->wlen) {
     if (!nghttp2_session_want_read(c->sess) && !nghttp2_session_want_write(c->sess))
       h2_conn_fail(c, "HTTP/2 session finished");
     return;
   }
-  uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)c->wlen);
+  if (h2_sock_write(c, c->wbuf, c->wlen) != 0)
+    c->wlen = 0;
+}
+
+int h2_sock_write(nc_gcli *c, uint8_t *buf, size_t len) {
+  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
   c->wreq.data = c;
   int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
   if (rc != 0) {
-    c->wlen = 0;
     h2_conn_fail(c, uv_strerror(rc));
-    return;
+    return rc;
   }
   c->writing = 1;
+  return 0;
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -82,7 +96,14 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   if (n == 0)
     return;
   if (n < 0) {
-    h2_conn_fail(c, n == UV_EOF ? "server closed the connection" : uv_strerror((int)n));
+    h2_conn_fail(c, n == UV_EOF ? (c->tls_hs ? "TLS: the server closed the connection during "
+                                                 "the handshake"
+                                               : "server closed the connection")
+                                : uv_strerror((int)n));
+    return;
+  }
+  if (c->ssl) {
+    h2_tls_read(c, c->rbuf, (size_t)n);
     return;
   }
   ssize_t k = nghttp2_session_mem_recv(c->sess, c->rbuf, (size_t)n);
@@ -111,6 +132,8 @@ static void on_ka(uv_timer_t *t) {
   }
 }
 
+static void on_connect_timeout(uv_timer_t *t);
+
 static void on_connect(uv_connect_t *req, int status) {
   nc_gcli *c = req->data;
   if (c->closing || c->dead)
@@ -122,7 +145,25 @@ static void on_connect(uv_connect_t *req, int status) {
   uv_freeaddrinfo(c->ai); /* the other addresses are not needed any more */
   c->ai = c->ai_cur = NULL;
   uv_tcp_nodelay(&c->tcp, 1);
-  if (!(c->rbuf = malloc(H2_RBUF)) || h2_session_new(c) != 0) {
+  if (!(c->rbuf = malloc(H2_RBUF))) {
+    h2_conn_fail(c, "out of memory");
+    return;
+  }
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+    h2_conn_fail(c, "cannot read the socket");
+    return;
+  }
+  if (c->tls) {
+    /* the handshake gets a timeout of its own, as long as the connect's */
+    uv_timer_start(&c->t_ka, on_connect_timeout, (uint64_t)c->connect_timeout_ms, 0);
+    h2_tls_start(c);
+    return;
+  }
+  h2_conn_up(c);
+}
+
+void h2_conn_up(nc_gcli *c) {
+  if (h2_session_new(c) != 0) {
     h2_conn_fail(c, "out of memory");
     return;
   }
@@ -132,11 +173,7 @@ static void on_connect(uv_connect_t *req, int status) {
   int tick = c->keepalive_ms / 4;
   tick = tick < 50 ? 50 : tick > 1000 ? 1000 : tick;
   uv_timer_start(&c->t_ka, on_ka, (uint64_t)tick, (uint64_t)tick);
-  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
-    h2_conn_fail(c, "cannot read the socket");
-    return;
-  }
-  nc_debug("gcli: connected to %s", c->target);
+  nc_debug("gcli: connected to %s%s", c->target, c->ssl ? " (TLS)" : "");
   h2_start_streams(c);
   h2_service(c);
 }
@@ -144,7 +181,7 @@ static void on_connect(uv_connect_t *req, int status) {
 static void on_connect_timeout(uv_timer_t *t) {
   nc_gcli *c = t->data;
   if (!c->connected && !c->dead)
-    h2_conn_fail(c, "connect timed out");
+    h2_conn_fail(c, c->tls_hs ? "TLS: handshake timed out" : "connect timed out");
 }
 
 static void connect_addr(nc_gcli *c, const struct sockaddr *sa) {
@@ -236,6 +273,10 @@ void h2_conn_fail(nc_gcli *c, const char *why) {
   if (c->dead)
     return;
   c->dead = 1;
+  c->tls_hs = 0;
+  pthread_mutex_lock(&c->mu);
+  snprintf(c->why, sizeof(c->why), "%s", why);
+  pthread_mutex_unlock(&c->mu);
   nc_debug("gcli: connection to %s ended: %s", c->target, why);
   uv_freeaddrinfo(c->ai);
   c->ai = c->ai_cur = NULL;

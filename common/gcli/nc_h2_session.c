@@ -269,7 +269,10 @@ static int submit(nc_gcli *c, h2_strm *s, const char *path, int timeout_ms,
     (uint8_t *)(k), (uint8_t *)(v), sizeof(k) - 1, strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME         \
   }
   NV(":method", "POST");
-  NV(":scheme", "http");
+  if (c->tls)
+    NV(":scheme", "https");
+  else
+    NV(":scheme", "http");
   NV(":path", path);
   NV(":authority", c->target);
   NV("content-type", "application/grpc");

@@ -10,6 +10,7 @@
 #include "nc_log.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -366,7 +367,7 @@ int nc_wc_connect(nc_gcli_env *env, const nc_wc_opts *opts, nc_wc_push_cb on_pus
     }
   }
   long long deadline = now_ms() + wc->timeout_ms;
-  nc_gcli_opts go = {.connect_timeout_ms = wc->timeout_ms};
+  nc_gcli_opts go = {.connect_timeout_ms = wc->timeout_ms, .tls = opts->tls};
   if ((rc = nc_gcli_new(env, opts->target, &go, &wc->c)) != 0)
     goto fail;
   if ((rc = server_check(wc, deadline)) != 0)
@@ -389,6 +390,13 @@ int nc_wc_connect(nc_gcli_env *env, const nc_wc_opts *opts, nc_wc_push_cb on_pus
   return 0;
 fail:
   nc_debug("wc: connect to %s failed: %s", opts->target, nc_strerror(rc));
+  if (opts->error && opts->error_cap) {
+    opts->error[0] = '\0';
+    if (wc->c)
+      nc_gcli_last_error(wc->c, opts->error, opts->error_cap);
+    if (!opts->error[0])
+      snprintf(opts->error, opts->error_cap, "%s", nc_strerror(rc));
+  }
   nc_wc_close(wc);
   return rc;
 }

@@ -35,6 +35,12 @@ typedef struct nc_wc_opts {
                                * with NC_ESTATE, so a caller with other servers moves on;
                                * 0 (default): ServerCheck is retried every 100 ms until the
                                * timeout */
+  const nc_gcli_tls *tls;     /* TLS to the server (nc_gcli_opts.tls); NULL = plain text;
+                               * borrowed during nc_wc_connect */
+  char *error;                /* when a connect fails: why, in the transport's words
+                               * ("TLS: certificate verify failed: ..."), else the
+                               * status; error_cap bytes; NULL = not wanted */
+  size_t error_cap;
 } nc_wc_opts;
 
 /* A server push (NotifySubscriberRequest, ConfigChangeNotifyRequest,

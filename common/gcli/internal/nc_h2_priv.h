@@ -9,6 +9,7 @@
 
 #include <netdb.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -117,6 +118,18 @@ struct nc_gcli {
   h2_bufq sq;       /* stream messages nghttp2 reads from */
   uint64_t last_rx_ms, ping_sent_ms;
   int ping_out;
+
+  /* TLS (nc_h2_tls.c); tls NULL = cleartext. tls is immutable after
+   * nc_gcli_new; the rest is the loop thread's until nc_gcli_free. */
+  struct nc_tls_cli *tls;
+  SSL *ssl;         /* reads rbio (bytes from the socket), writes wbio */
+  BIO *rbio, *wbio; /* memory BIOs owned by ssl */
+  int tls_hs;       /* handshake under way: no HTTP/2 yet */
+  uint8_t *pbuf;    /* decrypted bytes on their way to nghttp2 (H2_RBUF) */
+  uint8_t *tbuf;    /* encrypted bytes of the write in flight */
+  size_t tcap;
+
+  char why[200]; /* under mu: why the connection ended ("" = it has not) */
 };
 
 static inline uint64_t h2_now_ms(void) { return uv_hrtime() / 1000000u; }
@@ -155,6 +168,24 @@ void h2_conn_start(nc_gcli *c);
 void h2_conn_fail(nc_gcli *c, const char *why);
 /* Writes what nghttp2 has to send (one socket write at a time). */
 void h2_flush(nc_gcli *c);
+
+/* ---- TLS between the socket and nghttp2 (nc_h2_tls.c) ---- */
+/* The TCP connection is up: starts the handshake (the HTTP/2 preface
+ * follows it: h2_conn_up). Failures end the connection. */
+void h2_tls_start(nc_gcli *c);
+/* Bytes read from the socket: the handshake's, then records whose
+ * plaintext goes to nghttp2. */
+void h2_tls_read(nc_gcli *c, const uint8_t *p, size_t n);
+/* Encrypts c->wbuf[0..wlen) (may be empty) and writes what TLS has to
+ * send; the session-finished check when there is nothing. */
+void h2_tls_flush(nc_gcli *c);
+void h2_tls_free(nc_gcli *c);
+
+/* ---- nc_h2_conn.c, for nc_h2_tls.c ---- */
+/* TCP (and TLS) are up: the HTTP/2 session starts. */
+void h2_conn_up(nc_gcli *c);
+/* One socket write of buf[0..len) (c->writing until it completes). */
+int h2_sock_write(nc_gcli *c, uint8_t *buf, size_t len);
 
 /* ---- nc_h2_client.c ---- */
 /* Takes in work queued by other threads and pushes it on. */

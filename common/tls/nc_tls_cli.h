@@ -1,0 +1,52 @@
+/* nc_tls_cli: the client side of TLS (OpenSSL 3) for nacos-c's own clients:
+ * the nghttp2 gRPC client (common/gcli) and the agent's HTTP/1.1 exchanges
+ * (agent/http1.c). One nc_tls_cli is a client SSL_CTX built from options:
+ * the CAs to trust (a PEM file, else the system trust store), an optional
+ * client certificate, TLS 1.2 at least, peer verification always on, and
+ * optionally one ALPN protocol ("h2" for gRPC). nc_tls_cli_ssl() makes the
+ * SSL for one connection with SNI and the name the server's certificate
+ * must carry: an IP address is matched against the certificate's IP SANs,
+ * a name against its DNS names (OpenSSL's X509_VERIFY_PARAM host checks).
+ *
+ * No I/O here: callers move the bytes (memory BIOs on a libuv loop, or a
+ * socket fd with poll). Threading: an nc_tls_cli is immutable once made
+ * and may be used from any thread; each SSL belongs to one thread at a
+ * time. */
+#ifndef NC_TLS_CLI_H
+#define NC_TLS_CLI_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+
+typedef struct nc_tls_cli nc_tls_cli;
+
+typedef struct nc_tls_cli_opts {
+  const char *ca_file;     /* PEM CA certificates to trust; NULL = the system store */
+  const char *cert_file;   /* PEM client certificate (chain) presented when asked; */
+  const char *key_file;    /* and its key: both or neither */
+  const char *server_name; /* SNI and the name verified; NULL = the host connected to */
+  const char *alpn;        /* one protocol offered, e.g. "h2"; NULL = no ALPN */
+  int key_private;         /* 1: refuse a key file that group or others may access */
+} nc_tls_cli_opts;
+
+/* Builds the context; strings are copied. 0, or NC_EINVAL / NC_EPERM /
+ * NC_EIO / NC_ENOMEM with why in err ("cannot load CA file X: ..."). */
+int nc_tls_cli_new(const nc_tls_cli_opts *o, nc_tls_cli **out, char *err, size_t err_cap);
+void nc_tls_cli_free(nc_tls_cli *t);
+
+/* A client SSL for one connection to host (the server name option wins
+ * over host), SNI set unless the name is an IP address, verification of
+ * that name armed. NULL with why in err. The caller owns it (SSL_free). */
+SSL *nc_tls_cli_ssl(const nc_tls_cli *t, const char *host, char *err, size_t err_cap);
+
+/* Why the SSL operation that returned ret failed, for logs and status:
+ * "TLS: certificate verify failed: <reason>" when the peer's certificate
+ * was refused, "TLS: <OpenSSL's reason>" otherwise. Reads and clears this
+ * thread's OpenSSL error queue. */
+void nc_tls_cli_why(SSL *ssl, int ret, char *buf, size_t cap);
+
+/* After a completed handshake: 0 when ALPN was not offered, or the server
+ * chose the offered protocol or none; NC_EGRPC when it chose another. */
+int nc_tls_cli_alpn_ok(const nc_tls_cli *t, SSL *ssl);
+
+#endif

@@ -1,0 +1,283 @@
+/* The nghttp2 client over TLS (common/gcli/nc_h2_tls.c): an OpenSSL server
+ * (tls_test_util.h) in front of the C-core echo server (h2_client_util.h)
+ * carries gRPC over TLS. A unary call and the stream work, with ALPN h2
+ * offered; a server certificate from another CA, or one that does not carry
+ * the name asked for, fails the connection with the verification reason;
+ * a server that requires a client certificate gets the one configured;
+ * a silent server hits the handshake timeout; TLS options that cannot be
+ * used fail nc_gcli_new. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "nc_err.h"
+#include "nc_grpc_client.h"
+
+#include "h2_client_util.h"
+#include "tls_test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tt_certs g_certs;
+static int g_have_certs;
+
+#define NEED_CERTS()                                                                               \
+  do {                                                                                             \
+    if (!g_have_certs) {                                                                           \
+      skip();                                                                                      \
+      return;                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+/* A unary call that must fail; returns the client's reason. */
+static void expect_refused(nc_gcli *c, char *why, size_t cap) {
+  uint8_t *resp = NULL;
+  size_t len = 0;
+  assert_int_equal(nc_gcli_unary(c, (const uint8_t *)"x", 1, 5000, &resp, &len), NC_EUNAVAIL);
+  assert_null(resp);
+  nc_gcli_last_error(c, why, cap);
+}
+
+/* ---- 1. the data path --------------------------------------------------- */
+
+static void test_unary_and_stream_over_tls(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  echo_srv *e = echo_start();
+  tt_srv *s = tt_srv_start(g_certs.srv_cert, g_certs.srv_key, NULL, e->port, NULL);
+  nc_gcli_tls tls = {.ca_file = g_certs.ca};
+  nc_gcli_opts o = {.tls = &tls};
+  nc_gcli *c = client_at(f->env, "127.0.0.1", s->port, &o);
+  char why[256] = "x";
+  nc_gcli_last_error(c, why, sizeof(why));
+  assert_string_equal(why, ""); /* nothing has gone wrong */
+  assert_echo(c, "hello over tls");
+  char *large = malloc(100001); /* several TLS records each way */
+  assert_non_null(large);
+  for (int i = 0; i < 100000; i++)
+    large[i] = (char)('a' + i % 26);
+  large[100000] = 0;
+  assert_echo(c, large);
+  free(large);
+  assert_int_equal(tt_get(s, &s->alpn_h2), 1);
+  char sni[80];
+  tt_get_str(s, s->sni, sni, sizeof(sni));
+  assert_string_equal(sni, ""); /* no SNI for an IP address */
+
+  waiter w;
+  w_init(&w);
+  assert_int_equal(nc_gcli_stream_open(c, &w_cbs, &w), 0);
+  for (int i = 0; i < 50; i++)
+    assert_int_equal(nc_gcli_stream_send(c, (const uint8_t *)"m", 1), 0);
+  assert_int_equal(w_wait(&w, &w.n, 50, 5000), 50);
+  assert_echo(c, "unary beside the stream");
+  cli_free(c);
+  assert_int_equal(w_get(&w, &w.closed), 0); /* suppressed: the owner closed it */
+  w_destroy(&w);
+  assert_int_equal(tt_get(s, &s->handshakes), 1); /* one connection for all of it */
+  tt_srv_stop(s);
+  echo_stop(e);
+}
+
+/* A host name is verified against the DNS SANs and sent as SNI. */
+static void test_hostname_verified_and_sent_as_sni(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  echo_srv *e = echo_start();
+  tt_srv *s = tt_srv_start(g_certs.srv_cert, g_certs.srv_key, NULL, e->port, NULL);
+  nc_gcli_tls tls = {.ca_file = g_certs.ca};
+  nc_gcli_opts o = {.tls = &tls};
+  nc_gcli *c = client_at(f->env, "localhost", s->port, &o);
+  assert_echo(c, "by name");
+  cli_free(c);
+  char sni[80];
+  tt_get_str(s, s->sni, sni, sizeof(sni));
+  assert_string_equal(sni, "localhost");
+  /* server_name replaces the target's host for both */
+  tls.server_name = "localhost";
+  c = client_at(f->env, "127.0.0.1", s->port, &o);
+  assert_echo(c, "named");
+  cli_free(c);
+  tt_get_str(s, s->sni, sni, sizeof(sni));
+  assert_string_equal(sni, "localhost");
+  tt_srv_stop(s);
+  echo_stop(e);
+}
+
+/* ---- 2. refusals -------------------------------------------------------- */
+
+static void test_wrong_ca_fails_verification(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  echo_srv *e = echo_start();
+  tt_srv *s = tt_srv_start(g_certs.srv_cert, g_certs.srv_key, NULL, e->port, NULL);
+  nc_gcli_tls tls = {.ca_file = g_certs.other_ca};
+  nc_gcli_opts o = {.tls = &tls};
+  nc_gcli *c = client_at(f->env, "127.0.0.1", s->port, &o);
+  char why[256];
+  long long t0 = now_ms();
+  expect_refused(c, why, sizeof(why));
+  assert_true(now_ms() - t0 < 2000); /* refused at once, not timed out */
+  assert_non_null(strstr(why, "TLS: certificate verify failed: "));
+  assert_non_null(strstr(why, "local issuer certificate"));
+  cli_free(c);
+  assert_int_equal(atomic_load(&e->n_unary), 0); /* nothing reached the server */
+  /* the system trust store does not know the test CA either */
+  tls.ca_file = NULL;
+  c = client_at(f->env, "127.0.0.1", s->port, &o);
+  expect_refused(c, why, sizeof(why));
+  assert_non_null(strstr(why, "TLS: certificate verify failed: "));
+  cli_free(c);
+  tt_srv_stop(s);
+  echo_stop(e);
+}
+
+static void test_name_mismatch_fails_verification(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  echo_srv *e = echo_start();
+  tt_srv *s = tt_srv_start(g_certs.srv_cert, g_certs.srv_key, NULL, e->port, NULL);
+  nc_gcli_tls tls = {.ca_file = g_certs.ca, .server_name = "nacos.example.com"};
+  nc_gcli_opts o = {.tls = &tls};
+  char why[256];
+  nc_gcli *c = client_at(f->env, "127.0.0.1", s->port, &o);
+  expect_refused(c, why, sizeof(why));
+  assert_string_equal(why, "TLS: certificate verify failed: hostname mismatch");
+  cli_free(c);
+  /* an address the certificate does not list (its CN does not count) */
+  tls.server_name = "10.1.2.3";
+  c = client_at(f->env, "127.0.0.1", s->port, &o);
+  expect_refused(c, why, sizeof(why));
+  assert_string_equal(why, "TLS: certificate verify failed: IP address mismatch");
+  cli_free(c);
+  tls.server_name = "tt-server"; /* the CN, not a SAN: refused */
+  c = client_at(f->env, "127.0.0.1", s->port, &o);
+  expect_refused(c, why, sizeof(why));
+  assert_string_equal(why, "TLS: certificate verify failed: hostname mismatch");
+  cli_free(c);
+  assert_int_equal(atomic_load(&e->n_unary), 0);
+  tt_srv_stop(s);
+  echo_stop(e);
+}
+
+static void test_client_certificate_presented_when_required(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  echo_srv *e = echo_start();
+  tt_srv *s = tt_srv_start(g_certs.srv_cert, g_certs.srv_key, g_certs.ca, e->port, NULL);
+  /* without one the server refuses (TLS 1.3: after the client's side of
+   * the handshake is done, so the reason comes with the first read) */
+  nc_gcli_tls tls = {.ca_file = g_certs.ca};
+  nc_gcli_opts o = {.tls = &tls};
+  char why[256];
+  nc_gcli *c = client_at(f->env, "127.0.0.1", s->port, &o);
+  expect_refused(c, why, sizeof(why));
+  assert_non_null(strstr(why, "TLS: "));
+  assert_non_null(strstr(why, "certificate required"));
+  cli_free(c);
+  assert_int_equal(atomic_load(&e->n_unary), 0);
+  /* with one it is presented and the calls go through */
+  tls.cert_file = g_certs.cli_cert;
+  tls.key_file = g_certs.cli_key;
+  c = client_at(f->env, "127.0.0.1", s->port, &o);
+  assert_echo(c, "mutual");
+  cli_free(c);
+  char cn[80];
+  tt_get_str(s, s->peer_cn, cn, sizeof(cn));
+  assert_string_equal(cn, "tt-client");
+  tt_srv_stop(s);
+  echo_stop(e);
+}
+
+/* A server that accepts the connection and never answers the ClientHello. */
+static void test_handshake_times_out(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  int port, fd = bind_loopback(&port, 1); /* the kernel accepts; nobody reads */
+  nc_gcli_tls tls = {.ca_file = g_certs.ca};
+  nc_gcli_opts o = {.tls = &tls, .connect_timeout_ms = 300};
+  nc_gcli *c = client_at(f->env, "127.0.0.1", port, &o);
+  char why[256];
+  long long t0 = now_ms();
+  expect_refused(c, why, sizeof(why));
+  long long took = now_ms() - t0;
+  assert_true(took >= 250 && took < 3000);
+  assert_string_equal(why, "TLS: handshake timed out");
+  cli_free(c);
+  close(fd);
+}
+
+/* TLS to a cleartext gRPC port: a TLS reason, not a hang. */
+static void test_tls_to_a_cleartext_server_fails(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  echo_srv *e = echo_start();
+  nc_gcli_tls tls = {.ca_file = g_certs.ca};
+  nc_gcli_opts o = {.tls = &tls};
+  nc_gcli *c = client_at(f->env, "127.0.0.1", e->port, &o);
+  char why[256];
+  expect_refused(c, why, sizeof(why));
+  assert_true(strncmp(why, "TLS: ", 5) == 0);
+  cli_free(c);
+  /* and the cleartext client still works there */
+  c = client_at(f->env, "127.0.0.1", e->port, NULL);
+  assert_echo(c, "plain");
+  cli_free(c);
+  echo_stop(e);
+}
+
+static void test_unusable_tls_options_fail_new(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  nc_gcli *c = NULL;
+  nc_gcli_tls bad[] = {
+      {.ca_file = "/nonexistent/ca.pem"},
+      {.ca_file = g_certs.srv_key}, /* not a certificate */
+      {.ca_file = g_certs.ca, .cert_file = g_certs.cli_cert}, /* no key */
+      {.ca_file = g_certs.ca, .key_file = g_certs.cli_key},   /* no certificate */
+      {.ca_file = g_certs.ca, .cert_file = g_certs.cli_cert, .key_file = g_certs.srv_key},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    nc_gcli_opts o = {.tls = &bad[i]};
+    assert_int_equal(nc_gcli_new(f->env, "127.0.0.1:1", &o, &c), NC_EINVAL);
+    assert_null(c);
+  }
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  g_have_certs = tt_certs_make(&g_certs) == 0;
+  if (!g_have_certs)
+    fprintf(stderr, "openssl failed (see %s/openssl.log): TLS tests skipped\n", g_certs.dir);
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  tt_certs_free(&g_certs);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_unary_and_stream_over_tls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_hostname_verified_and_sent_as_sni, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wrong_ca_fails_verification, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_name_mismatch_fails_verification, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_certificate_presented_when_required, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_handshake_times_out, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tls_to_a_cleartext_server_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unusable_tls_options_fail_new, setup, teardown),
+  };
+  nc_grpc_init();
+  nc_test_main_init();
+  int rc = _cmocka_run_group_tests("test_h2_tls", tests, sizeof(tests) / sizeof(tests[0]),
+                                   group_setup, group_teardown);
+  nc_grpc_shutdown();
+  return rc;
+}
