@@ -244,7 +244,13 @@ int nc_agent_new(uv_loop_t *loop, const nc_agent_cfg *cfg, nc_agent **out) {
                    cfg->app_name,
                    cfg->client_ip,
                    cfg->username && *cfg->username ? cfg->username : NULL,
-                   password};
+                   password,
+                   NULL};
+  nc_gcli_tls tls = {cfg->tls_ca, cfg->tls_cert, cfg->tls_key, cfg->tls_server_name};
+  if (cfg->tls && !strcasecmp(cfg->tls, "on"))
+    uo.tls = &tls;
+  else if (cfg->tls_ca || cfg->tls_cert || cfg->tls_key || cfg->tls_server_name)
+    nc_warn("agent: --tls is off: the --tls-* options are ignored");
   nc_up_cbs ucbs = {up_connected, up_disconnected, up_push, ag};
   rc = nc_up_new(loop, ag->env, &uo, &ucbs, &ag->up);
   explicit_bzero(password, sizeof(password)); /* nc_up keeps its own copy */

@@ -45,6 +45,18 @@ const nc_opt nc_agent_opt_table[] = {
     {"uid-policy", NC_OPT_STR, NULL, F(uid_policy), 0, -1,
      "namespaces local users may use: UID:r|rw:NS[,NS...];... (NS 'public' or '*'); a listed "
      "uid gets only what it is granted, others (and root) are not restricted"},
+    {"tls", NC_OPT_CHOICE, "off", F(tls), 0, -1,
+     "on|off TLS to the servers' gRPC and HTTP ports, verifying their certificates"},
+    {"tls-ca", NC_OPT_STR, NULL, F(tls_ca), 0, -1,
+     "PEM file of the CAs the servers' certificates must chain to (unset = the system "
+     "trust store)"},
+    {"tls-server-name", NC_OPT_STR, NULL, F(tls_server_name), 0, -1,
+     "name (or IP) every server's certificate must carry, also sent as SNI (unset = the host "
+     "of its --servers entry)"},
+    {"tls-cert", NC_OPT_STR, NULL, F(tls_cert), 0, -1,
+     "PEM client certificate for servers that require one (with --tls-key)"},
+    {"tls-key", NC_OPT_STR, NULL, F(tls_key), 0, -1,
+     "PEM key of --tls-cert; refused unless only its owner can read it (mode 0600)"},
 };
 #undef F
 const size_t nc_agent_opt_count = sizeof(nc_agent_opt_table) / sizeof(nc_agent_opt_table[0]);

@@ -25,6 +25,10 @@ typedef struct nc_agent_cfg {
   char *username;     /* nacosd --auth on: the agent's identity upstream; unset = none */
   char *password_file; /* its password, first line of a file only the agent can read */
   char *uid_policy;   /* "UID:r|rw:NS[,NS];..." (policy.h); unset = none */
+  char *tls;          /* "on" | "off": TLS to the servers (gRPC and HTTP ports) */
+  char *tls_ca;       /* PEM CAs the servers' certificates must chain to; unset = system */
+  char *tls_server_name; /* name verified in every server's certificate; unset = its host */
+  char *tls_cert, *tls_key; /* client certificate + key (servers asking for one) */
 } nc_agent_cfg;
 
 extern const nc_opt nc_agent_opt_table[];

@@ -35,6 +35,13 @@ static size_t form_escape(char *out, size_t cap, const char *s) {
 
 int nc_ag_login_http(const char *host, int port, const char *user, const char *password,
                      int timeout_ms, nc_ag_login *out) {
+  return nc_ag_login_http_tls(NULL, host, port, user, password, timeout_ms, out);
+}
+
+int nc_ag_login_http_tls(const struct nc_tls_cli *tls, const char *host, int port,
+                         const char *user, const char *password, int timeout_ms,
+                         nc_ag_login *out) {
+  char why[200] = "";
   memset(out, 0, sizeof(*out));
   char form[1200], u[400], pw[700], req[1800], *resp = NULL, *body = NULL;
   form_escape(u, sizeof(u), user);
@@ -51,12 +58,12 @@ int nc_ag_login_http(const char *host, int port, const char *user, const char *p
     snprintf(out->message, sizeof(out->message), "credentials too long");
     return NC_EINVAL;
   }
-  int rc = nc_ag_http1(host, port, req, (size_t)n, timeout_ms > 0 ? timeout_ms : 3000,
-                       &out->http_status, &resp, &body);
+  int rc = nc_ag_http1_tls(tls, host, port, req, (size_t)n, timeout_ms > 0 ? timeout_ms : 3000,
+                           &out->http_status, &resp, &body, why, sizeof(why));
   explicit_bzero(req, sizeof(req));
   if (rc) {
     snprintf(out->message, sizeof(out->message), "login to %s:%d: %s", host, port,
-             nc_strerror(rc));
+             why[0] ? why : nc_strerror(rc));
     return rc;
   }
   cJSON *j = cJSON_Parse(body);

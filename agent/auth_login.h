@@ -23,6 +23,12 @@ typedef struct nc_ag_login {
  * NC_EUNAVAIL / NC_ETIMEOUT / NC_EPARSE otherwise (out->message says). */
 int nc_ag_login_http(const char *host, int port, const char *user, const char *password,
                      int timeout_ms, nc_ag_login *out);
+/* The same over HTTPS when tls is not NULL (http1.h); a TLS failure's
+ * reason is in out->message. */
+struct nc_tls_cli;
+int nc_ag_login_http_tls(const struct nc_tls_cli *tls, const char *host, int port,
+                         const char *user, const char *password, int timeout_ms,
+                         nc_ag_login *out);
 
 /* Reads a password (or token) file: the first line, without its newline.
  * Refuses (NC_EPERM, why in err) a file others can read or write: the

@@ -1,6 +1,11 @@
-/* http1: see http1.h. */
+/* http1: see http1.h. With TLS the socket stays non-blocking and every
+ * OpenSSL call that wants I/O waits for it with poll under the same
+ * deadline. */
 #include "http1.h"
 #include "nc_err.h"
+#include "nc_tls_cli.h"
+
+#include <openssl/err.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,17 +119,141 @@ static int read_all(int fd, long long deadline, char **buf, size_t *len) {
   return 0;
 }
 
+/* ---- TLS ---- */
+
+/* Waits for what the last OpenSSL call on ssl (which returned ret) wants:
+ * 0 to retry it, else NC_ETIMEOUT / NC_EIO with why (when not timed out)
+ * in the caller's buffer. */
+static int tls_wait(SSL *ssl, int fd, int ret, long long deadline, char *why, size_t cap) {
+  int e = SSL_get_error(ssl, ret);
+  if (e == SSL_ERROR_WANT_READ)
+    return wait_fd(fd, POLLIN, deadline);
+  if (e == SSL_ERROR_WANT_WRITE)
+    return wait_fd(fd, POLLOUT, deadline);
+  if (why)
+    nc_tls_cli_why(ssl, ret, why, cap);
+  return NC_EIO;
+}
+
+static int tls_handshake(SSL *ssl, int fd, long long deadline, char *why, size_t cap) {
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_connect(ssl);
+    if (r == 1)
+      return 0;
+    int rc = tls_wait(ssl, fd, r, deadline, why, cap);
+    if (rc != 0)
+      return rc == NC_EIO ? NC_EUNAVAIL : rc; /* refused as a connect is */
+  }
+}
+
+static int tls_send_all(SSL *ssl, int fd, const char *buf, size_t len, long long deadline,
+                        char *why, size_t cap) {
+  while (len > 0) {
+    ERR_clear_error();
+    int n = SSL_write(ssl, buf, (int)len);
+    if (n > 0) {
+      buf += n;
+      len -= (size_t)n;
+      continue;
+    }
+    int rc = tls_wait(ssl, fd, n, deadline, why, cap);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* As read_all; the end is the server's close_notify or its EOF (the
+ * answer is read to the close either way). */
+static int tls_read_all(SSL *ssl, int fd, long long deadline, char **buf, size_t *len, char *why,
+                        size_t cap) {
+  size_t bcap = 4096, n = 0;
+  char *b = malloc(bcap);
+  if (!b)
+    return NC_ENOMEM;
+  for (;;) {
+    if (n + 1 >= bcap) {
+      char *nb = bcap >= NC_AG_HTTP1_MAX ? NULL : realloc(b, bcap * 2);
+      if (!nb) {
+        free(b);
+        return bcap >= NC_AG_HTTP1_MAX ? NC_EIO : NC_ENOMEM;
+      }
+      b = nb;
+      bcap *= 2;
+    }
+    ERR_clear_error();
+    int r = SSL_read(ssl, b + n, (int)(bcap - n - 1));
+    if (r > 0) {
+      n += (size_t)r;
+      continue;
+    }
+    if (SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN)
+      break;
+    int rc = tls_wait(ssl, fd, r, deadline, why, cap);
+    if (rc != 0) {
+      free(b);
+      return rc;
+    }
+  }
+  b[n] = '\0';
+  *buf = b;
+  *len = n;
+  return 0;
+}
+
+/* One exchange over TLS on the connected fd. */
+static int tls_exchange(const nc_tls_cli *tls, const char *host, int fd, const char *req,
+                        size_t len, long long deadline, char **r, size_t *n, char *why,
+                        size_t cap) {
+  char tmp[200];
+  SSL *ssl = nc_tls_cli_ssl(tls, host, tmp, sizeof(tmp));
+  if (!ssl) {
+    if (why)
+      snprintf(why, cap, "%s", tmp);
+    return NC_EINVAL;
+  }
+  /* servers that close without close_notify are common; the answer was
+   * asked to end with the connection */
+  SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  int rc = NC_ENOMEM;
+  if (SSL_set_fd(ssl, fd) != 1)
+    goto out;
+  if ((rc = tls_handshake(ssl, fd, deadline, why, cap)) != 0 ||
+      (rc = tls_send_all(ssl, fd, req, len, deadline, why, cap)) != 0 ||
+      (rc = tls_read_all(ssl, fd, deadline, r, n, why, cap)) != 0)
+    goto out;
+  ERR_clear_error();
+  SSL_shutdown(ssl); /* our close_notify, best effort */
+out:
+  ERR_clear_error();
+  SSL_free(ssl);
+  return rc;
+}
+
 int nc_ag_http1(const char *host, int port, const char *req, size_t len, int timeout_ms,
                 int *status, char **resp, char **body) {
+  return nc_ag_http1_tls(NULL, host, port, req, len, timeout_ms, status, resp, body, NULL, 0);
+}
+
+int nc_ag_http1_tls(const nc_tls_cli *tls, const char *host, int port, const char *req,
+                    size_t len, int timeout_ms, int *status, char **resp, char **body, char *why,
+                    size_t why_cap) {
   long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 500);
   int fd = -1, rc;
   *resp = *body = NULL;
   *status = 0;
+  if (why && why_cap)
+    why[0] = '\0';
   if ((rc = connect_to(host, port, deadline, &fd)) != 0)
     return rc;
   size_t n = 0;
   char *r = NULL;
-  if ((rc = send_all(fd, req, len, deadline)) != 0 || (rc = read_all(fd, deadline, &r, &n)) != 0)
+  if (tls)
+    rc = tls_exchange(tls, host, fd, req, len, deadline, &r, &n, why, why_cap);
+  else if ((rc = send_all(fd, req, len, deadline)) == 0)
+    rc = read_all(fd, deadline, &r, &n);
+  if (rc != 0)
     goto out;
   char *b = strstr(r, "\r\n\r\n");
   if (sscanf(r, "HTTP/1.%*d %d", status) != 1 || !b) {

@@ -148,7 +148,8 @@ static int pick_server(nc_up *up) {
 static int learn_members(nc_up *up, const nc_server_addr *s) {
   cJSON *m = NULL;
   int rc =
-      nc_upm_fetch(s->host, s->port, up->username ? up->token : NULL, MEMBERS_TIMEOUT_MS, &m);
+      nc_upm_fetch(up->http_tls, s->host, s->port, up->username ? up->token : NULL,
+                   MEMBERS_TIMEOUT_MS, &m);
   if (rc == 0)
     nc_debug("upstream: member list of %s:%d names %d of our servers", s->host, s->port,
              nc_upick_learn(up->pick, m));
@@ -218,10 +219,14 @@ static void async_done(void *ud, int status, nc_msg *resp) {
  * expiry. Called without the lock. 0, or the login's error (logged). */
 static int login(nc_up *up, const nc_server_addr *s, char *token, size_t cap) {
   nc_ag_login l;
-  int rc = nc_ag_login_http(s->host, s->port, up->username, up->password, up->timeout_ms, &l);
+  int rc = nc_ag_login_http_tls(up->http_tls, s->host, s->port, up->username, up->password,
+                                up->timeout_ms, &l);
   if (rc) {
     nc_warn("upstream: login to %s:%d as %s failed: %s", s->host, s->port, up->username,
             l.message);
+    pthread_mutex_lock(&up->lock);
+    snprintf(up->last_error, sizeof(up->last_error), "%s", l.message);
+    pthread_mutex_unlock(&up->lock);
     return rc;
   }
   snprintf(token, cap, "%s", l.token);
@@ -403,6 +408,10 @@ void *nc_up_thread_main(void *arg) {
     o.client_ip = up->client_ip;
     o.timeout_ms = up->timeout_ms;
     o.not_ready_fails_fast = 1; /* another member can take us now */
+    char why[200];
+    o.tls = up->use_tls ? &up->tls : NULL;
+    o.error = why;
+    o.error_cap = sizeof(why);
     nc_wc *wc = NULL;
     uint64_t t0 = now_ms();
     int rc = nc_wc_connect(up->env, &o, wc_push, wc_closed, a, &wc);
@@ -411,7 +420,8 @@ void *nc_up_thread_main(void *arg) {
     last = idx;
     if (rc != 0) {
       nc_log(fails ? NC_LOG_DEBUG : NC_LOG_WARN, "upstream: connect to %s failed: %s (%llu ms)",
-             target, nc_strerror(rc), (unsigned long long)(now_ms() - t0));
+             target, why, (unsigned long long)(now_ms() - t0));
+      snprintf(up->last_error, sizeof(up->last_error), "%.60s: %.190s", target, why);
       free(a);
       starting |= rc == NC_ESTATE;
       nc_upick_failed(up->pick, idx);
@@ -419,6 +429,7 @@ void *nc_up_thread_main(void *arg) {
       continue;
     }
     up->cur = a;
+    up->last_error[0] = '\0';
     fails = starting = 0;
     nc_info("upstream: connected to %s (grpc %s), connection %s", server, target,
             nc_wc_connection_id(wc));

@@ -54,6 +54,10 @@ typedef struct nc_up_opts {
    * server's main port) and carry the token on every request, renewed
    * half way to its expiry. NULL = no login. Copied. */
   const char *username, *password;
+  /* TLS to every server, its gRPC port (h2, ALPN) and its HTTP port (login,
+   * member list): certificates verified as nc_gcli_tls says, the key file
+   * refused unless private to the agent. NULL = plain text. Copied. */
+  const nc_gcli_tls *tls;
 } nc_up_opts;
 
 /* status: 0 (resp non-NULL, owned by the callee, whatever its resultCode),
@@ -61,6 +65,8 @@ typedef struct nc_up_opts {
  * (agent stopping) or another transport error. */
 typedef void (*nc_up_done_cb)(void *ud, int status, nc_msg *resp);
 
+/* NC_EINVAL / NC_EPERM / NC_EIO for TLS options that cannot be used (logged
+ * with the reason). */
 int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const nc_up_cbs *cbs,
               nc_up **out);
 /* Starts the upstream thread. */
@@ -76,6 +82,10 @@ int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, const 
                   nc_up_done_cb cb, void *ud);
 /* Requests queued but not yet sent. */
 size_t nc_up_queued(nc_up *up);
+/* Why the latest connect attempt failed ("" once connected, or before any
+ * attempt), e.g. "127.0.0.1:9848: TLS: certificate verify failed: ...".
+ * Any thread. */
+void nc_up_last_error(nc_up *up, char *buf, size_t cap);
 /* Stops the thread (waits for an in-flight request at most its timeout)
  * and fails everything queued with NC_ECLOSED. */
 void nc_up_stop(nc_up *up);

@@ -2,7 +2,10 @@
  * (upstream.h); the thread itself is upstream.c. */
 #include "upstream_int.h"
 #include "nc_err.h"
+#include "nc_log.h"
+#include "nc_tls_cli.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -88,6 +91,47 @@ static void drop_ev(nc_evq_node *node) {
 
 /* ---- loop-thread API ---- */
 
+static void tls_free(nc_up *up) {
+  nc_tls_cli_free(up->http_tls);
+  free((char *)up->tls.ca_file);
+  free((char *)up->tls.cert_file);
+  free((char *)up->tls.key_file);
+  free((char *)up->tls.server_name);
+  memset(&up->tls, 0, sizeof(up->tls));
+  up->http_tls = NULL;
+}
+
+/* Copies t and makes the HTTP port's context, which checks the files now:
+ * a bad CA or a key others can read stops the agent at start-up, not at
+ * its first connect. */
+static int tls_setup(nc_up *up, const nc_gcli_tls *t) {
+  char err[300];
+  const char *in[4] = {t->ca_file, t->cert_file, t->key_file, t->server_name};
+  const char **dst[4] = {&up->tls.ca_file, &up->tls.cert_file, &up->tls.key_file,
+                         &up->tls.server_name};
+  for (int i = 0; i < 4; i++)
+    if (in[i] && !(*dst[i] = strdup(in[i])))
+      return NC_ENOMEM;
+  nc_tls_cli_opts o = {.ca_file = t->ca_file,
+                       .cert_file = t->cert_file,
+                       .key_file = t->key_file,
+                       .server_name = t->server_name,
+                       .key_private = 1};
+  int rc = nc_tls_cli_new(&o, &up->http_tls, err, sizeof(err));
+  if (rc != 0) {
+    nc_error("agent: --tls: %s", err);
+    return rc;
+  }
+  up->use_tls = 1;
+  return 0;
+}
+
+void nc_up_last_error(nc_up *up, char *buf, size_t cap) {
+  pthread_mutex_lock(&up->lock);
+  snprintf(buf, cap, "%s", up->last_error);
+  pthread_mutex_unlock(&up->lock);
+}
+
 int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const nc_up_cbs *cbs,
               nc_up **out) {
   int rc = NC_ENOMEM;
@@ -111,6 +155,8 @@ int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const n
   }
   if (!up->servers || !up->app_name || !up->client_ip || opts->n_servers == 0)
     goto fail;
+  if (opts->tls && (rc = tls_setup(up, opts->tls)) != 0)
+    goto fail;
   memcpy(up->servers, opts->servers, opts->n_servers * sizeof(nc_server_addr));
   up->n_servers = opts->n_servers;
   if (!(up->pick = nc_upick_new(up->servers, up->n_servers, up->seed * 2654435761u)))
@@ -127,6 +173,7 @@ int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const n
   *out = up;
   return 0;
 fail:
+  tls_free(up);
   nc_upick_free(up->pick);
   nc_pushbox_free(up->box);
   free(up->servers);
@@ -207,6 +254,7 @@ void nc_up_free(nc_up *up) {
   nc_upick_free(up->pick);
   pthread_mutex_destroy(&up->lock);
   pthread_cond_destroy(&up->cond);
+  tls_free(up);
   free(up->servers);
   free(up->app_name);
   free(up->client_ip);

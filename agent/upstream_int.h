@@ -55,6 +55,10 @@ struct nc_up {
   char *username, *password; /* NULL: no login */
   uint64_t token_renew_ms;   /* upstream thread: when the token wants renewing */
   char token[1024];          /* upstream thread: the current token (member list reads) */
+  nc_gcli_tls tls;           /* its strings owned here; used only when use_tls */
+  int use_tls;
+  struct nc_tls_cli *http_tls; /* the HTTP port's TLS context; NULL = plain */
+  char last_error[256];      /* under lock: why the latest connect failed */
 
   pthread_t thread;
   int started;

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int nc_upm_fetch(const char *host, int port, const char *token, int timeout_ms,
-                 cJSON **members) {
+int nc_upm_fetch(const struct nc_tls_cli *tls, const char *host, int port, const char *token,
+                 int timeout_ms, cJSON **members) {
   char req[2048], *resp = NULL, *body = NULL;
   int status = 0, rc;
   *members = NULL;
@@ -19,7 +19,8 @@ int nc_upm_fetch(const char *host, int port, const char *token, int timeout_ms,
                     token ? token : "", token ? "\r\n" : "");
   if (rl < 0 || (size_t)rl >= sizeof(req))
     return NC_EINVAL;
-  if ((rc = nc_ag_http1(host, port, req, (size_t)rl, timeout_ms, &status, &resp, &body)) != 0)
+  if ((rc = nc_ag_http1_tls(tls, host, port, req, (size_t)rl, timeout_ms, &status, &resp, &body,
+                            NULL, 0)) != 0)
     return rc;
   rc = NC_EPARSE;
   /* Chunked bodies are not expected (nacosd sends a sized buffer). */

@@ -12,8 +12,10 @@
 #include <cjson/cJSON.h>
 
 /* 0 and *members (a cJSON array, caller frees), or NC_E*. token (may be
- * NULL) goes as the accessToken header (nacosd --auth on). */
-int nc_upm_fetch(const char *host, int port, const char *token, int timeout_ms,
-                 cJSON **members);
+ * NULL) goes as the accessToken header (nacosd --auth on); tls (may be
+ * NULL) makes it HTTPS (http1.h). */
+struct nc_tls_cli;
+int nc_upm_fetch(const struct nc_tls_cli *tls, const char *host, int port, const char *token,
+                 int timeout_ms, cJSON **members);
 
 #endif

@@ -209,6 +209,17 @@ static inline void tt_serve(tt_srv *s, int cfd) {
   }
   SSL_free(ssl);
   ERR_clear_error();
+  if (!ok) {
+    /* let the alert reach the client before the close: what the client
+     * still sends would otherwise make the kernel reset the connection
+     * and drop the alert from the client's receive buffer */
+    shutdown(cfd, SHUT_WR);
+    char sink[4096];
+    struct timeval lv = {.tv_usec = 200000};
+    setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &lv, sizeof(lv));
+    while (recv(cfd, sink, sizeof(sink), 0) > 0)
+      ;
+  }
   close(cfd);
 }
 
