@@ -4,10 +4,10 @@
  * table below; shuts down cleanly on
  * SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level). */
 #include "cluster.h"
+#include "loader.h"
 #include "nc_auth.h"
 #include "nc_auth_grpc.h"
 #include "distro.h"
-#include "rebalance.h"
 #include "config_service.h"
 #include "config_sync.h"
 #include "srv_http.h"
@@ -44,7 +44,7 @@ typedef struct app {
   nc_cfg_sync *cfgsync;
   nc_shttp *http;
   nc_auth *auth;
-  nc_rebal *rebal; /* rebalance and drain (rebalance.h) */
+  nc_loader *loader;
   int ports[3]; /* http, grpc, cluster */
 } app;
 
@@ -255,42 +255,6 @@ static void distro_stop(app *a) { nc_distro_stop(a->distro); }
 static void distro_free(app *a) { nc_distro_free(a->distro); }
 static void distro_stats(app *a, nc_metrics_text *t) { nc_distro_render_metrics(a->distro, t); }
 
-/* Automatic rebalance and drain (rebalance.h): after the cluster (it reads
- * the members' load from their reports), before the loader and http, which
- * switch it at run time. */
-static int rebal_init(app *a) {
-  const nc_server_cfg *c = a->cfg;
-  nc_rebal_opts o = {
-      .tolerance_pct = (int)c->rebalance_tolerance_pct,
-      .tolerance_abs = (int)c->rebalance_tolerance_abs,
-      .stop_pct = (int)c->rebalance_stop_pct,
-      .period_ms = (int)c->rebalance_period_ms,
-      .warmup_ms = (int)c->rebalance_warmup_ms,
-      .stable_ms = (int)c->rebalance_stable_ms,
-      .min_conn_age_ms = (int)c->rebalance_min_conn_age_ms,
-      .cooldown_ms = (int)c->rebalance_cooldown_ms,
-      .moves_per_sec = (int)c->rebalance_moves_per_sec,
-      .migrate_grace_ms = c->rebalance_migrate_grace_ms > 0 ? (int)c->rebalance_migrate_grace_ms : -1,
-      .clients = c->rebalance_clients,
-  };
-  if (nc_rebal_parse_mode(c->rebalance, &o.mode) != 0)
-    return NC_EINVAL;
-  /* 0 in the table means "none" for these; the engine reads 0 as default */
-  if (!c->rebalance_warmup_ms)
-    o.warmup_ms = 1;
-  if (!c->rebalance_stable_ms)
-    o.stable_ms = 1;
-  if (!c->rebalance_min_conn_age_ms)
-    o.min_conn_age_ms = 1;
-  if (!c->rebalance_stop_pct)
-    o.stop_pct = -1;
-  return nc_rebal_new(&a->loop, a->srv, a->cluster, a->naming, &o, &a->rebal);
-}
-static int rebal_start(app *a) { return nc_rebal_start(a->rebal); }
-static void rebal_stop(app *a) { nc_rebal_stop(a->rebal); }
-static void rebal_free(app *a) { nc_rebal_free(a->rebal); }
-static void rebal_stats(app *a, nc_metrics_text *t) { nc_rebal_render_metrics(a->rebal, t); }
-
 /* Config changes to peers: after the cluster, stopped before it closes its
  * peers (which resolves the sends in flight). */
 static int cfgsync_init(app *a) {
@@ -301,6 +265,17 @@ static void cfgsync_free(app *a) { nc_cfg_sync_free(a->cfgsync); }
 static void cfgsync_stats(app *a, nc_metrics_text *t) {
   nc_cfg_sync_render_metrics(a->cfgsync, t);
 }
+
+/* The loader API's cluster half (loader.h): its request types on the
+ * cluster port, the connection limit (persistent one loaded here), the
+ * operations the HTTP routes run; after the cluster, before http. */
+static int loader_init(app *a) {
+  nc_loader_opts o = {.data_dir = a->cfg->data_dir, .reset_rate = (int)a->cfg->loader_reset_rate};
+  return nc_loader_new(&a->loop, a->srv, a->cluster, &o, &a->loader);
+}
+static void loader_stop(app *a) { nc_loader_stop(a->loader); }
+static void loader_free(app *a) { nc_loader_free(a->loader); }
+static void loader_stats(app *a, nc_metrics_text *t) { nc_loader_render_metrics(a->loader, t); }
 
 static void render_all(void *ud, nc_metrics_text *t);
 /* What /health and readiness add while a part is degraded. */
@@ -315,6 +290,7 @@ static int http_start(app *a) {
   const char *hb = a->cfg->http_bind && *a->cfg->http_bind ? a->cfg->http_bind : a->cfg->bind;
   nc_shttp_opts ho = {.bind = hb, .port = (int)a->cfg->port, .render = render_all,
                       .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth,
+                      .loader = a->loader,
                       .tls_cert_file = a->cfg->tls_cert, .tls_key_file = a->cfg->tls_key};
   ho.header_timeout_s = (unsigned)a->cfg->http_header_timeout_s;
   ho.body_timeout_s = (unsigned)a->cfg->http_body_timeout_s;
@@ -347,7 +323,7 @@ static const module modules[] = {
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
     {"distro", distro_init, distro_start, distro_stop, distro_free, distro_stats},
     {"cfgsync", cfgsync_init, NULL, cfgsync_stop, cfgsync_free, cfgsync_stats},
-    {"rebal", rebal_init, rebal_start, rebal_stop, rebal_free, rebal_stats},
+    {"loader", loader_init, NULL, loader_stop, loader_free, loader_stats},
     {"http", NULL, http_start, http_stop, NULL, NULL},
 };
 #define N_MODULES (sizeof(modules) / sizeof(modules[0]))

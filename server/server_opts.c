@@ -44,6 +44,9 @@ static const nc_opt opts[] = {
      "keep a service without instances or subscribers this long (still listed); 0 = drop at once"},
     {"max-connections", NC_OPT_INT, "0", F(max_connections), 0, 10000000,
      "refuse SDK connection setups beyond this many (cluster peers exempt); 0 = unlimited"},
+    {"loader-reset-rate", NC_OPT_INT, "100", F(loader_reset_rate), 1, 100000,
+     "ConnectResetRequests per second at most when the loader API sheds connections "
+     "(reloadCurrent, smartReloadCluster)"},
     /* per-client bounds (issue 12): 0 = unlimited */
     {"http-header-timeout-s", NC_OPT_INT, "10", F(http_header_timeout_s), 0, 86400,
      "close an HTTP connection whose request head is not complete this long after it opened "
@@ -153,34 +156,6 @@ static const nc_opt opts[] = {
      "keep a DOWN (or restarted) member's clients this long for their new owners to assert them"},
     {"distro-chunk-bytes", NC_OPT_INT, "1048576", F(distro_chunk_bytes), 512, 3145728,
      "page a snapshot served to a starting nacos-c peer in chunks of about this many bytes"},
-    /* rebalance and drain (server/cluster/rebalance.h, nacos-cluster.md §5.7) */
-    {"rebalance", NC_OPT_CHOICE, "auto", F(rebalance), 0, -1,
-     "auto|off (automatic rebalance: a node above the cluster average moves SDK connections "
-     "to members below it with ConnectResetRequest; switchable at run time)"},
-    {"rebalance-tolerance-pct", NC_OPT_INT, "10", F(rebalance_tolerance_pct), 1, 1000,
-     "rebalance only above the average by more than this percent ..."},
-    {"rebalance-tolerance-abs", NC_OPT_INT, "20", F(rebalance_tolerance_abs), 1, 100000000,
-     "... and by at least this many connections"},
-    {"rebalance-stop-pct", NC_OPT_INT, "3", F(rebalance_stop_pct), 0, 1000,
-     "once moving, go on until within this percent of the average (hysteresis)"},
-    {"rebalance-period-ms", NC_OPT_INT, "10000", F(rebalance_period_ms), 100, 3600000,
-     "decide this often, +-20% jitter"},
-    {"rebalance-warmup-ms", NC_OPT_INT, "120000", F(rebalance_warmup_ms), 0, 86400000,
-     "no rebalance during this long after start"},
-    {"rebalance-stable-ms", NC_OPT_INT, "60000", F(rebalance_stable_ms), 0, 86400000,
-     "every member UP, ready and reporting its load for this long before a rebalance"},
-    {"rebalance-min-conn-age-ms", NC_OPT_INT, "600000", F(rebalance_min_conn_age_ms), 0,
-     86400000, "move only connections older than this (drain: 3 s)"},
-    {"rebalance-cooldown-ms", NC_OPT_INT, "1800000", F(rebalance_cooldown_ms), 1, 86400000,
-     "a connection told to move is not told again for this long"},
-    {"rebalance-moves-per-sec", NC_OPT_INT, "20", F(rebalance_moves_per_sec), 1, 100000,
-     "moves per second over the whole cluster (the nodes shedding share it), rebalance and drain"},
-    {"rebalance-migrate-grace-ms", NC_OPT_INT, "5000", F(rebalance_migrate_grace_ms), 0,
-     600000, "a moved connection that closes keeps its instances this long (no push, no Distro "
-     "DELETE) while it registers again elsewhere (0 = none)"},
-    {"rebalance-clients", NC_OPT_STR, "Nacos-Java-Client,Nacos-Go-Client,Nacos-C-Client", F(rebalance_clients), 0, -1,
-     "clients that follow a redirect: clientVersion prefixes, comma-separated (others are never "
-     "moved)"},
     {"cluster-hold-ready-ms", NC_OPT_INT, "0", F(cluster_hold_ready_ms), 0, 86400000,
      "testing: hold readiness this long after start (SDK ServerCheck refused, readiness 503)"},
     /* auth (server/auth) */

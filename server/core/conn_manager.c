@@ -172,11 +172,14 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
   int cluster = s->g == srv->g[1];
   /* §4.4 step 2: over the cap, the setup is refused (the caller closes the
    * stream without a message); peers are exempt. */
-  if (srv->o.max_connections > 0 && !cluster &&
-      nc_srv_sdk_conn_count(srv) >= (size_t)srv->o.max_connections) {
-    srv->st.conns_rejected++;
-    nc_warn("connection setup from %s refused: %zu SDK connections, cap %d", peer,
-            nc_srv_sdk_conn_count(srv), srv->o.max_connections);
+  const char *which = NULL;
+  if (!cluster && nc_cm_over_limit(srv, &which)) {
+    int cap = which[0] == 'c';
+    uint64_t n = cap ? ++srv->st.conns_rejected : ++srv->st.conns_rejected_limit;
+    if (nc_cm_log_this(n))
+      nc_warn("connection setup from %s refused: %zu SDK connections, %s %ld (%llu so far)", peer,
+              nc_srv_sdk_conn_count(srv), cap ? "--max-connections" : "connection limit",
+              cap ? (long)srv->o.max_connections : srv->conn_limit, (unsigned long long)n);
     return NC_EBUSY;
   }
   char ip[96];
@@ -340,17 +343,17 @@ static void expire_peers(nc_srv *srv) {
   }
 }
 
-/* The one periodic timer (every 100 ms): ack timeouts each tick; idle
- * probes and peer expiry once a second. */
+/* The one periodic timer (every 100 ms): ack timeouts and the loader's
+ * paced resets each tick; idle probes and peer expiry once a second. */
 void nc_cm_tick(nc_srv *srv) {
   uint64_t now = uv_now(srv->loop);
   while (srv->dl_head && srv->dl_head->deadline <= now)
     nc_srv_pend_resolve(srv, srv->dl_head, NC_PUSH_TIMEOUT);
+  nc_srv_loader_tick(srv); /* paces its resets over the second */
   if (++srv->tick_n % 10 == 0) {
     probe_idle(srv);
     expire_setups(srv);
     expire_peers(srv);
-    nc_srv_loader_tick(srv);
     for (size_t i = 0; i < srv->n_tickfns && !srv->shut; i++)
       srv->tickfns[i].fn(srv->tickfns[i].ud);
   }

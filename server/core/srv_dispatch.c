@@ -191,6 +191,17 @@ static void server_check(nc_srv *srv, nc_gsrv_ev *ev, const char *pk) {
     refuse(srv, ev->call, NULL, "ServerCheckRequest", 300, "server is starting");
     return;
   }
+  /* At the connection cap or limit (srv_limits.c): refused before any
+   * stream exists, so the SDK takes its next server at once. */
+  const char *which = NULL;
+  if (ev->srv != srv->g[1] && nc_cm_over_limit(srv, &which)) {
+    if (which[0] == 'c')
+      srv->st.conns_rejected++;
+    else
+      srv->st.checks_rejected_limit++;
+    refuse(srv, ev->call, NULL, "ServerCheckRequest", 503, "over connection limit");
+    return;
+  }
   nc_peer *p = nc_cm_peer(srv, pk, ev->peer, 1);
   cJSON *b = nc_resp_ok();
   uint8_t *buf = NULL;

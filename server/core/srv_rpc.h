@@ -143,6 +143,12 @@ typedef struct nc_srv_stats {
   uint64_t streams_rejected;      /* streams closed: over max_pending_streams */
   uint64_t conns_reset;    /* ConnectResetRequests sent (console, load target) */
   uint64_t writes;         /* requests of NC_H_WRITE handlers dispatched */
+  uint64_t requests_too_large; /* SDK-port bodies over max_body_bytes, refused unparsed */
+  /* the run-time connection limit (srv_limits.c): refusals at
+   * ServerCheckRequest (the SDK moves on at once) and, for a client that
+   * skipped or raced the check, at ConnectionSetupRequest */
+  uint64_t checks_rejected_limit, conns_rejected_limit;
+  uint64_t loader_resets_failed; /* loader ConnectResetRequests not acked / not sent */
 } nc_srv_stats;
 const nc_srv_stats *nc_srv_get_stats(nc_srv *srv);
 /* Appends the core's families (connections, pushes, requests) to t. */
@@ -209,6 +215,28 @@ int nc_srv_reload_client(nc_srv *srv, const char *conn_id, const char *redirect)
 int nc_srv_reload_current(nc_srv *srv, long count, const char *redirect);
 /* Registered connections that came in on the SDK port. */
 size_t nc_srv_sdk_conn_count(nc_srv *srv);
+/* The connection map as a cJSON object (caller owns; NULL on OOM), with
+ * the fields of Nacos's Connection (createTime an ISO-8601 string,
+ * lastActiveTime epoch ms, appLabels, connected, tlsProtected, ...); v3 = 1
+ * names the namespace metaInfo.namespaceId (3.x), else tenant (2.x). */
+cJSON *nc_srv_loader_current_json(nc_srv *srv, int v3);
+/* Resets the load target still has to send (0 when idle). */
+long nc_srv_reload_pending(nc_srv *srv);
+/* The loader's reset rate: at most per_sec ConnectResetRequests a second
+ * from the load target (<= 0: 100). */
+void nc_srv_set_reset_rate(nc_srv *srv, int per_sec);
+
+/* ---- run-time connection limit (srv_limits.c) ----
+ * Besides the static cap (nc_srv_opts.max_connections), a limit an
+ * operator sets at run time (loader API): -1 = none. A node at either
+ * refuses new SDK connections: ServerCheckRequest on the SDK port gets an
+ * ErrorResponse (errorCode 503, "over connection limit"), so Java, Go and
+ * nacos-agent try their next server at once; a setup that raced past the
+ * check is refused (stream closed, as Nacos). Existing connections stay. */
+void nc_srv_set_conn_limit(nc_srv *srv, long limit);
+long nc_srv_conn_limit(nc_srv *srv);
+/* 1 when a new SDK connection would be refused now (limit or cap). */
+int nc_srv_at_conn_limit(nc_srv *srv);
 
 /* Readiness gate (cluster.h): while fn(ud) returns 0, ServerCheckRequest on
  * the SDK port is answered with ErrorResponse errorCode 300 "server is

@@ -4,7 +4,7 @@
 #include "cluster.h"
 #include "auth_routes.h"
 #include "cluster_routes.h"
-#include "console.h"
+#include "loader_routes.h"
 #include "nc_err.h"
 #include "nc_log.h"
 
@@ -189,6 +189,7 @@ static char *slurp(const char *path) {
 
 int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_shttp **out) {
   nc_shttp *h = calloc(1, sizeof(*h));
+  (void)srv; /* the loader's routes take opts->loader */
   if (!h)
     return NC_ENOMEM;
   h->o = *opts;
@@ -196,7 +197,8 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
   add_set(h, own_routes, sizeof(own_routes) / sizeof(own_routes[0]), h);
   if (nc_auth_enabled(opts->auth))
     add_set(h, nc_auth_routes, nc_auth_n_routes, opts->auth);
-  add_set(h, nc_console_routes, nc_console_n_routes, srv);
+  if (opts->loader)
+    add_set(h, nc_loader_routes, nc_loader_n_routes, opts->loader);
   if (opts->cluster)
     add_set(h, nc_cluster_routes, nc_cluster_n_routes, opts->cluster);
   nc_http_opts ho = {.bind = opts->bind,

@@ -119,8 +119,17 @@ static void test_current_lists_connections_with_meta(void **state) {
   assert_true(strlen(nc_json_str(m, "version", "")) > 0);
   assert_string_equal(nc_json_str(cJSON_GetObjectItemCaseSensitive(m, "labels"), "module", ""),
                       "naming");
-  assert_true(nc_json_int(m, "createTime", 0) > 1600000000000LL);
-  assert_true(nc_json_int(m, "lastActiveTime", 0) >= nc_json_int(m, "createTime", 0));
+  /* as Nacos's Jackson writes them: createTime an ISO-8601 string with
+   * millis and offset, lastActiveTime epoch millis */
+  int y = 0, mo = 0, d = 0, hh, mi, ss, ms;
+  char sign = 0;
+  assert_int_equal(sscanf(nc_json_str(m, "createTime", ""), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y,
+                          &mo, &d, &hh, &mi, &ss, &ms, &sign),
+                   8);
+  assert_true(y >= 2024 && (sign == '+' || sign == '-'));
+  assert_true(nc_json_int(m, "lastActiveTime", 0) > 1600000000000LL);
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "tlsProtected")));
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "sdkSource")));
   const cJSON *cb = cJSON_GetObjectItemCaseSensitive(all, nc_tw_id(b));
   assert_string_equal(
       nc_json_str(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cb, "metaInfo"),
@@ -137,32 +146,29 @@ static void test_reload_client_sends_connect_reset(void **state) {
   char path[512];
   const char *id = nc_tw_id(a);
   int st = 0;
+  /* a redirect must name an UP, ready member: a standalone node has none
+   * (the redirect itself is tested with a cluster, test_loader_cluster) */
   snprintf(path, sizeof(path),
            "/nacos/v2/core/loader/reloadClient?connectionId=%s&redirectAddress=127.0.0.1:18848",
            id);
   char *body = get(f, path, &st);
+  assert_int_equal(st, 400);
+  assert_non_null(strstr(body, "not a member"));
+  free(body);
+  /* without a redirect: no target, the client picks one itself */
+  snprintf(path, sizeof(path), "/nacos/v2/core/loader/reloadClient?connectionId=%s", id);
+  body = get(f, path, &st);
   assert_int_equal(st, 200);
   assert_string_equal(body, "success");
   free(body);
   assert_int_equal(nc_tw_wait_pushes(a, RESET, 1, 3000), 1);
   cJSON *p = nc_tw_push_get(a, RESET, 0, NULL, 0);
-  assert_string_equal(nc_json_str(p, "serverIp", ""), "127.0.0.1");
-  const cJSON *port = cJSON_GetObjectItemCaseSensitive(p, "serverPort");
-  assert_true(cJSON_IsString(port));
-  assert_string_equal(port->valuestring, "18848");
-  assert_string_equal(nc_json_str(p, "connectionId", ""), id);
+  assert_false(cJSON_HasObjectItem(p, "serverIp"));
+  assert_false(cJSON_HasObjectItem(p, "connectionId"));
   cJSON_Delete(p);
   assert_int_equal(resets(b), 0); /* only the one named */
-  /* without a redirect: no target, the client picks one itself */
-  snprintf(path, sizeof(path), "/nacos/v2/core/loader/reloadClient?connectionId=%s",
-           nc_tw_id(b));
-  assert_int_equal(get_status(f, path), 200);
-  assert_int_equal(nc_tw_wait_pushes(b, RESET, 1, 3000), 1);
-  p = nc_tw_push_get(b, RESET, 0, NULL, 0);
-  assert_false(cJSON_HasObjectItem(p, "serverIp"));
-  cJSON_Delete(p);
-  /* the acks arrived, nothing else changed: both still served */
-  assert_int_equal(metric(f, "nacosd_connections_reset_total"), 2);
+  /* the ack arrived, nothing else changed: both still served */
+  assert_int_equal(metric(f, "nacosd_connections_reset_total"), 1);
   assert_int_equal(current_count(f, NULL), 2);
 }
 

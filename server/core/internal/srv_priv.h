@@ -108,6 +108,12 @@ struct nc_srv {
   long load_target;
   char *load_redirect;
   uint64_t load_deadline; /* uv_now ms */
+  long eject_left;        /* resets the load target still sends (bounded rate) */
+  int reset_rate;         /* of those per second; 0 = default */
+  uint64_t loader_sec;    /* uv_now / 1000 of the last load-target step */
+  /* srv_limits.c: run-time limit of SDK connections, when set */
+  int conn_limit_set;
+  long conn_limit;
 };
 
 /* conn_manager.c */
@@ -132,8 +138,11 @@ void nc_cm_stream_unpend(nc_srv *srv, nc_stream *s);
  * refusals a client can cause by the thousand. */
 int nc_cm_log_this(uint64_t n);
 
-/* srv_loader.c: once a second */
+/* srv_loader.c: every core tick (100 ms) */
 void nc_srv_loader_tick(nc_srv *srv);
+/* srv_limits.c: 1 when the SDK-port connection count is at the static cap
+ * (*which = "cap") or the run-time limit (*which = "limit"). */
+int nc_cm_over_limit(nc_srv *srv, const char **which);
 
 /* srv_rpc.c */
 void nc_srv_pend_resolve(nc_srv *srv, nc_pend *p, nc_push_result res);
