@@ -434,6 +434,7 @@ typedef struct login {
   char user[NC_AUTH_USER_MAX];
   char *password;
   char hash[NC_AUTH_HASH_MAX];
+  char rehash[NC_AUTH_HASH_MAX]; /* Argon2id of a bcrypt user's password; "" = none */
   int known, ok, no_admin;
   nc_auth_login_cb cb;
   void *ud;
@@ -442,6 +443,30 @@ typedef struct login {
 static void login_work(uv_work_t *w) {
   login *l = w->data;
   l->ok = nc_auth_hash_verify(l->hash, l->password) && l->known;
+  /* A bcrypt hash from Java Nacos: its replacement is made here, off the
+   * loop, and stored by login_done. */
+  if (l->ok && nc_auth_hash_is_bcrypt(l->hash) && nc_auth_hash_password(l->password, l->rehash))
+    l->rehash[0] = '\0';
+}
+
+/* Replaces a user's bcrypt hash by the Argon2id one its login made, unless
+ * the row changed meanwhile (a new password, a delete, a reload). A failure
+ * only keeps the bcrypt hash: the next login tries again. */
+static void store_rehash(nc_auth *a, const login *l) {
+  long i = table_find(&a->users, l->user, NULL, NULL);
+  char *h;
+  if (i < 0 || strcmp(a->users.v[i].b, l->hash) != 0)
+    return;
+  a->write_gen++; /* a reload that began before this is stale */
+  if (nc_auth_store_put_user(a->store, l->user, l->rehash) != 0 || !(h = strdup(l->rehash))) {
+    nc_warn("auth: could not store the new hash of %s; it keeps its bcrypt hash",
+            NC_LOG_ESC(l->user));
+    return;
+  }
+  free(a->users.v[i].b);
+  a->users.v[i].b = h;
+  nc_info("auth: %s's bcrypt password hash (from Nacos) replaced by Argon2id",
+          NC_LOG_ESC(l->user));
 }
 
 static void login_done(uv_work_t *w, int status) {
@@ -451,6 +476,8 @@ static void login_done(uv_work_t *w, int status) {
   int rc = l->no_admin ? NC_ESTATE : NC_EPERM;
   a->pending--;
   if (status == 0 && l->ok && !a->dying) {
+    if (l->rehash[0])
+      store_rehash(a, l);
     rc = nc_auth_token_sign(a->key, a->key_len, l->user, (int64_t)time(NULL) + a->ttl, &tok);
   }
   l->cb(l->ud, rc, l->user, tok, rc == 0 && nc_auth_is_admin(a, l->user));
