@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +123,10 @@ static int read_all(int fd, long long deadline, char **buf, size_t *len) {
 
 /* ---- TLS ---- */
 
+static int tls_exchange_io(const nc_tls_cli *tls, const char *host, int fd, const char *req,
+                           size_t len, long long deadline, char **r, size_t *n, char *why,
+                           size_t cap);
+
 /* Waits for what the last OpenSSL call on ssl (which returned ret) wants:
  * 0 to retry it, else NC_ETIMEOUT / NC_EIO with why (when not timed out)
  * in the caller's buffer. */
@@ -202,10 +208,30 @@ static int tls_read_all(SSL *ssl, int fd, long long deadline, char **buf, size_t
   return 0;
 }
 
-/* One exchange over TLS on the connected fd. */
+/* One exchange over TLS on the connected fd. OpenSSL writes the socket
+ * with write(2), not send(MSG_NOSIGNAL): a server that has reset the
+ * connection would raise SIGPIPE, which kills a program that does not
+ * ignore it (nacos-agent does; the tests and nacosctl need not). So it is
+ * blocked on this thread for the exchange and a pending one is consumed. */
 static int tls_exchange(const nc_tls_cli *tls, const char *host, int fd, const char *req,
                         size_t len, long long deadline, char **r, size_t *n, char *why,
                         size_t cap) {
+  sigset_t pipe, old;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, &old);
+  int rc = tls_exchange_io(tls, host, fd, req, len, deadline, r, n, why, cap);
+  sigset_t pending;
+  struct timespec zero = {0, 0};
+  if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) && !sigismember(&old, SIGPIPE))
+    sigtimedwait(&pipe, NULL, &zero);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}
+
+static int tls_exchange_io(const nc_tls_cli *tls, const char *host, int fd, const char *req,
+                           size_t len, long long deadline, char **r, size_t *n, char *why,
+                           size_t cap) {
   char tmp[200];
   SSL *ssl = nc_tls_cli_ssl(tls, host, tmp, sizeof(tmp));
   if (!ssl) {
