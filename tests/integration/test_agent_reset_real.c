@@ -1,7 +1,8 @@
-/* nacos-agent moved by a real nacosd's connection console: three real
- * nacosd processes in --servers; the one the agent uses is told
+/* nacos-agent moved by a real nacosd's connection console: a real
+ * three-node cluster in --servers (a reset may only name a member that is
+ * UP and ready); the node the agent uses is told
  * GET /nacos/v2/core/loader/reloadClient?connectionId=..&redirectAddress=
- * 127.0.0.1:<main port of another>, sends ConnectResetRequest, and the
+ * <main address of another member>, sends ConnectResetRequest, and the
  * agent must move to exactly that server (not a random one) and redo its
  * registration and subscription there. Done twice, so a lucky random pick
  * cannot pass. */
@@ -12,43 +13,44 @@
 #include <cmocka.h>
 
 #include "agent_itest.h"
-#include "nc_testhttp.h"
-#include "nc_testproc.h"
+#include "cluster_itest.h"
+#include "nc_testwait.h"
 
 #define NSRV 3
 
-static const char *merge[] = {"--push-merge-ms", "100", NULL};
+static const char *const extra[] = {"--auth", "off", "--push-merge-ms", "100",
+                                    "--cluster-report-ms", "500", NULL};
 
-/* The single connection id listed by the server's /current, or "" when it
- * lists none (or several). */
-static void only_conn(int port, char *out, size_t cap) {
-  int st = 0;
-  char *body = NULL;
+/* The SDK connection ids node i's /current lists (the members' own
+ * connections left out): how many, the first into out. */
+static int sdk_conns(nc_tcluster *c, int i, char *out, size_t cap) {
+  cJSON *o = cit_get_json(c, i, "/nacos/v2/core/loader/current", NULL);
+  const cJSON *e;
+  int n = 0;
   out[0] = 0;
-  if (nc_test_http_get(port, "/nacos/v2/core/loader/current", &st, &body) != 0 || st != 200) {
-    free(body);
-    return;
+  cJSON_ArrayForEach(e, o) {
+    if (!cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metaInfo"), "sdkSource")))
+      continue;
+    if (!n++)
+      snprintf(out, cap, "%s", e->string);
   }
-  cJSON *o = cJSON_Parse(body);
-  free(body);
-  if (cJSON_GetArraySize(o) == 1 && o->child->string)
-    snprintf(out, cap, "%s", o->child->string);
   cJSON_Delete(o);
+  return n;
 }
 
-/* Index of the server holding the agent's connection and instance (other
- * than `not`), or -1. */
-static int wait_home(nc_test_nacosd *s, int not, int timeout_ms) {
+/* Index of the node holding the agent's only connection (other than
+ * `not`), or -1. */
+static int wait_home(nc_tcluster *c, int not, int timeout_ms) {
+  char id[160];
   long long end = nc_test_now_ms() + timeout_ms;
   while (nc_test_now_ms() < end) {
     int home = -1, n = 0;
     for (int i = 0; i < NSRV; i++)
-      if (nacosd_metric(s[i].port, "nacosd_connections") == 1) {
+      if (sdk_conns(c, i, id, sizeof(id)) == 1) {
         home = i;
         n++;
       }
-    if (n == 1 && home != not && nacosd_metric(s[home].port, "nacosd_naming_instances") == 1 &&
-        nacosd_metric(s[home].port, "nacosd_naming_subscribers") == 1)
+    if (n == 1 && home != not)
       return home;
     nc_test_sleep_ms(50);
   }
@@ -57,18 +59,18 @@ static int wait_home(nc_test_nacosd *s, int not, int timeout_ms) {
 
 static void test_agent_follows_reload_client_redirect(void **state) {
   (void)state;
-  char dirs[NSRV + 1][256], servers[256] = "", conn[160], path[512];
-  nc_test_nacosd s[NSRV];
+  char dir[256], servers[512] = "", conn[160], path[512], to_addr[80];
   test_agent ag;
-  for (int i = 0; i <= NSRV; i++)
-    assert_int_equal(nc_test_mkdtemp(dirs[i], sizeof(dirs[i])), 0);
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
+  nc_tcluster *c = cit_start(NSRV, extra);
+  NC_TEST_WAIT(cit_all_up(c, NSRV), 20000);
   for (int i = 0; i < NSRV; i++) {
-    assert_int_equal(nc_test_nacosd_start(dirs[i], merge, &s[i]), 0);
+    const nc_test_nacosd *s = nc_tcluster_node(c, i);
     size_t l = strlen(servers);
-    snprintf(servers + l, sizeof(servers) - l, "%s127.0.0.1:%d#%d", i ? "," : "", s[i].port,
-             s[i].grpc_port);
+    snprintf(servers + l, sizeof(servers) - l, "%s%s:%d#%d", i ? "," : "", s->host, s->port,
+             s->grpc_port);
   }
-  assert_int_equal(agent_start(&ag, dirs[NSRV], servers, NULL), 0);
+  assert_int_equal(agent_start(&ag, dir, servers, NULL), 0);
   tc *app = tc_open(ag.sock);
   assert_non_null(app);
   assert_true(wait_status(app, "connected", 1, 10000) >= 0);
@@ -80,29 +82,29 @@ static void test_agent_follows_reload_client_redirect(void **state) {
   r = tc_call(app, 2, "{\"id\":2,\"op\":\"naming.subscribe\",\"service\":\"moved\"}");
   assert_int_equal(hosts_count(r), 1);
   cJSON_Delete(r);
-  int home = wait_home(s, -1, 10000);
+  int home = wait_home(c, -1, 10000);
   assert_true(home >= 0);
 
   for (int round = 0; round < 2; round++) {
     int to = (home + 1 + round) % NSRV; /* not always "the next one" */
     if (to == home)
       to = (home + 1) % NSRV;
-    only_conn(s[home].port, conn, sizeof(conn));
-    assert_true(conn[0] != 0);
+    assert_int_equal(sdk_conns(c, home, conn, sizeof(conn)), 1);
+    long long resets = nc_tcluster_metric(c, home, "nacosd_connections_reset_total");
     snprintf(path, sizeof(path),
-             "/nacos/v2/core/loader/reloadClient?connectionId=%s&redirectAddress=127.0.0.1:%d",
-             conn, s[to].port);
+             "/nacos/v2/core/loader/reloadClient?connectionId=%s&redirectAddress=%s", conn,
+             cit_addr(c, to, to_addr, sizeof(to_addr)));
     int st = 0;
     char *body = NULL;
-    assert_int_equal(nc_test_http_get(s[home].port, path, &st, &body), 0);
+    const nc_test_nacosd *hs = nc_tcluster_node(c, home);
+    assert_int_equal(nc_test_http_get_at(hs->host, hs->port, path, &st, &body), 0);
     assert_int_equal(st, 200);
     assert_string_equal(body, "success");
     free(body);
     /* the agent acks, leaves, and redoes everything on the named server */
-    int now = wait_home(s, home, 10000);
+    int now = wait_home(c, home, 10000);
     assert_int_equal(now, to);
-    assert_int_equal(nacosd_metric(s[home].port, "nacosd_naming_instances"), 0);
-    assert_int_equal(nacosd_metric(s[home].port, "nacosd_connections_reset_total"), 1);
+    assert_int_equal(nc_tcluster_metric(c, home, "nacosd_connections_reset_total"), resets + 1);
     home = now;
   }
   assert_true(status_int(app, "reconnects") >= 2);
@@ -124,11 +126,8 @@ static void test_agent_follows_reload_client_redirect(void **state) {
   assert_int_equal(hosts, 2);
   tc_close(app);
   assert_int_equal(agent_stop(&ag), 0);
-  for (int i = 0; i < NSRV; i++) {
-    assert_int_equal(nc_test_nacosd_stop(&s[i]), 0);
-    nc_test_rmtree(dirs[i]);
-  }
-  nc_test_rmtree(dirs[NSRV]);
+  assert_int_equal(nc_tcluster_stop(c), 0);
+  nc_test_rmtree(dir);
 }
 
 int main(void) {
