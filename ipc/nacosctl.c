@@ -46,6 +46,13 @@ static const char *const usage_text =
     "  config rollback DATA_ID ID    publish recorded version ID again\n"
     "  config watch DATA_ID          stream config changes until Ctrl-C\n"
     "  cluster [--server HOST:PORT]  the nacosd cluster's members as a server sees them\n"
+    "  login --username U --password-file F\n"
+    "                                log in to a server and print the access token\n"
+    "  user list|create|password|delete|init-admin\n"
+    "  role list|add|delete\n"
+    "  permission list|add|delete    nacosd's users, roles and permissions (HTTP, as an\n"
+    "                                admin: --username U --password-file F or\n"
+    "                                --token-file F; `user --help` for each)\n"
     "  (IP PORT and IP:PORT are both accepted; IPv6 as [ADDR]:PORT)\n"
     "\n"
     "Global options:\n"
@@ -58,7 +65,9 @@ static const char *const usage_text =
     "\n"
     "Exit codes: 0 success, 1 the agent returned an error (code on stderr; also\n"
     "NOT_FOUND for config rm of a missing key), 2 usage error, 3 agent\n"
-    "unreachable, connection lost, or (status) the agent has no upstream.\n";
+    "unreachable, connection lost, or (status) the agent has no upstream;\n"
+    "server commands: 1 the server refused the request, 3 server unreachable,\n"
+    "4 login refused or not permitted (HTTP 401/403).\n";
 
 typedef struct cmd_help {
   const char *name;
@@ -124,6 +133,49 @@ static const cmd_help helps[] = {
      "  /nacos/v1/core/cluster/nodes. The server is the agent's current upstream\n"
      "  unless --server names a main (HTTP) port; then no agent is needed.\n"
      "  Exit 3 when the server cannot be reached, 1 when it has no member list.\n"},
+#define CTL_CREDS                                                                                \
+  "  The server is the agent's current upstream unless --server HOST:PORT names a\n"             \
+  "  main (HTTP) port (then no agent is needed). Credentials: --token-file F (a\n"               \
+  "  token from `nacosctl login`) or --username U --password-file F; the files\n"                \
+  "  must not be readable by others (chmod 600). Exit 4 when the server refuses\n"               \
+  "  the login or the operation (HTTP 401/403), 3 when it cannot be reached.\n"
+    {"login", "usage: nacosctl login --username U --password-file F [--server HOST:PORT]\n"
+              "  Logs in and prints the access token (--json: the server's whole answer:\n"
+              "  accessToken, tokenTtl, globalAdmin, username). Keep it in a file only you\n"
+              "  can read (umask 077) for --token-file.\n" CTL_CREDS},
+    {"user list", "usage: nacosctl user list [USER] [credentials] [--server HOST:PORT]\n"
+                  "  Lists the users (all pages), or only USER.\n" CTL_CREDS},
+    {"user create",
+     "usage: nacosctl user create USER --new-password-file F [credentials] [--server H:P]\n"
+     "  Creates USER with the password in F's first line.\n" CTL_CREDS},
+    {"user password",
+     "usage: nacosctl user password USER --new-password-file F [credentials] [--server H:P]\n"
+     "  Sets USER's password to F's first line.\n" CTL_CREDS},
+    {"user delete", "usage: nacosctl user delete USER [credentials] [--server HOST:PORT]\n"
+                    "  Deletes USER and its roles (the admin cannot be deleted).\n" CTL_CREDS},
+    {"user init-admin",
+     "usage: nacosctl user init-admin --new-password-file F [--server HOST:PORT]\n"
+     "  Sets the admin's (user nacos) first password, once, when the server started\n"
+     "  without --admin-password-file. No credentials; the server takes it only\n"
+     "  from its own host (run this there, --server 127.0.0.1:PORT). Exit 1 when the\n"
+     "  admin already has a password.\n"},
+    {"role list", "usage: nacosctl role list [USER] [credentials] [--server HOST:PORT]\n"
+                  "  Lists role assignments (all, or USER's).\n" CTL_CREDS},
+    {"role add", "usage: nacosctl role add ROLE USER [credentials] [--server HOST:PORT]\n"
+                 "  Gives USER the role ROLE (ROLE_ADMIN: a global admin).\n" CTL_CREDS},
+    {"role delete", "usage: nacosctl role delete ROLE [USER] [credentials] [--server H:P]\n"
+                    "  Takes ROLE from USER, or from everyone without USER.\n" CTL_CREDS},
+    {"permission list",
+     "usage: nacosctl permission list [ROLE] [credentials] [--server HOST:PORT]\n"
+     "  Lists permissions (all, or ROLE's).\n" CTL_CREDS},
+    {"permission add",
+     "usage: nacosctl permission add ROLE RESOURCE ACTION [credentials] [--server H:P]\n"
+     "  Grants ROLE ACTION (r, w or rw) on RESOURCE: NAMESPACE:GROUP:naming/NAME or\n"
+     "  NAMESPACE:GROUP:config/NAME, '*' globs allowed (dev:*:* is all of namespace\n"
+     "  dev; public or \"\" the default namespace). Quote '*' for the shell.\n" CTL_CREDS},
+    {"permission delete",
+     "usage: nacosctl permission delete ROLE RESOURCE ACTION [credentials] [--server H:P]\n"
+     "  Removes that grant.\n" CTL_CREDS},
 };
 
 static void print_cmd_help(const char *name, FILE *to) {
@@ -149,9 +201,10 @@ int ctl_usage_error(const char *cmd, const char *fmt, const char *arg) {
  * takes, space-separated ("group namespace healthy-only"). */
 static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *allowed,
                           ctl_args *a) {
-  static const char *const with_value[] = {"group", "namespace", "cluster", "weight",  "meta",
-                                           "file",  "cas",       "data-id", "server", "version",
-                                           NULL};
+  static const char *const with_value[] = {
+      "group",    "namespace",     "cluster",    "weight",           "meta", "file", "cas",
+      "data-id",  "server",        "version",    "username",         "password-file",
+      "token-file", "new-password-file", NULL};
   int only_pos = 0;
   for (int i = 0; i < argc; i++) {
     const char *s = argv[i];
@@ -211,6 +264,14 @@ static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *al
       a->data_id = val;
     else if (!strcmp(name, "server"))
       a->server = val;
+    else if (!strcmp(name, "username"))
+      a->username = val;
+    else if (!strcmp(name, "password-file"))
+      a->password_file = val;
+    else if (!strcmp(name, "token-file"))
+      a->token_file = val;
+    else if (!strcmp(name, "new-password-file"))
+      a->new_password_file = val;
     else if (!strcmp(name, "healthy-only"))
       a->healthy_only = 1;
     else if (!strcmp(name, "once"))
@@ -254,23 +315,49 @@ typedef struct cmd_spec {
   const char *opts; /* allowed options */
   int min_pos, max_pos;
   ctl_cmd_fn run;
+  int http; /* talks to a server: the agent is needed only without --server */
 } cmd_spec;
 
+#define CREDS "server username password-file token-file"
+
+
 static const cmd_spec specs[] = {
-    {"status", "", 0, 0, ctl_cmd_status},
-    {"register", "group namespace cluster weight meta once", 2, 3, ctl_cmd_register},
-    {"deregister", "group namespace cluster", 2, 3, ctl_cmd_deregister},
-    {"instances", "group namespace healthy-only", 1, 1, ctl_cmd_instances},
-    {"services", "group namespace", 0, 0, ctl_cmd_services},
-    {"watch", "group namespace", 1, 1, ctl_cmd_watch},
-    {"config get", "group namespace", 1, 1, ctl_cmd_config_get},
-    {"config put", "group namespace file cas", 1, 2, ctl_cmd_config_put},
-    {"config rm", "group namespace", 1, 1, ctl_cmd_config_rm},
-    {"config list", "group namespace data-id", 0, 0, ctl_cmd_config_list},
-    {"config history", "group namespace version", 1, 1, ctl_cmd_config_history},
-    {"config rollback", "group namespace", 2, 2, ctl_cmd_config_rollback},
-    {"config watch", "group namespace", 1, 1, ctl_cmd_config_watch},
-    {"cluster", "server", 0, 0, ctl_cmd_cluster},
+    {"status", "", 0, 0, ctl_cmd_status, 0},
+    {"register", "group namespace cluster weight meta once", 2, 3, ctl_cmd_register, 0},
+    {"deregister", "group namespace cluster", 2, 3, ctl_cmd_deregister, 0},
+    {"instances", "group namespace healthy-only", 1, 1, ctl_cmd_instances, 0},
+    {"services", "group namespace", 0, 0, ctl_cmd_services, 0},
+    {"watch", "group namespace", 1, 1, ctl_cmd_watch, 0},
+    {"config get", "group namespace", 1, 1, ctl_cmd_config_get, 0},
+    {"config put", "group namespace file cas", 1, 2, ctl_cmd_config_put, 0},
+    {"config rm", "group namespace", 1, 1, ctl_cmd_config_rm, 0},
+    {"config list", "group namespace data-id", 0, 0, ctl_cmd_config_list, 0},
+    {"config history", "group namespace version", 1, 1, ctl_cmd_config_history, 0},
+    {"config rollback", "group namespace", 2, 2, ctl_cmd_config_rollback, 0},
+    {"config watch", "group namespace", 1, 1, ctl_cmd_config_watch, 0},
+    {"cluster", "server", 0, 0, ctl_cmd_cluster, 1},
+    {"login", "server username password-file", 0, 0, ctl_cmd_login, 1},
+    {"user list", CREDS, 0, 1, ctl_cmd_user_list, 1},
+    {"user create", CREDS " new-password-file", 1, 1, ctl_cmd_user_create, 1},
+    {"user password", CREDS " new-password-file", 1, 1, ctl_cmd_user_password, 1},
+    {"user delete", CREDS, 1, 1, ctl_cmd_user_delete, 1},
+    {"user init-admin", "server new-password-file", 0, 0, ctl_cmd_user_init_admin, 1},
+    {"role list", CREDS, 0, 1, ctl_cmd_role_list, 1},
+    {"role add", CREDS, 2, 2, ctl_cmd_role_add, 1},
+    {"role delete", CREDS, 1, 2, ctl_cmd_role_delete, 1},
+    {"permission list", CREDS, 0, 1, ctl_cmd_perm_list, 1},
+    {"permission add", CREDS, 3, 3, ctl_cmd_perm_add, 1},
+    {"permission delete", CREDS, 3, 3, ctl_cmd_perm_delete, 1},
+};
+
+/* Commands with subcommands, and what a missing one gets told. */
+static const struct {
+  const char *group, *subs;
+} groups[] = {
+    {"config", "get, put, rm, list, history, rollback or watch"},
+    {"user", "list, create, password, delete or init-admin"},
+    {"role", "list, add or delete"},
+    {"permission", "list, add or delete"},
 };
 
 /* Value of a global option at argv[*i] ("--name V" or "--name=V"), moving
@@ -358,10 +445,11 @@ static int parse_endpoint(const char *cmd, ctl_args *a) {
   return 0;
 }
 
-/* "config --help": every config subcommand's text. */
-static int config_help(void) {
+/* "config --help" (user, role, ...): every subcommand's text. */
+static int group_help(const char *group) {
+  size_t n = strlen(group);
   for (size_t k = 0; k < sizeof(helps) / sizeof(helps[0]); k++)
-    if (!strncmp(helps[k].name, "config ", 7))
+    if (!strncmp(helps[k].name, group, n) && helps[k].name[n] == ' ')
       fputs(helps[k].text, stdout);
   return 0;
 }
@@ -392,18 +480,25 @@ int main(int argc, char **argv) {
   }
 
   char name[48];
-  if (!strcmp(rest[0], "config")) {
+  const char *group = NULL, *subs = NULL;
+  for (size_t k = 0; k < sizeof(groups) / sizeof(groups[0]); k++)
+    if (!strcmp(rest[0], groups[k].group)) {
+      group = groups[k].group;
+      subs = groups[k].subs;
+    }
+  if (group) {
     if (nrest < 2 || rest[1][0] == '-') {
       if (nrest >= 2 && (!strcmp(rest[1], "--help") || !strcmp(rest[1], "-h"))) {
-        rc = config_help();
+        rc = group_help(group);
         goto out;
       }
-      rc = ctl_usage_error("config get", "%s",
-                           "config needs a subcommand: get, put, rm, list, history, rollback "
-                           "or watch");
+      char first[48], msg[128];
+      snprintf(first, sizeof(first), "%s %s", group, strcmp(group, "config") ? "list" : "get");
+      snprintf(msg, sizeof(msg), "%s needs a subcommand: %s", group, subs);
+      rc = ctl_usage_error(first, "%s", msg);
       goto out;
     }
-    snprintf(name, sizeof(name), "config %s", rest[1]);
+    snprintf(name, sizeof(name), "%s %s", group, rest[1]);
     i = 2;
   } else {
     snprintf(name, sizeof(name), "%s", rest[0]);
@@ -446,8 +541,8 @@ int main(int argc, char **argv) {
     }
   }
   /* Decided before connecting, so usage errors never depend on the agent.
-   * cluster --server talks to that server alone. */
-  if (!(spec->run == ctl_cmd_cluster && a.server)) {
+   * A server command with --server talks to that server alone. */
+  if (!(spec->http && a.server)) {
     rc = ctl_open_agent(&a, &c);
     if (rc)
       goto out;

@@ -9,7 +9,8 @@
 
 #include <stdio.h>
 
-enum { CTL_EXIT_AGENT = 1, CTL_EXIT_USAGE = 2, CTL_EXIT_UNREACHABLE = 3 };
+/* 4: a server refused the credentials or the operation (HTTP 401/403). */
+enum { CTL_EXIT_AGENT = 1, CTL_EXIT_USAGE = 2, CTL_EXIT_UNREACHABLE = 3, CTL_EXIT_AUTH = 4 };
 
 /* Everything a command line may carry; each command accepts a subset.
  * Strings point into argv; meta is owned (freed by main). */
@@ -18,7 +19,10 @@ typedef struct ctl_args {
   int json;
   int timeout_ms;
   const char *group, *ns, *cluster, *file, *cas, *data_id;
-  const char *server; /* cluster: a nacosd main port, HOST:PORT */
+  const char *server; /* cluster, user, ...: a nacosd main port, HOST:PORT */
+  /* user / role / permission / login: who logs in, and files holding
+   * secrets (never on the command line) */
+  const char *username, *password_file, *token_file, *new_password_file;
   double weight;
   int have_weight, healthy_only, help, once;
   long long version; /* a history id: config history --version (0 = list), config rollback ID */
@@ -76,6 +80,21 @@ int ctl_cmd_config_rollback(nc_ipc *c, const ctl_args *a);
 int ctl_cmd_config_watch(nc_ipc *c, const ctl_args *a);
 /* nacosctl_cluster.c; c is NULL when --server is given (no agent needed). */
 int ctl_cmd_cluster(nc_ipc *c, const ctl_args *a);
+
+/* nacosctl_auth.c: nacosd's user administration over HTTP; c is NULL
+ * when --server is given. */
+int ctl_cmd_login(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_user_list(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_user_create(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_user_password(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_user_delete(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_user_init_admin(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_role_list(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_role_add(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_role_delete(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_perm_list(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_perm_add(nc_ipc *c, const ctl_args *a);
+int ctl_cmd_perm_delete(nc_ipc *c, const ctl_args *a);
 
 /* The instance of a register / deregister command line. */
 void ctl_instance_from_args(const ctl_args *a, nc_ipc_instance *in);
