@@ -14,7 +14,9 @@
 #include "naming_handlers.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
+#include "nc_grpc_client.h"
 #include "nc_grpc_server.h"
+#include "nc_tls_srv.h"
 #include "nc_log.h"
 #include "nc_sdnotify.h"
 #include "nc_opts.h"
@@ -45,6 +47,8 @@ typedef struct app {
   nc_shttp *http;
   nc_auth *auth;
   nc_loader *loader;
+  nc_tls_srv *tls_sdk, *tls_cluster; /* TLS contexts of the gRPC ports; NULL = plain */
+  nc_gcli_tls peer_tls;              /* this node's TLS to members (--cluster-tls-ca) */
   int ports[3]; /* http, grpc, cluster */
 } app;
 
@@ -92,8 +96,44 @@ static void on_sighup(uv_signal_t *h, int sig) {
  * core drops every connection and stops the transports; naming and the core
  * are freed last. Any hook may be NULL. */
 
+static void tls_free(app *a) {
+  nc_tls_srv_free(a->tls_sdk);
+  nc_tls_srv_free(a->tls_cluster);
+  a->tls_sdk = a->tls_cluster = NULL;
+}
+
+/* TLS contexts from the files, read once (rotation = restart); a bad file
+ * stops start-up with the reason. */
+static int tls_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  char err[512];
+  int rc = 0;
+  if (c->tls_cert) {
+    nc_tls_srv_opts o = {c->tls_cert, c->tls_key, c->tls_client_ca};
+    if ((rc = nc_tls_srv_new(&o, &a->tls_sdk, err, sizeof(err))) != 0) {
+      nc_error("TLS for the SDK gRPC port: %s", err);
+      return rc;
+    }
+  }
+  if (c->cluster_tls_ca) {
+    const char *cert = c->cluster_tls_cert ? c->cluster_tls_cert : c->tls_cert;
+    const char *key = c->cluster_tls_cert ? c->cluster_tls_key : c->tls_key;
+    nc_tls_srv_opts o = {cert, key, c->cluster_tls_ca};
+    if ((rc = nc_tls_srv_new(&o, &a->tls_cluster, err, sizeof(err))) != 0) {
+      nc_error("mutual TLS for the cluster port (--cluster-tls-*): %s", err);
+      tls_free(a);
+      return rc;
+    }
+    a->peer_tls = (nc_gcli_tls){.ca_file = c->cluster_tls_ca, .cert_file = cert, .key_file = key};
+  }
+  return 0;
+}
+
 static int core_init(app *a) {
   const nc_server_cfg *c = a->cfg;
+  int rc = tls_init(a);
+  if (rc)
+    return rc;
   nc_srv_opts so = {
       .bind = c->bind,
       .grpc_port = (int)c->grpc_port,
@@ -106,12 +146,21 @@ static int core_init(app *a) {
       .setup_timeout_ms = (int)c->connection_setup_timeout_ms,
       .max_pending_streams = (int)c->max_pending_streams_per_conn,
       .max_conns_per_ip = (int)c->max_connections_per_ip,
+      .tls_sdk = a->tls_sdk,
+      .tls_cluster = a->tls_cluster,
+      .tls_plaintext = nc_server_cfg_tls_plaintext(c),
+      .tls_handshake_timeout_ms = (int)c->tls_handshake_timeout_ms,
   };
-  return nc_srv_new(&a->loop, &so, &a->srv);
+  if ((rc = nc_srv_new(&a->loop, &so, &a->srv)) != 0)
+    tls_free(a);
+  return rc;
 }
 static int core_start(app *a) { return nc_srv_start(a->srv, &a->ports[1], &a->ports[2]); }
 static void core_stop(app *a) { nc_srv_shutdown(a->srv); } /* drops every connection first */
-static void core_free(app *a) { nc_srv_free(a->srv); }
+static void core_free(app *a) {
+  nc_srv_free(a->srv);
+  tls_free(a); /* the transports borrowed them: after the core */
+}
 static void core_stats(app *a, nc_metrics_text *t) { nc_srv_render_metrics(a->srv, t); }
 
 /* Users, tokens and permissions: the core asks it about every SDK request
@@ -217,6 +266,7 @@ static int cluster_init(app *a) {
       .request_timeout_ms = (int)c->cluster_request_timeout_ms,
       .fail_threshold = (int)c->cluster_fail_threshold,
       .hold_ready_ms = (int)c->cluster_hold_ready_ms,
+      .peer_tls = a->peer_tls.ca_file ? &a->peer_tls : NULL,
   };
   /* Members prove themselves on the cluster port: an explicit identity (a
    * Java Nacos in the cluster: its nacos.core.auth.server.identity.key/value),

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define F(x) offsetof(nc_server_cfg, x)
@@ -18,9 +19,25 @@ static const nc_opt opts[] = {
      "gRPC port for peers (-1 = port+1001, 0 = free)"},
     {"bind", NC_OPT_STR, "0.0.0.0", F(bind), 0, -1, "listen address"},
     {"tls-cert", NC_OPT_STR, NULL, F(tls_cert), 0, -1,
-     "PEM certificate (chain) for HTTPS on the HTTP port (with --tls-key); the gRPC ports "
-     "do not take TLS yet"},
+     "PEM certificate (chain) for TLS on the HTTP port (HTTPS) and the SDK gRPC port (with "
+     "--tls-key)"},
     {"tls-key", NC_OPT_STR, NULL, F(tls_key), 0, -1, "PEM private key of --tls-cert"},
+    {"tls-client-ca", NC_OPT_STR, NULL, F(tls_client_ca), 0, -1,
+     "PEM CA file: SDK gRPC clients must present a certificate signed by it (mutual TLS; "
+     "needs --tls-cert)"},
+    {"tls-plaintext", NC_OPT_CHOICE, "off", F(tls_plaintext), 0, -1,
+     "on|off (with TLS on, serve plain-text gRPC on the SDK port too: Nacos's compatibility "
+     "mode; the first byte of a connection tells them apart)"},
+    {"tls-handshake-timeout-ms", NC_OPT_INT, "10000", F(tls_handshake_timeout_ms), 100,
+     600000, "a gRPC connection that has not finished its TLS handshake by then is closed"},
+    {"cluster-tls-ca", NC_OPT_STR, NULL, F(cluster_tls_ca), 0, -1,
+     "PEM CA file: mutual TLS between members; the cluster port then requires a member "
+     "certificate signed by it, and this node connects to members with TLS, verifying theirs "
+     "(and their address against its IP/DNS names)"},
+    {"cluster-tls-cert", NC_OPT_STR, NULL, F(cluster_tls_cert), 0, -1,
+     "PEM certificate this node presents to members, both ways; default --tls-cert"},
+    {"cluster-tls-key", NC_OPT_STR, NULL, F(cluster_tls_key), 0, -1,
+     "PEM private key of --cluster-tls-cert; default --tls-key"},
     {"http-bind", NC_OPT_STR, NULL, F(http_bind), 0, -1,
      "listen address of the HTTP port only (open API, console, admin, metrics), e.g. "
      "127.0.0.1 to keep the admin surface on loopback; default --bind"},
@@ -187,11 +204,32 @@ static int check_ports(void *p, const char *prog) {
     fprintf(stderr, "%s: give one of --cluster-conf and --members\n", prog);
     return NC_EINVAL;
   }
+  if (!cfg->tls_cert != !cfg->tls_key) {
+    fprintf(stderr, "%s: give --tls-cert and --tls-key together\n", prog);
+    return NC_EINVAL;
+  }
+  if ((cfg->tls_client_ca || nc_server_cfg_tls_plaintext(cfg)) && !cfg->tls_cert) {
+    fprintf(stderr, "%s: --tls-client-ca and --tls-plaintext need --tls-cert/--tls-key\n", prog);
+    return NC_EINVAL;
+  }
+  if (cfg->cluster_tls_ca && !(cfg->cluster_tls_cert ? cfg->cluster_tls_key : cfg->tls_cert)) {
+    fprintf(stderr, "%s: --cluster-tls-ca needs --cluster-tls-cert/--cluster-tls-key (or "
+                    "--tls-cert/--tls-key)\n", prog);
+    return NC_EINVAL;
+  }
+  if (!cfg->cluster_tls_cert != !cfg->cluster_tls_key) {
+    fprintf(stderr, "%s: give --cluster-tls-cert and --cluster-tls-key together\n", prog);
+    return NC_EINVAL;
+  }
   if ((cfg->cluster_conf || cfg->members) && cfg->port == 0) {
     fprintf(stderr, "%s: cluster mode needs a fixed --port (members are named by it)\n", prog);
     return NC_EINVAL;
   }
   return 0;
+}
+
+int nc_server_cfg_tls_plaintext(const nc_server_cfg *cfg) {
+  return cfg->tls_plaintext && strcmp(cfg->tls_plaintext, "on") == 0;
 }
 
 int nc_server_cfg_parse(nc_server_cfg *cfg, int argc, char **argv) {

@@ -11,7 +11,13 @@ typedef struct nc_server_cfg {
   long cluster_port; /* -1 = port + 1001 (0 when port is 0) */
   char *bind;
   char *http_bind; /* the HTTP port's address; NULL = bind */
-  char *tls_cert, *tls_key; /* HTTPS on the HTTP port; NULL = plain HTTP */
+  char *tls_cert, *tls_key; /* TLS on the HTTP and SDK gRPC ports; NULL = plain */
+  char *tls_client_ca;      /* SDK gRPC clients need a certificate from it; NULL = no */
+  char *tls_plaintext;      /* "on": plain text too on the SDK gRPC port */
+  long tls_handshake_timeout_ms;
+  /* mutual TLS between members (cluster port and this node's peer
+   * connections); cert/key NULL = tls_cert/tls_key */
+  char *cluster_tls_ca, *cluster_tls_cert, *cluster_tls_key;
   char *data_dir;
   char *log_level;
   char *port_file;
@@ -59,6 +65,8 @@ typedef struct nc_server_cfg {
  * resolves the derived ports. Release with nc_server_cfg_free. */
 int nc_server_cfg_parse(nc_server_cfg *cfg, int argc, char **argv);
 void nc_server_cfg_free(nc_server_cfg *cfg);
+/* 1 when --tls-plaintext is on. */
+int nc_server_cfg_tls_plaintext(const nc_server_cfg *cfg);
 
 /* Writes {"port":P,"grpc_port":G,"cluster_port":C} to path atomically
  * (temp file + rename). Returns 0 or NC_EIO. */

@@ -22,6 +22,7 @@
 #include "nc_log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
@@ -484,6 +485,77 @@ void nc_gcli_env_free(nc_gcli_env *env) {
   free(env);
 }
 
+/* Reads a whole PEM file (at most 1 MiB) into a NUL-terminated buffer the
+ * caller frees. NC_EIO when it cannot be read, NC_EINVAL when it is empty
+ * or no PEM. */
+static int read_pem(const char *path, char **out) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    nc_error("TLS: cannot open %s: %s", path, strerror(errno));
+    return NC_EIO;
+  }
+  size_t cap = 1 << 20, n;
+  char *buf = malloc(cap + 1);
+  if (!buf) {
+    fclose(f);
+    return NC_ENOMEM;
+  }
+  n = fread(buf, 1, cap, f);
+  int err = ferror(f);
+  fclose(f);
+  buf[n] = 0;
+  if (err || n == 0 || n == cap || !strstr(buf, "-----BEGIN ")) {
+    nc_error("TLS: %s is %s", path, err ? "unreadable" : "not a PEM file");
+    free(buf);
+    return err ? NC_EIO : NC_EINVAL;
+  }
+  *out = buf;
+  return 0;
+}
+
+/* SSL channel credentials from t; name gets the host to verify (t's
+ * server_name, else the target's host without brackets). */
+static int tls_creds(const nc_gcli_tls *t, const char *target, grpc_channel_credentials **out,
+                     char *name, size_t cap) {
+  char *ca = NULL, *cert = NULL, *key = NULL;
+  int rc = NC_EINVAL;
+  *out = NULL;
+  if (!t->ca_file || (!t->cert_file) != (!t->key_file))
+    goto out;
+  if (t->server_name && *t->server_name) {
+    snprintf(name, cap, "%s", t->server_name);
+  } else {
+    const char *colon = strrchr(target, ':');
+    size_t hl = colon ? (size_t)(colon - target) : strlen(target);
+    const char *h = target;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+      h++;
+      hl -= 2;
+    }
+    if (hl == 0 || hl >= cap)
+      goto out;
+    memcpy(name, h, hl);
+    name[hl] = 0;
+  }
+  if ((rc = read_pem(t->ca_file, &ca)) != 0)
+    goto out;
+  if (t->cert_file &&
+      ((rc = read_pem(t->cert_file, &cert)) != 0 || (rc = read_pem(t->key_file, &key)) != 0))
+    goto out;
+  grpc_ssl_pem_key_cert_pair pair = {key, cert};
+  *out = grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
+  rc = *out ? 0 : NC_EGRPC;
+out:
+  free(ca);
+  free(cert);
+  if (key) {
+    explicit_bzero(key, strlen(key)); /* the private key leaves no copy behind */
+    free(key);
+  }
+  return rc;
+}
+
 int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, nc_gcli **out) {
   nc_gcli_opts o = {0};
   char tgt[300];
@@ -535,8 +607,23 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
                   o.connect_timeout_ms > 0 ? o.connect_timeout_ms : 3000);
   nc_grpc_arg_int(&args[na++], GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   nc_grpc_arg_int(&args[na++], GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  grpc_channel_credentials *creds = NULL;
+  char name[256];
+  if (o.tls) {
+    int rc = tls_creds(o.tls, target, &creds, name, sizeof(name));
+    if (rc != 0) {
+      nc_gcli_free(c);
+      return rc;
+    }
+    /* the name the server's certificate must carry (an IP literal is
+     * matched against its IP SANs) */
+    args[na].type = GRPC_ARG_STRING;
+    args[na].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+    args[na++].value.string = name;
+  } else {
+    creds = grpc_insecure_credentials_create();
+  }
   grpc_channel_args ca = {(size_t)na, args};
-  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
   c->ch = grpc_channel_create(tgt, creds, &ca);
   grpc_channel_credentials_release(creds);
   if (!c->ch) {

@@ -56,6 +56,7 @@
 
 typedef struct gs_fdent {
   uint64_t ino; /* 0: not ours */
+  int alias;    /* 1: a TLS connection's socketpair end, not counted */
   char peer[56];
 } gs_fdent;
 
@@ -118,7 +119,7 @@ static void sweep_locked(void) {
       continue;
     if (fstat((int)fd, &st) != 0 || (uint64_t)st.st_ino != g_tab[fd].ino) {
       g_tab[fd].ino = 0;
-      g_open--;
+      g_open -= !g_tab[fd].alias;
     }
   }
   g_last_sweep = now_ms();
@@ -134,6 +135,41 @@ long nc_gsrv_open_conns(void) {
 
 unsigned long nc_gsrv_refused_total(void) { return atomic_load(&g_refused); }
 
+/* Makes room in the table for fd, and forgets a stale entry there (that
+ * descriptor closed since the last sweep). Under g_mu; 0 or NC_ENOMEM. */
+static int slot_locked(int fd) {
+  if ((size_t)fd >= g_cap) {
+    size_t nc = g_cap ? g_cap : 256;
+    while (nc <= (size_t)fd)
+      nc *= 2;
+    gs_fdent *t = realloc(g_tab, nc * sizeof(*t));
+    if (!t)
+      return NC_ENOMEM;
+    memset(t + g_cap, 0, (nc - g_cap) * sizeof(*t));
+    g_tab = t;
+    g_cap = nc;
+  }
+  if (g_tab[fd].ino) {
+    g_tab[fd].ino = 0;
+    g_open -= !g_tab[fd].alias;
+  }
+  g_tab[fd].alias = 0;
+  return 0;
+}
+
+void nc_gsrv__alias(int fd, const char *peer) {
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return;
+  pthread_mutex_lock(&g_mu);
+  if (slot_locked(fd) == 0) {
+    g_tab[fd].ino = (uint64_t)st.st_ino;
+    g_tab[fd].alias = 1;
+    snprintf(g_tab[fd].peer, sizeof(g_tab[fd].peer), "%s", peer);
+  }
+  pthread_mutex_unlock(&g_mu);
+}
+
 /* Records fd as a connection of ours unless the cap is reached. Returns 1
  * when admitted; else 0 with the figures for the refusal. */
 static int admit(int fd, const char *peer, long *open, long *cap, long *fd_limit) {
@@ -142,21 +178,8 @@ static int admit(int fd, const char *peer, long *open, long *cap, long *fd_limit
   if (fstat(fd, &st) != 0)
     return 0;
   pthread_mutex_lock(&g_mu);
-  if ((size_t)fd >= g_cap) {
-    size_t nc = g_cap ? g_cap : 256;
-    while (nc <= (size_t)fd)
-      nc *= 2;
-    gs_fdent *t = realloc(g_tab, nc * sizeof(*t));
-    if (!t)
-      goto out;
-    memset(t + g_cap, 0, (nc - g_cap) * sizeof(*t));
-    g_tab = t;
-    g_cap = nc;
-  }
-  if (g_tab[fd].ino) { /* that descriptor closed since the last sweep */
-    g_tab[fd].ino = 0;
-    g_open--;
-  }
+  if (slot_locked(fd) != 0)
+    goto out;
   *cap = cap_locked(fd_limit);
   if (g_open >= *cap && now_ms() >= g_last_sweep + 100)
     sweep_locked(); /* never refuse on a stale count */
@@ -352,7 +375,10 @@ static int accept_some(nc_gsrv *srv) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    grpc_server_add_channel_from_fd(srv->server, fd, srv->creds);
+    if (srv->relay)
+      nc_gsrv__tls_take(srv, fd, &ss, peer); /* handshake first (nc_grpc_tls.c) */
+    else
+      grpc_server_add_channel_from_fd(srv->server, fd, srv->creds);
   }
   return 0; /* more may be pending: poll again at once */
 }
@@ -450,6 +476,8 @@ int nc_gsrv__listen_start(nc_gsrv *srv) {
   srv->creds = grpc_insecure_server_credentials_create();
   srv->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (srv->tls && nc_gsrv__tls_start(srv) != 0)
+    return NC_ENOMEM;
   if (srv->wake_fd < 0 || pthread_create(&srv->athr, NULL, accept_thread, srv) != 0)
     return NC_ENOMEM;
   srv->a_started = 1;
@@ -464,6 +492,7 @@ void nc_gsrv__listen_stop(nc_gsrv *srv) {
     pthread_join(srv->athr, NULL);
     srv->a_started = 0;
   }
+  nc_gsrv__tls_stop(srv); /* before the core shuts down: it hands connections to it */
   for (int i = 0; i < GS_LINGER; i++)
     if (srv->linger[i].fd >= 0)
       close(srv->linger[i].fd);

@@ -347,6 +347,9 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
   srv->cb = cb;
   srv->ud = ud;
   srv->queue_max = opts->stream_queue_max ? opts->stream_queue_max : 1024;
+  srv->tls = opts->tls;
+  srv->tls_plaintext = opts->tls && opts->tls_plaintext;
+  srv->tls_hs_ms = opts->tls_handshake_timeout_ms;
   srv->nq = opts->threads > 0 ? opts->threads : 1;
   if (srv->nq > GS_MAX_THREADS)
     srv->nq = GS_MAX_THREADS;

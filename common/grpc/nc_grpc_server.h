@@ -56,6 +56,13 @@ typedef struct nc_gsrv_opts {
   int threads;             /* completion-queue threads; 0 = 1 */
   size_t stream_queue_max; /* queued outbound messages per stream; 0 = 1024 */
   int keepalive_permit_ms; /* min client ping interval tolerated; 0 = 10 s */
+  /* TLS on this port (nc_grpc_tls.c), ended by nacosd and relayed to the
+   * core over a socketpair. Borrowed: must outlive the server. NULL = plain
+   * text. A client certificate is required when the context has a client
+   * CA (nc_tls_srv_mutual). */
+  const struct nc_tls_srv *tls;
+  int tls_plaintext;            /* 1: plain-text HTTP/2 served too (first byte decides) */
+  int tls_handshake_timeout_ms; /* connect to handshake done; 0 = 10 s, then closed */
 } nc_gsrv_opts;
 
 /* Process-wide limits of every nc_gsrv (descriptors are process-wide).
@@ -85,6 +92,18 @@ void nc_gsrv_set_limits(const nc_gsrv_limits *l);
  * since start (cap or descriptor shortage). Any thread. */
 long nc_gsrv_open_conns(void);
 unsigned long nc_gsrv_refused_total(void);
+
+/* TLS on the gRPC ports, over all of them since start. */
+typedef struct nc_gsrv_tls_counts {
+  unsigned long handshakes_ok, handshakes_failed, handshakes_timeout;
+  unsigned long plaintext; /* plain-text connections served on a TLS port (tls_plaintext) */
+} nc_gsrv_tls_counts;
+void nc_gsrv_tls_get_counts(nc_gsrv_tls_counts *out);
+
+/* 1 when the client at ip:port (as the transport reported it, without
+ * brackets) is connected to srv over TLS. The owner's thread, while srv
+ * runs. */
+int nc_gsrv_conn_tls(nc_gsrv *srv, const char *ip, int port);
 
 /* Creates, binds and starts the server. *bound_port receives the actual
  * port. Returns 0, NC_EIO when the port cannot be bound, NC_ENOMEM. */

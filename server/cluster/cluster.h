@@ -49,6 +49,10 @@ typedef struct nc_cluster_opts {
    * refuses requests without it (403). NULL key: no identity (auth off).
    * Copied. */
   const char *identity_key, *identity_value;
+  /* Mutual TLS to members (--cluster-tls-ca): CA, this node's certificate,
+   * the member's address verified against its certificate. Borrowed: must
+   * outlive the cluster. NULL = plain text. */
+  const struct nc_gcli_tls *peer_tls;
 } nc_cluster_opts;
 
 /* Parses the member list and finds self (start-up fails with a clear

@@ -90,6 +90,7 @@ static void *peer_main(void *arg) {
       .source = "cluster",
       .labels = labels,
       .headers = cl->identity[0] ? (const char *const *)cl->identity : NULL,
+      .tls = cl->o.peer_tls,
   };
   int backoff = BACKOFF_MIN_MS;
   pthread_mutex_lock(&p->mu);

@@ -98,9 +98,8 @@ static int add_conn(nc_srv *srv, cJSON *all, const nc_conn *c, int v3) {
   cJSON_AddItemToObject(m, "appLabels", app_labels(c->labels));
   cJSON_AddBoolToObject(m, "sdkSource", !nc_conn_is_cluster(c));
   cJSON_AddBoolToObject(m, "clusterSource", nc_conn_is_cluster(c));
-  /* the gRPC ports are plain today (a client's tls.enable label is only
-   * what it says) */
-  cJSON_AddBoolToObject(m, "tlsProtected", 0);
+  /* the transport's word, not the client's tls.enable label */
+  cJSON_AddBoolToObject(m, "tlsProtected", nc_gsrv_conn_tls(c->g, c->remote_ip, c->remote_port));
   return 0;
 }
 

@@ -43,4 +43,18 @@ void nc_srv_render_metrics(nc_srv *srv, nc_metrics_text *t) {
 #undef C
   nc_metrics_family(t, PFX, "requests_by_type_total", "Requests handled, by request type.");
   nc_srv_each_request_count(srv, count_type, t);
+  /* TLS on the gRPC ports (nc_grpc_tls.c), process-wide */
+  nc_gsrv_tls_counts tc;
+  nc_gsrv_tls_get_counts(&tc);
+  nc_metrics_family(t, PFX, "tls_handshakes_total",
+                    "TLS handshakes on the gRPC ports: ok, failed (bad or no certificate, not "
+                    "TLS, closed), timeout (--tls-handshake-timeout-ms).");
+  nc_metrics_add_labelled(t, PFX, "tls_handshakes_total", "result", "ok", tc.handshakes_ok);
+  nc_metrics_add_labelled(t, PFX, "tls_handshakes_total", "result", "failed",
+                          tc.handshakes_failed);
+  nc_metrics_add_labelled(t, PFX, "tls_handshakes_total", "result", "timeout",
+                          tc.handshakes_timeout);
+  nc_metrics_add(t, PFX, "tls_plaintext_connections_total",
+                 "Plain-text connections served on the TLS SDK port (--tls-plaintext on).",
+                 tc.plaintext);
 }

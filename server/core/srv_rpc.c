@@ -347,7 +347,9 @@ nomem:
 }
 
 int nc_srv_start(nc_srv *srv, int *grpc_port, int *cluster_port) {
-  nc_gsrv_opts go = {.host = srv->bind, .port = srv->o.grpc_port, .threads = srv->o.grpc_threads};
+  nc_gsrv_opts go = {.host = srv->bind, .port = srv->o.grpc_port, .threads = srv->o.grpc_threads,
+                     .tls = srv->o.tls_sdk, .tls_plaintext = srv->o.tls_plaintext,
+                     .tls_handshake_timeout_ms = srv->o.tls_handshake_timeout_ms};
   int rc = nc_gsrv_start(&go, on_transport_event, srv, &srv->g[0], grpc_port);
   srv->ports[0] = *grpc_port;
   if (rc) {
@@ -358,6 +360,8 @@ int nc_srv_start(nc_srv *srv, int *grpc_port, int *cluster_port) {
   *cluster_port = -1;
   if (srv->o.cluster_port >= 0) {
     go.port = srv->o.cluster_port;
+    go.tls = srv->o.tls_cluster; /* members only: never plain text beside it */
+    go.tls_plaintext = 0;
     rc = nc_gsrv_start(&go, on_transport_event, srv, &srv->g[1], cluster_port);
     srv->ports[1] = *cluster_port;
     if (rc) {

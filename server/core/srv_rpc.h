@@ -170,6 +170,10 @@ typedef struct nc_srv_opts {
   int setup_timeout_ms;    /* a stream without ConnectionSetupRequest is closed after this */
   int max_pending_streams; /* streams open without a setup per transport */
   int max_conns_per_ip;    /* registered SDK-port connections per remote ip */
+  /* TLS (nc_gsrv_opts.tls): borrowed, must outlive the core; NULL = plain */
+  const struct nc_tls_srv *tls_sdk, *tls_cluster;
+  int tls_plaintext;            /* SDK port: plain text served too */
+  int tls_handshake_timeout_ms; /* 0 = 10 s */
 } nc_srv_opts;
 
 /* Creates the core on loop (loop thread). opts copied. */

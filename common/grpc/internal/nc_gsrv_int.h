@@ -58,6 +58,10 @@ typedef struct gs_stream {
   grpc_status_code close_code;
 } gs_stream;
 
+typedef struct gs_tls gs_tls; /* nc_grpc_tls.c: the TLS relay of one port */
+struct nc_tls_srv;
+struct sockaddr_storage;
+
 typedef struct gs_linger {
   int fd; /* -1: free */
   uint64_t until;
@@ -70,6 +74,10 @@ struct nc_gsrv {
   pthread_t athr;
   grpc_server_credentials *creds;
   gs_linger linger[GS_LINGER];
+  /* TLS (nc_grpc_tls.c): set before start, read-only after */
+  const struct nc_tls_srv *tls; /* NULL: plain text */
+  int tls_plaintext, tls_hs_ms;
+  gs_tls *relay;
   uint64_t last_refusal_log;
   unsigned long refused_since_log;
   char last_why[200];
@@ -113,6 +121,23 @@ void nc_gsrv__listen_stop(nc_gsrv *srv);
  * handed over by descriptor). */
 void nc_gsrv__peer(grpc_call *call, char *out, size_t cap);
 void nc_gsrv__get_limits(nc_gsrv_limits *out);
+/* Records fd (the core's end of a TLS connection's socketpair) as carrying
+ * peer, for nc_gsrv__peer; not counted (the TLS socket is). */
+void nc_gsrv__alias(int fd, const char *peer);
+
+/* nc_grpc_tls.c, called by the accept loop */
+/* Starts the relay thread of a port with srv->tls set. On failure the
+ * caller still calls nc_gsrv__tls_stop. */
+int nc_gsrv__tls_start(nc_gsrv *srv);
+/* Takes an accepted and admitted socket (non-blocking) of that port: TLS
+ * handshake (or the plain-text sniff), then the relay. */
+void nc_gsrv__tls_take(nc_gsrv *srv, int fd, const struct sockaddr_storage *ss,
+                       const char *peer);
+/* Stops the thread and closes every connection it holds; safe without a
+ * relay. Before the gRPC server shuts down. */
+void nc_gsrv__tls_stop(nc_gsrv *srv);
+/* "ip:port" of a client address, as nc_gsrv_conn_tls is asked. */
+void nc_gsrv__peer_key(const struct sockaddr_storage *ss, char *out, size_t cap);
 
 /* nc_grpc_server.c */
 void nc_gsrv__live_add(nc_gsrv *srv, long d);
