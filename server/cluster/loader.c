@@ -259,6 +259,17 @@ int nc_ld_set_limit(nc_loader *l, long count, int persistent) {
   return 0;
 }
 
+/* The core asks before each batch of a load target's resets. */
+static int redirect_still_ok(void *ud, const char *addr) {
+  char why[320];
+  nc_loader *l = ud;
+  if (nc_ld_check_redirect(l, addr, why, sizeof(why)) == 0)
+    return 1;
+  l->redirects_refused++;
+  nc_warn("loader: %s", why);
+  return 0;
+}
+
 /* ---- cluster request handlers ---- */
 
 static void h_loader_info(void *ud, nc_req *r, const nc_msg *req) {
@@ -364,6 +375,7 @@ int nc_loader_new(uv_loop_t *loop, nc_srv *srv, nc_cluster *cl, const nc_loader_
   l->srv = srv;
   l->cl = cl;
   nc_srv_set_reset_rate(srv, o ? o->reset_rate : 0);
+  nc_srv_set_redirect_check(srv, redirect_still_ok, l);
   int rc = NC_SRV_HANDLERS(srv, handlers, l);
   if (!rc)
     rc = nc_srv_add_tick_fn(srv, sample_cpu, l);

@@ -54,8 +54,9 @@ static void iso_time(uint64_t ms, char *buf, size_t cap) {
     off = -off;
   char base[32];
   strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf, cap, "%s.%03u%c%02ld:%02ld", base, (unsigned)(ms % 1000), sign, off / 3600,
-           (off / 60) % 60);
+  /* offsets are below 24 h; the bounds keep -O2's format-truncation check quiet */
+  snprintf(buf, cap, "%s.%03u%c%02u:%02u", base, (unsigned)(ms % 1000), sign,
+           (unsigned)(off / 3600) % 100u, (unsigned)(off / 60) % 60u);
 }
 
 /* Labels "app_<name>" are the connection's app labels, prefix stripped
@@ -189,6 +190,11 @@ long nc_srv_reload_pending(nc_srv *srv) { return srv->eject_left; }
 
 void nc_srv_set_reset_rate(nc_srv *srv, int per_sec) { srv->reset_rate = per_sec; }
 
+void nc_srv_set_redirect_check(nc_srv *srv, int (*fn)(void *ud, const char *addr), void *ud) {
+  srv->redirect_ok = fn;
+  srv->redirect_ok_ud = ud;
+}
+
 static void eject_done(nc_srv *srv, const char *why) {
   nc_info("load target: %s", why);
   srv->eject_left = 0;
@@ -224,6 +230,14 @@ void nc_srv_loader_tick(nc_srv *srv) {
     return;
   if (now >= srv->load_deadline) {
     eject_done(srv, "given up (not done in time)");
+    return;
+  }
+  if (srv->load_redirect && srv->redirect_ok &&
+      !srv->redirect_ok(srv->redirect_ok_ud, srv->load_redirect)) {
+    nc_warn("load target: %s is no longer an UP, ready member; %ld resets not sent",
+            srv->load_redirect, srv->eject_left);
+    srv->st.loader_resets_failed += (uint64_t)srv->eject_left;
+    eject_done(srv, "redirect target lost");
     return;
   }
   int rate = srv->reset_rate > 0 ? srv->reset_rate : 100;

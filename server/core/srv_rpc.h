@@ -229,6 +229,10 @@ long nc_srv_reload_pending(nc_srv *srv);
 /* The loader's reset rate: at most per_sec ConnectResetRequests a second
  * from the load target (<= 0: 100). */
 void nc_srv_set_reset_rate(nc_srv *srv, int per_sec);
+/* Checked before every batch of the load target's resets: fn(ud, redirect)
+ * 0 ends the target (its redirect is no longer a member that is UP and
+ * ready, cluster.h), so no reset names it. NULL fn: no check. */
+void nc_srv_set_redirect_check(nc_srv *srv, int (*fn)(void *ud, const char *addr), void *ud);
 
 /* ---- run-time connection limit (srv_limits.c) ----
  * Besides the static cap (nc_srv_opts.max_connections), a limit an

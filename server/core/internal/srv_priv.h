@@ -111,6 +111,8 @@ struct nc_srv {
   long eject_left;        /* resets the load target still sends (bounded rate) */
   int reset_rate;         /* of those per second; 0 = default */
   uint64_t loader_sec;    /* uv_now / 1000 of the last load-target step */
+  int (*redirect_ok)(void *ud, const char *addr); /* nc_srv_set_redirect_check */
+  void *redirect_ok_ud;
   /* srv_limits.c: run-time limit of SDK connections, when set */
   int conn_limit_set;
   long conn_limit;
