@@ -1,7 +1,7 @@
 /* fuzz_http: nacosd's HTTP/1.1 request handling, from the bytes a client
  * sends to the answer: libmicrohttpd's parser, nc_http (body, form and
  * query parameters, headers, route lookup, held requests) and srv_http's
- * routes (/health, /metrics, readiness, the loader console, the cluster's
+ * routes (/health, /metrics, readiness, the loader API, the cluster's
  * member API) over a server core with naming, config and a two-node
  * cluster list, none of them started.
  *
@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "config_service.h"
 #include "fuzz_util.h"
+#include "loader.h"
 #include "naming_handlers.h"
 #include "nc_log.h"
 #include "nc_mhd.h"
@@ -53,13 +54,16 @@ static unsigned open_conns(void) {
 }
 
 static void remove_data_dir(void) {
-  static const char *const files[] = {"config.db", "config.db-wal", "config.db-shm",
-                                      "config.db-journal"};
+  static const char *const files[] = {"config.db",         "config.db-wal",
+                                      "config.db-shm",     "config.db-journal",
+                                      "connection/limitRule", "connection/limitRule.tmp"};
   char path[512];
   for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
     snprintf(path, sizeof(path), "%s/%s", data_dir, files[i]);
     unlink(path);
   }
+  snprintf(path, sizeof(path), "%s/connection", data_dir); /* a persistent loader limit */
+  rmdir(path);
   rmdir(data_dir);
 }
 
@@ -78,6 +82,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   nc_naming *naming = NULL;
   nc_config_service *config = NULL;
   nc_cluster *cluster = NULL;
+  nc_loader *loader = NULL;
   nc_shttp *http = NULL;
   nc_log_set_level(getenv("FUZZ_LOG") ? NC_LOG_DEBUG : NC_LOG_ERROR);
   if (!mkdtemp(dir) || nc_mhd_load(why, sizeof(why)) != 0) {
@@ -95,11 +100,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
                          .main_port = 8848};
   nc_shttp_opts ho = {.bind = "127.0.0.1", .ready = ready, .cluster = NULL};
   if (nc_srv_new(&loop, &so, &srv) || nc_naming_init(srv, &no, &naming) ||
-      nc_config_init(srv, &co, &config) || nc_cluster_new(&loop, srv, &clo, &cluster)) {
+      nc_config_init(srv, &co, &config) || nc_cluster_new(&loop, srv, &clo, &cluster) ||
+      nc_loader_new(&loop, srv, cluster, &(nc_loader_opts){.data_dir = dir}, &loader)) {
     fprintf(stderr, "fuzz_http: server core set-up failed\n");
     abort();
   }
   ho.cluster = cluster;
+  ho.loader = loader; /* the loader API's routes */
   if (nc_shttp_start(&loop, srv, &ho, &http) != 0 || !daemon_seen) {
     fprintf(stderr, "fuzz_http: HTTP server set-up failed\n");
     abort();
