@@ -400,6 +400,17 @@ void nc_loader_op(nc_loader *l, const char *name, const cJSON *params, const cha
       return;
     }
   } else if (op == LD_OP_REBALANCE && !nc_cluster_is_standalone(l->cl)) {
+    /* a bad switch is answered here, not once per member */
+    const char *v = param(params, "enabled");
+    int on;
+    if (!v) {
+      missing(counted, c, "enabled", "Boolean");
+      return;
+    }
+    if (parse_bool(v, 0, &on) != 0) {
+      nc_ld_fail(counted, c, 400, LD_PARAM_INVALID, "enabled must be true or false");
+      return;
+    }
     fan_out(l, c, params, who);
     return;
   }
