@@ -248,6 +248,45 @@ static void test_unusable_tls_options_fail_new(void **state) {
   }
 }
 
+/* ---- 3. what TLS costs (printed, for the record) ------------------------ */
+
+static double calls_per_s(nc_gcli *c, int n) {
+  long long t0 = now_ms();
+  for (int i = 0; i < n; i++)
+    assert_echo(c, "ping-ping-ping-ping-ping-ping-ping-ping");
+  long long ms = now_ms() - t0;
+  return ms > 0 ? n * 1000.0 / (double)ms : (double)n * 1000.0;
+}
+
+static void test_tls_round_trips_measured(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  echo_srv *e = echo_start();
+  tt_srv *s = tt_srv_start(g_certs.srv_cert, g_certs.srv_key, NULL, e->port, NULL);
+  nc_gcli_tls tls = {.ca_file = g_certs.ca};
+  nc_gcli_opts o = {.tls = &tls};
+  long long t0 = now_ms();
+  nc_gcli *c = client_at(f->env, "127.0.0.1", s->port, &o);
+  assert_echo(c, "first");
+  long long first_ms = now_ms() - t0;
+  double tls_rate = calls_per_s(c, 2000);
+  cli_free(c);
+  t0 = now_ms();
+  c = client_at(f->env, "127.0.0.1", e->port, NULL);
+  assert_echo(c, "first");
+  long long plain_first_ms = now_ms() - t0;
+  double plain_rate = calls_per_s(c, 2000);
+  cli_free(c);
+  /* the TLS figures include the test server's extra hop (it relays to the
+   * cleartext echo server): an upper bound on TLS's own cost */
+  printf("connect + first call: TLS %lld ms, plain %lld ms; sequential unary calls/s: TLS "
+         "(relayed) %.0f, plain %.0f\n",
+         first_ms, plain_first_ms, tls_rate, plain_rate);
+  assert_true(tls_rate > 0 && plain_rate > 0);
+  tt_srv_stop(s);
+  echo_stop(e);
+}
+
 static int group_setup(void **state) {
   (void)state;
   g_have_certs = tt_certs_make(&g_certs) == 0;
@@ -273,6 +312,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_handshake_times_out, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tls_to_a_cleartext_server_fails, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unusable_tls_options_fail_new, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tls_round_trips_measured, setup, teardown),
   };
   nc_grpc_init();
   nc_test_main_init();

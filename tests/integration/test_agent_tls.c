@@ -1,0 +1,211 @@
+/* The agent over TLS to a real nacosd (issue 12): nacosd with --tls-cert /
+ * --tls-key (TLS on the SDK gRPC port, HTTPS on the HTTP port) and auth
+ * on; the agent with --tls on --tls-ca logs in over HTTPS with
+ * --username/--password-file, connects over TLS, and an app's register and
+ * subscribe through the agent socket work end to end. An agent trusting
+ * another CA never connects and agent.status says why (the gRPC handshake
+ * and, with a login, the HTTPS one); an agent whose --tls-key others can
+ * read refuses to start. Certificates come from nc_testtls at test time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "nc_testagent.h"
+#include "nc_testproc.h"
+#include "nc_testtls.h"
+#include "nc_testwait.h"
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct fx {
+  char dir[256], pw[300];
+  nc_test_tls tls;
+  nc_test_nacosd srv;
+  int up;
+} fx;
+
+static void write_file(const char *path, const char *text, mode_t mode) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup(void **st) {
+  fx *f = calloc(1, sizeof(*f));
+  assert_non_null(f);
+  *st = f;
+  if (!nc_test_tls_available() || nc_test_tls_make(&f->tls) != 0)
+    return 0; /* the tests skip */
+  assert_int_equal(nc_test_mkdtemp(f->dir, sizeof(f->dir)), 0);
+  snprintf(f->pw, sizeof(f->pw), "%s/admin.pw", f->dir);
+  write_file(f->pw, "tls-Adm1n-pw\n", 0600);
+  const char *args[] = {"--auth",     "on",          "--admin-password-file", f->pw,
+                        "--tls-cert", f->tls.server_cert, "--tls-key",         f->tls.server_key,
+                        NULL};
+  nc_test_nacosd_opts o = {.dir = f->dir, .args = args};
+  assert_int_equal(nc_test_nacosd_start_opts(&o, &f->srv), 0);
+  f->up = 1;
+  return 0;
+}
+
+static int teardown(void **st) {
+  fx *f = *st;
+  int rc = f->up ? nc_test_nacosd_stop(&f->srv) : 0;
+  if (f->dir[0])
+    nc_test_rmtree(f->dir);
+  nc_test_tls_free(&f->tls);
+  free(f);
+  return rc == 0 ? 0 : -1;
+}
+
+#define NEED_TLS(f)                                                                                \
+  do {                                                                                             \
+    if (!(f)->up) {                                                                                \
+      skip();                                                                                      \
+      return;                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+static void agent_dir(const fx *f, const char *name, char *out, size_t cap) {
+  snprintf(out, cap, "%s/%s", f->dir, name);
+  mkdir(out, 0700);
+}
+
+/* agent.status's upstream_error ("" when absent). */
+static void status_error(nc_tc *c, char *out, size_t cap) {
+  cJSON *r = nc_tc_call(c, 77, "{\"id\":77,\"op\":\"agent.status\"}");
+  const cJSON *v = cJSON_GetObjectItem(r, "upstream_error");
+  snprintf(out, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+  cJSON_Delete(r);
+}
+
+static int log_has(const char *log, const char *pattern) {
+  char cmd[800];
+  snprintf(cmd, sizeof(cmd), "grep -q -- '%s' '%s'", pattern, log);
+  return system(cmd) == 0;
+}
+
+static void test_agent_over_tls_logs_in_registers_and_subscribes(void **st) {
+  fx *f = *st;
+  NEED_TLS(f);
+  char servers[128], adir[300];
+  nc_test_agent_servers(servers, sizeof(servers), &f->srv, NULL);
+  agent_dir(f, "agent", adir, sizeof(adir));
+  const char *extra[] = {"--tls",      "on",    "--tls-ca",        f->tls.ca_cert,
+                         "--username", "nacos", "--password-file", f->pw,
+                         NULL};
+  nc_test_agent ag;
+  assert_int_equal(nc_test_agent_start(&ag, adir, servers, extra), 0);
+  long long ms = nc_test_agent_wait_connected(&ag, 10000);
+  assert_true(ms >= 0);
+  printf("agent connected over TLS (HTTPS login + gRPC handshake) %lld ms after its socket "
+         "accepted\n",
+         ms);
+  /* both links were TLS: the gRPC handshake and the HTTPS login */
+  assert_true(log_has(ag.proc.log_path, "gcli: TLS to "));
+  assert_true(log_has(ag.proc.log_path, "connected to .* (TLS)"));
+  nc_tc *sub = nc_tc_open(ag.sock), *app = nc_tc_open(ag.sock);
+  assert_non_null(sub);
+  assert_non_null(app);
+  char why[300];
+  status_error(sub, why, sizeof(why));
+  assert_string_equal(why, ""); /* connected: nothing to explain */
+  cJSON *r = nc_tc_call(sub, 1, "{\"id\":1,\"op\":\"naming.subscribe\",\"service\":\"tlssvc\"}");
+  assert_true(nc_tc_ok(r));
+  assert_int_equal(nc_tc_hosts_count(r), 0);
+  cJSON_Delete(r);
+  assert_true(nc_tc_call_ok(app, 1,
+                            "{\"id\":1,\"op\":\"naming.register\",\"service\":\"tlssvc\","
+                            "\"ip\":\"10.7.0.1\",\"port\":8443}"));
+  /* the push came back from nacosd over the TLS stream */
+  assert_int_equal(nc_tc_wait_changed_hosts(sub, "tlssvc", 5000), 1);
+  nc_tc_close(sub);
+  nc_tc_close(app);
+  assert_int_equal(nc_test_agent_stop(&ag), 0);
+}
+
+/* Without a login the gRPC handshake is the first thing refused; with one
+ * the HTTPS login is. Either way: never connected, and the status says
+ * why. */
+static void test_agent_trusting_another_ca_never_connects(void **st) {
+  fx *f = *st;
+  NEED_TLS(f);
+  char servers[128], adir[300], why[300];
+  nc_test_agent_servers(servers, sizeof(servers), &f->srv, NULL);
+  agent_dir(f, "agent-grpc", adir, sizeof(adir));
+  const char *extra[] = {"--tls", "on", "--tls-ca", f->tls.other_ca_cert, NULL};
+  nc_test_agent ag;
+  assert_int_equal(nc_test_agent_start(&ag, adir, servers, extra), 0);
+  nc_tc *c = nc_tc_open(ag.sock);
+  assert_non_null(c);
+  long long took;
+  NC_TEST_POLL((status_error(c, why, sizeof(why)), why[0] != 0), 5000, took);
+  assert_true(took >= 0);
+  assert_non_null(strstr(why, "TLS: certificate verify failed: "));
+  assert_non_null(strstr(why, f->srv.target + strcspn(f->srv.target, ":"))); /* which server */
+  usleep(1500 * 1000); /* retries (back-off) keep failing */
+  assert_int_equal(nc_tc_status_int(c, "connected"), 0);
+  assert_int_equal(nc_tc_status_int(c, "reconnects"), 0);
+  nc_tc_close(c);
+  assert_true(log_has(ag.proc.log_path, "upstream: connect to .* failed: TLS: certificate verify"));
+  assert_int_equal(nc_test_agent_stop(&ag), 0);
+
+  agent_dir(f, "agent-login", adir, sizeof(adir));
+  const char *extra2[] = {"--tls",      "on",    "--tls-ca",        f->tls.other_ca_cert,
+                          "--username", "nacos", "--password-file", f->pw,
+                          NULL};
+  assert_int_equal(nc_test_agent_start(&ag, adir, servers, extra2), 0);
+  c = nc_tc_open(ag.sock);
+  assert_non_null(c);
+  NC_TEST_POLL((status_error(c, why, sizeof(why)), why[0] != 0), 5000, took);
+  assert_true(took >= 0);
+  assert_non_null(strstr(why, "login to "));
+  assert_non_null(strstr(why, "TLS: certificate verify failed: "));
+  assert_int_equal(nc_tc_status_int(c, "connected"), 0);
+  nc_tc_close(c);
+  assert_int_equal(nc_test_agent_stop(&ag), 0);
+}
+
+static void test_agent_tls_key_others_can_read_is_refused(void **st) {
+  fx *f = *st;
+  NEED_TLS(f);
+  char servers[128], key[300], log[400], sock[400], cache[400], cmd[900];
+  nc_test_agent_servers(servers, sizeof(servers), &f->srv, NULL);
+  snprintf(key, sizeof(key), "%s/open.key", f->dir);
+  snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 644 '%s'", f->tls.client_key, key, key);
+  assert_int_equal(system(cmd), 0);
+  snprintf(log, sizeof(log), "%s/agent-key.log", f->dir);
+  snprintf(sock, sizeof(sock), "%s/k.sock", f->dir);
+  snprintf(cache, sizeof(cache), "%s/k-cache", f->dir);
+  char *const argv[] = {"nacos-agent", "--servers",  servers,  "--socket",
+                        sock,          "--cache-dir", cache,    "--tls",
+                        "on",          "--tls-ca",    f->tls.ca_cert, "--tls-cert",
+                        f->tls.client_cert, "--tls-key", key,   NULL};
+  nc_testproc p;
+  assert_int_equal(nc_testproc_start(&p, NC_AGENT_BIN, argv, log), 0);
+  NC_TEST_WAIT(!nc_testproc_alive(&p), 5000);
+  assert_true(nc_testproc_kill(&p, SIGKILL) != 0); /* it exited with an error */
+  assert_true(log_has(log, "readable or writable by others"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_agent_over_tls_logs_in_registers_and_subscribes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_agent_trusting_another_ca_never_connects, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_agent_tls_key_others_can_read_is_refused, setup,
+                                      teardown),
+  };
+  return NC_TEST_MAIN(tests);
+}
