@@ -25,6 +25,10 @@ void nc_msg_free(nc_msg *msg) {
 }
 
 int nc_payload_decode(const uint8_t *buf, size_t len, nc_msg **out) {
+  return nc_payload_decode_max(buf, len, 0, out);
+}
+
+int nc_payload_decode_max(const uint8_t *buf, size_t len, size_t max_body, nc_msg **out) {
   int rc = NC_ENOMEM;
   nc_msg *msg = NULL;
   Payload *p = payload__unpack(NULL, len, buf);
@@ -50,7 +54,10 @@ int nc_payload_decode(const uint8_t *buf, size_t len, nc_msg **out) {
     }
   }
   msg->body_error = 1;
-  if (p->body && p->body->value.len > 0) {
+  msg->body_len = p->body ? p->body->value.len : 0;
+  if (max_body && msg->body_len > max_body) {
+    msg->body_error = 2;
+  } else if (p->body && p->body->value.len > 0) {
     cJSON *j = cJSON_ParseWithLength((const char *)p->body->value.data, p->body->value.len);
     if (j && cJSON_IsObject(j)) {
       msg->body = j;

@@ -22,7 +22,9 @@ typedef struct nc_msg {
   size_t n_headers;
   nc_kv *headers;
   cJSON *body;      /* the parsed JSON object; NULL when body_error != 0 */
-  int body_error;   /* 1: body absent, not JSON or not a JSON object */
+  int body_error;   /* 1: body absent, not JSON or not a JSON object;
+                     * 2: longer than nc_payload_decode_max's bound (not parsed) */
+  size_t body_len;  /* the body's bytes as received */
 } nc_msg;
 
 /* Decodes a serialized Payload. Returns NC_EPARSE when the bytes are not a
@@ -30,6 +32,10 @@ typedef struct nc_msg {
  * body_error = 1) so the caller can answer with the right error code.
  * On success *out is owned by the caller: release with nc_msg_free. */
 int nc_payload_decode(const uint8_t *buf, size_t len, nc_msg **out);
+/* The same, but a body over max_body bytes (0 = no bound) is not handed to
+ * the JSON parser: it decodes with body_error = 2, so a server answers a
+ * huge body without paying for its parse tree. */
+int nc_payload_decode_max(const uint8_t *buf, size_t len, size_t max_body, nc_msg **out);
 void nc_msg_free(nc_msg *msg);
 
 /* Header lookup, case-insensitive as on the Java server. Borrowed pointer. */

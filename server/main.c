@@ -146,6 +146,10 @@ static int core_init(app *a) {
       .setup_timeout_ms = (int)c->connection_setup_timeout_ms,
       .max_pending_streams = (int)c->max_pending_streams_per_conn,
       .max_conns_per_ip = (int)c->max_connections_per_ip,
+      /* 0 = twice the largest config content (JSON escaping) and 64 KiB */
+      .max_body_bytes = c->grpc_max_body_bytes > 0
+                            ? (size_t)c->grpc_max_body_bytes
+                            : (size_t)c->config_max_content * 2 + 65536,
       .tls_sdk = a->tls_sdk,
       .tls_cluster = a->tls_cluster,
       .tls_plaintext = nc_server_cfg_tls_plaintext(c),
@@ -236,6 +240,7 @@ static int config_init(app *a) {
       .max_listen_keys = (int)c->config_max_listen_keys,
       .max_listeners_per_conn = (int)c->config_max_listeners_per_conn,
       .max_per_namespace = c->config_max_per_namespace,
+      .max_ns_bytes = c->config_max_ns_bytes,
   };
   co.store = config_backend(c);
   if (strcmp(co.store, "postgresql") == 0)
@@ -346,6 +351,7 @@ static int http_start(app *a) {
   ho.body_timeout_s = (unsigned)a->cfg->http_body_timeout_s;
   ho.max_conns = (unsigned)a->cfg->http_max_connections;
   ho.max_conns_per_ip = (unsigned)a->cfg->http_max_connections_per_ip;
+  ho.max_body = (size_t)a->cfg->http_max_body_bytes;
   int rc = nc_shttp_start(&a->loop, a->srv, &ho, &a->http);
   if (!rc)
     a->ports[0] = nc_shttp_port(a->http);

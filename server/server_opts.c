@@ -75,6 +75,12 @@ static const nc_opt opts[] = {
      "open HTTP connections on the main port at most; more are refused"},
     {"http-max-connections-per-ip", NC_OPT_INT, "128", F(http_max_connections_per_ip), 0,
      1000000, "open HTTP connections from one address at most (0 = unlimited)"},
+    {"grpc-max-body-bytes", NC_OPT_INT, "0", F(grpc_max_body_bytes), 0, 10485760,
+     "refuse an SDK gRPC request whose JSON body is longer, before parsing it (errorCode "
+     "413); 0 = 2 x --config-max-content + 64 KiB (8.06 MiB by default)"},
+    {"http-max-body-bytes", NC_OPT_INT, "8388608", F(http_max_body_bytes), 1024, 1073741824,
+     "refuse an HTTP request body longer than this with 413, unread when its Content-Length "
+     "says so"},
     {"connection-setup-timeout-ms", NC_OPT_INT, "10000", F(connection_setup_timeout_ms), 0,
      86400000, "close a gRPC stream that sent no ConnectionSetupRequest within this time (0 = "
                "never)"},
@@ -130,6 +136,9 @@ static const nc_opt opts[] = {
     {"config-max-per-namespace", NC_OPT_INT, "50000", F(config_max_per_namespace), 0,
      100000000, "refuse publishing a new config into a namespace that holds this many (0 = "
                 "unlimited)"},
+    {"config-max-ns-bytes", NC_OPT_INT, "1073741824", F(config_max_ns_bytes), 0,
+     1099511627776, "refuse a publish that would grow its namespace's config contents past "
+                    "this many bytes (every config is held in memory; 0 = unlimited)"},
     {"config-max-listen-keys", NC_OPT_INT, "5000", F(config_max_listen_keys), 0, 10000000,
      "refuse a ConfigBatchListenRequest with more keys (the SDKs send at most 3000; 0 = "
      "unlimited)"},

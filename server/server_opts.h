@@ -33,6 +33,7 @@ typedef struct nc_server_cfg {
   long http_header_timeout_s, http_body_timeout_s, http_max_connections,
       http_max_connections_per_ip;
   long instance_metadata_max_keys, instance_metadata_max_bytes;
+  long grpc_max_body_bytes, http_max_body_bytes; /* request bodies, before parsing */
   long max_services_per_conn, max_instances_per_conn, max_subscriptions_per_conn;
   /* gRPC transports (nc_gsrv_limits): TCP connection cap, descriptor reserve,
    * server keepalive pings */
@@ -45,6 +46,7 @@ typedef struct nc_server_cfg {
   long db_timeout_ms, config_poll_ms;
   /* per-client config bounds (nc_config_opts); 0 = unlimited */
   long config_max_listen_keys, config_max_listeners_per_conn, config_max_per_namespace;
+  long config_max_ns_bytes; /* content bytes per namespace; 0 = unlimited */
   int send_thread;
   /* cluster (server/cluster/cluster.h): member list, self address, report
    * timing; hold_ready_ms is a test hook (readiness held that long) */

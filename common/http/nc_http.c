@@ -453,6 +453,26 @@ static void on_deadlines(uv_timer_t *t) {
 
 void nc_http_get_limit_stats(const nc_http *h, nc_http_limit_stats *st) { *st = h->ls; }
 
+/* 413 for a body over max_body, answered as soon as that is known (its
+ * Content-Length, or the bytes so far) instead of after reading it all:
+ * the rest is not read, and MHD closes the connection after the answer. */
+static enum MHD_Result refuse_too_big(nc_http *h, nc_http_req *r, struct MHD_Connection *conn) {
+  char msg[96];
+  hconn *hc = conn_of(conn);
+  if (hc) /* answered: no body deadline any more */
+    hc->in_body = 2;
+  if (r->state == RQ_READING)
+    h->nreq++;
+  r->state = RQ_HANDLING;
+  unsigned long long n = ++h->ls.body_too_large;
+  snprintf(msg, sizeof(msg), "request body over the %zu-byte limit", h->max_body);
+  if (n <= 10 || (n & (n - 1)) == 0)
+    nc_warn("http: %s %s from %s refused: %s (%llu so far)", r->method, r->path, r->peer, msg,
+            n);
+  nc_http_reply_error(r, 413, msg);
+  return queue_stored(r);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -479,12 +499,22 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
       hc->in_body = 1;
       hc->since_ms = uv_now(h->loop);
     }
+    /* A body its Content-Length puts over the cap is refused now, unread. */
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    char *end = NULL;
+    unsigned long long n = cl ? strtoull(cl, &end, 10) : 0;
+    if (cl && end != cl && n > h->max_body) {
+      r->too_big = 1;
+      return refuse_too_big(h, r, conn);
+    }
     return MHD_YES;
   }
   if (r->state == RQ_READING && *upload_data_size) {
     if (body_append(r, upload_data, *upload_data_size))
       return MHD_NO;
     *upload_data_size = 0;
+    if (r->too_big) /* over the cap without a Content-Length saying so */
+      return refuse_too_big(h, r, conn);
     return MHD_YES;
   }
   if (r->state == RQ_ANSWERED)
@@ -497,13 +527,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
   hconn *hc = conn_of(conn);
   if (hc) /* read whole: no deadline while it is handled or held */
     hc->in_body = 2;
-  if (r->too_big) {
-    char msg[96];
-    snprintf(msg, sizeof(msg), "request body over the %zu-byte limit", h->max_body);
-    nc_warn("http: %s %s from %s refused: %s", r->method, r->path, r->peer, msg);
-    nc_http_reply_error(r, 413, msg);
-    return queue_stored(r);
-  }
+  if (r->too_big)
+    return refuse_too_big(h, r, conn);
   if (parse_form(r)) {
     nc_http_reply_error(r, 500, "out of memory");
     return queue_stored(r);

@@ -10,7 +10,8 @@
  * place, as Nacos accepts them), headers, the raw body (JSON or anything
  * else), and a reply that may come later: a handler that returns without
  * answering holds the request (long-poll) until nc_http_reply is called
- * from the loop thread. Limits: request body cap (413), request head cap
+ * from the loop thread. Limits: request body cap (413, answered as soon as
+ * the Content-Length or the bytes so far exceed it, unread), request head cap
  * (MHD answers 431), connection cap, idle timeout; keep-alive as HTTP/1.1
  * wants. Error bodies are JSON {"code":..,"message":..}.
  *
@@ -45,6 +46,7 @@ typedef struct nc_http_opts {
 /* Connections refused or cut by the bounds above, for metrics. */
 typedef struct nc_http_limit_stats {
   unsigned long long refused_total, refused_per_ip, header_timeouts, body_timeouts;
+  unsigned long long body_too_large; /* requests answered 413 (over max_body) */
 } nc_http_limit_stats;
 void nc_http_get_limit_stats(const nc_http *h, nc_http_limit_stats *st);
 

@@ -245,5 +245,8 @@ void nc_config_render_metrics(nc_config_service *cs, nc_metrics_text *t) {
   C("config_namespace_full_total",
     "Publishes of a new config refused: its namespace held --config-max-per-namespace.",
     s->ns_full_refused);
+  C("config_namespace_bytes_refused_total",
+    "Publishes refused: they would grow their namespace's content past --config-max-ns-bytes.",
+    s->ns_bytes_refused);
 #undef C
 }

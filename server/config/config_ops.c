@@ -33,9 +33,20 @@ typedef struct wjob {
   char *gk, *origin;
   char *data_id, *group, *tenant, *content, *cas_md5, *type, *app_name, *src_user, *src_ip, *edk;
   char md5[33];
+  size_t reserved; /* namespace growth this publish reserved (nc_config_ns_use) */
 } wjob;
 
+/* Gives back the namespace growth j reserved; before take_item moves
+ * j->tenant into the cache. */
+static void unreserve(wjob *j) {
+  nc_config_ns_use *u = j->reserved && j->tenant ? nc_config_ns_use_of(j->cs, j->tenant, 0) : NULL;
+  if (u)
+    u->reserved = u->reserved > j->reserved ? u->reserved - j->reserved : 0;
+  j->reserved = 0;
+}
+
 static void wjob_free(wjob *j) {
+  unreserve(j);
   char **s[] = {&j->gk,   &j->origin,  &j->data_id,  &j->group,    &j->tenant,  &j->content,
                 &j->cas_md5, &j->type, &j->app_name, &j->src_user, &j->src_ip, &j->edk};
   for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
@@ -97,6 +108,36 @@ static void submit(nc_config_service *cs, wjob *j, nc_config_done_fn done, void 
     wjob_release(&j->job);
 }
 
+/* The growth of k's namespace a publish of len bytes would make, if that
+ * keeps it within --config-max-ns-bytes (*grow, reserved by the caller),
+ * else a refusal in buf. Queued publishes count with the growth they
+ * reserved, so concurrent ones cannot pass the bound together; all of this
+ * runs on the loop thread, and the writer applies what was admitted. */
+static const char *ns_bytes_refusal(nc_config_service *cs, const nc_cfg_key *k, size_t len,
+                                    size_t *grow, char *buf, size_t cap) {
+  *grow = 0;
+  if (cs->opts.max_ns_bytes <= 0)
+    return NULL;
+  char *gk = nc_cfg_group_key(k->data_id, k->group, k->tenant);
+  const nc_cfg_item *cur = gk ? nc_strmap_get(cs->cache, gk) : NULL;
+  free(gk);
+  size_t had = cur ? cur->content_len : 0;
+  if (len <= had)
+    return NULL; /* shrinking or equal: always allowed */
+  const nc_config_ns_use *u = nc_config_ns_use_of(cs, k->tenant, 0);
+  unsigned long long used = u ? u->bytes + u->reserved : 0, max = (unsigned long long)cs->opts.max_ns_bytes;
+  if (used + (len - had) > max) {
+    cs->stats.ns_bytes_refused++;
+    snprintf(buf, cap,
+             "namespace '%s' is full: its configs hold %llu bytes, this publish adds %zu, the "
+             "limit is %llu",
+             *k->tenant ? k->tenant : "public", used, len - had, max);
+    return buf;
+  }
+  *grow = len - had;
+  return NULL;
+}
+
 /* Why a publish is refused before it is queued (NULL when it is not). */
 static const char *publish_refusal(nc_config_service *cs, const nc_config_publish *p, nc_cfg_key *k,
                                    char *buf, size_t cap) {
@@ -135,6 +176,9 @@ void nc_config_publish_op(nc_config_service *cs, const nc_config_publish *p, nc_
   nc_cfg_key k;
   cs->stats.publishes++;
   const char *err = publish_refusal(cs, p, &k, buf, sizeof(buf));
+  size_t grow = 0;
+  if (!err)
+    err = ns_bytes_refusal(cs, &k, strlen(p->content), &grow, buf, sizeof(buf));
   if (err) {
     finish(done, ud, NC_EINVAL, err);
     return;
@@ -150,6 +194,13 @@ void nc_config_publish_op(nc_config_service *cs, const nc_config_publish *p, nc_
   if (!j) {
     finish(done, ud, NC_ENOMEM, OOM_MSG);
     return;
+  }
+  if (grow) { /* held until the write is done (wjob_free), committed or not */
+    nc_config_ns_use *u = nc_config_ns_use_of(cs, k.tenant, 1);
+    if (u) {
+      u->reserved += grow;
+      j->reserved = grow;
+    }
   }
   nc_cfg_write *w = &j->job.w;
   w->content = j->content;
@@ -234,6 +285,7 @@ void nc_config_write_done(void *ud, nc_cfg_job *job) {
   nc_cfg_write *w = &j->job.w;
   int put = w->op == NC_CFG_PUT;
   nc_config_result res = {.code = w->result, .existed = w->existed, .md5 = put ? j->md5 : NULL};
+  unreserve(j); /* committed growth is counted by the cache from here */
   if (w->result == 0)
     nc_info("config: conn %s: %s %s%s", NC_LOG_ESC(j->origin), put ? "publish" : "remove",
             NC_LOG_ESC(j->gk), put || w->existed ? "" : " (did not exist)");

@@ -311,7 +311,7 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
   if (cs->opts.history_keep <= 0)
     cs->opts.history_keep = 30;
   if (!(cs->data_dir = strdup(opts->data_dir)) || !(cs->cache = nc_strmap_new()) ||
-      !(cs->ns_counts = nc_strmap_new()))
+      !(cs->ns_counts = nc_strmap_new()) || !(cs->ns_use = nc_strmap_new()))
     goto fail;
   cs->opts.data_dir = cs->data_dir;
   cs->store_name = opts->store && *opts->store ? opts->store : "sqlite";
@@ -388,6 +388,7 @@ void nc_config_free(nc_config_service *cs) {
   nc_cfg_store_close(cs->store);
   nc_strmap_free(cs->cache, cache_item_free);
   nc_strmap_free(cs->ns_counts, NULL);
+  nc_strmap_free(cs->ns_use, free);
   free(cs->listeners);
   free(cs->data_dir);
   free(cs->db_url);
@@ -433,20 +434,49 @@ static void ns_adj(nc_config_service *cs, const char *tenant, int d) {
     nc_strmap_put(cs->ns_counts, tenant, (void *)(uintptr_t)n, NULL);
 }
 
+nc_config_ns_use *nc_config_ns_use_of(nc_config_service *cs, const char *tenant, int create) {
+  nc_config_ns_use *u = nc_strmap_get(cs->ns_use, tenant ? tenant : "");
+  if (u || !create)
+    return u;
+  if (!(u = calloc(1, sizeof(*u))) || nc_strmap_put(cs->ns_use, tenant ? tenant : "", u, NULL)) {
+    free(u);
+    return NULL;
+  }
+  return u;
+}
+
+/* Committed bytes of tenant moved by add - sub (failing to grow only
+ * loses count: the bound gets looser). */
+static void ns_bytes_adj(nc_config_service *cs, const char *tenant, size_t add, size_t sub) {
+  nc_config_ns_use *u = nc_config_ns_use_of(cs, tenant, 1);
+  if (!u)
+    return;
+  u->bytes += add;
+  u->bytes = u->bytes > sub ? u->bytes - sub : 0;
+  if (!u->bytes && !u->reserved)
+    free(nc_strmap_del(cs->ns_use, tenant));
+}
+
 int nc_config_cache_put(nc_config_service *cs, const char *gk, nc_cfg_item *it, void **old) {
   void *prev = NULL;
   int rc = nc_strmap_put(cs->cache, gk, it, &prev);
   if (old)
     *old = prev;
-  if (!rc && !prev)
-    ns_adj(cs, it->tenant ? it->tenant : "", 1);
+  if (!rc) {
+    const char *t = it->tenant ? it->tenant : "";
+    if (!prev)
+      ns_adj(cs, t, 1);
+    ns_bytes_adj(cs, t, it->content_len, prev ? ((nc_cfg_item *)prev)->content_len : 0);
+  }
   return rc;
 }
 
 nc_cfg_item *nc_config_cache_del(nc_config_service *cs, const char *gk) {
   nc_cfg_item *it = nc_strmap_del(cs->cache, gk);
-  if (it)
+  if (it) {
     ns_adj(cs, it->tenant ? it->tenant : "", -1);
+    ns_bytes_adj(cs, it->tenant ? it->tenant : "", 0, it->content_len);
+  }
   return it;
 }
 

@@ -34,6 +34,7 @@ typedef struct nc_config_opts {
   int max_listen_keys;        /* contexts in one ConfigBatchListenRequest */
   int max_listeners_per_conn; /* keys one connection listens to */
   long max_per_namespace;     /* configs in one namespace (new keys refused) */
+  long long max_ns_bytes;     /* content bytes in one namespace (growing publishes refused) */
 } nc_config_opts;
 
 /* 4 MiB: well under the 10 MiB gRPC message cap even after JSON escaping,
@@ -68,6 +69,7 @@ typedef struct nc_config_stats {
   uint64_t listen_refused_keys;  /* listen requests over max_listen_keys */
   uint64_t listen_refused_conn;  /* listen requests over max_listeners_per_conn */
   uint64_t ns_full_refused;      /* publishes of a new key into a full namespace */
+  uint64_t ns_bytes_refused;     /* publishes that would grow a namespace past max_ns_bytes */
 } nc_config_stats;
 
 /* 1 while the store takes writes (always for SQLite; PostgreSQL: the

@@ -225,8 +225,14 @@ void nc_srv_dispatch_unary(nc_srv *srv, nc_gsrv_ev *ev) {
   nc_msg *m = NULL;
   nc_req *r = NULL;
   char pk[128];
+  int cluster_port = ev->srv == srv->g[1];
   srv->st.requests++;
-  if (nc_payload_decode(ev->data, ev->len, &m) != 0) {
+  /* The body is bounded before cJSON sees it: a parse tree costs many
+   * times the text. Members on the cluster port are not bounded (a Distro
+   * snapshot chunk or a synced config may be large; they proved who they
+   * are). */
+  size_t max_body = cluster_port ? 0 : srv->o.max_body_bytes;
+  if (nc_payload_decode_max(ev->data, ev->len, max_body, &m) != 0) {
     refuse(srv, ev->call, NULL, "-", 502, "payload could not be parsed");
     return;
   }
@@ -235,7 +241,6 @@ void nc_srv_dispatch_unary(nc_srv *srv, nc_gsrv_ev *ev) {
     server_check(srv, ev, pk);
     goto out;
   }
-  int cluster_port = ev->srv == srv->g[1];
   nc_handler *h = nc_strmap_get(srv->handlers, m->type);
   nc_peer *p = nc_cm_peer(srv, pk, ev->peer, 0);
   const char *cid = p && p->conn ? p->conn->id : NULL;
@@ -260,6 +265,14 @@ void nc_srv_dispatch_unary(nc_srv *srv, nc_gsrv_ev *ev) {
       reply_error(srv, ev->call, 301, "Connection is unregistered.");
     else
       refuse(srv, ev->call, NULL, m->type, 301, "Connection is unregistered.");
+    goto out;
+  }
+  if (m->body_error == 2) {
+    char msg[128];
+    srv->st.requests_too_large++;
+    snprintf(msg, sizeof(msg), "request body too large: %zu bytes, the limit is %zu", m->body_len,
+             max_body);
+    refuse(srv, ev->call, cid, m->type, 413, msg);
     goto out;
   }
   if (m->body_error) {

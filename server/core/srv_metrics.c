@@ -38,6 +38,9 @@ void nc_srv_render_metrics(nc_srv *srv, nc_metrics_text *t) {
     s->pushes_busy);
   C("requests_total", "Requests handled (unary and stream).", s->requests);
   C("request_errors_total", "Requests answered with an error code.", s->request_errors);
+  C("requests_too_large_total",
+    "SDK requests refused unparsed: their JSON body was over --grpc-max-body-bytes.",
+    s->requests_too_large);
   C("write_requests_total", "Requests that change state (register, publish, remove, ...).",
     s->writes);
 #undef C

@@ -174,8 +174,18 @@ static int is_response(const nc_msg *m) {
 
 static void handle_stream_msg(nc_srv *srv, nc_stream *s, nc_gsrv_ev *ev) {
   nc_msg *m = NULL;
-  if (nc_payload_decode(ev->data, ev->len, &m) != 0) {
+  /* Stream messages (setup, acks) are bounded like unary bodies on the SDK
+   * port (srv_dispatch.c); one over the bound is dropped unparsed. */
+  size_t max_body = ev->srv == srv->g[1] ? 0 : srv->o.max_body_bytes;
+  if (nc_payload_decode_max(ev->data, ev->len, max_body, &m) != 0) {
     nc_debug("stream %llu: undecodable payload ignored", (unsigned long long)s->id);
+    return;
+  }
+  if (m->body_error == 2) {
+    if (nc_cm_log_this(++srv->st.requests_too_large))
+      nc_warn("stream %llu: %s of %zu bytes dropped: over --grpc-max-body-bytes (%zu)",
+              (unsigned long long)s->id, NC_LOG_ESC(m->type), m->body_len, max_body);
+    nc_msg_free(m);
     return;
   }
   if (!s->conn) {

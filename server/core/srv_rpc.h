@@ -170,6 +170,7 @@ typedef struct nc_srv_opts {
   int setup_timeout_ms;    /* a stream without ConnectionSetupRequest is closed after this */
   int max_pending_streams; /* streams open without a setup per transport */
   int max_conns_per_ip;    /* registered SDK-port connections per remote ip */
+  size_t max_body_bytes;   /* SDK-port Payload JSON body, checked before it is parsed */
   /* TLS (nc_gsrv_opts.tls): borrowed, must outlive the core; NULL = plain */
   const struct nc_tls_srv *tls_sdk, *tls_cluster;
   int tls_plaintext;            /* SDK port: plain text served too */

@@ -206,7 +206,8 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
                      .header_timeout_s = opts->header_timeout_s,
                      .body_timeout_s = opts->body_timeout_s,
                      .max_conns = opts->max_conns,
-                     .max_conns_per_ip = opts->max_conns_per_ip};
+                     .max_conns_per_ip = opts->max_conns_per_ip,
+                     .max_body = opts->max_body};
   char *cert = NULL, *key = NULL;
   int rc = 0;
   if (opts->tls_cert_file || opts->tls_key_file) {
@@ -259,6 +260,9 @@ void nc_shttp_render_metrics(const nc_shttp *h, nc_metrics_text *t) {
   nc_metrics_add(t, "nacosd_", "http_body_timeouts_total",
                  "HTTP connections closed: request body not complete within --http-body-timeout-s.",
                  ls.body_timeouts);
+  nc_metrics_add(t, "nacosd_", "http_body_too_large_total",
+                 "HTTP requests refused with 413: body over --http-max-body-bytes.",
+                 ls.body_too_large);
   nc_metrics_add(t, "nacosd_", "http_requests_total", "HTTP requests received on the main port.",
                  nc_http_requests(h->http));
   nc_metrics_add(t, "nacosd_", "http_held", "HTTP requests held open (long-poll).",

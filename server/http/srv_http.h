@@ -41,6 +41,7 @@ typedef struct nc_shttp_opts {
   /* nc_http_opts' bounds (issue 12): head/body deadlines, connection caps;
    * 0 = nc_http's defaults (no deadline, 1024 connections, no per-ip cap) */
   unsigned header_timeout_s, body_timeout_s, max_conns, max_conns_per_ip;
+  size_t max_body; /* request body cap (413); 0 = nc_http's 8 MiB */
   /* HTTPS on the main port: PEM files (certificate chain, private key);
    * both or neither. A file that cannot be read stops the start. */
   const char *tls_cert_file, *tls_key_file;

@@ -32,6 +32,9 @@ struct nc_config_service {
   nc_cfg_listen *listen;
   nc_strmap *cache; /* groupKey (normalised tenant) -> nc_cfg_item */
   nc_strmap *ns_counts; /* item tenant -> configs in the cache, (void *)(uintptr_t)n */
+  /* item tenant -> nc_config_ns_use: content bytes the cache holds, and the
+   * growth queued publishes reserved (config_ops.c) */
+  nc_strmap *ns_use;
   nc_config_listener *listeners; /* registration order */
   size_t n_listeners, cap_listeners;
   nc_config_commit_fn commit_hook;
@@ -53,6 +56,15 @@ int nc_config_cache_put(nc_config_service *cs, const char *gk, nc_cfg_item *it, 
 nc_cfg_item *nc_config_cache_del(nc_config_service *cs, const char *gk);
 /* Configs the cache holds in tenant (as items spell it). */
 size_t nc_config_ns_count(nc_config_service *cs, const char *tenant);
+
+/* A namespace's content bytes: committed (the cache's, kept by
+ * nc_config_cache_put/del) and reserved by publishes still queued, so
+ * concurrent publishes cannot together pass --config-max-ns-bytes. */
+typedef struct nc_config_ns_use {
+  unsigned long long bytes, reserved;
+} nc_config_ns_use;
+/* tenant's entry, created (zeroed) when create; NULL when absent or OOM. */
+nc_config_ns_use *nc_config_ns_use_of(nc_config_service *cs, const char *tenant, int create);
 
 /* Registers NcConfigListRequest and NcConfigHistoryRequest on cs->srv. */
 int nc_config_admin_register(nc_config_service *cs);
