@@ -7,12 +7,19 @@
  *   pingpong_msgs_per_s  client -> server -> client echo on one stream, pipelined
  *   idle_conn_server_kb  server RSS per idle connection with an open stream
  *   idle_conn_client_kb  the same on the client side (one nc_gcli each)
+ *   unary_server_cpu_us_per_call  the server's CPU time per unary call (steadier
+ *                        than qps on a shared machine)
+ * --tls 1 runs the same over TLS: a self-signed certificate made with the
+ * openssl command, nacosd's TLS relay on the server (nc_grpc_tls.c), the
+ * C core's SSL credentials on the client; compare with a plain run for the
+ * relay's cost.
  * Output: one `name: value` line per figure. */
 #include "bench_util.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
 #include "nc_grpc_server.h"
+#include "nc_tls_srv.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -79,16 +86,44 @@ static void srv_event(void *ud, nc_gsrv_ev *ev) {
   nc_gsrv_ev_free(ev);
 }
 
+static char g_cert[128], g_key[128]; /* --tls: the self-signed pair */
+static nc_gcli_opts g_copts;            /* the clients' options (TLS or not) */
+
 static int server_child(int fd, int threads) {
   int port = 0;
   nc_grpc_init();
   nc_gsrv_opts o = {.host = "127.0.0.1", .threads = threads, .stream_queue_max = 4096};
+  nc_tls_srv *tls = NULL;
+  char err[256];
+  nc_tls_srv_opts to = {g_cert, g_key, NULL};
+  if (g_cert[0] && nc_tls_srv_new(&to, &tls, err, sizeof(err)) != 0) {
+    fprintf(stderr, "TLS: %s\n", err);
+    return 1;
+  }
+  o.tls = tls;
   if (nc_gsrv_start(&o, srv_event, NULL, &g_srv, &port) != 0)
     return 1;
   if (write(fd, &port, sizeof(port)) != sizeof(port))
     return 1;
   for (;;)
     pause();
+}
+
+/* CPU seconds (user + system) process pid has used so far, or -1. */
+static double cpu_s(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+  unsigned long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* ---- unary closed loop ------------------------------------------------- */
@@ -112,6 +147,9 @@ static void u_cb(void *ud, int status, const uint8_t *data, size_t len) {
     atomic_fetch_sub(u->live, 1);
 }
 
+static double g_unary_cpu_us; /* server CPU per call during the measured window */
+static pid_t g_srv_pid;
+
 static double bench_unary(nc_gcli **cs, int conns, int inflight, double secs) {
   atomic_long done = 0;
   atomic_int stop = 0, live = 0;
@@ -124,10 +162,11 @@ static double bench_unary(nc_gcli **cs, int conns, int inflight, double secs) {
   }
   usleep(300000); /* warm-up */
   long d0 = atomic_load(&done);
-  double t0 = nc_bench_now_s();
+  double t0 = nc_bench_now_s(), c0 = cpu_s(g_srv_pid);
   usleep((useconds_t)(secs * 1e6));
   long d1 = atomic_load(&done);
-  double t1 = nc_bench_now_s();
+  double t1 = nc_bench_now_s(), c1 = cpu_s(g_srv_pid);
+  g_unary_cpu_us = d1 > d0 ? (c1 - c0) * 1e6 / (double)(d1 - d0) : -1;
   atomic_store(&stop, 1);
   while (atomic_load(&live) > 0)
     usleep(1000);
@@ -190,7 +229,7 @@ static double bench_pingpong(nc_gcli *c, double secs, int window) {
 
 int main(int argc, char **argv) {
   double secs = 3;
-  int conns = 4, inflight = 64, srv_threads = 1, cli_threads = 1, idle = 1000;
+  int conns = 4, inflight = 64, srv_threads = 1, cli_threads = 1, idle = 1000, tls = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--seconds"))
       secs = atof(argv[i + 1]);
@@ -204,6 +243,28 @@ int main(int argc, char **argv) {
       cli_threads = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--idle"))
       idle = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--tls"))
+      tls = atoi(argv[i + 1]);
+  }
+  char dir[] = "/tmp/nc-bench-tls-XXXXXX";
+  nc_gcli_tls ctls = {0};
+  if (tls) {
+    char cmd[512];
+    if (!mkdtemp(dir))
+      return 1;
+    snprintf(g_cert, sizeof(g_cert), "%s/c.pem", dir);
+    snprintf(g_key, sizeof(g_key), "%s/k.pem", dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s "
+             ">/dev/null 2>&1",
+             g_key, g_cert);
+    if (system(cmd) != 0) {
+      fprintf(stderr, "--tls needs the openssl command\n");
+      return 1;
+    }
+    ctls.ca_file = g_cert; /* self-signed: its own CA */
+    g_copts.tls = &ctls;
   }
   int pfd[2], port = 0;
   if (pipe(pfd) != 0)
@@ -226,21 +287,23 @@ int main(int argc, char **argv) {
 
   nc_gcli **cs = calloc((size_t)conns, sizeof(*cs));
   for (int i = 0; i < conns; i++)
-    nc_gcli_new(env, target, NULL, &cs[i]);
+    nc_gcli_new(env, target, &g_copts, &cs[i]);
+  g_srv_pid = pid;
   printf("unary_echo_qps: %.0f\n", bench_unary(cs, conns, inflight, secs));
+  printf("unary_server_cpu_us_per_call: %.1f\n", g_unary_cpu_us);
   fflush(stdout);
   for (int i = 0; i < conns; i++)
     nc_gcli_free(cs[i]);
   free(cs);
 
   nc_gcli *c = NULL;
-  nc_gcli_new(env, target, NULL, &c);
+  nc_gcli_new(env, target, &g_copts, &c);
   printf("pingpong_msgs_per_s: %.0f\n", bench_pingpong(c, secs, 256));
   fflush(stdout);
   nc_gcli_free(c);
 
   c = NULL;
-  nc_gcli_new(env, target, NULL, &c);
+  nc_gcli_new(env, target, &g_copts, &c);
   printf("stream_msgs_per_s: %.0f\n", bench_flood(c, secs));
   fflush(stdout);
   nc_gcli_free(c);
@@ -252,7 +315,7 @@ int main(int argc, char **argv) {
       uint8_t *r = NULL;
       size_t rl = 0;
       nc_gcli *sc = NULL;
-      nc_gcli_new(env, target, NULL, &sc);
+      nc_gcli_new(env, target, &g_copts, &sc);
       nc_gcli_unary(sc, (const uint8_t *)"stats", 5, 2000, &r, &rl);
       fprintf(stderr, "before idle: server %.*s\n", (int)rl, r ? (char *)r : "");
       free(r);
@@ -263,7 +326,7 @@ int main(int argc, char **argv) {
     nc_gcli **ic = calloc((size_t)idle, sizeof(*ic));
     nc_gcli_stream_cbs cbs = {s_msg, s_closed};
     for (int i = 0; i < idle; i++) {
-      nc_gcli_new(env, target, NULL, &ic[i]);
+      nc_gcli_new(env, target, &g_copts, &ic[i]);
       nc_gcli_stream_open(ic[i], &cbs, NULL);
       nc_gcli_stream_send(ic[i], (const uint8_t *)"x", 1); /* echoed once */
     }
@@ -274,7 +337,7 @@ int main(int argc, char **argv) {
         uint8_t *r = NULL;
         size_t rl = 0;
         nc_gcli *sc = NULL;
-        nc_gcli_new(env, target, NULL, &sc);
+        nc_gcli_new(env, target, &g_copts, &sc);
         int rc = nc_gcli_unary(sc, (const uint8_t *)"stats", 5, 2000, &r, &rl);
         fprintf(stderr, "  %.1f s: %ld ready; server %.*s (%s)\n", nc_bench_now_s() - tc,
                 atomic_load(&g_stream_rx) - (want - idle), (int)rl, r ? (char *)r : "", nc_strerror(rc));
@@ -296,5 +359,10 @@ int main(int argc, char **argv) {
   waitpid(pid, NULL, 0);
   nc_gcli_env_free(env);
   nc_grpc_shutdown();
+  if (tls) {
+    unlink(g_cert);
+    unlink(g_key);
+    rmdir(dir);
+  }
   return 0;
 }
