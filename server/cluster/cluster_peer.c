@@ -1,8 +1,9 @@
 /* cluster_peer: one long gRPC connection per peer, to the peer's main
  * port + 1001, with the handshake of Nacos's cluster client
  * (nacos-cluster.md §2.2): clientVersion "Nacos-Server:v<version>", labels
- * source=cluster and tls.enable=false, plus "nc.cluster":"1" so nacos-c
- * peers can tell each other apart (Java ignores unknown labels).
+ * source=cluster and tls.enable (true with --cluster-tls-ca), plus
+ * "nc.cluster":"1" so nacos-c peers can tell each other apart (Java
+ * ignores unknown labels).
  *
  * nc_wc connects block, so every peer has a thread of its own that
  * connects, reconnects with back-off (100 ms doubling to 2 s) and closes;
@@ -82,13 +83,14 @@ static void *peer_main(void *arg) {
   nc_cpeer *p = arg;
   nc_cluster *cl = p->cl;
   static const char *const labels[] = {"tls.enable", "false", "nc.cluster", "1", NULL};
+  static const char *const tls_labels[] = {"tls.enable", "true", "nc.cluster", "1", NULL};
   nc_wc_opts wo = {
       .target = p->target,
       .client_version = "Nacos-Server:v" NC_VERSION,
       .client_ip = cl->me->ip,
       .timeout_ms = cl->o.request_timeout_ms,
       .source = "cluster",
-      .labels = labels,
+      .labels = cl->o.peer_tls ? tls_labels : labels,
       .headers = cl->identity[0] ? (const char *const *)cl->identity : NULL,
       .tls = cl->o.peer_tls,
   };
