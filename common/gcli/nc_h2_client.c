@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Caller holds c->mu (lock order: c->mu, then env->mu). */
 static void mark_dirty_locked(nc_gcli *c) {
@@ -116,6 +117,7 @@ void nc_gcli_env_free(nc_gcli_env *env) {
   pthread_join(env->thr, NULL);
   if (uv_loop_close(&env->loop) != 0)
     nc_warn("gcli: env freed with handles still open");
+  nc_tls_cli_free(env->tls_cache);
   pthread_mutex_destroy(&env->mu);
   free(env);
 }
@@ -221,6 +223,59 @@ void h2_service(nc_gcli *c) {
   h2_arm_deadline(c);
 }
 
+/* A file's identity for the cache key: a rewritten file is read again. */
+static void file_stamp(char *out, size_t cap, const char *path) {
+  struct stat st;
+  if (!path)
+    snprintf(out, cap, "-");
+  else if (stat(path, &st) != 0)
+    snprintf(out, cap, "%s?", path);
+  else
+    snprintf(out, cap, "%s:%lld:%lld.%09ld:%lld", path, (long long)st.st_ino,
+             (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_size);
+}
+
+/* The client's TLS context: the env's latest one when the options and
+ * their files are the same (an agent reconnecting would otherwise load the
+ * CAs, the system store takes ~85 ms, at every attempt), else a new one,
+ * which becomes the cached one. 0 or NC_E* (the reason logged). */
+static int tls_context(nc_gcli_env *env, const char *target, const nc_gcli_tls *t,
+                       struct nc_tls_cli **out) {
+  char key[sizeof(env->tls_key)], f[3][300], err[256];
+  file_stamp(f[0], sizeof(f[0]), t->ca_file);
+  file_stamp(f[1], sizeof(f[1]), t->cert_file);
+  file_stamp(f[2], sizeof(f[2]), t->key_file);
+  int kl = snprintf(key, sizeof(key), "%s|%s|%s|%s", f[0], f[1], f[2],
+                    t->server_name ? t->server_name : "-");
+  int cacheable = kl > 0 && (size_t)kl < sizeof(key);
+  pthread_mutex_lock(&env->mu);
+  if (cacheable && env->tls_cache && !strcmp(env->tls_key, key)) {
+    *out = nc_tls_cli_ref(env->tls_cache);
+    pthread_mutex_unlock(&env->mu);
+    return 0;
+  }
+  pthread_mutex_unlock(&env->mu);
+  nc_tls_cli_opts to = {.ca_file = t->ca_file,
+                        .cert_file = t->cert_file,
+                        .key_file = t->key_file,
+                        .server_name = t->server_name,
+                        .alpn = "h2"};
+  int rc = nc_tls_cli_new(&to, out, err, sizeof(err));
+  if (rc != 0) {
+    nc_warn("gcli: %s: %s", target, err);
+    return rc == NC_ENOMEM ? rc : NC_EINVAL;
+  }
+  if (cacheable) {
+    pthread_mutex_lock(&env->mu);
+    struct nc_tls_cli *old = env->tls_cache;
+    env->tls_cache = nc_tls_cli_ref(*out);
+    memcpy(env->tls_key, key, (size_t)kl + 1);
+    pthread_mutex_unlock(&env->mu);
+    nc_tls_cli_free(old);
+  }
+  return 0;
+}
+
 int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, nc_gcli **out) {
   *out = NULL;
   if (!env || !target || !*target || strlen(target) > 256)
@@ -253,18 +308,10 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
   c->connect_timeout_ms =
       opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 3000;
   if (opts && opts->tls) {
-    const nc_gcli_tls *t = opts->tls;
-    nc_tls_cli_opts to = {.ca_file = t->ca_file,
-                          .cert_file = t->cert_file,
-                          .key_file = t->key_file,
-                          .server_name = t->server_name,
-                          .alpn = "h2"};
-    char err[256];
-    int rc = nc_tls_cli_new(&to, &c->tls, err, sizeof(err));
+    int rc = tls_context(env, target, opts->tls, &c->tls);
     if (rc != 0) {
-      nc_warn("gcli: %s: %s", target, err);
       free(c);
-      return rc == NC_ENOMEM ? rc : NC_EINVAL;
+      return rc;
     }
   }
   c->bidi.grpc_status = -1;

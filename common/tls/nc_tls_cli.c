@@ -4,6 +4,7 @@
 #include "nc_err.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 struct nc_tls_cli {
+  atomic_int refs;
   SSL_CTX *ctx;
   char *server_name; /* NULL = the host of each connection */
   unsigned char alpn[32]; /* wire form: length-prefixed */
@@ -74,7 +76,10 @@ int nc_tls_cli_new(const nc_tls_cli_opts *o, nc_tls_cli **out, char *err, size_t
   if (o->key_file && o->key_private && (rc = key_mode_ok(o->key_file, err, err_cap)) != 0)
     return rc;
   ERR_clear_error();
-  if (!(t = calloc(1, sizeof(*t))) || !(t->ctx = SSL_CTX_new(TLS_client_method())))
+  if (!(t = calloc(1, sizeof(*t))))
+    goto fail;
+  atomic_init(&t->refs, 1);
+  if (!(t->ctx = SSL_CTX_new(TLS_client_method())))
     goto fail;
   if (o->server_name && !(t->server_name = strdup(o->server_name)))
     goto fail;
@@ -123,8 +128,13 @@ fail:
   return rc;
 }
 
+nc_tls_cli *nc_tls_cli_ref(nc_tls_cli *t) {
+  atomic_fetch_add(&t->refs, 1);
+  return t;
+}
+
 void nc_tls_cli_free(nc_tls_cli *t) {
-  if (!t)
+  if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
     return;
   SSL_CTX_free(t->ctx);
   free(t->server_name);

@@ -32,6 +32,10 @@ typedef struct nc_tls_cli_opts {
 /* Builds the context; strings are copied. 0, or NC_EINVAL / NC_EPERM /
  * NC_EIO / NC_ENOMEM with why in err ("cannot load CA file X: ..."). */
 int nc_tls_cli_new(const nc_tls_cli_opts *o, nc_tls_cli **out, char *err, size_t err_cap);
+/* Another reference for another owner (a context is worth sharing: the
+ * system trust store alone takes ~85 ms to load). Any thread. */
+nc_tls_cli *nc_tls_cli_ref(nc_tls_cli *t);
+/* Drops a reference; the last one frees. NULL is a no-op. */
 void nc_tls_cli_free(nc_tls_cli *t);
 
 /* A client SSL for one connection to host (the server name option wins

@@ -248,6 +248,35 @@ static void test_unusable_tls_options_fail_new(void **state) {
   }
 }
 
+/* Clients share the env's context while the files stay the same; a CA file
+ * rewritten in place is read again by the next client. */
+static void test_context_reused_until_the_file_changes(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  echo_srv *e = echo_start();
+  tt_srv *s = tt_srv_start(g_certs.srv_cert, g_certs.srv_key, NULL, e->port, NULL);
+  char ca[128], cmd[400], why[256];
+  snprintf(ca, sizeof(ca), "%s/rotating-ca.crt", g_certs.dir);
+  snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", g_certs.other_ca, ca);
+  assert_int_equal(system(cmd), 0);
+  nc_gcli_tls tls = {.ca_file = ca};
+  nc_gcli_opts o = {.tls = &tls};
+  for (int i = 0; i < 2; i++) { /* the second one uses the cached context */
+    nc_gcli *c = client_at(f->env, "127.0.0.1", s->port, &o);
+    expect_refused(c, why, sizeof(why));
+    assert_non_null(strstr(why, "certificate verify failed"));
+    cli_free(c);
+  }
+  usleep(20 * 1000); /* a distinct mtime even on coarse clocks */
+  snprintf(cmd, sizeof(cmd), "cat '%s' > '%s'", g_certs.ca, ca); /* same inode, new content */
+  assert_int_equal(system(cmd), 0);
+  nc_gcli *c = client_at(f->env, "127.0.0.1", s->port, &o);
+  assert_echo(c, "the new CA is trusted");
+  cli_free(c);
+  tt_srv_stop(s);
+  echo_stop(e);
+}
+
 /* ---- 3. what TLS costs (printed, for the record) ------------------------ */
 
 static double calls_per_s(nc_gcli *c, int n) {
@@ -312,6 +341,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_handshake_times_out, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tls_to_a_cleartext_server_fails, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unusable_tls_options_fail_new, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_context_reused_until_the_file_changes, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_tls_round_trips_measured, setup, teardown),
   };
   nc_grpc_init();

@@ -74,9 +74,13 @@ struct nc_gcli_env {
   uv_async_t wake;
   pthread_t thr;
   int started;
-  pthread_mutex_t mu; /* dirty list, stop */
+  pthread_mutex_t mu; /* dirty list, stop, the TLS context cache */
   nc_gcli *dirty;
   int stop;
+  /* The latest TLS context made, reused by the next client with the same
+   * options and files (nc_h2_client.c: tls_context). */
+  struct nc_tls_cli *tls_cache;
+  char tls_key[1100];
 };
 
 struct nc_gcli {
