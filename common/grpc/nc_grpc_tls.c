@@ -228,6 +228,13 @@ static void conn_free(gt_conn *c) {
 /* One warning per 10 s at most for failed handshakes, with the count. */
 static void hs_fail(gs_tls *t, gt_conn *c, const char *why, int timeout) {
   atomic_fetch_add(timeout ? &g_timeout : &g_failed, 1);
+  if (!timeout && strcmp(why, "connection closed") == 0) {
+    /* a TCP probe (load balancer, port check) connects and closes: count
+     * it, but do not warn about it */
+    nc_debug("gRPC port %d: %s closed before a TLS handshake", t->srv->port, c->peer);
+    conn_close(t, c);
+    return;
+  }
   uint64_t now = now_ms();
   snprintf(t->last_fail, sizeof(t->last_fail), "%s: %s", c->peer, why);
   if (t->last_log && now < t->last_log + GT_LOG_EVERY_MS) {
