@@ -198,6 +198,60 @@ static void test_agent_tls_key_others_can_read_is_refused(void **st) {
   assert_true(log_has(log, "readable or writable by others"));
 }
 
+/* nacosd --tls-client-ca: the SDK port wants a client certificate. The
+ * agent presents --tls-cert/--tls-key and connects; without them it stays
+ * out and says why. (Auth off: this is about the certificate alone.) */
+static int setup_mutual(void **st) {
+  fx *f = calloc(1, sizeof(*f));
+  assert_non_null(f);
+  *st = f;
+  if (!nc_test_tls_available() || nc_test_tls_make(&f->tls) != 0)
+    return 0;
+  assert_int_equal(nc_test_mkdtemp(f->dir, sizeof(f->dir)), 0);
+  const char *args[] = {"--tls-cert", f->tls.server_cert, "--tls-key", f->tls.server_key,
+                        "--tls-client-ca", f->tls.ca_cert, NULL};
+  nc_test_nacosd_opts o = {.dir = f->dir, .args = args};
+  assert_int_equal(nc_test_nacosd_start_opts(&o, &f->srv), 0);
+  f->up = 1;
+  return 0;
+}
+
+static void test_agent_presents_its_certificate_when_required(void **st) {
+  fx *f = *st;
+  NEED_TLS(f);
+  char servers[128], adir[300], why[300];
+  nc_test_agent_servers(servers, sizeof(servers), &f->srv, NULL);
+  agent_dir(f, "agent-mtls", adir, sizeof(adir));
+  const char *extra[] = {"--tls",      "on",  "--tls-ca",  f->tls.ca_cert, "--tls-cert",
+                         f->tls.client_cert, "--tls-key", f->tls.client_key, NULL};
+  nc_test_agent ag;
+  assert_int_equal(nc_test_agent_start(&ag, adir, servers, extra), 0);
+  assert_true(nc_test_agent_wait_connected(&ag, 10000) >= 0);
+  nc_tc *c = nc_tc_open(ag.sock);
+  assert_non_null(c);
+  assert_true(nc_tc_call_ok(c, 1,
+                            "{\"id\":1,\"op\":\"naming.register\",\"service\":\"mtls\","
+                            "\"ip\":\"10.7.0.2\",\"port\":8443}"));
+  nc_tc_close(c);
+  assert_int_equal(nc_test_agent_stop(&ag), 0);
+
+  agent_dir(f, "agent-nocert", adir, sizeof(adir));
+  const char *bare[] = {"--tls", "on", "--tls-ca", f->tls.ca_cert, NULL};
+  assert_int_equal(nc_test_agent_start(&ag, adir, servers, bare), 0);
+  c = nc_tc_open(ag.sock);
+  assert_non_null(c);
+  long long took;
+  NC_TEST_POLL((status_error(c, why, sizeof(why)), why[0] != 0), 5000, took);
+  assert_true(took >= 0);
+  /* TLS 1.3: the server's verdict arrives after the client's handshake is
+   * done, as an alert (or, when the close beats it, a closed connection) */
+  printf("agent without a client certificate: %s\n", why);
+  assert_true(strstr(why, "certificate required") || strstr(why, "closed"));
+  assert_int_equal(nc_tc_status_int(c, "connected"), 0);
+  nc_tc_close(c);
+  assert_int_equal(nc_test_agent_stop(&ag), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_agent_over_tls_logs_in_registers_and_subscribes, setup,
@@ -206,6 +260,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_agent_tls_key_others_can_read_is_refused, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_agent_presents_its_certificate_when_required,
+                                      setup_mutual, teardown),
   };
   return NC_TEST_MAIN(tests);
 }
