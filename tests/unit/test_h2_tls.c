@@ -18,6 +18,9 @@
 #include "h2_client_util.h"
 #include "tls_test_util.h"
 
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,7 +280,163 @@ static void test_context_reused_until_the_file_changes(void **state) {
   echo_stop(e);
 }
 
-/* ---- 3. what TLS costs (printed, for the record) ------------------------ */
+/* ---- 3. against gRPC's own TLS (the C core as the server) ---------------- */
+
+/* A unary echo server on the gRPC C core with SSL server credentials, on
+ * its own completion-queue thread: the TLS and HTTP/2 details (ALPN,
+ * :scheme, SETTINGS) as gRPC implementations expect them, which the relay
+ * above does not judge. */
+typedef struct gpeer {
+  grpc_server *srv;
+  grpc_completion_queue *cq;
+  pthread_t thr;
+  int port;
+  atomic_int n_unary;
+  int shutdown_tag;
+} gpeer;
+
+typedef struct gcall {
+  gpeer *p;
+  int stage; /* 0 waiting for a call, 1 reading its message, 2 replying */
+  grpc_call *call;
+  grpc_call_details details;
+  grpc_metadata_array md;
+  grpc_byte_buffer *in;
+  int cancelled;
+} gcall;
+
+static void gpeer_request(gpeer *p) {
+  gcall *c = calloc(1, sizeof(*c));
+  assert_non_null(c);
+  c->p = p;
+  grpc_call_details_init(&c->details);
+  grpc_metadata_array_init(&c->md);
+  grpc_server_request_call(p->srv, &c->call, &c->details, &c->md, p->cq, p->cq, c);
+}
+
+static void gcall_free(gcall *c) {
+  if (c->call)
+    grpc_call_unref(c->call);
+  if (c->in)
+    grpc_byte_buffer_destroy(c->in);
+  grpc_call_details_destroy(&c->details);
+  grpc_metadata_array_destroy(&c->md);
+  free(c);
+}
+
+static void gcall_step(gcall *c, int ok) {
+  grpc_op ops[3];
+  memset(ops, 0, sizeof(ops));
+  if (!ok) {
+    gcall_free(c);
+    return;
+  }
+  if (c->stage == 0) {
+    gpeer_request(c->p); /* the next call */
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_RECV_MESSAGE;
+    ops[1].data.recv_message.recv_message = &c->in;
+    c->stage = 1;
+    if (grpc_call_start_batch(c->call, ops, 2, c, NULL) != GRPC_CALL_OK)
+      gcall_free(c);
+    return;
+  }
+  if (c->stage == 1) {
+    atomic_fetch_add(&c->p->n_unary, 1);
+    ops[0].op = GRPC_OP_SEND_MESSAGE;
+    ops[0].data.send_message.send_message = c->in; /* echo */
+    ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[1].data.send_status_from_server.status = GRPC_STATUS_OK;
+    ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[2].data.recv_close_on_server.cancelled = &c->cancelled;
+    c->stage = 2;
+    if (grpc_call_start_batch(c->call, c->in ? ops : ops + 1, c->in ? 3 : 2, c, NULL) !=
+        GRPC_CALL_OK)
+      gcall_free(c);
+    return;
+  }
+  gcall_free(c);
+}
+
+static void *gpeer_thread(void *arg) {
+  gpeer *p = arg;
+  for (;;) {
+    grpc_event ev = grpc_completion_queue_next(p->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type == GRPC_QUEUE_SHUTDOWN)
+      return NULL;
+    if (ev.tag == &p->shutdown_tag) {
+      grpc_completion_queue_shutdown(p->cq);
+      continue;
+    }
+    gcall_step(ev.tag, ev.success);
+  }
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char *buf = calloc(1, 65536);
+  assert_non_null(buf);
+  size_t n = fread(buf, 1, 65535, f);
+  fclose(f);
+  assert_true(n > 0);
+  return buf;
+}
+
+static gpeer *gpeer_start(void) {
+  gpeer *p = calloc(1, sizeof(*p));
+  assert_non_null(p);
+  char *cert = slurp(g_certs.srv_cert), *key = slurp(g_certs.srv_key);
+  grpc_ssl_pem_key_cert_pair pair = {key, cert};
+  grpc_server_credentials *cr = grpc_ssl_server_credentials_create_ex(
+      NULL, &pair, 1, GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+  assert_non_null(cr);
+  p->srv = grpc_server_create(NULL, NULL);
+  p->cq = grpc_completion_queue_create_for_next(NULL);
+  grpc_server_register_completion_queue(p->srv, p->cq, NULL);
+  p->port = grpc_server_add_http2_port(p->srv, "127.0.0.1:0", cr);
+  grpc_server_credentials_release(cr);
+  free(cert);
+  free(key);
+  assert_true(p->port > 0);
+  grpc_server_start(p->srv);
+  gpeer_request(p);
+  assert_int_equal(pthread_create(&p->thr, NULL, gpeer_thread, p), 0);
+  return p;
+}
+
+static void gpeer_stop(gpeer *p) {
+  grpc_server_shutdown_and_notify(p->srv, p->cq, &p->shutdown_tag);
+  grpc_server_cancel_all_calls(p->srv);
+  pthread_join(p->thr, NULL);
+  grpc_server_destroy(p->srv);
+  grpc_completion_queue_destroy(p->cq);
+  free(p);
+}
+
+static void test_unary_against_grpc_core_tls_server(void **state) {
+  fixture *f = *state;
+  NEED_CERTS();
+  gpeer *p = gpeer_start();
+  nc_gcli_tls tls = {.ca_file = g_certs.ca};
+  nc_gcli_opts o = {.tls = &tls};
+  nc_gcli *c = client_at(f->env, "127.0.0.1", p->port, &o);
+  assert_echo(c, "to grpc's own TLS");
+  assert_echo(c, "and again on the same connection");
+  cli_free(c);
+  assert_int_equal(atomic_load(&p->n_unary), 2);
+  /* the same refusal there as anywhere */
+  tls.ca_file = g_certs.other_ca;
+  c = client_at(f->env, "localhost", p->port, &o);
+  char why[256];
+  expect_refused(c, why, sizeof(why));
+  assert_non_null(strstr(why, "TLS: certificate verify failed: "));
+  cli_free(c);
+  assert_int_equal(atomic_load(&p->n_unary), 2);
+  gpeer_stop(p);
+}
+
+/* ---- 4. what TLS costs (printed, for the record) ------------------------ */
 
 static double calls_per_s(nc_gcli *c, int n) {
   long long t0 = now_ms();
@@ -343,6 +502,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unusable_tls_options_fail_new, setup, teardown),
       cmocka_unit_test_setup_teardown(test_context_reused_until_the_file_changes, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_unary_against_grpc_core_tls_server, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tls_round_trips_measured, setup, teardown),
   };
   nc_grpc_init();
