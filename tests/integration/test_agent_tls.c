@@ -252,6 +252,77 @@ static void test_agent_presents_its_certificate_when_required(void **st) {
   assert_int_equal(nc_test_agent_stop(&ag), 0);
 }
 
+/* Two servers: A's certificate comes from another CA, B's from the one the
+ * agent trusts. A refused certificate is a failed connect like any other:
+ * the agent ends on B, moves on to A when B goes (and is refused there,
+ * saying so), and comes back to B when it returns on the same ports. */
+static void test_refused_certificate_fails_over_like_a_failed_connect(void **st) {
+  fx *f = *st;
+  NEED_TLS(f);
+  char bdir[300], servers[200], adir[300], want[64], why[300];
+  snprintf(bdir, sizeof(bdir), "%s/b", f->dir);
+  mkdir(bdir, 0700);
+  const char *bargs[] = {"--tls-cert", f->tls.server_cert, "--tls-key", f->tls.server_key, NULL};
+  nc_test_nacosd_opts bo = {.dir = bdir, .args = bargs};
+  nc_test_nacosd b;
+  assert_int_equal(nc_test_nacosd_start_opts(&bo, &b), 0);
+  nc_test_agent_servers(servers, sizeof(servers), &f->srv, &b); /* A (f->srv) and B */
+  agent_dir(f, "agent-fo", adir, sizeof(adir));
+  const char *extra[] = {"--tls", "on", "--tls-ca", f->tls.ca_cert, NULL};
+  nc_test_agent ag;
+  assert_int_equal(nc_test_agent_start(&ag, adir, servers, extra), 0);
+  assert_true(nc_test_agent_wait_connected(&ag, 10000) >= 0);
+  nc_tc *c = nc_tc_open(ag.sock);
+  assert_non_null(c);
+  snprintf(want, sizeof(want), "127.0.0.1:%d", b.port);
+  cJSON *r = nc_tc_call(c, 1, "{\"id\":1,\"op\":\"agent.status\"}");
+  assert_string_equal(cJSON_GetObjectItem(r, "server")->valuestring, want);
+  cJSON_Delete(r);
+
+  /* B goes: A is tried, and refused for its certificate (each round then
+   * ends on B, refused: the status shows the latest, the log every one) */
+  assert_int_equal(nc_test_nacosd_stop(&b), 0);
+  char a_fail[128];
+  snprintf(a_fail, sizeof(a_fail), "connect to 127.0.0.1:%d failed: TLS: certificate verify failed",
+           f->srv.grpc_port);
+  long long took;
+  NC_TEST_POLL(log_has(ag.proc.log_path, a_fail), 10000, took);
+  assert_true(took >= 0);
+  NC_TEST_POLL((status_error(c, why, sizeof(why)), why[0] != 0), 5000, took);
+  assert_true(took >= 0);
+  assert_int_equal(nc_tc_status_int(c, "connected"), 0);
+
+  /* B is back on its ports: the agent returns to it */
+  bo.port = b.port;
+  bo.grpc_port = b.grpc_port;
+  bo.cluster_port = b.cluster_port;
+  bo.append_log = 1;
+  assert_int_equal(nc_test_nacosd_start_opts(&bo, &b), 0);
+  assert_true(nc_tc_wait_status(c, "connected", 1, 15000) >= 0);
+  r = nc_tc_call(c, 2, "{\"id\":2,\"op\":\"agent.status\"}");
+  assert_string_equal(cJSON_GetObjectItem(r, "server")->valuestring, want);
+  assert_null(cJSON_GetObjectItem(r, "upstream_error")); /* connected: nothing to explain */
+  cJSON_Delete(r);
+  nc_tc_close(c);
+  assert_int_equal(nc_test_agent_stop(&ag), 0);
+  assert_int_equal(nc_test_nacosd_stop(&b), 0);
+}
+
+/* A: nacosd with a certificate of the other CA (auth off). */
+static int setup_foreign(void **st) {
+  fx *f = calloc(1, sizeof(*f));
+  assert_non_null(f);
+  *st = f;
+  if (!nc_test_tls_available() || nc_test_tls_make(&f->tls) != 0)
+    return 0;
+  assert_int_equal(nc_test_mkdtemp(f->dir, sizeof(f->dir)), 0);
+  const char *args[] = {"--tls-cert", f->tls.other_cert, "--tls-key", f->tls.other_key, NULL};
+  nc_test_nacosd_opts o = {.dir = f->dir, .args = args};
+  assert_int_equal(nc_test_nacosd_start_opts(&o, &f->srv), 0);
+  f->up = 1;
+  return 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_agent_over_tls_logs_in_registers_and_subscribes, setup,
@@ -262,6 +333,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_agent_presents_its_certificate_when_required,
                                       setup_mutual, teardown),
+      cmocka_unit_test_setup_teardown(test_refused_certificate_fails_over_like_a_failed_connect,
+                                      setup_foreign, teardown),
   };
   return NC_TEST_MAIN(tests);
 }
