@@ -213,6 +213,74 @@ static void test_persistent_limit_survives_restart(void **state) {
   assert_int_equal(rule_of(2), -1);
 }
 
+/* The rebalance switches (rebalance.h's engine) through the loader API:
+ * every member at once, one member, drain and undrain, as the cluster view
+ * shows them. */
+static const char *rebal_of(int viewer, int i, int *draining) {
+  static char mode[16];
+  cJSON *x = extras_of(viewer, i);
+  snprintf(mode, sizeof(mode), "%s", nc_json_str(x, "rebalance", "?"));
+  if (draining)
+    *draining = cJSON_IsTrue(cJSON_GetObjectItem(x, "draining"));
+  cJSON_Delete(x);
+  return mode;
+}
+
+static const char *rebal_all(int viewer) {
+  static char mode[16];
+  int st = 0;
+  cJSON *j = lit_json(g_c, viewer, "GET", P3 "cluster", NULL, NULL, &st);
+  snprintf(mode, sizeof(mode), "%s",
+           nc_json_str(cJSON_GetObjectItem(lit_v3_data(j, 0), "nc"), "rebalance", "?"));
+  cJSON_Delete(j);
+  return mode;
+}
+
+static void test_rebalance_switches(void **state) {
+  (void)state;
+  char form[200], a[80];
+  int st = 0, dr = 0;
+  /* until nacosd hands the engine to the loader (main.c) these answer 503 */
+  cJSON *j = lit_json(g_c, 0, "POST", P3 "undrain", NULL, NULL, &st);
+  cJSON_Delete(j);
+  if (st == 503) {
+    fprintf(stderr, "# the rebalance engine is not wired to the loader in this build: skipped\n");
+    skip();
+  }
+  j = lit_json(g_c, 0, "POST", P3 "rebalance", "enabled=false", NULL, &st);
+  assert_int_equal(st, 200);
+  const cJSON *d = lit_v3_data(j, 0);
+  assert_int_equal(cJSON_GetArraySize(d), NODES); /* one result per member */
+  cJSON_Delete(j);
+  assert_string_equal(rebal_all(1), "off");
+  snprintf(form, sizeof(form), "enabled=true&address=%s", cit_addr(g_c, 1, a, sizeof(a)));
+  j = lit_json(g_c, 2, "POST", P3 "rebalance", form, NULL, &st);
+  assert_int_equal(st, 200);
+  cJSON_Delete(j);
+  assert_string_equal(rebal_of(0, 1, NULL), "auto");
+  assert_string_equal(rebal_of(0, 0, NULL), "off");
+  assert_string_equal(rebal_all(0), "mixed");
+  j = lit_json(g_c, 0, "POST", P3 "rebalance", "enabled=maybe", NULL, &st);
+  assert_int_equal(st, 400);
+  lit_v3_data(j, 20002);
+  cJSON_Delete(j);
+  /* drain C from A, then undrain */
+  snprintf(form, sizeof(form), "address=%s", cit_addr(g_c, 2, a, sizeof(a)));
+  j = lit_json(g_c, 0, "POST", P3 "drain", form, NULL, &st);
+  assert_int_equal(st, 200);
+  cJSON_Delete(j);
+  rebal_of(1, 2, &dr);
+  assert_true(dr);
+  j = lit_json(g_c, 0, "POST", P3 "undrain", form, NULL, &st);
+  assert_int_equal(st, 200);
+  cJSON_Delete(j);
+  rebal_of(1, 2, &dr);
+  assert_false(dr);
+  j = lit_json(g_c, 0, "POST", P3 "rebalance", "enabled=false", NULL, &st);
+  assert_int_equal(st, 200);
+  cJSON_Delete(j);
+}
+
 /* ---- auth on: admin only ---- */
 
 static void test_loader_routes_admin_only(void **state) {
@@ -287,6 +355,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_node_at_limit_refuses_clients_land_elsewhere),
       cmocka_unit_test(test_persistent_limit_survives_restart),
+      cmocka_unit_test(test_rebalance_switches),
       cmocka_unit_test(test_loader_routes_admin_only),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
