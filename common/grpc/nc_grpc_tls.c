@@ -25,21 +25,24 @@
  *   handshake record) from the HTTP/2 preface ("PRI ..."); plain text is
  *   handed to the core as the socket itself, no relay.
  *
+ * This file: connections, the sniff, handshakes, deadlines, the thread and
+ * the accept loop's hand-over; the bytes of a relayed connection move in
+ * nc_grpc_tls_pump.c; the types are in internal/nc_gtls_int.h.
+ *
  * Threading: one thread per TLS port owns every connection of that port;
  * the accept thread hands sockets over through a locked queue and an
  * eventfd. The set of TLS peers (for tlsProtected) is read by the owner's
  * thread under its own lock. */
-#include "nc_gsrv_int.h"
+#include "nc_gtls_int.h"
 #include "nc_err.h"
 #include "nc_log.h"
-#include "nc_strmap.h"
-#include "nc_tls_srv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grpc/grpc_posix.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,67 +51,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#define GT_BUF 16384 /* one TLS record */
-#define GT_DEFAULT_HS_MS 10000
-#define GT_LOG_EVERY_MS 10000
-#define GT_EVENTS 64
-
-enum { GT_SNIFF, GT_HANDSHAKE, GT_RELAY };
-
-typedef struct gt_conn gt_conn;
-typedef struct gt_side { /* one descriptor of a connection, epoll's data.ptr */
-  gt_conn *c;
-  int fd;
-  uint32_t armed; /* events registered (registered with none at first) */
-  int hup;        /* epoll said EPOLLHUP/EPOLLERR */
-  int removed;    /* out of epoll: nothing more to read or write there */
-} gt_side;
-
-struct gt_conn {
-  gt_side net; /* the client's TCP socket */
-  gt_side loc; /* our end of the socketpair; fd -1 before the relay starts */
-  SSL *ssl;
-  int state, dead;
-  int rd_want, wr_want; /* EPOLLIN / EPOLLOUT the last SSL_read / SSL_write waits for */
-  int net_eof, loc_eof, loc_shut;
-  uint64_t deadline; /* end of sniff + handshake */
-  uint8_t *to_loc;   /* decrypted bytes the core has not taken yet */
-  size_t to_loc_len, to_loc_off;
-  uint8_t *to_net; /* bytes an SSL_write must be retried with */
-  size_t to_net_len;
-  char peer[56], key[64];
-  gt_conn *prev, *next;
-};
-
-typedef struct gt_list {
-  gt_conn *head, *tail;
-} gt_list;
-
-typedef struct gt_in { /* a socket the accept thread handed over */
-  int fd;
-  char peer[56], key[64];
-  struct gt_in *next;
-} gt_in;
-
-struct gs_tls {
-  nc_gsrv *srv;
-  const nc_tls_srv *ctx;
-  int plaintext, hs_ms;
-  pthread_t thr;
-  int started, ep, wake;
-  grpc_server_credentials *creds;
-  pthread_mutex_t mu; /* in, stop, peers */
-  gt_in *in_head, *in_tail;
-  int stop;
-  nc_strmap *peers; /* key "ip:port" of relayed connections -> (void *)1 */
-  /* the relay thread's own */
-  gt_list hs, relay, dead;
-  uint64_t last_log;
-  unsigned long fails_since_log;
-  char last_fail[200];
-  uint8_t scratch[GT_BUF];
-};
 
 static atomic_ulong g_ok, g_failed, g_timeout, g_plain;
 
@@ -183,7 +125,7 @@ int nc_gsrv_conn_tls(nc_gsrv *srv, const char *ip, int port) {
 
 /* ---- connections ---------------------------------------------------------- */
 
-static void arm(gs_tls *t, gt_side *s, uint32_t ev) {
+void nc_gtls__arm(gs_tls *t, gt_side *s, uint32_t ev) {
   if (s->fd < 0 || s->removed || s->armed == ev)
     return;
   struct epoll_event e = {.events = ev, .data.ptr = s};
@@ -193,7 +135,7 @@ static void arm(gs_tls *t, gt_side *s, uint32_t ev) {
 
 /* Ends c: closes both descriptors; freed after the current event batch
  * (another event of the batch may still point at it). */
-static void conn_close(gs_tls *t, gt_conn *c) {
+void nc_gtls__close(gs_tls *t, gt_conn *c) {
   if (c->dead)
     return;
   if (c->state == GT_RELAY) {
@@ -232,7 +174,7 @@ static void hs_fail(gs_tls *t, gt_conn *c, const char *why, int timeout) {
     /* a TCP probe (load balancer, port check) connects and closes: count
      * it, but do not warn about it */
     nc_debug("gRPC port %d: %s closed before a TLS handshake", t->srv->port, c->peer);
-    conn_close(t, c);
+    nc_gtls__close(t, c);
     return;
   }
   uint64_t now = now_ms();
@@ -245,10 +187,8 @@ static void hs_fail(gs_tls *t, gt_conn *c, const char *why, int timeout) {
     t->last_log = now;
     t->fails_since_log = 0;
   }
-  conn_close(t, c);
+  nc_gtls__close(t, c);
 }
-
-static void pump(gs_tls *t, gt_conn *c);
 
 /* The handshake is done: the socketpair, the core's end handed over as the
  * client's connection, the relay starts. */
@@ -283,7 +223,7 @@ static void relay_start(gs_tls *t, gt_conn *c) {
            SSL_get_version(c->ssl), alpn ? (int)alpn_len : 1, alpn ? (const char *)alpn : "-");
   grpc_server_add_channel_from_fd(t->srv->server, sv[1], t->creds);
   c->rd_want = EPOLLIN;
-  pump(t, c); /* the client's first bytes may have come with its Finished */
+  nc_gtls__pump(t, c); /* the client's first bytes may have come with its Finished */
 }
 
 static void handshake(gs_tls *t, gt_conn *c) {
@@ -295,12 +235,16 @@ static void handshake(gs_tls *t, gt_conn *c) {
   }
   int e = SSL_get_error(c->ssl, r);
   if (e == SSL_ERROR_WANT_READ) {
-    arm(t, &c->net, EPOLLIN);
+    nc_gtls__arm(t, &c->net, EPOLLIN);
   } else if (e == SSL_ERROR_WANT_WRITE) {
-    arm(t, &c->net, EPOLLOUT);
+    nc_gtls__arm(t, &c->net, EPOLLOUT);
   } else {
     char why[200];
     nc_tls_srv_why(c->ssl, r, why, sizeof(why));
+    /* not one byte came: a TCP probe, not a failed handshake worth a
+     * warning (hs_fail counts it quietly) */
+    if (BIO_number_read(SSL_get_rbio(c->ssl)) == 0)
+      snprintf(why, sizeof(why), "connection closed");
     hs_fail(t, c, why, 0);
   }
 }
@@ -310,7 +254,7 @@ static void sniff(gs_tls *t, gt_conn *c) {
   uint8_t b;
   ssize_t r = recv(c->net.fd, &b, 1, MSG_PEEK);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-    arm(t, &c->net, EPOLLIN);
+    nc_gtls__arm(t, &c->net, EPOLLIN);
     return;
   }
   if (r <= 0) {
@@ -329,159 +273,9 @@ static void sniff(gs_tls *t, gt_conn *c) {
   c->net.fd = -1;
   atomic_fetch_add(&g_plain, 1);
   grpc_server_add_channel_from_fd(t->srv->server, fd, t->creds);
-  conn_close(t, c);
+  nc_gtls__close(t, c);
 }
 
-/* Keeps bytes a write could not take (at most one record). */
-static int keep(uint8_t **buf, size_t *len, const uint8_t *src, size_t n) {
-  uint8_t *p = malloc(n);
-  if (!p)
-    return NC_ENOMEM;
-  memcpy(p, src, n);
-  free(*buf);
-  *buf = p;
-  *len = n;
-  return 0;
-}
-
-/* Writes to the core's end; returns bytes taken, 0 when it is full, < 0
- * when it is gone. */
-static ssize_t loc_write(gt_conn *c, const uint8_t *p, size_t n) {
-  ssize_t w = send(c->loc.fd, p, n, MSG_NOSIGNAL);
-  if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-    return 0;
-  return w;
-}
-
-/* Moves what can move both ways, then arms epoll for what each side waits
- * for. */
-static void pump(gs_tls *t, gt_conn *c) {
-  for (int progress = 1; progress && !c->dead;) {
-    progress = 0;
-    /* client -> core */
-    if (c->to_loc_len) {
-      ssize_t w = loc_write(c, c->to_loc + c->to_loc_off, c->to_loc_len);
-      if (w < 0)
-        goto gone;
-      if (w > 0) {
-        c->to_loc_off += (size_t)w;
-        c->to_loc_len -= (size_t)w;
-        progress = 1;
-        if (!c->to_loc_len) {
-          free(c->to_loc);
-          c->to_loc = NULL;
-          c->to_loc_off = 0;
-        }
-      }
-    } else if (!c->net_eof) {
-      ERR_clear_error();
-      int r = SSL_read(c->ssl, t->scratch, GT_BUF);
-      if (r > 0) {
-        ssize_t w = loc_write(c, t->scratch, (size_t)r);
-        if (w < 0)
-          goto gone;
-        if (w < r && keep(&c->to_loc, &c->to_loc_len, t->scratch + w, (size_t)(r - w)) != 0)
-          goto gone;
-        c->rd_want = 0;
-        progress = 1;
-      } else {
-        int e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ) {
-          c->rd_want = EPOLLIN;
-        } else if (e == SSL_ERROR_WANT_WRITE) {
-          c->rd_want = EPOLLOUT;
-        } else if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL) {
-          c->net_eof = 1; /* close_notify, or FIN / RST without one */
-          c->rd_want = 0;
-          progress = 1;
-          ERR_clear_error();
-        } else {
-          goto gone; /* a bad record: the connection cannot go on */
-        }
-      }
-    }
-    if (c->net_eof && !c->to_loc_len && !c->loc_shut) {
-      shutdown(c->loc.fd, SHUT_WR); /* the core sees the client's end */
-      c->loc_shut = 1;
-    }
-    /* core -> client */
-    if (c->to_net_len) {
-      ERR_clear_error();
-      int r = SSL_write(c->ssl, c->to_net, (int)c->to_net_len);
-      if (r > 0) {
-        c->to_net_len -= (size_t)r;
-        memmove(c->to_net, c->to_net + r, c->to_net_len);
-        if (!c->to_net_len) {
-          free(c->to_net);
-          c->to_net = NULL;
-        }
-        c->wr_want = 0;
-        progress = 1;
-      } else {
-        int e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_WRITE)
-          c->wr_want = EPOLLOUT;
-        else if (e == SSL_ERROR_WANT_READ)
-          c->wr_want = EPOLLIN;
-        else
-          goto gone;
-      }
-    } else if (!c->loc_eof) {
-      ssize_t r = recv(c->loc.fd, t->scratch, GT_BUF, 0);
-      if (r > 0) {
-        ERR_clear_error();
-        int w = SSL_write(c->ssl, t->scratch, (int)r);
-        if (w <= 0) {
-          int e = SSL_get_error(c->ssl, w);
-          if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
-            goto gone;
-          c->wr_want = e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN;
-          w = 0;
-        }
-        if (w < r && keep(&c->to_net, &c->to_net_len, t->scratch + w, (size_t)(r - w)) != 0)
-          goto gone;
-        progress = 1;
-      } else if (r == 0) {
-        c->loc_eof = 1;
-        progress = 1;
-      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        c->loc_eof = 1;
-        progress = 1;
-      }
-    }
-    if (c->loc_eof && !c->to_net_len) {
-      ERR_clear_error();
-      SSL_shutdown(c->ssl); /* best effort close_notify; then FIN */
-      ERR_clear_error();
-      goto gone;
-    }
-  }
-  if (c->dead)
-    return;
-  uint32_t net = 0, loc = 0;
-  if (!c->to_loc_len && !c->net_eof)
-    net |= (uint32_t)c->rd_want;
-  if (c->to_net_len)
-    net |= (uint32_t)c->wr_want;
-  if (!c->to_net_len && !c->loc_eof)
-    loc |= EPOLLIN;
-  if (c->to_loc_len)
-    loc |= EPOLLOUT;
-  /* A side that hung up and that we wait on for nothing would report
-   * EPOLLHUP forever: nothing more can move, end it. */
-  if ((c->net.hup && !net) || (c->loc.hup && !loc && !c->loc_eof))
-    goto gone;
-  if (c->loc_eof && !c->loc.removed) { /* it would report EPOLLHUP while we flush */
-    epoll_ctl(t->ep, EPOLL_CTL_DEL, c->loc.fd, NULL);
-    c->loc.removed = 1;
-  }
-  arm(t, &c->net, net);
-  arm(t, &c->loc, loc);
-  return;
-gone:
-  ERR_clear_error();
-  conn_close(t, c);
-}
 
 static void conn_add(gs_tls *t, const gt_in *in) {
   gt_conn *c = calloc(1, sizeof(*c));
@@ -523,12 +317,20 @@ static void step(gs_tls *t, gt_side *s, uint32_t ev) {
   else if (c->state == GT_HANDSHAKE)
     handshake(t, c);
   else
-    pump(t, c);
+    nc_gtls__pump(t, c);
 }
 
 static void *relay_thread(void *arg) {
   gs_tls *t = arg;
   struct epoll_event evs[GT_EVENTS];
+  /* OpenSSL writes to the client's socket with write(): a client gone
+   * would raise SIGPIPE, which kills a process that does not ignore it
+   * (nacosd does; a library must not count on that). Blocked here, it stays
+   * pending on this thread and write() returns EPIPE. */
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, NULL);
   for (;;) {
     int timeout = -1;
     if (t->hs.head) {
@@ -577,9 +379,9 @@ static void *relay_thread(void *arg) {
   }
 out:
   while (t->hs.head)
-    conn_close(t, t->hs.head);
+    nc_gtls__close(t, t->hs.head);
   while (t->relay.head)
-    conn_close(t, t->relay.head);
+    nc_gtls__close(t, t->relay.head);
   while (t->dead.head) {
     gt_conn *c = t->dead.head;
     list_del(&t->dead, c);

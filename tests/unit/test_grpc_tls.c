@@ -10,6 +10,8 @@
  * - the core sees the client's address, not the socketpair;
  * - a client that dies mid-handshake, or speaks plain text to the TLS
  *   port, is counted as failed and leaves the server serving;
+ * - a client that goes while the server still writes to it does not kill
+ *   the process with SIGPIPE (this program does not ignore it);
  * - a bad key is refused by nc_tls_srv_new with a reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,10 +53,7 @@ typedef struct owner {
 static void on_event(void *ud, nc_gsrv_ev *ev) {
   owner *o = ud;
   int ok = strncmp(ev->peer, "ipv4:127.0.0.1:", 15) == 0;
-  if (ev->type == NC_GSRV_EV_UNARY)
-    nc_gsrv_unary_reply(ev->call, ev->data, ev->len);
-  else if (ev->type == NC_GSRV_EV_STREAM_MSG)
-    nc_gsrv_stream_send(ev->srv, ev->stream_id, ev->data, ev->len);
+  /* counted before the answer, so a client that got it sees the count */
   pthread_mutex_lock(&o->mu);
   o->n_unary += ev->type == NC_GSRV_EV_UNARY;
   o->n_msgs += ev->type == NC_GSRV_EV_STREAM_MSG;
@@ -62,6 +61,10 @@ static void on_event(void *ud, nc_gsrv_ev *ev) {
   o->peers_bad += !ok;
   pthread_cond_broadcast(&o->cond);
   pthread_mutex_unlock(&o->mu);
+  if (ev->type == NC_GSRV_EV_UNARY)
+    nc_gsrv_unary_reply(ev->call, ev->data, ev->len);
+  else if (ev->type == NC_GSRV_EV_STREAM_MSG)
+    nc_gsrv_stream_send(ev->srv, ev->stream_id, ev->data, ev->len);
   nc_gsrv_ev_free(ev);
 }
 
@@ -183,6 +186,43 @@ static void test_stream_order_kept(void **state) {
   nc_gcli_free(c);
   pthread_mutex_destroy(&s.mu);
   pthread_cond_destroy(&s.cond);
+  owner_stop(o);
+}
+
+/* The client vanishes while the server is still echoing a burst to it:
+ * the relay's writes to the dead socket must fail with EPIPE, not raise
+ * SIGPIPE (which would end this program). */
+static void test_client_gone_while_server_writes(void **state) {
+  (void)state;
+  owner *o = owner_start(0);
+  static uint8_t chunk[8192];
+  for (int round = 0; round < 5; round++) {
+    nc_gcli *c = client(o);
+    sstate s = {.in_order = 1};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cond, NULL);
+    nc_gcli_stream_cbs cbs = {s_msg, s_closed};
+    assert_int_equal(nc_gcli_stream_open(c, &cbs, &s), 0);
+    pthread_mutex_lock(&o->mu);
+    int before = o->n_msgs;
+    pthread_mutex_unlock(&o->mu);
+    for (int i = 0; i < 400; i++)
+      while (nc_gcli_stream_send(c, chunk, sizeof(chunk)) == NC_EBUSY)
+        usleep(1000);
+    /* some arrived and are being echoed: then the client goes */
+    cond_wait_ge(&o->mu, &o->cond, &o->n_msgs, before + 50, 5000);
+    nc_gcli_free(c);
+    pthread_mutex_destroy(&s.mu);
+    pthread_cond_destroy(&s.cond);
+  }
+  usleep(200000);
+  /* still here, and still serving */
+  nc_gcli *c = client(o);
+  uint8_t *r = NULL;
+  size_t rl = 0;
+  assert_int_equal(nc_gcli_unary(c, (const uint8_t *)"ok", 2, 5000, &r, &rl), 0);
+  free(r);
+  nc_gcli_free(c);
   owner_stop(o);
 }
 
@@ -311,6 +351,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_large_messages_both_ways_intact),
       cmocka_unit_test(test_stream_order_kept),
+      cmocka_unit_test(test_client_gone_while_server_writes),
       cmocka_unit_test(test_connection_counted_once_and_released),
       cmocka_unit_test(test_broken_clients_counted_and_harmless),
       cmocka_unit_test(test_context_errors_name_the_file),
