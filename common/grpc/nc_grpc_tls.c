@@ -178,12 +178,12 @@ static void hs_fail(gs_tls *t, gt_conn *c, const char *why, int timeout) {
     return;
   }
   uint64_t now = now_ms();
-  snprintf(t->last_fail, sizeof(t->last_fail), "%s: %s", c->peer, why);
   if (t->last_log && now < t->last_log + GT_LOG_EVERY_MS) {
     t->fails_since_log++;
   } else {
-    nc_warn("gRPC port %d: TLS handshake from %s failed: %s%s", t->srv->port, c->peer, why,
-            t->fails_since_log ? " (and earlier ones, counted in nacos_tls_handshakes_total)" : "");
+    nc_warn("gRPC port %d: TLS handshake from %s failed: %s (%lu more since the last such "
+            "warning; all in nacosd_tls_handshakes_total)",
+            t->srv->port, c->peer, why, t->fails_since_log);
     t->last_log = now;
     t->fails_since_log = 0;
   }

@@ -68,7 +68,6 @@ struct gs_tls {
   gt_list hs, relay, dead;
   uint64_t last_log;
   unsigned long fails_since_log;
-  char last_fail[200];
   uint8_t scratch[GT_BUF];
 };
 
