@@ -43,7 +43,9 @@ static void wc_push(void *ud, nc_wc *wc, const nc_msg *push) {
   const cJSON *body = push->body_error ? NULL : push->body;
   pthread_mutex_lock(&up->lock);
   up->last_active_ms = now_ms();
-  if (!strcmp(push->type, "ConnectResetRequest")) {
+  /* only the current connection moves: one kept open across a move is
+   * on its way out (make before break) */
+  if (!strcmp(push->type, "ConnectResetRequest") && a == up->cur) {
     /* nc_wc acks it when we return; the upstream thread then moves to the
      * named server (if it is one of ours) or to another random one. */
     const char *ip = nc_json_str(body, "serverIp", "");
@@ -236,6 +238,47 @@ static int login(nc_up *up, const nc_server_addr *s, char *token, size_t cap) {
   return 0;
 }
 
+/* ---- make before break ----
+ * A ConnectResetRequest keeps the old connection open (its instances stay
+ * registered there) while the thread connects to the target; the old one
+ * is closed once the loop's redo on the new connection was queued and
+ * answered and SETTLE_MS passed (the new server's Distro has told its
+ * peers), or after OLD_MAX_MS whatever happens. If the target cannot be
+ * reached, the old one goes at once and failover proceeds as before. */
+#define SETTLE_MS 1500
+#define OLD_MAX_MS 15000
+
+/* Called and returns with the lock held. */
+static void close_old(nc_up *up) {
+  nc_wc *wc = up->old_wc;
+  attempt *old = up->old_a;
+  up->old_wc = NULL;
+  up->old_a = NULL;
+  up->old_idle = 0;
+  if (!wc)
+    return;
+  pthread_mutex_unlock(&up->lock);
+  nc_info("upstream: closing the connection that was told to move (make before break)");
+  nc_wc_close(wc);
+  /* the loop ignores it when a newer connection is current */
+  nc_up_post_simple(up, EV_DISCONNECTED, old->gen, "moved (ConnectResetRequest)", NULL);
+  free(old);
+  pthread_mutex_lock(&up->lock);
+}
+
+/* Under lock: the old connection may go now. */
+static int old_done(nc_up *up, const attempt *a, uint64_t now) {
+  if (now >= up->old_until)
+    return 1;
+  if (up->redo_gen != a->gen || up->head || up->inflight) {
+    up->old_idle = 0;
+    return 0;
+  }
+  if (!up->old_idle)
+    up->old_idle = now;
+  return now - up->old_idle >= SETTLE_MS;
+}
+
 /* Runs one connection until it breaks. Called and returns with the lock
  * held. */
 static void serve(nc_up *up, attempt *a, nc_wc *wc, const nc_server_addr *s) {
@@ -246,6 +289,10 @@ static void serve(nc_up *up, attempt *a, nc_wc *wc, const nc_server_addr *s) {
   while (!up->stop && !a->broken) {
     uint64_t now = now_ms();
     uint64_t due = up->last_active_ms + (uint64_t)up->health_ms;
+    if (up->old_wc && old_done(up, a, now)) {
+      close_old(up);
+      continue;
+    }
     /* Only with nothing queued (a redo goes out first), and rarely where
      * the read fails (no cluster, or an HTTP port that does not answer). */
     if (up->username && now >= up->token_renew_ms) {
@@ -329,7 +376,10 @@ static void serve(nc_up *up, attempt *a, nc_wc *wc, const nc_server_addr *s) {
       }
       continue;
     }
-    timed_wait(up, (due < members_due ? due : members_due) - now);
+    uint64_t next = due < members_due ? due : members_due;
+    if (up->old_wc && next > now + 100)
+      next = now + 100; /* look at the old connection again soon */
+    timed_wait(up, next - now);
   }
 }
 
@@ -396,6 +446,7 @@ void *nc_up_thread_main(void *arg) {
       pthread_mutex_lock(&up->lock);
       last = idx;
       free(a);
+      close_old(up);
       nc_upick_failed(up->pick, idx);
       fail_queued(up, NC_EUNAVAIL);
       continue;
@@ -423,6 +474,7 @@ void *nc_up_thread_main(void *arg) {
              target, why, (unsigned long long)(now_ms() - t0));
       snprintf(up->last_error, sizeof(up->last_error), "%.60s: %.190s", target, why);
       free(a);
+      close_old(up); /* the move's target failed: no make before break */
       starting |= rc == NC_ESTATE;
       nc_upick_failed(up->pick, idx);
       fail_queued(up, NC_EUNAVAIL);
@@ -439,6 +491,18 @@ void *nc_up_thread_main(void *arg) {
     up->cur = NULL;
     const char *reason = up->stop ? "agent stopping" : a->reason ? a->reason : "closed";
     int was_reset = up->reset_idx != -2, stopping = up->stop;
+    close_old(up); /* moved again before the first move settled */
+    if (was_reset && !stopping && a->reason && !strcmp(a->reason, "ConnectResetRequest")) {
+      /* make before break: keep it until the new connection has the redo */
+      nc_info("upstream: %s told us to move: connecting to the target before closing it", server);
+      up->old_wc = wc;
+      up->old_a = a;
+      up->old_until = now_ms() + OLD_MAX_MS;
+      up->old_idle = 0;
+      fail_queued(up, NC_EUNAVAIL);
+      nc_upick_round(up->pick, idx);
+      continue;
+    }
     pthread_mutex_unlock(&up->lock);
     if (!stopping)
       nc_warn("upstream: lost %s: %s", server, reason);
@@ -454,6 +518,7 @@ void *nc_up_thread_main(void *arg) {
     if (!was_reset && now_ms() - since < GOOD_CONNECTION_MS)
       back_off(up, 0); /* a connection that breaks at once must not spin */
   }
+  close_old(up);
   fail_queued(up, NC_ECLOSED);
   pthread_mutex_unlock(&up->lock);
   return NULL;

@@ -63,6 +63,12 @@ static void on_ev(void *ud, nc_evq_node *node) {
   switch (e->kind) {
   case EV_CONNECTED:
     up->cbs.on_connected(up->cbs.ud, e->gen, e->a, e->b ? e->b : "");
+    /* the callback queued the redo: once it is answered, a connection
+     * kept open across a ConnectResetRequest may go (upstream.c) */
+    pthread_mutex_lock(&up->lock);
+    up->redo_gen = e->gen;
+    pthread_cond_broadcast(&up->cond);
+    pthread_mutex_unlock(&up->lock);
     break;
   case EV_DISCONNECTED:
     up->cbs.on_disconnected(up->cbs.ud, e->gen, e->a ? e->a : "");

@@ -7,6 +7,7 @@
 #include "nc_evq.h"
 #include "pushbox.h"
 #include "upstream_pick.h"
+#include "nc_wire_client.h"
 
 #include <pthread.h>
 
@@ -76,6 +77,13 @@ struct nc_up {
   uint64_t last_active_ms;
   uint64_t gen;
   unsigned seed;
+  /* Make before break (ConnectResetRequest): the connection that was told
+   * to move stays open until the new one has its redo answered. */
+  nc_wc *old_wc;        /* upstream thread: the old connection, or NULL */
+  attempt *old_a;       /* its attempt (freed after nc_wc_close) */
+  uint64_t old_until;   /* closed by then whatever happens (now_ms) */
+  uint64_t redo_gen;    /* under lock: the loop queued the redo of this generation */
+  uint64_t old_idle;    /* upstream thread: since when that redo is answered (now_ms) */
 };
 
 /* Event plumbing (upstream_api.c); post* may be called on any thread. */

@@ -2,12 +2,14 @@
  * naming and config onto one libuv loop, listens on the SDK and cluster
  * gRPC ports plus the HTTP port (metrics, health, console), from the module
  * table below; shuts down cleanly on
- * SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level). */
+ * SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level); SIGUSR1
+ * drains the node (rebalance.h), SIGUSR2 undrains it. */
 #include "cluster.h"
 #include "loader.h"
 #include "nc_auth.h"
 #include "nc_auth_grpc.h"
 #include "distro.h"
+#include "rebalance.h"
 #include "config_service.h"
 #include "config_sync.h"
 #include "srv_http.h"
@@ -46,6 +48,8 @@ typedef struct app {
   nc_cfg_sync *cfgsync;
   nc_shttp *http;
   nc_auth *auth;
+  nc_rebal *rebal; /* rebalance and drain (rebalance.h) */
+  uv_signal_t sig_drain, sig_undrain; /* SIGUSR1 / SIGUSR2 */
   nc_loader *loader;
   nc_tls_srv *tls_sdk, *tls_cluster; /* TLS contexts of the gRPC ports; NULL = plain */
   nc_gcli_tls peer_tls;              /* this node's TLS to members (--cluster-tls-ca) */
@@ -310,6 +314,50 @@ static void distro_stop(app *a) { nc_distro_stop(a->distro); }
 static void distro_free(app *a) { nc_distro_free(a->distro); }
 static void distro_stats(app *a, nc_metrics_text *t) { nc_distro_render_metrics(a->distro, t); }
 
+/* Automatic rebalance and drain (rebalance.h): after the cluster (it reads
+ * the members' load from their reports), before the loader and http, which
+ * switch it at run time. */
+static int rebal_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  nc_rebal_opts o = {
+      .tolerance_pct = (int)c->rebalance_tolerance_pct,
+      .tolerance_abs = (int)c->rebalance_tolerance_abs,
+      .stop_pct = (int)c->rebalance_stop_pct,
+      .period_ms = (int)c->rebalance_period_ms,
+      .warmup_ms = (int)c->rebalance_warmup_ms,
+      .stable_ms = (int)c->rebalance_stable_ms,
+      .min_conn_age_ms = (int)c->rebalance_min_conn_age_ms,
+      .cooldown_ms = (int)c->rebalance_cooldown_ms,
+      .moves_per_sec = (int)c->rebalance_moves_per_sec,
+      .migrate_grace_ms = c->rebalance_migrate_grace_ms > 0 ? (int)c->rebalance_migrate_grace_ms : -1,
+      .clients = c->rebalance_clients,
+  };
+  if (nc_rebal_parse_mode(c->rebalance, &o.mode) != 0)
+    return NC_EINVAL;
+  /* 0 in the table means "none" for these; the engine reads 0 as default */
+  if (!c->rebalance_warmup_ms)
+    o.warmup_ms = 1;
+  if (!c->rebalance_stable_ms)
+    o.stable_ms = 1;
+  if (!c->rebalance_min_conn_age_ms)
+    o.min_conn_age_ms = 1;
+  if (!c->rebalance_stop_pct)
+    o.stop_pct = -1;
+  return nc_rebal_new(&a->loop, a->srv, a->cluster, a->naming, &o, &a->rebal);
+}
+static int rebal_start(app *a) { return nc_rebal_start(a->rebal); }
+static void rebal_stop(app *a) { nc_rebal_stop(a->rebal); }
+static void rebal_free(app *a) { nc_rebal_free(a->rebal); }
+static void rebal_stats(app *a, nc_metrics_text *t) { nc_rebal_render_metrics(a->rebal, t); }
+/* SIGUSR1 drains this node (its connections move to the other members at
+ * the capped rate, e.g. before a planned restart), SIGUSR2 undrains it;
+ * the loader API does the same over HTTP. */
+static void on_sigdrain(uv_signal_t *h, int sig) {
+  app *a = h->data;
+  if (a->rebal)
+    nc_rebal_set_draining(a->rebal, sig == SIGUSR1);
+}
+
 /* Config changes to peers: after the cluster, stopped before it closes its
  * peers (which resolves the sends in flight). */
 static int cfgsync_init(app *a) {
@@ -326,7 +374,10 @@ static void cfgsync_stats(app *a, nc_metrics_text *t) {
  * operations the HTTP routes run; after the cluster, before http. */
 static int loader_init(app *a) {
   nc_loader_opts o = {.data_dir = a->cfg->data_dir, .reset_rate = (int)a->cfg->loader_reset_rate};
-  return nc_loader_new(&a->loop, a->srv, a->cluster, &o, &a->loader);
+  int rc = nc_loader_new(&a->loop, a->srv, a->cluster, &o, &a->loader);
+  if (!rc)
+    nc_loader_set_rebal(a->loader, a->rebal); /* drain/undrain/rebalance, the "nc" extras */
+  return rc;
 }
 static void loader_stop(app *a) { nc_loader_stop(a->loader); }
 static void loader_free(app *a) { nc_loader_free(a->loader); }
@@ -379,6 +430,7 @@ static const module modules[] = {
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
     {"distro", distro_init, distro_start, distro_stop, distro_free, distro_stats},
     {"cfgsync", cfgsync_init, NULL, cfgsync_stop, cfgsync_free, cfgsync_stats},
+    {"rebal", rebal_init, rebal_start, rebal_stop, rebal_free, rebal_stats},
     {"loader", loader_init, NULL, loader_stop, loader_free, loader_stats},
     {"http", NULL, http_start, http_stop, NULL, NULL},
 };
@@ -501,6 +553,11 @@ int main(int argc, char **argv) {
   uv_signal_init(&a.loop, &a.sig_hup);
   a.sig_hup.data = &a;
   uv_signal_start(&a.sig_hup, on_sighup, SIGHUP);
+  uv_signal_init(&a.loop, &a.sig_drain);
+  uv_signal_init(&a.loop, &a.sig_undrain);
+  a.sig_drain.data = a.sig_undrain.data = &a;
+  uv_signal_start(&a.sig_drain, on_sigdrain, SIGUSR1);
+  uv_signal_start(&a.sig_undrain, on_sigdrain, SIGUSR2);
   size_t inited = 0;
   if (modules_up(&a, &inited) != 0)
     goto out;

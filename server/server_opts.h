@@ -57,6 +57,11 @@ typedef struct nc_server_cfg {
   /* Distro (server/cluster/distro.h) */
   long distro_delay_ms, distro_retry_ms, distro_verify_ms, distro_expire_ms, distro_grace_ms;
   long distro_chunk_bytes;
+  /* rebalance and drain (server/cluster/rebalance.h) */
+  char *rebalance, *rebalance_clients;
+  long rebalance_tolerance_pct, rebalance_tolerance_abs, rebalance_stop_pct, rebalance_period_ms;
+  long rebalance_warmup_ms, rebalance_stable_ms, rebalance_min_conn_age_ms,
+      rebalance_cooldown_ms, rebalance_moves_per_sec, rebalance_migrate_grace_ms;
   /* auth (server/auth/nc_auth.h): "on"/"off", secret and admin password
    * files, token lifetime */
   char *auth, *auth_secret_file, *admin_password_file;

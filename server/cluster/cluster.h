@@ -117,6 +117,20 @@ int nc_cluster_send(nc_cluster *cl, const char *member, const char *type, cJSON 
 typedef void (*nc_cluster_member_fn)(void *ud, const nc_member_info *m, nc_member_state old);
 int nc_cluster_add_member_listener(nc_cluster *cl, nc_cluster_member_fn fn, void *ud);
 
+/* ---- extra keys in this node's Member JSON (rebalance.h) ----
+ * fn adds keys (named "nc.*": Java peers keep them as opaque metadata) to
+ * this node's extendInfo each time it is serialised: member reports both
+ * ways and the member lists. One hook; fn NULL removes it. */
+typedef void (*nc_cluster_ext_fn)(void *ud, cJSON *ext);
+void nc_cluster_set_self_ext(nc_cluster *cl, nc_cluster_ext_fn fn, void *ud);
+/* The extendInfo member address last reported (borrowed until the next
+ * return to the loop) and in *refresh_ms when we got it (wall ms, 0:
+ * never). NULL for self or an unknown address. */
+const cJSON *nc_cluster_member_ext(nc_cluster *cl, const char *address, uint64_t *refresh_ms);
+/* Reports to every connected peer now (this node has news, e.g. it
+ * started draining), besides the periodic round. */
+void nc_cluster_report_now(nc_cluster *cl);
+
 /* Per-member state and report counters for /metrics. */
 void nc_cluster_render_metrics(nc_cluster *cl, nc_metrics_text *t);
 

@@ -43,6 +43,8 @@ static cJSON *self_ext(nc_cluster *cl, const nc_cmember *m) {
     cJSON_Delete(e);
     return NULL;
   }
+  if (cl->self_ext_fn) /* the rebalance engine's load keys */
+    cl->self_ext_fn(cl->self_ext_ud, e);
   return e;
 }
 

@@ -199,3 +199,19 @@ static const nc_handler_def report_handlers[] = {
 };
 
 int nc_cl_report_init(nc_cluster *cl) { return NC_SRV_HANDLERS(cl->srv, report_handlers, cl); }
+
+/* ---- the rebalance engine's load keys (cluster.h) ---- */
+
+void nc_cluster_set_self_ext(nc_cluster *cl, nc_cluster_ext_fn fn, void *ud) {
+  cl->self_ext_fn = fn;
+  cl->self_ext_ud = ud;
+}
+
+const cJSON *nc_cluster_member_ext(nc_cluster *cl, const char *address, uint64_t *refresh_ms) {
+  nc_cmember *m = address ? nc_cl_find(cl, address) : NULL;
+  if (refresh_ms)
+    *refresh_ms = m && m->reported ? m->last_refresh_ms : 0;
+  return m && !m->is_self ? m->ext : NULL;
+}
+
+void nc_cluster_report_now(nc_cluster *cl) { nc_cl_report_all(cl); }

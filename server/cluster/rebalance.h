@@ -57,8 +57,18 @@ typedef struct nc_rebal_opts {
   int cooldown_ms;      /* the same client ip+app not moved again [1800000] */
   int moves_per_sec;    /* cluster-wide cap on moves per second [20] */
   int report_stale_ms;  /* peer load older than this is unknown [6000] */
-  int migrate_grace_ms; /* instances of a moved client kept this long [5000] */
+  int migrate_grace_ms; /* instances of a moved client kept this long [5000]; -1 none */
+  /* Clients that follow a ConnectResetRequest's redirect, as prefixes of
+   * their ConnectionSetupRequest clientVersion, comma-separated, matched
+   * without case; NULL: NC_REBAL_DEFAULT_CLIENTS. Others are counted in
+   * the load but never picked. Copied. */
+  const char *clients;
 } nc_rebal_opts;
+
+/* Java and Go SDKs follow serverIp (nacos-wire-protocol.md §6.6);
+ * Nacos-C-Client is nacos-c's wire client: nacos-agent and nacosctl.
+ * Python (2.0.x, 3.x) cannot parse the request and is left out. */
+#define NC_REBAL_DEFAULT_CLIENTS "Nacos-Java-Client,Nacos-Go-Client,Nacos-C-Client"
 
 /* Creates the engine (nothing runs until start). srv, cl must outlive it;
  * naming may be NULL (no migrating grace). opts copied. */

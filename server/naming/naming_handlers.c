@@ -1,6 +1,7 @@
 /* naming_handlers: see naming_handlers.h. Request/response shapes follow
  * nacos-wire-protocol.md §5.2-§5.9. */
 #include "naming_handlers.h"
+#include "naming_migrate.h"
 
 #include "nc_err.h"
 #include "nc_json.h"
@@ -19,6 +20,7 @@ struct nc_naming {
   nc_npush *push;
   uint64_t sync_expire_ms;
   nc_naming_opts lim; /* the max_* bounds */
+  nc_nmig *mig;       /* the migrating grace of moved connections (naming_migrate.h) */
   /* refusals (loop thread) */
   uint64_t rej_invalid, rej_metadata, rej_services, rej_instances, rej_subs;
 };
@@ -308,7 +310,26 @@ static void on_conn(void *ud, nc_conn *c, nc_conn_event ev) {
   nc_naming *n = ud;
   if (ev != NC_CONN_DOWN)
     return;
+  if (n->mig && nc_nmig_hold(n->mig, n->reg, nc_conn_id(c), nc_now_ms())) {
+    nc_npush_conn_gone(n->push, nc_conn_id(c)); /* its publications wait (naming_migrate.h) */
+    return;
+  }
   nc_naming_drop_client(n, nc_conn_id(c));
+}
+
+static void mig_drop(void *ud, const char *id) { nc_naming_drop_client(ud, id); }
+
+void nc_naming_expect_move(nc_naming *n, const char *conn_id, uint64_t window_ms,
+                           uint64_t grace_ms) {
+  if (n->mig && grace_ms)
+    nc_nmig_expect(n->mig, conn_id, nc_now_ms() + window_ms, grace_ms);
+}
+
+uint64_t nc_naming_migrating_held(const nc_naming *n) {
+  nc_nmig_stats st = {0};
+  if (n->mig)
+    nc_nmig_get_stats(n->mig, &st);
+  return st.held;
 }
 
 static void on_change(void *ud, const char *svc_key) {
@@ -319,6 +340,8 @@ static void on_change(void *ud, const char *svc_key) {
 static void on_tick(void *ud) {
   nc_naming *n = ud;
   nc_naming_sync_expire_now(n);
+  if (n->mig)
+    nc_nmig_tick(n->mig, nc_now_ms(), mig_drop, n);
   size_t gone = nc_nreg_sweep(n->reg, nc_now_ms());
   if (gone)
     nc_debug("forgot %zu empty service(s)", gone);
@@ -457,7 +480,7 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
     free(n);
     return rc;
   }
-  if (nc_nreg_add_listener(n->reg, on_change, n)) {
+  if (!(n->mig = nc_nmig_new()) || nc_nreg_add_listener(n->reg, on_change, n)) {
     nc_naming_free(n);
     return NC_ENOMEM;
   }
@@ -477,6 +500,7 @@ void nc_naming_free(nc_naming *n) {
     return;
   nc_npush_free(n->push);
   nc_nreg_free(n->reg);
+  nc_nmig_free(n->mig);
   free(n);
 }
 
@@ -515,5 +539,8 @@ void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t) {
     n->rej_instances);
   C("naming_conn_subscriptions_refused_total",
     "Subscriptions refused: the connection held --max-subscriptions-per-conn.", n->rej_subs);
+  C("naming_migrating_held_total",
+    "Moved connections whose instances were kept for the migrating grace after they closed.",
+    nc_naming_migrating_held(n));
 #undef C
 }

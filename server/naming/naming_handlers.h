@@ -91,6 +91,16 @@ void nc_naming_owner_up(nc_naming *n, const char *owner);
  * nc_nreg_client_pubs); writes go through the nc_naming calls. */
 nc_nreg *nc_naming_registry(nc_naming *n);
 
+/* ---- moves (server/cluster/rebalance.h): the migrating grace ----
+ * conn_id acked this node's ConnectResetRequest: if it closes within
+ * window_ms, its publications stay grace_ms longer (no push, no Distro
+ * DELETE) while the client registers again on its new node; its
+ * subscriptions go at once (naming_migrate.h). grace_ms 0: no-op. */
+void nc_naming_expect_move(nc_naming *n, const char *conn_id, uint64_t window_ms,
+                           uint64_t grace_ms);
+/* Closed connections held so far. */
+uint64_t nc_naming_migrating_held(const nc_naming *n);
+
 void nc_naming_get_stats(const nc_naming *n, nc_nreg_stats *reg, nc_npush_stats *push);
 /* Appends naming's Prometheus families to t. */
 void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t);

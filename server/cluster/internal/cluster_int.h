@@ -82,6 +82,8 @@ struct nc_cluster {
   struct nc_cluster_hold *test_hold;
   uint64_t reports_sent, reports_failed, reports_received;
   nc_member_info *info_buf; /* nc_cluster_members' scratch for listeners */
+  nc_cluster_ext_fn self_ext_fn; /* nc_cluster_set_self_ext */
+  void *self_ext_ud;
 };
 
 /* cluster.c */
