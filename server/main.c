@@ -345,7 +345,13 @@ static int rebal_init(app *a) {
     o.stop_pct = -1;
   return nc_rebal_new(&a->loop, a->srv, a->cluster, a->naming, &o, &a->rebal);
 }
-static int rebal_start(app *a) { return nc_rebal_start(a->rebal); }
+/* Started after every module was created: hands the engine to the loader
+ * (its drain/undrain/rebalance routes and the cluster view's extras). */
+static int rebal_start(app *a) {
+  if (a->loader)
+    nc_loader_set_rebal(a->loader, a->rebal);
+  return nc_rebal_start(a->rebal);
+}
 static void rebal_stop(app *a) { nc_rebal_stop(a->rebal); }
 static void rebal_free(app *a) { nc_rebal_free(a->rebal); }
 static void rebal_stats(app *a, nc_metrics_text *t) { nc_rebal_render_metrics(a->rebal, t); }
