@@ -6,6 +6,7 @@
 #include "nc_tls_cli.h"
 
 #include <openssl/err.h>
+#include "nc_tls_ossl.h" /* after the OpenSSL headers: calls go through its table */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,6 +10,7 @@
 #include "nc_h2_priv.h"
 #include "nc_log.h"
 #include "nc_tls_cli.h"
+#include "nc_tls_ossl.h" /* last: OpenSSL calls go through its table */
 
 #include <openssl/err.h>
 #include <stdlib.h>
@@ -144,7 +145,8 @@ void h2_tls_read(nc_gcli *c, const uint8_t *p, size_t n) {
 }
 
 void h2_tls_free(nc_gcli *c) {
-  SSL_free(c->ssl); /* and its BIOs */
+  if (c->ssl) /* OpenSSL is not even loaded for a cleartext client */
+    SSL_free(c->ssl); /* and its BIOs */
   c->ssl = NULL;
   c->rbio = c->wbio = NULL;
   nc_tls_cli_free(c->tls);

@@ -2,6 +2,7 @@
 #include "nc_tls_cli.h"
 
 #include "nc_err.h"
+#include "nc_tls_ossl.h" /* after the OpenSSL headers: calls go through the table */
 
 #include <arpa/inet.h>
 #include <stdatomic.h>
@@ -62,6 +63,8 @@ int nc_tls_cli_new(const nc_tls_cli_opts *o, nc_tls_cli **out, char *err, size_t
     snprintf(err, err_cap, "a TLS client certificate needs its key and the key its certificate");
     return NC_EINVAL;
   }
+  if (nc_tls_ossl_load(err, err_cap) != 0) /* the first context loads OpenSSL */
+    return NC_EIO;
   if (o->alpn && (strlen(o->alpn) == 0 || strlen(o->alpn) >= sizeof(t->alpn) - 1)) {
     snprintf(err, err_cap, "bad ALPN protocol name");
     return NC_EINVAL;
