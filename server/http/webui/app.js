@@ -1,0 +1,205 @@
+/* nacos-c console: the shell every page plugs into (no framework).
+ *
+ * NC.page(id, {title, mount(el), unmount()}) registers a page; the nav
+ * lists every page, in order, and #/<id> shows it. NC.api() calls nacosd
+ * with the token; NC.dialog() and NC.toast() are the shared widgets.
+ * The token lives in sessionStorage (one tab, gone with it); a 401/403
+ * for the token sends the user back to the login form with the reason. */
+(function () {
+  'use strict';
+  var TOKEN = 'nc.token', USER = 'nc.user', NOTE = 'nc.loginNote';
+  var pages = [], current = null, env = {auth: true, version: ''};
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, attrs, kids) {
+    var e = document.createElement(tag);
+    for (var k in attrs || {}) {
+      if (k === 'text') e.textContent = attrs[k];
+      else if (k === 'class') e.className = attrs[k];
+      else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) e.setAttribute(k, attrs[k]);
+    }
+    (kids || []).forEach(function (c) { if (c) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
+    return e;
+  }
+  function token() { return sessionStorage.getItem(TOKEN) || ''; }
+
+  /* An error the caller shows; auth=true when it ended the session. */
+  function ApiError(msg, status, auth) { this.message = msg; this.status = status; this.auth = !!auth; }
+  ApiError.prototype = Object.create(Error.prototype);
+
+  function qs(params) {
+    var out = [];
+    for (var k in params || {})
+      if (params[k] !== undefined && params[k] !== null && params[k] !== '')
+        out.push(encodeURIComponent(k) + '=' + encodeURIComponent(params[k]));
+    return out.join('&');
+  }
+
+  /* GET params go in the query, POST params in a form body. Resolves with
+   * the v3 Result's data (or the raw text/JSON of a v1/v2 answer). */
+  function api(method, path, params) {
+    var opts = {method: method, headers: {}, cache: 'no-store'};
+    var q = qs(params), url = path;
+    if (token()) opts.headers.accessToken = token();
+    if (method === 'GET') { if (q) url += '?' + q; }
+    else { opts.body = q; opts.headers['Content-Type'] = 'application/x-www-form-urlencoded'; }
+    return fetch(url, opts).then(function (res) {
+      return res.text().then(function (text) {
+        var body = text;
+        try { body = JSON.parse(text); } catch (e) { /* text answer */ }
+        var msg = (body && typeof body === 'object' && body.message) || String(text || res.statusText).trim();
+        if (body && typeof body === 'object' && typeof body.data === 'string' && body.data && body.code) msg += ': ' + body.data;
+        if ((res.status === 401 || res.status === 403) && !/redirectAddress/.test(msg)) {
+          var why = res.status === 403 && /authorization failed/.test(msg)
+            ? 'Your account may not do this (an admin account is needed).'
+            : 'Your session ended (' + msg + '). Please sign in again.';
+          if (env.auth) logout(why);
+          throw new ApiError(why, res.status, true);
+        }
+        if (!res.ok) throw new ApiError(msg || ('HTTP ' + res.status), res.status);
+        if (body && typeof body === 'object' && 'code' in body && 'data' in body) {
+          if (body.code !== 0 && body.code !== 200) throw new ApiError(body.message || ('code ' + body.code), res.status);
+          return body.data;
+        }
+        return body;
+      });
+    }, function () { throw new ApiError('nacosd is not reachable', 0); });
+  }
+
+  function toast(text, kind) {
+    var t = el('div', {class: 'toast ' + (kind || ''), role: 'status', text: text});
+    $('toasts').appendChild(t);
+    setTimeout(function () { t.remove(); }, kind === 'error' ? 8000 : 4500);
+  }
+
+  /* A modal: opts {title, body (node), ok, danger, wide, onOk()}. onOk may
+   * return a promise; its rejection shows in the dialog, which stays. */
+  function dialog(opts) {
+    var back = $('dlg-back'), ok = $('dlg-ok'), err = $('dlg-err');
+    $('dlg-title').textContent = opts.title;
+    var body = $('dlg-body');
+    body.textContent = '';
+    if (opts.body) body.appendChild(opts.body);
+    back.querySelector('.dlg').classList.toggle('wide', !!opts.wide);
+    ok.textContent = opts.ok || 'OK';
+    ok.className = 'btn ' + (opts.danger ? 'danger solid' : 'primary');
+    ok.disabled = false;
+    err.hidden = true;
+    back.hidden = false;
+    var first = body.querySelector('input,select');
+    (first || ok).focus();
+    function close() { back.hidden = true; ok.onclick = null; $('dlg-cancel').onclick = null; document.onkeydown = null; }
+    ok.onclick = function () {
+      var r;
+      try { r = opts.onOk ? opts.onOk() : null; } catch (e) { r = Promise.reject(e); }
+      ok.disabled = true;
+      Promise.resolve(r).then(close, function (e) {
+        ok.disabled = false;
+        if (e && e.auth) { close(); return; }
+        err.textContent = (e && e.message) || String(e);
+        err.hidden = false;
+      });
+    };
+    $('dlg-cancel').onclick = close;
+    document.onkeydown = function (ev) {
+      if (ev.key === 'Escape') close();
+      if (ev.key === 'Enter' && ev.target.tagName === 'INPUT') ok.click();
+    };
+  }
+
+  function showLogin(note) {
+    if (current && current.unmount) current.unmount();
+    current = null;
+    $('page').hidden = true;
+    $('who').hidden = true;
+    $('nav').hidden = true;
+    $('login-view').hidden = false;
+    var m = $('login-msg');
+    m.textContent = note || '';
+    m.hidden = !note;
+    $('login-pass').value = '';
+    ($('login-user').value ? $('login-pass') : $('login-user')).focus();
+  }
+
+  function logout(note) {
+    sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(USER);
+    if (note) sessionStorage.setItem(NOTE, note);
+    showLogin(note);
+  }
+
+  function renderNav(active) {
+    var nav = $('nav');
+    nav.textContent = '';
+    pages.forEach(function (p) {
+      var a = el('a', {href: '#/' + p.id, 'data-page': p.id, text: p.title});
+      if (p.soon) a.className = 'soon';
+      if (p.id === active) a.className = 'active';
+      nav.appendChild(a);
+    });
+    nav.hidden = false;
+  }
+
+  function route() {
+    if (env.auth && !token()) { showLogin(sessionStorage.getItem(NOTE)); return; }
+    sessionStorage.removeItem(NOTE);
+    var id = (location.hash.match(/^#\/([\w-]+)/) || [])[1];
+    var p = pages.filter(function (x) { return x.id === id && !x.soon; })[0] ||
+            pages.filter(function (x) { return !x.soon; })[0];
+    $('login-view').hidden = true;
+    $('who').hidden = !env.auth;
+    $('who-name').textContent = sessionStorage.getItem(USER) || '';
+    renderNav(p.id);
+    if (current === p) return;
+    if (current && current.unmount) current.unmount();
+    current = p;
+    var page = $('page');
+    page.textContent = '';
+    page.hidden = false;
+    document.title = p.title + ' - nacos-c console';
+    p.mount(page);
+  }
+
+  function login(ev) {
+    ev.preventDefault();
+    var btn = $('login-submit'), m = $('login-msg');
+    btn.disabled = true;
+    m.hidden = true;
+    var body = qs({username: $('login-user').value, password: $('login-pass').value});
+    fetch('/nacos/v1/auth/login', {method: 'POST', body: body, cache: 'no-store',
+                                   headers: {'Content-Type': 'application/x-www-form-urlencoded'}})
+      .then(function (res) {
+        return res.text().then(function (text) {
+          var j = null;
+          try { j = JSON.parse(text); } catch (e) { /* error text */ }
+          if (!res.ok || !j || !j.accessToken)
+            throw new Error(res.status === 403 || res.status === 401 ? (text || 'login refused') : 'login failed: HTTP ' + res.status + ' ' + text);
+          sessionStorage.setItem(TOKEN, j.accessToken);
+          sessionStorage.setItem(USER, j.username || $('login-user').value);
+          route();
+        });
+      })
+      .catch(function (e) {
+        m.textContent = e.message === 'Failed to fetch' ? 'nacosd is not reachable' : e.message;
+        m.hidden = false;
+      })
+      .then(function () { btn.disabled = false; });
+  }
+
+  window.NC = {
+    el: el, api: api, toast: toast, dialog: dialog, ApiError: ApiError,
+    env: function () { return env; },
+    page: function (id, p) { p.id = id; pages.push(p); },
+    token: token
+  };
+
+  document.addEventListener('DOMContentLoaded', function () {
+    $('login-form').addEventListener('submit', login);
+    $('logout').addEventListener('click', function () { logout('Signed out.'); });
+    window.addEventListener('hashchange', route);
+    fetch('/nacos/webui/env.json', {cache: 'no-store'})
+      .then(function (r) { return r.json(); })
+      .then(function (j) { env = j; }, function () { /* assume auth on */ })
+      .then(route);
+  });
+})();

@@ -1,0 +1,603 @@
+/* The web console's cluster page (issue 13 acceptance 5) in a real headless
+ * Chromium driven over WebDriver (nc_testwd.h): a 3-node cluster with auth
+ * on and wire clients skewed onto node 0 (6 / 2 / 1). The test logs in
+ * through the real form, reads the table, clicks the real buttons (limit,
+ * reload, drain/undrain, the rebalance switch, move one client) and checks
+ * each result ON THE CLUSTER through the loader API and the clients' own
+ * ConnectResetRequests, not only in the DOM. Screenshots (PNG) go to
+ * tests/artifacts/ next to this binary (<build>/tests/artifacts/).
+ *
+ * test_assets_served needs no browser; the rest skip cleanly when chromium
+ * or chromedriver are absent, and an action skips when this nacosd does
+ * not serve its loader endpoint yet. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "auth_login.h"
+#include "cluster_itest.h"
+#include "http1.h"
+#include "nc_grpc.h"
+#include "nc_testwait.h"
+#include "nc_testwd.h"
+#include "nc_testwire.h"
+
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ADMIN_PW "Console-Adm1n"
+#define L3 "/nacos/v3/admin/core/loader/"
+enum { NODES = 3, MAX_TW = 9 };
+static const int per_node[NODES] = {6, 2, 1};
+
+static struct {
+  nc_gcli_env *env;
+  nc_tcluster *c;
+  char dir[64];
+  char token[NC_AG_TOKEN_MAX];
+  nc_tw *tw[MAX_TW];
+  int tw_node[MAX_TW];
+  int ntw;
+  nc_twd *wd;
+  char why[256];     /* why the browser tests skip */
+  char art[PATH_MAX]; /* screenshot dir */
+} g;
+
+static const nc_test_nacosd *node(int i) { return nc_tcluster_node(g.c, i); }
+static char *addr(int i, char *buf, size_t cap) { return cit_addr(g.c, i, buf, cap); }
+
+/* ---- the cluster, through the HTTP API ---- */
+
+/* GET path (with the admin token) on node 0; parsed body or NULL. */
+static cJSON *api_get(const char *path, int *status) {
+  char p[2048];
+  snprintf(p, sizeof(p), "%s%saccessToken=%s", path, strchr(path, '?') ? "&" : "?", g.token);
+  return cit_get_json(g.c, 0, p, status);
+}
+
+/* 1 when node 0 serves path (a POST-only route answers GET with 405). */
+static int have(const char *path) {
+  int st = 0;
+  cJSON_Delete(api_get(path, &st));
+  return st != 404 && st != 0;
+}
+#define NEED(path)                                                                                 \
+  do {                                                                                             \
+    if (!g.wd) {                                                                                   \
+      fprintf(stderr, "skipped: %s\n", g.why);                                                     \
+      skip();                                                                                      \
+    }                                                                                              \
+    no_dialog();                                                                                   \
+    if (!have(path)) {                                                                             \
+      fprintf(stderr, "skipped: this nacosd has no %s yet\n", path);                               \
+      skip();                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+/* The v3 cluster view's detail entry of node i (a copy, caller frees). */
+static cJSON *member_view(int i) {
+  char a[80];
+  cJSON *j = api_get(L3 "cluster", NULL), *out = NULL, *m;
+  addr(i, a, sizeof(a));
+  cJSON_ArrayForEach(m, cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "detail")) {
+    if (!strcmp(nc_json_str(m, "address", ""), a))
+      out = cJSON_Duplicate(m, 1);
+  }
+  cJSON_Delete(j);
+  return out;
+}
+
+static long long nc_field(int i, const char *key) {
+  cJSON *m = member_view(i);
+  const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "nc"), key);
+  long long r = cJSON_IsBool(v) ? cJSON_IsTrue(v) : cJSON_IsNumber(v) ? (long long)v->valuedouble : -999;
+  cJSON_Delete(m);
+  return r;
+}
+
+static char *cluster_mode(char *buf, size_t cap) {
+  cJSON *j = api_get(L3 "cluster", NULL);
+  snprintf(buf, cap, "%s",
+           nc_json_str(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "nc"), "rebalance", ""));
+  cJSON_Delete(j);
+  return buf;
+}
+
+/* ConnectResetRequests client k has received. */
+static int resets(int k) { return nc_tw_push_count(g.tw[k], "ConnectResetRequest"); }
+
+/* 1 when client k's last reset names node target (serverIp and the main
+ * port, as Nacos sends them). */
+static int last_reset_to(int k, int target) {
+  cJSON *b = nc_tw_push_get(g.tw[k], "ConnectResetRequest", -1, NULL, 0);
+  char port[16];
+  snprintf(port, sizeof(port), "%d", node(target)->port);
+  const cJSON *pv = cJSON_GetObjectItem(b, "serverPort");
+  int ok = b && !strcmp(nc_json_str(b, "serverIp", ""), node(target)->host) &&
+           (cJSON_IsString(pv) ? !strcmp(pv->valuestring, port)
+                               : cJSON_IsNumber(pv) && (int)pv->valuedouble == node(target)->port);
+  if (!ok) {
+    char *s = b ? cJSON_PrintUnformatted(b) : NULL;
+    fprintf(stderr, "client %d's last reset: %s\n", k, s ? s : "(none)");
+    free(s);
+  }
+  cJSON_Delete(b);
+  return ok;
+}
+
+/* ---- the browser ---- */
+
+static void shot(const char *name) {
+  char p[PATH_MAX + 64];
+  snprintf(p, sizeof(p), "%s/%s.png", g.art, name);
+  if (nc_twd_screenshot(g.wd, p) == 0)
+    fprintf(stderr, "screenshot: %s\n", p);
+  else
+    fprintf(stderr, "screenshot %s failed: %s\n", p, nc_twd_error(g.wd));
+}
+
+#define WD_OK(call)                                                                                \
+  do {                                                                                             \
+    if ((call) != 0) {                                                                             \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, nc_twd_error(g.wd));          \
+      shot("failure");                                                                             \
+      fail();                                                                                      \
+    }                                                                                              \
+  } while (0)
+#define WAIT_JS(expr, ms) WD_OK(nc_twd_wait(g.wd, (expr), (ms)))
+
+/* A row's CSS selector; buf holds it. */
+static const char *row_css(int i, const char *suffix, char *buf, size_t cap) {
+  char a[80];
+  snprintf(buf, cap, "tr[data-addr=\"%s\"]%s", addr(i, a, sizeof(a)), suffix);
+  return buf;
+}
+
+static void click_row_action(int i, const char *action) {
+  char css[256], suf[64];
+  snprintf(suf, sizeof(suf), " button[data-action=\"%s\"]", action);
+  WD_OK(nc_twd_click(g.wd, row_css(i, suf, css, sizeof(css))));
+  WAIT_JS("!document.getElementById('dlg-back').hidden || document.querySelector('.toast')", 5000);
+}
+
+/* Waits for the dialog, presses its OK and waits until it closed. */
+static void confirm_dialog(void) {
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_click(g.wd, "#dlg-ok"));
+  if (nc_twd_wait(g.wd, "document.getElementById('dlg-back').hidden", 10000) != 0) {
+    char *e = nc_twd_exec_str(g.wd, "return document.getElementById('dlg-err').textContent;");
+    fprintf(stderr, "the dialog stayed open: %s\n", e ? e : "?");
+    int absent = e && strstr(e, "does not run on this node"); /* no engine in this build */
+    free(e);
+    shot("failure-dialog");
+    if (absent)
+      skip();
+    fail();
+  }
+}
+
+/* A test starts with no dialog open (an earlier failure may have left one). */
+static void no_dialog(void) {
+  nc_twd_exec(g.wd, "if (!document.getElementById('dlg-back').hidden) "
+                    "document.getElementById('dlg-cancel').click(); return 1;", NULL);
+}
+
+static void wait_toast(const char *part) {
+  char expr[512];
+  snprintf(expr, sizeof(expr),
+           "Array.from(document.querySelectorAll('.toast.ok')).some(t => t.textContent.includes('%s'))",
+           part);
+  WAIT_JS(expr, 10000);
+}
+
+/* ---- setup ---- */
+
+/* 1 when every node lists every member UP (the member list wants a token
+ * with auth on); sleeps 100 ms when not. */
+static int all_up(void) {
+  char p[2048];
+  snprintf(p, sizeof(p), "/nacos/v1/core/cluster/nodes?accessToken=%s", g.token);
+  for (int v = 0; v < NODES; v++) {
+    cJSON *j = cit_get_json(g.c, v, p, NULL);
+    const cJSON *m;
+    int up = 0;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "data")) {
+      up += !strcmp(nc_json_str(m, "state", ""), "UP") &&
+            cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "extendInfo"), "nc.ready"));
+    }
+    cJSON_Delete(j);
+    if (up != NODES) {
+      cit_sleep_ms(100);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static void write_secret(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  chmod(path, 0600);
+}
+
+static int setup(void **state) {
+  (void)state;
+  char secret[128], pw[128], sa[160], pa[160], exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  char *slash = strrchr(exe, '/');
+  snprintf(g.art, sizeof(g.art), "%.*s/artifacts", slash ? (int)(slash - exe) : 1,
+           slash ? exe : ".");
+  mkdir(g.art, 0755);
+  assert_int_equal(nc_test_mkdtemp(g.dir, sizeof(g.dir)), 0);
+  snprintf(secret, sizeof(secret), "%s/secret", g.dir);
+  snprintf(pw, sizeof(pw), "%s/admin.pw", g.dir);
+  write_secret(secret, "bmFjb3MtYy1jb25zb2xlLXRlc3Qtc2VjcmV0LWtleS0zMmJ5dGVzIQ==\n");
+  write_secret(pw, ADMIN_PW "\n");
+  snprintf(sa, sizeof(sa), "--auth-secret-file=%s", secret);
+  snprintf(pa, sizeof(pa), "--admin-password-file=%s", pw);
+  const char *more[] = {"--auth", "on", sa, pa, NULL};
+  g.c = cit_start(NODES, more);
+  nc_ag_login l;
+  assert_int_equal(nc_ag_login_http(node(0)->host, node(0)->port, "nacos", ADMIN_PW, 5000, &l), 0);
+  snprintf(g.token, sizeof(g.token), "%s", l.token);
+  NC_TEST_WAIT(all_up(), 20000);
+  nc_tw_opts o = {.access_token = g.token, .app_name = "console-itest"};
+  for (int i = 0; i < NODES; i++)
+    for (int k = 0; k < per_node[i]; k++) {
+      g.tw_node[g.ntw] = i;
+      g.tw[g.ntw] = nc_tw_open(g.env, node(i)->target, &o);
+      assert_non_null(g.tw[g.ntw]);
+      g.ntw++;
+    }
+  if (!nc_twd_available(g.why, sizeof(g.why)))
+    return 0;
+  if (nc_twd_start(1280, 900, &g.wd) != 0) {
+    snprintf(g.why, sizeof(g.why), "the browser did not start");
+    return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  nc_twd_stop(g.wd);
+  for (int k = 0; k < g.ntw; k++)
+    nc_tw_close(g.tw[k]);
+  int rc = nc_tcluster_stop(g.c);
+  nc_test_rmtree(g.dir);
+  return rc;
+}
+
+/* ---- tests ---- */
+
+/* One raw GET with extra header lines; status and the whole answer. */
+static const char *g_body; /* the last raw_get's body, inside its resp */
+static int raw_get(const char *path, const char *headers, char **resp) {
+  char req[1024];
+  char *body = NULL;
+  int st = 0;
+  *resp = NULL;
+  int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n",
+                     path, headers ? headers : "");
+  if (nc_ag_http1(node(1)->host, node(1)->port, req, (size_t)len, 5000, &st, resp, &body) != 0)
+    st = 0;
+  g_body = body ? body : "";
+  return st;
+}
+
+static void test_assets_served(void **state) {
+  (void)state;
+  char *r = NULL, hdr[256], etag[64] = "";
+  assert_int_equal(raw_get("/nacos", NULL, &r), 302);
+  assert_non_null(strcasestr(r, "Location: /nacos/"));
+  free(r);
+  /* no token needed for the app itself; with auth on it starts at the login */
+  assert_int_equal(raw_get("/nacos/", NULL, &r), 200);
+  assert_non_null(strcasestr(r, "Content-Type: text/html; charset=utf-8"));
+  assert_non_null(strstr(g_body, "id=\"login-form\""));
+  assert_null(strstr(g_body, "http://")); /* nothing from the internet */
+  assert_null(strstr(g_body, "https://"));
+  free(r);
+  assert_int_equal(raw_get("/nacos/index.html", NULL, &r), 200);
+  free(r);
+  assert_int_equal(raw_get("/nacos/webui/env.json", NULL, &r), 200);
+  assert_non_null(strstr(g_body, "\"auth\":true"));
+  free(r);
+  assert_int_equal(raw_get("/nacos/webui/app.js", NULL, &r), 200);
+  assert_non_null(strcasestr(r, "Content-Type: text/javascript"));
+  assert_non_null(strcasestr(r, "Cache-Control: no-cache"));
+  const char *e = strcasestr(r, "ETag: ");
+  assert_non_null(e);
+  sscanf(e + 6, "%63[^\r]", etag);
+  free(r);
+  snprintf(hdr, sizeof(hdr), "If-None-Match: %s\r\n", etag);
+  assert_int_equal(raw_get("/nacos/webui/app.js", hdr, &r), 304);
+  free(r);
+  assert_int_equal(raw_get("/nacos/webui/app.css", "Accept-Encoding: gzip, deflate\r\n", &r), 200);
+  assert_non_null(strcasestr(r, "Content-Encoding: gzip"));
+  assert_non_null(strcasestr(r, "Content-Type: text/css"));
+  free(r);
+  assert_int_equal(raw_get("/nacos/webui/app.css", "Accept-Encoding: gzip;q=0\r\n", &r), 200);
+  assert_null(strcasestr(r, "Content-Encoding: gzip"));
+  free(r);
+  assert_int_equal(raw_get("/nacos/webui/nope.js", NULL, &r), 404);
+  free(r);
+}
+
+static void test_login_and_table(void **state) {
+  (void)state;
+  if (!g.wd) {
+    fprintf(stderr, "skipped: %s\n", g.why);
+    skip();
+  }
+  char url[128];
+  snprintf(url, sizeof(url), "http://%s:%d/nacos/", node(0)->host, node(0)->port);
+  WD_OK(nc_twd_get(g.wd, url));
+  WAIT_JS("!document.getElementById('login-view').hidden", 10000);
+  shot("01-login");
+  /* a wrong password: the server's words on the form */
+  WD_OK(nc_twd_type(g.wd, "#login-user", "nacos"));
+  WD_OK(nc_twd_type(g.wd, "#login-pass", "wrong"));
+  WD_OK(nc_twd_click(g.wd, "#login-submit"));
+  WAIT_JS("!document.getElementById('login-msg').hidden", 10000);
+  char *msg = nc_twd_text(g.wd, "#login-msg");
+  assert_non_null(msg);
+  assert_non_null(strstr(msg, "User not found"));
+  free(msg);
+  WD_OK(nc_twd_type(g.wd, "#login-pass", ADMIN_PW));
+  WD_OK(nc_twd_click(g.wd, "#login-submit"));
+  WAIT_JS("document.querySelectorAll('#members tr[data-addr]').length === 3", 15000);
+  char *tok = nc_twd_exec_str(g.wd, "return sessionStorage.getItem('nc.token');");
+  assert_non_null(tok);
+  assert_true(strlen(tok) > 20);
+  free(tok);
+  if (!have(L3 "cluster")) {
+    fprintf(stderr, "this nacosd has no %scluster yet: the page lists members only\n", L3);
+    shot("02-cluster");
+    return;
+  }
+  /* the table shows what the cluster says: each node's count, the total */
+  char css[256], want[32];
+  for (int i = 0; i < NODES; i++) {
+    snprintf(want, sizeof(want), "%d", per_node[i]);
+    char expr[512];
+    snprintf(expr, sizeof(expr), "(document.querySelector('%s') || {}).textContent === '%s'",
+             row_css(i, " td.conns .count", css, sizeof(css)), want);
+    WAIT_JS(expr, 15000);
+    cJSON *m = member_view(i);
+    assert_int_equal(nc_json_int(m, "sdkConCount", -1), per_node[i]);
+    cJSON_Delete(m);
+  }
+  WAIT_JS("document.querySelector('[data-stat=total] .v').textContent === '9'", 10000);
+  WAIT_JS("document.querySelector('[data-stat=avg] .v').textContent === '3'", 10000);
+  /* node 0 is 3 over the average of 3, node 2 is 2 under */
+  char *d = nc_twd_text(g.wd, row_css(0, " td.diff", css, sizeof(css)));
+  assert_non_null(d);
+  assert_string_equal(d, "+3");
+  free(d);
+  shot("02-cluster");
+  WD_OK(nc_twd_window_size(g.wd, 420, 900));
+  WAIT_JS("window.innerWidth <= 420", 5000);
+  shot("03-cluster-narrow");
+  WD_OK(nc_twd_window_size(g.wd, 1280, 900));
+}
+
+static void test_set_limit(void **state) {
+  (void)state;
+  NEED(L3 "limit");
+  char css[256];
+  click_row_action(1, "limit");
+  WD_OK(nc_twd_type(g.wd, "#dlg-count", "5"));
+  shot("04-limit-dialog");
+  confirm_dialog();
+  wait_toast("set to 5");
+  NC_TEST_WAIT(nc_field(1, "limit") == 5, 10000);
+  assert_int_equal(nc_field(1, "limitPersistent"), 0);
+  /* persistent, and the table says so */
+  click_row_action(1, "limit");
+  WD_OK(nc_twd_type(g.wd, "#dlg-count", "7"));
+  WD_OK(nc_twd_click(g.wd, "#dlg-persistent"));
+  confirm_dialog();
+  NC_TEST_WAIT(nc_field(1, "limit") == 7 && nc_field(1, "limitPersistent") == 1, 10000);
+  char expr[512];
+  snprintf(expr, sizeof(expr), "(document.querySelector('%s') || {}).textContent === '7 persistent'",
+           row_css(1, " td.limit", css, sizeof(css)));
+  WAIT_JS(expr, 10000);
+  shot("05-limit-set");
+  /* cleared: an empty field is no limit */
+  click_row_action(1, "limit");
+  WD_OK(nc_twd_exec(g.wd, "document.getElementById('dlg-count').value = ''; return 1;", NULL));
+  confirm_dialog();
+  NC_TEST_WAIT(nc_field(1, "limit") == -1, 10000);
+}
+
+static void test_drain_undrain(void **state) {
+  (void)state;
+  NEED(L3 "drain");
+  char css[256], expr[512];
+  click_row_action(2, "drain");
+  shot("06-drain-confirm");
+  confirm_dialog();
+  wait_toast("is draining");
+  NC_TEST_WAIT(nc_field(2, "draining") == 1, 10000);
+  snprintf(expr, sizeof(expr), "(document.querySelector('%s') || {}).getAttribute('data-draining') === 'true'",
+           row_css(2, "", css, sizeof(css)));
+  WAIT_JS(expr, 10000);
+  shot("07-draining");
+  click_row_action(2, "undrain");
+  wait_toast("takes connections again");
+  NC_TEST_WAIT(nc_field(2, "draining") == 0, 10000);
+}
+
+static void test_rebalance_switch(void **state) {
+  (void)state;
+  NEED(L3 "rebalance");
+  char mode[16];
+  WAIT_JS("document.getElementById('rebalance-toggle').getAttribute('data-mode') !== 'unknown'",
+          10000);
+  /* off (no confirmation), then on (confirmed), checked on every member's
+   * mode in the cluster view */
+  if (!strcmp(cluster_mode(mode, sizeof(mode)), "auto")) {
+    WD_OK(nc_twd_click(g.wd, "#rebalance-toggle"));
+    NC_TEST_WAIT(!strcmp(cluster_mode(mode, sizeof(mode)), "off"), 10000);
+  }
+  WAIT_JS("document.getElementById('rebalance-toggle').getAttribute('data-mode') === 'off'", 10000);
+  WD_OK(nc_twd_click(g.wd, "#rebalance-toggle"));
+  confirm_dialog();
+  NC_TEST_WAIT(!strcmp(cluster_mode(mode, sizeof(mode)), "auto"), 10000);
+  WAIT_JS("document.getElementById('rebalance-toggle').getAttribute('aria-checked') === 'true'",
+          10000);
+  shot("08-rebalance-on");
+  WD_OK(nc_twd_click(g.wd, "#rebalance-toggle"));
+  NC_TEST_WAIT(!strcmp(cluster_mode(mode, sizeof(mode)), "off"), 10000);
+  for (int i = 0; i < NODES; i++) {
+    cJSON *m = member_view(i);
+    assert_string_equal(nc_json_str(cJSON_GetObjectItem(m, "nc"), "rebalance", ""), "off");
+    cJSON_Delete(m);
+  }
+}
+
+/* Node 0's clients (index range in g.tw). */
+static int first_of(int n) {
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    k += per_node[i];
+  return k;
+}
+
+static void test_reload_node(void **state) {
+  (void)state;
+  NEED(L3 "reloadCurrent");
+  int before[MAX_TW], moved = 0;
+  char a1[80], sel[256];
+  for (int k = 0; k < g.ntw; k++)
+    before[k] = resets(k);
+  click_row_action(0, "reload");
+  WD_OK(nc_twd_type(g.wd, "#dlg-count", "4"));
+  snprintf(sel, sizeof(sel), "#dlg-target option[value=\"%s\"]", addr(1, a1, sizeof(a1)));
+  WD_OK(nc_twd_click(g.wd, sel));
+  shot("09-reload-dialog");
+  confirm_dialog();
+  wait_toast("reloads down to 4");
+  /* node 0 resets some of its 6 clients towards node 1; nobody else moves */
+  long long took = -1;
+  NC_TEST_POLL(({
+                 moved = 0;
+                 for (int k = 0; k < per_node[0]; k++)
+                   moved += resets(k) > before[k];
+                 moved >= 1;
+               }),
+               15000, took);
+  fprintf(stderr, "reload to 4: %d of node 0's clients got a reset (%lld ms)\n", moved, took);
+  assert_true(moved >= 1);
+  for (int k = 0; k < per_node[0]; k++)
+    if (resets(k) > before[k])
+      assert_true(last_reset_to(k, 1));
+  for (int k = per_node[0]; k < g.ntw; k++)
+    assert_int_equal(resets(k), before[k]);
+}
+
+static void test_move_one_client(void **state) {
+  (void)state;
+  NEED(L3 "reloadClient");
+  /* a client of node 1 (untouched so far) to node 2 */
+  int k = first_of(1), before = resets(k);
+  char a2[80], sel[256];
+  click_row_action(1, "clients");
+  snprintf(sel, sizeof(sel), "#conn-list tr[data-conn=\"%s\"]", nc_tw_id(g.tw[k]));
+  char expr[512];
+  snprintf(expr, sizeof(expr), "!!document.querySelector('%s')", sel);
+  WAIT_JS(expr, 10000);
+  WAIT_JS("document.querySelectorAll('#conn-list tr').length === 2", 5000);
+  WD_OK(nc_twd_click(g.wd, sel));
+  snprintf(sel, sizeof(sel), "#dlg-target option[value=\"%s\"]", addr(2, a2, sizeof(a2)));
+  WD_OK(nc_twd_click(g.wd, sel));
+  shot("10-move-client");
+  confirm_dialog();
+  wait_toast("moved to");
+  NC_TEST_WAIT(resets(k) > before, 10000);
+  assert_true(last_reset_to(k, 2));
+  assert_int_equal(resets(k + 1), 0); /* the other client of node 1 stays */
+}
+
+static void test_bad_token_back_to_login(void **state) {
+  (void)state;
+  if (!g.wd) {
+    fprintf(stderr, "skipped: %s\n", g.why);
+    skip();
+  }
+  /* the next refresh is answered 403: the login form with the reason */
+  WD_OK(nc_twd_exec(g.wd, "sessionStorage.setItem('nc.token', 'bogus'); return 1;", NULL));
+  WAIT_JS("!document.getElementById('login-view').hidden", 10000);
+  char *msg = nc_twd_text(g.wd, "#login-msg");
+  assert_non_null(msg);
+  assert_non_null(strstr(msg, "session ended"));
+  free(msg);
+  shot("11-session-ended");
+}
+
+/* With auth off the app skips the login and the actions work without a
+ * token (a standalone node: a cluster of one). */
+static void test_auth_off_no_login(void **state) {
+  (void)state;
+  if (!g.wd) {
+    fprintf(stderr, "skipped: %s\n", g.why);
+    skip();
+  }
+  const char *args[] = {"--auth", "off", NULL};
+  nc_tcluster_opts o = {.nodes = 1, .args = args};
+  nc_tcluster *c = NULL;
+  assert_int_equal(nc_tcluster_start(&o, &c), 0);
+  const nc_test_nacosd *s = nc_tcluster_node(c, 0);
+  char url[128];
+  snprintf(url, sizeof(url), "http://%s:%d/nacos/", s->host, s->port);
+  WD_OK(nc_twd_exec(g.wd, "sessionStorage.clear(); return 1;", NULL));
+  WD_OK(nc_twd_get(g.wd, url));
+  WAIT_JS("document.querySelectorAll('#members tr[data-addr]').length === 1", 15000);
+  WAIT_JS("document.getElementById('login-view').hidden && document.getElementById('who').hidden",
+          5000);
+  shot("12-auth-off");
+  int st = 0;
+  char *body = NULL;
+  if (nc_test_http_get_at(s->host, s->port, L3 "limit", &st, &body) == 0 && st != 404) {
+    WD_OK(nc_twd_click(g.wd, "#members tr[data-addr] button[data-action=\"limit\"]"));
+    WD_OK(nc_twd_type(g.wd, "#dlg-count", "50"));
+    confirm_dialog();
+    cJSON *j = NULL;
+    free(body);
+    body = NULL;
+    assert_int_equal(nc_test_http_get_at(s->host, s->port, L3 "cluster", &st, &body), 0);
+    j = cJSON_Parse(body);
+    const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "detail"), 0);
+    assert_int_equal(nc_json_int(cJSON_GetObjectItem(m, "nc"), "limit", 0), 50);
+    cJSON_Delete(j);
+  }
+  free(body);
+  assert_int_equal(nc_tcluster_stop(c), 0);
+}
+
+int main(void) {
+  nc_grpc_init();
+  if (nc_gcli_env_new(1, &g.env) != 0)
+    return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_assets_served),
+      cmocka_unit_test(test_login_and_table),
+      cmocka_unit_test(test_set_limit),
+      cmocka_unit_test(test_drain_undrain),
+      cmocka_unit_test(test_rebalance_switch),
+      cmocka_unit_test(test_reload_node),
+      cmocka_unit_test(test_move_one_client),
+      cmocka_unit_test(test_bad_token_back_to_login),
+      cmocka_unit_test(test_auth_off_no_login),
+  };
+  int rc = NC_TEST_RUN_GROUP(tests, setup, teardown);
+  nc_gcli_env_free(g.env);
+  nc_grpc_shutdown();
+  return rc;
+}
