@@ -1,7 +1,8 @@
 /* Issue 13, acceptance 2: three real nodes, 600 wire connections all on
  * node A, balanced through the loader API alone (automatic rebalance
  * off): reloadCurrent (forwarded from B to A) and smartReloadCluster
- * rounds read off /cluster until every node is within 10 % of the average;
+ * rounds read off /cluster until every node is within 10 % of the average
+ * (--rebalance off: nothing else moves them);
  * no registration is lost (queried through other nodes); every loader
  * endpoint's JSON checked against Nacos's fields and types (2.x raw, 3.x
  * Result envelope). The clients follow ConnectResetRequest as the Go SDK
@@ -117,7 +118,7 @@ static int setup(void **state) {
   (void)state;
   static const char *const extra[] = {"--auth", "off", "--max-connections-per-ip", "0",
                                       "--cluster-report-ms", "500", "--push-merge-ms", "100",
-                                      "--loader-reset-rate", "200", NULL};
+                                      "--loader-reset-rate", "200", "--rebalance", "off", NULL};
   nc_grpc_init();
   if (nc_gcli_env_new(2, &g_env) != 0)
     return -1;
@@ -223,6 +224,9 @@ static void check_v3_cluster(const cJSON *res) {
   LIT_OBJ(d, "nc");
   LIT_STR(cJSON_GetObjectItem(d, "nc"), "rebalance");
   LIT_NUM(cJSON_GetObjectItem(d, "nc"), "movesPerSecCap");
+  /* acceptance 2: automatic rebalance off, the loader API alone moves */
+  assert_string_equal(nc_json_str(cJSON_GetObjectItem(d, "nc"), "rebalance", ""), "off");
+  assert_true(nc_json_int(cJSON_GetObjectItem(d, "nc"), "movesPerSecCap", 0) > 0);
   cJSON_ArrayForEach(e, cJSON_GetObjectItem(d, "detail")) {
     LIT_STR(e, "address");
     LIT_NUM(e, "sdkConCount");
