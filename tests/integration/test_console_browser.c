@@ -16,66 +16,28 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "auth_login.h"
-#include "cluster_itest.h"
+#include "console_itest.h"
 #include "http1.h"
 #include "nc_grpc.h"
 #include "nc_testwait.h"
-#include "nc_testwd.h"
 #include "nc_testwire.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define ADMIN_PW "Console-Adm1n"
-#define L3 "/nacos/v3/admin/core/loader/"
 enum { NODES = 3, MAX_TW = 9 };
 static const int per_node[NODES] = {6, 2, 1};
 
 static struct {
   nc_gcli_env *env;
-  nc_tcluster *c;
   char dir[64];
-  char token[NC_AG_TOKEN_MAX];
   nc_tw *tw[MAX_TW];
   int tw_node[MAX_TW];
   int ntw;
-  nc_twd *wd;
-  char why[256];     /* why the browser tests skip */
-  char art[PATH_MAX]; /* screenshot dir */
 } g;
-
-static const nc_test_nacosd *node(int i) { return nc_tcluster_node(g.c, i); }
-static char *addr(int i, char *buf, size_t cap) { return cit_addr(g.c, i, buf, cap); }
-
-/* ---- the cluster, through the HTTP API ---- */
-
-/* GET path (with the admin token) on node 0; parsed body or NULL. */
-static cJSON *api_get(const char *path, int *status) {
-  char p[2048];
-  snprintf(p, sizeof(p), "%s%saccessToken=%s", path, strchr(path, '?') ? "&" : "?", g.token);
-  return cit_get_json(g.c, 0, p, status);
-}
-
-/* 1 when node 0 serves path (a POST-only route answers GET with 405). */
-static int have(const char *path) {
-  int st = 0;
-  cJSON_Delete(api_get(path, &st));
-  return st != 404 && st != 0;
-}
-#define NEED(path)                                                                                 \
-  do {                                                                                             \
-    if (!g.wd) {                                                                                   \
-      fprintf(stderr, "skipped: %s\n", g.why);                                                     \
-      skip();                                                                                      \
-    }                                                                                              \
-    no_dialog();                                                                                   \
-    if (!have(path)) {                                                                             \
-      fprintf(stderr, "skipped: this nacosd has no %s yet\n", path);                               \
-      skip();                                                                                      \
-    }                                                                                              \
-  } while (0)
 
 /* The v3 cluster view's detail entry of node i (a copy, caller frees). */
 static cJSON *member_view(int i) {
@@ -128,80 +90,15 @@ static int last_reset_to(int k, int target) {
   return ok;
 }
 
-/* ---- the browser ---- */
-
-static void shot(const char *name) {
-  char p[PATH_MAX + 64];
-  snprintf(p, sizeof(p), "%s/%s.png", g.art, name);
-  if (nc_twd_screenshot(g.wd, p) == 0)
-    fprintf(stderr, "screenshot: %s\n", p);
-  else
-    fprintf(stderr, "screenshot %s failed: %s\n", p, nc_twd_error(g.wd));
-}
-
-#define WD_OK(call)                                                                                \
-  do {                                                                                             \
-    if ((call) != 0) {                                                                             \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, nc_twd_error(g.wd));          \
-      shot("failure");                                                                             \
-      fail();                                                                                      \
-    }                                                                                              \
-  } while (0)
-#define WAIT_JS(expr, ms) WD_OK(nc_twd_wait(g.wd, (expr), (ms)))
-
-/* A row's CSS selector; buf holds it. */
-static const char *row_css(int i, const char *suffix, char *buf, size_t cap) {
-  char a[80];
-  snprintf(buf, cap, "tr[data-addr=\"%s\"]%s", addr(i, a, sizeof(a)), suffix);
-  return buf;
-}
-
-static void click_row_action(int i, const char *action) {
-  char css[256], suf[64];
-  snprintf(suf, sizeof(suf), " button[data-action=\"%s\"]", action);
-  WD_OK(nc_twd_click(g.wd, row_css(i, suf, css, sizeof(css))));
-  WAIT_JS("!document.getElementById('dlg-back').hidden || document.querySelector('.toast')", 5000);
-}
-
-/* Waits for the dialog, presses its OK and waits until it closed. */
-static void confirm_dialog(void) {
-  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
-  WD_OK(nc_twd_click(g.wd, "#dlg-ok"));
-  if (nc_twd_wait(g.wd, "document.getElementById('dlg-back').hidden", 10000) != 0) {
-    char *e = nc_twd_exec_str(g.wd, "return document.getElementById('dlg-err').textContent;");
-    fprintf(stderr, "the dialog stayed open: %s\n", e ? e : "?");
-    int absent = e && strstr(e, "does not run on this node"); /* no engine in this build */
-    free(e);
-    shot("failure-dialog");
-    if (absent)
-      skip();
-    fail();
-  }
-}
-
-/* A test starts with no dialog open (an earlier failure may have left one). */
-static void no_dialog(void) {
-  nc_twd_exec(g.wd, "if (!document.getElementById('dlg-back').hidden) "
-                    "document.getElementById('dlg-cancel').click(); return 1;", NULL);
-}
-
-static void wait_toast(const char *part) {
-  char expr[512];
-  snprintf(expr, sizeof(expr),
-           "Array.from(document.querySelectorAll('.toast.ok')).some(t => t.textContent.includes('%s'))",
-           part);
-  WAIT_JS(expr, 10000);
-}
-
 /* ---- setup ---- */
 
 /* 1 when every node lists every member UP (the member list wants a token
  * with auth on); sleeps 100 ms when not. */
 static int all_up(void) {
   char p[2048];
-  snprintf(p, sizeof(p), "/nacos/v1/core/cluster/nodes?accessToken=%s", g.token);
+  snprintf(p, sizeof(p), "/nacos/v1/core/cluster/nodes?accessToken=%s", ce.token);
   for (int v = 0; v < NODES; v++) {
-    cJSON *j = cit_get_json(g.c, v, p, NULL);
+    cJSON *j = cit_get_json(ce.c, v, p, NULL);
     const cJSON *m;
     int up = 0;
     cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "data")) {
@@ -226,13 +123,8 @@ static void write_secret(const char *path, const char *text) {
 
 static int setup(void **state) {
   (void)state;
-  char secret[128], pw[128], sa[160], pa[160], exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  exe[n > 0 ? n : 0] = '\0';
-  char *slash = strrchr(exe, '/');
-  snprintf(g.art, sizeof(g.art), "%.*s/artifacts", slash ? (int)(slash - exe) : 1,
-           slash ? exe : ".");
-  mkdir(g.art, 0755);
+  char secret[128], pw[128], sa[160], pa[160];
+  ce_artifacts_dir();
   assert_int_equal(nc_test_mkdtemp(g.dir, sizeof(g.dir)), 0);
   snprintf(secret, sizeof(secret), "%s/secret", g.dir);
   snprintf(pw, sizeof(pw), "%s/admin.pw", g.dir);
@@ -241,12 +133,12 @@ static int setup(void **state) {
   snprintf(sa, sizeof(sa), "--auth-secret-file=%s", secret);
   snprintf(pa, sizeof(pa), "--admin-password-file=%s", pw);
   const char *more[] = {"--auth", "on", sa, pa, NULL};
-  g.c = cit_start(NODES, more);
+  ce.c = cit_start(NODES, more);
   nc_ag_login l;
   assert_int_equal(nc_ag_login_http(node(0)->host, node(0)->port, "nacos", ADMIN_PW, 5000, &l), 0);
-  snprintf(g.token, sizeof(g.token), "%s", l.token);
+  snprintf(ce.token, sizeof(ce.token), "%s", l.token);
   NC_TEST_WAIT(all_up(), 20000);
-  nc_tw_opts o = {.access_token = g.token, .app_name = "console-itest"};
+  nc_tw_opts o = {.access_token = ce.token, .app_name = "console-itest"};
   for (int i = 0; i < NODES; i++)
     for (int k = 0; k < per_node[i]; k++) {
       g.tw_node[g.ntw] = i;
@@ -254,10 +146,10 @@ static int setup(void **state) {
       assert_non_null(g.tw[g.ntw]);
       g.ntw++;
     }
-  if (!nc_twd_available(g.why, sizeof(g.why)))
+  if (!nc_twd_available(ce.why, sizeof(ce.why)))
     return 0;
-  if (nc_twd_start(1280, 900, &g.wd) != 0) {
-    snprintf(g.why, sizeof(g.why), "the browser did not start");
+  if (nc_twd_start(1280, 900, &ce.wd) != 0) {
+    snprintf(ce.why, sizeof(ce.why), "the browser did not start");
     return -1;
   }
   return 0;
@@ -265,10 +157,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  nc_twd_stop(g.wd);
+  nc_twd_stop(ce.wd);
   for (int k = 0; k < g.ntw; k++)
     nc_tw_close(g.tw[k]);
-  int rc = nc_tcluster_stop(g.c);
+  int rc = nc_tcluster_stop(ce.c);
   nc_test_rmtree(g.dir);
   return rc;
 }
@@ -331,28 +223,28 @@ static void test_assets_served(void **state) {
 
 static void test_login_and_table(void **state) {
   (void)state;
-  if (!g.wd) {
-    fprintf(stderr, "skipped: %s\n", g.why);
+  if (!ce.wd) {
+    fprintf(stderr, "skipped: %s\n", ce.why);
     skip();
   }
   char url[128];
   snprintf(url, sizeof(url), "http://%s:%d/nacos/", node(0)->host, node(0)->port);
-  WD_OK(nc_twd_get(g.wd, url));
+  WD_OK(nc_twd_get(ce.wd, url));
   WAIT_JS("!document.getElementById('login-view').hidden", 10000);
   shot("01-login");
   /* a wrong password: the server's words on the form */
-  WD_OK(nc_twd_type(g.wd, "#login-user", "nacos"));
-  WD_OK(nc_twd_type(g.wd, "#login-pass", "wrong"));
-  WD_OK(nc_twd_click(g.wd, "#login-submit"));
+  WD_OK(nc_twd_type(ce.wd, "#login-user", "nacos"));
+  WD_OK(nc_twd_type(ce.wd, "#login-pass", "wrong"));
+  WD_OK(nc_twd_click(ce.wd, "#login-submit"));
   WAIT_JS("!document.getElementById('login-msg').hidden", 10000);
-  char *msg = nc_twd_text(g.wd, "#login-msg");
+  char *msg = nc_twd_text(ce.wd, "#login-msg");
   assert_non_null(msg);
   assert_non_null(strstr(msg, "User not found"));
   free(msg);
-  WD_OK(nc_twd_type(g.wd, "#login-pass", ADMIN_PW));
-  WD_OK(nc_twd_click(g.wd, "#login-submit"));
+  WD_OK(nc_twd_type(ce.wd, "#login-pass", ADMIN_PW));
+  WD_OK(nc_twd_click(ce.wd, "#login-submit"));
   WAIT_JS("document.querySelectorAll('#members tr[data-addr]').length === 3", 15000);
-  char *tok = nc_twd_exec_str(g.wd, "return sessionStorage.getItem('nc.token');");
+  char *tok = nc_twd_exec_str(ce.wd, "return sessionStorage.getItem('nc.token');");
   assert_non_null(tok);
   assert_true(strlen(tok) > 20);
   free(tok);
@@ -376,15 +268,15 @@ static void test_login_and_table(void **state) {
   WAIT_JS("document.querySelector('[data-stat=total] .v').textContent === '9'", 10000);
   WAIT_JS("document.querySelector('[data-stat=avg] .v').textContent === '3'", 10000);
   /* node 0 is 3 over the average of 3, node 2 is 2 under */
-  char *d = nc_twd_text(g.wd, row_css(0, " td.diff", css, sizeof(css)));
+  char *d = nc_twd_text(ce.wd, row_css(0, " td.diff", css, sizeof(css)));
   assert_non_null(d);
   assert_string_equal(d, "+3");
   free(d);
   shot("02-cluster");
-  WD_OK(nc_twd_window_size(g.wd, 420, 900));
+  WD_OK(nc_twd_window_size(ce.wd, 420, 900));
   WAIT_JS("window.innerWidth <= 420", 5000);
   shot("03-cluster-narrow");
-  WD_OK(nc_twd_window_size(g.wd, 1280, 900));
+  WD_OK(nc_twd_window_size(ce.wd, 1280, 900));
 }
 
 static void test_set_limit(void **state) {
@@ -392,7 +284,7 @@ static void test_set_limit(void **state) {
   NEED(L3 "limit");
   char css[256];
   click_row_action(1, "limit");
-  WD_OK(nc_twd_type(g.wd, "#dlg-count", "5"));
+  WD_OK(nc_twd_type(ce.wd, "#dlg-count", "5"));
   shot("04-limit-dialog");
   confirm_dialog();
   wait_toast("set to 5");
@@ -400,8 +292,8 @@ static void test_set_limit(void **state) {
   assert_int_equal(nc_field(1, "limitPersistent"), 0);
   /* persistent, and the table says so */
   click_row_action(1, "limit");
-  WD_OK(nc_twd_type(g.wd, "#dlg-count", "7"));
-  WD_OK(nc_twd_click(g.wd, "#dlg-persistent"));
+  WD_OK(nc_twd_type(ce.wd, "#dlg-count", "7"));
+  WD_OK(nc_twd_click(ce.wd, "#dlg-persistent"));
   confirm_dialog();
   NC_TEST_WAIT(nc_field(1, "limit") == 7 && nc_field(1, "limitPersistent") == 1, 10000);
   char expr[512];
@@ -411,7 +303,7 @@ static void test_set_limit(void **state) {
   shot("05-limit-set");
   /* cleared: an empty field is no limit */
   click_row_action(1, "limit");
-  WD_OK(nc_twd_exec(g.wd, "document.getElementById('dlg-count').value = ''; return 1;", NULL));
+  WD_OK(nc_twd_exec(ce.wd, "document.getElementById('dlg-count').value = ''; return 1;", NULL));
   confirm_dialog();
   NC_TEST_WAIT(nc_field(1, "limit") == -1, 10000);
 }
@@ -443,17 +335,17 @@ static void test_rebalance_switch(void **state) {
   /* off (no confirmation), then on (confirmed), checked on every member's
    * mode in the cluster view */
   if (!strcmp(cluster_mode(mode, sizeof(mode)), "auto")) {
-    WD_OK(nc_twd_click(g.wd, "#rebalance-toggle"));
+    WD_OK(nc_twd_click(ce.wd, "#rebalance-toggle"));
     NC_TEST_WAIT(!strcmp(cluster_mode(mode, sizeof(mode)), "off"), 10000);
   }
   WAIT_JS("document.getElementById('rebalance-toggle').getAttribute('data-mode') === 'off'", 10000);
-  WD_OK(nc_twd_click(g.wd, "#rebalance-toggle"));
+  WD_OK(nc_twd_click(ce.wd, "#rebalance-toggle"));
   confirm_dialog();
   NC_TEST_WAIT(!strcmp(cluster_mode(mode, sizeof(mode)), "auto"), 10000);
   WAIT_JS("document.getElementById('rebalance-toggle').getAttribute('aria-checked') === 'true'",
           10000);
   shot("08-rebalance-on");
-  WD_OK(nc_twd_click(g.wd, "#rebalance-toggle"));
+  WD_OK(nc_twd_click(ce.wd, "#rebalance-toggle"));
   NC_TEST_WAIT(!strcmp(cluster_mode(mode, sizeof(mode)), "off"), 10000);
   for (int i = 0; i < NODES; i++) {
     cJSON *m = member_view(i);
@@ -478,9 +370,9 @@ static void test_reload_node(void **state) {
   for (int k = 0; k < g.ntw; k++)
     before[k] = resets(k);
   click_row_action(0, "reload");
-  WD_OK(nc_twd_type(g.wd, "#dlg-count", "4"));
+  WD_OK(nc_twd_type(ce.wd, "#dlg-count", "4"));
   snprintf(sel, sizeof(sel), "#dlg-target option[value=\"%s\"]", addr(1, a1, sizeof(a1)));
-  WD_OK(nc_twd_click(g.wd, sel));
+  WD_OK(nc_twd_click(ce.wd, sel));
   shot("09-reload-dialog");
   confirm_dialog();
   wait_toast("reloads down to 4");
@@ -514,9 +406,9 @@ static void test_move_one_client(void **state) {
   snprintf(expr, sizeof(expr), "!!document.querySelector('%s')", sel);
   WAIT_JS(expr, 10000);
   WAIT_JS("document.querySelectorAll('#conn-list tr').length === 2", 5000);
-  WD_OK(nc_twd_click(g.wd, sel));
+  WD_OK(nc_twd_click(ce.wd, sel));
   snprintf(sel, sizeof(sel), "#dlg-target option[value=\"%s\"]", addr(2, a2, sizeof(a2)));
-  WD_OK(nc_twd_click(g.wd, sel));
+  WD_OK(nc_twd_click(ce.wd, sel));
   shot("10-move-client");
   confirm_dialog();
   wait_toast("moved to");
@@ -525,28 +417,57 @@ static void test_move_one_client(void **state) {
   assert_int_equal(resets(k + 1), 0); /* the other client of node 1 stays */
 }
 
+/* A member that dies shows as not UP, its actions disabled, and the
+ * totals count the members that answered. */
+static void test_member_down(void **state) {
+  (void)state;
+  NEED(L3 "cluster");
+  char css[256], expr[512];
+  assert_int_equal(nc_tcluster_kill_node(ce.c, 2, SIGKILL), 128 + SIGKILL);
+  /* first it does not answer the gather, then the member list says DOWN */
+  snprintf(expr, sizeof(expr),
+           "(document.querySelector('%s') || {getAttribute: () => ''}).getAttribute('data-missing') "
+           "=== 'true'",
+           row_css(2, "", css, sizeof(css)));
+  WAIT_JS(expr, 30000);
+  snprintf(expr, sizeof(expr), "document.querySelector('%s').disabled",
+           row_css(2, " button[data-action=\"limit\"]", css, sizeof(css)));
+  WAIT_JS(expr, 5000);
+  WAIT_JS("!document.getElementById('cluster-msg').hidden", 10000);
+  /* the total is what the two live nodes hold (node 0's 6, node 1's 2) */
+  WAIT_JS("document.querySelector('[data-stat=total] .v').textContent === '8'", 10000);
+  char *cnt = nc_twd_text(ce.wd, row_css(2, " td.conns", css, sizeof(css)));
+  assert_non_null(cnt);
+  assert_string_equal(cnt, "–"); /* unknown, not 0 */
+  free(cnt);
+  snprintf(expr, sizeof(expr), "document.querySelector('%s').getAttribute('data-state') === 'DOWN'",
+           row_css(2, "", css, sizeof(css)));
+  WAIT_JS(expr, 30000);
+  shot("12-member-down");
+}
+
 static void test_bad_token_back_to_login(void **state) {
   (void)state;
-  if (!g.wd) {
-    fprintf(stderr, "skipped: %s\n", g.why);
+  if (!ce.wd) {
+    fprintf(stderr, "skipped: %s\n", ce.why);
     skip();
   }
   /* the next refresh is answered 403: the login form with the reason */
-  WD_OK(nc_twd_exec(g.wd, "sessionStorage.setItem('nc.token', 'bogus'); return 1;", NULL));
+  WD_OK(nc_twd_exec(ce.wd, "sessionStorage.setItem('nc.token', 'bogus'); return 1;", NULL));
   WAIT_JS("!document.getElementById('login-view').hidden", 10000);
-  char *msg = nc_twd_text(g.wd, "#login-msg");
+  char *msg = nc_twd_text(ce.wd, "#login-msg");
   assert_non_null(msg);
   assert_non_null(strstr(msg, "session ended"));
   free(msg);
-  shot("11-session-ended");
+  shot("13-session-ended");
 }
 
 /* With auth off the app skips the login and the actions work without a
  * token (a standalone node: a cluster of one). */
 static void test_auth_off_no_login(void **state) {
   (void)state;
-  if (!g.wd) {
-    fprintf(stderr, "skipped: %s\n", g.why);
+  if (!ce.wd) {
+    fprintf(stderr, "skipped: %s\n", ce.why);
     skip();
   }
   const char *args[] = {"--auth", "off", NULL};
@@ -556,17 +477,17 @@ static void test_auth_off_no_login(void **state) {
   const nc_test_nacosd *s = nc_tcluster_node(c, 0);
   char url[128];
   snprintf(url, sizeof(url), "http://%s:%d/nacos/", s->host, s->port);
-  WD_OK(nc_twd_exec(g.wd, "sessionStorage.clear(); return 1;", NULL));
-  WD_OK(nc_twd_get(g.wd, url));
+  WD_OK(nc_twd_exec(ce.wd, "sessionStorage.clear(); return 1;", NULL));
+  WD_OK(nc_twd_get(ce.wd, url));
   WAIT_JS("document.querySelectorAll('#members tr[data-addr]').length === 1", 15000);
   WAIT_JS("document.getElementById('login-view').hidden && document.getElementById('who').hidden",
           5000);
-  shot("12-auth-off");
+  shot("14-auth-off");
   int st = 0;
   char *body = NULL;
   if (nc_test_http_get_at(s->host, s->port, L3 "limit", &st, &body) == 0 && st != 404) {
-    WD_OK(nc_twd_click(g.wd, "#members tr[data-addr] button[data-action=\"limit\"]"));
-    WD_OK(nc_twd_type(g.wd, "#dlg-count", "50"));
+    WD_OK(nc_twd_click(ce.wd, "#members tr[data-addr] button[data-action=\"limit\"]"));
+    WD_OK(nc_twd_type(ce.wd, "#dlg-count", "50"));
     confirm_dialog();
     cJSON *j = NULL;
     free(body);
@@ -593,6 +514,7 @@ int main(void) {
       cmocka_unit_test(test_rebalance_switch),
       cmocka_unit_test(test_reload_node),
       cmocka_unit_test(test_move_one_client),
+      cmocka_unit_test(test_member_down),
       cmocka_unit_test(test_bad_token_back_to_login),
       cmocka_unit_test(test_auth_off_no_login),
   };

@@ -68,7 +68,9 @@
 
   function toast(text, kind) {
     var t = el('div', {class: 'toast ' + (kind || ''), role: 'status', text: text});
-    $('toasts').appendChild(t);
+    var box = $('toasts');
+    while (box.children.length >= 3) box.firstChild.remove(); /* the newest three */
+    box.appendChild(t);
     setTimeout(function () { t.remove(); }, kind === 'error' ? 8000 : 4500);
   }
 

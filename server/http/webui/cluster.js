@@ -84,6 +84,24 @@
     });
   }
 
+  /* Members that did not answer the gather are not in detail (nc.missing
+   * lists them): rows of their own, in the state the member list gives. */
+  function withMissing(d) {
+    var miss = (d && d.nc && d.nc.missing) || [];
+    if (!miss.length) return d;
+    function add(states) {
+      miss.forEach(function (a) {
+        d.detail.push({address: a, sdkConCount: null, missing: true, nc: {state: states[a] || 'DOWN'}});
+      });
+      return d;
+    }
+    return NC.api('GET', '/nacos/v1/core/cluster/nodes').then(function (list) {
+      var states = {};
+      (list || []).forEach(function (m) { states[m.address] = m.state; });
+      return add(states);
+    }, function (e) { if (e.auth) throw e; return add({}); });
+  }
+
   function refresh() {
     if (!st || st.busy) return;
     st.busy = true;
@@ -91,7 +109,7 @@
     NC.api('GET', L + 'cluster').catch(function (e) {
       if (e.status === 404) return legacyView();
       throw e;
-    }).then(function (d) {
+    }).then(withMissing).then(function (d) {
       if (mine !== st) return;
       st.data = d;
       st.last = new Date();
@@ -189,16 +207,19 @@
   function badge(text, kind) { return el('span', {class: 'badge ' + (kind || ''), text: text}); }
 
   function fillRow(tr, m, avg, max, legacy) {
-    var nc = m.nc || {}, state = memberState(m), conns = num(m.sdkConCount, null);
+    var nc = m.nc || {}, state = memberState(m);
+    var conns = m.sdkConCount === null || m.sdkConCount === undefined ? null : num(m.sdkConCount, null);
     var td = function (c) { return tr.querySelector('td.' + c); };
-    tr.className = state === 'UP' ? '' : 'down';
+    tr.className = state === 'UP' && !m.missing ? '' : 'down';
     tr.setAttribute('data-state', state);
     tr.setAttribute('data-draining', nc.draining ? 'true' : 'false');
     td('addr').textContent = m.address;
     var s = td('state');
     s.textContent = '';
-    s.appendChild(badge(state, state === 'UP' ? 'ok' : state === 'DOWN' ? 'bad' : 'warn'));
+    if (!m.missing || state !== 'UP') s.appendChild(badge(state, state === 'UP' ? 'ok' : state === 'DOWN' ? 'bad' : 'warn'));
     if (nc.draining) { s.appendChild(document.createTextNode(' ')); s.appendChild(badge('draining', 'warn')); }
+    if (m.missing) { s.appendChild(document.createTextNode(' ')); s.appendChild(badge('no answer', 'bad')); }
+    tr.setAttribute('data-missing', m.missing ? 'true' : 'false');
     if (nc.ready === false && state === 'UP') { s.appendChild(document.createTextNode(' ')); s.appendChild(badge('not ready', 'warn')); }
     /* its own rebalance mode, when the members disagree */
     if (nc.rebalance && st.data.nc && st.data.nc.rebalance === 'mixed') {
@@ -214,7 +235,7 @@
       fill.style.width = (max ? Math.round(100 * conns / max) : 0) + '%'; /* CSSOM: the CSP allows no style attributes */
       c.appendChild(el('div', {class: 'bar'}, [fill]));
     }
-    var diff = state !== 'UP' || conns === null ? null : nc.diff !== undefined ? num(nc.diff, 0) : conns - avg;
+    var diff = state !== 'UP' || m.missing || conns === null ? null : nc.diff !== undefined ? num(nc.diff, 0) : conns - avg;
     var dt = td('diff');
     dt.textContent = diff === null ? '–' : signed(diff);
     dt.className = 'num diff' + (diff > 0 ? ' pos' : diff < 0 ? ' neg' : '');
@@ -234,7 +255,7 @@
     var down = state === 'DOWN';
     tr.querySelectorAll('button').forEach(function (b) {
       var a = b.getAttribute('data-action');
-      b.disabled = !!legacy || (down && a !== 'undrain');
+      b.disabled = !!legacy || !!m.missing || (down && a !== 'undrain');
       if (a === 'drain') b.hidden = !!nc.draining;
       if (a === 'undrain') b.hidden = !nc.draining;
     });

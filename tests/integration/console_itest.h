@@ -1,0 +1,138 @@
+/* console_itest: helpers of the web console's browser tests
+ * (test_console_browser.c; the next console pages' tests can share them),
+ * header-only: the cluster and browser every test of the program uses
+ * (ce), loader API reads with the admin token, screenshots into
+ * <build>/tests/artifacts/, and the page's own widgets (row actions,
+ * dialogs, toasts) driven through nc_testwd. Include after <cmocka.h>. */
+#ifndef CONSOLE_ITEST_H
+#define CONSOLE_ITEST_H
+
+#include "auth_login.h"
+#include "cluster_itest.h"
+#include "nc_testwd.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define L3 "/nacos/v3/admin/core/loader/"
+
+static struct {
+  nc_tcluster *c;
+  char token[NC_AG_TOKEN_MAX]; /* the admin's, for API reads */
+  nc_twd *wd;                  /* NULL: the browser tests skip (why says why) */
+  char why[256];
+  char art[PATH_MAX]; /* screenshot dir */
+} ce;
+
+/* ce.art = tests/artifacts/ next to this binary (<build>/tests/artifacts/), created. */
+static inline void ce_artifacts_dir(void) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  char *slash = strrchr(exe, '/');
+  snprintf(ce.art, sizeof(ce.art), "%.*s/artifacts", slash ? (int)(slash - exe) : 1,
+           slash ? exe : ".");
+  mkdir(ce.art, 0755);
+}
+
+static inline const nc_test_nacosd *node(int i) { return nc_tcluster_node(ce.c, i); }
+static inline char *addr(int i, char *buf, size_t cap) { return cit_addr(ce.c, i, buf, cap); }
+
+/* ---- the cluster, through the HTTP API ---- */
+
+/* GET path (with the admin token) on node 0; parsed body or NULL. */
+static inline cJSON *api_get(const char *path, int *status) {
+  char p[2048];
+  snprintf(p, sizeof(p), "%s%saccessToken=%s", path, strchr(path, '?') ? "&" : "?", ce.token);
+  return cit_get_json(ce.c, 0, p, status);
+}
+
+/* 1 when node 0 serves path (a POST-only route answers GET with 405). */
+static inline int have(const char *path) {
+  int st = 0;
+  cJSON_Delete(api_get(path, &st));
+  return st != 404 && st != 0;
+}
+#define NEED(path)                                                                                 \
+  do {                                                                                             \
+    if (!ce.wd) {                                                                                   \
+      fprintf(stderr, "skipped: %s\n", ce.why);                                                     \
+      skip();                                                                                      \
+    }                                                                                              \
+    no_dialog();                                                                                   \
+    if (!have(path)) {                                                                             \
+      fprintf(stderr, "skipped: this nacosd has no %s yet\n", path);                               \
+      skip();                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+/* ---- the browser ---- */
+
+static inline void shot(const char *name) {
+  char p[PATH_MAX + 64];
+  snprintf(p, sizeof(p), "%s/%s.png", ce.art, name);
+  if (nc_twd_screenshot(ce.wd, p) == 0)
+    fprintf(stderr, "screenshot: %s\n", p);
+  else
+    fprintf(stderr, "screenshot %s failed: %s\n", p, nc_twd_error(ce.wd));
+}
+
+#define WD_OK(call)                                                                                \
+  do {                                                                                             \
+    if ((call) != 0) {                                                                             \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, nc_twd_error(ce.wd));          \
+      shot("failure");                                                                             \
+      fail();                                                                                      \
+    }                                                                                              \
+  } while (0)
+#define WAIT_JS(expr, ms) WD_OK(nc_twd_wait(ce.wd, (expr), (ms)))
+
+/* A row's CSS selector; buf holds it. */
+static inline const char *row_css(int i, const char *suffix, char *buf, size_t cap) {
+  char a[80];
+  snprintf(buf, cap, "tr[data-addr=\"%s\"]%s", addr(i, a, sizeof(a)), suffix);
+  return buf;
+}
+
+static inline void click_row_action(int i, const char *action) {
+  char css[256], suf[64];
+  snprintf(suf, sizeof(suf), " button[data-action=\"%s\"]", action);
+  WD_OK(nc_twd_click(ce.wd, row_css(i, suf, css, sizeof(css))));
+  WAIT_JS("!document.getElementById('dlg-back').hidden || document.querySelector('.toast')", 5000);
+}
+
+/* Waits for the dialog, presses its OK and waits until it closed. */
+static inline void confirm_dialog(void) {
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_click(ce.wd, "#dlg-ok"));
+  if (nc_twd_wait(ce.wd, "document.getElementById('dlg-back').hidden", 10000) != 0) {
+    char *e = nc_twd_exec_str(ce.wd, "return document.getElementById('dlg-err').textContent;");
+    fprintf(stderr, "the dialog stayed open: %s\n", e ? e : "?");
+    int absent = e && strstr(e, "does not run on this node"); /* no engine in this build */
+    free(e);
+    shot("failure-dialog");
+    if (absent)
+      skip();
+    fail();
+  }
+}
+
+/* A test starts with no dialog open (an earlier failure may have left one). */
+static inline void no_dialog(void) {
+  nc_twd_exec(ce.wd, "if (!document.getElementById('dlg-back').hidden) "
+                    "document.getElementById('dlg-cancel').click(); return 1;", NULL);
+}
+
+static inline void wait_toast(const char *part) {
+  char expr[512];
+  snprintf(expr, sizeof(expr),
+           "Array.from(document.querySelectorAll('.toast.ok')).some(t => t.textContent.includes('%s'))",
+           part);
+  WAIT_JS(expr, 10000);
+}
+
+#endif
