@@ -57,7 +57,7 @@ static void op_status(nc_agent *ag, nc_ipc_client *c, const cJSON *id, const cJS
     cJSON_AddStringToObject(r, "connection_id", ag->conn_id);
   else
     cJSON_AddNullToObject(r, "connection_id");
-  char why[256] = "";
+  char why[640] = "";
   if (!s.connected && ag->up)
     nc_up_last_error(ag->up, why, sizeof(why));
   if (why[0]) /* why the latest connect failed (a refused certificate, login, ...) */

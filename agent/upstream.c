@@ -227,7 +227,7 @@ static int login(nc_up *up, const nc_server_addr *s, char *token, size_t cap) {
     nc_warn("upstream: login to %s:%d as %s failed: %s", s->host, s->port, up->username,
             l.message);
     pthread_mutex_lock(&up->lock);
-    snprintf(up->last_error, sizeof(up->last_error), "%s", l.message);
+    nc_up_note_error(up, (int)(s - up->servers), l.message);
     pthread_mutex_unlock(&up->lock);
     return rc;
   }
@@ -472,7 +472,9 @@ void *nc_up_thread_main(void *arg) {
     if (rc != 0) {
       nc_log(fails ? NC_LOG_DEBUG : NC_LOG_WARN, "upstream: connect to %s failed: %s (%llu ms)",
              target, why, (unsigned long long)(now_ms() - t0));
-      snprintf(up->last_error, sizeof(up->last_error), "%.60s: %.190s", target, why);
+      char e[200];
+      snprintf(e, sizeof(e), "%.60s: %.130s", target, why);
+      nc_up_note_error(up, idx, e);
       free(a);
       close_old(up); /* the move's target failed: no make before break */
       starting |= rc == NC_ESTATE;
@@ -481,7 +483,7 @@ void *nc_up_thread_main(void *arg) {
       continue;
     }
     up->cur = a;
-    up->last_error[0] = '\0';
+    nc_up_note_error(up, idx, NULL);
     fails = starting = 0;
     nc_info("upstream: connected to %s (grpc %s), connection %s", server, target,
             nc_wc_connection_id(wc));

@@ -82,9 +82,10 @@ int nc_up_request(nc_up *up, uint64_t gen, const char *type, cJSON *body, const 
                   nc_up_done_cb cb, void *ud);
 /* Requests queued but not yet sent. */
 size_t nc_up_queued(nc_up *up);
-/* Why the latest connect attempt failed ("" once connected, or before any
- * attempt), e.g. "127.0.0.1:9848: TLS: certificate verify failed: ...".
- * Any thread. */
+/* Why the servers failed since the last good connect, each server's
+ * latest reason in --servers order, "; "-separated ("" once connected, or
+ * before any attempt), e.g. "127.0.0.1:9848: TLS: certificate verify
+ * failed: ...; 127.0.0.1:9850: connection refused". Any thread. */
 void nc_up_last_error(nc_up *up, char *buf, size_t cap);
 /* Stops the thread (waits for an in-flight request at most its timeout)
  * and fails everything queued with NC_ECLOSED. */

@@ -132,9 +132,31 @@ static int tls_setup(nc_up *up, const nc_gcli_tls *t) {
   return 0;
 }
 
+void nc_up_note_error(nc_up *up, int idx, const char *why) {
+  if (!why) {
+    for (size_t i = 0; i < up->n_servers; i++)
+      up->srv_error[i][0] = '\0';
+  } else if (idx >= 0 && (size_t)idx < up->n_servers) {
+    snprintf(up->srv_error[idx], sizeof(up->srv_error[idx]), "%s", why);
+  }
+}
+
+/* Every server's reason, in --servers order: one server refusing our
+ * certificate is not hidden by another that is down. */
 void nc_up_last_error(nc_up *up, char *buf, size_t cap) {
+  size_t n = 0;
+  if (!cap)
+    return;
+  buf[0] = '\0';
   pthread_mutex_lock(&up->lock);
-  snprintf(buf, cap, "%s", up->last_error);
+  for (size_t i = 0; i < up->n_servers && n + 1 < cap; i++) {
+    if (!up->srv_error[i][0])
+      continue;
+    int k = snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", up->srv_error[i]);
+    if (k < 0)
+      break;
+    n += (size_t)k < cap - n ? (size_t)k : cap - n - 1;
+  }
   pthread_mutex_unlock(&up->lock);
 }
 
@@ -159,7 +181,8 @@ int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const n
     if (!up->username || !up->password)
       goto fail;
   }
-  if (!up->servers || !up->app_name || !up->client_ip || opts->n_servers == 0)
+  if (!up->servers || !up->app_name || !up->client_ip || opts->n_servers == 0 ||
+      !(up->srv_error = calloc(opts->n_servers, sizeof(*up->srv_error))))
     goto fail;
   if (opts->tls && (rc = tls_setup(up, opts->tls)) != 0)
     goto fail;
@@ -180,6 +203,7 @@ int nc_up_new(uv_loop_t *loop, nc_gcli_env *env, const nc_up_opts *opts, const n
   return 0;
 fail:
   tls_free(up);
+  free(up->srv_error);
   nc_upick_free(up->pick);
   nc_pushbox_free(up->box);
   free(up->servers);
@@ -261,6 +285,7 @@ void nc_up_free(nc_up *up) {
   pthread_mutex_destroy(&up->lock);
   pthread_cond_destroy(&up->cond);
   tls_free(up);
+  free(up->srv_error);
   free(up->servers);
   free(up->app_name);
   free(up->client_ip);

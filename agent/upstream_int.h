@@ -59,7 +59,8 @@ struct nc_up {
   nc_gcli_tls tls;           /* its strings owned here; used only when use_tls */
   int use_tls;
   struct nc_tls_cli *http_tls; /* the HTTP port's TLS context; NULL = plain */
-  char last_error[256];      /* under lock: why the latest connect failed */
+  char (*srv_error)[200];    /* under lock: per server, why its latest connect (or login)
+                              * failed since the last good one; "" = it did not */
 
   pthread_t thread;
   int started;
@@ -91,6 +92,10 @@ void nc_up_ev_free(ev *e);
 void nc_up_post(nc_up *up, ev *e);
 void nc_up_post_simple(nc_up *up, int kind, uint64_t gen, const char *a, const char *b);
 void nc_up_post_done(nc_up *up, cmd *c, int status, nc_msg *resp);
+
+/* Under lock: records why server idx failed (why NULL: clears every
+ * server's, after a good connect). */
+void nc_up_note_error(nc_up *up, int idx, const char *why);
 
 /* The upstream thread (upstream.c). */
 void *nc_up_thread_main(void *arg);
