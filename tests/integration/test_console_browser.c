@@ -499,6 +499,13 @@ static void test_auth_off_no_login(void **state) {
     cJSON_Delete(j);
   }
   free(body);
+  /* nacosd gone: the page keeps the last data and says since when */
+  assert_int_equal(nc_tcluster_kill_node(c, 0, SIGKILL), 128 + SIGKILL);
+  WAIT_JS("document.getElementById('cluster-msg').textContent.includes('Could not load the cluster')"
+          " && document.getElementById('stamp').classList.contains('stale')",
+          15000);
+  WAIT_JS("document.querySelectorAll('#members tr[data-addr]').length === 1", 1000);
+  shot("15-unreachable");
   assert_int_equal(nc_tcluster_stop(c), 0);
 }
 

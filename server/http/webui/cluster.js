@@ -71,7 +71,7 @@
     st.timer = setInterval(function () { if (!st.paused) refresh(); }, REFRESH_MS);
   }
 
-  function unmount() { if (st) clearInterval(st.timer); st = null; }
+  function unmount() { if (st) { clearInterval(st.timer); st.root.classList.remove('stale'); } st = null; }
 
   /* The Nacos member list when this nacosd has no loader API yet: the
    * table still shows who is there. */
@@ -126,6 +126,7 @@
       } else {
         b.hidden = true;
       }
+      st.root.classList.remove('stale');
       var s = st.root.querySelector('#stamp');
       s.textContent = 'updated ' + hhmmss(st.last);
       s.className = 'stamp';
@@ -136,6 +137,7 @@
       b.textContent = 'Could not load the cluster: ' + e.message +
         (st.last ? ' — showing the data of ' + hhmmss(st.last) + '.' : '');
       b.hidden = false;
+      st.root.classList.add('stale'); /* the numbers below are old: dimmed */
       var s = st.root.querySelector('#stamp');
       s.textContent = st.last ? 'stale since ' + hhmmss(st.last) : 'no data';
       s.className = 'stamp stale';
