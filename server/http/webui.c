@@ -56,15 +56,17 @@ void nc_webui_h_asset(void *ud, nc_http_req *r) {
     nc_http_reply_error(r, 404, "not found");
     return;
   }
+  int gz = a->gz_len < a->len && accepts_gzip(r);
+  const char *etag = gz ? a->etag_gz : a->etag;
   common_headers(r);
-  nc_http_add_header(r, "ETag", a->etag);
+  nc_http_add_header(r, "ETag", etag);
   nc_http_add_header(r, "Vary", "Accept-Encoding");
   const char *inm = nc_http_header(r, "If-None-Match");
-  if (inm && (strstr(inm, a->etag) || !strcmp(inm, "*"))) {
+  if (inm && (strstr(inm, etag) || !strcmp(inm, "*"))) {
     nc_http_reply(r, 304, a->ctype, NULL, 0);
     return;
   }
-  if (a->gz_len < a->len && accepts_gzip(r)) {
+  if (gz) {
     nc_http_add_header(r, "Content-Encoding", "gzip");
     nc_http_reply(r, 200, a->ctype, (const char *)a->gz, a->gz_len);
     return;

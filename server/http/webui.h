@@ -30,7 +30,8 @@ typedef struct nc_webui_asset {
   size_t len;
   const unsigned char *gz; /* the same, gzip-compressed */
   size_t gz_len;
-  const char *etag; /* quoted, e.g. "\"8b4b28e1...\"" */
+  const char *etag;    /* quoted, e.g. "\"8b4b28e1...\"" */
+  const char *etag_gz; /* the gzip copy's: "\"8b4b28e1...-gz\"" */
 } nc_webui_asset;
 
 extern const nc_webui_asset nc_webui_assets[];

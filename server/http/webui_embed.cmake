@@ -54,7 +54,9 @@ foreach(f ${files})
   to_c_bytes(${gz} zip)
   string(APPEND body "/* ${f} */\nstatic const unsigned char a${i}[] = {\n  ${raw}0};\n"
          "static const unsigned char z${i}[] = {\n  ${zip}0};\n")
-  string(APPEND table "  {\"${f}\", \"${ctype}\", a${i}, ${raw_len}, z${i}, ${zip_len}, \"\\\"${sha}\\\"\"},\n")
+  # one ETag per representation (identity, gzip), as HTTP wants
+  string(APPEND table "  {\"${f}\", \"${ctype}\", a${i}, ${raw_len}, z${i}, ${zip_len}, "
+         "\"\\\"${sha}\\\"\", \"\\\"${sha}-gz\\\"\"},\n")
   string(APPEND routes "  {\"/nacos/webui/${f}\", NC_HTTP_GET, nc_webui_h_asset, NC_SHTTP_OPEN},\n")
   if(f STREQUAL "index.html")
     string(APPEND routes "  {\"/nacos/\", NC_HTTP_GET, nc_webui_h_asset, NC_SHTTP_OPEN},\n"

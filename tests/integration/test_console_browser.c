@@ -213,6 +213,7 @@ static void test_assets_served(void **state) {
   assert_int_equal(raw_get("/nacos/webui/app.css", "Accept-Encoding: gzip, deflate\r\n", &r), 200);
   assert_non_null(strcasestr(r, "Content-Encoding: gzip"));
   assert_non_null(strcasestr(r, "Content-Type: text/css"));
+  assert_non_null(strstr(r, "-gz\"")); /* its own ETag: another representation */
   free(r);
   assert_int_equal(raw_get("/nacos/webui/app.css", "Accept-Encoding: gzip;q=0\r\n", &r), 200);
   assert_null(strcasestr(r, "Content-Encoding: gzip"));
@@ -417,6 +418,37 @@ static void test_move_one_client(void **state) {
   assert_int_equal(resets(k + 1), 0); /* the other client of node 1 stays */
 }
 
+/* "Balance once" is Nacos's smartReloadCluster: with 6 / 2 / 1 (average
+ * 3, factor 0.1) node 0 is over and node 2 under, so node 0 resets some of
+ * its clients towards node 2 and nobody else is touched. */
+static void test_balance_once(void **state) {
+  (void)state;
+  NEED(L3 "smartReloadCluster");
+  int before[MAX_TW], moved = 0;
+  for (int k = 0; k < g.ntw; k++)
+    before[k] = resets(k);
+  WD_OK(nc_twd_click(ce.wd, "#balance"));
+  WD_OK(nc_twd_type(ce.wd, "#dlg-factor", "0.1"));
+  shot("11-balance-once");
+  confirm_dialog();
+  wait_toast("Balancing");
+  long long took = -1;
+  NC_TEST_POLL(({
+                 moved = 0;
+                 for (int k = 0; k < per_node[0]; k++)
+                   moved += resets(k) > before[k];
+                 moved >= 1;
+               }),
+               15000, took);
+  fprintf(stderr, "balance once: %d of node 0's clients got a reset (%lld ms)\n", moved, took);
+  assert_true(moved >= 1);
+  for (int k = 0; k < per_node[0]; k++)
+    if (resets(k) > before[k])
+      assert_true(last_reset_to(k, 2));
+  for (int k = per_node[0]; k < g.ntw; k++)
+    assert_int_equal(resets(k), before[k]);
+}
+
 /* A member that dies shows as not UP, its actions disabled, and the
  * totals count the members that answered. */
 static void test_member_down(void **state) {
@@ -521,6 +553,7 @@ int main(void) {
       cmocka_unit_test(test_rebalance_switch),
       cmocka_unit_test(test_reload_node),
       cmocka_unit_test(test_move_one_client),
+      cmocka_unit_test(test_balance_once),
       cmocka_unit_test(test_member_down),
       cmocka_unit_test(test_bad_token_back_to_login),
       cmocka_unit_test(test_auth_off_no_login),

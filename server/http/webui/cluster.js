@@ -43,6 +43,8 @@
         sw,
         el('label', {class: 'check'}, [pause, 'Auto-refresh']),
         el('span', {class: 'stamp', id: 'stamp', text: 'loading…'}),
+        el('button', {type: 'button', class: 'btn', id: 'balance', text: 'Balance once',
+                      title: 'Nacos smartReloadCluster: members above the average shed towards those below'}),
         el('button', {type: 'button', class: 'btn', id: 'refresh', text: 'Refresh'})])]);
     var stats = el('div', {class: 'stats'}, [stat('nodes', 'Nodes'), stat('total', 'Connections'),
                                              stat('avg', 'Average per node'), stat('spread', 'Min / max')]);
@@ -64,6 +66,7 @@
 
     tbody.addEventListener('click', onRowAction);
     root.querySelector('#refresh').addEventListener('click', refresh);
+    root.querySelector('#balance').addEventListener('click', onBalance);
     pause.addEventListener('change', function () { st.paused = !pause.checked; if (!st.paused) refresh(); });
     sw.addEventListener('click', onSwitch);
     sw.addEventListener('keydown', function (e) { if (e.key === ' ' || e.key === 'Enter') { e.preventDefault(); onSwitch(); } });
@@ -367,6 +370,23 @@
       wrap.textContent = '';
       if (!e.auth) wrap.appendChild(el('div', {class: 'msg error', text: 'Could not list connections: ' + e.message}));
     });
+  }
+
+  /* One smartReloadCluster (nacos-cluster.md §5.4): each member more than
+   * factor above the average resets some clients towards one below. */
+  function onBalance() {
+    if (!st || !st.data || st.data.legacy) return;
+    var f = el('input', {id: 'dlg-factor', type: 'number', min: '0', max: '1', step: '0.05', value: '0.1'});
+    NC.dialog({title: 'Balance the cluster once?', ok: 'Balance', danger: true, body: el('div', {}, [
+      el('p', {text: 'Members more than the factor above the average (' + num(st.data.avg, 0) +
+                     ') reset up to 10 % of their clients towards members below it.'}),
+      el('label', {}, ['Factor (0.1 = 10 % around the average)', f])]),
+      onOk: function () {
+        var v = Number(f.value);
+        if (f.value.trim() === '' || !(v >= 0 && v < 1)) throw new Error('The factor is a number from 0 to below 1.');
+        return NC.api('POST', L + 'smartReloadCluster', {loaderFactor: String(v)})
+          .then(function () { done('Balancing: members above the average shed connections'); });
+      }});
   }
 
   function onSwitch() {
