@@ -11,9 +11,9 @@
  * No I/O here: callers move the bytes (memory BIOs on a libuv loop, or a
  * socket fd with poll). OpenSSL itself is loaded by the first
  * nc_tls_cli_new (nc_tls_ossl.h), so a program that makes no context does
- * not map it; callers' own OpenSSL calls include nc_tls_ossl.h. Threading: an nc_tls_cli is immutable once made
- * and may be used from any thread; each SSL belongs to one thread at a
- * time. */
+ * not map it; callers' own OpenSSL calls include nc_tls_ossl.h.
+ * Threading: an nc_tls_cli is immutable once made and may be used from any
+ * thread; each SSL belongs to one thread at a time. */
 #ifndef NC_TLS_CLI_H
 #define NC_TLS_CLI_H
 
