@@ -132,7 +132,8 @@ static int setup(void **state) {
   write_secret(pw, ADMIN_PW "\n");
   snprintf(sa, sizeof(sa), "--auth-secret-file=%s", secret);
   snprintf(pa, sizeof(pa), "--admin-password-file=%s", pw);
-  const char *more[] = {"--auth", "on", sa, pa, NULL};
+  /* no automatic moves: every reset the tests count comes from a click */
+  const char *more[] = {"--auth", "on", sa, pa, "--rebalance", "off", NULL};
   ce.c = cit_start(NODES, more);
   nc_ag_login l;
   assert_int_equal(nc_ag_login_http(node(0)->host, node(0)->port, "nacos", ADMIN_PW, 5000, &l), 0);
