@@ -19,6 +19,7 @@
 #include "console_itest.h"
 #include "http1.h"
 #include "nc_grpc.h"
+#include "nc_testagent.h"
 #include "nc_testwait.h"
 #include "nc_testwire.h"
 
@@ -450,6 +451,87 @@ static void test_balance_once(void **state) {
     assert_int_equal(resets(k), before[k]);
 }
 
+/* sdkConCount of node i in the cluster view, -1 when absent. */
+static int sdk_count(int i) {
+  cJSON *m = member_view(i);
+  int n = m ? (int)nc_json_int(m, "sdkConCount", -1) : -1;
+  cJSON_Delete(m);
+  return n;
+}
+
+/* The connection id on node i that is none of the wire clients' (the
+ * agent's) into out; 0 when found. */
+static int foreign_conn(int i, char *out, size_t cap) {
+  char p[256], a[80];
+  snprintf(p, sizeof(p), L3 "current?address=%s", addr(i, a, sizeof(a)));
+  cJSON *j = api_get(p, NULL), *e;
+  int found = -1;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "data")) {
+    const cJSON *mi = cJSON_GetObjectItem(e, "metaInfo");
+    if (cJSON_IsTrue(cJSON_GetObjectItem(mi, "clusterSource")))
+      continue;
+    int ours = 0;
+    for (int k = 0; k < g.ntw; k++)
+      ours |= !strcmp(e->string, nc_tw_id(g.tw[k]));
+    if (!ours && found) {
+      snprintf(out, cap, "%s", e->string);
+      found = 0;
+    }
+  }
+  cJSON_Delete(j);
+  return found;
+}
+
+/* A real client moved from the page: nacos-agent (make before break) gets
+ * the reset, connects to the member picked in the dialog and leaves its
+ * old one; the cluster view's counts show it. */
+static void test_move_agent(void **state) {
+  (void)state;
+  NEED(L3 "reloadClient");
+  char adir[128], pw[160], servers[512] = "", conn[160] = "", sel[300], a[80];
+  snprintf(adir, sizeof(adir), "%s/agent", g.dir);
+  mkdir(adir, 0700);
+  snprintf(pw, sizeof(pw), "%s/agent.pw", g.dir);
+  write_secret(pw, ADMIN_PW "\n");
+  for (int i = 0; i < NODES; i++) {
+    size_t l = strlen(servers);
+    snprintf(servers + l, sizeof(servers) - l, "%s%s:%d#%d", i ? "," : "", node(i)->host,
+             node(i)->port, node(i)->grpc_port);
+  }
+  int before[NODES];
+  for (int i = 0; i < NODES; i++)
+    before[i] = sdk_count(i);
+  const char *extra[] = {"--username", "nacos", "--password-file", pw, NULL};
+  nc_test_agent ag;
+  assert_int_equal(nc_test_agent_start(&ag, adir, servers, extra), 0);
+  assert_true(nc_test_agent_wait_connected(&ag, 15000) >= 0);
+  int home = -1;
+  NC_TEST_WAIT(({
+                 for (int i = 0; i < NODES && home < 0; i++)
+                   if (sdk_count(i) == before[i] + 1 && foreign_conn(i, conn, sizeof(conn)) == 0)
+                     home = i;
+                 home >= 0;
+               }),
+               10000);
+  int to = (home + 1) % NODES;
+  fprintf(stderr, "the agent is on node %d as %s; moving it to node %d\n", home, conn, to);
+  click_row_action(home, "clients");
+  snprintf(sel, sizeof(sel), "#conn-list tr[data-conn=\"%s\"]", conn);
+  char expr[400];
+  snprintf(expr, sizeof(expr), "!!document.querySelector('%s')", sel);
+  WAIT_JS(expr, 10000);
+  WD_OK(nc_twd_click(ce.wd, sel));
+  snprintf(sel, sizeof(sel), "#dlg-target option[value=\"%s\"]", addr(to, a, sizeof(a)));
+  WD_OK(nc_twd_click(ce.wd, sel));
+  confirm_dialog();
+  /* on the cluster: one more on the target, the old connection gone */
+  NC_TEST_WAIT(sdk_count(to) == before[to] + 1 && sdk_count(home) == before[home], 20000);
+  assert_int_equal(foreign_conn(to, conn, sizeof(conn)), 0);
+  shot("12-agent-moved");
+  assert_int_equal(nc_test_agent_stop(&ag), 0);
+  NC_TEST_WAIT(sdk_count(to) == before[to], 10000);
+}
+
 /* A member that dies shows as not UP, its actions disabled, and the
  * totals count the members that answered. */
 static void test_member_down(void **state) {
@@ -476,7 +558,7 @@ static void test_member_down(void **state) {
   snprintf(expr, sizeof(expr), "document.querySelector('%s').getAttribute('data-state') === 'DOWN'",
            row_css(2, "", css, sizeof(css)));
   WAIT_JS(expr, 30000);
-  shot("12-member-down");
+  shot("13-member-down");
 }
 
 static void test_bad_token_back_to_login(void **state) {
@@ -492,7 +574,7 @@ static void test_bad_token_back_to_login(void **state) {
   assert_non_null(msg);
   assert_non_null(strstr(msg, "session ended"));
   free(msg);
-  shot("13-session-ended");
+  shot("14-session-ended");
 }
 
 /* With auth off the app skips the login and the actions work without a
@@ -515,7 +597,7 @@ static void test_auth_off_no_login(void **state) {
   WAIT_JS("document.querySelectorAll('#members tr[data-addr]').length === 1", 15000);
   WAIT_JS("document.getElementById('login-view').hidden && document.getElementById('who').hidden",
           5000);
-  shot("14-auth-off");
+  shot("15-auth-off");
   int st = 0;
   char *body = NULL;
   if (nc_test_http_get_at(s->host, s->port, L3 "limit", &st, &body) == 0 && st != 404) {
@@ -538,7 +620,7 @@ static void test_auth_off_no_login(void **state) {
           " && document.getElementById('stamp').classList.contains('stale')",
           15000);
   WAIT_JS("document.querySelectorAll('#members tr[data-addr]').length === 1", 1000);
-  shot("15-unreachable");
+  shot("16-unreachable");
   assert_int_equal(nc_tcluster_stop(c), 0);
 }
 
@@ -555,6 +637,7 @@ int main(void) {
       cmocka_unit_test(test_reload_node),
       cmocka_unit_test(test_move_one_client),
       cmocka_unit_test(test_balance_once),
+      cmocka_unit_test(test_move_agent),
       cmocka_unit_test(test_member_down),
       cmocka_unit_test(test_bad_token_back_to_login),
       cmocka_unit_test(test_auth_off_no_login),
