@@ -202,7 +202,7 @@ static const nc_opt opts[] = {
      86400000, "move only connections older than this (drain: 3 s)"},
     {"rebalance-cooldown-ms", NC_OPT_INT, "1800000", F(rebalance_cooldown_ms), 1, 86400000,
      "a connection told to move is not told again for this long"},
-    {"rebalance-moves-per-sec", NC_OPT_INT, "20", F(rebalance_moves_per_sec), 1, 100000,
+    {"rebalance-moves-per-sec", NC_OPT_INT, "30", F(rebalance_moves_per_sec), 1, 100000,
      "moves per second over the whole cluster (the nodes shedding share it), rebalance and drain"},
     {"rebalance-migrate-grace-ms", NC_OPT_INT, "5000", F(rebalance_migrate_grace_ms), 0,
      600000, "a moved connection that closes keeps its instances this long (no push, no Distro "

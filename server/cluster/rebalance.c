@@ -58,7 +58,7 @@ int nc_rebal_new(uv_loop_t *loop, nc_srv *srv, nc_cluster *cl, nc_naming *naming
   DEF(stable_ms, 60000);
   DEF(min_conn_age_ms, 600000);
   DEF(cooldown_ms, 1800000);
-  DEF(moves_per_sec, 20);
+  DEF(moves_per_sec, 30);
   DEF(report_stale_ms, 6000);
   if (rb->o.migrate_grace_ms < 0)
     rb->o.migrate_grace_ms = 0;
@@ -233,10 +233,13 @@ static void decide(nc_rebal *rb) {
     return;
   }
   rb->acting = plan.acting;
+  int was = rb->last_verdict;
+  rb->last_verdict = (int)plan.verdict;
   if (plan.verdict == NC_REBAL_NO_TARGET) {
     rb->no_target++;
-    nc_info("rebalance: %s %ld connection(s) but no member UP and ready below the average",
-            rb->draining ? "draining" : "over by", plan.excess);
+    if (was != NC_REBAL_NO_TARGET) /* once per spell, not every second of a drain */
+      nc_info("rebalance: %s %ld connection(s) but no member UP and ready below the average",
+              rb->draining ? "draining" : "over by", plan.excess);
     return;
   }
   if (plan.verdict != NC_REBAL_MOVE)

@@ -48,6 +48,7 @@ struct nc_rebal {
   unsigned seed;
   uint64_t started_at, stable_since; /* uv_now */
   int acting;                        /* hysteresis state */
+  int last_verdict;                  /* of the previous decision (log once per spell) */
   double avg;
   long excess;
   uint64_t decisions, no_target;

@@ -3,8 +3,8 @@
  * watches it. The agent's node drains (SIGUSR1), which sends the agent a
  * ConnectResetRequest naming the least-loaded member; the agent must
  * connect there, redo its registration and subscription, and only then
- * close the old connection, so the subscriber is never pushed an empty
- * host list. The server's own migrating grace is off here
+ * close the old connection, so no subscriber (one on every node, the one on
+ * the node it leaves included) is ever pushed an empty host list. The server's own migrating grace is off here
  * (--rebalance-migrate-grace-ms 0): only the agent's order keeps the
  * instance visible. Done twice (undrain, then drain the new node). */
 #include <setjmp.h>
@@ -22,22 +22,26 @@
 #define NSRV 3
 
 static const char *const extra[] = {"--rebalance", "off", "--rebalance-migrate-grace-ms", "0",
-                                    "--push-merge-ms", "100", "--distro-delay-ms", "300", NULL};
+                                    "--push-merge-ms", "0", "--distro-delay-ms", "300", NULL};
 
 static long long sdk(nc_tcluster *c, int i) { return rb_metric(c, i, "rebalance_sdk_connections"); }
 
-/* The node other than `not` and `sub_node` holding the agent's connection
- * alone (the subscriber's node has one more), or -1. */
-static int wait_home(nc_tcluster *c, int not, int sub_node, int timeout_ms) {
+/* The node other than `not` holding the agent's connection (it has one
+ * more than the others, which hold just their subscriber), or -1. */
+static int wait_home(nc_tcluster *c, int not, int timeout_ms) {
   long long end = dit_now_ms() + timeout_ms;
   while (dit_now_ms() < end) {
-    int home = -1, n = 0;
-    for (int i = 0; i < NSRV; i++)
-      if (sdk(c, i) == 1 + (i == sub_node)) {
+    int home = -1, n = 0, ok = 1;
+    for (int i = 0; i < NSRV; i++) {
+      long long v = sdk(c, i);
+      if (v == 2) {
         home = i;
         n++;
+      } else if (v != 1) {
+        ok = 0;
       }
-    if (n == 1 && home != not && (not < 0 || sdk(c, not) == (not == sub_node)))
+    }
+    if (ok && n == 1 && home != not)
       return home;
     cit_sleep_ms(50);
   }
@@ -68,10 +72,6 @@ static void test_agent_moves_make_before_break(void **state) {
     snprintf(servers + l, sizeof(servers) - l, "%s%s:%d#%d", i ? "," : "", s->host, s->port,
              s->grpc_port);
   }
-  /* the subscriber first, on node 2: the agent is then sent elsewhere */
-  const int sub_node = 2;
-  nc_tw *sub = dit_open(c, sub_node, 20000);
-  assert_non_null(sub);
   assert_int_equal(agent_start(&ag, dir, servers, NULL), 0);
   tc *app = tc_open(ag.sock);
   assert_non_null(app);
@@ -84,16 +84,26 @@ static void test_agent_moves_make_before_break(void **state) {
   r = tc_call(app, 2, "{\"id\":2,\"op\":\"naming.subscribe\",\"service\":\"mbb\"}");
   assert_int_equal(hosts_count(r), 1);
   cJSON_Delete(r);
-  int home = wait_home(c, -1, sub_node, 10000);
+  /* a subscriber on every node, of a client version rebalance never moves;
+   * the one on the node the agent leaves is the one that would see the
+   * instance vanish (its node drops it when the old connection closes) */
+  nc_tw *sub[NSRV];
+  int from[NSRV];
+  nc_tw_opts so = {.timeout_ms = 5000, .client_version = "Nacos-Python-Client:v2.0.11"};
+  for (int i = 0; i < NSRV; i++) {
+    sub[i] = NULL;
+    assert_int_equal(nc_tw_connect(g_env, nc_tcluster_node(c, i)->target, &so, &sub[i]), 0);
+    nc_test_deadline d = nc_test_deadline_start(10000);
+    while (dit_hosts(sub[i], "mbb") != 1 && nc_test_deadline_tick(&d))
+      ;
+    nc_tw_service si = {0};
+    nc_tw_expect_ok(nc_tw_subscribe(sub[i], "mbb", 1, &si), "SubscribeServiceResponse");
+    assert_int_equal(si.nhosts, 1);
+    nc_tw_service_free(&si);
+    from[i] = nc_tw_push_count(sub[i], "NotifySubscriberRequest");
+  }
+  int home = wait_home(c, -1, 10000);
   assert_true(home >= 0);
-  nc_test_deadline d = nc_test_deadline_start(10000);
-  while (dit_hosts(sub, "mbb") != 1 && nc_test_deadline_tick(&d))
-    ;
-  nc_tw_service si = {0};
-  nc_tw_expect_ok(nc_tw_subscribe(sub, "mbb", 1, &si), "SubscribeServiceResponse");
-  assert_int_equal(si.nhosts, 1);
-  nc_tw_service_free(&si);
-  int from = nc_tw_push_count(sub, "NotifySubscriberRequest");
 
   int drained = -1;
   for (int round = 0; round < 2; round++) {
@@ -102,18 +112,19 @@ static void test_agent_moves_make_before_break(void **state) {
       assert_int_equal(kill(nc_tcluster_node(c, drained)->proc.pid, SIGUSR2), 0);
     cit_sleep_ms(500);
     assert_int_equal(kill(nc_tcluster_node(c, home)->proc.pid, SIGUSR1), 0);
-    int now = wait_home(c, home, sub_node, 15000);
+    int now = wait_home(c, home, 15000);
     fprintf(stderr, "round %d: agent moved from node %d to node %d\n", round, home, now);
     RB_ASSERT(c, now >= 0 && now != home);
     assert_int_equal(rb_metric(c, home, "rebalance_drain_moves_total"), 1);
     drained = home;
     home = now;
     cit_sleep_ms(1500); /* pushes after the old connection went */
-    int min = dit_min_pushed(sub, "mbb", from);
-    fprintf(stderr, "round %d: subscriber on node %d saw at least %d host(s)\n", round, sub_node,
-            min);
-    RB_ASSERT(c, min == -1 || min >= 1);
-    assert_int_equal(dit_hosts(sub, "mbb"), 1);
+    for (int i = 0; i < NSRV; i++) {
+      int min = dit_min_pushed(sub[i], "mbb", from[i]);
+      fprintf(stderr, "round %d: subscriber on node %d saw at least %d host(s)\n", round, i, min);
+      RB_ASSERT(c, min == -1 || min >= 1);
+      assert_int_equal(dit_hosts(sub[i], "mbb"), 1);
+    }
   }
   assert_true(status_int(app, "reconnects") >= 2);
   char log[400];
@@ -131,7 +142,8 @@ static void test_agent_moves_make_before_break(void **state) {
     hosts = wait_changed_hosts(app, "mbb", 1000);
   assert_int_equal(hosts, 2);
   tc_close(app);
-  nc_tw_close(sub);
+  for (int i = 0; i < NSRV; i++)
+    nc_tw_close(sub[i]);
   assert_int_equal(agent_stop(&ag), 0);
   g_rb_cluster = NULL;
   assert_int_equal(nc_tcluster_stop(c), 0);

@@ -38,6 +38,9 @@ typedef struct nc_tw_opts {
   int no_auto_ack;       /* 1: pushes are recorded but not acked (nc_tw_ack) */
   int timeout_ms;        /* handshake and each request; default 5000 (scaled) */
   const char *access_token; /* sent with every request (nacosd --auth on); NULL = none */
+  const char *client_version; /* ConnectionSetupRequest.clientVersion; NULL = nc_wc's default
+                               * (e.g. "Nacos-Python-Client:v2.0.11": a client nacosd's
+                               * rebalance never moves) */
   const nc_gcli_tls *tls;   /* TLS to the server (nc_testtls.h makes files); NULL = plain */
   /* optional: also called for each push, on the completion-queue thread,
    * after it was recorded (must not block) */
