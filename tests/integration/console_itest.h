@@ -70,6 +70,50 @@ static inline int have(const char *path) {
     }                                                                                              \
   } while (0)
 
+/* The v3 cluster view's detail entry of node i (a copy, caller frees). */
+static inline cJSON *member_view(int i) {
+  char a[80];
+  cJSON *j = api_get(L3 "cluster", NULL), *out = NULL, *m;
+  addr(i, a, sizeof(a));
+  cJSON_ArrayForEach(m, cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "detail")) {
+    if (!strcmp(nc_json_str(m, "address", ""), a))
+      out = cJSON_Duplicate(m, 1);
+  }
+  cJSON_Delete(j);
+  return out;
+}
+
+static inline long long nc_field(int i, const char *key) {
+  cJSON *m = member_view(i);
+  const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "nc"), key);
+  long long r = cJSON_IsBool(v) ? cJSON_IsTrue(v) : cJSON_IsNumber(v) ? (long long)v->valuedouble : -999;
+  cJSON_Delete(m);
+  return r;
+}
+
+static inline char *cluster_mode(char *buf, size_t cap) {
+  cJSON *j = api_get(L3 "cluster", NULL);
+  snprintf(buf, cap, "%s",
+           nc_json_str(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "nc"), "rebalance", ""));
+  cJSON_Delete(j);
+  return buf;
+}
+
+/* sdkConCount of node i in the cluster view, -1 when absent. */
+static inline int sdk_count(int i) {
+  cJSON *m = member_view(i);
+  int n = m ? (int)nc_json_int(m, "sdkConCount", -1) : -1;
+  cJSON_Delete(m);
+  return n;
+}
+
+static inline void write_secret(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  chmod(path, 0600);
+}
+
 /* ---- the browser ---- */
 
 static inline void shot(const char *name) {
