@@ -39,8 +39,15 @@ typedef struct nc_cfg_write {
   const char *type, *app_name, *src_user, *src_ip, *encrypted_data_key;
   int64_t ts_ms;       /* the node's clock; a shared store stamps its own time instead */
   int64_t rollback_of; /* PUT: the history id this publish restores (0 = none); recorded */
+  /* PUT: the tenant's content bytes this may not grow past (0 = no check),
+   * result NC_ETOOBIG otherwise. Checked by a shared store (PostgreSQL)
+   * inside the transaction, under a per-tenant lock, so publishes on
+   * several nodes cannot pass it together; a node-local store leaves it to
+   * the caller's own count (config_ops.c). */
+  long long ns_max_bytes;
   /* results, set by apply */
-  int result;          /* 0, NC_ECONFLICT (cas mismatch), NC_EDB (batch rolled back) */
+  int result;          /* 0, NC_ECONFLICT (cas mismatch), NC_ETOOBIG (ns_max_bytes),
+                        * NC_EDB (batch rolled back) */
   int existed;         /* the key had a row before this op */
   int64_t created_ms;  /* PUT: creation time of the row after the op */
   int64_t modified_ms; /* the row's modification time as the store recorded it (the

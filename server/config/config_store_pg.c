@@ -281,8 +281,8 @@ out:
 static const struct {
   const char *name, *sql;
 } prepared[] = {
-    {PGS_LOCK, "SELECT COALESCE(md5,''), " MS("gmt_create") " FROM config_info WHERE " KEY_WHERE
-               " FOR UPDATE"},
+    {PGS_LOCK, "SELECT COALESCE(md5,''), " MS("gmt_create") ", octet_length(content) FROM "
+               "config_info WHERE " KEY_WHERE " FOR UPDATE"},
     /* One statement per publish: the upsert, the history row (Nacos: 'U'
      * keeps the version replaced, copied from the statement's snapshot of
      * the row; 'I' the version created) and the NOTIFY delivered at commit.

@@ -1,10 +1,14 @@
 /* The PostgreSQL backend's group commit: a batch of writes in one
  * transaction, in three pipelined round trips whatever its size.
  *
- *   1. BEGIN; SELECT ... FOR UPDATE of every key the batch touches, in key
+ *   1. BEGIN; for each namespace a publish of the batch may grow past
+ *      nc_cfg_write.ns_max_bytes, a transaction advisory lock on it and the
+ *      sum of its contents (tenants in order, before any row lock); then
+ *      SELECT ... FOR UPDATE of every key the batch touches, in key
  *      order (two nodes' batches lock in the same order: no deadlock).
  *   2. Decide each op here (CAS against the locked md5, or the md5 an
- *      earlier op of the batch wrote), then per op ONE statement: the
+ *      earlier op of the batch wrote; the namespace's bytes against its
+ *      bound, NC_ETOOBIG), then per op ONE statement: the
  *      upsert or delete, its history row and pg_notify (config_store_pg.c).
  *      History rows follow Nacos: 'I' keeps the new version, 'U' and 'D'
  *      the one replaced, copied inside the database (old contents never
@@ -31,7 +35,15 @@ typedef struct key_state {
   int existed;
   char md5[33];
   int64_t created_ms;
+  long long len; /* content bytes of the row (after the batch's ops so far) */
 } key_state;
+
+/* A namespace whose bytes the batch checks: its sum under the lock, moved
+ * by each op decided. */
+typedef struct ns_sum {
+  const char *tenant;
+  long long sum;
+} ns_sum;
 
 /* What a phase-2 statement was for. */
 enum { K_UPSERT, K_DELETE };
@@ -50,6 +62,10 @@ static int key_cmp(const nc_cfg_write *a, const nc_cfg_write *b) {
   if (!c)
     c = strcmp(nz(a->tenant), nz(b->tenant));
   return c;
+}
+
+static int ns_cmp(const void *a, const void *b) {
+  return strcmp(((const ns_sum *)a)->tenant, ((const ns_sum *)b)->tenant);
 }
 
 static int ptr_cmp(const void *a, const void *b) {
@@ -140,14 +156,24 @@ typedef struct batch {
   size_t *slot;      /* op index -> key slot */
   key_state *keys;
   size_t nkeys;
+  ns_sum *ns; /* sorted by tenant */
+  size_t nns;
   stmt_ref *refs;
   PGresult **res;
 } batch;
+
+static ns_sum *ns_of(batch *b, const char *tenant) {
+  for (size_t k = 0; k < b->nns; k++)
+    if (!strcmp(b->ns[k].tenant, nz(tenant)))
+      return &b->ns[k];
+  return NULL;
+}
 
 static void batch_free(batch *b) {
   free(b->sorted);
   free(b->slot);
   free(b->keys);
+  free(b->ns);
   free(b->refs);
   free(b->res);
 }
@@ -157,10 +183,21 @@ static int batch_init(batch *b, nc_cfg_write *ops, size_t n) {
   b->sorted = calloc(n, sizeof(*b->sorted));
   b->slot = calloc(n, sizeof(*b->slot));
   b->keys = calloc(n, sizeof(*b->keys));
+  b->ns = calloc(n, sizeof(*b->ns));
   b->refs = calloc(n + 2, sizeof(*b->refs));
-  b->res = calloc(n + 2, sizeof(*b->res));
-  if (!b->sorted || !b->slot || !b->keys || !b->refs || !b->res)
+  b->res = calloc(3 * n + 2, sizeof(*b->res)); /* BEGIN, 2 per tenant, 1 per key */
+  if (!b->sorted || !b->slot || !b->keys || !b->ns || !b->refs || !b->res)
     return NC_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    if (ops[i].op != NC_CFG_PUT || ops[i].ns_max_bytes <= 0)
+      continue;
+    size_t k = 0;
+    while (k < b->nns && strcmp(b->ns[k].tenant, nz(ops[i].tenant)) != 0)
+      k++;
+    if (k == b->nns)
+      b->ns[b->nns++].tenant = nz(ops[i].tenant);
+  }
+  qsort(b->ns, b->nns, sizeof(*b->ns), ns_cmp);
   for (size_t i = 0; i < n; i++)
     b->sorted[i] = &ops[i];
   qsort(b->sorted, n, sizeof(*b->sorted), ptr_cmp);
@@ -203,24 +240,47 @@ static int try_batch(pg_store *s, nc_cfg_write *ops, size_t n, int *retry, char 
     pgs_drop(s, NULL);
     goto out;
   }
+  /* Namespace bounds: the lock serialises the batches (of every node)
+   * that may grow the namespace, so the sum read next stays true until
+   * COMMIT. */
+  for (size_t k = 0; k < b.nns; k++) {
+    const char *t[1] = {b.ns[k].tenant};
+    if (!PQsendQueryParams(s->conn,
+                           "SELECT pg_advisory_xact_lock(hashtextextended("
+                           "'nacos-c namespace bytes:' || $1, 0))",
+                           1, NULL, t, NULL, NULL, 0) ||
+        !PQsendQueryParams(s->conn,
+                           "SELECT COALESCE(SUM(octet_length(content)), 0) FROM config_info "
+                           "WHERE tenant_id = $1",
+                           1, NULL, t, NULL, NULL, 0)) {
+      pgs_drop(s, NULL);
+      goto out;
+    }
+  }
   for (size_t k = 0; k < b.nkeys; k++) {
     const nc_cfg_write *w = b.keys[k].first;
     const char *key[3] = {w->data_id, w->group, nz(w->tenant)};
     if (send_prepared(s, PGS_LOCK, 3, key))
       goto out;
   }
+  size_t nres = 1 + 2 * b.nns + b.nkeys;
   if (!PQpipelineSync(s->conn) || pgs_flush(s, deadline) ||
-      read_pipeline(s, b.nkeys + 1, b.res, deadline, state))
+      read_pipeline(s, nres, b.res, deadline, state))
     goto fail;
+  for (size_t k = 0; k < b.nns; k++) {
+    PGresult *r = b.res[2 + 2 * k];
+    b.ns[k].sum = PQntuples(r) > 0 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+  }
   for (size_t k = 0; k < b.nkeys; k++) {
-    PGresult *r = b.res[k + 1];
+    PGresult *r = b.res[1 + 2 * b.nns + k];
     if ((b.keys[k].existed = PQntuples(r) > 0)) {
       snprintf(b.keys[k].md5, sizeof(b.keys[k].md5), "%s", PQgetvalue(r, 0, 0));
       b.keys[k].created_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+      b.keys[k].len = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
     }
   }
-  clear_all(b.res, b.nkeys + 1);
-  memset(b.res, 0, (b.nkeys + 1) * sizeof(*b.res));
+  clear_all(b.res, nres);
+  memset(b.res, 0, nres * sizeof(*b.res));
   /* phase 2: decide and write, in submission order */
   for (size_t i = 0; i < n; i++) {
     nc_cfg_write *w = &ops[i];
@@ -234,8 +294,19 @@ static int try_batch(pg_store *s, nc_cfg_write *ops, size_t n, int *retry, char 
       w->result = NC_ECONFLICT;
       continue;
     }
+    ns_sum *ns = ns_of(&b, w->tenant);
+    long long now = w->op == NC_CFG_PUT ? (long long)w->content_len : 0;
+    long long had = ks->existed ? ks->len : 0;
+    if (w->op == NC_CFG_PUT && ns && w->ns_max_bytes > 0 && now > had &&
+        ns->sum + (now - had) > w->ns_max_bytes) {
+      w->result = NC_ETOOBIG;
+      continue;
+    }
     if (send_op(s, w, i, ks->existed, b.refs, &nref))
       goto out;
+    if (ns)
+      ns->sum += now - had;
+    ks->len = now;
     ks->existed = w->op == NC_CFG_PUT;
     snprintf(ks->md5, sizeof(ks->md5), "%s", ks->existed ? nz(w->md5) : "");
   }
@@ -272,7 +343,7 @@ fail:
 out:
   if (rc && !commit_sent && !s->conn) /* broke before COMMIT: nothing was committed */
     *retry = 1;
-  clear_all(b.res, b.res ? n + 2 : 0);
+  clear_all(b.res, b.res ? 3 * n + 2 : 0);
   batch_free(&b);
   if (rc && s->conn && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
     abandon(s);
