@@ -2,7 +2,7 @@
  * real nodes; nodes B and C are stopped, 600 wire clients (each with one
  * instance of RB_SVC, following ConnectResetRequest like the SDKs) all
  * connect to node A, then B and C start again. With --rebalance auto
- * (small warm-up, stability and age thresholds, the production cap of 20
+ * (small warm-up, stability and age thresholds, the production cap of 30
  * moves/s) every node must be within 10 % of the average within 60 s,
  * every registration still there, and a subscriber on C must never be
  * pushed fewer than 600 hosts while it converges. Then it must stay put:
