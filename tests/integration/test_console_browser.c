@@ -483,6 +483,14 @@ static void test_move_agent(void **state) {
   /* on the cluster: one more on the target, the old connection gone */
   NC_TEST_WAIT(sdk_count(to) == before[to] + 1 && sdk_count(home) == before[home], 20000);
   assert_int_equal(foreign_conn(to, conn, sizeof(conn)), 0);
+  /* and so does the page, once it refreshed */
+  char css[256];
+  snprintf(expr, sizeof(expr), "(document.querySelector('%s') || {}).textContent === '%d'",
+           row_css(to, " td.conns .count", css, sizeof(css)), before[to] + 1);
+  WAIT_JS(expr, 10000);
+  snprintf(expr, sizeof(expr), "(document.querySelector('%s') || {}).textContent === '%d'",
+           row_css(home, " td.conns .count", css, sizeof(css)), before[home]);
+  WAIT_JS(expr, 10000);
   shot("12-agent-moved");
   assert_int_equal(nc_test_agent_stop(&ag), 0);
   NC_TEST_WAIT(sdk_count(to) == before[to], 10000);
