@@ -14,6 +14,8 @@
 #include "config_sync.h"
 #include "srv_http.h"
 #include "naming_handlers.h"
+#include "naming_beat.h"
+#include "naming_routes.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
@@ -42,6 +44,8 @@ typedef struct app {
   const nc_server_cfg *cfg;
   nc_srv *srv;
   nc_naming *naming;
+  nc_nbeat *nbeat;     /* HTTP-registered instances and their beats (naming_beat.h) */
+  nc_nroutes *nroutes; /* the naming open API (naming_routes.h) */
   nc_config_service *config;
   nc_cluster *cluster;
   nc_distro *distro;
@@ -214,6 +218,22 @@ static int naming_init(app *a) {
 }
 static void naming_free(app *a) { nc_naming_free(a->naming); }
 static void naming_stats(app *a, nc_metrics_text *t) { nc_naming_render_metrics(a->naming, t); }
+
+/* The HTTP open API's naming: beats and routes (after naming and auth). */
+static int nhttp_init(app *a) {
+  nc_nbeat_opts bo = {.unhealthy_ms = (uint64_t)a->cfg->http_beat_timeout_ms,
+                      .expire_ms = (uint64_t)a->cfg->http_ip_delete_timeout_ms};
+  int rc = nc_nbeat_new(&a->loop, a->naming, &bo, &a->nbeat);
+  return rc ? rc : nc_nroutes_new(a->naming, a->nbeat, a->auth, &a->nroutes);
+}
+static void nhttp_free(app *a) {
+  nc_nroutes_free(a->nroutes);
+  nc_nbeat_free(a->nbeat);
+}
+static void nhttp_stats(app *a, nc_metrics_text *t) {
+  if (a->nbeat)
+    nc_nbeat_render_metrics(a->nbeat, t);
+}
 
 /* --config-store auto: PostgreSQL when a URL or libpq's environment names
  * one, else SQLite. */
@@ -402,7 +422,7 @@ static int http_start(app *a) {
   const char *hb = a->cfg->http_bind && *a->cfg->http_bind ? a->cfg->http_bind : a->cfg->bind;
   nc_shttp_opts ho = {.bind = hb, .port = (int)a->cfg->port, .render = render_all,
                       .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth,
-                      .loader = a->loader,
+                      .loader = a->loader, .naming_routes = a->nroutes,
                       .tls_cert_file = a->cfg->tls_cert, .tls_key_file = a->cfg->tls_key};
   ho.header_timeout_s = (unsigned)a->cfg->http_header_timeout_s;
   ho.body_timeout_s = (unsigned)a->cfg->http_body_timeout_s;
@@ -433,6 +453,7 @@ static const module modules[] = {
     {"naming", naming_init, NULL, NULL, naming_free, naming_stats},
     {"config", config_init, NULL, config_stop, config_free, config_stats},
     {"auth", auth_init, NULL, NULL, auth_free, NULL},
+    {"nhttp", nhttp_init, NULL, NULL, nhttp_free, nhttp_stats},
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
     {"distro", distro_init, distro_start, distro_stop, distro_free, distro_stats},
     {"cfgsync", cfgsync_init, NULL, cfgsync_stop, cfgsync_free, cfgsync_stats},

@@ -57,6 +57,12 @@ static const nc_opt opts[] = {
      "drop a probed connection without an ack within this time"},
     {"grpc-threads", NC_OPT_INT, "1", F(grpc_threads), 1, 64,
      "completion-queue threads per gRPC port"},
+    {"http-beat-timeout-ms", NC_OPT_INT, "15000", F(http_beat_timeout_ms), 1, 86400000,
+     "an instance registered over the HTTP open API turns unhealthy after this long without a "
+     "beat (Nacos: 15000)"},
+    {"http-ip-delete-timeout-ms", NC_OPT_INT, "30000", F(http_ip_delete_timeout_ms), 1, 86400000,
+     "an instance registered over the HTTP open API is removed after this long without a beat "
+     "(Nacos: 30000)"},
     {"empty-service-ttl-ms", NC_OPT_INT, "60000", F(empty_service_ttl_ms), 0, 86400000,
      "keep a service without instances or subscribers this long (still listed); 0 = drop at once"},
     {"max-connections", NC_OPT_INT, "0", F(max_connections), 0, 10000000,

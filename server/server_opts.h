@@ -25,6 +25,7 @@ typedef struct nc_server_cfg {
   long idle_probe_ms, probe_timeout_ms;
   long grpc_threads;
   long empty_service_ttl_ms;
+  long http_beat_timeout_ms, http_ip_delete_timeout_ms; /* HTTP-registered instances */
   long max_connections;
   long loader_reset_rate; /* loader resets per second (server/cluster/loader.h) */
   /* per-client bounds (naming_handlers.h nc_naming_opts, srv_rpc.h

@@ -10,7 +10,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int nc_test_http_get_at(const char *host, int port, const char *path, int *status, char **body) {
+/* One HTTP/1.0 request; form (may be NULL) goes as a urlencoded body,
+ * token (may be NULL) as a bearer header. */
+static int do_req(const char *host, int port, const char *method, const char *path,
+                  const char *form, const char *token, int *status, char **body) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in sa = {0};
   struct timeval tv = {5, 0};
@@ -23,7 +26,11 @@ int nc_test_http_get_at(const char *host, int port, const char *path, int *statu
   sa.sin_port = htons((unsigned short)port);
   if (!host)
     host = "127.0.0.1";
-  int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, host);
+  int n = snprintf(req, sizeof(req),
+                   "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%s%s%zu\r\n\r\n%s", method, path, host,
+                   token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "",
+                   "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ",
+                   form ? strlen(form) : 0, form ? form : "");
   if (fd < 0 || !buf || n < 0 || (size_t)n >= sizeof(req) ||
       inet_pton(AF_INET, host, &sa.sin_addr) != 1)
     goto fail;
@@ -66,6 +73,15 @@ fail:
     close(fd);
   free(buf);
   return -1;
+}
+
+int nc_test_http_get_at(const char *host, int port, const char *path, int *status, char **body) {
+  return do_req(host, port, "GET", path, NULL, NULL, status, body);
+}
+
+int nc_test_http_req(int port, const char *method, const char *path, const char *form,
+                     const char *token, int *status, char **body) {
+  return do_req(NULL, port, method, path, form, token, status, body);
 }
 
 int nc_test_http_get(int port, const char *path, int *status, char **body) {

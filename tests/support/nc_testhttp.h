@@ -1,4 +1,4 @@
-/* nc_testhttp: a tiny blocking HTTP/1.0 GET client for the integration
+/* nc_testhttp: a tiny blocking HTTP/1.0 client for the integration
  * tests (nacosd's /metrics and connection console on a loopback address). */
 #ifndef NC_TESTHTTP_H
 #define NC_TESTHTTP_H
@@ -10,6 +10,11 @@ int nc_test_http_get(int port, const char *path, int *status, char **body);
 /* The same on host (an IPv4 literal such as "127.3.9.1"; NULL = 127.0.0.1):
  * cluster nodes each listen on their own loopback address. */
 int nc_test_http_get_at(const char *host, int port, const char *path, int *status, char **body);
+/* Any method on 127.0.0.1:port: form (NULL = none) as an
+ * application/x-www-form-urlencoded body, token (NULL = none) as
+ * "Authorization: Bearer"; results as nc_test_http_get. */
+int nc_test_http_req(int port, const char *method, const char *path, const char *form,
+                     const char *token, int *status, char **body);
 
 /* Value of the sample whose line starts with name (full name, e.g.
  * "nacosd_connections") in Prometheus text, or -1 when absent. */

@@ -1,0 +1,31 @@
+/* naming_routes: the Nacos HTTP open API for naming instances on the main
+ * port, v1 (plain bodies, Nacos 1.x/2.x) and v2 (the Result envelope
+ * {code, message, data} with Nacos's ErrorCode values):
+ *   POST|DELETE|PUT|GET /nacos/v1/ns/instance, GET /nacos/v1/ns/instance/list,
+ *   PUT /nacos/v1/ns/instance/beat, and the same under /nacos/v2/ns/.
+ * Parameters come from the query string or a form body. Instances
+ * registered here are ephemeral clients kept alive by beats
+ * (naming_beat.h), in naming's one registry with the gRPC ones.
+ * With auth on, each call needs a token whose user may read ('r', the
+ * GETs) or write ('w', the rest) the service's resource
+ * "<ns>:<group>:naming/<name>"; 403 with Nacos's text otherwise.
+ * ud of the routes = an nc_nroutes. Loop thread only. */
+#ifndef NAMING_ROUTES_H
+#define NAMING_ROUTES_H
+
+#include "naming_beat.h"
+#include "naming_handlers.h"
+#include "nc_auth.h"
+#include "nc_http.h"
+
+typedef struct nc_nroutes nc_nroutes;
+
+/* The routes' context; naming, beat and auth (may be NULL: no checks) are
+ * borrowed and must outlive it. */
+int nc_nroutes_new(nc_naming *naming, nc_nbeat *beat, nc_auth *auth, nc_nroutes **out);
+void nc_nroutes_free(nc_nroutes *nr);
+
+extern const nc_http_route nc_naming_routes[];
+extern const size_t nc_naming_n_routes;
+
+#endif
