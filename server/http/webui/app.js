@@ -38,13 +38,16 @@
   /* GET params go in the query, POST params in a form body. Resolves with
    * the v3 Result's data (or the raw text/JSON of a v1/v2 answer). */
   function api(method, path, params) {
-    var opts = {method: method, headers: {}, cache: 'no-store'};
+    /* a node that accepts but never answers must not stall the refresh */
+    var ctl = new AbortController(), timer = setTimeout(function () { ctl.abort(); }, 10000);
+    var opts = {method: method, headers: {}, cache: 'no-store', signal: ctl.signal};
     var q = qs(params), url = path;
     if (token()) opts.headers.accessToken = token();
     if (method === 'GET') { if (q) url += '?' + q; }
     else { opts.body = q; opts.headers['Content-Type'] = 'application/x-www-form-urlencoded'; }
     return fetch(url, opts).then(function (res) {
       return res.text().then(function (text) {
+        clearTimeout(timer);
         var body = text;
         try { body = JSON.parse(text); } catch (e) { /* text answer */ }
         var msg = (body && typeof body === 'object' && body.message) || String(text || res.statusText).trim();
@@ -63,7 +66,11 @@
         }
         return body;
       });
-    }, function () { throw new ApiError('nacosd is not reachable', 0); });
+    }).catch(function (e) {
+      clearTimeout(timer);
+      if (e instanceof ApiError) throw e;
+      throw new ApiError(e && e.name === 'AbortError' ? 'nacosd did not answer within 10 s' : 'nacosd is not reachable', 0);
+    });
   }
 
   function toast(text, kind) {
