@@ -423,7 +423,8 @@ static int http_start(app *a) {
   nc_shttp_opts ho = {.bind = hb, .port = (int)a->cfg->port, .render = render_all,
                       .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth,
                       .loader = a->loader, .naming_routes = a->nroutes,
-                      .tls_cert_file = a->cfg->tls_cert, .tls_key_file = a->cfg->tls_key};
+                      .tls_cert_file = a->cfg->tls_cert, .tls_key_file = a->cfg->tls_key,
+                      .tls_client_ca_file = a->cfg->tls_client_ca};
   ho.header_timeout_s = (unsigned)a->cfg->http_header_timeout_s;
   ho.body_timeout_s = (unsigned)a->cfg->http_body_timeout_s;
   ho.max_conns = (unsigned)a->cfg->http_max_connections;

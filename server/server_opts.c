@@ -23,8 +23,8 @@ static const nc_opt opts[] = {
      "--tls-key)"},
     {"tls-key", NC_OPT_STR, NULL, F(tls_key), 0, -1, "PEM private key of --tls-cert"},
     {"tls-client-ca", NC_OPT_STR, NULL, F(tls_client_ca), 0, -1,
-     "PEM CA file: SDK gRPC clients must present a certificate signed by it (mutual TLS; "
-     "needs --tls-cert)"},
+     "PEM CA file: clients of the SDK gRPC port and the HTTPS port (probes and /metrics "
+     "too) must present a certificate signed by it (mutual TLS; needs --tls-cert)"},
     {"tls-plaintext", NC_OPT_CHOICE, "off", F(tls_plaintext), 0, -1,
      "on|off (with TLS on, serve plain-text gRPC on the SDK port too: Nacos's compatibility "
      "mode; the first byte of a connection tells them apart)"},

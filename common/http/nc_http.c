@@ -10,6 +10,7 @@
 #include "nc_http.h"
 
 #include "nc_err.h"
+#include "nc_http_cert.h"
 #include "nc_log.h"
 #include "nc_mhd.h"
 
@@ -61,6 +62,7 @@ typedef struct hconn {
   struct hconn *prev, *next;
   int fd;
   int in_body, cut; /* head read, body not yet; shut down by a deadline */
+  int cert_ok;      /* client certificate verified (checked once per connection) */
   uint64_t since_ms; /* head expected since (open or last request's end); body: head time */
   char ip[64];
 } hconn;
@@ -69,6 +71,7 @@ struct nc_http {
   uv_loop_t *loop;
   struct MHD_Daemon *d;
   char *tls_cert, *tls_key; /* PEM, kept for the daemon's lifetime */
+  char *tls_ca;             /* PEM client CA; set = client certificates required */
   uv_poll_t poll;
   uv_timer_t timer;
   int lfd;
@@ -473,6 +476,29 @@ static enum MHD_Result refuse_too_big(nc_http *h, nc_http_req *r, struct MHD_Con
   return queue_stored(r);
 }
 
+/* A client without a valid certificate (tls_client_ca_pem): 403 before its
+ * body is read, and the connection is closed after the answer. Counted per
+ * connection (a refused one does not stay open for a second request). */
+static enum MHD_Result refuse_cert(nc_http *h, nc_http_req *r, struct MHD_Connection *conn,
+                                   const char *why) {
+  char msg[200];
+  hconn *hc = conn_of(conn);
+  if (hc)
+    hc->in_body = 2;
+  h->nreq++;
+  r->state = RQ_HANDLING;
+  unsigned long long n = ++h->ls.client_cert_refused;
+  if (n <= 10 || (n & (n - 1)) == 0)
+    nc_warn("http: %s %s from %s refused: %s (client certificates are required: "
+            "--tls-client-ca; nacosd_http_client_cert_refused_total %llu)",
+            r->method, r->path, r->peer, why, n);
+  snprintf(msg, sizeof(msg), "client certificate required: %s", why);
+  if (nc_http_add_header(r, "Connection", "close"))
+    return MHD_NO;
+  nc_http_reply_error(r, 403, msg);
+  return queue_stored(r);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -495,6 +521,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     set_peer(r);
     *con_cls = r;
     hconn *hc = conn_of(conn);
+    if (h->tls_ca && !(hc && hc->cert_ok)) {
+      char why[160];
+      if (nc_http_cert_check(conn, why, sizeof(why)) != 0)
+        return refuse_cert(h, r, conn, why);
+      if (hc)
+        hc->cert_ok = 1;
+    }
     if (hc) { /* the head is in: the body's deadline starts */
       hc->in_body = 1;
       hc->since_ms = uv_now(h->loop);
@@ -658,7 +691,7 @@ int nc_http_start(uv_loop_t *loop, const nc_http_opts *o, nc_http_handler_fn fn,
   if ((rc = listen_socket(o->bind ? o->bind : "127.0.0.1", o->port, &h->lfd, &h->port)))
     goto fail;
   /* TLS options ride in an array that is empty without TLS. */
-  struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+  struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (o->tls_cert_pem && o->tls_key_pem) {
     rc = NC_ENOMEM;
@@ -667,6 +700,22 @@ int nc_http_start(uv_loop_t *loop, const nc_http_opts *o, nc_http_handler_fn fn,
     tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
     tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
     flags |= MHD_USE_TLS;
+    if (o->tls_client_ca_pem) {
+      if (nc_http_cert_init(why, sizeof(why)) != 0) {
+        nc_error("http: client certificates cannot be checked: %s", why);
+        rc = NC_EIO;
+        goto fail;
+      }
+      if (!(h->tls_ca = strdup(o->tls_client_ca_pem)))
+        goto fail;
+      /* GnuTLS then asks for a certificate and trusts this CA; whether
+       * one came and chains to it is nc_http_cert_check's to say. */
+      tls[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, h->tls_ca};
+    }
+  } else if (o->tls_client_ca_pem) {
+    nc_error("http: a client CA needs the TLS certificate and key");
+    rc = NC_EINVAL;
+    goto fail;
   }
   /* MHD_USE_EPOLL without an internal thread: we poll its epoll fd. */
   h->d = MHD_start_daemon(
@@ -682,7 +731,9 @@ int nc_http_start(uv_loop_t *loop, const nc_http_opts *o, nc_http_handler_fn fn,
   rc = NC_EIO;
   if (!h->d) {
     nc_error("http: libmicrohttpd refused to start on port %d%s", h->port,
-             h->tls_key ? " (check the TLS certificate and key)" : "");
+             h->tls_ca    ? " (check the TLS certificate, key and client CA)"
+             : h->tls_key ? " (check the TLS certificate and key)"
+                          : "");
     goto fail;
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -709,6 +760,7 @@ fail:
     close(h->lfd);
   free(h->tls_cert);
   free(h->tls_key);
+  free(h->tls_ca);
   free(h);
   return rc;
 }
@@ -717,6 +769,7 @@ static void handle_closed(uv_handle_t *hd) {
   nc_http *h = hd->data;
   if (--h->open_handles == 0) {
     free(h->tls_cert);
+    free(h->tls_ca);
     if (h->tls_key)
       explicit_bzero(h->tls_key, strlen(h->tls_key));
     free(h->tls_key);

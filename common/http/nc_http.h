@@ -41,12 +41,22 @@ typedef struct nc_http_opts {
   /* HTTPS: PEM certificate (chain) and private key (contents, copied). Both
    * or neither; libmicrohttpd's GnuTLS does the TLS. */
   const char *tls_cert_pem, *tls_key_pem;
+  /* With TLS: PEM CA certificate(s) (contents, copied). Set, every client
+   * must present a certificate that chains to one of them (and may be used
+   * for TLS client authentication, by its Extended Key Usage, when it has
+   * one): a connection without one, or with another CA's, gets each of its
+   * requests answered 403 and is closed after the answer; the handler never
+   * sees them. GnuTLS asks for the certificate in the handshake but leaves
+   * the verdict to us, so it is checked on the connection's first request.
+   * NULL = no client certificate asked for. */
+  const char *tls_client_ca_pem;
 } nc_http_opts;
 
 /* Connections refused or cut by the bounds above, for metrics. */
 typedef struct nc_http_limit_stats {
   unsigned long long refused_total, refused_per_ip, header_timeouts, body_timeouts;
   unsigned long long body_too_large; /* requests answered 413 (over max_body) */
+  unsigned long long client_cert_refused; /* connections refused: client certificate */
 } nc_http_limit_stats;
 void nc_http_get_limit_stats(const nc_http *h, nc_http_limit_stats *st);
 

@@ -213,31 +213,37 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
                      .max_conns = opts->max_conns,
                      .max_conns_per_ip = opts->max_conns_per_ip,
                      .max_body = opts->max_body};
-  char *cert = NULL, *key = NULL;
+  char *cert = NULL, *key = NULL, *ca = NULL;
   int rc = 0;
   if (opts->tls_cert_file || opts->tls_key_file) {
     if (!opts->tls_cert_file || !opts->tls_key_file) {
       nc_error("http: --tls-cert and --tls-key go together");
       rc = NC_EINVAL;
-    } else if (!(cert = slurp(opts->tls_cert_file)) || !(key = slurp(opts->tls_key_file))) {
+    } else if (!(cert = slurp(opts->tls_cert_file)) || !(key = slurp(opts->tls_key_file)) ||
+               (opts->tls_client_ca_file && !(ca = slurp(opts->tls_client_ca_file)))) {
       rc = NC_EIO;
     }
     if (rc) {
       free(cert);
       free(key);
+      free(ca);
       free(h);
       return rc;
     }
     ho.tls_cert_pem = cert;
     ho.tls_key_pem = key;
+    ho.tls_client_ca_pem = ca;
   }
   rc = nc_http_start(loop, &ho, on_request, h, &h->http);
   free(cert);
+  free(ca);
   if (key)
     explicit_bzero(key, strlen(key));
   free(key);
   if (!rc && cert)
-    nc_info("http: HTTPS on port %d (%s)", nc_http_port(h->http), opts->tls_cert_file);
+    nc_info("http: HTTPS on port %d (%s)%s%s", nc_http_port(h->http), opts->tls_cert_file,
+            opts->tls_client_ca_file ? ", client certificates required, CA " : "",
+            opts->tls_client_ca_file ? opts->tls_client_ca_file : "");
   if (rc) {
     nc_error("http: cannot listen on %s:%d: %s", opts->bind ? opts->bind : "127.0.0.1",
              opts->port, nc_strerror(rc));
@@ -268,6 +274,10 @@ void nc_shttp_render_metrics(const nc_shttp *h, nc_metrics_text *t) {
   nc_metrics_add(t, "nacosd_", "http_body_too_large_total",
                  "HTTP requests refused with 413: body over --http-max-body-bytes.",
                  ls.body_too_large);
+  nc_metrics_add(t, "nacosd_", "http_client_cert_refused_total",
+                 "HTTPS requests refused with 403: no client certificate, or one not signed by "
+                 "--tls-client-ca.",
+                 ls.client_cert_refused);
   nc_metrics_add(t, "nacosd_", "http_requests_total", "HTTP requests received on the main port.",
                  nc_http_requests(h->http));
   nc_metrics_add(t, "nacosd_", "http_held", "HTTP requests held open (long-poll).",

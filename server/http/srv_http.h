@@ -46,6 +46,9 @@ typedef struct nc_shttp_opts {
   /* HTTPS on the main port: PEM files (certificate chain, private key);
    * both or neither. A file that cannot be read stops the start. */
   const char *tls_cert_file, *tls_key_file;
+  /* With them: a PEM CA file; every HTTPS client must then present a
+   * certificate signed by it (--tls-client-ca), probes included. NULL = none. */
+  const char *tls_client_ca_file;
 } nc_shttp_opts;
 
 /* Listens and serves on loop; the console's routes act on srv. opts copied. */

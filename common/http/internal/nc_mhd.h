@@ -8,6 +8,7 @@
 #ifndef NC_MHD_H
 #define NC_MHD_H
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <stddef.h>
 
@@ -37,6 +38,24 @@ extern nc_mhd_api nc_mhd;
 /* Loads the library once per process (thread-safe). 0, or -1 with the
  * reason in err. */
 int nc_mhd_load(char *err, size_t cap);
+
+/* The few GnuTLS calls the client-certificate check makes (nc_http_opts'
+ * tls_client_ca_pem): libmicrohttpd does the TLS but leaves verifying a
+ * client's certificate to the application. Linking GnuTLS would undo the
+ * point of loading MHD lazily, so these come from the libgnutls that MHD
+ * itself brought in (same soname, already mapped: no new pages). */
+#define NC_GNUTLS_SONAME "libgnutls.so.30"
+
+typedef struct nc_gnutls_api {
+  __typeof__(gnutls_certificate_verify_peers) *certificate_verify_peers;
+  __typeof__(gnutls_strerror) *strerror;
+} nc_gnutls_api;
+
+extern nc_gnutls_api nc_gnutls;
+
+/* Loads nc_gnutls once per process (after nc_mhd_load). 0, or -1 with the
+ * reason in err. */
+int nc_gnutls_load(char *err, size_t cap);
 
 /* nc_mhd.c defines NC_MHD_NO_MACROS to name the real symbols. */
 #ifndef NC_MHD_NO_MACROS
