@@ -2,6 +2,7 @@
  * bodies and v2 codes follow Nacos's InstanceController (v1) and
  * InstanceControllerV2; v1 errors are Nacos's "caused: <why>;" text. */
 #include "naming_routes.h"
+#include "naming_routes_int.h"
 
 #include "auth_routes.h"
 #include "nc_auth_perm.h"
@@ -16,12 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-struct nc_nroutes {
-  nc_naming *naming;
-  nc_nbeat *beat;
-  nc_auth *auth;
-};
-
 int nc_nroutes_new(nc_naming *naming, nc_nbeat *beat, nc_auth *auth, nc_nroutes **out) {
   nc_nroutes *nr = calloc(1, sizeof(*nr));
   if (!nr)
@@ -32,16 +27,6 @@ int nc_nroutes_new(nc_naming *naming, nc_nbeat *beat, nc_auth *auth, nc_nroutes 
 }
 void nc_nroutes_free(nc_nroutes *nr) { free(nr); }
 
-/* ---- Nacos's v2 ErrorCode values used here ---- */
-enum {
-  E_PARAM_MISSING = 10000,
-  E_PARAM_VALIDATE = 20002,
-  E_NOT_FOUND = 20004,
-  E_WEIGHT = 21001,
-  E_METADATA = 21002,
-  E_INSTANCE = 21004,
-  E_SERVER = 30000,
-};
 static const char *err_abstract(int code) {
   switch (code) {
   case E_PARAM_MISSING: return "parameter missing";
@@ -50,12 +35,13 @@ static const char *err_abstract(int code) {
   case E_WEIGHT: return "weight error";
   case E_METADATA: return "instance metadata error";
   case E_INSTANCE: return "instance error";
+  case E_SERVICE_NOT_EXIST: return "service not exist";
   default: return "server error";
   }
 }
 
 /* A failure: v1 "caused: why;" with the HTTP status, v2 the envelope. */
-static void fail(nc_http_req *r, int v2, int status, int code, const char *why) {
+void nc_nrt_fail(nc_http_req *r, int v2, int status, int code, const char *why) {
   if (v2) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "code", code);
@@ -78,7 +64,7 @@ static void fail(nc_http_req *r, int v2, int status, int code, const char *why) 
 }
 
 /* Success: v1 the JSON (data) or text, v2 {code 0, "success", data}. Takes data. */
-static void ok_json(nc_http_req *r, int v2, cJSON *data) {
+void nc_nrt_ok_json(nc_http_req *r, int v2, cJSON *data) {
   cJSON *o = data;
   if (v2) {
     o = cJSON_CreateObject();
@@ -97,7 +83,7 @@ static void ok_json(nc_http_req *r, int v2, cJSON *data) {
 }
 static void ok_text(nc_http_req *r, int v2, const char *text) {
   if (v2)
-    ok_json(r, 1, cJSON_CreateString(text));
+    nc_nrt_ok_json(r, 1, cJSON_CreateString(text));
   else
     nc_http_reply(r, 200, "text/plain;charset=UTF-8", text, strlen(text));
 }
@@ -115,26 +101,19 @@ static int to_bool(const char *s, int def) {
   return 0;
 }
 
-static const char *param(nc_http_req *r, const char *name) {
+const char *nc_nrt_param(nc_http_req *r, const char *name) {
   const char *v = nc_http_param(r, name);
   return v && *v ? v : NULL;
 }
 
-#define NAME_CAP 512
-
-/* The service a request names. */
-typedef struct svc_ref {
-  char ns[NAME_CAP], group[NAME_CAP], name[NAME_CAP], grouped[2 * NAME_CAP + 2];
-} svc_ref;
-
 /* namespaceId (default public), serviceName (required; "group@@name"
  * allowed), groupName (default DEFAULT_GROUP). 0, or answered. */
-static int parse_svc(nc_http_req *r, int v2, svc_ref *s) {
-  const char *ns = param(r, "namespaceId");
-  const char *sn = param(r, "serviceName");
-  const char *gn = param(r, "groupName");
+int nc_nrt_parse_svc(nc_http_req *r, int v2, svc_ref *s) {
+  const char *ns = nc_nrt_param(r, "namespaceId");
+  const char *sn = nc_nrt_param(r, "serviceName");
+  const char *gn = nc_nrt_param(r, "groupName");
   if (!sn) {
-    fail(r, v2, 400, E_PARAM_MISSING,
+    nc_nrt_fail(r, v2, 400, E_PARAM_MISSING,
          v2 ? "Required parameter 'serviceName' type String is not present"
             : "Param 'serviceName' is required.");
     return -1;
@@ -147,7 +126,7 @@ static int parse_svc(nc_http_req *r, int v2, svc_ref *s) {
     char why[NAME_CAP + 64];
     snprintf(why, sizeof(why), "Param 'serviceName' is illegal, it should be like "
                                "'groupName@@serviceName' or 'serviceName'");
-    fail(r, v2, 400, E_PARAM_VALIDATE, why);
+    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, why);
     return -1;
   }
   snprintf(s->ns, sizeof(s->ns), "%s", ns ? ns : "public");
@@ -161,12 +140,13 @@ static int parse_svc(nc_http_req *r, int v2, svc_ref *s) {
 }
 
 /* With auth on: may the caller do action on the service? 1, or answered 403. */
-static int permitted(nc_nroutes *nr, nc_http_req *r, const svc_ref *s, char action) {
+int nc_nrt_permitted(nc_nroutes *nr, nc_http_req *r, const svc_ref *s, char action) {
   if (!nc_auth_enabled(nr->auth))
     return 1;
   char res[NC_AUTH_RES_MAX], user[NC_AUTH_USER_MAX];
   nc_auth_result ar = NC_AUTH_FORBIDDEN;
-  if (nc_auth_resource(res, sizeof(res), s->ns, s->group, "naming", s->name) == 0)
+  if (nc_auth_resource(res, sizeof(res), s->ns, s->group, "naming", s->name[0] ? s->name : NULL) ==
+      0)
     ar = nc_auth_check(nr->auth, nc_auth_http_token(r), res, action, user);
   if (ar == NC_AUTH_OK)
     return 1;
@@ -178,8 +158,8 @@ static int permitted(nc_nroutes *nr, nc_http_req *r, const svc_ref *s, char acti
 
 /* ip (required) and port (required, 0..65535). 0, or answered. */
 static int parse_addr(nc_http_req *r, int v2, const char **ip, int *port) {
-  const char *p = param(r, "port");
-  *ip = param(r, "ip");
+  const char *p = nc_nrt_param(r, "port");
+  *ip = nc_nrt_param(r, "ip");
   if (!*ip || !p) {
     const char *what = !*ip ? "ip" : "port";
     char why[128];
@@ -188,14 +168,14 @@ static int parse_addr(nc_http_req *r, int v2, const char **ip, int *port) {
                !*ip ? "String" : "Integer");
     else
       snprintf(why, sizeof(why), "Param '%s' is required.", what);
-    fail(r, v2, 400, E_PARAM_MISSING, why);
+    nc_nrt_fail(r, v2, 400, E_PARAM_MISSING, why);
     return -1;
   }
   char *end;
   errno = 0;
   long v = strtol(p, &end, 10);
   if (errno || *end || v < 0 || v > 65535) {
-    fail(r, v2, 400, E_PARAM_VALIDATE, "Param 'port' must be an integer 0..65535");
+    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, "Param 'port' must be an integer 0..65535");
     return -1;
   }
   *port = (int)v;
@@ -231,18 +211,18 @@ static cJSON *parse_metadata(const char *s) {
  * answered. */
 static cJSON *build_instance(nc_http_req *r, int v2, const char *ip, int port,
                              const cJSON *base) {
-  const char *w = param(r, "weight");
-  const char *md = param(r, "metadata");
-  const char *cl = param(r, "clusterName");
-  const char *en = param(r, "enabled");
+  const char *w = nc_nrt_param(r, "weight");
+  const char *md = nc_nrt_param(r, "metadata");
+  const char *cl = nc_nrt_param(r, "clusterName");
+  const char *en = nc_nrt_param(r, "enabled");
   if (!en)
-    en = param(r, "enable");
+    en = nc_nrt_param(r, "enable");
   double weight = base ? cJSON_GetNumberValue(cJSON_GetObjectItem(base, "weight")) : 1.0;
   if (w) {
     char *end;
     weight = strtod(w, &end);
     if (*end || !isfinite(weight) || weight < 0 || weight > 10000) {
-      fail(r, v2, 400, E_WEIGHT, "instance format invalid: The weights range from 0.0 to 10000.0");
+      nc_nrt_fail(r, v2, 400, E_WEIGHT, "instance format invalid: The weights range from 0.0 to 10000.0");
       return NULL;
     }
   }
@@ -250,7 +230,7 @@ static cJSON *build_instance(nc_http_req *r, int v2, const char *ip, int port,
                    : (base ? cJSON_Duplicate(cJSON_GetObjectItem(base, "metadata"), 1)
                            : cJSON_CreateObject());
   if (!meta) {
-    fail(r, v2, 400, E_METADATA, "instance metadata must be a JSON object or k=v,k=v");
+    nc_nrt_fail(r, v2, 400, E_METADATA, "instance metadata must be a JSON object or k=v,k=v");
     return NULL;
   }
   const cJSON *bcl = base ? cJSON_GetObjectItem(base, "clusterName") : NULL;
@@ -258,7 +238,7 @@ static cJSON *build_instance(nc_http_req *r, int v2, const char *ip, int port,
   cJSON_AddStringToObject(in, "ip", ip);
   cJSON_AddNumberToObject(in, "port", port);
   cJSON_AddNumberToObject(in, "weight", weight);
-  cJSON_AddBoolToObject(in, "healthy", to_bool(param(r, "healthy"), 1));
+  cJSON_AddBoolToObject(in, "healthy", to_bool(nc_nrt_param(r, "healthy"), 1));
   int def_en = base ? cJSON_IsTrue(cJSON_GetObjectItem(base, "enabled")) : 1;
   cJSON_AddBoolToObject(in, "enabled", to_bool(en, def_en));
   cJSON_AddBoolToObject(in, "ephemeral", 1);
@@ -271,17 +251,17 @@ static cJSON *build_instance(nc_http_req *r, int v2, const char *ip, int port,
 /* ephemeral=false asks for a persistent instance, which nacosd does not
  * keep yet: refused rather than silently made ephemeral. */
 static int refuse_persistent(nc_http_req *r, int v2) {
-  if (to_bool(param(r, "ephemeral"), 1))
+  if (to_bool(nc_nrt_param(r, "ephemeral"), 1))
     return 0;
-  fail(r, v2, 400, E_PARAM_VALIDATE,
+  nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE,
        "persistent instances (ephemeral=false) are not supported by this server");
   return 1;
 }
 
 static int svc_addr(nc_nroutes *nr, nc_http_req *r, int v2, svc_ref *s, const char **ip,
                     int *port, char action) {
-  return parse_svc(r, v2, s) == 0 && parse_addr(r, v2, ip, port) == 0 &&
-         permitted(nr, r, s, action);
+  return nc_nrt_parse_svc(r, v2, s) == 0 && parse_addr(r, v2, ip, port) == 0 &&
+         nc_nrt_permitted(nr, r, s, action);
 }
 
 /* ---- handlers ---- */
@@ -298,9 +278,9 @@ static void do_register(nc_nroutes *nr, nc_http_req *r, int v2) {
   int rc = nc_nbeat_register(nr->beat, s.ns, s.group, s.name, in, &err);
   cJSON_Delete(in);
   if (rc == NC_EINVAL)
-    fail(r, v2, 400, E_INSTANCE, err ? err : "invalid instance");
+    nc_nrt_fail(r, v2, 400, E_INSTANCE, err ? err : "invalid instance");
   else if (rc)
-    fail(r, v2, 500, E_SERVER, nc_strerror(rc));
+    nc_nrt_fail(r, v2, 500, E_SERVER, nc_strerror(rc));
   else
     ok_text(r, v2, "ok");
 }
@@ -327,7 +307,7 @@ static void do_update(nc_nroutes *nr, nc_http_req *r, int v2) {
     char why[4 * NAME_CAP + 400];
     snprintf(why, sizeof(why), "instance not found: %s:%d in service %s of namespace %s (only "
              "instances registered over HTTP can be updated here)", ip, port, s.grouped, s.ns);
-    fail(r, v2, v2 ? 404 : 400, E_NOT_FOUND, why);
+    nc_nrt_fail(r, v2, v2 ? 404 : 400, E_NOT_FOUND, why);
     return;
   }
   cJSON *in = build_instance(r, v2, ip, port, base);
@@ -336,9 +316,9 @@ static void do_update(nc_nroutes *nr, nc_http_req *r, int v2) {
   int rc = nc_nbeat_register(nr->beat, s.ns, s.group, s.name, in, &err);
   cJSON_Delete(in);
   if (rc == NC_EINVAL)
-    fail(r, v2, 400, E_INSTANCE, err ? err : "invalid instance");
+    nc_nrt_fail(r, v2, 400, E_INSTANCE, err ? err : "invalid instance");
   else if (rc)
-    fail(r, v2, 500, E_SERVER, nc_strerror(rc));
+    nc_nrt_fail(r, v2, 500, E_SERVER, nc_strerror(rc));
   else
     ok_text(r, v2, "ok");
 }
@@ -363,7 +343,7 @@ static void do_get(nc_nroutes *nr, nc_http_req *r, int v2) {
   int port;
   if (!svc_addr(nr, r, v2, &s, &ip, &port, 'r'))
     return;
-  const char *cl = param(r, "clusterName");
+  const char *cl = nc_nrt_param(r, "clusterName");
   cJSON *info = nc_naming_service_info(nr->naming, s.ns, s.group, s.name, cl, 0);
   cJSON *h = info ? find_host(info, ip, port, cl) : NULL;
   /* queries show enabled instances only; a disabled HTTP one is still ours */
@@ -377,7 +357,7 @@ static void do_get(nc_nroutes *nr, nc_http_req *r, int v2) {
   nc_ninst_free(in);
   if (!h) {
     cJSON_Delete(info);
-    fail(r, v2, 404, E_NOT_FOUND, "no matched ip found!");
+    nc_nrt_fail(r, v2, 404, E_NOT_FOUND, "no matched ip found!");
     return;
   }
   cJSON *o = cJSON_CreateObject();
@@ -390,29 +370,29 @@ static void do_get(nc_nroutes *nr, nc_http_req *r, int v2) {
       cJSON_AddItemToObject(o, keys[i], cJSON_Duplicate(v, 1));
   }
   cJSON_Delete(info);
-  ok_json(r, v2, o);
+  nc_nrt_ok_json(r, v2, o);
 }
 
 static void do_list(nc_nroutes *nr, nc_http_req *r, int v2) {
   svc_ref s;
-  if (parse_svc(r, v2, &s) || !permitted(nr, r, &s, 'r'))
+  if (nc_nrt_parse_svc(r, v2, &s) || !nc_nrt_permitted(nr, r, &s, 'r'))
     return;
   /* v1 names the filter clusters, v2 clusterName */
-  const char *cl = param(r, v2 ? "clusterName" : "clusters");
+  const char *cl = nc_nrt_param(r, v2 ? "clusterName" : "clusters");
   if (!cl)
-    cl = param(r, v2 ? "clusters" : "clusterName");
-  int healthy_only = to_bool(param(r, "healthyOnly"), 0);
+    cl = nc_nrt_param(r, v2 ? "clusters" : "clusterName");
+  int healthy_only = to_bool(nc_nrt_param(r, "healthyOnly"), 0);
   cJSON *info = nc_naming_service_info(nr->naming, s.ns, s.group, s.name, cl, healthy_only);
   if (!info) {
-    fail(r, v2, 500, E_SERVER, "out of memory");
+    nc_nrt_fail(r, v2, 500, E_SERVER, "out of memory");
     return;
   }
   /* The HTTP ServiceInfo names the service grouped: a v1 client's cache key
    * is name@@clusters. */
   cJSON_ReplaceItemInObject(info, "name", cJSON_CreateString(s.grouped));
   /* v2 filters by ip / port too */
-  const char *fip = v2 ? param(r, "ip") : NULL;
-  long fport = v2 && param(r, "port") ? strtol(param(r, "port"), NULL, 10) : 0;
+  const char *fip = v2 ? nc_nrt_param(r, "ip") : NULL;
+  long fport = v2 && nc_nrt_param(r, "port") ? strtol(nc_nrt_param(r, "port"), NULL, 10) : 0;
   if (fip || fport > 0) {
     cJSON *hosts = cJSON_GetObjectItem(info, "hosts");
     for (int i = cJSON_GetArraySize(hosts) - 1; i >= 0; i--) {
@@ -423,7 +403,7 @@ static void do_list(nc_nroutes *nr, nc_http_req *r, int v2) {
         cJSON_DeleteItemFromArray(hosts, i);
     }
   }
-  ok_json(r, v2, info);
+  nc_nrt_ok_json(r, v2, info);
 }
 
 /* PUT .../instance/beat: the beat JSON (ip, port, cluster, weight,
@@ -433,18 +413,18 @@ static void do_list(nc_nroutes *nr, nc_http_req *r, int v2) {
  * again. */
 static void do_beat(nc_nroutes *nr, nc_http_req *r, int v2) {
   svc_ref s;
-  if (parse_svc(r, v2, &s) || !permitted(nr, r, &s, 'w'))
+  if (nc_nrt_parse_svc(r, v2, &s) || !nc_nrt_permitted(nr, r, &s, 'w'))
     return;
-  const char *beat_s = param(r, "beat");
+  const char *beat_s = nc_nrt_param(r, "beat");
   cJSON *beat = beat_s ? cJSON_Parse(beat_s) : NULL;
   if (beat_s && !cJSON_IsObject(beat)) {
     cJSON_Delete(beat);
-    fail(r, v2, 400, E_PARAM_VALIDATE, "Param 'beat' must be a JSON object");
+    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, "Param 'beat' must be a JSON object");
     return;
   }
-  const char *ip = param(r, "ip");
-  long port = param(r, "port") ? strtol(param(r, "port"), NULL, 10) : 0;
-  const char *cl = param(r, "clusterName");
+  const char *ip = nc_nrt_param(r, "ip");
+  long port = nc_nrt_param(r, "port") ? strtol(nc_nrt_param(r, "port"), NULL, 10) : 0;
+  const char *cl = nc_nrt_param(r, "clusterName");
   if (beat) {
     ip = cJSON_GetStringValue(cJSON_GetObjectItem(beat, "ip"));
     port = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(beat, "port"));
@@ -454,7 +434,7 @@ static void do_beat(nc_nroutes *nr, nc_http_req *r, int v2) {
   }
   if (!ip || !*ip || port <= 0 || port > 65535) {
     cJSON_Delete(beat);
-    fail(r, v2, 400, E_PARAM_MISSING, "Param 'ip' and 'port' (or 'beat') are required.");
+    nc_nrt_fail(r, v2, 400, E_PARAM_MISSING, "Param 'ip' and 'port' (or 'beat') are required.");
     return;
   }
   int code = 10200;
@@ -479,7 +459,7 @@ static void do_beat(nc_nroutes *nr, nc_http_req *r, int v2) {
       cJSON_Delete(in);
       if (rc) {
         cJSON_Delete(beat);
-        fail(r, v2, 400, E_INSTANCE, err ? err : nc_strerror(rc));
+        nc_nrt_fail(r, v2, 400, E_INSTANCE, err ? err : nc_strerror(rc));
         return;
       }
       nc_info("naming: beat from unknown %s:%ld registered it in %s", ip, port, s.grouped);
@@ -490,7 +470,7 @@ static void do_beat(nc_nroutes *nr, nc_http_req *r, int v2) {
   cJSON_AddNumberToObject(o, "clientBeatInterval", (double)nc_nbeat_interval_ms(nr->beat));
   cJSON_AddNumberToObject(o, "code", code);
   cJSON_AddBoolToObject(o, "lightBeatEnabled", 1);
-  ok_json(r, v2, o);
+  nc_nrt_ok_json(r, v2, o);
 }
 
 /* ---- route table ---- */
@@ -523,5 +503,9 @@ const nc_http_route nc_naming_routes[] = {
     {"/nacos/v2/ns/instance", ALL, h_instance_v2, 0},
     {"/nacos/v2/ns/instance/list", NC_HTTP_GET, h_list_v2, 0},
     {"/nacos/v2/ns/instance/beat", NC_HTTP_PUT, h_beat_v2, 0},
+    {"/nacos/v1/ns/service", NC_HTTP_GET, nc_nrt_service_get_v1, 0},
+    {"/nacos/v1/ns/service/list", NC_HTTP_GET, nc_nrt_service_list_v1, 0},
+    {"/nacos/v2/ns/service", NC_HTTP_GET, nc_nrt_service_get_v2, 0},
+    {"/nacos/v2/ns/service/list", NC_HTTP_GET, nc_nrt_service_list_v2, 0},
 };
 const size_t nc_naming_n_routes = sizeof(nc_naming_routes) / sizeof(nc_naming_routes[0]);

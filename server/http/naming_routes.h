@@ -2,7 +2,9 @@
  * port, v1 (plain bodies, Nacos 1.x/2.x) and v2 (the Result envelope
  * {code, message, data} with Nacos's ErrorCode values):
  *   POST|DELETE|PUT|GET /nacos/v1/ns/instance, GET /nacos/v1/ns/instance/list,
- *   PUT /nacos/v1/ns/instance/beat, and the same under /nacos/v2/ns/.
+ *   PUT /nacos/v1/ns/instance/beat, GET /nacos/v1/ns/service and
+ *   /nacos/v1/ns/service/list (read only: naming_routes_svc.c), and the
+ *   same under /nacos/v2/ns/.
  * Parameters come from the query string or a form body. Instances
  * registered here are ephemeral clients kept alive by beats
  * (naming_beat.h), in naming's one registry with the gRPC ones.

@@ -426,6 +426,68 @@ static void test_grpc_and_http_share_the_registry(void **st) {
   assert_true(ok);
 }
 
+/* GET service and service/list, v1 and v2, over HTTP and gRPC registrations. */
+static void test_services(void **st) {
+  nc_tfx *f = *st;
+  const char *b;
+  assert_int_equal(req(f, "POST", "/nacos/v1/ns/instance?serviceName=s1&ip=1.0.0.1&port=1"
+                                  "&clusterName=east", NULL, NULL), 200);
+  assert_int_equal(req(f, "POST", "/nacos/v1/ns/instance?serviceName=s2&ip=1.0.0.2&port=1",
+                       NULL, NULL), 200);
+  assert_int_equal(req(f, "POST", "/nacos/v1/ns/instance?serviceName=s3&groupName=G&ip=1.0.0.3"
+                                  "&port=1", NULL, NULL), 200);
+  nc_tw *pub = nc_tfx_connect(f, NULL);
+  nc_tw_instance in = {.ip = "2.0.0.1", .port = 2};
+  nc_tw_expect_ok(nc_tw_register(pub, "s4", &in), "InstanceResponse");
+  cJSON *j = req_json(f, "GET", "/nacos/v1/ns/service/list?pageNo=1&pageSize=10", NULL, 200);
+  assert_int_equal((int)jnum(j, "count"), 3); /* s1, s2, s4 in DEFAULT_GROUP */
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "doms")), 3);
+  cJSON_Delete(j);
+  j = req_json(f, "GET", "/nacos/v1/ns/service/list?pageNo=2&pageSize=2", NULL, 200);
+  assert_int_equal((int)jnum(j, "count"), 3);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "doms")), 1);
+  cJSON_Delete(j);
+  j = req_json(f, "GET", "/nacos/v2/ns/service/list?groupName=G", NULL, 200);
+  cJSON *d = cJSON_GetObjectItem(j, "data");
+  assert_int_equal((int)jnum(d, "count"), 1);
+  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "services"), 0)->valuestring,
+                      "s3");
+  cJSON_Delete(j);
+  j = req_json(f, "GET", "/nacos/v1/ns/service/list?pageNo=1&pageSize=10&namespaceId=nope", NULL,
+               200);
+  assert_int_equal((int)jnum(j, "count"), 0);
+  cJSON_Delete(j);
+  assert_int_equal(req(f, "GET", "/nacos/v1/ns/service/list?pageSize=10", NULL, &b), 400);
+  assert_string_equal(b, "caused: Param 'pageNo' is required.;");
+  j = req_json(f, "GET", "/nacos/v2/ns/service/list?pageNo=0", NULL, 400);
+  assert_int_equal((int)jnum(j, "code"), 20002);
+  cJSON_Delete(j);
+  /* one service */
+  j = req_json(f, "GET", "/nacos/v1/ns/service?serviceName=s1", NULL, 200);
+  assert_string_equal(jstr(j, "name"), "s1");
+  assert_string_equal(jstr(j, "groupName"), "DEFAULT_GROUP");
+  assert_string_equal(jstr(j, "namespaceId"), "public");
+  assert_true(jnum(j, "protectThreshold") == 0.0);
+  assert_string_equal(jstr(cJSON_GetObjectItem(j, "selector"), "type"), "none");
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "clusters")), 1);
+  assert_string_equal(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "clusters"), 0), "name"),
+                      "east");
+  cJSON_Delete(j);
+  j = req_json(f, "GET", "/nacos/v2/ns/service?serviceName=s4", NULL, 200);
+  assert_string_equal(jstr(cJSON_GetObjectItem(j, "data"), "name"), "s4");
+  cJSON_Delete(j);
+  assert_int_equal(req(f, "GET", "/nacos/v1/ns/service?serviceName=none", NULL, &b), 400);
+  assert_string_equal(b, "caused: service not found, namespace: public, serviceName: "
+                         "DEFAULT_GROUP@@none;");
+  j = req_json(f, "GET", "/nacos/v2/ns/service?serviceName=none", NULL, 404);
+  assert_int_equal((int)jnum(j, "code"), 21008);
+  assert_string_equal(jstr(j, "message"), "service not exist");
+  cJSON_Delete(j);
+  assert_int_equal(req(f, "GET", "/nacos/v1/ns/service", NULL, &b), 400);
+  /* not served yet: create/update/delete */
+  assert_int_equal(req(f, "POST", "/nacos/v1/ns/service?serviceName=s9", NULL, &b), 405);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_quick_start, setup, teardown),
@@ -434,6 +496,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_v2, setup, teardown),
       cmocka_unit_test_setup_teardown(test_beats_and_expiry, setup_beats, teardown),
       cmocka_unit_test_setup_teardown(test_grpc_and_http_share_the_registry, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_services, setup, teardown),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

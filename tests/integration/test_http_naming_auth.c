@@ -139,6 +139,13 @@ static void test_namespace_permissions(void **st) {
   assert_int_equal(req(st, "PUT", "/nacos/v1/ns/instance/beat?serviceName=a&ip=1.2.3.4&port=80",
                        NULL, ro, buf, sizeof(buf)), 403);
   assert_int_equal(req(st, "GET", LIST "&namespaceId=dev", NULL, ro, buf, sizeof(buf)), 403);
+  assert_int_equal(req(st, "GET", "/nacos/v1/ns/service/list?pageNo=1&pageSize=9", NULL, ro, buf,
+                       sizeof(buf)), 200);
+  assert_non_null(strstr(buf, "\"doms\":[\"a\"]"));
+  assert_int_equal(req(st, "GET", "/nacos/v2/ns/service/list?namespaceId=dev", NULL, ro, buf,
+                       sizeof(buf)), 403);
+  assert_int_equal(req(st, "GET", "/nacos/v1/ns/service?serviceName=a", NULL, NULL, buf,
+                       sizeof(buf)), 403);
   /* devw: writes dev, not public */
   assert_int_equal(req(st, "POST", "/nacos/v1/ns/instance?namespaceId=dev&serviceName=a"
                                    "&ip=6.6.6.6&port=6", NULL, dev, buf, sizeof(buf)), 200);

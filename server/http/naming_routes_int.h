@@ -1,0 +1,54 @@
+/* naming_routes_int: what naming_routes.c (instances) and
+ * naming_routes_svc.c (services) share: the context, the request's
+ * service, v1/v2 answers. Not for other modules. */
+#ifndef NAMING_ROUTES_INT_H
+#define NAMING_ROUTES_INT_H
+
+#include "naming_routes.h"
+
+struct nc_nroutes {
+  nc_naming *naming;
+  nc_nbeat *beat;
+  nc_auth *auth;
+};
+
+/* Nacos's v2 ErrorCode values used here. */
+enum {
+  E_PARAM_MISSING = 10000,
+  E_PARAM_VALIDATE = 20002,
+  E_NOT_FOUND = 20004,
+  E_WEIGHT = 21001,
+  E_METADATA = 21002,
+  E_INSTANCE = 21004,
+  E_SERVICE_NOT_EXIST = 21008,
+  E_SERVER = 30000,
+};
+
+#define NAME_CAP 512
+
+/* The service a request names (name "" for a whole group). */
+typedef struct svc_ref {
+  char ns[NAME_CAP], group[NAME_CAP], name[NAME_CAP], grouped[2 * NAME_CAP + 2];
+} svc_ref;
+
+/* A failure: v1 "caused: why;" with the HTTP status, v2 the envelope
+ * {code, its message, data: why}. */
+void nc_nrt_fail(nc_http_req *r, int v2, int status, int code, const char *why);
+/* Success: v1 data itself, v2 {code 0, "success", data}. Takes data. */
+void nc_nrt_ok_json(nc_http_req *r, int v2, cJSON *data);
+/* A parameter (query or form), NULL when absent or empty. */
+const char *nc_nrt_param(nc_http_req *r, const char *name);
+/* namespaceId, serviceName (required; group@@name), groupName: 0, or
+ * answered (400). */
+int nc_nrt_parse_svc(nc_http_req *r, int v2, svc_ref *s);
+/* With auth on, may the caller do action ('r'/'w') on the service (a
+ * whole group when name is "")? 1, or answered 403. */
+int nc_nrt_permitted(nc_nroutes *nr, nc_http_req *r, const svc_ref *s, char action);
+
+/* naming_routes_svc.c */
+void nc_nrt_service_get_v1(void *ud, nc_http_req *r);
+void nc_nrt_service_get_v2(void *ud, nc_http_req *r);
+void nc_nrt_service_list_v1(void *ud, nc_http_req *r);
+void nc_nrt_service_list_v2(void *ud, nc_http_req *r);
+
+#endif

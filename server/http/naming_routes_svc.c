@@ -1,0 +1,126 @@
+/* naming_routes_svc: the read side of Nacos's service API (v1
+ * ServiceController, v2 ServiceControllerV2): GET /nacos/v{1,2}/ns/service
+ * and /service/list over naming's registry. A service exists while it has
+ * publishers or subscribers (and for --empty-service-ttl-ms after), as in
+ * the registry; create, update and delete are not served yet. */
+#include "naming_routes_int.h"
+
+#include "nc_err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 1 when (ns, group, name) is a service the registry holds. */
+static int service_exists(nc_nroutes *nr, const svc_ref *s) {
+  cJSON *names = cJSON_CreateArray();
+  size_t total = nc_naming_list(nr->naming, s->ns, s->group, 1, 0, names);
+  cJSON_Delete(names);
+  names = cJSON_CreateArray();
+  nc_naming_list(nr->naming, s->ns, s->group, 1, (int)(total < 1 ? 1 : total), names);
+  int found = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, names) if (cJSON_IsString(it) && !strcmp(it->valuestring, s->name))
+      found = 1;
+  cJSON_Delete(names);
+  return found;
+}
+
+static void service_get(void *ud, nc_http_req *r, int v2) {
+  nc_nroutes *nr = ud;
+  svc_ref s;
+  if (nc_nrt_parse_svc(r, v2, &s) || !nc_nrt_permitted(nr, r, &s, 'r'))
+    return;
+  if (!service_exists(nr, &s)) {
+    char why[4 * NAME_CAP + 64];
+    snprintf(why, sizeof(why), "service not found, namespace: %s, serviceName: %s", s.ns,
+             s.grouped);
+    nc_nrt_fail(r, v2, v2 ? 404 : 400, v2 ? E_SERVICE_NOT_EXIST : E_NOT_FOUND, why);
+    return;
+  }
+  cJSON *info = nc_naming_service_info(nr->naming, s.ns, s.group, s.name, NULL, 0);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "namespaceId", s.ns);
+  cJSON_AddStringToObject(o, "groupName", s.group);
+  cJSON_AddStringToObject(o, "name", s.name);
+  /* No service metadata is kept yet: Nacos's defaults. */
+  cJSON_AddNumberToObject(o, "protectThreshold", 0.0);
+  cJSON_AddItemToObject(o, "metadata", cJSON_CreateObject());
+  cJSON *sel = cJSON_AddObjectToObject(o, "selector");
+  cJSON_AddStringToObject(sel, "type", "none");
+  cJSON *clusters = cJSON_AddArrayToObject(o, "clusters");
+  const cJSON *h;
+  cJSON_ArrayForEach(h, cJSON_GetObjectItem(info, "hosts")) {
+    const char *cn = cJSON_GetStringValue(cJSON_GetObjectItem(h, "clusterName"));
+    int seen = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, clusters) if (cn && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
+                                                  c, "name")), cn)) seen = 1;
+    if (!cn || seen)
+      continue;
+    cJSON *c2 = cJSON_CreateObject();
+    cJSON_AddStringToObject(c2, "name", cn);
+    cJSON_AddItemToObject(c2, "healthChecker", cJSON_CreateObject());
+    cJSON_AddStringToObject(cJSON_GetObjectItem(c2, "healthChecker"), "type", "TCP");
+    cJSON_AddItemToObject(c2, "metadata", cJSON_CreateObject());
+    cJSON_AddItemToArray(clusters, c2);
+  }
+  cJSON_Delete(info);
+  nc_nrt_ok_json(r, v2, o);
+}
+void nc_nrt_service_get_v1(void *ud, nc_http_req *r) { service_get(ud, r, 0); }
+void nc_nrt_service_get_v2(void *ud, nc_http_req *r) { service_get(ud, r, 1); }
+
+/* A page parameter: *out, or def when absent (v1: required). 0, or answered. */
+static int page_param(nc_http_req *r, int v2, const char *name, int def, int *out) {
+  const char *v = nc_nrt_param(r, name);
+  if (!v && !v2) {
+    char why[64];
+    snprintf(why, sizeof(why), "Param '%s' is required.", name);
+    nc_nrt_fail(r, v2, 400, E_PARAM_MISSING, why);
+    return -1;
+  }
+  if (!v) {
+    *out = def;
+    return 0;
+  }
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || *end || x < 1 || x > 100000) {
+    char why[80];
+    snprintf(why, sizeof(why), "Param '%s' must be an integer 1..100000", name);
+    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, why);
+    return -1;
+  }
+  *out = (int)x;
+  return 0;
+}
+
+/* v1 {"count":N,"doms":[names]}, v2 data {"count":N,"services":[names]}. */
+static void service_list(void *ud, nc_http_req *r, int v2) {
+  nc_nroutes *nr = ud;
+  svc_ref s = {0};
+  const char *ns = nc_nrt_param(r, "namespaceId");
+  const char *gn = nc_nrt_param(r, "groupName");
+  int page_no, page_size;
+  if (page_param(r, v2, "pageNo", 1, &page_no) || page_param(r, v2, "pageSize", 20, &page_size))
+    return;
+  if ((ns && strlen(ns) >= NAME_CAP) || (gn && strlen(gn) >= NAME_CAP)) {
+    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, "namespaceId or groupName too long");
+    return;
+  }
+  snprintf(s.ns, sizeof(s.ns), "%s", ns ? ns : "public");
+  snprintf(s.group, sizeof(s.group), "%s", gn ? gn : "DEFAULT_GROUP");
+  if (!nc_nrt_permitted(nr, r, &s, 'r'))
+    return;
+  cJSON *o = cJSON_CreateObject();
+  cJSON *names = cJSON_CreateArray();
+  size_t total = nc_naming_list(nr->naming, s.ns, s.group, page_no, page_size, names);
+  cJSON_AddNumberToObject(o, "count", (double)total);
+  cJSON_AddItemToObject(o, v2 ? "services" : "doms", names);
+  nc_nrt_ok_json(r, v2, o);
+}
+void nc_nrt_service_list_v1(void *ud, nc_http_req *r) { service_list(ud, r, 0); }
+void nc_nrt_service_list_v2(void *ud, nc_http_req *r) { service_list(ud, r, 1); }
