@@ -122,6 +122,16 @@ static void self_ext(void *ud, cJSON *ext) {
   put_sorted(ext, "nc.ts", cJSON_CreateNumber((double)nc_now_ms()));
 }
 
+/* Reports go round-robin, one peer every 2 s: a pair of members hears
+ * from each other (a report either way) about every (n - 1) x 2 s, so the
+ * three report periods of a 3-node cluster become 1.5 x that in bigger
+ * ones; else an 8-node cluster would always look stale and never act. */
+static uint64_t stale_ms(const nc_rebal *rb) {
+  uint64_t n = rb->n_members > 1 ? (uint64_t)rb->n_members : 2;
+  uint64_t by_size = 3000 * (n - 1);
+  return by_size > (uint64_t)rb->o.report_stale_ms ? by_size : (uint64_t)rb->o.report_stale_ms;
+}
+
 /* A peer's load keys when fresh; 0 when unknown or stale. */
 static int peer_load(nc_rebal *rb, const char *address, long *load, long *movable, int *draining,
                      uint64_t *at_out) {
@@ -133,7 +143,7 @@ static int peer_load(nc_rebal *rb, const char *address, long *load, long *movabl
   if (at_out)
     *at_out = at;
   if (!ext || !cJSON_IsNumber(sdk) || !cJSON_IsNumber(mv) || !at ||
-      (now > at && now - at > (uint64_t)rb->o.report_stale_ms))
+      (now > at && now - at > stale_ms(rb)))
     return 0;
   *load = (long)sdk->valuedouble;
   *movable = (long)mv->valuedouble;
@@ -171,6 +181,7 @@ static void decide(nc_rebal *rb) {
   size_t n = nc_cluster_members(rb->cl, info, NC_REBAL_MAX_TARGETS + 1);
   if (n > NC_REBAL_MAX_TARGETS + 1)
     n = NC_REBAL_MAX_TARGETS + 1;
+  rb->n_members = n;
   nc_rebal_moves_prune(rb);
   int all_usable = 1;
   for (size_t i = 0; i < n; i++) {

@@ -56,7 +56,8 @@ typedef struct nc_rebal_opts {
   int min_conn_age_ms;  /* connections younger are left alone [600000] */
   int cooldown_ms;      /* the same client ip+app not moved again [1800000] */
   int moves_per_sec;    /* cluster-wide cap on moves per second [30] */
-  int report_stale_ms;  /* peer load older than this is unknown [6000] */
+  int report_stale_ms;  /* peer load older than this is unknown [6000; at least
+                         * 3 s x (members - 1): reports go round-robin] */
   int migrate_grace_ms; /* instances of a moved client kept this long [5000]; -1 none */
   /* Clients that follow a ConnectResetRequest's redirect, as prefixes of
    * their ConnectionSetupRequest clientVersion, comma-separated, matched

@@ -49,6 +49,7 @@ struct nc_rebal {
   uint64_t started_at, stable_since; /* uv_now */
   int acting;                        /* hysteresis state */
   int last_verdict;                  /* of the previous decision (log once per spell) */
+  size_t n_members;                  /* at the last decision (staleness scales with it) */
   double avg;
   long excess;
   uint64_t decisions, no_target;
