@@ -6,9 +6,8 @@
  * moves/s) every node must be within 10 % of the average within 60 s,
  * every registration still there, and a subscriber on C must never be
  * pushed fewer than 600 hosts while it converges. Then it must stay put:
- * no further moves. The issue asks for 60 s of quiet; this test watches
- * 15 s (7 decision periods of each node at --rebalance-period-ms 2000) to
- * keep the program under ~90 s. */
+ * no further moves over the next 60 s, as the issue asks (30 decision
+ * periods of each node at --rebalance-period-ms 2000). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,7 +80,7 @@ static void test_skewed_cluster_converges_and_stays(void **state) {
   long long moves0[3], moves1[3];
   for (int i = 0; i < 3; i++)
     moves0[i] = rb_metric(c, i, "rebalance_moves_total");
-  cit_sleep_ms(15000);
+  cit_sleep_ms(60000);
   for (int i = 0; i < 3; i++) {
     moves1[i] = rb_metric(c, i, "rebalance_moves_total");
     fprintf(stderr, "node %d: moves %lld -> %lld\n", i, moves0[i], moves1[i]);
