@@ -507,5 +507,7 @@ const nc_http_route nc_naming_routes[] = {
     {"/nacos/v1/ns/service/list", NC_HTTP_GET, nc_nrt_service_list_v1, 0},
     {"/nacos/v2/ns/service", NC_HTTP_GET, nc_nrt_service_get_v2, 0},
     {"/nacos/v2/ns/service/list", NC_HTTP_GET, nc_nrt_service_list_v2, 0},
+    {"/nacos/v1/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v1, 0},
+    {"/nacos/v2/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v2, 0},
 };
 const size_t nc_naming_n_routes = sizeof(nc_naming_routes) / sizeof(nc_naming_routes[0]);

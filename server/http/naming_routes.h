@@ -3,7 +3,8 @@
  * {code, message, data} with Nacos's ErrorCode values):
  *   POST|DELETE|PUT|GET /nacos/v1/ns/instance, GET /nacos/v1/ns/instance/list,
  *   PUT /nacos/v1/ns/instance/beat, GET /nacos/v1/ns/service and
- *   /nacos/v1/ns/service/list (read only: naming_routes_svc.c), and the
+ *   /nacos/v1/ns/service/list (read only: naming_routes_svc.c), GET
+ *   /nacos/v1/ns/operator/metrics, and the
  *   same under /nacos/v2/ns/.
  * Parameters come from the query string or a form body. Instances
  * registered here are ephemeral clients kept alive by beats

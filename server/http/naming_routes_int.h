@@ -50,5 +50,7 @@ void nc_nrt_service_get_v1(void *ud, nc_http_req *r);
 void nc_nrt_service_get_v2(void *ud, nc_http_req *r);
 void nc_nrt_service_list_v1(void *ud, nc_http_req *r);
 void nc_nrt_service_list_v2(void *ud, nc_http_req *r);
+void nc_nrt_operator_metrics_v1(void *ud, nc_http_req *r);
+void nc_nrt_operator_metrics_v2(void *ud, nc_http_req *r);
 
 #endif

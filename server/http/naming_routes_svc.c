@@ -1,6 +1,7 @@
 /* naming_routes_svc: the read side of Nacos's service API (v1
  * ServiceController, v2 ServiceControllerV2): GET /nacos/v{1,2}/ns/service
- * and /service/list over naming's registry. A service exists while it has
+ * and /service/list over naming's registry; and OperatorController's
+ * GET /nacos/v{1,2}/ns/operator/metrics (SDK health probes). A service exists while it has
  * publishers or subscribers (and for --empty-service-ttl-ms after), as in
  * the registry; create, update and delete are not served yet. */
 #include "naming_routes_int.h"
@@ -8,6 +9,7 @@
 #include "nc_err.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,3 +126,51 @@ static void service_list(void *ud, nc_http_req *r, int v2) {
 }
 void nc_nrt_service_list_v1(void *ud, nc_http_req *r) { service_list(ud, r, 0); }
 void nc_nrt_service_list_v2(void *ud, nc_http_req *r) { service_list(ud, r, 1); }
+
+/* Fraction of memory in use (MemAvailable of MemTotal); 0 when unknown. */
+static double mem_used(void) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  double total = 0, avail = -1;
+  char line[256];
+  while (f && fgets(line, sizeof(line), f)) {
+    double v;
+    if (sscanf(line, "MemTotal: %lf", &v) == 1)
+      total = v;
+    else if (sscanf(line, "MemAvailable: %lf", &v) == 1)
+      avail = v;
+  }
+  if (f)
+    fclose(f);
+  return total > 0 && avail >= 0 ? 1.0 - avail / total : 0.0;
+}
+
+/* Nacos's naming metrics object: status and the registry's counts. */
+static void operator_metrics(void *ud, nc_http_req *r, int v2) {
+  nc_nroutes *nr = ud;
+  nc_nreg_stats rs;
+  nc_npush_stats ps;
+  nc_nbeat_stats bs;
+  nc_naming_get_stats(nr->naming, &rs, &ps);
+  nc_nbeat_get_stats(nr->beat, &bs);
+  size_t native = rs.clients >= rs.synced_clients ? rs.clients - rs.synced_clients : 0;
+  double load = 0;
+  if (getloadavg(&load, 1) != 1 || !isfinite(load))
+    load = 0;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "status", "UP");
+  cJSON_AddNumberToObject(o, "serviceCount", (double)rs.services);
+  cJSON_AddNumberToObject(o, "instanceCount", (double)rs.instances);
+  cJSON_AddNumberToObject(o, "subscribeCount", (double)rs.subscribers);
+  cJSON_AddNumberToObject(o, "clientCount", (double)rs.clients);
+  cJSON_AddNumberToObject(o, "connectionBasedClientCount",
+                          (double)(native >= bs.clients ? native - bs.clients : 0));
+  cJSON_AddNumberToObject(o, "ephemeralIpPortClientCount", (double)bs.clients);
+  cJSON_AddNumberToObject(o, "persistentIpPortClientCount", 0);
+  cJSON_AddNumberToObject(o, "responsibleClientCount", (double)native);
+  cJSON_AddNumberToObject(o, "cpu", 0); /* not sampled */
+  cJSON_AddNumberToObject(o, "load", load);
+  cJSON_AddNumberToObject(o, "mem", mem_used());
+  nc_nrt_ok_json(r, v2, o);
+}
+void nc_nrt_operator_metrics_v1(void *ud, nc_http_req *r) { operator_metrics(ud, r, 0); }
+void nc_nrt_operator_metrics_v2(void *ud, nc_http_req *r) { operator_metrics(ud, r, 1); }

@@ -15,6 +15,7 @@ typedef struct entry {
   cJSON *inst;       /* owned; "healthy" follows the beat state */
   uint64_t last_ms;  /* last beat or registration, loop time */
   int unhealthy;     /* marked unhealthy by the timer (no beat) */
+  uint64_t unhealthy_ms, expire_ms; /* its timeouts (metadata, else the options) */
 } entry;
 
 struct nc_nbeat {
@@ -57,6 +58,16 @@ static const char *ekey(char *buf, size_t cap, const char *client, const char *n
 
 /* Publishes e's instance (healthy per e) as the client's only instance in
  * its service. */
+/* A timeout from the instance's metadata (Nacos's preserved.* keys, in
+ * ms), else def. */
+static uint64_t meta_ms(const cJSON *inst, const char *key, uint64_t def) {
+  const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(inst, "metadata"),
+                                                           key));
+  char *end;
+  unsigned long long x = v && *v ? strtoull(v, &end, 10) : 0;
+  return x > 0 && !*end ? (uint64_t)x : def;
+}
+
 static int publish(nc_nbeat *b, entry *e, const char **err) {
   nc_ninst *in = NULL;
   cJSON_DeleteItemFromObjectCaseSensitive(e->inst, "healthy");
@@ -98,12 +109,12 @@ void nc_nbeat_check(nc_nbeat *b, uint64_t now_ms) {
   for (nc_strmap_iter_init(&it, b->entries); nc_strmap_iter_next(&it, &key, &v);) {
     entry *e = v;
     uint64_t idle = now_ms > e->last_ms ? now_ms - e->last_ms : 0;
-    if (idle >= b->o.expire_ms) {
+    if (idle >= e->expire_ms) {
       nc_info("naming: HTTP instance %s of %s@@%s expired (no beat for %llu ms)", e->client,
               e->group, e->name, (unsigned long long)idle);
       b->expired++;
       remove_entry(b, key); /* deleting the current entry is allowed */
-    } else if (idle >= b->o.unhealthy_ms && !e->unhealthy) {
+    } else if (idle >= e->unhealthy_ms && !e->unhealthy) {
       const char *err = NULL;
       e->unhealthy = 1;
       b->n_unhealthy++;
@@ -220,6 +231,8 @@ int nc_nbeat_register(nc_nbeat *b, const char *ns, const char *group, const char
   if (e->unhealthy)
     b->n_unhealthy++;
   e->last_ms = uv_now(b->loop);
+  e->unhealthy_ms = meta_ms(inst, "preserved.heart.beat.timeout", b->o.unhealthy_ms);
+  e->expire_ms = meta_ms(inst, "preserved.ip.delete.timeout", b->o.expire_ms);
   return publish(b, e, err);
 }
 
@@ -271,6 +284,7 @@ uint64_t nc_nbeat_interval_ms(const nc_nbeat *b) { return b->o.beat_interval_ms;
 void nc_nbeat_get_stats(const nc_nbeat *b, nc_nbeat_stats *st) {
   st->instances = nc_strmap_count(b->entries);
   st->unhealthy = b->n_unhealthy;
+  st->clients = nc_strmap_count(b->clients);
   st->beats_total = b->beats;
   st->marked_unhealthy_total = b->marked;
   st->expired_total = b->expired;

@@ -4,7 +4,9 @@
  * kept alive by beats. Without a beat for unhealthy_ms an instance is
  * published unhealthy; without one for expire_ms it is deregistered (and
  * the client dropped with its last instance). A beat makes it healthy
- * again.
+ * again. An instance's metadata preserved.heart.beat.timeout and
+ * preserved.ip.delete.timeout (ms, as Nacos reads them) override the two
+ * timeouts for it.
  *
  * The instances live in naming's one registry (nc_naming_publish), so
  * gRPC subscribers are pushed them, queries list them and Distro
@@ -65,7 +67,7 @@ uint64_t nc_nbeat_interval_ms(const nc_nbeat *b);
 void nc_nbeat_check(nc_nbeat *b, uint64_t now_ms);
 
 typedef struct nc_nbeat_stats {
-  size_t instances, unhealthy;
+  size_t instances, unhealthy, clients; /* clients: distinct ip:port#true ids */
   uint64_t beats_total, marked_unhealthy_total, expired_total;
 } nc_nbeat_stats;
 void nc_nbeat_get_stats(const nc_nbeat *b, nc_nbeat_stats *st);

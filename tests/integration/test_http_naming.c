@@ -370,6 +370,15 @@ static void test_beats_and_expiry(void **st) {
   assert_int_equal(list_count(f, "serviceName=hb&healthyOnly=true"), 0);
   assert_int_equal(beat(f, "serviceName=hb&ip=1.1.1.1&port=10", NULL), 10200);
   assert_int_equal(list_count(f, "serviceName=hb&healthyOnly=true"), 1);
+  /* an instance's own timeouts (metadata preserved.*) win over the options */
+  assert_int_equal(req(f, "POST", "/nacos/v1/ns/instance?serviceName=hb2&ip=2.2.2.2&port=20"
+                                  "&metadata=preserved.heart.beat.interval%3D100%2C"
+                                  "preserved.heart.beat.timeout%3D300%2C"
+                                  "preserved.ip.delete.timeout%3D600", NULL, NULL), 200);
+  long long t1 = nc_test_now_ms();
+  while (list_count(f, "serviceName=hb2") == 1 && nc_test_now_ms() - t1 < 5000)
+    nc_test_sleep_ms(50);
+  assert_true(nc_test_now_ms() - t1 < 1500); /* not the options' 2.5 s */
   /* errors: no serviceName, no ip/port, a beat that is not JSON */
   const char *b;
   assert_int_equal(req(f, "PUT", "/nacos/v1/ns/instance/beat?ip=1.1.1.1&port=10", NULL, &b), 400);
@@ -484,6 +493,18 @@ static void test_services(void **st) {
   assert_string_equal(jstr(j, "message"), "service not exist");
   cJSON_Delete(j);
   assert_int_equal(req(f, "GET", "/nacos/v1/ns/service", NULL, &b), 400);
+  /* operator metrics, the SDKs' health probe */
+  j = req_json(f, "GET", "/nacos/v1/ns/operator/metrics", NULL, 200);
+  assert_string_equal(jstr(j, "status"), "UP");
+  assert_int_equal((int)jnum(j, "serviceCount"), 4);
+  assert_int_equal((int)jnum(j, "instanceCount"), 4);
+  assert_int_equal((int)jnum(j, "ephemeralIpPortClientCount"), 3);
+  assert_int_equal((int)jnum(j, "connectionBasedClientCount"), 1);
+  assert_true(jnum(j, "mem") >= 0 && jnum(j, "mem") <= 1);
+  cJSON_Delete(j);
+  j = req_json(f, "GET", "/nacos/v2/ns/operator/metrics", NULL, 200);
+  assert_string_equal(jstr(cJSON_GetObjectItem(j, "data"), "status"), "UP");
+  cJSON_Delete(j);
   /* not served yet: create/update/delete */
   assert_int_equal(req(f, "POST", "/nacos/v1/ns/service?serviceName=s9", NULL, &b), 405);
 }
