@@ -5,6 +5,7 @@
  * to stderr as "nacosctl: OP: CODE: message" with the exit codes of
  * usage_text. */
 #include "nacosctl.h"
+#include "nacosctl_http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,8 @@ static const char *const usage_text =
     "  permission list|add|delete    nacosd's users, roles and permissions (HTTP, as an\n"
     "                                admin: --username U --password-file F or\n"
     "                                --token-file F; `user --help` for each)\n"
+    "  (server commands: --server https://HOST:PORT or --tls for HTTPS, with\n"
+    "  --tls-ca F, --tls-server-name N, --tls-cert F --tls-key F; `user --help`)\n"
     "  (IP PORT and IP:PORT are both accepted; IPv6 as [ADDR]:PORT)\n"
     "\n"
     "Global options:\n"
@@ -66,7 +69,8 @@ static const char *const usage_text =
     "Exit codes: 0 success, 1 the agent returned an error (code on stderr; also\n"
     "NOT_FOUND for config rm of a missing key), 2 usage error, 3 agent\n"
     "unreachable, connection lost, or (status) the agent has no upstream;\n"
-    "server commands: 1 the server refused the request, 3 server unreachable,\n"
+    "server commands: 1 the server refused the request, 3 server unreachable\n"
+    "or its TLS certificate refused,\n"
     "4 login refused or not permitted (HTTP 401/403).\n";
 
 typedef struct cmd_help {
@@ -74,6 +78,14 @@ typedef struct cmd_help {
   const char *text;
 } cmd_help;
 
+/* The HTTPS options of every server command's help. */
+#define CTL_TLS                                                                                  \
+  "  HTTPS: --server https://HOST:PORT, or --tls (also for the agent's upstream);\n"            \
+  "  --tls-ca F: the CAs to trust (default: the system trust store);\n"                         \
+  "  --tls-server-name N: the name the certificate must carry (default: HOST; an\n"             \
+  "  IP address must be one of its IP SANs); --tls-cert F --tls-key F: a client\n"              \
+  "  certificate (nacosd --tls-client-ca), the key chmod 600. Exit 3 when the\n"                \
+  "  server's certificate is refused (the reason on stderr).\n"
 static const cmd_help helps[] = {
     {"status",
      "usage: nacosctl status\n  Shows whether the agent is connected upstream, to which server,\n"
@@ -127,18 +139,18 @@ static const cmd_help helps[] = {
      "usage: nacosctl config watch DATA_ID [--group G] [--namespace N]\n"
      "  Listens and prints the content now and after every change, until Ctrl-C.\n"},
     {"cluster",
-     "usage: nacosctl cluster [--server HOST:PORT]\n"
+     "usage: nacosctl cluster [--server [https://]HOST:PORT] [TLS options]\n"
      "  Lists the members of the nacosd cluster (address, state, ready, version,\n"
      "  SDK connections, last refresh) as one server sees them, from its\n"
      "  /nacos/v1/core/cluster/nodes. The server is the agent's current upstream\n"
      "  unless --server names a main (HTTP) port; then no agent is needed.\n"
-     "  Exit 3 when the server cannot be reached, 1 when it has no member list.\n"},
+     "  Exit 3 when the server cannot be reached, 1 when it has no member list.\n" CTL_TLS},
 #define CTL_CREDS                                                                                \
-  "  The server is the agent's current upstream unless --server HOST:PORT names a\n"             \
-  "  main (HTTP) port (then no agent is needed). Credentials: --token-file F (a\n"               \
-  "  token from `nacosctl login`) or --username U --password-file F; the files\n"                \
+  "  The server is the agent's current upstream unless --server [https://]HOST:PORT\n"          \
+  "  names a main (HTTP) port (then no agent is needed). Credentials: --token-file F\n"         \
+  "  (a token from `nacosctl login`) or --username U --password-file F; the files\n"            \
   "  must not be readable by others (chmod 600). Exit 4 when the server refuses\n"               \
-  "  the login or the operation (HTTP 401/403), 3 when it cannot be reached.\n"
+  "  the login or the operation (HTTP 401/403), 3 when it cannot be reached.\n" CTL_TLS
     {"login", "usage: nacosctl login --username U --password-file F [--server HOST:PORT]\n"
               "  Logs in and prints the access token (--json: the server's whole answer:\n"
               "  accessToken, tokenTtl, globalAdmin, username). Keep it in a file only you\n"
@@ -158,7 +170,7 @@ static const cmd_help helps[] = {
      "  Sets the admin's (user nacos) first password, once, when the server started\n"
      "  without --admin-password-file. No credentials; the server takes it only\n"
      "  from its own host (run this there, --server 127.0.0.1:PORT). Exit 1 when the\n"
-     "  admin already has a password.\n"},
+     "  admin already has a password.\n" CTL_TLS},
     {"role list", "usage: nacosctl role list [USER] [credentials] [--server HOST:PORT]\n"
                   "  Lists role assignments (all, or USER's).\n" CTL_CREDS},
     {"role add", "usage: nacosctl role add ROLE USER [credentials] [--server HOST:PORT]\n"
@@ -204,7 +216,8 @@ static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *al
   static const char *const with_value[] = {
       "group",    "namespace",     "cluster",    "weight",           "meta", "file", "cas",
       "data-id",  "server",        "version",    "username",         "password-file",
-      "token-file", "new-password-file", NULL};
+      "token-file", "new-password-file", "tls-ca", "tls-server-name", "tls-cert", "tls-key",
+      NULL};
   int only_pos = 0;
   for (int i = 0; i < argc; i++) {
     const char *s = argv[i];
@@ -272,6 +285,16 @@ static int parse_cmd_args(const char *cmd, int argc, char **argv, const char *al
       a->token_file = val;
     else if (!strcmp(name, "new-password-file"))
       a->new_password_file = val;
+    else if (!strcmp(name, "tls-ca"))
+      a->tls_ca = val;
+    else if (!strcmp(name, "tls-server-name"))
+      a->tls_server_name = val;
+    else if (!strcmp(name, "tls-cert"))
+      a->tls_cert = val;
+    else if (!strcmp(name, "tls-key"))
+      a->tls_key = val;
+    else if (!strcmp(name, "tls"))
+      a->tls = 1;
     else if (!strcmp(name, "healthy-only"))
       a->healthy_only = 1;
     else if (!strcmp(name, "once"))
@@ -318,7 +341,9 @@ typedef struct cmd_spec {
   int http; /* talks to a server: the agent is needed only without --server */
 } cmd_spec;
 
-#define CREDS "server username password-file token-file"
+/* Where a server command goes: --server and HTTPS's options. */
+#define SRV "server tls tls-ca tls-server-name tls-cert tls-key"
+#define CREDS SRV " username password-file token-file"
 
 
 static const cmd_spec specs[] = {
@@ -335,13 +360,13 @@ static const cmd_spec specs[] = {
     {"config history", "group namespace version", 1, 1, ctl_cmd_config_history, 0},
     {"config rollback", "group namespace", 2, 2, ctl_cmd_config_rollback, 0},
     {"config watch", "group namespace", 1, 1, ctl_cmd_config_watch, 0},
-    {"cluster", "server", 0, 0, ctl_cmd_cluster, 1},
-    {"login", "server username password-file", 0, 0, ctl_cmd_login, 1},
+    {"cluster", SRV, 0, 0, ctl_cmd_cluster, 1},
+    {"login", SRV " username password-file", 0, 0, ctl_cmd_login, 1},
     {"user list", CREDS, 0, 1, ctl_cmd_user_list, 1},
     {"user create", CREDS " new-password-file", 1, 1, ctl_cmd_user_create, 1},
     {"user password", CREDS " new-password-file", 1, 1, ctl_cmd_user_password, 1},
     {"user delete", CREDS, 1, 1, ctl_cmd_user_delete, 1},
-    {"user init-admin", "server new-password-file", 0, 0, ctl_cmd_user_init_admin, 1},
+    {"user init-admin", SRV " new-password-file", 0, 0, ctl_cmd_user_init_admin, 1},
     {"role list", CREDS, 0, 1, ctl_cmd_role_list, 1},
     {"role add", CREDS, 2, 2, ctl_cmd_role_add, 1},
     {"role delete", CREDS, 1, 2, ctl_cmd_role_delete, 1},
@@ -549,6 +574,7 @@ int main(int argc, char **argv) {
   }
   rc = spec->run(c, &a);
 out:
+  ctl_http_done();
   nc_ipc_free(c);
   cJSON_Delete(a.meta);
   free(rest);

@@ -19,7 +19,12 @@ typedef struct ctl_args {
   int json;
   int timeout_ms;
   const char *group, *ns, *cluster, *file, *cas, *data_id;
-  const char *server; /* cluster, user, ...: a nacosd main port, HOST:PORT */
+  const char *server; /* cluster, user, ...: a nacosd main port, [http[s]://]HOST:PORT */
+  /* HTTPS to that port (--tls or an https:// server): the CAs to trust
+   * (NULL = the system store), the name to verify (NULL = the host), a
+   * client certificate and its key */
+  int tls;
+  const char *tls_ca, *tls_server_name, *tls_cert, *tls_key;
   /* user / role / permission / login: who logs in, and files holding
    * secrets (never on the command line) */
   const char *username, *password_file, *token_file, *new_password_file;

@@ -1,16 +1,24 @@
 /* nacosctl_http: see nacosctl_http.h. */
 #include "nacosctl_http.h"
+#include "nc_err.h"
+#include "nc_tls_cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #define MAX_REPLY (8u << 20)
+
+/* The HTTPS context of this run (ctl_http_server makes it, one per
+ * process: the system trust store alone takes ~85 ms to load). */
+static nc_tls_cli *ctl_tls;
 
 void ctl_buf_add(ctl_buf *b, const char *s, size_t n) {
   if (b->oom)
@@ -112,15 +120,78 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
+/* Plain HTTP: writes req and reads to EOF into *buf (NUL-terminated, *len
+ * bytes); 0, or -1 with why. */
+static int plain_exchange(int fd, const char *server, const ctl_buf *req, char **buf,
+                          size_t *len, char *why, size_t wcap) {
+  size_t cap = 0;
+  *buf = NULL;
+  *len = 0;
+  if (write_all(fd, req->s, req->len) != 0) {
+    snprintf(why, wcap, "cannot send to %s: %s", server, strerror(errno));
+    return -1;
+  }
+  for (;;) {
+    if (*len + 4096 + 1 > cap) {
+      char *nb = cap < MAX_REPLY ? realloc(*buf, cap = cap ? cap * 2 : 16384) : NULL;
+      if (!nb) {
+        snprintf(why, wcap, "reply from %s too large", server);
+        return -1;
+      }
+      *buf = nb;
+    }
+    ssize_t got = read(fd, *buf + *len, cap - *len - 1);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      snprintf(why, wcap, "reading from %s: %s", server,
+               errno == EAGAIN ? "timed out (--timeout)" : strerror(errno));
+      return -1;
+    }
+    if (got == 0)
+      break;
+    *len += (size_t)got;
+  }
+  (*buf)[*len] = '\0';
+  return 0;
+}
+
+/* HTTPS on the connected fd (made non-blocking: the exchange polls under
+ * one deadline); as plain_exchange. */
+static int tls_exchange(int fd, const char *host, const char *server, const ctl_buf *req,
+                        int timeout_ms, char **buf, size_t *len, char *why, size_t wcap) {
+  char tls_why[300];
+  int fl = fcntl(fd, F_GETFL);
+  if (!ctl_tls || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+    snprintf(why, wcap, "%s: no TLS context", server);
+    return -1;
+  }
+  int rc = nc_tls_cli_exchange(ctl_tls, host, fd, req->s, req->len,
+                               nc_tls_cli_now_ms() + timeout_ms, MAX_REPLY, buf, len, tls_why,
+                               sizeof(tls_why));
+  if (rc == 0)
+    return 0;
+  if (tls_why[0])
+    snprintf(why, wcap, "%s: %s", server, tls_why);
+  else if (rc == NC_ETIMEOUT)
+    snprintf(why, wcap, "%s: timed out (--timeout)", server);
+  else
+    snprintf(why, wcap, "%s: %s", server,
+             rc == NC_EIO ? "reply too large or connection lost" : "TLS exchange failed");
+  return -1;
+}
+
 char *ctl_http_request(const char *server, const char *method, const char *path,
                        const char *form, const char *token, int timeout_ms, int *status,
                        char *why, size_t wcap) {
   char host[256], port[16];
   char *buf = NULL, *body = NULL;
-  size_t len = 0, cap = 0, flen = form ? strlen(form) : 0;
+  size_t len = 0, flen = form ? strlen(form) : 0;
   ctl_buf req = {0};
-  int fd = -1;
-  if (ctl_http_split(server, host, sizeof(host), port, sizeof(port)) != 0) {
+  int fd = -1, rc;
+  const char *hp = server;
+  int tls = ctl_http_scheme(server, &hp);
+  if (tls < 0 || ctl_http_split(hp, host, sizeof(host), port, sizeof(port)) != 0) {
     snprintf(why, wcap, "bad server address '%s' (want HOST:PORT, the main port)", server);
     return NULL;
   }
@@ -131,7 +202,7 @@ char *ctl_http_request(const char *server, const char *method, const char *path,
   char head[512];
   snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
                                "Connection: close\r\n",
-           method, path, server);
+           method, path, hp);
   ctl_buf_add(&req, head, strlen(head));
   if (token && *token) {
     ctl_buf_add(&req, "Authorization: Bearer ", 22);
@@ -150,36 +221,15 @@ char *ctl_http_request(const char *server, const char *method, const char *path,
     snprintf(why, wcap, "out of memory");
     goto out;
   }
-  if (write_all(fd, req.s, req.len) != 0) {
-    snprintf(why, wcap, "cannot send to %s: %s", server, strerror(errno));
+  rc = tls ? tls_exchange(fd, host, server, &req, timeout_ms, &buf, &len, why, wcap)
+           : plain_exchange(fd, server, &req, &buf, &len, why, wcap);
+  if (rc != 0)
+    goto out;
+  if (len == 0) {
+    snprintf(why, wcap, "%s closed the connection without an answer%s", server,
+             tls ? "" : " (an HTTPS port? --server https://HOST:PORT)");
     goto out;
   }
-  for (;;) {
-    if (len + 4096 + 1 > cap) {
-      char *nb = cap < MAX_REPLY ? realloc(buf, cap = cap ? cap * 2 : 16384) : NULL;
-      if (!nb) {
-        snprintf(why, wcap, "reply from %s too large", server);
-        goto out;
-      }
-      buf = nb;
-    }
-    ssize_t got = read(fd, buf + len, cap - len - 1);
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got < 0) {
-      snprintf(why, wcap, "reading from %s: %s", server,
-               errno == EAGAIN ? "timed out (--timeout)" : strerror(errno));
-      goto out;
-    }
-    if (got == 0)
-      break;
-    len += (size_t)got;
-  }
-  if (!buf) {
-    snprintf(why, wcap, "%s closed the connection without an answer", server);
-    goto out;
-  }
-  buf[len] = '\0';
   char *sep = strstr(buf, "\r\n\r\n");
   if (!sep || sscanf(buf, "HTTP/%*d.%*d %d", status) != 1) {
     snprintf(why, wcap, "%s did not answer HTTP", server);
@@ -196,30 +246,95 @@ out:
   return body;
 }
 
+int ctl_http_scheme(const char *server, const char **hostport) {
+  const char *sep = strstr(server, "://");
+  *hostport = server;
+  if (!sep)
+    return 0;
+  *hostport = sep + 3;
+  if ((size_t)(sep - server) == 4 && !strncasecmp(server, "http", 4))
+    return 0;
+  if ((size_t)(sep - server) == 5 && !strncasecmp(server, "https", 5))
+    return 1;
+  return -1;
+}
+
+/* Makes ctl_tls from a's --tls-* options; 0 or the exit code after
+ * printing why (a local problem: a file, its mode; exit 2 as for the
+ * secret files). */
+static int tls_setup(const char *what, const ctl_args *a) {
+  char err[400];
+  nc_tls_cli_opts o = {.ca_file = a->tls_ca,
+                       .cert_file = a->tls_cert,
+                       .key_file = a->tls_key,
+                       .server_name = a->tls_server_name,
+                       .key_private = 1};
+  if (ctl_tls)
+    return 0;
+  if (!a->tls_cert != !a->tls_key)
+    return ctl_usage_error(what, "%s", a->tls_cert ? "--tls-cert needs --tls-key FILE"
+                                                   : "--tls-key needs --tls-cert FILE");
+  if (a->tls_server_name && !*a->tls_server_name)
+    return ctl_usage_error(what, "%s", "--tls-server-name needs a name");
+  if (nc_tls_cli_new(&o, &ctl_tls, err, sizeof(err)) != 0) {
+    fprintf(stderr, "%s: %s: %s\n", ctl_prog, what, err);
+    return CTL_EXIT_USAGE;
+  }
+  return 0;
+}
+
+void ctl_http_done(void) {
+  nc_tls_cli_free(ctl_tls);
+  ctl_tls = NULL;
+}
+
 int ctl_http_server(nc_ipc *c, const ctl_args *a, const char *what, char *buf, size_t cap) {
   cJSON *r = NULL;
+  char hp[300];
+  int tls = a->tls;
   if (a->server) {
-    snprintf(buf, cap, "%s", a->server);
-    return 0;
+    const char *rest;
+    int sch = ctl_http_scheme(a->server, &rest);
+    if (sch < 0)
+      return ctl_usage_error(what, "bad --server '%s' (want HOST:PORT, http:// or https://)",
+                             a->server);
+    if (sch == 0 && a->tls && rest != a->server)
+      return ctl_usage_error(what, "--tls with an http:// server '%s'", a->server);
+    tls |= sch;
+    snprintf(hp, sizeof(hp), "%s", rest);
+  } else {
+    int err = nc_ipc_status(c, NC_IPC_TIMEOUT_DEFAULT, &r);
+    if (err)
+      return ctl_fail(c, what, err);
+    /* The agent names its upstream "host:mainPort", a v6 host without
+     * brackets: they are added. An agent that says its upstream is TLS
+     * ("tls": true) gets HTTPS too. */
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "server");
+    const char *v = cJSON_IsString(s) ? s->valuestring : "";
+    const char *colon = strrchr(v, ':');
+    int ok = colon && colon != v;
+    if (ok && v[0] != '[' && strchr(v, ':') != colon)
+      snprintf(hp, sizeof(hp), "[%.*s]%s", (int)(colon - v), v, colon);
+    else if (ok)
+      snprintf(hp, sizeof(hp), "%s", v);
+    tls |= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "tls"));
+    cJSON_Delete(r);
+    if (!ok) {
+      fprintf(stderr, "%s: %s: the agent has no upstream server; name one with --server\n",
+              ctl_prog, what);
+      return CTL_EXIT_UNREACHABLE;
+    }
   }
-  int err = nc_ipc_status(c, NC_IPC_TIMEOUT_DEFAULT, &r);
-  if (err)
-    return ctl_fail(c, what, err);
-  /* The agent names its upstream "host:mainPort", a v6 host without
-   * brackets: they are added. */
-  const cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "server");
-  const char *v = cJSON_IsString(s) ? s->valuestring : "";
-  const char *colon = strrchr(v, ':');
-  int ok = colon && colon != v;
-  if (ok && v[0] != '[' && strchr(v, ':') != colon)
-    snprintf(buf, cap, "[%.*s]%s", (int)(colon - v), v, colon);
-  else if (ok)
-    snprintf(buf, cap, "%s", v);
-  cJSON_Delete(r);
-  if (!ok) {
-    fprintf(stderr, "%s: %s: the agent has no upstream server; name one with --server\n",
-            ctl_prog, what);
-    return CTL_EXIT_UNREACHABLE;
-  }
+  const char *tls_opt = a->tls_ca            ? "--tls-ca"
+                        : a->tls_server_name ? "--tls-server-name"
+                        : a->tls_cert        ? "--tls-cert"
+                        : a->tls_key         ? "--tls-key"
+                                             : NULL;
+  if (!tls && tls_opt)
+    return ctl_usage_error(what, "%s is for HTTPS: --server https://HOST:PORT or --tls", tls_opt);
+  int rc = tls ? tls_setup(what, a) : 0;
+  if (rc)
+    return rc;
+  snprintf(buf, cap, "%s%s", tls ? "https://" : "", hp);
   return 0;
 }

@@ -1,8 +1,9 @@
 /* nacosctl_http: the CLI's HTTP/1.1 client for a nacosd main (HTTP) port,
  * shared by `cluster` and the user/role/permission commands. One request
  * per connection ("Connection: close"; the reply is read to EOF), over a
- * plain socket: nacosctl stays libc + cJSON, like the nc_ipc library it is
- * built on. Not part of nc_ipc. */
+ * plain socket, or HTTPS through common/tls's nc_tls_cli (OpenSSL is
+ * loaded only then, with dlopen: nacosctl links libc + cJSON, like the
+ * nc_ipc library it is built on). Not part of nc_ipc. */
 #ifndef NACOSCTL_HTTP_H
 #define NACOSCTL_HTTP_H
 
@@ -25,7 +26,13 @@ void ctl_buf_free(ctl_buf *b);
 /* "host:port" or "[v6]:port" into host and port; 0 or -1. */
 int ctl_http_split(const char *server, char *host, size_t cap, char *port, size_t pcap);
 
-/* Sends METHOD path (with its query string) to server; form (may be NULL)
+/* The scheme of a server address: 0 for "HOST:PORT" or "http://HOST:PORT",
+ * 1 for "https://HOST:PORT", -1 for another "x://"; *hostport the
+ * HOST:PORT after it. */
+int ctl_http_scheme(const char *server, const char **hostport);
+
+/* Sends METHOD path (with its query string) to server (an https:// one
+ * over TLS with the context ctl_http_server made); form (may be NULL)
  * goes as an urlencoded body, token (may be NULL) as "Authorization:
  * Bearer". Returns the reply body (malloc'ed, NUL-terminated; caller
  * frees) with *status, or NULL with why filled in when the server could
@@ -35,9 +42,15 @@ char *ctl_http_request(const char *server, const char *method, const char *path,
                        char *why, size_t wcap);
 
 /* The server a server command talks to: a->server, else the agent's
- * current upstream ("host:mainPort", v6 bracketed). 0, or the exit code
- * after printing why (what names the command). c may be NULL only with
- * a->server. */
+ * current upstream ("host:mainPort", v6 bracketed), as "https://HOST:PORT"
+ * when HTTPS is chosen (an https:// server, --tls, or an agent whose
+ * status says "tls": true); then the TLS context of a's --tls-* options
+ * is made too. 0, or the exit code after printing why (what names the
+ * command; 2 for bad --tls-* options or files, a key others can read).
+ * c may be NULL only with a->server. */
 int ctl_http_server(nc_ipc *c, const ctl_args *a, const char *what, char *buf, size_t cap);
+
+/* Frees what ctl_http_server made (at exit). */
+void ctl_http_done(void);
 
 #endif

@@ -5,14 +5,19 @@
 #include "nc_tls_ossl.h" /* after the OpenSSL headers: calls go through the table */
 
 #include <arpa/inet.h>
-#include <stdatomic.h>
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct nc_tls_cli {
@@ -207,4 +212,160 @@ int nc_tls_cli_alpn_ok(const nc_tls_cli *t, SSL *ssl) {
   if (n == 0)
     return 0; /* the server did not take part in ALPN: try anyway */
   return n == t->alpn_len - 1 && memcmp(p, t->alpn + 1, n) == 0 ? 0 : NC_EGRPC;
+}
+
+/* ---- one blocking exchange on a socket (nc_tls_cli_exchange) ---- */
+
+long long nc_tls_cli_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until deadline: 0, NC_ETIMEOUT or NC_EIO. */
+static int wait_fd(int fd, short events, long long deadline) {
+  for (;;) {
+    long long left = deadline - nc_tls_cli_now_ms();
+    if (left <= 0)
+      return NC_ETIMEOUT;
+    struct pollfd pf = {.fd = fd, .events = events};
+    int n = poll(&pf, 1, (int)left);
+    if (n > 0)
+      return 0;
+    if (n < 0 && errno != EINTR)
+      return NC_EIO;
+  }
+}
+
+/* Waits for what the last OpenSSL call on ssl (which returned ret) wants:
+ * 0 to retry it, else NC_ETIMEOUT / NC_EIO with why (when not timed out). */
+static int tls_wait(SSL *ssl, int fd, int ret, long long deadline, char *why, size_t cap) {
+  int e = SSL_get_error(ssl, ret);
+  if (e == SSL_ERROR_WANT_READ)
+    return wait_fd(fd, POLLIN, deadline);
+  if (e == SSL_ERROR_WANT_WRITE)
+    return wait_fd(fd, POLLOUT, deadline);
+  if (why)
+    nc_tls_cli_why(ssl, ret, why, cap);
+  return NC_EIO;
+}
+
+static int tls_handshake(SSL *ssl, int fd, long long deadline, char *why, size_t cap) {
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_connect(ssl);
+    if (r == 1)
+      return 0;
+    int rc = tls_wait(ssl, fd, r, deadline, why, cap);
+    if (rc != 0)
+      return rc == NC_EIO ? NC_EUNAVAIL : rc; /* refused as a connect is */
+  }
+}
+
+static int tls_send_all(SSL *ssl, int fd, const char *buf, size_t len, long long deadline,
+                        char *why, size_t cap) {
+  while (len > 0) {
+    ERR_clear_error();
+    int n = SSL_write(ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    if (n > 0) {
+      buf += n;
+      len -= (size_t)n;
+      continue;
+    }
+    int rc = tls_wait(ssl, fd, n, deadline, why, cap);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Reads to the server's close_notify or its EOF; *buf NUL-terminated. */
+static int tls_read_all(SSL *ssl, int fd, long long deadline, size_t max, char **buf,
+                        size_t *len, char *why, size_t cap) {
+  size_t bcap = 4096, n = 0;
+  char *b = malloc(bcap);
+  if (!b)
+    return NC_ENOMEM;
+  for (;;) {
+    if (n + 1 >= bcap) {
+      char *nb = bcap >= max ? NULL : realloc(b, bcap * 2);
+      if (!nb) {
+        free(b);
+        return bcap >= max ? NC_EIO : NC_ENOMEM;
+      }
+      b = nb;
+      bcap *= 2;
+    }
+    size_t room = bcap - n - 1;
+    ERR_clear_error();
+    int r = SSL_read(ssl, b + n, room > INT_MAX ? INT_MAX : (int)room);
+    if (r > 0) {
+      n += (size_t)r;
+      continue;
+    }
+    if (SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN)
+      break;
+    int rc = tls_wait(ssl, fd, r, deadline, why, cap);
+    if (rc != 0) {
+      free(b);
+      return rc;
+    }
+  }
+  b[n] = '\0';
+  *buf = b;
+  *len = n;
+  return 0;
+}
+
+static int exchange_io(const nc_tls_cli *t, const char *host, int fd, const char *req,
+                       size_t len, long long deadline, size_t max, char **r, size_t *n,
+                       char *why, size_t cap) {
+  char tmp[200];
+  SSL *ssl = nc_tls_cli_ssl(t, host, tmp, sizeof(tmp));
+  if (!ssl) {
+    if (why)
+      snprintf(why, cap, "%s", tmp);
+    return NC_EINVAL;
+  }
+  /* servers that close without close_notify are common; the answer was
+   * asked to end with the connection */
+  SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  int rc = NC_ENOMEM;
+  if (SSL_set_fd(ssl, fd) != 1)
+    goto out;
+  if ((rc = tls_handshake(ssl, fd, deadline, why, cap)) != 0 ||
+      (rc = tls_send_all(ssl, fd, req, len, deadline, why, cap)) != 0 ||
+      (rc = tls_read_all(ssl, fd, deadline, max, r, n, why, cap)) != 0)
+    goto out;
+  ERR_clear_error();
+  SSL_shutdown(ssl); /* our close_notify, best effort */
+out:
+  ERR_clear_error();
+  SSL_free(ssl);
+  return rc;
+}
+
+/* OpenSSL writes the socket with write(2), not send(MSG_NOSIGNAL): a
+ * server that has reset the connection would raise SIGPIPE, which kills a
+ * program that does not ignore it (nacos-agent does; the tests and
+ * nacosctl need not). So it is blocked on this thread for the exchange
+ * and a pending one is consumed. */
+int nc_tls_cli_exchange(const nc_tls_cli *t, const char *host, int fd, const char *req,
+                        size_t len, long long deadline_ms, size_t max, char **resp, size_t *n,
+                        char *why, size_t why_cap) {
+  *resp = NULL;
+  *n = 0;
+  if (why && why_cap)
+    why[0] = '\0';
+  sigset_t pipe, old;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, &old);
+  int rc = exchange_io(t, host, fd, req, len, deadline_ms, max, resp, n, why, why_cap);
+  sigset_t pending;
+  struct timespec zero = {0, 0};
+  if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) && !sigismember(&old, SIGPIPE))
+    sigtimedwait(&pipe, NULL, &zero);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
 }

@@ -8,8 +8,9 @@
  * must carry: an IP address is matched against the certificate's IP SANs,
  * a name against its DNS names (OpenSSL's X509_VERIFY_PARAM host checks).
  *
- * No I/O here: callers move the bytes (memory BIOs on a libuv loop, or a
- * socket fd with poll). OpenSSL itself is loaded by the first
+ * Callers move the bytes (memory BIOs on a libuv loop), or hand a
+ * connected socket to nc_tls_cli_exchange for one blocking request and
+ * answer (the agent's and nacosctl's HTTPS). OpenSSL itself is loaded by the first
  * nc_tls_cli_new (nc_tls_ossl.h), so a program that makes no context does
  * not map it; callers' own OpenSSL calls include nc_tls_ossl.h.
  * Threading: an nc_tls_cli is immutable once made and may be used from any
@@ -54,5 +55,26 @@ void nc_tls_cli_why(SSL *ssl, int ret, char *buf, size_t cap);
 /* After a completed handshake: 0 when ALPN was not offered, or the server
  * chose the offered protocol or none; NC_EGRPC when it chose another. */
 int nc_tls_cli_alpn_ok(const nc_tls_cli *t, SSL *ssl);
+
+/* CLOCK_MONOTONIC in ms: the clock of nc_tls_cli_exchange's deadline. */
+long long nc_tls_cli_now_ms(void);
+
+/* One exchange over TLS on fd, a connected non-blocking socket, for a
+ * thread that may block (never a loop): the handshake (the server's
+ * certificate verified against host, or the server name option), req
+ * sent, then the answer read until the server closes (close_notify or a
+ * plain EOF: the request asked for "Connection: close"), every step
+ * waiting with poll until deadline_ms (nc_tls_cli_now_ms's clock).
+ * SIGPIPE is blocked on this thread meanwhile (OpenSSL writes with
+ * write(2)), so callers need not ignore it. fd stays the caller's.
+ * 0 with *resp (malloc'ed, NUL-terminated, *n bytes before the NUL; the
+ * caller frees); else NC_EUNAVAIL (the handshake failed: refused
+ * certificate, not TLS, ...), NC_ETIMEOUT, NC_EIO (also an answer of max
+ * bytes or more), NC_ENOMEM or NC_EINVAL, with why (may be NULL) the TLS
+ * reason ("TLS: certificate verify failed: ...") when there is one, ""
+ * otherwise. */
+int nc_tls_cli_exchange(const nc_tls_cli *t, const char *host, int fd, const char *req,
+                        size_t len, long long deadline_ms, size_t max, char **resp, size_t *n,
+                        char *why, size_t why_cap);
 
 #endif

@@ -1,0 +1,279 @@
+/* nacosctl's server commands over HTTPS (issue 12) against a real nacosd
+ * with --auth on and --tls-cert/--tls-key, certificates made at test time
+ * (nc_testtls.h):
+ * - --server https://127.0.0.1:PORT --tls-ca CA: user list / user create /
+ *   login work; so do --server HOST:PORT --tls and a DNS name of the
+ *   certificate (localhost, or --tls-server-name localhost for `cluster`);
+ * - another CA, the system trust store, a name the certificate does not
+ *   carry (DNS or IP): refused, exit 3, the reason on stderr; plain HTTP to
+ *   the HTTPS port: exit 3 too;
+ * - nacosd --tls-client-ca: works with --tls-cert/--tls-key, refused
+ *   without (the server's 403, exit 4) and with another CA's certificate;
+ *   a key others can read is refused before anything is sent (exit 2);
+ * - without --server, `--tls` makes the agent's upstream HTTPS (the agent
+ *   runs with --tls on and its own certificate).
+ * Skipped without the openssl command. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "nc_testagent.h"
+#include "nc_testproc.h"
+#include "nc_testrun.h"
+#include "nc_testtls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct fx {
+  char dir[256], pw[300], newpw[300], https[64], plain[64], localhost[64];
+  nc_test_tls tls;
+  nc_test_nacosd srv;
+  int up;
+} fx;
+
+static void write_file(const char *path, const char *line, mode_t mode) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fprintf(fp, "%s\n", line);
+  fclose(fp);
+  assert_int_equal(chmod(path, mode), 0);
+}
+
+static int start(void **st, int client_ca) {
+  fx *f = calloc(1, sizeof(*f));
+  assert_non_null(f);
+  *st = f;
+  if (!nc_test_tls_available() || nc_test_tls_make(&f->tls) != 0) {
+    fprintf(stderr, "skipped: needs the openssl command\n");
+    return 0;
+  }
+  assert_int_equal(nc_test_mkdtemp(f->dir, sizeof(f->dir)), 0);
+  snprintf(f->pw, sizeof(f->pw), "%s/admin.pw", f->dir);
+  write_file(f->pw, "Tls-Adm1n-pw", 0600);
+  snprintf(f->newpw, sizeof(f->newpw), "%s/alice.pw", f->dir);
+  write_file(f->newpw, "al1ce-Pw", 0600);
+  const char *args[] = {"--auth",    "on",
+                        "--admin-password-file", f->pw,
+                        "--tls-cert", f->tls.server_cert,
+                        "--tls-key",  f->tls.server_key,
+                        client_ca ? "--tls-client-ca" : NULL, f->tls.ca_cert,
+                        NULL};
+  nc_test_nacosd_opts o = {.dir = f->dir, .args = args};
+  assert_int_equal(nc_test_nacosd_start_opts(&o, &f->srv), 0);
+  f->up = 1;
+  snprintf(f->https, sizeof(f->https), "https://127.0.0.1:%d", f->srv.port);
+  snprintf(f->plain, sizeof(f->plain), "127.0.0.1:%d", f->srv.port);
+  snprintf(f->localhost, sizeof(f->localhost), "https://localhost:%d", f->srv.port);
+  return 0;
+}
+
+static int setup_tls(void **st) { return start(st, 0); }
+static int setup_mtls(void **st) { return start(st, 1); }
+
+static int teardown(void **st) {
+  fx *f = *st;
+  int rc = f->up ? nc_test_nacosd_stop(&f->srv) : 0;
+  if (f->dir[0])
+    nc_test_rmtree(f->dir);
+  nc_test_tls_free(&f->tls);
+  free(f);
+  return rc == 0 ? 0 : -1;
+}
+
+#define NEED_TLS(f)                                                                                \
+  do {                                                                                             \
+    if (!(f)->up) {                                                                                \
+      skip();                                                                                      \
+      return;                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+/* Runs nacosctl with args (NULL-terminated); its exit code, output in p. */
+static int ctl(nc_trun *p, const char *const *args) {
+  const char *argv[40] = {NC_NACOSCTL_BIN};
+  int n = 1;
+  for (int k = 0; args[k] && n < 39; k++)
+    argv[n++] = args[k];
+  argv[n] = NULL;
+  assert_int_equal(nc_trun_spawn(p, argv, NULL, NULL), 0);
+  int rc = nc_trun_finish(p, 20000);
+  if (getenv("NC_TEST_VERBOSE"))
+    fprintf(stderr, "nacosctl %s %s ...: %d\n--out--\n%s--err--\n%s\n", args[0], args[1], rc,
+            p->obuf, p->ebuf);
+  return rc;
+}
+
+static void test_user_list_and_create_over_https(void **st) {
+  fx *f = *st;
+  NEED_TLS(f);
+  nc_trun p;
+  const char *ca = f->tls.ca_cert;
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
+                                            "--username", "nacos", "--password-file", f->pw,
+                                            NULL}),
+                   0);
+  assert_non_null(strstr(p.obuf, "USERNAME"));
+  assert_non_null(strstr(p.obuf, "nacos"));
+  assert_int_equal(ctl(&p, (const char *[]){"user", "create", "alice", "--new-password-file",
+                                            f->newpw, "--server", f->https, "--tls-ca", ca,
+                                            "--username", "nacos", "--password-file", f->pw,
+                                            NULL}),
+                   0);
+  /* --tls on a bare HOST:PORT; the new user is there */
+  assert_int_equal(ctl(&p, (const char *[]){"--json", "user", "list", "alice", "--server",
+                                            f->plain, "--tls", "--tls-ca", ca, "--username",
+                                            "nacos", "--password-file", f->pw, NULL}),
+                   0);
+  assert_non_null(strstr(p.obuf, "\"username\":\"alice\""));
+  /* she logs in over HTTPS; a DNS name of the certificate verifies too */
+  assert_int_equal(ctl(&p, (const char *[]){"login", "--server", f->localhost, "--tls-ca", ca,
+                                            "--username", "alice", "--password-file", f->newpw,
+                                            NULL}),
+                   0);
+  assert_true(strlen(p.obuf) > 20);
+  /* cluster takes no credentials: with auth on the server answers 403,
+   * which it could only do once the name verified */
+  assert_int_equal(ctl(&p, (const char *[]){"cluster", "--server", f->https, "--tls-ca", ca,
+                                            "--tls-server-name", "localhost", NULL}),
+                   1);
+  assert_non_null(strstr(p.ebuf, "answered HTTP 403"));
+}
+
+static void test_wrong_ca_or_name_refused_exit_3(void **st) {
+  fx *f = *st;
+  NEED_TLS(f);
+  nc_trun p;
+  /* another CA */
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca",
+                                            f->tls.other_ca_cert, "--username", "nacos",
+                                            "--password-file", f->pw, NULL}),
+                   3);
+  assert_non_null(strstr(p.ebuf, "certificate verify failed"));
+  assert_non_null(strstr(p.ebuf, f->https));
+  /* the system trust store does not know the test CA */
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--username",
+                                            "nacos", "--password-file", f->pw, NULL}),
+                   3);
+  assert_non_null(strstr(p.ebuf, "certificate verify failed"));
+  /* names the certificate does not carry: a DNS name, an IP address */
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca",
+                                            f->tls.ca_cert, "--tls-server-name", "nacos.example",
+                                            "--username", "nacos", "--password-file", f->pw,
+                                            NULL}),
+                   3);
+  assert_non_null(strstr(p.ebuf, "certificate verify failed: hostname mismatch"));
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca",
+                                            f->tls.ca_cert, "--tls-server-name", "127.0.0.42",
+                                            "--username", "nacos", "--password-file", f->pw,
+                                            NULL}),
+                   3);
+  assert_non_null(strstr(p.ebuf, "certificate verify failed: IP address mismatch"));
+  /* plain HTTP to the HTTPS port gets no HTTP answer */
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->plain, "--username",
+                                            "nacos", "--password-file", f->pw, NULL}),
+                   3);
+  assert_non_null(strstr(p.ebuf, "an HTTPS port?"));
+  /* nothing was created by the refused attempts */
+  assert_int_equal(ctl(&p, (const char *[]){"user", "create", "bob", "--new-password-file",
+                                            f->newpw, "--server", f->https, "--tls-ca",
+                                            f->tls.other_ca_cert, "--username", "nacos",
+                                            "--password-file", f->pw, NULL}),
+                   3);
+  assert_int_equal(ctl(&p, (const char *[]){"--json", "user", "list", "--server", f->https,
+                                            "--tls-ca", f->tls.ca_cert, "--username", "nacos",
+                                            "--password-file", f->pw, NULL}),
+                   0);
+  assert_null(strstr(p.obuf, "\"bob\""));
+}
+
+static void test_client_certificate_required(void **st) {
+  fx *f = *st;
+  NEED_TLS(f);
+  nc_trun p;
+  const char *ca = f->tls.ca_cert;
+  assert_int_equal(ctl(&p, (const char *[]){"user", "create", "carol", "--new-password-file",
+                                            f->newpw, "--server", f->https, "--tls-ca", ca,
+                                            "--tls-cert", f->tls.client_cert, "--tls-key",
+                                            f->tls.client_key, "--username", "nacos",
+                                            "--password-file", f->pw, NULL}),
+                   0);
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
+                                            "--tls-cert", f->tls.client_cert, "--tls-key",
+                                            f->tls.client_key, "--username", "nacos",
+                                            "--password-file", f->pw, NULL}),
+                   0);
+  assert_non_null(strstr(p.obuf, "carol"));
+  /* without a certificate: the server refuses, and says why */
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
+                                            "--username", "nacos", "--password-file", f->pw,
+                                            NULL}),
+                   4);
+  assert_non_null(strstr(p.ebuf, "client certificate required"));
+  /* another CA's certificate: refused too */
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
+                                            "--tls-cert", f->tls.other_cert, "--tls-key",
+                                            f->tls.other_key, "--username", "nacos",
+                                            "--password-file", f->pw, NULL}),
+                   4);
+  assert_non_null(strstr(p.ebuf, "client certificate"));
+  /* a key others can read: refused before anything is sent */
+  char loose[320], cmd[800];
+  snprintf(loose, sizeof(loose), "%s/loose.key", f->dir);
+  snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", f->tls.client_key, loose);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(chmod(loose, 0640), 0);
+  assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
+                                            "--tls-cert", f->tls.client_cert, "--tls-key", loose,
+                                            "--username", "nacos", "--password-file", f->pw,
+                                            NULL}),
+                   2);
+  assert_non_null(strstr(p.ebuf, "chmod 600"));
+}
+
+/* No --server: the agent's upstream, over HTTPS with --tls. */
+static void test_agent_upstream_over_https(void **st) {
+  fx *f = *st;
+  NEED_TLS(f);
+  nc_trun p;
+  char servers[128], adir[300];
+  nc_test_agent_servers(servers, sizeof(servers), &f->srv, NULL);
+  snprintf(adir, sizeof(adir), "%s/agent", f->dir);
+  mkdir(adir, 0700);
+  const char *extra[] = {"--tls",      "on",          "--tls-ca",      f->tls.ca_cert,
+                         "--tls-cert", f->tls.client_cert, "--tls-key", f->tls.client_key,
+                         "--username", "nacos",       "--password-file", f->pw,
+                         NULL};
+  nc_test_agent ag;
+  assert_int_equal(nc_test_agent_start(&ag, adir, servers, extra), 0);
+  assert_true(nc_test_agent_wait_connected(&ag, 10000) >= 0);
+  assert_int_equal(ctl(&p, (const char *[]){"--socket", ag.sock, "user", "list", "--tls",
+                                            "--tls-ca", f->tls.ca_cert, "--tls-cert",
+                                            f->tls.client_cert, "--tls-key", f->tls.client_key,
+                                            "--username", "nacos", "--password-file", f->pw,
+                                            NULL}),
+                   0);
+  assert_non_null(strstr(p.obuf, "nacos"));
+  /* --tls-ca without HTTPS chosen is a usage error, not silently plain */
+  assert_int_equal(ctl(&p, (const char *[]){"--socket", ag.sock, "user", "list", "--tls-ca",
+                                            f->tls.ca_cert, "--username", "nacos",
+                                            "--password-file", f->pw, NULL}),
+                   2);
+  assert_non_null(strstr(p.ebuf, "--tls-ca is for HTTPS"));
+  assert_int_equal(nc_test_agent_stop(&ag), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_user_list_and_create_over_https, setup_tls, teardown),
+      cmocka_unit_test_setup_teardown(test_wrong_ca_or_name_refused_exit_3, setup_tls, teardown),
+      cmocka_unit_test_setup_teardown(test_client_certificate_required, setup_mtls, teardown),
+      cmocka_unit_test_setup_teardown(test_agent_upstream_over_https, setup_mtls, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
