@@ -171,6 +171,10 @@ static int parse_addr(nc_http_req *r, int v2, const char **ip, int *port) {
     nc_nrt_fail(r, v2, 400, E_PARAM_MISSING, why);
     return -1;
   }
+  if (strlen(*ip) > 128) {
+    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, "Param 'ip' is longer than 128 characters");
+    return -1;
+  }
   char *end;
   errno = 0;
   long v = strtol(p, &end, 10);
@@ -432,7 +436,7 @@ static void do_beat(nc_nroutes *nr, nc_http_req *r, int v2) {
     if (bc && *bc)
       cl = bc;
   }
-  if (!ip || !*ip || port <= 0 || port > 65535) {
+  if (!ip || !*ip || strlen(ip) > 128 || port <= 0 || port > 65535) {
     cJSON_Delete(beat);
     nc_nrt_fail(r, v2, 400, E_PARAM_MISSING, "Param 'ip' and 'port' (or 'beat') are required.");
     return;

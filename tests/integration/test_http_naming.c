@@ -217,6 +217,13 @@ static void test_v1_errors(void **st) {
   assert_int_equal(req(f, "POST", "/nacos/v1/ns/instance?serviceName=e&ip=1.2.3.4&port=1"
                                   "&ephemeral=false", NULL, &b), 400);
   assert_non_null(strstr(b, "persistent"));
+  char longip[300];
+  memset(longip, '1', 200);
+  longip[200] = 0;
+  char path[512];
+  snprintf(path, sizeof(path), "/nacos/v1/ns/instance?serviceName=e&ip=%s&port=1", longip);
+  assert_int_equal(req(f, "POST", path, NULL, &b), 400);
+  assert_non_null(strstr(b, "'ip'"));
   assert_int_equal(list_count(f, "serviceName=e"), 0); /* none of them registered */
   /* unknown instance: detail 404, update 400, deregister ok */
   assert_int_equal(req(f, "GET", "/nacos/v1/ns/instance?serviceName=e&ip=1.2.3.4&port=1", NULL,
