@@ -1,9 +1,11 @@
 /* nacosctl's HTTPS options (issue 12), checked on the real binary before
  * anything is sent: which --server schemes are taken, --tls-* options that
  * need HTTPS or each other, a client key others can read, unreadable
- * files, options only server commands take, and the help texts. No server
- * runs here (an https:// server on a closed port shows the address parsed:
- * exit 3, cannot connect); test_nacosctl_tls has the real HTTPS runs. */
+ * files, options only server commands take, the handshake's deadline
+ * (--timeout) against a port that never answers, and the help texts. No
+ * server runs here (an https:// server on a closed port shows the address
+ * parsed: exit 3, cannot connect); test_nacosctl_tls has the real HTTPS
+ * runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,10 +14,14 @@
 
 #include "nc_testrun.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[64], cert[128], key[128], loose[128], pw[128];
@@ -122,6 +128,30 @@ static void test_tls_options_checked(void **st) {
   assert_int_equal(CTL("instances", "svc", "--tls-ca", cert), 2);
 }
 
+/* A port that accepts the connection (the kernel's backlog) but never
+ * speaks TLS: the handshake gives up at --timeout, exit 3. */
+static void test_silent_server_times_out(void **st) {
+  (void)st;
+  nc_trun p;
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof(sa);
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(lfd >= 0);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(listen(lfd, 4), 0);
+  assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+  char server[64];
+  snprintf(server, sizeof(server), "https://127.0.0.1:%d", ntohs(sa.sin_port));
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(CTL("cluster", "--server", server, "--timeout", "400"), 3);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_non_null(strstr(p.ebuf, "timed out (--timeout)"));
+  double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  assert_true(s >= 0.4 && s < 10.0);
+  close(lfd);
+}
+
 static void test_help_texts(void **st) {
   (void)st;
   nc_trun p;
@@ -142,6 +172,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_server_schemes),
       cmocka_unit_test(test_tls_options_checked),
+      cmocka_unit_test(test_silent_server_times_out),
       cmocka_unit_test(test_help_texts),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
