@@ -139,12 +139,14 @@ static const cmd_help helps[] = {
      "usage: nacosctl config watch DATA_ID [--group G] [--namespace N]\n"
      "  Listens and prints the content now and after every change, until Ctrl-C.\n"},
     {"cluster",
-     "usage: nacosctl cluster [--server [https://]HOST:PORT] [TLS options]\n"
+     "usage: nacosctl cluster [credentials] [--server [https://]HOST:PORT] [TLS options]\n"
      "  Lists the members of the nacosd cluster (address, state, ready, version,\n"
      "  SDK connections, last refresh) as one server sees them, from its\n"
      "  /nacos/v1/core/cluster/nodes. The server is the agent's current upstream\n"
      "  unless --server names a main (HTTP) port; then no agent is needed.\n"
-     "  Exit 3 when the server cannot be reached, 1 when it has no member list.\n" CTL_TLS},
+     "  Exit 3 when the server cannot be reached, 1 when it has no member list.\n"
+     "  With auth on, credentials: --token-file F or --username U --password-file F\n"
+     "  (files chmod 600); exit 4 when the server refuses them.\n" CTL_TLS},
 #define CTL_CREDS                                                                                \
   "  The server is the agent's current upstream unless --server [https://]HOST:PORT\n"          \
   "  names a main (HTTP) port (then no agent is needed). Credentials: --token-file F\n"         \
@@ -360,7 +362,7 @@ static const cmd_spec specs[] = {
     {"config history", "group namespace version", 1, 1, ctl_cmd_config_history, 0},
     {"config rollback", "group namespace", 2, 2, ctl_cmd_config_rollback, 0},
     {"config watch", "group namespace", 1, 1, ctl_cmd_config_watch, 0},
-    {"cluster", SRV, 0, 0, ctl_cmd_cluster, 1},
+    {"cluster", CREDS, 0, 0, ctl_cmd_cluster, 1},
     {"login", SRV " username password-file", 0, 0, ctl_cmd_login, 1},
     {"user list", CREDS, 0, 1, ctl_cmd_user_list, 1},
     {"user create", CREDS " new-password-file", 1, 1, ctl_cmd_user_create, 1},

@@ -152,9 +152,7 @@ static int login(const char *what, const char *server, const ctl_args *a, cJSON 
   return 0;
 }
 
-/* The token for the request into tok ("" = none: auth off, or the server
- * will refuse); 0 or an exit code. */
-static int credentials(const char *what, const char *server, const ctl_args *a, char *tok,
+int ctl_http_credentials(const char *what, const char *server, const ctl_args *a, char *tok,
                        size_t cap) {
   tok[0] = '\0';
   if (a->token_file && a->username)
@@ -204,7 +202,7 @@ static int list_pages(nc_ipc *c, const ctl_args *a, const char *what, const char
   char server[300], tok[SECRET_MAX];
   int rc;
   if ((rc = ctl_http_server(c, a, what, server, sizeof(server))) ||
-      (rc = credentials(what, server, a, tok, sizeof(tok))))
+      (rc = ctl_http_credentials(what, server, a, tok, sizeof(tok))))
     return rc;
   cJSON *rows = cJSON_CreateArray();
   for (int page = 1, pages = 1; rows && page <= pages && page <= 100000; page++) {
@@ -266,7 +264,7 @@ static int change(nc_ipc *c, const ctl_args *a, const char *what, const char *me
   int rc;
   tok[0] = '\0';
   if ((rc = ctl_http_server(c, a, what, server, sizeof(server))) ||
-      (need_token && (rc = credentials(what, server, a, tok, sizeof(tok)))))
+      (need_token && (rc = ctl_http_credentials(what, server, a, tok, sizeof(tok)))))
     goto out;
   if (form->oom) {
     rc = CTL_EXIT_UNREACHABLE;

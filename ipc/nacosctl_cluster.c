@@ -35,12 +35,13 @@ static cJSON *member_row(const cJSON *m) {
 }
 
 int ctl_cmd_cluster(nc_ipc *c, const ctl_args *a) {
-  char server[300], why[512];
+  char server[300], why[512], tok[4096];
   int status = 0, rc;
-  if ((rc = ctl_http_server(c, a, "cluster", server, sizeof(server))) != 0)
+  if ((rc = ctl_http_server(c, a, "cluster", server, sizeof(server))) != 0 ||
+      (rc = ctl_http_credentials("cluster", server, a, tok, sizeof(tok))) != 0)
     return rc;
-  char *body = ctl_http_request(server, "GET", "/nacos/v1/core/cluster/nodes", NULL, NULL,
-                                a->timeout_ms, &status, why, sizeof(why));
+  char *body = ctl_http_request(server, "GET", "/nacos/v1/core/cluster/nodes", NULL,
+                                tok[0] ? tok : NULL, a->timeout_ms, &status, why, sizeof(why));
   if (!body) {
     fprintf(stderr, "%s: cluster: %s\n", ctl_prog, why);
     return CTL_EXIT_UNREACHABLE;
@@ -48,6 +49,12 @@ int ctl_cmd_cluster(nc_ipc *c, const ctl_args *a) {
   cJSON *j = cJSON_Parse(body);
   const cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
   free(body);
+  if (status == 401 || status == 403) {
+    fprintf(stderr, "%s: cluster: %s refused the request (HTTP %d)%s\n", ctl_prog, server, status,
+            tok[0] ? "" : ": auth is on; give --username U --password-file F or --token-file F");
+    cJSON_Delete(j);
+    return CTL_EXIT_AUTH;
+  }
   if (status != 200 || !cJSON_IsArray(data)) {
     fprintf(stderr, "%s: cluster: %s answered HTTP %d without a member list%s\n", ctl_prog,
             server, status, status == 404 ? " (not a nacosd main port?)" : "");

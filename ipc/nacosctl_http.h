@@ -53,4 +53,10 @@ int ctl_http_server(nc_ipc *c, const ctl_args *a, const char *what, char *buf, s
 /* Frees what ctl_http_server made (at exit). */
 void ctl_http_done(void);
 
+/* The token for a request to server into tok ("" = none: auth off, or the
+ * server will refuse) from --token-file, or a login with --username and
+ * --password-file; 0 or an exit code (the error already printed). */
+int ctl_http_credentials(const char *what, const char *server, const ctl_args *a, char *tok,
+                         size_t cap);
+
 #endif

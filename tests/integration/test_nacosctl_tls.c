@@ -137,12 +137,19 @@ static void test_user_list_and_create_over_https(void **st) {
                                             NULL}),
                    0);
   assert_true(strlen(p.obuf) > 20);
-  /* cluster takes no credentials: with auth on the server answers 403,
-   * which it could only do once the name verified */
+  /* cluster without credentials: with auth on the server answers 403
+   * (which it could only do once the name verified): exit 4 with a hint */
   assert_int_equal(ctl(&p, (const char *[]){"cluster", "--server", f->https, "--tls-ca", ca,
                                             "--tls-server-name", "localhost", NULL}),
-                   1);
-  assert_non_null(strstr(p.ebuf, "answered HTTP 403"));
+                   4);
+  assert_non_null(strstr(p.ebuf, "HTTP 403"));
+  assert_non_null(strstr(p.ebuf, "--password-file"));
+  /* with the admin's credentials: the member list */
+  assert_int_equal(ctl(&p, (const char *[]){"--json", "cluster", "--server", f->https, "--tls-ca",
+                                            ca, "--tls-server-name", "localhost", "--username",
+                                            "nacos", "--password-file", f->pw, NULL}),
+                   0);
+  assert_non_null(strstr(p.obuf, "\"state\":\"UP\""));
 }
 
 static void test_wrong_ca_or_name_refused_exit_3(void **st) {
