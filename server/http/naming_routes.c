@@ -3,6 +3,7 @@
  * InstanceControllerV2; v1 errors are Nacos's "caused: <why>;" text. */
 #include "naming_routes.h"
 #include "naming_routes_int.h"
+#include "oapi_result.h"
 
 #include "auth_routes.h"
 #include "nc_auth_perm.h"
@@ -27,60 +28,11 @@ int nc_nroutes_new(nc_naming *naming, nc_nbeat *beat, nc_auth *auth, nc_nroutes 
 }
 void nc_nroutes_free(nc_nroutes *nr) { free(nr); }
 
-static const char *err_abstract(int code) {
-  switch (code) {
-  case E_PARAM_MISSING: return "parameter missing";
-  case E_PARAM_VALIDATE: return "parameter validate error";
-  case E_NOT_FOUND: return "resource not found";
-  case E_WEIGHT: return "weight error";
-  case E_METADATA: return "instance metadata error";
-  case E_INSTANCE: return "instance error";
-  case E_SERVICE_NOT_EXIST: return "service not exist";
-  default: return "server error";
-  }
-}
-
-/* A failure: v1 "caused: why;" with the HTTP status, v2 the envelope. */
+/* The envelopes are oapi_result.h's (shared with the config routes). */
 void nc_nrt_fail(nc_http_req *r, int v2, int status, int code, const char *why) {
-  if (v2) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "code", code);
-    cJSON_AddStringToObject(o, "message", err_abstract(code));
-    cJSON_AddStringToObject(o, "data", why);
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!s) {
-      nc_http_reply_error(r, 500, "out of memory");
-      return;
-    }
-    nc_http_reply(r, status, "application/json;charset=UTF-8", s, strlen(s));
-    free(s);
-    return;
-  }
-  char body[1200];
-  int n = snprintf(body, sizeof(body), "caused: %s;", why);
-  size_t len = n > 0 && (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
-  nc_http_reply(r, status, "text/plain;charset=UTF-8", body, len);
+  nc_oapi_fail(r, v2, status, code, why);
 }
-
-/* Success: v1 the JSON (data) or text, v2 {code 0, "success", data}. Takes data. */
-void nc_nrt_ok_json(nc_http_req *r, int v2, cJSON *data) {
-  cJSON *o = data;
-  if (v2) {
-    o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "code", 0);
-    cJSON_AddStringToObject(o, "message", "success");
-    cJSON_AddItemToObject(o, "data", data);
-  }
-  char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-  cJSON_Delete(o);
-  if (!s) {
-    nc_http_reply_error(r, 500, "out of memory");
-    return;
-  }
-  nc_http_reply(r, 200, "application/json;charset=UTF-8", s, strlen(s));
-  free(s);
-}
+void nc_nrt_ok_json(nc_http_req *r, int v2, cJSON *data) { nc_oapi_ok_json(r, v2, data); }
 static void ok_text(nc_http_req *r, int v2, const char *text) {
   if (v2)
     nc_nrt_ok_json(r, 1, cJSON_CreateString(text));
@@ -101,10 +53,7 @@ static int to_bool(const char *s, int def) {
   return 0;
 }
 
-const char *nc_nrt_param(nc_http_req *r, const char *name) {
-  const char *v = nc_http_param(r, name);
-  return v && *v ? v : NULL;
-}
+const char *nc_nrt_param(nc_http_req *r, const char *name) { return nc_oapi_param(r, name); }
 
 /* namespaceId (default public), serviceName (required; "group@@name"
  * allowed), groupName (default DEFAULT_GROUP). 0, or answered. */

@@ -4,6 +4,7 @@
 #include "cluster.h"
 #include "auth_routes.h"
 #include "cluster_routes.h"
+#include "config_routes.h"
 #include "loader_routes.h"
 #include "naming_routes.h"
 #include "webui.h"
@@ -204,6 +205,8 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
   add_set(h, nc_webui_routes, nc_webui_n_routes, opts->auth);
   if (opts->naming_routes)
     add_set(h, nc_naming_routes, nc_naming_n_routes, opts->naming_routes);
+  if (opts->config_routes)
+    add_set(h, nc_config_routes, nc_config_n_routes, opts->config_routes);
   if (opts->cluster)
     add_set(h, nc_cluster_routes, nc_cluster_n_routes, opts->cluster);
   nc_http_opts ho = {.bind = opts->bind,

@@ -1,0 +1,66 @@
+/* oapi_result: see oapi_result.h. */
+#include "oapi_result.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *nc_oapi_code_msg(int code) {
+  switch (code) {
+  case NC_OAPI_PARAM_MISSING: return "parameter missing";
+  case NC_OAPI_TENANT_PARAM: return "'tenant' parameter error";
+  case NC_OAPI_PARAM_VALIDATE: return "parameter validate error";
+  case NC_OAPI_NOT_FOUND: return "resource not found";
+  case NC_OAPI_CONFLICT: return "resource conflict";
+  case NC_OAPI_WEIGHT: return "weight error";
+  case NC_OAPI_METADATA: return "instance metadata error";
+  case NC_OAPI_INSTANCE: return "instance error";
+  case NC_OAPI_SERVICE_NOT_EXIST: return "service not exist";
+  default: return "server error";
+  }
+}
+
+void nc_oapi_fail(nc_http_req *r, int v2, int status, int code, const char *why) {
+  if (v2) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", nc_oapi_code_msg(code));
+    cJSON_AddStringToObject(o, "data", why ? why : "");
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s) {
+      nc_http_reply_error(r, 500, "out of memory");
+      return;
+    }
+    nc_http_reply(r, status, "application/json;charset=UTF-8", s, strlen(s));
+    free(s);
+    return;
+  }
+  char body[1200];
+  int n = snprintf(body, sizeof(body), "caused: %s;", why ? why : "");
+  size_t len = n > 0 && (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
+  nc_http_reply(r, status, "text/plain;charset=UTF-8", body, len);
+}
+
+void nc_oapi_ok_json(nc_http_req *r, int v2, cJSON *data) {
+  cJSON *o = data;
+  if (v2 && data) {
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "code", 0);
+    cJSON_AddStringToObject(o, "message", "success");
+    cJSON_AddItemToObject(o, "data", data);
+  }
+  char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  if (!s) {
+    nc_http_reply_error(r, 500, "out of memory");
+    return;
+  }
+  nc_http_reply(r, 200, "application/json;charset=UTF-8", s, strlen(s));
+  free(s);
+}
+
+const char *nc_oapi_param(nc_http_req *r, const char *name) {
+  const char *v = nc_http_param(r, name);
+  return v && *v ? v : NULL;
+}
