@@ -24,6 +24,7 @@ struct nc_wc {
   int timeout_ms;
   int no_auto_ack;
   int not_ready_fails_fast;
+  int setup_ack_as_push;
   nc_wc_push_cb on_push;
   nc_wc_closed_cb on_closed;
   void *ud;
@@ -73,6 +74,11 @@ static void on_stream_msg(void *ud, const uint8_t *data, size_t len) {
     return;
   }
   const char *rid = m->body ? nc_json_str(m->body, "requestId", NULL) : NULL;
+  if (wc->setup_ack_as_push && !rid && strcmp(m->type, "SetupAckRequest") == 0) {
+    if (wc->on_push)
+      wc->on_push(wc->ud, wc, m); /* no requestId, no ack (as the SDKs) */
+    goto out;
+  }
   if (!rid || !ends_with(m->type, "Request")) {
     nc_debug("wc: ignoring stream message of type '%s'", m->type);
     goto out;
@@ -312,7 +318,9 @@ static int send_setup(nc_wc *wc, const nc_wc_opts *o) {
       (!peer &&
        !cJSON_AddStringToObject(labels, "AppName", o->app_name ? o->app_name : "unknown")) ||
       add_labels(labels, o->labels) != 0 || nc_json_add_str(b, "tenant", o->tenant) != 0 ||
-      !cJSON_AddObjectToObject(b, "clientAbilities") ||
+      (o->ability_table ? !cJSON_AddItemToObject(b, "abilityTable",
+                                                 cJSON_Duplicate(o->ability_table, 1))
+                        : !cJSON_AddObjectToObject(b, "clientAbilities")) ||
       !cJSON_AddStringToObject(b, "module", "internal") || !cJSON_AddObjectToObject(b, "headers"))
     goto out;
   if ((rc = nc_payload_encode_json("ConnectionSetupRequest", wc->client_ip, b, &buf, &len)) != 0)
@@ -347,6 +355,7 @@ int nc_wc_connect(nc_gcli_env *env, const nc_wc_opts *opts, nc_wc_push_cb on_pus
   wc->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 3000;
   wc->no_auto_ack = opts->no_auto_ack;
   wc->not_ready_fails_fast = opts->not_ready_fails_fast;
+  wc->setup_ack_as_push = opts->setup_ack_as_push;
   wc->on_push = on_push;
   wc->on_closed = on_closed;
   wc->ud = ud;

@@ -37,6 +37,12 @@ typedef struct nc_wc_opts {
                                * timeout */
   const nc_gcli_tls *tls;     /* TLS to the server (nc_gcli_opts.tls); NULL = plain text;
                                * borrowed during nc_wc_connect */
+  const cJSON *ability_table; /* sent as ConnectionSetupRequest.abilityTable, as Java 2.3+/3.x
+                               * and Python 3.x do (nacosd then answers with a SetupAckRequest,
+                               * docs/protocol-3x.md); borrowed during nc_wc_connect; NULL =
+                               * none (an empty clientAbilities, as the Go SDK sends) */
+  int setup_ack_as_push;      /* 1: a SetupAckRequest (it has no requestId) is handed to
+                               * on_push too, never acked; 0: ignored, as before */
   char *error;                /* when a connect fails: why, in the transport's words
                                * ("TLS: certificate verify failed: ..."), else the
                                * status; error_cap bytes; NULL = not wanted */

@@ -3,6 +3,7 @@
  * duties (push ack timeouts, idle probes, forgetting transports that never
  * registered). Loop thread only; see srv_priv.h. */
 #include "srv_priv.h"
+#include "srv_ability.h"
 
 #include "nc_err.h"
 #include "nc_json.h"
@@ -140,6 +141,7 @@ static void conn_free(nc_conn *c) {
   free(c->app);
   free(c->tenant);
   cJSON_Delete(c->labels);
+  cJSON_Delete(c->abilities);
   nc_strmap_free(c->pending, NULL);
   free(c);
 }
@@ -214,7 +216,8 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
   c->cluster = cluster;
   c->stream_id = s->id;
   if (!c->id || !c->peer_key || !c->client_ip || !c->remote_ip || !c->version || !c->labels ||
-      !c->app || !c->tenant || !(c->pending = nc_strmap_new()) ||
+      !c->app || !c->tenant || nc_ability_client_table(b, &c->abilities) != 0 ||
+      !(c->pending = nc_strmap_new()) ||
       nc_strmap_put(srv->conns, c->id, c, NULL)) {
     conn_free(c);
     return NC_ENOMEM;
@@ -228,6 +231,13 @@ int nc_cm_register(nc_srv *srv, nc_stream *s, const char *peer, const nc_msg *se
   srv->n_cluster += (size_t)cluster;
   nc_info("connection %s registered (peer %s, client %s, version %s, module %s)", c->id, peer,
           c->client_ip, c->version, nc_conn_label(c, "module") ? nc_conn_label(c, "module") : "-");
+  /* §4.4 step 4: the SetupAck follows registration (a 3.x client fires its
+   * unary calls as soon as it arrives) and goes before any push. */
+  if (c->abilities) {
+    int rc = nc_ability_send_ack(srv, c);
+    if (rc != 0)
+      nc_warn("connection %s: SetupAckRequest not sent: %s", c->id, nc_strerror(rc));
+  }
   for (size_t i = 0; i < srv->n_listeners; i++)
     srv->listeners[i].fn(srv->listeners[i].ud, c, NC_CONN_UP);
   return 0;

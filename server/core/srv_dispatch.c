@@ -209,9 +209,10 @@ static void server_check(nc_srv *srv, nc_gsrv_ev *ev, const char *pk) {
   if (p && b) {
     p->seen_ms = nc_now_ms();
     cJSON_AddStringToObject(b, "connectionId", p->conn ? p->conn->id : p->conn_id);
-    /* false: 2.3+ clients then just sleep 100 ms instead of waiting for
-     * a SetupAck (§4.5). */
-    cJSON_AddBoolToObject(b, "supportAbilityNegotiation", 0);
+    /* true, as 2.3+/3.x servers say: a client that sends an abilityTable
+     * then waits for the SetupAck nacosd sends it (srv_ability.c); Go v2.x
+     * and Python 2.0.x ignore the field (§4.5). */
+    cJSON_AddBoolToObject(b, "supportAbilityNegotiation", 1);
     nc_payload_encode_json("ServerCheckResponse", "", b, &buf, &len);
   }
   cJSON_Delete(b);

@@ -78,7 +78,9 @@ static int add_conn(nc_srv *srv, cJSON *all, const nc_conn *c, int v3) {
   if (!m)
     return NC_ENOMEM;
   cJSON_AddBoolToObject(o, "traced", 0);
-  cJSON_AddObjectToObject(o, "abilityTable"); /* never null on our wire */
+  /* the client's own table (srv_ability.c); {} when it sent none, never null */
+  cJSON_AddItemToObject(o, "abilityTable",
+                        c->abilities ? cJSON_Duplicate(c->abilities, 1) : cJSON_CreateObject());
   cJSON_AddItemToObject(o, "labels", cJSON_Duplicate(c->labels, 1));
   cJSON_AddItemToObject(o, "appLabels", app_labels(c->labels));
   cJSON_AddBoolToObject(o, "connected", 1);

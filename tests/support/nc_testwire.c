@@ -89,6 +89,8 @@ int nc_tw_connect(nc_gcli_env *env, const char *target, const nc_tw_opts *o, nc_
                    .no_auto_ack = tw->o.no_auto_ack,
                    .access_token = tw->o.access_token,
                    .tls = tw->o.tls,
+                   .ability_table = tw->o.ability_table,
+                   .setup_ack_as_push = tw->o.ability_table != NULL,
                    .client_version = tw->o.client_version};
   int rc = nc_wc_connect(env, &wo, on_push, on_closed, tw, &tw->wc);
   if (rc) {
@@ -98,6 +100,7 @@ int nc_tw_connect(nc_gcli_env *env, const char *target, const nc_tw_opts *o, nc_
   }
   /* the strings in o are borrowed only for the handshake */
   tw->o.module = tw->o.app_name = tw->o.client_ip = tw->o.tenant = tw->o.access_token = NULL;
+  tw->o.ability_table = NULL;
   tw->o.tls = NULL;
   tw->o.client_version = NULL;
   tw->o.ns = tw->ns;

@@ -42,6 +42,10 @@ typedef struct nc_tw_opts {
                                * (e.g. "Nacos-Python-Client:v2.0.11": a client nacosd's
                                * rebalance never moves) */
   const nc_gcli_tls *tls;   /* TLS to the server (nc_testtls.h makes files); NULL = plain */
+  const cJSON *ability_table; /* sent as ConnectionSetupRequest.abilityTable (a 3.x SDK);
+                               * the SetupAckRequest that answers it is recorded as a push
+                               * (no requestId, not acked); borrowed for the handshake;
+                               * NULL = none, as before */
   /* optional: also called for each push, on the completion-queue thread,
    * after it was recorded (must not block) */
   nc_wc_push_cb on_push;

@@ -33,6 +33,7 @@ struct nc_conn {
   int probing;
   int reset_sent; /* a ConnectResetRequest went out (srv_loader.c) */
   int cluster;    /* came in on the cluster port */
+  cJSON *abilities; /* the setup's abilityTable (srv_ability.c); NULL = none sent */
 };
 
 /* A transport seen by a unary call (ServerCheck) or a stream: the
