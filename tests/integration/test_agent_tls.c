@@ -14,7 +14,7 @@
 
 #include "nc_testagent.h"
 #include "nc_testproc.h"
-#include "nc_testtls.h"
+#include "nc_testtlsnode.h"
 #include "nc_testwait.h"
 
 #include <cjson/cJSON.h>
@@ -25,56 +25,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct fx {
-  char dir[256], pw[300];
-  nc_test_tls tls;
-  nc_test_nacosd srv;
-  int up;
-} fx;
+typedef nc_test_tls_node fx;
 
-static void write_file(const char *path, const char *text, mode_t mode) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-  assert_int_equal(chmod(path, mode), 0);
-}
-
+/* nacosd --auth on with TLS on both ports (nc_testtlsnode.h). */
 static int setup(void **st) {
   fx *f = calloc(1, sizeof(*f));
   assert_non_null(f);
   *st = f;
-  if (!nc_test_tls_available() || nc_test_tls_make(&f->tls) != 0)
-    return 0; /* the tests skip */
-  assert_int_equal(nc_test_mkdtemp(f->dir, sizeof(f->dir)), 0);
-  snprintf(f->pw, sizeof(f->pw), "%s/admin.pw", f->dir);
-  write_file(f->pw, "tls-Adm1n-pw\n", 0600);
-  const char *args[] = {"--auth",     "on",          "--admin-password-file", f->pw,
-                        "--tls-cert", f->tls.server_cert, "--tls-key",         f->tls.server_key,
-                        NULL};
-  nc_test_nacosd_opts o = {.dir = f->dir, .args = args};
-  assert_int_equal(nc_test_nacosd_start_opts(&o, &f->srv), 0);
-  f->up = 1;
+  assert_int_equal(nc_test_tls_node_start(f, "tls-Adm1n-pw", 0, NULL), 0);
   return 0;
 }
 
+/* Every fixture of this file: nc_test_tls_node_stop undoes what any of
+ * them started. */
 static int teardown(void **st) {
-  fx *f = *st;
-  int rc = f->up ? nc_test_nacosd_stop(&f->srv) : 0;
-  if (f->dir[0])
-    nc_test_rmtree(f->dir);
-  nc_test_tls_free(&f->tls);
-  free(f);
-  return rc == 0 ? 0 : -1;
+  int rc = nc_test_tls_node_stop(*st);
+  free(*st);
+  return rc;
 }
 
-#define NEED_TLS(f)                                                                                \
-  do {                                                                                             \
-    if (!(f)->up) {                                                                                \
-      skip();                                                                                      \
-      return;                                                                                      \
-    }                                                                                              \
-  } while (0)
+#define NEED_TLS(f) NC_TEST_NEED_TLS(f)
 
 static void agent_dir(const fx *f, const char *name, char *out, size_t cap) {
   snprintf(out, cap, "%s/%s", f->dir, name);

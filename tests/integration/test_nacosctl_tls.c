@@ -22,7 +22,7 @@
 #include "nc_testagent.h"
 #include "nc_testproc.h"
 #include "nc_testrun.h"
-#include "nc_testtls.h"
+#include "nc_testtlsnode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,45 +31,22 @@
 #include <unistd.h>
 
 typedef struct fx {
-  char dir[256], pw[300], newpw[300], https[64], plain[64], localhost[64];
-  nc_test_tls tls;
-  nc_test_nacosd srv;
-  int up;
+  nc_test_tls_node n; /* first: f->n.srv etc. */
+  char newpw[300], https[64], plain[64], localhost[64];
 } fx;
-
-static void write_file(const char *path, const char *line, mode_t mode) {
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  fprintf(fp, "%s\n", line);
-  fclose(fp);
-  assert_int_equal(chmod(path, mode), 0);
-}
 
 static int start(void **st, int client_ca) {
   fx *f = calloc(1, sizeof(*f));
   assert_non_null(f);
   *st = f;
-  if (!nc_test_tls_available() || nc_test_tls_make(&f->tls) != 0) {
-    fprintf(stderr, "skipped: needs the openssl command\n");
-    return 0;
-  }
-  assert_int_equal(nc_test_mkdtemp(f->dir, sizeof(f->dir)), 0);
-  snprintf(f->pw, sizeof(f->pw), "%s/admin.pw", f->dir);
-  write_file(f->pw, "Tls-Adm1n-pw", 0600);
-  snprintf(f->newpw, sizeof(f->newpw), "%s/alice.pw", f->dir);
-  write_file(f->newpw, "al1ce-Pw", 0600);
-  const char *args[] = {"--auth",    "on",
-                        "--admin-password-file", f->pw,
-                        "--tls-cert", f->tls.server_cert,
-                        "--tls-key",  f->tls.server_key,
-                        client_ca ? "--tls-client-ca" : NULL, f->tls.ca_cert,
-                        NULL};
-  nc_test_nacosd_opts o = {.dir = f->dir, .args = args};
-  assert_int_equal(nc_test_nacosd_start_opts(&o, &f->srv), 0);
-  f->up = 1;
-  snprintf(f->https, sizeof(f->https), "https://127.0.0.1:%d", f->srv.port);
-  snprintf(f->plain, sizeof(f->plain), "127.0.0.1:%d", f->srv.port);
-  snprintf(f->localhost, sizeof(f->localhost), "https://localhost:%d", f->srv.port);
+  assert_int_equal(nc_test_tls_node_start(&f->n, "Tls-Adm1n-pw", client_ca, NULL), 0);
+  if (!f->n.up)
+    return 0; /* the tests skip */
+  snprintf(f->newpw, sizeof(f->newpw), "%s/alice.pw", f->n.dir);
+  assert_int_equal(nc_test_write_line(f->newpw, "al1ce-Pw", 0600), 0);
+  snprintf(f->https, sizeof(f->https), "https://127.0.0.1:%d", f->n.srv.port);
+  snprintf(f->plain, sizeof(f->plain), "127.0.0.1:%d", f->n.srv.port);
+  snprintf(f->localhost, sizeof(f->localhost), "https://localhost:%d", f->n.srv.port);
   return 0;
 }
 
@@ -78,21 +55,12 @@ static int setup_mtls(void **st) { return start(st, 1); }
 
 static int teardown(void **st) {
   fx *f = *st;
-  int rc = f->up ? nc_test_nacosd_stop(&f->srv) : 0;
-  if (f->dir[0])
-    nc_test_rmtree(f->dir);
-  nc_test_tls_free(&f->tls);
+  int rc = nc_test_tls_node_stop(&f->n);
   free(f);
-  return rc == 0 ? 0 : -1;
+  return rc;
 }
 
-#define NEED_TLS(f)                                                                                \
-  do {                                                                                             \
-    if (!(f)->up) {                                                                                \
-      skip();                                                                                      \
-      return;                                                                                      \
-    }                                                                                              \
-  } while (0)
+#define NEED_TLS(f) NC_TEST_NEED_TLS(&(f)->n)
 
 /* Runs nacosctl with args (NULL-terminated); its exit code, output in p. */
 static int ctl(nc_trun *p, const char *const *args) {
@@ -113,22 +81,22 @@ static void test_user_list_and_create_over_https(void **st) {
   fx *f = *st;
   NEED_TLS(f);
   nc_trun p;
-  const char *ca = f->tls.ca_cert;
+  const char *ca = f->n.tls.ca_cert;
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
-                                            "--username", "nacos", "--password-file", f->pw,
+                                            "--username", "nacos", "--password-file", f->n.pw,
                                             NULL}),
                    0);
   assert_non_null(strstr(p.obuf, "USERNAME"));
   assert_non_null(strstr(p.obuf, "nacos"));
   assert_int_equal(ctl(&p, (const char *[]){"user", "create", "alice", "--new-password-file",
                                             f->newpw, "--server", f->https, "--tls-ca", ca,
-                                            "--username", "nacos", "--password-file", f->pw,
+                                            "--username", "nacos", "--password-file", f->n.pw,
                                             NULL}),
                    0);
   /* --tls on a bare HOST:PORT; the new user is there */
   assert_int_equal(ctl(&p, (const char *[]){"--json", "user", "list", "alice", "--server",
                                             f->plain, "--tls", "--tls-ca", ca, "--username",
-                                            "nacos", "--password-file", f->pw, NULL}),
+                                            "nacos", "--password-file", f->n.pw, NULL}),
                    0);
   assert_non_null(strstr(p.obuf, "\"username\":\"alice\""));
   /* she logs in over HTTPS; a DNS name of the certificate verifies too */
@@ -147,7 +115,7 @@ static void test_user_list_and_create_over_https(void **st) {
   /* with the admin's credentials: the member list */
   assert_int_equal(ctl(&p, (const char *[]){"--json", "cluster", "--server", f->https, "--tls-ca",
                                             ca, "--tls-server-name", "localhost", "--username",
-                                            "nacos", "--password-file", f->pw, NULL}),
+                                            "nacos", "--password-file", f->n.pw, NULL}),
                    0);
   assert_non_null(strstr(p.obuf, "\"state\":\"UP\""));
 }
@@ -158,43 +126,43 @@ static void test_wrong_ca_or_name_refused_exit_3(void **st) {
   nc_trun p;
   /* another CA */
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca",
-                                            f->tls.other_ca_cert, "--username", "nacos",
-                                            "--password-file", f->pw, NULL}),
+                                            f->n.tls.other_ca_cert, "--username", "nacos",
+                                            "--password-file", f->n.pw, NULL}),
                    3);
   assert_non_null(strstr(p.ebuf, "certificate verify failed"));
   assert_non_null(strstr(p.ebuf, f->https));
   /* the system trust store does not know the test CA */
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--username",
-                                            "nacos", "--password-file", f->pw, NULL}),
+                                            "nacos", "--password-file", f->n.pw, NULL}),
                    3);
   assert_non_null(strstr(p.ebuf, "certificate verify failed"));
   /* names the certificate does not carry: a DNS name, an IP address */
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca",
-                                            f->tls.ca_cert, "--tls-server-name", "nacos.example",
-                                            "--username", "nacos", "--password-file", f->pw,
+                                            f->n.tls.ca_cert, "--tls-server-name", "nacos.example",
+                                            "--username", "nacos", "--password-file", f->n.pw,
                                             NULL}),
                    3);
   assert_non_null(strstr(p.ebuf, "certificate verify failed: hostname mismatch"));
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca",
-                                            f->tls.ca_cert, "--tls-server-name", "127.0.0.42",
-                                            "--username", "nacos", "--password-file", f->pw,
+                                            f->n.tls.ca_cert, "--tls-server-name", "127.0.0.42",
+                                            "--username", "nacos", "--password-file", f->n.pw,
                                             NULL}),
                    3);
   assert_non_null(strstr(p.ebuf, "certificate verify failed: IP address mismatch"));
   /* plain HTTP to the HTTPS port gets no HTTP answer */
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->plain, "--username",
-                                            "nacos", "--password-file", f->pw, NULL}),
+                                            "nacos", "--password-file", f->n.pw, NULL}),
                    3);
   assert_non_null(strstr(p.ebuf, "an HTTPS port?"));
   /* nothing was created by the refused attempts */
   assert_int_equal(ctl(&p, (const char *[]){"user", "create", "bob", "--new-password-file",
                                             f->newpw, "--server", f->https, "--tls-ca",
-                                            f->tls.other_ca_cert, "--username", "nacos",
-                                            "--password-file", f->pw, NULL}),
+                                            f->n.tls.other_ca_cert, "--username", "nacos",
+                                            "--password-file", f->n.pw, NULL}),
                    3);
   assert_int_equal(ctl(&p, (const char *[]){"--json", "user", "list", "--server", f->https,
-                                            "--tls-ca", f->tls.ca_cert, "--username", "nacos",
-                                            "--password-file", f->pw, NULL}),
+                                            "--tls-ca", f->n.tls.ca_cert, "--username", "nacos",
+                                            "--password-file", f->n.pw, NULL}),
                    0);
   assert_null(strstr(p.obuf, "\"bob\""));
 }
@@ -203,41 +171,41 @@ static void test_client_certificate_required(void **st) {
   fx *f = *st;
   NEED_TLS(f);
   nc_trun p;
-  const char *ca = f->tls.ca_cert;
+  const char *ca = f->n.tls.ca_cert;
   assert_int_equal(ctl(&p, (const char *[]){"user", "create", "carol", "--new-password-file",
                                             f->newpw, "--server", f->https, "--tls-ca", ca,
-                                            "--tls-cert", f->tls.client_cert, "--tls-key",
-                                            f->tls.client_key, "--username", "nacos",
-                                            "--password-file", f->pw, NULL}),
+                                            "--tls-cert", f->n.tls.client_cert, "--tls-key",
+                                            f->n.tls.client_key, "--username", "nacos",
+                                            "--password-file", f->n.pw, NULL}),
                    0);
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
-                                            "--tls-cert", f->tls.client_cert, "--tls-key",
-                                            f->tls.client_key, "--username", "nacos",
-                                            "--password-file", f->pw, NULL}),
+                                            "--tls-cert", f->n.tls.client_cert, "--tls-key",
+                                            f->n.tls.client_key, "--username", "nacos",
+                                            "--password-file", f->n.pw, NULL}),
                    0);
   assert_non_null(strstr(p.obuf, "carol"));
   /* without a certificate: the server refuses, and says why */
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
-                                            "--username", "nacos", "--password-file", f->pw,
+                                            "--username", "nacos", "--password-file", f->n.pw,
                                             NULL}),
                    4);
   assert_non_null(strstr(p.ebuf, "client certificate required"));
   /* another CA's certificate: refused too */
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
-                                            "--tls-cert", f->tls.other_cert, "--tls-key",
-                                            f->tls.other_key, "--username", "nacos",
-                                            "--password-file", f->pw, NULL}),
+                                            "--tls-cert", f->n.tls.other_cert, "--tls-key",
+                                            f->n.tls.other_key, "--username", "nacos",
+                                            "--password-file", f->n.pw, NULL}),
                    4);
   assert_non_null(strstr(p.ebuf, "client certificate"));
   /* a key others can read: refused before anything is sent */
   char loose[320], cmd[800];
-  snprintf(loose, sizeof(loose), "%s/loose.key", f->dir);
-  snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", f->tls.client_key, loose);
+  snprintf(loose, sizeof(loose), "%s/loose.key", f->n.dir);
+  snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", f->n.tls.client_key, loose);
   assert_int_equal(system(cmd), 0);
   assert_int_equal(chmod(loose, 0640), 0);
   assert_int_equal(ctl(&p, (const char *[]){"user", "list", "--server", f->https, "--tls-ca", ca,
-                                            "--tls-cert", f->tls.client_cert, "--tls-key", loose,
-                                            "--username", "nacos", "--password-file", f->pw,
+                                            "--tls-cert", f->n.tls.client_cert, "--tls-key", loose,
+                                            "--username", "nacos", "--password-file", f->n.pw,
                                             NULL}),
                    2);
   assert_non_null(strstr(p.ebuf, "chmod 600"));
@@ -249,27 +217,27 @@ static void test_agent_upstream_over_https(void **st) {
   NEED_TLS(f);
   nc_trun p;
   char servers[128], adir[300];
-  nc_test_agent_servers(servers, sizeof(servers), &f->srv, NULL);
-  snprintf(adir, sizeof(adir), "%s/agent", f->dir);
+  nc_test_agent_servers(servers, sizeof(servers), &f->n.srv, NULL);
+  snprintf(adir, sizeof(adir), "%s/agent", f->n.dir);
   mkdir(adir, 0700);
-  const char *extra[] = {"--tls",      "on",          "--tls-ca",      f->tls.ca_cert,
-                         "--tls-cert", f->tls.client_cert, "--tls-key", f->tls.client_key,
-                         "--username", "nacos",       "--password-file", f->pw,
+  const char *extra[] = {"--tls",      "on",          "--tls-ca",      f->n.tls.ca_cert,
+                         "--tls-cert", f->n.tls.client_cert, "--tls-key", f->n.tls.client_key,
+                         "--username", "nacos",       "--password-file", f->n.pw,
                          NULL};
   nc_test_agent ag;
   assert_int_equal(nc_test_agent_start(&ag, adir, servers, extra), 0);
   assert_true(nc_test_agent_wait_connected(&ag, 10000) >= 0);
   assert_int_equal(ctl(&p, (const char *[]){"--socket", ag.sock, "user", "list", "--tls",
-                                            "--tls-ca", f->tls.ca_cert, "--tls-cert",
-                                            f->tls.client_cert, "--tls-key", f->tls.client_key,
-                                            "--username", "nacos", "--password-file", f->pw,
+                                            "--tls-ca", f->n.tls.ca_cert, "--tls-cert",
+                                            f->n.tls.client_cert, "--tls-key", f->n.tls.client_key,
+                                            "--username", "nacos", "--password-file", f->n.pw,
                                             NULL}),
                    0);
   assert_non_null(strstr(p.obuf, "nacos"));
   /* --tls-ca without HTTPS chosen is a usage error, not silently plain */
   assert_int_equal(ctl(&p, (const char *[]){"--socket", ag.sock, "user", "list", "--tls-ca",
-                                            f->tls.ca_cert, "--username", "nacos",
-                                            "--password-file", f->pw, NULL}),
+                                            f->n.tls.ca_cert, "--username", "nacos",
+                                            "--password-file", f->n.pw, NULL}),
                    2);
   assert_non_null(strstr(p.ebuf, "--tls-ca is for HTTPS"));
   assert_int_equal(nc_test_agent_stop(&ag), 0);

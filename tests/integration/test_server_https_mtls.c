@@ -21,7 +21,7 @@
 
 #include "nc_testagent.h"
 #include "nc_testproc.h"
-#include "nc_testtls.h"
+#include "nc_testtlsnode.h"
 #include "nc_testwait.h"
 
 #include <cjson/cJSON.h>
@@ -33,56 +33,27 @@
 
 #define ADMIN_PW "mtls-Adm1n-pw"
 
-typedef struct fx {
-  char dir[256], pw[300];
-  nc_test_tls tls;
-  nc_test_nacosd srv;
-  int up;
-} fx;
+typedef nc_test_tls_node fx;
 
 static int setup(void **st) {
   fx *f = calloc(1, sizeof(*f));
   assert_non_null(f);
   *st = f;
-  if (system("command -v curl >/dev/null") != 0 || !nc_test_tls_available() ||
-      nc_test_tls_make(&f->tls) != 0) {
-    fprintf(stderr, "skipped: needs the openssl and curl commands\n");
+  if (system("command -v curl >/dev/null") != 0) {
+    fprintf(stderr, "skipped: needs the curl command\n");
     return 0; /* the tests skip */
   }
-  assert_int_equal(nc_test_mkdtemp(f->dir, sizeof(f->dir)), 0);
-  snprintf(f->pw, sizeof(f->pw), "%s/admin.pw", f->dir);
-  FILE *p = fopen(f->pw, "w");
-  assert_non_null(p);
-  fputs(ADMIN_PW "\n", p);
-  fclose(p);
-  assert_int_equal(chmod(f->pw, 0600), 0);
-  const char *args[] = {"--auth",          "on",           "--admin-password-file",
-                        f->pw,             "--tls-cert",   f->tls.server_cert,
-                        "--tls-key",       f->tls.server_key, "--tls-client-ca",
-                        f->tls.ca_cert,    NULL};
-  nc_test_nacosd_opts o = {.dir = f->dir, .args = args};
-  assert_int_equal(nc_test_nacosd_start_opts(&o, &f->srv), 0);
-  f->up = 1;
+  assert_int_equal(nc_test_tls_node_start(f, ADMIN_PW, 1, NULL), 0);
   return 0;
 }
 
 static int teardown(void **st) {
-  fx *f = *st;
-  int rc = f->up ? nc_test_nacosd_stop(&f->srv) : 0;
-  if (f->dir[0])
-    nc_test_rmtree(f->dir);
-  nc_test_tls_free(&f->tls);
-  free(f);
-  return rc == 0 ? 0 : -1;
+  int rc = nc_test_tls_node_stop(*st);
+  free(*st);
+  return rc;
 }
 
-#define NEED_TLS(f)                                                                                \
-  do {                                                                                             \
-    if (!(f)->up) {                                                                                \
-      skip();                                                                                      \
-      return;                                                                                      \
-    }                                                                                              \
-  } while (0)
+#define NEED_TLS(f) NC_TEST_NEED_TLS(f)
 
 typedef enum { CERT_NONE, CERT_GOOD, CERT_OTHER } which_cert;
 
