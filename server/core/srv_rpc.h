@@ -204,8 +204,8 @@ int nc_srv_push_raw(nc_srv *srv, const char *conn_id, const char *type, const ch
 
 /* JSON object connectionId -> {"metaInfo":{connectionId, clientIp,
  * remoteIp, remotePort, localPort, connectType, version, appName, tenant,
- * labels, createTime, lastActiveTime, sdkSource}, "abilityTable":{},
- * "traced":false} (malloc'ed text; NULL on OOM). */
+ * labels, createTime, lastActiveTime, sdkSource}, "abilityTable":{the
+ * client's from its setup, or {}}, "traced":false} (malloc'ed text; NULL on OOM). */
 char *nc_srv_loader_current(nc_srv *srv);
 /* Splits a redirect address "ip:port" / "[v6]:port" (port 1..65535).
  * Returns 0 or NC_EINVAL. */

@@ -294,7 +294,8 @@ static void h_list(void *ud, nc_req *r, const nc_msg *m) {
 }
 
 /* PersistentInstanceRequest (§5.6, 2.3+): persistent instances need a CP
- * store nacosd does not have. We advertise no abilities, so Java clients
+ * store nacosd does not have yet. The SetupAck's ability table says
+ * supportPersistentInstanceByGrpc: false (srv_ability.c), so Java clients
  * send persistent instances over HTTP and never this; anyone who does gets
  * a typed failure (not an ErrorResponse, which Java would retry and then
  * treat as a broken connection). */
