@@ -1,6 +1,7 @@
 /* nc_auth: see nc_auth.h. */
 #include "nc_auth.h"
 
+#include "nc_auth_cred.h"
 #include "nc_auth_hash.h"
 #include "nc_auth_perm.h"
 #include "nc_auth_store.h"
@@ -43,6 +44,9 @@ struct nc_auth {
   uv_timer_t *reload_timer;
   int reloading;
   uint64_t write_gen; /* bumped by every write here */
+  nc_auth_cred *cred; /* a request's username + password: verified pairs */
+  uint64_t cred_gen;  /* bumped when users or roles change (see nc_auth.h) */
+  char as_user[NC_AUTH_USER_MAX]; /* nc_auth_act_as; "" = none */
 };
 
 #define NC_AUTH_RELOAD_MS 5000
@@ -279,12 +283,24 @@ static void auth_destroy(nc_auth *a);
 
 /* Loop thread: swap in what was read, unless this node wrote meanwhile
  * (then the next reload brings both). */
+/* 1 when x and y do not hold the same rows (order aside). */
+static int table_differs(const table *x, const table *y) {
+  if (x->n != y->n)
+    return 1;
+  for (size_t i = 0; i < x->n; i++)
+    if (table_find(y, x->v[i].a, x->v[i].b ? x->v[i].b : "", x->v[i].c) < 0)
+      return 1;
+  return 0;
+}
+
 static void rl_after(uv_work_t *w, int status) {
   reload_job *j = w->data;
   nc_auth *a = j->a;
   a->pending--;
   a->reloading = 0;
   if (!a->dying && status == 0 && j->rc == 0 && j->gen == a->write_gen) {
+    if (table_differs(&a->users, &j->users) || table_differs(&a->roles, &j->roles))
+      a->cred_gen++;
     table t;
     t = a->users, a->users = j->users, j->users = t;
     t = a->roles, a->roles = j->roles, j->roles = t;
@@ -341,6 +357,8 @@ int nc_auth_new(uv_loop_t *loop, const nc_auth_opts *o, nc_auth **out) {
   }
   if ((rc = nc_auth_crypto_init()) || (rc = load_secret(a, o)))
     goto fail;
+  if (!(a->cred = nc_auth_cred_new(0, 0)))
+    goto fail;
   if (o->db_url) {
     if (!(a->db_url = strdup(o->db_url)) ||
         (rc = nc_auth_store_open_pg(o->db_url, &a->store)))
@@ -382,6 +400,7 @@ fail:
 
 static void auth_destroy(nc_auth *a) {
   free(a->db_url);
+  nc_auth_cred_free(a->cred);
   table_free(&a->users);
   table_free(&a->roles);
   table_free(&a->perms);
@@ -524,7 +543,19 @@ int nc_auth_login(nc_auth *a, const char *user, const char *password, nc_auth_lo
 
 /* ---- checks ---- */
 
+struct nc_auth_cred *nc_auth_cred_cache(nc_auth *a) { return a ? a->cred : NULL; }
+uint64_t nc_auth_cred_gen(const nc_auth *a) { return a->cred_gen; }
+
+void nc_auth_act_as(nc_auth *a, const char *user) {
+  if (a)
+    snprintf(a->as_user, sizeof(a->as_user), "%s", user ? user : "");
+}
+
 nc_auth_result nc_auth_identify(nc_auth *a, const char *token, char *user) {
+  if ((!token || !*token) && a->as_user[0]) {
+    memcpy(user, a->as_user, sizeof(a->as_user));
+    return NC_AUTH_OK;
+  }
   if (!token || !*token)
     return NC_AUTH_NO_TOKEN;
   switch (nc_auth_token_verify(a->key, a->key_len, token, (int64_t)time(NULL), user,
@@ -587,6 +618,7 @@ static int set_password(nc_auth *a, const char *user, const char *password, int 
   if (!create && i < 0)
     return NC_ENOTFOUND;
   a->write_gen++; /* a reload that began before this is stale */
+  a->cred_gen++;  /* a cached pair of this user is stale */
   if ((rc = nc_auth_hash_password(password, hash)) || (rc = nc_auth_store_put_user(a->store, user, hash)))
     return rc;
   if (i >= 0) {
@@ -623,6 +655,7 @@ int nc_auth_user_delete(nc_auth *a, const char *user) {
   if (table_find(&a->users, user, NULL, NULL) < 0)
     return NC_ENOTFOUND;
   a->write_gen++; /* a reload that began before this is stale */
+  a->cred_gen++;
   if ((rc = nc_auth_store_del_user(a->store, user)))
     return rc;
   table_remove(&a->users, user, NULL, NULL);
@@ -641,6 +674,7 @@ int nc_auth_role_add(nc_auth *a, const char *role, const char *user) {
   if (table_find(&a->roles, user, role, NULL) >= 0)
     return NC_EEXISTS;
   a->write_gen++; /* a reload that began before this is stale */
+  a->cred_gen++;
   if ((rc = nc_auth_store_put_role(a->store, user, role)))
     return rc;
   return table_add(&a->roles, user, role, NULL);
@@ -655,6 +689,7 @@ int nc_auth_role_delete(nc_auth *a, const char *role, const char *user) {
   if (table_find(&a->roles, user, role, NULL) < 0)
     return NC_ENOTFOUND;
   a->write_gen++; /* a reload that began before this is stale */
+  a->cred_gen++;
   if ((rc = nc_auth_store_del_role(a->store, user, role)))
     return rc;
   table_remove(&a->roles, user, role, NULL);

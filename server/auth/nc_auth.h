@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define NC_AUTH_ADMIN_USER "nacos"
@@ -81,6 +82,19 @@ int nc_auth_allowed(nc_auth *a, const char *user, const char *resource, char act
 /* identify + allowed in one: what a request on resource gets. */
 nc_auth_result nc_auth_check(nc_auth *a, const char *token, const char *resource, char action,
                              char *user);
+
+/* For nc_auth_cred (a request's username + password, see nc_auth_cred.h):
+ * its cache (owned by a, NULL with auth off) and the generation of the
+ * user and role rows, bumped whenever a password or a role changes, a user
+ * is deleted or a reload brings rows that differ. */
+struct nc_auth_cred *nc_auth_cred_cache(nc_auth *a);
+uint64_t nc_auth_cred_gen(const nc_auth *a);
+/* While set (user not NULL), a check without a token (nc_auth_identify and
+ * nc_auth_check with token NULL or "") is taken as user's: srv_http sets it
+ * around a handler's call for a request that authenticated with username
+ * and password, so the handler's own checks see that user. Never set it
+ * across a return to the loop. NULL ends it. */
+void nc_auth_act_as(nc_auth *a, const char *user);
 
 /* ---- management (admin HTTP API). Each returns 0, NC_EINVAL,
  * NC_EEXISTS, NC_ENOTFOUND, NC_EPERM (not allowed on that row), NC_EDB. */

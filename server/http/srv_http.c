@@ -6,8 +6,10 @@
 #include "cluster_routes.h"
 #include "config_routes.h"
 #include "loader_routes.h"
+#include "namespace_routes.h"
 #include "naming_routes.h"
 #include "webui.h"
+#include "nc_auth_cred.h"
 #include "nc_err.h"
 #include "nc_log.h"
 
@@ -23,7 +25,7 @@ typedef struct route_set {
   void *ud;
 } route_set;
 
-enum { MAX_SETS = 8 };
+enum { MAX_SETS = 16 }; /* route tables; add_set drops past this */
 
 struct nc_shttp {
   nc_http *http;
@@ -122,18 +124,21 @@ static int is_member(nc_shttp *h, const char *addr) {
   return 0;
 }
 
-/* The route's policy: token, admin, redirect target. 1 = serve it; 0 =
- * answered (403). */
-static int allowed(nc_shttp *h, const nc_http_route *rt, nc_http_req *r) {
-  char user[NC_AUTH_USER_MAX];
-  const char *why = NULL;
-  if (nc_auth_enabled(h->o.auth) && !(rt->flags & NC_SHTTP_OPEN)) {
-    nc_auth_result res = nc_auth_identify(h->o.auth, nc_auth_http_token(r), user);
-    if (res == NC_AUTH_OK && (rt->flags & NC_SHTTP_ADMIN) && !nc_auth_is_admin(h->o.auth, user))
-      res = NC_AUTH_FORBIDDEN;
-    if (res != NC_AUTH_OK)
-      why = nc_auth_result_msg(res);
-  }
+/* A request waiting for its username + password to be verified. */
+typedef struct cred_wait {
+  nc_shttp *h;
+  nc_http_req *r; /* NULL once the server dropped the request */
+  const nc_http_route *rt;
+  void *ud;
+} cred_wait;
+
+/* The route's policy once the caller is known (why: the identity's
+ * refusal, NULL = user identified or auth off): admin, redirect target.
+ * 1 = serve it; 0 = answered (403). */
+static int policy(nc_shttp *h, const nc_http_route *rt, nc_http_req *r, const char *why,
+                  const char *user) {
+  if (!why && user && (rt->flags & NC_SHTTP_ADMIN) && !nc_auth_is_admin(h->o.auth, user))
+    why = nc_auth_result_msg(NC_AUTH_FORBIDDEN);
   const char *redir = (rt->flags & NC_SHTTP_REDIRECT) ? nc_http_param(r, "redirectAddress") : NULL;
   /* With auth on (an --auth off node is open to anyone anyway) a valid
    * address must be a member; a malformed one gets the handler's 400. */
@@ -149,6 +154,71 @@ static int allowed(nc_shttp *h, const nc_http_route *rt, nc_http_req *r) {
   return 0;
 }
 
+/* Calls the handler; as user (username + password requests) when set, so
+ * the handler's own permission checks see that user. */
+static void serve(nc_shttp *h, const nc_http_route *rt, void *ud, nc_http_req *r,
+                  const char *as_user) {
+  if (as_user)
+    nc_auth_act_as(h->o.auth, as_user);
+  rt->fn(ud, r);
+  if (as_user)
+    nc_auth_act_as(h->o.auth, NULL);
+}
+
+static void cred_abort(void *ud, nc_http_req *r) {
+  cred_wait *w = ud;
+  (void)r;
+  w->r = NULL;
+}
+
+static void cred_done(void *ud, int ok, const char *user) {
+  cred_wait *w = ud;
+  nc_http_req *r = w->r;
+  nc_shttp *h = w->h;
+  const nc_http_route *rt = w->rt;
+  void *rud = w->ud;
+  free(w);
+  if (!r) /* dropped (server stopping): h may be gone */
+    return;
+  nc_http_hold_abort(r, NULL, NULL);
+  if (policy(h, rt, r, ok ? NULL : NC_AUTH_CRED_BAD_MSG, ok ? user : NULL))
+    serve(h, rt, rud, r, user);
+}
+
+/* Who the caller is: a token, else (as Nacos) username + password
+ * parameters. 1 = serve it (as *as_user when set); 0 = answered (403);
+ * 2 = held while the password is verified (cred_done goes on). */
+static int allowed(nc_shttp *h, const nc_http_route *rt, nc_http_req *r, void *ud, char *user,
+                   const char **as_user) {
+  const char *why = NULL;
+  int known = 0;
+  *as_user = NULL;
+  if (nc_auth_enabled(h->o.auth) && !(rt->flags & NC_SHTTP_OPEN)) {
+    const char *tok = nc_auth_http_token(r);
+    const char *cu = nc_http_param(r, "username"), *cp = nc_http_param(r, "password");
+    if (!tok && cu && cp) {
+      cred_wait *w = calloc(1, sizeof(*w));
+      int rc = w ? nc_auth_cred_verify(h->o.auth, cu, cp, user, cred_done, w) : 0;
+      if (rc == 2) {
+        *w = (cred_wait){h, r, rt, ud};
+        nc_http_hold_abort(r, cred_abort, w);
+        return 2;
+      }
+      free(w);
+      if (rc == 1)
+        *as_user = user;
+      else
+        why = NC_AUTH_CRED_BAD_MSG;
+    } else {
+      nc_auth_result res = nc_auth_identify(h->o.auth, tok, user);
+      if (res != NC_AUTH_OK)
+        why = nc_auth_result_msg(res);
+    }
+    known = !why;
+  }
+  return policy(h, rt, r, why, known ? user : NULL);
+}
+
 static void on_request(void *ud, nc_http_req *r) {
   nc_shttp *h = ud;
   int status = 404;
@@ -156,8 +226,10 @@ static void on_request(void *ud, nc_http_req *r) {
     int st = 404;
     const nc_http_route *rt = nc_http_route_find(h->sets[i].tab, h->sets[i].n, r, &st);
     if (rt) {
-      if (allowed(h, rt, r))
-        rt->fn(h->sets[i].ud, r);
+      char user[NC_AUTH_USER_MAX];
+      const char *as_user = NULL;
+      if (allowed(h, rt, r, h->sets[i].ud, user, &as_user) == 1)
+        serve(h, rt, h->sets[i].ud, r, as_user);
       return;
     }
     if (st == 405)
@@ -207,6 +279,8 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
     add_set(h, nc_naming_routes, nc_naming_n_routes, opts->naming_routes);
   if (opts->config_routes)
     add_set(h, nc_config_routes, nc_config_n_routes, opts->config_routes);
+  if (opts->namespace_routes)
+    add_set(h, nc_namespace_routes, nc_namespace_n_routes, opts->namespace_routes);
   if (opts->cluster)
     add_set(h, nc_cluster_routes, nc_cluster_n_routes, opts->cluster);
   nc_http_opts ho = {.bind = opts->bind,
@@ -285,6 +359,19 @@ void nc_shttp_render_metrics(const nc_shttp *h, nc_metrics_text *t) {
                  nc_http_requests(h->http));
   nc_metrics_add(t, "nacosd_", "http_held", "HTTP requests held open (long-poll).",
                  nc_http_held(h->http));
+  nc_auth_cred_stats cs;
+  nc_auth_cred_get_stats(nc_auth_cred_cache(h->o.auth), &cs);
+  nc_metrics_add(t, "nacosd_", "http_credential_cache_hits_total",
+                 "HTTP requests with username + password answered from the verified-pair cache.",
+                 cs.hits);
+  nc_metrics_add(t, "nacosd_", "http_credential_checks_ok_total",
+                 "HTTP username + password pairs verified (Argon2id) and accepted.", cs.verified);
+  nc_metrics_add(t, "nacosd_", "http_credential_checks_failed_total",
+                 "HTTP username + password pairs verified and refused (403).", cs.failed);
+  nc_metrics_add(t, "nacosd_", "http_credential_throttled_total",
+                 "HTTP username + password pairs refused (403) without a check: the failure "
+                 "budget (10, then 5/s) was spent or 4 checks were in flight.",
+                 cs.throttled);
 }
 
 void nc_shttp_stop(nc_shttp *h) {
