@@ -22,6 +22,7 @@ struct nc_auth_cred {
   uint64_t refill_ms;
   unsigned inflight;
   nc_auth_cred_stats st;
+  struct job *jobs; /* checks in flight (nc_auth_cred_verify) */
 };
 
 nc_auth_cred *nc_auth_cred_new(size_t cap, uint64_t ttl_ms) {
@@ -153,12 +154,23 @@ void nc_auth_cred_get_stats(const nc_auth_cred *c, nc_auth_cred_stats *st) {
 
 static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
 
-typedef struct job {
-  nc_auth *a;
-  char *password; /* wiped and freed when the check returns */
-  uint64_t gen;   /* the generation the check began under */
+/* One request waiting for a check. */
+typedef struct waiter {
   nc_auth_cred_cb cb;
   void *ud;
+  struct waiter *next;
+} waiter;
+
+/* One check in flight; requests with the same pair that arrive meanwhile
+ * wait for it rather than start another (a client's parallel first
+ * requests cost one check and are not throttled). */
+typedef struct job {
+  nc_auth *a;
+  uint8_t key[crypto_generichash_BYTES];
+  char *password; /* wiped and freed when the check returns */
+  uint64_t gen;   /* the generation the check began under */
+  waiter *waiters;
+  struct job *next;
 } job;
 
 static void job_done(void *ud, int rc, const char *user, const char *token, int admin) {
@@ -166,6 +178,11 @@ static void job_done(void *ud, int rc, const char *user, const char *token, int 
   nc_auth_cred *c = nc_auth_cred_cache(j->a);
   (void)token;
   (void)admin;
+  for (job **p = &c->jobs; *p; p = &(*p)->next)
+    if (*p == j) {
+      *p = j->next;
+      break;
+    }
   uint64_t t = now_ms();
   nc_auth_cred_done(c, rc == 0, t);
   /* A pair whose user changed meanwhile is served this once but not
@@ -174,10 +191,14 @@ static void job_done(void *ud, int rc, const char *user, const char *token, int 
     nc_auth_cred_put(c, user, j->password, j->gen, t);
   sodium_memzero(j->password, strlen(j->password));
   free(j->password);
-  nc_auth_cred_cb cb = j->cb;
-  void *cud = j->ud;
+  waiter *w = j->waiters;
   free(j);
-  cb(cud, rc == 0, user);
+  while (w) {
+    waiter *next = w->next;
+    w->cb(w->ud, rc == 0, user);
+    free(w);
+    w = next;
+  }
 }
 
 int nc_auth_cred_verify(nc_auth *a, const char *user, const char *password, char *out,
@@ -191,24 +212,44 @@ int nc_auth_cred_verify(nc_auth *a, const char *user, const char *password, char
     memcpy(out, user, strlen(user) + 1);
     return 1;
   }
+  waiter *w = calloc(1, sizeof(*w));
+  if (!w)
+    return 0;
+  w->cb = cb;
+  w->ud = ud;
+  uint8_t k[crypto_generichash_BYTES];
+  pair_key(c, user, password, k);
+  for (job *o = c->jobs; o; o = o->next)
+    if (o->gen == gen && sodium_memcmp(o->key, k, sizeof(k)) == 0) {
+      w->next = o->waiters;
+      o->waiters = w;
+      sodium_memzero(k, sizeof(k));
+      return 2;
+    }
+  job *j = NULL;
   if (!nc_auth_cred_admit(c, t))
-    return 0;
-  job *j = calloc(1, sizeof(*j));
-  if (!j || !(j->password = strdup(password))) {
-    free(j);
-    release(c);
-    return 0;
-  }
+    goto refused;
+  if (!(j = calloc(1, sizeof(*j))) || !(j->password = strdup(password)))
+    goto unadmit;
   j->a = a;
+  memcpy(j->key, k, sizeof(k));
   j->gen = gen;
-  j->cb = cb;
-  j->ud = ud;
+  j->waiters = w;
   if (nc_auth_login(a, user, password, job_done, j) != 0) {
     sodium_memzero(j->password, strlen(j->password));
-    free(j->password);
-    free(j);
-    release(c);
-    return 0;
+    goto unadmit;
   }
+  j->next = c->jobs;
+  c->jobs = j;
+  sodium_memzero(k, sizeof(k));
   return 2;
+unadmit:
+  release(c);
+  if (j)
+    free(j->password);
+  free(j);
+refused:
+  free(w);
+  sodium_memzero(k, sizeof(k));
+  return 0;
 }
