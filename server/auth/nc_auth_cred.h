@@ -15,7 +15,9 @@
  *  - failures are never cached. A budget of failed verifications (a token
  *    bucket, global) and a cap on verifications in flight keep a client
  *    looping on wrong pairs from burning the CPU: past them an unknown pair
- *    is refused without hashing, with the same answer as a wrong one.
+ *    is refused without hashing, with the same answer as a wrong one;
+ *  - a request whose pair is being checked already waits for that check
+ *    (no second check, never throttled): a client's parallel first requests.
  *
  * The cache part (new/get/put/admit/done) is plain data with the time
  * passed in, for tests. Loop thread only. */
