@@ -228,7 +228,7 @@ static int nhttp_init(app *a) {
   int rc = nc_nbeat_new(&a->loop, a->naming, &bo, &a->nbeat);
   if (!rc)
     rc = nc_nroutes_new(a->naming, a->nbeat, a->auth, &a->nroutes);
-  return rc ? rc : nc_croutes_new(a->config, a->auth, &a->croutes);
+  return rc ? rc : nc_croutes_new(&a->loop, a->config, a->auth, &a->croutes);
 }
 static void nhttp_free(app *a) {
   nc_croutes_free(a->croutes);

@@ -2,6 +2,7 @@
  * Nacos's ConfigController (v1) and ConfigControllerV2; validation, limits
  * and CAS are config_ops.c's, with its messages. */
 #include "config_routes.h"
+#include "config_routes_int.h"
 
 #include "auth_routes.h"
 #include "config_util.h"
@@ -15,20 +16,24 @@
 #include <string.h>
 #include <strings.h>
 
-struct nc_croutes {
-  nc_config_service *cs;
-  nc_auth *auth;
-};
-
-int nc_croutes_new(nc_config_service *cs, nc_auth *auth, nc_croutes **out) {
+int nc_croutes_new(uv_loop_t *loop, nc_config_service *cs, nc_auth *auth, nc_croutes **out) {
   nc_croutes *cr = calloc(1, sizeof(*cr));
   if (!cr)
     return NC_ENOMEM;
-  *cr = (nc_croutes){cs, auth};
+  cr->cs = cs;
+  cr->auth = auth;
+  int rc = nc_crt_listen_init(cr, loop);
+  if (rc) {
+    free(cr);
+    return rc;
+  }
   *out = cr;
   return 0;
 }
-void nc_croutes_free(nc_croutes *cr) { free(cr); }
+void nc_croutes_free(nc_croutes *cr) {
+  if (cr)
+    nc_crt_listen_close(cr);
+}
 
 /* The key of a request: dataId and group required (absent = Spring's
  * missing-parameter answer, 400 / 10000), tenant (v1) or namespaceId (v2)
@@ -51,8 +56,8 @@ static int parse_key(nc_http_req *r, int v2, nc_config_key *k) {
   return 0;
 }
 
-/* With auth on: may the caller do action on the key? 1, or answered 403. */
-static int permitted(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action) {
+int nc_crt_allowed(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action,
+                   const char **why) {
   if (!nc_auth_enabled(cr->auth))
     return 1;
   char res[NC_AUTH_RES_MAX], user[NC_AUTH_USER_MAX];
@@ -62,8 +67,16 @@ static int permitted(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, cha
     ar = nc_auth_check(cr->auth, nc_auth_http_token(r), res, action, user);
   if (ar == NC_AUTH_OK)
     return 1;
-  const char *why = nc_auth_result_msg(ar);
-  nc_warn("http: %s %s refused (403): %s", nc_http_method(r), NC_LOG_ESC(nc_http_path(r)), why);
+  *why = nc_auth_result_msg(ar);
+  nc_warn("http: %s %s refused (403): %s", nc_http_method(r), NC_LOG_ESC(nc_http_path(r)), *why);
+  return 0;
+}
+
+/* With auth on: may the caller do action on the key? 1, or answered 403. */
+static int permitted(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action) {
+  const char *why = NULL;
+  if (nc_crt_allowed(cr, r, k, action, &why))
+    return 1;
   nc_http_reply(r, 403, "text/plain", why, strlen(why));
   return 0;
 }
@@ -246,5 +259,6 @@ static void h_config_v2(void *ud, nc_http_req *r) { h_configs(ud, r, 1); }
 const nc_http_route nc_config_routes[] = {
     {"/nacos/v1/cs/configs", RW, h_configs_v1, 0},
     {"/nacos/v2/cs/config", RW, h_config_v2, 0},
+    {"/nacos/v1/cs/configs/listener", NC_HTTP_POST, nc_crt_listener, 0},
 };
 const size_t nc_config_n_routes = sizeof(nc_config_routes) / sizeof(nc_config_routes[0]);

@@ -2,7 +2,8 @@
  * bad one every route is refused with Nacos's text; with one, the user
  * needs the permission on "<ns>:<group>:config/<dataId>" ('r' for GET, 'w'
  * for publish and remove), as the gRPC side checks it; the admin may do
- * everything; a refused write changes nothing. */
+ * everything; a refused write changes nothing; the long-poll listener
+ * needs 'r' on every key it lists. */
 #include "nc_grpc.h"
 #include "nc_testfx.h"
 #include "nc_testhttp.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ADMIN_PW "Adm1n-pw"
 
@@ -146,6 +148,18 @@ static void test_namespace_permissions(void **st) {
   assert_string_equal(buf, "v2");
   assert_int_equal(req(st, "GET", "/nacos/v2/cs/config?dataId=e&group=G&namespaceId=dev", NULL,
                        adm, buf, sizeof(buf)), 404);
+  /* the long-poll listener: r per key; a refusal waits 1 s (clients re-poll at once) */
+  assert_int_equal(req(st, "POST", "/nacos/v1/cs/configs/listener",
+                       "Listening-Configs=d%02G%02stale%02dev%01", rd, buf, sizeof(buf)), 200);
+  assert_string_equal(buf, "d%02G%02dev%01");
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(req(st, "POST", "/nacos/v1/cs/configs/listener",
+                       "Listening-Configs=d%02G%02stale%02dev%01d%02G%02stale%01", rd, buf,
+                       sizeof(buf)), 403);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_string_equal(buf, "authorization failed!");
+  assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 900);
   free(rd);
   free(wr);
   free(adm);
