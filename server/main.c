@@ -17,6 +17,7 @@
 #include "naming_beat.h"
 #include "naming_routes.h"
 #include "config_routes.h"
+#include "namespace_routes.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
@@ -48,6 +49,7 @@ typedef struct app {
   nc_nbeat *nbeat;     /* HTTP-registered instances and their beats (naming_beat.h) */
   nc_nroutes *nroutes; /* the naming open API (naming_routes.h) */
   nc_croutes *croutes; /* the config open API (config_routes.h) */
+  nc_nsroutes *nsroutes; /* the namespace API (namespace_routes.h) */
   nc_config_service *config;
   nc_cluster *cluster;
   nc_distro *distro;
@@ -228,9 +230,12 @@ static int nhttp_init(app *a) {
   int rc = nc_nbeat_new(&a->loop, a->naming, &bo, &a->nbeat);
   if (!rc)
     rc = nc_nroutes_new(a->naming, a->nbeat, a->auth, &a->nroutes);
-  return rc ? rc : nc_croutes_new(&a->loop, a->config, a->auth, &a->croutes);
+  if (!rc)
+    rc = nc_nsroutes_new(a->config, &a->nsroutes);
+  return rc ? rc : nc_croutes_new(a->config, a->auth, &a->croutes);
 }
 static void nhttp_free(app *a) {
+  nc_nsroutes_free(a->nsroutes);
   nc_croutes_free(a->croutes);
   nc_nroutes_free(a->nroutes);
   nc_nbeat_free(a->nbeat);
@@ -428,7 +433,7 @@ static int http_start(app *a) {
   nc_shttp_opts ho = {.bind = hb, .port = (int)a->cfg->port, .render = render_all,
                       .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth,
                       .loader = a->loader, .naming_routes = a->nroutes,
-                      .config_routes = a->croutes,
+                      .config_routes = a->croutes, .namespace_routes = a->nsroutes,
                       .tls_cert_file = a->cfg->tls_cert, .tls_key_file = a->cfg->tls_key,
                       .tls_client_ca_file = a->cfg->tls_client_ca};
   ho.header_timeout_s = (unsigned)a->cfg->http_header_timeout_s;

@@ -92,6 +92,17 @@ typedef struct nc_cfg_change {
 } nc_cfg_change;
 typedef void (*nc_cfg_change_fn)(void *ud, const nc_cfg_change *c);
 
+/* A namespace (Nacos's tenant_info row, kp '1'). Strings non-NULL. */
+typedef struct nc_cfg_ns {
+  char *id, *name, *desc;
+  int64_t created_ms, modified_ms; /* 0 when the store does not say */
+} nc_cfg_ns;
+
+void nc_cfg_ns_free(nc_cfg_ns *ns, size_t n);
+
+/* What a namespace write does. */
+typedef enum { NC_NS_CREATE = 1, NC_NS_UPDATE = 2, NC_NS_DELETE = 3 } nc_cfg_ns_op;
+
 typedef struct nc_cfg_store_vt {
   const char *name;
   int (*open)(const nc_cfg_store_opts *opts, void **impl);
@@ -121,6 +132,14 @@ typedef struct nc_cfg_store_vt {
    * (PostgreSQL: the backend pid), 0 while disconnected. Any thread. So the
    * feed can skip what this node's own writer did. */
   int (*session)(void *impl);
+  /* ---- namespaces (config_ns_store_*.c); NULL = the store keeps none ---- */
+  /* Every namespace but the default one, by id. */
+  int (*ns_list)(void *impl, nc_cfg_ns **out, size_t *n_out);
+  /* op on the namespace id (name/desc used by CREATE/UPDATE): 0,
+   * NC_EEXISTS (create of an id there is), NC_ENOTFOUND (update/delete of
+   * one there is not), NC_EDB/NC_EUNAVAIL. */
+  int (*ns_write)(void *impl, nc_cfg_ns_op op, const char *id, const char *name,
+                  const char *desc, int64_t ts_ms);
 } nc_cfg_store_vt;
 
 extern const nc_cfg_store_vt nc_cfg_store_sqlite;
@@ -149,6 +168,10 @@ int nc_cfg_store_history(nc_cfg_store *s, const char *data_id, const char *group
 /* One row with content; *out owned by the caller (nc_cfg_hist_free(h, 1)). */
 int nc_cfg_store_history_get(nc_cfg_store *s, const char *data_id, const char *group,
                              const char *tenant, int64_t id, nc_cfg_hist **out);
+/* Namespaces (see the vtable); NC_EINVAL for a backend without them. */
+int nc_cfg_store_ns_list(nc_cfg_store *s, nc_cfg_ns **out, size_t *n_out);
+int nc_cfg_store_ns_write(nc_cfg_store *s, nc_cfg_ns_op op, const char *id, const char *name,
+                          const char *desc, int64_t ts_ms);
 /* The backend's vtable (for the optional change-feed entries). */
 const nc_cfg_store_vt *nc_cfg_store_vtable(const nc_cfg_store *s);
 void *nc_cfg_store_impl(nc_cfg_store *s);

@@ -11,6 +11,7 @@
  * (clock_timestamp(), session TimeZone UTC), read back as epoch ms. Nodes
  * compare those, never their own clocks. */
 #include "config_pg.h"
+#include "config_ns_int.h"
 #include "config_util.h"
 #include "nc_err.h"
 #include "nc_log.h"
@@ -770,4 +771,6 @@ const nc_cfg_store_vt nc_cfg_store_pg = {
     .poll_changes = pg_poll_changes,
     .is_up = pg_is_up,
     .session = pg_session,
+    .ns_list = nc_pg_ns_list,
+    .ns_write = nc_pg_ns_write,
 };

@@ -11,6 +11,7 @@
  * content the insert created, 'U' and 'D' the content they replaced. The
  * schema's version is PRAGMA user_version, migrated at open. */
 #include "config_store.h"
+#include "config_ns_int.h"
 
 #include "nc_err.h"
 #include "nc_log.h"
@@ -211,7 +212,7 @@ static int sq_open(const nc_cfg_store_opts *opts, void **impl) {
     db_err(s, path);
     goto out;
   }
-  if ((rc = migrate(s, path)) != 0)
+  if ((rc = migrate(s, path)) != 0 || (rc = nc_sq_ns_init(s->db)) != 0)
     goto out;
   rc = NC_EDB;
   for (int i = 0; i < ST__COUNT; i++)
@@ -535,4 +536,8 @@ const nc_cfg_store_vt nc_cfg_store_sqlite = {
     .history = sq_history,
     .history_get = sq_history_get,
     .close = sq_close,
+    .ns_list = nc_sq_ns_list,
+    .ns_write = nc_sq_ns_write,
 };
+
+sqlite3 *nc_sq_db(void *impl) { return ((sq_store *)impl)->db; }

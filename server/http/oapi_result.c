@@ -16,6 +16,9 @@ const char *nc_oapi_code_msg(int code) {
   case NC_OAPI_METADATA: return "instance metadata error";
   case NC_OAPI_INSTANCE: return "instance error";
   case NC_OAPI_SERVICE_NOT_EXIST: return "service not exist";
+  case NC_OAPI_NS_NOT_EXIST: return "namespace not exist";
+  case NC_OAPI_NS_EXIST: return "namespace already exist";
+  case NC_OAPI_NS_ILLEGAL: return "illegal namespace";
   default: return "server error";
   }
 }

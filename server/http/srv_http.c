@@ -6,6 +6,7 @@
 #include "cluster_routes.h"
 #include "config_routes.h"
 #include "loader_routes.h"
+#include "namespace_routes.h"
 #include "naming_routes.h"
 #include "webui.h"
 #include "nc_auth_cred.h"
@@ -24,7 +25,7 @@ typedef struct route_set {
   void *ud;
 } route_set;
 
-enum { MAX_SETS = 8 };
+enum { MAX_SETS = 16 }; /* route tables; add_set drops past this */
 
 struct nc_shttp {
   nc_http *http;
@@ -278,6 +279,8 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
     add_set(h, nc_naming_routes, nc_naming_n_routes, opts->naming_routes);
   if (opts->config_routes)
     add_set(h, nc_config_routes, nc_config_n_routes, opts->config_routes);
+  if (opts->namespace_routes)
+    add_set(h, nc_namespace_routes, nc_namespace_n_routes, opts->namespace_routes);
   if (opts->cluster)
     add_set(h, nc_cluster_routes, nc_cluster_n_routes, opts->cluster);
   nc_http_opts ho = {.bind = opts->bind,
