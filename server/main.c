@@ -232,7 +232,7 @@ static int nhttp_init(app *a) {
     rc = nc_nroutes_new(a->naming, a->nbeat, a->auth, &a->nroutes);
   if (!rc)
     rc = nc_nsroutes_new(a->config, &a->nsroutes);
-  return rc ? rc : nc_croutes_new(a->config, a->auth, &a->croutes);
+  return rc ? rc : nc_croutes_new(&a->loop, a->config, a->auth, &a->croutes);
 }
 static void nhttp_free(app *a) {
   nc_nsroutes_free(a->nsroutes);
