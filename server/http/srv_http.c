@@ -25,7 +25,7 @@ typedef struct route_set {
   void *ud;
 } route_set;
 
-enum { MAX_SETS = 16 }; /* route tables; add_set drops past this */
+enum { MAX_SETS = 16 }; /* route tables; add_set drops (and logs) past this */
 
 struct nc_shttp {
   nc_http *http;
@@ -241,6 +241,9 @@ static void on_request(void *ud, nc_http_req *r) {
 static void add_set(nc_shttp *h, const nc_http_route *tab, size_t n, void *ud) {
   if (h->n_sets < MAX_SETS)
     h->sets[h->n_sets++] = (route_set){tab, n, ud};
+  else /* a build with more modules than MAX_SETS: say so rather than 404 quietly */
+    nc_error("http: route table of %s dropped: raise MAX_SETS in srv_http.c",
+             n ? tab[0].path : "?");
 }
 
 /* A whole PEM file, NUL-terminated (NULL with a log line). */
