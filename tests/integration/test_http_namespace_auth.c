@@ -3,6 +3,7 @@
  * read; creating, changing and removing a namespace needs a global admin
  * (403 "authorization failed!" for others, and nothing changes). */
 #include "nc_grpc.h"
+#include "nc_testauth.h"
 #include "nc_testfx.h"
 #include "nc_testhttp.h"
 #include "nc_testproc.h"
@@ -16,58 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN_PW "Adm1n-pw"
+#define ADMIN_PW NC_TEST_ADMIN_PW
 #define V1 "/nacos/v1/console/namespaces"
 #define V2 "/nacos/v2/console/namespace"
 
-typedef struct fx {
-  char dir[256];
-  nc_tfx *f;
-} fx;
-
-static int setup(void **st) {
-  fx *x = calloc(1, sizeof(*x));
-  char pw[300];
-  if (!x || nc_test_mkdtemp(x->dir, sizeof(x->dir)))
-    return -1;
-  snprintf(pw, sizeof(pw), "%s/admin.pw", x->dir);
-  FILE *fp = fopen(pw, "w");
-  fputs(ADMIN_PW "\n", fp);
-  fclose(fp);
-  const char *args[] = {"--auth", "on", "--admin-password-file", pw, NULL};
-  int rc = nc_tfx_start(args, &x->f);
-  *st = x;
-  return rc ? -1 : 0;
-}
-static int teardown(void **st) {
-  fx *x = *st;
-  int rc = nc_tfx_stop(x->f);
-  nc_test_rmtree(x->dir);
-  free(x);
-  return rc ? -1 : 0;
-}
-
-static int req(void **st, const char *method, const char *path, const char *form,
-               const char *tok, char *buf, size_t cap) {
-  int status = 0;
-  char *b = NULL;
-  assert_int_equal(
-      nc_test_http_req(((fx *)*st)->f->srv->port, method, path, form, tok, &status, &b), 0);
-  snprintf(buf, cap, "%s", b ? b : "");
-  free(b);
-  return status;
-}
-
-static char *login(void **st, const char *user, const char *pw) {
-  char form[256], buf[4096];
-  snprintf(form, sizeof(form), "username=%s&password=%s", user, pw);
-  assert_int_equal(req(st, "POST", "/nacos/v1/auth/login", form, NULL, buf, sizeof(buf)), 200);
-  cJSON *o = cJSON_Parse(buf);
-  assert_non_null(o);
-  char *t = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(o, "accessToken")));
-  cJSON_Delete(o);
-  return t;
-}
+/* The fixture and its requests: nc_testauth.h. */
+static int setup(void **st) { return nc_tauth_start(NULL, (nc_tauth **)st); }
+static int teardown(void **st) { return nc_tauth_stop(*st); }
+#define req(st, ...) nc_tauth_req(*(st), __VA_ARGS__)
+#define login(st, user, pw) nc_tauth_login(*(st), user, pw)
 
 static void test_no_token_is_refused(void **st) {
   char buf[4096];

@@ -4,6 +4,7 @@
  * register, update, deregister and beat); the admin may do everything; the
  * token works as a bearer header and as the accessToken parameter. */
 #include "nc_grpc.h"
+#include "nc_testauth.h"
 #include "nc_testfx.h"
 #include "nc_testhttp.h"
 #include "nc_testproc.h"
@@ -17,73 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN_PW "Adm1n-pw"
+#define ADMIN_PW NC_TEST_ADMIN_PW
 
-typedef struct fx {
-  char dir[256];
-  nc_tfx *f;
-} fx;
-
-static int setup(void **st) {
-  fx *x = calloc(1, sizeof(*x));
-  char pw[300];
-  if (!x || nc_test_mkdtemp(x->dir, sizeof(x->dir)))
-    return -1;
-  snprintf(pw, sizeof(pw), "%s/admin.pw", x->dir);
-  FILE *fp = fopen(pw, "w");
-  fputs(ADMIN_PW "\n", fp);
-  fclose(fp);
-  const char *args[] = {"--auth", "on", "--admin-password-file", pw, NULL};
-  int rc = nc_tfx_start(args, &x->f);
-  *st = x;
-  return rc ? -1 : 0;
-}
-static int teardown(void **st) {
-  fx *x = *st;
-  int rc = nc_tfx_stop(x->f);
-  nc_test_rmtree(x->dir);
-  free(x);
-  return rc ? -1 : 0;
-}
-
-static int port(void **st) { return ((fx *)*st)->f->srv->port; }
-
-/* status of one request; body copied to buf */
-static int req(void **st, const char *method, const char *path, const char *form,
-               const char *tok, char *buf, size_t cap) {
-  int status = 0;
-  char *b = NULL;
-  assert_int_equal(nc_test_http_req(port(st), method, path, form, tok, &status, &b), 0);
-  snprintf(buf, cap, "%s", b ? b : "");
-  free(b);
-  return status;
-}
-
-static char *login(void **st, const char *user, const char *pw) {
-  char form[256], buf[4096];
-  snprintf(form, sizeof(form), "username=%s&password=%s", user, pw);
-  assert_int_equal(req(st, "POST", "/nacos/v1/auth/login", form, NULL, buf, sizeof(buf)), 200);
-  cJSON *o = cJSON_Parse(buf);
-  assert_non_null(o);
-  char *t = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(o, "accessToken")));
-  cJSON_Delete(o);
-  return t;
-}
-
-/* A user with role <user>-role holding (resource, action). */
-static char *user_with(void **st, const char *admin, const char *user, const char *resource,
-                       const char *action) {
-  char form[512], buf[4096];
-  snprintf(form, sizeof(form), "username=%s&password=Pw-%s", user, user);
-  assert_int_equal(req(st, "POST", "/nacos/v1/auth/users", form, admin, buf, sizeof(buf)), 200);
-  snprintf(form, sizeof(form), "role=%s-role&username=%s", user, user);
-  assert_int_equal(req(st, "POST", "/nacos/v1/auth/roles", form, admin, buf, sizeof(buf)), 200);
-  snprintf(form, sizeof(form), "role=%s-role&resource=%s&action=%s", user, resource, action);
-  assert_int_equal(req(st, "POST", "/nacos/v1/auth/permissions", form, admin, buf, sizeof(buf)),
-                   200);
-  snprintf(form, sizeof(form), "Pw-%s", user);
-  return login(st, user, form);
-}
+/* The fixture and its requests: nc_testauth.h. */
+static int setup(void **st) { return nc_tauth_start(NULL, (nc_tauth **)st); }
+static int teardown(void **st) { return nc_tauth_stop(*st); }
+#define req(st, ...) nc_tauth_req(*(st), __VA_ARGS__)
+#define login(st, user, pw) nc_tauth_login(*(st), user, pw)
+#define user_with(st, ...) nc_tauth_user_token(*(st), __VA_ARGS__)
 
 #define REG "/nacos/v1/ns/instance?serviceName=a&ip=1.2.3.4&port=80"
 #define LIST "/nacos/v1/ns/instance/list?serviceName=a"
