@@ -86,6 +86,12 @@ int __wrap_nc_gsrv_stream_send(nc_gsrv *g, uint64_t stream_id, const uint8_t *da
   int rc = nc_payload_decode(data, len, &m);
   FZ_CHECK(rc == 0 && m->body_error == 0);
   const char *rid = nc_json_str(m->body, "requestId", NULL);
+  if (!strcmp(m->type, "SetupAckRequest")) {
+    /* the ability handshake (srv_ability.c): no requestId, no ack, as Nacos */
+    FZ_CHECK(!rid);
+    nc_msg_free(m);
+    return 0;
+  }
   FZ_CHECK(rid && *rid);
   if (n_acks < MAX_ACKS) {
     ack_stream[n_acks] = stream_id;
