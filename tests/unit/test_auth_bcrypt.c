@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include "nc_testproc.h"
 #include <crypt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,8 +119,7 @@ static void test_bcrypt_user_logs_in_and_is_rehashed(void **st) {
   uv_loop_t loop;
   nc_auth *a = NULL;
   nc_auth_store *s = NULL;
-  snprintf(dir, sizeof(dir), "/tmp/test_auth_bcrypt.XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
   uv_loop_init(&loop);
   /* The rows an adopted Nacos database holds: the admin and a user, both
    * with Nacos's bcrypt hash of "nacos". */

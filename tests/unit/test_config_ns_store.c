@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "nc_testproc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +34,7 @@ static int open_store(fx *f) {
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof(f->dir), "/tmp/nc_nsstore_XXXXXX");
-  if (!mkdtemp(f->dir))
+  if (nc_test_mkdtemp(f->dir, sizeof(f->dir)) != 0)
     return -1;
   if (g_pg && nc_testpg_sql(g_pg,
                             "DROP TABLE IF EXISTS config_info, his_config_info, tenant_info, "

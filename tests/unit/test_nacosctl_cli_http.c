@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "nc_testproc.h"
+
 #include "nc_testrun.h"
 
 #include <arpa/inet.h>
@@ -126,8 +128,7 @@ static int setup(void **st) {
   H.port = ntohs(sa.sin_port);
   snprintf(H.server, sizeof(H.server), "127.0.0.1:%d", H.port);
   assert_int_equal(pipe(H.stop), 0);
-  snprintf(H.dir, sizeof(H.dir), "/tmp/test_ctl_http.XXXXXX");
-  assert_non_null(mkdtemp(H.dir));
+  assert_int_equal(nc_test_mkdtemp(H.dir, sizeof(H.dir)), 0);
   assert_int_equal(pthread_create(&H.th, NULL, serve, NULL), 0);
   return 0;
 }

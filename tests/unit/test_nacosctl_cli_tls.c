@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "nc_testproc.h"
+
 #include "nc_testrun.h"
 
 #include <arpa/inet.h>
@@ -36,8 +38,7 @@ static void write_file(const char *path, const char *text, mode_t mode) {
 
 static int setup(void **st) {
   (void)st;
-  snprintf(dir, sizeof(dir), "/tmp/nc-ctltls-XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  assert_int_equal(nc_test_mkdtemp(dir, sizeof(dir)), 0);
   snprintf(cert, sizeof(cert), "%s/c.pem", dir);
   snprintf(key, sizeof(key), "%s/k.pem", dir);
   snprintf(loose, sizeof(loose), "%s/loose.pem", dir);
