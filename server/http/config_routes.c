@@ -35,36 +35,50 @@ void nc_croutes_free(nc_croutes *cr) {
     nc_crt_listen_close(cr);
 }
 
-/* The key of a request: dataId and group required (absent = Spring's
- * missing-parameter answer, 400 / 10000), tenant (v1) or namespaceId (v2)
- * optional. 0, or answered. Values may be "" (config_ops judges them). */
-static int parse_key(nc_http_req *r, int v2, nc_config_key *k) {
-  static const char *const req[] = {"dataId", "group"};
+const char *nc_crt_ns_param(nc_http_req *r, int api) {
+  return nc_http_param(r, api == NC_CRT_V1 ? "tenant" : "namespaceId");
+}
+
+int nc_crt_parse_key(nc_http_req *r, int api, nc_config_key *k) {
+  /* v3's ConfigFormV3 checks groupName first, then dataId */
+  const char *names[2] = {"dataId", "group"};
+  if (api == NC_CRT_V3) {
+    names[0] = "groupName";
+    names[1] = "dataId";
+  }
   const char *v[2];
   for (int i = 0; i < 2; i++) {
-    v[i] = nc_http_param(r, req[i]);
-    if (!v[i]) {
+    v[i] = nc_http_param(r, names[i]);
+    if (!v[i] || (api == NC_CRT_V3 && nc_cfg_blank(v[i]))) {
       char why[128];
-      snprintf(why, sizeof(why), "Required parameter '%s' type String is not present", req[i]);
-      nc_oapi_fail(r, v2, 400, NC_OAPI_PARAM_MISSING, why);
+      snprintf(why, sizeof(why), "Required parameter '%s' type String is not present", names[i]);
+      nc_oapi_fail(r, api != NC_CRT_V1, 400, NC_OAPI_PARAM_MISSING, why);
       return -1;
     }
   }
-  k->data_id = v[0];
-  k->group = v[1];
-  k->tenant = nc_http_param(r, v2 ? "namespaceId" : "tenant");
+  k->data_id = api == NC_CRT_V3 ? v[1] : v[0];
+  k->group = api == NC_CRT_V3 ? v[0] : v[1];
+  k->tenant = nc_crt_ns_param(r, api);
   return 0;
+}
+
+static nc_auth_result check(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action) {
+  char res[NC_AUTH_RES_MAX], user[NC_AUTH_USER_MAX];
+  if (nc_auth_resource(res, sizeof(res), k->tenant ? k->tenant : "", k->group, "config",
+                       k->data_id))
+    return NC_AUTH_FORBIDDEN;
+  return nc_auth_check(cr->auth, nc_auth_http_token(r), res, action, user);
+}
+
+int nc_crt_may(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action) {
+  return !nc_auth_enabled(cr->auth) || check(cr, r, k, action) == NC_AUTH_OK;
 }
 
 int nc_crt_allowed(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action,
                    const char **why) {
   if (!nc_auth_enabled(cr->auth))
     return 1;
-  char res[NC_AUTH_RES_MAX], user[NC_AUTH_USER_MAX];
-  nc_auth_result ar = NC_AUTH_FORBIDDEN;
-  if (nc_auth_resource(res, sizeof(res), k->tenant ? k->tenant : "", k->group, "config",
-                       k->data_id) == 0)
-    ar = nc_auth_check(cr->auth, nc_auth_http_token(r), res, action, user);
+  nc_auth_result ar = check(cr, r, k, action);
   if (ar == NC_AUTH_OK)
     return 1;
   *why = nc_auth_result_msg(ar);
@@ -72,8 +86,7 @@ int nc_crt_allowed(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char 
   return 0;
 }
 
-/* With auth on: may the caller do action on the key? 1, or answered 403. */
-static int permitted(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action) {
+int nc_crt_permitted(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action) {
   const char *why = NULL;
   if (nc_crt_allowed(cr, r, k, action, &why))
     return 1;
@@ -99,9 +112,10 @@ static const char *content_type(const char *t) {
   return "text/plain;charset=UTF-8";
 }
 
-static void do_get(nc_croutes *cr, nc_http_req *r, int v2) {
+static void do_get(nc_croutes *cr, nc_http_req *r, int api) {
+  int v2 = api != NC_CRT_V1;
   nc_config_key k;
-  if (parse_key(r, v2, &k) || !permitted(cr, r, &k, 'r'))
+  if (nc_crt_parse_key(r, api, &k) || !nc_crt_permitted(cr, r, &k, 'r'))
     return;
   const nc_cfg_item *it = NULL;
   char err[NC_CONFIG_ERR_CAP];
@@ -182,9 +196,10 @@ static pending *hold(nc_http_req *r, int v2) {
   return p;
 }
 
-static void do_publish(nc_croutes *cr, nc_http_req *r, int v2) {
+static void do_publish(nc_croutes *cr, nc_http_req *r, int api) {
+  int v2 = api != NC_CRT_V1;
   nc_config_key k;
-  if (parse_key(r, v2, &k))
+  if (nc_crt_parse_key(r, api, &k))
     return;
   const char *content = nc_http_param(r, "content");
   if (!content) {
@@ -192,7 +207,7 @@ static void do_publish(nc_croutes *cr, nc_http_req *r, int v2) {
                  "Required parameter 'content' type String is not present");
     return;
   }
-  if (!permitted(cr, r, &k, 'w'))
+  if (!nc_crt_permitted(cr, r, &k, 'w'))
     return;
   const char *cas = nc_oapi_param(r, "casMd5");
   if (!cas)
@@ -217,9 +232,10 @@ static void do_publish(nc_croutes *cr, nc_http_req *r, int v2) {
     nc_config_publish_op(cr->cs, &p, write_done, h);
 }
 
-static void do_remove(nc_croutes *cr, nc_http_req *r, int v2) {
+static void do_remove(nc_croutes *cr, nc_http_req *r, int api) {
+  int v2 = api != NC_CRT_V1;
   nc_config_key k;
-  if (parse_key(r, v2, &k) || !permitted(cr, r, &k, 'w'))
+  if (nc_crt_parse_key(r, api, &k) || !nc_crt_permitted(cr, r, &k, 'w'))
     return;
   if (!nc_cfg_blank(nc_http_param(r, "tag"))) {
     /* no gray version is ever stored; Nacos answers true for a missing one */
@@ -241,17 +257,20 @@ static void do_remove(nc_croutes *cr, nc_http_req *r, int v2) {
     nc_config_remove_op(cr->cs, &rm, write_done, h);
 }
 
-static void h_configs(void *ud, nc_http_req *r, int v2) {
+static void h_configs(void *ud, nc_http_req *r, int api) {
   const char *m = nc_http_method(r);
   if (!strcmp(m, "POST"))
-    do_publish(ud, r, v2);
+    do_publish(ud, r, api);
   else if (!strcmp(m, "DELETE"))
-    do_remove(ud, r, v2);
-  else
-    do_get(ud, r, v2);
+    do_remove(ud, r, api);
+  else if (api == NC_CRT_V3)
+    nc_crt_v3_detail(ud, r);
+  else if (api == NC_CRT_V2 || !nc_crt_v1_get_extra(ud, r))
+    do_get(ud, r, api);
 }
-static void h_configs_v1(void *ud, nc_http_req *r) { h_configs(ud, r, 0); }
-static void h_config_v2(void *ud, nc_http_req *r) { h_configs(ud, r, 1); }
+static void h_configs_v1(void *ud, nc_http_req *r) { h_configs(ud, r, NC_CRT_V1); }
+static void h_config_v2(void *ud, nc_http_req *r) { h_configs(ud, r, NC_CRT_V2); }
+static void h_config_v3(void *ud, nc_http_req *r) { h_configs(ud, r, NC_CRT_V3); }
 
 #define RW (NC_HTTP_GET | NC_HTTP_POST | NC_HTTP_DELETE)
 /* flags 0: with auth on srv_http wants a valid token; the handlers then
@@ -260,5 +279,22 @@ const nc_http_route nc_config_routes[] = {
     {"/nacos/v1/cs/configs", RW, h_configs_v1, 0},
     {"/nacos/v2/cs/config", RW, h_config_v2, 0},
     {"/nacos/v1/cs/configs/listener", NC_HTTP_POST, nc_crt_listener, 0},
+    {"/nacos/v3/admin/cs/config", RW, h_config_v3, 0},
+    {"/nacos/v3/admin/cs/config/list", NC_HTTP_GET, nc_crt_v3_list, 0},
+    {"/nacos/v3/client/cs/config", NC_HTTP_GET, nc_crt_v3_client_get, 0},
+    {"/nacos/v1/cs/history", NC_HTTP_GET, nc_crt_h_hist_v1, 0},
+    {"/nacos/v1/cs/history/previous", NC_HTTP_GET, nc_crt_h_prev_v1, 0},
+    {"/nacos/v1/cs/history/configs", NC_HTTP_GET, nc_crt_h_configs_v1, 0},
+    {"/nacos/v1/cs/history/rollback", NC_HTTP_POST, nc_crt_h_rollback_v1, 0},
+    {"/nacos/v2/cs/history", NC_HTTP_GET, nc_crt_h_get_v2, 0},
+    {"/nacos/v2/cs/history/list", NC_HTTP_GET, nc_crt_h_list_v2, 0},
+    {"/nacos/v2/cs/history/previous", NC_HTTP_GET, nc_crt_h_prev_v2, 0},
+    {"/nacos/v2/cs/history/configs", NC_HTTP_GET, nc_crt_h_configs_v2, 0},
+    {"/nacos/v2/cs/history/rollback", NC_HTTP_POST, nc_crt_h_rollback_v2, 0},
+    {"/nacos/v3/admin/cs/history", NC_HTTP_GET, nc_crt_h_get_v3, 0},
+    {"/nacos/v3/admin/cs/history/list", NC_HTTP_GET, nc_crt_h_list_v3, 0},
+    {"/nacos/v3/admin/cs/history/previous", NC_HTTP_GET, nc_crt_h_prev_v3, 0},
+    {"/nacos/v3/admin/cs/history/configs", NC_HTTP_GET, nc_crt_h_configs_v3, 0},
+    {"/nacos/v3/admin/cs/history/rollback", NC_HTTP_POST, nc_crt_h_rollback_v3, 0},
 };
 const size_t nc_config_n_routes = sizeof(nc_config_routes) / sizeof(nc_config_routes[0]);

@@ -25,6 +25,62 @@ struct nc_croutes {
 int nc_crt_allowed(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action,
                    const char **why);
 
+/* The three parameter dialects of a config key: v1 dataId/group/tenant,
+ * v2 dataId/group/namespaceId, v3 dataId/groupName/namespaceId (v2 and v3
+ * answer in the Result envelope). */
+enum { NC_CRT_V1 = 0, NC_CRT_V2 = 1, NC_CRT_V3 = 2 };
+
+/* The key of a request in dialect api: dataId and group(Name) required
+ * (absent: 400 / 10000 "Required parameter 'X' type String is not
+ * present"), the namespace optional. 0, or -1 answered. Strings borrowed
+ * from r. */
+int nc_crt_parse_key(nc_http_req *r, int api, nc_config_key *k);
+/* The namespace parameter of dialect api (NULL when absent). */
+const char *nc_crt_ns_param(nc_http_req *r, int api);
+/* nc_crt_allowed without the log line (for filtering lists). */
+int nc_crt_may(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action);
+/* With auth on: may the caller do action on the key? 1, or 0 answered 403. */
+int nc_crt_permitted(nc_croutes *cr, nc_http_req *r, const nc_config_key *k, char action);
+/* ms since the epoch as Spring's Jackson writes a Timestamp:
+ * "2024-05-01T08:00:00.123+00:00" (UTC). buf of at least 32 bytes. */
+void nc_crt_iso_time(int64_t ms, char *buf, size_t cap);
+/* The namespace as an answer names it: v1/v2 the 2.x form ("" for the
+ * default), v3 the 3.x form ("public"). t normalised. */
+const char *nc_crt_ns_out(int api, const char *t);
+/* A positive integer parameter: def when absent; 0, or -1 answered 400
+ * (v3's "Required parameter 'X' should be positive integer" wording). */
+int nc_crt_pos_param(nc_http_req *r, int api, const char *name, long long def, long long *out);
+
+/* config_routes_hist.c: history (v1, v2, v3 admin) and the rollback
+ * extension; route handlers, ud an nc_croutes */
+void nc_crt_h_hist_v1(void *ud, nc_http_req *r); /* search=accurate list, or nid */
+void nc_crt_h_prev_v1(void *ud, nc_http_req *r);
+void nc_crt_h_configs_v1(void *ud, nc_http_req *r);
+void nc_crt_h_rollback_v1(void *ud, nc_http_req *r);
+void nc_crt_h_get_v2(void *ud, nc_http_req *r);
+void nc_crt_h_list_v2(void *ud, nc_http_req *r);
+void nc_crt_h_prev_v2(void *ud, nc_http_req *r);
+void nc_crt_h_configs_v2(void *ud, nc_http_req *r);
+void nc_crt_h_rollback_v2(void *ud, nc_http_req *r);
+void nc_crt_h_get_v3(void *ud, nc_http_req *r);
+void nc_crt_h_list_v3(void *ud, nc_http_req *r);
+void nc_crt_h_prev_v3(void *ud, nc_http_req *r);
+void nc_crt_h_configs_v3(void *ud, nc_http_req *r);
+void nc_crt_h_rollback_v3(void *ud, nc_http_req *r);
+
+/* config_routes_search.c: search, detail, the v3 config reads */
+/* GET /nacos/v1/cs/configs with search= or show=all: 1 when it answered,
+ * 0 for a plain get. */
+int nc_crt_v1_get_extra(nc_croutes *cr, nc_http_req *r);
+void nc_crt_v3_detail(nc_croutes *cr, nc_http_req *r); /* GET /v3/admin/cs/config */
+void nc_crt_v3_list(void *ud, nc_http_req *r);         /* GET /v3/admin/cs/config/list */
+void nc_crt_v3_client_get(void *ud, nc_http_req *r);   /* GET /v3/client/cs/config */
+/* Every config of namespace t (normalised or raw) the caller may read,
+ * by group then dataId, into a malloc'ed array of cache items (borrowed
+ * like nc_config_get's) the caller frees. 0 or NC_ENOMEM/NC_EINVAL. */
+int nc_crt_ns_items(nc_croutes *cr, nc_http_req *r, const char *t, const nc_cfg_item ***out,
+                    size_t *n);
+
 /* config_routes_listen.c */
 int nc_crt_listen_init(nc_croutes *cr, uv_loop_t *loop);
 /* Frees the polls still held (their requests are not touched: the server
