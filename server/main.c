@@ -18,7 +18,6 @@
 #include "naming_routes.h"
 #include "config_routes.h"
 #include "namespace_routes.h"
-#include "console_routes.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
@@ -51,7 +50,6 @@ typedef struct app {
   nc_nroutes *nroutes; /* the naming open API (naming_routes.h) */
   nc_croutes *croutes; /* the config open API (config_routes.h) */
   nc_nsroutes *nsroutes; /* the namespace API (namespace_routes.h) */
-  nc_conroutes *conroutes; /* the console-only naming API (console_routes.h) */
   nc_config_service *config;
   nc_cluster *cluster;
   nc_distro *distro;
@@ -219,8 +217,6 @@ static int naming_init(app *a) {
       .max_services_per_conn = (int)c->max_services_per_conn,
       .max_instances_per_conn = (int)c->max_instances_per_conn,
       .max_subscriptions_per_conn = (int)c->max_subscriptions_per_conn,
-      .fuzzy_max_patterns = (int)c->fuzzy_max_patterns,
-      .fuzzy_max_matches = (int)c->fuzzy_max_matches,
   };
   return nc_naming_init(a->srv, &no, &a->naming);
 }
@@ -236,13 +232,10 @@ static int nhttp_init(app *a) {
     rc = nc_nroutes_new(a->naming, a->nbeat, a->auth, &a->nroutes);
   if (!rc)
     rc = nc_nsroutes_new(a->config, &a->nsroutes);
-  if (!rc)
-    rc = nc_conroutes_new(a->naming, a->srv, a->auth, &a->conroutes);
   return rc ? rc : nc_croutes_new(&a->loop, a->config, a->auth, &a->croutes);
 }
 static void nhttp_free(app *a) {
   nc_nsroutes_free(a->nsroutes);
-  nc_conroutes_free(a->conroutes);
   nc_croutes_free(a->croutes);
   nc_nroutes_free(a->nroutes);
   nc_nbeat_free(a->nbeat);
@@ -282,8 +275,6 @@ static int config_init(app *a) {
       .max_listeners_per_conn = (int)c->config_max_listeners_per_conn,
       .max_per_namespace = c->config_max_per_namespace,
       .max_ns_bytes = c->config_max_ns_bytes,
-      .fuzzy_max_patterns = (int)c->fuzzy_max_patterns,
-      .fuzzy_max_matches = (int)c->fuzzy_max_matches,
   };
   co.store = config_backend(c);
   if (strcmp(co.store, "postgresql") == 0)
@@ -333,6 +324,12 @@ static int cluster_start(app *a) { return nc_cluster_start(a->cluster); }
 static void cluster_stop(app *a) { nc_cluster_stop(a->cluster); }
 static void cluster_free(app *a) { nc_cluster_free(a->cluster); }
 static void cluster_stats(app *a, nc_metrics_text *t) { nc_cluster_render_metrics(a->cluster, t); }
+
+/* HTTP instance writes go to their responsible member (after cluster). */
+static int nfwd_init(app *a) {
+  return nc_nroutes_set_cluster(a->nroutes, &a->loop, a->srv, a->cluster);
+}
+static void nfwd_stats(app *a, nc_metrics_text *t) { nc_nroutes_fwd_stats(a->nroutes, t); }
 
 /* Distro replicates naming's ephemeral clients over the cluster's peer
  * connections: after both, stopped before the cluster closes its peers. */
@@ -443,7 +440,6 @@ static int http_start(app *a) {
                       .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth,
                       .loader = a->loader, .naming_routes = a->nroutes,
                       .config_routes = a->croutes, .namespace_routes = a->nsroutes,
-                      .console_routes = a->conroutes,
                       .tls_cert_file = a->cfg->tls_cert, .tls_key_file = a->cfg->tls_key,
                       .tls_client_ca_file = a->cfg->tls_client_ca};
   ho.header_timeout_s = (unsigned)a->cfg->http_header_timeout_s;
@@ -477,6 +473,7 @@ static const module modules[] = {
     {"auth", auth_init, NULL, NULL, auth_free, NULL},
     {"nhttp", nhttp_init, NULL, NULL, nhttp_free, nhttp_stats},
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
+    {"nfwd", nfwd_init, NULL, NULL, NULL, nfwd_stats},
     {"distro", distro_init, distro_start, distro_stop, distro_free, distro_stats},
     {"cfgsync", cfgsync_init, NULL, cfgsync_stop, cfgsync_free, cfgsync_stats},
     {"rebal", rebal_init, rebal_start, rebal_stop, rebal_free, rebal_stats},

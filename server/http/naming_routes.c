@@ -22,28 +22,59 @@ int nc_nroutes_new(nc_naming *naming, nc_nbeat *beat, nc_auth *auth, nc_nroutes 
   nc_nroutes *nr = calloc(1, sizeof(*nr));
   if (!nr)
     return NC_ENOMEM;
-  *nr = (nc_nroutes){naming, beat, auth};
+  *nr = (nc_nroutes){naming, beat, auth, NULL};
   *out = nr;
   return 0;
 }
-void nc_nroutes_free(nc_nroutes *nr) { free(nr); }
+void nc_nroutes_free(nc_nroutes *nr) {
+  if (!nr)
+    return;
+  nc_nrt_fwd_free(nr->fwd);
+  free(nr);
+}
 
 /* The envelopes are oapi_result.h's (shared with the config routes). */
 void nc_nrt_fail(nc_http_req *r, int v2, int status, int code, const char *why) {
   nc_oapi_fail(r, v2, status, code, why);
 }
 void nc_nrt_ok_json(nc_http_req *r, int v2, cJSON *data) { nc_oapi_ok_json(r, v2, data); }
-static void ok_text(nc_http_req *r, int v2, const char *text) {
-  if (v2)
-    nc_nrt_ok_json(r, 1, cJSON_CreateString(text));
-  else
-    nc_http_reply(r, 200, "text/plain;charset=UTF-8", text, strlen(text));
+
+/* A call's answers: to its request, or kept for the member that forwarded it. */
+void nc_nrt_cfail(nrt_call *c, int status, int code, const char *why) {
+  if (c->http) {
+    nc_oapi_fail(c->http, c->v2, status, code, why);
+    return;
+  }
+  free(c->body);
+  c->body = nc_oapi_fail_body(c->v2, code, why, &c->ctype);
+  c->status = c->body ? status : 500;
+}
+void nc_nrt_cok_json(nrt_call *c, cJSON *data) {
+  if (c->http) {
+    nc_oapi_ok_json(c->http, c->v2, data);
+    return;
+  }
+  free(c->body);
+  c->body = nc_oapi_ok_body(c->v2, data);
+  c->status = c->body ? 200 : 500;
+  c->ctype = "application/json;charset=UTF-8";
+}
+void nc_nrt_cok_text(nrt_call *c, const char *text) {
+  if (c->v2) {
+    nc_nrt_cok_json(c, cJSON_CreateString(text));
+  } else if (c->http) {
+    nc_http_reply(c->http, 200, "text/plain;charset=UTF-8", text, strlen(text));
+  } else {
+    free(c->body);
+    c->body = strdup(text);
+    c->status = c->body ? 200 : 500;
+    c->ctype = "text/plain;charset=UTF-8";
+  }
 }
 
 /* ---- parameters ---- */
 
-/* Nacos's ConvertUtils.toBoolean: true, on, yes, y, t (any case). */
-static int to_bool(const char *s, int def) {
+int nc_nrt_to_bool(const char *s, int def) {
   if (!s || !*s)
     return def;
   static const char *yes[] = {"true", "on", "yes", "y", "t"};
@@ -54,15 +85,26 @@ static int to_bool(const char *s, int def) {
 }
 
 const char *nc_nrt_param(nc_http_req *r, const char *name) { return nc_oapi_param(r, name); }
+const char *nc_nrt_cparam(const nrt_call *c, const char *name) {
+  if (c->http)
+    return nc_oapi_param(c->http, name);
+  const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->params, name));
+  return v && *v ? v : NULL;
+}
 
 /* namespaceId (default public), serviceName (required; "group@@name"
  * allowed), groupName (default DEFAULT_GROUP). 0, or answered. */
 int nc_nrt_parse_svc(nc_http_req *r, int v2, svc_ref *s) {
-  const char *ns = nc_nrt_param(r, "namespaceId");
-  const char *sn = nc_nrt_param(r, "serviceName");
-  const char *gn = nc_nrt_param(r, "groupName");
+  nrt_call c = NRT_HTTP(r, v2);
+  return nc_nrt_cparse_svc(&c, s);
+}
+int nc_nrt_cparse_svc(nrt_call *c, svc_ref *s) {
+  int v2 = c->v2;
+  const char *ns = nc_nrt_cparam(c, "namespaceId");
+  const char *sn = nc_nrt_cparam(c, "serviceName");
+  const char *gn = nc_nrt_cparam(c, "groupName");
   if (!sn) {
-    nc_nrt_fail(r, v2, 400, E_PARAM_MISSING,
+    nc_nrt_cfail(c, 400, E_PARAM_MISSING,
          v2 ? "Required parameter 'serviceName' type String is not present"
             : "Param 'serviceName' is required.");
     return -1;
@@ -75,7 +117,7 @@ int nc_nrt_parse_svc(nc_http_req *r, int v2, svc_ref *s) {
     char why[NAME_CAP + 64];
     snprintf(why, sizeof(why), "Param 'serviceName' is illegal, it should be like "
                                "'groupName@@serviceName' or 'serviceName'");
-    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, why);
+    nc_nrt_cfail(c, 400, E_PARAM_VALIDATE, why);
     return -1;
   }
   snprintf(s->ns, sizeof(s->ns), "%s", ns ? ns : "public");
@@ -105,177 +147,6 @@ int nc_nrt_permitted(nc_nroutes *nr, nc_http_req *r, const svc_ref *s, char acti
   return 0;
 }
 
-/* ip (required) and port (required, 0..65535). 0, or answered. */
-static int parse_addr(nc_http_req *r, int v2, const char **ip, int *port) {
-  const char *p = nc_nrt_param(r, "port");
-  *ip = nc_nrt_param(r, "ip");
-  if (!*ip || !p) {
-    const char *what = !*ip ? "ip" : "port";
-    char why[128];
-    if (v2)
-      snprintf(why, sizeof(why), "Required parameter '%s' type %s is not present", what,
-               !*ip ? "String" : "Integer");
-    else
-      snprintf(why, sizeof(why), "Param '%s' is required.", what);
-    nc_nrt_fail(r, v2, 400, E_PARAM_MISSING, why);
-    return -1;
-  }
-  if (strlen(*ip) > 128) {
-    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, "Param 'ip' is longer than 128 characters");
-    return -1;
-  }
-  char *end;
-  errno = 0;
-  long v = strtol(p, &end, 10);
-  if (errno || *end || v < 0 || v > 65535) {
-    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, "Param 'port' must be an integer 0..65535");
-    return -1;
-  }
-  *port = (int)v;
-  return 0;
-}
-
-/* metadata: a JSON object, or Nacos's "k=v,k2=v2" form. NULL = invalid. */
-static cJSON *parse_metadata(const char *s) {
-  if (!s)
-    return cJSON_CreateObject();
-  cJSON *j = cJSON_Parse(s);
-  if (j)
-    return cJSON_IsObject(j) ? j : (cJSON_Delete(j), NULL);
-  cJSON *o = cJSON_CreateObject();
-  char *copy = strdup(s), *save = NULL;
-  for (char *kv = strtok_r(copy, ",", &save); kv && o; kv = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(kv, '=');
-    if (!eq || eq == kv) {
-      cJSON_Delete(o);
-      o = NULL;
-      break;
-    }
-    *eq = '\0';
-    cJSON_DeleteItemFromObjectCaseSensitive(o, kv);
-    cJSON_AddStringToObject(o, kv, eq + 1);
-  }
-  free(copy);
-  return o;
-}
-
-/* The Instance JSON of a register/update request, with base (the stored
- * instance, may be NULL) supplying what the request leaves out. NULL when
- * answered. */
-static cJSON *build_instance(nc_http_req *r, int v2, const char *ip, int port,
-                             const cJSON *base) {
-  const char *w = nc_nrt_param(r, "weight");
-  const char *md = nc_nrt_param(r, "metadata");
-  const char *cl = nc_nrt_param(r, "clusterName");
-  const char *en = nc_nrt_param(r, "enabled");
-  if (!en)
-    en = nc_nrt_param(r, "enable");
-  double weight = base ? cJSON_GetNumberValue(cJSON_GetObjectItem(base, "weight")) : 1.0;
-  if (w) {
-    char *end;
-    weight = strtod(w, &end);
-    if (*end || !isfinite(weight) || weight < 0 || weight > 10000) {
-      nc_nrt_fail(r, v2, 400, E_WEIGHT, "instance format invalid: The weights range from 0.0 to 10000.0");
-      return NULL;
-    }
-  }
-  cJSON *meta = md ? parse_metadata(md)
-                   : (base ? cJSON_Duplicate(cJSON_GetObjectItem(base, "metadata"), 1)
-                           : cJSON_CreateObject());
-  if (!meta) {
-    nc_nrt_fail(r, v2, 400, E_METADATA, "instance metadata must be a JSON object or k=v,k=v");
-    return NULL;
-  }
-  const cJSON *bcl = base ? cJSON_GetObjectItem(base, "clusterName") : NULL;
-  cJSON *in = cJSON_CreateObject();
-  cJSON_AddStringToObject(in, "ip", ip);
-  cJSON_AddNumberToObject(in, "port", port);
-  cJSON_AddNumberToObject(in, "weight", weight);
-  cJSON_AddBoolToObject(in, "healthy", to_bool(nc_nrt_param(r, "healthy"), 1));
-  int def_en = base ? cJSON_IsTrue(cJSON_GetObjectItem(base, "enabled")) : 1;
-  cJSON_AddBoolToObject(in, "enabled", to_bool(en, def_en));
-  cJSON_AddBoolToObject(in, "ephemeral", 1);
-  cJSON_AddStringToObject(in, "clusterName",
-                          cl ? cl : (cJSON_IsString(bcl) ? bcl->valuestring : "DEFAULT"));
-  cJSON_AddItemToObject(in, "metadata", meta);
-  return in;
-}
-
-/* ephemeral=false asks for a persistent instance, which nacosd does not
- * keep yet: refused rather than silently made ephemeral. */
-static int refuse_persistent(nc_http_req *r, int v2) {
-  if (to_bool(nc_nrt_param(r, "ephemeral"), 1))
-    return 0;
-  nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE,
-       "persistent instances (ephemeral=false) are not supported by this server");
-  return 1;
-}
-
-static int svc_addr(nc_nroutes *nr, nc_http_req *r, int v2, svc_ref *s, const char **ip,
-                    int *port, char action) {
-  return nc_nrt_parse_svc(r, v2, s) == 0 && parse_addr(r, v2, ip, port) == 0 &&
-         nc_nrt_permitted(nr, r, s, action);
-}
-
-/* ---- handlers ---- */
-
-static void do_register(nc_nroutes *nr, nc_http_req *r, int v2) {
-  svc_ref s;
-  const char *ip, *err = NULL;
-  int port;
-  if (!svc_addr(nr, r, v2, &s, &ip, &port, 'w') || refuse_persistent(r, v2))
-    return;
-  cJSON *in = build_instance(r, v2, ip, port, NULL);
-  if (!in)
-    return;
-  int rc = nc_nbeat_register(nr->beat, s.ns, s.group, s.name, in, &err);
-  cJSON_Delete(in);
-  if (rc == NC_EINVAL)
-    nc_nrt_fail(r, v2, 400, E_INSTANCE, err ? err : "invalid instance");
-  else if (rc)
-    nc_nrt_fail(r, v2, 500, E_SERVER, nc_strerror(rc));
-  else
-    ok_text(r, v2, "ok");
-}
-
-static void do_deregister(nc_nroutes *nr, nc_http_req *r, int v2) {
-  svc_ref s;
-  const char *ip;
-  int port;
-  if (!svc_addr(nr, r, v2, &s, &ip, &port, 'w'))
-    return;
-  /* Nacos answers ok for an instance it does not hold. */
-  nc_nbeat_deregister(nr->beat, s.ns, s.group, s.name, ip, port);
-  ok_text(r, v2, "ok");
-}
-
-static void do_update(nc_nroutes *nr, nc_http_req *r, int v2) {
-  svc_ref s;
-  const char *ip, *err = NULL;
-  int port;
-  if (!svc_addr(nr, r, v2, &s, &ip, &port, 'w') || refuse_persistent(r, v2))
-    return;
-  const cJSON *base = nc_nbeat_get(nr->beat, s.ns, s.group, s.name, ip, port);
-  if (!base) {
-    char why[4 * NAME_CAP + 400];
-    snprintf(why, sizeof(why), "instance not found: %s:%d in service %s of namespace %s (only "
-             "instances registered over HTTP can be updated here)", ip, port, s.grouped, s.ns);
-    nc_nrt_fail(r, v2, v2 ? 404 : 400, E_NOT_FOUND, why);
-    return;
-  }
-  cJSON *in = build_instance(r, v2, ip, port, base);
-  if (!in)
-    return;
-  int rc = nc_nbeat_register(nr->beat, s.ns, s.group, s.name, in, &err);
-  cJSON_Delete(in);
-  if (rc == NC_EINVAL)
-    nc_nrt_fail(r, v2, 400, E_INSTANCE, err ? err : "invalid instance");
-  else if (rc)
-    nc_nrt_fail(r, v2, 500, E_SERVER, nc_strerror(rc));
-  else
-    ok_text(r, v2, "ok");
-}
-
 /* The host ip:port (cluster, if given) of the service as queries show it,
  * or NULL. info owns the result. */
 static cJSON *find_host(cJSON *info, const char *ip, int port, const char *cluster) {
@@ -294,7 +165,9 @@ static void do_get(nc_nroutes *nr, nc_http_req *r, int v2) {
   svc_ref s;
   const char *ip;
   int port;
-  if (!svc_addr(nr, r, v2, &s, &ip, &port, 'r'))
+  nrt_call c = NRT_HTTP(r, v2);
+  if (nc_nrt_cparse_svc(&c, &s) || nc_nrt_parse_addr(&c, &ip, &port) ||
+      !nc_nrt_permitted(nr, r, &s, 'r'))
     return;
   const char *cl = nc_nrt_param(r, "clusterName");
   cJSON *info = nc_naming_service_info(nr->naming, s.ns, s.group, s.name, cl, 0);
@@ -334,7 +207,7 @@ static void do_list(nc_nroutes *nr, nc_http_req *r, int v2) {
   const char *cl = nc_nrt_param(r, v2 ? "clusterName" : "clusters");
   if (!cl)
     cl = nc_nrt_param(r, v2 ? "clusters" : "clusterName");
-  int healthy_only = to_bool(nc_nrt_param(r, "healthyOnly"), 0);
+  int healthy_only = nc_nrt_to_bool(nc_nrt_param(r, "healthyOnly"), 0);
   cJSON *info = nc_naming_service_info(nr->naming, s.ns, s.group, s.name, cl, healthy_only);
   if (!info) {
     nc_nrt_fail(r, v2, 500, E_SERVER, "out of memory");
@@ -359,83 +232,16 @@ static void do_list(nc_nroutes *nr, nc_http_req *r, int v2) {
   nc_nrt_ok_json(r, v2, info);
 }
 
-/* PUT .../instance/beat: the beat JSON (ip, port, cluster, weight,
- * metadata) or ip/port/clusterName parameters. A known instance is renewed
- * (code 10200); an unknown one is registered from the beat JSON (10200,
- * as Nacos does) or, without one, answered 20404 so the client registers
- * again. */
-static void do_beat(nc_nroutes *nr, nc_http_req *r, int v2) {
-  svc_ref s;
-  if (nc_nrt_parse_svc(r, v2, &s) || !nc_nrt_permitted(nr, r, &s, 'w'))
-    return;
-  const char *beat_s = nc_nrt_param(r, "beat");
-  cJSON *beat = beat_s ? cJSON_Parse(beat_s) : NULL;
-  if (beat_s && !cJSON_IsObject(beat)) {
-    cJSON_Delete(beat);
-    nc_nrt_fail(r, v2, 400, E_PARAM_VALIDATE, "Param 'beat' must be a JSON object");
-    return;
-  }
-  const char *ip = nc_nrt_param(r, "ip");
-  long port = nc_nrt_param(r, "port") ? strtol(nc_nrt_param(r, "port"), NULL, 10) : 0;
-  const char *cl = nc_nrt_param(r, "clusterName");
-  if (beat) {
-    ip = cJSON_GetStringValue(cJSON_GetObjectItem(beat, "ip"));
-    port = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(beat, "port"));
-    const char *bc = cJSON_GetStringValue(cJSON_GetObjectItem(beat, "cluster"));
-    if (bc && *bc)
-      cl = bc;
-  }
-  if (!ip || !*ip || strlen(ip) > 128 || port <= 0 || port > 65535) {
-    cJSON_Delete(beat);
-    nc_nrt_fail(r, v2, 400, E_PARAM_MISSING, "Param 'ip' and 'port' (or 'beat') are required.");
-    return;
-  }
-  int code = 10200;
-  if (nc_nbeat_beat(nr->beat, s.ns, s.group, s.name, ip, (int)port) == NC_ENOTFOUND) {
-    if (!beat) {
-      code = 20404;
-    } else {
-      const cJSON *w = cJSON_GetObjectItem(beat, "weight");
-      const cJSON *md = cJSON_GetObjectItem(beat, "metadata");
-      cJSON *in = cJSON_CreateObject();
-      cJSON_AddStringToObject(in, "ip", ip);
-      cJSON_AddNumberToObject(in, "port", (double)port);
-      cJSON_AddNumberToObject(in, "weight", cJSON_IsNumber(w) ? w->valuedouble : 1.0);
-      cJSON_AddBoolToObject(in, "healthy", 1);
-      cJSON_AddBoolToObject(in, "enabled", 1);
-      cJSON_AddBoolToObject(in, "ephemeral", 1);
-      cJSON_AddStringToObject(in, "clusterName", cl ? cl : "DEFAULT");
-      cJSON_AddItemToObject(in, "metadata",
-                            cJSON_IsObject(md) ? cJSON_Duplicate(md, 1) : cJSON_CreateObject());
-      const char *err = NULL;
-      int rc = nc_nbeat_register(nr->beat, s.ns, s.group, s.name, in, &err);
-      cJSON_Delete(in);
-      if (rc) {
-        cJSON_Delete(beat);
-        nc_nrt_fail(r, v2, 400, E_INSTANCE, err ? err : nc_strerror(rc));
-        return;
-      }
-      nc_info("naming: beat from unknown %s:%ld registered it in %s", ip, port, s.grouped);
-    }
-  }
-  cJSON_Delete(beat);
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "clientBeatInterval", (double)nc_nbeat_interval_ms(nr->beat));
-  cJSON_AddNumberToObject(o, "code", code);
-  cJSON_AddBoolToObject(o, "lightBeatEnabled", 1);
-  nc_nrt_ok_json(r, v2, o);
-}
-
 /* ---- route table ---- */
 
 static void h_instance(void *ud, nc_http_req *r, int v2) {
   const char *m = nc_http_method(r);
   if (!strcmp(m, "POST"))
-    do_register(ud, r, v2);
+    nc_nrt_dispatch(ud, r, v2, NRT_REGISTER);
   else if (!strcmp(m, "DELETE"))
-    do_deregister(ud, r, v2);
+    nc_nrt_dispatch(ud, r, v2, NRT_DEREGISTER);
   else if (!strcmp(m, "PUT"))
-    do_update(ud, r, v2);
+    nc_nrt_dispatch(ud, r, v2, NRT_UPDATE);
   else
     do_get(ud, r, v2);
 }
@@ -443,8 +249,8 @@ static void h_instance_v1(void *ud, nc_http_req *r) { h_instance(ud, r, 0); }
 static void h_instance_v2(void *ud, nc_http_req *r) { h_instance(ud, r, 1); }
 static void h_list_v1(void *ud, nc_http_req *r) { do_list(ud, r, 0); }
 static void h_list_v2(void *ud, nc_http_req *r) { do_list(ud, r, 1); }
-static void h_beat_v1(void *ud, nc_http_req *r) { do_beat(ud, r, 0); }
-static void h_beat_v2(void *ud, nc_http_req *r) { do_beat(ud, r, 1); }
+static void h_beat_v1(void *ud, nc_http_req *r) { nc_nrt_dispatch(ud, r, 0, NRT_BEAT); }
+static void h_beat_v2(void *ud, nc_http_req *r) { nc_nrt_dispatch(ud, r, 1, NRT_BEAT); }
 
 #define ALL (NC_HTTP_GET | NC_HTTP_POST | NC_HTTP_PUT | NC_HTTP_DELETE)
 /* flags 0: with auth on srv_http wants a valid token; the handlers then

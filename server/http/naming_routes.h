@@ -21,12 +21,23 @@
 #include "nc_auth.h"
 #include "nc_http.h"
 
+typedef struct nc_cluster nc_cluster;
+
 typedef struct nc_nroutes nc_nroutes;
 
 /* The routes' context; naming, beat and auth (may be NULL: no checks) are
  * borrowed and must outlive it. */
 int nc_nroutes_new(nc_naming *naming, nc_nbeat *beat, nc_auth *auth, nc_nroutes **out);
 void nc_nroutes_free(nc_nroutes *nr);
+
+/* Cluster mode (naming_routes_fwd.c): instance writes go to the
+ * ip:port's responsible member (Nacos's DistroMapper hash), which alone
+ * runs the beats and expiry of the client; responsibility follows
+ * membership. Registers the forward handler on srv and a member listener
+ * on cl (both must outlive nr). Standalone: no-op beyond that. */
+int nc_nroutes_set_cluster(nc_nroutes *nr, uv_loop_t *loop, nc_srv *srv, nc_cluster *cl);
+/* Forwarding counters for /metrics (nothing standalone). */
+void nc_nroutes_fwd_stats(const nc_nroutes *nr, nc_metrics_text *t);
 
 extern const nc_http_route nc_naming_routes[];
 extern const size_t nc_naming_n_routes;

@@ -6,10 +6,13 @@
 
 #include "naming_routes.h"
 
+struct nrt_fwd;
+
 struct nc_nroutes {
   nc_naming *naming;
   nc_nbeat *beat;
   nc_auth *auth;
+  struct nrt_fwd *fwd; /* cluster mode: responsibility and forwarding (naming_routes_fwd.c) */
 };
 
 /* Nacos's v2 ErrorCode values used here. */
@@ -44,6 +47,41 @@ int nc_nrt_parse_svc(nc_http_req *r, int v2, svc_ref *s);
 /* With auth on, may the caller do action ('r'/'w') on the service (a
  * whole group when name is "")? 1, or answered 403. */
 int nc_nrt_permitted(nc_nroutes *nr, nc_http_req *r, const svc_ref *s, char action);
+
+/* One call of a route: a request here (http), or an instance write a
+ * member forwarded to this node, its responsible node (params: the
+ * request's parameters as strings; the answer is kept in status, ctype
+ * and body for the member to relay). */
+typedef struct nrt_call {
+  nc_http_req *http;
+  const cJSON *params;
+  int v2;
+  int status;
+  const char *ctype; /* static */
+  char *body;        /* malloc'd; the caller of a forwarded call frees it */
+} nrt_call;
+#define NRT_HTTP(r, v2) ((nrt_call){(r), NULL, (v2), 0, NULL, NULL})
+
+/* The nc_nrt_* answers and parameters above, for a call. */
+const char *nc_nrt_cparam(const nrt_call *c, const char *name);
+void nc_nrt_cfail(nrt_call *c, int status, int code, const char *why);
+void nc_nrt_cok_json(nrt_call *c, cJSON *data);
+void nc_nrt_cok_text(nrt_call *c, const char *text);
+int nc_nrt_cparse_svc(nrt_call *c, svc_ref *s);
+/* ip (required) and port (required, 0..65535): 0, or answered (naming_routes_write.c). */
+int nc_nrt_parse_addr(nrt_call *c, const char **ip, int *port);
+/* Nacos's ConvertUtils.toBoolean: true, on, yes, y, t (any case); def when absent. */
+int nc_nrt_to_bool(const char *s, int def);
+
+/* The instance writes Nacos's DistroFilter sends to the responsible node. */
+typedef enum { NRT_REGISTER, NRT_DEREGISTER, NRT_UPDATE, NRT_BEAT } nrt_op;
+/* naming_routes_write.c: runs op here. A forwarded call (http NULL) was
+ * permitted by the member that forwarded it. */
+void nc_nrt_write(nc_nroutes *nr, nrt_call *c, nrt_op op);
+/* naming_routes_fwd.c: op for request r, forwarded to the responsible
+ * member when that is another one, else run here. */
+void nc_nrt_dispatch(nc_nroutes *nr, nc_http_req *r, int v2, nrt_op op);
+void nc_nrt_fwd_free(struct nrt_fwd *f);
 
 /* naming_routes_svc.c */
 void nc_nrt_service_get_v1(void *ud, nc_http_req *r);

@@ -23,7 +23,10 @@ const char *nc_oapi_code_msg(int code) {
   }
 }
 
-void nc_oapi_fail(nc_http_req *r, int v2, int status, int code, const char *why) {
+#define CT_JSON "application/json;charset=UTF-8"
+#define CT_TEXT "text/plain;charset=UTF-8"
+
+char *nc_oapi_fail_body(int v2, int code, const char *why, const char **ctype) {
   if (v2) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "code", code);
@@ -31,21 +34,22 @@ void nc_oapi_fail(nc_http_req *r, int v2, int status, int code, const char *why)
     cJSON_AddStringToObject(o, "data", why ? why : "");
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (!s) {
-      nc_http_reply_error(r, 500, "out of memory");
-      return;
-    }
-    nc_http_reply(r, status, "application/json;charset=UTF-8", s, strlen(s));
-    free(s);
-    return;
+    *ctype = CT_JSON;
+    return s;
   }
   char body[1200];
   int n = snprintf(body, sizeof(body), "caused: %s;", why ? why : "");
   size_t len = n > 0 && (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
-  nc_http_reply(r, status, "text/plain;charset=UTF-8", body, len);
+  char *s = malloc(len + 1);
+  if (s) {
+    memcpy(s, body, len);
+    s[len] = '\0';
+  }
+  *ctype = CT_TEXT;
+  return s;
 }
 
-void nc_oapi_ok_json(nc_http_req *r, int v2, cJSON *data) {
+char *nc_oapi_ok_body(int v2, cJSON *data) {
   cJSON *o = data;
   if (v2 && data) {
     o = cJSON_CreateObject();
@@ -55,11 +59,27 @@ void nc_oapi_ok_json(nc_http_req *r, int v2, cJSON *data) {
   }
   char *s = o ? cJSON_PrintUnformatted(o) : NULL;
   cJSON_Delete(o);
+  return s;
+}
+
+void nc_oapi_fail(nc_http_req *r, int v2, int status, int code, const char *why) {
+  const char *ct = CT_TEXT;
+  char *s = nc_oapi_fail_body(v2, code, why, &ct);
   if (!s) {
     nc_http_reply_error(r, 500, "out of memory");
     return;
   }
-  nc_http_reply(r, 200, "application/json;charset=UTF-8", s, strlen(s));
+  nc_http_reply(r, status, ct, s, strlen(s));
+  free(s);
+}
+
+void nc_oapi_ok_json(nc_http_req *r, int v2, cJSON *data) {
+  char *s = nc_oapi_ok_body(v2, data);
+  if (!s) {
+    nc_http_reply_error(r, 500, "out of memory");
+    return;
+  }
+  nc_http_reply(r, 200, CT_JSON, s, strlen(s));
   free(s);
 }
 

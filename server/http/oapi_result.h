@@ -37,6 +37,12 @@ void nc_oapi_fail(nc_http_req *r, int v2, int status, int code, const char *why)
 /* Success, status 200: v1 data's JSON itself, v2 {code 0, "success", data}.
  * Takes data (NULL: answered 500). */
 void nc_oapi_ok_json(nc_http_req *r, int v2, cJSON *data);
+/* The bodies of the two answers above, for an answer that goes elsewhere
+ * than an nc_http_req (a request a cluster peer forwarded): malloc'd (the
+ * caller frees), NULL on OOM; *ctype gets the static content type.
+ * nc_oapi_ok_body takes data. */
+char *nc_oapi_fail_body(int v2, int code, const char *why, const char **ctype);
+char *nc_oapi_ok_body(int v2, cJSON *data);
 /* A parameter (query or form), NULL when absent or empty. */
 const char *nc_oapi_param(nc_http_req *r, const char *name);
 

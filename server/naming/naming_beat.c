@@ -279,6 +279,37 @@ const cJSON *nc_nbeat_get(nc_nbeat *b, const char *ns, const char *group, const 
   return e ? e->inst : NULL;
 }
 
+size_t nc_nbeat_release(nc_nbeat *b, const char *client_id) {
+  size_t n = 0;
+  nc_strmap_iter it;
+  const char *key;
+  void *v;
+  for (nc_strmap_iter_init(&it, b->entries); nc_strmap_iter_next(&it, &key, &v);) {
+    entry *e = v;
+    if (strcmp(e->client, client_id) != 0)
+      continue;
+    if (e->unhealthy)
+      b->n_unhealthy--;
+    nc_strmap_del(b->entries, key); /* deleting the current entry is allowed */
+    entry_free(e);
+    n++;
+  }
+  nc_strmap_del(b->clients, client_id);
+  return n;
+}
+
+void nc_nbeat_each_client(const nc_nbeat *b, void (*fn)(void *ud, const char *client_id),
+                          void *ud) {
+  nc_strmap_iter it;
+  const char *id;
+  for (nc_strmap_iter_init(&it, b->clients); nc_strmap_iter_next(&it, &id, NULL);)
+    fn(ud, id);
+}
+
+int nc_nbeat_holds(const nc_nbeat *b, const char *client_id) {
+  return nc_strmap_get(b->clients, client_id) != NULL;
+}
+
 uint64_t nc_nbeat_interval_ms(const nc_nbeat *b) { return b->o.beat_interval_ms; }
 
 void nc_nbeat_get_stats(const nc_nbeat *b, nc_nbeat_stats *st) {

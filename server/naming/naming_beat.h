@@ -61,6 +61,16 @@ int nc_nbeat_beat(nc_nbeat *b, const char *ns, const char *group, const char *na
  * NULL. Its "healthy" is the current state. */
 const cJSON *nc_nbeat_get(nc_nbeat *b, const char *ns, const char *group, const char *name,
                           const char *ip, int port);
+/* ---- responsibility (nc_nroutes, in a cluster) ----
+ * Only the responsible node of an ip:port#true client keeps it here and
+ * runs its expiry; the others hold Distro's synced copy. */
+/* Forgets every instance of client_id without unpublishing them (the
+ * caller hands the client to its new owner); returns how many. */
+size_t nc_nbeat_release(nc_nbeat *b, const char *client_id);
+/* Calls fn for every client id held; fn must not change b (collect, then act). */
+void nc_nbeat_each_client(const nc_nbeat *b, void (*fn)(void *ud, const char *client_id),
+                          void *ud);
+int nc_nbeat_holds(const nc_nbeat *b, const char *client_id);
 uint64_t nc_nbeat_interval_ms(const nc_nbeat *b);
 
 /* Runs one expiry pass at now_ms (the timer does this; tests call it). */

@@ -1,7 +1,6 @@
 /* naming_handlers: see naming_handlers.h. Request/response shapes follow
  * nacos-wire-protocol.md §5.2-§5.9. */
 #include "naming_handlers.h"
-#include "naming_fuzzy.h"
 #include "naming_migrate.h"
 
 #include "nc_err.h"
@@ -22,7 +21,6 @@ struct nc_naming {
   uint64_t sync_expire_ms;
   nc_naming_opts lim; /* the max_* bounds */
   nc_nmig *mig;       /* the migrating grace of moved connections (naming_migrate.h) */
-  nc_nfz *fz;         /* fuzzy watch of services (naming_fuzzy.h) */
   /* refusals (loop thread) */
   uint64_t rej_invalid, rej_metadata, rej_services, rej_instances, rej_subs;
 };
@@ -419,6 +417,14 @@ int nc_naming_sync_verify(nc_naming *n, const char *client_id, uint64_t rev) {
   return nc_nreg_sync_verify(n->reg, client_id, rev, nc_now_ms());
 }
 
+int nc_naming_sync_demote(nc_naming *n, const char *client_id, const char *owner) {
+  return nc_nreg_sync_demote(n->reg, client_id, owner, nc_now_ms());
+}
+
+int nc_naming_sync_adopt(nc_naming *n, const char *client_id) {
+  return nc_nreg_sync_adopt(n->reg, client_id);
+}
+
 size_t nc_naming_sync_retain(nc_naming *n, const char *owner,
                              int (*listed)(void *ud, const char *id), void *ud,
                              uint64_t min_age_ms, uint64_t grace_ms) {
@@ -494,14 +500,6 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
     nc_naming_free(n);
     return NC_ENOMEM;
   }
-  nc_nfz_opts fzo = {.max_patterns = opts->fuzzy_max_patterns,
-                     .max_matches = opts->fuzzy_max_matches,
-                     .timeout_ms = po.timeout_ms,
-                     .retry_ms = po.retry_ms};
-  if ((rc = nc_nfz_new(srv, n->reg, &fzo, &n->fz))) {
-    nc_naming_free(n);
-    return rc;
-  }
   *out = n;
   return 0;
 }
@@ -509,7 +507,6 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
 void nc_naming_free(nc_naming *n) {
   if (!n)
     return;
-  nc_nfz_free(n->fz);
   nc_npush_free(n->push);
   nc_nreg_free(n->reg);
   nc_nmig_free(n->mig);
@@ -555,5 +552,4 @@ void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t) {
     "Moved connections whose instances were kept for the migrating grace after they closed.",
     nc_naming_migrating_held(n));
 #undef C
-  nc_nfz_render_metrics(n->fz, t);
 }

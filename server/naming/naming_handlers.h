@@ -24,9 +24,6 @@ typedef struct nc_naming_opts {
   int max_services_per_conn;      /* services it publishes into */
   int max_instances_per_conn;     /* instances over all its services */
   int max_subscriptions_per_conn; /* services it subscribes to */
-  /* fuzzy watch (naming_fuzzy.h): patterns per connection, services per
-   * pattern; 0 = Nacos's 20 / 500, < 0 unlimited */
-  int fuzzy_max_patterns, fuzzy_max_matches;
 } nc_naming_opts;
 
 /* Registers the handlers and the connection listener on srv. *out is owned
@@ -75,6 +72,11 @@ int nc_naming_sync_apply(nc_naming *n, const char *client_id, const char *owner,
                          nc_nreg_entry *e, size_t cnt);
 int nc_naming_sync_delete(nc_naming *n, const char *client_id);
 int nc_naming_sync_verify(nc_naming *n, const char *client_id, uint64_t rev);
+/* An ip:port#true client's responsible node moved: demote (it is
+ * owner's now, kept as a synced copy) or adopt (native here, replicated
+ * by Distro). See nc_nreg_sync_demote. */
+int nc_naming_sync_demote(nc_naming *n, const char *client_id, const char *owner);
+int nc_naming_sync_adopt(nc_naming *n, const char *client_id);
 /* owner asserted all its clients: its synced ones not listed and not
  * applied within the last min_age_ms go after grace_ms unless asserted
  * (nc_nreg_sync_retain). */

@@ -137,6 +137,13 @@ int nc_nreg_sync_delete(nc_nreg *r, const char *id);
  * NC_ENOTFOUND (unknown or another revision: the owner should resend).
  * A native client verifies (0) untouched. */
 int nc_nreg_sync_verify(nc_nreg *r, const char *id, uint64_t rev, uint64_t now_ms);
+/* Responsibility for an ip:port#true client moved (nc_nroutes): demote
+ * makes the client (native or synced) a synced one of member owner,
+ * renewed at now_ms, its publications untouched (nothing is pushed or
+ * replicated); adopt makes it native here and bumps its revision so Distro
+ * sends it (owner and all) to the members. NC_ENOTFOUND: unknown id. */
+int nc_nreg_sync_demote(nc_nreg *r, const char *id, const char *owner, uint64_t now_ms);
+int nc_nreg_sync_adopt(nc_nreg *r, const char *id);
 /* Removes synced clients not renewed for expire_ms before now_ms, and
  * those whose DOWN grace ended; returns how many. */
 size_t nc_nreg_sync_expire(nc_nreg *r, uint64_t now_ms, uint64_t expire_ms);

@@ -102,6 +102,35 @@ int nc_nreg_sync_delete(nc_nreg *r, const char *id) {
   return 0;
 }
 
+int nc_nreg_sync_demote(nc_nreg *r, const char *id, const char *owner, uint64_t now_ms) {
+  nc_nreg_client *c = nc_nreg_client_get(r, id, 0);
+  if (!c)
+    return NC_ENOTFOUND;
+  if (set_owner(c, owner))
+    return NC_ENOMEM;
+  if (!c->synced) {
+    c->synced = 1;
+    r->n_synced++;
+  }
+  c->renew_ms = c->applied_ms = now_ms;
+  c->grace_until = 0;
+  return 0;
+}
+
+int nc_nreg_sync_adopt(nc_nreg *r, const char *id) {
+  nc_nreg_client *c = nc_nreg_client_get(r, id, 0);
+  if (!c)
+    return NC_ENOTFOUND;
+  if (c->synced) {
+    c->synced = 0;
+    c->grace_until = 0;
+    r->n_synced--;
+  }
+  c->revision++;
+  nc_nreg_tell_client(r, id, 0);
+  return 0;
+}
+
 int nc_nreg_sync_verify(nc_nreg *r, const char *id, uint64_t rev, uint64_t now_ms) {
   nc_nreg_client *c = nc_nreg_client_get(r, id, 0);
   if (c && !c->synced)

@@ -402,5 +402,8 @@
       onOk: go});
   }
 
-  NC.page('cluster', {title: 'Cluster', order: 50, mount: mount, unmount: unmount});
+  NC.page('cluster', {title: 'Cluster', mount: mount, unmount: unmount});
+  ['Services', 'Configs', 'Namespaces', 'Users'].forEach(function (t) {
+    NC.page(t.toLowerCase(), {title: t, soon: true, mount: function () {}});
+  });
 })();
