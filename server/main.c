@@ -217,6 +217,8 @@ static int naming_init(app *a) {
       .max_services_per_conn = (int)c->max_services_per_conn,
       .max_instances_per_conn = (int)c->max_instances_per_conn,
       .max_subscriptions_per_conn = (int)c->max_subscriptions_per_conn,
+      .fuzzy_max_patterns = (int)c->fuzzy_max_patterns,
+      .fuzzy_max_matches = (int)c->fuzzy_max_matches,
   };
   return nc_naming_init(a->srv, &no, &a->naming);
 }
@@ -275,6 +277,8 @@ static int config_init(app *a) {
       .max_listeners_per_conn = (int)c->config_max_listeners_per_conn,
       .max_per_namespace = c->config_max_per_namespace,
       .max_ns_bytes = c->config_max_ns_bytes,
+      .fuzzy_max_patterns = (int)c->fuzzy_max_patterns,
+      .fuzzy_max_matches = (int)c->fuzzy_max_matches,
   };
   co.store = config_backend(c);
   if (strcmp(co.store, "postgresql") == 0)

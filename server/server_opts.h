@@ -36,6 +36,7 @@ typedef struct nc_server_cfg {
   long instance_metadata_max_keys, instance_metadata_max_bytes;
   long grpc_max_body_bytes, http_max_body_bytes; /* request bodies, before parsing */
   long max_services_per_conn, max_instances_per_conn, max_subscriptions_per_conn;
+  long fuzzy_max_patterns, fuzzy_max_matches; /* fuzzy watch (docs/fuzzy-watch.md) */
   /* gRPC transports (nc_gsrv_limits): TCP connection cap, descriptor reserve,
    * server keepalive pings */
   long max_tcp_connections, fd_reserve, keepalive_ms, keepalive_timeout_ms;

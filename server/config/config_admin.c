@@ -17,6 +17,7 @@
  *     -> NcConfigRollbackResponse {md5}: publishes version id again
  * and config's metrics. errorCode: 400 bad input, 404 unknown history id,
  * else 500. */
+#include "config_fuzzy.h"
 #include "config_int.h"
 #include "nc_err.h"
 #include "nc_json.h"
@@ -249,4 +250,6 @@ void nc_config_render_metrics(nc_config_service *cs, nc_metrics_text *t) {
     "Publishes refused: they would grow their namespace's content past --config-max-ns-bytes.",
     s->ns_bytes_refused);
 #undef C
+  if (cs->fz)
+    nc_cfz_render_metrics(cs->fz, t);
 }

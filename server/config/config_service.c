@@ -9,6 +9,7 @@
  * change listeners. */
 #include "config_service.h"
 
+#include "config_fuzzy.h"
 #include "config_int.h"
 
 #include "config_listen.h"
@@ -344,7 +345,7 @@ int nc_config_init(nc_srv *srv, const nc_config_opts *opts, nc_config_service **
       (rc = nc_cfg_feed_start(cs, cs->store_name, &so, opts->poll_ms, &cs->feed)) != 0)
     goto fail;
   if ((rc = NC_SRV_HANDLERS(srv, config_handlers, cs)) || (rc = nc_config_admin_register(cs)) ||
-      (rc = nc_srv_add_conn_listener(srv, on_conn, cs)))
+      (rc = nc_srv_add_conn_listener(srv, on_conn, cs)) || (rc = nc_cfz_new(cs, &cs->fz)))
     goto fail;
   if (cs->feed)
     nc_info("config: %zu configs loaded from PostgreSQL (content cap %ld bytes, history %ld, "
@@ -383,6 +384,7 @@ void nc_config_free(nc_config_service *cs) {
             (unsigned long long)ws.commit_failures, (unsigned long long)ws.max_batch);
   }
   nc_cfg_feed_stop(cs->feed);
+  nc_cfz_free(cs->fz);
   nc_cfg_writer_free(cs->writer);
   nc_cfg_listen_free(cs->listen);
   nc_cfg_store_close(cs->store);

@@ -35,6 +35,9 @@ typedef struct nc_config_opts {
   int max_listeners_per_conn; /* keys one connection listens to */
   long max_per_namespace;     /* configs in one namespace (new keys refused) */
   long long max_ns_bytes;     /* content bytes in one namespace (growing publishes refused) */
+  /* fuzzy watch (config_fuzzy.h): patterns per connection, configs per
+   * pattern; 0 = Nacos's 20 / 500, < 0 unlimited */
+  int fuzzy_max_patterns, fuzzy_max_matches;
 } nc_config_opts;
 
 /* 4 MiB: well under the 10 MiB gRPC message cap even after JSON escaping,

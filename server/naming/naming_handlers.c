@@ -1,6 +1,7 @@
 /* naming_handlers: see naming_handlers.h. Request/response shapes follow
  * nacos-wire-protocol.md §5.2-§5.9. */
 #include "naming_handlers.h"
+#include "naming_fuzzy.h"
 #include "naming_migrate.h"
 
 #include "nc_err.h"
@@ -21,6 +22,7 @@ struct nc_naming {
   uint64_t sync_expire_ms;
   nc_naming_opts lim; /* the max_* bounds */
   nc_nmig *mig;       /* the migrating grace of moved connections (naming_migrate.h) */
+  nc_nfz *fz;         /* fuzzy watch of services (naming_fuzzy.h) */
   /* refusals (loop thread) */
   uint64_t rej_invalid, rej_metadata, rej_services, rej_instances, rej_subs;
 };
@@ -500,6 +502,14 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
     nc_naming_free(n);
     return NC_ENOMEM;
   }
+  nc_nfz_opts fzo = {.max_patterns = opts->fuzzy_max_patterns,
+                     .max_matches = opts->fuzzy_max_matches,
+                     .timeout_ms = po.timeout_ms,
+                     .retry_ms = po.retry_ms};
+  if ((rc = nc_nfz_new(srv, n->reg, &fzo, &n->fz))) {
+    nc_naming_free(n);
+    return rc;
+  }
   *out = n;
   return 0;
 }
@@ -507,6 +517,7 @@ int nc_naming_init(nc_srv *srv, const nc_naming_opts *opts, nc_naming **out) {
 void nc_naming_free(nc_naming *n) {
   if (!n)
     return;
+  nc_nfz_free(n->fz);
   nc_npush_free(n->push);
   nc_nreg_free(n->reg);
   nc_nmig_free(n->mig);
@@ -552,4 +563,5 @@ void nc_naming_render_metrics(const nc_naming *n, nc_metrics_text *t) {
     "Moved connections whose instances were kept for the migrating grace after they closed.",
     nc_naming_migrating_held(n));
 #undef C
+  nc_nfz_render_metrics(n->fz, t);
 }

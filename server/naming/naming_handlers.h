@@ -24,6 +24,9 @@ typedef struct nc_naming_opts {
   int max_services_per_conn;      /* services it publishes into */
   int max_instances_per_conn;     /* instances over all its services */
   int max_subscriptions_per_conn; /* services it subscribes to */
+  /* fuzzy watch (naming_fuzzy.h): patterns per connection, services per
+   * pattern; 0 = Nacos's 20 / 500, < 0 unlimited */
+  int fuzzy_max_patterns, fuzzy_max_matches;
 } nc_naming_opts;
 
 /* Registers the handlers and the connection listener on srv. *out is owned

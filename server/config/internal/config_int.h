@@ -40,6 +40,7 @@ struct nc_config_service {
   nc_config_commit_fn commit_hook;
   void *commit_ud;
   nc_config_stats stats;
+  struct nc_cfz *fz; /* fuzzy watch of configs (config_fuzzy.h) */
 };
 
 /* A validated key owned by a queued job (config_read.c). */
