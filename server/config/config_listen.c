@@ -545,3 +545,24 @@ int nc_cfg_listen_has(const nc_cfg_listen *l, const char *conn_id, const char *g
 }
 
 const nc_cfg_listen_stats *nc_cfg_listen_get_stats(const nc_cfg_listen *l) { return &l->stats; }
+
+static void visit_key(const key_ent *k, nc_cfg_listen_visit_fn fn, void *ud) {
+  for (const lsn *x = k->head; x; x = x->knext)
+    fn(ud, x->conn->conn_id, x->data_id, x->group, x->tenant, x->md5);
+}
+
+void nc_cfg_listen_foreach(const nc_cfg_listen *l, const char *group_key,
+                           nc_cfg_listen_visit_fn fn, void *ud) {
+  if (group_key) {
+    const key_ent *k = nc_strmap_get(l->by_key, group_key);
+    if (k)
+      visit_key(k, fn, ud);
+    return;
+  }
+  nc_strmap_iter it;
+  const char *gk;
+  void *v;
+  nc_strmap_iter_init(&it, l->by_key);
+  while (nc_strmap_iter_next(&it, &gk, &v))
+    visit_key(v, fn, ud);
+}

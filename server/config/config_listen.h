@@ -75,4 +75,13 @@ size_t nc_cfg_listen_conn_count(const nc_cfg_listen *l, const char *conn_id);
 int nc_cfg_listen_has(const nc_cfg_listen *l, const char *conn_id, const char *group_key);
 const nc_cfg_listen_stats *nc_cfg_listen_get_stats(const nc_cfg_listen *l);
 
+/* A registration as the client made it (md5: the one it last told). */
+typedef void (*nc_cfg_listen_visit_fn)(void *ud, const char *conn_id, const char *data_id,
+                                       const char *group, const char *tenant, const char *md5);
+/* Calls fn for every registration of group_key, or of every key when
+ * group_key is NULL (for the listener queries of the HTTP API). Strings
+ * borrowed for the call; fn must not change the registry. */
+void nc_cfg_listen_foreach(const nc_cfg_listen *l, const char *group_key,
+                           nc_cfg_listen_visit_fn fn, void *ud);
+
 #endif

@@ -181,6 +181,19 @@ int nc_config_add_listener(nc_config_service *cs, nc_config_listener_fn fn, void
 /* Removes the first registration of (fn, ud); 1 when found, else 0. */
 int nc_config_remove_listener(nc_config_service *cs, nc_config_listener_fn fn, void *ud);
 
+/* ---- listeners (who listens, for the HTTP listener queries) ---- */
+
+/* One gRPC listen registration: ip is the listening connection's client
+ * ip (Metadata.clientIp, else its remote address), md5 the one the client
+ * last reported. Strings borrowed for the call. */
+typedef void (*nc_config_listener_visit_fn)(void *ud, const char *ip, const char *data_id,
+                                            const char *group, const char *tenant,
+                                            const char *md5);
+/* Calls fn for every registration of key (tenant raw), or of every key
+ * when key is NULL. NC_EINVAL for a bad key, else 0. */
+int nc_config_listeners_foreach(nc_config_service *cs, const nc_config_key *key,
+                                nc_config_listener_visit_fn fn, void *ud);
+
 /* ---- cluster sync ---- */
 
 /* A write committed by THIS node (not a change re-read from the store):

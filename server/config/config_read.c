@@ -292,3 +292,41 @@ void nc_config_history_get(nc_config_service *cs, const nc_config_key *key, int6
   if (nc_cfg_writer_submit(cs->writer, &j->job) != 0)
     gjob_release(&j->job);
 }
+
+/* ---- listeners ---- */
+
+typedef struct lvisit {
+  nc_config_service *cs;
+  nc_config_listener_visit_fn fn;
+  void *ud;
+} lvisit;
+
+static void listener_visit(void *ud, const char *conn_id, const char *data_id, const char *group,
+                           const char *tenant, const char *md5) {
+  lvisit *v = ud;
+  nc_conn *c = nc_srv_find_conn(v->cs->srv, conn_id);
+  const char *ip = c ? nc_conn_client_ip(c) : NULL;
+  if (c && (!ip || !*ip))
+    ip = nc_conn_remote_ip(c);
+  if (ip && *ip) /* a connection already gone is not listening any more */
+    v->fn(v->ud, ip, data_id, group, tenant, md5);
+}
+
+int nc_config_listeners_foreach(nc_config_service *cs, const nc_config_key *key,
+                                nc_config_listener_visit_fn fn, void *ud) {
+  lvisit v = {cs, fn, ud};
+  if (!key) {
+    nc_cfg_listen_foreach(cs->listen, NULL, listener_visit, &v);
+    return 0;
+  }
+  nc_cfg_key k;
+  char err[NC_CONFIG_ERR_CAP];
+  if (nc_cfg_check_names(key->data_id, key->group, key->tenant, &k, err, sizeof(err)))
+    return NC_EINVAL;
+  char *gk = nc_cfg_group_key(k.data_id, k.group, k.tenant);
+  if (!gk)
+    return NC_ENOMEM;
+  nc_cfg_listen_foreach(cs->listen, gk, listener_visit, &v);
+  free(gk);
+  return 0;
+}

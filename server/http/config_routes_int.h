@@ -88,5 +88,17 @@ int nc_crt_listen_init(nc_croutes *cr, uv_loop_t *loop);
  * timer's close callback (run the loop afterwards). */
 void nc_crt_listen_close(nc_croutes *cr);
 void nc_crt_listener(void *ud, nc_http_req *r);
+/* Every key of every held poll (or those of group key gk when not NULL):
+ * peer the poll's "ip:port", the key as the client wrote it, md5 the one
+ * it sent. Borrowed for the call. */
+typedef void (*nc_crt_held_fn)(void *ud, const char *peer, const char *data_id,
+                               const char *group, const char *tenant, const char *md5);
+void nc_crt_held_foreach(nc_croutes *cr, const char *gk, nc_crt_held_fn fn, void *ud);
+
+/* config_routes_lquery.c: who listens (gRPC and long-poll listeners) */
+void nc_crt_h_listener_v1(void *ud, nc_http_req *r);    /* GET|POST /v1/cs/configs/listener */
+void nc_crt_h_listener_ip_v1(void *ud, nc_http_req *r); /* GET /v1/cs/listener */
+void nc_crt_h_listener_v3(void *ud, nc_http_req *r);    /* GET /v3/admin/cs/config/listener */
+void nc_crt_h_listener_ip_v3(void *ud, nc_http_req *r); /* GET /v3/admin/cs/listener */
 
 #endif

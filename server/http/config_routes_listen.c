@@ -388,3 +388,15 @@ void nc_crt_listen_close(nc_croutes *cr) {
 }
 
 size_t nc_croutes_held(const nc_croutes *cr) { return cr ? cr->held : 0; }
+
+void nc_crt_held_foreach(nc_croutes *cr, const char *gk, nc_crt_held_fn fn, void *ud) {
+  for (nc_lpoll *p = cr->head; p; p = p->next) {
+    if (!p->r || p->err_status)
+      continue;
+    for (size_t i = 0; i < p->n; i++) {
+      const lkey *k = &p->keys[i];
+      if (!gk || !strcmp(gk, k->gk))
+        fn(ud, nc_http_peer(p->r), k->data_id, k->group, k->tenant, key_md5(k));
+    }
+  }
+}
