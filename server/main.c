@@ -18,6 +18,7 @@
 #include "naming_routes.h"
 #include "config_routes.h"
 #include "namespace_routes.h"
+#include "console_routes.h"
 #include "nc_err.h"
 #include "nc_grpc.h"
 #include "nc_grpc_client.h"
@@ -50,6 +51,7 @@ typedef struct app {
   nc_nroutes *nroutes; /* the naming open API (naming_routes.h) */
   nc_croutes *croutes; /* the config open API (config_routes.h) */
   nc_nsroutes *nsroutes; /* the namespace API (namespace_routes.h) */
+  nc_conroutes *conroutes; /* the console-only naming API (console_routes.h) */
   nc_config_service *config;
   nc_cluster *cluster;
   nc_distro *distro;
@@ -234,10 +236,13 @@ static int nhttp_init(app *a) {
     rc = nc_nroutes_new(a->naming, a->nbeat, a->auth, &a->nroutes);
   if (!rc)
     rc = nc_nsroutes_new(a->config, &a->nsroutes);
+  if (!rc)
+    rc = nc_conroutes_new(a->naming, a->srv, a->auth, &a->conroutes);
   return rc ? rc : nc_croutes_new(&a->loop, a->config, a->auth, &a->croutes);
 }
 static void nhttp_free(app *a) {
   nc_nsroutes_free(a->nsroutes);
+  nc_conroutes_free(a->conroutes);
   nc_croutes_free(a->croutes);
   nc_nroutes_free(a->nroutes);
   nc_nbeat_free(a->nbeat);
@@ -444,6 +449,7 @@ static int http_start(app *a) {
                       .ud = a, .cluster = a->cluster, .note = status_note, .auth = a->auth,
                       .loader = a->loader, .naming_routes = a->nroutes,
                       .config_routes = a->croutes, .namespace_routes = a->nsroutes,
+                      .console_routes = a->conroutes,
                       .tls_cert_file = a->cfg->tls_cert, .tls_key_file = a->cfg->tls_key,
                       .tls_client_ca_file = a->cfg->tls_client_ca};
   ho.header_timeout_s = (unsigned)a->cfg->http_header_timeout_s;

@@ -7,6 +7,7 @@
 #include "config_routes.h"
 #include "loader_routes.h"
 #include "namespace_routes.h"
+#include "console_routes.h"
 #include "naming_routes.h"
 #include "webui.h"
 #include "nc_auth_cred.h"
@@ -284,6 +285,8 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
     add_set(h, nc_config_routes, nc_config_n_routes, opts->config_routes);
   if (opts->namespace_routes)
     add_set(h, nc_namespace_routes, nc_namespace_n_routes, opts->namespace_routes);
+  if (opts->console_routes)
+    add_set(h, nc_console_routes, nc_console_n_routes, opts->console_routes);
   if (opts->cluster)
     add_set(h, nc_cluster_routes, nc_cluster_n_routes, opts->cluster);
   nc_http_opts ho = {.bind = opts->bind,

@@ -41,6 +41,7 @@ typedef struct nc_shttp_opts {
   struct nc_nroutes *naming_routes; /* the naming open API (naming_routes.h); NULL = none */
   struct nc_croutes *config_routes; /* the config open API (config_routes.h); NULL = none */
   struct nc_nsroutes *namespace_routes; /* the namespace API (namespace_routes.h); NULL = none */
+  struct nc_conroutes *console_routes; /* the console-only naming API (console_routes.h); NULL = none */
   /* nc_http_opts' bounds (issue 12): head/body deadlines, connection caps;
    * 0 = nc_http's defaults (no deadline, 1024 connections, no per-ip cap) */
   unsigned header_timeout_s, body_timeout_s, max_conns, max_conns_per_ip;

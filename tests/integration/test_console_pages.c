@@ -1,0 +1,283 @@
+/* The web console's data pages (issue 14 acceptance 4) in a real headless
+ * Chromium (nc_testwd.h) against a standalone nacosd with auth on, signed
+ * in through the real form: Namespaces (create, edit, a delete refused
+ * while the namespace holds a config), Configs (publish with the review
+ * diff, see it in the list and search, edit with a diff of old vs new,
+ * roll back from the history and see the old content again) and Users
+ * (create a user who can then log in, bind a role, grant a permission,
+ * change the password, delete). Every step is checked on the server over
+ * its HTTP API, not only in the DOM. Screenshots in <build>/tests/artifacts/. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "console_itest.h"
+#include "nc_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS "console-ns"
+#define DATA_ID "app.properties"
+
+static int setup(void **state) {
+  (void)state;
+  return ce1_start();
+}
+
+static int teardown(void **state) {
+  (void)state;
+  return ce1_stop();
+}
+
+/* The config's content in namespace NS as the server has it ("" when
+ * absent), malloc'ed. */
+static char *server_content(void) {
+  char *body = NULL;
+  int st = ce1_req("GET", "/nacos/v1/cs/configs?dataId=" DATA_ID "&group=DEFAULT_GROUP&tenant=" NS,
+                   NULL, &body);
+  if (st != 200) {
+    free(body);
+    return strdup("");
+  }
+  return body;
+}
+
+/* Picks value in the page's namespace selector once it lists it. */
+static void pick_namespace(const char *id) {
+  char expr[256];
+  snprintf(expr, sizeof(expr), "document.querySelector('#ns-select option[value=\"%s\"]')", id);
+  WAIT_JS(expr, 10000);
+  snprintf(expr, sizeof(expr),
+           "var s = document.getElementById('ns-select'); s.value = '%s';"
+           "s.dispatchEvent(new Event('change')); return s.value;", id);
+  WD_OK(nc_twd_exec(ce.wd, expr, NULL));
+}
+
+static void test_namespaces_create_and_edit(void **state) {
+  (void)state;
+  CE_SKIP_NO_BROWSER();
+  ce1_login("namespaces");
+  WAIT_JS("document.querySelector('#ns-rows tr[data-ns=\"public\"]')", 10000);
+  WD_OK(nc_twd_click(ce.wd, "#ns-create"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#ns-id", NS));
+  WD_OK(nc_twd_type(ce.wd, "#ns-name", "Console NS"));
+  WD_OK(nc_twd_type(ce.wd, "#ns-desc", "made by the browser test"));
+  confirm_dialog();
+  WAIT_JS("document.querySelector('#ns-rows tr[data-ns=\"" NS "\"]')", 10000);
+  char *body = NULL;
+  assert_int_equal(ce1_req("GET", "/nacos/v1/console/namespaces", NULL, &body), 200);
+  assert_non_null(strstr(body, "\"namespace\":\"" NS "\""));
+  assert_non_null(strstr(body, "Console NS"));
+  /* public first, as Nacos lists them */
+  assert_true(strstr(body, "\"namespace\":\"\"") < strstr(body, "\"namespace\":\"" NS "\""));
+  free(body);
+  /* a second namespace with the same id is refused in the dialog */
+  WD_OK(nc_twd_click(ce.wd, "#ns-create"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#ns-id", NS));
+  WD_OK(nc_twd_type(ce.wd, "#ns-name", "Again"));
+  WD_OK(nc_twd_click(ce.wd, "#dlg-ok"));
+  WAIT_JS("!document.getElementById('dlg-err').hidden", 10000);
+  shot("namespaces-exists");
+  no_dialog();
+  /* edit its name */
+  WD_OK(nc_twd_click(ce.wd, "#ns-rows tr[data-ns=\"" NS "\"] button[data-action=\"edit\"]"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#ns-name", "Console NS renamed"));
+  confirm_dialog();
+  WAIT_JS("document.querySelector('#ns-rows tr[data-ns=\"" NS "\"]').textContent"
+          ".includes('Console NS renamed')", 10000);
+  assert_int_equal(ce1_req("GET", "/nacos/v1/console/namespaces", NULL, &body), 200);
+  assert_non_null(strstr(body, "Console NS renamed"));
+  free(body);
+  shot("namespaces");
+}
+
+static void test_configs_publish_edit_rollback(void **state) {
+  (void)state;
+  CE_SKIP_NO_BROWSER();
+  ce1_login("configs");
+  pick_namespace(NS);
+  WAIT_JS("document.querySelector('#cfg-rows td.empty')", 10000);
+  /* create: the review shows the new lines first, then Publish */
+  WD_OK(nc_twd_click(ce.wd, "#cfg-create"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#cfg-data-id", DATA_ID));
+  WD_OK(nc_twd_exec(ce.wd, "document.getElementById('cfg-type').value = 'properties'; return 1;", NULL));
+  WD_OK(nc_twd_type(ce.wd, "#cfg-content", "k=1\nk2=2"));
+  WD_OK(nc_twd_click(ce.wd, "#dlg-ok"));
+  WAIT_JS("!document.getElementById('cfg-review').hidden && "
+          "document.querySelectorAll('#cfg-review tr.add').length === 2", 5000);
+  char *t = server_content();
+  assert_string_equal(t, ""); /* nothing published before the second press */
+  free(t);
+  shot("configs-review-new");
+  confirm_dialog();
+  WAIT_JS("document.querySelector('#cfg-rows tr[data-key=\"DEFAULT_GROUP/" DATA_ID "\"]')", 10000);
+  t = server_content();
+  assert_string_equal(t, "k=1\nk2=2");
+  free(t);
+  shot("configs-list");
+  /* search: by data id, and by content */
+  WD_OK(nc_twd_type(ce.wd, "#cfg-q-data", "nomatch"));
+  WD_OK(nc_twd_click(ce.wd, "#cfg-search-go"));
+  WAIT_JS("!document.querySelector('#cfg-rows tr[data-key]')", 10000);
+  WD_OK(nc_twd_type(ce.wd, "#cfg-q-data", "app"));
+  WD_OK(nc_twd_type(ce.wd, "#cfg-q-content", "k2=2"));
+  WD_OK(nc_twd_click(ce.wd, "#cfg-search-go"));
+  WAIT_JS("document.querySelector('#cfg-rows tr[data-key=\"DEFAULT_GROUP/" DATA_ID "\"]')", 10000);
+  /* edit: the diff of old vs new, then publish */
+  WD_OK(nc_twd_click(ce.wd, "#cfg-rows tr[data-key] button[data-action=\"edit\"]"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden && "
+          "document.getElementById('cfg-content').value === 'k=1\\nk2=2'", 10000);
+  WD_OK(nc_twd_type(ce.wd, "#cfg-content", "k=1\nk2=3\nk3=4"));
+  WD_OK(nc_twd_click(ce.wd, "#dlg-ok"));
+  WAIT_JS("!document.getElementById('cfg-review').hidden", 5000);
+  cJSON *n = NULL;
+  WD_OK(nc_twd_exec(ce.wd, "return [document.querySelectorAll('#cfg-review tr.del').length,"
+                          "document.querySelectorAll('#cfg-review tr.add').length,"
+                          "document.querySelector('#cfg-review tr.del td.tx').textContent];", &n));
+  assert_int_equal((int)cJSON_GetArrayItem(n, 0)->valuedouble, 1);
+  assert_int_equal((int)cJSON_GetArrayItem(n, 1)->valuedouble, 2);
+  assert_string_equal(cJSON_GetArrayItem(n, 2)->valuestring, "k2=2");
+  cJSON_Delete(n);
+  shot("configs-diff");
+  confirm_dialog();
+  wait_toast("Published");
+  t = server_content();
+  assert_string_equal(t, "k=1\nk2=3\nk3=4");
+  free(t);
+  /* the list follows the search: the new content no longer has k2=2 */
+  WAIT_JS("!document.querySelector('#cfg-rows tr[data-key]')", 10000);
+  WD_OK(nc_twd_type(ce.wd, "#cfg-q-content", "k3=4"));
+  WD_OK(nc_twd_click(ce.wd, "#cfg-search-go"));
+  WAIT_JS("document.querySelector('#cfg-rows tr[data-key=\"DEFAULT_GROUP/" DATA_ID "\"]')", 10000);
+  /* the history: the update kept the old content; roll back to it */
+  WD_OK(nc_twd_click(ce.wd, "#cfg-rows tr[data-key] button[data-action=\"detail\"]"));
+  WAIT_JS("document.getElementById('cfg-current').textContent === 'k=1\\nk2=3\\nk3=4'", 10000);
+  WAIT_JS("document.querySelectorAll('#hist-rows tr[data-nid]').length >= 2", 10000);
+  shot("configs-history");
+  WD_OK(nc_twd_exec(ce.wd, "var r = Array.from(document.querySelectorAll('#hist-rows tr[data-nid]'))"
+                          ".filter(tr => tr.textContent.includes('updated'))[0];"
+                          "r.querySelector('button[data-action=\"diff\"]').click(); return 1;", NULL));
+  WAIT_JS("!document.getElementById('dlg-back').hidden && document.querySelector('#dlg-body .diff-table')",
+          10000);
+  shot("configs-version-diff");
+  no_dialog();
+  WD_OK(nc_twd_exec(ce.wd, "var r = Array.from(document.querySelectorAll('#hist-rows tr[data-nid]'))"
+                          ".filter(tr => tr.textContent.includes('updated'))[0];"
+                          "r.querySelector('button[data-action=\"rollback\"]').click(); return 1;",
+                    NULL));
+  confirm_dialog();
+  wait_toast("Rolled");
+  WAIT_JS("document.getElementById('cfg-current').textContent === 'k=1\\nk2=2'", 10000);
+  t = server_content();
+  assert_string_equal(t, "k=1\nk2=2");
+  free(t);
+  shot("configs-rolled-back");
+}
+
+/* The namespace now holds a config: the page refuses to delete it. */
+static void test_namespace_delete_refused_while_not_empty(void **state) {
+  (void)state;
+  CE_SKIP_NO_BROWSER();
+  ce1_login("namespaces");
+  WAIT_JS("document.querySelector('#ns-rows tr[data-ns=\"" NS "\"] button[data-action=\"delete\"]')",
+          10000);
+  WD_OK(nc_twd_click(ce.wd, "#ns-rows tr[data-ns=\"" NS "\"] button[data-action=\"delete\"]"));
+  WAIT_JS("document.getElementById('ns-not-empty')", 5000);
+  shot("namespaces-not-empty");
+  no_dialog();
+  char *body = NULL;
+  assert_int_equal(ce1_req("GET", "/nacos/v1/console/namespaces", NULL, &body), 200);
+  assert_non_null(strstr(body, "\"namespace\":\"" NS "\""));
+  free(body);
+}
+
+static int can_login(const char *user, const char *pw) {
+  nc_ag_login l;
+  return nc_ag_login_http(ce1.srv.host, ce1.srv.port, user, pw, 5000, &l) == 0;
+}
+
+static void test_users_roles_permissions(void **state) {
+  (void)state;
+  CE_SKIP_NO_BROWSER();
+  ce1_login("users");
+  WAIT_JS("document.querySelector('#user-rows tr[data-user=\"nacos\"]')", 10000);
+  /* create alice */
+  WD_OK(nc_twd_click(ce.wd, "#user-create"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#new-user", "alice"));
+  WD_OK(nc_twd_type(ce.wd, "#new-pass", "Alice-pw-1"));
+  WD_OK(nc_twd_type(ce.wd, "#new-pass2", "Alice-pw-2"));
+  WD_OK(nc_twd_click(ce.wd, "#dlg-ok")); /* the two differ: refused in the dialog */
+  WAIT_JS("!document.getElementById('dlg-err').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#new-pass2", "Alice-pw-1"));
+  confirm_dialog();
+  WAIT_JS("document.querySelector('#user-rows tr[data-user=\"alice\"]')", 10000);
+  assert_true(can_login("alice", "Alice-pw-1"));
+  /* bind a role, grant it a permission */
+  WD_OK(nc_twd_click(ce.wd, "#user-rows tr[data-user=\"alice\"] button[data-action=\"bind\"]"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#bind-role", "ROLE_DEV"));
+  confirm_dialog();
+  WAIT_JS("document.querySelector('#user-rows tr[data-user=\"alice\"] [data-role=\"ROLE_DEV\"]')", 10000);
+  WD_OK(nc_twd_click(ce.wd, "#perm-grant"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#perm-role", "ROLE_DEV"));
+  WD_OK(nc_twd_type(ce.wd, "#perm-ns", NS));
+  confirm_dialog();
+  WAIT_JS("document.querySelector('#perm-rows tr[data-i]') && "
+          "document.querySelector('#perm-rows').textContent.includes('" NS ":*:config/*')", 10000);
+  char *body = NULL;
+  assert_int_equal(
+      ce1_req("GET", "/nacos/v1/auth/permissions?role=ROLE_DEV&pageNo=1&pageSize=10", NULL, &body),
+      200);
+  cJSON *j = cJSON_Parse(body);
+  free(body);
+  assert_int_equal(nc_json_int(j, "totalCount", 0), 1);
+  cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "pageItems"), 0);
+  assert_string_equal(nc_json_str(p, "resource", ""), NS ":*:config/*");
+  assert_string_equal(nc_json_str(p, "action", ""), "r");
+  cJSON_Delete(j);
+  /* alice may now read a config of the namespace */
+  nc_ag_login l;
+  assert_int_equal(nc_ag_login_http(ce1.srv.host, ce1.srv.port, "alice", "Alice-pw-1", 5000, &l), 0);
+  int st = 0;
+  assert_int_equal(nc_test_http_req(ce1.srv.port, "GET",
+                                    "/nacos/v1/cs/configs?dataId=" DATA_ID
+                                    "&group=DEFAULT_GROUP&tenant=" NS,
+                                    NULL, l.token, &st, NULL),
+                   0);
+  assert_int_equal(st, 200);
+  shot("users");
+  /* change her password */
+  WD_OK(nc_twd_click(ce.wd, "#user-rows tr[data-user=\"alice\"] button[data-action=\"password\"]"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#chg-pass", "Alice-new-pw"));
+  WD_OK(nc_twd_type(ce.wd, "#chg-pass2", "Alice-new-pw"));
+  confirm_dialog();
+  wait_toast("Changed the password");
+  assert_true(can_login("alice", "Alice-new-pw"));
+  assert_false(can_login("alice", "Alice-pw-1"));
+  /* delete her */
+  WD_OK(nc_twd_click(ce.wd, "#user-rows tr[data-user=\"alice\"] button[data-action=\"delete\"]"));
+  confirm_dialog();
+  WAIT_JS("!document.querySelector('#user-rows tr[data-user=\"alice\"]')", 10000);
+  assert_false(can_login("alice", "Alice-new-pw"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_namespaces_create_and_edit),
+      cmocka_unit_test(test_configs_publish_edit_rollback),
+      cmocka_unit_test(test_namespace_delete_refused_while_not_empty),
+      cmocka_unit_test(test_users_roles_permissions),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
