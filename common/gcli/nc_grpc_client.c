@@ -630,8 +630,12 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
     nc_gcli_free(c);
     return NC_EGRPC;
   }
-  c->reg_unary = grpc_channel_register_call(c->ch, "/Request/request", NULL, NULL);
-  c->reg_stream = grpc_channel_register_call(c->ch, "/BiRequestStream/requestBiStream", NULL, NULL);
+  const char *um = opts && opts->unary_method ? opts->unary_method : "/Request/request";
+  const char *sm =
+      opts && opts->stream_method ? opts->stream_method : "/BiRequestStream/requestBiStream";
+  /* grpc_channel_register_call copies the method (it interns a slice) */
+  c->reg_unary = grpc_channel_register_call(c->ch, um, NULL, NULL);
+  c->reg_stream = grpc_channel_register_call(c->ch, sm, NULL, NULL);
   *out = c;
   return 0;
 }

@@ -37,6 +37,11 @@ typedef struct nc_gcli_opts {
   int keepalive_ms;  /* HTTP/2 ping interval; 0 = 60 s as the Go SDK */
   int connect_timeout_ms; /* 0 = 3 s */
   const nc_gcli_tls *tls; /* NULL = plain text (h2c); borrowed during nc_gcli_new */
+  /* gRPC method paths of the unary call and the bidi stream; NULL = Nacos's
+   * "/Request/request" and "/BiRequestStream/requestBiStream". Other values
+   * let a bench drive another gRPC server (etcd) on the same runtime; the
+   * bytes sent are the caller's either way. Copied. */
+  const char *unary_method, *stream_method;
 } nc_gcli_opts;
 
 /* target "host:port" (the gRPC port). opts may be NULL. */

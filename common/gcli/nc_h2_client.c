@@ -303,6 +303,11 @@ int nc_gcli_new(nc_gcli_env *env, const char *target, const nc_gcli_opts *opts, 
   memcpy(c->host, h, hl);
   c->host[hl] = 0;
   c->port = (int)port;
+  snprintf(c->unary_method, sizeof(c->unary_method), "%s",
+           opts && opts->unary_method ? opts->unary_method : "/Request/request");
+  snprintf(c->stream_method, sizeof(c->stream_method), "%s",
+           opts && opts->stream_method ? opts->stream_method
+                                       : "/BiRequestStream/requestBiStream");
   c->max_msg = opts && opts->max_msg_bytes > 0 ? opts->max_msg_bytes : 10 * 1024 * 1024;
   c->keepalive_ms = opts && opts->keepalive_ms > 0 ? opts->keepalive_ms : 60000;
   c->connect_timeout_ms =

@@ -332,7 +332,7 @@ void h2_start_streams(nc_gcli *c) {
     if (u->s.sid)
       continue;
     int left = (int)(u->deadline_ms > h2_now_ms() ? u->deadline_ms - h2_now_ms() : 1);
-    if (c->goaway || submit(c, &u->s, "/Request/request", left, read_unary, u) != 0) {
+    if (c->goaway || submit(c, &u->s, c->unary_method, left, read_unary, u) != 0) {
       call_unlink(c, u);
       call_finish(u, NC_EUNAVAIL);
     }
@@ -343,7 +343,7 @@ void h2_start_streams(nc_gcli *c) {
   if (want_stream) {
     c->bidi.kind = K_BIDI;
     c->bidi.grpc_status = -1;
-    if (c->goaway || submit(c, &c->bidi, "/BiRequestStream/requestBiStream", 0, read_bidi, c) != 0)
+    if (c->goaway || submit(c, &c->bidi, c->stream_method, 0, read_bidi, c) != 0)
       h2_fail_all(c, NC_EUNAVAIL, NC_EUNAVAIL);
     else
       c->bidi_live = 1;

@@ -9,6 +9,8 @@
 
 #include "auth_login.h"
 #include "cluster_itest.h"
+#include "nc_testhttp.h"
+#include "nc_testproc.h"
 #include "nc_testwd.h"
 
 #include <limits.h>
@@ -177,6 +179,106 @@ static inline void wait_toast(const char *part) {
            "Array.from(document.querySelectorAll('.toast.ok')).some(t => t.textContent.includes('%s'))",
            part);
   WAIT_JS(expr, 10000);
+}
+
+/* ---- one standalone nacosd with auth on (the data pages' tests) ---- */
+
+#define CE_ADMIN_PW "Console-Adm1n"
+
+static struct {
+  nc_test_nacosd srv;
+  char dir[64];
+  char pw_file[160]; /* the admin's password, also the agent's --password-file */
+} ce1 __attribute__((unused));
+
+/* Starts nacosd --auth on in a temp dir, logs the admin in (ce.token) and,
+ * when chromium is installed, the browser (ce.wd; else ce.why says why). */
+static inline int ce1_start(void) {
+  char secret[128], sa[160], pa[200];
+  ce_artifacts_dir();
+  if (nc_test_mkdtemp(ce1.dir, sizeof(ce1.dir)) != 0)
+    return -1;
+  snprintf(secret, sizeof(secret), "%s/secret", ce1.dir);
+  snprintf(ce1.pw_file, sizeof(ce1.pw_file), "%s/admin.pw", ce1.dir);
+  write_secret(secret, "bmFjb3MtYy1jb25zb2xlLXRlc3Qtc2VjcmV0LWtleS0zMmJ5dGVzIQ==\n");
+  write_secret(ce1.pw_file, CE_ADMIN_PW "\n");
+  snprintf(sa, sizeof(sa), "--auth-secret-file=%s", secret);
+  snprintf(pa, sizeof(pa), "--admin-password-file=%s", ce1.pw_file);
+  const char *args[] = {"--auth", "on", sa, pa, NULL};
+  if (nc_test_nacosd_start(ce1.dir, args, &ce1.srv) != 0) {
+    fprintf(stderr, "nacosd did not start\n");
+    return -1;
+  }
+  nc_ag_login l;
+  if (nc_ag_login_http(ce1.srv.host, ce1.srv.port, "nacos", CE_ADMIN_PW, 5000, &l) != 0) {
+    fprintf(stderr, "login failed: %d %s\n", l.http_status, l.message);
+    return -1;
+  }
+  snprintf(ce.token, sizeof(ce.token), "%s", l.token);
+  if (!nc_twd_available(ce.why, sizeof(ce.why)))
+    return 0;
+  if (nc_twd_start(1280, 900, &ce.wd) != 0) {
+    snprintf(ce.why, sizeof(ce.why), "the browser did not start");
+    return -1;
+  }
+  return 0;
+}
+
+static inline int ce1_stop(void) {
+  nc_twd_stop(ce.wd);
+  ce.wd = NULL;
+  int rc = nc_test_nacosd_stop(&ce1.srv);
+  nc_test_rmtree(ce1.dir);
+  return rc;
+}
+
+/* One request to the node with the admin token: the status; *body (may be
+ * NULL) malloc'ed. */
+static inline int ce1_req(const char *method, const char *path, const char *form, char **body) {
+  int st = 0;
+  char *b = NULL;
+  if (nc_test_http_req(ce1.srv.port, method, path, form, ce.token, &st, &b) != 0)
+    st = 0;
+  if (body)
+    *body = b;
+  else
+    free(b);
+  return st;
+}
+
+#define CE_SKIP_NO_BROWSER()                                                                       \
+  do {                                                                                             \
+    if (!ce.wd) {                                                                                   \
+      fprintf(stderr, "skipped: %s\n", ce.why);                                                     \
+      skip();                                                                                      \
+    }                                                                                              \
+    no_dialog();                                                                                   \
+  } while (0)
+
+/* Opens the console and signs in as the admin through the real form, then
+ * shows page (the nav link). */
+static inline void ce1_login(const char *page) {
+  char url[160], css[96], expr[160];
+  snprintf(url, sizeof(url), "http://%s:%d/nacos/", ce1.srv.host, ce1.srv.port);
+  WD_OK(nc_twd_get(ce.wd, url));
+  WAIT_JS("!document.getElementById('login-view').hidden || !document.getElementById('page').hidden", 10000);
+  if (nc_twd_wait(ce.wd, "!document.getElementById('login-view').hidden", 200) == 0) {
+    WD_OK(nc_twd_type(ce.wd, "#login-user", "nacos"));
+    WD_OK(nc_twd_type(ce.wd, "#login-pass", CE_ADMIN_PW));
+    WD_OK(nc_twd_click(ce.wd, "#login-submit"));
+    WAIT_JS("!document.getElementById('page').hidden", 10000);
+  }
+  snprintf(css, sizeof(css), "#nav a[data-page=\"%s\"]", page);
+  WD_OK(nc_twd_click(ce.wd, css));
+  snprintf(expr, sizeof(expr), "document.querySelector('#nav a.active') && "
+                               "document.querySelector('#nav a.active').dataset.page === '%s'", page);
+  WAIT_JS(expr, 5000);
+}
+
+/* The text of the first match of css ("" when none), malloc'ed. */
+static inline char *ce_text(const char *css) {
+  char *t = nc_twd_text(ce.wd, css);
+  return t ? t : strdup("");
 }
 
 #endif

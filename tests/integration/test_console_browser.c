@@ -195,7 +195,7 @@ static void test_login_and_table(void **state) {
     skip();
   }
   char url[128];
-  snprintf(url, sizeof(url), "http://%s:%d/nacos/", node(0)->host, node(0)->port);
+  snprintf(url, sizeof(url), "http://%s:%d/nacos/#/cluster", node(0)->host, node(0)->port);
   WD_OK(nc_twd_get(ce.wd, url));
   WAIT_JS("!document.getElementById('login-view').hidden", 10000);
   shot("01-login");
@@ -555,7 +555,7 @@ static void test_auth_off_no_login(void **state) {
   assert_int_equal(nc_tcluster_start(&o, &c), 0);
   const nc_test_nacosd *s = nc_tcluster_node(c, 0);
   char url[128];
-  snprintf(url, sizeof(url), "http://%s:%d/nacos/", s->host, s->port);
+  snprintf(url, sizeof(url), "http://%s:%d/nacos/#/cluster", s->host, s->port);
   WD_OK(nc_twd_exec(ce.wd, "sessionStorage.clear(); return 1;", NULL));
   WD_OK(nc_twd_get(ce.wd, url));
   WAIT_JS("document.querySelectorAll('#members tr[data-addr]').length === 1", 15000);

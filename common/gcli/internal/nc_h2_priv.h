@@ -87,6 +87,7 @@ struct nc_gcli {
   nc_gcli_env *env;
   char target[260];
   char host[256];
+  char unary_method[128], stream_method[128]; /* gRPC paths (nc_gcli_opts) */
   int port;
   int max_msg, keepalive_ms, connect_timeout_ms;
 

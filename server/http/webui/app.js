@@ -35,7 +35,7 @@
     return out.join('&');
   }
 
-  /* GET params go in the query, POST params in a form body. Resolves with
+  /* GET and DELETE params go in the query, POST and PUT params in a form body. Resolves with
    * the v3 Result's data (or the raw text/JSON of a v1/v2 answer). */
   function api(method, path, params) {
     /* a node that accepts but never answers must not stall the refresh */
@@ -43,7 +43,7 @@
     var opts = {method: method, headers: {}, cache: 'no-store', signal: ctl.signal};
     var q = qs(params), url = path;
     if (token()) opts.headers.accessToken = token();
-    if (method === 'GET') { if (q) url += '?' + q; }
+    if (method === 'GET' || method === 'DELETE') { if (q) url += '?' + q; }
     else { opts.body = q; opts.headers['Content-Type'] = 'application/x-www-form-urlencoded'; }
     return fetch(url, opts).then(function (res) {
       return res.text().then(function (text) {
@@ -52,7 +52,10 @@
         try { body = JSON.parse(text); } catch (e) { /* text answer */ }
         var msg = (body && typeof body === 'object' && body.message) || String(text || res.statusText).trim();
         if (body && typeof body === 'object' && typeof body.data === 'string' && body.data && body.code) msg += ': ' + body.data;
-        if ((res.status === 401 || res.status === 403) && !/redirectAddress/.test(msg)) {
+        /* a Result body is the operation's refusal (e.g. "user is not
+         * permitted to change!"), not the session's */
+        var refusal = body && typeof body === 'object' && 'code' in body;
+        if ((res.status === 401 || res.status === 403) && !refusal && !/redirectAddress/.test(msg)) {
           var why = res.status === 403 && /authorization failed/.test(msg)
             ? 'Your account may not do this (an admin account is needed).'
             : 'Your session ended (' + msg + '). Please sign in again.';
@@ -82,7 +85,10 @@
   }
 
   /* A modal: opts {title, body (node), ok, danger, wide, onOk()}. onOk may
-   * return a promise; its rejection shows in the dialog, which stays. */
+   * return a promise; its rejection shows in the dialog, which stays, and
+   * so does the dialog when it resolves to KEEP (a second step, e.g. a
+   * review). */
+  var KEEP = {keep: true};
   function dialog(opts) {
     var back = $('dlg-back'), ok = $('dlg-ok'), err = $('dlg-err');
     $('dlg-title').textContent = opts.title;
@@ -102,7 +108,10 @@
       var r;
       try { r = opts.onOk ? opts.onOk() : null; } catch (e) { r = Promise.reject(e); }
       ok.disabled = true;
-      Promise.resolve(r).then(close, function (e) {
+      Promise.resolve(r).then(function (v) {
+        if (v === KEEP) ok.disabled = false;
+        else close();
+      }, function (e) {
         ok.disabled = false;
         if (e && e.auth) { close(); return; }
         err.textContent = (e && e.message) || String(e);
@@ -137,10 +146,15 @@
     showLogin(note);
   }
 
+  /* pages by their order (then as registered): the nav and the default */
+  function ordered() {
+    return pages.slice().sort(function (a, b) { return (a.order || 99) - (b.order || 99) || a.seq - b.seq; });
+  }
+
   function renderNav(active) {
     var nav = $('nav');
     nav.textContent = '';
-    pages.forEach(function (p) {
+    ordered().forEach(function (p) {
       var a = el('a', {href: '#/' + p.id, 'data-page': p.id, text: p.title});
       if (p.soon) a.className = 'soon';
       if (p.id === active) a.className = 'active';
@@ -154,7 +168,7 @@
     sessionStorage.removeItem(NOTE);
     var id = (location.hash.match(/^#\/([\w-]+)/) || [])[1];
     var p = pages.filter(function (x) { return x.id === id && !x.soon; })[0] ||
-            pages.filter(function (x) { return !x.soon; })[0];
+            ordered().filter(function (x) { return !x.soon; })[0];
     $('login-view').hidden = true;
     $('who').hidden = !env.auth;
     $('who-name').textContent = sessionStorage.getItem(USER) || '';
@@ -195,10 +209,79 @@
       .then(function () { btn.disabled = false; });
   }
 
+  /* ---- builders the pages share ---- */
+
+  /* The page's head: title, a line under it, tools on the right. */
+  function head(title, sub, tools) {
+    return el('div', {class: 'page-head'}, [
+      el('div', {}, [el('h1', {text: title}), sub ? el('div', {class: 'muted', text: sub}) : null]),
+      el('div', {class: 'tools'}, tools || [])]);
+  }
+  /* A table in a card: cols [{t: label, c: class}]; returns {wrap, body}. */
+  function table(id, cols) {
+    var body = el('tbody', {id: id});
+    var tr = el('tr', {}, cols.map(function (c) { return el('th', {class: c.c || null, text: c.t}); }));
+    return {wrap: el('div', {class: 'card table-wrap'}, [el('table', {}, [el('thead', {}, [tr]), body])]), body: body, n: cols.length};
+  }
+  /* Replaces a tbody's rows with one message row (loading, empty, error). */
+  function tableMsg(t, text, kind) {
+    t.body.textContent = '';
+    t.body.appendChild(el('tr', {}, [el('td', {colspan: String(t.n), class: 'empty' + (kind ? ' ' + kind : '')}, [
+      kind === 'loading' ? el('span', {class: 'spinner'}) : null, kind === 'loading' ? ' ' : null, text])]));
+  }
+  function field(label, input, hint) {
+    return el('label', {}, [label, input, hint ? el('div', {class: 'muted small', text: hint}) : null]);
+  }
+  function btn(text, attrs) {
+    var a = attrs || {};
+    a.type = 'button';
+    a.class = 'btn ' + (a.class || '');
+    a.text = text;
+    return el('button', a);
+  }
+  /* The namespace the pages work in ('' = public), kept for the tab. */
+  function ns(v) {
+    if (v !== undefined) sessionStorage.setItem('nc.ns', v);
+    return sessionStorage.getItem('nc.ns') || '';
+  }
+  /* A <select> of every namespace (public first), on change calls
+   * onChange(id); the list is read when it is built. */
+  function nsSelect(onChange) {
+    var sel = el('select', {id: 'ns-select', class: 'ns-select', title: 'Namespace'}, [el('option', {value: ns(), text: ns() || 'public'})]);
+    api('GET', '/nacos/v1/console/namespaces').then(function (list) {
+      sel.textContent = '';
+      var seen = false;
+      (list || []).forEach(function (n) {
+        var id = n.namespace || '';
+        if (id === ns()) seen = true;
+        sel.appendChild(el('option', {value: id, text: (n.namespaceShowName || id || 'public') + (id ? ' (' + id + ')' : '')}));
+      });
+      if (!seen) ns('');
+      sel.value = ns();
+    }, function (e) { if (!e.auth) toast('Could not read the namespaces: ' + e.message, 'error'); });
+    sel.addEventListener('change', function () { ns(sel.value); onChange(sel.value); });
+    return sel;
+  }
+  function fmtTime(ms) {
+    var d = new Date(Number(ms));
+    return isFinite(d.getTime()) && Number(ms) > 0 ? d.toLocaleString() : '–';
+  }
+
   window.NC = {
-    el: el, api: api, toast: toast, dialog: dialog, ApiError: ApiError,
+    head: head, table: table, tableMsg: tableMsg, field: field, btn: btn, ns: ns, nsSelect: nsSelect,
+    fmtTime: fmtTime, qs: qs,
+    el: el, api: api, toast: toast, dialog: dialog, ApiError: ApiError, KEEP: KEEP,
     env: function () { return env; },
-    page: function (id, p) { p.id = id; pages.push(p); },
+    page: function (id, p) { p.id = id; p.seq = pages.length; pages.push(p); },
+    /* the page's own hash parameters: #/<page>?k=v&... */
+    hashParams: function () {
+      var q = (location.hash.split('?')[1] || ''), out = {};
+      q.split('&').forEach(function (kv) {
+        var i = kv.indexOf('=');
+        if (i > 0) out[decodeURIComponent(kv.slice(0, i))] = decodeURIComponent(kv.slice(i + 1));
+      });
+      return out;
+    },
     token: token
   };
 

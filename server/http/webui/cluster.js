@@ -402,8 +402,5 @@
       onOk: go});
   }
 
-  NC.page('cluster', {title: 'Cluster', mount: mount, unmount: unmount});
-  ['Services', 'Configs', 'Namespaces', 'Users'].forEach(function (t) {
-    NC.page(t.toLowerCase(), {title: t, soon: true, mount: function () {}});
-  });
+  NC.page('cluster', {title: 'Cluster', order: 50, mount: mount, unmount: unmount});
 })();
