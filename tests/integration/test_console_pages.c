@@ -19,6 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #define NS "console-ns"
 #define DATA_ID "app.properties"
@@ -44,6 +49,37 @@ static char *server_content(void) {
     return strdup("");
   }
   return body;
+}
+
+/* Holds a v1 long-poll listener on the config with its current md5 (so
+ * the server keeps it): the open socket, or -1. */
+static int hold_listener(void) {
+  char *body = NULL, req[4096], form[512];
+  int fd = -1;
+  if (ce1_req("GET", "/nacos/v1/cs/configs?dataId=" DATA_ID "&group=DEFAULT_GROUP&tenant=" NS
+              "&show=all", NULL, &body) != 200)
+    goto out;
+  cJSON *j = cJSON_Parse(body);
+  snprintf(form, sizeof(form), "Listening-Configs=" DATA_ID "%%02DEFAULT_GROUP%%02%s%%02" NS "%%01",
+           nc_json_str(j, "md5", ""));
+  cJSON_Delete(j);
+  int n = snprintf(req, sizeof(req),
+                   "POST /nacos/v1/cs/configs/listener?accessToken=%s HTTP/1.1\r\nHost: x\r\n"
+                   "Long-Pulling-Timeout: 30000\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                   "Content-Length: %zu\r\n\r\n%s",
+                   ce.token, strlen(form), form);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ce1.srv.port)};
+  inet_pton(AF_INET, ce1.srv.host, &sa.sin_addr);
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+      write(fd, req, (size_t)n) != n) {
+    if (fd >= 0)
+      close(fd);
+    fd = -1;
+  }
+out:
+  free(body);
+  return fd;
 }
 
 /* Picks value in the page's namespace selector once it lists it. */
@@ -157,9 +193,15 @@ static void test_configs_publish_edit_rollback(void **state) {
   WD_OK(nc_twd_type(ce.wd, "#cfg-q-content", "k3=4"));
   WD_OK(nc_twd_click(ce.wd, "#cfg-search-go"));
   WAIT_JS("document.querySelector('#cfg-rows tr[data-key=\"DEFAULT_GROUP/" DATA_ID "\"]')", 10000);
-  /* the history: the update kept the old content; roll back to it */
+  /* the history: the update kept the old content; roll back to it. A
+   * held long-poll shows among the listeners, up to date. */
+  int lfd = hold_listener();
+  assert_true(lfd >= 0);
+  nc_test_sleep_ms(300); /* held once the server read it */
   WD_OK(nc_twd_click(ce.wd, "#cfg-rows tr[data-key] button[data-action=\"detail\"]"));
   WAIT_JS("document.getElementById('cfg-current').textContent === 'k=1\\nk2=3\\nk3=4'", 10000);
+  WAIT_JS("document.querySelector('#lis-rows tr[data-listener=\"127.0.0.1\"] td.fresh .badge.ok')",
+          10000);
   WAIT_JS("document.querySelectorAll('#hist-rows tr[data-nid]').length >= 2", 10000);
   shot("configs-history");
   WD_OK(nc_twd_exec(ce.wd, "var r = Array.from(document.querySelectorAll('#hist-rows tr[data-nid]'))"
@@ -179,6 +221,16 @@ static void test_configs_publish_edit_rollback(void **state) {
   t = server_content();
   assert_string_equal(t, "k=1\nk2=2");
   free(t);
+  /* the rollback is a change: the held listener is answered with the key */
+  char ans[2048] = "";
+  struct timeval tv = {5, 0};
+  setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ssize_t got = read(lfd, ans, sizeof(ans) - 1);
+  close(lfd);
+  assert_true(got > 0);
+  ans[got] = '\0';
+  assert_non_null(strstr(ans, " 200 "));
+  assert_non_null(strstr(ans, DATA_ID));
   shot("configs-rolled-back");
 }
 
