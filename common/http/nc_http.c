@@ -93,6 +93,7 @@ struct nc_http {
 };
 
 static void run(nc_http *h);
+static void on_timer(uv_timer_t *t);
 
 /* ---- requests ---- */
 
@@ -266,7 +267,11 @@ int nc_http_reply(nc_http_req *r, int code, const char *ctype, const char *body,
     held_unlink(r);
     r->state = RQ_ANSWERED;
     MHD_resume_connection(r->conn);
-    run(r->h); /* MHD wants a run after a resume in external polling */
+    /* MHD wants a run after a resume in external polling, and each run
+     * walks every suspended connection: one run on the next loop turn
+     * serves all the resumes of this one (a change answering 5,000 held
+     * polls made 5,000 runs over 5,000 connections before). */
+    uv_timer_start(&r->h->timer, on_timer, 0, 0);
   } else {
     r->state = RQ_ANSWERED;
   }
