@@ -11,20 +11,21 @@
 #include <string.h>
 
 /* The keys Nacos 3.x servers put in SetupAckRequest (AbilityKey, mode
- * SERVER; 3.0.3+). nacosd implements none of them yet, so each is false:
+ * SERVER; 3.0.3+), each true only for what nacosd implements:
  * - supportPersistentInstanceByGrpc: PersistentInstanceRequest is refused
  *   (naming_handlers.c); with false the Java SDK registers persistent
  *   instances over HTTP instead.
- * - fuzzyWatch, lock, mcp: no fuzzy watch, distributed lock or MCP
- *   registry; with false the 3.x SDKs refuse those calls locally (501)
- *   rather than sending requests nacosd cannot serve.
+ * - fuzzyWatch: served (naming_fuzzy.c, config_fuzzy.c; docs/fuzzy-watch.md).
+ * - lock, mcp: no distributed lock or MCP registry; with false the 3.x
+ *   SDKs refuse those calls locally (501) rather than sending requests
+ *   nacosd cannot serve.
  * Flip a value here when its feature lands. */
 static const struct {
   const char *key;
   int supported;
 } server_abilities[] = {
     {"supportPersistentInstanceByGrpc", 0},
-    {"fuzzyWatch", 0},
+    {"fuzzyWatch", 1},
     {"lock", 0},
     {"mcp", 0},
 };

@@ -3,8 +3,8 @@
  * nacosd: ServerCheckResponse says supportAbilityNegotiation:true; a
  * ConnectionSetupRequest with an abilityTable (as Java 3.x / Python 3.x
  * send) is answered within 1 s by a SetupAckRequest with the server's keys
- * (all false today), the connection then serves naming, and the loader's
- * /current shows the client's table; a setup without one (Go v2.x, Python
+ * (fuzzyWatch true, the others false), the connection then serves naming,
+ * and the loader's /current shows the client's table; a setup without one (Go v2.x, Python
  * 2.0.x) gets no SetupAck and works as before. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,8 +95,11 @@ static void test_table_gets_setup_ack(void **state) {
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, keys[i]);
     assert_true(cJSON_IsBool(v));
-    assert_false(cJSON_IsTrue(v)); /* none implemented yet */
+    /* fuzzy watch is served (docs/fuzzy-watch.md); lock and mcp are not */
+    if (strcmp(keys[i], "lock") == 0 || strcmp(keys[i], "mcp") == 0)
+      assert_false(cJSON_IsTrue(v));
   }
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "fuzzyWatch")));
   assert_int_equal(cJSON_GetArraySize(t), 4);
   cJSON_Delete(ack);
   /* exactly one, and nothing a 2.x client would see as a push */

@@ -26,7 +26,7 @@ static cJSON *client_table(const char *setup_json) {
   return t;
 }
 
-static void test_server_table_has_3x_keys_all_false(void **state) {
+static void test_server_table_has_3x_keys(void **state) {
   (void)state;
   cJSON *t = nc_ability_server_table();
   assert_non_null(t);
@@ -34,7 +34,11 @@ static void test_server_table_has_3x_keys_all_false(void **state) {
                                      "mcp"};
   assert_int_equal(cJSON_GetArraySize(t), 4);
   for (size_t i = 0; i < 4; i++)
-    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(t, keys[i])));
+    assert_true(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(t, keys[i])));
+  /* fuzzy watch is served (docs/fuzzy-watch.md); lock and mcp are not */
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "fuzzyWatch")));
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(t, "lock")));
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(t, "mcp")));
   cJSON_Delete(t);
 }
 
@@ -117,7 +121,7 @@ static void test_setup_ack_payload(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_server_table_has_3x_keys_all_false),
+      cmocka_unit_test(test_server_table_has_3x_keys),
       cmocka_unit_test(test_client_table_absent_means_no_negotiation),
       cmocka_unit_test(test_client_table_keeps_booleans),
       cmocka_unit_test(test_client_table_is_bounded),
