@@ -117,5 +117,8 @@ const nc_http_route nc_cluster_routes[] = {
     {"/nacos/v2/core/cluster/node/self/health", NC_HTTP_GET, h_v2_health, 0},
     {"/nacos/v2/core/cluster/node/list", NC_HTTP_GET, h_v2_list, 0},
     {"/nacos/v2/core/cluster/node/self", NC_HTTP_GET, h_v2_self, 0},
+    /* 3.x admin API (NacosClusterControllerV3): v2's answers */
+    {"/nacos/v3/admin/core/cluster/node/list", NC_HTTP_GET, h_v2_list, 0},
+    {"/nacos/v3/admin/core/cluster/node/self", NC_HTTP_GET, h_v2_self, 0},
 };
 const size_t nc_cluster_n_routes = sizeof(nc_cluster_routes) / sizeof(nc_cluster_routes[0]);

@@ -13,6 +13,7 @@
  *       that is no Nacos NodeState (case-insensitive) -> HTTP 400,
  *       {"code":23000,"message":"illegal state","data":"Illegal state: X"}
  *   /nacos/v2/core/cluster/node/self     Result, data = self Member
+ *   /nacos/v3/admin/core/cluster/node/list, /node/self  as v2's (3.x admin API)
  * (readiness is srv_http.c's: it also reports the config store)
  *
  * The v1 envelope keeps Nacos's "message":null (Spring includes nulls on

@@ -30,13 +30,16 @@ int nc_nsroutes_new(nc_config_service *cs, nc_nsroutes **out) {
 void nc_nsroutes_free(nc_nsroutes *ns) { free(ns); }
 
 /* What a held request answers once the store replied. */
-typedef enum { A_LIST_V1, A_LIST_V2, A_ONE_V1, A_ONE_V2, A_EXISTS, A_WRITE_V1, A_WRITE_V2 } answer;
+typedef enum {
+  A_LIST_V1, A_LIST_V2, A_ONE_V1, A_ONE_V2, A_EXISTS, A_WRITE_V1, A_WRITE_V2, A_COUNT_V3
+} answer;
 
 typedef struct pending {
   nc_http_req *r; /* NULL once the server dropped the request */
   nc_nsroutes *ns;
   answer a;
-  char *id; /* A_ONE_*, A_EXISTS: the namespace asked for */
+  char *id; /* A_ONE_*, A_EXISTS, A_COUNT_V3: the namespace asked for */
+  int v3;   /* a /v3/admin/core path: the default namespace is named "public" */
 } pending;
 
 static void on_abort(void *ud, nc_http_req *r) {
@@ -51,8 +54,8 @@ static pending *hold(nc_http_req *r, nc_nsroutes *ns, answer a, const char *id) 
     p = NULL;
   }
   if (!p) {
-    nc_oapi_fail(r, a == A_LIST_V2 || a == A_ONE_V2 || a == A_WRITE_V2, 500, NC_OAPI_SERVER,
-                 "out of memory");
+    nc_oapi_fail(r, a == A_LIST_V2 || a == A_ONE_V2 || a == A_WRITE_V2 || a == A_COUNT_V3, 500,
+                 NC_OAPI_SERVER, "out of memory");
     return NULL;
   }
   p->r = r;
@@ -112,18 +115,20 @@ static void list_done(void *ud, int code, const char *message, const nc_cfg_ns *
   pending *p = ud;
   nc_nsroutes *ns = p->ns;
   answer a = p->a;
+  int v3 = p->v3;
   char *id = p->id ? strdup(p->id) : NULL;
   nc_http_req *r = release(p);
   if (!r)
     goto out;
-  int v2 = a == A_LIST_V2 || a == A_ONE_V2;
+  int v2 = a == A_LIST_V2 || a == A_ONE_V2 || a == A_COUNT_V3;
   if (code) {
     nc_oapi_fail(r, v2, 500, NC_OAPI_SERVER, message);
     goto out;
   }
   if (a == A_LIST_V1 || a == A_LIST_V2) {
     cJSON *arr = cJSON_CreateArray();
-    cJSON_AddItemToArray(arr, public_json(ns, ""));
+    /* 2.x names the default namespace "", 3.x "public" */
+    cJSON_AddItemToArray(arr, public_json(ns, v3 ? "public" : ""));
     for (size_t i = 0; i < n; i++)
       cJSON_AddItemToArray(arr, ns_json(ns, rows[i].id, rows[i].name, rows[i].desc, 2));
     if (a == A_LIST_V1)
@@ -138,6 +143,10 @@ static void list_done(void *ud, int code, const char *message, const nc_cfg_ns *
       hit = &rows[i];
   if (a == A_EXISTS) {
     reply_text(r, hit ? "true" : "false");
+    goto out;
+  }
+  if (a == A_COUNT_V3) { /* Nacos: the number of stored rows with that id */
+    nc_oapi_ok_json(r, 1, cJSON_CreateNumber(hit ? 1 : 0));
     goto out;
   }
   if (!hit) {
@@ -296,8 +305,62 @@ static void h_v2_post(void *ud, nc_http_req *r) { h_v2_write(ud, r, NC_NS_CREATE
 static void h_v2_put(void *ud, nc_http_req *r) { h_v2_write(ud, r, NC_NS_UPDATE); }
 static void h_v2_delete(void *ud, nc_http_req *r) { h_v2_write(ud, r, NC_NS_DELETE); }
 
+/* ---- 3.x admin (NamespaceControllerV3): v2's answers, the default
+ * namespace named "public", a blank namespaceId on create made up, and
+ * /check counting the stored rows with the id ---- */
+
+static void h_v3_list(void *ud, nc_http_req *r) {
+  pending *p = hold(r, ud, A_LIST_V2, NULL);
+  if (p) {
+    p->v3 = 1;
+    nc_config_ns_list(((nc_nsroutes *)ud)->cs, list_done, p);
+  }
+}
+
+static void h_v3_get(void *ud, nc_http_req *r) {
+  const char *id = nc_http_param(r, "namespaceId"); /* present but "": the default */
+  if (!id && !(id = need(r, 1, "namespaceId")))
+    return;
+  if (nc_config_ns_is_default(id))
+    id = "public";
+  get_one(ud, r, 1, id);
+}
+
+static void h_v3_post(void *ud, nc_http_req *r) {
+  const char *id = nc_http_param(r, "namespaceId");
+  if (!id) {
+    need(r, 1, "namespaceId");
+    return;
+  }
+  const char *name = need(r, 1, "namespaceName");
+  if (!name)
+    return;
+  char uuid[37];
+  while (*id == ' ')
+    id++;
+  if (!*id) {
+    make_uuid(uuid);
+    id = uuid;
+  }
+  write_op(ud, r, 1, NC_NS_CREATE, id, name, nc_http_param(r, "namespaceDesc"));
+}
+
+static void h_v3_check(void *ud, nc_http_req *r) {
+  const char *id = need(r, 1, "namespaceId");
+  if (!id)
+    return;
+  if (nc_config_ns_is_default(id)) { /* never stored, always there */
+    nc_oapi_ok_json(r, 1, cJSON_CreateNumber(1));
+    return;
+  }
+  pending *p = hold(r, ud, A_COUNT_V3, id);
+  if (p)
+    nc_config_ns_list(((nc_nsroutes *)ud)->cs, list_done, p);
+}
+
 #define V1 "/nacos/v1/console/namespaces"
 #define V2 "/nacos/v2/console/namespace"
+#define V3 "/nacos/v3/admin/core/namespace"
 /* Reads: any valid token (flags 0); writes: a global admin, as Nacos's
  * @Secured console resource "namespaces" with action WRITE resolves for
  * the built-in roles. */
@@ -311,5 +374,11 @@ const nc_http_route nc_namespace_routes[] = {
     {V2, NC_HTTP_PUT, h_v2_put, NC_SHTTP_ADMIN},
     {V2, NC_HTTP_DELETE, h_v2_delete, NC_SHTTP_ADMIN},
     {V2 "/list", NC_HTTP_GET, h_v2_list, 0},
+    {V3, NC_HTTP_GET, h_v3_get, 0},
+    {V3, NC_HTTP_POST, h_v3_post, NC_SHTTP_ADMIN},
+    {V3, NC_HTTP_PUT, h_v2_put, NC_SHTTP_ADMIN},
+    {V3, NC_HTTP_DELETE, h_v2_delete, NC_SHTTP_ADMIN},
+    {V3 "/list", NC_HTTP_GET, h_v3_list, 0},
+    {V3 "/check", NC_HTTP_GET, h_v3_check, 0},
 };
 const size_t nc_namespace_n_routes = sizeof(nc_namespace_routes) / sizeof(nc_namespace_routes[0]);

@@ -5,6 +5,7 @@
 #include "auth_routes.h"
 #include "cluster_routes.h"
 #include "config_routes.h"
+#include "core_routes.h"
 #include "loader_routes.h"
 #include "namespace_routes.h"
 #include "console_routes.h"
@@ -274,6 +275,7 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
   h->o = *opts;
   h->loop = loop;
   add_set(h, own_routes, sizeof(own_routes) / sizeof(own_routes[0]), h);
+  add_set(h, nc_core_routes, nc_core_n_routes, h);
   if (nc_auth_enabled(opts->auth))
     add_set(h, nc_auth_routes, nc_auth_n_routes, opts->auth);
   if (opts->loader)
@@ -338,6 +340,7 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
 }
 
 int nc_shttp_port(const nc_shttp *h) { return nc_http_port(h->http); }
+const nc_shttp_opts *nc_shttp_options(const nc_shttp *h) { return &h->o; }
 
 void nc_shttp_render_metrics(const nc_shttp *h, nc_metrics_text *t) {
   nc_http_limit_stats ls;

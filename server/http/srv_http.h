@@ -57,6 +57,9 @@ typedef struct nc_shttp_opts {
 /* Listens and serves on loop; the console's routes act on srv. opts copied. */
 int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_shttp **out);
 int nc_shttp_port(const nc_shttp *h);
+/* The options it was started with (core_routes.c reads auth, cluster,
+ * ready and note from them). Borrowed, valid while h runs. */
+const nc_shttp_opts *nc_shttp_options(const nc_shttp *h);
 /* Requests received and held (long-poll), for metrics. */
 void nc_shttp_render_metrics(const nc_shttp *h, nc_metrics_text *t);
 /* Stops listening (held requests get 503) and frees h once its handles
