@@ -218,39 +218,48 @@ out:
 
 /* ---- one service ---- */
 
-/* The service the request names, readable by the caller: 0, or answered. */
-static int the_service(nc_conroutes *cr, nc_http_req *r, svc_ref *s) {
+/* The service the request names, readable by the caller, and the page
+ * asked for (pageSize default def_size): 0, or answered. */
+static int the_service(nc_conroutes *cr, nc_http_req *r, svc_ref *s, long def_size, long *page_no,
+                       long *page_size) {
   if (nc_nrt_parse_svc(r, 0, s))
     return -1;
   if (!may_read(cr, r, s->ns, s->group, s->name))
     return refuse(r) - 1;
-  return 0;
+  return int_param(r, "pageNo", 1, 100000, page_no) ||
+                 int_param(r, "pageSize", def_size, 10000, page_size)
+             ? -1
+             : 0;
+}
+
+/* {"count": items, <name>: page page_no of items}; takes items (NULL: none). */
+static cJSON *paged(cJSON *items, const char *name, long page_no, long page_size) {
+  cJSON *out = cJSON_CreateObject(), *page = cJSON_CreateArray(), *e;
+  long count = 0, first = (page_no - 1) * page_size;
+  while (items && (e = cJSON_DetachItemViaPointer(items, items->child)) != NULL) {
+    if (count >= first && count < first + page_size)
+      cJSON_AddItemToArray(page, e);
+    else
+      cJSON_Delete(e);
+    count++;
+  }
+  cJSON_Delete(items);
+  cJSON_AddNumberToObject(out, "count", (double)count);
+  cJSON_AddItemToObject(out, name, page);
+  return out;
 }
 
 static void h_catalog_instances(void *ud, nc_http_req *r) {
   nc_conroutes *cr = ud;
   svc_ref s;
   long page_no, page_size;
-  if (the_service(cr, r, &s) || int_param(r, "pageNo", 1, 100000, &page_no) ||
-      int_param(r, "pageSize", 100, 10000, &page_size))
+  if (the_service(cr, r, &s, 100, &page_no, &page_size))
     return;
   const char *cl = nc_oapi_param(r, "clusterName");
   cJSON *info = nc_naming_service_info(cr->naming, s.ns, s.group, s.name, cl, 0);
-  cJSON *out = cJSON_CreateObject(), *list = cJSON_CreateArray();
-  cJSON *hosts = cJSON_DetachItemFromObject(info, "hosts"), *h;
-  long count = 0, first = (page_no - 1) * page_size;
-  while (hosts && (h = cJSON_DetachItemViaPointer(hosts, hosts->child)) != NULL) {
-    if (count >= first && count < first + page_size)
-      cJSON_AddItemToArray(list, h);
-    else
-      cJSON_Delete(h);
-    count++;
-  }
-  cJSON_Delete(hosts);
+  cJSON *hosts = cJSON_DetachItemFromObject(info, "hosts");
   cJSON_Delete(info);
-  cJSON_AddNumberToObject(out, "count", (double)count);
-  cJSON_AddItemToObject(out, "list", list);
-  nc_oapi_ok_json(r, 0, out);
+  nc_oapi_ok_json(r, 0, paged(hosts, "list", page_no, page_size));
 }
 
 typedef struct subs {
@@ -287,27 +296,14 @@ static void h_subscribers(void *ud, nc_http_req *r) {
   nc_conroutes *cr = ud;
   svc_ref s;
   long page_no, page_size;
-  if (the_service(cr, r, &s) || int_param(r, "pageNo", 1, 100000, &page_no) ||
-      int_param(r, "pageSize", 1000, 10000, &page_size))
+  if (the_service(cr, r, &s, 1000, &page_no, &page_size))
     return;
   char kb[4 * NAME_CAP];
   const char *key = nc_nreg_key(kb, sizeof(kb), s.ns, s.group, s.name);
   subs x = {cr, &s, key, cJSON_CreateArray()};
   if (key)
     nc_nreg_each_subscriber(nc_naming_registry(cr->naming), key, on_subscriber, &x);
-  cJSON *out = cJSON_CreateObject(), *page = cJSON_CreateArray(), *e;
-  long count = 0, first = (page_no - 1) * page_size;
-  while ((e = cJSON_DetachItemViaPointer(x.list, x.list->child)) != NULL) {
-    if (count >= first && count < first + page_size)
-      cJSON_AddItemToArray(page, e);
-    else
-      cJSON_Delete(e);
-    count++;
-  }
-  cJSON_Delete(x.list);
-  cJSON_AddNumberToObject(out, "count", (double)count);
-  cJSON_AddItemToObject(out, "subscribers", page);
-  nc_oapi_ok_json(r, 0, out);
+  nc_oapi_ok_json(r, 0, paged(x.list, "subscribers", page_no, page_size));
 }
 
 /* flags 0: with auth on srv_http wants a valid token; the handlers then
