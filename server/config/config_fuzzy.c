@@ -36,6 +36,8 @@ static void each_config(void *ud, const char *ns, nc_fz_emit_fn emit, void *ctx)
 static void on_change(void *ud, const char *data_id, const char *group, const char *tenant,
                       const char *md5) {
   nc_cfz *z = ud;
+  if (!nc_fz_active(z->fz))
+    return;
   const char *ns = wire_ns(tenant);
   char *key = nc_cfg_group_key(data_id, group, ns);
   if (!key) {

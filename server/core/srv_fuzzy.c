@@ -344,6 +344,8 @@ void nc_fz_changed(nc_fz *f, const char *key, const char *ns, const char *group,
   nc_strmap_free(targets, NULL);
 }
 
+int nc_fz_active(const nc_fz *f) { return nc_strmap_count(f->pats) > 0; }
+
 void nc_fz_get_stats(const nc_fz *f, nc_fz_stats *st) {
   *st = f->st;
   st->patterns = nc_strmap_count(f->pats);

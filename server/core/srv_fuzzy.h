@@ -126,6 +126,10 @@ void nc_fz_conn_down(nc_fz *f, const char *conn_id);
 void nc_fz_changed(nc_fz *f, const char *key, const char *ns, const char *group,
                    const char *name, int exists);
 
+/* 1 while some pattern is watched: callers skip the work of describing a
+ * change otherwise. */
+int nc_fz_active(const nc_fz *f);
+
 /* The request handler body for WatchRequest types: reads groupKeyPattern,
  * watchType (WATCH / CANCEL_WATCH), receivedGroupKeys, initializing, and
  * answers with resp_type (400 bad input; Nacos's 50310/50311). */

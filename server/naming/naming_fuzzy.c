@@ -51,7 +51,7 @@ static void each_service(void *ud, const char *ns, nc_fz_emit_fn emit, void *ctx
 static void on_change(void *ud, const char *key) {
   nc_nfz *z = ud;
   char ns[NC_NREG_KEY_MAX], *group, *name, wire[NC_NREG_KEY_MAX + 8];
-  if (strlen(key) >= sizeof(ns))
+  if (!nc_fz_active(z->fz) || strlen(key) >= sizeof(ns))
     return;
   strcpy(ns, key);
   if (!(group = strchr(ns, '\x01')) || !(name = strchr(group + 1, '\x01')))
