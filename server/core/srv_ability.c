@@ -12,9 +12,9 @@
 
 /* The keys Nacos 3.x servers put in SetupAckRequest (AbilityKey, mode
  * SERVER; 3.0.3+), each true only for what nacosd implements:
- * - supportPersistentInstanceByGrpc: PersistentInstanceRequest is refused
- *   (naming_handlers.c); with false the Java SDK registers persistent
- *   instances over HTTP instead.
+ * - supportPersistentInstanceByGrpc: PersistentInstanceRequest is served
+ *   (naming_pstore.c; docs/persistent.md), so the Java SDK registers
+ *   ephemeral=false instances over gRPC.
  * - fuzzyWatch: served (naming_fuzzy.c, config_fuzzy.c; docs/fuzzy-watch.md).
  * - lock, mcp: no distributed lock or MCP registry; with false the 3.x
  *   SDKs refuse those calls locally (501) rather than sending requests
@@ -24,7 +24,7 @@ static const struct {
   const char *key;
   int supported;
 } server_abilities[] = {
-    {"supportPersistentInstanceByGrpc", 0},
+    {"supportPersistentInstanceByGrpc", 1},
     {"fuzzyWatch", 1},
     {"lock", 0},
     {"mcp", 0},

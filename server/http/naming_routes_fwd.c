@@ -190,7 +190,10 @@ void nc_nrt_dispatch(nc_nroutes *nr, nc_http_req *r, int v2, nrt_op op) {
   const char *ua = nc_http_header(r, "User-Agent");
   /* a Java peer's DistroFilter proxied it here: never again */
   int from_peer = ua && !strncmp(ua, "Nacos-Server", 12);
+  /* persistent instances (naming_routes_pst.h) are written where they
+   * arrive: the store is shared by every member */
   if (!f || from_peer || nc_cluster_is_standalone(f->cl) || !call_tag(&c, tag, sizeof(tag)) ||
+      !nc_nrt_to_bool(nc_nrt_cparam(&c, "ephemeral"), 1) ||
       responsible(f, tag, owner, sizeof(owner))) {
     nc_nrt_write(nr, &c, op);
     return;

@@ -4,6 +4,7 @@
  * (naming_routes_fwd.c). Parameters, defaults and answers follow Nacos's
  * InstanceController (v1) and InstanceControllerV2. */
 #include "naming_routes_int.h"
+#include "naming_routes_pst.h"
 #include "oapi_result.h"
 
 #include "nc_err.h"
@@ -112,16 +113,6 @@ static cJSON *build_instance(nrt_call *c, const char *ip, int port, const cJSON 
   return in;
 }
 
-/* ephemeral=false asks for a persistent instance, which nacosd does not
- * keep yet: refused rather than silently made ephemeral. */
-static int refuse_persistent(nrt_call *c) {
-  if (nc_nrt_to_bool(nc_nrt_cparam(c, "ephemeral"), 1))
-    return 0;
-  nc_nrt_cfail(c, 400, E_PARAM_VALIDATE,
-               "persistent instances (ephemeral=false) are not supported by this server");
-  return 1;
-}
-
 /* The service (and, want_addr, ip/port) of the call; with auth on a
  * request made here needs 'w' on the service. 1, or answered. */
 static int svc_addr(nc_nroutes *nr, nrt_call *c, svc_ref *s, const char **ip, int *port) {
@@ -133,25 +124,37 @@ static int svc_addr(nc_nroutes *nr, nrt_call *c, svc_ref *s, const char **ip, in
 /* Registers in (taken) and answers. */
 static void put_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, cJSON *in) {
   const char *err = NULL;
+  if (nc_nrt_pst_refuses(nr, c, s)) {
+    cJSON_Delete(in);
+    return;
+  }
   int rc = nc_nbeat_register(nr->beat, s->ns, s->group, s->name, in, &err);
   cJSON_Delete(in);
   if (rc == NC_EINVAL)
     nc_nrt_cfail(c, 400, E_INSTANCE, err ? err : "invalid instance");
+  else if (rc == NC_ECONFLICT)
+    nc_nrt_pst_kind_refused(c, s, "register ephemeral instance");
   else if (rc)
     nc_nrt_cfail(c, 500, E_SERVER, nc_strerror(rc));
   else
     nc_nrt_cok_text(c, "ok");
 }
 
+/* ephemeral=false: a persistent instance (naming_routes_pst.h); update
+ * replaces it whole, as Nacos builds it from the request. */
 static void do_register(nc_nroutes *nr, nrt_call *c) {
   svc_ref s;
   const char *ip;
   int port;
-  if (!svc_addr(nr, c, &s, &ip, &port) || refuse_persistent(c))
+  if (!svc_addr(nr, c, &s, &ip, &port))
     return;
   cJSON *in = build_instance(c, ip, port, NULL);
-  if (in)
+  if (in && nc_nrt_pst_wanted(c)) {
+    cJSON_ReplaceItemInObject(in, "ephemeral", cJSON_CreateBool(0));
+    nc_nrt_pst_register(nr, c, &s, in);
+  } else if (in) {
     put_instance(nr, c, &s, in);
+  }
 }
 
 static void do_deregister(nc_nroutes *nr, nrt_call *c) {
@@ -160,6 +163,10 @@ static void do_deregister(nc_nroutes *nr, nrt_call *c) {
   int port;
   if (!svc_addr(nr, c, &s, &ip, &port))
     return;
+  if (nc_nrt_pst_wanted(c)) {
+    nc_nrt_pst_deregister(nr, c, &s, ip, port);
+    return;
+  }
   /* Nacos answers ok for an instance it does not hold. */
   nc_nbeat_deregister(nr->beat, s.ns, s.group, s.name, ip, port);
   nc_nrt_cok_text(c, "ok");
@@ -169,8 +176,12 @@ static void do_update(nc_nroutes *nr, nrt_call *c) {
   svc_ref s;
   const char *ip;
   int port;
-  if (!svc_addr(nr, c, &s, &ip, &port) || refuse_persistent(c))
+  if (!svc_addr(nr, c, &s, &ip, &port))
     return;
+  if (nc_nrt_pst_wanted(c)) {
+    do_register(nr, c);
+    return;
+  }
   const cJSON *base = nc_nbeat_get(nr->beat, s.ns, s.group, s.name, ip, port);
   if (!base) {
     char why[4 * NAME_CAP + 400];

@@ -3,6 +3,7 @@
 #include "naming_handlers.h"
 #include "naming_fuzzy.h"
 #include "naming_migrate.h"
+#include "naming_pstore.h"
 
 #include "nc_err.h"
 #include "nc_json.h"
@@ -22,6 +23,7 @@ struct nc_naming {
   uint64_t sync_expire_ms;
   nc_naming_opts lim; /* the max_* bounds */
   nc_nmig *mig;       /* the migrating grace of moved connections (naming_migrate.h) */
+  nc_npstore *pstore; /* persistent instances (naming_pstore.h); NULL = refused */
   nc_nfz *fz;         /* fuzzy watch of services (naming_fuzzy.h) */
   /* refusals (loop thread) */
   uint64_t rej_invalid, rej_metadata, rej_services, rej_instances, rej_subs;
@@ -127,6 +129,16 @@ static int check_publish(nc_naming *n, nc_req *r, const char *resp, const names 
   return 0;
 }
 
+/* An ephemeral register into a persistent service: Nacos throws a
+ * NacosRuntimeException(400), which its gRPC layer answers as an
+ * ErrorResponse with resultCode = errorCode = 400. */
+static void kind_refused(nc_req *r, const names *nm, const char *what) {
+  char msg[1200];
+  nc_req_reply(r, "ErrorResponse",
+               nc_resp_new(400, 400, nc_npstore_kind_msg(msg, sizeof(msg), nm->group, nm->name,
+                                                         1, what)));
+}
+
 static void h_instance(void *ud, nc_req *r, const nc_msg *m) {
   nc_naming *n = ud;
   names nm;
@@ -155,6 +167,10 @@ static void h_instance(void *ud, nc_req *r, const nc_msg *m) {
     }
   }
   int rc = nc_naming_publish(n, nc_req_conn_id(r), nm.ns, nm.group, nm.name, &in, reg ? 1 : 0);
+  if (rc == NC_ECONFLICT) {
+    kind_refused(r, &nm, "register ephemeral instance");
+    return;
+  }
   if (rc) {
     nc_req_fail(r, "InstanceResponse", 500, nc_strerror(rc));
     return;
@@ -206,7 +222,9 @@ static void h_batch(void *ud, nc_req *r, const nc_msg *m) {
     goto out;
   int rc = nc_naming_publish(n, nc_req_conn_id(r), nm.ns, nm.group, nm.name, list, cnt);
   cnt = 0; /* consumed */
-  if (rc)
+  if (rc == NC_ECONFLICT)
+    kind_refused(r, &nm, "batch register ephemeral instance");
+  else if (rc)
     nc_req_fail(r, "BatchInstanceResponse", 500, nc_strerror(rc));
   else
     nc_req_reply(r, "BatchInstanceResponse", typed_ok(type));
@@ -295,18 +313,69 @@ static void h_list(void *ud, nc_req *r, const nc_msg *m) {
   nc_req_reply(r, "ServiceListResponse", b);
 }
 
-/* PersistentInstanceRequest (§5.6, 2.3+): persistent instances need a CP
- * store nacosd does not have yet. The SetupAck's ability table says
- * supportPersistentInstanceByGrpc: false (srv_ability.c), so Java clients
- * send persistent instances over HTTP and never this; anyone who does gets
- * a typed failure (not an ErrorResponse, which Java would retry and then
- * treat as a broken connection). */
+/* PersistentInstanceRequest (§5.6, 2.3+): served by the persistent
+ * instance store (naming_pstore.h) under the client "ip:port#false", not
+ * bound to this connection; like Nacos's handler it needs no naming client
+ * on the connection. Refusals as Nacos makes them: an invalid instance or
+ * a service of the other kind is its NacosRuntimeException(400), an
+ * ErrorResponse with resultCode = errorCode = 400; a store failure is a
+ * typed 500. Without a store (naming built alone, in unit tests) the
+ * request is refused as a typed failure. */
+typedef struct preq {
+  nc_req *r;
+  const char *type; /* static */
+} preq;
+
+static void persistent_done(void *ud, int rc, const char *msg) {
+  preq *p = ud;
+  if (!rc)
+    nc_req_reply(p->r, "InstanceResponse", typed_ok(p->type));
+  else if (rc == NC_EINVAL || rc == NC_ECONFLICT)
+    nc_req_reply(p->r, "ErrorResponse", nc_resp_new(400, 400, msg));
+  else
+    nc_req_fail(p->r, "InstanceResponse", 500, msg);
+  free(p);
+}
+
 static void h_persistent(void *ud, nc_req *r, const nc_msg *m) {
-  (void)ud;
-  (void)m;
-  nc_req_fail(r, "InstanceResponse", 400,
-              "persistent instances are not supported by this server; register ephemeral "
-              "instances (InstanceRequest)");
+  nc_naming *n = ud;
+  names nm;
+  if (!n->pstore) {
+    nc_req_fail(r, "InstanceResponse", 400, "persistent instances are not served here");
+    return;
+  }
+  if (get_names(r, m, "InstanceResponse", &nm))
+    return;
+  const char *type = nc_json_str(m->body, "type", "");
+  int reg = strcmp(type, "registerInstance") == 0;
+  if (!reg && strcmp(type, "deregisterInstance") != 0) {
+    char msg[200];
+    snprintf(msg, sizeof(msg), "errCode: 400, errMsg: Unsupported request type %.64s ", type);
+    nc_req_reply(r, "ErrorResponse", nc_resp_new(400, 400, msg));
+    return;
+  }
+  const cJSON *inst = cJSON_GetObjectItemCaseSensitive(m->body, "instance");
+  const cJSON *ip = cJSON_GetObjectItemCaseSensitive(inst, "ip");
+  const cJSON *port = cJSON_GetObjectItemCaseSensitive(inst, "port");
+  if (!cJSON_IsObject(inst) || !cJSON_IsString(ip) || !*ip->valuestring ||
+      strlen(ip->valuestring) > 128 || !cJSON_IsNumber(port) || port->valuedouble < 0 ||
+      port->valuedouble > 65535) {
+    nc_req_reply(r, "ErrorResponse",
+                 nc_resp_new(400, 400, "instance with an ip and a port 0..65535 is required"));
+    return;
+  }
+  preq *p = malloc(sizeof(*p));
+  if (!p) {
+    nc_req_fail(r, "InstanceResponse", 500, "out of memory");
+    return;
+  }
+  p->r = r;
+  p->type = reg ? "registerInstance" : "deregisterInstance";
+  if (reg)
+    nc_npstore_register(n->pstore, nm.ns, nm.group, nm.name, inst, persistent_done, p);
+  else
+    nc_npstore_deregister(n->pstore, nm.ns, nm.group, nm.name, ip->valuestring,
+                          (int)port->valuedouble, persistent_done, p);
 }
 
 static void on_conn(void *ud, nc_conn *c, nc_conn_event ev) {
@@ -359,6 +428,14 @@ static int send_push(void *ud, const char *conn_id, const char *body, size_t len
 
 int nc_naming_publish(nc_naming *n, const char *client_id, const char *ns, const char *group,
                       const char *svc, nc_ninst **insts, size_t cnt) {
+  if (cnt && n->pstore && !nc_nreg_is_persistent_id(client_id) &&
+      nc_npstore_has_service(n->pstore, ns, group, svc)) {
+    for (size_t i = 0; i < cnt; i++) {
+      nc_ninst_free(insts[i]);
+      insts[i] = NULL;
+    }
+    return NC_ECONFLICT; /* the service is persistent */
+  }
   return nc_nreg_publish(n->reg, client_id, ns, group, svc, insts, cnt);
 }
 
@@ -457,6 +534,9 @@ void nc_naming_owner_down(nc_naming *n, const char *owner, uint64_t grace_ms) {
 void nc_naming_owner_up(nc_naming *n, const char *owner) { nc_nreg_owner_up(n->reg, owner); }
 
 nc_nreg *nc_naming_registry(nc_naming *n) { return n->reg; }
+
+void nc_naming_set_pstore(nc_naming *n, nc_npstore *ps) { n->pstore = ps; }
+nc_npstore *nc_naming_pstore(nc_naming *n) { return n->pstore; }
 
 #define W (NC_H_CONN | NC_H_NAMING | NC_H_WRITE)
 #define R (NC_H_CONN | NC_H_NAMING)

@@ -201,7 +201,8 @@ void nc_nreg_each_client(nc_nreg *r, int native_only, const char *skip_owner,
   void *v;
   for (nc_strmap_iter_init(&it, r->clients); nc_strmap_iter_next(&it, &id, &v);) {
     const nc_nreg_client *c = v;
-    if (nc_strmap_count(c->pubs) == 0 || (native_only && c->synced))
+    if (nc_strmap_count(c->pubs) == 0 || (native_only && c->synced) ||
+        nc_nreg_is_persistent_id(id))
       continue;
     if (c->synced && skip_owner && c->owner && strcmp(c->owner, skip_owner) == 0)
       continue;

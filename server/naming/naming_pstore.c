@@ -1,0 +1,566 @@
+/* naming_pstore: see naming_pstore.h. The mirror: per service key
+ * (nc_nreg_key) a map of "ip:port" -> entry holding the row as stored;
+ * every entry is published as its "ip:port#false" client's one instance
+ * in that service, healthy as last checked. */
+#include "naming_pstore.h"
+#include "naming_pstore_int.h"
+
+#include "nc_err.h"
+#include "nc_json.h"
+#include "nc_log.h"
+#include "nc_strmap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pent {
+  char *ns, *group, *name, *ip, *cluster;
+  int port;
+  char *inst; /* the Instance JSON as stored */
+  int healthy;
+  int seen; /* reload mark */
+} pent;
+
+typedef struct psvc {
+  char *ns, *group, *name;
+  nc_strmap *ents; /* "ip:port" -> pent* */
+} psvc;
+
+struct nc_npstore {
+  uv_loop_t *loop;
+  nc_srv *srv;
+  nc_naming *naming;
+  nc_npdb *db;
+  nc_npwork *work;
+  uv_timer_t timer;
+  nc_strmap *svcs; /* svc key -> psvc* */
+  size_t n_inst;
+  int stopped, loading_all;
+  nc_npstore_notify_fn notify;
+  void *notify_ud;
+  nc_npstore_stats st;
+};
+
+static void pent_free(void *v) {
+  pent *e = v;
+  if (!e)
+    return;
+  free(e->ns);
+  free(e->group);
+  free(e->name);
+  free(e->ip);
+  free(e->cluster);
+  free(e->inst);
+  free(e);
+}
+
+static void psvc_free(void *v) {
+  psvc *s = v;
+  if (!s)
+    return;
+  nc_strmap_free(s->ents, pent_free);
+  free(s->ns);
+  free(s->group);
+  free(s->name);
+  free(s);
+}
+
+static const char *client_id(char *buf, size_t cap, const char *ip, int port) {
+  snprintf(buf, cap, "%s:%d#false", ip, port);
+  return buf;
+}
+
+const char *nc_npstore_kind_msg(char *buf, size_t cap, const char *group, const char *name,
+                                int svc_persistent, const char *what) {
+  /* NacosRuntimeException's text: "errCode: %d, errMsg: %s " */
+  snprintf(buf, cap, "errCode: 400, errMsg: Current service %s@@%s is %s service, can't %s. ",
+           group, name, svc_persistent ? "persistent" : "ephemeral", what);
+  return buf;
+}
+
+/* ---- the mirror and the registry ---- */
+
+/* Publishes e as its client's instance (healthy per e). */
+static void publish(nc_npstore *ps, const pent *e) {
+  char id[200];
+  cJSON *j = cJSON_Parse(e->inst);
+  nc_ninst *in = NULL;
+  const char *err = NULL;
+  if (j) {
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "healthy");
+    cJSON_AddBoolToObject(j, "healthy", e->healthy);
+  }
+  if (!j || nc_ninst_parse(j, e->group, e->name, &in, &err) != 0) {
+    nc_warn("persistent instance %s:%d of %s@@%s: stored instance unusable: %s", e->ip, e->port,
+            e->group, NC_LOG_ESC(e->name), err ? err : "bad JSON");
+    cJSON_Delete(j);
+    return;
+  }
+  cJSON_Delete(j);
+  int rc = nc_naming_publish(ps->naming, client_id(id, sizeof(id), e->ip, e->port), e->ns,
+                             e->group, e->name, &in, 1);
+  if (rc)
+    nc_warn("persistent instance %s: publish failed: %s", id, nc_strerror(rc));
+}
+
+static void unpublish(nc_npstore *ps, const pent *e) {
+  char id[200];
+  nc_naming_publish(ps->naming, client_id(id, sizeof(id), e->ip, e->port), e->ns, e->group,
+                    e->name, NULL, 0);
+}
+
+static psvc *svc_get(nc_npstore *ps, const char *ns, const char *group, const char *name,
+                     int create) {
+  char kb[1024];
+  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
+  if (!key)
+    return NULL;
+  psvc *s = nc_strmap_get(ps->svcs, key);
+  if (s || !create)
+    return s;
+  s = calloc(1, sizeof(*s));
+  if (!s || !(s->ns = strdup(ns && *ns ? ns : "public")) || !(s->group = strdup(group)) ||
+      !(s->name = strdup(name)) || !(s->ents = nc_strmap_new()) ||
+      nc_strmap_put(ps->svcs, key, s, NULL)) {
+    psvc_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void svc_maybe_gc(nc_npstore *ps, psvc *s) {
+  if (nc_strmap_count(s->ents))
+    return;
+  char kb[1024];
+  const char *key = nc_nreg_key(kb, sizeof(kb), s->ns, s->group, s->name);
+  if (key)
+    nc_strmap_del(ps->svcs, key);
+  psvc_free(s);
+}
+
+static const char *addr_key(char *buf, size_t cap, const char *ip, int port) {
+  snprintf(buf, cap, "%s:%d", ip, port);
+  return buf;
+}
+
+/* Makes the mirror hold row r (published when it changed); marks it seen. */
+static void upsert(nc_npstore *ps, const nc_nprow *r) {
+  char ak[200];
+  psvc *s = svc_get(ps, r->ns, r->group, r->name, 1);
+  if (!s)
+    return;
+  pent *e = nc_strmap_get(s->ents, addr_key(ak, sizeof(ak), r->ip, r->port));
+  if (e && e->healthy == r->healthy && !strcmp(e->inst, r->inst)) {
+    e->seen = 1;
+    return;
+  }
+  char *inst = strdup(r->inst);
+  cJSON *j = cJSON_Parse(r->inst);
+  const char *cl = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "clusterName"));
+  char *cluster = strdup(cl && *cl ? cl : "DEFAULT");
+  cJSON_Delete(j);
+  if (!inst || !cluster) {
+    free(inst);
+    free(cluster);
+    return;
+  }
+  if (!e) {
+    e = calloc(1, sizeof(*e));
+    if (!e || !(e->ns = strdup(s->ns)) || !(e->group = strdup(r->group)) ||
+        !(e->name = strdup(r->name)) || !(e->ip = strdup(r->ip)) ||
+        nc_strmap_put(s->ents, ak, e, NULL)) {
+      pent_free(e);
+      free(inst);
+      free(cluster);
+      svc_maybe_gc(ps, s);
+      return;
+    }
+    e->port = r->port;
+    ps->n_inst++;
+  }
+  free(e->inst);
+  free(e->cluster);
+  e->inst = inst;
+  e->cluster = cluster;
+  e->healthy = r->healthy;
+  e->seen = 1;
+  publish(ps, e);
+}
+
+static void remove_ent(nc_npstore *ps, psvc *s, const char *ak) {
+  pent *e = nc_strmap_del(s->ents, ak);
+  if (!e)
+    return;
+  unpublish(ps, e);
+  pent_free(e);
+  ps->n_inst--;
+}
+
+/* Removes the unseen entries of s (every entry when clear) and resets the
+ * marks; s may be freed. */
+static void sweep_svc(nc_npstore *ps, psvc *s) {
+  nc_strmap_iter it;
+  const char *k;
+  void *v;
+  for (nc_strmap_iter_init(&it, s->ents); nc_strmap_iter_next(&it, &k, &v);) {
+    pent *e = v;
+    if (!e->seen)
+      remove_ent(ps, s, k); /* deleting the current entry is allowed */
+    else
+      e->seen = 0;
+  }
+  svc_maybe_gc(ps, s);
+}
+
+static void apply_load(nc_npstore *ps, npjob *j) {
+  if (j->kind == NPJ_LOAD_ALL)
+    ps->loading_all = 0;
+  if (j->rc) {
+    ps->st.reload_failures++;
+    nc_warn("persistent instances: reload failed: %s (kept what is held)", nc_strerror(j->rc));
+    return;
+  }
+  ps->st.reloads++;
+  for (size_t i = 0; i < j->n; i++)
+    upsert(ps, &j->rows[i]);
+  if (j->kind == NPJ_LOAD_SVC) {
+    psvc *s = svc_get(ps, j->row.ns, j->row.group, j->row.name, 0);
+    if (s)
+      sweep_svc(ps, s);
+    return;
+  }
+  nc_strmap_iter it;
+  void *v;
+  for (nc_strmap_iter_init(&it, ps->svcs); nc_strmap_iter_next(&it, NULL, &v);)
+    sweep_svc(ps, v); /* may delete the current service: allowed */
+}
+
+static const char *store_msg(int rc) {
+  return rc == NC_ECLOSED    ? "server is shutting down"
+         : rc == NC_EUNAVAIL ? "persistent instance store unavailable"
+         : rc == NC_ENOMEM   ? "out of memory"
+                             : "persistent instance store failure";
+}
+
+static void tell_peers(nc_npstore *ps, const nc_nprow *r) {
+  if (ps->notify)
+    ps->notify(ps->notify_ud, r->ns, r->group, r->name);
+}
+
+/* A job back on the loop (or cancelled at stop). */
+static void complete(void *ud, npjob *j) {
+  nc_npstore *ps = ud;
+  char ak[200];
+  const nc_nprow *r = &j->row;
+  if (j->kind == NPJ_LOAD_ALL || j->kind == NPJ_LOAD_SVC) {
+    if (j->rc != NC_ECLOSED)
+      apply_load(ps, j);
+    nc_npjob_free(j);
+    return;
+  }
+  if (j->rc) {
+    ps->st.write_failures++;
+    if (j->rc != NC_ECLOSED)
+      nc_warn("persistent instance %s:%d of %s@@%s: write failed: %s", r->ip, r->port, r->group,
+              NC_LOG_ESC(r->name), nc_strerror(j->rc));
+  } else {
+    ps->st.writes++;
+    psvc *s = svc_get(ps, r->ns, r->group, r->name, 0);
+    if (j->kind == NPJ_PUT) {
+      upsert(ps, r);
+      if ((s = svc_get(ps, r->ns, r->group, r->name, 0)) != NULL) {
+        pent *e = nc_strmap_get(s->ents, addr_key(ak, sizeof(ak), r->ip, r->port));
+        if (e)
+          e->seen = 0;
+      }
+    } else if (j->kind == NPJ_DEL && s) {
+      remove_ent(ps, s, addr_key(ak, sizeof(ak), r->ip, r->port));
+      svc_maybe_gc(ps, s);
+    } else if (j->kind == NPJ_HEALTH && s) {
+      pent *e = nc_strmap_get(s->ents, addr_key(ak, sizeof(ak), r->ip, r->port));
+      if (e && j->existed && e->healthy != r->healthy) {
+        e->healthy = r->healthy;
+        ps->st.health_changes++;
+        nc_info("persistent instance %s:%d of %s@@%s is now %s", r->ip, r->port, r->group,
+                NC_LOG_ESC(r->name), r->healthy ? "healthy" : "unhealthy");
+        publish(ps, e);
+        tell_peers(ps, r);
+      }
+    }
+    if (j->kind != NPJ_HEALTH)
+      tell_peers(ps, r);
+  }
+  if (j->done)
+    j->done(j->ud, j->rc, j->rc ? store_msg(j->rc) : NULL);
+  nc_npjob_free(j);
+}
+
+/* ---- jobs ---- */
+
+static npjob *job_new(npjob_kind kind, const char *ns, const char *group, const char *name,
+                      const char *ip, int port) {
+  npjob *j = calloc(1, sizeof(*j));
+  if (!j)
+    return NULL;
+  j->kind = kind;
+  j->row.ns = strdup(ns && *ns ? ns : "public");
+  j->row.group = strdup(group ? group : "");
+  j->row.name = strdup(name ? name : "");
+  j->row.ip = strdup(ip ? ip : "");
+  j->row.port = port;
+  j->row.modified_ms = (int64_t)nc_now_ms();
+  if (!j->row.ns || !j->row.group || !j->row.name || !j->row.ip) {
+    nc_npjob_free(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* Queues j, or answers it NC_ECLOSED when stopped. */
+static void submit(nc_npstore *ps, npjob *j) {
+  if (ps->stopped || nc_npwork_submit(ps->work, j) != 0) {
+    j->rc = NC_ECLOSED;
+    if (j->done)
+      j->done(j->ud, NC_ECLOSED, store_msg(NC_ECLOSED));
+    nc_npjob_free(j);
+  }
+}
+
+/* Does the registry hold ephemeral (not "#false") publishers in the service? */
+typedef struct eph_probe {
+  int found;
+} eph_probe;
+static void eph_pub(void *ud, const char *client) {
+  size_t n = strlen(client);
+  if (n < 6 || strcmp(client + n - 6, "#false") != 0)
+    ((eph_probe *)ud)->found = 1;
+}
+
+void nc_npstore_register(nc_npstore *ps, const char *ns, const char *group, const char *name,
+                         const cJSON *inst, nc_npstore_done_fn done, void *ud) {
+  char msg[1200];
+  nc_ninst *probe = NULL;
+  const char *err = NULL;
+  int rc = nc_ninst_parse(inst, group, name, &probe, &err);
+  if (rc) {
+    done(ud, rc, rc == NC_EINVAL ? err : store_msg(rc));
+    return;
+  }
+  nc_ninst_free(probe);
+  eph_probe ep = {0};
+  char kb[1024];
+  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
+  if (key)
+    nc_nreg_each_publisher(nc_naming_registry(ps->naming), key, eph_pub, &ep);
+  if (ep.found) {
+    done(ud, NC_ECONFLICT,
+         nc_npstore_kind_msg(msg, sizeof(msg), group, name, 0, "register persistent instance"));
+    return;
+  }
+  const cJSON *ipj = cJSON_GetObjectItemCaseSensitive(inst, "ip");
+  int port = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(inst, "port"));
+  cJSON *copy = cJSON_Duplicate(inst, 1);
+  npjob *j = copy ? job_new(NPJ_PUT, ns, group, name, ipj->valuestring, port) : NULL;
+  if (j) {
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(copy, "healthy");
+    j->row.healthy = !cJSON_IsBool(h) || cJSON_IsTrue(h);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "ephemeral");
+    cJSON_AddBoolToObject(copy, "ephemeral", 0);
+    j->row.inst = cJSON_PrintUnformatted(copy);
+  }
+  cJSON_Delete(copy);
+  if (!j || !j->row.inst) {
+    nc_npjob_free(j);
+    done(ud, NC_ENOMEM, store_msg(NC_ENOMEM));
+    return;
+  }
+  j->done = done;
+  j->ud = ud;
+  submit(ps, j);
+}
+
+void nc_npstore_deregister(nc_npstore *ps, const char *ns, const char *group, const char *name,
+                           const char *ip, int port, nc_npstore_done_fn done, void *ud) {
+  npjob *j = job_new(NPJ_DEL, ns, group, name, ip, port);
+  if (!j) {
+    done(ud, NC_ENOMEM, store_msg(NC_ENOMEM));
+    return;
+  }
+  j->done = done;
+  j->ud = ud;
+  submit(ps, j);
+}
+
+void nc_npstore_set_health(nc_npstore *ps, const char *ns, const char *group, const char *name,
+                           const char *ip, int port, int healthy) {
+  char ak[200];
+  psvc *s = svc_get(ps, ns, group, name, 0);
+  pent *e = s ? nc_strmap_get(s->ents, addr_key(ak, sizeof(ak), ip, port)) : NULL;
+  if (!e || e->healthy == !!healthy)
+    return;
+  npjob *j = job_new(NPJ_HEALTH, ns, group, name, ip, port);
+  if (!j)
+    return;
+  j->row.healthy = !!healthy;
+  submit(ps, j);
+}
+
+int nc_npstore_has_service(nc_npstore *ps, const char *ns, const char *group, const char *name) {
+  psvc *s = svc_get(ps, ns, group, name, 0);
+  return s && nc_strmap_count(s->ents) > 0;
+}
+
+void nc_npstore_reload_service(nc_npstore *ps, const char *ns, const char *group,
+                               const char *name) {
+  npjob *j = job_new(NPJ_LOAD_SVC, ns, group, name, NULL, 0);
+  if (j)
+    submit(ps, j);
+}
+
+void nc_npstore_reload_all(nc_npstore *ps) {
+  if (ps->loading_all)
+    return;
+  npjob *j = job_new(NPJ_LOAD_ALL, NULL, NULL, NULL, NULL, 0);
+  if (!j)
+    return;
+  ps->loading_all = 1;
+  submit(ps, j);
+}
+
+void nc_npstore_set_notify(nc_npstore *ps, nc_npstore_notify_fn fn, void *ud) {
+  ps->notify = fn;
+  ps->notify_ud = ud;
+}
+
+void nc_npstore_each(nc_npstore *ps, void (*fn)(void *ud, const nc_npstore_inst *in), void *ud) {
+  nc_strmap_iter si, ei;
+  void *sv, *ev;
+  for (nc_strmap_iter_init(&si, ps->svcs); nc_strmap_iter_next(&si, NULL, &sv);) {
+    psvc *s = sv;
+    for (nc_strmap_iter_init(&ei, s->ents); nc_strmap_iter_next(&ei, NULL, &ev);) {
+      pent *e = ev;
+      nc_npstore_inst in = {s->ns, s->group, s->name, e->ip, e->cluster, e->port, e->healthy};
+      fn(ud, &in);
+    }
+  }
+}
+
+size_t nc_npstore_count(const nc_npstore *ps) { return ps->n_inst; }
+
+/* ---- peers ---- */
+
+static void h_sync(void *ud, nc_req *r, const nc_msg *m) {
+  nc_npstore *ps = ud;
+  const char *name = nc_json_str(m->body, "serviceName", "");
+  const char *group = nc_json_str(m->body, "groupName", "");
+  if (!*name || !*group || strlen(name) > 512 || strlen(group) > 256) {
+    nc_req_fail(r, NULL, 400, "serviceName and groupName are required");
+    return;
+  }
+  ps->st.peer_notices++;
+  nc_npstore_reload_service(ps, nc_json_str(m->body, "namespace", ""), group, name);
+  nc_req_reply(r, NULL, NULL);
+}
+
+static const nc_handler_def handlers[] = {
+    {"NcPersistentInstanceSyncRequest", "NcPersistentInstanceSyncResponse", h_sync,
+     NC_H_CLUSTER | NC_H_NAMING},
+};
+
+/* ---- life cycle ---- */
+
+static void on_timer(uv_timer_t *t) { nc_npstore_reload_all(t->data); }
+
+int nc_npstore_new(uv_loop_t *loop, nc_srv *srv, nc_naming *n, const nc_npstore_opts *o,
+                   nc_npstore **out) {
+  nc_npstore *ps = calloc(1, sizeof(*ps));
+  if (!ps || !(ps->svcs = nc_strmap_new())) {
+    free(ps);
+    return NC_ENOMEM;
+  }
+  ps->loop = loop;
+  ps->srv = srv;
+  ps->naming = n;
+  nc_npdb_opts dbo = {o->backend, o->data_dir, o->db_url, o->timeout_ms};
+  int rc = nc_npdb_open(&dbo, &ps->db);
+  if (rc) {
+    nc_strmap_free(ps->svcs, NULL);
+    free(ps);
+    return rc;
+  }
+  /* Start-up load on the loop, before anything is served. */
+  npjob *j = job_new(NPJ_LOAD_ALL, NULL, NULL, NULL, NULL, 0);
+  if (j) {
+    j->rc = nc_npdb_load(ps->db, NULL, NULL, NULL, &j->rows, &j->n);
+    complete(ps, j);
+  }
+  nc_info("persistent instances: %zu loaded from %s", ps->n_inst, nc_npdb_backend(ps->db));
+  rc = nc_npwork_start(loop, ps->db, complete, ps, &ps->work);
+  if (!rc)
+    rc = NC_SRV_HANDLERS(srv, handlers, ps);
+  if (rc) {
+    nc_npwork_stop(ps->work);
+    nc_npdb_close(ps->db);
+    nc_strmap_free(ps->svcs, psvc_free);
+    free(ps);
+    return rc;
+  }
+  int every = o->reload_ms > 0 ? o->reload_ms : 30000;
+  uv_timer_init(loop, &ps->timer);
+  ps->timer.data = ps;
+  uv_timer_start(&ps->timer, on_timer, (uint64_t)every, (uint64_t)every);
+  uv_unref((uv_handle_t *)&ps->timer);
+  *out = ps;
+  return 0;
+}
+
+void nc_npstore_stop(nc_npstore *ps) {
+  if (!ps || ps->stopped)
+    return;
+  ps->stopped = 1;
+  uv_timer_stop(&ps->timer);
+  nc_npwork_stop(ps->work);
+  ps->work = NULL;
+  nc_npdb_close(ps->db);
+  ps->db = NULL;
+}
+
+static void on_closed(uv_handle_t *h) {
+  nc_npstore *ps = h->data;
+  nc_strmap_free(ps->svcs, psvc_free);
+  free(ps);
+}
+
+void nc_npstore_free(nc_npstore *ps) {
+  if (!ps)
+    return;
+  nc_npstore_stop(ps);
+  uv_close((uv_handle_t *)&ps->timer, on_closed);
+}
+
+void nc_npstore_get_stats(const nc_npstore *ps, nc_npstore_stats *st) {
+  *st = ps->st;
+  st->instances = ps->n_inst;
+  st->services = nc_strmap_count(ps->svcs);
+}
+
+void nc_npstore_render_metrics(const nc_npstore *ps, nc_metrics_text *t) {
+  nc_npstore_stats s;
+  nc_npstore_get_stats(ps, &s);
+#define C(name, help, v) nc_metrics_add(t, "nacosd_", name, help, (uint64_t)(v))
+  C("naming_persistent_instances", "Persistent (ephemeral=false) instances held.", s.instances);
+  C("naming_persistent_writes_total", "Persistent instance writes committed by this node.",
+    s.writes);
+  C("naming_persistent_write_failures_total",
+    "Persistent instance writes that failed (store down or refused).", s.write_failures);
+  C("naming_persistent_health_changes_total",
+    "Health changes of persistent instances decided by this node's checks.", s.health_changes);
+  C("naming_persistent_reloads_total", "Reloads of persistent instances from the store.",
+    s.reloads);
+  C("naming_persistent_reload_failures_total", "Reloads that failed (store unavailable).",
+    s.reload_failures);
+  C("naming_persistent_peer_notices_total",
+    "NcPersistentInstanceSyncRequests received from peers.", s.peer_notices);
+#undef C
+}
