@@ -43,8 +43,9 @@ int nc_fz_new(uv_loop_t *loop, nc_srv *srv, const nc_fz_kind *kind, const nc_fz_
     f->o.retry_ms = 1000;
   f->pats = nc_strmap_new();
   f->conns = nc_strmap_new();
+  f->pending = nc_strmap_new();
   f->timer = malloc(sizeof(*f->timer));
-  if (!f->pats || !f->conns || !f->timer || uv_timer_init(loop, f->timer)) {
+  if (!f->pats || !f->conns || !f->pending || !f->timer || uv_timer_init(loop, f->timer)) {
     free(f->timer);
     f->timer = NULL;
     nc_fz_free(f);
@@ -65,6 +66,7 @@ void nc_fz_free(nc_fz *f) {
   }
   nc_strmap_free(f->pats, pat_free);
   nc_strmap_free(f->conns, conn_pats_free);
+  nc_strmap_free(f->pending, NULL);
   free(f);
 }
 

@@ -100,6 +100,12 @@ int nc_fz_new(uv_loop_t *loop, nc_srv *srv, const nc_fz_kind *kind, const nc_fz_
  * the loop once afterwards (the timer's close). NULL: no-op. */
 void nc_fz_free(nc_fz *f);
 
+/* Pushes one connection may have unacked or waiting before its change
+ * notifications are dropped (a stuck client must not grow the server
+ * without bound); the SDK's periodic re-sync (a WATCH with the keys it
+ * holds) brings it up to date once it reads again. */
+#define NC_FZ_MAX_PENDING 1024
+
 /* The Nacos errors of a WATCH (ErrorCode 50310 / 50311). */
 #define NC_FZ_ERR_PATTERNS 50310
 #define NC_FZ_ERR_MATCHES 50311
@@ -140,6 +146,7 @@ typedef struct nc_fz_stats {
   uint64_t watch_requests, cancel_requests;
   uint64_t refused_patterns, over_matches, bad_requests;
   uint64_t syncs_sent, notifies_sent, acked, retried, failed, drops;
+  uint64_t notifies_dropped; /* not queued: the connection had NC_FZ_MAX_PENDING pushes */
 } nc_fz_stats;
 void nc_fz_get_stats(const nc_fz *f, nc_fz_stats *st);
 /* Appends nacosd_<module>_fuzzy_* families to t. */

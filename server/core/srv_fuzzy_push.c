@@ -13,6 +13,8 @@
 #include "nc_err.h"
 #include "nc_log.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,9 +38,22 @@ static void link_push(fz_push **head, fz_push *p) {
   *head = p;
 }
 
+/* Counts conn's pushes up (d = 1) or down (-1); the new count. */
+static size_t count_pending(nc_fz *f, const char *conn, int d) {
+  size_t n = (size_t)(uintptr_t)nc_strmap_get(f->pending, conn);
+  n = d > 0 ? n + 1 : n ? n - 1 : 0;
+  if (n == 0)
+    nc_strmap_del(f->pending, conn);
+  else if (nc_strmap_put(f->pending, conn, (void *)(uintptr_t)n, NULL))
+    n = 0; /* OOM: uncounted, which only loosens the cap */
+  return n;
+}
+
 static void push_free(fz_push *p) {
   if (!p)
     return;
+  if (p->f && p->conn_id)
+    count_pending(p->f, p->conn_id, -1);
   if (p->init && --p->init->refs == 0)
     free(p->init);
   free(p->conn_id);
@@ -110,13 +125,14 @@ static void wait_retry(nc_fz *f, fz_push *p) {
     return;
   }
   if (f->o.max_attempts > 0 && p->attempts >= f->o.max_attempts) {
-    char *conn = p->conn_id;
-    p->conn_id = NULL;
+    char *conn = strdup(p->conn_id);
     nc_warn("fuzzy %s: %s to conn %s not acked after %d attempts: dropping the connection",
             f->kind.module, p->type, conn, p->attempts);
     f->st.failed++;
     f->st.drops++;
     push_free(p);
+    if (!conn)
+      return;
     if (f->o.drop)
       f->o.drop(f->o.send_ud, conn, "fuzzy watch push not acked");
     else
@@ -177,6 +193,7 @@ static int start(nc_fz *f, const char *conn, const char *pattern, const char *ty
   p->f = f;
   p->type = type;
   p->len = strlen(p->json);
+  count_pending(f, conn, 1);
   if ((p->init = init))
     init->refs++;
   send_push(f, p);
@@ -205,6 +222,13 @@ int nc_fz__push_sync(nc_fz *f, const char *conn, const fz_pat *pat, const char *
 }
 
 int nc_fz__push_notify(nc_fz *f, const char *conn, const char *key, const char *change) {
+  if ((size_t)(uintptr_t)nc_strmap_get(f->pending, conn) >= NC_FZ_MAX_PENDING) {
+    if (f->st.notifies_dropped++ % 1000 == 0)
+      nc_warn("fuzzy %s: conn %s holds %d unacked pushes: change of %s not sent (%llu so far; "
+              "its next re-sync catches up)", f->kind.module, conn, NC_FZ_MAX_PENDING, key,
+              (unsigned long long)f->st.notifies_dropped);
+    return NC_EBUSY;
+  }
   cJSON *b = cJSON_CreateObject();
   if (!b || !cJSON_AddStringToObject(b, f->kind.key_field, key) ||
       !cJSON_AddStringToObject(b, f->kind.notify_field, change) ||
@@ -313,5 +337,8 @@ void nc_fz_render_metrics(const nc_fz *f, nc_metrics_text *t) {
   C("pushes_retried_total", "Fuzzy watch pushes sent again after a timeout or error.",
     s.retried);
   C("pushes_failed_total", "Fuzzy watch pushes given up on (connection dropped).", s.failed);
+  C("notifies_dropped_total",
+    "Fuzzy watch change notifications not queued: the connection held too many unacked.",
+    s.notifies_dropped);
 #undef C
 }

@@ -416,6 +416,31 @@ static void test_refused_send_waits_and_gone_is_forgotten(void **state) {
   world_free(w);
 }
 
+static void test_notifies_to_a_stuck_connection_are_bounded(void **state) {
+  (void)state;
+  world *w = world_new(20, -1, 0);
+  assert_int_equal(nc_fz_watch(w->fz, "c1", "public>>g>>*", NULL, 1), 0);
+  ack(w, 0, NC_PUSH_ACKED);
+  w->refuse = NC_EBUSY; /* every notify waits for a retry */
+  char key[64];
+  for (int i = 0; i < NC_FZ_MAX_PENDING + 5; i++) {
+    snprintf(key, sizeof(key), "public@@g@@s%d", i);
+    nc_fz_changed(w->fz, key, "public", "g", key + 11, 1);
+  }
+  nc_fz_stats st;
+  nc_fz_get_stats(w->fz, &st);
+  assert_int_equal(st.notifies_sent, NC_FZ_MAX_PENDING);
+  assert_int_equal(st.notifies_dropped, 5);
+  assert_int_equal(st.matched_keys, NC_FZ_MAX_PENDING + 5); /* the set is still right */
+  /* the connection goes: its waiting pushes with it, the count too */
+  nc_fz_conn_down(w->fz, "c1");
+  w->refuse = 0;
+  assert_int_equal(nc_fz_watch(w->fz, "c1", "public>>g>>x", NULL, 1), 0);
+  add_res(w, "public", "g", "x", 1);
+  assert_string_equal(w->p[w->npush - 1].type, "NamingFuzzyWatchChangeNotifyRequest");
+  world_free(w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_initial_sync_in_batches_then_finish),
@@ -427,6 +452,7 @@ int main(void) {
       cmocka_unit_test(test_cancel_and_conn_down_stop_everything),
       cmocka_unit_test(test_unacked_push_is_retried_then_connection_dropped),
       cmocka_unit_test(test_refused_send_waits_and_gone_is_forgotten),
+      cmocka_unit_test(test_notifies_to_a_stuck_connection_are_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,9 @@ struct nc_fz {
   nc_strmap *conns; /* conn id -> nc_strmap (pattern text -> (void *)1) */
   fz_push *flying, *waiting;
   size_t n_watches, n_keys;
+  /* conn id -> its pushes (SENT or WAITING), (void *)(uintptr_t)n: change
+   * notifications beyond NC_FZ_MAX_PENDING are not queued */
+  nc_strmap *pending;
   nc_fz_stats st;
 };
 
