@@ -234,6 +234,41 @@ static void test_configs_publish_edit_rollback(void **state) {
   shot("configs-rolled-back");
 }
 
+/* A JSON config is edited as it was sent (not re-formatted), and content
+ * that is not JSON is refused in the dialog before anything is published. */
+static void test_json_config_kept_as_sent(void **state) {
+  (void)state;
+  CE_SKIP_NO_BROWSER();
+  assert_int_equal(ce1_req("POST", "/nacos/v1/cs/configs",
+                           "dataId=app.json&group=DEFAULT_GROUP&tenant=" NS
+                           "&type=json&content=%7B%22a%22%3A1%2C%20%20%22b%22%3A%5B2%5D%7D",
+                           NULL),
+                   200);
+  ce1_login("configs");
+  pick_namespace(NS);
+  WAIT_JS("document.querySelector('#cfg-rows tr[data-key=\"DEFAULT_GROUP/app.json\"]')", 10000);
+  WD_OK(nc_twd_click(ce.wd, "#cfg-rows tr[data-key=\"DEFAULT_GROUP/app.json\"] "
+                            "button[data-action=\"edit\"]"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden && "
+          "document.getElementById('cfg-content').value === '{\"a\":1,  \"b\":[2]}' && "
+          "document.getElementById('cfg-type').value === 'json'", 10000);
+  WD_OK(nc_twd_type(ce.wd, "#cfg-content", "{\"a\": 2"));
+  WD_OK(nc_twd_click(ce.wd, "#dlg-ok"));
+  WAIT_JS("!document.getElementById('dlg-err').hidden && "
+          "document.getElementById('dlg-err').textContent.includes('not valid JSON')", 5000);
+  shot("configs-bad-json");
+  no_dialog();
+  char *body = NULL;
+  assert_int_equal(ce1_req("GET", "/nacos/v1/cs/configs?dataId=app.json&group=DEFAULT_GROUP&tenant=" NS,
+                           NULL, &body),
+                   200);
+  assert_string_equal(body, "{\"a\":1,  \"b\":[2]}");
+  free(body);
+  assert_int_equal(ce1_req("DELETE", "/nacos/v1/cs/configs?dataId=app.json&group=DEFAULT_GROUP&tenant=" NS,
+                           NULL, NULL),
+                   200);
+}
+
 /* The namespace now holds a config: the page refuses to delete it. */
 static void test_namespace_delete_refused_while_not_empty(void **state) {
   (void)state;
@@ -317,6 +352,23 @@ static void test_users_roles_permissions(void **state) {
   wait_toast("Changed the password");
   assert_true(can_login("alice", "Alice-new-pw"));
   assert_false(can_login("alice", "Alice-pw-1"));
+  /* signed in as alice (no admin): the Users page says she may not, and
+   * she stays signed in */
+  WD_OK(nc_twd_click(ce.wd, "#logout"));
+  WAIT_JS("!document.getElementById('login-view').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#login-user", "alice"));
+  WD_OK(nc_twd_type(ce.wd, "#login-pass", "Alice-new-pw"));
+  WD_OK(nc_twd_click(ce.wd, "#login-submit"));
+  WAIT_JS("!document.getElementById('page').hidden", 10000);
+  WD_OK(nc_twd_click(ce.wd, "#nav a[data-page=\"users\"]"));
+  WAIT_JS("document.querySelector('#user-rows td.empty') && "
+          "document.querySelector('#user-rows td.empty').textContent.includes('may not do this')", 10000);
+  WAIT_JS("document.getElementById('login-view').hidden", 1000);
+  shot("users-not-admin");
+  WD_OK(nc_twd_click(ce.wd, "#logout"));
+  WAIT_JS("!document.getElementById('login-view').hidden", 5000);
+  ce1_login("users");
+  WAIT_JS("document.querySelector('#user-rows tr[data-user=\"alice\"]')", 10000);
   /* delete her */
   WD_OK(nc_twd_click(ce.wd, "#user-rows tr[data-user=\"alice\"] button[data-action=\"delete\"]"));
   confirm_dialog();
@@ -328,6 +380,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_namespaces_create_and_edit),
       cmocka_unit_test(test_configs_publish_edit_rollback),
+      cmocka_unit_test(test_json_config_kept_as_sent),
       cmocka_unit_test(test_namespace_delete_refused_while_not_empty),
       cmocka_unit_test(test_users_roles_permissions),
   };

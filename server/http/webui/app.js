@@ -35,9 +35,10 @@
     return out.join('&');
   }
 
-  /* GET and DELETE params go in the query, POST and PUT params in a form body. Resolves with
+  /* GET and DELETE params go in the query, POST and PUT params in a form
+   * body; how.raw: a successful answer's text as sent. Resolves with
    * the v3 Result's data (or the raw text/JSON of a v1/v2 answer). */
-  function api(method, path, params) {
+  function api(method, path, params, how) {
     /* a node that accepts but never answers must not stall the refresh */
     var ctl = new AbortController(), timer = setTimeout(function () { ctl.abort(); }, 10000);
     var opts = {method: method, headers: {}, cache: 'no-store', signal: ctl.signal};
@@ -49,16 +50,18 @@
       return res.text().then(function (text) {
         clearTimeout(timer);
         var body = text;
-        try { body = JSON.parse(text); } catch (e) { /* text answer */ }
+        /* raw: the caller wants the text as sent (a config's content) */
+        if (!(how && how.raw && res.ok)) try { body = JSON.parse(text); } catch (e) { /* text answer */ }
         var msg = (body && typeof body === 'object' && body.message) || String(text || res.statusText).trim();
         if (body && typeof body === 'object' && typeof body.data === 'string' && body.data && body.code) msg += ': ' + body.data;
         /* a Result body is the operation's refusal (e.g. "user is not
          * permitted to change!"), not the session's */
         var refusal = body && typeof body === 'object' && 'code' in body;
+        /* a valid session without the permission stays signed in */
+        if (res.status === 403 && /authorization failed/.test(msg))
+          throw new ApiError('Your account may not do this (' + msg + ').', res.status);
         if ((res.status === 401 || res.status === 403) && !refusal && !/redirectAddress/.test(msg)) {
-          var why = res.status === 403 && /authorization failed/.test(msg)
-            ? 'Your account may not do this (an admin account is needed).'
-            : 'Your session ended (' + msg + '). Please sign in again.';
+          var why = 'Your session ended (' + msg + '). Please sign in again.';
           if (env.auth) logout(why);
           throw new ApiError(why, res.status, true);
         }

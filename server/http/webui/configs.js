@@ -95,7 +95,7 @@
 
   /* The current content (text; "" when the config is gone). */
   function read(c) {
-    return NC.api('GET', C, key(c)).then(function (t) { return typeof t === 'string' ? t : JSON.stringify(t, null, 2); },
+    return NC.api('GET', C, key(c), {raw: true}).then(function (t) { return t; },
       function (e) { if (e.status === 404) return ''; throw e; });
   }
 
