@@ -128,10 +128,6 @@ static void put_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, cJSON *i
     cJSON_Delete(in);
     return;
   }
-  if (nc_nrt_pst_refuses(nr, c, s)) {
-    cJSON_Delete(in);
-    return;
-  }
   int rc = nc_nbeat_register(nr->beat, s->ns, s->group, s->name, in, &err);
   cJSON_Delete(in);
   if (rc == NC_EINVAL)

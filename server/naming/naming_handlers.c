@@ -4,7 +4,6 @@
 #include "naming_fuzzy.h"
 #include "naming_migrate.h"
 #include "naming_pstore.h"
-#include "naming_pstore.h"
 
 #include "nc_err.h"
 #include "nc_json.h"
@@ -24,7 +23,6 @@ struct nc_naming {
   uint64_t sync_expire_ms;
   nc_naming_opts lim; /* the max_* bounds */
   nc_nmig *mig;       /* the migrating grace of moved connections (naming_migrate.h) */
-  nc_npstore *pstore; /* persistent instances (naming_pstore.h); NULL = refused */
   nc_npstore *pstore; /* persistent instances (naming_pstore.h); NULL = refused */
   nc_nfz *fz;         /* fuzzy watch of services (naming_fuzzy.h) */
   /* refusals (loop thread) */
@@ -129,16 +127,6 @@ static int check_publish(nc_naming *n, nc_req *r, const char *resp, const names 
     return -1;
   }
   return 0;
-}
-
-/* An ephemeral register into a persistent service: Nacos throws a
- * NacosRuntimeException(400), which its gRPC layer answers as an
- * ErrorResponse with resultCode = errorCode = 400. */
-static void kind_refused(nc_req *r, const names *nm, const char *what) {
-  char msg[1200];
-  nc_req_reply(r, "ErrorResponse",
-               nc_resp_new(400, 400, nc_npstore_kind_msg(msg, sizeof(msg), nm->group, nm->name,
-                                                         1, what)));
 }
 
 /* An ephemeral register into a persistent service: Nacos throws a
@@ -546,9 +534,6 @@ void nc_naming_owner_down(nc_naming *n, const char *owner, uint64_t grace_ms) {
 void nc_naming_owner_up(nc_naming *n, const char *owner) { nc_nreg_owner_up(n->reg, owner); }
 
 nc_nreg *nc_naming_registry(nc_naming *n) { return n->reg; }
-
-void nc_naming_set_pstore(nc_naming *n, nc_npstore *ps) { n->pstore = ps; }
-nc_npstore *nc_naming_pstore(nc_naming *n) { return n->pstore; }
 
 void nc_naming_set_pstore(nc_naming *n, nc_npstore *ps) { n->pstore = ps; }
 nc_npstore *nc_naming_pstore(nc_naming *n) { return n->pstore; }

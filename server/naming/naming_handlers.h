@@ -108,15 +108,6 @@ typedef struct nc_npstore nc_npstore;
 void nc_naming_set_pstore(nc_naming *n, nc_npstore *ps);
 nc_npstore *nc_naming_pstore(nc_naming *n);
 
-/* ---- persistent instances (naming_pstore.h) ----
- * With a store set, PersistentInstanceRequest is served by it, and
- * nc_naming_publish refuses instances of any other client id than
- * "ip:port#false" in a service holding persistent ones (NC_ECONFLICT: a
- * service keeps its kind, as in Nacos). Borrowed; NULL unsets. */
-typedef struct nc_npstore nc_npstore;
-void nc_naming_set_pstore(nc_naming *n, nc_npstore *ps);
-nc_npstore *nc_naming_pstore(nc_naming *n);
-
 /* ---- moves (server/cluster/rebalance.h): the migrating grace ----
  * conn_id acked this node's ConnectResetRequest: if it closes within
  * window_ms, its publications stay grace_ms longer (no push, no Distro

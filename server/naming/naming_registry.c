@@ -187,14 +187,7 @@ int nc_nreg_is_persistent_id(const char *id) {
   return n > 6 && strcmp(id + n - 6, "#false") == 0;
 }
 
-int nc_nreg_is_persistent_id(const char *id) {
-  size_t n = strlen(id);
-  return n > 6 && strcmp(id + n - 6, "#false") == 0;
-}
-
 void nc_nreg_tell_client(nc_nreg *r, const char *id, int gone) {
-  if (nc_nreg_is_persistent_id(id))
-    return; /* not replicated by Distro */
   if (nc_nreg_is_persistent_id(id))
     return; /* not replicated by Distro */
   for (size_t i = 0; i < r->n_cls; i++)
@@ -566,18 +559,6 @@ void nc_nreg_each_subscriber(nc_nreg *r, const char *svc_key,
   nc_strmap_iter_init(&it, s->subs);
   while (nc_strmap_iter_next(&it, &conn_id, NULL))
     fn(ud, conn_id);
-}
-
-void nc_nreg_each_publisher(nc_nreg *r, const char *svc_key,
-                            void (*fn)(void *ud, const char *client_id), void *ud) {
-  nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
-  if (!s)
-    return;
-  nc_strmap_iter it;
-  const char *id;
-  nc_strmap_iter_init(&it, s->pubs);
-  while (nc_strmap_iter_next(&it, &id, NULL))
-    fn(ud, id);
 }
 
 void nc_nreg_each_publisher(nc_nreg *r, const char *svc_key,

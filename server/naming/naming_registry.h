@@ -106,16 +106,6 @@ void nc_nreg_each_publisher(nc_nreg *r, const char *svc_key,
  * (Distro) never hear of them and nc_nreg_each_client skips them. */
 int nc_nreg_is_persistent_id(const char *client_id);
 
-/* Calls fn with the id of every client publishing into svc_key (native
- * and synced). fn must not mutate r. */
-void nc_nreg_each_publisher(nc_nreg *r, const char *svc_key,
-                            void (*fn)(void *ud, const char *client_id), void *ud);
-
-/* 1 for a persistent client's id ("ip:port#false", naming_pstore.h):
- * nodes share those through the database, so the client listeners
- * (Distro) never hear of them and nc_nreg_each_client skips them. */
-int nc_nreg_is_persistent_id(const char *client_id);
-
 /* Appends the bare names of page page_no (1-based) of the services of
  * (ns, group) to names; returns the total number of such services. */
 size_t nc_nreg_list(nc_nreg *r, const char *ns, const char *group, int page_no, int page_size,
