@@ -11,10 +11,14 @@
 #include <cmocka.h>
 
 #include "distro_itest.h"
+#include "fuzzy_itest.h"
 #include "nc_testpg.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#define NPAT "public>>DEFAULT_GROUP>>fzc-*"
+#define CPAT "public>>DEFAULT_GROUP>>fzc.*"
 
 static nc_testpg *g_pg;
 static nc_tcluster *g_cl;
@@ -38,29 +42,6 @@ static nc_tw *open_on(int node) {
   assert_non_null(tw);
   g_tw[g_ntw++] = tw;
   return tw;
-}
-
-/* WATCH as the Java 3.x client sends it; returns the reply. */
-static nc_tw_reply watch(nc_tw *tw, int naming, const char *pattern, int initializing) {
-  cJSON *b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "groupKeyPattern", pattern);
-  cJSON_AddStringToObject(b, "watchType", "WATCH");
-  cJSON_AddBoolToObject(b, "initializing", initializing);
-  cJSON_AddItemToObject(b, "receivedGroupKeys", cJSON_CreateArray());
-  cJSON_AddStringToObject(b, "module", naming ? "naming" : "config");
-  cJSON_AddObjectToObject(b, "headers");
-  return nc_tw_call_reply(tw, naming ? "NamingFuzzyWatchRequest" : "ConfigFuzzyWatchRequest", b);
-}
-
-/* Waits for the want-th push of type and checks the newest one. */
-static void expect_last(nc_tw *tw, const char *type, int want, const char *kfield,
-                        const char *key, const char *cfield, const char *change) {
-  assert_int_equal(nc_tw_wait_pushes(tw, type, want, 10000), want);
-  cJSON *b = nc_tw_push_get(tw, type, -1, NULL, 0);
-  assert_non_null(b);
-  assert_string_equal(nc_json_str(b, kfield, ""), key);
-  assert_string_equal(nc_json_str(b, cfield, ""), change);
-  cJSON_Delete(b);
 }
 
 /* The keys of the INIT batches of pattern tw got, "|"-joined. */
@@ -88,29 +69,29 @@ static void test_watch_on_c_sees_changes_made_on_a_and_b(void **state) {
   g_cl = cit_start(3, extra);
   nc_tw *a = open_on(0), *b = open_on(1), *wn = open_on(2), *wc = open_on(2);
 
-  nc_tw_expect_ok(watch(wn, 1, "public>>DEFAULT_GROUP>>fzc-*", 1), "NamingFuzzyWatchResponse");
-  nc_tw_expect_ok(watch(wc, 0, "public>>DEFAULT_GROUP>>fzc.*", 1), "ConfigFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(wn, 1, NPAT, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(wc, 0, CPAT, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse");
   assert_int_equal(nc_tw_wait_pushes(wn, "NamingFuzzyWatchSyncRequest", 1, 5000), 1); /* FINISH */
   assert_int_equal(nc_tw_wait_pushes(wc, "ConfigFuzzyWatchSyncRequest", 1, 5000), 1);
 
   nc_tw_instance in = {.ip = "10.0.8.1", .port = 9000};
   nc_tw_expect_ok(nc_tw_register(a, "other-svc", &in), "InstanceResponse");
   nc_tw_expect_ok(nc_tw_register(a, "fzc-svc", &in), "InstanceResponse");
-  expect_last(wn, "NamingFuzzyWatchChangeNotifyRequest", 1, "serviceKey",
+  fit_expect_last(wn, "NamingFuzzyWatchChangeNotifyRequest", 1, 10000, "serviceKey",
               "public@@DEFAULT_GROUP@@fzc-svc", "changedType", "ADD_SERVICE");
 
   nc_tw_expect_ok(nc_tw_config_publish(b, "other.cfg", "DEFAULT_GROUP", NULL, "x", NULL),
                   "ConfigPublishResponse");
   nc_tw_expect_ok(nc_tw_config_publish(b, "fzc.cfg", "DEFAULT_GROUP", NULL, "x", NULL),
                   "ConfigPublishResponse");
-  expect_last(wc, "ConfigFuzzyWatchChangeNotifyRequest", 1, "groupKey",
+  fit_expect_last(wc, "ConfigFuzzyWatchChangeNotifyRequest", 1, 10000, "groupKey",
               "fzc.cfg+DEFAULT_GROUP+public", "changeType", "CONFIG_CHANGED");
 
   nc_tw_expect_ok(nc_tw_deregister(a, "fzc-svc", &in), "InstanceResponse");
-  expect_last(wn, "NamingFuzzyWatchChangeNotifyRequest", 2, "serviceKey",
+  fit_expect_last(wn, "NamingFuzzyWatchChangeNotifyRequest", 2, 10000, "serviceKey",
               "public@@DEFAULT_GROUP@@fzc-svc", "changedType", "DELETE_SERVICE");
   nc_tw_expect_ok(nc_tw_config_remove(b, "fzc.cfg", "DEFAULT_GROUP", NULL), "ConfigRemoveResponse");
-  expect_last(wc, "ConfigFuzzyWatchChangeNotifyRequest", 2, "groupKey",
+  fit_expect_last(wc, "ConfigFuzzyWatchChangeNotifyRequest", 2, 10000, "groupKey",
               "fzc.cfg+DEFAULT_GROUP+public", "changeType", "DELETE_CONFIG");
 
   /* a watch that starts later on C: what A and B hold is in its initial sync */
@@ -120,8 +101,8 @@ static void test_watch_on_c_sees_changes_made_on_a_and_b(void **state) {
   assert_int_equal(nc_tw_wait_pushes(wn, "NamingFuzzyWatchChangeNotifyRequest", 3, 10000), 3);
   assert_int_equal(nc_tw_wait_pushes(wc, "ConfigFuzzyWatchChangeNotifyRequest", 3, 10000), 3);
   nc_tw *late = open_on(2);
-  nc_tw_expect_ok(watch(late, 1, "public>>DEFAULT_GROUP>>fzc-*", 1), "NamingFuzzyWatchResponse");
-  nc_tw_expect_ok(watch(late, 0, "public>>DEFAULT_GROUP>>fzc.*", 1), "ConfigFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(late, 1, NPAT, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(late, 0, CPAT, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse");
   assert_int_equal(nc_tw_wait_pushes(late, "NamingFuzzyWatchSyncRequest", 2, 5000), 2);
   assert_int_equal(nc_tw_wait_pushes(late, "ConfigFuzzyWatchSyncRequest", 2, 5000), 2);
   char keys[512];

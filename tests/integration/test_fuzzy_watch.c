@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "nc_grpc.h"
+#include "fuzzy_itest.h"
 #include "nc_json.h"
 #include "nc_testfx.h"
 #include "nc_testproc.h"
@@ -42,21 +43,6 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) { return nc_tfx_stop(*state) == 0 ? 0 : -1; }
-
-/* A WATCH / CANCEL_WATCH of pattern as the Java 3.x client sends it. */
-static nc_tw_reply watch(nc_tw *tw, int naming, const char *pattern, const char *wtype,
-                         int initializing, const char *received_json) {
-  cJSON *b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "groupKeyPattern", pattern);
-  cJSON_AddStringToObject(b, "watchType", wtype);
-  cJSON_AddBoolToObject(b, "initializing", initializing);
-  cJSON_AddItemToObject(b, "receivedGroupKeys", cJSON_Parse(received_json ? received_json : "[]"));
-  cJSON_AddStringToObject(b, "module", naming ? "naming" : "config");
-  if (naming)
-    cJSON_AddStringToObject(b, "namespace", "public");
-  cJSON_AddObjectToObject(b, "headers");
-  return nc_tw_call_reply(tw, naming ? "NamingFuzzyWatchRequest" : "ConfigFuzzyWatchRequest", b);
-}
 
 /* Every key field of the contexts of all type pushes for pattern, as one
  * string "k1|k2|..." sorted by arrival; *finish = FINISH pushes seen. */
@@ -97,17 +83,6 @@ static void reg(nc_tw *tw, const char *svc) {
   nc_tw_expect_ok(nc_tw_register(tw, svc, &in), "InstanceResponse");
 }
 
-/* The newest notify of type, checked for key and change (field names per kind). */
-static void expect_notify(nc_tw *tw, const char *type, int want, const char *kfield,
-                          const char *key, const char *cfield, const char *change) {
-  assert_int_equal(nc_tw_wait_pushes(tw, type, want, 5000), want);
-  cJSON *b = nc_tw_push_get(tw, type, -1, NULL, 0);
-  assert_non_null(b);
-  assert_string_equal(nc_json_str(b, kfield, ""), key);
-  assert_string_equal(nc_json_str(b, cfield, ""), change);
-  cJSON_Delete(b);
-}
-
 static void test_naming_sync_notify_cancel(void **state) {
   nc_tfx *f = *state;
   nc_tw *pub = nc_tfx_connect(f, NULL), *w = nc_tfx_connect(f, NULL);
@@ -117,7 +92,7 @@ static void test_naming_sync_notify_cancel(void **state) {
   reg(pub, "fz-a2");
   reg(pub, "other-a");
   const char *pat = "public>>DEFAULT_GROUP>>fz-a*";
-  nc_tw_expect_ok(watch(w, 1, pat, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(w, 1, pat, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
   assert_true(nc_tw_wait_pushes(w, NSYNC, 2, 5000) >= 2); /* one batch + FINISH */
   char keys[1024];
   int finish = 0;
@@ -133,7 +108,7 @@ static void test_naming_sync_notify_cancel(void **state) {
   cJSON_Delete(first);
 
   reg(pub, "fz-a3");
-  expect_notify(w, NNOTIFY, 1, "serviceKey", "public@@DEFAULT_GROUP@@fz-a3", "changedType",
+  fit_expect_last(w, NNOTIFY, 1, 5000, "serviceKey", "public@@DEFAULT_GROUP@@fz-a3", "changedType",
                 "ADD_SERVICE");
   cJSON *n = nc_tw_push_get(w, NNOTIFY, -1, NULL, 0);
   assert_string_equal(nc_json_str(n, "syncType", ""), "FUZZY_WATCH_RESOURCE_CHANGED");
@@ -141,13 +116,13 @@ static void test_naming_sync_notify_cancel(void **state) {
   reg(pub, "other-b"); /* no match */
   nc_tw_instance in = {.ip = "10.0.7.1", .port = 8080};
   nc_tw_expect_ok(nc_tw_deregister(pub, "fz-a3", &in), "InstanceResponse");
-  expect_notify(w, NNOTIFY, 2, "serviceKey", "public@@DEFAULT_GROUP@@fz-a3", "changedType",
+  fit_expect_last(w, NNOTIFY, 2, 5000, "serviceKey", "public@@DEFAULT_GROUP@@fz-a3", "changedType",
                 "DELETE_SERVICE");
   /* a second instance of a known service is no fuzzy-watch event */
   nc_tw_instance in2 = {.ip = "10.0.7.2", .port = 8080};
   nc_tw_expect_ok(nc_tw_register(pub, "fz-a1", &in2), "InstanceResponse");
 
-  nc_tw_expect_ok(watch(w, 1, pat, "CANCEL_WATCH", 0, NULL), "NamingFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(w, 1, pat, "CANCEL_WATCH", 0, NULL), "NamingFuzzyWatchResponse");
   reg(pub, "fz-a9");
   nc_test_sleep_ms(800);
   assert_int_equal(nc_tw_push_count(w, NNOTIFY), 2);
@@ -164,7 +139,7 @@ static void test_config_sync_notify_cancel(void **state) {
   nc_tw_expect_ok(nc_tw_config_publish(pub, "x.c1", "DEFAULT_GROUP", NULL, "v1", NULL),
                   "ConfigPublishResponse");
   const char *pat = "public>>DEFAULT_GROUP>>fz.*";
-  nc_tw_expect_ok(watch(w, 0, pat, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(w, 0, pat, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse");
   assert_true(nc_tw_wait_pushes(w, CSYNC, 2, 5000) >= 2);
   char keys[1024];
   int finish = 0;
@@ -175,7 +150,7 @@ static void test_config_sync_notify_cancel(void **state) {
 
   nc_tw_expect_ok(nc_tw_config_publish(pub, "fz.c2", "DEFAULT_GROUP", NULL, "v1", NULL),
                   "ConfigPublishResponse");
-  expect_notify(w, CNOTIFY, 1, "groupKey", "fz.c2+DEFAULT_GROUP+public", "changeType",
+  fit_expect_last(w, CNOTIFY, 1, 5000, "groupKey", "fz.c2+DEFAULT_GROUP+public", "changeType",
                 "CONFIG_CHANGED");
   /* new content of a matched config, another group, another name: nothing */
   nc_tw_expect_ok(nc_tw_config_publish(pub, "fz.c2", "DEFAULT_GROUP", NULL, "v2", NULL),
@@ -186,10 +161,11 @@ static void test_config_sync_notify_cancel(void **state) {
                   "ConfigPublishResponse");
   nc_tw_expect_ok(nc_tw_config_remove(pub, "fz.c2", "DEFAULT_GROUP", NULL),
                   "ConfigRemoveResponse");
-  expect_notify(w, CNOTIFY, 2, "groupKey", "fz.c2+DEFAULT_GROUP+public", "changeType",
+  fit_expect_last(w, CNOTIFY, 2, 5000, "groupKey", "fz.c2+DEFAULT_GROUP+public", "changeType",
                 "DELETE_CONFIG");
   /* a re-sync with what the client holds: the diff only */
-  nc_tw_expect_ok(watch(w, 0, pat, "WATCH", 0, "[\"fz.c1+DEFAULT_GROUP+public\",\"fz.old+DEFAULT_GROUP+public\"]"),
+  nc_tw_expect_ok(fit_watch(w, 0, pat, "WATCH", 0,
+                            "[\"fz.c1+DEFAULT_GROUP+public\",\"fz.old+DEFAULT_GROUP+public\"]"),
                   "ConfigFuzzyWatchResponse");
   assert_int_equal(nc_tw_wait_pushes(w, CSYNC, 3, 5000), 3);
   cJSON *d = nc_tw_push_get(w, CSYNC, -1, NULL, 0);
@@ -200,7 +176,7 @@ static void test_config_sync_notify_cancel(void **state) {
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "contexts")), 1);
   cJSON_Delete(d);
 
-  nc_tw_expect_ok(watch(w, 0, pat, "CANCEL_WATCH", 0, NULL), "ConfigFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(w, 0, pat, "CANCEL_WATCH", 0, NULL), "ConfigFuzzyWatchResponse");
   nc_tw_expect_ok(nc_tw_config_publish(pub, "fz.c9", "DEFAULT_GROUP", NULL, "v1", NULL),
                   "ConfigPublishResponse");
   nc_test_sleep_ms(800);
@@ -219,7 +195,7 @@ static void test_limits_answer_nacos_codes(void **state) {
   }
   /* 7 match, the limit is 5: watching anyway, 5 synced, 50311 */
   const char *pat = "public>>DEFAULT_GROUP>>lim-*";
-  nc_tw_expect_fail(watch(w, 1, pat, "WATCH", 1, NULL), "NamingFuzzyWatchResponse", 50311,
+  nc_tw_expect_fail(fit_watch(w, 1, pat, "WATCH", 1, NULL), "NamingFuzzyWatchResponse", 50311,
                     "fuzzy watch pattern matched count over limit");
   assert_true(nc_tw_wait_pushes(w, NSYNC, 2, 5000) >= 2);
   char keys[1024];
@@ -228,17 +204,17 @@ static void test_limits_answer_nacos_codes(void **state) {
                              &finish), 5);
   assert_int_equal(finish, 1);
   /* patterns per connection: 3 */
-  nc_tw_expect_ok(watch(w, 1, "public>>DEFAULT_GROUP>>p1", "WATCH", 1, NULL),
+  nc_tw_expect_ok(fit_watch(w, 1, "public>>DEFAULT_GROUP>>p1", "WATCH", 1, NULL),
                   "NamingFuzzyWatchResponse");
-  nc_tw_expect_ok(watch(w, 1, "public>>DEFAULT_GROUP>>p2", "WATCH", 1, NULL),
+  nc_tw_expect_ok(fit_watch(w, 1, "public>>DEFAULT_GROUP>>p2", "WATCH", 1, NULL),
                   "NamingFuzzyWatchResponse");
-  nc_tw_expect_fail(watch(w, 1, "public>>DEFAULT_GROUP>>p3", "WATCH", 1, NULL),
+  nc_tw_expect_fail(fit_watch(w, 1, "public>>DEFAULT_GROUP>>p3", "WATCH", 1, NULL),
                     "NamingFuzzyWatchResponse", 50310, "fuzzy watch pattern over limit");
   /* config counts its own */
-  nc_tw_expect_ok(watch(w, 0, "public>>DEFAULT_GROUP>>p3", "WATCH", 1, NULL),
+  nc_tw_expect_ok(fit_watch(w, 0, "public>>DEFAULT_GROUP>>p3", "WATCH", 1, NULL),
                   "ConfigFuzzyWatchResponse");
   /* a watched pattern may be watched again (the client's periodic re-sync) */
-  nc_tw_expect_ok(watch(w, 1, "public>>DEFAULT_GROUP>>p1", "WATCH", 0, NULL),
+  nc_tw_expect_ok(fit_watch(w, 1, "public>>DEFAULT_GROUP>>p1", "WATCH", 0, NULL),
                   "NamingFuzzyWatchResponse");
   assert_int_equal(nc_tfx_metric(f, "nacosd_naming_fuzzy_pattern_limit_refused_total"), 1);
   assert_int_equal(nc_tfx_metric(f, "nacosd_naming_fuzzy_watches"), 3);
@@ -251,9 +227,9 @@ static void test_bad_requests_are_400(void **state) {
   static const char *const bad[] = {"public>>DEFAULT_GROUP", "public>>>>x", ">>g>>s",
                                     "a>>b>>c>>d"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    nc_tw_expect_fail(watch(w, 1, bad[i], "WATCH", 1, NULL), "NamingFuzzyWatchResponse", 400,
+    nc_tw_expect_fail(fit_watch(w, 1, bad[i], "WATCH", 1, NULL), "NamingFuzzyWatchResponse", 400,
                       "groupKeyPattern");
-  nc_tw_expect_fail(watch(w, 0, "public>>g>>s", "LISTEN", 1, NULL), "ConfigFuzzyWatchResponse",
+  nc_tw_expect_fail(fit_watch(w, 0, "public>>g>>s", "LISTEN", 1, NULL), "ConfigFuzzyWatchResponse",
                     400, "watchType");
   cJSON *b = cJSON_Parse("{\"groupKeyPattern\":\"public>>g>>s\",\"watchType\":\"WATCH\","
                          "\"receivedGroupKeys\":\"x\",\"module\":\"config\",\"headers\":{}}");
@@ -273,7 +249,7 @@ static void test_unacked_sync_is_resent_and_close_cleans(void **state) {
   assert_non_null(w);
   reg(pub, "rt-1");
   const char *pat = "public>>DEFAULT_GROUP>>rt-*";
-  nc_tw_expect_ok(watch(w, 1, pat, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(w, 1, pat, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
   /* not acked: sent again after the 700 ms timeout + 200 ms, and no FINISH yet */
   assert_int_equal(nc_tw_wait_pushes(w, NSYNC, 2, 5000), 2);
   char rid[32];

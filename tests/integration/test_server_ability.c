@@ -4,8 +4,8 @@
  * ConnectionSetupRequest with an abilityTable (as Java 3.x / Python 3.x
  * send) is answered within 1 s by a SetupAckRequest with the server's keys
  * (fuzzyWatch true, the others false), the connection then serves naming,
- * and the loader's /current shows the client's table; a setup without one (Go v2.x, Python
- * 2.0.x) gets no SetupAck and works as before. */
+ * and the loader's /current shows the client's table; a setup without one
+ * (Go v2.x, Python 2.0.x) gets no SetupAck and works as before. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -204,7 +204,8 @@ static void test_initial_sync_in_batches_then_finish(void **state) {
     assert_int_equal(nc_json_int(w->p[i].body, "currentBatch", 0), i + 1);
   }
   assert_int_equal(contexts_of(w, 0, "ADD_SERVICE") + contexts_of(w, 1, "ADD_SERVICE"), 3);
-  const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w->p[0].body, "contexts"), 0);
+  const cJSON *c0 =
+      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w->p[0].body, "contexts"), 0);
   assert_string_equal(nc_json_str(c0, "serviceKey", ""), "public@@DEFAULT_GROUP@@svc-a");
   /* FINISH only after both batches were acked, in any order */
   ack(w, 1, NC_PUSH_ACKED);
@@ -240,7 +241,8 @@ static void test_diff_sync_against_received_keys(void **state) {
   world *w = world_new(20, 500, 0);
   add_res(w, "public", "DEFAULT_GROUP", "svc-a", 0);
   add_res(w, "public", "DEFAULT_GROUP", "svc-b", 0);
-  cJSON *rk = cJSON_Parse("[\"public@@DEFAULT_GROUP@@svc-a\",\"public@@DEFAULT_GROUP@@svc-gone\",7]");
+  cJSON *rk =
+      cJSON_Parse("[\"public@@DEFAULT_GROUP@@svc-a\",\"public@@DEFAULT_GROUP@@svc-gone\",7]");
   assert_int_equal(nc_fz_watch(w->fz, "c1", PAT, rk, 0), 0);
   cJSON_Delete(rk);
   assert_int_equal(w->npush, 1);
