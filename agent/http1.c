@@ -3,6 +3,7 @@
  * same deadline. */
 #include "http1.h"
 #include "nc_err.h"
+#include "nc_io.h"
 #include "nc_tls_cli.h"
 
 #include <errno.h>
@@ -16,22 +17,8 @@
 #include <unistd.h>
 
 
-static long long now_ms(void) { return nc_tls_cli_now_ms(); }
-
-/* Waits for events on fd until deadline: 0, NC_ETIMEOUT or NC_EIO. */
-static int wait_fd(int fd, short events, long long deadline) {
-  for (;;) {
-    long long left = deadline - now_ms();
-    if (left <= 0)
-      return NC_ETIMEOUT;
-    struct pollfd pf = {.fd = fd, .events = events};
-    int n = poll(&pf, 1, (int)left);
-    if (n > 0)
-      return 0;
-    if (n < 0 && errno != EINTR)
-      return NC_EIO;
-  }
-}
+static long long now_ms(void) { return nc_io_now_ms(); }
+#define wait_fd nc_io_wait_fd
 
 static int connect_to(const char *host, int port, long long deadline, int *out) {
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
@@ -77,39 +64,28 @@ static int send_all(int fd, const char *buf, size_t len, long long deadline) {
   return 0;
 }
 
-/* Reads until the peer closes (we asked it to). *buf NUL-terminated. */
-static int read_all(int fd, long long deadline, char **buf, size_t *len) {
-  size_t cap = 4096, n = 0;
-  char *b = malloc(cap);
-  if (!b)
-    return NC_ENOMEM;
+typedef struct plain_rd {
+  int fd;
+  long long deadline;
+} plain_rd;
+
+/* nc_io_read_fn over a plain socket: reads until the peer closes (we asked
+ * it to). */
+static long plain_read(void *ud, char *buf, size_t cap) {
+  plain_rd *p = ud;
   for (;;) {
-    if (n + 1 >= cap) {
-      char *nb = cap >= NC_AG_HTTP1_MAX ? NULL : realloc(b, cap * 2);
-      if (!nb) {
-        free(b);
-        return cap >= NC_AG_HTTP1_MAX ? NC_EIO : NC_ENOMEM;
-      }
-      b = nb;
-      cap *= 2;
-    }
-    ssize_t r = recv(fd, b + n, cap - n - 1, 0);
-    if (r > 0) {
-      n += (size_t)r;
-      continue;
-    }
-    if (r == 0)
-      break;
-    int rc = errno == EAGAIN || errno == EINTR ? wait_fd(fd, POLLIN, deadline) : NC_EIO;
-    if (rc != 0) {
-      free(b);
+    ssize_t r = recv(p->fd, buf, cap, 0);
+    if (r >= 0)
+      return (long)r;
+    int rc = errno == EAGAIN || errno == EINTR ? wait_fd(p->fd, POLLIN, p->deadline) : NC_EIO;
+    if (rc != 0)
       return rc;
-    }
   }
-  b[n] = '\0';
-  *buf = b;
-  *len = n;
-  return 0;
+}
+
+static int read_all(int fd, long long deadline, char **buf, size_t *len) {
+  plain_rd p = {fd, deadline};
+  return nc_io_read_to_end(plain_read, &p, NC_AG_HTTP1_MAX, buf, len);
 }
 
 int nc_ag_http1(const char *host, int port, const char *req, size_t len, int timeout_ms,

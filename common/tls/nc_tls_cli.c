@@ -2,6 +2,7 @@
 #include "nc_tls_cli.h"
 
 #include "nc_err.h"
+#include "nc_io.h"
 #include "nc_tls_ossl.h" /* after the OpenSSL headers: calls go through the table */
 
 #include <arpa/inet.h>
@@ -216,26 +217,9 @@ int nc_tls_cli_alpn_ok(const nc_tls_cli *t, SSL *ssl) {
 
 /* ---- one blocking exchange on a socket (nc_tls_cli_exchange) ---- */
 
-long long nc_tls_cli_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+long long nc_tls_cli_now_ms(void) { return nc_io_now_ms(); }
 
-/* Waits for events on fd until deadline: 0, NC_ETIMEOUT or NC_EIO. */
-static int wait_fd(int fd, short events, long long deadline) {
-  for (;;) {
-    long long left = deadline - nc_tls_cli_now_ms();
-    if (left <= 0)
-      return NC_ETIMEOUT;
-    struct pollfd pf = {.fd = fd, .events = events};
-    int n = poll(&pf, 1, (int)left);
-    if (n > 0)
-      return 0;
-    if (n < 0 && errno != EINTR)
-      return NC_EIO;
-  }
-}
+#define wait_fd nc_io_wait_fd
 
 /* Waits for what the last OpenSSL call on ssl (which returned ret) wants:
  * 0 to retry it, else NC_ETIMEOUT / NC_EIO with why (when not timed out). */
@@ -279,42 +263,34 @@ static int tls_send_all(SSL *ssl, int fd, const char *buf, size_t len, long long
   return 0;
 }
 
-/* Reads to the server's close_notify or its EOF; *buf NUL-terminated. */
+typedef struct tls_rd {
+  SSL *ssl;
+  int fd;
+  long long deadline;
+  char *why;
+  size_t cap;
+} tls_rd;
+
+/* nc_io_read_fn over TLS: reads to the server's close_notify or its EOF. */
+static long tls_read(void *ud, char *buf, size_t cap) {
+  tls_rd *t = ud;
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_read(t->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
+    if (r > 0)
+      return r;
+    if (SSL_get_error(t->ssl, r) == SSL_ERROR_ZERO_RETURN)
+      return 0;
+    int rc = tls_wait(t->ssl, t->fd, r, t->deadline, t->why, t->cap);
+    if (rc != 0)
+      return rc;
+  }
+}
+
 static int tls_read_all(SSL *ssl, int fd, long long deadline, size_t max, char **buf,
                         size_t *len, char *why, size_t cap) {
-  size_t bcap = 4096, n = 0;
-  char *b = malloc(bcap);
-  if (!b)
-    return NC_ENOMEM;
-  for (;;) {
-    if (n + 1 >= bcap) {
-      char *nb = bcap >= max ? NULL : realloc(b, bcap * 2);
-      if (!nb) {
-        free(b);
-        return bcap >= max ? NC_EIO : NC_ENOMEM;
-      }
-      b = nb;
-      bcap *= 2;
-    }
-    size_t room = bcap - n - 1;
-    ERR_clear_error();
-    int r = SSL_read(ssl, b + n, room > INT_MAX ? INT_MAX : (int)room);
-    if (r > 0) {
-      n += (size_t)r;
-      continue;
-    }
-    if (SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN)
-      break;
-    int rc = tls_wait(ssl, fd, r, deadline, why, cap);
-    if (rc != 0) {
-      free(b);
-      return rc;
-    }
-  }
-  b[n] = '\0';
-  *buf = b;
-  *len = n;
-  return 0;
+  tls_rd t = {ssl, fd, deadline, why, cap};
+  return nc_io_read_to_end(tls_read, &t, max, buf, len);
 }
 
 static int exchange_io(const nc_tls_cli *t, const char *host, int fd, const char *req,
