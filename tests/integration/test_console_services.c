@@ -293,12 +293,63 @@ static void test_weight_edit_of_agent_instance_reaches_the_subscriber(void **sta
   shot("services-weight");
 }
 
+/* 1 when this nacosd serves the service writes (POST /nacos/v1/ns/service). */
+static int service_writes_served(void) {
+  char *body = NULL;
+  int st = ce1_req("POST", "/nacos/v1/ns/service", "", &body);
+  free(body);
+  return st != 405 && st != 404;
+}
+
+/* Create a service on the page (threshold, metadata; checked on the
+ * server), and a delete of a service with instances refused with the
+ * server's words in the dialog. */
+static void test_service_create_and_delete_refused(void **state) {
+  (void)state;
+  CE_SKIP_NO_BROWSER();
+  if (!service_writes_served()) {
+    fprintf(stderr, "skipped: this nacosd does not serve POST /nacos/v1/ns/service yet\n");
+    skip();
+  }
+  ce1_login("services");
+  WD_OK(nc_twd_click(ce.wd, "#svc-create"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_type(ce.wd, "#svc-name", "console-empty"));
+  WD_OK(nc_twd_type(ce.wd, "#svc-threshold", "0.5"));
+  WD_OK(nc_twd_type(ce.wd, "#svc-meta", "team=x"));
+  shot("services-create");
+  confirm_dialog();
+  wait_toast("Created service");
+  int st = 0;
+  cJSON *j = get_json("/nacos/v1/ns/service?serviceName=console-empty", &st);
+  assert_int_equal(st, 200);
+  assert_true(nc_json_num(j, "protectThreshold", -1) == 0.5);
+  assert_string_equal(nc_json_str(cJSON_GetObjectItem(j, "metadata"), "team", ""), "x");
+  cJSON_Delete(j);
+  /* the agent's service has an instance: its delete is refused */
+  WAIT_JS("document.querySelector('#svc-rows tr[data-svc=\"DEFAULT_GROUP@@" SVC "\"] "
+          "button[data-action=\"delete\"]')", 10000);
+  WD_OK(nc_twd_click(ce.wd, "#svc-rows tr[data-svc=\"DEFAULT_GROUP@@" SVC "\"] "
+                            "button[data-action=\"delete\"]"));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  WD_OK(nc_twd_click(ce.wd, "#dlg-ok"));
+  WAIT_JS("!document.getElementById('dlg-err').hidden", 10000);
+  shot("services-delete-refused");
+  no_dialog();
+  j = get_json("/nacos/v1/ns/catalog/instances?serviceName=" SVC, &st);
+  assert_int_equal(nc_json_int(j, "count", 0), 1);
+  cJSON_Delete(j);
+  assert_int_equal(ce1_req("DELETE", "/nacos/v1/ns/service?serviceName=console-empty", NULL, NULL),
+                   200);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_console_endpoints),
       cmocka_unit_test(test_services_page_lists_the_agents_instance),
       cmocka_unit_test(test_weight_edit_of_http_instance_reaches_the_subscriber),
       cmocka_unit_test(test_weight_edit_of_agent_instance_reaches_the_subscriber),
+      cmocka_unit_test(test_service_create_and_delete_refused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,7 +3,9 @@
  * searched by name and group), and one service's detail: its instances
  * (GET /nacos/v1/ns/catalog/instances), an instance's weight, enabled and
  * metadata edited with Nacos's PUT /nacos/v1/ns/instance, and the
- * connections subscribed to it (GET /nacos/v1/ns/service/subscribers).
+ * connections subscribed to it (GET /nacos/v1/ns/service/subscribers);
+ * a service created, edited (protect threshold, metadata) and deleted with
+ * Nacos's POST / PUT / DELETE /nacos/v1/ns/service.
  * Both views refresh every 3 s, so instances appear as they register. */
 (function () {
   'use strict';
@@ -31,7 +33,8 @@
     var empty = el('input', {type: 'checkbox', id: 'svc-hide-empty'});
     if (st.hideEmpty) empty.checked = true;
     root.appendChild(NC.head('Services', 'Every service of the namespace, over all its groups.', [
-      NC.nsSelect(function () { loadList(); }), NC.btn('Refresh', {id: 'svc-refresh'})]));
+      NC.nsSelect(function () { loadList(); }), NC.btn('Create service', {id: 'svc-create', class: 'primary'}),
+      NC.btn('Refresh', {id: 'svc-refresh'})]));
     var form = el('form', {class: 'card search', id: 'svc-search'}, [name, group,
       el('label', {class: 'check'}, [empty, 'Hide empty services']),
       el('button', {type: 'submit', class: 'btn primary', id: 'svc-search-go', text: 'Search'})]);
@@ -48,9 +51,14 @@
       loadList();
     });
     root.querySelector('#svc-refresh').addEventListener('click', loadList);
+    root.querySelector('#svc-create').addEventListener('click', function () { editService(null); });
     st.t.body.addEventListener('click', function (ev) {
-      var tr = ev.target.closest('tr[data-svc]');
-      if (tr && ev.target.closest('button,a')) { ev.preventDefault(); showDetail(tr.getAttribute('data-group'), tr.getAttribute('data-name')); }
+      var tr = ev.target.closest('tr[data-svc]'), b = ev.target.closest('button,a');
+      if (!tr || !b) return;
+      ev.preventDefault();
+      var group = tr.getAttribute('data-group'), name = tr.getAttribute('data-name');
+      if (b.getAttribute('data-action') === 'delete') deleteService(group, name);
+      else showDetail(group, name);
     });
     NC.tableMsg(st.t, 'Loading the services…', 'loading');
     loadList();
@@ -73,7 +81,8 @@
             el('td', {class: 'num', text: String(s.clusterCount)}),
             el('td', {class: 'num ips', text: String(s.ipCount)}),
             el('td', {class: 'num'}, [el('span', {class: 'badge ' + (bad ? 'warn' : s.ipCount ? 'ok' : ''), text: String(s.healthyInstanceCount)})]),
-            el('td', {class: 'actions'}, [NC.btn('Details', {class: 'small', 'data-action': 'detail'})])]));
+            el('td', {class: 'actions'}, [NC.btn('Details', {class: 'small', 'data-action': 'detail'}),
+                                          NC.btn('Delete', {class: 'small danger', 'data-action': 'delete'})])]));
         });
         st.root.querySelector('#svc-foot').textContent = j.count > rows.length ? 'Showing ' + rows.length + ' of ' + j.count + ' services; search to narrow.' : j.count + ' service(s).';
       }, function (e) { if (st === my && !st.svc && !e.auth) NC.tableMsg(st.t, 'Could not read the services: ' + e.message, 'error'); });
@@ -86,7 +95,8 @@
     st.svc = {group: group, name: name};
     root.textContent = '';
     root.appendChild(NC.head(name, 'Group ' + group + ' in namespace ' + nsId() + '.', [
-      NC.btn('← All services', {id: 'svc-back'}), NC.btn('Refresh', {id: 'svc-refresh'})]));
+      NC.btn('← All services', {id: 'svc-back'}), NC.btn('Edit service', {id: 'svc-edit'}),
+      NC.btn('Refresh', {id: 'svc-refresh'})]));
     st.ti = NC.table('inst-rows', [{t: 'IP'}, {t: 'Port', c: 'num'}, {t: 'Cluster'}, {t: 'Weight', c: 'num'},
       {t: 'Healthy'}, {t: 'Enabled'}, {t: 'Ephemeral'}, {t: 'Metadata'}, {t: 'Actions', c: 'num'}]);
     st.ts = NC.table('sub-rows', [{t: 'Address'}, {t: 'Client'}, {t: 'App'}, {t: 'Clusters'}]);
@@ -95,6 +105,11 @@
     root.appendChild(el('h2', {class: 'gap', text: 'Subscribers on this node'}));
     root.appendChild(st.ts.wrap);
     root.querySelector('#svc-back').addEventListener('click', showList);
+    root.querySelector('#svc-edit').addEventListener('click', function () {
+      NC.api('GET', '/nacos/v1/ns/service', svcParams()).then(editService, function (e) {
+        if (!e.auth) NC.toast('Could not read the service: ' + e.message, 'error');
+      });
+    });
     root.querySelector('#svc-refresh').addEventListener('click', loadDetail);
     st.ti.body.addEventListener('click', function (ev) {
       var b = ev.target.closest('button[data-action="edit"]');
@@ -165,13 +180,53 @@
     return out;
   }
 
+  function metaLines(m) {
+    return Object.keys(m || {}).sort().map(function (k) { return k + '=' + m[k]; }).join('\n');
+  }
+
+  /* Create (s null) or edit a service: protect threshold and metadata,
+   * Nacos's POST / PUT /nacos/v1/ns/service. */
+  function editService(s) {
+    var name = el('input', {id: 'svc-name', value: s ? s.name : ''}), group = el('input', {id: 'svc-group', value: s ? s.groupName : 'DEFAULT_GROUP'});
+    if (s) { name.disabled = true; group.disabled = true; }
+    var thr = el('input', {id: 'svc-threshold', type: 'number', min: '0', max: '1', step: '0.05', value: String(s ? s.protectThreshold || 0 : 0)});
+    var meta = el('textarea', {id: 'svc-meta', rows: '4', class: 'mono'});
+    meta.value = s ? metaLines(s.metadata) : '';
+    NC.dialog({title: s ? 'Edit service ' + s.name : 'Create service', ok: s ? 'Save' : 'Create', body: el('div', {}, [
+      el('div', {class: 'row2'}, [NC.field('Service name', name), NC.field('Group', group)]),
+      NC.field('Protect threshold', thr, '0 to 1: below this share of healthy instances, unhealthy ones are served too.'),
+      NC.field('Metadata', meta, 'One key=value a line, or a JSON object.')]),
+      onOk: function () {
+        var t = Number(thr.value);
+        if (!name.value.trim() || !group.value.trim()) return Promise.reject(new Error('Service name and group are required.'));
+        if (thr.value === '' || !isFinite(t) || t < 0 || t > 1) return Promise.reject(new Error('The protect threshold must be a number from 0 to 1.'));
+        var p = {namespaceId: nsId(), serviceName: name.value.trim(), groupName: group.value.trim(),
+                 protectThreshold: String(t), metadata: JSON.stringify(parseMeta(meta.value))};
+        return NC.api(s ? 'PUT' : 'POST', '/nacos/v1/ns/service', p).then(function () {
+          NC.toast((s ? 'Saved service ' : 'Created service ') + p.serviceName, 'ok');
+          refresh();
+        });
+      }});
+  }
+
+  function deleteService(group, name) {
+    NC.dialog({title: 'Delete service ' + name + '?', ok: 'Delete', danger: true,
+      body: el('div', {}, [el('p', {text: 'Group ' + group + ' in namespace ' + nsId() + '. nacosd refuses while the service has instances.'})]),
+      onOk: function () {
+        return NC.api('DELETE', '/nacos/v1/ns/service', {namespaceId: nsId(), serviceName: name, groupName: group}).then(function () {
+          NC.toast('Deleted service ' + name, 'ok');
+          loadList();
+        });
+      }});
+  }
+
   function editInstance(h) {
     if (!h) return;
     var w = el('input', {id: 'inst-weight', type: 'number', min: '0', max: '10000', step: '0.1', value: String(h.weight)});
     var en = el('input', {type: 'checkbox', id: 'inst-enabled'});
     if (h.enabled) en.checked = true;
     var meta = el('textarea', {id: 'inst-meta', rows: '5', class: 'mono'});
-    meta.value = Object.keys(h.metadata || {}).sort().map(function (k) { return k + '=' + h.metadata[k]; }).join('\n');
+    meta.value = metaLines(h.metadata);
     NC.dialog({title: 'Edit ' + h.ip + ':' + h.port, ok: 'Save', body: el('div', {}, [
       NC.field('Weight', w, '0 to 10000; 0 takes the instance out of load balancing.'),
       el('label', {class: 'check'}, [en, 'Enabled (receives traffic)']),
