@@ -5,7 +5,7 @@
  * config_fuzzy.c).
  *
  * Owns, for one kind: the patterns being watched ("namespace>>group>>name"
- * with Nacos's '*' rules, srv_fuzzy_pat.c), per pattern the keys it matches
+ * with Nacos's '*' rules), per pattern the keys it matches
  * (at most max_matches) and the connections watching it, per connection
  * its patterns (at most max_patterns), and the server->client pushes: the
  * sync of a WATCH (diff against the keys the client says it holds, in
@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-/* ---- patterns (srv_fuzzy_pat.c) ---- */
+/* ---- patterns ---- */
 
 #define NC_FZ_PATTERN_MAX 1024 /* bytes of a groupKeyPattern */
 

@@ -270,7 +270,11 @@ void nc_fz_handle(nc_fz *f, nc_req *r, const nc_msg *m, const char *resp_type) {
   const cJSON *pat = cJSON_GetObjectItemCaseSensitive(m->body, "groupKeyPattern");
   const cJSON *wt = cJSON_GetObjectItemCaseSensitive(m->body, "watchType");
   const cJSON *rk = cJSON_GetObjectItemCaseSensitive(m->body, "receivedGroupKeys");
+  /* Jackson names isInitializing() "initializing"; early nacos-sdk-go v3
+   * builds sent "isInitializing" */
   const cJSON *init = cJSON_GetObjectItemCaseSensitive(m->body, "initializing");
+  if (!init)
+    init = cJSON_GetObjectItemCaseSensitive(m->body, "isInitializing");
   const char *conn = nc_req_conn_id(r);
   nc_fz_parts parts;
   if (!cJSON_IsString(wt) || (strcmp(wt->valuestring, "WATCH") != 0 &&

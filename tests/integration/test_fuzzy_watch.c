@@ -17,6 +17,7 @@
 #include "fuzzy_itest.h"
 #include "nc_json.h"
 #include "nc_testfx.h"
+#include "nc_testhttp.h"
 #include "nc_testproc.h"
 #include "nc_testwait.h"
 #include "nc_testwire.h"
@@ -122,10 +123,22 @@ static void test_naming_sync_notify_cancel(void **state) {
   nc_tw_instance in2 = {.ip = "10.0.7.2", .port = 8080};
   nc_tw_expect_ok(nc_tw_register(pub, "fz-a1", &in2), "InstanceResponse");
 
+  /* an instance registered over the HTTP open API counts like any other */
+  int status = 0;
+  char *body = NULL;
+  assert_int_equal(nc_test_http_req(f->srv->port, "POST", "/nacos/v1/ns/instance",
+                                    "serviceName=fz-a-http&ip=10.0.7.9&port=80", NULL, &status,
+                                    &body),
+                   0);
+  free(body);
+  assert_int_equal(status, 200);
+  fit_expect_last(w, NNOTIFY, 3, 5000, "serviceKey", "public@@DEFAULT_GROUP@@fz-a-http",
+                  "changedType", "ADD_SERVICE");
+
   nc_tw_expect_ok(fit_watch(w, 1, pat, "CANCEL_WATCH", 0, NULL), "NamingFuzzyWatchResponse");
   reg(pub, "fz-a9");
   nc_test_sleep_ms(800);
-  assert_int_equal(nc_tw_push_count(w, NNOTIFY), 2);
+  assert_int_equal(nc_tw_push_count(w, NNOTIFY), 3);
   assert_int_equal(nc_tfx_metric(f, "nacosd_naming_fuzzy_watches"), 0);
 }
 

@@ -1,4 +1,4 @@
-/* Fuzzy-watch patterns (srv_fuzzy_pat.c) against Nacos 3.x's
+/* Fuzzy-watch patterns (srv_fuzzy.c) against Nacos 3.x's
  * FuzzyGroupKeyPattern: "namespace>>group>>name" split like Java's
  * split(">>"), the namespace literal, and for group and name: exact
  * without '*', "*" for anything, '*' first and last = contains, first =
