@@ -116,18 +116,21 @@ static void finish(hreq *h, cJSON *data) {
   free(h);
 }
 
+/* A read came back: 1 when that settled h (dropped request or a
+ * failure, answered; h freed), 0 to go on. */
+static int settled(hreq *h, int code, const char *message) {
+  if (h->r && code)
+    fail_code(h, code, message);
+  if (h->r && !code)
+    return 0;
+  free(h);
+  return 1;
+}
+
 static void on_get(void *ud, int code, const char *message, const nc_cfg_hist *row) {
   hreq *h = ud;
-  if (!h->r) {
-    free(h);
-    return;
-  }
-  if (code) {
-    fail_code(h, code, message);
-    free(h);
-    return;
-  }
-  finish(h, row_json(h, row, 1));
+  if (!settled(h, code, message))
+    finish(h, row_json(h, row, 1));
 }
 
 /* A Nacos Page {totalCount, pageNumber, pagesAvailable, pageItems} of
@@ -158,15 +161,8 @@ oom:
 
 static void on_list(void *ud, int code, const char *message, const nc_cfg_hist *rows, size_t n) {
   hreq *h = ud;
-  if (!h->r) {
-    free(h);
+  if (settled(h, code, message))
     return;
-  }
-  if (code) {
-    fail_code(h, code, message);
-    free(h);
-    return;
-  }
   if (h->kind == H_LIST) {
     finish(h, page_json(h, rows, n));
     return;

@@ -14,6 +14,7 @@
 #include "distro_itest.h"
 #include "nc_testhttp.h"
 #include "nc_testpg.h"
+#include "http_cfg_itest.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -45,26 +46,6 @@ static int http(int node, const char *method, const char *path, char *out, size_
     snprintf(out, cap, "%s", b ? b : "");
   free(b);
   return status;
-}
-
-/* A v1 long-poll on node's port for key x.yaml/G with md5, held 30 s. */
-static int hold_poll(int node, const char *md5) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons((uint16_t)nc_tcluster_node(g_c, node)->port)};
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  char form[128], msg[512];
-  snprintf(form, sizeof(form), "Listening-Configs=x.yaml%%02G%%02%s%%01", md5);
-  int n = snprintf(msg, sizeof(msg),
-                   "POST /nacos/v1/cs/configs/listener HTTP/1.1\r\nHost: x\r\n"
-                   "Long-Pulling-Timeout: 30000\r\nConnection: close\r\n"
-                   "Content-Type: application/x-www-form-urlencoded\r\n"
-                   "Content-Length: %zu\r\n\r\n%s",
-                   strlen(form), form);
-  assert_int_equal(send(fd, msg, (size_t)n, 0), n);
-  return fd;
 }
 
 /* 1 once node holds a poll (its listener query lists one). */
@@ -118,18 +99,16 @@ static void test_http_and_grpc_across_nodes(void **st) {
   NC_TEST_WAIT((http(1, "GET", "/nacos/v1/cs/configs?dataId=x.yaml&group=G", b, sizeof(b)) == 200 &&
                 !strcmp(b, "one")),
                5000);
-  int fd = hold_poll(1, md5);
+  char keys[128];
+  snprintf(keys, sizeof(keys), "x.yaml%%02G%%02%s%%01", md5);
+  int fd = hci_poll_send(nc_tcluster_node(g_c, 1)->port, keys);
   NC_TEST_WAIT(poll_held(1), 5000);
   /* ... until a gRPC publish on C */
   t0 = dit_now_ms();
   nc_tw_expect_ok(nc_tw_config_publish(pub, "x.yaml", "G", NULL, "two", NULL),
                   "ConfigPublishResponse");
   char ans[4096];
-  ssize_t k, len = 0;
-  while (len + 1 < (ssize_t)sizeof(ans) && (k = read(fd, ans + len, sizeof(ans) - 1 - len)) > 0)
-    len += k;
-  ans[len] = '\0';
-  close(fd);
+  hci_poll_answer(fd, ans, sizeof(ans));
   long long took = dit_now_ms() - t0;
   fprintf(stderr, "gRPC publish on C answered the long-poll on B after %lld ms\n", took);
   assert_non_null(strstr(ans, " 200 "));

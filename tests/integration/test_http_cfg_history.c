@@ -18,57 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int setup(void **st) {
-  nc_tfx *f = NULL;
-  int rc = nc_tfx_start(NULL, &f);
-  *st = f;
-  return rc ? -1 : 0;
-}
-static int teardown(void **st) { return nc_tfx_stop(*st) == 0 ? 0 : -1; }
+#include "http_cfg_itest.h"
 
-/* One request; the status, *body (static, overwritten per call). */
-static int req(nc_tfx *f, const char *method, const char *path, const char *form,
-               const char **body) {
-  static char *last;
-  int status = 0;
-  free(last);
-  last = NULL;
-  assert_int_equal(nc_test_http_req(f->srv->port, method, path, form, NULL, &status, &last), 0);
-  if (body)
-    *body = last ? last : "";
-  return status;
-}
-/* A JSON answer with the status asserted. */
-static cJSON *json(nc_tfx *f, const char *method, const char *path, int status) {
-  const char *b;
-  int st = req(f, method, path, NULL, &b);
-  if (st != status)
-    fprintf(stderr, "%s %s: %d %s\n", method, path, st, b);
-  assert_int_equal(st, status);
-  cJSON *j = cJSON_Parse(b);
-  assert_non_null(j);
-  return j;
-}
+/* The helpers (http_cfg_itest.h) on the fixture's nacosd. */
+#define setup hci_setup
+#define teardown hci_teardown
+#define req(f, m, p, form, b) hci_req((f)->srv->port, m, p, form, b)
+#define json(f, m, p, st) hci_json((f)->srv->port, m, p, st)
+#define env(f, m, p, st, c) hci_env((f)->srv->port, m, p, st, c)
+#define jstr hci_str
+#define jnum hci_num
 /* A v2/v3 envelope: status and code asserted; returns it (data inside). */
-static cJSON *env(nc_tfx *f, const char *method, const char *path, int status, int code) {
-  cJSON *j = json(f, method, path, status);
-  assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "code")), code);
-  assert_true(cJSON_IsString(cJSON_GetObjectItem(j, "message")));
-  assert_non_null(cJSON_GetObjectItem(j, "data"));
-  return j;
-}
-static const char *jstr(const cJSON *o, const char *k) {
-  const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-  if (!s)
-    fprintf(stderr, "no string %s\n", k);
-  assert_non_null(s);
-  return s;
-}
-static double jnum(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItem(o, k);
-  assert_true(cJSON_IsNumber(v));
-  return cJSON_GetNumberValue(v);
-}
 static void publish(nc_tfx *f, const char *form) {
   const char *b;
   assert_int_equal(req(f, "POST", "/nacos/v1/cs/configs", form, &b), 200);

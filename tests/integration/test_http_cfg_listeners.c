@@ -21,27 +21,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int setup(void **st) {
-  nc_tfx *f = NULL;
-  int rc = nc_tfx_start(NULL, &f);
-  *st = f;
-  return rc ? -1 : 0;
-}
-static int teardown(void **st) { return nc_tfx_stop(*st) == 0 ? 0 : -1; }
+#include "http_cfg_itest.h"
 
-/* GET path: asserts the status, returns the parsed body. */
-static cJSON *get(nc_tfx *f, const char *path, int status) {
-  int st = 0;
-  char *b = NULL;
-  assert_int_equal(nc_test_http_req(f->srv->port, "GET", path, NULL, NULL, &st, &b), 0);
-  if (st != status)
-    fprintf(stderr, "GET %s: %d %s\n", path, st, b ? b : "");
-  assert_int_equal(st, status);
-  cJSON *j = cJSON_Parse(b ? b : "");
-  free(b);
-  assert_non_null(j);
-  return j;
-}
+#define setup hci_setup
+#define teardown hci_teardown
+
+#define get(f, path, status) hci_json((f)->srv->port, "GET", path, status)
+
 /* v1's map, collectStatus checked. */
 static cJSON *v1_map(cJSON *j) {
   assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "collectStatus")), 200);
@@ -64,25 +50,6 @@ static const char *val(const cJSON *m, const char *k) {
     fprintf(stderr, "no %s in %s\n", k, cJSON_PrintUnformatted(m));
   assert_non_null(s);
   return s;
-}
-
-/* A v1 long-poll held on its own socket (30 s), for key b/G with md5 "". */
-static int hold_poll(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  static const char body[] = "Listening-Configs=b%02G%02%01";
-  char head[512];
-  int n = snprintf(head, sizeof(head),
-                   "POST /nacos/v1/cs/configs/listener HTTP/1.1\r\nHost: x\r\n"
-                   "Long-Pulling-Timeout: 30000\r\nConnection: close\r\n"
-                   "Content-Type: application/x-www-form-urlencoded\r\n"
-                   "Content-Length: %zu\r\n\r\n%s",
-                   strlen(body), body);
-  assert_int_equal(send(fd, head, (size_t)n, 0), n);
-  return fd;
 }
 
 static void test_grpc_and_long_poll_listeners(void **st) {
@@ -112,7 +79,7 @@ static void test_grpc_and_long_poll_listeners(void **st) {
   assert_int_equal(cJSON_GetArraySize(v1_map(j)), 0);
   cJSON_Delete(j);
   /* a held long-poll on b/G (public) */
-  int fd = hold_poll(f->srv->port);
+  int fd = hci_poll_send(f->srv->port, "b%02G%02%01"); /* b/G, md5 "" */
   int seen = 0;
   for (int i = 0; i < 50 && !seen; i++) {
     j = get(f, "/nacos/v1/cs/configs/listener?dataId=b&group=G", 200);
@@ -165,11 +132,7 @@ static void test_grpc_and_long_poll_listeners(void **st) {
                                     "dataId=b&group=G&content=y", NULL, &status, &b), 0);
   free(b);
   char ans[4096];
-  ssize_t k, len = 0;
-  while (len + 1 < (ssize_t)sizeof(ans) && (k = read(fd, ans + len, sizeof(ans) - 1 - len)) > 0)
-    len += k;
-  ans[len] = '\0';
-  close(fd);
+  hci_poll_answer(fd, ans, sizeof(ans));
   assert_non_null(strstr(ans, "b%02G%01"));
   nc_tfx_close(f, lis);
   int gone = 0;

@@ -21,35 +21,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int setup(void **st) {
-  nc_tfx *f = NULL;
-  int rc = nc_tfx_start(NULL, &f);
-  *st = f;
-  return rc ? -1 : 0;
-}
-static int teardown(void **st) { return nc_tfx_stop(*st) == 0 ? 0 : -1; }
+#include "http_cfg_itest.h"
 
-static int req(nc_tfx *f, const char *method, const char *path, const char **body) {
-  static char *last;
-  int status = 0;
-  free(last);
-  last = NULL;
-  assert_int_equal(nc_test_http_req(f->srv->port, method, path, NULL, NULL, &status, &last), 0);
-  if (body)
-    *body = last ? last : "";
-  return status;
-}
-/* GET path answering 200: the body parsed. */
-static cJSON *json(nc_tfx *f, const char *path) {
-  const char *b;
-  int st = req(f, "GET", path, &b);
-  if (st != 200)
-    fprintf(stderr, "GET %s: %d %s\n", path, st, b);
-  assert_int_equal(st, 200);
-  cJSON *j = cJSON_Parse(b);
-  assert_non_null(j);
-  return j;
-}
+/* The helpers (http_cfg_itest.h) on the fixture's nacosd. */
+#define setup hci_setup
+#define teardown hci_teardown
+#define req(f, m, p, b) hci_req((f)->srv->port, m, p, NULL, b)
+#define json(f, p) hci_json((f)->srv->port, "GET", p, 200)
+
 static const char *content_at(nc_tfx *f, const char *path) {
   const char *b;
   int st = req(f, "GET", path, &b);
@@ -166,20 +145,7 @@ static void test_long_poll_public(void **st) {
   nc_tfx *f = *st;
   nc_tw *tw = nc_tfx_connect(f, NULL);
   assert_non_null(tw);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->srv->port)};
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  static const char form[] = "Listening-Configs=q%02G%02%02public%01";
-  char msg[512];
-  int n = snprintf(msg, sizeof(msg),
-                   "POST /nacos/v1/cs/configs/listener HTTP/1.1\r\nHost: x\r\n"
-                   "Long-Pulling-Timeout: 30000\r\nConnection: close\r\n"
-                   "Content-Type: application/x-www-form-urlencoded\r\n"
-                   "Content-Length: %zu\r\n\r\n%s",
-                   strlen(form), form);
-  assert_int_equal(send(fd, msg, (size_t)n, 0), n);
+  int fd = hci_poll_send(f->srv->port, "q%02G%02%02public%01");
   /* held (the listener query sees it), then a 2.x gRPC publish under "" */
   int held = 0;
   for (int i = 0; i < 50 && !held; i++) {
@@ -192,11 +158,7 @@ static void test_long_poll_public(void **st) {
   assert_true(held);
   nc_tw_expect_ok(nc_tw_config_publish(tw, "q", "G", "", "v", NULL), "ConfigPublishResponse");
   char ans[4096];
-  ssize_t k, len = 0;
-  while (len + 1 < (ssize_t)sizeof(ans) && (k = read(fd, ans + len, sizeof(ans) - 1 - len)) > 0)
-    len += k;
-  ans[len] = '\0';
-  close(fd);
+  hci_poll_answer(fd, ans, sizeof(ans));
   assert_non_null(strstr(ans, "200"));
   assert_non_null(strstr(ans, "q%02G%02public%01"));
   nc_tfx_close(f, tw);

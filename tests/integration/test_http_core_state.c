@@ -20,45 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int setup(void **st) {
-  nc_tfx *f = NULL;
-  int rc = nc_tfx_start(NULL, &f);
-  *st = f;
-  return rc ? -1 : 0;
-}
-static int teardown(void **st) { return nc_tfx_stop(*st) == 0 ? 0 : -1; }
+#include "http_cfg_itest.h"
 
-static int req(nc_tfx *f, const char *method, const char *path, const char **body) {
-  static char *last;
-  int status = 0;
-  free(last);
-  last = NULL;
-  assert_int_equal(nc_test_http_req(f->srv->port, method, path, NULL, NULL, &status, &last), 0);
-  if (body)
-    *body = last ? last : "";
-  return status;
-}
-/* A Result envelope: status and code asserted; returns it. */
-static cJSON *env(nc_tfx *f, const char *method, const char *path, int status, int code) {
-  const char *b;
-  int st = req(f, method, path, &b);
-  if (st != status)
-    fprintf(stderr, "%s %s: %d %s\n", method, path, st, b);
-  assert_int_equal(st, status);
-  cJSON *j = cJSON_Parse(b);
-  assert_non_null(j);
-  assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "code")), code);
-  assert_true(cJSON_IsString(cJSON_GetObjectItem(j, "message")));
-  assert_non_null(cJSON_GetObjectItem(j, "data"));
-  return j;
-}
-static const char *jstr(const cJSON *o, const char *k) {
-  const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-  if (!s)
-    fprintf(stderr, "no string %s\n", k);
-  assert_non_null(s);
-  return s;
-}
+/* The helpers (http_cfg_itest.h) on the fixture's nacosd. */
+#define setup hci_setup
+#define teardown hci_teardown
+#define req(f, m, p, b) hci_req((f)->srv->port, m, p, NULL, b)
+#define env(f, m, p, st, c) hci_env((f)->srv->port, m, p, st, c)
+#define jstr hci_str
+
 
 static void test_health_and_state(void **st) {
   nc_tfx *f = *st;
