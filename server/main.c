@@ -51,6 +51,7 @@ typedef struct app {
   nc_naming *naming;
   nc_nbeat *nbeat;     /* HTTP-registered instances and their beats (naming_beat.h) */
   nc_nroutes *nroutes; /* the naming open API (naming_routes.h) */
+  nc_nmeta *nmeta;     /* service metadata, instance overrides (naming_meta.h) */
   nc_croutes *croutes; /* the config open API (config_routes.h) */
   nc_nsroutes *nsroutes; /* the namespace API (namespace_routes.h) */
   nc_conroutes *conroutes; /* the console-only naming API (console_routes.h) */
@@ -338,6 +339,22 @@ static void cluster_stop(app *a) { nc_cluster_stop(a->cluster); }
 static void cluster_free(app *a) { nc_cluster_free(a->cluster); }
 static void cluster_stats(app *a, nc_metrics_text *t) { nc_cluster_render_metrics(a->cluster, t); }
 
+/* Service metadata and instance overrides, in the config store's
+ * database (after nhttp). Without it nacosd still serves; those writes
+ * answer 500. */
+static int nmeta_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  nc_nmeta_opts o = {.backend = config_backend(c), .data_dir = c->data_dir, .db_url = c->db_url};
+  int rc = nc_nmeta_open(a->naming, &o, &a->nmeta);
+  if (rc)
+    nc_error("naming metadata store (%s) unavailable: %s; service and instance metadata "
+             "writes are refused", o.backend, nc_strerror(rc));
+  else
+    nc_nroutes_set_meta(a->nroutes, a->nmeta);
+  return 0;
+}
+static void nmeta_free(app *a) { nc_nmeta_free(a->nmeta); }
+
 /* HTTP instance writes go to their responsible member (after cluster). */
 static int nfwd_init(app *a) {
   return nc_nroutes_set_cluster(a->nroutes, &a->loop, a->srv, a->cluster);
@@ -556,6 +573,7 @@ static const module modules[] = {
     {"config", config_init, NULL, config_stop, config_free, config_stats},
     {"auth", auth_init, NULL, NULL, auth_free, NULL},
     {"nhttp", nhttp_init, NULL, NULL, nhttp_free, nhttp_stats},
+    {"nmeta", nmeta_init, NULL, NULL, nmeta_free, NULL},
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
     {"nfwd", nfwd_init, NULL, NULL, NULL, nfwd_stats},
     {"distro", distro_init, distro_start, distro_stop, distro_free, distro_stats},

@@ -22,7 +22,7 @@ int nc_nroutes_new(nc_naming *naming, nc_nbeat *beat, nc_auth *auth, nc_nroutes 
   nc_nroutes *nr = calloc(1, sizeof(*nr));
   if (!nr)
     return NC_ENOMEM;
-  *nr = (nc_nroutes){naming, beat, auth, NULL};
+  *nr = (nc_nroutes){naming, beat, auth, NULL, NULL, NULL};
   *out = nr;
   return 0;
 }
@@ -30,6 +30,7 @@ void nc_nroutes_free(nc_nroutes *nr) {
   if (!nr)
     return;
   nc_nrt_fwd_free(nr->fwd);
+  nc_nrt_meta_free(nr);
   free(nr);
 }
 
@@ -262,9 +263,9 @@ const nc_http_route nc_naming_routes[] = {
     {"/nacos/v2/ns/instance", ALL, h_instance_v2, 0},
     {"/nacos/v2/ns/instance/list", NC_HTTP_GET, h_list_v2, 0},
     {"/nacos/v2/ns/instance/beat", NC_HTTP_PUT, h_beat_v2, 0},
-    {"/nacos/v1/ns/service", NC_HTTP_GET, nc_nrt_service_get_v1, 0},
+    {"/nacos/v1/ns/service", ALL, nc_nrt_service_v1, 0},
     {"/nacos/v1/ns/service/list", NC_HTTP_GET, nc_nrt_service_list_v1, 0},
-    {"/nacos/v2/ns/service", NC_HTTP_GET, nc_nrt_service_get_v2, 0},
+    {"/nacos/v2/ns/service", ALL, nc_nrt_service_v2, 0},
     {"/nacos/v2/ns/service/list", NC_HTTP_GET, nc_nrt_service_list_v2, 0},
     {"/nacos/v1/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v1, 0},
     {"/nacos/v2/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v2, 0},

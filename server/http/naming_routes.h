@@ -18,6 +18,7 @@
 
 #include "naming_beat.h"
 #include "naming_handlers.h"
+#include "naming_meta.h"
 #include "nc_auth.h"
 #include "nc_http.h"
 
@@ -36,6 +37,11 @@ void nc_nroutes_free(nc_nroutes *nr);
  * membership. Registers the forward handler on srv and a member listener
  * on cl (both must outlive nr). Standalone: no-op beyond that. */
 int nc_nroutes_set_cluster(nc_nroutes *nr, uv_loop_t *loop, nc_srv *srv, nc_cluster *cl);
+/* Service metadata and instance overrides (naming_meta.h; borrowed, must
+ * outlive every request): service create/update/delete and instance
+ * update are served with it (500 without). Call before
+ * nc_nroutes_set_cluster. */
+void nc_nroutes_set_meta(nc_nroutes *nr, nc_nmeta *meta);
 /* Forwarding counters for /metrics (nothing standalone). */
 void nc_nroutes_fwd_stats(const nc_nroutes *nr, nc_metrics_text *t);
 

@@ -428,6 +428,8 @@ int nc_nroutes_set_cluster(nc_nroutes *nr, uv_loop_t *loop, nc_srv *srv, nc_clus
   int rc = NC_SRV_HANDLERS(srv, fwd_handlers, f);
   if (!rc)
     rc = nc_cluster_add_member_listener(cl, on_member, f);
+  if (!rc)
+    rc = nc_nrt_meta_cluster(nr, srv, cl);
   if (rc) {
     nc_strmap_free(f->handing, NULL);
     free(f);

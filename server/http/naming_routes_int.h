@@ -13,6 +13,8 @@ struct nc_nroutes {
   nc_nbeat *beat;
   nc_auth *auth;
   struct nrt_fwd *fwd; /* cluster mode: responsibility and forwarding (naming_routes_fwd.c) */
+  nc_nmeta *meta;      /* service metadata and instance overrides (naming_routes_meta.c) */
+  struct meta_sync *meta_sync;
 };
 
 /* Nacos's v2 ErrorCode values used here. */
@@ -23,7 +25,11 @@ enum {
   E_WEIGHT = 21001,
   E_METADATA = 21002,
   E_INSTANCE = 21004,
+  E_SERVICE_METADATA = 21005,
+  E_SELECTOR = 21006,
+  E_SERVICE_EXISTS = 21007,
   E_SERVICE_NOT_EXIST = 21008,
+  E_SERVICE_DELETE = 21009,
   E_SERVER = 30000,
 };
 
@@ -70,6 +76,9 @@ void nc_nrt_cok_text(nrt_call *c, const char *text);
 int nc_nrt_cparse_svc(nrt_call *c, svc_ref *s);
 /* ip (required) and port (required, 0..65535): 0, or answered (naming_routes_write.c). */
 int nc_nrt_parse_addr(nrt_call *c, const char **ip, int *port);
+/* metadata: a JSON object, or Nacos's "k=v,k2=v2" form (NULL: {}); NULL
+ * when invalid. Caller owns. */
+cJSON *nc_nrt_parse_metadata(const char *s);
 /* Nacos's ConvertUtils.toBoolean: true, on, yes, y, t (any case); def when absent. */
 int nc_nrt_to_bool(const char *s, int def);
 
@@ -82,6 +91,16 @@ void nc_nrt_write(nc_nroutes *nr, nrt_call *c, nrt_op op);
  * member when that is another one, else run here. */
 void nc_nrt_dispatch(nc_nroutes *nr, nc_http_req *r, int v2, nrt_op op);
 void nc_nrt_fwd_free(struct nrt_fwd *f);
+
+/* naming_routes_meta.c */
+int nc_nrt_service_known(nc_nroutes *nr, const svc_ref *s);
+/* PUT instance: the override of ip:port:clusterName in s (answered). */
+void nc_nrt_meta_update_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip,
+                                 int port);
+void nc_nrt_service_v1(void *ud, nc_http_req *r); /* GET, POST, PUT, DELETE */
+void nc_nrt_service_v2(void *ud, nc_http_req *r);
+int nc_nrt_meta_cluster(nc_nroutes *nr, nc_srv *srv, struct nc_cluster *cl);
+void nc_nrt_meta_free(nc_nroutes *nr);
 
 /* naming_routes_svc.c */
 void nc_nrt_service_get_v1(void *ud, nc_http_req *r);

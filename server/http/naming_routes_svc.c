@@ -3,7 +3,8 @@
  * and /service/list over naming's registry; and OperatorController's
  * GET /nacos/v{1,2}/ns/operator/metrics (SDK health probes). A service exists while it has
  * publishers or subscribers (and for --empty-service-ttl-ms after), as in
- * the registry; create, update and delete are not served yet. */
+ * the registry, or while its metadata is stored (naming_routes_meta.c
+ * serves create, update and delete). */
 #include "naming_routes_int.h"
 
 #include "nc_err.h"
@@ -14,27 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 1 when (ns, group, name) is a service the registry holds. */
-static int service_exists(nc_nroutes *nr, const svc_ref *s) {
-  cJSON *names = cJSON_CreateArray();
-  size_t total = nc_naming_list(nr->naming, s->ns, s->group, 1, 0, names);
-  cJSON_Delete(names);
-  names = cJSON_CreateArray();
-  nc_naming_list(nr->naming, s->ns, s->group, 1, (int)(total < 1 ? 1 : total), names);
-  int found = 0;
-  const cJSON *it;
-  cJSON_ArrayForEach(it, names) if (cJSON_IsString(it) && !strcmp(it->valuestring, s->name))
-      found = 1;
-  cJSON_Delete(names);
-  return found;
-}
-
 static void service_get(void *ud, nc_http_req *r, int v2) {
   nc_nroutes *nr = ud;
   svc_ref s;
   if (nc_nrt_parse_svc(r, v2, &s) || !nc_nrt_permitted(nr, r, &s, 'r'))
     return;
-  if (!service_exists(nr, &s)) {
+  if (!nc_nrt_service_known(nr, &s)) {
     char why[4 * NAME_CAP + 64];
     snprintf(why, sizeof(why), "service not found, namespace: %s, serviceName: %s", s.ns,
              s.grouped);
@@ -46,11 +32,21 @@ static void service_get(void *ud, nc_http_req *r, int v2) {
   cJSON_AddStringToObject(o, "namespaceId", s.ns);
   cJSON_AddStringToObject(o, "groupName", s.group);
   cJSON_AddStringToObject(o, "name", s.name);
-  /* No service metadata is kept yet: Nacos's defaults. */
-  cJSON_AddNumberToObject(o, "protectThreshold", 0.0);
-  cJSON_AddItemToObject(o, "metadata", cJSON_CreateObject());
-  cJSON *sel = cJSON_AddObjectToObject(o, "selector");
-  cJSON_AddStringToObject(sel, "type", "none");
+  /* stored metadata (naming_meta.h), else Nacos's defaults */
+  const cJSON *mv = nr->meta ? nc_nmeta_get(nr->meta, NC_NMETA_SERVICE, s.ns, s.group, s.name, "")
+                             : NULL;
+  const cJSON *pt = cJSON_GetObjectItem(mv, "protectThreshold");
+  const cJSON *md = cJSON_GetObjectItem(mv, "metadata");
+  const cJSON *sl = cJSON_GetObjectItem(mv, "selector");
+  cJSON_AddNumberToObject(o, "protectThreshold", cJSON_IsNumber(pt) ? pt->valuedouble : 0.0);
+  cJSON_AddItemToObject(o, "metadata",
+                        cJSON_IsObject(md) ? cJSON_Duplicate(md, 1) : cJSON_CreateObject());
+  if (cJSON_IsObject(sl)) {
+    cJSON_AddItemToObject(o, "selector", cJSON_Duplicate(sl, 1));
+  } else {
+    cJSON *sel = cJSON_AddObjectToObject(o, "selector");
+    cJSON_AddStringToObject(sel, "type", "none");
+  }
   cJSON *clusters = cJSON_AddArrayToObject(o, "clusters");
   const cJSON *h;
   cJSON_ArrayForEach(h, cJSON_GetObjectItem(info, "hosts")) {
@@ -100,6 +96,43 @@ static int page_param(nc_http_req *r, int v2, const char *name, int def, int *ou
   return 0;
 }
 
+static void add_stored(void *ud, const char *name, const cJSON *val) {
+  (void)val;
+  cJSON *all = ud;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, all) if (!strcmp(it->valuestring, name)) return;
+  cJSON_AddItemToArray(all, cJSON_CreateString(name));
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* {"all": [every name], "page": [names of the page]}: the registry's
+ * services and those only stored (created, no instance yet), by name. */
+static cJSON *list_names(nc_nroutes *nr, const svc_ref *s, int page_no, int page_size) {
+  cJSON *o = cJSON_CreateObject(), *all = cJSON_AddArrayToObject(o, "all");
+  cJSON *page = cJSON_AddArrayToObject(o, "page");
+  cJSON *tmp = cJSON_CreateArray();
+  size_t total = nc_naming_list(nr->naming, s->ns, s->group, 1, 0, tmp);
+  nc_naming_list(nr->naming, s->ns, s->group, 1, (int)(total ? total : 1), all);
+  cJSON_Delete(tmp);
+  if (nr->meta)
+    nc_nmeta_each_service(nr->meta, s->ns, s->group, add_stored, all);
+  int n = cJSON_GetArraySize(all);
+  const char **v = n ? malloc((size_t)n * sizeof(*v)) : NULL;
+  int k = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, all) if (v) v[k++] = it->valuestring;
+  if (v)
+    qsort(v, (size_t)k, sizeof(*v), by_name);
+  long first = (long)(page_no - 1) * page_size;
+  for (long i = first; v && i < k && i < first + page_size; i++)
+    cJSON_AddItemToArray(page, cJSON_CreateString(v[i]));
+  free(v);
+  return o;
+}
+
 /* v1 {"count":N,"doms":[names]}, v2 data {"count":N,"services":[names]}. */
 static void service_list(void *ud, nc_http_req *r, int v2) {
   nc_nroutes *nr = ud;
@@ -118,10 +151,10 @@ static void service_list(void *ud, nc_http_req *r, int v2) {
   if (!nc_nrt_permitted(nr, r, &s, 'r'))
     return;
   cJSON *o = cJSON_CreateObject();
-  cJSON *names = cJSON_CreateArray();
-  size_t total = nc_naming_list(nr->naming, s.ns, s.group, page_no, page_size, names);
-  cJSON_AddNumberToObject(o, "count", (double)total);
-  cJSON_AddItemToObject(o, v2 ? "services" : "doms", names);
+  cJSON *names = list_names(nr, &s, page_no, page_size);
+  cJSON_AddNumberToObject(o, "count", (double)cJSON_GetArraySize(cJSON_GetObjectItem(names, "all")));
+  cJSON_AddItemToObject(o, v2 ? "services" : "doms", cJSON_DetachItemFromObject(names, "page"));
+  cJSON_Delete(names);
   nc_nrt_ok_json(r, v2, o);
 }
 void nc_nrt_service_list_v1(void *ud, nc_http_req *r) { service_list(ud, r, 0); }

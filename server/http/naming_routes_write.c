@@ -47,8 +47,7 @@ int nc_nrt_parse_addr(nrt_call *c, const char **ip, int *port) {
   return 0;
 }
 
-/* metadata: a JSON object, or Nacos's "k=v,k2=v2" form. NULL = invalid. */
-static cJSON *parse_metadata(const char *s) {
+cJSON *nc_nrt_parse_metadata(const char *s) {
   if (!s)
     return cJSON_CreateObject();
   cJSON *j = cJSON_Parse(s);
@@ -91,7 +90,7 @@ static cJSON *build_instance(nrt_call *c, const char *ip, int port, const cJSON 
       return NULL;
     }
   }
-  cJSON *meta = md ? parse_metadata(md)
+  cJSON *meta = md ? nc_nrt_parse_metadata(md)
                    : (base ? cJSON_Duplicate(cJSON_GetObjectItem(base, "metadata"), 1)
                            : cJSON_CreateObject());
   if (!meta) {
@@ -184,10 +183,9 @@ static void do_update(nc_nroutes *nr, nrt_call *c) {
   }
   const cJSON *base = nc_nbeat_get(nr->beat, s.ns, s.group, s.name, ip, port);
   if (!base) {
-    char why[4 * NAME_CAP + 400];
-    snprintf(why, sizeof(why), "instance not found: %s:%d in service %s of namespace %s (only "
-             "instances registered over HTTP can be updated here)", ip, port, s.grouped, s.ns);
-    nc_nrt_cfail(c, c->v2 ? 404 : 400, E_NOT_FOUND, why);
+    /* not an HTTP instance held here: its metadata override, as Nacos
+     * 2.x updates any instance (naming_routes_meta.c) */
+    nc_nrt_meta_update_instance(nr, c, &s, ip, port);
     return;
   }
   cJSON *in = build_instance(c, ip, port, base);

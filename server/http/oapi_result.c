@@ -15,7 +15,11 @@ const char *nc_oapi_code_msg(int code) {
   case NC_OAPI_WEIGHT: return "weight error";
   case NC_OAPI_METADATA: return "instance metadata error";
   case NC_OAPI_INSTANCE: return "instance error";
+  case 21005: return "service metadata error";
+  case 21006: return "selector error";
+  case 21007: return "service already exist";
   case NC_OAPI_SERVICE_NOT_EXIST: return "service not exist";
+  case 21009: return "service delete failure";
   case NC_OAPI_NS_NOT_EXIST: return "namespace not exist";
   case NC_OAPI_NS_EXIST: return "namespace already exist";
   case NC_OAPI_NS_ILLEGAL: return "illegal namespace";

@@ -63,6 +63,7 @@ struct nc_nreg {
   size_t n_cls;
   size_t n_instances, n_subscribers, n_synced;
   uint64_t empty_ttl_ms; /* 0 = forget empty services at once */
+  nc_nreg_host_hook hook; /* instance overrides (nc_nreg_set_host_hook) */
 };
 
 /* Replaces what client id publishes into the service (see nc_nreg_publish)

@@ -437,8 +437,20 @@ static uint64_t stamp(nc_nsvc *s) {
   return s->last_ref;
 }
 
-static cJSON *build_info(nc_nsvc *s, const char *group, const char *name, const char *clusters,
-                         int healthy_only, uint64_t ref) {
+void nc_nreg_set_host_hook(nc_nreg *r, const nc_nreg_host_hook *h) {
+  r->hook = h ? *h : (nc_nreg_host_hook){0};
+}
+
+int nc_nreg_touch(nc_nreg *r, const char *svc_key) {
+  nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
+  if (!s)
+    return NC_ENOTFOUND;
+  changed(r, s, svc_key);
+  return 0;
+}
+
+static cJSON *build_info(nc_nreg *r, nc_nsvc *s, const char *group, const char *name,
+                         const char *clusters, int healthy_only, uint64_t ref) {
   cJSON *o = cJSON_CreateObject();
   if (!o)
     return NULL;
@@ -455,12 +467,13 @@ static cJSON *build_info(nc_nsvc *s, const char *group, const char *name, const 
    * see no change when either copy comes or goes. Only needed with more
    * than one publisher. */
   nc_strmap *seen = s && nc_strmap_count(s->pubs) > 1 ? nc_strmap_new() : NULL;
+  int hook = s && r->hook.has && r->hook.has(r->hook.ud, s->key); /* overrides (naming_meta) */
   if (s && hosts)
     for (nc_strmap_iter_init(&it, s->pubs); nc_strmap_iter_next(&it, NULL, &v);) {
       const pub *p = v;
       for (size_t i = 0; i < p->n; i++) {
         const nc_ninst *in = p->insts[i];
-        if (!nc_ninst_enabled(in) || (healthy_only && !nc_ninst_healthy(in)) ||
+        if ((!hook && !nc_ninst_enabled(in)) || (healthy_only && !nc_ninst_healthy(in)) ||
             !in_clusters(clusters, nc_ninst_cluster(in)))
           continue;
         if (seen) {
@@ -469,7 +482,15 @@ static cJSON *build_info(nc_nsvc *s, const char *group, const char *name, const 
             continue;
           nc_strmap_put(seen, id, (void *)in, NULL);
         }
-        cJSON_AddItemToArray(hosts, nc_ninst_to_json(in, group, name));
+        cJSON *h = nc_ninst_to_json(in, group, name);
+        if (hook && h) {
+          r->hook.apply(r->hook.ud, s->key, h);
+          if (!cJSON_IsTrue(cJSON_GetObjectItem(h, "enabled"))) {
+            cJSON_Delete(h);
+            continue;
+          }
+        }
+        cJSON_AddItemToArray(hosts, h);
       }
     }
   nc_strmap_free(seen, NULL);
@@ -489,7 +510,7 @@ cJSON *nc_nreg_service_info(nc_nreg *r, const char *ns, const char *group, const
   char kb[KEY_MAX];
   const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
   nc_nsvc *s = key ? nc_strmap_get(r->svcs, key) : NULL;
-  return build_info(s, group, name, clusters, healthy_only, s ? stamp(s) : wall_ms());
+  return build_info(r, s, group, name, clusters, healthy_only, s ? stamp(s) : wall_ms());
 }
 
 const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clusters, size_t *len) {
@@ -508,7 +529,7 @@ const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clust
   s->cache = NULL;
   s->cache_clusters = NULL;
   cJSON *body = cJSON_CreateObject();
-  cJSON *info = build_info(s, s->group, s->name, clusters, 0, stamp(s));
+  cJSON *info = build_info(r, s, s->group, s->name, clusters, 0, stamp(s));
   if (!body || !info) {
     cJSON_Delete(body);
     cJSON_Delete(info);

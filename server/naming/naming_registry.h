@@ -88,6 +88,21 @@ const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clust
  * one just acked. */
 uint64_t nc_nreg_revision(nc_nreg *r, const char *svc_key);
 
+/* Per-instance overrides (naming_meta.h) on what queries and pushes show:
+ * has(ud, svc_key) says whether the service has any (asked once per
+ * build), apply(ud, svc_key, host) edits a host's JSON (weight, enabled,
+ * metadata); a host left "enabled": false is not shown. One hook; NULL
+ * removes it. Copied. */
+typedef struct nc_nreg_host_hook {
+  int (*has)(void *ud, const char *svc_key);
+  void (*apply)(void *ud, const char *svc_key, cJSON *host);
+  void *ud;
+} nc_nreg_host_hook;
+void nc_nreg_set_host_hook(nc_nreg *r, const nc_nreg_host_hook *h);
+/* What the hook shows for the service changed: bumps its revision and
+ * tells the listeners (subscribers are pushed). NC_ENOTFOUND: unknown. */
+int nc_nreg_touch(nc_nreg *r, const char *svc_key);
+
 /* Subscriber lookup for the push engine: 1 and *clusters (borrowed) when
  * conn_id subscribes to svc_key, else 0. */
 int nc_nreg_subscriber(nc_nreg *r, const char *svc_key, const char *conn_id,

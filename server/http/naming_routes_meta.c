@@ -1,0 +1,323 @@
+/* naming_routes_meta: the write side of Nacos's service API and instance
+ * update over naming_meta (v1 ServiceController / InstanceController,
+ * v2 ServiceControllerV2 / InstanceControllerV2, ServiceOperatorV2Impl):
+ *   POST|PUT|DELETE /nacos/v{1,2}/ns/service: create (a service that
+ *     exists is refused), update (one that does not is refused), delete
+ *     (refused while it has instances);
+ *   PUT /nacos/v{1,2}/ns/instance: the instance's override (weight,
+ *     enabled, metadata: Nacos's updateInstanceMetadata), applied to every
+ *     client's copy of ip:port:cluster, gRPC or HTTP.
+ * Values and defaults are Nacos's: an update replaces all three fields
+ * with the request's or the defaults (weight 1, enabled true, metadata
+ * {}), as Nacos builds InstanceMetadata from the request.
+ * In a cluster every change is sent to the members
+ * (NcNamingMetaSyncRequest, fire and forget: with PostgreSQL a member
+ * that missed one reads it at its next start). */
+#include "naming_routes_int.h"
+
+#include "cluster.h"
+#include "nc_err.h"
+#include "nc_json.h"
+#include "nc_log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SYNC_REQ "NcNamingMetaSyncRequest"
+#define SYNC_RESP "NcNamingMetaSyncResponse"
+#define SYNC_TIMEOUT_MS 3000
+
+/* 1 when the registry holds the service or its metadata is stored. */
+int nc_nrt_service_known(nc_nroutes *nr, const svc_ref *s) {
+  if (nr->meta && nc_nmeta_get(nr->meta, NC_NMETA_SERVICE, s->ns, s->group, s->name, ""))
+    return 1;
+  char kb[2048];
+  const char *key = nc_nreg_key(kb, sizeof(kb), s->ns, s->group, s->name);
+  return key && nc_nreg_revision(nc_naming_registry(nr->naming), key) > 0;
+}
+
+/* Hosts the service shows now (enabled ones). */
+static int host_count(nc_nroutes *nr, const svc_ref *s) {
+  cJSON *info = nc_naming_service_info(nr->naming, s->ns, s->group, s->name, NULL, 0);
+  int n = cJSON_GetArraySize(cJSON_GetObjectItem(info, "hosts"));
+  cJSON_Delete(info);
+  return n;
+}
+
+/* 1 when the service shows ip:port in cluster cl. */
+static int instance_shown(nc_nroutes *nr, const svc_ref *s, const char *ip, int port,
+                          const char *cl) {
+  cJSON *info = nc_naming_service_info(nr->naming, s->ns, s->group, s->name, cl, 0);
+  const cJSON *h;
+  int found = 0;
+  cJSON_ArrayForEach(h, cJSON_GetObjectItem(info, "hosts")) {
+    const char *hip = cJSON_GetStringValue(cJSON_GetObjectItem(h, "ip"));
+    if (hip && !strcmp(hip, ip) && (int)cJSON_GetNumberValue(cJSON_GetObjectItem(h, "port")) == port)
+      found = 1;
+  }
+  cJSON_Delete(info);
+  return found;
+}
+
+/* The service value of a create/update call; NULL when answered. */
+static cJSON *service_value(nrt_call *c) {
+  const char *pt = nc_nrt_cparam(c, "protectThreshold");
+  const char *md = nc_nrt_cparam(c, "metadata");
+  const char *sel = nc_nrt_cparam(c, "selector");
+  double th = 0;
+  if (pt) {
+    char *end;
+    errno = 0;
+    th = strtod(pt, &end);
+    if (errno || *end || !isfinite(th)) {
+      nc_nrt_cfail(c, 400, E_PARAM_VALIDATE, "Param 'protectThreshold' must be a number");
+      return NULL;
+    }
+  }
+  cJSON *meta = nc_nrt_parse_metadata(md);
+  if (!meta) {
+    nc_nrt_cfail(c, 400, E_SERVICE_METADATA, "service metadata must be a JSON object or k=v,k=v");
+    return NULL;
+  }
+  cJSON *selector = sel ? cJSON_Parse(sel) : NULL;
+  const char *type = selector ? cJSON_GetStringValue(cJSON_GetObjectItem(selector, "type")) : NULL;
+  /* Nacos's SelectorManager knows none and label */
+  if (sel && (!type || (strcmp(type, "none") && strcmp(type, "label")))) {
+    cJSON_Delete(meta);
+    cJSON_Delete(selector);
+    nc_nrt_cfail(c, 400, E_SELECTOR, "not match any type of selector!");
+    return NULL;
+  }
+  if (!selector) {
+    selector = cJSON_CreateObject();
+    cJSON_AddStringToObject(selector, "type", "none");
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "protectThreshold", th);
+  cJSON_AddItemToObject(o, "metadata", meta);
+  cJSON_AddItemToObject(o, "selector", selector);
+  return o;
+}
+
+/* Stores val (taken; NULL deletes) and answers "ok" or the store error. */
+static void store(nc_nroutes *nr, nrt_call *c, int kind, const svc_ref *s, const char *mkey,
+                  cJSON *val) {
+  int rc = nc_nmeta_put(nr->meta, kind, s->ns, s->group, s->name, mkey, val);
+  cJSON_Delete(val);
+  if (rc == NC_EINVAL)
+    nc_nrt_cfail(c, 400, E_PARAM_VALIDATE, "namespace, group, service or instance id too long");
+  else if (rc)
+    nc_nrt_cfail(c, 500, E_SERVER, nc_strerror(rc));
+  else
+    nc_nrt_cok_text(c, "ok");
+}
+
+static int ready(nc_nroutes *nr, nrt_call *c, svc_ref *s) {
+  if (nc_nrt_cparse_svc(c, s) || (c->http && !nc_nrt_permitted(nr, c->http, s, 'w')))
+    return 0;
+  if (!nr->meta) {
+    nc_nrt_cfail(c, 500, E_SERVER, "naming metadata store not available");
+    return 0;
+  }
+  return 1;
+}
+
+static void service_create(nc_nroutes *nr, nrt_call *c) {
+  svc_ref s;
+  if (!ready(nr, c, &s))
+    return;
+  if (nc_nrt_service_known(nr, &s)) {
+    char why[3 * NAME_CAP];
+    snprintf(why, sizeof(why), "specified service %s already exists!", s.grouped);
+    nc_nrt_cfail(c, 400, E_SERVICE_EXISTS, why);
+    return;
+  }
+  cJSON *v = service_value(c);
+  if (v)
+    store(nr, c, NC_NMETA_SERVICE, &s, "", v);
+}
+
+static void service_update(nc_nroutes *nr, nrt_call *c) {
+  svc_ref s;
+  if (!ready(nr, c, &s))
+    return;
+  if (!nc_nrt_service_known(nr, &s)) {
+    char why[3 * NAME_CAP];
+    snprintf(why, sizeof(why), "service %s not found!", s.grouped);
+    nc_nrt_cfail(c, c->v2 ? 404 : 400, E_SERVICE_NOT_EXIST, why);
+    return;
+  }
+  cJSON *v = service_value(c);
+  if (v)
+    store(nr, c, NC_NMETA_SERVICE, &s, "", v);
+}
+
+static void service_delete(nc_nroutes *nr, nrt_call *c) {
+  svc_ref s;
+  if (!ready(nr, c, &s))
+    return;
+  if (host_count(nr, &s) > 0) {
+    char why[3 * NAME_CAP + 100];
+    snprintf(why, sizeof(why),
+             "Service %s is not empty, can't be delete. Please unregister instance first",
+             s.grouped);
+    nc_nrt_cfail(c, 400, E_SERVICE_DELETE, why);
+    return;
+  }
+  store(nr, c, NC_NMETA_SERVICE, &s, "", NULL);
+}
+
+void nc_nrt_meta_update_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip,
+                                 int port) {
+  const char *w = nc_nrt_cparam(c, "weight");
+  const char *en = nc_nrt_cparam(c, "enabled");
+  const char *cl = nc_nrt_cparam(c, "clusterName");
+  if (!en)
+    en = nc_nrt_cparam(c, "enable");
+  if (!nr->meta) {
+    nc_nrt_cfail(c, 500, E_SERVER, "naming metadata store not available");
+    return;
+  }
+  char mkey[400];
+  snprintf(mkey, sizeof(mkey), "%s:%d:%s", ip, port, cl ? cl : "DEFAULT");
+  if (!nc_nrt_service_known(nr, s)) {
+    char why[4 * NAME_CAP];
+    snprintf(why, sizeof(why), "service not found, namespace: %s, service: %s", s->ns,
+             s->grouped);
+    nc_nrt_cfail(c, 400, E_INSTANCE, why);
+    return;
+  }
+  /* stricter than Nacos, which stores an override for any address: an
+   * instance neither shown nor overridden is a typo */
+  if (!instance_shown(nr, s, ip, port, cl ? cl : "DEFAULT") &&
+      !nc_nmeta_get(nr->meta, NC_NMETA_INSTANCE, s->ns, s->group, s->name, mkey)) {
+    char why[4 * NAME_CAP + 400];
+    snprintf(why, sizeof(why), "instance not found: %s:%d in service %s of namespace %s", ip, port,
+             s->grouped, s->ns);
+    nc_nrt_cfail(c, c->v2 ? 404 : 400, E_NOT_FOUND, why);
+    return;
+  }
+  double weight = 1.0;
+  if (w) {
+    char *end;
+    weight = strtod(w, &end);
+    if (*end || !isfinite(weight) || weight < 0 || weight > 10000) {
+      nc_nrt_cfail(c, 400, E_WEIGHT,
+                   "instance format invalid: The weights range from 0.0 to 10000.0");
+      return;
+    }
+  }
+  cJSON *meta = nc_nrt_parse_metadata(nc_nrt_cparam(c, "metadata"));
+  if (!meta) {
+    nc_nrt_cfail(c, 400, E_METADATA, "instance metadata must be a JSON object or k=v,k=v");
+    return;
+  }
+  cJSON *v = cJSON_CreateObject();
+  cJSON_AddNumberToObject(v, "weight", weight);
+  cJSON_AddBoolToObject(v, "enabled", nc_nrt_to_bool(en, 1));
+  cJSON_AddItemToObject(v, "metadata", meta);
+  store(nr, c, NC_NMETA_INSTANCE, s, mkey, v);
+}
+
+/* ---- routes: GET is naming_routes_svc.c's ---- */
+
+static void h_service(void *ud, nc_http_req *r, int v2) {
+  const char *m = nc_http_method(r);
+  nrt_call c = NRT_HTTP(r, v2);
+  if (!strcmp(m, "POST"))
+    service_create(ud, &c);
+  else if (!strcmp(m, "PUT"))
+    service_update(ud, &c);
+  else if (!strcmp(m, "DELETE"))
+    service_delete(ud, &c);
+  else if (v2)
+    nc_nrt_service_get_v2(ud, r);
+  else
+    nc_nrt_service_get_v1(ud, r);
+}
+void nc_nrt_service_v1(void *ud, nc_http_req *r) { h_service(ud, r, 0); }
+void nc_nrt_service_v2(void *ud, nc_http_req *r) { h_service(ud, r, 1); }
+
+/* ---- cluster: every member learns each change ---- */
+
+typedef struct meta_sync {
+  nc_cluster *cl;
+  uint64_t sent, failed, received;
+} meta_sync;
+
+static void on_sent(void *ud, int status, const nc_msg *resp) {
+  meta_sync *ms = ud;
+  if (status || !resp || nc_json_int(resp->body, "resultCode", 0) != 200) {
+    ms->failed++;
+    nc_warn("naming metadata: a member did not take a change (%s)",
+            status ? nc_strerror(status) : "refused");
+  }
+}
+
+static void on_change(void *ud, int kind, const char *ns, const char *group, const char *name,
+                      const char *mkey, const cJSON *val) {
+  meta_sync *ms = ud;
+  nc_member_info m[64];
+  size_t n = nc_cluster_members(ms->cl, m, 64);
+  for (size_t i = 0; i < n && i < 64; i++) {
+    if (m[i].is_self)
+      continue;
+    char k[2] = {(char)kind, 0};
+    cJSON *b = cJSON_CreateObject();
+    if (!b || nc_json_add_str(b, "kind", k) || nc_json_add_str(b, "namespaceId", ns) ||
+        nc_json_add_str(b, "groupName", group) || nc_json_add_str(b, "serviceName", name) ||
+        nc_json_add_str(b, "key", mkey) ||
+        (val && !cJSON_AddItemToObject(b, "value", cJSON_Duplicate(val, 1)))) {
+      cJSON_Delete(b);
+      continue;
+    }
+    if (nc_cluster_send(ms->cl, m[i].address, SYNC_REQ, b, SYNC_TIMEOUT_MS, on_sent, ms))
+      ms->failed++;
+    else
+      ms->sent++;
+  }
+}
+
+static void h_sync(void *ud, nc_req *req, const nc_msg *m) {
+  nc_nroutes *nr = ud;
+  const char *k = nc_json_str(m->body, "kind", "");
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->body, "value");
+  int rc = !nr->meta ? NC_EUNAVAIL
+                     : nc_nmeta_apply_remote(nr->meta, k[0], nc_json_str(m->body, "namespaceId", ""),
+                                             nc_json_str(m->body, "groupName", NULL),
+                                             nc_json_str(m->body, "serviceName", NULL),
+                                             nc_json_str(m->body, "key", ""),
+                                             cJSON_IsObject(v) ? v : NULL);
+  if (rc)
+    nc_req_fail(req, SYNC_RESP, rc == NC_EINVAL ? 400 : 500, nc_strerror(rc));
+  else
+    nc_req_reply(req, SYNC_RESP, NULL);
+}
+
+static const nc_handler_def sync_handlers[] = {
+    {SYNC_REQ, SYNC_RESP, h_sync, NC_H_CLUSTER | NC_H_WRITE | NC_H_NAMING},
+};
+
+int nc_nrt_meta_cluster(nc_nroutes *nr, nc_srv *srv, nc_cluster *cl) {
+  int rc = NC_SRV_HANDLERS(srv, sync_handlers, nr);
+  if (rc || !nr->meta || nc_cluster_is_standalone(cl))
+    return rc;
+  meta_sync *ms = calloc(1, sizeof(*ms));
+  if (!ms)
+    return NC_ENOMEM;
+  ms->cl = cl;
+  nr->meta_sync = ms;
+  nc_nmeta_set_listener(nr->meta, on_change, ms);
+  return 0;
+}
+
+/* naming_meta may be gone already (it is closed first): not touched. */
+void nc_nrt_meta_free(nc_nroutes *nr) {
+  free(nr->meta_sync);
+  nr->meta_sync = NULL;
+}
+
+void nc_nroutes_set_meta(nc_nroutes *nr, nc_nmeta *meta) { nr->meta = meta; }
