@@ -214,9 +214,11 @@ static void test_v1_errors(void **st) {
   assert_int_equal(req(f, "POST", "/nacos/v1/ns/instance?serviceName=%40%40e&ip=1.2.3.4&port=1",
                        NULL, &b), 400);
   assert_non_null(strstr(b, "serviceName"));
+  /* ephemeral=false is a persistent instance now (docs/persistent.md),
+   * validated the same way */
   assert_int_equal(req(f, "POST", "/nacos/v1/ns/instance?serviceName=e&ip=1.2.3.4&port=1"
-                                  "&ephemeral=false", NULL, &b), 400);
-  assert_non_null(strstr(b, "persistent"));
+                                  "&ephemeral=false&clusterName=a_b", NULL, &b), 400);
+  assert_non_null(strstr(b, "clusterName"));
   char longip[300];
   memset(longip, '1', 200);
   longip[200] = 0;
