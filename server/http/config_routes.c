@@ -212,7 +212,7 @@ static void do_publish(nc_croutes *cr, nc_http_req *r, int api) {
   const char *cas = nc_oapi_param(r, "casMd5");
   if (!cas)
     cas = nc_http_header(r, "casMd5");
-  char origin[80];
+  char origin[80], ip[80];
   snprintf(origin, sizeof(origin), "http %s", nc_http_peer(r));
   nc_config_publish p = {
       .key = k,
@@ -221,7 +221,7 @@ static void do_publish(nc_croutes *cr, nc_http_req *r, int api) {
       .type = nc_oapi_param(r, "type"),
       .app_name = nc_oapi_param(r, "appName"),
       .src_user = nc_oapi_param(r, v2 ? "srcUser" : "src_user"),
-      .src_ip = nc_http_peer(r),
+      .src_ip = nc_crt_ip_of(nc_http_peer(r), ip, sizeof(ip)),
       .encrypted_data_key = nc_oapi_param(r, "encryptedDataKey"),
       .tag = nc_http_param(r, "tag"),
       .beta_ips = nc_http_header(r, "betaIps"),
@@ -245,12 +245,12 @@ static void do_remove(nc_croutes *cr, nc_http_req *r, int api) {
       nc_http_reply(r, 200, "text/plain;charset=UTF-8", "true", 4);
     return;
   }
-  char origin[80];
+  char origin[80], ip[80];
   snprintf(origin, sizeof(origin), "http %s", nc_http_peer(r));
   nc_config_remove rm = {.key = k,
                          .app_name = nc_oapi_param(r, "appName"),
                          .src_user = nc_oapi_param(r, v2 ? "srcUser" : "src_user"),
-                         .src_ip = nc_http_peer(r),
+                         .src_ip = nc_crt_ip_of(nc_http_peer(r), ip, sizeof(ip)),
                          .origin = origin};
   pending *h = hold(r, v2);
   if (h)

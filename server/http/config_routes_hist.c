@@ -343,14 +343,14 @@ static void rollback(nc_croutes *cr, nc_http_req *r, int api) {
   }
   *b = (rbreq){r, api, id};
   nc_http_hold_abort(r, rb_abort, b);
-  char origin[80];
+  char origin[80], ip[80];
   snprintf(origin, sizeof(origin), "http %s", nc_http_peer(r));
   nc_config_rollback_req rq = {.key = k,
                                .id = id,
                                .app_name = nc_oapi_param(r, "appName"),
                                .src_user = nc_oapi_param(r, api == NC_CRT_V1 ? "src_user"
                                                                              : "srcUser"),
-                               .src_ip = nc_http_peer(r),
+                               .src_ip = nc_crt_ip_of(nc_http_peer(r), ip, sizeof(ip)),
                                .origin = origin};
   nc_config_rollback(cr->cs, &rq, rb_done, b);
 }

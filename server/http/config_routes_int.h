@@ -47,6 +47,10 @@ void nc_crt_iso_time(int64_t ms, char *buf, size_t cap);
 /* The namespace as an answer names it: v1/v2 the 2.x form ("" for the
  * default), v3 the 3.x form ("public"). t normalised. */
 const char *nc_crt_ns_out(int api, const char *t);
+/* "1.2.3.4:80" or "[::1]:80" (nc_http_peer) -> the address alone, into
+ * buf (80 bytes fit any); returns buf. Nacos records a writer's srcIp
+ * without its port. */
+const char *nc_crt_ip_of(const char *peer, char *buf, size_t cap);
 /* A positive integer parameter: def when absent; 0, or -1 answered 400
  * (v3's "Required parameter 'X' should be positive integer" wording). */
 int nc_crt_pos_param(nc_http_req *r, int api, const char *name, long long def, long long *out);

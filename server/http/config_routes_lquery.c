@@ -35,22 +35,6 @@ typedef struct lq {
   int oom;
 } lq;
 
-/* "1.2.3.4:80" or "[::1]:80" -> the address alone, into buf. */
-static const char *peer_ip(const char *peer, char *buf, size_t cap) {
-  snprintf(buf, cap, "%s", peer);
-  char *c = strrchr(buf, ':');
-  if (c && (buf[0] != '[' || c[-1] == ']'))
-    *c = '\0';
-  if (buf[0] == '[') {
-    size_t l = strlen(buf);
-    if (l > 1 && buf[l - 1] == ']') {
-      buf[l - 1] = '\0';
-      memmove(buf, buf + 1, l - 1);
-    }
-  }
-  return buf;
-}
-
 static void put(lq *q, const char *name, const char *md5) {
   cJSON *v = cJSON_CreateString(md5 ? md5 : "");
   if (!v) {
@@ -90,7 +74,7 @@ static void visit(void *ud, const char *ip, const char *data_id, const char *gro
 static void visit_held(void *ud, const char *peer, const char *data_id, const char *group,
                        const char *tenant, const char *md5) {
   char ip[80];
-  visit(ud, peer_ip(peer, ip, sizeof(ip)), data_id, group, tenant, md5);
+  visit(ud, nc_crt_ip_of(peer, ip, sizeof(ip)), data_id, group, tenant, md5);
 }
 
 /* Answers the collected map in api's shape; consumes q->map. */

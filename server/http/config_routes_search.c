@@ -56,6 +56,21 @@ int nc_crt_pos_param(nc_http_req *r, int api, const char *name, long long def, l
   return 0;
 }
 
+const char *nc_crt_ip_of(const char *peer, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", peer);
+  char *c = strrchr(buf, ':');
+  if (c && (buf[0] != '[' || c[-1] == ']'))
+    *c = '\0';
+  if (buf[0] == '[') {
+    size_t l = strlen(buf);
+    if (l > 1 && buf[l - 1] == ']') {
+      buf[l - 1] = '\0';
+      memmove(buf, buf + 1, l - 1);
+    }
+  }
+  return buf;
+}
+
 int nc_crt_ns_items(nc_croutes *cr, nc_http_req *r, const char *t, const nc_cfg_item ***out,
                     size_t *n) {
   const nc_cfg_item **all = NULL;

@@ -301,13 +301,12 @@ static void h_v2_write(void *ud, nc_http_req *r, nc_cfg_ns_op op) {
   if (id && (name || op == NC_NS_DELETE))
     write_op(ud, r, 1, op, id, name, nc_http_param(r, "namespaceDesc"));
 }
-static void h_v2_post(void *ud, nc_http_req *r) { h_v2_write(ud, r, NC_NS_CREATE); }
 static void h_v2_put(void *ud, nc_http_req *r) { h_v2_write(ud, r, NC_NS_UPDATE); }
 static void h_v2_delete(void *ud, nc_http_req *r) { h_v2_write(ud, r, NC_NS_DELETE); }
 
 /* ---- 3.x admin (NamespaceControllerV3): v2's answers, the default
- * namespace named "public", a blank namespaceId on create made up, and
- * /check counting the stored rows with the id ---- */
+ * namespace named "public", and /check counting the stored rows with
+ * the id ---- */
 
 static void h_v3_list(void *ud, nc_http_req *r) {
   pending *p = hold(r, ud, A_LIST_V2, NULL);
@@ -326,7 +325,9 @@ static void h_v3_get(void *ud, nc_http_req *r) {
   get_one(ud, r, 1, id);
 }
 
-static void h_v3_post(void *ud, nc_http_req *r) {
+/* v2 and v3 create (NamespaceControllerV2/V3): namespaceId must be given,
+ * and a blank one is made up. */
+static void h_v23_post(void *ud, nc_http_req *r) {
   const char *id = nc_http_param(r, "namespaceId");
   if (!id) {
     need(r, 1, "namespaceId");
@@ -370,12 +371,12 @@ const nc_http_route nc_namespace_routes[] = {
     {V1, NC_HTTP_PUT, h_v1_put, NC_SHTTP_ADMIN},
     {V1, NC_HTTP_DELETE, h_v1_delete, NC_SHTTP_ADMIN},
     {V2, NC_HTTP_GET, h_v2_get, 0},
-    {V2, NC_HTTP_POST, h_v2_post, NC_SHTTP_ADMIN},
+    {V2, NC_HTTP_POST, h_v23_post, NC_SHTTP_ADMIN},
     {V2, NC_HTTP_PUT, h_v2_put, NC_SHTTP_ADMIN},
     {V2, NC_HTTP_DELETE, h_v2_delete, NC_SHTTP_ADMIN},
     {V2 "/list", NC_HTTP_GET, h_v2_list, 0},
     {V3, NC_HTTP_GET, h_v3_get, 0},
-    {V3, NC_HTTP_POST, h_v3_post, NC_SHTTP_ADMIN},
+    {V3, NC_HTTP_POST, h_v23_post, NC_SHTTP_ADMIN},
     {V3, NC_HTTP_PUT, h_v2_put, NC_SHTTP_ADMIN},
     {V3, NC_HTTP_DELETE, h_v2_delete, NC_SHTTP_ADMIN},
     {V3 "/list", NC_HTTP_GET, h_v3_list, 0},

@@ -143,13 +143,15 @@ static void test_v3_namespaces(void **st) {
   /* a blank namespaceId on create: a made-up UUID */
   j = env(f, "POST", NS3 "?namespaceId=&namespaceName=Auto", 200, 0);
   cJSON_Delete(j);
+  j = env(f, "POST", "/nacos/v2/console/namespace?namespaceId=&namespaceName=Auto2", 200, 0);
+  cJSON_Delete(j); /* v2 does the same (NamespaceControllerV2) */
   j = env(f, "GET", NS3 "/list", 200, 0);
   d = cJSON_GetObjectItem(j, "data");
-  assert_int_equal(cJSON_GetArraySize(d), 3);
+  assert_int_equal(cJSON_GetArraySize(d), 4);
   int uuid = 0;
   const cJSON *it;
   cJSON_ArrayForEach(it, d) uuid += strlen(jstr(it, "namespace")) == 36;
-  assert_int_equal(uuid, 1);
+  assert_int_equal(uuid, 2);
   cJSON_Delete(j);
   /* errors */
   j = env(f, "POST", NS3 "?namespaceId=dev&namespaceName=Again", 500, 22002);
