@@ -54,6 +54,7 @@
         if (!(how && how.raw && res.ok)) try { body = JSON.parse(text); } catch (e) { /* text answer */ }
         var msg = (body && typeof body === 'object' && body.message) || String(text || res.statusText).trim();
         if (body && typeof body === 'object' && typeof body.data === 'string' && body.data && body.code) msg += ': ' + body.data;
+        msg = msg.replace(/^caused: ([\s\S]*?);?$/, '$1'); /* Nacos's v1 error text */
         /* a Result body is the operation's refusal (e.g. "user is not
          * permitted to change!"), not the session's */
         var refusal = body && typeof body === 'object' && 'code' in body;
