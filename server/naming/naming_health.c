@@ -45,6 +45,10 @@ struct nc_nhealth {
   nc_nhealth_cluster_fn cluster;
   void *cluster_ud;
   size_t responsible;
+  /* the members as of this tick, sorted (strings copied: the cluster's
+   * are borrowed only until the loop runs again) */
+  char *m[MAX_MEMBERS];
+  size_t nm;
   nc_nhealth_stats st;
 };
 
@@ -59,17 +63,10 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int nc_nhealth_responsible(const char *tag, const char *const *members, size_t n,
-                           const char *self) {
-  if (!self || !members)
-    return 1; /* standalone */
+/* DistroMapper.responsible over v[0..n), sorted. */
+static int responsible_sorted(const char *tag, const char *const *v, size_t n, const char *self) {
   if (n == 0)
     return 0;
-  if (n > MAX_MEMBERS)
-    n = MAX_MEMBERS;
-  const char *v[MAX_MEMBERS];
-  memcpy(v, members, n * sizeof(*v));
-  qsort(v, n, sizeof(*v), cmp_str);
   long first = -1, last = -1;
   for (size_t i = 0; i < n; i++)
     if (!strcmp(v[i], self)) {
@@ -82,6 +79,18 @@ int nc_nhealth_responsible(const char *tag, const char *const *members, size_t n
   int32_t m = nc_nhealth_java_hash(tag) % 2147483647; /* Integer.MAX_VALUE; sign of the hash */
   long target = (long)(m < 0 ? -m : m) % (long)n;
   return target >= first && target <= last;
+}
+
+int nc_nhealth_responsible(const char *tag, const char *const *members, size_t n,
+                           const char *self) {
+  if (!self || !members)
+    return 1; /* standalone */
+  if (n > MAX_MEMBERS)
+    n = MAX_MEMBERS;
+  const char *v[MAX_MEMBERS];
+  memcpy(v, members, n * sizeof(*v));
+  qsort(v, n, sizeof(*v), cmp_str);
+  return responsible_sorted(tag, v, n, self);
 }
 
 int nc_nhealth_checker_parse(const char *json, nc_nhealth_checker *out) {
@@ -204,14 +213,31 @@ static void re_evaluate(task *t, long rt) {
   t->rt_norm = v > max ? max : v < min ? min : v;
 }
 
+static void members_clear(nc_nhealth *h) {
+  for (size_t i = 0; i < h->nm; i++)
+    free(h->m[i]);
+  h->nm = 0;
+}
+
+/* Re-reads the members once per tick. */
+static void members_refresh(nc_nhealth *h) {
+  if (!h->members)
+    return;
+  const char *m[MAX_MEMBERS];
+  size_t n = h->members(h->members_ud, m, MAX_MEMBERS);
+  members_clear(h);
+  for (size_t i = 0; i < n && i < MAX_MEMBERS; i++)
+    if ((h->m[h->nm] = strdup(m[i])) != NULL)
+      h->nm++;
+  qsort(h->m, h->nm, sizeof(*h->m), cmp_str);
+}
+
 static int is_responsible(nc_nhealth *h, const task *t) {
   if (!h->members)
     return 1;
-  const char *m[MAX_MEMBERS];
-  size_t n = h->members(h->members_ud, m, MAX_MEMBERS);
   char tag[200];
   snprintf(tag, sizeof(tag), "%s:%d", t->ip, t->port);
-  return nc_nhealth_responsible(tag, m, n > MAX_MEMBERS ? MAX_MEMBERS : n, h->self);
+  return responsible_sorted(tag, (const char *const *)h->m, h->nm, h->self);
 }
 
 static void verdict(nc_nhealth *h, task *t, int healthy, const char *msg) {
@@ -274,6 +300,7 @@ static void check(nc_nhealth *h, task *t) {
 static void on_tick(uv_timer_t *tm) {
   nc_nhealth *h = tm->data;
   uint64_t now = uv_now(h->loop);
+  members_refresh(h);
   if (now - h->last_sync >= SYNC_MS || !h->last_sync) {
     h->last_sync = now;
     sync_tasks(h);
@@ -355,6 +382,7 @@ void nc_nhealth_set_cluster_fn(nc_nhealth *h, nc_nhealth_cluster_fn fn, void *ud
 
 static void on_closed(uv_handle_t *hd) {
   nc_nhealth *h = hd->data;
+  members_clear(h);
   free(h->self);
   free(h);
 }
