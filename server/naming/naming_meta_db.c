@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define TIMEOUT_MS 2000
 
@@ -85,7 +86,18 @@ static int pg_open(const nc_nmeta_opts *o, nc_nmeta_db *db) {
   char set[64];
   snprintf(set, sizeof(set), "SET statement_timeout = %d", TIMEOUT_MS);
   int rc = pg_exec(db, set, 0, NULL, NULL);
-  return rc ? rc : pg_exec(db, schema, 0, NULL, NULL);
+  /* members starting together race on CREATE TABLE IF NOT EXISTS (a
+   * unique violation in pg_type for all but one): the table is there
+   * once anyone won, so try again */
+  for (int i = 0; !rc && i < 5; i++) {
+    if (!(rc = pg_exec(db, schema, 0, NULL, NULL)))
+      break;
+    if (rc == NC_EDB && i < 4) {
+      rc = 0;
+      usleep(100000);
+    }
+  }
+  return rc;
 }
 
 /* ---- SQLite ---- */
