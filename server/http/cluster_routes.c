@@ -82,6 +82,12 @@ static void h_v2_list(void *ud, nc_http_req *r) {
   reply_envelope(r, 200, 0, "success", a);
 }
 
+/* 3.x console: /v3/console/core/cluster/nodes?keyword=, v1's filter in the Result */
+static void h_c3_nodes(void *ud, nc_http_req *r) {
+  cJSON *a = filter(nc_cluster_members_json(ud), keep_keyword, nc_http_param(r, "keyword"), NULL);
+  reply_envelope(r, 200, 0, "success", a);
+}
+
 static void h_v2_self(void *ud, nc_http_req *r) {
   reply_envelope(r, 200, 0, "success", nc_cluster_member_json(ud, nc_cluster_self(ud)));
 }
@@ -120,5 +126,6 @@ const nc_http_route nc_cluster_routes[] = {
     /* 3.x admin API (NacosClusterControllerV3): v2's answers */
     {"/nacos/v3/admin/core/cluster/node/list", NC_HTTP_GET, h_v2_list, 0},
     {"/nacos/v3/admin/core/cluster/node/self", NC_HTTP_GET, h_v2_self, 0},
+    {"/nacos/v3/console/core/cluster/nodes", NC_HTTP_GET, h_c3_nodes, 0},
 };
 const size_t nc_cluster_n_routes = sizeof(nc_cluster_routes) / sizeof(nc_cluster_routes[0]);

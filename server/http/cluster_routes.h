@@ -14,6 +14,7 @@
  *       {"code":23000,"message":"illegal state","data":"Illegal state: X"}
  *   /nacos/v2/core/cluster/node/self     Result, data = self Member
  *   /nacos/v3/admin/core/cluster/node/list, /node/self  as v2's (3.x admin API)
+ *   /nacos/v3/console/core/cluster/nodes[?keyword=]    v1's list in the Result
  * (readiness is srv_http.c's: it also reports the config store)
  *
  * The v1 envelope keeps Nacos's "message":null (Spring includes nulls on

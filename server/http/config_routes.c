@@ -299,5 +299,16 @@ const nc_http_route nc_config_routes[] = {
     {"/nacos/v3/admin/cs/history/previous", NC_HTTP_GET, nc_crt_h_prev_v3, 0},
     {"/nacos/v3/admin/cs/history/configs", NC_HTTP_GET, nc_crt_h_configs_v3, 0},
     {"/nacos/v3/admin/cs/history/rollback", NC_HTTP_POST, nc_crt_h_rollback_v3, 0},
+    /* the 3.x console's paths (ConsoleConfigController, ConsoleHistoryController):
+     * the admin API's answers */
+    {"/nacos/v3/console/cs/config", RW, h_config_v3, 0},
+    {"/nacos/v3/console/cs/config/list", NC_HTTP_GET, nc_crt_v3_list, 0},
+    {"/nacos/v3/console/cs/config/searchDetail", NC_HTTP_GET, nc_crt_v3_list, 0},
+    {"/nacos/v3/console/cs/config/listener", NC_HTTP_GET, nc_crt_h_listener_v3, 0},
+    {"/nacos/v3/console/cs/config/listener/ip", NC_HTTP_GET, nc_crt_h_listener_ip_v3, 0},
+    {"/nacos/v3/console/cs/history", NC_HTTP_GET, nc_crt_h_get_v3, 0},
+    {"/nacos/v3/console/cs/history/list", NC_HTTP_GET, nc_crt_h_list_v3, 0},
+    {"/nacos/v3/console/cs/history/previous", NC_HTTP_GET, nc_crt_h_prev_v3, 0},
+    {"/nacos/v3/console/cs/history/configs", NC_HTTP_GET, nc_crt_h_configs_v3, 0},
 };
 const size_t nc_config_n_routes = sizeof(nc_config_routes) / sizeof(nc_config_routes[0]);

@@ -31,7 +31,8 @@ void nc_nsroutes_free(nc_nsroutes *ns) { free(ns); }
 
 /* What a held request answers once the store replied. */
 typedef enum {
-  A_LIST_V1, A_LIST_V2, A_ONE_V1, A_ONE_V2, A_EXISTS, A_WRITE_V1, A_WRITE_V2, A_COUNT_V3
+  A_LIST_V1, A_LIST_V2, A_ONE_V1, A_ONE_V2, A_EXISTS, A_WRITE_V1, A_WRITE_V2, A_COUNT_V3,
+  A_EXIST_V3
 } answer;
 
 typedef struct pending {
@@ -54,7 +55,7 @@ static pending *hold(nc_http_req *r, nc_nsroutes *ns, answer a, const char *id) 
     p = NULL;
   }
   if (!p) {
-    nc_oapi_fail(r, a == A_LIST_V2 || a == A_ONE_V2 || a == A_WRITE_V2 || a == A_COUNT_V3, 500,
+    nc_oapi_fail(r, a != A_LIST_V1 && a != A_ONE_V1 && a != A_EXISTS && a != A_WRITE_V1, 500,
                  NC_OAPI_SERVER, "out of memory");
     return NULL;
   }
@@ -120,7 +121,7 @@ static void list_done(void *ud, int code, const char *message, const nc_cfg_ns *
   nc_http_req *r = release(p);
   if (!r)
     goto out;
-  int v2 = a == A_LIST_V2 || a == A_ONE_V2 || a == A_COUNT_V3;
+  int v2 = a == A_LIST_V2 || a == A_ONE_V2 || a == A_COUNT_V3 || a == A_EXIST_V3;
   if (code) {
     nc_oapi_fail(r, v2, 500, NC_OAPI_SERVER, message);
     goto out;
@@ -147,6 +148,10 @@ static void list_done(void *ud, int code, const char *message, const nc_cfg_ns *
   }
   if (a == A_COUNT_V3) { /* Nacos: the number of stored rows with that id */
     nc_oapi_ok_json(r, 1, cJSON_CreateNumber(hit ? 1 : 0));
+    goto out;
+  }
+  if (a == A_EXIST_V3) {
+    nc_oapi_ok_json(r, 1, cJSON_CreateBool(hit != NULL));
     goto out;
   }
   if (!hit) {
@@ -359,9 +364,37 @@ static void h_v3_check(void *ud, nc_http_req *r) {
     nc_config_ns_list(((nc_nsroutes *)ud)->cs, list_done, p);
 }
 
+/* ---- 3.x console (ConsoleNamespaceController): create takes
+ * customNamespaceId (blank: made up), /exist answers a boolean ---- */
+
+static void h_c3_post(void *ud, nc_http_req *r) {
+  const char *name = need(r, 1, "namespaceName");
+  if (!name)
+    return;
+  const char *id = nc_oapi_param(r, "customNamespaceId");
+  char uuid[37];
+  if (!id) {
+    make_uuid(uuid);
+    id = uuid;
+  }
+  write_op(ud, r, 1, NC_NS_CREATE, id, name, nc_http_param(r, "namespaceDesc"));
+}
+
+static void h_c3_exist(void *ud, nc_http_req *r) {
+  const char *id = nc_oapi_param(r, "customNamespaceId");
+  if (!id || nc_config_ns_is_default(id)) { /* blank: a new one would be made up */
+    nc_oapi_ok_json(r, 1, cJSON_CreateBool(id != NULL));
+    return;
+  }
+  pending *p = hold(r, ud, A_EXIST_V3, id);
+  if (p)
+    nc_config_ns_list(((nc_nsroutes *)ud)->cs, list_done, p);
+}
+
 #define V1 "/nacos/v1/console/namespaces"
 #define V2 "/nacos/v2/console/namespace"
 #define V3 "/nacos/v3/admin/core/namespace"
+#define C3 "/nacos/v3/console/core/namespace"
 /* Reads: any valid token (flags 0); writes: a global admin, as Nacos's
  * @Secured console resource "namespaces" with action WRITE resolves for
  * the built-in roles. */
@@ -381,5 +414,11 @@ const nc_http_route nc_namespace_routes[] = {
     {V3, NC_HTTP_DELETE, h_v2_delete, NC_SHTTP_ADMIN},
     {V3 "/list", NC_HTTP_GET, h_v3_list, 0},
     {V3 "/check", NC_HTTP_GET, h_v3_check, 0},
+    {C3, NC_HTTP_GET, h_v3_get, 0},
+    {C3, NC_HTTP_POST, h_c3_post, NC_SHTTP_ADMIN},
+    {C3, NC_HTTP_PUT, h_v2_put, NC_SHTTP_ADMIN},
+    {C3, NC_HTTP_DELETE, h_v2_delete, NC_SHTTP_ADMIN},
+    {C3 "/list", NC_HTTP_GET, h_v3_list, 0},
+    {C3 "/exist", NC_HTTP_GET, h_c3_exist, 0},
 };
 const size_t nc_namespace_n_routes = sizeof(nc_namespace_routes) / sizeof(nc_namespace_routes[0]);

@@ -176,6 +176,61 @@ static void test_v3_namespaces(void **st) {
   cJSON_Delete(j);
 }
 
+/* The 3.x console's paths: the admin API's answers, its own create and exist. */
+static void test_v3_console_paths(void **st) {
+  nc_tfx *f = *st;
+  cJSON *j = env(f, "POST", "/nacos/v3/console/core/namespace?customNamespaceId=qa&namespaceName=QA",
+                 200, 0);
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/core/namespace/exist?customNamespaceId=qa", 200, 0);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "data")));
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/core/namespace/exist?customNamespaceId=zz", 200, 0);
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "data")));
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/core/namespace/exist?customNamespaceId=", 200, 0);
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "data"))); /* blank: a new one */
+  cJSON_Delete(j);
+  j = env(f, "POST", "/nacos/v3/console/core/namespace?namespaceName=Anon", 200, 0);
+  cJSON_Delete(j);
+  j = env(f, "POST", "/nacos/v3/console/core/namespace?customNamespaceId=x", 400, 10000);
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/core/namespace/list", 200, 0);
+  cJSON *d = cJSON_GetObjectItem(j, "data");
+  assert_int_equal(cJSON_GetArraySize(d), 3);
+  assert_string_equal(jstr(cJSON_GetArrayItem(d, 0), "namespace"), "public");
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/core/cluster/nodes?keyword=127.", 200, 0);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 1);
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/core/cluster/nodes?keyword=10.", 200, 0);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 0);
+  cJSON_Delete(j);
+  /* config and history through the console's paths */
+  j = env(f, "POST", "/nacos/v3/console/cs/config?dataId=c.yaml&groupName=G&namespaceId=qa"
+                     "&content=one", 200, 0);
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/cs/config?dataId=c.yaml&groupName=G&namespaceId=qa", 200, 0);
+  assert_string_equal(jstr(cJSON_GetObjectItem(j, "data"), "content"), "one");
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/cs/config/searchDetail?namespaceId=qa&configDetail=on", 200,
+          0);
+  assert_int_equal((int)cJSON_GetNumberValue(
+                       cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "totalCount")),
+                   1);
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/cs/history/list?dataId=c.yaml&groupName=G&namespaceId=qa",
+          200, 0);
+  assert_int_equal((int)cJSON_GetNumberValue(
+                       cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "totalCount")),
+                   1);
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v3/console/cs/config/listener?dataId=c.yaml&groupName=G&namespaceId=qa",
+          200, 0);
+  assert_string_equal(jstr(cJSON_GetObjectItem(j, "data"), "queryType"), "config");
+  cJSON_Delete(j);
+}
+
 /* --auth on: probes and state open, reads a token, namespace writes an admin. */
 static void test_auth_on(void **st) {
   (void)st;
@@ -218,6 +273,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_health_and_state, setup, teardown),
       cmocka_unit_test_setup_teardown(test_v3_cluster, setup, teardown),
       cmocka_unit_test_setup_teardown(test_v3_namespaces, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_v3_console_paths, setup, teardown),
       cmocka_unit_test(test_auth_on),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
