@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NSYNC "NamingFuzzyWatchSyncRequest"
 #define NNOTIFY "NamingFuzzyWatchChangeNotifyRequest"
@@ -38,6 +39,15 @@ static int setup(void **state) {
                                      "--push-retry-ms", "200", NULL};
   nc_tfx *f = NULL;
   if (nc_tfx_start(args, &f) != 0)
+    return -1;
+  *state = f;
+  return 0;
+}
+
+/* Nacos's default limits (20 patterns, 500 matches). */
+static int setup_defaults(void **state) {
+  nc_tfx *f = NULL;
+  if (nc_tfx_start(NULL, &f) != 0)
     return -1;
   *state = f;
   return 0;
@@ -299,6 +309,52 @@ static void test_unacked_sync_is_resent_and_close_cleans(void **state) {
   assert_int_equal(nc_tfx_metric(f, "nacosd_naming_fuzzy_connections"), 0);
 }
 
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_initial_sync_of_400_services_in_40_batches(void **state) {
+  nc_tfx *f = *state;
+  nc_tw *pub = nc_tfx_connect(f, NULL), *w = nc_tfx_connect(f, NULL);
+  assert_non_null(pub);
+  assert_non_null(w);
+  char svc[32];
+  for (int i = 0; i < 400; i++) {
+    snprintf(svc, sizeof(svc), "big-%03d", i);
+    reg(pub, svc);
+  }
+  const char *pat = "public>>DEFAULT_GROUP>>big-*";
+  long long t0 = now_ms();
+  nc_tw_expect_ok(fit_watch(w, 1, pat, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
+  assert_int_equal(nc_tw_wait_pushes(w, NSYNC, 41, 10000), 41);
+  long long dt = now_ms() - t0;
+  cJSON *last = nc_tw_push_get(w, NSYNC, 40, NULL, 0);
+  assert_string_equal(nc_json_str(last, "syncType", ""), "FINISH_FUZZY_WATCH_INIT_NOTIFY");
+  cJSON_Delete(last);
+  int seen[41] = {0};
+  for (int i = 0; i < 40; i++) {
+    cJSON *b = nc_tw_push_get(w, NSYNC, i, NULL, 0);
+    assert_int_equal(nc_json_int(b, "totalBatch", 0), 40);
+    int cur = (int)nc_json_int(b, "currentBatch", 0);
+    assert_true(cur >= 1 && cur <= 40);
+    seen[cur]++;
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(b, "contexts")), 10);
+    cJSON_Delete(b);
+  }
+  for (int i = 1; i <= 40; i++)
+    assert_int_equal(seen[i], 1);
+  char keys[400 * 40];
+  int finish = 0;
+  assert_int_equal(sync_keys(w, NSYNC, "serviceKey", pat, "ADD_SERVICE", keys, sizeof(keys),
+                             &finish), 400);
+  assert_true(has_key(keys, "public@@DEFAULT_GROUP@@big-000"));
+  assert_true(has_key(keys, "public@@DEFAULT_GROUP@@big-399"));
+  fprintf(stderr, "# initial sync of 400 services (40 batches + FINISH, each acked): %lld ms\n",
+          dt);
+}
+
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
@@ -308,6 +364,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bad_requests_are_400, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unacked_sync_is_resent_and_close_cleans, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_initial_sync_of_400_services_in_40_batches,
+                                      setup_defaults, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();
