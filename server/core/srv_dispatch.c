@@ -105,6 +105,41 @@ void nc_req_reply(nc_req *r, const char *resp_type, cJSON *body) {
   free(r);
 }
 
+int nc_srv_encode_splice(const char *resp_type, const char *message, const char *key,
+                         const char *json, size_t len, uint8_t **out, size_t *out_len) {
+  /* message and key are server constants (no escaping needed) */
+  size_t cap = len + strlen(key) + (message ? strlen(message) : 0) + 96;
+  char *b = malloc(cap);
+  int rc = NC_ENOMEM;
+  *out = NULL;
+  *out_len = 0;
+  if (b) {
+    int h = snprintf(b, cap, "{\"resultCode\":200,\"errorCode\":0,\"success\":true%s%s%s,\"%s\":",
+                     message ? ",\"message\":\"" : "", message ? message : "", message ? "\"" : "",
+                     key);
+    memcpy(b + h, json, len);
+    b[(size_t)h + len] = '}';
+    rc = nc_payload_encode(resp_type, "", NULL, 0, b, (size_t)h + len + 1, out, out_len);
+    free(b);
+  }
+  return rc;
+}
+
+void nc_req_reply_splice(nc_req *r, const char *resp_type, const char *message, const char *key,
+                         const char *json, size_t len) {
+  uint8_t *buf = NULL;
+  size_t out_len = 0;
+  nc_srv_encode_splice(resp_type ? resp_type : r->h->def.resp_type, message, key, json, len, &buf,
+                       &out_len);
+  reply_bytes(r->call, buf, out_len);
+  free(r);
+}
+
+void nc_req_reply_encoded(nc_req *r, const uint8_t *buf, size_t len) {
+  nc_gsrv_unary_reply(r->call, buf, len);
+  free(r);
+}
+
 void nc_req_fail(nc_req *r, const char *resp_type, int error_code, const char *message) {
   nc_req_reply(r, resp_type, nc_resp_new(500, error_code, message));
 }

@@ -103,6 +103,18 @@ nc_srv *nc_req_srv(nc_req *r);
  * consumed (may be NULL = base fields only); resultCode/errorCode/success
  * are added when absent. Failures (resultCode != 200) get a log line. */
 void nc_req_reply(nc_req *r, const char *resp_type, cJSON *body);
+/* A success reply (resultCode 200, errorCode 0, success true, message
+ * when non-NULL) whose body ends with "key": json, a serialized JSON value
+ * spliced in unparsed (borrowed): how a cached ServiceInfo is answered
+ * without a cJSON tree. */
+void nc_req_reply_splice(nc_req *r, const char *resp_type, const char *message, const char *key,
+                         const char *json, size_t len);
+/* The Payload nc_req_reply_splice sends (resp_type must be given), for a
+ * caller that caches it: *out is malloc'ed, the caller's. 0 or NC_ENOMEM. */
+int nc_srv_encode_splice(const char *resp_type, const char *message, const char *key,
+                         const char *json, size_t len, uint8_t **out, size_t *out_len);
+/* Replies with an encoded Payload (borrowed; the transport copies it). */
+void nc_req_reply_encoded(nc_req *r, const uint8_t *buf, size_t len);
 /* Typed response with resultCode 500 + errorCode + message (business error). */
 void nc_req_fail(nc_req *r, const char *resp_type, int error_code, const char *message);
 /* ErrorResponse (protocol-level failure; Java clients retry these). */

@@ -234,6 +234,32 @@ out:
   free(list);
 }
 
+typedef struct reply_kind {
+  const char *type, *msg;
+} reply_kind;
+
+static int encode_reply(void *ud, const char *json, size_t len, uint8_t **out, size_t *out_len) {
+  const reply_kind *k = ud;
+  return nc_srv_encode_splice(k->type, k->msg, "serviceInfo", json, len, out, out_len);
+}
+
+/* Answers with the encoded reply kept with the registry's serialized view
+ * of the service (built once per revision and variant, shared with
+ * pushes); NC_ENOTFOUND (unknown service: the caller builds its empty
+ * ServiceInfo) or an error when not answered. */
+static int reply_cached(nc_naming *n, nc_req *r, const char *type, const char *msg,
+                        const names *nm, const char *clusters, int healthy) {
+  reply_kind k = {type, msg};
+  const uint8_t *buf = NULL;
+  size_t len = 0;
+  /* slot 0: the query's reply, 1: the subscribe's (its message differs) */
+  int rc = nc_nreg_info_derived(n->reg, nm->ns, nm->group, nm->name, clusters, healthy,
+                                msg ? 1 : 0, encode_reply, &k, &buf, &len);
+  if (rc == 0)
+    nc_req_reply_encoded(r, buf, len);
+  return rc;
+}
+
 static void h_query(void *ud, nc_req *r, const nc_msg *m) {
   nc_naming *n = ud;
   names nm;
@@ -241,6 +267,8 @@ static void h_query(void *ud, nc_req *r, const nc_msg *m) {
     return;
   const char *clusters = nc_json_str(m->body, "cluster", "");
   int healthy = nc_json_bool(m->body, "healthyOnly", 0);
+  if (reply_cached(n, r, "QueryServiceResponse", NULL, &nm, clusters, healthy) == 0)
+    return;
   cJSON *info = nc_naming_service_info(n, nm.ns, nm.group, nm.name, clusters, healthy);
   cJSON *b = nc_resp_ok();
   if (!info || !b) {
@@ -277,6 +305,8 @@ static void h_subscribe(void *ud, nc_req *r, const nc_msg *m) {
     nc_req_fail(r, "SubscribeServiceResponse", 500, nc_strerror(rc));
     return;
   }
+  if (reply_cached(n, r, "SubscribeServiceResponse", "success", &nm, clusters, 0) == 0)
+    return;
   cJSON *info = nc_naming_service_info(n, nm.ns, nm.group, nm.name, clusters, 0);
   cJSON *b = nc_resp_new(200, 0, "success");
   if (!info || !b) {

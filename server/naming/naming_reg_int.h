@@ -23,11 +23,7 @@ struct nc_nsvc {
   uint64_t last_ref;
   uint64_t revision;
   uint64_t empty_since; /* wall ms when it lost its last publisher/subscriber; 0 = in use */
-  /* push body cache, valid while (stamp, revision, clusters) match */
-  char *cache;
-  size_t cache_len;
-  char *cache_clusters;
-  uint64_t cache_stamp, cache_rev;
+  struct nc_nreg_view *views; /* serialized ServiceInfo of this revision (naming_view.c) */
 };
 
 /* A client: native (a connection or local id of this node) or synced from
@@ -77,5 +73,15 @@ nc_nreg_client *nc_nreg_client_get(nc_nreg *r, const char *id, int create);
  * listeners; the client listeners too when tell_clients (native ones). */
 void nc_nreg_drop(nc_nreg *r, const char *id, int tell_clients);
 void nc_nreg_tell_client(nc_nreg *r, const char *id, int gone);
+
+/* naming_view.c: the serialized ServiceInfo of a service, per variant
+ * (clusters, healthy-only), built once per revision; all views of a
+ * service are of its current revision (changed() frees them). */
+void nc_nreg_views_free(nc_nsvc *s);
+/* naming_registry.c: a fresh lastRefTime for s (strictly increasing), and
+ * the ServiceInfo object of s for the variant, stamped with one (owned by
+ * the caller; NULL on OOM). */
+uint64_t nc_nreg_stamp(nc_nsvc *s);
+cJSON *nc_nreg_build_info(nc_nreg *r, nc_nsvc *s, const char *clusters, int healthy_only);
 
 #endif

@@ -51,8 +51,7 @@ static void svc_free(void *v) {
   free(s->ns);
   free(s->group);
   free(s->name);
-  free(s->cache);
-  free(s->cache_clusters);
+  nc_nreg_views_free(s);
   free(s);
 }
 
@@ -200,8 +199,10 @@ static void notify(nc_nreg *r, const char *key) {
 }
 
 static void changed(nc_nreg *r, nc_nsvc *s, const char *key) {
-  if (s)
+  if (s) {
     s->revision++;
+    nc_nreg_views_free(s); /* built for the old revision (naming_view.c) */
+  }
   notify(r, key);
 }
 
@@ -513,45 +514,11 @@ cJSON *nc_nreg_service_info(nc_nreg *r, const char *ns, const char *group, const
   return build_info(r, s, group, name, clusters, healthy_only, s ? stamp(s) : wall_ms());
 }
 
-const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clusters, size_t *len) {
-  nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
-  if (!s)
-    return NULL;
-  if (!clusters)
-    clusters = "";
-  if (s->cache && s->cache_stamp == s->last_ref && s->cache_rev == s->revision &&
-      strcmp(s->cache_clusters, clusters) == 0) {
-    *len = s->cache_len;
-    return s->cache;
-  }
-  free(s->cache);
-  free(s->cache_clusters);
-  s->cache = NULL;
-  s->cache_clusters = NULL;
-  cJSON *body = cJSON_CreateObject();
-  cJSON *info = build_info(r, s, s->group, s->name, clusters, 0, stamp(s));
-  if (!body || !info) {
-    cJSON_Delete(body);
-    cJSON_Delete(info);
-    return NULL;
-  }
-  cJSON_AddItemToObject(body, "headers", cJSON_CreateObject());
-  cJSON_AddItemToObject(body, "serviceInfo", info);
-  cJSON_AddStringToObject(body, "module", "naming");
-  s->cache = cJSON_PrintUnformatted(body);
-  cJSON_Delete(body);
-  s->cache_clusters = strdup(clusters);
-  if (!s->cache || !s->cache_clusters) {
-    free(s->cache);
-    free(s->cache_clusters);
-    s->cache = s->cache_clusters = NULL;
-    return NULL;
-  }
-  s->cache_len = strlen(s->cache);
-  s->cache_stamp = s->last_ref;
-  s->cache_rev = s->revision;
-  *len = s->cache_len;
-  return s->cache;
+/* For naming_view.c, which caches what this builds. */
+uint64_t nc_nreg_stamp(nc_nsvc *s) { return stamp(s); }
+cJSON *nc_nreg_build_info(nc_nreg *r, nc_nsvc *s, const char *clusters, int healthy_only) {
+  
+  return build_info(r, s, s->group, s->name, clusters, healthy_only, stamp(s));
 }
 
 uint64_t nc_nreg_revision(nc_nreg *r, const char *svc_key) {

@@ -76,11 +76,37 @@ void nc_nreg_drop_conn(nc_nreg *r, const char *conn_id);
 cJSON *nc_nreg_service_info(nc_nreg *r, const char *ns, const char *group, const char *name,
                             const char *clusters, int healthy_only);
 
+/* The serialized ServiceInfo object of the service for a query or
+ * subscribe reply (same filters as nc_nreg_service_info) in *json / *len,
+ * borrowed until the next mutating call. Built once per service revision
+ * and variant (clusters, healthy_only; the last few variants are kept) and
+ * shared with nc_nreg_push_body, so a reply costs no cJSON. Its
+ * lastRefTime is the time it was built: every reply and push of one
+ * revision carries the same one, and a newer revision's is strictly newer
+ * than any served before (what nacos-sdk-go's "out of date" check needs;
+ * Nacos's ServiceStorage caches the same way). Returns 0, NC_ENOTFOUND for
+ * an unknown service (use nc_nreg_service_info), NC_EINVAL, NC_ENOMEM. */
+int nc_nreg_info_json(nc_nreg *r, const char *ns, const char *group, const char *name,
+                      const char *clusters, int healthy_only, const char **json, size_t *len);
+/* Bytes derived from that view, e.g. an encoded reply: fn(ud, json, len,
+ * &out, &out_len) builds them (malloc'ed, taken; 0 or an error) once per
+ * view and slot (0 .. NC_NREG_DERIVED - 1, one per use); they live and die
+ * with the view. *out borrowed like *json. Errors as nc_nreg_info_json, or
+ * fn's. */
+#define NC_NREG_DERIVED 2
+typedef int (*nc_nreg_derive_fn)(void *ud, const char *json, size_t len, uint8_t **out,
+                                 size_t *out_len);
+int nc_nreg_info_derived(nc_nreg *r, const char *ns, const char *group, const char *name,
+                         const char *clusters, int healthy_only, int slot, nc_nreg_derive_fn fn,
+                         void *ud, const uint8_t **out, size_t *out_len);
+
 /* The serialized NotifySubscriberRequest body (without requestId) for
- * pushing the service's current state to a subscriber with `clusters`.
- * Cached per service until the state changes or another reply is stamped,
- * so a fan-out builds it once. Borrowed; valid until the next call. NULL
- * when the service does not exist or on OOM. */
+ * pushing the service's current state to a subscriber with `clusters`:
+ * the nc_nreg_info_json view (healthy_only 0) wrapped once, so a fan-out
+ * builds it once. Borrowed; valid until the next mutating call. NULL when
+ * the service does not exist or on OOM. Anything that changes what a
+ * ServiceInfo shows must bump the revision (changed(), nc_nreg_touch):
+ * that is the only invalidation. */
 const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clusters, size_t *len);
 
 /* Revision of the service's instance set (bumped on every change); 0 for

@@ -214,6 +214,10 @@ static void test_drop_conn_removes_everything(void **state) {
   nc_nreg_free(r);
 }
 
+/* lastRefTime: every fresh build (nc_nreg_service_info) is newer than the
+ * last; the cached reply and the push of one revision share theirs
+ * (naming_view.c), and a change makes both strictly newer than anything
+ * served before (nacos-sdk-go drops a ServiceInfo that is not newer). */
 static void test_last_ref_time_strictly_increases(void **state) {
   (void)state;
   nc_nreg *r = NULL;
@@ -230,7 +234,16 @@ static void test_last_ref_time_strictly_increases(void **state) {
     cJSON_Delete(info);
     assert_true(ref > prev);
     prev = ref;
-    size_t len = 0;
+    char j[64];
+    snprintf(j, sizeof(j), "{\"ip\":\"1.1.1.1\",\"port\":%d}", i + 2);
+    publish1(r, "c1", "public", "s", j); /* a change */
+    const char *q = NULL;
+    size_t qlen = 0, len = 0;
+    assert_int_equal(nc_nreg_info_json(r, "public", "DEFAULT_GROUP", "s", "", 0, &q, &qlen), 0);
+    cJSON *qi = cJSON_Parse(q);
+    long long qref = nc_json_int(qi, "lastRefTime", 0);
+    cJSON_Delete(qi);
+    assert_true(qref > prev); /* the reply after a change is newer */
     const char *body = nc_nreg_push_body(r, key, "", &len);
     assert_non_null(body);
     cJSON *b = cJSON_Parse(body);
@@ -238,7 +251,7 @@ static void test_last_ref_time_strictly_increases(void **state) {
     assert_string_equal(nc_json_str(b, "module", ""), "naming");
     assert_null(cJSON_GetObjectItemCaseSensitive(b, "requestId"));
     cJSON_Delete(b);
-    assert_true(ref > prev); /* a push after a reply is newer than the reply */
+    assert_true(ref == qref); /* the push of that revision shares the reply's */
     prev = ref;
     /* nothing changed: the cached body is reused */
     const char *again = nc_nreg_push_body(r, key, "", &len);
