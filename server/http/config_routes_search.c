@@ -157,7 +157,10 @@ static int matches(const search_q *q, const nc_cfg_item *it) {
     return 0;
   if (nc_cfg_blank(q->content))
     return 1;
-  /* content: a substring, '*' as a wildcard inside it */
+  /* content: a substring (strstr: linear for the usual query), '*' as a
+   * wildcard inside it */
+  if (!strchr(q->content, '*'))
+    return strstr(it->content ? it->content : "", q->content) != NULL;
   char pat[1100];
   snprintf(pat, sizeof(pat), "*%.1024s*", q->content);
   return nc_auth_glob(pat, it->content ? it->content : "");

@@ -99,6 +99,9 @@ static void test_v1_search(void **st) {
   p = json(f, "GET", S1 "&search=blur&config_detail=port", 200);
   assert_string_equal(ids_of(p, ids, sizeof(ids)), "app.json,app.yaml");
   cJSON_Delete(p);
+  p = json(f, "GET", S1 "&search=blur&config_detail=port*80", 200); /* '*' inside */
+  assert_string_equal(ids_of(p, ids, sizeof(ids)), "app.yaml");
+  cJSON_Delete(p);
   p = json(f, "GET", S1 "&search=blur&types=json,properties", 200);
   assert_string_equal(ids_of(p, ids, sizeof(ids)), "app.json,db.properties");
   cJSON_Delete(p);
