@@ -269,6 +269,29 @@ static void test_json_config_kept_as_sent(void **state) {
                    200);
 }
 
+/* More configs than a page: the list pages through them. */
+static void test_configs_paged(void **state) {
+  (void)state;
+  CE_SKIP_NO_BROWSER();
+  for (int i = 0; i < 52; i++) {
+    char form[128];
+    snprintf(form, sizeof(form), "dataId=paged-%02d&group=PAGED&content=v%d", i, i);
+    assert_int_equal(ce1_req("POST", "/nacos/v1/cs/configs", form, NULL), 200);
+  }
+  ce1_login("configs");
+  pick_namespace("");
+  WD_OK(nc_twd_type(ce.wd, "#cfg-q-group", "PAGED"));
+  WD_OK(nc_twd_click(ce.wd, "#cfg-search-go"));
+  WAIT_JS("document.querySelectorAll('#cfg-rows tr[data-key]').length === 50 && "
+          "document.getElementById('cfg-foot').textContent.includes('1–50 of 52')", 10000);
+  shot("configs-paged");
+  WD_OK(nc_twd_click(ce.wd, "#cfg-foot button[data-page=\"next\"]"));
+  WAIT_JS("document.querySelectorAll('#cfg-rows tr[data-key]').length === 2 && "
+          "document.getElementById('cfg-foot').textContent.includes('51–52 of 52')", 10000);
+  WD_OK(nc_twd_click(ce.wd, "#cfg-foot button[data-page=\"prev\"]"));
+  WAIT_JS("document.querySelectorAll('#cfg-rows tr[data-key]').length === 50", 10000);
+}
+
 /* The namespace now holds a config: the page refuses to delete it. */
 static void test_namespace_delete_refused_while_not_empty(void **state) {
   (void)state;
@@ -381,6 +404,7 @@ int main(void) {
       cmocka_unit_test(test_namespaces_create_and_edit),
       cmocka_unit_test(test_configs_publish_edit_rollback),
       cmocka_unit_test(test_json_config_kept_as_sent),
+      cmocka_unit_test(test_configs_paged),
       cmocka_unit_test(test_namespace_delete_refused_while_not_empty),
       cmocka_unit_test(test_users_roles_permissions),
   };

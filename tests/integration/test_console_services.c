@@ -110,6 +110,17 @@ static void test_console_endpoints(void **state) {
   assert_int_equal(nc_json_int(s, "healthyInstanceCount", -1), 1);
   assert_int_equal(nc_json_int(s, "clusterCount", -1), 1);
   cJSON_Delete(j);
+  /* pages over group, then name: console-http (subscribed only) then SVC;
+   * hasIpCount leaves out the one without instances */
+  j = get_json("/nacos/v1/ns/catalog/services?pageNo=2&pageSize=1", &st);
+  assert_int_equal(nc_json_int(j, "count", 0), 2);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "serviceList")), 1);
+  s = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "serviceList"), 0);
+  assert_string_equal(nc_json_str(s, "name", ""), SVC);
+  cJSON_Delete(j);
+  j = get_json("/nacos/v1/ns/catalog/services?hasIpCount=true", &st);
+  assert_int_equal(nc_json_int(j, "count", 0), 1);
+  cJSON_Delete(j);
   /* a search that matches nothing, another namespace */
   j = get_json("/nacos/v1/ns/catalog/services?serviceNameParam=nomatch", &st);
   assert_int_equal(st, 200);

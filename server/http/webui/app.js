@@ -266,6 +266,24 @@
     sel.addEventListener('change', function () { ns(sel.value); onChange(sel.value); });
     return sel;
   }
+  /* Fills foot (a <p>) with "what a-b of total" and, past one page,
+   * previous / next buttons that call go(pageNo). */
+  function pager(foot, what, total, no, size, go) {
+    var pages = Math.max(1, Math.ceil(total / size)), first = total ? (no - 1) * size + 1 : 0;
+    foot.textContent = '';
+    foot.classList.add('pager');
+    foot.appendChild(el('span', {class: 'pager-text', text: total > size
+      ? what + ' ' + first + '–' + Math.min(total, no * size) + ' of ' + total
+      : total + ' ' + what}));
+    if (pages < 2) return;
+    var prev = btn('‹ Previous', {class: 'small', 'data-page': 'prev'}), next = btn('Next ›', {class: 'small', 'data-page': 'next'});
+    prev.disabled = no <= 1;
+    next.disabled = no >= pages;
+    prev.onclick = function () { go(no - 1); };
+    next.onclick = function () { go(no + 1); };
+    foot.appendChild(prev);
+    foot.appendChild(next);
+  }
   function fmtTime(ms) {
     var d = new Date(Number(ms));
     return isFinite(d.getTime()) && Number(ms) > 0 ? d.toLocaleString() : '–';
@@ -273,7 +291,7 @@
 
   window.NC = {
     head: head, table: table, tableMsg: tableMsg, field: field, btn: btn, ns: ns, nsSelect: nsSelect,
-    fmtTime: fmtTime, qs: qs,
+    fmtTime: fmtTime, qs: qs, pager: pager,
     el: el, api: api, toast: toast, dialog: dialog, ApiError: ApiError, KEEP: KEEP,
     env: function () { return env; },
     page: function (id, p) { p.id = id; p.seq = pages.length; pages.push(p); },

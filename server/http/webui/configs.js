@@ -12,7 +12,7 @@
 (function () {
   'use strict';
   var el = NC.el, C = '/nacos/v1/cs/configs', H = '/nacos/v1/cs/history';
-  var TYPES = ['text', 'json', 'yaml', 'properties', 'xml', 'html'];
+  var TYPES = ['text', 'json', 'yaml', 'properties', 'xml', 'html'], PAGE = 50;
   var st = null;
 
   function key(c, extra) {
@@ -37,7 +37,7 @@
     var g = el('input', {id: 'cfg-q-group', placeholder: 'Group contains…', value: q.group || ''});
     var c = el('input', {id: 'cfg-q-content', placeholder: 'Content contains…', value: q.content || ''});
     root.appendChild(NC.head('Configs', 'The namespace\u2019s configurations; search, edit with a review of the change, roll back.', [
-      NC.nsSelect(function () { loadList(); }), NC.btn('Create config', {id: 'cfg-create', class: 'primary'}),
+      NC.nsSelect(function () { st.pageNo = 1; loadList(); }), NC.btn('Create config', {id: 'cfg-create', class: 'primary'}),
       NC.btn('Refresh', {id: 'cfg-refresh'})]));
     var form = el('form', {class: 'card search', id: 'cfg-search'}, [d, g, c,
       el('button', {type: 'submit', class: 'btn primary', id: 'cfg-search-go', text: 'Search'})]);
@@ -48,6 +48,7 @@
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
       st.q = {dataId: d.value.trim(), group: g.value.trim(), content: c.value};
+      st.pageNo = 1;
       loadList();
     });
     root.querySelector('#cfg-create').addEventListener('click', function () { editor(null, ''); });
@@ -62,7 +63,7 @@
     var my = st;
     NC.tableMsg(st.t, 'Loading the configs…', 'loading');
     NC.api('GET', C, {search: 'blur', dataId: wild(st.q.dataId), group: wild(st.q.group), config_detail: st.q.content,
-                      tenant: NC.ns(), pageNo: 1, pageSize: 200})
+                      tenant: NC.ns(), pageNo: st.pageNo || 1, pageSize: PAGE})
       .then(function (j) {
         if (st !== my || st.cfg) return;
         st.items = (j && j.pageItems) || [];
@@ -76,7 +77,9 @@
               NC.btn('Edit', {class: 'small', 'data-action': 'edit'}),
               NC.btn('Delete', {class: 'small danger', 'data-action': 'delete'})])]));
         });
-        st.root.querySelector('#cfg-foot').textContent = (j.totalCount || 0) + ' config(s).';
+        if (!st.items.length && j.totalCount && st.pageNo > 1) { st.pageNo = 1; loadList(); return; }
+        NC.pager(st.root.querySelector('#cfg-foot'), 'config(s)', j.totalCount || 0, st.pageNo || 1, PAGE,
+                 function (n) { st.pageNo = n; loadList(); });
       }, function (e) { if (st === my && !st.cfg && !e.auth) NC.tableMsg(st.t, 'Could not search the configs: ' + e.message, 'error'); });
   }
 

@@ -9,7 +9,7 @@
  * Both views refresh every 3 s, so instances appear as they register. */
 (function () {
   'use strict';
-  var el = NC.el, REFRESH_MS = 3000;
+  var el = NC.el, REFRESH_MS = 3000, PAGE = 50;
   var st = null;
 
   function nsId() { return NC.ns() || 'public'; }
@@ -33,7 +33,7 @@
     var empty = el('input', {type: 'checkbox', id: 'svc-hide-empty'});
     if (st.hideEmpty) empty.checked = true;
     root.appendChild(NC.head('Services', 'Every service of the namespace, over all its groups.', [
-      NC.nsSelect(function () { loadList(); }), NC.btn('Create service', {id: 'svc-create', class: 'primary'}),
+      NC.nsSelect(function () { st.pageNo = 1; loadList(); }), NC.btn('Create service', {id: 'svc-create', class: 'primary'}),
       NC.btn('Refresh', {id: 'svc-refresh'})]));
     var form = el('form', {class: 'card search', id: 'svc-search'}, [name, group,
       el('label', {class: 'check'}, [empty, 'Hide empty services']),
@@ -48,6 +48,7 @@
       st.qName = name.value.trim();
       st.qGroup = group.value.trim();
       st.hideEmpty = empty.checked;
+      st.pageNo = 1;
       loadList();
     });
     root.querySelector('#svc-refresh').addEventListener('click', loadList);
@@ -67,7 +68,7 @@
   function loadList() {
     var my = st;
     NC.api('GET', '/nacos/v1/ns/catalog/services', {namespaceId: nsId(), serviceNameParam: st.qName,
-      groupNameParam: st.qGroup, hasIpCount: st.hideEmpty ? 'true' : '', pageNo: 1, pageSize: 200})
+      groupNameParam: st.qGroup, hasIpCount: st.hideEmpty ? 'true' : '', pageNo: st.pageNo || 1, pageSize: PAGE})
       .then(function (j) {
         if (st !== my || st.svc) return;
         var rows = (j && j.serviceList) || [];
@@ -84,7 +85,9 @@
             el('td', {class: 'actions'}, [NC.btn('Details', {class: 'small', 'data-action': 'detail'}),
                                           NC.btn('Delete', {class: 'small danger', 'data-action': 'delete'})])]));
         });
-        st.root.querySelector('#svc-foot').textContent = j.count > rows.length ? 'Showing ' + rows.length + ' of ' + j.count + ' services; search to narrow.' : j.count + ' service(s).';
+        if (!rows.length && j.count && st.pageNo > 1) { st.pageNo = 1; loadList(); return; } /* the page emptied */
+        NC.pager(st.root.querySelector('#svc-foot'), 'service(s)', j.count || 0, st.pageNo || 1, PAGE,
+                 function (n) { st.pageNo = n; loadList(); });
       }, function (e) { if (st === my && !st.svc && !e.auth) NC.tableMsg(st.t, 'Could not read the services: ' + e.message, 'error'); });
   }
 
