@@ -48,21 +48,6 @@ static void on_change(void *ud, const char *data_id, const char *group, const ch
   free(key);
 }
 
-static void on_conn(void *ud, nc_conn *c, nc_conn_event ev) {
-  nc_cfz *z = ud;
-  if (ev == NC_CONN_DOWN)
-    nc_fz_conn_down(z->fz, nc_conn_id(c));
-}
-
-static void h_watch(void *ud, nc_req *r, const nc_msg *m) {
-  nc_cfz *z = ud;
-  nc_fz_handle(z->fz, r, m, "ConfigFuzzyWatchResponse");
-}
-
-static const nc_handler_def handlers[] = {
-    {"ConfigFuzzyWatchRequest", "ConfigFuzzyWatchResponse", h_watch, NC_H_CONN | NC_H_CONFIG},
-};
-
 int nc_cfz_new(nc_config_service *cs, nc_cfz **out) {
   *out = NULL;
   nc_cfz *z = calloc(1, sizeof(*z));
@@ -95,9 +80,10 @@ int nc_cfz_new(nc_config_service *cs, nc_cfz **out) {
       .max_attempts = o->notify_max_retries > 0 ? o->notify_max_retries : 50,
   };
   int rc = nc_fz_new(nc_srv_loop(cs->srv), cs->srv, &kind, &fo, &z->fz);
-  if (!rc && (NC_SRV_HANDLERS(cs->srv, handlers, z) ||
-              nc_srv_add_conn_listener(cs->srv, on_conn, z) ||
-              nc_config_add_listener(cs, on_change, z)))
+  if (!rc)
+    rc = nc_fz_serve(z->fz, "ConfigFuzzyWatchRequest", "ConfigFuzzyWatchResponse",
+                     NC_H_CONN | NC_H_CONFIG);
+  if (!rc && nc_config_add_listener(cs, on_change, z))
     rc = NC_ENOMEM;
   if (rc) {
     nc_cfz_free(z);

@@ -19,7 +19,7 @@
 
 typedef struct nc_cfz nc_cfz;
 
-/* Registers the handler, a connection listener and a change listener on
+/* Serves ConfigFuzzyWatchRequest (nc_fz_serve) and adds a change listener on
  * cs. Limits and push timing come from cs's options (fuzzy_max_*,
  * notify_*). *out owned by the caller: free before the cache goes. */
 int nc_cfz_new(nc_config_service *cs, nc_cfz **out);

@@ -136,6 +136,11 @@ void nc_fz_changed(nc_fz *f, const char *key, const char *ns, const char *group,
  * change otherwise. */
 int nc_fz_active(const nc_fz *f);
 
+/* Serves req_type (answered as resp_type, NC_H_* flags) with nc_fz_handle
+ * and drops a connection's watches when it goes (a connection listener):
+ * what a module needs on srv. Strings static. 0 or NC_ENOMEM. */
+int nc_fz_serve(nc_fz *f, const char *req_type, const char *resp_type, unsigned flags);
+
 /* The request handler body for WatchRequest types: reads groupKeyPattern,
  * watchType (WATCH / CANCEL_WATCH), receivedGroupKeys, initializing, and
  * answers with resp_type (400 bad input; Nacos's 50310/50311). */

@@ -313,6 +313,27 @@ void nc_fz_handle(nc_fz *f, nc_req *r, const nc_msg *m, const char *resp_type) {
     nc_req_reply(r, resp_type, NULL);
 }
 
+/* One engine serves one request type, so the table's resp_type is its answer. */
+static void h_watch(void *ud, nc_req *r, const nc_msg *m) {
+  nc_fz *f = ud;
+  nc_fz_handle(f, r, m, f->resp_type);
+}
+
+static void on_conn(void *ud, nc_conn *c, nc_conn_event ev) {
+  if (ev == NC_CONN_DOWN)
+    nc_fz_conn_down(ud, nc_conn_id(c));
+}
+
+int nc_fz_serve(nc_fz *f, const char *req_type, const char *resp_type, unsigned flags) {
+  if (!f->srv)
+    return NC_EINVAL;
+  f->resp_type = resp_type;
+  nc_handler_def h = {req_type, resp_type, h_watch, flags};
+  if (nc_srv_register_handlers(f->srv, &h, 1, f) || nc_srv_add_conn_listener(f->srv, on_conn, f))
+    return NC_ENOMEM;
+  return 0;
+}
+
 void nc_fz_render_metrics(const nc_fz *f, nc_metrics_text *t) {
   nc_fz_stats s;
   nc_fz_get_stats(f, &s);

@@ -63,21 +63,6 @@ static void on_change(void *ud, const char *key) {
   nc_fz_changed(z->fz, wire, norm_ns(ns), group, name, s && has_instances(s));
 }
 
-static void on_conn(void *ud, nc_conn *c, nc_conn_event ev) {
-  nc_nfz *z = ud;
-  if (ev == NC_CONN_DOWN)
-    nc_fz_conn_down(z->fz, nc_conn_id(c));
-}
-
-static void h_watch(void *ud, nc_req *r, const nc_msg *m) {
-  nc_nfz *z = ud;
-  nc_fz_handle(z->fz, r, m, "NamingFuzzyWatchResponse");
-}
-
-static const nc_handler_def handlers[] = {
-    {"NamingFuzzyWatchRequest", "NamingFuzzyWatchResponse", h_watch, NC_H_CONN | NC_H_NAMING},
-};
-
 int nc_nfz_new(nc_srv *srv, nc_nreg *reg, const nc_nfz_opts *o, nc_nfz **out) {
   *out = NULL;
   nc_nfz *z = calloc(1, sizeof(*z));
@@ -106,8 +91,10 @@ int nc_nfz_new(nc_srv *srv, nc_nreg *reg, const nc_nfz_opts *o, nc_nfz **out) {
       .retry_ms = o ? o->retry_ms : 0,
   };
   int rc = nc_fz_new(nc_srv_loop(srv), srv, &kind, &fo, &z->fz);
-  if (!rc && (NC_SRV_HANDLERS(srv, handlers, z) || nc_srv_add_conn_listener(srv, on_conn, z) ||
-              nc_nreg_add_listener(reg, on_change, z)))
+  if (!rc)
+    rc = nc_fz_serve(z->fz, "NamingFuzzyWatchRequest", "NamingFuzzyWatchResponse",
+                     NC_H_CONN | NC_H_NAMING);
+  if (!rc && nc_nreg_add_listener(reg, on_change, z))
     rc = NC_ENOMEM;
   if (rc) {
     nc_nfz_free(z);

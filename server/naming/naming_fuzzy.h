@@ -24,7 +24,7 @@ typedef struct nc_nfz_opts {
   int retry_ms;        /* 0 = 1000 */
 } nc_nfz_opts;
 
-/* Registers the handler, a connection listener and a registry listener.
+/* Serves NamingFuzzyWatchRequest (nc_fz_serve) and adds a registry listener.
  * *out owned by the caller: free after nc_srv_drop_all. */
 int nc_nfz_new(nc_srv *srv, nc_nreg *reg, const nc_nfz_opts *o, nc_nfz **out);
 void nc_nfz_free(nc_nfz *z);

@@ -45,6 +45,7 @@ struct nc_fz {
   uv_timer_t *timer; /* retries; freed in its close callback */
   nc_fz_kind kind;
   nc_fz_opts o;
+  const char *resp_type; /* nc_fz_serve's */
   nc_strmap *pats;  /* pattern text -> fz_pat */
   nc_strmap *conns; /* conn id -> nc_strmap (pattern text -> (void *)1) */
   fz_push *flying, *waiting;
