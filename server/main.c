@@ -351,6 +351,8 @@ static int nmeta_init(app *a) {
              "writes are refused", o.backend, nc_strerror(rc));
   else
     nc_nroutes_set_meta(a->nroutes, a->nmeta);
+  if (!rc)
+    nc_conroutes_set_meta(a->conroutes, a->nmeta);
   return 0;
 }
 static void nmeta_free(app *a) { nc_nmeta_free(a->nmeta); }

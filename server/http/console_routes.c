@@ -6,6 +6,7 @@
 #include "console_routes.h"
 
 #include "auth_routes.h"
+#include "naming_meta.h"
 #include "naming_routes_int.h"
 #include "nc_auth_perm.h"
 #include "nc_err.h"
@@ -22,18 +23,21 @@ struct nc_conroutes {
   nc_naming *naming;
   nc_srv *srv;
   nc_auth *auth;
+  nc_nmeta *meta; /* may be NULL */
 };
 
 int nc_conroutes_new(nc_naming *naming, nc_srv *srv, nc_auth *auth, nc_conroutes **out) {
   nc_conroutes *cr = calloc(1, sizeof(*cr));
   if (!cr)
     return NC_ENOMEM;
-  *cr = (nc_conroutes){naming, srv, auth};
+  *cr = (nc_conroutes){naming, srv, auth, NULL};
   *out = cr;
   return 0;
 }
 
 void nc_conroutes_free(nc_conroutes *cr) { free(cr); }
+
+void nc_conroutes_set_meta(nc_conroutes *cr, nc_nmeta *meta) { cr->meta = meta; }
 
 static void fail(nc_http_req *r, int status, const char *why) {
   nc_oapi_fail(r, 0, status, NC_OAPI_PARAM_VALIDATE, why);
@@ -79,7 +83,7 @@ static int refuse(nc_http_req *r) {
 /* ---- the service catalogue ---- */
 
 typedef struct catalog {
-  const char *ns;
+  const char *ns, *group; /* group: add_group's, for on_stored */
   nc_strmap *keys; /* "group@@name" of the namespace's services -> (void *)1 */
   cJSON *ids;      /* client ids, walked after the client iteration */
 } catalog;
@@ -104,9 +108,18 @@ static void on_pub(void *ud, const char *ns, const char *group, const char *name
     add_key(c, group, name);
 }
 
+static void on_stored(void *ud, const char *name, const cJSON *val) {
+  catalog *c = ud;
+  (void)val;
+  add_key(c, c->group, name);
+}
+
 /* The bare names of (ns, group) services the registry lists (those with
- * only subscribers too) into the catalogue. */
+ * only subscribers too) and the metadata store holds into the catalogue. */
 static void add_group(nc_conroutes *cr, catalog *c, const char *group) {
+  c->group = group;
+  if (cr->meta)
+    nc_nmeta_each_service(cr->meta, c->ns, group, on_stored, c);
   cJSON *names = cJSON_CreateArray();
   size_t total = nc_naming_list(cr->naming, c->ns, group, 1, 0, names);
   nc_naming_list(cr->naming, c->ns, group, 1, (int)(total < 1 ? 1 : total), names);
@@ -160,7 +173,7 @@ static void h_catalog_services(void *ud, nc_http_req *r) {
     fail(r, 400, "namespaceId, serviceNameParam or groupNameParam too long");
     return;
   }
-  catalog c = {ns ? ns : "public", nc_strmap_new(), cJSON_CreateArray()};
+  catalog c = {ns ? ns : "public", NULL, nc_strmap_new(), cJSON_CreateArray()};
   const char **keys = NULL;
   cJSON *out = NULL;
   if (!c.keys || !c.ids)

@@ -11,7 +11,7 @@
  *       pageSize (10, at most 1000). A service is listed while an
  *       instance is published into it (by any client, also a synced one),
  *       or, in DEFAULT_GROUP and the group searched for, while it has
- *       subscribers.
+ *       subscribers or was created (naming_meta.h) without instances.
  *   GET /nacos/v1/ns/catalog/instances  a page of one service's instances
  *       as queries show them: {"count":N,"list":[Instance]}; namespaceId,
  *       serviceName (required; group@@name or with groupName), clusterName
@@ -36,11 +36,15 @@
 #include "srv_rpc.h"
 
 typedef struct nc_conroutes nc_conroutes;
+struct nc_nmeta; /* naming_meta.h */
 
 /* The routes' context; naming, srv and auth (NULL: no checks) are
  * borrowed and must outlive it. *out owned by the caller. */
 int nc_conroutes_new(nc_naming *naming, nc_srv *srv, nc_auth *auth, nc_conroutes **out);
 void nc_conroutes_free(nc_conroutes *cr);
+/* The naming metadata store (borrowed, NULL: none): services created
+ * without instances are listed from it too. */
+void nc_conroutes_set_meta(nc_conroutes *cr, struct nc_nmeta *meta);
 
 extern const nc_http_route nc_console_routes[];
 extern const size_t nc_console_n_routes;

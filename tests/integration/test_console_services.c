@@ -313,8 +313,8 @@ static int service_writes_served(void) {
 }
 
 /* Create a service on the page (threshold, metadata; checked on the
- * server), and a delete of a service with instances refused with the
- * server's words in the dialog. */
+ * server), see it listed empty, a delete of a service with instances
+ * refused with the server's words in the dialog, the empty one deleted. */
 static void test_service_create_and_delete_refused(void **state) {
   (void)state;
   CE_SKIP_NO_BROWSER();
@@ -337,6 +337,16 @@ static void test_service_create_and_delete_refused(void **state) {
   assert_true(nc_json_num(j, "protectThreshold", -1) == 0.5);
   assert_string_equal(nc_json_str(cJSON_GetObjectItem(j, "metadata"), "team", ""), "x");
   cJSON_Delete(j);
+  /* listed with no instance, until "Hide empty services" */
+  WAIT_JS("document.querySelector('#svc-rows tr[data-svc=\"DEFAULT_GROUP@@console-empty\"] td.ips') && "
+          "document.querySelector('#svc-rows tr[data-svc=\"DEFAULT_GROUP@@console-empty\"] td.ips')"
+          ".textContent === '0'", 10000);
+  WD_OK(nc_twd_click(ce.wd, "#svc-hide-empty"));
+  WD_OK(nc_twd_click(ce.wd, "#svc-search-go"));
+  WAIT_JS("!document.querySelector('#svc-rows tr[data-svc=\"DEFAULT_GROUP@@console-empty\"]') && "
+          "document.querySelector('#svc-rows tr[data-svc=\"DEFAULT_GROUP@@" SVC "\"]')", 10000);
+  WD_OK(nc_twd_click(ce.wd, "#svc-hide-empty"));
+  WD_OK(nc_twd_click(ce.wd, "#svc-search-go"));
   /* the agent's service has an instance: its delete is refused */
   WAIT_JS("document.querySelector('#svc-rows tr[data-svc=\"DEFAULT_GROUP@@" SVC "\"] "
           "button[data-action=\"delete\"]')", 10000);
@@ -350,8 +360,15 @@ static void test_service_create_and_delete_refused(void **state) {
   j = get_json("/nacos/v1/ns/catalog/instances?serviceName=" SVC, &st);
   assert_int_equal(nc_json_int(j, "count", 0), 1);
   cJSON_Delete(j);
-  assert_int_equal(ce1_req("DELETE", "/nacos/v1/ns/service?serviceName=console-empty", NULL, NULL),
-                   200);
+  /* the empty one is deleted from the list */
+  WAIT_JS("document.querySelector('#svc-rows tr[data-svc=\"DEFAULT_GROUP@@console-empty\"] "
+          "button[data-action=\"delete\"]')", 10000);
+  WD_OK(nc_twd_click(ce.wd, "#svc-rows tr[data-svc=\"DEFAULT_GROUP@@console-empty\"] "
+                            "button[data-action=\"delete\"]"));
+  confirm_dialog();
+  WAIT_JS("!document.querySelector('#svc-rows tr[data-svc=\"DEFAULT_GROUP@@console-empty\"]')", 10000);
+  cJSON_Delete(get_json("/nacos/v1/ns/service?serviceName=console-empty", &st));
+  assert_int_not_equal(st, 200);
 }
 
 int main(void) {
