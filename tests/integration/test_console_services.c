@@ -4,8 +4,9 @@
  * agent and the page lists the service with its counts, then its detail
  * shows the instance and the agent's subscription; the weight edited on
  * the page reaches a subscriber (the agent's naming.changed event), for
- * an instance registered over HTTP and for the agent's own (the latter
- * skips while nacosd's PUT updates only HTTP-registered instances).
+ * an instance registered over HTTP and for the agent's own (a nacosd
+ * whose PUT updates only HTTP-registered instances makes that one skip);
+ * a service created, listed empty and deleted on the page.
  * The console-only endpoints behind the page (catalog services and
  * instances, service subscribers) are checked over HTTP as well,
  * including their errors. Screenshots in <build>/tests/artifacts/. */
