@@ -60,6 +60,25 @@ void nc_nrt_cok_json(nrt_call *c, cJSON *data) {
   c->status = c->body ? 200 : 500;
   c->ctype = "application/json;charset=UTF-8";
 }
+void nc_nrt_cresult(nrt_call *c, int status, int code) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "code", code);
+  cJSON_AddStringToObject(o, "message", nc_oapi_code_msg(code));
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (c->http) {
+    if (s)
+      nc_http_reply(c->http, status, "application/json;charset=UTF-8", s, strlen(s));
+    else
+      nc_http_reply_error(c->http, 500, "out of memory");
+    free(s);
+    return;
+  }
+  free(c->body);
+  c->body = s;
+  c->status = s ? status : 500;
+  c->ctype = "application/json;charset=UTF-8";
+}
 void nc_nrt_cok_text(nrt_call *c, const char *text) {
   if (c->v2) {
     nc_nrt_cok_json(c, cJSON_CreateString(text));
@@ -248,8 +267,10 @@ static void h_instance(void *ud, nc_http_req *r, int v2) {
 }
 static void h_instance_v1(void *ud, nc_http_req *r) { h_instance(ud, r, 0); }
 static void h_instance_v2(void *ud, nc_http_req *r) { h_instance(ud, r, 1); }
+void nc_nrt_v3_admin_instance(void *ud, nc_http_req *r) { h_instance(ud, r, 1); }
 static void h_list_v1(void *ud, nc_http_req *r) { do_list(ud, r, 0); }
 static void h_list_v2(void *ud, nc_http_req *r) { do_list(ud, r, 1); }
+void nc_nrt_v3_admin_list(void *ud, nc_http_req *r) { do_list(ud, r, 1); }
 static void h_beat_v1(void *ud, nc_http_req *r) { nc_nrt_dispatch(ud, r, 0, NRT_BEAT); }
 static void h_beat_v2(void *ud, nc_http_req *r) { nc_nrt_dispatch(ud, r, 1, NRT_BEAT); }
 
@@ -267,6 +288,12 @@ const nc_http_route nc_naming_routes[] = {
     {"/nacos/v1/ns/service/list", NC_HTTP_GET, nc_nrt_service_list_v1, 0},
     {"/nacos/v2/ns/service", ALL, nc_nrt_service_v2, 0},
     {"/nacos/v2/ns/service/list", NC_HTTP_GET, nc_nrt_service_list_v2, 0},
+    {"/nacos/v3/client/ns/instance", NC_HTTP_POST | NC_HTTP_DELETE, nc_nrt_v3_client_instance, 0},
+    {"/nacos/v3/client/ns/instance/list", NC_HTTP_GET, nc_nrt_v3_client_list, 0},
+    {"/nacos/v3/admin/ns/instance", ALL, nc_nrt_v3_admin_instance, 0},
+    {"/nacos/v3/admin/ns/instance/list", NC_HTTP_GET, nc_nrt_v3_admin_list, 0},
+    {"/nacos/v3/admin/ns/service", ALL, nc_nrt_v3_admin_service, 0},
+    {"/nacos/v3/admin/ns/service/list", NC_HTTP_GET, nc_nrt_v3_admin_service_list, 0},
     {"/nacos/v1/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v1, 0},
     {"/nacos/v2/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v2, 0},
 };

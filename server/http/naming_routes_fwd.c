@@ -57,7 +57,7 @@ static const char *const fwd_params[] = {
     "namespaceId", "serviceName", "groupName", "ip",      "port",    "weight",   "metadata",
     "clusterName", "enabled",     "enable",    "healthy", "ephemeral", "beat",
 };
-static const char *const op_names[] = {"register", "deregister", "update", "beat"};
+static const char *const op_names[] = {"register", "deregister", "update", "beat", "heartbeat"};
 #define OP_ADOPT "adopt" /* a handover: {op, id, pubs: [{ns, group, name, inst}]} */
 
 /* Java's String.hashCode (ASCII tags: one UTF-16 unit per byte). */

@@ -24,6 +24,7 @@ enum {
   E_NOT_FOUND = 20004,
   E_WEIGHT = 21001,
   E_METADATA = 21002,
+  E_INSTANCE_NOT_FOUND = 21003,
   E_INSTANCE = 21004,
   E_SERVICE_METADATA = 21005,
   E_SELECTOR = 21006,
@@ -73,6 +74,9 @@ const char *nc_nrt_cparam(const nrt_call *c, const char *name);
 void nc_nrt_cfail(nrt_call *c, int status, int code, const char *why);
 void nc_nrt_cok_json(nrt_call *c, cJSON *data);
 void nc_nrt_cok_text(nrt_call *c, const char *text);
+/* A Result without data {code, message} with status (Nacos's
+ * Result.failure(code, null), whose null data is left out here). */
+void nc_nrt_cresult(nrt_call *c, int status, int code);
 int nc_nrt_cparse_svc(nrt_call *c, svc_ref *s);
 /* ip (required) and port (required, 0..65535): 0, or answered (naming_routes_write.c). */
 int nc_nrt_parse_addr(nrt_call *c, const char **ip, int *port);
@@ -83,7 +87,9 @@ cJSON *nc_nrt_parse_metadata(const char *s);
 int nc_nrt_to_bool(const char *s, int def);
 
 /* The instance writes Nacos's DistroFilter sends to the responsible node. */
-typedef enum { NRT_REGISTER, NRT_DEREGISTER, NRT_UPDATE, NRT_BEAT } nrt_op;
+/* NRT_HEARTBEAT: the v3 client API's POST heartBeat=true ("ok", or code
+ * 21003 so the client registers again). */
+typedef enum { NRT_REGISTER, NRT_DEREGISTER, NRT_UPDATE, NRT_BEAT, NRT_HEARTBEAT } nrt_op;
 /* naming_routes_write.c: runs op here. A forwarded call (http NULL) was
  * permitted by the member that forwarded it. */
 void nc_nrt_write(nc_nroutes *nr, nrt_call *c, nrt_op op);
@@ -101,6 +107,14 @@ void nc_nrt_service_v1(void *ud, nc_http_req *r); /* GET, POST, PUT, DELETE */
 void nc_nrt_service_v2(void *ud, nc_http_req *r);
 int nc_nrt_meta_cluster(nc_nroutes *nr, nc_srv *srv, struct nc_cluster *cl);
 void nc_nrt_meta_free(nc_nroutes *nr);
+
+/* naming_routes_v3.c: the Nacos 3.x paths (rows of nc_naming_routes) */
+void nc_nrt_v3_client_instance(void *ud, nc_http_req *r); /* POST, DELETE */
+void nc_nrt_v3_client_list(void *ud, nc_http_req *r);
+void nc_nrt_v3_admin_instance(void *ud, nc_http_req *r); /* as v2 */
+void nc_nrt_v3_admin_list(void *ud, nc_http_req *r);
+void nc_nrt_v3_admin_service(void *ud, nc_http_req *r);
+void nc_nrt_v3_admin_service_list(void *ud, nc_http_req *r);
 
 /* naming_routes_svc.c */
 void nc_nrt_service_get_v1(void *ud, nc_http_req *r);

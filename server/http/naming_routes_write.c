@@ -266,11 +266,25 @@ static void do_beat(nc_nroutes *nr, nrt_call *c) {
   nc_nrt_cok_json(c, o);
 }
 
+/* v3 client POST heartBeat=true: a beat of ip:port, "ok" or 21003. */
+static void do_heartbeat(nc_nroutes *nr, nrt_call *c) {
+  svc_ref s;
+  const char *ip;
+  int port;
+  if (!svc_addr(nr, c, &s, &ip, &port))
+    return;
+  if (nc_nbeat_beat(nr->beat, s.ns, s.group, s.name, ip, port) == NC_ENOTFOUND)
+    nc_nrt_cresult(c, 200, E_INSTANCE_NOT_FOUND);
+  else
+    nc_nrt_cok_text(c, "ok");
+}
+
 void nc_nrt_write(nc_nroutes *nr, nrt_call *c, nrt_op op) {
   switch (op) {
   case NRT_REGISTER: do_register(nr, c); break;
   case NRT_DEREGISTER: do_deregister(nr, c); break;
   case NRT_UPDATE: do_update(nr, c); break;
   case NRT_BEAT: do_beat(nr, c); break;
+  case NRT_HEARTBEAT: do_heartbeat(nr, c); break;
   }
 }

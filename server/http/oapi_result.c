@@ -15,6 +15,7 @@ const char *nc_oapi_code_msg(int code) {
   case NC_OAPI_WEIGHT: return "weight error";
   case NC_OAPI_METADATA: return "instance metadata error";
   case NC_OAPI_INSTANCE: return "instance error";
+  case 21003: return "instance not found";
   case 21005: return "service metadata error";
   case 21006: return "selector error";
   case 21007: return "service already exist";

@@ -1,0 +1,180 @@
+/* The Nacos 3.x naming paths (issue 14): /nacos/v3/client/ns/instance
+ * (register, heartBeat=true beats or answers 21003, deregister, list =
+ * the enabled hosts as data) and /nacos/v3/admin/ns/instance|service
+ * with the v2 answers; errors and auth as v2. */
+#include "nc_grpc.h"
+#include "nc_testauth.h"
+#include "nc_testfx.h"
+#include "nc_testhttp.h"
+
+#include <cjson/cJSON.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int setup(void **st) {
+  nc_tfx *f = NULL;
+  int rc = nc_tfx_start(NULL, &f);
+  *st = f;
+  return rc ? -1 : 0;
+}
+static int teardown(void **st) { return nc_tfx_stop(*st) == 0 ? 0 : -1; }
+
+/* method path on the node: the JSON answer, asserting the status. */
+static cJSON *call(nc_tfx *f, const char *method, const char *path, int want) {
+  int status = 0;
+  char *b = NULL;
+  assert_int_equal(nc_test_http_req(f->srv->port, method, path, NULL, NULL, &status, &b), 0);
+  if (status != want)
+    fprintf(stderr, "%s %s: %d %s\n", method, path, status, b ? b : "");
+  assert_int_equal(status, want);
+  cJSON *j = cJSON_Parse(b);
+  free(b);
+  assert_non_null(j);
+  return j;
+}
+static int code(const cJSON *j) { return cJSON_GetObjectItem(j, "code")->valueint; }
+static const char *sdata(const cJSON *j) {
+  return cJSON_GetStringValue(cJSON_GetObjectItem(j, "data"));
+}
+
+static void test_client_api(void **st) {
+  nc_tfx *f = *st;
+  cJSON *j = call(f, "POST", "/nacos/v3/client/ns/instance?serviceName=c3&ip=3.3.3.3&port=33"
+                              "&weight=2&metadata=%7B%22a%22%3A%221%22%7D", 200);
+  assert_int_equal(code(j), 0);
+  assert_string_equal(sdata(j), "ok");
+  cJSON_Delete(j);
+  /* list: data is the hosts array */
+  j = call(f, "GET", "/nacos/v3/client/ns/instance/list?serviceName=c3", 200);
+  const cJSON *d = cJSON_GetObjectItem(j, "data");
+  assert_true(cJSON_IsArray(d));
+  assert_int_equal(cJSON_GetArraySize(d), 1);
+  const cJSON *h = cJSON_GetArrayItem(d, 0);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(h, "ip")), "3.3.3.3");
+  assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(h, "port")), 33);
+  assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(h, "weight")) == 2.0);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(h, "clusterName")), "DEFAULT");
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(h, "serviceName")),
+                      "DEFAULT_GROUP@@c3");
+  assert_string_equal(
+      cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(h, "metadata"), "a")), "1");
+  cJSON_Delete(j);
+  /* heartBeat: known -> ok, unknown -> 21003 without data */
+  j = call(f, "POST", "/nacos/v3/client/ns/instance?serviceName=c3&ip=3.3.3.3&port=33"
+                      "&heartBeat=true", 200);
+  assert_string_equal(sdata(j), "ok");
+  cJSON_Delete(j);
+  j = call(f, "POST", "/nacos/v3/client/ns/instance?serviceName=c3&ip=3.3.3.4&port=33"
+                      "&heartBeat=true", 200);
+  assert_int_equal(code(j), 21003);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "message")),
+                      "instance not found");
+  assert_null(cJSON_GetObjectItem(j, "data"));
+  cJSON_Delete(j);
+  /* errors as v2 */
+  j = call(f, "POST", "/nacos/v3/client/ns/instance?ip=3.3.3.3&port=33", 400);
+  assert_int_equal(code(j), 10000);
+  assert_string_equal(sdata(j), "Required parameter 'serviceName' type String is not present");
+  cJSON_Delete(j);
+  j = call(f, "POST", "/nacos/v3/client/ns/instance?serviceName=c3&ip=3.3.3.3&port=x", 400);
+  assert_int_equal(code(j), 20002);
+  cJSON_Delete(j);
+  j = call(f, "POST", "/nacos/v3/client/ns/instance?serviceName=c3&ip=3.3.3.3&port=1&weight=-1",
+           400);
+  assert_int_equal(code(j), 21001);
+  cJSON_Delete(j);
+  /* deregister; an unknown namespace lists nothing */
+  j = call(f, "DELETE", "/nacos/v3/client/ns/instance?serviceName=c3&ip=3.3.3.3&port=33", 200);
+  assert_string_equal(sdata(j), "ok");
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/client/ns/instance/list?serviceName=c3", 200);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 0);
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/client/ns/instance/list?serviceName=c3&namespaceId=nope", 200);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 0);
+  cJSON_Delete(j);
+}
+
+static void test_admin_api(void **st) {
+  nc_tfx *f = *st;
+  cJSON *j = call(f, "POST", "/nacos/v3/admin/ns/service?serviceName=a3&protectThreshold=0.1",
+                  200);
+  assert_string_equal(sdata(j), "ok");
+  cJSON_Delete(j);
+  j = call(f, "POST", "/nacos/v3/admin/ns/service?serviceName=a3", 400);
+  assert_int_equal(code(j), 21007);
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/service?serviceName=a3", 200);
+  const cJSON *d = cJSON_GetObjectItem(j, "data");
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "namespaceId")), "public");
+  assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "protectThreshold")) == 0.1);
+  cJSON_Delete(j);
+  j = call(f, "POST", "/nacos/v3/admin/ns/instance?serviceName=a3&ip=7.7.7.7&port=7", 200);
+  cJSON_Delete(j);
+  j = call(f, "PUT", "/nacos/v3/admin/ns/instance?serviceName=a3&ip=7.7.7.7&port=7&weight=6",
+           200);
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/instance?serviceName=a3&ip=7.7.7.7&port=7", 200);
+  d = cJSON_GetObjectItem(j, "data");
+  assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "weight")) == 6.0);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "serviceName")),
+                      "DEFAULT_GROUP@@a3");
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/instance/list?serviceName=a3", 200);
+  d = cJSON_GetObjectItem(j, "data");
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "hosts")), 1);
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/service/list?pageNo=1&pageSize=10", 200);
+  assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "count")) >=
+              1);
+  cJSON_Delete(j);
+  j = call(f, "DELETE", "/nacos/v3/admin/ns/service?serviceName=a3", 400);
+  assert_int_equal(code(j), 21009);
+  cJSON_Delete(j);
+  j = call(f, "DELETE", "/nacos/v3/admin/ns/instance?serviceName=a3&ip=7.7.7.7&port=7", 200);
+  cJSON_Delete(j);
+  j = call(f, "DELETE", "/nacos/v3/admin/ns/service?serviceName=a3", 200);
+  assert_string_equal(sdata(j), "ok");
+  cJSON_Delete(j);
+}
+
+/* With auth on the v3 paths need the namespace permission like v2. */
+static void test_auth(void **st) {
+  (void)st;
+  nc_tauth *a = NULL;
+  char buf[4096];
+  assert_int_equal(nc_tauth_start(NULL, &a), 0);
+  assert_int_equal(nc_tauth_req(a, "POST", "/nacos/v3/client/ns/instance?serviceName=x&ip=1.1.1.1"
+                                           "&port=1", NULL, NULL, buf, sizeof(buf)), 403);
+  assert_string_equal(buf, "user not found!");
+  char *adm = nc_tauth_login(a, "nacos", NC_TEST_ADMIN_PW);
+  char *ro = nc_tauth_user_token(a, adm, "reader", "public:*:*", "r");
+  assert_int_equal(nc_tauth_req(a, "POST", "/nacos/v3/admin/ns/service?serviceName=x", NULL, ro,
+                                buf, sizeof(buf)), 403);
+  assert_string_equal(buf, "authorization failed!");
+  assert_int_equal(nc_tauth_req(a, "POST", "/nacos/v3/client/ns/instance?serviceName=x&ip=1.1.1.1"
+                                           "&port=1", NULL, adm, buf, sizeof(buf)), 200);
+  assert_int_equal(nc_tauth_req(a, "GET", "/nacos/v3/client/ns/instance/list?serviceName=x", NULL,
+                                ro, buf, sizeof(buf)), 200);
+  assert_non_null(strstr(buf, "1.1.1.1"));
+  free(ro);
+  free(adm);
+  assert_int_equal(nc_tauth_stop(a), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_client_api, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_admin_api, setup, teardown),
+      cmocka_unit_test(test_auth),
+  };
+  nc_grpc_init();
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  nc_grpc_shutdown();
+  return rc;
+}
