@@ -108,7 +108,27 @@ static void del_res(world *w, int i) {
   nc_fz_changed(w->fz, key, w->r[i].ns, w->r[i].group, w->r[i].name, 0);
 }
 
+/* The config kind (no notify syncType, "changeType", CONFIG_CHANGED for an
+ * appearance) with retries after attempts x retry_ms. */
+static const nc_fz_kind config_kind = {.module = "config",
+                                       .sync_type = "ConfigFuzzyWatchSyncRequest",
+                                       .notify_type = "ConfigFuzzyWatchChangeNotifyRequest",
+                                       .key_field = "groupKey",
+                                       .notify_field = "changeType",
+                                       .add = "ADD_CONFIG",
+                                       .del = "DELETE_CONFIG",
+                                       .notify_add = "CONFIG_CHANGED",
+                                       .batch = 20};
+
+static world *world_new_kind(const nc_fz_kind *kind, int max_patterns, int max_matches,
+                             int max_attempts);
+
 static world *world_new(int max_patterns, int max_matches, int max_attempts) {
+  return world_new_kind(NULL, max_patterns, max_matches, max_attempts);
+}
+
+static world *world_new_kind(const nc_fz_kind *kind, int max_patterns, int max_matches,
+                             int max_attempts) {
   world *w = calloc(1, sizeof(*w));
   assert_non_null(w);
   assert_int_equal(uv_loop_init(&w->loop), 0);
@@ -124,10 +144,16 @@ static world *world_new(int max_patterns, int max_matches, int max_attempts) {
                   .batch = 2,
                   .each = each,
                   .ud = w};
+  if (kind) {
+    k = *kind;
+    k.each = each;
+    k.ud = w;
+  }
   nc_fz_opts o = {.max_patterns = max_patterns,
                   .max_matches = max_matches,
                   .timeout_ms = 1000,
                   .retry_ms = 20,
+                  .backoff = kind != NULL,
                   .max_attempts = max_attempts,
                   .send = fake_send,
                   .drop = fake_drop,
@@ -443,6 +469,34 @@ static void test_notifies_to_a_stuck_connection_are_bounded(void **state) {
   world_free(w);
 }
 
+static void test_config_kind_notifies_and_backs_off(void **state) {
+  (void)state;
+  world *w = world_new_kind(&config_kind, 20, 500, 0);
+  assert_int_equal(nc_fz_watch(w->fz, "c1", "public>>DEFAULT_GROUP>>app*", NULL, 1), 0);
+  assert_string_equal(w->p[0].type, "ConfigFuzzyWatchSyncRequest");
+  assert_string_equal(nc_json_str(w->p[0].body, "module", ""), "config");
+  ack(w, 0, NC_PUSH_ACKED);
+  add_res(w, "public", "DEFAULT_GROUP", "app.yaml", 1);
+  assert_int_equal(w->npush, 2);
+  assert_string_equal(w->p[1].type, "ConfigFuzzyWatchChangeNotifyRequest");
+  assert_string_equal(nc_json_str(w->p[1].body, "changeType", ""), "CONFIG_CHANGED");
+  assert_false(cJSON_HasObjectItem(w->p[1].body, "syncType"));
+  assert_false(cJSON_HasObjectItem(w->p[1].body, "changedType"));
+  /* sent again after each timeout (waits of 1 x and 2 x 20 ms, seen through
+   * the 100 ms retry tick, so only "not at once" is checked) */
+  ack(w, 1, NC_PUSH_TIMEOUT);
+  uint64_t t0 = uv_hrtime();
+  run_until(w, 3, 2000);
+  ack(w, 2, NC_PUSH_TIMEOUT);
+  run_until(w, 4, 2000);
+  assert_int_equal(w->npush, 4);
+  assert_true((uv_hrtime() - t0) / 1000000 >= 40);
+  ack(w, 3, NC_PUSH_ACKED);
+  del_res(w, 0);
+  assert_string_equal(nc_json_str(w->p[4].body, "changeType", ""), "DELETE_CONFIG");
+  world_free(w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_initial_sync_in_batches_then_finish),
@@ -455,6 +509,7 @@ int main(void) {
       cmocka_unit_test(test_unacked_push_is_retried_then_connection_dropped),
       cmocka_unit_test(test_refused_send_waits_and_gone_is_forgotten),
       cmocka_unit_test(test_notifies_to_a_stuck_connection_are_bounded),
+      cmocka_unit_test(test_config_kind_notifies_and_backs_off),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
