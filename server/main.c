@@ -490,6 +490,7 @@ static int pstore_init(app *a) {
   nc_nhealth_opts ho = {.first_delay_ms = -1};
   if ((rc = nc_nhealth_new(&a->loop, &src, &ho, &a->nhealth)) != 0)
     return rc;
+  nc_nhealth_set_cluster_fn(a->nhealth, nc_nhealth_cluster_pstore, a->pstore);
   if (!nc_cluster_is_standalone(a->cluster)) {
     nc_npstore_set_notify(a->pstore, pstore_notify, a);
     nc_nhealth_set_members(a->nhealth, nc_cluster_self(a->cluster), pstore_members, a);

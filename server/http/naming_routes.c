@@ -3,6 +3,7 @@
  * InstanceControllerV2; v1 errors are Nacos's "caused: <why>;" text. */
 #include "naming_routes.h"
 #include "naming_routes_int.h"
+#include "naming_routes_pst.h"
 #include "oapi_result.h"
 
 #include "auth_routes.h"
@@ -294,6 +295,7 @@ const nc_http_route nc_naming_routes[] = {
     {"/nacos/v3/admin/ns/instance/list", NC_HTTP_GET, nc_nrt_v3_admin_list, 0},
     {"/nacos/v3/admin/ns/service", ALL, nc_nrt_v3_admin_service, 0},
     {"/nacos/v3/admin/ns/service/list", NC_HTTP_GET, nc_nrt_v3_admin_service_list, 0},
+    {"/nacos/v1/ns/cluster", NC_HTTP_PUT, nc_nrt_pst_cluster_v1, 0},
     {"/nacos/v1/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v1, 0},
     {"/nacos/v2/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v2, 0},
 };

@@ -5,6 +5,7 @@
 #include "naming_routes_pst.h"
 #include "oapi_result.h"
 
+#include "naming_health.h"
 #include "naming_pstore.h"
 #include "nc_err.h"
 #include "nc_log.h"
@@ -104,4 +105,56 @@ int nc_nrt_pst_refuses(nc_nroutes *nr, nrt_call *c, const svc_ref *s) {
     return 0;
   nc_nrt_pst_kind_refused(c, s, "register ephemeral instance");
   return 1;
+}
+
+/* A required parameter, or NULL when answered (Nacos's v1 text). */
+static const char *required(nrt_call *c, const char *name) {
+  const char *v = nc_nrt_cparam(c, name);
+  if (!v) {
+    char why[96];
+    snprintf(why, sizeof(why), "Param '%s' is required.", name);
+    nc_nrt_cfail(c, 400, E_PARAM_MISSING, why);
+  }
+  return v;
+}
+
+void nc_nrt_pst_cluster_v1(void *ud, nc_http_req *r) {
+  nc_nroutes *nr = ud;
+  nrt_call c = NRT_HTTP(r, 0);
+  svc_ref s;
+  nc_nhealth_checker chk;
+  const char *cl, *cp, *use, *hc;
+  if (nc_nrt_cparse_svc(&c, &s) || !nc_nrt_permitted(nr, r, &s, 'w') ||
+      !(cl = required(&c, "clusterName")) || !(cp = required(&c, "checkPort")) ||
+      !(use = required(&c, "useInstancePort4Check")) || !(hc = required(&c, "healthChecker")))
+    return;
+  char *end;
+  long port = strtol(cp, &end, 10);
+  if (strlen(cl) > 128 || strspn(cl, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789-") != strlen(cl)) {
+    nc_nrt_cfail(&c, 400, E_PARAM_VALIDATE, "Param 'clusterName' must match [0-9a-zA-Z-]+");
+    return;
+  }
+  if (*end || port < 0 || port > 65535) {
+    nc_nrt_cfail(&c, 400, E_PARAM_VALIDATE, "Param 'checkPort' must be an integer 0..65535");
+    return;
+  }
+  if (nc_nhealth_checker_parse(hc, &chk) != 0) {
+    nc_nrt_cfail(&c, 400, E_PARAM_VALIDATE,
+                 "Param 'healthChecker' must be a health checker JSON of type TCP, HTTP or NONE");
+    return;
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "healthChecker", cJSON_Parse(hc));
+  cJSON_AddNumberToObject(o, "checkPort", (double)port);
+  cJSON_AddBoolToObject(o, "useInstancePort4Check", nc_nrt_to_bool(use, 1));
+  char *json = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  nc_npstore *ps;
+  pcall *p = json ? begin(nr, &c, &ps) : NULL;
+  if (!json)
+    nc_nrt_cfail(&c, 500, E_SERVER, "out of memory");
+  else if (p)
+    nc_npstore_set_checker(ps, s.ns, s.group, s.name, cl, json, on_done, p);
+  free(json);
 }

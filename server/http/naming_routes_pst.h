@@ -21,6 +21,11 @@ void nc_nrt_pst_deregister(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const 
 /* An ephemeral register into s: 1 (answered) when s is persistent, so
  * the beat table is not touched; else 0. */
 int nc_nrt_pst_refuses(nc_nroutes *nr, nrt_call *c, const svc_ref *s);
+/* PUT /nacos/v1/ns/cluster (Nacos's ClusterController.update): a
+ * cluster's health checker (healthChecker JSON, checkPort,
+ * useInstancePort4Check; all required) for the persistent instances'
+ * checks (naming_health.h). ud = nc_nroutes. */
+void nc_nrt_pst_cluster_v1(void *ud, nc_http_req *r);
 /* Answers an ephemeral register refused because s is persistent. */
 void nc_nrt_pst_kind_refused(nrt_call *c, const svc_ref *s, const char *what);
 

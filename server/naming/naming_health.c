@@ -123,6 +123,28 @@ int nc_nhealth_checker_parse(const char *json, nc_nhealth_checker *out) {
   return rc;
 }
 
+int nc_nhealth_cluster_parse(const char *json, nc_nhealth_checker *out) {
+  cJSON *j = cJSON_Parse(json);
+  const cJSON *hc = cJSON_GetObjectItemCaseSensitive(j, "healthChecker");
+  char *hs = cJSON_IsObject(hc) ? cJSON_PrintUnformatted(hc) : NULL;
+  int rc = hs ? nc_nhealth_checker_parse(hs, out) : NC_EINVAL;
+  if (!rc) {
+    const cJSON *port = cJSON_GetObjectItemCaseSensitive(j, "checkPort");
+    const cJSON *use = cJSON_GetObjectItemCaseSensitive(j, "useInstancePort4Check");
+    int p = cJSON_IsNumber(port) ? (int)port->valuedouble : 0;
+    out->check_port = cJSON_IsFalse(use) && p > 0 && p <= 65535 ? p : 0;
+  }
+  free(hs);
+  cJSON_Delete(j);
+  return rc;
+}
+
+int nc_nhealth_cluster_pstore(void *ud, const char *ns, const char *group, const char *name,
+                              const char *cluster, nc_nhealth_checker *out) {
+  const char *json = nc_npstore_checker_json(ud, ns, group, name, cluster);
+  return json ? nc_nhealth_cluster_parse(json, out) : NC_ENOTFOUND;
+}
+
 /* ---- tasks ---- */
 
 static void task_free(void *v) {

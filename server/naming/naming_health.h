@@ -65,6 +65,14 @@ typedef int (*nc_nhealth_cluster_fn)(void *ud, const char *ns, const char *group
  * 0, or NC_EINVAL. */
 int nc_nhealth_checker_parse(const char *json, nc_nhealth_checker *out);
 
+/* The stored cluster settings (naming_pstore's JSON: {"healthChecker":
+ * {...}, "checkPort":N, "useInstancePort4Check":b}) into out: 0 or
+ * NC_EINVAL. check_port is 0 when the instance's port is used. */
+int nc_nhealth_cluster_parse(const char *json, nc_nhealth_checker *out);
+/* A cluster hook over the persistent store's settings (ud = nc_npstore). */
+int nc_nhealth_cluster_pstore(void *ud, const char *ns, const char *group, const char *name,
+                              const char *cluster, nc_nhealth_checker *out);
+
 /* The members a check is shared among (UP and SUSPICIOUS, any order):
  * fills up to cap addresses (borrowed until the call returns to the loop)
  * and returns their count. */

@@ -35,6 +35,7 @@ struct nc_npstore {
   nc_npwork *work;
   uv_timer_t timer;
   nc_strmap *svcs; /* svc key -> psvc* */
+  nc_strmap *chks; /* svc key "\x01" cluster -> char* (its settings' JSON) */
   size_t n_inst;
   int stopped, loading_all;
   nc_npstore_notify_fn notify;
@@ -243,6 +244,41 @@ static const char *store_msg(int rc) {
                              : "persistent instance store failure";
 }
 
+static const char *chk_key(char *buf, size_t cap, const char *ns, const char *group,
+                           const char *name, const char *cluster) {
+  char kb[1024];
+  const char *k = nc_nreg_key(kb, sizeof(kb), ns, group, name);
+  int n = k ? snprintf(buf, cap, "%s\x01%s", k, cluster) : -1;
+  return n > 0 && (size_t)n < cap ? buf : NULL;
+}
+
+/* The cluster settings become exactly v[0..n). */
+static void apply_checkers(nc_npstore *ps, const nc_npchk *v, size_t n) {
+  nc_strmap *m = nc_strmap_new();
+  char kb[1200];
+  for (size_t i = 0; m && i < n; i++) {
+    char *j = strdup(v[i].json);
+    const char *k = chk_key(kb, sizeof(kb), v[i].ns, v[i].group, v[i].name, v[i].cluster);
+    void *old = NULL;
+    if (!j || !k || nc_strmap_put(m, k, j, &old)) {
+      free(j);
+      continue;
+    }
+    free(old);
+  }
+  if (!m)
+    return;
+  nc_strmap_free(ps->chks, free);
+  ps->chks = m;
+}
+
+const char *nc_npstore_checker_json(nc_npstore *ps, const char *ns, const char *group,
+                                    const char *name, const char *cluster) {
+  char kb[1200];
+  const char *k = chk_key(kb, sizeof(kb), ns, group, name, cluster);
+  return k ? nc_strmap_get(ps->chks, k) : NULL;
+}
+
 static void tell_peers(nc_npstore *ps, const nc_nprow *r) {
   if (ps->notify)
     ps->notify(ps->notify_ud, r->ns, r->group, r->name);
@@ -256,6 +292,14 @@ static void complete(void *ud, npjob *j) {
   if (j->kind == NPJ_LOAD_ALL || j->kind == NPJ_LOAD_SVC) {
     if (j->rc != NC_ECLOSED)
       apply_load(ps, j);
+    if (j->kind == NPJ_LOAD_ALL && !j->rc && !j->chk_rc)
+      apply_checkers(ps, j->chks, j->nchk);
+    nc_npjob_free(j);
+    return;
+  }
+  if (j->kind == NPJ_LOAD_CHK) {
+    if (!j->rc)
+      apply_checkers(ps, j->chks, j->nchk);
     nc_npjob_free(j);
     return;
   }
@@ -277,6 +321,17 @@ static void complete(void *ud, npjob *j) {
     } else if (j->kind == NPJ_DEL && s) {
       remove_ent(ps, s, addr_key(ak, sizeof(ak), r->ip, r->port));
       svc_maybe_gc(ps, s);
+    } else if (j->kind == NPJ_PUT_CHK) {
+      char kb[1200];
+      const char *k = chk_key(kb, sizeof(kb), r->ns, r->group, r->name, j->chk.cluster);
+      char *json = strdup(j->chk.json);
+      void *old = NULL;
+      if (k && json && !nc_strmap_put(ps->chks, k, json, &old))
+        free(old);
+      else
+        free(json);
+      nc_info("persistent instances: health checker of %s@@%s cluster %s set: %s", r->group,
+              NC_LOG_ESC(r->name), NC_LOG_ESC(j->chk.cluster), NC_LOG_ESC(j->chk.json));
     } else if (j->kind == NPJ_HEALTH && s) {
       pent *e = nc_strmap_get(s->ents, addr_key(ak, sizeof(ak), r->ip, r->port));
       if (e && j->existed && e->healthy != r->healthy) {
@@ -428,6 +483,27 @@ void nc_npstore_reload_all(nc_npstore *ps) {
   submit(ps, j);
 }
 
+void nc_npstore_set_checker(nc_npstore *ps, const char *ns, const char *group, const char *name,
+                            const char *cluster, const char *json, nc_npstore_done_fn done,
+                            void *ud) {
+  npjob *j = job_new(NPJ_PUT_CHK, ns, group, name, NULL, 0);
+  if (j) {
+    j->chk.ns = strdup(j->row.ns);
+    j->chk.group = strdup(j->row.group);
+    j->chk.name = strdup(j->row.name);
+    j->chk.cluster = strdup(cluster);
+    j->chk.json = strdup(json);
+  }
+  if (!j || !j->chk.ns || !j->chk.group || !j->chk.name || !j->chk.cluster || !j->chk.json) {
+    nc_npjob_free(j);
+    done(ud, NC_ENOMEM, store_msg(NC_ENOMEM));
+    return;
+  }
+  j->done = done;
+  j->ud = ud;
+  submit(ps, j);
+}
+
 void nc_npstore_set_notify(nc_npstore *ps, nc_npstore_notify_fn fn, void *ud) {
   ps->notify = fn;
   ps->notify_ud = ud;
@@ -460,6 +536,9 @@ static void h_sync(void *ud, nc_req *r, const nc_msg *m) {
   }
   ps->st.peer_notices++;
   nc_npstore_reload_service(ps, nc_json_str(m->body, "namespace", ""), group, name);
+  npjob *j = job_new(NPJ_LOAD_CHK, NULL, NULL, NULL, NULL, 0); /* a cluster setting may be new */
+  if (j)
+    submit(ps, j);
   nc_req_reply(r, NULL, NULL);
 }
 
@@ -475,7 +554,9 @@ static void on_timer(uv_timer_t *t) { nc_npstore_reload_all(t->data); }
 int nc_npstore_new(uv_loop_t *loop, nc_srv *srv, nc_naming *n, const nc_npstore_opts *o,
                    nc_npstore **out) {
   nc_npstore *ps = calloc(1, sizeof(*ps));
-  if (!ps || !(ps->svcs = nc_strmap_new())) {
+  if (!ps || !(ps->svcs = nc_strmap_new()) || !(ps->chks = nc_strmap_new())) {
+    if (ps)
+      nc_strmap_free(ps->svcs, NULL);
     free(ps);
     return NC_ENOMEM;
   }
@@ -486,6 +567,7 @@ int nc_npstore_new(uv_loop_t *loop, nc_srv *srv, nc_naming *n, const nc_npstore_
   int rc = nc_npdb_open(&dbo, &ps->db);
   if (rc) {
     nc_strmap_free(ps->svcs, NULL);
+    nc_strmap_free(ps->chks, NULL);
     free(ps);
     return rc;
   }
@@ -493,6 +575,7 @@ int nc_npstore_new(uv_loop_t *loop, nc_srv *srv, nc_naming *n, const nc_npstore_
   npjob *j = job_new(NPJ_LOAD_ALL, NULL, NULL, NULL, NULL, 0);
   if (j) {
     j->rc = nc_npdb_load(ps->db, NULL, NULL, NULL, &j->rows, &j->n);
+    j->chk_rc = nc_npdb_load_checkers(ps->db, &j->chks, &j->nchk);
     complete(ps, j);
   }
   nc_info("persistent instances: %zu loaded from %s", ps->n_inst, nc_npdb_backend(ps->db));
@@ -503,6 +586,7 @@ int nc_npstore_new(uv_loop_t *loop, nc_srv *srv, nc_naming *n, const nc_npstore_
     nc_npwork_stop(ps->work);
     nc_npdb_close(ps->db);
     nc_strmap_free(ps->svcs, psvc_free);
+    nc_strmap_free(ps->chks, free);
     free(ps);
     return rc;
   }
@@ -529,6 +613,7 @@ void nc_npstore_stop(nc_npstore *ps) {
 static void on_closed(uv_handle_t *h) {
   nc_npstore *ps = h->data;
   nc_strmap_free(ps->svcs, psvc_free);
+  nc_strmap_free(ps->chks, free);
   free(ps);
 }
 

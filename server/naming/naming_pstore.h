@@ -71,6 +71,18 @@ void nc_npstore_deregister(nc_npstore *ps, const char *ns, const char *group, co
 void nc_npstore_set_health(nc_npstore *ps, const char *ns, const char *group, const char *name,
                            const char *ip, int port, int healthy);
 
+/* Nacos's cluster settings of (service, cluster) (PUT /nacos/v1/ns/cluster):
+ * json = {"healthChecker":{...},"checkPort":N,"useInstancePort4Check":b}
+ * (validated by the caller, naming_health.h), stored, shared like the
+ * instances; the health checks use it from their next check. */
+void nc_npstore_set_checker(nc_npstore *ps, const char *ns, const char *group, const char *name,
+                            const char *cluster, const char *json, nc_npstore_done_fn done,
+                            void *ud);
+/* The stored settings JSON (borrowed until the next return to the loop),
+ * or NULL: the defaults (TCP on the instance's port). */
+const char *nc_npstore_checker_json(nc_npstore *ps, const char *ns, const char *group,
+                                    const char *name, const char *cluster);
+
 /* 1 when the service holds persistent instances (its kind is persistent). */
 int nc_npstore_has_service(nc_npstore *ps, const char *ns, const char *group, const char *name);
 /* Nacos's refusal text for mixing kinds into buf: svc_persistent says

@@ -105,3 +105,44 @@ int nc_npdb_set_health(nc_npdb *db, const char *ns, const char *group, const cha
     *existed = e;
   return rc;
 }
+
+void nc_npchk_free(nc_npchk *v, size_t n) {
+  if (!v)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].ns);
+    free(v[i].group);
+    free(v[i].name);
+    free(v[i].cluster);
+    free(v[i].json);
+  }
+  free(v);
+}
+
+nc_npchk *nc_npchk_push(nc_npchk **v, size_t *n, size_t *cap) {
+  if (*n == *cap) {
+    size_t nc = *cap ? *cap * 2 : 8;
+    nc_npchk *nv = realloc(*v, nc * sizeof(*nv));
+    if (!nv)
+      return NULL;
+    *v = nv;
+    *cap = nc;
+  }
+  nc_npchk *c = &(*v)[(*n)++];
+  memset(c, 0, sizeof(*c));
+  return c;
+}
+
+int nc_npdb_load_checkers(nc_npdb *db, nc_npchk **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  return db->vt->load_checkers(db->impl, out, n);
+}
+
+int nc_npdb_put_checker(nc_npdb *db, const nc_npchk *c, int64_t ts_ms) {
+  if (!c->group || !c->name || !c->cluster || !c->json || !*c->name || !*c->cluster)
+    return NC_EINVAL;
+  nc_npchk k = *c;
+  k.ns = (char *)norm_ns(c->ns);
+  return db->vt->put_checker(db->impl, &k, ts_ms);
+}

@@ -62,6 +62,20 @@ int nc_npdb_del(nc_npdb *db, const char *ns, const char *group, const char *name
 int nc_npdb_set_health(nc_npdb *db, const char *ns, const char *group, const char *name,
                        const char *ip, int port, int healthy, int64_t ts_ms, int *existed);
 
+/* ---- cluster health-check settings ----
+ * Nacos's ClusterMetadata of one cluster of a service (PUT
+ * /nacos/v1/ns/cluster): {"healthChecker":{...},"checkPort":N,
+ * "useInstancePort4Check":bool} as one JSON text, in the table
+ * nc_cluster_health next to the instances. */
+typedef struct nc_npchk {
+  char *ns, *group, *name, *cluster, *json;
+} nc_npchk;
+void nc_npchk_free(nc_npchk *v, size_t n);
+/* Every stored setting; *out owned by the caller. */
+int nc_npdb_load_checkers(nc_npdb *db, nc_npchk **out, size_t *n);
+/* Inserts or replaces the setting of (ns, group, name, cluster). */
+int nc_npdb_put_checker(nc_npdb *db, const nc_npchk *c, int64_t ts_ms);
+
 /* ---- backends (naming_pstore_sqlite.c, naming_pstore_pg.c) ---- */
 typedef struct nc_npdb_vt {
   const char *name;
@@ -74,6 +88,8 @@ typedef struct nc_npdb_vt {
              int port, int *existed);
   int (*set_health)(void *impl, const char *ns, const char *group, const char *name,
                     const char *ip, int port, int healthy, int64_t ts_ms, int *existed);
+  int (*load_checkers)(void *impl, nc_npchk **out, size_t *n);
+  int (*put_checker)(void *impl, const nc_npchk *c, int64_t ts_ms);
 } nc_npdb_vt;
 
 extern const nc_npdb_vt nc_npdb_sqlite;
@@ -81,5 +97,6 @@ extern const nc_npdb_vt nc_npdb_pg;
 
 /* Grows *rows by one zeroed slot (backends' loaders): its address, or NULL. */
 nc_nprow *nc_nprow_push(nc_nprow **rows, size_t *n, size_t *cap);
+nc_npchk *nc_npchk_push(nc_npchk **v, size_t *n, size_t *cap);
 
 #endif

@@ -11,7 +11,15 @@
 #include "naming_pstore_db.h"
 #include "nc_evq.h"
 
-typedef enum { NPJ_LOAD_ALL = 1, NPJ_LOAD_SVC, NPJ_PUT, NPJ_DEL, NPJ_HEALTH } npjob_kind;
+typedef enum {
+  NPJ_LOAD_ALL = 1, /* instances and cluster settings */
+  NPJ_LOAD_SVC,     /* one service's instances */
+  NPJ_LOAD_CHK,     /* cluster settings */
+  NPJ_PUT,
+  NPJ_DEL,
+  NPJ_HEALTH,
+  NPJ_PUT_CHK,      /* one cluster's settings (chk) */
+} npjob_kind;
 
 typedef struct npjob {
   nc_evq_node node; /* completion hand-off; first member */
@@ -21,6 +29,10 @@ typedef struct npjob {
                    * HEALTH: healthy; modified_ms = the loop's clock */
   nc_nprow *rows; /* LOAD_*: the result */
   size_t n;
+  nc_npchk chk;      /* PUT_CHK: the setting */
+  nc_npchk *chks;    /* LOAD_ALL, LOAD_CHK: the result */
+  size_t nchk;
+  int chk_rc;        /* LOAD_ALL: the settings' load */
   int rc, existed; /* set by the worker; NC_ECLOSED when cancelled */
   nc_npstore_done_fn done; /* PUT/DEL: the caller's; may be NULL */
   void *ud;

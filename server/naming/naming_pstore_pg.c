@@ -37,7 +37,12 @@ static const char schema[] =
     " namespace_id VARCHAR(128) NOT NULL, group_name VARCHAR(128) NOT NULL,"
     " service_name VARCHAR(512) NOT NULL, ip VARCHAR(128) NOT NULL, port INTEGER NOT NULL,"
     " instance TEXT NOT NULL, healthy SMALLINT NOT NULL, gmt_modified BIGINT NOT NULL,"
-    " PRIMARY KEY(namespace_id, group_name, service_name, ip, port)); COMMIT;";
+    " PRIMARY KEY(namespace_id, group_name, service_name, ip, port));"
+    "CREATE TABLE IF NOT EXISTS nc_cluster_health("
+    " namespace_id VARCHAR(128) NOT NULL, group_name VARCHAR(128) NOT NULL,"
+    " service_name VARCHAR(512) NOT NULL, cluster_name VARCHAR(128) NOT NULL,"
+    " checker TEXT NOT NULL, gmt_modified BIGINT NOT NULL,"
+    " PRIMARY KEY(namespace_id, group_name, service_name, cluster_name)); COMMIT;";
 
 static void drop(pgi *p, const char *why) {
   nc_warn("persistent instances: PostgreSQL: %s", why);
@@ -231,6 +236,43 @@ static int pg_set_health(void *impl, const char *ns, const char *group, const ch
                  7, v, existed);
 }
 
+static int pg_load_checkers(void *impl, nc_npchk **out, size_t *n) {
+  PGresult *r = NULL;
+  int rc = run(impl, "load checkers",
+               "SELECT namespace_id,group_name,service_name,cluster_name,checker"
+               " FROM nc_cluster_health",
+               0, NULL, &r);
+  if (rc)
+    return rc;
+  size_t cap = 0;
+  for (int i = 0; !rc && i < PQntuples(r); i++) {
+    nc_npchk *c = nc_npchk_push(out, n, &cap);
+    if (!c || !(c->ns = strdup(PQgetvalue(r, i, 0))) || !(c->group = strdup(PQgetvalue(r, i, 1))) ||
+        !(c->name = strdup(PQgetvalue(r, i, 2))) || !(c->cluster = strdup(PQgetvalue(r, i, 3))) ||
+        !(c->json = strdup(PQgetvalue(r, i, 4))))
+      rc = NC_ENOMEM;
+  }
+  PQclear(r);
+  if (rc) {
+    nc_npchk_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+static int pg_put_checker(void *impl, const nc_npchk *c, int64_t ts_ms) {
+  char ts[24];
+  snprintf(ts, sizeof(ts), "%lld", (long long)ts_ms);
+  const char *v[6] = {c->ns, c->group, c->name, c->cluster, c->json, ts};
+  return run(impl, "put checker",
+             "INSERT INTO nc_cluster_health(namespace_id,group_name,service_name,cluster_name,"
+             "checker,gmt_modified) VALUES($1,$2,$3,$4,$5,$6::bigint)"
+             " ON CONFLICT(namespace_id,group_name,service_name,cluster_name) DO UPDATE SET"
+             " checker=excluded.checker, gmt_modified=excluded.gmt_modified",
+             6, v, NULL);
+}
+
 const nc_npdb_vt nc_npdb_pg = {
     .name = "postgresql",
     .open = pg_open,
@@ -239,4 +281,6 @@ const nc_npdb_vt nc_npdb_pg = {
     .put = pg_put,
     .del = pg_del,
     .set_health = pg_set_health,
+    .load_checkers = pg_load_checkers,
+    .put_checker = pg_put_checker,
 };

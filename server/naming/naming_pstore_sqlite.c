@@ -18,7 +18,11 @@ static const char schema[] =
     " namespace_id TEXT NOT NULL, group_name TEXT NOT NULL, service_name TEXT NOT NULL,"
     " ip TEXT NOT NULL, port INTEGER NOT NULL, instance TEXT NOT NULL,"
     " healthy INTEGER NOT NULL, gmt_modified INTEGER NOT NULL,"
-    " PRIMARY KEY(namespace_id, group_name, service_name, ip, port));";
+    " PRIMARY KEY(namespace_id, group_name, service_name, ip, port));"
+    "CREATE TABLE IF NOT EXISTS nc_cluster_health("
+    " namespace_id TEXT NOT NULL, group_name TEXT NOT NULL, service_name TEXT NOT NULL,"
+    " cluster_name TEXT NOT NULL, checker TEXT NOT NULL, gmt_modified INTEGER NOT NULL,"
+    " PRIMARY KEY(namespace_id, group_name, service_name, cluster_name));";
 
 static int sq_open(const nc_npdb_opts *o, void **impl) {
   char path[4096];
@@ -159,6 +163,58 @@ static int sq_set_health(void *impl, const char *ns, const char *group, const ch
                group, name, ip, port, healthy, ts_ms, existed);
 }
 
+static int sq_load_checkers(void *impl, nc_npchk **out, size_t *n) {
+  sqlite3 *db = impl;
+  sqlite3_stmt *st = NULL;
+  size_t cap = 0;
+  int step, rc = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT namespace_id,group_name,service_name,cluster_name,checker"
+                         " FROM nc_cluster_health",
+                         -1, &st, NULL) != SQLITE_OK)
+    return fail(db, "load checkers", st);
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    nc_npchk *c = nc_npchk_push(out, n, &cap);
+    if (!c || !(c->ns = col(st, 0)) || !(c->group = col(st, 1)) || !(c->name = col(st, 2)) ||
+        !(c->cluster = col(st, 3)) || !(c->json = col(st, 4))) {
+      rc = NC_ENOMEM;
+      break;
+    }
+  }
+  if (!rc && step != SQLITE_DONE)
+    rc = fail(db, "load checkers", NULL);
+  sqlite3_finalize(st);
+  if (rc) {
+    nc_npchk_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+static int sq_put_checker(void *impl, const nc_npchk *c, int64_t ts) {
+  sqlite3 *db = impl;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO nc_cluster_health(namespace_id,group_name,service_name,"
+                         "cluster_name,checker,gmt_modified) VALUES(?1,?2,?3,?4,?5,?6)"
+                         " ON CONFLICT(namespace_id,group_name,service_name,cluster_name)"
+                         " DO UPDATE SET checker=excluded.checker,"
+                         " gmt_modified=excluded.gmt_modified",
+                         -1, &st, NULL) != SQLITE_OK)
+    return fail(db, "put checker", st);
+  sqlite3_bind_text(st, 1, c->ns, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, c->group, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, c->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, c->cluster, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, c->json, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 6, ts);
+  if (sqlite3_step(st) != SQLITE_DONE)
+    return fail(db, "put checker", st);
+  sqlite3_finalize(st);
+  return 0;
+}
+
 const nc_npdb_vt nc_npdb_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -167,4 +223,6 @@ const nc_npdb_vt nc_npdb_sqlite = {
     .put = sq_put,
     .del = sq_del,
     .set_health = sq_set_health,
+    .load_checkers = sq_load_checkers,
+    .put_checker = sq_put_checker,
 };

@@ -31,6 +31,12 @@ void nc_npjob_free(npjob *j) {
   free(j->row.ip);
   free(j->row.inst);
   nc_nprow_free(j->rows, j->n);
+  free(j->chk.ns);
+  free(j->chk.group);
+  free(j->chk.name);
+  free(j->chk.cluster);
+  free(j->chk.json);
+  nc_npchk_free(j->chks, j->nchk);
   free(j);
 }
 
@@ -39,6 +45,13 @@ static void exec(nc_npdb *db, npjob *j) {
   switch (j->kind) {
   case NPJ_LOAD_ALL:
     j->rc = nc_npdb_load(db, NULL, NULL, NULL, &j->rows, &j->n);
+    j->chk_rc = nc_npdb_load_checkers(db, &j->chks, &j->nchk);
+    break;
+  case NPJ_LOAD_CHK:
+    j->rc = nc_npdb_load_checkers(db, &j->chks, &j->nchk);
+    break;
+  case NPJ_PUT_CHK:
+    j->rc = nc_npdb_put_checker(db, &j->chk, r->modified_ms);
     break;
   case NPJ_LOAD_SVC:
     j->rc = nc_npdb_load(db, r->ns, r->group, r->name, &j->rows, &j->n);

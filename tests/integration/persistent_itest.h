@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,8 +23,28 @@
 typedef struct pit_listener {
   int fd, port;
   atomic_int accepts, stop;
+  atomic_int http_code; /* 0: close at once; else answer a request with it */
+  atomic_int gets;      /* requests "GET <path> " seen */
+  const char *path;
   pthread_t th;
 } pit_listener;
+
+/* Answers one HTTP request on c with l's code. */
+static void pit_answer(pit_listener *l, int c, int code) {
+  char buf[1024], out[96];
+  struct pollfd q = {.fd = c, .events = POLLIN};
+  ssize_t n = poll(&q, 1, 1000) == 1 ? read(c, buf, sizeof(buf) - 1) : -1;
+  if (n <= 0)
+    return;
+  buf[n] = '\0';
+  char want[160];
+  snprintf(want, sizeof(want), "GET %s ", l->path ? l->path : "/");
+  if (!strncmp(buf, want, strlen(want)))
+    atomic_fetch_add(&l->gets, 1);
+  int w = snprintf(out, sizeof(out), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", code);
+  if (write(c, out, (size_t)w) < 0)
+    return;
+}
 
 static void *pit_accept_loop(void *arg) {
   pit_listener *l = arg;
@@ -33,6 +54,9 @@ static void *pit_accept_loop(void *arg) {
       int c = accept(l->fd, NULL, NULL);
       if (c >= 0) {
         atomic_fetch_add(&l->accepts, 1);
+        int code = atomic_load(&l->http_code);
+        if (code)
+          pit_answer(l, c, code);
         close(c);
       }
     }

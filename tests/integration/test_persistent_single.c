@@ -158,6 +158,44 @@ static void test_restart_keeps_instances(void **st) {
   assert_int_equal(nc_tfx_metric(f, "nacosd_naming_persistent_instances"), 1);
 }
 
+static void test_http_checker_of_a_cluster(void **st) {
+  nc_tfx *f = *st;
+  pit_listener l = {.path = "/health"};
+  atomic_store(&l.http_code, 200);
+  assert_int_equal(pit_listen(&l, 0), 0);
+  nc_tw *sub = nc_tfx_connect(f, NULL);
+  nc_tw_service s = {0};
+  nc_tw_expect_ok(nc_tw_subscribe(sub, "h.web", 1, &s), "SubscribeServiceResponse");
+  nc_tw_service_free(&s);
+  /* bad settings are refused */
+  assert_int_equal(http(f, "PUT", "/nacos/v1/ns/cluster?serviceName=h.web&clusterName=DEFAULT"
+                                  "&checkPort=0&useInstancePort4Check=true"
+                                  "&healthChecker=%7B%22type%22%3A%22MYSQL%22%7D", NULL, 0), 400);
+  assert_int_equal(http(f, "PUT", "/nacos/v1/ns/cluster?serviceName=h.web&clusterName=DEFAULT"
+                                  "&useInstancePort4Check=true"
+                                  "&healthChecker=%7B%22type%22%3A%22TCP%22%7D", NULL, 0), 400);
+  /* {"type":"HTTP","path":"/health"} */
+  char body[256];
+  assert_int_equal(http(f, "PUT", "/nacos/v1/ns/cluster?serviceName=h.web&clusterName=DEFAULT"
+                                  "&checkPort=0&useInstancePort4Check=true&healthChecker="
+                                  "%7B%22type%22%3A%22HTTP%22%2C%22path%22%3A%22%2Fhealth%22%7D",
+                        body, sizeof(body)), 200);
+  assert_string_equal(body, "ok");
+  char path[256];
+  snprintf(path, sizeof(path), "/nacos/v1/ns/instance?serviceName=h.web&ip=127.0.0.1&port=%d"
+                               "&ephemeral=false", l.port);
+  assert_int_equal(http(f, "POST", path, NULL, 0), 200);
+  assert_true(pit_wait_health(sub, "h.web", l.port, 1, 5000));
+  long long t0 = nc_test_now_ms();
+  while (atomic_load(&l.gets) == 0 && nc_test_now_ms() - t0 < 9000)
+    nc_test_sleep_ms(100);
+  assert_true(atomic_load(&l.gets) > 0); /* GET /health, not a bare connect */
+  /* 500: unhealthy at once (Nacos's checkFailNow) */
+  atomic_store(&l.http_code, 500);
+  assert_true(pit_wait_health(sub, "h.web", l.port, 0, 8000));
+  pit_close(&l);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_grpc_register_pushed_and_health_checked, setup,
@@ -165,6 +203,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_http_register_list_deregister, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kind_mixing_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restart_keeps_instances, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_http_checker_of_a_cluster, setup, teardown),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

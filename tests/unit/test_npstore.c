@@ -34,7 +34,8 @@ static int setup(void **state) {
   fx *f = calloc(1, sizeof(*f));
   if (!f || nc_test_mkdtemp(f->dir, sizeof(f->dir)) != 0)
     return -1;
-  if (g_pg && nc_testpg_sql(g_pg, "DROP TABLE IF EXISTS nc_persistent_instance", NULL, 0) != 0)
+  if (g_pg && nc_testpg_sql(g_pg, "DROP TABLE IF EXISTS nc_persistent_instance, nc_cluster_health",
+                            NULL, 0) != 0)
     return -1;
   if (open_db(f) != 0)
     return -1;
@@ -163,6 +164,28 @@ static void test_survives_reopen(void **state) {
   nc_nprow_free(rows, n);
 }
 
+static void test_cluster_checkers(void **state) {
+  fx *f = *state;
+  nc_npchk c = {.ns = "", .group = "DEFAULT_GROUP", .name = "web", .cluster = "DEFAULT",
+                .json = "{\"healthChecker\":{\"type\":\"TCP\"}}"};
+  assert_int_equal(nc_npdb_put_checker(f->db, &c, 1), 0);
+  c.json = "{\"healthChecker\":{\"type\":\"HTTP\",\"path\":\"/h\"}}"; /* replaces */
+  assert_int_equal(nc_npdb_put_checker(f->db, &c, 2), 0);
+  c.cluster = "c2";
+  assert_int_equal(nc_npdb_put_checker(f->db, &c, 3), 0);
+  c.cluster = "";
+  assert_int_equal(nc_npdb_put_checker(f->db, &c, 4), NC_EINVAL);
+  nc_npchk *v = NULL;
+  size_t n = 0;
+  assert_int_equal(nc_npdb_load_checkers(f->db, &v, &n), 0);
+  assert_int_equal(n, 2);
+  for (size_t i = 0; i < n; i++) {
+    assert_string_equal(v[i].ns, "public");
+    assert_non_null(strstr(v[i].json, "HTTP"));
+  }
+  nc_npchk_free(v, n);
+}
+
 static void test_pg_down_is_unavailable(void **state) {
   fx *f = *state;
   put(f->db, "public", "d", "10.2.2.2", 1, "{}", 1);
@@ -187,7 +210,8 @@ static void test_pg_down_is_unavailable(void **state) {
   cmocka_unit_test_setup_teardown(test_put_load_replace, setup, teardown),                        \
       cmocka_unit_test_setup_teardown(test_health_and_delete, setup, teardown),                   \
       cmocka_unit_test_setup_teardown(test_bad_input_refused, setup, teardown),                   \
-      cmocka_unit_test_setup_teardown(test_survives_reopen, setup, teardown)
+      cmocka_unit_test_setup_teardown(test_survives_reopen, setup, teardown),                     \
+      cmocka_unit_test_setup_teardown(test_cluster_checkers, setup, teardown)
 
 int main(void) {
   const struct CMUnitTest sqlite_tests[] = {SHARED_TESTS};
