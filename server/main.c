@@ -514,6 +514,76 @@ static void pstore_stats(app *a, nc_metrics_text *t) {
     nc_nhealth_render_metrics(a->nhealth, t);
 }
 
+/* Persistent instances (naming_pstore.h) in the config store's database
+ * and their health checks (naming_health.h), after the cluster: a write
+ * here is announced to every member not DOWN (they reload the service;
+ * their periodic reload repairs a lost notice), and the members not DOWN
+ * share the checks by the responsible-node hash. */
+static void pstore_sent(void *ud, int status, const nc_msg *resp) {
+  (void)ud;
+  (void)status;
+  (void)resp; /* best effort: the peers' periodic reload repairs a loss */
+}
+static void pstore_notify(void *ud, const char *ns, const char *group, const char *name) {
+  app *a = ud;
+  nc_member_info m[64];
+  size_t n = nc_cluster_members(a->cluster, m, 64);
+  for (size_t i = 0; i < n && i < 64; i++) {
+    if (m[i].is_self || m[i].state == NC_MEMBER_DOWN)
+      continue;
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "namespace", ns);
+    cJSON_AddStringToObject(b, "groupName", group);
+    cJSON_AddStringToObject(b, "serviceName", name);
+    cJSON_AddStringToObject(b, "module", "naming");
+    nc_cluster_send(a->cluster, m[i].address, "NcPersistentInstanceSyncRequest", b, 3000,
+                    pstore_sent, NULL);
+  }
+}
+static size_t pstore_members(void *ud, const char **addrs, size_t cap) {
+  app *a = ud;
+  nc_member_info m[256];
+  size_t n = nc_cluster_members(a->cluster, m, 256), k = 0;
+  for (size_t i = 0; i < n && i < 256 && k < cap; i++)
+    if (m[i].state != NC_MEMBER_DOWN)
+      addrs[k++] = m[i].address;
+  return k;
+}
+static int pstore_init(app *a) {
+  const nc_server_cfg *c = a->cfg;
+  nc_npstore_opts o = {.backend = config_backend(c), .data_dir = c->data_dir,
+                       .db_url = c->db_url, .timeout_ms = (int)c->db_timeout_ms};
+  int rc = nc_npstore_new(&a->loop, a->srv, a->naming, &o, &a->pstore);
+  if (rc)
+    return rc;
+  nc_naming_set_pstore(a->naming, a->pstore);
+  nc_nhealth_src src = nc_nhealth_src_pstore(a->pstore);
+  nc_nhealth_opts ho = {.first_delay_ms = -1};
+  if ((rc = nc_nhealth_new(&a->loop, &src, &ho, &a->nhealth)) != 0)
+    return rc;
+  if (!nc_cluster_is_standalone(a->cluster)) {
+    nc_npstore_set_notify(a->pstore, pstore_notify, a);
+    nc_nhealth_set_members(a->nhealth, nc_cluster_self(a->cluster), pstore_members, a);
+  }
+  return 0;
+}
+static void pstore_stop(app *a) {
+  nc_nhealth_free(a->nhealth);
+  a->nhealth = NULL;
+  nc_npstore_stop(a->pstore);
+}
+static void pstore_free(app *a) {
+  if (a->naming)
+    nc_naming_set_pstore(a->naming, NULL);
+  nc_npstore_free(a->pstore);
+}
+static void pstore_stats(app *a, nc_metrics_text *t) {
+  if (a->pstore)
+    nc_npstore_render_metrics(a->pstore, t);
+  if (a->nhealth)
+    nc_nhealth_render_metrics(a->nhealth, t);
+}
+
 /* The loader API's cluster half (loader.h): its request types on the
  * cluster port, the connection limit (persistent one loaded here), the
  * operations the HTTP routes run; after the cluster, before http. */
