@@ -293,6 +293,7 @@ const nc_http_route nc_config_routes[] = {
     {"/nacos/v2/cs/history/list", NC_HTTP_GET, nc_crt_h_list_v2, 0},
     {"/nacos/v2/cs/history/previous", NC_HTTP_GET, nc_crt_h_prev_v2, 0},
     {"/nacos/v2/cs/history/configs", NC_HTTP_GET, nc_crt_h_configs_v2, 0},
+    {"/nacos/v2/cs/history/detail", NC_HTTP_GET, nc_crt_h_detail_v2, 0},
     {"/nacos/v2/cs/history/rollback", NC_HTTP_POST, nc_crt_h_rollback_v2, 0},
     {"/nacos/v3/admin/cs/history", NC_HTTP_GET, nc_crt_h_get_v3, 0},
     {"/nacos/v3/admin/cs/history/list", NC_HTTP_GET, nc_crt_h_list_v3, 0},

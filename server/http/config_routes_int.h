@@ -71,6 +71,8 @@ void nc_crt_h_list_v3(void *ud, nc_http_req *r);
 void nc_crt_h_prev_v3(void *ud, nc_http_req *r);
 void nc_crt_h_configs_v3(void *ud, nc_http_req *r);
 void nc_crt_h_rollback_v3(void *ud, nc_http_req *r);
+/* config_routes_hdetail.c: GET /v2/cs/history/detail (before / after of one change) */
+void nc_crt_h_detail_v2(void *ud, nc_http_req *r);
 
 /* config_routes_search.c: search, detail, the v3 config reads */
 /* GET /nacos/v1/cs/configs with search= or show=all: 1 when it answered,

@@ -200,6 +200,39 @@ static void test_v2_v3(void **st) {
   j = env(f, "GET", path, 200, 0);
   assert_string_equal(jstr(cJSON_GetObjectItem(j, "data"), "content"), "one");
   cJSON_Delete(j);
+  /* detail: the content before and after one change */
+  snprintf(path, sizeof(path), "/nacos/v2/cs/history/detail?" KEY2 "&nid=%lld", id);
+  j = env(f, "GET", path, 200, 0);
+  d = cJSON_GetObjectItem(j, "data");
+  assert_int_equal((long long)jnum(d, "id"), id);
+  assert_string_equal(jstr(d, "opType"), "U"); /* trimmed, as Nacos's detail */
+  assert_string_equal(jstr(d, "originalContent"), "two");
+  assert_string_equal(jstr(d, "updatedContent"), "three");
+  assert_int_equal(strlen(jstr(d, "updatedMd5")), 32);
+  assert_string_equal(jstr(d, "tenant"), "dev");
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v2/cs/history/list?" KEY2 "&pageSize=9", 200, 0);
+  cJSON *rows = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "pageItems");
+  long long del = atoll(jstr(cJSON_GetArrayItem(rows, 0), "id")),
+            ins = atoll(jstr(cJSON_GetArrayItem(rows, 3), "id"));
+  cJSON_Delete(j);
+  snprintf(path, sizeof(path), "/nacos/v2/cs/history/detail?" KEY2 "&nid=%lld", del);
+  j = env(f, "GET", path, 200, 0);
+  d = cJSON_GetObjectItem(j, "data");
+  assert_string_equal(jstr(d, "opType"), "D");
+  assert_string_equal(jstr(d, "originalContent"), "three");
+  assert_null(cJSON_GetObjectItem(d, "updatedContent")); /* nothing after a remove */
+  cJSON_Delete(j);
+  snprintf(path, sizeof(path), "/nacos/v2/cs/history/detail?" KEY2 "&nid=%lld", ins);
+  j = env(f, "GET", path, 200, 0);
+  d = cJSON_GetObjectItem(j, "data");
+  assert_string_equal(jstr(d, "originalContent"), "");
+  assert_string_equal(jstr(d, "updatedContent"), "one");
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v2/cs/history/detail?" KEY2 "&nid=999999", 404, 20004);
+  cJSON_Delete(j);
+  j = env(f, "GET", "/nacos/v2/cs/history/detail?" KEY2, 400, 10000);
+  cJSON_Delete(j);
   j = env(f, "GET", "/nacos/v2/cs/history/configs?namespaceId=dev", 200, 0);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 0); /* removed */
   cJSON_Delete(j);
@@ -226,6 +259,12 @@ static void test_v2_v3(void **st) {
   assert_true(jnum(it, "createTime") > 1e12);
   assert_true(jnum(it, "modifyTime") > 1e12);
   assert_null(cJSON_GetObjectItem(it, "createdTime"));
+  cJSON_Delete(j);
+  /* the newest change's "after" is the current config */
+  snprintf(path, sizeof(path), "/nacos/v2/cs/history/detail?dataId=h.yaml&group=G&nid=%lld", id);
+  j = env(f, "GET", path, 200, 0);
+  assert_string_equal(jstr(cJSON_GetObjectItem(j, "data"), "originalContent"), "pub1");
+  assert_string_equal(jstr(cJSON_GetObjectItem(j, "data"), "updatedContent"), "pub2");
   cJSON_Delete(j);
   /* "" is "public" too */
   j = env(f, "GET", "/nacos/v3/admin/cs/history/list?" KEY3, 200, 0);
