@@ -263,8 +263,10 @@ static void h_v1_get(void *ud, nc_http_req *r) {
   }
 }
 
-static void h_v1_post(void *ud, nc_http_req *r) {
-  const char *name = need(r, 0, "namespaceName");
+/* Create from customNamespaceId (blank: made up) and namespaceName: the
+ * v1 console's and the 3.x console's form. */
+static void create_custom(void *ud, nc_http_req *r, int v2) {
+  const char *name = need(r, v2, "namespaceName");
   if (!name)
     return;
   const char *id = nc_oapi_param(r, "customNamespaceId");
@@ -273,8 +275,9 @@ static void h_v1_post(void *ud, nc_http_req *r) {
     make_uuid(uuid);
     id = uuid;
   }
-  write_op(ud, r, 0, NC_NS_CREATE, id, name, nc_http_param(r, "namespaceDesc"));
+  write_op(ud, r, v2, NC_NS_CREATE, id, name, nc_http_param(r, "namespaceDesc"));
 }
+static void h_v1_post(void *ud, nc_http_req *r) { create_custom(ud, r, 0); }
 
 static void h_v1_put(void *ud, nc_http_req *r) {
   const char *id = need(r, 0, "namespace"), *name = id ? need(r, 0, "namespaceShowName") : NULL;
@@ -367,18 +370,7 @@ static void h_v3_check(void *ud, nc_http_req *r) {
 /* ---- 3.x console (ConsoleNamespaceController): create takes
  * customNamespaceId (blank: made up), /exist answers a boolean ---- */
 
-static void h_c3_post(void *ud, nc_http_req *r) {
-  const char *name = need(r, 1, "namespaceName");
-  if (!name)
-    return;
-  const char *id = nc_oapi_param(r, "customNamespaceId");
-  char uuid[37];
-  if (!id) {
-    make_uuid(uuid);
-    id = uuid;
-  }
-  write_op(ud, r, 1, NC_NS_CREATE, id, name, nc_http_param(r, "namespaceDesc"));
-}
+static void h_c3_post(void *ud, nc_http_req *r) { create_custom(ud, r, 1); }
 
 static void h_c3_exist(void *ud, nc_http_req *r) {
   const char *id = nc_oapi_param(r, "customNamespaceId");
