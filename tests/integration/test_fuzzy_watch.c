@@ -53,6 +53,15 @@ static int setup_defaults(void **state) {
   return 0;
 }
 
+static int setup_auth(void **state) {
+  static const char *const args[] = {"--auth", "on", NULL};
+  nc_tfx *f = NULL;
+  if (nc_tfx_start(args, &f) != 0)
+    return -1;
+  *state = f;
+  return 0;
+}
+
 static int teardown(void **state) { return nc_tfx_stop(*state) == 0 ? 0 : -1; }
 
 /* Every key field of the contexts of all type pushes for pattern, as one
@@ -309,6 +318,21 @@ static void test_unacked_sync_is_resent_and_close_cleans(void **state) {
   assert_int_equal(nc_tfx_metric(f, "nacosd_naming_fuzzy_connections"), 0);
 }
 
+/* With --auth on the requests are reads like any other: no token, 403. */
+static void test_auth_on_needs_a_token(void **state) {
+  nc_tfx *f = *state;
+  nc_tw *w = nc_tfx_connect(f, NULL);
+  assert_non_null(w);
+  nc_tw_expect_fail(fit_watch(w, 1, "public>>DEFAULT_GROUP>>*", "WATCH", 1, NULL),
+                    "NamingFuzzyWatchResponse", 403, NULL);
+  nc_tw_expect_fail(fit_watch(w, 0, "public>>DEFAULT_GROUP>>*", "WATCH", 1, NULL),
+                    "ConfigFuzzyWatchResponse", 403, NULL);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_naming_fuzzy_watches"), 0);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_watches"), 0);
+  nc_test_sleep_ms(200);
+  assert_int_equal(nc_tw_push_count(w, NSYNC) + nc_tw_push_count(w, CSYNC), 0);
+}
+
 static long long now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -366,6 +390,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_initial_sync_of_400_services_in_40_batches,
                                       setup_defaults, teardown),
+      cmocka_unit_test_setup_teardown(test_auth_on_needs_a_token, setup_auth, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();
