@@ -133,6 +133,20 @@ static void hook_apply(void *ud, const char *svc_key, cJSON *host) {
     }
 }
 
+/* The stored protectThreshold (negative ones count as 0, as in Nacos), or
+ * -1 for a service without stored metadata. */
+static double hook_threshold(void *ud, const char *svc_key) {
+  nc_nmeta *m = ud;
+  char ik[KEY_MAX + 400];
+  const item *it = item_key(ik, sizeof(ik), NC_NMETA_SERVICE, svc_key, "")
+                       ? nc_strmap_get(m->items, ik)
+                       : NULL;
+  if (!it)
+    return -1;
+  double th = cJSON_GetNumberValue(cJSON_GetObjectItem(it->val, "protectThreshold"));
+  return th > 0 ? th : 0;
+}
+
 /* ---- public ---- */
 
 int nc_nmeta_open(nc_naming *n, const nc_nmeta_opts *o, nc_nmeta **out) {
@@ -156,7 +170,7 @@ int nc_nmeta_open(nc_naming *n, const nc_nmeta_opts *o, nc_nmeta **out) {
     set_mem(m, rows[i].kind, norm_ns(rows[i].ns), rows[i].group, rows[i].name, rows[i].mkey, v);
   }
   nc_nmeta_rows_free(rows, nrows);
-  nc_nreg_host_hook h = {hook_has, hook_apply, m};
+  nc_nreg_host_hook h = {hook_has, hook_apply, hook_threshold, m};
   nc_nreg_set_host_hook(nc_naming_registry(n), &h);
   nc_info("naming metadata: %zu service(s) and instance override(s) loaded (%s)",
           nc_strmap_count(m->items), nc_nmeta_backend(m));

@@ -469,12 +469,16 @@ static cJSON *build_info(nc_nreg *r, nc_nsvc *s, const char *group, const char *
    * than one publisher. */
   nc_strmap *seen = s && nc_strmap_count(s->pubs) > 1 ? nc_strmap_new() : NULL;
   int hook = s && r->hook.has && r->hook.has(r->hook.ud, s->key); /* overrides (naming_meta) */
+  /* Nacos's protectThreshold: with one stored, healthy_only waits for the
+   * count below */
+  double th = s && r->hook.threshold ? r->hook.threshold(r->hook.ud, s->key) : -1;
+  int hf = healthy_only && th < 0;
   if (s && hosts)
     for (nc_strmap_iter_init(&it, s->pubs); nc_strmap_iter_next(&it, NULL, &v);) {
       const pub *p = v;
       for (size_t i = 0; i < p->n; i++) {
         const nc_ninst *in = p->insts[i];
-        if ((!hook && !nc_ninst_enabled(in)) || (healthy_only && !nc_ninst_healthy(in)) ||
+        if ((!hook && !nc_ninst_enabled(in)) || (hf && !nc_ninst_healthy(in)) ||
             !in_clusters(clusters, nc_ninst_cluster(in)))
           continue;
         if (seen) {
@@ -498,10 +502,25 @@ static cJSON *build_info(nc_nreg *r, nc_nsvc *s, const char *group, const char *
   cJSON_AddNumberToObject(o, "lastRefTime", (double)ref);
   cJSON_AddStringToObject(o, "checksum", "");
   cJSON_AddBoolToObject(o, "allIPs", 0);
-  /* Protection threshold (§5.7): Nacos services default to threshold 0,
-   * which never triggers, and it can only be raised through the HTTP admin
-   * API, which nacosd does not serve; so it is always false here. */
-  cJSON_AddBoolToObject(o, "reachProtectionThreshold", 0);
+  /* Protection threshold (§5.7, Nacos's ServiceUtil): when the healthy
+   * share of the hosts is at most the service's stored threshold, all of
+   * them are returned, marked healthy; else healthy_only filters. Services
+   * without stored metadata never trigger. */
+  int reach = 0;
+  if (th >= 0 && hosts) {
+    int n = cJSON_GetArraySize(hosts), healthy = 0;
+    cJSON *h;
+    cJSON_ArrayForEach(h, hosts) healthy += cJSON_IsTrue(cJSON_GetObjectItem(h, "healthy"));
+    reach = n > 0 && (double)healthy / n <= th;
+    for (int i = n - 1; i >= 0; i--) {
+      h = cJSON_GetArrayItem(hosts, i);
+      if (reach)
+        cJSON_ReplaceItemInObject(h, "healthy", cJSON_CreateBool(1));
+      else if (healthy_only && !cJSON_IsTrue(cJSON_GetObjectItem(h, "healthy")))
+        cJSON_DeleteItemFromArray(hosts, i);
+    }
+  }
+  cJSON_AddBoolToObject(o, "reachProtectionThreshold", reach);
   cJSON_AddBoolToObject(o, "valid", 1);
   return o;
 }

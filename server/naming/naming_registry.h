@@ -122,6 +122,8 @@ uint64_t nc_nreg_revision(nc_nreg *r, const char *svc_key);
 typedef struct nc_nreg_host_hook {
   int (*has)(void *ud, const char *svc_key);
   void (*apply)(void *ud, const char *svc_key, cJSON *host);
+  /* the service's protectThreshold, < 0 when none is stored; may be NULL */
+  double (*threshold)(void *ud, const char *svc_key);
   void *ud;
 } nc_nreg_host_hook;
 void nc_nreg_set_host_hook(nc_nreg *r, const nc_nreg_host_hook *h);

@@ -277,12 +277,53 @@ static void test_kept_across_restart(void **st) {
   nc_tfx_close(f, reg);
 }
 
+/* hosts listed (healthyOnly when ho), how many healthy, and the flag. */
+static int listed(nc_tfx *f, int ho, int *healthy, int *reach) {
+  cJSON *j = req_json(f, "GET", ho ? "/nacos/v1/ns/instance/list?serviceName=pt&healthyOnly=true"
+                                   : "/nacos/v1/ns/instance/list?serviceName=pt", 200);
+  const cJSON *h;
+  *healthy = 0;
+  cJSON_ArrayForEach(h, cJSON_GetObjectItem(j, "hosts")) *healthy +=
+      cJSON_IsTrue(cJSON_GetObjectItem(h, "healthy"));
+  *reach = cJSON_IsTrue(cJSON_GetObjectItem(j, "reachProtectionThreshold"));
+  int n = cJSON_GetArraySize(cJSON_GetObjectItem(j, "hosts"));
+  cJSON_Delete(j);
+  return n;
+}
+
+/* Nacos's protectThreshold: at or below it, every host is returned
+ * healthy and reachProtectionThreshold is true; above, healthyOnly filters. */
+static void test_protect_threshold(void **st) {
+  nc_tfx *f = *st;
+  int healthy, reach;
+  expect(f, "POST", "/nacos/v1/ns/instance?serviceName=pt&ip=1.0.0.1&port=1", 200, "ok");
+  expect(f, "POST", "/nacos/v1/ns/instance?serviceName=pt&ip=1.0.0.2&port=1&healthy=false", 200,
+         "ok");
+  /* no stored metadata: never */
+  assert_int_equal(listed(f, 1, &healthy, &reach), 1);
+  assert_int_equal(reach, 0);
+  expect(f, "POST", "/nacos/v1/ns/service?serviceName=pt&protectThreshold=0.6", 400,
+         "caused: specified service DEFAULT_GROUP@@pt already exists!;");
+  expect(f, "PUT", "/nacos/v1/ns/service?serviceName=pt&protectThreshold=0.6", 200, "ok");
+  assert_int_equal(listed(f, 1, &healthy, &reach), 2); /* 1/2 <= 0.6 */
+  assert_int_equal(healthy, 2);
+  assert_int_equal(reach, 1);
+  assert_int_equal(listed(f, 0, &healthy, &reach), 2);
+  assert_int_equal(reach, 1);
+  expect(f, "PUT", "/nacos/v1/ns/service?serviceName=pt&protectThreshold=0.4", 200, "ok");
+  assert_int_equal(listed(f, 1, &healthy, &reach), 1);
+  assert_int_equal(reach, 0);
+  assert_int_equal(listed(f, 0, &healthy, &reach), 2);
+  assert_int_equal(healthy, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_service_crud_v1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_crud_v2, setup, teardown),
       cmocka_unit_test_setup_teardown(test_override_of_grpc_instance_pushed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kept_across_restart, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_protect_threshold, setup, teardown),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
