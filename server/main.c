@@ -224,8 +224,9 @@ static int naming_init(app *a) {
       .max_services_per_conn = (int)c->max_services_per_conn,
       .max_instances_per_conn = (int)c->max_instances_per_conn,
       .max_subscriptions_per_conn = (int)c->max_subscriptions_per_conn,
-      .fuzzy_max_patterns = (int)c->fuzzy_max_patterns,
-      .fuzzy_max_matches = (int)c->fuzzy_max_matches,
+      /* the option's 0 (unlimited) is the struct's -1 (its 0 is the default) */
+      .fuzzy_max_patterns = c->fuzzy_max_patterns ? (int)c->fuzzy_max_patterns : -1,
+      .fuzzy_max_matches = c->fuzzy_max_matches ? (int)c->fuzzy_max_matches : -1,
   };
   return nc_naming_init(a->srv, &no, &a->naming);
 }
@@ -287,8 +288,8 @@ static int config_init(app *a) {
       .max_listeners_per_conn = (int)c->config_max_listeners_per_conn,
       .max_per_namespace = c->config_max_per_namespace,
       .max_ns_bytes = c->config_max_ns_bytes,
-      .fuzzy_max_patterns = (int)c->fuzzy_max_patterns,
-      .fuzzy_max_matches = (int)c->fuzzy_max_matches,
+      .fuzzy_max_patterns = c->fuzzy_max_patterns ? (int)c->fuzzy_max_patterns : -1,
+      .fuzzy_max_matches = c->fuzzy_max_matches ? (int)c->fuzzy_max_matches : -1,
   };
   co.store = config_backend(c);
   if (strcmp(co.store, "postgresql") == 0)

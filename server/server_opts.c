@@ -106,12 +106,12 @@ static const nc_opt opts[] = {
      "instances one SDK connection may register over all services (0 = unlimited)"},
     {"max-subscriptions-per-conn", NC_OPT_INT, "10000", F(max_subscriptions_per_conn), 0,
      10000000, "services one SDK connection may subscribe to (0 = unlimited)"},
-    {"fuzzy-watch-max-patterns", NC_OPT_INT, "20", F(fuzzy_max_patterns), -1, 1000000,
+    {"fuzzy-watch-max-patterns", NC_OPT_INT, "20", F(fuzzy_max_patterns), 0, 1000000,
      "fuzzy-watch patterns one SDK connection may watch, for naming and for config (Nacos "
-     "3.x; more get errorCode 50310; -1 = unlimited)"},
-    {"fuzzy-watch-max-matches", NC_OPT_INT, "500", F(fuzzy_max_matches), -1, 10000000,
+     "3.x; more get errorCode 50310; 0 = unlimited)"},
+    {"fuzzy-watch-max-matches", NC_OPT_INT, "500", F(fuzzy_max_matches), 0, 10000000,
      "services or configs one fuzzy-watch pattern reports; a pattern matching more answers "
-     "errorCode 50311 and leaves the rest out (-1 = unlimited)"},
+     "errorCode 50311 and leaves the rest out (0 = unlimited)"},
     {"max-tcp-connections", NC_OPT_INT, "0", F(max_tcp_connections), 0, 10000000,
      "accept at most this many TCP connections over both gRPC ports (0 = descriptor limit "
      "- --fd-reserve); more get an HTTP/2 GOAWAY and are closed"},
