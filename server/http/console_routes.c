@@ -6,6 +6,7 @@
 #include "console_routes.h"
 
 #include "auth_routes.h"
+#include "naming_instance.h"
 #include "naming_meta.h"
 #include "naming_routes_int.h"
 #include "nc_auth_perm.h"
@@ -132,14 +133,104 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* One serviceList entry from the service's current ServiceInfo. */
+/* ---- a service's instances, disabled ones included ----
+ * Queries (nc_naming_service_info) leave out disabled instances, as Nacos
+ * serves SDKs; its console shows them. So the console's list is built from
+ * the publishers' own instances, once per ip:port:cluster (the oldest
+ * copy, as queries do), with naming_meta's override applied as queries
+ * apply it (weight and enabled replaced, metadata keys added). */
+
+typedef struct hosts {
+  nc_conroutes *cr;
+  const char *ns, *group, *name, *key, *clusters;
+  nc_strmap *seen;
+  cJSON *ids, *out;
+} hosts;
+
+static void on_publisher(void *ud, const char *client_id) {
+  cJSON_AddItemToArray(((hosts *)ud)->ids, cJSON_CreateString(client_id));
+}
+
+/* 1 when cluster is one of the comma list (NULL / "": all). */
+static int in_list(const char *list, const char *cluster) {
+  size_t n = strlen(cluster);
+  for (const char *p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+    if (strcspn(p, ",") == n && !strncmp(p, cluster, n))
+      return 1;
+  }
+  return !list || !*list;
+}
+
+static void override(hosts *x, cJSON *h) {
+  char mk[400];
+  snprintf(mk, sizeof(mk), "%s:%d:%s", nc_json_str(h, "ip", ""), (int)nc_json_int(h, "port", 0),
+           nc_json_str(h, "clusterName", ""));
+  const cJSON *ov = x->cr->meta ? nc_nmeta_get(x->cr->meta, NC_NMETA_INSTANCE, x->ns, x->group,
+                                                x->name, mk)
+                                : NULL;
+  const cJSON *w = cJSON_GetObjectItem(ov, "weight"), *en = cJSON_GetObjectItem(ov, "enabled");
+  const cJSON *kv;
+  if (cJSON_IsNumber(w))
+    cJSON_ReplaceItemInObject(h, "weight", cJSON_CreateNumber(w->valuedouble));
+  if (cJSON_IsBool(en))
+    cJSON_ReplaceItemInObject(h, "enabled", cJSON_CreateBool(cJSON_IsTrue(en)));
+  cJSON *hm = cJSON_GetObjectItem(h, "metadata");
+  cJSON_ArrayForEach(kv, cJSON_GetObjectItem(ov, "metadata")) {
+    if (cJSON_IsString(kv) && cJSON_IsObject(hm)) {
+      cJSON_DeleteItemFromObjectCaseSensitive(hm, kv->string);
+      cJSON_AddStringToObject(hm, kv->string, kv->valuestring);
+    }
+  }
+}
+
+static void on_inst_pub(void *ud, const char *ns, const char *group, const char *name,
+                        nc_ninst *const *insts, size_t n) {
+  hosts *x = ud;
+  char kb[4 * NAME_CAP], id[600];
+  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
+  for (size_t i = 0; key && !strcmp(key, x->key) && i < n; i++) {
+    if (!in_list(x->clusters, nc_ninst_cluster(insts[i])) ||
+        !nc_ninst_addr_key(insts[i], id, sizeof(id)) || nc_strmap_get(x->seen, id))
+      continue;
+    nc_strmap_put(x->seen, id, (void *)1, NULL);
+    cJSON *h = nc_ninst_to_json(insts[i], x->group, x->name);
+    if (h) {
+      override(x, h);
+      cJSON_AddItemToArray(x->out, h);
+    }
+  }
+}
+
+/* Every instance of the service (clusters: comma list filter, NULL all)
+ * as a new array, NULL on OOM. */
+static cJSON *all_hosts(nc_conroutes *cr, const char *ns, const char *group, const char *name,
+                        const char *clusters) {
+  char kb[4 * NAME_CAP];
+  hosts x = {cr, ns, group, name, nc_nreg_key(kb, sizeof(kb), ns, group, name), clusters,
+             nc_strmap_new(), cJSON_CreateArray(), cJSON_CreateArray()};
+  nc_nreg *reg = nc_naming_registry(cr->naming);
+  if (x.key && x.seen && x.ids && x.out) {
+    nc_nreg_each_publisher(reg, x.key, on_publisher, &x);
+    const cJSON *id;
+    cJSON_ArrayForEach(id, x.ids) nc_nreg_client_pubs(reg, id->valuestring, NULL, NULL, on_inst_pub, &x);
+  }
+  nc_strmap_free(x.seen, NULL);
+  cJSON_Delete(x.ids);
+  if (!x.seen || !x.ids) {
+    cJSON_Delete(x.out);
+    return NULL;
+  }
+  return x.out;
+}
+
+/* One serviceList entry from the service's instances. */
 static cJSON *service_entry(nc_conroutes *cr, const char *ns, const char *group,
                             const char *name, int *ip_count) {
-  cJSON *info = nc_naming_service_info(cr->naming, ns, group, name, NULL, 0);
+  cJSON *all = all_hosts(cr, ns, group, name, NULL);
   cJSON *clusters = cJSON_CreateObject(), *o = cJSON_CreateObject();
   int ips = 0, healthy = 0, nclusters = 0;
   const cJSON *h;
-  cJSON_ArrayForEach(h, cJSON_GetObjectItem(info, "hosts")) {
+  cJSON_ArrayForEach(h, all) {
     const char *cn = nc_json_str(h, "clusterName", "DEFAULT");
     ips++;
     healthy += cJSON_IsTrue(cJSON_GetObjectItem(h, "healthy"));
@@ -155,7 +246,7 @@ static cJSON *service_entry(nc_conroutes *cr, const char *ns, const char *group,
   cJSON_AddNumberToObject(o, "healthyInstanceCount", healthy);
   cJSON_AddStringToObject(o, "triggerFlag", healthy < ips ? "true" : "false");
   cJSON_Delete(clusters);
-  cJSON_Delete(info);
+  cJSON_Delete(all);
   *ip_count = ips;
   return o;
 }
@@ -268,11 +359,12 @@ static void h_catalog_instances(void *ud, nc_http_req *r) {
   long page_no, page_size;
   if (the_service(cr, r, &s, 100, &page_no, &page_size))
     return;
-  const char *cl = nc_oapi_param(r, "clusterName");
-  cJSON *info = nc_naming_service_info(cr->naming, s.ns, s.group, s.name, cl, 0);
-  cJSON *hosts = cJSON_DetachItemFromObject(info, "hosts");
-  cJSON_Delete(info);
-  nc_oapi_ok_json(r, 0, paged(hosts, "list", page_no, page_size));
+  cJSON *all = all_hosts(cr, s.ns, s.group, s.name, nc_oapi_param(r, "clusterName"));
+  if (!all) {
+    nc_http_reply_error(r, 500, "out of memory");
+    return;
+  }
+  nc_oapi_ok_json(r, 0, paged(all, "list", page_no, page_size));
 }
 
 typedef struct subs {

@@ -13,7 +13,8 @@
  *       or, in DEFAULT_GROUP and the group searched for, while it has
  *       subscribers or was created (naming_meta.h) without instances.
  *   GET /nacos/v1/ns/catalog/instances  a page of one service's instances
- *       as queries show them: {"count":N,"list":[Instance]}; namespaceId,
+ *       as queries show them but disabled ones too (Nacos's console shows
+ *       them; SDK queries do not): {"count":N,"list":[Instance]}; namespaceId,
  *       serviceName (required; group@@name or with groupName), clusterName
  *       (optional filter), pageNo (1), pageSize (100).
  *   GET /nacos/v1/ns/service/subscribers  the connections of this node

@@ -289,6 +289,20 @@ static void test_weight_edit_of_http_instance_reaches_the_subscriber(void **stat
   cJSON *h = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "list"), 0);
   assert_true(nc_json_num(h, "weight", 0) == 2.5);
   cJSON_Delete(j);
+  /* Disable takes it out of the traffic (the weight stays), Enable back */
+  WD_OK(nc_twd_click(ce.wd, "#inst-rows tr[data-addr=\"10.9.0.2:9090\"] button[data-action=\"toggle\"]"));
+  WAIT_JS("document.querySelector('#inst-rows tr[data-addr=\"10.9.0.2:9090\"] td.enabled')"
+          ".textContent === 'no'", 10000);
+  j = get_json("/nacos/v1/ns/catalog/instances?serviceName=" SVC_HTTP, &st);
+  h = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "list"), 0);
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(h, "enabled")));
+  assert_true(nc_json_num(h, "weight", 0) == 2.5);
+  cJSON_Delete(j);
+  shot("services-disabled");
+  WD_OK(nc_twd_click(ce.wd, "#inst-rows tr[data-addr=\"10.9.0.2:9090\"] button[data-action=\"toggle\"]"));
+  WAIT_JS("document.querySelector('#inst-rows tr[data-addr=\"10.9.0.2:9090\"] td.enabled')"
+          ".textContent === 'yes'", 10000);
+  WAIT_JS("document.getElementById('svc-info').textContent.includes('Protect threshold')", 5000);
 }
 
 /* The agent's (gRPC) instance: the same edit, pushed to the subscriber.

@@ -340,15 +340,24 @@ int nc_twd_find(nc_twd *w, const char *css, char *id, size_t cap) {
 }
 
 /* An element command: /element/<id of css><suffix>. */
+/* The command on the first match of css. A page that re-renders (a list
+ * refreshed on a timer) can replace the element between the find and the
+ * command: "stale element reference" is retried with a fresh find, a few
+ * times. */
 static cJSON *on_elem(nc_twd *w, const char *css, const char *method, const char *suffix,
                       cJSON *body) {
   char id[128], p[256];
-  if (nc_twd_find(w, css, id, sizeof(id)) != 0) {
-    cJSON_Delete(body);
-    return NULL;
+  cJSON *v = NULL;
+  for (int tries = 0; tries < 4; tries++) {
+    if (nc_twd_find(w, css, id, sizeof(id)) != 0)
+      break;
+    snprintf(p, sizeof(p), "/element/%s%s", id, suffix);
+    v = sess(w, method, p, body ? cJSON_Duplicate(body, 1) : NULL);
+    if (v || !strstr(w->err, "stale element"))
+      break;
   }
-  snprintf(p, sizeof(p), "/element/%s%s", id, suffix);
-  return sess(w, method, p, body);
+  cJSON_Delete(body);
+  return v;
 }
 
 int nc_twd_click(nc_twd *w, const char *css) {

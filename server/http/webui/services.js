@@ -24,9 +24,18 @@
 
   /* ---- the list ---- */
 
+  /* 1 when what came for part is what is shown already. */
+  function same(part, data) {
+    var sig = JSON.stringify(data);
+    if (st.sig[part] === sig) return true;
+    st.sig[part] = sig;
+    return false;
+  }
+
   function showList() {
     var root = st.root;
     st.svc = null;
+    st.sig = {};
     root.textContent = '';
     var name = el('input', {id: 'svc-q-name', placeholder: 'Service name contains…', value: st.qName || ''});
     var group = el('input', {id: 'svc-q-group', placeholder: 'Group contains…', value: st.qGroup || ''});
@@ -72,6 +81,7 @@
       .then(function (j) {
         if (st !== my || st.svc) return;
         var rows = (j && j.serviceList) || [];
+        if (same('list', j)) return; /* a refresh with nothing new keeps the rows (and a click on them) */
         st.t.body.textContent = '';
         if (!rows.length) NC.tableMsg(st.t, 'No services in namespace ' + nsId() + (st.qName || st.qGroup ? ' match the search.' : ' yet.'));
         rows.forEach(function (s) {
@@ -88,7 +98,7 @@
         if (!rows.length && j.count && st.pageNo > 1) { st.pageNo = 1; loadList(); return; } /* the page emptied */
         NC.pager(st.root.querySelector('#svc-foot'), 'service(s)', j.count || 0, st.pageNo || 1, PAGE,
                  function (n) { st.pageNo = n; loadList(); });
-      }, function (e) { if (st === my && !st.svc && !e.auth) NC.tableMsg(st.t, 'Could not read the services: ' + e.message, 'error'); });
+      }, function (e) { if (st === my && !st.svc && !e.auth) { st.sig.list = null; NC.tableMsg(st.t, 'Could not read the services: ' + e.message, 'error'); } });
   }
 
   /* ---- one service ---- */
@@ -96,6 +106,7 @@
   function showDetail(group, name) {
     var root = st.root;
     st.svc = {group: group, name: name};
+    st.sig = {};
     root.textContent = '';
     root.appendChild(NC.head(name, 'Group ' + group + ' in namespace ' + nsId() + '.', [
       NC.btn('← All services', {id: 'svc-back'}), NC.btn('Edit service', {id: 'svc-edit'}),
@@ -103,6 +114,7 @@
     st.ti = NC.table('inst-rows', [{t: 'IP'}, {t: 'Port', c: 'num'}, {t: 'Cluster'}, {t: 'Weight', c: 'num'},
       {t: 'Healthy'}, {t: 'Enabled'}, {t: 'Ephemeral'}, {t: 'Metadata'}, {t: 'Actions', c: 'num'}]);
     st.ts = NC.table('sub-rows', [{t: 'Address'}, {t: 'Client'}, {t: 'App'}, {t: 'Clusters'}]);
+    root.appendChild(el('div', {class: 'card svc-info', id: 'svc-info'}, [el('span', {class: 'muted', text: 'loading the service…'})]));
     root.appendChild(el('h2', {text: 'Instances'}));
     root.appendChild(st.ti.wrap);
     root.appendChild(el('h2', {class: 'gap', text: 'Subscribers on this node'}));
@@ -115,8 +127,11 @@
     });
     root.querySelector('#svc-refresh').addEventListener('click', loadDetail);
     st.ti.body.addEventListener('click', function (ev) {
-      var b = ev.target.closest('button[data-action="edit"]');
-      if (b) editInstance(st.insts[Number(b.closest('tr').getAttribute('data-i'))]);
+      var b = ev.target.closest('button[data-action]');
+      if (!b) return;
+      var h = st.insts[Number(b.closest('tr').getAttribute('data-i'))];
+      if (b.getAttribute('data-action') === 'edit') editInstance(h);
+      else putInstance(h, h.weight, !h.enabled, h.metadata || {}, (h.enabled ? 'Disabled ' : 'Enabled ') + h.ip + ':' + h.port);
     });
     NC.tableMsg(st.ti, 'Loading the instances…', 'loading');
     NC.tableMsg(st.ts, 'Loading the subscribers…', 'loading');
@@ -137,8 +152,16 @@
 
   function loadDetail() {
     var my = st, svc = st.svc;
-    NC.api('GET', '/nacos/v1/ns/catalog/instances', svcParams({pageNo: 1, pageSize: 1000})).then(function (j) {
+    NC.api('GET', '/nacos/v1/ns/service', svcParams()).then(function (j) {
       if (st !== my || st.svc !== svc) return;
+      var box = st.root.querySelector('#svc-info'), m = metaLines(j && j.metadata).replace(/\n/g, ', ');
+      box.textContent = '';
+      box.appendChild(el('span', {}, [el('b', {text: 'Protect threshold '}), String((j && j.protectThreshold) || 0)]));
+      box.appendChild(el('span', {}, [el('b', {text: 'Metadata '}), m || 'none']));
+      box.appendChild(el('span', {}, [el('b', {text: 'Clusters '}), ((j && j.clusters) || []).map(function (c) { return c.name; }).join(', ') || 'none']));
+    }, function (e) { if (st === my && st.svc === svc && !e.auth) st.root.querySelector('#svc-info').textContent = 'Could not read the service: ' + e.message; });
+    NC.api('GET', '/nacos/v1/ns/catalog/instances', svcParams({pageNo: 1, pageSize: 1000})).then(function (j) {
+      if (st !== my || st.svc !== svc || same('insts', j)) return;
       st.insts = (j && j.list) || [];
       st.ti.body.textContent = '';
       if (!st.insts.length) NC.tableMsg(st.ti, 'No instances.');
@@ -149,11 +172,13 @@
           el('td', {}, [yesNo(h.healthy, true)]), el('td', {class: 'enabled'}, [yesNo(h.enabled, true)]),
           el('td', {}, [yesNo(h.ephemeral, false)]),
           el('td', {class: 'meta mono', text: metaText(h.metadata)}),
-          el('td', {class: 'actions'}, [NC.btn('Edit', {class: 'small', 'data-action': 'edit'})])]));
+          el('td', {class: 'actions'}, [NC.btn(h.enabled ? 'Disable' : 'Enable', {class: 'small', 'data-action': 'toggle',
+                                                  title: h.enabled ? 'Take it out of the traffic (enabled=false)' : 'Give it traffic again'}),
+                                        NC.btn('Edit', {class: 'small', 'data-action': 'edit'})])]));
       });
-    }, function (e) { if (st === my && st.svc === svc && !e.auth) NC.tableMsg(st.ti, 'Could not read the instances: ' + e.message, 'error'); });
+    }, function (e) { if (st === my && st.svc === svc && !e.auth) { st.sig.insts = null; NC.tableMsg(st.ti, 'Could not read the instances: ' + e.message, 'error'); } });
     NC.api('GET', '/nacos/v1/ns/service/subscribers', svcParams({pageNo: 1, pageSize: 1000})).then(function (j) {
-      if (st !== my || st.svc !== svc) return;
+      if (st !== my || st.svc !== svc || same('subs', j)) return;
       var subs = (j && j.subscribers) || [];
       st.ts.body.textContent = '';
       if (!subs.length) NC.tableMsg(st.ts, 'No connection of this node subscribes to the service.');
@@ -161,7 +186,7 @@
         st.ts.body.appendChild(el('tr', {'data-addr': s.addrStr}, [el('td', {class: 'mono', text: s.addrStr}),
           el('td', {text: s.agent || ''}), el('td', {text: s.app || ''}), el('td', {text: s.cluster || 'all'})]));
       });
-    }, function (e) { if (st === my && st.svc === svc && !e.auth) NC.tableMsg(st.ts, 'Could not read the subscribers: ' + e.message, 'error'); });
+    }, function (e) { if (st === my && st.svc === svc && !e.auth) { st.sig.subs = null; NC.tableMsg(st.ts, 'Could not read the subscribers: ' + e.message, 'error'); } });
   }
 
   /* "k=v" lines (or a JSON object) into an object; throws with the line. */
@@ -237,14 +262,18 @@
       onOk: function () {
         var wt = Number(w.value);
         if (w.value === '' || !isFinite(wt) || wt < 0 || wt > 10000) return Promise.reject(new Error('The weight must be a number from 0 to 10000.'));
-        var m = parseMeta(meta.value);
-        return NC.api('PUT', '/nacos/v1/ns/instance', svcParams({ip: h.ip, port: h.port, clusterName: h.clusterName || 'DEFAULT',
-          weight: String(wt), enabled: en.checked ? 'true' : 'false', ephemeral: h.ephemeral ? 'true' : 'false',
-          metadata: JSON.stringify(m)})).then(function () {
-          NC.toast('Saved ' + h.ip + ':' + h.port, 'ok');
-          loadDetail();
-        });
+        return putInstance(h, wt, en.checked, parseMeta(meta.value), 'Saved ' + h.ip + ':' + h.port);
       }});
+  }
+
+  /* Nacos's instance update: weight, enabled and metadata all replaced. */
+  function putInstance(h, weight, enabled, meta, done) {
+    return NC.api('PUT', '/nacos/v1/ns/instance', svcParams({ip: h.ip, port: h.port, clusterName: h.clusterName || 'DEFAULT',
+      weight: String(weight), enabled: enabled ? 'true' : 'false', ephemeral: h.ephemeral ? 'true' : 'false',
+      metadata: JSON.stringify(meta)})).then(function () {
+      NC.toast(done, 'ok');
+      loadDetail();
+    }, function (e) { if (!e.auth) NC.toast('Could not update ' + h.ip + ':' + h.port + ': ' + e.message, 'error'); throw e; });
   }
 
   NC.page('services', {title: 'Services', order: 10, mount: mount, unmount: unmount});
