@@ -382,6 +382,18 @@ static void submit(nc_npstore *ps, npjob *j) {
   }
 }
 
+/* Queues a write for a caller (ok 0: building it ran out of memory). */
+static void submit_for(nc_npstore *ps, npjob *j, int ok, nc_npstore_done_fn done, void *ud) {
+  if (!j || !ok) {
+    nc_npjob_free(j);
+    done(ud, NC_ENOMEM, store_msg(NC_ENOMEM));
+    return;
+  }
+  j->done = done;
+  j->ud = ud;
+  submit(ps, j);
+}
+
 /* Does the registry hold ephemeral (not "#false") publishers in the service? */
 typedef struct eph_probe {
   int found;
@@ -425,26 +437,12 @@ void nc_npstore_register(nc_npstore *ps, const char *ns, const char *group, cons
     j->row.inst = cJSON_PrintUnformatted(copy);
   }
   cJSON_Delete(copy);
-  if (!j || !j->row.inst) {
-    nc_npjob_free(j);
-    done(ud, NC_ENOMEM, store_msg(NC_ENOMEM));
-    return;
-  }
-  j->done = done;
-  j->ud = ud;
-  submit(ps, j);
+  submit_for(ps, j, j && j->row.inst, done, ud);
 }
 
 void nc_npstore_deregister(nc_npstore *ps, const char *ns, const char *group, const char *name,
                            const char *ip, int port, nc_npstore_done_fn done, void *ud) {
-  npjob *j = job_new(NPJ_DEL, ns, group, name, ip, port);
-  if (!j) {
-    done(ud, NC_ENOMEM, store_msg(NC_ENOMEM));
-    return;
-  }
-  j->done = done;
-  j->ud = ud;
-  submit(ps, j);
+  submit_for(ps, job_new(NPJ_DEL, ns, group, name, ip, port), 1, done, ud);
 }
 
 void nc_npstore_set_health(nc_npstore *ps, const char *ns, const char *group, const char *name,
@@ -494,14 +492,8 @@ void nc_npstore_set_checker(nc_npstore *ps, const char *ns, const char *group, c
     j->chk.cluster = strdup(cluster);
     j->chk.json = strdup(json);
   }
-  if (!j || !j->chk.ns || !j->chk.group || !j->chk.name || !j->chk.cluster || !j->chk.json) {
-    nc_npjob_free(j);
-    done(ud, NC_ENOMEM, store_msg(NC_ENOMEM));
-    return;
-  }
-  j->done = done;
-  j->ud = ud;
-  submit(ps, j);
+  submit_for(ps, j, j && j->chk.ns && j->chk.group && j->chk.name && j->chk.cluster && j->chk.json,
+             done, ud);
 }
 
 void nc_npstore_set_notify(nc_npstore *ps, nc_npstore_notify_fn fn, void *ud) {
