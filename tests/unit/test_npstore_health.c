@@ -165,6 +165,14 @@ static int run_until(uv_loop_t *loop, const int *flag, int want, int timeout_ms)
 static uv_timer_t g_keep; /* keeps the loop alive: the checker's timer is unref'd */
 static void on_keep(uv_timer_t *t) { (void)t; }
 
+/* Runs the loop for about ms. */
+static void spin(uv_loop_t *loop, int ms) {
+  for (int i = 0; i < ms / 10; i++) {
+    uv_run(loop, UV_RUN_NOWAIT);
+    nc_test_sleep_ms(10);
+  }
+}
+
 static nc_nhealth *start(uv_loop_t *loop, src *s) {
   uv_timer_init(loop, &g_keep);
   uv_timer_start(&g_keep, on_keep, 10, 10);
@@ -238,15 +246,9 @@ static void test_http_codes_and_none(void **st) {
   assert_int_equal(s.last, 0);
   /* NONE: no more connects */
   s.chk.type = NC_NHC_NONE;
-  for (int i = 0; i < 30; i++) {
-    uv_run(&loop, UV_RUN_NOWAIT);
-    nc_test_sleep_ms(10);
-  }
+  spin(&loop, 300);
   int before = atomic_load(&l.accepts);
-  for (int i = 0; i < 60; i++) {
-    uv_run(&loop, UV_RUN_NOWAIT);
-    nc_test_sleep_ms(10);
-  }
+  spin(&loop, 600);
   assert_int_equal(atomic_load(&l.accepts), before);
   lsn_stop(&l);
   stop(&loop, h);
@@ -274,10 +276,7 @@ static void test_not_responsible_never_checks(void **st) {
   const char *other = nc_nhealth_responsible(tag, m, 2, m[0]) ? m[1] : m[0];
   nc_nhealth *h = start(&loop, &s);
   nc_nhealth_set_members(h, other, two_members, NULL);
-  for (int i = 0; i < 80; i++) {
-    uv_run(&loop, UV_RUN_NOWAIT);
-    nc_test_sleep_ms(10);
-  }
+  spin(&loop, 800);
   assert_int_equal(atomic_load(&l.accepts), 0);
   nc_nhealth_stats hs;
   nc_nhealth_get_stats(h, &hs);
