@@ -244,7 +244,10 @@ static cJSON *service_entry(nc_conroutes *cr, const char *ns, const char *group,
   cJSON_AddNumberToObject(o, "clusterCount", nclusters);
   cJSON_AddNumberToObject(o, "ipCount", ips);
   cJSON_AddNumberToObject(o, "healthyInstanceCount", healthy);
-  cJSON_AddStringToObject(o, "triggerFlag", healthy < ips ? "true" : "false");
+  /* the protect threshold is reached (Nacos's triggerFlag) */
+  const cJSON *svc = cr->meta ? nc_nmeta_get(cr->meta, NC_NMETA_SERVICE, ns, group, name, "") : NULL;
+  double thr = nc_json_num(svc, "protectThreshold", 0);
+  cJSON_AddStringToObject(o, "triggerFlag", ips && (double)healthy / ips <= thr ? "true" : "false");
   cJSON_Delete(clusters);
   cJSON_Delete(all);
   *ip_count = ips;

@@ -110,6 +110,7 @@ static void test_console_endpoints(void **state) {
   assert_int_equal(nc_json_int(s, "ipCount", -1), 1);
   assert_int_equal(nc_json_int(s, "healthyInstanceCount", -1), 1);
   assert_int_equal(nc_json_int(s, "clusterCount", -1), 1);
+  assert_string_equal(nc_json_str(s, "triggerFlag", ""), "false"); /* 1/1 healthy > threshold 0 */
   cJSON_Delete(j);
   /* pages over group, then name: console-http (subscribed only) then SVC;
    * hasIpCount leaves out the one without instances */

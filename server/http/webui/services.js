@@ -91,7 +91,8 @@
             el('td', {text: s.groupName}),
             el('td', {class: 'num', text: String(s.clusterCount)}),
             el('td', {class: 'num ips', text: String(s.ipCount)}),
-            el('td', {class: 'num'}, [el('span', {class: 'badge ' + (bad ? 'warn' : s.ipCount ? 'ok' : ''), text: String(s.healthyInstanceCount)})]),
+            el('td', {class: 'num'}, [s.triggerFlag === 'true' ? el('span', {class: 'badge bad', title: 'At or below the protect threshold: unhealthy instances are served too', text: 'protected'}) : null,
+                                      ' ', el('span', {class: 'badge ' + (bad ? 'warn' : s.ipCount ? 'ok' : ''), text: String(s.healthyInstanceCount)})]),
             el('td', {class: 'actions'}, [NC.btn('Details', {class: 'small', 'data-action': 'detail'}),
                                           NC.btn('Delete', {class: 'small danger', 'data-action': 'delete'})])]));
         });
