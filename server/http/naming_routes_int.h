@@ -104,6 +104,8 @@ int nc_nrt_service_known(nc_nroutes *nr, const svc_ref *s);
 void nc_nrt_meta_update_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip,
                                  int port);
 void nc_nrt_service_v1(void *ud, nc_http_req *r); /* GET, POST, PUT, DELETE */
+void nc_nrt_metadata_batch_v1(void *ud, nc_http_req *r); /* PUT, DELETE */
+void nc_nrt_metadata_batch_v2(void *ud, nc_http_req *r);
 void nc_nrt_service_v2(void *ud, nc_http_req *r);
 int nc_nrt_meta_cluster(nc_nroutes *nr, nc_srv *srv, struct nc_cluster *cl);
 void nc_nrt_meta_free(nc_nroutes *nr);

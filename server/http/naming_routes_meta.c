@@ -222,6 +222,109 @@ void nc_nrt_meta_update_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, 
   store(nr, c, NC_NMETA_INSTANCE, s, mkey, v);
 }
 
+/* One target of a metadata batch: the override it gets (NULL: skipped). */
+static cJSON *batch_value(nc_nroutes *nr, const svc_ref *s, const cJSON *host, const char *mkey,
+                          const cJSON *md, int del) {
+  const cJSON *old = nc_nmeta_get(nr->meta, NC_NMETA_INSTANCE, s->ns, s->group, s->name, mkey);
+  if (!old && (del || !host))
+    return NULL;
+  /* a new override carries metadata only: weight and enabled stay the
+   * instance's own (naming_meta applies what an override holds) */
+  cJSON *v = old ? cJSON_Duplicate(old, 1) : cJSON_CreateObject();
+  cJSON *vm = cJSON_GetObjectItem(v, "metadata");
+  if (!cJSON_IsObject(vm)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(v, "metadata");
+    vm = cJSON_AddObjectToObject(v, "metadata");
+  }
+  const cJSON *kv;
+  cJSON_ArrayForEach(kv, md) {
+    cJSON_DeleteItemFromObjectCaseSensitive(vm, kv->string);
+    if (!del && cJSON_IsString(kv))
+      cJSON_AddStringToObject(vm, kv->string, kv->valuestring);
+  }
+  return v;
+}
+
+/* PUT|DELETE .../instance/metadata/batch (Nacos's batchUpdateMetadata /
+ * batchDeleteMetadata): metadata keys added to (PUT) or removed from
+ * (DELETE) the overrides of the instances listed in "instances" (JSON
+ * [{ip, port, clusterName}]; absent or empty: every instance the service
+ * shows). data {"updated": ["ip:port:cluster", ...]}. */
+static void metadata_batch(nc_nroutes *nr, nrt_call *c, int del) {
+  svc_ref s;
+  if (!ready(nr, c, &s))
+    return;
+  const char *md_s = nc_nrt_cparam(c, "metadata");
+  if (!md_s) {
+    nc_nrt_cfail(c, 400, E_PARAM_MISSING, c->v2 ? "Required parameter 'metadata' type String is "
+                                                 "not present" : "Param 'metadata' is required.");
+    return;
+  }
+  const char *in_s = nc_nrt_cparam(c, "instances");
+  cJSON *md = nc_nrt_parse_metadata(md_s), *targets = in_s ? cJSON_Parse(in_s) : NULL;
+  if (!md || (in_s && !cJSON_IsArray(targets))) {
+    cJSON_Delete(md);
+    cJSON_Delete(targets);
+    nc_nrt_cfail(c, 400, md ? E_PARAM_VALIDATE : E_METADATA,
+                 md ? "Param 'instances' must be a JSON array of {ip, port, clusterName}"
+                    : "instance metadata must be a JSON object or k=v,k=v");
+    return;
+  }
+  cJSON *info = nc_naming_service_info(nr->naming, s.ns, s.group, s.name, NULL, 0);
+  cJSON *hosts = cJSON_GetObjectItem(info, "hosts");
+  if (!cJSON_GetArraySize(targets)) { /* every instance shown */
+    cJSON_Delete(targets);
+    targets = cJSON_Duplicate(hosts, 1);
+  }
+  cJSON *updated = cJSON_CreateArray();
+  const cJSON *t;
+  int rc = 0;
+  cJSON_ArrayForEach(t, targets) {
+    const char *ip = cJSON_GetStringValue(cJSON_GetObjectItem(t, "ip"));
+    int port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(t, "port"));
+    const char *cl = cJSON_GetStringValue(cJSON_GetObjectItem(t, "clusterName"));
+    if (!ip || port <= 0 || port > 65535)
+      continue;
+    char mkey[400];
+    snprintf(mkey, sizeof(mkey), "%s:%d:%s", ip, port, cl && *cl ? cl : "DEFAULT");
+    const cJSON *h, *host = NULL;
+    cJSON_ArrayForEach(h, hosts) {
+      char hk[400];
+      snprintf(hk, sizeof(hk), "%s:%d:%s", cJSON_GetStringValue(cJSON_GetObjectItem(h, "ip")),
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(h, "port")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(h, "clusterName")));
+      if (!strcmp(hk, mkey))
+        host = h;
+    }
+    cJSON *v = batch_value(nr, &s, host, mkey, md, del);
+    if (!v)
+      continue;
+    rc = nc_nmeta_put(nr->meta, NC_NMETA_INSTANCE, s.ns, s.group, s.name, mkey, v);
+    cJSON_Delete(v);
+    if (rc)
+      break;
+    cJSON_AddItemToArray(updated, cJSON_CreateString(mkey));
+  }
+  cJSON_Delete(info);
+  cJSON_Delete(targets);
+  cJSON_Delete(md);
+  if (rc) {
+    cJSON_Delete(updated);
+    nc_nrt_cfail(c, 500, E_SERVER, nc_strerror(rc));
+    return;
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "updated", updated);
+  nc_nrt_cok_json(c, o);
+}
+
+static void h_batch(void *ud, nc_http_req *r, int v2) {
+  nrt_call c = NRT_HTTP(r, v2);
+  metadata_batch(ud, &c, !strcmp(nc_http_method(r), "DELETE"));
+}
+void nc_nrt_metadata_batch_v1(void *ud, nc_http_req *r) { h_batch(ud, r, 0); }
+void nc_nrt_metadata_batch_v2(void *ud, nc_http_req *r) { h_batch(ud, r, 1); }
+
 /* ---- routes: GET is naming_routes_svc.c's ---- */
 
 static void h_service(void *ud, nc_http_req *r, int v2) {

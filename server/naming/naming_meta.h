@@ -22,7 +22,7 @@
  *
  * Values are JSON objects: a service {"protectThreshold": n, "metadata":
  * {..}, "selector": {..}}, an instance {"weight": n, "enabled": b,
- * "metadata": {..}}. Namespace "" is "public". Loop thread only. */
+ * "metadata": {..}} (each field optional: only those present apply). Namespace "" is "public". Loop thread only. */
 #ifndef NAMING_META_H
 #define NAMING_META_H
 

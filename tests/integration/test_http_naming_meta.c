@@ -317,6 +317,48 @@ static void test_protect_threshold(void **st) {
   assert_int_equal(healthy, 1);
 }
 
+/* PUT/DELETE .../instance/metadata/batch: keys added to / removed from the
+ * listed instances' overrides (all shown ones when none is listed), their
+ * weight kept; data {"updated": [...]}. */
+static void test_metadata_batch(void **st) {
+  nc_tfx *f = *st;
+  expect(f, "POST", "/nacos/v1/ns/instance?serviceName=mb&ip=2.0.0.1&port=1&weight=3", 200, "ok");
+  expect(f, "POST", "/nacos/v1/ns/instance?serviceName=mb&ip=2.0.0.2&port=1", 200, "ok");
+  /* v2, one listed instance */
+  cJSON *j = req_json(f, "PUT", "/nacos/v2/ns/instance/metadata/batch?serviceName=mb&metadata=a%3D1"
+                                "&instances=%5B%7B%22ip%22%3A%222.0.0.1%22%2C%22port%22%3A1%7D%5D",
+                      200);
+  const cJSON *up = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "updated");
+  assert_int_equal(cJSON_GetArraySize(up), 1);
+  assert_string_equal(cJSON_GetArrayItem(up, 0)->valuestring, "2.0.0.1:1:DEFAULT");
+  cJSON_Delete(j);
+  /* v1, every instance */
+  j = req_json(f, "PUT", "/nacos/v1/ns/instance/metadata/batch?serviceName=mb&metadata=b%3D2", 200);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "updated")), 2);
+  cJSON_Delete(j);
+  j = req_json(f, "GET", "/nacos/v1/ns/instance?serviceName=mb&ip=2.0.0.1&port=1", 200);
+  assert_true(num(j, "weight") == 3.0);
+  assert_string_equal(str(cJSON_GetObjectItem(j, "metadata"), "a"), "1");
+  assert_string_equal(str(cJSON_GetObjectItem(j, "metadata"), "b"), "2");
+  cJSON_Delete(j);
+  /* DELETE removes the keys again */
+  j = req_json(f, "DELETE", "/nacos/v2/ns/instance/metadata/batch?serviceName=mb&metadata=a%3D1",
+               200);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"),
+                                                          "updated")), 2);
+  cJSON_Delete(j);
+  j = req_json(f, "GET", "/nacos/v1/ns/instance?serviceName=mb&ip=2.0.0.1&port=1", 200);
+  assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "a"));
+  assert_string_equal(str(cJSON_GetObjectItem(j, "metadata"), "b"), "2");
+  cJSON_Delete(j);
+  /* errors */
+  expect2(f, "PUT", "/nacos/v2/ns/instance/metadata/batch?serviceName=mb", 400, 10000,
+          "parameter missing", "Required parameter 'metadata' type String is not present");
+  expect2(f, "PUT", "/nacos/v2/ns/instance/metadata/batch?serviceName=mb&metadata=a%3D1"
+                    "&instances=x", 400, 20002, "parameter validate error",
+          "Param 'instances' must be a JSON array of {ip, port, clusterName}");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_service_crud_v1, setup, teardown),
@@ -324,6 +366,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_override_of_grpc_instance_pushed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kept_across_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(test_protect_threshold, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_metadata_batch, setup, teardown),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
