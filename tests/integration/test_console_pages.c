@@ -399,6 +399,24 @@ static void test_users_roles_permissions(void **state) {
   assert_false(can_login("alice", "Alice-new-pw"));
 }
 
+/* A phone-sized window: the pages still lay out (no horizontal page
+ * scroll; the nav scrolls on its own). */
+static void test_narrow_window(void **state) {
+  (void)state;
+  CE_SKIP_NO_BROWSER();
+  WD_OK(nc_twd_window_size(ce.wd, 420, 860));
+  const char *pages[] = {"configs", "namespaces", "users", "services"};
+  for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+    char name[64];
+    ce1_login(pages[i]);
+    WAIT_JS("!document.querySelector('#page .spinner')", 10000);
+    WAIT_JS("document.documentElement.scrollWidth <= window.innerWidth + 1", 5000);
+    snprintf(name, sizeof(name), "narrow-%s", pages[i]);
+    shot(name);
+  }
+  WD_OK(nc_twd_window_size(ce.wd, 1280, 900));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_namespaces_create_and_edit),
@@ -407,6 +425,7 @@ int main(void) {
       cmocka_unit_test(test_configs_paged),
       cmocka_unit_test(test_namespace_delete_refused_while_not_empty),
       cmocka_unit_test(test_users_roles_permissions),
+      cmocka_unit_test(test_narrow_window),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

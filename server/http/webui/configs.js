@@ -42,7 +42,7 @@
     var form = el('form', {class: 'card search', id: 'cfg-search'}, [d, g, c,
       el('button', {type: 'submit', class: 'btn primary', id: 'cfg-search-go', text: 'Search'})]);
     root.appendChild(form);
-    st.t = NC.table('cfg-rows', [{t: 'Data ID'}, {t: 'Group'}, {t: 'Type'}, {t: 'App'}, {t: 'Actions', c: 'num'}]);
+    st.t = NC.table('cfg-rows', [{t: 'Data ID'}, {t: 'Group'}, {t: 'Type', c: 'opt'}, {t: 'App', c: 'opt'}, {t: 'Actions', c: 'num'}]);
     root.appendChild(st.t.wrap);
     root.appendChild(el('p', {class: 'muted', id: 'cfg-foot'}));
     form.addEventListener('submit', function (ev) {
@@ -72,7 +72,7 @@
         st.items.forEach(function (c, i) {
           st.t.body.appendChild(el('tr', {'data-i': String(i), 'data-key': c.group + '/' + c.dataId}, [
             el('td', {}, [el('b', {class: 'mono', text: c.dataId})]), el('td', {text: c.group}),
-            el('td', {}, [el('span', {class: 'badge', text: c.type || 'text'})]), el('td', {text: c.appName || ''}),
+            el('td', {class: 'opt'}, [el('span', {class: 'badge', text: c.type || 'text'})]), el('td', {class: 'opt', text: c.appName || ''}),
             el('td', {class: 'actions'}, [NC.btn('Details', {class: 'small', 'data-action': 'detail'}),
               NC.btn('Edit', {class: 'small', 'data-action': 'edit'}),
               NC.btn('Delete', {class: 'small danger', 'data-action': 'delete'})])]));

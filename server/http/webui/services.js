@@ -48,7 +48,7 @@
       el('label', {class: 'check'}, [empty, 'Hide empty services']),
       el('button', {type: 'submit', class: 'btn primary', id: 'svc-search-go', text: 'Search'})]);
     root.appendChild(form);
-    st.t = NC.table('svc-rows', [{t: 'Service'}, {t: 'Group'}, {t: 'Clusters', c: 'num'}, {t: 'Instances', c: 'num'},
+    st.t = NC.table('svc-rows', [{t: 'Service'}, {t: 'Group'}, {t: 'Clusters', c: 'num opt'}, {t: 'Instances', c: 'num'},
                                  {t: 'Healthy', c: 'num'}, {t: 'Actions', c: 'num'}]);
     root.appendChild(st.t.wrap);
     root.appendChild(el('p', {class: 'muted', id: 'svc-foot'}));
@@ -89,7 +89,7 @@
           st.t.body.appendChild(el('tr', {'data-svc': s.groupName + '@@' + s.name, 'data-group': s.groupName, 'data-name': s.name}, [
             el('td', {}, [el('a', {href: '#/services', class: 'svc-link', text: s.name})]),
             el('td', {text: s.groupName}),
-            el('td', {class: 'num', text: String(s.clusterCount)}),
+            el('td', {class: 'num opt', text: String(s.clusterCount)}),
             el('td', {class: 'num ips', text: String(s.ipCount)}),
             el('td', {class: 'num'}, [s.triggerFlag === 'true' ? el('span', {class: 'badge bad', title: 'At or below the protect threshold: unhealthy instances are served too', text: 'protected'}) : null,
                                       ' ', el('span', {class: 'badge ' + (bad ? 'warn' : s.ipCount ? 'ok' : ''), text: String(s.healthyInstanceCount)})]),
