@@ -275,10 +275,15 @@ static void test_weight_edit_of_http_instance_reaches_the_subscriber(void **stat
   (void)state;
   CE_SKIP_NO_BROWSER();
   assert_int_equal(ce1_req("POST", "/nacos/v1/ns/instance",
-                           "serviceName=" SVC_HTTP "&ip=10.9.0.2&port=9090&weight=1", NULL),
+                           "serviceName=" SVC_HTTP "&ip=10.9.0.2&port=9090&weight=1"
+                           "&metadata=%7B%22x%22%3A%22%3Cb%3Ebold%3C%2Fb%3E%22%7D",
+                           NULL),
                    200);
   assert_true(pushed_weight(SVC_HTTP, "10.9.0.2", 1));
   open_service(SVC_HTTP);
+  /* markup in metadata is shown as text, never parsed */
+  WAIT_JS("document.querySelector('#inst-rows tr[data-addr=\"10.9.0.2:9090\"] td.meta')"
+          ".textContent === 'x=<b>bold</b>' && !document.querySelector('#inst-rows td.meta b')", 10000);
   assert_int_equal(edit_weight("10.9.0.2:9090", "2.5"), 0);
   assert_true(pushed_weight(SVC_HTTP, "10.9.0.2", 2.5));
   WAIT_JS("document.querySelector('#inst-rows tr[data-addr=\"10.9.0.2:9090\"] td.weight')"
