@@ -80,6 +80,8 @@ void nc_nrt_cresult(nrt_call *c, int status, int code);
 int nc_nrt_cparse_svc(nrt_call *c, svc_ref *s);
 /* ip (required) and port (required, 0..65535): 0, or answered (naming_routes_write.c). */
 int nc_nrt_parse_addr(nrt_call *c, const char **ip, int *port);
+/* weight (0..10000; def when absent) into *out: 0, or answered (21001). */
+int nc_nrt_weight(nrt_call *c, double def, double *out);
 /* metadata: a JSON object, or Nacos's "k=v,k2=v2" form (NULL: {}); NULL
  * when invalid. Caller owns. */
 cJSON *nc_nrt_parse_metadata(const char *s);

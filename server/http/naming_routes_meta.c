@@ -172,7 +172,6 @@ static void service_delete(nc_nroutes *nr, nrt_call *c) {
 
 void nc_nrt_meta_update_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip,
                                  int port) {
-  const char *w = nc_nrt_cparam(c, "weight");
   const char *en = nc_nrt_cparam(c, "enabled");
   const char *cl = nc_nrt_cparam(c, "clusterName");
   if (!en)
@@ -200,16 +199,9 @@ void nc_nrt_meta_update_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, 
     nc_nrt_cfail(c, c->v2 ? 404 : 400, E_NOT_FOUND, why);
     return;
   }
-  double weight = 1.0;
-  if (w) {
-    char *end;
-    weight = strtod(w, &end);
-    if (*end || !isfinite(weight) || weight < 0 || weight > 10000) {
-      nc_nrt_cfail(c, 400, E_WEIGHT,
-                   "instance format invalid: The weights range from 0.0 to 10000.0");
-      return;
-    }
-  }
+  double weight;
+  if (nc_nrt_weight(c, 1.0, &weight))
+    return;
   cJSON *meta = nc_nrt_parse_metadata(nc_nrt_cparam(c, "metadata"));
   if (!meta) {
     nc_nrt_cfail(c, 400, E_METADATA, "instance metadata must be a JSON object or k=v,k=v");

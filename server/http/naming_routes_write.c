@@ -70,26 +70,33 @@ cJSON *nc_nrt_parse_metadata(const char *s) {
   return o;
 }
 
+int nc_nrt_weight(nrt_call *c, double def, double *out) {
+  const char *w = nc_nrt_cparam(c, "weight");
+  *out = def;
+  if (!w)
+    return 0;
+  char *end;
+  *out = strtod(w, &end);
+  if (*end || !isfinite(*out) || *out < 0 || *out > 10000) {
+    nc_nrt_cfail(c, 400, E_WEIGHT, "instance format invalid: The weights range from 0.0 to 10000.0");
+    return -1;
+  }
+  return 0;
+}
+
 /* The Instance JSON of a register/update call, with base (the stored
  * instance, may be NULL) supplying what the call leaves out. NULL when
  * answered. */
 static cJSON *build_instance(nrt_call *c, const char *ip, int port, const cJSON *base) {
-  const char *w = nc_nrt_cparam(c, "weight");
   const char *md = nc_nrt_cparam(c, "metadata");
   const char *cl = nc_nrt_cparam(c, "clusterName");
   const char *en = nc_nrt_cparam(c, "enabled");
   if (!en)
     en = nc_nrt_cparam(c, "enable");
-  double weight = base ? cJSON_GetNumberValue(cJSON_GetObjectItem(base, "weight")) : 1.0;
-  if (w) {
-    char *end;
-    weight = strtod(w, &end);
-    if (*end || !isfinite(weight) || weight < 0 || weight > 10000) {
-      nc_nrt_cfail(c, 400, E_WEIGHT,
-                   "instance format invalid: The weights range from 0.0 to 10000.0");
-      return NULL;
-    }
-  }
+  double weight;
+  if (nc_nrt_weight(c, base ? cJSON_GetNumberValue(cJSON_GetObjectItem(base, "weight")) : 1.0,
+                    &weight))
+    return NULL;
   cJSON *meta = md ? nc_nrt_parse_metadata(md)
                    : (base ? cJSON_Duplicate(cJSON_GetObjectItem(base, "metadata"), 1)
                            : cJSON_CreateObject());
