@@ -5,34 +5,74 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NAME_MAX_OUT 1024
 
+/* One allocation per instance (issue 16: registry memory): the fixed
+ * fields, then the strings back to back in data[]:
+ *   ip \0 cluster \0 [instanceId \0] (key \0 value \0) x n_meta
+ * The generated id ip#port#clusterAsReceived#group@@name is not stored:
+ * group and name are the service's, known at output, and the cluster as
+ * received is the stored one except when it was omitted ("null") or blank. */
+enum { GEN_CLUSTER = 0, GEN_NULL = 1, GEN_BLANK = 2 };
+
 struct nc_ninst {
-  char *instance_id; /* client-supplied id, or NULL: generated on output */
-  char *ip;
-  int port;
   double weight;
-  int healthy, enabled, ephemeral;
-  char *cluster;    /* stored cluster, "DEFAULT" when blank */
-  char *gen_id;     /* ip#port#clusterAsReceived#group@@name */
-  cJSON *metadata;  /* object of strings, owned */
+  uint32_t n_meta; /* metadata pairs (all values strings) */
+  uint32_t len;    /* bytes used in data[] */
+  uint16_t port;
+  uint8_t healthy, enabled, ephemeral;
+  uint8_t has_id; /* a client-supplied instanceId follows the cluster */
+  uint8_t gen;    /* GEN_*: the cluster as received, for the generated id */
+  uint16_t o_cluster, o_meta; /* offsets in data[] */
+  char data[];
 };
 
-
-void nc_ninst_free(nc_ninst *in) {
-  if (!in)
-    return;
-  free(in->instance_id);
-  free(in->ip);
-  free(in->cluster);
-  free(in->gen_id);
-  cJSON_Delete(in->metadata);
-  free(in);
+static const char *in_ip(const nc_ninst *in) { return in->data; }
+static const char *in_id(const nc_ninst *in) {
+  return in->has_id ? in->data + in->o_cluster + strlen(in->data + in->o_cluster) + 1 : NULL;
 }
+
+/* The stored string value of metadata key, or NULL. */
+static const char *meta_get(const nc_ninst *in, const char *key) {
+  const char *p = in->data + in->o_meta;
+  for (uint32_t i = 0; i < in->n_meta; i++) {
+    const char *v = p + strlen(p) + 1;
+    if (strcmp(p, key) == 0)
+      return v;
+    p = v + strlen(v) + 1;
+  }
+  return NULL;
+}
+
+static long meta_long_in(const nc_ninst *in, const char *key, long def) {
+  const char *v = meta_get(in, key);
+  if (v && *v) {
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end == 0)
+      return x;
+  }
+  return def;
+}
+
+/* The metadata as a JSON object of strings (new, the caller's). */
+static cJSON *meta_json(const nc_ninst *in) {
+  cJSON *o = cJSON_CreateObject();
+  const char *p = in->data + in->o_meta;
+  for (uint32_t i = 0; o && i < in->n_meta; i++) {
+    const char *v = p + strlen(p) + 1;
+    cJSON_AddStringToObject(o, p, v);
+    p = v + strlen(v) + 1;
+  }
+  return o;
+}
+
+void nc_ninst_free(nc_ninst *in) { free(in); }
 
 static int valid_cluster(const char *c) {
   for (; *c; c++)
@@ -121,94 +161,138 @@ int nc_ninst_parse(const cJSON *j, const char *group, const char *name, nc_ninst
            "interval'";
     return NC_EINVAL;
   }
-  nc_ninst *in = calloc(1, sizeof(*in));
-  if (!in)
+  cJSON *meta = copy_metadata(md);
+  if (!meta)
     return NC_ENOMEM;
+  const char *idv = cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : NULL;
+  const char *clv = cls && *cls ? cls : "DEFAULT";
+  size_t il = strlen(ip->valuestring) + 1, cll = strlen(clv) + 1, idl = idv ? strlen(idv) + 1 : 0;
+  size_t need = il + cll + idl, n_meta = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, meta) {
+    need += strlen(it->string) + strlen(it->valuestring) + 2;
+    n_meta++;
+  }
+  nc_ninst *in = NULL;
+  if (need > UINT32_MAX || il + cll + idl > UINT16_MAX || !(in = calloc(1, sizeof(*in) + need))) {
+    cJSON_Delete(meta);
+    return NC_ENOMEM;
+  }
+  char *d = in->data;
+  memcpy(d, ip->valuestring, il);
+  in->o_cluster = (uint16_t)il;
+  memcpy(d + il, clv, cll);
+  if (idv)
+    memcpy(d + il + cll, idv, idl);
+  in->has_id = idv != NULL;
+  in->o_meta = (uint16_t)(il + cll + idl);
+  size_t o = in->o_meta;
+  cJSON_ArrayForEach(it, meta) {
+    size_t kl = strlen(it->string) + 1, vl = strlen(it->valuestring) + 1;
+    memcpy(d + o, it->string, kl);
+    memcpy(d + o + kl, it->valuestring, vl);
+    o += kl + vl;
+  }
+  cJSON_Delete(meta);
+  in->n_meta = (uint32_t)n_meta;
+  in->len = (uint32_t)o;
+  /* The id generator uses clusterName exactly as received (Java prints
+   * "null" when it was omitted). */
+  in->gen = !cls ? GEN_NULL : !*cls ? GEN_BLANK : GEN_CLUSTER;
   const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "healthy");
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "enabled");
   const cJSON *eph = cJSON_GetObjectItemCaseSensitive(j, "ephemeral");
-  in->port = (int)port->valuedouble;
+  in->port = (uint16_t)port->valuedouble;
   in->weight = cJSON_IsNumber(w) ? w->valuedouble : 1.0;
   in->healthy = cJSON_IsBool(h) ? cJSON_IsTrue(h) : 1;
   in->enabled = cJSON_IsBool(e) ? cJSON_IsTrue(e) : 1;
   in->ephemeral = cJSON_IsBool(eph) ? cJSON_IsTrue(eph) : 1;
-  in->ip = strdup(ip->valuestring);
-  in->cluster = strdup(cls && *cls ? cls : "DEFAULT");
-  if (cJSON_IsString(id) && id->valuestring[0])
-    in->instance_id = strdup(id->valuestring);
-  in->metadata = copy_metadata(md);
-  /* The id generator uses clusterName exactly as received (Java prints
-   * "null" when it was omitted). */
-  size_t gl = strlen(in->ip) + strlen(group) + strlen(name) + (cls ? strlen(cls) : 4) + 32;
-  in->gen_id = malloc(gl);
-  if (in->gen_id)
-    snprintf(in->gen_id, gl, "%s#%d#%s#%s@@%s", in->ip, in->port, cls ? cls : "null", group,
-             name);
-  if (!in->ip || !in->cluster || !in->metadata || !in->gen_id ||
-      (cJSON_IsString(id) && id->valuestring[0] && !in->instance_id)) {
-    nc_ninst_free(in);
-    return NC_ENOMEM;
-  }
+  (void)group;
+  (void)name;
   *out = in;
   return 0;
 }
 
 void nc_ninst_metadata_size(const nc_ninst *in, size_t *keys, size_t *bytes) {
-  *keys = 0;
-  *bytes = 0;
-  const cJSON *it;
-  cJSON_ArrayForEach(it, in->metadata) {
-    (*keys)++;
-    *bytes += (it->string ? strlen(it->string) : 0) +
-              (cJSON_IsString(it) ? strlen(it->valuestring) : 0);
-  }
+  *keys = in->n_meta;
+  *bytes = in->len - in->o_meta - 2u * in->n_meta; /* without the NULs */
 }
 
-static int str_eq(const char *a, const char *b) {
-  return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
+/* Metadata compares as a map, in any order (as cJSON_Compare did): a
+ * replay whose SDK orders its map differently is no change. */
 int nc_ninst_equal(const nc_ninst *a, const nc_ninst *b) {
-  return a->port == b->port && a->weight == b->weight && a->healthy == b->healthy &&
-         a->enabled == b->enabled && a->ephemeral == b->ephemeral && str_eq(a->ip, b->ip) &&
-         str_eq(a->cluster, b->cluster) && str_eq(a->instance_id, b->instance_id) &&
-         str_eq(a->gen_id, b->gen_id) && cJSON_Compare(a->metadata, b->metadata, 1);
+  if (a->port != b->port || a->weight != b->weight || a->healthy != b->healthy ||
+      a->enabled != b->enabled || a->ephemeral != b->ephemeral || a->has_id != b->has_id ||
+      a->gen != b->gen || a->n_meta != b->n_meta || a->len != b->len ||
+      a->o_cluster != b->o_cluster || a->o_meta != b->o_meta ||
+      memcmp(a->data, b->data, a->o_meta) != 0)
+    return 0;
+  if (memcmp(a->data + a->o_meta, b->data + b->o_meta, a->len - a->o_meta) == 0)
+    return 1;
+  const char *p = a->data + a->o_meta;
+  for (uint32_t i = 0; i < a->n_meta; i++) {
+    const char *v = p + strlen(p) + 1, *bv = meta_get(b, p);
+    if (!bv || strcmp(v, bv) != 0)
+      return 0;
+    p = v + strlen(v) + 1;
+  }
+  return 1;
+}
+
+/* ip#port#clusterAsReceived#group@@name, Nacos's simple id generator:
+ * into buf when it fits, else into a new allocation (*heap, the caller
+ * frees); NULL on OOM. */
+static const char *gen_id(const nc_ninst *in, const char *group, const char *name, char *buf,
+                          size_t cap, char **heap) {
+  const char *cl = in->gen == GEN_NULL ? "null" : in->gen == GEN_BLANK ? "" : nc_ninst_cluster(in);
+  size_t need = strlen(in_ip(in)) + strlen(cl) + strlen(group) + strlen(name) + 16;
+  *heap = NULL;
+  if (need > cap && !(buf = *heap = malloc(need)))
+    return NULL;
+  snprintf(buf, need > cap ? need : cap, "%s#%u#%s#%s@@%s", in_ip(in), (unsigned)in->port, cl,
+           group, name);
+  return buf;
 }
 
 cJSON *nc_ninst_to_json(const nc_ninst *in, const char *group, const char *name) {
   cJSON *o = cJSON_CreateObject();
   if (!o)
     return NULL;
-  char sn[NAME_MAX_OUT];
+  char sn[NAME_MAX_OUT], gid[512], *heap = NULL;
   snprintf(sn, sizeof(sn), "%s@@%s", group, name);
-  cJSON_AddStringToObject(o, "instanceId", in->instance_id ? in->instance_id : in->gen_id);
-  cJSON_AddStringToObject(o, "ip", in->ip);
+  const char *id = in_id(in);
+  if (!id && !(id = gen_id(in, group, name, gid, sizeof(gid), &heap))) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  cJSON_AddStringToObject(o, "instanceId", id);
+  free(heap);
+  cJSON_AddStringToObject(o, "ip", in_ip(in));
   cJSON_AddNumberToObject(o, "port", in->port);
   cJSON_AddNumberToObject(o, "weight", in->weight);
   cJSON_AddBoolToObject(o, "healthy", in->healthy);
   cJSON_AddBoolToObject(o, "enabled", in->enabled);
   cJSON_AddBoolToObject(o, "ephemeral", in->ephemeral);
-  cJSON_AddStringToObject(o, "clusterName", in->cluster);
+  cJSON_AddStringToObject(o, "clusterName", nc_ninst_cluster(in));
   cJSON_AddStringToObject(o, "serviceName", sn);
-  cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(in->metadata, 1));
+  cJSON_AddItemToObject(o, "metadata", meta_json(in));
   cJSON_AddNumberToObject(o, "instanceHeartBeatInterval",
-                          (double)meta_long(in->metadata, "preserved.heart.beat.interval", 5000));
+                          (double)meta_long_in(in, "preserved.heart.beat.interval", 5000));
   cJSON_AddNumberToObject(o, "instanceHeartBeatTimeOut",
-                          (double)meta_long(in->metadata, "preserved.heart.beat.timeout", 15000));
+                          (double)meta_long_in(in, "preserved.heart.beat.timeout", 15000));
   cJSON_AddNumberToObject(o, "ipDeleteTimeout",
-                          (double)meta_long(in->metadata, "preserved.ip.delete.timeout", 30000));
-  const cJSON *gen = cJSON_GetObjectItemCaseSensitive(in->metadata, "preserved.instance.id.generator");
-  cJSON_AddStringToObject(o, "instanceIdGenerator",
-                          cJSON_IsString(gen) && gen->valuestring[0] ? gen->valuestring : "simple");
+                          (double)meta_long_in(in, "preserved.ip.delete.timeout", 30000));
+  const char *gen = meta_get(in, "preserved.instance.id.generator");
+  cJSON_AddStringToObject(o, "instanceIdGenerator", gen && *gen ? gen : "simple");
   return o;
 }
 
 int nc_ninst_enabled(const nc_ninst *in) { return in->enabled; }
 int nc_ninst_healthy(const nc_ninst *in) { return in->healthy; }
-const char *nc_ninst_cluster(const nc_ninst *in) { return in->cluster; }
+const char *nc_ninst_cluster(const nc_ninst *in) { return in->data + in->o_cluster; }
 
 const char *nc_ninst_addr_key(const nc_ninst *in, char *buf, size_t cap) {
-  snprintf(buf, cap, "%s:%d:%s", in->ip, in->port, in->cluster);
+  snprintf(buf, cap, "%s:%u:%s", in_ip(in), (unsigned)in->port, nc_ninst_cluster(in));
   return buf;
 }
 
@@ -220,18 +304,18 @@ const char *nc_ninst_addr_key(const nc_ninst *in, char *buf, size_t cap) {
 cJSON *nc_ninst_to_publish_info(const nc_ninst *in) {
   char mid[600];
   cJSON *o = cJSON_CreateObject();
-  cJSON *xd = cJSON_Duplicate(in->metadata, 1);
+  cJSON *xd = meta_json(in);
   if (!o || !xd) {
     cJSON_Delete(o);
     cJSON_Delete(xd);
     return NULL;
   }
-  cJSON_AddStringToObject(o, "ip", in->ip);
+  cJSON_AddStringToObject(o, "ip", in_ip(in));
   cJSON_AddNumberToObject(o, "port", in->port);
   cJSON_AddBoolToObject(o, "healthy", in->healthy);
-  cJSON_AddStringToObject(o, "cluster", in->cluster);
-  if (in->instance_id)
-    cJSON_AddStringToObject(xd, XD_ID, in->instance_id);
+  cJSON_AddStringToObject(o, "cluster", nc_ninst_cluster(in));
+  if (in->has_id)
+    cJSON_AddStringToObject(xd, XD_ID, in_id(in));
   if (in->weight != 1.0)
     cJSON_AddNumberToObject(xd, XD_WEIGHT, in->weight);
   if (!in->enabled)

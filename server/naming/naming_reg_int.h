@@ -19,7 +19,7 @@ typedef struct nc_nreg_pub {
 struct nc_nsvc {
   char *key, *ns, *group, *name;
   nc_strmap *pubs; /* client id -> nc_nreg_pub* */
-  nc_strmap *subs; /* conn id -> char* clusters */
+  nc_strmap *subs; /* conn id -> char* clusters; NULL until the first subscriber */
   uint64_t last_ref;
   uint64_t revision;
   uint64_t empty_since; /* wall ms when it lost its last publisher/subscriber; 0 = in use */

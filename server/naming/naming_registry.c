@@ -35,8 +35,15 @@ static void pub_free(void *v) {
     return;
   for (size_t i = 0; i < p->n; i++)
     nc_ninst_free(p->insts[i]);
-  free(p->insts);
-  free(p);
+  free(p); /* insts live in the same block (pub_new) */
+}
+
+/* One allocation: the pub and its n instance slots. */
+static pub *pub_new(size_t n) {
+  pub *p = calloc(1, sizeof(*p) + n * sizeof(*p->insts));
+  if (p)
+    p->insts = (nc_ninst **)(p + 1);
+  return p;
 }
 
 /* ---- services and clients ---- */
@@ -47,10 +54,7 @@ static void svc_free(void *v) {
     return;
   nc_strmap_free(s->pubs, pub_free);
   nc_strmap_free(s->subs, free);
-  free(s->key);
-  free(s->ns);
-  free(s->group);
-  free(s->name);
+  free(s->key); /* ns, group and name live in the same block */
   nc_nreg_views_free(s);
   free(s);
 }
@@ -65,12 +69,17 @@ static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char 
   s = calloc(1, sizeof(*s));
   if (!s)
     return NULL;
-  s->key = strdup(key);
-  s->ns = strdup(norm_ns(ns));
-  s->group = strdup(group);
-  s->name = strdup(name);
-  if (!s->key || !s->ns || !s->group || !s->name || !(s->pubs = nc_strmap_new()) ||
-      !(s->subs = nc_strmap_new()) || nc_strmap_put(r->svcs, key, s, NULL)) {
+  /* key, ns, group, name in one block; subs is made by the first
+   * subscriber (most services have none), to keep a service small */
+  ns = norm_ns(ns);
+  size_t kl = strlen(key) + 1, nl = strlen(ns) + 1, gl = strlen(group) + 1, ml = strlen(name) + 1;
+  if ((s->key = malloc(kl + nl + gl + ml))) {
+    memcpy(s->key, key, kl);
+    s->ns = memcpy(s->key + kl, ns, nl);
+    s->group = memcpy(s->ns + nl, group, gl);
+    s->name = memcpy(s->group + gl, name, ml);
+  }
+  if (!s->key || !(s->pubs = nc_strmap_new()) || nc_strmap_put(r->svcs, key, s, NULL)) {
     svc_free(s);
     return NULL;
   }
@@ -82,7 +91,7 @@ static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char 
  * ServiceListRequest still lists it and a quick re-register finds it;
  * nc_nreg_sweep forgets it afterwards. With TTL 0 it goes at once. */
 static void svc_maybe_gc(nc_nreg *r, nc_nsvc *s) {
-  if (nc_strmap_count(s->pubs) != 0 || nc_strmap_count(s->subs) != 0)
+  if (nc_strmap_count(s->pubs) != 0 || (s->subs && nc_strmap_count(s->subs) != 0))
     return;
   if (r->empty_ttl_ms) {
     if (!s->empty_since)
@@ -241,10 +250,9 @@ int nc_nreg_put(nc_nreg *r, const char *conn_id, const char *ns, const char *gro
     goto out;
   }
   if (n > 0) {
-    np = calloc(1, sizeof(*np));
-    if (!np || !(np->insts = calloc(n, sizeof(*np->insts))) ||
-        nc_strmap_put(s->pubs, conn_id, np, NULL) || nc_strmap_put(c->pubs, key, s, NULL)) {
-      if (np && np->insts && nc_strmap_get(s->pubs, conn_id) == np) {
+    np = pub_new(n);
+    if (!np || nc_strmap_put(s->pubs, conn_id, np, NULL) || nc_strmap_put(c->pubs, key, s, NULL)) {
+      if (np && nc_strmap_get(s->pubs, conn_id) == np) {
         if (old)
           nc_strmap_put(s->pubs, conn_id, old, NULL);
         else
@@ -320,7 +328,8 @@ int nc_nreg_subscribe(nc_nreg *r, const char *conn_id, const char *ns, const cha
   client *c = client_get(r, conn_id, 1);
   char *cl = strdup(clusters ? clusters : "");
   void *old = NULL;
-  if (!c || !cl || nc_strmap_put(s->subs, conn_id, cl, &old)) {
+  if (!c || !cl || (!s->subs && !(s->subs = nc_strmap_new())) ||
+      nc_strmap_put(s->subs, conn_id, cl, &old)) {
     free(cl);
     if (c)
       client_maybe_gc(r, conn_id, c);
@@ -352,7 +361,7 @@ void nc_nreg_unsubscribe(nc_nreg *r, const char *conn_id, const char *ns, const 
   nc_nsvc *s = key ? nc_strmap_get(r->svcs, key) : NULL;
   if (!s)
     return;
-  char *cl = nc_strmap_del(s->subs, conn_id);
+  char *cl = s->subs ? nc_strmap_del(s->subs, conn_id) : NULL;
   if (cl) {
     free(cl);
     r->n_subscribers--;
@@ -380,7 +389,7 @@ void nc_nreg_drop(nc_nreg *r, const char *conn_id, int tell_clients) {
   nc_strmap_iter_init(&it, c->subs);
   while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_nsvc *s = v;
-    char *cl = nc_strmap_del(s->subs, conn_id);
+    char *cl = s->subs ? nc_strmap_del(s->subs, conn_id) : NULL;
     if (cl) {
       free(cl);
       r->n_subscribers--;
@@ -548,7 +557,7 @@ uint64_t nc_nreg_revision(nc_nreg *r, const char *svc_key) {
 int nc_nreg_subscriber(nc_nreg *r, const char *svc_key, const char *conn_id,
                        const char **clusters) {
   nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
-  const char *cl = s ? nc_strmap_get(s->subs, conn_id) : NULL;
+  const char *cl = s && s->subs ? nc_strmap_get(s->subs, conn_id) : NULL;
   if (!cl)
     return 0;
   if (clusters)
@@ -559,7 +568,7 @@ int nc_nreg_subscriber(nc_nreg *r, const char *svc_key, const char *conn_id,
 void nc_nreg_each_subscriber(nc_nreg *r, const char *svc_key,
                              void (*fn)(void *ud, const char *conn_id), void *ud) {
   nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
-  if (!s)
+  if (!s || !s->subs)
     return;
   nc_strmap_iter it;
   const char *conn_id;
