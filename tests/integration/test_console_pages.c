@@ -139,7 +139,7 @@ static void test_configs_publish_edit_rollback(void **state) {
   CE_SKIP_NO_BROWSER();
   ce1_login("configs");
   pick_namespace(NS);
-  WAIT_JS("document.querySelector('#cfg-rows td.empty')", 10000);
+  WAIT_JS("document.querySelector('#cfg-rows td.empty:not(.loading)')", 10000);
   /* create: the review shows the new lines first, then Publish */
   WD_OK(nc_twd_click(ce.wd, "#cfg-create"));
   WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
@@ -366,6 +366,27 @@ static void test_users_roles_permissions(void **state) {
                    0);
   assert_int_equal(st, 200);
   shot("users");
+  /* revoke the permission: she may no longer read it; unbind the role */
+  WD_OK(nc_twd_click(ce.wd, "#perm-rows tr[data-i] button[data-action=\"revoke\"]"));
+  confirm_dialog();
+  WAIT_JS("document.querySelector('#perm-rows td.empty:not(.loading)') && "
+          "document.querySelector('#user-rows tr[data-user=\"alice\"]')", 10000);
+  assert_int_equal(nc_test_http_req(ce1.srv.port, "GET",
+                                    "/nacos/v1/cs/configs?dataId=" DATA_ID
+                                    "&group=DEFAULT_GROUP&tenant=" NS,
+                                    NULL, l.token, &st, NULL),
+                   0);
+  assert_int_equal(st, 403);
+  WD_OK(nc_twd_click(ce.wd, "#user-rows tr[data-user=\"alice\"] [data-role=\"ROLE_DEV\"]"));
+  confirm_dialog();
+  WAIT_JS("!document.querySelector('#user-rows tr[data-user=\"alice\"] [data-role]')", 10000);
+  body = NULL;
+  assert_int_equal(ce1_req("GET", "/nacos/v1/auth/roles?username=alice&pageNo=1&pageSize=10", NULL, &body),
+                   200);
+  j = cJSON_Parse(body);
+  free(body);
+  assert_int_equal(nc_json_int(j, "totalCount", -1), 0);
+  cJSON_Delete(j);
   /* change her password */
   WD_OK(nc_twd_click(ce.wd, "#user-rows tr[data-user=\"alice\"] button[data-action=\"password\"]"));
   WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
