@@ -1,7 +1,6 @@
-/* naming_pstore: see naming_pstore.h. The mirror: per service key
- * (nc_nreg_key) a map of "ip:port" -> entry holding the row as stored;
- * every entry is published as its "ip:port#false" client's one instance
- * in that service, healthy as last checked. */
+/* naming_pstore: see naming_pstore.h. The operations, the jobs' results
+ * back on the loop, the peers' notices and the life cycle; the in-memory
+ * mirror of the rows is naming_pstore_mirror.c. */
 #include "naming_pstore.h"
 #include "naming_pstore_int.h"
 
@@ -14,64 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct pent {
-  char *ns, *group, *name, *ip, *cluster;
-  int port;
-  char *inst; /* the Instance JSON as stored */
-  int healthy;
-  int seen; /* reload mark */
-} pent;
-
-typedef struct psvc {
-  char *ns, *group, *name;
-  nc_strmap *ents; /* "ip:port" -> pent* */
-} psvc;
-
-struct nc_npstore {
-  uv_loop_t *loop;
-  nc_srv *srv;
-  nc_naming *naming;
-  nc_npdb *db;
-  nc_npwork *work;
-  uv_timer_t timer;
-  nc_strmap *svcs; /* svc key -> psvc* */
-  nc_strmap *chks; /* svc key "\x01" cluster -> char* (its settings' JSON) */
-  size_t n_inst;
-  int stopped, loading_all;
-  nc_npstore_notify_fn notify;
-  void *notify_ud;
-  nc_npstore_stats st;
-};
-
-static void pent_free(void *v) {
-  pent *e = v;
-  if (!e)
-    return;
-  free(e->ns);
-  free(e->group);
-  free(e->name);
-  free(e->ip);
-  free(e->cluster);
-  free(e->inst);
-  free(e);
-}
-
-static void psvc_free(void *v) {
-  psvc *s = v;
-  if (!s)
-    return;
-  nc_strmap_free(s->ents, pent_free);
-  free(s->ns);
-  free(s->group);
-  free(s->name);
-  free(s);
-}
-
-static const char *client_id(char *buf, size_t cap, const char *ip, int port) {
-  snprintf(buf, cap, "%s:%d#false", ip, port);
-  return buf;
-}
-
 const char *nc_npstore_kind_msg(char *buf, size_t cap, const char *group, const char *name,
                                 int svc_persistent, const char *what) {
   /* NacosRuntimeException's text: "errCode: %d, errMsg: %s " */
@@ -80,203 +21,11 @@ const char *nc_npstore_kind_msg(char *buf, size_t cap, const char *group, const 
   return buf;
 }
 
-/* ---- the mirror and the registry ---- */
-
-/* Publishes e as its client's instance (healthy per e). */
-static void publish(nc_npstore *ps, const pent *e) {
-  char id[200];
-  cJSON *j = cJSON_Parse(e->inst);
-  nc_ninst *in = NULL;
-  const char *err = NULL;
-  if (j) {
-    cJSON_DeleteItemFromObjectCaseSensitive(j, "healthy");
-    cJSON_AddBoolToObject(j, "healthy", e->healthy);
-  }
-  if (!j || nc_ninst_parse(j, e->group, e->name, &in, &err) != 0) {
-    nc_warn("persistent instance %s:%d of %s@@%s: stored instance unusable: %s", e->ip, e->port,
-            e->group, NC_LOG_ESC(e->name), err ? err : "bad JSON");
-    cJSON_Delete(j);
-    return;
-  }
-  cJSON_Delete(j);
-  int rc = nc_naming_publish(ps->naming, client_id(id, sizeof(id), e->ip, e->port), e->ns,
-                             e->group, e->name, &in, 1);
-  if (rc)
-    nc_warn("persistent instance %s: publish failed: %s", id, nc_strerror(rc));
-}
-
-static void unpublish(nc_npstore *ps, const pent *e) {
-  char id[200];
-  nc_naming_publish(ps->naming, client_id(id, sizeof(id), e->ip, e->port), e->ns, e->group,
-                    e->name, NULL, 0);
-}
-
-static psvc *svc_get(nc_npstore *ps, const char *ns, const char *group, const char *name,
-                     int create) {
-  char kb[1024];
-  const char *key = nc_nreg_key(kb, sizeof(kb), ns, group, name);
-  if (!key)
-    return NULL;
-  psvc *s = nc_strmap_get(ps->svcs, key);
-  if (s || !create)
-    return s;
-  s = calloc(1, sizeof(*s));
-  if (!s || !(s->ns = strdup(ns && *ns ? ns : "public")) || !(s->group = strdup(group)) ||
-      !(s->name = strdup(name)) || !(s->ents = nc_strmap_new()) ||
-      nc_strmap_put(ps->svcs, key, s, NULL)) {
-    psvc_free(s);
-    return NULL;
-  }
-  return s;
-}
-
-static void svc_maybe_gc(nc_npstore *ps, psvc *s) {
-  if (nc_strmap_count(s->ents))
-    return;
-  char kb[1024];
-  const char *key = nc_nreg_key(kb, sizeof(kb), s->ns, s->group, s->name);
-  if (key)
-    nc_strmap_del(ps->svcs, key);
-  psvc_free(s);
-}
-
-static const char *addr_key(char *buf, size_t cap, const char *ip, int port) {
-  snprintf(buf, cap, "%s:%d", ip, port);
-  return buf;
-}
-
-/* Makes the mirror hold row r (published when it changed); marks it seen. */
-static void upsert(nc_npstore *ps, const nc_nprow *r) {
-  char ak[200];
-  psvc *s = svc_get(ps, r->ns, r->group, r->name, 1);
-  if (!s)
-    return;
-  pent *e = nc_strmap_get(s->ents, addr_key(ak, sizeof(ak), r->ip, r->port));
-  if (e && e->healthy == r->healthy && !strcmp(e->inst, r->inst)) {
-    e->seen = 1;
-    return;
-  }
-  char *inst = strdup(r->inst);
-  cJSON *j = cJSON_Parse(r->inst);
-  const char *cl = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "clusterName"));
-  char *cluster = strdup(cl && *cl ? cl : "DEFAULT");
-  cJSON_Delete(j);
-  if (!inst || !cluster) {
-    free(inst);
-    free(cluster);
-    return;
-  }
-  if (!e) {
-    e = calloc(1, sizeof(*e));
-    if (!e || !(e->ns = strdup(s->ns)) || !(e->group = strdup(r->group)) ||
-        !(e->name = strdup(r->name)) || !(e->ip = strdup(r->ip)) ||
-        nc_strmap_put(s->ents, ak, e, NULL)) {
-      pent_free(e);
-      free(inst);
-      free(cluster);
-      svc_maybe_gc(ps, s);
-      return;
-    }
-    e->port = r->port;
-    ps->n_inst++;
-  }
-  free(e->inst);
-  free(e->cluster);
-  e->inst = inst;
-  e->cluster = cluster;
-  e->healthy = r->healthy;
-  e->seen = 1;
-  publish(ps, e);
-}
-
-static void remove_ent(nc_npstore *ps, psvc *s, const char *ak) {
-  pent *e = nc_strmap_del(s->ents, ak);
-  if (!e)
-    return;
-  unpublish(ps, e);
-  pent_free(e);
-  ps->n_inst--;
-}
-
-/* Removes the unseen entries of s (every entry when clear) and resets the
- * marks; s may be freed. */
-static void sweep_svc(nc_npstore *ps, psvc *s) {
-  nc_strmap_iter it;
-  const char *k;
-  void *v;
-  for (nc_strmap_iter_init(&it, s->ents); nc_strmap_iter_next(&it, &k, &v);) {
-    pent *e = v;
-    if (!e->seen)
-      remove_ent(ps, s, k); /* deleting the current entry is allowed */
-    else
-      e->seen = 0;
-  }
-  svc_maybe_gc(ps, s);
-}
-
-static void apply_load(nc_npstore *ps, npjob *j) {
-  if (j->kind == NPJ_LOAD_ALL)
-    ps->loading_all = 0;
-  if (j->rc) {
-    ps->st.reload_failures++;
-    nc_warn("persistent instances: reload failed: %s (kept what is held)", nc_strerror(j->rc));
-    return;
-  }
-  ps->st.reloads++;
-  for (size_t i = 0; i < j->n; i++)
-    upsert(ps, &j->rows[i]);
-  if (j->kind == NPJ_LOAD_SVC) {
-    psvc *s = svc_get(ps, j->row.ns, j->row.group, j->row.name, 0);
-    if (s)
-      sweep_svc(ps, s);
-    return;
-  }
-  nc_strmap_iter it;
-  void *v;
-  for (nc_strmap_iter_init(&it, ps->svcs); nc_strmap_iter_next(&it, NULL, &v);)
-    sweep_svc(ps, v); /* may delete the current service: allowed */
-}
-
 static const char *store_msg(int rc) {
   return rc == NC_ECLOSED    ? "server is shutting down"
          : rc == NC_EUNAVAIL ? "persistent instance store unavailable"
          : rc == NC_ENOMEM   ? "out of memory"
                              : "persistent instance store failure";
-}
-
-static const char *chk_key(char *buf, size_t cap, const char *ns, const char *group,
-                           const char *name, const char *cluster) {
-  char kb[1024];
-  const char *k = nc_nreg_key(kb, sizeof(kb), ns, group, name);
-  int n = k ? snprintf(buf, cap, "%s\x01%s", k, cluster) : -1;
-  return n > 0 && (size_t)n < cap ? buf : NULL;
-}
-
-/* The cluster settings become exactly v[0..n). */
-static void apply_checkers(nc_npstore *ps, const nc_npchk *v, size_t n) {
-  nc_strmap *m = nc_strmap_new();
-  char kb[1200];
-  for (size_t i = 0; m && i < n; i++) {
-    char *j = strdup(v[i].json);
-    const char *k = chk_key(kb, sizeof(kb), v[i].ns, v[i].group, v[i].name, v[i].cluster);
-    void *old = NULL;
-    if (!j || !k || nc_strmap_put(m, k, j, &old)) {
-      free(j);
-      continue;
-    }
-    free(old);
-  }
-  if (!m)
-    return;
-  nc_strmap_free(ps->chks, free);
-  ps->chks = m;
-}
-
-const char *nc_npstore_checker_json(nc_npstore *ps, const char *ns, const char *group,
-                                    const char *name, const char *cluster) {
-  char kb[1200];
-  const char *k = chk_key(kb, sizeof(kb), ns, group, name, cluster);
-  return k ? nc_strmap_get(ps->chks, k) : NULL;
 }
 
 static void tell_peers(nc_npstore *ps, const nc_nprow *r) {
@@ -291,15 +40,15 @@ static void complete(void *ud, npjob *j) {
   const nc_nprow *r = &j->row;
   if (j->kind == NPJ_LOAD_ALL || j->kind == NPJ_LOAD_SVC) {
     if (j->rc != NC_ECLOSED)
-      apply_load(ps, j);
+      nc_npm_apply_load(ps, j);
     if (j->kind == NPJ_LOAD_ALL && !j->rc && !j->chk_rc)
-      apply_checkers(ps, j->chks, j->nchk);
+      nc_npm_apply_checkers(ps, j->chks, j->nchk);
     nc_npjob_free(j);
     return;
   }
   if (j->kind == NPJ_LOAD_CHK) {
     if (!j->rc)
-      apply_checkers(ps, j->chks, j->nchk);
+      nc_npm_apply_checkers(ps, j->chks, j->nchk);
     nc_npjob_free(j);
     return;
   }
@@ -310,20 +59,20 @@ static void complete(void *ud, npjob *j) {
               NC_LOG_ESC(r->name), nc_strerror(j->rc));
   } else {
     ps->st.writes++;
-    psvc *s = svc_get(ps, r->ns, r->group, r->name, 0);
+    psvc *s = nc_npm_svc(ps, r->ns, r->group, r->name, 0);
     if (j->kind == NPJ_PUT) {
-      upsert(ps, r);
-      if ((s = svc_get(ps, r->ns, r->group, r->name, 0)) != NULL) {
-        pent *e = nc_strmap_get(s->ents, addr_key(ak, sizeof(ak), r->ip, r->port));
+      nc_npm_upsert(ps, r);
+      if ((s = nc_npm_svc(ps, r->ns, r->group, r->name, 0)) != NULL) {
+        pent *e = nc_strmap_get(s->ents, nc_npm_addr_key(ak, sizeof(ak), r->ip, r->port));
         if (e)
           e->seen = 0;
       }
     } else if (j->kind == NPJ_DEL && s) {
-      remove_ent(ps, s, addr_key(ak, sizeof(ak), r->ip, r->port));
-      svc_maybe_gc(ps, s);
+      nc_npm_remove(ps, s, nc_npm_addr_key(ak, sizeof(ak), r->ip, r->port));
+      nc_npm_svc_gc(ps, s);
     } else if (j->kind == NPJ_PUT_CHK) {
       char kb[1200];
-      const char *k = chk_key(kb, sizeof(kb), r->ns, r->group, r->name, j->chk.cluster);
+      const char *k = nc_npm_chk_key(kb, sizeof(kb), r->ns, r->group, r->name, j->chk.cluster);
       char *json = strdup(j->chk.json);
       void *old = NULL;
       if (k && json && !nc_strmap_put(ps->chks, k, json, &old))
@@ -333,13 +82,13 @@ static void complete(void *ud, npjob *j) {
       nc_info("persistent instances: health checker of %s@@%s cluster %s set: %s", r->group,
               NC_LOG_ESC(r->name), NC_LOG_ESC(j->chk.cluster), NC_LOG_ESC(j->chk.json));
     } else if (j->kind == NPJ_HEALTH && s) {
-      pent *e = nc_strmap_get(s->ents, addr_key(ak, sizeof(ak), r->ip, r->port));
+      pent *e = nc_strmap_get(s->ents, nc_npm_addr_key(ak, sizeof(ak), r->ip, r->port));
       if (e && j->existed && e->healthy != r->healthy) {
         e->healthy = r->healthy;
         ps->st.health_changes++;
         nc_info("persistent instance %s:%d of %s@@%s is now %s", r->ip, r->port, r->group,
                 NC_LOG_ESC(r->name), r->healthy ? "healthy" : "unhealthy");
-        publish(ps, e);
+        nc_npm_publish(ps, e);
         tell_peers(ps, r);
       }
     }
@@ -448,8 +197,8 @@ void nc_npstore_deregister(nc_npstore *ps, const char *ns, const char *group, co
 void nc_npstore_set_health(nc_npstore *ps, const char *ns, const char *group, const char *name,
                            const char *ip, int port, int healthy) {
   char ak[200];
-  psvc *s = svc_get(ps, ns, group, name, 0);
-  pent *e = s ? nc_strmap_get(s->ents, addr_key(ak, sizeof(ak), ip, port)) : NULL;
+  psvc *s = nc_npm_svc(ps, ns, group, name, 0);
+  pent *e = s ? nc_strmap_get(s->ents, nc_npm_addr_key(ak, sizeof(ak), ip, port)) : NULL;
   if (!e || e->healthy == !!healthy)
     return;
   npjob *j = job_new(NPJ_HEALTH, ns, group, name, ip, port);
@@ -460,7 +209,7 @@ void nc_npstore_set_health(nc_npstore *ps, const char *ns, const char *group, co
 }
 
 int nc_npstore_has_service(nc_npstore *ps, const char *ns, const char *group, const char *name) {
-  psvc *s = svc_get(ps, ns, group, name, 0);
+  psvc *s = nc_npm_svc(ps, ns, group, name, 0);
   return s && nc_strmap_count(s->ents) > 0;
 }
 
@@ -500,21 +249,6 @@ void nc_npstore_set_notify(nc_npstore *ps, nc_npstore_notify_fn fn, void *ud) {
   ps->notify = fn;
   ps->notify_ud = ud;
 }
-
-void nc_npstore_each(nc_npstore *ps, void (*fn)(void *ud, const nc_npstore_inst *in), void *ud) {
-  nc_strmap_iter si, ei;
-  void *sv, *ev;
-  for (nc_strmap_iter_init(&si, ps->svcs); nc_strmap_iter_next(&si, NULL, &sv);) {
-    psvc *s = sv;
-    for (nc_strmap_iter_init(&ei, s->ents); nc_strmap_iter_next(&ei, NULL, &ev);) {
-      pent *e = ev;
-      nc_npstore_inst in = {s->ns, s->group, s->name, e->ip, e->cluster, e->port, e->healthy};
-      fn(ud, &in);
-    }
-  }
-}
-
-size_t nc_npstore_count(const nc_npstore *ps) { return ps->n_inst; }
 
 /* ---- peers ---- */
 
@@ -577,7 +311,7 @@ int nc_npstore_new(uv_loop_t *loop, nc_srv *srv, nc_naming *n, const nc_npstore_
   if (rc) {
     nc_npwork_stop(ps->work);
     nc_npdb_close(ps->db);
-    nc_strmap_free(ps->svcs, psvc_free);
+    nc_strmap_free(ps->svcs, nc_npm_psvc_free);
     nc_strmap_free(ps->chks, free);
     free(ps);
     return rc;
@@ -604,7 +338,7 @@ void nc_npstore_stop(nc_npstore *ps) {
 
 static void on_closed(uv_handle_t *h) {
   nc_npstore *ps = h->data;
-  nc_strmap_free(ps->svcs, psvc_free);
+  nc_strmap_free(ps->svcs, nc_npm_psvc_free);
   nc_strmap_free(ps->chks, free);
   free(ps);
 }

@@ -57,4 +57,65 @@ size_t nc_npwork_pending(nc_npwork *w);
  * NC_ECLOSED and every finished one, synchronously; frees w. */
 void nc_npwork_stop(nc_npwork *w);
 
+/* ---- the mirror (naming_pstore_mirror.c): what naming_pstore.c holds ---- */
+
+#include "nc_strmap.h"
+
+typedef struct pent {
+  char *ns, *group, *name, *ip, *cluster;
+  int port;
+  char *inst; /* the Instance JSON as stored */
+  int healthy;
+  int seen; /* reload mark */
+} pent;
+
+typedef struct psvc {
+  char *ns, *group, *name;
+  nc_strmap *ents; /* "ip:port" -> pent* */
+} psvc;
+
+struct nc_npstore {
+  uv_loop_t *loop;
+  nc_srv *srv;
+  nc_naming *naming;
+  nc_npdb *db;
+  nc_npwork *work;
+  uv_timer_t timer;
+  nc_strmap *svcs; /* svc key -> psvc* */
+  nc_strmap *chks; /* svc key "\x01" cluster -> char* (its settings' JSON) */
+  size_t n_inst;
+  int stopped, loading_all;
+  nc_npstore_notify_fn notify;
+  void *notify_ud;
+  nc_npstore_stats st;
+};
+
+void nc_npm_pent_free(void *v);
+void nc_npm_psvc_free(void *v);
+/* "ip:port#false" into buf. */
+const char *nc_npm_client_id(char *buf, size_t cap, const char *ip, int port);
+/* "ip:port" (an entry's key in its service) into buf. */
+const char *nc_npm_addr_key(char *buf, size_t cap, const char *ip, int port);
+/* The service's entry map (created when create); NULL when absent / OOM. */
+psvc *nc_npm_svc(nc_npstore *ps, const char *ns, const char *group, const char *name,
+                 int create);
+/* Forgets s (freed) once it holds no entry. */
+void nc_npm_svc_gc(nc_npstore *ps, psvc *s);
+/* Publishes e as its client's instance, healthy per e / takes it back. */
+void nc_npm_publish(nc_npstore *ps, const pent *e);
+void nc_npm_unpublish(nc_npstore *ps, const pent *e);
+/* Makes the mirror hold row r (published when it changed); marks it seen. */
+void nc_npm_upsert(nc_npstore *ps, const nc_nprow *r);
+/* Unpublishes and forgets the entry ak of s (s stays). */
+void nc_npm_remove(nc_npstore *ps, psvc *s, const char *ak);
+/* Removes the unseen entries of s and resets the marks; s may be freed. */
+void nc_npm_sweep(nc_npstore *ps, psvc *s);
+/* A LOAD_ALL / LOAD_SVC result: the mirror becomes what was read. */
+void nc_npm_apply_load(nc_npstore *ps, npjob *j);
+/* The cluster-settings key of (service, cluster) into buf, NULL if too long. */
+const char *nc_npm_chk_key(char *buf, size_t cap, const char *ns, const char *group,
+                           const char *name, const char *cluster);
+/* The cluster settings become exactly v[0..n). */
+void nc_npm_apply_checkers(nc_npstore *ps, const nc_npchk *v, size_t n);
+
 #endif
