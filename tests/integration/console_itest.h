@@ -59,13 +59,18 @@ static inline int have(const char *path) {
   cJSON_Delete(api_get(path, &st));
   return st != 404 && st != 0;
 }
-#define NEED(path)                                                                                 \
+/* A browser test starts with a browser and no dialog open, or skips. */
+#define CE_SKIP_NO_BROWSER()                                                                       \
   do {                                                                                             \
     if (!ce.wd) {                                                                                   \
       fprintf(stderr, "skipped: %s\n", ce.why);                                                     \
       skip();                                                                                      \
     }                                                                                              \
     no_dialog();                                                                                   \
+  } while (0)
+#define NEED(path)                                                                                 \
+  do {                                                                                             \
+    CE_SKIP_NO_BROWSER();                                                                          \
     if (!have(path)) {                                                                             \
       fprintf(stderr, "skipped: this nacosd has no %s yet\n", path);                               \
       skip();                                                                                      \
@@ -117,6 +122,19 @@ static inline void write_secret(const char *path, const char *text) {
 }
 
 /* ---- the browser ---- */
+
+/* Starts the browser (ce.wd) when chromium is installed; else 0 with ce.wd
+ * NULL and ce.why saying why (the browser tests skip). -1 when it would
+ * not start. */
+static inline int ce_browser_start(void) {
+  if (!nc_twd_available(ce.why, sizeof(ce.why)))
+    return 0;
+  if (nc_twd_start(1280, 900, &ce.wd) != 0) {
+    snprintf(ce.why, sizeof(ce.why), "the browser did not start");
+    return -1;
+  }
+  return 0;
+}
 
 static inline void shot(const char *name) {
   char p[PATH_MAX + 64];
@@ -173,6 +191,12 @@ static inline void no_dialog(void) {
                     "document.getElementById('dlg-cancel').click(); return 1;", NULL);
 }
 
+/* Clicks css (a button that opens a dialog) and waits for the dialog. */
+static inline void open_dialog(const char *css) {
+  WD_OK(nc_twd_click(ce.wd, css));
+  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+}
+
 static inline void wait_toast(const char *part) {
   char expr[512];
   snprintf(expr, sizeof(expr),
@@ -215,13 +239,7 @@ static inline int ce1_start(void) {
     return -1;
   }
   snprintf(ce.token, sizeof(ce.token), "%s", l.token);
-  if (!nc_twd_available(ce.why, sizeof(ce.why)))
-    return 0;
-  if (nc_twd_start(1280, 900, &ce.wd) != 0) {
-    snprintf(ce.why, sizeof(ce.why), "the browser did not start");
-    return -1;
-  }
-  return 0;
+  return ce_browser_start();
 }
 
 static inline int ce1_stop(void) {
@@ -246,14 +264,6 @@ static inline int ce1_req(const char *method, const char *path, const char *form
   return st;
 }
 
-#define CE_SKIP_NO_BROWSER()                                                                       \
-  do {                                                                                             \
-    if (!ce.wd) {                                                                                   \
-      fprintf(stderr, "skipped: %s\n", ce.why);                                                     \
-      skip();                                                                                      \
-    }                                                                                              \
-    no_dialog();                                                                                   \
-  } while (0)
 
 /* Opens the console and signs in as the admin through the real form, then
  * shows page (the nav link). */

@@ -112,13 +112,7 @@ static int setup(void **state) {
       assert_non_null(g.tw[g.ntw]);
       g.ntw++;
     }
-  if (!nc_twd_available(ce.why, sizeof(ce.why)))
-    return 0;
-  if (nc_twd_start(1280, 900, &ce.wd) != 0) {
-    snprintf(ce.why, sizeof(ce.why), "the browser did not start");
-    return -1;
-  }
-  return 0;
+  return ce_browser_start();
 }
 
 static int teardown(void **state) {

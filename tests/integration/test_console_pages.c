@@ -98,8 +98,7 @@ static void test_namespaces_create_and_edit(void **state) {
   CE_SKIP_NO_BROWSER();
   ce1_login("namespaces");
   WAIT_JS("document.querySelector('#ns-rows tr[data-ns=\"public\"]')", 10000);
-  WD_OK(nc_twd_click(ce.wd, "#ns-create"));
-  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  open_dialog("#ns-create");
   WD_OK(nc_twd_type(ce.wd, "#ns-id", NS));
   WD_OK(nc_twd_type(ce.wd, "#ns-name", "Console NS"));
   WD_OK(nc_twd_type(ce.wd, "#ns-desc", "made by the browser test"));
@@ -113,8 +112,7 @@ static void test_namespaces_create_and_edit(void **state) {
   assert_true(strstr(body, "\"namespace\":\"\"") < strstr(body, "\"namespace\":\"" NS "\""));
   free(body);
   /* a second namespace with the same id is refused in the dialog */
-  WD_OK(nc_twd_click(ce.wd, "#ns-create"));
-  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  open_dialog("#ns-create");
   WD_OK(nc_twd_type(ce.wd, "#ns-id", NS));
   WD_OK(nc_twd_type(ce.wd, "#ns-name", "Again"));
   WD_OK(nc_twd_click(ce.wd, "#dlg-ok"));
@@ -141,8 +139,7 @@ static void test_configs_publish_edit_rollback(void **state) {
   pick_namespace(NS);
   WAIT_JS("document.querySelector('#cfg-rows td.empty:not(.loading)')", 10000);
   /* create: the review shows the new lines first, then Publish */
-  WD_OK(nc_twd_click(ce.wd, "#cfg-create"));
-  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  open_dialog("#cfg-create");
   WD_OK(nc_twd_type(ce.wd, "#cfg-data-id", DATA_ID));
   WD_OK(nc_twd_exec(ce.wd, "document.getElementById('cfg-type').value = 'properties'; return 1;", NULL));
   WD_OK(nc_twd_type(ce.wd, "#cfg-content", "k=1\nk2=2"));
@@ -314,14 +311,24 @@ static int can_login(const char *user, const char *pw) {
   return nc_ag_login_http(ce1.srv.host, ce1.srv.port, user, pw, 5000, &l) == 0;
 }
 
+/* The status of a read of the test's config with token. */
+static int read_status(const char *token) {
+  int st = 0;
+  assert_int_equal(nc_test_http_req(ce1.srv.port, "GET",
+                                    "/nacos/v1/cs/configs?dataId=" DATA_ID
+                                    "&group=DEFAULT_GROUP&tenant=" NS,
+                                    NULL, token, &st, NULL),
+                   0);
+  return st;
+}
+
 static void test_users_roles_permissions(void **state) {
   (void)state;
   CE_SKIP_NO_BROWSER();
   ce1_login("users");
   WAIT_JS("document.querySelector('#user-rows tr[data-user=\"nacos\"]')", 10000);
   /* create alice */
-  WD_OK(nc_twd_click(ce.wd, "#user-create"));
-  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  open_dialog("#user-create");
   WD_OK(nc_twd_type(ce.wd, "#new-user", "alice"));
   WD_OK(nc_twd_type(ce.wd, "#new-pass", "Alice-pw-1"));
   WD_OK(nc_twd_type(ce.wd, "#new-pass2", "Alice-pw-2"));
@@ -332,13 +339,11 @@ static void test_users_roles_permissions(void **state) {
   WAIT_JS("document.querySelector('#user-rows tr[data-user=\"alice\"]')", 10000);
   assert_true(can_login("alice", "Alice-pw-1"));
   /* bind a role, grant it a permission */
-  WD_OK(nc_twd_click(ce.wd, "#user-rows tr[data-user=\"alice\"] button[data-action=\"bind\"]"));
-  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  open_dialog("#user-rows tr[data-user=\"alice\"] button[data-action=\"bind\"]");
   WD_OK(nc_twd_type(ce.wd, "#bind-role", "ROLE_DEV"));
   confirm_dialog();
   WAIT_JS("document.querySelector('#user-rows tr[data-user=\"alice\"] [data-role=\"ROLE_DEV\"]')", 10000);
-  WD_OK(nc_twd_click(ce.wd, "#perm-grant"));
-  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  open_dialog("#perm-grant");
   WD_OK(nc_twd_type(ce.wd, "#perm-role", "ROLE_DEV"));
   WD_OK(nc_twd_type(ce.wd, "#perm-ns", NS));
   confirm_dialog();
@@ -358,25 +363,14 @@ static void test_users_roles_permissions(void **state) {
   /* alice may now read a config of the namespace */
   nc_ag_login l;
   assert_int_equal(nc_ag_login_http(ce1.srv.host, ce1.srv.port, "alice", "Alice-pw-1", 5000, &l), 0);
-  int st = 0;
-  assert_int_equal(nc_test_http_req(ce1.srv.port, "GET",
-                                    "/nacos/v1/cs/configs?dataId=" DATA_ID
-                                    "&group=DEFAULT_GROUP&tenant=" NS,
-                                    NULL, l.token, &st, NULL),
-                   0);
-  assert_int_equal(st, 200);
+  assert_int_equal(read_status(l.token), 200);
   shot("users");
   /* revoke the permission: she may no longer read it; unbind the role */
   WD_OK(nc_twd_click(ce.wd, "#perm-rows tr[data-i] button[data-action=\"revoke\"]"));
   confirm_dialog();
   WAIT_JS("document.querySelector('#perm-rows td.empty:not(.loading)') && "
           "document.querySelector('#user-rows tr[data-user=\"alice\"]')", 10000);
-  assert_int_equal(nc_test_http_req(ce1.srv.port, "GET",
-                                    "/nacos/v1/cs/configs?dataId=" DATA_ID
-                                    "&group=DEFAULT_GROUP&tenant=" NS,
-                                    NULL, l.token, &st, NULL),
-                   0);
-  assert_int_equal(st, 403);
+  assert_int_equal(read_status(l.token), 403);
   WD_OK(nc_twd_click(ce.wd, "#user-rows tr[data-user=\"alice\"] [data-role=\"ROLE_DEV\"]"));
   confirm_dialog();
   WAIT_JS("!document.querySelector('#user-rows tr[data-user=\"alice\"] [data-role]')", 10000);
@@ -388,8 +382,7 @@ static void test_users_roles_permissions(void **state) {
   assert_int_equal(nc_json_int(j, "totalCount", -1), 0);
   cJSON_Delete(j);
   /* change her password */
-  WD_OK(nc_twd_click(ce.wd, "#user-rows tr[data-user=\"alice\"] button[data-action=\"password\"]"));
-  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  open_dialog("#user-rows tr[data-user=\"alice\"] button[data-action=\"password\"]");
   WD_OK(nc_twd_type(ce.wd, "#chg-pass", "Alice-new-pw"));
   WD_OK(nc_twd_type(ce.wd, "#chg-pass2", "Alice-new-pw"));
   confirm_dialog();

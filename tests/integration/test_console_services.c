@@ -344,8 +344,7 @@ static void test_service_create_and_delete_refused(void **state) {
     skip();
   }
   ce1_login("services");
-  WD_OK(nc_twd_click(ce.wd, "#svc-create"));
-  WAIT_JS("!document.getElementById('dlg-back').hidden", 5000);
+  open_dialog("#svc-create");
   WD_OK(nc_twd_type(ce.wd, "#svc-name", "console-empty"));
   WD_OK(nc_twd_type(ce.wd, "#svc-threshold", "0.5"));
   WD_OK(nc_twd_type(ce.wd, "#svc-meta", "team=x"));
