@@ -337,6 +337,8 @@ static unsigned method_bit(const char *m) {
     return NC_HTTP_PUT;
   if (strcmp(m, "DELETE") == 0)
     return NC_HTTP_DELETE;
+  if (strcmp(m, "PATCH") == 0)
+    return NC_HTTP_PATCH;
   return 0;
 }
 

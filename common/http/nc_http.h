@@ -108,7 +108,7 @@ typedef void (*nc_http_abort_fn)(void *ud, nc_http_req *r);
 void nc_http_hold_abort(nc_http_req *r, nc_http_abort_fn fn, void *ud);
 
 /* ---- route tables (the same shape the gRPC handler tables use) ---- */
-enum { NC_HTTP_GET = 1, NC_HTTP_POST = 2, NC_HTTP_PUT = 4, NC_HTTP_DELETE = 8 };
+enum { NC_HTTP_GET = 1, NC_HTTP_POST = 2, NC_HTTP_PUT = 4, NC_HTTP_DELETE = 8, NC_HTTP_PATCH = 16 };
 
 typedef struct nc_http_route {
   const char *path;     /* exact path, e.g. "/nacos/v1/ns/instance" */

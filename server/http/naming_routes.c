@@ -263,6 +263,8 @@ static void h_instance(void *ud, nc_http_req *r, int v2) {
     nc_nrt_dispatch(ud, r, v2, NRT_DEREGISTER);
   else if (!strcmp(m, "PUT"))
     nc_nrt_dispatch(ud, r, v2, NRT_UPDATE);
+  else if (!strcmp(m, "PATCH"))
+    nc_nrt_dispatch(ud, r, v2, NRT_PATCH);
   else
     do_get(ud, r, v2);
 }
@@ -279,7 +281,7 @@ static void h_beat_v2(void *ud, nc_http_req *r) { nc_nrt_dispatch(ud, r, 1, NRT_
 /* flags 0: with auth on srv_http wants a valid token; the handlers then
  * check the namespace permission. */
 const nc_http_route nc_naming_routes[] = {
-    {"/nacos/v1/ns/instance", ALL, h_instance_v1, 0},
+    {"/nacos/v1/ns/instance", ALL | NC_HTTP_PATCH, h_instance_v1, 0},
     {"/nacos/v1/ns/instance/list", NC_HTTP_GET, h_list_v1, 0},
     {"/nacos/v1/ns/instance/beat", NC_HTTP_PUT, h_beat_v1, 0},
     {"/nacos/v2/ns/instance", ALL, h_instance_v2, 0},
@@ -293,6 +295,7 @@ const nc_http_route nc_naming_routes[] = {
     {"/nacos/v3/client/ns/instance/list", NC_HTTP_GET, nc_nrt_v3_client_list, 0},
     {"/nacos/v3/admin/ns/instance", ALL, nc_nrt_v3_admin_instance, 0},
     {"/nacos/v3/admin/ns/instance/list", NC_HTTP_GET, nc_nrt_v3_admin_list, 0},
+    {"/nacos/v3/admin/ns/instance/partial", NC_HTTP_PUT, nc_nrt_v3_admin_partial, 0},
     {"/nacos/v1/ns/instance/metadata/batch", NC_HTTP_PUT | NC_HTTP_DELETE, nc_nrt_metadata_batch_v1, 0},
     {"/nacos/v2/ns/instance/metadata/batch", NC_HTTP_PUT | NC_HTTP_DELETE, nc_nrt_metadata_batch_v2, 0},
     {"/nacos/v3/admin/ns/instance/metadata/batch", NC_HTTP_PUT | NC_HTTP_DELETE,

@@ -55,9 +55,10 @@ typedef struct nrt_fwd {
 /* The parameters an instance write reads (naming_routes_write.c). */
 static const char *const fwd_params[] = {
     "namespaceId", "serviceName", "groupName", "ip",      "port",    "weight",   "metadata",
-    "clusterName", "enabled",     "enable",    "healthy", "ephemeral", "beat",
+    "clusterName", "enabled",     "enable",    "healthy", "ephemeral", "beat",     "cluster",
 };
-static const char *const op_names[] = {"register", "deregister", "update", "beat", "heartbeat"};
+static const char *const op_names[] = {"register", "deregister", "update",
+                                       "beat",     "heartbeat",  "patch"};
 #define OP_ADOPT "adopt" /* a handover: {op, id, pubs: [{ns, group, name, inst}]} */
 
 /* Java's String.hashCode (ASCII tags: one UTF-16 unit per byte). */

@@ -91,7 +91,10 @@ int nc_nrt_to_bool(const char *s, int def);
 /* The instance writes Nacos's DistroFilter sends to the responsible node. */
 /* NRT_HEARTBEAT: the v3 client API's POST heartBeat=true ("ok", or code
  * 21003 so the client registers again). */
-typedef enum { NRT_REGISTER, NRT_DEREGISTER, NRT_UPDATE, NRT_BEAT, NRT_HEARTBEAT } nrt_op;
+typedef enum {
+  NRT_REGISTER, NRT_DEREGISTER, NRT_UPDATE, NRT_BEAT, NRT_HEARTBEAT,
+  NRT_PATCH, /* PATCH v1 instance, PUT v3 admin instance/partial */
+} nrt_op;
 /* naming_routes_write.c: runs op here. A forwarded call (http NULL) was
  * permitted by the member that forwarded it. */
 void nc_nrt_write(nc_nroutes *nr, nrt_call *c, nrt_op op);
@@ -105,6 +108,8 @@ int nc_nrt_service_known(nc_nroutes *nr, const svc_ref *s);
 /* PUT instance: the override of ip:port:clusterName in s (answered). */
 void nc_nrt_meta_update_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip,
                                  int port);
+void nc_nrt_meta_patch_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip,
+                                int port);
 void nc_nrt_service_v1(void *ud, nc_http_req *r); /* GET, POST, PUT, DELETE */
 void nc_nrt_metadata_batch_v1(void *ud, nc_http_req *r); /* PUT, DELETE */
 void nc_nrt_metadata_batch_v2(void *ud, nc_http_req *r);
@@ -116,6 +121,7 @@ void nc_nrt_meta_free(nc_nroutes *nr);
 void nc_nrt_v3_client_instance(void *ud, nc_http_req *r); /* POST, DELETE */
 void nc_nrt_v3_client_list(void *ud, nc_http_req *r);
 void nc_nrt_v3_admin_instance(void *ud, nc_http_req *r); /* as v2 */
+void nc_nrt_v3_admin_partial(void *ud, nc_http_req *r);  /* PUT: a patch */
 void nc_nrt_v3_admin_list(void *ud, nc_http_req *r);
 void nc_nrt_v3_admin_service(void *ud, nc_http_req *r);
 void nc_nrt_v3_admin_service_list(void *ud, nc_http_req *r);

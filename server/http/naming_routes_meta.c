@@ -170,35 +170,43 @@ static void service_delete(nc_nroutes *nr, nrt_call *c) {
   store(nr, c, NC_NMETA_SERVICE, &s, "", NULL);
 }
 
+/* The service exists and shows ip:port in cl, or holds its override: 1,
+ * else answered (as Nacos for the service; stricter than Nacos, which
+ * stores an override for any address, for the instance: a typo). */
+static int known_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip, int port,
+                          const char *cl, const char *mkey) {
+  if (!nr->meta) {
+    nc_nrt_cfail(c, 500, E_SERVER, "naming metadata store not available");
+    return 0;
+  }
+  if (!nc_nrt_service_known(nr, s)) {
+    char why[4 * NAME_CAP];
+    snprintf(why, sizeof(why), "service not found, namespace: %s, service: %s", s->ns,
+             s->grouped);
+    nc_nrt_cfail(c, 400, E_INSTANCE, why);
+    return 0;
+  }
+  if (!instance_shown(nr, s, ip, port, cl) &&
+      !nc_nmeta_get(nr->meta, NC_NMETA_INSTANCE, s->ns, s->group, s->name, mkey)) {
+    char why[4 * NAME_CAP + 400];
+    snprintf(why, sizeof(why), "instance not found: %s:%d in service %s of namespace %s", ip, port,
+             s->grouped, s->ns);
+    nc_nrt_cfail(c, c->v2 ? 404 : 400, E_NOT_FOUND, why);
+    return 0;
+  }
+  return 1;
+}
+
 void nc_nrt_meta_update_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip,
                                  int port) {
   const char *en = nc_nrt_cparam(c, "enabled");
   const char *cl = nc_nrt_cparam(c, "clusterName");
   if (!en)
     en = nc_nrt_cparam(c, "enable");
-  if (!nr->meta) {
-    nc_nrt_cfail(c, 500, E_SERVER, "naming metadata store not available");
-    return;
-  }
   char mkey[400];
   snprintf(mkey, sizeof(mkey), "%s:%d:%s", ip, port, cl ? cl : "DEFAULT");
-  if (!nc_nrt_service_known(nr, s)) {
-    char why[4 * NAME_CAP];
-    snprintf(why, sizeof(why), "service not found, namespace: %s, service: %s", s->ns,
-             s->grouped);
-    nc_nrt_cfail(c, 400, E_INSTANCE, why);
+  if (!known_instance(nr, c, s, ip, port, cl ? cl : "DEFAULT", mkey))
     return;
-  }
-  /* stricter than Nacos, which stores an override for any address: an
-   * instance neither shown nor overridden is a typo */
-  if (!instance_shown(nr, s, ip, port, cl ? cl : "DEFAULT") &&
-      !nc_nmeta_get(nr->meta, NC_NMETA_INSTANCE, s->ns, s->group, s->name, mkey)) {
-    char why[4 * NAME_CAP + 400];
-    snprintf(why, sizeof(why), "instance not found: %s:%d in service %s of namespace %s", ip, port,
-             s->grouped, s->ns);
-    nc_nrt_cfail(c, c->v2 ? 404 : 400, E_NOT_FOUND, why);
-    return;
-  }
   double weight;
   if (nc_nrt_weight(c, 1.0, &weight))
     return;
@@ -316,6 +324,47 @@ static void h_batch(void *ud, nc_http_req *r, int v2) {
 }
 void nc_nrt_metadata_batch_v1(void *ud, nc_http_req *r) { h_batch(ud, r, 0); }
 void nc_nrt_metadata_batch_v2(void *ud, nc_http_req *r) { h_batch(ud, r, 1); }
+
+/* PATCH /v1/ns/instance, PUT /v3/admin/ns/instance/partial (Nacos's
+ * patchInstance): only the fields given change the instance's override
+ * (metadata replaces the override's keys); the rest stay. */
+void nc_nrt_meta_patch_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip,
+                                int port) {
+  const char *cl = nc_nrt_cparam(c, "clusterName");
+  const char *en = nc_nrt_cparam(c, "enabled");
+  const char *md_s = nc_nrt_cparam(c, "metadata");
+  if (!cl)
+    cl = nc_nrt_cparam(c, "cluster");
+  if (!en)
+    en = nc_nrt_cparam(c, "enable");
+  char mkey[400];
+  snprintf(mkey, sizeof(mkey), "%s:%d:%s", ip, port, cl ? cl : "DEFAULT");
+  if (!known_instance(nr, c, s, ip, port, cl ? cl : "DEFAULT", mkey))
+    return;
+  double weight;
+  if (nc_nrt_weight(c, 1.0, &weight))
+    return;
+  cJSON *md = md_s ? nc_nrt_parse_metadata(md_s) : NULL;
+  if (md_s && !md) {
+    nc_nrt_cfail(c, 400, E_METADATA, "instance metadata must be a JSON object or k=v,k=v");
+    return;
+  }
+  const cJSON *old = nc_nmeta_get(nr->meta, NC_NMETA_INSTANCE, s->ns, s->group, s->name, mkey);
+  cJSON *v = old ? cJSON_Duplicate(old, 1) : cJSON_CreateObject();
+  if (nc_nrt_cparam(c, "weight")) {
+    cJSON_DeleteItemFromObjectCaseSensitive(v, "weight");
+    cJSON_AddNumberToObject(v, "weight", weight);
+  }
+  if (en) {
+    cJSON_DeleteItemFromObjectCaseSensitive(v, "enabled");
+    cJSON_AddBoolToObject(v, "enabled", nc_nrt_to_bool(en, 1));
+  }
+  if (md) {
+    cJSON_DeleteItemFromObjectCaseSensitive(v, "metadata");
+    cJSON_AddItemToObject(v, "metadata", md);
+  }
+  store(nr, c, NC_NMETA_INSTANCE, s, mkey, v);
+}
 
 /* ---- routes: GET is naming_routes_svc.c's ---- */
 

@@ -8,8 +8,9 @@
  *   /nacos/v3/admin/ns/instance (+ /list) and /nacos/v3/admin/ns/service
  *     (+ /list): the v2 answers (InstanceControllerV3 and
  *     ServiceControllerV3 take the same forms; namespace "public").
- * Not served: /v3/admin/ns/instance/partial, /metadata/batch, the
- * catalog page of /service/list?withInstances, /service/subscribers,
+ *   PUT /nacos/v3/admin/ns/instance/partial: only the fields given change
+ *     the instance's override (as PATCH /v1/ns/instance).
+ * Not served: the catalog page of /service/list?withInstances, /service/subscribers,
  * /service/selector/types. Writes go to the responsible member like the
  * v1/v2 ones. */
 #include "naming_routes_int.h"
@@ -25,6 +26,8 @@ void nc_nrt_v3_client_instance(void *ud, nc_http_req *r) {
   else
     nc_nrt_dispatch(ud, r, 1, NRT_REGISTER);
 }
+
+void nc_nrt_v3_admin_partial(void *ud, nc_http_req *r) { nc_nrt_dispatch(ud, r, 1, NRT_PATCH); }
 
 void nc_nrt_v3_client_list(void *ud, nc_http_req *r) {
   nc_nroutes *nr = ud;

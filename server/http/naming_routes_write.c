@@ -286,6 +286,14 @@ static void do_heartbeat(nc_nroutes *nr, nrt_call *c) {
     nc_nrt_cok_text(c, "ok");
 }
 
+static void do_patch(nc_nroutes *nr, nrt_call *c) {
+  svc_ref s;
+  const char *ip;
+  int port;
+  if (svc_addr(nr, c, &s, &ip, &port))
+    nc_nrt_meta_patch_instance(nr, c, &s, ip, port);
+}
+
 void nc_nrt_write(nc_nroutes *nr, nrt_call *c, nrt_op op) {
   switch (op) {
   case NRT_REGISTER: do_register(nr, c); break;
@@ -293,5 +301,6 @@ void nc_nrt_write(nc_nroutes *nr, nrt_call *c, nrt_op op) {
   case NRT_UPDATE: do_update(nr, c); break;
   case NRT_BEAT: do_beat(nr, c); break;
   case NRT_HEARTBEAT: do_heartbeat(nr, c); break;
+  case NRT_PATCH: do_patch(nr, c); break;
   }
 }

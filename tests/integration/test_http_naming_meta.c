@@ -359,6 +359,43 @@ static void test_metadata_batch(void **st) {
           "Param 'instances' must be a JSON array of {ip, port, clusterName}");
 }
 
+static int host_count(nc_tfx *f, const char *svc) {
+  char path[128];
+  snprintf(path, sizeof(path), "/nacos/v1/ns/instance/list?serviceName=%s", svc);
+  cJSON *j = req_json(f, "GET", path, 200);
+  int n = cJSON_GetArraySize(cJSON_GetObjectItem(j, "hosts"));
+  cJSON_Delete(j);
+  return n;
+}
+
+/* PATCH /v1/ns/instance and PUT /v3/admin/ns/instance/partial change only
+ * the fields they are given. */
+static void test_patch_and_partial(void **st) {
+  nc_tfx *f = *st;
+  expect(f, "POST", "/nacos/v1/ns/instance?serviceName=pa&ip=3.0.0.1&port=1&weight=3"
+                    "&metadata=k%3Dv", 200, "ok");
+  expect(f, "PATCH", "/nacos/v1/ns/instance?serviceName=pa&ip=3.0.0.1&port=1&enabled=false", 200,
+         "ok");
+  assert_int_equal(host_count(f, "pa"), 0);
+  expect(f, "PATCH", "/nacos/v1/ns/instance?serviceName=pa&ip=3.0.0.1&port=1&enabled=true", 200,
+         "ok");
+  cJSON *j = req_json(f, "GET", "/nacos/v1/ns/instance?serviceName=pa&ip=3.0.0.1&port=1", 200);
+  assert_true(num(j, "weight") == 3.0); /* not given: kept */
+  cJSON_Delete(j);
+  expect2(f, "PUT", "/nacos/v3/admin/ns/instance/partial?serviceName=pa&ip=3.0.0.1&port=1"
+                    "&weight=8&metadata=x%3D1", 200, 0, "success", "ok");
+  j = req_json(f, "GET", "/nacos/v1/ns/instance?serviceName=pa&ip=3.0.0.1&port=1", 200);
+  assert_true(num(j, "weight") == 8.0);
+  assert_string_equal(str(cJSON_GetObjectItem(j, "metadata"), "x"), "1");
+  assert_string_equal(str(cJSON_GetObjectItem(j, "metadata"), "k"), "v");
+  cJSON_Delete(j);
+  expect(f, "PATCH", "/nacos/v1/ns/instance?serviceName=pa&ip=3.0.0.9&port=1&weight=2", 400,
+         "caused: instance not found: 3.0.0.9:1 in service DEFAULT_GROUP@@pa of namespace "
+         "public;");
+  expect(f, "PATCH", "/nacos/v1/ns/instance?serviceName=pa&ip=3.0.0.1&port=1&weight=x", 400,
+         "caused: instance format invalid: The weights range from 0.0 to 10000.0;");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_service_crud_v1, setup, teardown),
@@ -367,6 +404,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_kept_across_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(test_protect_threshold, setup, teardown),
       cmocka_unit_test_setup_teardown(test_metadata_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_patch_and_partial, setup, teardown),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
