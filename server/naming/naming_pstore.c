@@ -33,6 +33,15 @@ static void tell_peers(nc_npstore *ps, const nc_nprow *r) {
     ps->notify(ps->notify_ud, r->ns, r->group, r->name);
 }
 
+static void on_timer(uv_timer_t *t) { nc_npstore_reload_all(t->data); }
+
+/* A reload failed: a full one in a second (then the usual period again),
+ * at most one a second while the store stays down. */
+static void retry_soon(nc_npstore *ps) {
+  if (!ps->stopped && ps->timer_ready)
+    uv_timer_start(&ps->timer, on_timer, 1000, ps->reload_every);
+}
+
 /* A job back on the loop (or cancelled at stop). */
 static void complete(void *ud, npjob *j) {
   nc_npstore *ps = ud;
@@ -41,6 +50,8 @@ static void complete(void *ud, npjob *j) {
   if (j->kind == NPJ_LOAD_ALL || j->kind == NPJ_LOAD_SVC) {
     if (j->rc != NC_ECLOSED)
       nc_npm_apply_load(ps, j);
+    if (j->rc && j->rc != NC_ECLOSED)
+      retry_soon(ps); /* a peer's notice would be lost until the next full reload */
     if (j->kind == NPJ_LOAD_ALL && !j->rc && !j->chk_rc)
       nc_npm_apply_checkers(ps, j->chks, j->nchk);
     nc_npjob_free(j);
@@ -275,8 +286,6 @@ static const nc_handler_def handlers[] = {
 
 /* ---- life cycle ---- */
 
-static void on_timer(uv_timer_t *t) { nc_npstore_reload_all(t->data); }
-
 int nc_npstore_new(uv_loop_t *loop, nc_srv *srv, nc_naming *n, const nc_npstore_opts *o,
                    nc_npstore **out) {
   nc_npstore *ps = calloc(1, sizeof(*ps));
@@ -316,10 +325,13 @@ int nc_npstore_new(uv_loop_t *loop, nc_srv *srv, nc_naming *n, const nc_npstore_
     free(ps);
     return rc;
   }
-  int every = o->reload_ms > 0 ? o->reload_ms : 30000;
+  ps->reload_every = (uint64_t)(o->reload_ms > 0 ? o->reload_ms : 30000);
   uv_timer_init(loop, &ps->timer);
   ps->timer.data = ps;
-  uv_timer_start(&ps->timer, on_timer, (uint64_t)every, (uint64_t)every);
+  ps->timer_ready = 1;
+  /* a failed start-up load (store down) is tried again in a second */
+  uv_timer_start(&ps->timer, on_timer, ps->st.reload_failures ? 1000 : ps->reload_every,
+                 ps->reload_every);
   uv_unref((uv_handle_t *)&ps->timer);
   *out = ps;
   return 0;

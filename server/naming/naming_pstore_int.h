@@ -85,6 +85,8 @@ struct nc_npstore {
   nc_strmap *chks; /* svc key "\x01" cluster -> char* (its settings' JSON) */
   size_t n_inst;
   int stopped, loading_all;
+  uint64_t reload_every; /* ms between full reloads */
+  int timer_ready;       /* timer initialised */
   nc_npstore_notify_fn notify;
   void *notify_ud;
   nc_npstore_stats st;

@@ -123,10 +123,12 @@ static void pg_close(void *impl) {
   free(p);
 }
 
-/* Runs sql with text parameters; *out (may be NULL) the result. */
-static int run(pgi *p, const char *what, const char *sql, int n, const char *const *v,
-               PGresult **out) {
+/* Runs sql with text parameters once; *out (may be NULL) the result.
+ * *lost = 1 when the connection broke under it. */
+static int run_once(pgi *p, const char *what, const char *sql, int n, const char *const *v,
+                    PGresult **out, int *lost) {
   int rc = ensure(p);
+  *lost = 0;
   if (rc)
     return rc;
   PGresult *r = PQexecParams(p->conn, sql, n, NULL, v, NULL, NULL, 0);
@@ -138,6 +140,7 @@ static int run(pgi *p, const char *what, const char *sql, int n, const char *con
     PQclear(r);
     if (PQstatus(p->conn) != CONNECTION_OK) {
       drop(p, why);
+      *lost = 1;
       return NC_EUNAVAIL;
     }
     nc_error("persistent instances: %s", why);
@@ -148,6 +151,21 @@ static int run(pgi *p, const char *what, const char *sql, int n, const char *con
   else
     PQclear(r);
   return 0;
+}
+
+/* run_once, and once more on a new connection when an established one
+ * broke under the statement (the database restarted since the last call):
+ * every statement here is idempotent (upserts, keyed deletes and updates,
+ * reads), so running it again is safe. */
+static int run(pgi *p, const char *what, const char *sql, int n, const char *const *v,
+               PGresult **out) {
+  int lost = 0;
+  int rc = run_once(p, what, sql, n, v, out, &lost);
+  if (rc && lost) {
+    p->retry_at = 0; /* no back-off for this one retry */
+    rc = run_once(p, what, sql, n, v, out, &lost);
+  }
+  return rc;
 }
 
 static int pg_load(void *impl, const char *ns, const char *group, const char *name,

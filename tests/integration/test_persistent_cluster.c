@@ -4,7 +4,8 @@
  * responsible-node hash; the others start no check); its failure is pushed
  * to a subscriber of node 2; a restarted node loads it from the database
  * with the health the checker wrote; a deregister on node 2 removes it on
- * node 0. */
+ * node 0; with the database down a register fails (typed 500) and works
+ * again once it is back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,6 +161,23 @@ static void test_shared_checked_once_pushed_everywhere(void **st) {
   assert_int_equal(nc_testpg_sql(e->pg, "SELECT count(*) FROM nc_persistent_instance", n,
                                  sizeof(n)), 0);
   assert_string_equal(n, "0");
+
+  /* the database down: a register fails (typed, nothing held), then works again */
+  assert_int_equal(nc_testpg_stop(e->pg), 0);
+  nc_tw_reply r = pit_persistent(a, "pc.down", "registerInstance", "10.5.0.1", 80);
+  assert_string_equal(r.type, "InstanceResponse");
+  assert_int_equal(r.result_code, 500);
+  assert_false(r.success);
+  assert_int_equal(hosts_on(a, "pc.down", NULL), 0);
+  assert_int_equal(nc_testpg_restart(e->pg), 0);
+  t0 = nc_test_now_ms();
+  do {
+    r = pit_persistent(a, "pc.down", "registerInstance", "10.5.0.1", 80);
+    if (!nc_tw_ok(&r))
+      nc_test_sleep_ms(200);
+  } while (!nc_tw_ok(&r) && nc_test_now_ms() - t0 < 10000);
+  nc_tw_expect_ok(r, "InstanceResponse");
+  assert_true(wait_hosts(c, "pc.down", 1, 5000) >= 0);
 }
 
 int main(void) {
