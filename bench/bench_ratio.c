@@ -31,7 +31,6 @@
 #include "nc_log.h"
 #include "nc_payload.h"
 
-#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -150,33 +149,6 @@ static int ceiling_child(int in, int out) {
 
 /* ---- helpers ---- */
 
-/* Context switches of every thread of pid so far (voluntary + not). */
-static long long ctxsw(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-  DIR *d = opendir(path);
-  long long sum = 0;
-  struct dirent *e;
-  while (d && (e = readdir(d))) {
-    if (e->d_name[0] == '.')
-      continue;
-    char p2[400], line[128];
-    snprintf(p2, sizeof(p2), "%s/%s/status", path, e->d_name);
-    FILE *f = fopen(p2, "r");
-    while (f && fgets(line, sizeof(line), f)) {
-      long long v;
-      if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) == 1 ||
-          sscanf(line, "nonvoluntary_ctxt_switches: %lld", &v) == 1)
-        sum += v;
-    }
-    if (f)
-      fclose(f);
-  }
-  if (d)
-    closedir(d);
-  return sum;
-}
-
 static void row(const char *name, double nacosd, double ceiling, const char *goal) {
   printf("%s: nacosd %.1f ceiling %.1f ratio %.2f goal %s\n", name, nacosd, ceiling,
          ceiling > 0 ? nacosd / ceiling : 0, goal);
@@ -196,36 +168,17 @@ static int raw_call(nc_gcli *c, const char *type, const char *json, blob *out) {
 /* p50 in microseconds of serial calls, nacosd and ceiling interleaved in
  * blocks so both see the same machine. */
 static void p50_pair(nc_gcli *a, nc_gcli *b, const char *svc, int calls, double *pa, double *pb) {
-  char json[256];
-  snprintf(json, sizeof(json),
-           "{\"namespace\":\"public\",\"serviceName\":\"%s\",\"groupName\":\"DEFAULT_GROUP\","
-           "\"cluster\":\"\",\"healthyOnly\":false,\"module\":\"naming\"}",
-           svc);
   uint8_t *req = NULL;
   size_t rl = 0;
-  nc_payload_encode("ServiceQueryRequest", "", NULL, 0, json, strlen(json), &req, &rl);
   long long *ta = calloc((size_t)calls, sizeof(*ta)), *tb = calloc((size_t)calls, sizeof(*tb));
   int na = 0, nb = 0;
-  for (int blk = 0; req && ta && tb && blk < calls / 100; blk++)
-    for (int side = 0; side < 2; side++)
-      for (int i = 0; i < 100; i++) {
-        uint8_t *resp = NULL;
-        size_t n = 0;
-        long long t0 = nc_bench_now_us();
-        int rc = nc_gcli_unary(side ? b : a, req, rl, 10000, &resp, &n);
-        long long dt = nc_bench_now_us() - t0;
-        free(resp);
-        if (rc == 0) {
-          if (side)
-            tb[nb++] = dt;
-          else
-            ta[na++] = dt;
-        }
-      }
-  qsort(ta, (size_t)na, sizeof(*ta), nc_bench_cmp_ll);
-  qsort(tb, (size_t)nb, sizeof(*tb), nc_bench_cmp_ll);
-  *pa = na ? (double)ta[na / 2] : -1;
-  *pb = nb ? (double)tb[nb / 2] : -1;
+  if (nc_bench_query_payload(svc, &req, &rl) == 0 && ta && tb)
+    for (int blk = 0; blk < calls / 100; blk++) {
+      na += nc_bench_serial_us(a, req, rl, 100, ta + na);
+      nb += nc_bench_serial_us(b, req, rl, 100, tb + nb);
+    }
+  *pa = nc_bench_median_ll(ta, na);
+  *pb = nc_bench_median_ll(tb, nb);
   free(ta);
   free(tb);
   free(req);
@@ -277,13 +230,6 @@ static void nacos_msg(void *ud, const uint8_t *data, size_t len) {
     atomic_fetch_add(&g_n_changed, 1);
   else
     atomic_fetch_add(&g_n_initial, 1);
-}
-
-/* Answers nacosd's idle probes (ClientDetectionRequest), so a connection
- * idle through a long phase is not dropped. */
-static void keep_msg(void *ud, const uint8_t *data, size_t len) {
-  nc_gcli **c = ud;
-  nc_bench_lean_ack(*c, data, len, "NotifySubscriberRequest", "NotifySubscriberResponse");
 }
 
 static void ceil_msg(void *ud, const uint8_t *data, size_t len) {
@@ -362,15 +308,10 @@ int main(int argc, char **argv) {
   close(to_child[0]);
   close(from_child[1]);
 
-  char dir[64] = "/tmp/nc-bench-XXXXXX", data[128], target[128], ctarget[64];
-  if (!mkdtemp(dir))
-    return 1;
-  snprintf(data, sizeof(data), "%s/data", dir);
-  const char *extra[] = {"--data-dir", data, "--push-merge-ms", "0", "--grpc-threads", "1",
-                         "--max-connections-per-ip", "0", "--max-services-per-conn", "0",
-                         "--max-instances-per-conn", "0", NULL};
+  char dir[64], target[128], ctarget[64];
   int http_port = 0;
-  pid_t pid = nc_bench_start_nacosd(nacosd, dir, extra, target, sizeof(target), &http_port);
+  pid_t pid = nc_bench_start_bare_nacosd(nacosd, dir, sizeof(dir), target, sizeof(target),
+                                         &http_port);
   if (pid <= 0)
     return 1;
   nc_grpc_init();
@@ -378,7 +319,7 @@ int main(int argc, char **argv) {
   if (nc_gcli_env_new(2, &env) != 0)
     return 1;
   nc_gcli_stream_cbs noop = {nc_bench_noop_msg, nc_bench_noop_closed};
-  nc_gcli_stream_cbs keep = {keep_msg, nc_bench_noop_closed};
+  nc_gcli_stream_cbs keep = {nc_bench_keep_msg, nc_bench_noop_closed};
   static nc_gcli *nq, *pubc;
   nc_bench_conn_open(env, target, "naming", &keep, &nq, &nq);
   nc_bench_conn_open(env, target, "naming", &keep, &pubc, &pubc);
@@ -491,15 +432,15 @@ int main(int argc, char **argv) {
   nc_bench_run_load(rn, 4, requests / 10, 64, 10000, 512, reg_req, ra, NULL);
   nc_bench_run_load(rc4, 4, requests / 10, 64, 10000, 512, reg_req, ra, NULL);
   long fa = 0, fb = 0;
-  long long sw0 = ctxsw(pid), cpu0 = nc_bench_cpu_ms(pid);
+  long long sw0 = nc_bench_ctxsw(pid), cpu0 = nc_bench_cpu_ms(pid);
   ra[2] = 1;
   double tn = nc_bench_run_load(rn, 4, requests, 64, 10000, 512, reg_req, ra, &fa);
-  long long sw1 = ctxsw(pid), cpu1 = nc_bench_cpu_ms(pid);
+  long long sw1 = nc_bench_ctxsw(pid), cpu1 = nc_bench_cpu_ms(pid);
   double tc = nc_bench_run_load(rc4, 4, requests, 64, 10000, 512, reg_req, ra, &fb);
   ra[2] = 2;
-  long long sw3 = ctxsw(cpid), cpu3 = nc_bench_cpu_ms(cpid);
+  long long sw3 = nc_bench_ctxsw(cpid), cpu3 = nc_bench_cpu_ms(cpid);
   double tc2 = nc_bench_run_load(rc4, 4, requests, 64, 10000, 512, reg_req, ra, NULL);
-  long long sw4 = ctxsw(cpid), cpu4 = nc_bench_cpu_ms(cpid);
+  long long sw4 = nc_bench_ctxsw(cpid), cpu4 = nc_bench_cpu_ms(cpid);
   if (fa || fb)
     fprintf(stderr, "bench: register failures nacosd %ld ceiling %ld\n", fa, fb);
   row("register_per_s", tn, tc > tc2 ? tc : tc2, ">=0.8 (higher is better)");

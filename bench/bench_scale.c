@@ -55,36 +55,16 @@ static const char *batch_req(void *ud, long i, int ci, char *json, size_t cap) {
 }
 
 static double query_p50(nc_gcli *c, const char *svc, int calls) {
-  char json[256];
-  snprintf(json, sizeof(json),
-           "{\"namespace\":\"public\",\"serviceName\":\"%s\",\"groupName\":\"DEFAULT_GROUP\","
-           "\"cluster\":\"\",\"healthyOnly\":false,\"module\":\"naming\"}",
-           svc);
   uint8_t *req = NULL;
   size_t rl = 0;
   long long *t = calloc((size_t)calls, sizeof(*t));
-  int n = 0;
-  if (!t || nc_payload_encode("ServiceQueryRequest", "", NULL, 0, json, strlen(json), &req, &rl))
-    goto out;
-  for (int i = 0; i < calls; i++) {
-    uint8_t *resp = NULL;
-    size_t len = 0;
-    long long t0 = nc_bench_now_us();
-    if (nc_gcli_unary(c, req, rl, 10000, &resp, &len) == 0)
-      t[n++] = nc_bench_now_us() - t0;
-    free(resp);
-  }
-  qsort(t, (size_t)n, sizeof(*t), nc_bench_cmp_ll);
-out:
+  int n = t && nc_bench_query_payload(svc, &req, &rl) == 0
+              ? nc_bench_serial_us(c, req, rl, calls, t)
+              : 0;
+  double r = nc_bench_median_ll(t, n);
   free(req);
-  double r = n ? (double)t[n / 2] : -1;
   free(t);
   return r;
-}
-
-static void keep_msg(void *ud, const uint8_t *d, size_t l) {
-  nc_gcli **c = ud;
-  nc_bench_lean_ack(*c, d, l, "NotifySubscriberRequest", "NotifySubscriberResponse");
 }
 
 static atomic_int g_changed;
@@ -129,22 +109,17 @@ int main(int argc, char **argv) {
   nc_bench_raise_nofile();
   signal(SIGPIPE, SIG_IGN);
   nc_log_set_level(NC_LOG_WARN);
-  char dir[64] = "/tmp/nc-bench-XXXXXX", data[128], target[128];
-  if (!mkdtemp(dir))
-    return 1;
-  snprintf(data, sizeof(data), "%s/data", dir);
-  const char *extra[] = {"--data-dir", data, "--push-merge-ms", "0", "--grpc-threads", "1",
-                         "--max-connections-per-ip", "0", "--max-services-per-conn", "0",
-                         "--max-instances-per-conn", "0", NULL};
+  char dir[64], target[128];
   int http_port = 0;
-  pid_t pid = nc_bench_start_nacosd(nacosd, dir, extra, target, sizeof(target), &http_port);
+  pid_t pid = nc_bench_start_bare_nacosd(nacosd, dir, sizeof(dir), target, sizeof(target),
+                                         &http_port);
   if (pid <= 0)
     return 1;
   nc_grpc_init();
   nc_gcli_env *env = NULL;
   if (nc_gcli_env_new(2, &env) != 0)
     return 1;
-  nc_gcli_stream_cbs keep = {keep_msg, nc_bench_noop_closed};
+  nc_gcli_stream_cbs keep = {nc_bench_keep_msg, nc_bench_noop_closed};
   static nc_gcli *lc[LOAD_CONNS], *qc;
   for (int i = 0; i < LOAD_CONNS; i++)
     if (!nc_bench_conn_open(env, target, "naming", &keep, &lc[i], &lc[i]))

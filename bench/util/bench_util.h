@@ -129,4 +129,25 @@ double nc_bench_run_load(nc_gcli **conns, int nconns, long n, int window, int ti
 int nc_bench_lean_ack(nc_gcli *c, const uint8_t *data, size_t len, const char *req_type,
                       const char *resp_type);
 
+/* ---- naming load (bench_naming.c) ---- */
+
+/* nacosd for measuring: a new temp dir (into dir, dcap >= 32; the caller
+ * removes it), merge window 0, one completion-queue thread, no
+ * per-connection or per-address limits. As nc_bench_start_nacosd. */
+pid_t nc_bench_start_bare_nacosd(const char *bin, char *dir, size_t dcap, char *target,
+                                 size_t tcap, int *http_port);
+/* An encoded ServiceQueryRequest for svc (public, DEFAULT_GROUP, all
+ * clusters); *out malloc'ed. 0 or -1. */
+int nc_bench_query_payload(const char *svc, uint8_t **out, size_t *len);
+/* calls serial unary calls of req; the microseconds of each that succeeded
+ * into t[] (room for calls); returns how many. */
+int nc_bench_serial_us(nc_gcli *c, const uint8_t *req, size_t len, int calls, long long *t);
+/* Sorts t[0..n) and returns its median, -1 when n is 0. */
+double nc_bench_median_ll(long long *t, int n);
+/* Stream callback (ud = the nc_gcli ** slot) that acks pushes and nacosd's
+ * idle probes, so a connection idle through a long phase is kept. */
+void nc_bench_keep_msg(void *ud, const uint8_t *d, size_t l);
+/* Context switches (voluntary + not) of every thread of pid so far. */
+long long nc_bench_ctxsw(pid_t pid);
+
 #endif
