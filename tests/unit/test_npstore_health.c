@@ -117,6 +117,7 @@ static void lsn_start(lsn *l, int port, int http_code) {
   getsockname(l->fd, (struct sockaddr *)&a, &len);
   l->port = ntohs(a.sin_port);
   atomic_store(&l->http_code, http_code);
+  atomic_store(&l->accepts, 0);
   atomic_store(&l->stop, 0);
   assert_int_equal(pthread_create(&l->th, NULL, lsn_run, l), 0);
 }
