@@ -274,7 +274,7 @@ static void test_connection_cap_refuses_setup_keeps_others(void **state) {
 }
 
 /* module=config connections get -401 for naming writes; naming ones and
- * queries are served. PersistentInstanceRequest gets a typed failure. */
+ * queries are served. A PersistentInstanceRequest is kept (docs/persistent.md). */
 static void test_naming_writes_need_module_naming(void **state) {
   nc_tfx *f = *state;
   nc_tw *cfg = connect_wc(f, "config", "cfg");
