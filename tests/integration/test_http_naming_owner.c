@@ -129,14 +129,39 @@ static int beat_round_robin(const nc_tcluster *c, unsigned mask, const char *pat
   return bad;
 }
 
+/* Every node answers its readiness probe (Distro's start-up load done). */
+static void wait_ready(const nc_tcluster *c) {
+  long long t0 = nc_test_now_ms();
+  for (int i = 0; i < 3; i++)
+    while (call(c, i, "GET", "/nacos/v1/console/health/readiness") != 200) {
+      assert_true(nc_test_now_ms() - t0 < 15000);
+      nc_test_sleep_ms(50);
+    }
+}
+
+/* wait_all, printing what each node shows when it times out */
+static void expect_all(const nc_tcluster *c, unsigned mask, const char *svc, int want_all,
+                       int want_healthy, int timeout_ms) {
+  if (wait_all(c, mask, svc, want_all, want_healthy, timeout_ms) >= 0)
+    return;
+  for (int i = 0; i < 3; i++) {
+    int a, h;
+    hosts_on(c, i, svc, &a, &h);
+    fprintf(stderr, "node %d: %d hosts, %d healthy (want %d, %d)\n", i, a, h, want_all,
+            want_healthy);
+  }
+  fail();
+}
+
 static const char *BEAT = "/nacos/v1/ns/instance/beat?serviceName=own&ip=6.6.6.6&port=66";
 
 static void test_beats_spread_over_nodes_never_flap(void **st) {
   (void)st;
   nc_tcluster *c = cit_start_opts(3, extra, 1);
+  wait_ready(c);
   assert_int_equal(call(c, 1, "POST", "/nacos/v1/ns/instance?serviceName=own&ip=6.6.6.6&port=66"),
                    200);
-  assert_true(wait_all(c, 7, "own", 1, 1, 5000) >= 0);
+  expect_all(c, 7, "own", 1, 1, 8000);
   /* exactly one node keeps the client and its beats: the one Java's
    * DistroMapper picks, "6.6.6.6:66".hashCode() = -177257812 (computed
    * with Java's String.hashCode), abs(h % Integer.MAX_VALUE) % 3 = 1: the
@@ -208,9 +233,10 @@ static void test_beats_spread_over_nodes_never_flap(void **st) {
 static void test_owner_stops_survivor_adopts(void **st) {
   (void)st;
   nc_tcluster *c = cit_start_opts(3, extra, 1);
+  /* registered right at start-up, before Distro's load: handed over */
   assert_int_equal(call(c, 0, "POST", "/nacos/v1/ns/instance?serviceName=own&ip=6.6.6.6&port=66"),
                    200);
-  assert_true(wait_all(c, 7, "own", 1, 1, 5000) >= 0);
+  expect_all(c, 7, "own", 1, 1, 8000);
   int owner = -1;
   for (int i = 0; i < 3; i++)
     if (metric(c, i, "nacosd_naming_http_instances") == 1)
