@@ -220,6 +220,60 @@ static void do_get(nc_nroutes *nr, nc_http_req *r, int v2) {
   nc_nrt_ok_json(r, v2, o);
 }
 
+/* ---- the instance list, from the registry's cached view ---- */
+
+#define V2_HEAD "{\"code\":0,\"message\":\"success\",\"data\":"
+
+/* The HTTP list body from the serialized ServiceInfo: the same object
+ * with "name" grouped (a v1 client's cache key is name@@clusters), and
+ * for v2 inside the Result envelope. Built once per service revision and
+ * variant (nc_naming_info_derived), so a list of a 1,000-host service is
+ * a lookup and one copy instead of a cJSON tree. ud: the grouped name. */
+typedef struct list_body {
+  const char *grouped;
+  int v2;
+} list_body;
+
+static int derive_list(void *ud, const char *json, size_t len, uint8_t **out, size_t *out_len) {
+  const list_body *lb = ud;
+  static const char lead[] = "{\"name\":\"";
+  size_t ll = sizeof(lead) - 1, i = ll;
+  if (len < ll || memcmp(json, lead, ll))
+    return NC_EINVAL; /* not the shape this expects: the caller builds it */
+  while (i < len && json[i] != '"')
+    i += json[i] == '\\' ? 2 : 1;
+  if (i >= len)
+    return NC_EINVAL;
+  cJSON *name = cJSON_CreateString(lb->grouped);
+  char *esc = name ? cJSON_PrintUnformatted(name) : NULL;
+  cJSON_Delete(name);
+  if (!esc)
+    return NC_ENOMEM;
+  size_t el = strlen(esc), hl = lb->v2 ? sizeof(V2_HEAD) - 1 : 0, rest = len - (i + 1);
+  size_t n = hl + 9 + el + rest + (lb->v2 ? 1 : 0);
+  uint8_t *b = malloc(n + 1);
+  if (!b) {
+    free(esc);
+    return NC_ENOMEM;
+  }
+  size_t o = 0;
+  memcpy(b, V2_HEAD, hl);
+  o += hl;
+  memcpy(b + o, "{\"name\":", 8);
+  o += 8;
+  memcpy(b + o, esc, el);
+  o += el;
+  memcpy(b + o, json + i + 1, rest);
+  o += rest;
+  if (lb->v2)
+    b[o++] = '}';
+  b[o] = '\0';
+  free(esc);
+  *out = b;
+  *out_len = o;
+  return 0;
+}
+
 static void do_list(nc_nroutes *nr, nc_http_req *r, int v2) {
   svc_ref s;
   if (nc_nrt_parse_svc(r, v2, &s) || !nc_nrt_permitted(nr, r, &s, 'r'))
@@ -229,6 +283,17 @@ static void do_list(nc_nroutes *nr, nc_http_req *r, int v2) {
   if (!cl)
     cl = nc_nrt_param(r, v2 ? "clusters" : "clusterName");
   int healthy_only = nc_nrt_to_bool(nc_nrt_param(r, "healthyOnly"), 0);
+  if (!(v2 && (nc_nrt_param(r, "ip") || nc_nrt_param(r, "port")))) {
+    list_body lb = {s.grouped, v2};
+    const uint8_t *body = NULL;
+    size_t blen = 0;
+    if (nc_naming_info_derived(nr->naming, s.ns, s.group, s.name, cl ? cl : "", healthy_only,
+                               v2 ? 3 : 2, derive_list, &lb, &body, &blen) == 0) {
+      nc_http_reply(r, 200, "application/json;charset=UTF-8", (const char *)body, blen);
+      return;
+    }
+  }
+  /* unknown service, or v2's ip/port filter: built for this request */
   cJSON *info = nc_naming_service_info(nr->naming, s.ns, s.group, s.name, cl, healthy_only);
   if (!info) {
     nc_nrt_fail(r, v2, 500, E_SERVER, "out of memory");

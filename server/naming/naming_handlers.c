@@ -500,6 +500,13 @@ cJSON *nc_naming_service_info(nc_naming *n, const char *ns, const char *group, c
   return nc_nreg_service_info(n->reg, ns, group, svc, clusters, healthy_only);
 }
 
+int nc_naming_info_derived(nc_naming *n, const char *ns, const char *group, const char *svc,
+                           const char *clusters, int healthy_only, int slot,
+                           nc_nreg_derive_fn fn, void *ud, const uint8_t **out, size_t *len) {
+  return nc_nreg_info_derived(n->reg, ns, group, svc, clusters, healthy_only, slot, fn, ud, out,
+                              len);
+}
+
 size_t nc_naming_list(nc_naming *n, const char *ns, const char *group, int page_no,
                       int page_size, cJSON *names) {
   return nc_nreg_list(n->reg, ns, group, page_no, page_size, names);

@@ -52,6 +52,12 @@ void nc_naming_drop_client(nc_naming *n, const char *client_id);
 int nc_naming_subscribe(nc_naming *n, const char *conn_id, const char *ns, const char *group,
                         const char *svc, const char *clusters, int subscribe);
 /* ServiceInfo (§6.3) of a service, also for an unknown one; caller owns. */
+/* nc_nreg_info_derived on naming's registry: bytes derived once per
+ * service revision and variant from its serialized ServiceInfo (slot as
+ * naming_registry.h lists them). NC_ENOTFOUND for an unknown service. */
+int nc_naming_info_derived(nc_naming *n, const char *ns, const char *group, const char *svc,
+                           const char *clusters, int healthy_only, int slot,
+                           nc_nreg_derive_fn fn, void *ud, const uint8_t **out, size_t *len);
 cJSON *nc_naming_service_info(nc_naming *n, const char *ns, const char *group, const char *svc,
                               const char *clusters, int healthy_only);
 /* Page page_no (1-based) of the bare service names of (ns, group) appended

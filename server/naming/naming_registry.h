@@ -93,7 +93,9 @@ int nc_nreg_info_json(nc_nreg *r, const char *ns, const char *group, const char 
  * view and slot (0 .. NC_NREG_DERIVED - 1, one per use); they live and die
  * with the view. *out borrowed like *json. Errors as nc_nreg_info_json, or
  * fn's. */
-#define NC_NREG_DERIVED 2
+/* Slots: 0 the gRPC query reply, 1 the subscribe reply (naming_handlers),
+ * 2 and 3 the HTTP v1 and v2 instance lists (server/http/naming_routes). */
+#define NC_NREG_DERIVED 4
 typedef int (*nc_nreg_derive_fn)(void *ud, const char *json, size_t len, uint8_t **out,
                                  size_t *out_len);
 int nc_nreg_info_derived(nc_nreg *r, const char *ns, const char *group, const char *name,

@@ -86,6 +86,37 @@ static int list_count(nc_tfx *f, const char *query) {
   return n;
 }
 
+/* The lists are served from the registry's view cached per revision: a
+ * repeated list is the same bytes, v2 wraps the same object, a change (a
+ * registration, a weight override, a cluster filter) is seen at once. */
+static void test_cached_lists_follow_changes(void **st) {
+  nc_tfx *f = *st;
+  assert_int_equal(req(f, "POST", "/nacos/v1/ns/instance?serviceName=cl&ip=1.1.1.1&port=1", NULL,
+                       NULL), 200);
+  const char *b;
+  assert_int_equal(req(f, "GET", "/nacos/v1/ns/instance/list?serviceName=cl", NULL, &b), 200);
+  char *first = strdup(b);
+  assert_int_equal(req(f, "GET", "/nacos/v1/ns/instance/list?serviceName=cl", NULL, &b), 200);
+  assert_string_equal(first, b);
+  cJSON *v1 = cJSON_Parse(first);
+  assert_string_equal(jstr(v1, "name"), "DEFAULT_GROUP@@cl");
+  cJSON *v2 = req_json(f, "GET", "/nacos/v2/ns/instance/list?serviceName=cl", NULL, 200);
+  assert_int_equal((int)jnum(v2, "code"), 0);
+  assert_true(cJSON_Compare(cJSON_GetObjectItem(v2, "data"), v1, 1));
+  cJSON_Delete(v2);
+  cJSON_Delete(v1);
+  free(first);
+  assert_int_equal(req(f, "POST", "/nacos/v1/ns/instance?serviceName=cl&ip=1.1.1.2&port=1&weight=3",
+                       NULL, NULL), 200);
+  assert_int_equal(list_count(f, "serviceName=cl"), 2);
+  assert_int_equal(list_count(f, "serviceName=cl&clusters=OTHER"), 0);
+  cJSON *j = req_json(f, "GET", "/nacos/v2/ns/instance/list?serviceName=cl&ip=1.1.1.2", NULL, 200);
+  cJSON *h = hosts(cJSON_GetObjectItem(j, "data"));
+  assert_int_equal(cJSON_GetArraySize(h), 1);
+  assert_true(jnum(cJSON_GetArrayItem(h, 0), "weight") == 3);
+  cJSON_Delete(j);
+}
+
 /* The quick start's commands, verbatim (curl sends no body). */
 static void test_quick_start(void **st) {
   nc_tfx *f = *st;
@@ -522,6 +553,7 @@ static void test_services(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_quick_start, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cached_lists_follow_changes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_v1_params, setup, teardown),
       cmocka_unit_test_setup_teardown(test_v1_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_v2, setup, teardown),
