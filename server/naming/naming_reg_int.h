@@ -60,6 +60,9 @@ struct nc_nreg {
   size_t n_instances, n_subscribers, n_synced;
   uint64_t empty_ttl_ms; /* 0 = forget empty services at once */
   nc_nreg_host_hook hook; /* instance overrides (nc_nreg_set_host_hook) */
+  /* naming_view.c: every cached view, most recently used first, and their bytes */
+  struct nc_nreg_view *lru_head, *lru_tail;
+  size_t view_bytes, view_budget; /* budget 0 = NC_NREG_VIEW_BUDGET */
 };
 
 /* Replaces what client id publishes into the service (see nc_nreg_publish)

@@ -96,6 +96,13 @@ int nc_nreg_info_json(nc_nreg *r, const char *ns, const char *group, const char 
 /* Slots: 0 the gRPC query reply, 1 the subscribe reply (naming_handlers),
  * 2 and 3 the HTTP v1 and v2 instance lists (server/http/naming_routes). */
 #define NC_NREG_DERIVED 4
+/* The bytes all views may hold together (texts, push bodies, derived
+ * bytes); past it the least recently used views of any service are dropped
+ * and rebuilt on demand, so a pointer from nc_nreg_info_json /
+ * nc_nreg_info_derived / nc_nreg_push_body is valid until the next call
+ * into the registry. 0 restores the default. */
+#define NC_NREG_VIEW_BUDGET ((size_t)64 << 20)
+void nc_nreg_set_view_budget(nc_nreg *r, size_t bytes);
 typedef int (*nc_nreg_derive_fn)(void *ud, const char *json, size_t len, uint8_t **out,
                                  size_t *out_len);
 int nc_nreg_info_derived(nc_nreg *r, const char *ns, const char *group, const char *name,

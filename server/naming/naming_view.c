@@ -12,7 +12,13 @@
  * service's query then costs a lookup and a copy instead of a cJSON tree of
  * 1,000 hosts. The push body ({"headers":{},"serviceInfo":...,
  * "module":"naming"}) is spliced from the same text the first time a push
- * asks for it. */
+ * asks for it.
+ *
+ * Bounded: every view is also on the registry's LRU list with its bytes
+ * counted; past the budget (nc_nreg_set_view_budget) the least recently
+ * used views of any service are dropped and rebuilt when asked again, so
+ * the cache cannot outgrow a fixed share of memory however many services
+ * are queried. */
 #include "naming_reg_int.h"
 #include "naming_registry.h"
 
@@ -28,7 +34,11 @@
 #define VIEWS_MAX 4
 
 typedef struct nc_nreg_view {
-  struct nc_nreg_view *next;
+  struct nc_nreg_view *next;               /* in its service's list */
+  struct nc_nreg_view *lru_prev, *lru_next; /* in the registry's, most recent first */
+  nc_nreg *r;
+  nc_nsvc *s;
+  size_t bytes; /* counted in r->view_bytes */
   uint64_t rev;
   int healthy_only;
   char *clusters;
@@ -40,9 +50,44 @@ typedef struct nc_nreg_view {
   size_t derived_len[NC_NREG_DERIVED];
 } nc_nreg_view;
 
+static void lru_unlink(nc_nreg_view *v) {
+  nc_nreg *r = v->r;
+  if (!v->lru_prev && r->lru_head != v)
+    return; /* not on the list (yet) */
+  if (v->lru_prev)
+    v->lru_prev->lru_next = v->lru_next;
+  else
+    r->lru_head = v->lru_next;
+  if (v->lru_next)
+    v->lru_next->lru_prev = v->lru_prev;
+  else
+    r->lru_tail = v->lru_prev;
+  v->lru_prev = v->lru_next = NULL;
+}
+
+static void lru_front(nc_nreg_view *v) {
+  nc_nreg *r = v->r;
+  lru_unlink(v);
+  v->lru_next = r->lru_head;
+  if (r->lru_head)
+    r->lru_head->lru_prev = v;
+  r->lru_head = v;
+  if (!r->lru_tail)
+    r->lru_tail = v;
+}
+
+static void account(nc_nreg_view *v, size_t bytes) {
+  v->bytes += bytes;
+  v->r->view_bytes += bytes;
+}
+
 static void view_free(nc_nreg_view *v) {
   if (!v)
     return;
+  if (v->r) {
+    lru_unlink(v);
+    v->r->view_bytes -= v->bytes;
+  }
   free(v->clusters);
   free(v->info);
   free(v->push);
@@ -61,6 +106,21 @@ void nc_nreg_views_free(nc_nsvc *s) {
   s->views = NULL;
 }
 
+void nc_nreg_set_view_budget(nc_nreg *r, size_t bytes) { r->view_budget = bytes; }
+
+/* Drops least recently used views (never keep) while over the budget. */
+static void trim(nc_nreg *r, const nc_nreg_view *keep) {
+  size_t budget = r->view_budget ? r->view_budget : NC_NREG_VIEW_BUDGET;
+  while (r->view_bytes > budget && r->lru_tail && r->lru_tail != keep) {
+    nc_nreg_view *v = r->lru_tail, **pp = &v->s->views;
+    while (*pp && *pp != v)
+      pp = &(*pp)->next;
+    if (*pp)
+      *pp = v->next;
+    view_free(v);
+  }
+}
+
 /* The view of s for the variant, built when missing; NULL on OOM. */
 static nc_nreg_view *view_get(nc_nreg *r, nc_nsvc *s, const char *clusters, int healthy_only) {
   if (!clusters)
@@ -74,6 +134,7 @@ static nc_nreg_view *view_get(nc_nreg *r, nc_nsvc *s, const char *clusters, int 
       *pp = v->next; /* to the front */
       v->next = s->views;
       s->views = v;
+      lru_front(v);
       return v;
     }
   size_t n = 0;
@@ -103,6 +164,11 @@ static nc_nreg_view *view_get(nc_nreg *r, nc_nsvc *s, const char *clusters, int 
   v->healthy_only = healthy_only;
   v->next = s->views;
   s->views = v;
+  v->r = r;
+  v->s = s;
+  lru_front(v);
+  account(v, v->info_len);
+  trim(r, v);
   return v;
 }
 
@@ -137,8 +203,13 @@ int nc_nreg_info_derived(nc_nreg *r, const char *ns, const char *group, const ch
   if (slot < 0 || slot >= NC_NREG_DERIVED)
     return NC_EINVAL;
   int rc = view_find(r, ns, group, name, clusters, healthy_only, &v);
-  if (!rc && !v->derived[slot])
+  if (!rc && !v->derived[slot]) {
     rc = fn(ud, v->info, v->info_len, &v->derived[slot], &v->derived_len[slot]);
+    if (!rc) {
+      account(v, v->derived_len[slot]);
+      trim(r, v);
+    }
+  }
   if (rc)
     return rc;
   *out = v->derived[slot];
@@ -162,6 +233,8 @@ const char *nc_nreg_push_body(nc_nreg *r, const char *svc_key, const char *clust
     memcpy(b + sizeof(head) - 1 + v->info_len, tail, sizeof(tail)); /* with the NUL */
     v->push = b;
     v->push_len = n;
+    account(v, n);
+    trim(r, v);
   }
   *len = v->push_len;
   return v->push;

@@ -201,6 +201,39 @@ static void test_synced_client_changes_invalidate(void **state) {
   nc_nreg_free(r);
 }
 
+/* Over the budget the least recently used views go (and come back on
+ * demand with the same hosts and a newer lastRefTime); the one in use is
+ * never dropped. */
+static void test_views_over_the_budget_are_dropped_and_rebuilt(void **state) {
+  (void)state;
+  nc_nreg *r = NULL;
+  assert_int_equal(nc_nreg_new(&r), 0);
+  publish(r, "c1", 1, 9);
+  nc_ninst *o = inst("10.1.1.1", 80, "A", 1);
+  assert_int_equal(nc_nreg_publish(r, "c1", "public", G, "other", &o, 1), 0);
+  long long ref = ref_of(r, "", 0);
+  const char *j = NULL;
+  size_t l = 0;
+  assert_int_equal(nc_nreg_info_json(r, "", G, "other", "", 0, &j, &l), 0);
+  assert_int_equal(ref_of(r, "", 0), ref); /* default budget: both kept */
+  nc_nreg_set_view_budget(r, 1); /* every new view pushes out the others */
+  assert_int_equal(nc_nreg_info_json(r, "", G, "other", "", 1, &j, &l), 0);
+  assert_non_null(strstr(j, "10.1.1.1"));
+  long long ref2 = ref_of(r, "", 0); /* rebuilt */
+  assert_true(ref2 > ref);
+  assert_same_as_built(r, "", 0);
+  assert_int_equal(nhosts(r, "", 0), 9);
+  char kb[256];
+  size_t pl = 0;
+  const char *body = nc_nreg_push_body(r, nc_nreg_key(kb, sizeof(kb), "", G, "svc"), "", &pl);
+  assert_non_null(body); /* the view in use survives its own push body */
+  assert_non_null(strstr(body, "10.0.0.9"));
+  nc_nreg_set_view_budget(r, 0); /* the default again: kept */
+  ref = ref_of(r, "A", 0);
+  assert_int_equal(ref_of(r, "A", 0), ref);
+  nc_nreg_free(r);
+}
+
 static void test_bad_and_unknown_services(void **state) {
   (void)state;
   nc_nreg *r = NULL;
@@ -227,6 +260,7 @@ int main(void) {
       cmocka_unit_test(test_push_body_wraps_the_subscribe_view),
       cmocka_unit_test(test_many_variants_stay_correct_past_the_kept_few),
       cmocka_unit_test(test_synced_client_changes_invalidate),
+      cmocka_unit_test(test_views_over_the_budget_are_dropped_and_rebuilt),
       cmocka_unit_test(test_bad_and_unknown_services),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
