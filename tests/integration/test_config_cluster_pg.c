@@ -40,6 +40,7 @@ typedef struct env {
 
 /* The running test's env, for the teardown. */
 static env *g_env_now;
+static void stream_join(void);
 
 /* A cluster of n on a fresh PostgreSQL; polls every second; more (NULL
  * ok, at most 6) for every node. */
@@ -75,6 +76,7 @@ static void env_stop(env *e) {
 /* After a failed assert the test's body did not reach env_stop. */
 static int teardown(void **state) {
   (void)state;
+  stream_join();
   if (g_env_now) {
     close_clients(g_env_now);
     nc_tcluster_stop(g_env_now->c);
@@ -112,7 +114,8 @@ static void md5_on(nc_tw *tw, const char *key, char out[40]) {
 static void test_publish_reaches_listeners_on_every_node(void **state) {
   (void)state;
   NC_TESTPG_SKIP_IF_UNAVAILABLE();
-  env e;
+  static env e; /* outlives a failed assert: teardown cleans it */
+  memset(&e, 0, sizeof(e));
   env_start(&e, 3);
   nc_tw *a = cfg_open(&e, 0), *b = cfg_open(&e, 1), *c = cfg_open(&e, 2);
   nc_tw_reply r = nc_tw_listen_one(b, 1, "app.yaml", "DEFAULT_GROUP", NULL, "");
@@ -155,7 +158,8 @@ static void test_publish_reaches_listeners_on_every_node(void **state) {
 static void test_cas_conflicts_across_nodes(void **state) {
   (void)state;
   NC_TESTPG_SKIP_IF_UNAVAILABLE();
-  env e;
+  static env e; /* outlives a failed assert: teardown cleans it */
+  memset(&e, 0, sizeof(e));
   env_start(&e, 3);
   nc_tw *a = cfg_open(&e, 0), *b = cfg_open(&e, 1), *c = cfg_open(&e, 2);
   nc_tw_reply r = nc_tw_config_publish(a, "cas.key", "DEFAULT_GROUP", NULL, "v1", NULL);
@@ -210,6 +214,24 @@ static void *stream_main(void *arg) {
   return NULL;
 }
 
+/* The publisher thread of the running test, stopped and joined by
+ * teardown when a failed assert left it running. */
+static stream *g_stream;
+static pthread_t g_stream_th;
+
+static void stream_start(stream *s) {
+  assert_int_equal(pthread_create(&g_stream_th, NULL, stream_main, s), 0);
+  g_stream = s;
+}
+
+static void stream_join(void) {
+  if (!g_stream)
+    return;
+  g_stream->stop = 1;
+  pthread_join(g_stream_th, NULL);
+  g_stream = NULL;
+}
+
 /* Every acknowledged publish of s is in PostgreSQL with its content. */
 static void assert_all_acked_stored(env *e, stream *s) {
   for (int i = 0; i < s->max; i++) {
@@ -239,7 +261,8 @@ static int unheard(nc_tw *tw, const stream *s, char keys[][32]) {
 static void test_kill9_of_the_publisher_loses_nothing_acked(void **state) {
   (void)state;
   NC_TESTPG_SKIP_IF_UNAVAILABLE();
-  env e;
+  static env e; /* outlives a failed assert: teardown cleans it */
+  memset(&e, 0, sizeof(e));
   env_start(&e, 3);
   enum { N = 400 };
   nc_tw *b = cfg_open(&e, 1);
@@ -257,12 +280,11 @@ static void test_kill9_of_the_publisher_loses_nothing_acked(void **state) {
   s->tw = cfg_open(&e, 0);
   s->prefix = "k9";
   s->max = N;
-  pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, stream_main, s), 0);
+  stream_start(s);
   NC_TEST_WAIT(s->n_acked >= 40, 10000);
   assert_int_equal(nc_tcluster_kill_node(e.c, 0, SIGKILL), 128 + SIGKILL);
   s->stop = 1;
-  pthread_join(th, NULL);
+  stream_join();
   fprintf(stderr, "kill -9: %d publishes acknowledged, %d failed before the stop\n",
           atomic_load(&s->n_acked), atomic_load(&s->failed));
   assert_true(s->n_acked >= 40);
@@ -300,14 +322,14 @@ static int readiness(const env *e, int i, char *buf, size_t cap) {
 static void test_postgres_restart_under_load(void **state) {
   (void)state;
   NC_TESTPG_SKIP_IF_UNAVAILABLE();
-  env e;
+  static env e; /* outlives a failed assert: teardown cleans it */
+  memset(&e, 0, sizeof(e));
   env_start(&e, 1);
   stream *s = calloc(1, sizeof(*s));
   s->tw = cfg_open(&e, 0);
   s->prefix = "pr";
   s->max = 4000;
-  pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, stream_main, s), 0);
+  stream_start(s);
   NC_TEST_WAIT(s->n_acked >= 30, 10000);
   assert_int_equal(nc_testpg_stop(e.pg), 0);
   /* writes fail clearly (not a hang) while it is down */
@@ -333,7 +355,7 @@ static void test_postgres_restart_under_load(void **state) {
   assert_int_equal(readiness(&e, 0, body, sizeof(body)), 200);
   assert_string_equal(body, "OK");
   s->stop = 1;
-  pthread_join(th, NULL);
+  stream_join();
   fprintf(stderr, "restart: %d acknowledged, %d failed\n", atomic_load(&s->n_acked),
           atomic_load(&s->failed));
   assert_all_acked_stored(&e, s);
@@ -344,7 +366,8 @@ static void test_postgres_restart_under_load(void **state) {
 static void test_frozen_node_converges(void **state) {
   (void)state;
   NC_TESTPG_SKIP_IF_UNAVAILABLE();
-  env e;
+  static env e; /* outlives a failed assert: teardown cleans it */
+  memset(&e, 0, sizeof(e));
   env_start(&e, 3);
   nc_tw *a = cfg_open(&e, 0), *c = cfg_open(&e, 2);
   nc_tw_reply r = nc_tw_listen_one(c, 1, "frozen.key", "DEFAULT_GROUP", NULL, "");
@@ -369,7 +392,8 @@ static void test_frozen_node_converges(void **state) {
 static void test_change_behind_our_back_found_by_poll(void **state) {
   (void)state;
   NC_TESTPG_SKIP_IF_UNAVAILABLE();
-  env e;
+  static env e; /* outlives a failed assert: teardown cleans it */
+  memset(&e, 0, sizeof(e));
   env_start(&e, 2);
   nc_tw *a = cfg_open(&e, 0), *b = cfg_open(&e, 1);
   nc_tw_reply r = nc_tw_config_publish(a, "java.key", "DEFAULT_GROUP", NULL, "old", NULL);
@@ -405,7 +429,8 @@ static void test_change_behind_our_back_found_by_poll(void **state) {
 static void test_history_and_rollback_across_nodes(void **state) {
   (void)state;
   NC_TESTPG_SKIP_IF_UNAVAILABLE();
-  env e;
+  static env e; /* outlives a failed assert: teardown cleans it */
+  memset(&e, 0, sizeof(e));
   env_start(&e, 3);
   nc_tw *a = cfg_open(&e, 0), *b = cfg_open(&e, 1), *c = cfg_open(&e, 2);
   nc_tw_reply r = nc_tw_config_publish(a, "rb.yaml", "DEFAULT_GROUP", NULL, "v1", NULL);
@@ -487,7 +512,8 @@ static void test_users_are_shared_by_the_cluster(void **state) {
   snprintf(sa, sizeof(sa), "--auth-secret-file=%s", secret);
   snprintf(pa, sizeof(pa), "--admin-password-file=%s", pw);
   const char *more[] = {"--auth", "on", sa, pa, NULL};
-  env e;
+  static env e; /* outlives a failed assert: teardown cleans it */
+  memset(&e, 0, sizeof(e));
   env_start_with(&e, 2, more);
   const nc_test_nacosd *a = nc_tcluster_node(e.c, 0), *b = nc_tcluster_node(e.c, 1);
   nc_ag_login l;
