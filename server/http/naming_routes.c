@@ -23,7 +23,7 @@ int nc_nroutes_new(nc_naming *naming, nc_nbeat *beat, nc_auth *auth, nc_nroutes 
   nc_nroutes *nr = calloc(1, sizeof(*nr));
   if (!nr)
     return NC_ENOMEM;
-  *nr = (nc_nroutes){naming, beat, auth, NULL, NULL, NULL};
+  *nr = (nc_nroutes){naming, beat, auth, NULL, NULL, NULL, NULL};
   *out = nr;
   return 0;
 }
@@ -367,6 +367,13 @@ const nc_http_route nc_naming_routes[] = {
      nc_nrt_metadata_batch_v2, 0},
     {"/nacos/v3/admin/ns/service", ALL, nc_nrt_v3_admin_service, 0},
     {"/nacos/v3/admin/ns/service/list", NC_HTTP_GET, nc_nrt_v3_admin_service_list, 0},
+    {"/nacos/v3/admin/ns/service/subscribers", NC_HTTP_GET, nc_nrt_v3_subscribers, 0},
+    {"/nacos/v3/admin/ns/service/selector/types", NC_HTTP_GET, nc_nrt_v3_selector_types, 0},
+    {"/nacos/v3/admin/ns/health/instance", NC_HTTP_PUT, nc_nrt_v3_health_instance, 0},
+    {"/nacos/v3/admin/ns/ops/metrics", NC_HTTP_GET, nc_nrt_v3_ops_metrics, 0},
+    {"/nacos/v3/admin/ns/ops/switches", NC_HTTP_GET, nc_nrt_v3_ops_switches, 0},
+    {"/nacos/v3/admin/ns/client/list", NC_HTTP_GET, nc_nrt_v3_client_ids, 0},
+    {"/nacos/v3/admin/ns/client", NC_HTTP_GET, nc_nrt_v3_client_detail, 0},
     {"/nacos/v1/ns/cluster", NC_HTTP_PUT, nc_nrt_pst_cluster_v1, 0},
     {"/nacos/v1/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v1, 0},
     {"/nacos/v2/ns/operator/metrics", NC_HTTP_GET, nc_nrt_operator_metrics_v2, 0},

@@ -422,6 +422,7 @@ int nc_nroutes_set_cluster(nc_nroutes *nr, uv_loop_t *loop, nc_srv *srv, nc_clus
     return NC_ENOMEM;
   f->nr = nr;
   f->cl = cl;
+  nr->srv = srv;
   if (!(f->handing = nc_strmap_new())) {
     free(f);
     return NC_ENOMEM;

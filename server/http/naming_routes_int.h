@@ -15,6 +15,7 @@ struct nc_nroutes {
   struct nrt_fwd *fwd; /* cluster mode: responsibility and forwarding (naming_routes_fwd.c) */
   nc_nmeta *meta;      /* service metadata and instance overrides (naming_routes_meta.c) */
   struct meta_sync *meta_sync;
+  nc_srv *srv; /* the server core (nc_nroutes_set_cluster): connections for the v3 client API */
 };
 
 /* Nacos's v2 ErrorCode values used here. */
@@ -125,6 +126,19 @@ void nc_nrt_v3_admin_partial(void *ud, nc_http_req *r);  /* PUT: a patch */
 void nc_nrt_v3_admin_list(void *ud, nc_http_req *r);
 void nc_nrt_v3_admin_service(void *ud, nc_http_req *r);
 void nc_nrt_v3_admin_service_list(void *ud, nc_http_req *r);
+void nc_nrt_v3_selector_types(void *ud, nc_http_req *r);
+/* Nacos's Page {totalCount, pageNumber, pagesAvailable, pageItems}: page
+ * page_no of all (taken). */
+cJSON *nc_nrt_v3_page(cJSON *all, int page_no, int page_size);
+/* pageNo (1) and pageSize (def) of Nacos's PageForm: 0, or answered 400. */
+int nc_nrt_v3_page_form(nc_http_req *r, int def_size, int *page_no, int *page_size);
+/* naming_routes_v3ops.c: subscribers, health, operator, clients */
+void nc_nrt_v3_subscribers(void *ud, nc_http_req *r);
+void nc_nrt_v3_health_instance(void *ud, nc_http_req *r); /* PUT */
+void nc_nrt_v3_ops_metrics(void *ud, nc_http_req *r);
+void nc_nrt_v3_ops_switches(void *ud, nc_http_req *r); /* GET */
+void nc_nrt_v3_client_ids(void *ud, nc_http_req *r);
+void nc_nrt_v3_client_detail(void *ud, nc_http_req *r);
 
 /* naming_routes_svc.c */
 void nc_nrt_service_get_v1(void *ud, nc_http_req *r);

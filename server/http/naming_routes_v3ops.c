@@ -1,0 +1,335 @@
+/* naming_routes_v3ops: the rest of Nacos 3.x's naming admin API
+ * (naming/controllers/v3 of Nacos 3.x), in its Result envelope:
+ *   GET /nacos/v3/admin/ns/service/subscribers  Page<SubscriberInfo> of
+ *     the connections of this node subscribed to the service
+ *     (ServiceControllerV3; aggregation over the members is not done).
+ *   PUT /nacos/v3/admin/ns/health/instance  the health of a persistent
+ *     instance whose cluster's health checker is NONE (HealthControllerV3;
+ *     otherwise the checks own it: 400 "health check is still working").
+ *   GET /nacos/v3/admin/ns/ops/metrics (onlyStatus=true: the status
+ *     alone) and /ops/switches (OperatorControllerV3): MetricsInfo and
+ *     Nacos's SwitchDomain as this server behaves (read only here).
+ *   GET /nacos/v3/admin/ns/client/list and /client?clientId=
+ *     (ClientControllerV3): the client ids and one's ClientSummaryInfo.
+ * With auth on, the service paths need the service's permission and the
+ * operator and client paths an admin (their resource is no namespace's). */
+#include "naming_routes_int.h"
+
+#include "auth_routes.h"
+#include "naming_pstore.h"
+#include "nc_json.h"
+#include "nc_strmap.h"
+#include "srv_each.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* With auth on: is the caller an admin? 1, or answered 403. */
+static int admin_only(nc_nroutes *nr, nc_http_req *r) {
+  if (!nc_auth_enabled(nr->auth))
+    return 1;
+  char user[NC_AUTH_USER_MAX];
+  nc_auth_result ar = nc_auth_identify(nr->auth, nc_auth_http_token(r), user);
+  if (ar == NC_AUTH_OK && !nc_auth_is_admin(nr->auth, user))
+    ar = NC_AUTH_FORBIDDEN;
+  if (ar == NC_AUTH_OK)
+    return 1;
+  const char *why = nc_auth_result_msg(ar);
+  nc_http_reply(r, 403, "text/plain", why, strlen(why));
+  return 0;
+}
+
+/* ---- subscribers ---- */
+
+typedef struct subs {
+  nc_nroutes *nr;
+  const svc_ref *s;
+  cJSON *list;
+} subs;
+
+static void on_subscriber(void *ud, const char *conn_id) {
+  subs *x = ud;
+  nc_conn *c = x->nr->srv ? nc_srv_find_conn(x->nr->srv, conn_id) : NULL;
+  const char *ip = c ? nc_conn_client_ip(c) : NULL;
+  if (!ip || !*ip)
+    ip = c ? nc_conn_remote_ip(c) : "";
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "namespaceId", x->s->ns);
+  cJSON_AddStringToObject(o, "groupName", x->s->group);
+  cJSON_AddStringToObject(o, "serviceName", x->s->name);
+  cJSON_AddStringToObject(o, "ip", ip ? ip : "");
+  cJSON_AddNumberToObject(o, "port", c ? nc_conn_remote_port(c) : 0);
+  cJSON_AddStringToObject(o, "agent", c && nc_conn_version(c) ? nc_conn_version(c) : "");
+  cJSON_AddStringToObject(o, "appName", c && nc_conn_app(c) ? nc_conn_app(c) : "");
+  cJSON_AddItemToArray(x->list, o);
+}
+
+void nc_nrt_v3_subscribers(void *ud, nc_http_req *r) {
+  nc_nroutes *nr = ud;
+  svc_ref s;
+  int page_no, page_size;
+  if (nc_nrt_parse_svc(r, 1, &s) || nc_nrt_v3_page_form(r, 100, &page_no, &page_size) ||
+      !nc_nrt_permitted(nr, r, &s, 'r'))
+    return;
+  char kb[4 * NAME_CAP];
+  const char *key = nc_nreg_key(kb, sizeof(kb), s.ns, s.group, s.name);
+  subs x = {nr, &s, cJSON_CreateArray()};
+  if (key && x.list)
+    nc_nreg_each_subscriber(nc_naming_registry(nr->naming), key, on_subscriber, &x);
+  if (!x.list) {
+    nc_nrt_fail(r, 1, 500, E_SERVER, "out of memory");
+    return;
+  }
+  nc_nrt_ok_json(r, 1, nc_nrt_v3_page(x.list, page_no, page_size));
+}
+
+/* ---- health of a persistent instance ---- */
+
+/* Spring's Boolean conversion: 1 / 0, or -1 when not a boolean. */
+static int spring_bool(const char *v) {
+  static const char *t[] = {"true", "on", "yes", "1"}, *f[] = {"false", "off", "no", "0"};
+  for (size_t i = 0; i < 4; i++) {
+    if (!strcasecmp(v, t[i]))
+      return 1;
+    if (!strcasecmp(v, f[i]))
+      return 0;
+  }
+  return -1;
+}
+
+static void missing(nc_http_req *r, const char *name, const char *type) {
+  char why[128];
+  snprintf(why, sizeof(why), "Required parameter '%s' type %s is not present", name, type);
+  nc_nrt_fail(r, 1, 400, E_PARAM_MISSING, why);
+}
+
+/* healthy, serviceName, ip, port (required, checked in Nacos's order),
+ * namespaceId, groupName, clusterName (DEFAULT). */
+void nc_nrt_v3_health_instance(void *ud, nc_http_req *r) {
+  nc_nroutes *nr = ud;
+  const char *hv = nc_nrt_param(r, "healthy"), *ip = nc_nrt_param(r, "ip");
+  const char *pv = nc_nrt_param(r, "port"), *cl = nc_nrt_param(r, "clusterName");
+  svc_ref s;
+  if (!hv) {
+    missing(r, "healthy", "Boolean");
+    return;
+  }
+  if (nc_nrt_parse_svc(r, 1, &s))
+    return;
+  if (!ip) {
+    missing(r, "ip", "String");
+    return;
+  }
+  if (!pv) {
+    missing(r, "port", "Integer");
+    return;
+  }
+  int healthy = spring_bool(hv);
+  char *end;
+  errno = 0;
+  long port = strtol(pv, &end, 10);
+  if (healthy < 0 || errno || *end || port < 0 || port > 65535 || strlen(ip) >= NAME_CAP ||
+      (cl && strlen(cl) >= NAME_CAP)) {
+    nc_nrt_fail(r, 1, 400, E_PARAM_VALIDATE,
+                healthy < 0 ? "Param 'healthy' is illegal, it should be true or false"
+                            : "Param 'ip', 'port' or 'clusterName' is illegal");
+    return;
+  }
+  if (!cl)
+    cl = "DEFAULT";
+  if (!nc_nrt_permitted(nr, r, &s, 'w'))
+    return;
+  nc_npstore *ps = nc_naming_pstore(nr->naming);
+  const char *js = ps ? nc_npstore_checker_json(ps, s.ns, s.group, s.name, cl) : NULL;
+  cJSON *cfg = js ? cJSON_Parse(js) : NULL;
+  const char *type = nc_json_str(cJSON_GetObjectItem(cfg, "healthChecker"), "type", "TCP");
+  int none = !strcasecmp(type, "NONE");
+  cJSON_Delete(cfg);
+  if (!none) {
+    /* a NacosException: its status 400 with SERVER_ERROR, as Nacos answers */
+    char why[3 * NAME_CAP + 80];
+    snprintf(why, sizeof(why), "health check is still working, service: %s, cluster: %s",
+             s.grouped, cl);
+    nc_nrt_fail(r, 1, 400, E_SERVER, why);
+    return;
+  }
+  /* an unknown instance is no error in Nacos either */
+  nc_npstore_set_health(ps, s.ns, s.group, s.name, ip, (int)port, healthy);
+  nc_nrt_ok_json(r, 1, cJSON_CreateString("ok"));
+}
+
+/* ---- operator ---- */
+
+void nc_nrt_v3_ops_metrics(void *ud, nc_http_req *r) {
+  nc_nroutes *nr = ud;
+  if (!admin_only(nr, r))
+    return;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "status", "UP");
+  if (!nc_nrt_to_bool(nc_nrt_param(r, "onlyStatus"), 1)) {
+    nc_nreg_stats rs;
+    nc_npush_stats pst;
+    nc_nbeat_stats bs;
+    nc_naming_get_stats(nr->naming, &rs, &pst);
+    nc_nbeat_get_stats(nr->beat, &bs);
+    nc_npstore *ps = nc_naming_pstore(nr->naming);
+    size_t native = rs.clients >= rs.synced_clients ? rs.clients - rs.synced_clients : 0;
+    cJSON_AddNumberToObject(o, "serviceCount", (double)rs.services);
+    cJSON_AddNumberToObject(o, "instanceCount", (double)rs.instances);
+    cJSON_AddNumberToObject(o, "subscribeCount", (double)rs.subscribers);
+    cJSON_AddNumberToObject(o, "clientCount", (double)rs.clients);
+    cJSON_AddNumberToObject(o, "connectionBasedClientCount",
+                            (double)(native >= bs.clients ? native - bs.clients : 0));
+    cJSON_AddNumberToObject(o, "ephemeralIpPortClientCount", (double)bs.clients);
+    cJSON_AddNumberToObject(o, "persistentIpPortClientCount",
+                            ps ? (double)nc_npstore_count(ps) : 0);
+    cJSON_AddNumberToObject(o, "responsibleClientCount", (double)native);
+  }
+  nc_nrt_ok_json(r, 1, o);
+}
+
+static void add_params(cJSON *o, const char *key, int max, int min, double factor) {
+  cJSON *p = cJSON_AddObjectToObject(o, key);
+  cJSON_AddNumberToObject(p, "max", max);
+  cJSON_AddNumberToObject(p, "min", min);
+  cJSON_AddNumberToObject(p, "factor", factor);
+}
+
+/* Nacos's SwitchDomain with its defaults, which are how nacosd behaves
+ * (3 check times, health checks and push on, ephemeral by default). */
+void nc_nrt_v3_ops_switches(void *ud, nc_http_req *r) {
+  if (!admin_only(ud, r))
+    return;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", "00-00---000-NACOS_SWITCH_DOMAIN-000---00-00");
+  cJSON_AddItemToObject(o, "adWeightMap", cJSON_CreateObject());
+  cJSON_AddNumberToObject(o, "defaultPushCacheMillis", 10000);
+  cJSON_AddNumberToObject(o, "clientBeatInterval", 5000);
+  cJSON_AddNumberToObject(o, "defaultCacheMillis", 3000);
+  cJSON_AddNumberToObject(o, "distroThreshold", 0.7);
+  static const char *on[] = {"healthCheckEnabled", "autoChangeHealthCheckEnabled", "distroEnabled",
+                             "enableStandalone", "pushEnabled"};
+  for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++)
+    cJSON_AddTrueToObject(o, on[i]);
+  cJSON_AddNumberToObject(o, "checkTimes", 3);
+  add_params(o, "httpHealthParams", 5000, 500, 0.85);
+  add_params(o, "tcpHealthParams", 5000, 1000, 0.75);
+  add_params(o, "mysqlHealthParams", 3000, 2000, 0.65);
+  cJSON_AddItemToObject(o, "incrementalList", cJSON_CreateArray());
+  cJSON_AddNumberToObject(o, "serverStatusSynchronizationPeriodMillis", 2000);
+  cJSON_AddNumberToObject(o, "serviceStatusSynchronizationPeriodMillis", 5000);
+  cJSON_AddFalseToObject(o, "disableAddIP");
+  cJSON_AddFalseToObject(o, "sendBeatOnly");
+  cJSON_AddTrueToObject(o, "lightBeatEnabled");
+  cJSON_AddItemToObject(o, "limitedUrlMap", cJSON_CreateObject());
+  cJSON_AddNumberToObject(o, "distroServerExpiredMillis", 10000);
+  cJSON_AddStringToObject(o, "pushVersionOfGo", "0.1.0");
+  cJSON_AddStringToObject(o, "pushVersionOfJava", "0.1.0");
+  cJSON_AddStringToObject(o, "pushVersionOfPython", "0.4.3");
+  cJSON_AddStringToObject(o, "pushVersionOfC", "1.0.12");
+  cJSON_AddStringToObject(o, "pushVersionOfCsharp", "0.9.0");
+  cJSON_AddFalseToObject(o, "enableAuthentication");
+  cJSON_AddTrueToObject(o, "defaultInstanceEphemeral");
+  cJSON_AddItemToObject(o, "healthCheckWhiteList", cJSON_CreateArray());
+  nc_nrt_ok_json(r, 1, o);
+}
+
+/* ---- clients ---- */
+
+typedef struct client_walk {
+  nc_strmap *seen;
+  cJSON *ids;
+} client_walk;
+
+static void add_id(client_walk *w, const char *id) {
+  if (!nc_strmap_get(w->seen, id) && nc_strmap_put(w->seen, id, (void *)1, NULL) == 0)
+    cJSON_AddItemToArray(w->ids, cJSON_CreateString(id));
+}
+static void on_conn(void *ud, nc_conn *c) {
+  if (!nc_conn_is_cluster(c))
+    add_id(ud, nc_conn_id(c));
+}
+static void on_client(void *ud, const char *id, int synced, const char *owner, uint64_t rev) {
+  (void)synced, (void)owner, (void)rev;
+  add_id(ud, id);
+}
+static void on_persistent(void *ud, const nc_npstore_inst *in) {
+  char id[NAME_CAP + 32];
+  snprintf(id, sizeof(id), "%s:%d#false", in->ip, in->port);
+  add_id(ud, id);
+}
+
+/* Nacos's ClientManager ids: every SDK connection of this node, every
+ * client publishing (native, synced, HTTP ip:port#true), every persistent
+ * ip:port#false. Caller owns. */
+static cJSON *client_ids(nc_nroutes *nr) {
+  client_walk w = {nc_strmap_new(), cJSON_CreateArray()};
+  if (w.seen && w.ids) {
+    if (nr->srv)
+      nc_srv_each_conn(nr->srv, on_conn, &w);
+    nc_nreg_each_client(nc_naming_registry(nr->naming), 0, NULL, on_client, &w);
+    nc_npstore *ps = nc_naming_pstore(nr->naming);
+    if (ps)
+      nc_npstore_each(ps, on_persistent, &w);
+  }
+  nc_strmap_free(w.seen, NULL);
+  if (!w.seen) {
+    cJSON_Delete(w.ids);
+    return NULL;
+  }
+  return w.ids;
+}
+
+void nc_nrt_v3_client_ids(void *ud, nc_http_req *r) {
+  nc_nroutes *nr = ud;
+  if (!admin_only(nr, r))
+    return;
+  cJSON *ids = client_ids(nr);
+  if (!ids) {
+    nc_nrt_fail(r, 1, 500, E_SERVER, "out of memory");
+    return;
+  }
+  nc_nrt_ok_json(r, 1, ids);
+}
+
+/* clientId (required): 404 20004 when no such client. */
+void nc_nrt_v3_client_detail(void *ud, nc_http_req *r) {
+  nc_nroutes *nr = ud;
+  const char *id = nc_nrt_param(r, "clientId");
+  if (!id) {
+    missing(r, "clientId", "String");
+    return;
+  }
+  if (!admin_only(nr, r))
+    return;
+  cJSON *ids = client_ids(nr), *it;
+  int known = 0;
+  cJSON_ArrayForEach(it, ids) known |= !strcmp(it->valuestring, id);
+  cJSON_Delete(ids);
+  if (!known) {
+    char why[NAME_CAP + 64];
+    snprintf(why, sizeof(why), "clientId [ %.*s ] not exist", NAME_CAP, id);
+    nc_nrt_fail(r, 1, 404, E_NOT_FOUND, why);
+    return;
+  }
+  nc_conn *c = nr->srv ? nc_srv_find_conn(nr->srv, id) : NULL;
+  const char *hash = strrchr(id, '#');
+  int ip_port = hash && (!strcmp(hash, "#true") || !strcmp(hash, "#false"));
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "clientId", id);
+  cJSON_AddBoolToObject(o, "ephemeral", !(ip_port && !strcmp(hash, "#false")));
+  cJSON_AddNumberToObject(o, "lastUpdatedTime", c ? (double)nc_conn_last_active_ms(c) : 0);
+  cJSON_AddStringToObject(o, "clientType", ip_port ? "ipPort" : "connection");
+  if (c) {
+    const char *ip = nc_conn_client_ip(c);
+    cJSON_AddStringToObject(o, "connectType", "GRPC");
+    cJSON_AddStringToObject(o, "appName", nc_conn_app(c) ? nc_conn_app(c) : "");
+    cJSON_AddStringToObject(o, "version", nc_conn_version(c) ? nc_conn_version(c) : "");
+    cJSON_AddStringToObject(o, "clientIp", ip && *ip ? ip : nc_conn_remote_ip(c));
+    cJSON_AddNumberToObject(o, "clientPort", nc_conn_remote_port(c));
+  }
+  nc_nrt_ok_json(r, 1, o);
+}
