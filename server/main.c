@@ -341,19 +341,20 @@ static void cluster_free(app *a) { nc_cluster_free(a->cluster); }
 static void cluster_stats(app *a, nc_metrics_text *t) { nc_cluster_render_metrics(a->cluster, t); }
 
 /* Service metadata and instance overrides, in the config store's
- * database (after nhttp). Without it nacosd still serves; those writes
- * answer 500. */
+ * database (after nhttp). A store that cannot be opened is retried in
+ * the background; those writes answer 503 meanwhile. */
 static int nmeta_init(app *a) {
   const nc_server_cfg *c = a->cfg;
-  nc_nmeta_opts o = {.backend = config_backend(c), .data_dir = c->data_dir, .db_url = c->db_url};
-  int rc = nc_nmeta_open(a->naming, &o, &a->nmeta);
-  if (rc)
-    nc_error("naming metadata store (%s) unavailable: %s; service and instance metadata "
-             "writes are refused", o.backend, nc_strerror(rc));
-  else
-    nc_nroutes_set_meta(a->nroutes, a->nmeta);
-  if (!rc)
-    nc_conroutes_set_meta(a->conroutes, a->nmeta);
+  nc_nmeta_opts o = {.backend = config_backend(c), .data_dir = c->data_dir, .db_url = c->db_url,
+                     .reload_ms = (int)c->naming_meta_reload_ms};
+  int rc = nc_nmeta_open(&a->loop, a->naming, &o, &a->nmeta);
+  if (rc) {
+    nc_error("naming metadata (%s): %s; service and instance metadata writes are refused",
+             o.backend, nc_strerror(rc));
+    return 0;
+  }
+  nc_nroutes_set_meta(a->nroutes, a->nmeta);
+  nc_conroutes_set_meta(a->conroutes, a->nmeta);
   return 0;
 }
 static void nmeta_free(app *a) { nc_nmeta_free(a->nmeta); }

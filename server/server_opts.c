@@ -145,6 +145,9 @@ static const nc_opt opts[] = {
     {"config-poll-ms", NC_OPT_INT, "30000", F(config_poll_ms), 100, 86400000,
      "PostgreSQL: look for config changes other nodes made this often (repairs missed "
      "notifications)"},
+    {"naming-meta-reload-ms", NC_OPT_INT, "30000", F(naming_meta_reload_ms), 100, 86400000,
+     "PostgreSQL: read service metadata and instance overrides again this often (repairs "
+     "missed notifications)"},
     {"config-max-per-namespace", NC_OPT_INT, "50000", F(config_max_per_namespace), 0,
      100000000, "refuse publishing a new config into a namespace that holds this many (0 = "
                 "unlimited)"},

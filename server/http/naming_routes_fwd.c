@@ -241,18 +241,26 @@ static void h_forward(void *ud, nc_req *req, const nc_msg *m) {
     return;
   }
   f->received++;
-  nrt_call c = {NULL, params, cJSON_IsTrue(cJSON_GetObjectItem(m->body, "v2")), 500, NULL, NULL};
+  nrt_call c = {NULL, params, cJSON_IsTrue(cJSON_GetObjectItem(m->body, "v2")), 500, NULL, NULL,
+                req, 0};
   nc_nrt_write(f->nr, &c, (nrt_op)op);
+  if (!c.deferred) /* else the route answers later (naming metadata writes) */
+    nc_nrt_fwd_answer(req, &c);
+}
+
+void nc_nrt_fwd_answer(nc_req *req, nrt_call *c) {
   cJSON *o = cJSON_CreateObject();
-  if (!o || !cJSON_AddNumberToObject(o, "httpStatus", c.body ? c.status : 500) ||
-      nc_json_add_str(o, "contentType", c.ctype ? c.ctype : "text/plain;charset=UTF-8") ||
-      nc_json_add_str(o, "content", c.body ? c.body : "caused: out of memory;")) {
+  if (!o || !cJSON_AddNumberToObject(o, "httpStatus", c->body ? c->status : 500) ||
+      nc_json_add_str(o, "contentType", c->ctype ? c->ctype : "text/plain;charset=UTF-8") ||
+      nc_json_add_str(o, "content", c->body ? c->body : "caused: out of memory;")) {
     cJSON_Delete(o);
-    free(c.body);
+    free(c->body);
+    c->body = NULL;
     nc_req_fail(req, FWD_RESP, 500, "out of memory");
     return;
   }
-  free(c.body);
+  free(c->body);
+  c->body = NULL;
   nc_req_reply(req, FWD_RESP, o);
 }
 

@@ -67,8 +67,10 @@ typedef struct nrt_call {
   int status;
   const char *ctype; /* static */
   char *body;        /* malloc'd; the caller of a forwarded call frees it */
+  nc_req *fwd_req;   /* a forwarded call: the member's request */
+  int deferred;      /* set by a route that answers fwd_req later (nc_nrt_fwd_answer) */
 } nrt_call;
-#define NRT_HTTP(r, v2) ((nrt_call){(r), NULL, (v2), 0, NULL, NULL})
+#define NRT_HTTP(r, v2) ((nrt_call){(r), NULL, (v2), 0, NULL, NULL, NULL, 0})
 
 /* The nc_nrt_* answers and parameters above, for a call. */
 const char *nc_nrt_cparam(const nrt_call *c, const char *name);
@@ -103,6 +105,9 @@ void nc_nrt_write(nc_nroutes *nr, nrt_call *c, nrt_op op);
  * member when that is another one, else run here. */
 void nc_nrt_dispatch(nc_nroutes *nr, nc_http_req *r, int v2, nrt_op op);
 void nc_nrt_fwd_free(struct nrt_fwd *f);
+/* Relays the answer kept in c (a forwarded call; frees c->body) to the
+ * member that forwarded it, for a route that answers later. */
+void nc_nrt_fwd_answer(nc_req *req, nrt_call *c);
 
 /* naming_routes_meta.c */
 int nc_nrt_service_known(nc_nroutes *nr, const svc_ref *s);

@@ -10,9 +10,11 @@
  * Values and defaults are Nacos's: an update replaces all three fields
  * with the request's or the defaults (weight 1, enabled true, metadata
  * {}), as Nacos builds InstanceMetadata from the request.
- * In a cluster every change is sent to the members
- * (NcNamingMetaSyncRequest, fire and forget: with PostgreSQL a member
- * that missed one reads it at its next start). */
+ * A write answers once the store committed it (naming_meta's worker): 500
+ * when it could not, 503 while the store is not open. In a cluster every
+ * change is sent to the members (NcNamingMetaSyncRequest, fire and
+ * forget: with PostgreSQL a member that missed one reads it at its next
+ * periodic reload, --naming-meta-reload-ms). */
 #include "naming_routes_int.h"
 
 #include "cluster.h"
@@ -102,27 +104,118 @@ static cJSON *service_value(nrt_call *c) {
   return o;
 }
 
-/* Stores val (taken; NULL deletes) and answers "ok" or the store error. */
+/* ---- writes answer when the store committed them (naming_meta's worker) ---- */
+
+/* A write in flight: the HTTP request or the member's forwarded call it
+ * answers, and the data of its answer (NULL: "ok"). */
+typedef struct mcall {
+  nc_http_req *http; /* NULL once the server dropped it, or for a forwarded call */
+  nc_req *fwd;       /* a forwarded call's request */
+  int v2;
+  cJSON *data;
+} mcall;
+
+static void on_abort(void *ud, nc_http_req *r) {
+  (void)r;
+  ((mcall *)ud)->http = NULL; /* the server answers it (503); the result is dropped */
+}
+
+static void answer(nrt_call *c, int rc, cJSON *data) {
+  char why[160];
+  if (!rc) {
+    if (data)
+      nc_nrt_cok_json(c, data);
+    else
+      nc_nrt_cok_text(c, "ok");
+    return;
+  }
+  cJSON_Delete(data);
+  if (rc == NC_EINVAL) {
+    nc_nrt_cfail(c, 400, E_PARAM_VALIDATE, "namespace, group, service or instance id too long");
+  } else if (rc == NC_ECLOSED) {
+    nc_nrt_cfail(c, 503, E_SERVER, "server shutting down: naming metadata not stored");
+  } else {
+    snprintf(why, sizeof(why), "naming metadata not stored: %s", nc_strerror(rc));
+    nc_nrt_cfail(c, 500, E_SERVER, why);
+  }
+}
+
+static void on_stored(void *ud, int rc) {
+  mcall *p = ud;
+  if (p->http) {
+    nrt_call c = NRT_HTTP(p->http, p->v2);
+    answer(&c, rc, p->data);
+  } else if (p->fwd) {
+    nrt_call c = {NULL, NULL, p->v2, 500, NULL, NULL, NULL, 0};
+    answer(&c, rc, p->data);
+    nc_nrt_fwd_answer(p->fwd, &c);
+  } else {
+    cJSON_Delete(p->data);
+  }
+  free(p);
+}
+
+/* Answers a write nc_nmeta_* refused at once (rc, not 0) or holds the
+ * call until on_stored (p, taken). */
+static void held(nrt_call *c, mcall *p, int rc) {
+  if (!rc) {
+    if (p->http)
+      nc_http_hold_abort(p->http, on_abort, p);
+    else
+      c->deferred = 1;
+    return;
+  }
+  if (rc == NC_EUNAVAIL) {
+    cJSON_Delete(p->data);
+    nc_nrt_cfail(c, 503, E_SERVER, "naming metadata store unavailable");
+  } else {
+    answer(c, rc, p->data);
+  }
+  free(p);
+}
+
+static mcall *mcall_new(nrt_call *c, cJSON *data) {
+  mcall *p = calloc(1, sizeof(*p));
+  if (!p) {
+    cJSON_Delete(data);
+    nc_nrt_cfail(c, 500, E_SERVER, "out of memory");
+    return NULL;
+  }
+  p->http = c->http;
+  p->fwd = c->http ? NULL : c->fwd_req;
+  p->v2 = c->v2;
+  p->data = data;
+  if (!p->http && !p->fwd) { /* nothing to answer later */
+    cJSON_Delete(data);
+    free(p);
+    nc_nrt_cfail(c, 500, E_SERVER, "a naming metadata write cannot be answered here");
+    return NULL;
+  }
+  return p;
+}
+
+/* Stores val (taken; NULL deletes) and answers "ok" or the store error
+ * once it is committed. */
 static void store(nc_nroutes *nr, nrt_call *c, int kind, const svc_ref *s, const char *mkey,
                   cJSON *val) {
-  int rc = nc_nmeta_put(nr->meta, kind, s->ns, s->group, s->name, mkey, val);
+  mcall *p = mcall_new(c, NULL);
+  if (p)
+    held(c, p, nc_nmeta_put(nr->meta, kind, s->ns, s->group, s->name, mkey, val, on_stored, p));
   cJSON_Delete(val);
-  if (rc == NC_EINVAL)
-    nc_nrt_cfail(c, 400, E_PARAM_VALIDATE, "namespace, group, service or instance id too long");
-  else if (rc)
-    nc_nrt_cfail(c, 500, E_SERVER, nc_strerror(rc));
-  else
-    nc_nrt_cok_text(c, "ok");
+}
+
+static int store_ready(nc_nroutes *nr, nrt_call *c) {
+  if (!nr->meta || !nc_nmeta_available(nr->meta)) {
+    nc_nrt_cfail(c, 503, E_SERVER, "naming metadata store unavailable");
+    return 0;
+  }
+  return 1;
 }
 
 static int ready(nc_nroutes *nr, nrt_call *c, svc_ref *s) {
   if (nc_nrt_cparse_svc(c, s) || (c->http && !nc_nrt_permitted(nr, c->http, s, 'w')))
     return 0;
-  if (!nr->meta) {
-    nc_nrt_cfail(c, 500, E_SERVER, "naming metadata store not available");
-    return 0;
-  }
-  return 1;
+  return store_ready(nr, c);
 }
 
 static void service_create(nc_nroutes *nr, nrt_call *c) {
@@ -167,7 +260,10 @@ static void service_delete(nc_nroutes *nr, nrt_call *c) {
     nc_nrt_cfail(c, 400, E_SERVICE_DELETE, why);
     return;
   }
-  store(nr, c, NC_NMETA_SERVICE, &s, "", NULL);
+  /* its instance overrides go with it, as in Nacos */
+  mcall *p = mcall_new(c, NULL);
+  if (p)
+    held(c, p, nc_nmeta_delete_service(nr->meta, s.ns, s.group, s.name, on_stored, p));
 }
 
 /* The service exists and shows ip:port in cl, or holds its override: 1,
@@ -175,10 +271,8 @@ static void service_delete(nc_nroutes *nr, nrt_call *c) {
  * stores an override for any address, for the instance: a typo). */
 static int known_instance(nc_nroutes *nr, nrt_call *c, const svc_ref *s, const char *ip, int port,
                           const char *cl, const char *mkey) {
-  if (!nr->meta) {
-    nc_nrt_cfail(c, 500, E_SERVER, "naming metadata store not available");
+  if (!store_ready(nr, c))
     return 0;
-  }
   if (!nc_nrt_service_known(nr, s)) {
     char why[4 * NAME_CAP];
     snprintf(why, sizeof(why), "service not found, namespace: %s, service: %s", s->ns,
@@ -277,9 +371,14 @@ static void metadata_batch(nc_nroutes *nr, nrt_call *c, int del) {
     targets = cJSON_Duplicate(hosts, 1);
   }
   cJSON *updated = cJSON_CreateArray();
+  size_t cap = (size_t)cJSON_GetArraySize(targets), n = 0;
+  nc_nmeta_op *ops = cap ? calloc(cap, sizeof(*ops)) : NULL;
+  cJSON *vals = cJSON_CreateArray(); /* owns the ops' values */
   const cJSON *t;
-  int rc = 0;
+  int rc = (cap && !ops) || !updated || !vals ? NC_ENOMEM : 0;
   cJSON_ArrayForEach(t, targets) {
+    if (rc || n == cap)
+      break;
     const char *ip = cJSON_GetStringValue(cJSON_GetObjectItem(t, "ip"));
     int port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(t, "port"));
     const char *cl = cJSON_GetStringValue(cJSON_GetObjectItem(t, "clusterName"));
@@ -299,23 +398,42 @@ static void metadata_batch(nc_nroutes *nr, nrt_call *c, int del) {
     cJSON *v = batch_value(nr, &s, host, mkey, md, del);
     if (!v)
       continue;
-    rc = nc_nmeta_put(nr->meta, NC_NMETA_INSTANCE, s.ns, s.group, s.name, mkey, v);
-    cJSON_Delete(v);
-    if (rc)
+    cJSON *id = cJSON_CreateString(mkey);
+    if (!id || !cJSON_AddItemToArray(updated, id) || !cJSON_AddItemToArray(vals, v)) {
+      cJSON_Delete(v);
+      rc = NC_ENOMEM;
       break;
-    cJSON_AddItemToArray(updated, cJSON_CreateString(mkey));
+    }
+    /* the op's key is the string kept in updated */
+    ops[n++] = (nc_nmeta_op){NC_NMETA_INSTANCE, id->valuestring, v};
   }
+  mcall *p = NULL;
+  if (!rc && n) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToObject(o, "updated", updated)) {
+      cJSON_Delete(o);
+      rc = NC_ENOMEM;
+    } else if ((p = mcall_new(c, o))) {
+      updated = NULL; /* o, p's */
+      held(c, p, nc_nmeta_write(nr->meta, s.ns, s.group, s.name, ops, n, on_stored, p));
+    } else {
+      updated = NULL; /* freed with o; answered */
+    }
+  }
+  if (!rc && !n) { /* nothing to change: answered now */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "updated", updated);
+    updated = NULL;
+    nc_nrt_cok_json(c, o);
+  }
+  if (rc)
+    nc_nrt_cfail(c, 500, E_SERVER, nc_strerror(rc));
+  free(ops);
+  cJSON_Delete(vals);
+  cJSON_Delete(updated);
   cJSON_Delete(info);
   cJSON_Delete(targets);
   cJSON_Delete(md);
-  if (rc) {
-    cJSON_Delete(updated);
-    nc_nrt_cfail(c, 500, E_SERVER, nc_strerror(rc));
-    return;
-  }
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "updated", updated);
-  nc_nrt_cok_json(c, o);
 }
 
 static void h_batch(void *ud, nc_http_req *r, int v2) {

@@ -6,14 +6,18 @@
  * - Durable: rows of nacos-c's own table nc_naming_meta in the database
  *   the config store uses (<data_dir>/config.db standalone, the cluster's
  *   PostgreSQL with --db-url), on a connection of this module's own
- *   (naming does not depend on config). Loaded whole at start; every
- *   write goes to the database first and to memory only when it was
- *   stored. Writes are rare admin calls and run on the loop (a slow
- *   database stalls the loop up to its statement timeout, 2 s).
+ *   (naming does not depend on config), owned by a worker thread
+ *   (naming_meta_work.c): the loop never waits for the database. Loaded
+ *   whole at start (on the loop, before anything is served); a write goes
+ *   to the database first and to memory only when it was committed, and
+ *   its caller is told then. A store that cannot be opened is retried in
+ *   the background; writes are refused (NC_EUNAVAIL) meanwhile.
  * - Cluster-wide: a local change is told to the change listener (the
  *   HTTP layer sends it to every member); nc_nmeta_apply_remote takes a
  *   member's change into memory, and into the local database only when it
- *   is not shared (SQLite).
+ *   is not shared (SQLite). With PostgreSQL the whole table is read again
+ *   every reload_ms, so a member that missed a notice converges; only the
+ *   services whose values differ are bumped.
  * - Applied: an instance override changes what queries and pushes show
  *   of every client's copy of that instance (gRPC or HTTP), as Nacos's
  *   InstanceUtil.updateInstanceMetadata does: enabled and weight
@@ -22,13 +26,15 @@
  *
  * Values are JSON objects: a service {"protectThreshold": n, "metadata":
  * {..}, "selector": {..}}, an instance {"weight": n, "enabled": b,
- * "metadata": {..}} (each field optional: only those present apply). Namespace "" is "public". Loop thread only. */
+ * "metadata": {..}} (each field optional: only those present apply).
+ * Namespace "" is "public". Loop thread only (the worker is internal). */
 #ifndef NAMING_META_H
 #define NAMING_META_H
 
 #include "naming_handlers.h"
 
 #include <cjson/cJSON.h>
+#include <uv.h>
 
 typedef struct nc_nmeta nc_nmeta;
 
@@ -38,26 +44,54 @@ typedef struct nc_nmeta_opts {
   const char *backend;  /* "sqlite" (NULL too) or "postgresql" */
   const char *data_dir; /* sqlite: <data_dir>/config.db */
   const char *db_url;   /* postgresql: libpq conninfo or URL; "" = PG* environment */
+  int reload_ms;        /* postgresql: full reload period; 0 = 30000 */
+  int retry_ms;         /* an unavailable store is opened again this often; 0 = 2000 */
 } nc_nmeta_opts;
 
-/* Opens the store, loads every row and hooks the overrides into naming's
- * registry. NC_EDB / NC_EUNAVAIL when the database cannot be used. *out
- * owned by the caller; n must outlive it. */
-int nc_nmeta_open(nc_naming *n, const nc_nmeta_opts *o, nc_nmeta **out);
-/* Unhooks and closes. NULL ok. */
+/* Opens the store and loads every row (a store that cannot be opened is
+ * retried in the background), starts the worker and hooks the overrides
+ * into naming's registry. NC_EINVAL (unknown backend), NC_ENOMEM. *out
+ * owned by the caller; loop and n must outlive it. */
+int nc_nmeta_open(uv_loop_t *loop, nc_naming *n, const nc_nmeta_opts *o, nc_nmeta **out);
+/* Unhooks, completes queued writes with NC_ECLOSED, joins the worker and
+ * closes; the memory goes once the loop has closed the timer. NULL ok. */
 void nc_nmeta_free(nc_nmeta *m);
+/* 1 once the store is open (writes are taken). */
+int nc_nmeta_available(const nc_nmeta *m);
 
 /* The stored value (borrowed until the next write), or NULL. mkey: ""
  * for a service, "ip:port:cluster" for an instance. */
 const cJSON *nc_nmeta_get(nc_nmeta *m, int kind, const char *ns, const char *group,
                           const char *name, const char *mkey);
 
-/* Stores val (copied; NULL deletes) durably, then in memory, bumps the
- * service and tells the listener. 0, NC_EDB/NC_EUNAVAIL (nothing
- * changed), NC_EINVAL (a name too long), NC_ENOMEM. */
+/* A write's end, on the loop: 0 (committed, in memory, listener told),
+ * NC_EDB / NC_EUNAVAIL (the database refused or is unreachable: memory
+ * unchanged), NC_ECLOSED (shut down first). */
+typedef void (*nc_nmeta_done_fn)(void *ud, int rc);
+
+/* One row of a write: val NULL deletes (borrowed for the call). */
+typedef struct nc_nmeta_op {
+  int kind;
+  const char *mkey;
+  const cJSON *val;
+} nc_nmeta_op;
+
+/* Stores ops[0..n) of service (ns, group, name) in one transaction, then
+ * in memory, bumps the service and tells the listener; done (may be NULL)
+ * runs later exactly once. Returns 0 when queued; else done is not called
+ * and nothing changes: NC_EUNAVAIL (store not open), NC_EINVAL (a name
+ * too long, a bad kind or value), NC_ENOMEM. */
+int nc_nmeta_write(nc_nmeta *m, const char *ns, const char *group, const char *name,
+                   const nc_nmeta_op *ops, size_t n, nc_nmeta_done_fn done, void *ud);
+/* One row (nc_nmeta_write). */
 int nc_nmeta_put(nc_nmeta *m, int kind, const char *ns, const char *group, const char *name,
-                 const char *mkey, const cJSON *val);
-/* A member's change (see above): no listener call. */
+                 const char *mkey, const cJSON *val, nc_nmeta_done_fn done, void *ud);
+/* The service's record and every instance override it holds (Nacos
+ * removes both with the service). */
+int nc_nmeta_delete_service(nc_nmeta *m, const char *ns, const char *group, const char *name,
+                            nc_nmeta_done_fn done, void *ud);
+/* A member's change (see above): no listener call. Shared store: memory
+ * now; SQLite: queued like a write. 0, or nc_nmeta_write's errors. */
 int nc_nmeta_apply_remote(nc_nmeta *m, int kind, const char *ns, const char *group,
                           const char *name, const char *mkey, const cJSON *val);
 
@@ -86,8 +120,13 @@ int nc_nmeta_db_open(const nc_nmeta_opts *o, nc_nmeta_db **out);
 void nc_nmeta_db_close(nc_nmeta_db *db);
 int nc_nmeta_db_shared(const nc_nmeta_db *db); /* 1: PostgreSQL (every member's) */
 int nc_nmeta_db_load(nc_nmeta_db *db, nc_nmeta_row **rows, size_t *n);
-/* value NULL deletes the row. */
-int nc_nmeta_db_put(nc_nmeta_db *db, int kind, const char *ns, const char *group,
-                    const char *name, const char *mkey, const char *value);
+/* One row of a write: value (JSON text) NULL deletes it. */
+typedef struct nc_nmeta_dbop {
+  int kind;
+  const char *mkey, *value;
+} nc_nmeta_dbop;
+/* ops[0..n) of one service, in one transaction. Blocks (worker thread). */
+int nc_nmeta_db_write(nc_nmeta_db *db, const char *ns, const char *group, const char *name,
+                      const nc_nmeta_dbop *ops, size_t n);
 
 #endif

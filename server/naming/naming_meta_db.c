@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #define TIMEOUT_MS 2000
+#define CONNECT_TIMEOUT_MS 2000
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS nc_naming_meta("
@@ -75,27 +76,30 @@ static int pg_exec(nc_nmeta_db *db, const char *sql, int np, const char *const *
   return 0;
 }
 
+/* connect_timeout bounds a reconnect to an unreachable host (PQreset
+ * reuses these parameters) and the statement timeout rides in the
+ * connection's options, so it survives a reset too. */
 static int pg_open(const nc_nmeta_opts *o, nc_nmeta_db *db) {
-  db->pg = PQconnectdb(o->db_url ? o->db_url : "");
+  char ct[16], opt[64];
+  snprintf(ct, sizeof(ct), "%d", (CONNECT_TIMEOUT_MS + 999) / 1000);
+  snprintf(opt, sizeof(opt), "-c statement_timeout=%d", TIMEOUT_MS);
+  const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
+  const char *vals[] = {o->db_url ? o->db_url : "", ct, opt, "nacosd-naming-meta", NULL};
+  db->pg = PQconnectdbParams(keys, vals, 1);
   if (!db->pg)
     return NC_ENOMEM;
   if (PQstatus(db->pg) != CONNECTION_OK) {
     nc_error("naming metadata: cannot connect to PostgreSQL: %s", PQerrorMessage(db->pg));
     return NC_EUNAVAIL;
   }
-  char set[64];
-  snprintf(set, sizeof(set), "SET statement_timeout = %d", TIMEOUT_MS);
-  int rc = pg_exec(db, set, 0, NULL, NULL);
+  int rc = 0;
   /* members starting together race on CREATE TABLE IF NOT EXISTS (a
    * unique violation in pg_type for all but one): the table is there
    * once anyone won, so try again */
-  for (int i = 0; !rc && i < 5; i++) {
-    if (!(rc = pg_exec(db, schema, 0, NULL, NULL)))
+  for (int i = 0; i < 5; i++) {
+    if (!(rc = pg_exec(db, schema, 0, NULL, NULL)) || rc != NC_EDB || i == 4)
       break;
-    if (rc == NC_EDB && i < 4) {
-      rc = 0;
-      usleep(100000);
-    }
+    usleep(100000);
   }
   return rc;
 }
@@ -182,7 +186,9 @@ int nc_nmeta_db_load(nc_nmeta_db *db, nc_nmeta_row **rows, size_t *n) {
   *n = 0;
   if (db->pg) {
     PGresult *res = NULL;
-    if ((rc = pg_exec(db, load_sql, 0, NULL, &res)))
+    if ((rc = pg_exec(db, load_sql, 0, NULL, &res)) == NC_EUNAVAIL)
+      rc = pg_exec(db, load_sql, 0, NULL, &res); /* as nc_nmeta_db_write */
+    if (rc)
       return rc;
     for (int i = 0; i < PQntuples(res) && !rc; i++) {
       const char *f[6];
@@ -216,29 +222,24 @@ int nc_nmeta_db_load(nc_nmeta_db *db, nc_nmeta_row **rows, size_t *n) {
   return rc;
 }
 
-int nc_nmeta_db_put(nc_nmeta_db *db, int kind, const char *ns, const char *group,
-                    const char *name, const char *mkey, const char *value) {
-  char k[2] = {(char)kind, 0}, ts[24];
-  snprintf(ts, sizeof(ts), "%lld", (long long)nc_now_ms());
-  const char *p[7] = {k, ns, group, name, mkey, value, ts};
+static int pg_write(nc_nmeta_db *db, const char *const *p, int del) {
   static const char del_pg[] = "DELETE FROM nc_naming_meta WHERE kind=$1 AND namespace_id=$2 AND "
                                "group_name=$3 AND service_name=$4 AND mkey=$5";
   static const char put_pg[] =
       "INSERT INTO nc_naming_meta VALUES($1,$2,$3,$4,$5,$6,$7) ON CONFLICT(kind, namespace_id, "
       "group_name, service_name, mkey) DO UPDATE SET value=EXCLUDED.value, "
       "gmt_modified=EXCLUDED.gmt_modified";
-  if (db->pg)
-    return pg_exec(db, value ? put_pg : del_pg, value ? 7 : 5, p, NULL);
-  static const char del_sq[] = "DELETE FROM nc_naming_meta WHERE kind=?1 AND namespace_id=?2 AND "
-                               "group_name=?3 AND service_name=?4 AND mkey=?5";
-  static const char put_sq[] = "INSERT OR REPLACE INTO nc_naming_meta VALUES(?1,?2,?3,?4,?5,?6,?7)";
+  return pg_exec(db, del ? del_pg : put_pg, del ? 5 : 7, p, NULL);
+}
+
+static int sq_exec(nc_nmeta_db *db, const char *sql, int np, const char *const *p) {
   sqlite3_stmt *st = NULL;
   int rc = 0;
-  if (sqlite3_prepare_v2(db->sq, value ? put_sq : del_sq, -1, &st, NULL) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db->sq, sql, -1, &st, NULL) != SQLITE_OK) {
     rc = NC_EDB;
     goto out;
   }
-  for (int i = 0; i < (value ? 7 : 5); i++)
+  for (int i = 0; i < np; i++)
     sqlite3_bind_text(st, i + 1, p[i], -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st) != SQLITE_DONE)
     rc = NC_EDB;
@@ -246,5 +247,44 @@ out:
   if (rc)
     nc_error("naming metadata: write: %s", sqlite3_errmsg(db->sq));
   sqlite3_finalize(st);
+  return rc;
+}
+
+static int sq_write(nc_nmeta_db *db, const char *const *p, int del) {
+  static const char del_sq[] = "DELETE FROM nc_naming_meta WHERE kind=?1 AND namespace_id=?2 AND "
+                               "group_name=?3 AND service_name=?4 AND mkey=?5";
+  static const char put_sq[] = "INSERT OR REPLACE INTO nc_naming_meta VALUES(?1,?2,?3,?4,?5,?6,?7)";
+  return sq_exec(db, del ? del_sq : put_sq, del ? 5 : 7, p);
+}
+
+static int tx(nc_nmeta_db *db, const char *sql) {
+  return db->pg ? pg_exec(db, sql, 0, NULL, NULL) : sq_exec(db, sql, 0, NULL);
+}
+
+static int write_once(nc_nmeta_db *db, const char *ns, const char *group, const char *name,
+                      const nc_nmeta_dbop *ops, size_t n) {
+  char ts[24];
+  snprintf(ts, sizeof(ts), "%lld", (long long)nc_now_ms());
+  /* several rows commit together or not at all */
+  int rc = n > 1 ? tx(db, db->pg ? "BEGIN" : "BEGIN IMMEDIATE") : 0;
+  for (size_t i = 0; !rc && i < n; i++) {
+    char k[2] = {(char)ops[i].kind, 0};
+    const char *p[7] = {k, ns, group, name, ops[i].mkey, ops[i].value, ts};
+    rc = db->pg ? pg_write(db, p, !ops[i].value) : sq_write(db, p, !ops[i].value);
+  }
+  if (n > 1 && !rc)
+    rc = tx(db, "COMMIT");
+  if (n > 1 && rc && (!db->pg || PQstatus(db->pg) == CONNECTION_OK))
+    tx(db, "ROLLBACK");
+  return rc;
+}
+
+/* A connection PostgreSQL dropped while idle (a restart) shows only when
+ * used: the rows are written again once on a fresh one (idempotent). */
+int nc_nmeta_db_write(nc_nmeta_db *db, const char *ns, const char *group, const char *name,
+                      const nc_nmeta_dbop *ops, size_t n) {
+  int rc = write_once(db, ns, group, name, ops, n);
+  if (rc == NC_EUNAVAIL && db->pg)
+    rc = write_once(db, ns, group, name, ops, n);
   return rc;
 }
