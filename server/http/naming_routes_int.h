@@ -152,5 +152,7 @@ void nc_nrt_service_list_v1(void *ud, nc_http_req *r);
 void nc_nrt_service_list_v2(void *ud, nc_http_req *r);
 void nc_nrt_operator_metrics_v1(void *ud, nc_http_req *r);
 void nc_nrt_operator_metrics_v2(void *ud, nc_http_req *r);
+/* Adds MetricsInfo's counts (serviceCount ... responsibleClientCount) to o. */
+void nc_nrt_naming_counts(nc_nroutes *nr, cJSON *o);
 
 #endif

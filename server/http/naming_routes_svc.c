@@ -7,6 +7,7 @@
  * serves create, update and delete). */
 #include "naming_routes_int.h"
 
+#include "naming_pstore.h"
 #include "nc_err.h"
 
 #include <errno.h>
@@ -177,29 +178,36 @@ static double mem_used(void) {
   return total > 0 && avail >= 0 ? 1.0 - avail / total : 0.0;
 }
 
-/* Nacos's naming metrics object: status and the registry's counts. */
-static void operator_metrics(void *ud, nc_http_req *r, int v2) {
-  nc_nroutes *nr = ud;
+void nc_nrt_naming_counts(nc_nroutes *nr, cJSON *o) {
   nc_nreg_stats rs;
   nc_npush_stats ps;
   nc_nbeat_stats bs;
   nc_naming_get_stats(nr->naming, &rs, &ps);
   nc_nbeat_get_stats(nr->beat, &bs);
+  nc_npstore *pst = nc_naming_pstore(nr->naming);
+  size_t persistent = pst ? nc_npstore_count(pst) : 0;
   size_t native = rs.clients >= rs.synced_clients ? rs.clients - rs.synced_clients : 0;
-  double load = 0;
-  if (getloadavg(&load, 1) != 1 || !isfinite(load))
-    load = 0;
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "status", "UP");
+  size_t ip_port = bs.clients + persistent; /* the rest of the native ones are connections */
   cJSON_AddNumberToObject(o, "serviceCount", (double)rs.services);
   cJSON_AddNumberToObject(o, "instanceCount", (double)rs.instances);
   cJSON_AddNumberToObject(o, "subscribeCount", (double)rs.subscribers);
   cJSON_AddNumberToObject(o, "clientCount", (double)rs.clients);
   cJSON_AddNumberToObject(o, "connectionBasedClientCount",
-                          (double)(native >= bs.clients ? native - bs.clients : 0));
+                          (double)(native >= ip_port ? native - ip_port : 0));
   cJSON_AddNumberToObject(o, "ephemeralIpPortClientCount", (double)bs.clients);
-  cJSON_AddNumberToObject(o, "persistentIpPortClientCount", 0);
+  cJSON_AddNumberToObject(o, "persistentIpPortClientCount", (double)persistent);
   cJSON_AddNumberToObject(o, "responsibleClientCount", (double)native);
+}
+
+/* Nacos's naming metrics object: status and the registry's counts. */
+static void operator_metrics(void *ud, nc_http_req *r, int v2) {
+  nc_nroutes *nr = ud;
+  double load = 0;
+  if (getloadavg(&load, 1) != 1 || !isfinite(load))
+    load = 0;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "status", "UP");
+  nc_nrt_naming_counts(nr, o);
   cJSON_AddNumberToObject(o, "cpu", 0); /* not sampled */
   cJSON_AddNumberToObject(o, "load", load);
   cJSON_AddNumberToObject(o, "mem", mem_used());

@@ -169,25 +169,8 @@ void nc_nrt_v3_ops_metrics(void *ud, nc_http_req *r) {
     return;
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "status", "UP");
-  if (!nc_nrt_to_bool(nc_nrt_param(r, "onlyStatus"), 1)) {
-    nc_nreg_stats rs;
-    nc_npush_stats pst;
-    nc_nbeat_stats bs;
-    nc_naming_get_stats(nr->naming, &rs, &pst);
-    nc_nbeat_get_stats(nr->beat, &bs);
-    nc_npstore *ps = nc_naming_pstore(nr->naming);
-    size_t native = rs.clients >= rs.synced_clients ? rs.clients - rs.synced_clients : 0;
-    cJSON_AddNumberToObject(o, "serviceCount", (double)rs.services);
-    cJSON_AddNumberToObject(o, "instanceCount", (double)rs.instances);
-    cJSON_AddNumberToObject(o, "subscribeCount", (double)rs.subscribers);
-    cJSON_AddNumberToObject(o, "clientCount", (double)rs.clients);
-    cJSON_AddNumberToObject(o, "connectionBasedClientCount",
-                            (double)(native >= bs.clients ? native - bs.clients : 0));
-    cJSON_AddNumberToObject(o, "ephemeralIpPortClientCount", (double)bs.clients);
-    cJSON_AddNumberToObject(o, "persistentIpPortClientCount",
-                            ps ? (double)nc_npstore_count(ps) : 0);
-    cJSON_AddNumberToObject(o, "responsibleClientCount", (double)native);
-  }
+  if (!nc_nrt_to_bool(nc_nrt_param(r, "onlyStatus"), 1))
+    nc_nrt_naming_counts(nr, o);
   nc_nrt_ok_json(r, 1, o);
 }
 

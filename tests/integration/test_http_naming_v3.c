@@ -6,8 +6,6 @@
  * withInstances), /selector/types; errors and auth as v2. */
 #include "nc_grpc.h"
 #include "nc_testauth.h"
-#include "nc_testfx.h"
-#include "nc_testhttp.h"
 
 #include <cjson/cJSON.h>
 #include <setjmp.h>
@@ -18,42 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int setup(void **st) {
-  nc_tfx *f = NULL;
-  int rc = nc_tfx_start(NULL, &f);
-  *st = f;
-  return rc ? -1 : 0;
-}
-static int teardown(void **st) { return nc_tfx_stop(*st) == 0 ? 0 : -1; }
-
-/* method path on the node: the JSON answer, asserting the status. */
-static cJSON *call(nc_tfx *f, const char *method, const char *path, int want) {
-  int status = 0;
-  char *b = NULL;
-  assert_int_equal(nc_test_http_req(f->srv->port, method, path, NULL, NULL, &status, &b), 0);
-  if (status != want)
-    fprintf(stderr, "%s %s: %d %s\n", method, path, status, b ? b : "");
-  assert_int_equal(status, want);
-  cJSON *j = cJSON_Parse(b);
-  free(b);
-  assert_non_null(j);
-  return j;
-}
-static int code(const cJSON *j) { return cJSON_GetObjectItem(j, "code")->valueint; }
-static const char *sdata(const cJSON *j) {
-  return cJSON_GetStringValue(cJSON_GetObjectItem(j, "data"));
-}
-
-static const char *str(const cJSON *o, const char *k) {
-  const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-  assert_non_null(v);
-  return v;
-}
-static double num(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItem(o, k);
-  assert_true(cJSON_IsNumber(v));
-  return v->valuedouble;
-}
+#include "naming_v3_itest.h"
 
 /* a3 holds 7.7.7.7:7 (DEFAULT), protectThreshold 0.1; b3 was created
  * without instances. */
@@ -284,8 +247,8 @@ static void test_auth(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_client_api, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_admin_api, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_api, nv3_setup, nv3_teardown),
+      cmocka_unit_test_setup_teardown(test_admin_api, nv3_setup, nv3_teardown),
       cmocka_unit_test(test_auth),
   };
   nc_grpc_init();

@@ -6,8 +6,6 @@
  * and with auth on who may call them. */
 #include "nc_grpc.h"
 #include "nc_testauth.h"
-#include "nc_testfx.h"
-#include "nc_testhttp.h"
 #include "nc_testproc.h"
 
 #include <cjson/cJSON.h>
@@ -19,40 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int setup(void **st) {
-  nc_tfx *f = NULL;
-  int rc = nc_tfx_start(NULL, &f);
-  *st = f;
-  return rc ? -1 : 0;
-}
-static int teardown(void **st) { return nc_tfx_stop(*st) == 0 ? 0 : -1; }
+#include "naming_v3_itest.h"
 
-/* method path on the node: the JSON answer, asserting the status. */
-static cJSON *call(nc_tfx *f, const char *method, const char *path, int want) {
-  int status = 0;
-  char *b = NULL;
-  assert_int_equal(nc_test_http_req(f->srv->port, method, path, NULL, NULL, &status, &b), 0);
-  if (status != want)
-    fprintf(stderr, "%s %s: %d %s\n", method, path, status, b ? b : "");
-  assert_int_equal(status, want);
-  cJSON *j = cJSON_Parse(b);
-  free(b);
-  assert_non_null(j);
-  return j;
-}
-static int code(const cJSON *j) { return cJSON_GetObjectItem(j, "code")->valueint; }
-static const cJSON *data(const cJSON *j) { return cJSON_GetObjectItem(j, "data"); }
-static const char *sdata(const cJSON *j) { return cJSON_GetStringValue(data(j)); }
-static const char *str(const cJSON *o, const char *k) {
-  const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-  assert_non_null(v);
-  return v;
-}
-static double num(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItem(o, k);
-  assert_true(cJSON_IsNumber(v));
-  return v->valuedouble;
-}
 /* A v1 call answering plain "ok". */
 static void v1_ok(nc_tfx *f, const char *method, const char *path) {
   int status = 0;
@@ -227,6 +193,10 @@ static void test_health_of_persistent_instance(void **st) {
   cJSON_Delete(call(f, "PUT", "/nacos/v3/admin/ns/health/instance?serviceName=hp3&ip=10.9.0.2"
                               "&port=80&healthy=false", 200));
   assert_int_equal(listed_health(f, "hp3", "10.9.0.2"), -1);
+  j = call(f, "GET", "/nacos/v3/admin/ns/ops/metrics?onlyStatus=false", 200);
+  assert_true(num(data(j), "persistentIpPortClientCount") == 1);
+  assert_true(num(data(j), "connectionBasedClientCount") == 0);
+  cJSON_Delete(j);
   /* missing and invalid parameters, in Nacos's order; state intact */
   expect_error(f, "PUT", base, 400, 10000,
                "Required parameter 'healthy' type Boolean is not present");
@@ -297,10 +267,10 @@ static void test_auth(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_subscribers_page, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_clients_listed_and_detailed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_operator_metrics_and_switches, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_health_of_persistent_instance, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_subscribers_page, nv3_setup, nv3_teardown),
+      cmocka_unit_test_setup_teardown(test_clients_listed_and_detailed, nv3_setup, nv3_teardown),
+      cmocka_unit_test_setup_teardown(test_operator_metrics_and_switches, nv3_setup, nv3_teardown),
+      cmocka_unit_test_setup_teardown(test_health_of_persistent_instance, nv3_setup, nv3_teardown),
       cmocka_unit_test(test_auth),
   };
   nc_grpc_init();
