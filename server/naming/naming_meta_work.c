@@ -59,7 +59,13 @@ static void exec(nc_nmwork *w, nmjob *j) {
       if ((j->rc = nc_nmeta_db_open(&o, &w->db)))
         break;
     }
-    /* fall through */
+    /* the schema is made at open: a store that cannot be read yet is
+     * opened again next time */
+    if ((j->rc = nc_nmeta_db_load(w->db, &j->rows, &j->nrows))) {
+      nc_nmeta_db_close(w->db);
+      w->db = NULL;
+    }
+    break;
   case NMJ_LOAD:
     j->rc = w->db ? nc_nmeta_db_load(w->db, &j->rows, &j->nrows) : NC_EUNAVAIL;
     break;
