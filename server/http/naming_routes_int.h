@@ -137,13 +137,21 @@ void nc_nrt_v3_selector_types(void *ud, nc_http_req *r);
 cJSON *nc_nrt_v3_page(cJSON *all, int page_no, int page_size);
 /* pageNo (1) and pageSize (def) of Nacos's PageForm: 0, or answered 400. */
 int nc_nrt_v3_page_form(nc_http_req *r, int def_size, int *page_no, int *page_size);
-/* naming_routes_v3ops.c: subscribers, health, operator, clients */
+/* naming_routes_v3ops.c: subscribers, health, operator */
 void nc_nrt_v3_subscribers(void *ud, nc_http_req *r);
 void nc_nrt_v3_health_instance(void *ud, nc_http_req *r); /* PUT */
 void nc_nrt_v3_ops_metrics(void *ud, nc_http_req *r);
 void nc_nrt_v3_ops_switches(void *ud, nc_http_req *r); /* GET */
+/* With auth on: is the caller an admin? 1, or answered 403. */
+int nc_nrt_v3_admin_only(nc_nroutes *nr, nc_http_req *r);
+/* 400 10000 "Required parameter '<name>' type <type> is not present". */
+void nc_nrt_v3_missing(nc_http_req *r, const char *name, const char *type);
+/* naming_routes_v3cli.c: the client paths */
 void nc_nrt_v3_client_ids(void *ud, nc_http_req *r);
 void nc_nrt_v3_client_detail(void *ud, nc_http_req *r);
+void nc_nrt_v3_client_publishes(void *ud, nc_http_req *r);
+void nc_nrt_v3_service_publishers(void *ud, nc_http_req *r);
+void nc_nrt_v3_service_subscribers(void *ud, nc_http_req *r);
 
 /* naming_routes_svc.c */
 void nc_nrt_service_get_v1(void *ud, nc_http_req *r);

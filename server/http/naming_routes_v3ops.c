@@ -9,17 +9,14 @@
  *   GET /nacos/v3/admin/ns/ops/metrics (onlyStatus=true: the status
  *     alone) and /ops/switches (OperatorControllerV3): MetricsInfo and
  *     Nacos's SwitchDomain as this server behaves (read only here).
- *   GET /nacos/v3/admin/ns/client/list and /client?clientId=
- *     (ClientControllerV3): the client ids and one's ClientSummaryInfo.
- * With auth on, the service paths need the service's permission and the
- * operator and client paths an admin (their resource is no namespace's). */
+ * The client paths are naming_routes_v3cli.c. With auth on, the service
+ * paths need the service's permission and the operator paths an admin
+ * (their resource is no namespace's). */
 #include "naming_routes_int.h"
 
 #include "auth_routes.h"
 #include "naming_pstore.h"
 #include "nc_json.h"
-#include "nc_strmap.h"
-#include "srv_each.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,8 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* With auth on: is the caller an admin? 1, or answered 403. */
-static int admin_only(nc_nroutes *nr, nc_http_req *r) {
+int nc_nrt_v3_admin_only(nc_nroutes *nr, nc_http_req *r) {
   if (!nc_auth_enabled(nr->auth))
     return 1;
   char user[NC_AUTH_USER_MAX];
@@ -100,7 +96,7 @@ static int spring_bool(const char *v) {
   return -1;
 }
 
-static void missing(nc_http_req *r, const char *name, const char *type) {
+void nc_nrt_v3_missing(nc_http_req *r, const char *name, const char *type) {
   char why[128];
   snprintf(why, sizeof(why), "Required parameter '%s' type %s is not present", name, type);
   nc_nrt_fail(r, 1, 400, E_PARAM_MISSING, why);
@@ -114,17 +110,17 @@ void nc_nrt_v3_health_instance(void *ud, nc_http_req *r) {
   const char *pv = nc_nrt_param(r, "port"), *cl = nc_nrt_param(r, "clusterName");
   svc_ref s;
   if (!hv) {
-    missing(r, "healthy", "Boolean");
+    nc_nrt_v3_missing(r, "healthy", "Boolean");
     return;
   }
   if (nc_nrt_parse_svc(r, 1, &s))
     return;
   if (!ip) {
-    missing(r, "ip", "String");
+    nc_nrt_v3_missing(r, "ip", "String");
     return;
   }
   if (!pv) {
-    missing(r, "port", "Integer");
+    nc_nrt_v3_missing(r, "port", "Integer");
     return;
   }
   int healthy = spring_bool(hv);
@@ -165,7 +161,7 @@ void nc_nrt_v3_health_instance(void *ud, nc_http_req *r) {
 
 void nc_nrt_v3_ops_metrics(void *ud, nc_http_req *r) {
   nc_nroutes *nr = ud;
-  if (!admin_only(nr, r))
+  if (!nc_nrt_v3_admin_only(nr, r))
     return;
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "status", "UP");
@@ -184,7 +180,7 @@ static void add_params(cJSON *o, const char *key, int max, int min, double facto
 /* Nacos's SwitchDomain with its defaults, which are how nacosd behaves
  * (3 check times, health checks and push on, ephemeral by default). */
 void nc_nrt_v3_ops_switches(void *ud, nc_http_req *r) {
-  if (!admin_only(ud, r))
+  if (!nc_nrt_v3_admin_only(ud, r))
     return;
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", "00-00---000-NACOS_SWITCH_DOMAIN-000---00-00");
@@ -217,102 +213,5 @@ void nc_nrt_v3_ops_switches(void *ud, nc_http_req *r) {
   cJSON_AddFalseToObject(o, "enableAuthentication");
   cJSON_AddTrueToObject(o, "defaultInstanceEphemeral");
   cJSON_AddItemToObject(o, "healthCheckWhiteList", cJSON_CreateArray());
-  nc_nrt_ok_json(r, 1, o);
-}
-
-/* ---- clients ---- */
-
-typedef struct client_walk {
-  nc_strmap *seen;
-  cJSON *ids;
-} client_walk;
-
-static void add_id(client_walk *w, const char *id) {
-  if (!nc_strmap_get(w->seen, id) && nc_strmap_put(w->seen, id, (void *)1, NULL) == 0)
-    cJSON_AddItemToArray(w->ids, cJSON_CreateString(id));
-}
-static void on_conn(void *ud, nc_conn *c) {
-  if (!nc_conn_is_cluster(c))
-    add_id(ud, nc_conn_id(c));
-}
-static void on_client(void *ud, const char *id, int synced, const char *owner, uint64_t rev) {
-  (void)synced, (void)owner, (void)rev;
-  add_id(ud, id);
-}
-static void on_persistent(void *ud, const nc_npstore_inst *in) {
-  char id[NAME_CAP + 32];
-  snprintf(id, sizeof(id), "%s:%d#false", in->ip, in->port);
-  add_id(ud, id);
-}
-
-/* Nacos's ClientManager ids: every SDK connection of this node, every
- * client publishing (native, synced, HTTP ip:port#true), every persistent
- * ip:port#false. Caller owns. */
-static cJSON *client_ids(nc_nroutes *nr) {
-  client_walk w = {nc_strmap_new(), cJSON_CreateArray()};
-  if (w.seen && w.ids) {
-    if (nr->srv)
-      nc_srv_each_conn(nr->srv, on_conn, &w);
-    nc_nreg_each_client(nc_naming_registry(nr->naming), 0, NULL, on_client, &w);
-    nc_npstore *ps = nc_naming_pstore(nr->naming);
-    if (ps)
-      nc_npstore_each(ps, on_persistent, &w);
-  }
-  nc_strmap_free(w.seen, NULL);
-  if (!w.seen) {
-    cJSON_Delete(w.ids);
-    return NULL;
-  }
-  return w.ids;
-}
-
-void nc_nrt_v3_client_ids(void *ud, nc_http_req *r) {
-  nc_nroutes *nr = ud;
-  if (!admin_only(nr, r))
-    return;
-  cJSON *ids = client_ids(nr);
-  if (!ids) {
-    nc_nrt_fail(r, 1, 500, E_SERVER, "out of memory");
-    return;
-  }
-  nc_nrt_ok_json(r, 1, ids);
-}
-
-/* clientId (required): 404 20004 when no such client. */
-void nc_nrt_v3_client_detail(void *ud, nc_http_req *r) {
-  nc_nroutes *nr = ud;
-  const char *id = nc_nrt_param(r, "clientId");
-  if (!id) {
-    missing(r, "clientId", "String");
-    return;
-  }
-  if (!admin_only(nr, r))
-    return;
-  cJSON *ids = client_ids(nr), *it;
-  int known = 0;
-  cJSON_ArrayForEach(it, ids) known |= !strcmp(it->valuestring, id);
-  cJSON_Delete(ids);
-  if (!known) {
-    char why[NAME_CAP + 64];
-    snprintf(why, sizeof(why), "clientId [ %.*s ] not exist", NAME_CAP, id);
-    nc_nrt_fail(r, 1, 404, E_NOT_FOUND, why);
-    return;
-  }
-  nc_conn *c = nr->srv ? nc_srv_find_conn(nr->srv, id) : NULL;
-  const char *hash = strrchr(id, '#');
-  int ip_port = hash && (!strcmp(hash, "#true") || !strcmp(hash, "#false"));
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "clientId", id);
-  cJSON_AddBoolToObject(o, "ephemeral", !(ip_port && !strcmp(hash, "#false")));
-  cJSON_AddNumberToObject(o, "lastUpdatedTime", c ? (double)nc_conn_last_active_ms(c) : 0);
-  cJSON_AddStringToObject(o, "clientType", ip_port ? "ipPort" : "connection");
-  if (c) {
-    const char *ip = nc_conn_client_ip(c);
-    cJSON_AddStringToObject(o, "connectType", "GRPC");
-    cJSON_AddStringToObject(o, "appName", nc_conn_app(c) ? nc_conn_app(c) : "");
-    cJSON_AddStringToObject(o, "version", nc_conn_version(c) ? nc_conn_version(c) : "");
-    cJSON_AddStringToObject(o, "clientIp", ip && *ip ? ip : nc_conn_remote_ip(c));
-    cJSON_AddNumberToObject(o, "clientPort", nc_conn_remote_port(c));
-  }
   nc_nrt_ok_json(r, 1, o);
 }

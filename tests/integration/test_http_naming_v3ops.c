@@ -1,8 +1,9 @@
 /* The Nacos 3.x naming admin paths of naming_routes_v3ops.c on a real
  * nacosd: /nacos/v3/admin/ns/service/subscribers (Page<SubscriberInfo>),
  * /health/instance (a persistent instance's health when its cluster's
- * checker is NONE), /ops/metrics and /ops/switches, /client/list and
- * /client (ClientSummaryInfo); success and error answers field by field,
+ * checker is NONE), /ops/metrics and /ops/switches, /client/list,
+ * /client (ClientSummaryInfo), /client/publish/list and
+ * /client/service/{publisher,subscriber}/list; success and error answers field by field,
  * and with auth on who may call them. */
 #include "nc_grpc.h"
 #include "nc_testauth.h"
@@ -75,6 +76,61 @@ static void test_subscribers_page(void **st) {
                400, 20002, "Required parameter 'pageSize' should be positive integer, current is 0");
 }
 
+/* tw publishes 6.6.6.6:66 (cluster c1) into cl3 and subscribes to it;
+ * 9.9.9.9:99#true publishes into cl3 over HTTP. */
+static void check_client_services(nc_tfx *f, nc_tw *tw) {
+  nc_tw_instance in = {.ip = "6.6.6.6", .port = 66, .cluster = "c1"};
+  nc_tw_expect_ok(nc_tw_register(tw, "cl3", &in), "InstanceResponse");
+  nc_tw_service s = {0};
+  nc_tw_expect_ok(nc_tw_subscribe(tw, "cl3", 1, &s), "SubscribeServiceResponse");
+  nc_tw_service_free(&s);
+  char path[256];
+  snprintf(path, sizeof(path), "/nacos/v3/admin/ns/client/publish/list?clientId=%s",
+           nc_tw_id(tw));
+  cJSON *j = call(f, "GET", path, 200);
+  assert_int_equal(cJSON_GetArraySize(data(j)), 1);
+  const cJSON *it = cJSON_GetArrayItem(data(j), 0);
+  assert_string_equal(str(it, "namespaceId"), "public");
+  assert_string_equal(str(it, "groupName"), "DEFAULT_GROUP");
+  assert_string_equal(str(it, "serviceName"), "cl3");
+  const cJSON *pi = cJSON_GetObjectItem(it, "publisherInfo");
+  assert_string_equal(str(pi, "ip"), "6.6.6.6");
+  assert_true(num(pi, "port") == 66);
+  assert_string_equal(str(pi, "clusterName"), "c1");
+  assert_null(cJSON_GetObjectItem(it, "subscriberInfo"));
+  cJSON_Delete(j);
+  /* the service's publishers, all or by ip / port */
+  j = call(f, "GET", "/nacos/v3/admin/ns/client/service/publisher/list?serviceName=cl3", 200);
+  assert_int_equal(cJSON_GetArraySize(data(j)), 2);
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/client/service/publisher/list?serviceName=cl3"
+                     "&ip=9.9.9.9&port=99", 200);
+  assert_int_equal(cJSON_GetArraySize(data(j)), 1);
+  it = cJSON_GetArrayItem(data(j), 0);
+  assert_string_equal(str(it, "clientId"), "9.9.9.9:99#true");
+  assert_string_equal(str(it, "ip"), "9.9.9.9");
+  assert_true(num(it, "port") == 99);
+  assert_string_equal(str(it, "clusterName"), "DEFAULT");
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/client/service/publisher/list?serviceName=cl3"
+                     "&port=1", 200);
+  assert_int_equal(cJSON_GetArraySize(data(j)), 0);
+  cJSON_Delete(j);
+  /* its subscribers */
+  j = call(f, "GET", "/nacos/v3/admin/ns/client/service/subscriber/list?serviceName=cl3", 200);
+  assert_int_equal(cJSON_GetArraySize(data(j)), 1);
+  it = cJSON_GetArrayItem(data(j), 0);
+  assert_string_equal(str(it, "clientId"), nc_tw_id(tw));
+  assert_string_equal(str(it, "appName"), "itest");
+  assert_non_null(strstr(str(it, "address"), "127.0.0.1:"));
+  str(it, "agent");
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/client/service/subscriber/list?serviceName=cl3"
+                     "&ip=10.0.0.1", 200);
+  assert_int_equal(cJSON_GetArraySize(data(j)), 0);
+  cJSON_Delete(j);
+}
+
 static void test_clients_listed_and_detailed(void **st) {
   nc_tfx *f = *st;
   nc_tw *tw = nc_tfx_connect(f, NULL);
@@ -110,8 +166,15 @@ static void test_clients_listed_and_detailed(void **st) {
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(d, "ephemeral")));
   assert_null(cJSON_GetObjectItem(d, "connectType"));
   cJSON_Delete(j);
+  check_client_services(f, tw);
   expect_error(f, "GET", "/nacos/v3/admin/ns/client?clientId=nope", 404, 20004,
                "clientId [ nope ] not exist");
+  expect_error(f, "GET", "/nacos/v3/admin/ns/client/publish/list?clientId=nope", 404, 20004,
+               "clientId [ nope ] not exist");
+  expect_error(f, "GET", "/nacos/v3/admin/ns/client/service/publisher/list", 400, 10000,
+               "Required parameter 'serviceName' type String is not present");
+  expect_error(f, "GET", "/nacos/v3/admin/ns/client/service/subscriber/list?serviceName=cl3"
+                         "&port=x", 400, 20002, NULL);
   expect_error(f, "GET", "/nacos/v3/admin/ns/client", 400, 10000,
                "Required parameter 'clientId' type String is not present");
 }
@@ -230,7 +293,9 @@ static void test_auth(void **st) {
   static const char *admin_paths[] = {"/nacos/v3/admin/ns/ops/metrics",
                                       "/nacos/v3/admin/ns/ops/switches",
                                       "/nacos/v3/admin/ns/client/list",
-                                      "/nacos/v3/admin/ns/client?clientId=x"};
+                                      "/nacos/v3/admin/ns/client?clientId=x",
+                                      "/nacos/v3/admin/ns/client/service/publisher/list"
+                                      "?serviceName=x"};
   for (size_t i = 0; i < sizeof(admin_paths) / sizeof(admin_paths[0]); i++) {
     assert_int_equal(nc_tauth_req(a, "GET", admin_paths[i], NULL, NULL, buf, sizeof(buf)), 403);
     assert_int_equal(nc_tauth_req(a, "GET", admin_paths[i], NULL, ro, buf, sizeof(buf)), 403);
