@@ -155,6 +155,10 @@ static cJSON *service_detail(nc_nroutes *nr, const svc_ref *s, int hosts) {
   cJSON *sel = cJSON_IsObject(sl) ? cJSON_Duplicate(sl, 1) : cJSON_CreateObject();
   if (!cJSON_GetObjectItem(sel, "type"))
     cJSON_AddStringToObject(sel, "type", "none");
+  /* Jackson writes the selector's getContextType() too: NONE, or CMDB for label */
+  if (!cJSON_GetObjectItem(sel, "contextType"))
+    cJSON_AddStringToObject(sel, "contextType",
+                            strcmp(nc_json_str(sel, "type", ""), "label") ? "NONE" : "CMDB");
   cJSON_AddItemToObject(o, "selector", sel);
   nc_npstore *ps = nc_naming_pstore(nr->naming);
   cJSON_AddBoolToObject(o, "ephemeral",

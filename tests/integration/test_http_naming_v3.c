@@ -179,6 +179,7 @@ static void test_admin_api(void **st) {
   assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "protectThreshold")) == 0.1);
   assert_true(cJSON_IsObject(cJSON_GetObjectItem(d, "metadata")));
   assert_string_equal(str(cJSON_GetObjectItem(d, "selector"), "type"), "none");
+  assert_string_equal(str(cJSON_GetObjectItem(d, "selector"), "contextType"), "NONE");
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(d, "ephemeral")));
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "clusterMap")), 0);
   assert_null(cJSON_GetObjectItem(d, "name")); /* v2's field, not 3.x's */
