@@ -370,6 +370,7 @@ const nc_http_route nc_naming_routes[] = {
     {"/nacos/v3/admin/ns/service/subscribers", NC_HTTP_GET, nc_nrt_v3_subscribers, 0},
     {"/nacos/v3/admin/ns/service/selector/types", NC_HTTP_GET, nc_nrt_v3_selector_types, 0},
     {"/nacos/v3/admin/ns/health/instance", NC_HTTP_PUT, nc_nrt_v3_health_instance, 0},
+    {"/nacos/v3/admin/ns/health/checkers", NC_HTTP_GET, nc_nrt_v3_health_checkers, 0},
     {"/nacos/v3/admin/ns/ops/metrics", NC_HTTP_GET, nc_nrt_v3_ops_metrics, 0},
     {"/nacos/v3/admin/ns/ops/switches", NC_HTTP_GET, nc_nrt_v3_ops_switches, 0},
     {"/nacos/v3/admin/ns/client/list", NC_HTTP_GET, nc_nrt_v3_client_ids, 0},

@@ -140,6 +140,7 @@ int nc_nrt_v3_page_form(nc_http_req *r, int def_size, int *page_no, int *page_si
 /* naming_routes_v3ops.c: subscribers, health, operator */
 void nc_nrt_v3_subscribers(void *ud, nc_http_req *r);
 void nc_nrt_v3_health_instance(void *ud, nc_http_req *r); /* PUT */
+void nc_nrt_v3_health_checkers(void *ud, nc_http_req *r);
 void nc_nrt_v3_ops_metrics(void *ud, nc_http_req *r);
 void nc_nrt_v3_ops_switches(void *ud, nc_http_req *r); /* GET */
 /* With auth on: is the caller an admin? 1, or answered 403. */

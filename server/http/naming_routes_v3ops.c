@@ -5,7 +5,8 @@
  *     (ServiceControllerV3; aggregation over the members is not done).
  *   PUT /nacos/v3/admin/ns/health/instance  the health of a persistent
  *     instance whose cluster's health checker is NONE (HealthControllerV3;
- *     otherwise the checks own it: 400 "health check is still working").
+ *     otherwise the checks own it: 400 "health check is still working");
+ *     GET /health/checkers the checker types with their defaults.
  *   GET /nacos/v3/admin/ns/ops/metrics (onlyStatus=true: the status
  *     alone) and /ops/switches (OperatorControllerV3): MetricsInfo and
  *     Nacos's SwitchDomain as this server behaves (read only here).
@@ -155,6 +156,24 @@ void nc_nrt_v3_health_instance(void *ud, nc_http_req *r) {
   /* an unknown instance is no error in Nacos either */
   nc_npstore_set_health(ps, s.ns, s.group, s.name, ip, (int)port, healthy);
   nc_nrt_ok_json(r, 1, cJSON_CreateString("ok"));
+}
+
+/* HealthOperatorV2Impl's checkers: a default instance of each type. */
+void nc_nrt_v3_health_checkers(void *ud, nc_http_req *r) {
+  if (!nc_nrt_v3_admin_only(ud, r))
+    return;
+  static const char *types[] = {"TCP", "HTTP", "MYSQL", "NONE"};
+  cJSON *o = cJSON_CreateObject();
+  for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+    cJSON *c = cJSON_AddObjectToObject(o, types[i]);
+    cJSON_AddStringToObject(c, "type", types[i]);
+    if (!strcmp(types[i], "HTTP")) { /* MYSQL's user, pwd, cmd are null: left out */
+      cJSON_AddStringToObject(c, "path", "");
+      cJSON_AddStringToObject(c, "headers", "");
+      cJSON_AddNumberToObject(c, "expectedResponseCode", 200);
+    }
+  }
+  nc_nrt_ok_json(r, 1, o);
 }
 
 /* ---- operator ---- */

@@ -260,6 +260,12 @@ static void test_health_of_persistent_instance(void **st) {
   assert_true(num(data(j), "persistentIpPortClientCount") == 1);
   assert_true(num(data(j), "connectionBasedClientCount") == 0);
   cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/health/checkers", 200);
+  assert_string_equal(str(cJSON_GetObjectItem(data(j), "NONE"), "type"), "NONE");
+  assert_string_equal(str(cJSON_GetObjectItem(data(j), "TCP"), "type"), "TCP");
+  assert_true(num(cJSON_GetObjectItem(data(j), "HTTP"), "expectedResponseCode") == 200);
+  assert_int_equal(cJSON_GetArraySize(data(j)), 4);
+  cJSON_Delete(j);
   /* missing and invalid parameters, in Nacos's order; state intact */
   expect_error(f, "PUT", base, 400, 10000,
                "Required parameter 'healthy' type Boolean is not present");
@@ -292,6 +298,7 @@ static void test_auth(void **st) {
   char *ro = nc_tauth_user_token(a, adm, "reader", "public:*:*", "r");
   static const char *admin_paths[] = {"/nacos/v3/admin/ns/ops/metrics",
                                       "/nacos/v3/admin/ns/ops/switches",
+                                      "/nacos/v3/admin/ns/health/checkers",
                                       "/nacos/v3/admin/ns/client/list",
                                       "/nacos/v3/admin/ns/client?clientId=x",
                                       "/nacos/v3/admin/ns/client/service/publisher/list"
