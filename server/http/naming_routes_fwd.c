@@ -26,6 +26,7 @@
  *   sent the old owner, and nothing flaps.
  * Loop thread only. */
 #include "naming_routes_int.h"
+#include "naming_health.h"
 
 #include "cluster.h"
 #include "nc_err.h"
@@ -61,14 +62,6 @@ static const char *const op_names[] = {"register", "deregister", "update",
                                        "beat",     "heartbeat",  "patch"};
 #define OP_ADOPT "adopt" /* a handover: {op, id, pubs: [{ns, group, name, inst}]} */
 
-/* Java's String.hashCode (ASCII tags: one UTF-16 unit per byte). */
-static int32_t java_hash(const char *s) {
-  uint32_t h = 0;
-  for (; *s; s++)
-    h = 31u * h + (unsigned char)*s;
-  return (int32_t)h;
-}
-
 /* 1 when this member is responsible for tag ("ip:port"); else 0 with the
  * responsible member's address in owner. */
 static int responsible(nrt_fwd *f, const char *tag, char *owner, size_t cap) {
@@ -88,7 +81,7 @@ static int responsible(nrt_fwd *f, const char *tag, char *owner, size_t cap) {
     }
   int mine = 1;
   if (self != SIZE_MAX && healthy > 1) {
-    long long h = java_hash(tag);
+    long long h = nc_nhealth_java_hash(tag); /* the one tested against Java */
     size_t target = (size_t)(llabs(h % INT32_MAX) % (long long)healthy);
     mine = target == self;
     if (!mine)

@@ -3,8 +3,9 @@
  * registered over HTTP on node 0 is listed over HTTP on nodes 1 and 2 and
  * pushed to a gRPC subscriber of node 2; its expiry on node 0 (no beats)
  * removes it everywhere. Nodes share 127.0.0.1 (the test HTTP client's
- * address). Nacos's responsible-node forwarding is not done yet
- * (docs/http-api.md): every call here goes to node 0. */
+ * address). Every call here goes to node 0, which forwards the writes of
+ * an instance it is not responsible for (test_http_naming_owner covers
+ * the forwarding itself). */
 #include <cjson/cJSON.h>
 #include <setjmp.h>
 #include <stdarg.h>
