@@ -53,7 +53,10 @@ typedef struct nc_gsrv_opts {
   const char *host;        /* bind address, e.g. "127.0.0.1" or "0.0.0.0" */
   int port;                /* 0 = pick a free one */
   int max_msg_bytes;       /* inbound cap; 0 = 10 MiB as Nacos */
-  int threads;             /* completion-queue threads; 0 = 1 */
+  /* Completion-queue threads; 0 = 1. They are one pool for the process,
+   * shared by every server: the first server started sizes it, later ones
+   * share it as it is (see nc_grpc_server.c). */
+  int threads;
   size_t stream_queue_max; /* queued outbound messages per stream; 0 = 1024 */
   int keepalive_permit_ms; /* min client ping interval tolerated; 0 = 10 s */
   /* TLS on this port (nc_grpc_tls.c), ended by nacosd and relayed to the
@@ -135,7 +138,8 @@ int nc_gsrv_stream_cancel(nc_gsrv *srv, uint64_t stream_id);
  * stream). Any thread; a hint for push backpressure. */
 size_t nc_gsrv_stream_queued(nc_gsrv *srv, uint64_t stream_id);
 
-/* Shuts down: cancels all calls, joins the threads, frees everything. No
+/* Shuts down: cancels all calls, waits for their last completion, frees
+ * everything (the last server to stop also joins the queue threads). No
  * events are delivered once it has started (so no STREAM_CLOSED for the
  * streams it ends). Pending unary calls are released: the owner must not
  * touch a nc_gsrv_unary after calling it (replies racing it return

@@ -20,8 +20,13 @@
 enum { T_REQ = 1, T_UNARY_DONE, T_GENERIC_DONE, T_S_RECV, T_S_CLOSE, T_S_SEND, T_S_STATUS, T_SHUTDOWN };
 enum { M_UNARY, M_STREAM, M_GENERIC };
 
+/* A completion queue and its thread. They are shared by every server of
+ * the process (nc_grpc_server.c, "queue pool"): with gRPC's epoll1 poller
+ * any thread blocked in grpc_completion_queue_next may be the one that
+ * reads a socket, so a second port's idle thread would read the first
+ * port's requests and wake its thread for each one. An event names its
+ * server through its tag's object. */
 typedef struct gs_cq {
-  nc_gsrv *srv;
   grpc_completion_queue *cq;
   pthread_t thr;
   int started;
@@ -29,6 +34,7 @@ typedef struct gs_cq {
 
 typedef struct gs_req { /* one outstanding request_call */
   nc_gtag tag;
+  nc_gsrv *srv;
   gs_cq *q;
   int method;
   grpc_call *call;
@@ -87,7 +93,7 @@ struct nc_gsrv {
   void *ud;
   size_t queue_max;
   int nq;
-  gs_cq qs[GS_MAX_THREADS];
+  gs_cq *qs; /* the process's queue pool (borrowed while the server runs) */
   gs_req *reqs;
   size_t n_reqs;
   nc_gtag t_shutdown;
