@@ -346,7 +346,8 @@ static void cluster_stats(app *a, nc_metrics_text *t) { nc_cluster_render_metric
 static int nmeta_init(app *a) {
   const nc_server_cfg *c = a->cfg;
   nc_nmeta_opts o = {.backend = config_backend(c), .data_dir = c->data_dir, .db_url = c->db_url,
-                     .reload_ms = (int)c->naming_meta_reload_ms};
+                     .reload_ms = (int)c->naming_meta_reload_ms,
+                     .expire_ms = (int)c->naming_meta_expire_ms};
   int rc = nc_nmeta_open(&a->loop, a->naming, &o, &a->nmeta);
   if (rc) {
     nc_error("naming metadata (%s): %s; service and instance metadata writes are refused",

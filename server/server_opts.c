@@ -148,6 +148,9 @@ static const nc_opt opts[] = {
     {"naming-meta-reload-ms", NC_OPT_INT, "30000", F(naming_meta_reload_ms), 100, 86400000,
      "PostgreSQL: read service metadata and instance overrides again this often (repairs "
      "missed notifications)"},
+    {"naming-meta-expire-ms", NC_OPT_INT, "60000", F(naming_meta_expire_ms), 100, 86400000,
+     "an instance's metadata override is deleted once the instance has been gone this long "
+     "(Nacos's expired-metadata expired-time)"},
     {"config-max-per-namespace", NC_OPT_INT, "50000", F(config_max_per_namespace), 0,
      100000000, "refuse publishing a new config into a namespace that holds this many (0 = "
                 "unlimited)"},

@@ -47,6 +47,7 @@ typedef struct nc_server_cfg {
   char *config_store, *db_url;
   long db_timeout_ms, config_poll_ms;
   long naming_meta_reload_ms; /* naming_meta.h: PostgreSQL reload period */
+  long naming_meta_expire_ms; /* naming_meta.h: overrides of gone instances */
   /* per-client config bounds (nc_config_opts); 0 = unlimited */
   long config_max_listen_keys, config_max_listeners_per_conn, config_max_per_namespace;
   long config_max_ns_bytes; /* content bytes per namespace; 0 = unlimited */

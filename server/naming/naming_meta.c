@@ -18,13 +18,18 @@ typedef struct item {
   int kind;
   char *ns, *group, *name, *mkey;
   cJSON *val;
-  int seen; /* reload mark */
+  int seen;         /* reload mark */
+  int expiring;     /* instance: its delete is queued */
+  uint64_t seen_ms; /* instance: when its instance was last seen (Nacos's expired metadata) */
 } item;
 
 struct nc_nmeta {
   nc_naming *naming;
   nc_nmwork *work;
   uv_timer_t timer; /* one duty: open the store when it is not, else reload (shared) */
+  uv_timer_t sweep; /* overrides of instances gone for expire_ms are deleted */
+  uint64_t expire_ms, now_ms; /* now_ms: the sweep's clock, stamped by hook_apply */
+  int closing;                /* timers not yet closed */
   int shared;       /* PostgreSQL: every member's rows */
   int open;         /* the store is open: writes are taken */
   int loading;      /* an OPEN or LOAD job is queued */
@@ -88,6 +93,7 @@ static int set_mem(nc_nmeta *m, int kind, const char *ns, const char *group, con
   } else if (old) {
     cJSON_Delete(old->val);
     old->val = val;
+    old->seen_ms = nc_now_ms();
   } else {
     item *it = calloc(1, sizeof(*it));
     if (!it || !(it->ns = strdup(ns)) || !(it->group = strdup(group)) ||
@@ -99,6 +105,7 @@ static int set_mem(nc_nmeta *m, int kind, const char *ns, const char *group, con
     }
     it->kind = kind;
     it->val = val;
+    it->seen_ms = nc_now_ms();
     if (kind == NC_NMETA_INSTANCE)
       count(m, svc, +1);
   }
@@ -120,11 +127,12 @@ static void hook_apply(void *ud, const char *svc_key, cJSON *host) {
   const char *cl = cJSON_GetStringValue(cJSON_GetObjectItem(host, "clusterName"));
   int port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(host, "port"));
   snprintf(mk, sizeof(mk), "%s:%d:%s", ip ? ip : "", port, cl ? cl : "");
-  const item *it = item_key(ik, sizeof(ik), NC_NMETA_INSTANCE, svc_key, mk)
-                       ? nc_strmap_get(m->items, ik)
-                       : NULL;
+  item *it = item_key(ik, sizeof(ik), NC_NMETA_INSTANCE, svc_key, mk)
+                 ? nc_strmap_get(m->items, ik)
+                 : NULL;
   if (!it)
     return;
+  it->seen_ms = m->now_ms; /* the instance is there */
   const cJSON *w = cJSON_GetObjectItem(it->val, "weight");
   const cJSON *en = cJSON_GetObjectItem(it->val, "enabled");
   const cJSON *md = cJSON_GetObjectItem(it->val, "metadata");
@@ -269,9 +277,19 @@ static void written(nc_nmeta *m, nmjob *j) {
       m->fn(m->ud, op->kind, j->ns, j->group, j->name, op->mkey,
             nc_nmeta_get(m, op->kind, j->ns, j->group, j->name, op->mkey));
   }
-  if (j->rc && j->rc != NC_ECLOSED)
+  if (j->rc && j->rc != NC_ECLOSED) {
     nc_error("naming metadata: write of %s@@%s failed: %s", NC_LOG_ESC(j->group),
              NC_LOG_ESC(j->name), nc_strerror(j->rc));
+    for (size_t i = 0; !m->stopped && i < j->nops; i++) { /* an expiry is tried again */
+      char sk[KEY_MAX], ik[KEY_MAX + 400];
+      const char *svc = nc_nreg_key(sk, sizeof(sk), j->ns, j->group, j->name);
+      item *it = svc && item_key(ik, sizeof(ik), j->ops[i].kind, svc, j->ops[i].mkey)
+                     ? nc_strmap_get(m->items, ik)
+                     : NULL;
+      if (it)
+        it->expiring = 0;
+    }
+  }
   if (j->done)
     j->done(j->ud, j->rc);
 }
@@ -283,6 +301,46 @@ static void complete(void *ud, nmjob *j) {
   else if (!m->stopped)
     loaded(m, j);
   nc_nmjob_free(j);
+}
+
+/* ---- expiry: Nacos's ExpiredMetadataCleaner ---- */
+
+/* An instance override outlives its instance by expire_ms, then goes (a
+ * re-registration within that keeps it). Presence is what the registry
+ * shows: building a service's hosts passes every instance, disabled ones
+ * too, through hook_apply, which stamps its override. */
+static void on_sweep(uv_timer_t *t) {
+  nc_nmeta *m = t->data;
+  if (m->stopped || !m->open)
+    return;
+  m->now_ms = nc_now_ms();
+  nc_strmap *probed = nc_strmap_new();
+  nc_strmap_iter it;
+  void *v;
+  char sk[KEY_MAX];
+  for (nc_strmap_iter_init(&it, m->items); probed && nc_strmap_iter_next(&it, NULL, &v);) {
+    const item *x = v;
+    const char *svc = x->kind == NC_NMETA_INSTANCE
+                          ? nc_nreg_key(sk, sizeof(sk), x->ns, x->group, x->name)
+                          : NULL;
+    if (!svc || nc_strmap_get(probed, svc) || nc_strmap_put(probed, svc, (void *)1, NULL))
+      continue;
+    cJSON_Delete(nc_nreg_service_info(nc_naming_registry(m->naming), x->ns, x->group, x->name,
+                                      NULL, 0));
+  }
+  nc_strmap_free(probed, NULL);
+  for (nc_strmap_iter_init(&it, m->items); nc_strmap_iter_next(&it, NULL, &v);) {
+    item *x = v;
+    if (x->kind != NC_NMETA_INSTANCE || x->expiring || m->now_ms - x->seen_ms < m->expire_ms)
+      continue;
+    /* queued: memory changes when it is committed, not during this walk */
+    if (!nc_nmeta_put(m, NC_NMETA_INSTANCE, x->ns, x->group, x->name, x->mkey, NULL, NULL, NULL)) {
+      x->expiring = 1;
+      nc_info("naming metadata: override %s of %s@@%s expired (instance gone %llu ms)",
+              NC_LOG_ESC(x->mkey), NC_LOG_ESC(x->group), NC_LOG_ESC(x->name),
+              (unsigned long long)(m->now_ms - x->seen_ms));
+    }
+  }
 }
 
 /* ---- public ---- */
@@ -301,6 +359,8 @@ int nc_nmeta_open(uv_loop_t *loop, nc_naming *n, const nc_nmeta_opts *o, nc_nmet
   m->shared = pg;
   m->reload_ms = (uint64_t)(o->reload_ms > 0 ? o->reload_ms : 30000);
   m->retry_ms = (uint64_t)(o->retry_ms > 0 ? o->retry_ms : 2000);
+  m->expire_ms = (uint64_t)(o->expire_ms > 0 ? o->expire_ms : 60000);
+  m->now_ms = nc_now_ms();
   /* the start-up load runs here, before anything is served */
   int rc = nc_nmeta_db_open(o, &db);
   if (!rc && (rc = nc_nmeta_db_load(db, &rows, &nrows))) {
@@ -315,8 +375,14 @@ int nc_nmeta_open(uv_loop_t *loop, nc_naming *n, const nc_nmeta_opts *o, nc_nmet
   if (nc_nmwork_start(loop, db, o, complete, m, &m->work)) /* db taken */
     goto fail;
   uv_timer_init(loop, &m->timer);
-  m->timer.data = m;
+  uv_timer_init(loop, &m->sweep);
+  m->timer.data = m->sweep.data = m;
+  m->closing = 2;
   uv_unref((uv_handle_t *)&m->timer);
+  uv_unref((uv_handle_t *)&m->sweep);
+  /* Nacos checks every 5 s; a short expiry (tests) is checked more often */
+  uint64_t every = m->expire_ms / 2 < 5000 ? m->expire_ms / 2 : 5000;
+  uv_timer_start(&m->sweep, on_sweep, every > 20 ? every : 20, every > 20 ? every : 20);
   if (!m->open) {
     nc_error("naming metadata store (%s) unavailable: %s; service and instance metadata "
              "writes are refused until it opens (tried every %llu ms)",
@@ -343,6 +409,8 @@ fail:
 
 static void on_closed(uv_handle_t *h) {
   nc_nmeta *m = h->data;
+  if (--m->closing)
+    return;
   nc_strmap_free(m->items, item_free);
   nc_strmap_free(m->counts, NULL);
   free(m);
@@ -354,9 +422,11 @@ void nc_nmeta_free(nc_nmeta *m) {
   nc_nreg_set_host_hook(nc_naming_registry(m->naming), NULL);
   m->stopped = 1;
   uv_timer_stop(&m->timer);
+  uv_timer_stop(&m->sweep);
   nc_nmwork_stop(m->work); /* queued writes answer NC_ECLOSED */
   m->work = NULL;
   uv_close((uv_handle_t *)&m->timer, on_closed);
+  uv_close((uv_handle_t *)&m->sweep, on_closed);
 }
 
 int nc_nmeta_available(const nc_nmeta *m) { return m && m->open && !m->stopped; }

@@ -18,6 +18,9 @@
  *   is not shared (SQLite). With PostgreSQL the whole table is read again
  *   every reload_ms, so a member that missed a notice converges; only the
  *   services whose values differ are bumped.
+ * - Expiring: an instance override whose instance the registry has not
+ *   shown for expire_ms is deleted (Nacos's ExpiredMetadataCleaner); a
+ *   service delete takes its overrides with it.
  * - Applied: an instance override changes what queries and pushes show
  *   of every client's copy of that instance (gRPC or HTTP), as Nacos's
  *   InstanceUtil.updateInstanceMetadata does: enabled and weight
@@ -46,6 +49,7 @@ typedef struct nc_nmeta_opts {
   const char *db_url;   /* postgresql: libpq conninfo or URL; "" = PG* environment */
   int reload_ms;        /* postgresql: full reload period; 0 = 30000 */
   int retry_ms;         /* an unavailable store is opened again this often; 0 = 2000 */
+  int expire_ms;        /* an instance override outlives its instance this long; 0 = 60000 */
 } nc_nmeta_opts;
 
 /* Opens the store and loads every row (a store that cannot be opened is

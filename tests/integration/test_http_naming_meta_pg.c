@@ -6,7 +6,8 @@
  * once the database is back; a store unusable at start is opened in the
  * background (writes answer 503 meanwhile); rows changed behind the
  * node's back are read at the next reload (--naming-meta-reload-ms); a
- * service delete removes its instance overrides. Skipped when no
+ * service delete removes its instance overrides, and the override of an
+ * instance gone for --naming-meta-expire-ms is deleted. Skipped when no
  * PostgreSQL can be made here. */
 #include "nc_grpc.h"
 #include "nc_testfx.h"
@@ -33,8 +34,8 @@ static struct {
 } g;
 
 static int start_node(void) {
-  const char *args[] = {"--push-merge-ms", "50", "--naming-meta-reload-ms", "300", g.url_arg,
-                        NULL};
+  const char *args[] = {"--push-merge-ms", "50", "--naming-meta-reload-ms", "300",
+                        "--naming-meta-expire-ms", "1000", g.url_arg, NULL};
   snprintf(g.url_arg, sizeof(g.url_arg), "--db-url=%s", nc_testpg_url(g.pg));
   return nc_tfx_start(args, &g.f);
 }
@@ -299,6 +300,53 @@ static void test_service_delete_removes_its_overrides(void **st) {
   nc_tw_service_free(&cur);
 }
 
+/* wait until rows(where) == want */
+static int wait_rows(const char *where, long long want, int timeout_ms) {
+  long long t0 = nc_test_now_ms();
+  while (rows(where) != want) {
+    if (nc_test_now_ms() - t0 > timeout_ms)
+      return 0;
+    nc_test_sleep_ms(100);
+  }
+  return 1;
+}
+
+static void test_override_of_gone_instance_expires(void **st) {
+  (void)st;
+  NC_TESTPG_SKIP_IF_UNAVAILABLE();
+  assert_int_equal(nc_testpg_start(&g.pg), 0);
+  assert_int_equal(start_node(), 0);
+  nc_tw *tw = nc_tfx_connect(g.f, NULL);
+  assert_non_null(tw);
+  nc_tw *tw2 = nc_tfx_connect(g.f, NULL); /* one instance per client and service */
+  assert_non_null(tw2);
+  nc_tw_instance a = {.ip = "10.4.4.4", .port = 80}, b = {.ip = "10.4.4.5", .port = 80};
+  nc_tw_expect_ok(nc_tw_register(tw, "ex", &a), "InstanceResponse");
+  nc_tw_expect_ok(nc_tw_register(tw2, "ex", &b), "InstanceResponse");
+  assert_int_equal(call("PUT", "/nacos/v1/ns/instance?serviceName=ex&ip=10.4.4.4&port=80"
+                               "&weight=5", NULL), 200);
+  /* disabled: hidden, but still there, so its override stays */
+  assert_int_equal(call("PUT", "/nacos/v1/ns/instance?serviceName=ex&ip=10.4.4.5&port=80"
+                               "&weight=5&enabled=false", NULL), 200);
+  assert_int_equal(nc_tw_query_hosts(tw, "ex"), 1);
+  nc_tw_expect_ok(nc_tw_deregister(tw, "ex", &a), "InstanceResponse");
+  long long t0 = nc_test_now_ms();
+  assert_true(wait_rows("mkey = '10.4.4.4:80:DEFAULT'", 0, 5000));
+  long long took = nc_test_now_ms() - t0;
+  fprintf(stderr, "override of a gone instance expired after %lld ms (expiry 1000)\n", took);
+  assert_true(took >= 500);
+  nc_test_sleep_ms(1500);
+  assert_int_equal(rows("mkey = '10.4.4.5:80:DEFAULT'"), 1);
+  assert_int_equal(nc_tw_query_hosts(tw, "ex"), 0);
+  /* back: its own weight */
+  nc_tw_expect_ok(nc_tw_register(tw, "ex", &a), "InstanceResponse");
+  nc_tw_service cur = {0};
+  nc_tw_expect_ok(nc_tw_query(tw, "ex", &cur), "QueryServiceResponse");
+  assert_int_equal(cur.nhosts, 1);
+  assert_true(cur.hosts[0].weight == 1.0);
+  nc_tw_service_free(&cur);
+}
+
 int main(void) {
   nc_grpc_init();
   const struct CMUnitTest tests[] = {
@@ -306,6 +354,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_store_unusable_at_start_is_opened_later, teardown),
       cmocka_unit_test_teardown(test_rows_changed_behind_the_node_are_reloaded, teardown),
       cmocka_unit_test_teardown(test_service_delete_removes_its_overrides, teardown),
+      cmocka_unit_test_teardown(test_override_of_gone_instance_expires, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   nc_grpc_shutdown();
