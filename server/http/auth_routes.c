@@ -38,13 +38,12 @@ static void reply_json(nc_http_req *r, int code, cJSON *o) {
   free(s);
 }
 
-/* Nacos's RestResult {"code","message","data":null}. */
+/* Nacos's RestResult {"code","message"} (Nacos adds "data":null). */
 static void reply_result(nc_http_req *r, int code, const char *msg) {
   cJSON *o = cJSON_CreateObject();
   if (o) {
     cJSON_AddNumberToObject(o, "code", code);
-    cJSON_AddStringToObject(o, "message", msg);
-    cJSON_AddNullToObject(o, "data");
+    cJSON_AddStringToObject(o, "message", msg); /* no data: never JSON null */
   }
   reply_json(r, code, o);
 }
@@ -97,7 +96,7 @@ static void login_done(void *ud, int rc, const char *user, const char *token, in
   reply_json(r, 200, o);
 }
 
-static void h_login(void *ud, nc_http_req *r) {
+void nc_auth_http_login(void *ud, nc_http_req *r) {
   pending_login *p = calloc(1, sizeof(*p));
   if (!p) {
     reply_text(r, 500, "out of memory");
@@ -114,14 +113,14 @@ static void h_login(void *ud, nc_http_req *r) {
   nc_http_hold_abort(r, login_abort, p);
 }
 
-static int loopback_peer(nc_http_req *r) {
+int nc_auth_http_loopback(nc_http_req *r) {
   const char *p = nc_http_peer(r);
   return p && (!strncmp(p, "127.", 4) || !strncmp(p, "[::1]", 5) || !strncmp(p, "::1", 3));
 }
 
 static void h_admin_init(void *ud, nc_http_req *r) {
   const char *pw = nc_http_param(r, "password");
-  if (!loopback_peer(r)) {
+  if (!nc_auth_http_loopback(r)) {
     reply_result(r, 403, "the admin password can be set this way only from the server's host");
     return;
   }
@@ -131,7 +130,7 @@ static void h_admin_init(void *ud, nc_http_req *r) {
   }
   int rc = nc_auth_admin_init(ud, pw);
   if (rc == NC_ESTATE) {
-    reply_result(r, 409, "the admin already has a password");
+    reply_result(r, 409, NC_AUTH_HTTP_HAVE_ADMIN);
     return;
   }
   if (rc) {
@@ -230,8 +229,8 @@ static void h_perms(void *ud, nc_http_req *r) {
 #define A "/nacos/v1/auth/"
 #define ALL (NC_HTTP_GET | NC_HTTP_POST | NC_HTTP_PUT | NC_HTTP_DELETE)
 const nc_http_route nc_auth_routes[] = {
-    {A "users/login", NC_HTTP_POST, h_login, NC_SHTTP_OPEN},
-    {A "login", NC_HTTP_POST, h_login, NC_SHTTP_OPEN},
+    {A "users/login", NC_HTTP_POST, nc_auth_http_login, NC_SHTTP_OPEN},
+    {A "login", NC_HTTP_POST, nc_auth_http_login, NC_SHTTP_OPEN},
     {A "users/admin", NC_HTTP_POST, h_admin_init, NC_SHTTP_OPEN},
     {A "users", ALL, h_users, NC_SHTTP_ADMIN},
     {A "roles", NC_HTTP_GET | NC_HTTP_POST | NC_HTTP_DELETE, h_roles, NC_SHTTP_ADMIN},

@@ -19,4 +19,22 @@ extern const size_t nc_auth_n_routes;
  * accessToken parameter, else an accessToken header; NULL when none. */
 const char *nc_auth_http_token(nc_http_req *r);
 
+/* The login handler (ud = the nc_auth), v1 and v3 alike: Nacos answers
+ * both with {"accessToken","tokenTtl","globalAdmin","username"} and an
+ * Authorization header, a refusal 403 with its text. */
+void nc_auth_http_login(void *ud, nc_http_req *r);
+/* 1 when r comes from the server's own host (first admin password). */
+int nc_auth_http_loopback(nc_http_req *r);
+/* Nacos's refusal once the admin has a password. */
+#define NC_AUTH_HTTP_HAVE_ADMIN "have admin user cannot use it"
+
+/* The Nacos 3.x paths (auth_routes_v3.c, ud = the nc_auth), answered in
+ * the Result envelope {code, message, data}:
+ *   POST /nacos/v3/auth/user/login (open), POST /user/admin (open, loopback)
+ *   POST|DELETE /user (admin), PUT /user (admin or the user itself),
+ *   GET /user/list, /user/search; POST|DELETE /role, GET /role/list,
+ *   /role/search; POST|DELETE|GET /permission, GET /permission/list (admin) */
+extern const nc_http_route nc_auth_v3_routes[];
+extern const size_t nc_auth_v3_n_routes;
+
 #endif

@@ -10,6 +10,7 @@
 #include "nc_err.h"
 #include "nc_log.h"
 #include "oapi_result.h"
+#include "srv_http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,7 +279,8 @@ static void h_config_v3(void *ud, nc_http_req *r) { h_configs(ud, r, NC_CRT_V3);
 const nc_http_route nc_config_routes[] = {
     {"/nacos/v1/cs/configs", RW, h_configs_v1, 0},
     {"/nacos/v2/cs/config", RW, h_config_v2, 0},
-    {"/nacos/v1/cs/configs/listener", NC_HTTP_GET | NC_HTTP_POST, nc_crt_h_listener_v1, 0},
+    {"/nacos/v1/cs/configs/listener", NC_HTTP_GET | NC_HTTP_POST, nc_crt_h_listener_v1,
+     NC_SHTTP_DELAY_ERRORS},
     {"/nacos/v1/cs/listener", NC_HTTP_GET, nc_crt_h_listener_ip_v1, 0},
     {"/nacos/v3/admin/cs/config/listener", NC_HTTP_GET, nc_crt_h_listener_v3, 0},
     {"/nacos/v3/admin/cs/listener", NC_HTTP_GET, nc_crt_h_listener_ip_v3, 0},

@@ -126,6 +126,52 @@ static int is_member(nc_shttp *h, const char *addr) {
   return 0;
 }
 
+/* A refusal held before it is answered (NC_SHTTP_DELAY_ERRORS). The timer
+ * is freed in its close callback; r is NULL once answered or dropped. */
+#define REFUSAL_DELAY_MS 1000
+
+typedef struct held_refusal {
+  uv_timer_t timer;
+  nc_http_req *r;
+  const char *why; /* static (nc_auth's messages or a literal) */
+} held_refusal;
+
+static void refusal_closed(uv_handle_t *t) { free(t->data); }
+
+static void refusal_end(held_refusal *hr) {
+  hr->r = NULL;
+  uv_timer_stop(&hr->timer);
+  uv_close((uv_handle_t *)&hr->timer, refusal_closed);
+}
+
+static void refusal_abort(void *ud, nc_http_req *r) {
+  (void)r; /* nc_http answers it (503) */
+  refusal_end(ud);
+}
+
+static void refusal_due(uv_timer_t *t) {
+  held_refusal *hr = t->data;
+  nc_http_req *r = hr->r;
+  nc_http_hold_abort(r, NULL, NULL);
+  nc_http_reply(r, 403, "text/plain", hr->why, strlen(hr->why));
+  refusal_end(hr);
+}
+
+/* 403 why, now or (NC_SHTTP_DELAY_ERRORS) after REFUSAL_DELAY_MS. */
+static void refuse(nc_shttp *h, const nc_http_route *rt, nc_http_req *r, const char *why) {
+  held_refusal *hr = (rt->flags & NC_SHTTP_DELAY_ERRORS) ? calloc(1, sizeof(*hr)) : NULL;
+  if (hr && uv_timer_init(h->loop, &hr->timer) == 0) {
+    hr->timer.data = hr;
+    hr->r = r;
+    hr->why = why;
+    nc_http_hold_abort(r, refusal_abort, hr);
+    uv_timer_start(&hr->timer, refusal_due, REFUSAL_DELAY_MS, 0);
+    return;
+  }
+  free(hr); /* not delayed, or no memory for it: answer now */
+  nc_http_reply(r, 403, "text/plain", why, strlen(why));
+}
+
 /* A request waiting for its username + password to be verified. */
 typedef struct cred_wait {
   nc_shttp *h;
@@ -152,7 +198,7 @@ static int policy(nc_shttp *h, const nc_http_route *rt, nc_http_req *r, const ch
   if (!why)
     return 1;
   log_refusal(h, r, why);
-  nc_http_reply(r, 403, "text/plain", why, strlen(why));
+  refuse(h, rt, r, why);
   return 0;
 }
 
@@ -276,8 +322,10 @@ int nc_shttp_start(uv_loop_t *loop, nc_srv *srv, const nc_shttp_opts *opts, nc_s
   h->loop = loop;
   add_set(h, own_routes, sizeof(own_routes) / sizeof(own_routes[0]), h);
   add_set(h, nc_core_routes, nc_core_n_routes, h);
-  if (nc_auth_enabled(opts->auth))
+  if (nc_auth_enabled(opts->auth)) {
     add_set(h, nc_auth_routes, nc_auth_n_routes, opts->auth);
+    add_set(h, nc_auth_v3_routes, nc_auth_v3_n_routes, opts->auth);
+  }
   if (opts->loader)
     add_set(h, nc_loader_routes, nc_loader_n_routes, opts->loader);
   add_set(h, nc_webui_routes, nc_webui_n_routes, opts->auth);

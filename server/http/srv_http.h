@@ -20,8 +20,16 @@ typedef struct nc_auth nc_auth;
 /* nc_http_route.flags of nacosd's routes. With auth on, a route without
  * NC_SHTTP_OPEN needs a valid token (403 with Nacos's message otherwise),
  * one with NC_SHTTP_ADMIN a global admin's. NC_SHTTP_REDIRECT: a
- * redirectAddress parameter must name a cluster member (403 otherwise). */
-enum { NC_SHTTP_OPEN = 1u << 0, NC_SHTTP_ADMIN = 1u << 1, NC_SHTTP_REDIRECT = 1u << 2 };
+ * redirectAddress parameter must name a cluster member (403 otherwise).
+ * NC_SHTTP_DELAY_ERRORS: such a 403 is answered only after ~1 s (the config
+ * long-poll: its clients re-poll at once and would storm); a request held
+ * so is answered 503 at nc_shttp_stop. */
+enum {
+  NC_SHTTP_OPEN = 1u << 0,
+  NC_SHTTP_ADMIN = 1u << 1,
+  NC_SHTTP_REDIRECT = 1u << 2,
+  NC_SHTTP_DELAY_ERRORS = 1u << 3
+};
 
 typedef struct nc_shttp_opts {
   const char *bind; /* NULL = 127.0.0.1 */
