@@ -17,32 +17,33 @@ typedef struct ent {
 } ent;
 
 struct nc_strmap {
-  ent **buckets;
-  size_t nbuckets; /* power of two */
+  ent **buckets;   /* NULL while small: lookups walk the list */
+  size_t nbuckets; /* power of two, 0 while small */
   size_t count;
   ent *head, *tail;
-  const uint8_t *hkey; /* the process's SipHash key */
+  /* 40 bytes, a 48-byte malloc chunk: the process's SipHash key is not
+   * kept here (one pointer more would make it a 64-byte chunk) */
 };
+
+/* Most maps hold a handful of entries (a service's publishers and
+ * subscribers, a connection's few subscriptions), and a bucket table would
+ * be most of their memory. Up to SMALL_MAX entries there is none: a lookup
+ * walks the insertion list comparing 64-bit hashes first, which touches no
+ * more lines than a bucket and its chain would. The table is made when
+ * the map passes SMALL_MAX and freed when it empties. */
+#define SMALL_MAX 8
+#define FIRST_BUCKETS 16
 
 /* Keys are names clients choose: an unkeyed hash (FNV-1a before) let anyone
  * craft thousands of names in one bucket and turn every lookup into a list
  * walk. SipHash under a secret per-process key makes that guesswork. */
 static uint64_t hash_str(const nc_strmap *m, const char *s) {
-  return nc_siphash24(m->hkey, s, strlen(s));
+  (void)m;
+  return nc_siphash24(nc_siphash_process_key(), s, strlen(s));
 }
 
 nc_strmap *nc_strmap_new(void) {
-  nc_strmap *m = calloc(1, sizeof(*m));
-  if (!m)
-    return NULL;
-  m->hkey = nc_siphash_process_key();
-  m->nbuckets = 16;
-  m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
-  if (!m->buckets) {
-    free(m);
-    return NULL;
-  }
-  return m;
+  return calloc(1, sizeof(nc_strmap));
 }
 
 void nc_strmap_free(nc_strmap *m, void (*free_val)(void *val)) {
@@ -62,21 +63,26 @@ void nc_strmap_free(nc_strmap *m, void (*free_val)(void *val)) {
 
 size_t nc_strmap_count(const nc_strmap *m) { return m->count; }
 
-static ent **find_slot(const nc_strmap *m, const char *key, uint64_t h) {
-  ent **p = &m->buckets[h & (m->nbuckets - 1)];
-  while (*p && ((*p)->hash != h || strcmp((*p)->key, key) != 0))
-    p = &(*p)->chain;
-  return p;
+static ent *find(const nc_strmap *m, const char *key, uint64_t h) {
+  ent *e = m->buckets ? m->buckets[h & (m->nbuckets - 1)] : m->head;
+  if (m->buckets) {
+    while (e && (e->hash != h || strcmp(e->key, key) != 0))
+      e = e->chain;
+  } else {
+    while (e && (e->hash != h || strcmp(e->key, key) != 0))
+      e = e->next;
+  }
+  return e;
 }
 
 void *nc_strmap_get(const nc_strmap *m, const char *key) {
-  ent *e = *find_slot(m, key, hash_str(m, key));
+  ent *e = find(m, key, hash_str(m, key));
   return e ? e->val : NULL;
 }
 
-/* Doubling keeps chains short; failure to grow is harmless (longer chains). */
-static void grow(nc_strmap *m) {
-  size_t nb = m->nbuckets * 2;
+/* (Re)builds the table with nb buckets from the insertion list. Failure is
+ * harmless: the old table (or the list walk) keeps working. */
+static void rehash(nc_strmap *m, size_t nb) {
   ent **b = calloc(nb, sizeof(*b));
   if (!b)
     return;
@@ -92,13 +98,11 @@ static void grow(nc_strmap *m) {
 
 int nc_strmap_put(nc_strmap *m, const char *key, void *val, void **old) {
   uint64_t h = hash_str(m, key);
-  ent **p = find_slot(m, key, h);
+  ent *f = find(m, key, h);
   if (old)
-    *old = NULL;
-  if (*p) {
-    if (old)
-      *old = (*p)->val;
-    (*p)->val = val;
+    *old = f ? f->val : NULL;
+  if (f) {
+    f->val = val;
     return 0;
   }
   size_t kl = strlen(key);
@@ -109,7 +113,11 @@ int nc_strmap_put(nc_strmap *m, const char *key, void *val, void **old) {
   e->hash = h;
   e->val = val;
   e->chain = NULL;
-  *p = e;
+  if (m->buckets) {
+    ent **p = &m->buckets[h & (m->nbuckets - 1)];
+    e->chain = *p;
+    *p = e;
+  }
   e->prev = m->tail;
   e->next = NULL;
   if (m->tail)
@@ -118,17 +126,27 @@ int nc_strmap_put(nc_strmap *m, const char *key, void *val, void **old) {
     m->head = e;
   m->tail = e;
   m->count++;
-  if (m->count > m->nbuckets)
-    grow(m);
+  /* doubling at load 1 keeps chains short */
+  if (!m->buckets && m->count > SMALL_MAX)
+    rehash(m, FIRST_BUCKETS);
+  else if (m->buckets && m->count > m->nbuckets)
+    rehash(m, m->nbuckets * 2);
   return 0;
 }
 
 void *nc_strmap_del(nc_strmap *m, const char *key) {
-  ent **p = find_slot(m, key, hash_str(m, key));
-  ent *e = *p;
-  if (!e)
+  uint64_t h = hash_str(m, key);
+  ent *e;
+  if (m->buckets) {
+    ent **p = &m->buckets[h & (m->nbuckets - 1)];
+    while (*p && ((*p)->hash != h || strcmp((*p)->key, key) != 0))
+      p = &(*p)->chain;
+    if (!(e = *p))
+      return NULL;
+    *p = e->chain;
+  } else if (!(e = find(m, key, h))) {
     return NULL;
-  *p = e->chain;
+  }
   if (e->prev)
     e->prev->next = e->next;
   else
@@ -140,6 +158,11 @@ void *nc_strmap_del(nc_strmap *m, const char *key) {
   m->count--;
   void *v = e->val;
   free(e);
+  if (m->count == 0 && m->buckets) { /* an emptied map is small again */
+    free(m->buckets);
+    m->buckets = NULL;
+    m->nbuckets = 0;
+  }
   return v;
 }
 
@@ -164,6 +187,8 @@ void nc_strmap_foreach(const nc_strmap *m, void (*fn)(void *ud, const char *key,
 }
 
 size_t nc_strmap_max_chain(const nc_strmap *m) {
+  if (!m->buckets)
+    return m->count; /* small: one list */
   size_t best = 0;
   for (size_t i = 0; i < m->nbuckets; i++) {
     size_t n = 0;
@@ -174,3 +199,5 @@ size_t nc_strmap_max_chain(const nc_strmap *m) {
   }
   return best;
 }
+
+size_t nc_strmap_nbuckets(const nc_strmap *m) { return m->nbuckets; }

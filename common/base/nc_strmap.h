@@ -4,7 +4,8 @@
  *
  * Ownership: keys are copied and owned by the map; values are borrowed
  * pointers the caller owns (nc_strmap_free can hand each one to a free
- * callback). Chained buckets that double at load 1, plus a doubly linked
+ * callback). Chained buckets that double at load 1 (none at all while the
+ * map holds at most 8 entries: lookups then walk the list), plus a doubly linked
  * list of entries so iteration follows insertion order and deletion is
  * O(1). Buckets are chosen by SipHash-2-4 under a random per-process key
  * (nc_siphash.h), so names a client picks cannot be made to collide.
@@ -50,5 +51,7 @@ void nc_strmap_foreach(const nc_strmap *m, void (*fn)(void *ud, const char *key,
 /* Length of the longest bucket chain, O(buckets): for tests and diagnostics
  * (a keyed hash keeps it small whatever the keys are). */
 size_t nc_strmap_max_chain(const nc_strmap *m);
+/* Bucket slots allocated: 0 while the map is small or empty (tests). */
+size_t nc_strmap_nbuckets(const nc_strmap *m);
 
 #endif

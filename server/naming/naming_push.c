@@ -1,5 +1,6 @@
 /* naming_push: see naming_push.h. */
 #include "naming_push.h"
+#include "naming_trim.h"
 
 #include "nc_err.h"
 #include "nc_log.h"
@@ -44,6 +45,7 @@ struct nc_npush {
   nc_strmap *byconn;  /* conn id -> nc_strmap(key -> dlv) */
   nc_strmap *dirty;   /* svc key -> dirty */
   nc_strmap *waiting; /* key -> dlv in QUEUED/RETRY */
+  nc_ntrim *trim;     /* hands the heap back after a burst of changes */
   nc_npush_stats st;
 };
 
@@ -316,7 +318,8 @@ int nc_npush_new(uv_loop_t *loop, nc_nreg *reg, const nc_npush_opts *opts, nc_np
   p->send = send;
   p->send_ud = send_ud;
   if (!(p->dlvs = nc_strmap_new()) || !(p->byconn = nc_strmap_new()) ||
-      !(p->dirty = nc_strmap_new()) || !(p->waiting = nc_strmap_new())) {
+      !(p->dirty = nc_strmap_new()) || !(p->waiting = nc_strmap_new()) ||
+      nc_ntrim_new(loop, NULL, &p->trim)) {
     nc_strmap_free(p->dlvs, NULL);
     nc_strmap_free(p->byconn, NULL);
     nc_strmap_free(p->dirty, NULL);
@@ -348,10 +351,13 @@ void nc_npush_free(nc_npush *p) {
   nc_strmap_free(p->byconn, conn_index_free);
   nc_strmap_free(p->dirty, free);
   nc_strmap_free(p->waiting, NULL);
+  nc_ntrim_free(p->trim);
   uv_close((uv_handle_t *)&p->timer, on_timer_closed);
 }
 
 void nc_npush_service_changed(nc_npush *p, const char *svc_key) {
+  /* every registry change passes here, so this is where a burst is seen */
+  nc_ntrim_note(p->trim);
   if (nc_strmap_get(p->dirty, svc_key))
     return; /* already waiting: this change merges into that push */
   dirty *dt = malloc(sizeof(*dt));

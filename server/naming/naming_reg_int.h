@@ -16,14 +16,17 @@ typedef struct nc_nreg_pub {
   nc_ninst **insts;
 } nc_nreg_pub;
 
+/* One allocation: the fields, then key, ns, group and name back to back
+ * in key[] (a service is mostly its names; issue 16). */
 struct nc_nsvc {
-  char *key, *ns, *group, *name;
   nc_strmap *pubs; /* client id -> nc_nreg_pub* */
   nc_strmap *subs; /* conn id -> char* clusters; NULL until the first subscriber */
   uint64_t last_ref;
   uint64_t revision;
   uint64_t empty_since; /* wall ms when it lost its last publisher/subscriber; 0 = in use */
   struct nc_nreg_view *views; /* serialized ServiceInfo of this revision (naming_view.c) */
+  const char *ns, *group, *name; /* into key[] */
+  char key[];
 };
 
 /* A client: native (a connection or local id of this node) or synced from

@@ -54,7 +54,6 @@ static void svc_free(void *v) {
     return;
   nc_strmap_free(s->pubs, pub_free);
   nc_strmap_free(s->subs, free);
-  free(s->key); /* ns, group and name live in the same block */
   nc_nreg_views_free(s);
   free(s);
 }
@@ -66,20 +65,18 @@ static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char 
     s->empty_since = 0; /* about to gain a publisher or subscriber */
   if (s || !create)
     return s;
-  s = calloc(1, sizeof(*s));
-  if (!s)
-    return NULL;
-  /* key, ns, group, name in one block; subs is made by the first
+  /* the names live in the service's own block; subs is made by the first
    * subscriber (most services have none), to keep a service small */
   ns = norm_ns(ns);
   size_t kl = strlen(key) + 1, nl = strlen(ns) + 1, gl = strlen(group) + 1, ml = strlen(name) + 1;
-  if ((s->key = malloc(kl + nl + gl + ml))) {
-    memcpy(s->key, key, kl);
-    s->ns = memcpy(s->key + kl, ns, nl);
-    s->group = memcpy(s->ns + nl, group, gl);
-    s->name = memcpy(s->group + gl, name, ml);
-  }
-  if (!s->key || !(s->pubs = nc_strmap_new()) || nc_strmap_put(r->svcs, key, s, NULL)) {
+  s = calloc(1, sizeof(*s) + kl + nl + gl + ml);
+  if (!s)
+    return NULL;
+  memcpy(s->key, key, kl);
+  s->ns = memcpy(s->key + kl, ns, nl);
+  s->group = memcpy(s->key + kl + nl, group, gl);
+  s->name = memcpy(s->key + kl + nl + gl, name, ml);
+  if (!(s->pubs = nc_strmap_new()) || nc_strmap_put(r->svcs, key, s, NULL)) {
     svc_free(s);
     return NULL;
   }
