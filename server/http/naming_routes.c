@@ -335,10 +335,8 @@ static void h_instance(void *ud, nc_http_req *r, int v2) {
 }
 static void h_instance_v1(void *ud, nc_http_req *r) { h_instance(ud, r, 0); }
 static void h_instance_v2(void *ud, nc_http_req *r) { h_instance(ud, r, 1); }
-void nc_nrt_v3_admin_instance(void *ud, nc_http_req *r) { h_instance(ud, r, 1); }
 static void h_list_v1(void *ud, nc_http_req *r) { do_list(ud, r, 0); }
 static void h_list_v2(void *ud, nc_http_req *r) { do_list(ud, r, 1); }
-void nc_nrt_v3_admin_list(void *ud, nc_http_req *r) { do_list(ud, r, 1); }
 static void h_beat_v1(void *ud, nc_http_req *r) { nc_nrt_dispatch(ud, r, 0, NRT_BEAT); }
 static void h_beat_v2(void *ud, nc_http_req *r) { nc_nrt_dispatch(ud, r, 1, NRT_BEAT); }
 

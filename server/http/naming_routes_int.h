@@ -126,9 +126,9 @@ void nc_nrt_meta_free(nc_nroutes *nr);
 /* naming_routes_v3.c: the Nacos 3.x paths (rows of nc_naming_routes) */
 void nc_nrt_v3_client_instance(void *ud, nc_http_req *r); /* POST, DELETE */
 void nc_nrt_v3_client_list(void *ud, nc_http_req *r);
-void nc_nrt_v3_admin_instance(void *ud, nc_http_req *r); /* as v2 */
+void nc_nrt_v3_admin_instance(void *ud, nc_http_req *r); /* writes as v2; GET an Instance */
 void nc_nrt_v3_admin_partial(void *ud, nc_http_req *r);  /* PUT: a patch */
-void nc_nrt_v3_admin_list(void *ud, nc_http_req *r);
+void nc_nrt_v3_admin_list(void *ud, nc_http_req *r); /* a cluster's Instance list */
 void nc_nrt_v3_admin_service(void *ud, nc_http_req *r);
 void nc_nrt_v3_admin_service_list(void *ud, nc_http_req *r);
 void nc_nrt_v3_selector_types(void *ud, nc_http_req *r);

@@ -5,8 +5,9 @@
  *     the instance is unknown, so the client registers again); DELETE
  *     deregisters; GET /list answers the enabled hosts themselves as data
  *     (not a ServiceInfo).
- *   /nacos/v3/admin/ns/instance (+ /list): the v2 answers
- *     (InstanceControllerV3 takes the same forms; namespace "public").
+ *   /nacos/v3/admin/ns/instance (InstanceControllerV3): writes as v2 (the
+ *     same forms; namespace "public"); GET answers the Instance itself,
+ *     GET /list a cluster's Instances.
  *   PUT /nacos/v3/admin/ns/instance/partial: only the fields given change
  *     the instance's override (as PATCH /v1/ns/instance).
  *   /nacos/v3/admin/ns/service (ServiceControllerV3): POST, PUT, DELETE as
@@ -52,6 +53,84 @@ void nc_nrt_v3_client_list(void *ud, nc_http_req *r) {
     nc_nrt_fail(r, 1, 500, E_SERVER, "out of memory");
     return;
   }
+  nc_nrt_ok_json(r, 1, hosts);
+}
+
+/* ---- InstanceControllerV3's reads ---- */
+
+/* GET: the Instance ip:port of clusterName (DEFAULT) as queries show it;
+ * 404 20004 as Nacos's getInstance. Nacos secures it as a write. */
+static void instance_detail(nc_nroutes *nr, nc_http_req *r) {
+  svc_ref s;
+  const char *ip;
+  int port;
+  nrt_call c = NRT_HTTP(r, 1);
+  if (nc_nrt_cparse_svc(&c, &s) || nc_nrt_parse_addr(&c, &ip, &port) ||
+      !nc_nrt_permitted(nr, r, &s, 'w'))
+    return;
+  const char *cl = nc_nrt_param(r, "clusterName");
+  if (!cl)
+    cl = "DEFAULT";
+  cJSON *info = nc_naming_service_info(nr->naming, s.ns, s.group, s.name, NULL, 0);
+  cJSON *hosts = cJSON_GetObjectItem(info, "hosts"), *h, *found = NULL;
+  cJSON_ArrayForEach(h, hosts) {
+    if (!found && !strcmp(nc_json_str(h, "clusterName", ""), cl) &&
+        !strcmp(nc_json_str(h, "ip", ""), ip) && (int)nc_json_num(h, "port", -1) == port)
+      found = h;
+  }
+  if (found) {
+    nc_nrt_ok_json(r, 1, cJSON_Duplicate(found, 1));
+  } else {
+    char why[4 * NAME_CAP + 64];
+    if (cJSON_GetArraySize(hosts))
+      snprintf(why, sizeof(why), "no matched ip found!");
+    else
+      snprintf(why, sizeof(why), "no ips found for cluster %s in service %s", cl, s.grouped);
+    nc_nrt_fail(r, 1, 404, E_NOT_FOUND, why);
+  }
+  cJSON_Delete(info);
+}
+
+void nc_nrt_v3_admin_instance(void *ud, nc_http_req *r) {
+  const char *m = nc_http_method(r);
+  if (!strcmp(m, "GET"))
+    instance_detail(ud, r);
+  else
+    nc_nrt_dispatch(ud, r, 1, !strcmp(m, "POST")     ? NRT_REGISTER
+                              : !strcmp(m, "DELETE") ? NRT_DEREGISTER
+                                                     : NRT_UPDATE);
+}
+
+/* GET /list: the Instances of clusterName (DEFAULT) of a known service
+ * (Nacos's listInstances; healthyOnly). Unknown service or cluster: a
+ * NacosException, so 404 with 30000. */
+void nc_nrt_v3_admin_list(void *ud, nc_http_req *r) {
+  nc_nroutes *nr = ud;
+  svc_ref s;
+  if (nc_nrt_parse_svc(r, 1, &s) || !nc_nrt_permitted(nr, r, &s, 'r'))
+    return;
+  const char *cl = nc_nrt_param(r, "clusterName");
+  if (!cl)
+    cl = "DEFAULT";
+  char why[4 * NAME_CAP + 64];
+  if (!nc_nrt_service_known(nr, &s)) {
+    snprintf(why, sizeof(why), "service %s is not found!", s.grouped);
+    nc_nrt_fail(r, 1, 404, E_SERVER, why);
+    return;
+  }
+  cJSON *info = nc_naming_service_info(nr->naming, s.ns, s.group, s.name, cl, 0);
+  cJSON *hosts = info ? cJSON_DetachItemFromObject(info, "hosts") : NULL;
+  cJSON_Delete(info);
+  if (!cJSON_GetArraySize(hosts)) {
+    cJSON_Delete(hosts);
+    snprintf(why, sizeof(why), "cluster %s is not found!", cl);
+    nc_nrt_fail(r, 1, 404, E_SERVER, why);
+    return;
+  }
+  if (nc_nrt_to_bool(nc_nrt_param(r, "healthyOnly"), 0))
+    for (int i = cJSON_GetArraySize(hosts) - 1; i >= 0; i--)
+      if (!cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(hosts, i), "healthy")))
+        cJSON_DeleteItemFromArray(hosts, i);
   nc_nrt_ok_json(r, 1, hosts);
 }
 

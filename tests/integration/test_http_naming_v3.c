@@ -1,7 +1,7 @@
 /* The Nacos 3.x naming paths (issue 14): /nacos/v3/client/ns/instance
  * (register, heartBeat=true beats or answers 21003, deregister, list =
- * the enabled hosts as data), /nacos/v3/admin/ns/instance with the v2
- * answers, /nacos/v3/admin/ns/service: writes as v2, GET a
+ * the enabled hosts as data), /nacos/v3/admin/ns/instance (writes as v2,
+ * GET the Instance, /list a cluster's Instances), /nacos/v3/admin/ns/service: writes as v2, GET a
  * ServiceDetailInfo, /list a Page<ServiceView> (or of ServiceDetailInfo
  * withInstances), /selector/types; errors and auth as v2. */
 #include "nc_grpc.h"
@@ -206,10 +206,29 @@ static void test_admin_api(void **st) {
   assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "weight")) == 6.0);
   assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "serviceName")),
                       "DEFAULT_GROUP@@a3");
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(d, "enabled"))); /* the whole Instance */
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(d, "ephemeral")));
   cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/instance?serviceName=a3&ip=7.7.7.8&port=7", 404);
+  assert_int_equal(code(j), 20004);
+  assert_string_equal(sdata(j), "no matched ip found!");
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/instance?serviceName=zz&ip=7.7.7.7&port=7", 404);
+  assert_string_equal(sdata(j), "no ips found for cluster DEFAULT in service DEFAULT_GROUP@@zz");
+  cJSON_Delete(j);
+  /* the list: the DEFAULT cluster's Instances themselves */
   j = call(f, "GET", "/nacos/v3/admin/ns/instance/list?serviceName=a3", 200);
   d = cJSON_GetObjectItem(j, "data");
-  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "hosts")), 1);
+  assert_true(cJSON_IsArray(d));
+  assert_int_equal(cJSON_GetArraySize(d), 1);
+  assert_string_equal(str(cJSON_GetArrayItem(d, 0), "ip"), "7.7.7.7");
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/instance/list?serviceName=a3&clusterName=c9", 404);
+  assert_int_equal(code(j), 30000);
+  assert_string_equal(sdata(j), "cluster c9 is not found!");
+  cJSON_Delete(j);
+  j = call(f, "GET", "/nacos/v3/admin/ns/instance/list?serviceName=nope", 404);
+  assert_string_equal(sdata(j), "service DEFAULT_GROUP@@nope is not found!");
   cJSON_Delete(j);
   check_service_views(f);
   j = call(f, "DELETE", "/nacos/v3/admin/ns/service?serviceName=a3", 400);
