@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static inline int nv3_setup(void **st) {
   nc_tfx *f = NULL;
@@ -45,6 +46,16 @@ static inline double num(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItem(o, k);
   assert_true(cJSON_IsNumber(v));
   return v->valuedouble;
+}
+
+/* The answer is an error: status, Result code, and data why (NULL: not checked). */
+static inline void expect_error(nc_tfx *f, const char *method, const char *path, int status,
+                                int c, const char *why) {
+  cJSON *j = call(f, method, path, status);
+  assert_int_equal(code(j), c);
+  if (why)
+    assert_string_equal(sdata(j), why);
+  cJSON_Delete(j);
 }
 
 #endif

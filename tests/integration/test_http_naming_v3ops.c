@@ -31,16 +31,6 @@ static void v1_ok(nc_tfx *f, const char *method, const char *path) {
   assert_string_equal(b, "ok");
   free(b);
 }
-/* The answer is an error: status, code, data. */
-static void expect_error(nc_tfx *f, const char *method, const char *path, int status, int c,
-                         const char *why) {
-  cJSON *j = call(f, method, path, status);
-  assert_int_equal(code(j), c);
-  if (why)
-    assert_string_equal(sdata(j), why);
-  cJSON_Delete(j);
-}
-
 static void test_subscribers_page(void **st) {
   nc_tfx *f = *st;
   nc_tw *tw = nc_tfx_connect(f, NULL);
@@ -73,7 +63,8 @@ static void test_subscribers_page(void **st) {
   expect_error(f, "GET", "/nacos/v3/admin/ns/service/subscribers", 400, 10000,
                "Required parameter 'serviceName' type String is not present");
   expect_error(f, "GET", "/nacos/v3/admin/ns/service/subscribers?serviceName=sub3&pageSize=0",
-               400, 20002, "Required parameter 'pageSize' should be positive integer, current is 0");
+               400, 20002,
+               "Required parameter 'pageSize' should be positive integer, current is 0");
 }
 
 /* tw publishes 6.6.6.6:66 (cluster c1) into cl3 and subscribes to it;
