@@ -81,13 +81,13 @@ void nc_nrt_v3_client_ids(void *ud, nc_http_req *r) {
 /* The clientId parameter of a known client: it, or NULL when answered
  * (400 10000 missing, 404 20004 unknown, as Nacos's checkClientId). */
 static const char *known_client(nc_nroutes *nr, nc_http_req *r) {
+  if (!nc_nrt_v3_admin_only(nr, r)) /* Nacos's auth filter runs before the form's checks */
+    return NULL;
   const char *id = nc_nrt_param(r, "clientId");
   if (!id) {
     nc_nrt_v3_missing(r, "clientId", "String");
     return NULL;
   }
-  if (!nc_nrt_v3_admin_only(nr, r))
-    return NULL;
   cJSON *ids = client_ids(nr), *it;
   int known = 0;
   cJSON_ArrayForEach(it, ids) known |= !strcmp(it->valuestring, id);
@@ -189,7 +189,7 @@ void nc_nrt_v3_client_publishes(void *ud, nc_http_req *r) {
 /* serviceName (required), groupName, namespaceId, ip, port of
  * ClientServiceForm: 0, or answered. */
 static int service_form(nc_nroutes *nr, nc_http_req *r, svc_ref *s, const char **ip, long *port) {
-  if (nc_nrt_parse_svc(r, 1, s))
+  if (!nc_nrt_v3_admin_only(nr, r) || nc_nrt_parse_svc(r, 1, s))
     return -1;
   const char *pv = nc_nrt_param(r, "port");
   char *end = NULL;
@@ -200,7 +200,7 @@ static int service_form(nc_nroutes *nr, nc_http_req *r, svc_ref *s, const char *
     return -1;
   }
   *ip = nc_nrt_param(r, "ip");
-  return nc_nrt_v3_admin_only(nr, r) ? 0 : -1;
+  return 0;
 }
 
 typedef struct svc_pubs {
