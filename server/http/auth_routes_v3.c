@@ -128,6 +128,15 @@ fail:
   return NULL;
 }
 
+/* 1 when one of all's rows has field == val (0 on OOM); takes all. */
+static int has_row(cJSON *all, const char *field, const char *val) {
+  cJSON *p = page_of(all, field, val, NULL, NULL, 0, 1, 1);
+  cJSON *n = cJSON_GetObjectItemCaseSensitive(p, "totalCount");
+  int yes = cJSON_IsNumber(n) && n->valuedouble > 0;
+  cJSON_Delete(p);
+  return yes;
+}
+
 static int is_blur(nc_http_req *r) { return !strcmp(opt(r, "search"), "blur"); }
 
 /* ---- users ---- */
@@ -258,9 +267,13 @@ static void h_role(void *ud, nc_http_req *r) {
   if (!strcmp(nc_http_method(r), "DELETE")) {
     u = opt(r, "username");
     int rc = nc_auth_role_delete(ud, role, *u ? u : NULL);
-    if (rc && rc != NC_ENOTFOUND) {
-      nc_oapi_fail(r, 1, rc == NC_EPERM ? 400 : 500,
-                   rc == NC_EPERM ? NC_OAPI_PARAM_VALIDATE : NC_OAPI_SERVER, nc_strerror(rc));
+    if (rc == NC_EPERM || rc == NC_EINVAL) {
+      snprintf(msg, sizeof(msg), "role '%s' is not permitted to delete!", role);
+      bad(r, msg);
+      return;
+    }
+    if (rc && rc != NC_ENOTFOUND) { /* Nacos: deleting what is not there is fine */
+      nc_oapi_fail(r, 1, 500, NC_OAPI_SERVER, nc_strerror(rc));
       return;
     }
     snprintf(msg, sizeof(msg), "delete role of user %s ok!", u);
@@ -269,7 +282,9 @@ static void h_role(void *ud, nc_http_req *r) {
   }
   if (!(u = need(r, "username")))
     return;
-  int rc = nc_auth_role_add(ud, role, u);
+  /* Nacos binds roles to existing users only */
+  int rc = has_row(nc_auth_users_page(ud, u, 1, 1), "username", u) ? nc_auth_role_add(ud, role, u)
+                                                                    : NC_ENOTFOUND;
   if (rc == 0) {
     ok_str(r, "add role ok!");
     return;
@@ -322,8 +337,11 @@ static void h_perm(void *ud, nc_http_req *r) {
     cJSON_Delete(p);
     return;
   }
-  int add = !strcmp(m, "POST");
-  int rc = add ? nc_auth_perm_add(ud, role, res, act) : nc_auth_perm_delete(ud, role, res, act);
+  int add = !strcmp(m, "POST"), rc;
+  if (add && !has_row(nc_auth_roles_page(ud, NULL, 1, ALL_ROWS), "role", role))
+    rc = NC_ENOTFOUND; /* Nacos: permissions only for an existing role */
+  else
+    rc = add ? nc_auth_perm_add(ud, role, res, act) : nc_auth_perm_delete(ud, role, res, act);
   if (rc == 0 || (!add && rc == NC_ENOTFOUND)) {
     ok_str(r, add ? "add permission ok!" : "delete permission ok!");
     return;
