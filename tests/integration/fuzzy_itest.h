@@ -8,10 +8,11 @@
 #include "nc_testwire.h"
 
 /* naming (1) or config (0) fuzzy watch request of pattern; received_json
- * is the receivedGroupKeys array as JSON (NULL: []). */
-static inline nc_tw_reply fit_watch(nc_tw *tw, int naming, const char *pattern,
-                                    const char *wtype, int initializing,
-                                    const char *received_json) {
+ * is the receivedGroupKeys array as JSON (NULL: []); a naming request
+ * carries namespace ns as the Java client sends it (its own namespace). */
+static inline nc_tw_reply fit_watch_ns(nc_tw *tw, int naming, const char *ns, const char *pattern,
+                                       const char *wtype, int initializing,
+                                       const char *received_json) {
   cJSON *b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "groupKeyPattern", pattern);
   cJSON_AddStringToObject(b, "watchType", wtype);
@@ -19,9 +20,16 @@ static inline nc_tw_reply fit_watch(nc_tw *tw, int naming, const char *pattern,
   cJSON_AddItemToObject(b, "receivedGroupKeys", cJSON_Parse(received_json ? received_json : "[]"));
   cJSON_AddStringToObject(b, "module", naming ? "naming" : "config");
   if (naming)
-    cJSON_AddStringToObject(b, "namespace", "public");
+    cJSON_AddStringToObject(b, "namespace", ns);
   cJSON_AddObjectToObject(b, "headers");
   return nc_tw_call_reply(tw, naming ? "NamingFuzzyWatchRequest" : "ConfigFuzzyWatchRequest", b);
+}
+
+/* fit_watch_ns from a client of the namespace public. */
+static inline nc_tw_reply fit_watch(nc_tw *tw, int naming, const char *pattern,
+                                    const char *wtype, int initializing,
+                                    const char *received_json) {
+  return fit_watch_ns(tw, naming, "public", pattern, wtype, initializing, received_json);
 }
 
 /* Waits (up to timeout_ms) for the want-th push of type and checks that

@@ -4,8 +4,11 @@
  * (FUZZY_WATCH_INIT_NOTIFY batches, then FINISH), then a change
  * notification for each matching service or config that appears or goes,
  * nothing for the others, nothing after CANCEL_WATCH; the pattern and
- * match limits answer Nacos's 50310 / 50311; bad requests 400; a sync that
- * is not acked is sent again; a closed connection leaves nothing. */
+ * match limits answer Nacos's 50310 / 50311 (naming and config); bad
+ * requests 400; a sync that is not acked is sent again; an unacked config
+ * change notify is sent again and the connection dropped after the retry
+ * budget; a pattern of namespace "dev" sees "dev" keys only; a closed
+ * connection leaves nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +40,19 @@ static int setup(void **state) {
                                      "--fuzzy-watch-max-matches", "5",
                                      "--push-timeout-ms", "700",
                                      "--push-retry-ms", "200", NULL};
+  nc_tfx *f = NULL;
+  if (nc_tfx_start(args, &f) != 0)
+    return -1;
+  *state = f;
+  return 0;
+}
+
+/* Config notifies that give up fast: 600 ms ack timeout, 100 ms x attempt
+ * between tries, 3 attempts. */
+static int setup_cfg_retry(void **state) {
+  static const char *const args[] = {"--config-notify-timeout-ms", "600",
+                                     "--config-notify-retry-ms", "100",
+                                     "--config-notify-max-retries", "3", NULL};
   nc_tfx *f = NULL;
   if (nc_tfx_start(args, &f) != 0)
     return -1;
@@ -252,6 +268,181 @@ static void test_limits_answer_nacos_codes(void **state) {
   assert_int_equal(nc_tfx_metric(f, "nacosd_naming_fuzzy_watches"), 3);
 }
 
+/* A publishing client (*pub) and a watcher that acks nothing by itself. */
+static nc_tw *unacked_watcher(nc_tfx *f, nc_tw **pub) {
+  *pub = nc_tfx_connect(f, NULL);
+  assert_non_null(*pub);
+  nc_tw_opts o = {.no_auto_ack = 1};
+  nc_tw *w = nc_tfx_connect(f, &o);
+  assert_non_null(w);
+  return w;
+}
+
+/* Acks the index-th push of type, which must be a sync of sync_type. */
+static void ack_sync(nc_tw *w, const char *type, int index, const char *sync_type,
+                     const char *resp_type) {
+  char rid[32];
+  cJSON *b = nc_tw_push_get(w, type, index, rid, sizeof(rid));
+  assert_non_null(b);
+  assert_string_equal(nc_json_str(b, "syncType", ""), sync_type);
+  cJSON_Delete(b);
+  assert_int_equal(nc_tw_ack(w, resp_type, rid, 1), 0);
+}
+
+static void publish(nc_tw *tw, const char *data_id, const char *tenant) {
+  nc_tw_expect_ok(nc_tw_config_publish(tw, data_id, "DEFAULT_GROUP", tenant, "v1", NULL),
+                  "ConfigPublishResponse");
+}
+
+static void test_config_match_limit_50311(void **state) {
+  nc_tfx *f = *state;
+  nc_tw *pub = nc_tfx_connect(f, NULL), *w = nc_tfx_connect(f, NULL);
+  assert_non_null(pub);
+  assert_non_null(w);
+  char id[32];
+  for (int i = 0; i < 7; i++) {
+    snprintf(id, sizeof(id), "limc.%d", i);
+    publish(pub, id, NULL);
+  }
+  /* 7 match, the limit is 5: synced with 5 keys and answered 50311 */
+  const char *pat = "public>>DEFAULT_GROUP>>limc.*";
+  nc_tw_expect_fail(fit_watch(w, 0, pat, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse", 50311,
+                    "fuzzy watch pattern matched count over limit");
+  assert_true(nc_tw_wait_pushes(w, CSYNC, 2, 5000) >= 2); /* one batch (20 a batch) + FINISH */
+  char keys[1024];
+  int finish = 0;
+  assert_int_equal(sync_keys(w, CSYNC, "groupKey", pat, "ADD_CONFIG", keys, sizeof(keys),
+                             &finish), 5);
+  assert_int_equal(finish, 1);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_match_limit_total"), 1);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_watches"), 1);
+  /* the set is full: a new matching config is not reported */
+  publish(pub, "limc.new", NULL);
+  nc_test_sleep_ms(600);
+  assert_int_equal(nc_tw_push_count(w, CNOTIFY), 0);
+  /* the pattern is shared: a second watcher is answered 50311 too, 5 keys */
+  nc_tw *w2 = nc_tfx_connect(f, NULL);
+  assert_non_null(w2);
+  nc_tw_expect_fail(fit_watch(w2, 0, pat, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse", 50311,
+                    NULL);
+  assert_true(nc_tw_wait_pushes(w2, CSYNC, 2, 5000) >= 2);
+  assert_int_equal(sync_keys(w2, CSYNC, "groupKey", pat, "ADD_CONFIG", keys, sizeof(keys),
+                             &finish), 5);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_match_limit_total"), 2);
+}
+
+/* The n-th CNOTIFY push of tw names key (its groupKey). */
+static void expect_cnotify(nc_tw *tw, int index, const char *key, char *rid, size_t cap) {
+  cJSON *b = nc_tw_push_get(tw, CNOTIFY, index, rid, cap);
+  assert_non_null(b);
+  assert_string_equal(nc_json_str(b, "groupKey", ""), key);
+  assert_string_equal(nc_json_str(b, "changeType", ""), "CONFIG_CHANGED");
+  cJSON_Delete(b);
+}
+
+static void test_unacked_config_notify_resent_then_dropped(void **state) {
+  nc_tfx *f = *state;
+  nc_tw *pub = NULL, *w = unacked_watcher(f, &pub);
+  const char *pat = "public>>DEFAULT_GROUP>>rty.*";
+  nc_tw_expect_ok(fit_watch(w, 0, pat, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse");
+  /* nothing matches: FINISH at once; acked, so only the notify is retried */
+  assert_int_equal(nc_tw_wait_pushes(w, CSYNC, 1, 5000), 1);
+  ack_sync(w, CSYNC, 0, "FINISH_FUZZY_WATCH_INIT_NOTIFY", "ConfigFuzzyWatchSyncResponse");
+  nc_test_sleep_ms(100);
+  char rid[32];
+  long long retried0 = nc_tfx_metric(f, "nacosd_config_fuzzy_pushes_retried_total");
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_pushes_failed_total"), 0);
+
+  long long t0 = nc_test_now_ms();
+  publish(pub, "rty.c1", NULL);
+  assert_int_equal(nc_tw_wait_pushes(w, CNOTIFY, 1, 5000), 1);
+  expect_cnotify(w, 0, "rty.c1+DEFAULT_GROUP+public", rid, sizeof(rid));
+  /* not acked: sent again after 600 ms + 100 ms, then 600 + 200 ms */
+  assert_int_equal(nc_tw_wait_pushes(w, CNOTIFY, 3, 8000), 3);
+  char rid2[32];
+  expect_cnotify(w, 1, "rty.c1+DEFAULT_GROUP+public", rid2, sizeof(rid2));
+  assert_string_not_equal(rid, rid2); /* each attempt is a new request */
+  expect_cnotify(w, 2, "rty.c1+DEFAULT_GROUP+public", NULL, 0);
+  /* the third went unacked too: the budget is spent, the connection goes */
+  for (int i = 0; i < 80 && !nc_tw_closed(w); i++)
+    nc_test_sleep_ms(100);
+  long long ms = nc_test_now_ms() - t0;
+  print_message("# config notify: 3 attempts then the connection dropped after %lld ms\n", ms);
+  assert_true(nc_tw_closed(w));
+  assert_true(ms >= 1800); /* 3 x 600 ms timeouts + 300 ms waits, not earlier */
+  assert_int_equal(nc_tw_push_count(w, CNOTIFY), 3);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_pushes_retried_total") - retried0, 2);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_pushes_failed_total"), 1);
+  for (int i = 0; i < 50 && nc_tfx_metric(f, "nacosd_config_fuzzy_watches") != 0; i++)
+    nc_test_sleep_ms(100);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_watches"), 0);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_connections"), 0);
+  /* a client that acks is unaffected: it hears the next change once */
+  nc_tw *w2 = nc_tfx_connect(f, NULL);
+  assert_non_null(w2);
+  nc_tw_expect_ok(fit_watch(w2, 0, pat, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse");
+  assert_true(nc_tw_wait_pushes(w2, CSYNC, 2, 5000) >= 2);
+  publish(pub, "rty.c2", NULL);
+  fit_expect_last(w2, CNOTIFY, 1, 5000, "groupKey", "rty.c2+DEFAULT_GROUP+public", "changeType",
+                  "CONFIG_CHANGED");
+  nc_test_sleep_ms(1500);
+  assert_int_equal(nc_tw_push_count(w2, CNOTIFY), 1);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_config_fuzzy_pushes_failed_total"), 1);
+}
+
+/* A pattern names its namespace: "dev>>..." sees the services and configs
+ * of "dev", "public>>..." those of the default namespace, never the other. */
+static void test_dev_namespace_pattern(void **state) {
+  nc_tfx *f = *state;
+  nc_tw_opts dev_o = {.ns = "dev"};
+  nc_tw *dev = nc_tfx_connect(f, &dev_o), *pub = nc_tfx_connect(f, NULL);
+  nc_tw *wd = nc_tfx_connect(f, &dev_o), *wp = nc_tfx_connect(f, NULL);
+  assert_non_null(dev);
+  assert_non_null(pub);
+  assert_non_null(wd);
+  assert_non_null(wp);
+  reg(dev, "nsd-svc");
+  reg(pub, "nsd-svc");
+  reg(pub, "nsd-pub");
+  publish(pub, "nsd.c", "dev");
+  publish(pub, "nsd.c", NULL);
+  const char *dn = "dev>>DEFAULT_GROUP>>nsd-*", *dc = "dev>>DEFAULT_GROUP>>nsd.*";
+  const char *pn = "public>>DEFAULT_GROUP>>nsd-*";
+  nc_tw_expect_ok(fit_watch_ns(wd, 1, "dev", dn, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch_ns(wd, 0, "dev", dc, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch(wp, 1, pn, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
+  assert_true(nc_tw_wait_pushes(wd, NSYNC, 2, 5000) >= 2);
+  assert_true(nc_tw_wait_pushes(wd, CSYNC, 2, 5000) >= 2);
+  assert_true(nc_tw_wait_pushes(wp, NSYNC, 2, 5000) >= 2);
+  char keys[1024];
+  int finish = 0;
+  assert_int_equal(sync_keys(wd, NSYNC, "serviceKey", dn, "ADD_SERVICE", keys, sizeof(keys),
+                             &finish), 1);
+  assert_string_equal(keys, "dev@@DEFAULT_GROUP@@nsd-svc");
+  assert_int_equal(sync_keys(wd, CSYNC, "groupKey", dc, "ADD_CONFIG", keys, sizeof(keys),
+                             &finish), 1);
+  assert_string_equal(keys, "nsd.c+DEFAULT_GROUP+dev");
+  assert_int_equal(sync_keys(wp, NSYNC, "serviceKey", pn, "ADD_SERVICE", keys, sizeof(keys),
+                             &finish), 2);
+  assert_true(has_key(keys, "public@@DEFAULT_GROUP@@nsd-svc"));
+  assert_true(has_key(keys, "public@@DEFAULT_GROUP@@nsd-pub"));
+  /* changes: a public one first, then a dev one; each watch hears its own */
+  reg(pub, "nsd-new");
+  publish(pub, "nsd.new", NULL);
+  fit_expect_last(wp, NNOTIFY, 1, 5000, "serviceKey", "public@@DEFAULT_GROUP@@nsd-new",
+                  "changedType", "ADD_SERVICE");
+  reg(dev, "nsd-new");
+  publish(pub, "nsd.new", "dev");
+  fit_expect_last(wd, NNOTIFY, 1, 5000, "serviceKey", "dev@@DEFAULT_GROUP@@nsd-new", "changedType",
+                  "ADD_SERVICE");
+  fit_expect_last(wd, CNOTIFY, 1, 5000, "groupKey", "nsd.new+DEFAULT_GROUP+dev", "changeType",
+                  "CONFIG_CHANGED");
+  nc_test_sleep_ms(400);
+  assert_int_equal(nc_tw_push_count(wd, NNOTIFY), 1);
+  assert_int_equal(nc_tw_push_count(wd, CNOTIFY), 1);
+  assert_int_equal(nc_tw_push_count(wp, NNOTIFY), 1);
+}
+
 static void test_bad_requests_are_400(void **state) {
   nc_tfx *f = *state;
   nc_tw *w = nc_tfx_connect(f, NULL);
@@ -274,23 +465,15 @@ static void test_bad_requests_are_400(void **state) {
 
 static void test_unacked_sync_is_resent_and_close_cleans(void **state) {
   nc_tfx *f = *state;
-  nc_tw *pub = nc_tfx_connect(f, NULL);
-  nc_tw_opts o = {.no_auto_ack = 1};
-  nc_tw *w = nc_tfx_connect(f, &o);
-  assert_non_null(pub);
-  assert_non_null(w);
+  nc_tw *pub = NULL, *w = unacked_watcher(f, &pub);
   reg(pub, "rt-1");
   const char *pat = "public>>DEFAULT_GROUP>>rt-*";
   nc_tw_expect_ok(fit_watch(w, 1, pat, "WATCH", 1, NULL), "NamingFuzzyWatchResponse");
   /* not acked: sent again after the 700 ms timeout + 200 ms, and no FINISH yet */
   assert_int_equal(nc_tw_wait_pushes(w, NSYNC, 2, 5000), 2);
-  char rid[32];
-  cJSON *b = nc_tw_push_get(w, NSYNC, 1, rid, sizeof(rid));
-  assert_string_equal(nc_json_str(b, "syncType", ""), "FUZZY_WATCH_INIT_NOTIFY");
-  cJSON_Delete(b);
-  assert_int_equal(nc_tw_ack(w, "NamingFuzzyWatchSyncResponse", rid, 1), 0);
+  ack_sync(w, NSYNC, 1, "FUZZY_WATCH_INIT_NOTIFY", "NamingFuzzyWatchSyncResponse");
   assert_int_equal(nc_tw_wait_pushes(w, NSYNC, 3, 5000), 3);
-  b = nc_tw_push_get(w, NSYNC, 2, rid, sizeof(rid));
+  cJSON *b = nc_tw_push_get(w, NSYNC, 2, NULL, 0);
   /* the first copy may still time out and go again before the FINISH */
   int idx = strcmp(nc_json_str(b, "syncType", ""), "FINISH_FUZZY_WATCH_INIT_NOTIFY") == 0 ? 2 : -1;
   cJSON_Delete(b);
@@ -385,6 +568,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_naming_sync_notify_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_config_sync_notify_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_limits_answer_nacos_codes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_config_match_limit_50311, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unacked_config_notify_resent_then_dropped,
+                                      setup_cfg_retry, teardown),
+      cmocka_unit_test_setup_teardown(test_dev_namespace_pattern, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests_are_400, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unacked_sync_is_resent_and_close_cleans, setup,
                                       teardown),

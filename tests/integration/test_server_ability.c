@@ -3,7 +3,8 @@
  * nacosd: ServerCheckResponse says supportAbilityNegotiation:true; a
  * ConnectionSetupRequest with an abilityTable (as Java 3.x / Python 3.x
  * send) is answered within 1 s by a SetupAckRequest with the server's keys
- * (fuzzyWatch true, the others false), the connection then serves naming,
+ * (supportPersistentInstanceByGrpc and fuzzyWatch true, lock and mcp
+ * false, as srv_ability.c says), the connection then serves naming,
  * and the loader's /current shows the client's table; a setup without one
  * (Go v2.x, Python 2.0.x) gets no SetupAck and works as before. */
 #include <setjmp.h>
@@ -95,10 +96,12 @@ static void test_table_gets_setup_ack(void **state) {
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, keys[i]);
     assert_true(cJSON_IsBool(v));
-    /* fuzzy watch is served (docs/fuzzy-watch.md); lock and mcp are not */
+    /* lock and mcp are not served */
     if (strcmp(keys[i], "lock") == 0 || strcmp(keys[i], "mcp") == 0)
       assert_false(cJSON_IsTrue(v));
   }
+  /* persistent instances (naming_pstore.c) and fuzzy watch are served */
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "supportPersistentInstanceByGrpc")));
   assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "fuzzyWatch")));
   assert_int_equal(cJSON_GetArraySize(t), 4);
   cJSON_Delete(ack);
