@@ -20,6 +20,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Nacos's bound on a failed target's healthy:false push: the longest
+ * check interval (5 s) + the 500 ms connect timeout, + 1 s for ASan and
+ * the push. */
+#define PIT_UNHEALTHY_MS 6500
+
 typedef struct pit_listener {
   int fd, port;
   atomic_int accepts, stop;
