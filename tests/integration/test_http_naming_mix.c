@@ -4,7 +4,8 @@
  * HTTP on node 0 for an instance registered over gRPC on node 2 (an
  * override, naming_meta); service metadata created on one node is served
  * by the others, stored once in the shared PostgreSQL and loaded by a
- * restarted node. Without PostgreSQL (nc_testpg unavailable) the nodes
+ * restarted node; overrides written on a node that is not responsible for
+ * the instances are forwarded and answered once stored there. Without PostgreSQL (nc_testpg unavailable) the nodes
  * keep SQLite each and the restart part is skipped. */
 #include <cjson/cJSON.h>
 #include <setjmp.h>
@@ -134,11 +135,43 @@ static void test_http_and_grpc_mixed_on_every_node(void **st) {
   b = NULL;
   assert_int_equal(call(1, "POST", "/nacos/v1/ns/service?serviceName=mxs", &b), 400);
   free(b);
+  /* overrides written on node 0 for gRPC instances another node is
+   * responsible for are forwarded there and answered once stored */
+  nc_tw_instance many[6];
+  for (int i = 0; i < 6; i++)
+    many[i] = (nc_tw_instance){.ip = "5.5.5.5", .port = 5501 + i};
+  nc_tw_reply r = nc_tw_batch_register(g.tw[3], "mxf", many, 6);
+  assert_true(nc_tw_ok(&r));
+  for (int i = 0; i < 3; i++) {
+    long long t0 = nc_test_now_ms();
+    while (nc_tw_query_hosts(g.tw[i], "mxf") != 6 && nc_test_now_ms() - t0 < 5000)
+      nc_test_sleep_ms(50);
+    assert_int_equal(nc_tw_query_hosts(g.tw[i], "mxf"), 6);
+  }
+  long long fwd0 = nc_tcluster_metric(g.c, 0, "nacosd_naming_http_forwarded_total");
+  for (int i = 0; i < 6; i++) {
+    char path[160];
+    snprintf(path, sizeof(path), "/nacos/v1/ns/instance?serviceName=mxf&ip=5.5.5.5&port=%d"
+                                 "&weight=3", 5501 + i);
+    b = NULL;
+    assert_int_equal(call(0, "PUT", path, &b), 200);
+    assert_string_equal(b, "ok");
+    free(b);
+  }
+  assert_true(nc_tcluster_metric(g.c, 0, "nacosd_naming_http_forwarded_total") > fwd0);
+  nc_tw_service fs = {0};
+  nc_tw_expect_ok(nc_tw_query(g.tw[1], "mxf", &fs), "QueryServiceResponse");
+  int w3 = 0;
+  for (int i = 0; fs.info && i < fs.nhosts; i++)
+    w3 += fs.hosts[i].weight == 3.0;
+  nc_tw_service_free(&fs);
+  assert_int_equal(w3, 6);
   if (!have_pg)
     return;
   /* stored once, shared: a restarted node loads both */
   char n[16] = "";
-  assert_int_equal(nc_testpg_sql(g.pg, "SELECT count(*) FROM nc_naming_meta", n, sizeof(n)), 0);
+  assert_int_equal(nc_testpg_sql(g.pg, "SELECT count(*) FROM nc_naming_meta WHERE service_name "
+                                       "<> 'mxf'", n, sizeof(n)), 0);
   assert_string_equal(n, "2");
   nc_tw_close(g.tw[1]);
   g.tw[1] = NULL;
