@@ -1,5 +1,5 @@
 /* Persistent instances on one nacosd (issue 15, docs/persistent.md):
- * registered over gRPC (PersistentInstanceRequest) and HTTP
+ * registered over gRPC (PersistentInstanceRequest) and HTTP v1/v2/v3 admin
  * (ephemeral=false), pushed to a subscriber, health-checked by TCP connect
  * (the listener closed: pushed healthy:false; back: healthy:true), kept
  * when the registering connection closes and across a restart, removed
@@ -64,7 +64,7 @@ static void test_grpc_register_pushed_and_health_checked(void **st) {
   assert_true(atomic_load(&l.accepts) > 0);
   pit_close(&l);
   t0 = nc_test_now_ms();
-  assert_true(pit_wait_health(sub, "p.grpc", l.port, 0, 8000));
+  assert_true(pit_wait_health(sub, "p.grpc", l.port, 0, PIT_UNHEALTHY_MS));
   fprintf(stderr, "healthy:false pushed %lld ms after the listener closed\n",
           nc_test_now_ms() - t0);
   /* back: checkTimes (3) passing checks make it healthy again */
@@ -192,8 +192,56 @@ static void test_http_checker_of_a_cluster(void **st) {
   assert_true(atomic_load(&l.gets) > 0); /* GET /health, not a bare connect */
   /* 500: unhealthy at once (Nacos's checkFailNow) */
   atomic_store(&l.http_code, 500);
-  assert_true(pit_wait_health(sub, "h.web", l.port, 0, 8000));
+  assert_true(pit_wait_health(sub, "h.web", l.port, 0, PIT_UNHEALTHY_MS));
   pit_close(&l);
+}
+
+/* The data of a v3 answer (code 0 checked); caller frees the whole. */
+static cJSON *v3_data(const char *body, cJSON **whole) {
+  *whole = cJSON_Parse(body);
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(*whole, "code");
+  assert_true(cJSON_IsNumber(code));
+  assert_int_equal((int)code->valuedouble, 0);
+  return cJSON_GetObjectItemCaseSensitive(*whole, "data");
+}
+
+static void test_v3_admin_register_list_deregister(void **st) {
+  nc_tfx *f = *st;
+  char body[4096];
+  const char *q = "serviceName=p.v3&groupName=G3&ip=10.6.0.1&port=8080&ephemeral=false";
+  char path[256];
+  snprintf(path, sizeof(path), "/nacos/v3/admin/ns/instance?%s&weight=3", q);
+  assert_int_equal(http(f, "POST", path, body, sizeof(body)), 200);
+  cJSON *j = NULL;
+  assert_string_equal(cJSON_GetStringValue(v3_data(body, &j)), "ok");
+  cJSON_Delete(j);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_naming_persistent_instances"), 1);
+  /* listed as a persistent instance, with what was registered */
+  assert_int_equal(http(f, "GET", "/nacos/v3/admin/ns/instance/list?serviceName=p.v3"
+                                  "&groupName=G3", body, sizeof(body)), 200);
+  const cJSON *list = v3_data(body, &j);
+  assert_int_equal(cJSON_GetArraySize(list), 1);
+  const cJSON *in = cJSON_GetArrayItem(list, 0);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(in, "ip")), "10.6.0.1");
+  assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(in, "port")), 8080);
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(in, "ephemeral")));
+  assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(in, "weight")) == 3.0);
+  cJSON_Delete(j);
+  snprintf(path, sizeof(path), "/nacos/v3/admin/ns/instance?%s", q);
+  assert_int_equal(http(f, "GET", path, body, sizeof(body)), 200);
+  in = v3_data(body, &j);
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(in, "ephemeral")));
+  cJSON_Delete(j);
+  /* a DELETE without ephemeral=false means an ephemeral one: it stays */
+  assert_int_equal(http(f, "DELETE", "/nacos/v3/admin/ns/instance?serviceName=p.v3"
+                                     "&groupName=G3&ip=10.6.0.1&port=8080", NULL, 0), 200);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_naming_persistent_instances"), 1);
+  assert_int_equal(http(f, "DELETE", path, body, sizeof(body)), 200);
+  assert_string_equal(cJSON_GetStringValue(v3_data(body, &j)), "ok");
+  cJSON_Delete(j);
+  assert_int_equal(nc_tfx_metric(f, "nacosd_naming_persistent_instances"), 0);
+  assert_int_equal(http(f, "GET", "/nacos/v3/admin/ns/instance/list?serviceName=p.v3"
+                                  "&groupName=G3", NULL, 0), 404);
 }
 
 int main(void) {
@@ -204,6 +252,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_kind_mixing_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restart_keeps_instances, setup, teardown),
       cmocka_unit_test_setup_teardown(test_http_checker_of_a_cluster, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_v3_admin_register_list_deregister, setup, teardown),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
