@@ -11,6 +11,7 @@
 #include "nc_testproc.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ADMIN_PW NC_TEST_ADMIN_PW
 
@@ -107,11 +109,96 @@ static void test_namespace_permissions(void **st) {
   free(adm);
 }
 
+static long long ms_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (t1.tv_sec - t0->tv_sec) * 1000LL + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+#define LISTEN "/nacos/v1/cs/configs/listener"
+#define LKEYS "Listening-Configs=d%02G%02%01"
+
+/* The v1 listener's auth refusal (no token, a bad one, bad credentials) is
+ * held ~1 s like its other errors; every other route still answers its 403
+ * at once, and a permitted poll is not delayed by the gate. */
+static void test_listener_auth_refusal_is_held(void **st) {
+  char buf[4096];
+  struct timespec t0;
+  static const char *const toks[] = {NULL, "abc.def.ghi"};
+  static const char *const msgs[] = {"user not found!", "token invalid!"};
+  for (int i = 0; i < 2; i++) {
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(req(st, "POST", LISTEN, LKEYS, toks[i], buf, sizeof(buf)), 403);
+    long long ms = ms_since(&t0);
+    assert_string_equal(buf, msgs[i]);
+    assert_true(ms >= 900);
+    assert_true(ms < 5000);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(req(st, "POST", LISTEN, LKEYS "&username=nacos&password=wrong", NULL, buf,
+                       sizeof(buf)),
+                   403);
+  assert_true(ms_since(&t0) >= 900);
+  /* other routes: unchanged, answered at once */
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(req(st, "GET", CFG, NULL, NULL, buf, sizeof(buf)), 403);
+  assert_string_equal(buf, "user not found!");
+  assert_int_equal(req(st, "GET", "/nacos/v1/cs/listener?ip=127.0.0.1", NULL, NULL, buf,
+                       sizeof(buf)),
+                   403);
+  assert_int_equal(req(st, "GET", "/nacos/v3/admin/cs/config/listener?dataId=d&groupName=G", NULL,
+                       "abc.def.ghi", buf, sizeof(buf)),
+                   403);
+  assert_int_equal(req(st, "GET", "/nacos/v1/ns/instance/list?serviceName=s", NULL, NULL, buf,
+                       sizeof(buf)),
+                   403);
+  assert_true(ms_since(&t0) < 700);
+  /* the admin's poll on a changed key answers at once */
+  char *adm = login(st, "nacos", ADMIN_PW);
+  assert_int_equal(
+      req(st, "POST", "/nacos/v1/cs/configs?dataId=d&group=G&content=x", NULL, adm, buf, sizeof(buf)),
+      200);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(req(st, "POST", LISTEN, LKEYS, adm, buf, sizeof(buf)), 200);
+  assert_string_equal(buf, "d%02G%01");
+  assert_true(ms_since(&t0) < 700);
+  free(adm);
+}
+
+typedef struct held_call {
+  int port, status, rc;
+} held_call;
+
+static void *held_poll(void *arg) {
+  held_call *c = arg;
+  char *b = NULL;
+  c->rc = nc_test_http_req(c->port, "POST", LISTEN, LKEYS, NULL, &c->status, &b);
+  free(b);
+  return NULL;
+}
+
+/* A refusal still held when nacosd stops (300 ms into its 1 s): the
+ * connection is cut or answered 503, never the 403, and nacosd exits
+ * cleanly (no leak of the held request or its timer). */
+static void test_held_refusal_at_shutdown(void **st) {
+  held_call c = {.port = nc_tauth_port(*st), .status = -1, .rc = -2};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, held_poll, &c), 0);
+  usleep(300 * 1000); /* the request is held by now (1 s) */
+  int rc = nc_tauth_stop(*st);
+  *st = NULL;
+  pthread_join(t, NULL);
+  assert_int_equal(rc, 0);
+  assert_true(c.rc != 0 || c.status == 503);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_no_token_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_admin_may_do_everything, setup, teardown),
       cmocka_unit_test_setup_teardown(test_namespace_permissions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_listener_auth_refusal_is_held, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_held_refusal_at_shutdown, setup, teardown),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
