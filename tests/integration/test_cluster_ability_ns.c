@@ -8,7 +8,9 @@
  * - the namespace "public" and "" are one namespace across nodes: an
  *   instance registered under one on node A is found under the other on
  *   node B (gRPC and the HTTP open API), and pushed to a subscriber of the
- *   other spelling on node C. */
+ *   other spelling on node C; a fuzzy watch of public>> on node C hears of
+ *   services registered under either spelling elsewhere (keyed public@@),
+ *   and a dev>> watch only of "dev" ones. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 
 #include "distro_itest.h"
+#include "fuzzy_itest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,7 @@
 #define NODES 3
 
 static nc_tcluster *g_cl;
-static nc_tw *g_tw[16];
+static nc_tw *g_tw[32];
 static int g_ntw;
 
 static int group_setup(void **state) {
@@ -184,10 +187,50 @@ static void test_public_and_empty_are_one_namespace_across_nodes(void **state) {
   assert_int_equal(nc_tw_query_hosts(c_empty, "nsx.empty"), 0);
 }
 
+/* A fuzzy watch of public>> on C hears of services registered under ""
+ * on A and under "public" on B, both keyed public@@; one of "dev" on B
+ * reaches only a dev>> watch. */
+static void test_fuzzy_watch_public_across_nodes(void **state) {
+  (void)state;
+  nc_tw_opts empty_o = {.ns = "", .timeout_ms = 5000};
+  nc_tw_opts pub_o = {.ns = "public", .timeout_ms = 5000};
+  nc_tw_opts dev_o = {.ns = "dev", .timeout_ms = 5000};
+  nc_tw *a = open_on(0, &empty_o), *b = open_on(1, &pub_o), *b_dev = open_on(1, &dev_o);
+  nc_tw *wp = open_on(2, NULL), *wd = open_on(2, &dev_o);
+  nc_tw_expect_ok(fit_watch(wp, 1, "public>>DEFAULT_GROUP>>fzns-*", "WATCH", 1, NULL),
+                  "NamingFuzzyWatchResponse");
+  nc_tw_expect_ok(fit_watch_ns(wd, 1, "dev", "dev>>DEFAULT_GROUP>>fzns-*", "WATCH", 1, NULL),
+                  "NamingFuzzyWatchResponse");
+  assert_int_equal(nc_tw_wait_pushes(wp, "NamingFuzzyWatchSyncRequest", 1, 5000), 1);
+  assert_int_equal(nc_tw_wait_pushes(wd, "NamingFuzzyWatchSyncRequest", 1, 5000), 1);
+  nc_tw_instance in = {.ip = "10.0.15.9", .port = 9100};
+  nc_tw_expect_ok(nc_tw_register(a, "fzns-empty", &in), "InstanceResponse");
+  fit_expect_last(wp, "NamingFuzzyWatchChangeNotifyRequest", 1, 5000, "serviceKey",
+                  "public@@DEFAULT_GROUP@@fzns-empty", "changedType", "ADD_SERVICE");
+  nc_tw_expect_ok(nc_tw_register(b, "fzns-pub", &in), "InstanceResponse");
+  fit_expect_last(wp, "NamingFuzzyWatchChangeNotifyRequest", 2, 5000, "serviceKey",
+                  "public@@DEFAULT_GROUP@@fzns-pub", "changedType", "ADD_SERVICE");
+  nc_tw_expect_ok(nc_tw_register(b_dev, "fzns-dev", &in), "InstanceResponse");
+  fit_expect_last(wd, "NamingFuzzyWatchChangeNotifyRequest", 1, 5000, "serviceKey",
+                  "dev@@DEFAULT_GROUP@@fzns-dev", "changedType", "ADD_SERVICE");
+  /* the same service under the other spelling is no new service */
+  nc_tw_instance in2 = {.ip = "10.0.15.10", .port = 9100};
+  nc_tw_expect_ok(nc_tw_register(b, "fzns-empty", &in2), "InstanceResponse");
+  nc_tw_expect_ok(nc_tw_deregister(a, "fzns-empty", &in), "InstanceResponse");
+  nc_test_sleep_ms(500);
+  assert_int_equal(nc_tw_push_count(wp, "NamingFuzzyWatchChangeNotifyRequest"), 2);
+  assert_int_equal(nc_tw_push_count(wd, "NamingFuzzyWatchChangeNotifyRequest"), 1);
+  /* its last instance goes: DELETE under public@@ */
+  nc_tw_expect_ok(nc_tw_deregister(b, "fzns-empty", &in2), "InstanceResponse");
+  fit_expect_last(wp, "NamingFuzzyWatchChangeNotifyRequest", 3, 5000, "serviceKey",
+                  "public@@DEFAULT_GROUP@@fzns-empty", "changedType", "DELETE_SERVICE");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_node_acks_an_ability_table),
       cmocka_unit_test(test_public_and_empty_are_one_namespace_across_nodes),
+      cmocka_unit_test(test_fuzzy_watch_public_across_nodes),
   };
   nc_grpc_init();
   if (nc_gcli_env_new(1, &g_env) != 0)
