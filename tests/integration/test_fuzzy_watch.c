@@ -391,7 +391,8 @@ static void test_unacked_config_notify_resent_then_dropped(void **state) {
 }
 
 /* A pattern names its namespace: "dev>>..." sees the services and configs
- * of "dev", "public>>..." those of the default namespace, never the other. */
+ * of "dev", "public>>..." those of the default namespace ("" or "public"),
+ * never the other. */
 static void test_dev_namespace_pattern(void **state) {
   nc_tfx *f = *state;
   nc_tw_opts dev_o = {.ns = "dev"};
@@ -437,10 +438,23 @@ static void test_dev_namespace_pattern(void **state) {
                   "ADD_SERVICE");
   fit_expect_last(wd, CNOTIFY, 1, 5000, "groupKey", "nsd.new+DEFAULT_GROUP+dev", "changeType",
                   "CONFIG_CHANGED");
+  /* config of the default namespace: "" and "public" are one tenant */
+  const char *pc = "public>>DEFAULT_GROUP>>nsd.*";
+  nc_tw_expect_ok(fit_watch(wp, 0, pc, "WATCH", 1, NULL), "ConfigFuzzyWatchResponse");
+  assert_true(nc_tw_wait_pushes(wp, CSYNC, 2, 5000) >= 2);
+  assert_int_equal(sync_keys(wp, CSYNC, "groupKey", pc, "ADD_CONFIG", keys, sizeof(keys),
+                             &finish), 2);
+  assert_true(has_key(keys, "nsd.c+DEFAULT_GROUP+public"));
+  assert_true(has_key(keys, "nsd.new+DEFAULT_GROUP+public"));
+  publish(pub, "nsd.c", "public"); /* the same config again: no event */
+  publish(pub, "nsd.pt", "public");
+  fit_expect_last(wp, CNOTIFY, 1, 5000, "groupKey", "nsd.pt+DEFAULT_GROUP+public", "changeType",
+                  "CONFIG_CHANGED");
   nc_test_sleep_ms(400);
   assert_int_equal(nc_tw_push_count(wd, NNOTIFY), 1);
   assert_int_equal(nc_tw_push_count(wd, CNOTIFY), 1);
   assert_int_equal(nc_tw_push_count(wp, NNOTIFY), 1);
+  assert_int_equal(nc_tw_push_count(wp, CNOTIFY), 1);
 }
 
 static void test_bad_requests_are_400(void **state) {
