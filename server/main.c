@@ -359,6 +359,10 @@ static int nmeta_init(app *a) {
   return 0;
 }
 static void nmeta_free(app *a) { nc_nmeta_free(a->nmeta); }
+static void nmeta_stats(app *a, nc_metrics_text *t) {
+  if (a->nmeta)
+    nc_nmeta_render_metrics(a->nmeta, t);
+}
 
 /* HTTP instance writes go to their responsible member (after cluster). */
 static int nfwd_init(app *a) {
@@ -579,7 +583,7 @@ static const module modules[] = {
     {"config", config_init, NULL, config_stop, config_free, config_stats},
     {"auth", auth_init, NULL, NULL, auth_free, NULL},
     {"nhttp", nhttp_init, NULL, NULL, nhttp_free, nhttp_stats},
-    {"nmeta", nmeta_init, NULL, NULL, nmeta_free, NULL},
+    {"nmeta", nmeta_init, NULL, NULL, nmeta_free, nmeta_stats},
     {"cluster", cluster_init, cluster_start, cluster_stop, cluster_free, cluster_stats},
     {"nfwd", nfwd_init, NULL, NULL, NULL, nfwd_stats},
     {"distro", distro_init, distro_start, distro_stop, distro_free, distro_stats},

@@ -11,41 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define KEY_MAX 1600
-
-/* One stored value. */
-typedef struct item {
-  int kind;
-  char *ns, *group, *name, *mkey;
-  cJSON *val;
-  int seen;         /* reload mark */
-  int expiring;     /* instance: its delete is queued */
-  uint64_t seen_ms; /* instance: when its instance was last seen (Nacos's expired metadata) */
-} item;
-
-struct nc_nmeta {
-  nc_naming *naming;
-  nc_nmwork *work;
-  uv_timer_t timer; /* one duty: open the store when it is not, else reload (shared) */
-  uv_timer_t sweep; /* overrides of instances gone for expire_ms are deleted */
-  uint64_t expire_ms, now_ms; /* now_ms: the sweep's clock, stamped by hook_apply */
-  int closing;                /* timers not yet closed */
-  int shared;       /* PostgreSQL: every member's rows */
-  int open;         /* the store is open: writes are taken */
-  int loading;      /* an OPEN or LOAD job is queued */
-  int stopped, warned;
-  uint64_t reload_ms, retry_ms;
-  uint64_t remote_seq; /* members' changes taken into memory (shared store) */
-  nc_strmap *items;    /* "kind\nsvc_key\nmkey" -> item* */
-  nc_strmap *counts;   /* svc_key -> instance overrides held (uintptr_t) */
-  nc_nmeta_change_fn fn;
-  void *ud;
-};
-
 static const char *norm_ns(const char *ns) { return ns && *ns ? ns : "public"; }
 
-static const char *item_key(char *buf, size_t cap, int kind, const char *svc_key,
-                            const char *mkey) {
+const char *nc_nmi_key(char *buf, size_t cap, int kind, const char *svc_key,
+                       const char *mkey) {
   int n = snprintf(buf, cap, "%c\n%s\n%s", kind, svc_key, mkey ? mkey : "");
   return n > 0 && (size_t)n < cap ? buf : NULL;
 }
@@ -77,7 +46,7 @@ static int set_mem(nc_nmeta *m, int kind, const char *ns, const char *group, con
                    const char *mkey, cJSON *val) {
   char sk[KEY_MAX], ik[KEY_MAX + 400];
   const char *svc = nc_nreg_key(sk, sizeof(sk), ns, group, name);
-  const char *key = svc ? item_key(ik, sizeof(ik), kind, svc, mkey) : NULL;
+  const char *key = svc ? nc_nmi_key(ik, sizeof(ik), kind, svc, mkey) : NULL;
   if (!key) {
     cJSON_Delete(val);
     return NC_EINVAL;
@@ -113,58 +82,6 @@ static int set_mem(nc_nmeta *m, int kind, const char *ns, const char *group, con
   return 0;
 }
 
-/* ---- the registry hook: Nacos's InstanceUtil.updateInstanceMetadata ---- */
-
-static int hook_has(void *ud, const char *svc_key) {
-  nc_nmeta *m = ud;
-  return nc_strmap_get(m->counts, svc_key) != NULL;
-}
-
-static void hook_apply(void *ud, const char *svc_key, cJSON *host) {
-  nc_nmeta *m = ud;
-  char mk[400], ik[KEY_MAX + 400];
-  const char *ip = cJSON_GetStringValue(cJSON_GetObjectItem(host, "ip"));
-  const char *cl = cJSON_GetStringValue(cJSON_GetObjectItem(host, "clusterName"));
-  int port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(host, "port"));
-  snprintf(mk, sizeof(mk), "%s:%d:%s", ip ? ip : "", port, cl ? cl : "");
-  item *it = item_key(ik, sizeof(ik), NC_NMETA_INSTANCE, svc_key, mk)
-                 ? nc_strmap_get(m->items, ik)
-                 : NULL;
-  if (!it)
-    return;
-  it->seen_ms = m->now_ms; /* the instance is there */
-  const cJSON *w = cJSON_GetObjectItem(it->val, "weight");
-  const cJSON *en = cJSON_GetObjectItem(it->val, "enabled");
-  const cJSON *md = cJSON_GetObjectItem(it->val, "metadata");
-  if (cJSON_IsNumber(w))
-    cJSON_ReplaceItemInObject(host, "weight", cJSON_CreateNumber(w->valuedouble));
-  if (cJSON_IsBool(en))
-    cJSON_ReplaceItemInObject(host, "enabled", cJSON_CreateBool(cJSON_IsTrue(en)));
-  cJSON *hm = cJSON_GetObjectItem(host, "metadata");
-  const cJSON *kv;
-  if (cJSON_IsObject(hm))
-    cJSON_ArrayForEach(kv, md) {
-      if (!cJSON_IsString(kv))
-        continue;
-      cJSON_DeleteItemFromObjectCaseSensitive(hm, kv->string);
-      cJSON_AddStringToObject(hm, kv->string, kv->valuestring);
-    }
-}
-
-/* The stored protectThreshold (negative ones count as 0, as in Nacos), or
- * -1 for a service without stored metadata. */
-static double hook_threshold(void *ud, const char *svc_key) {
-  nc_nmeta *m = ud;
-  char ik[KEY_MAX + 400];
-  const item *it = item_key(ik, sizeof(ik), NC_NMETA_SERVICE, svc_key, "")
-                       ? nc_strmap_get(m->items, ik)
-                       : NULL;
-  if (!it)
-    return -1;
-  double th = cJSON_GetNumberValue(cJSON_GetObjectItem(it->val, "protectThreshold"));
-  return th > 0 ? th : 0;
-}
-
 /* ---- loading: memory becomes the rows read, only differences applied ---- */
 
 /* A member's change may have reached memory after the rows were read
@@ -176,7 +93,7 @@ static void apply_rows(nc_nmeta *m, const nc_nmeta_row *rows, size_t n) {
     const nc_nmeta_row *r = &rows[i];
     const char *ns = norm_ns(r->ns);
     const char *svc = nc_nreg_key(sk, sizeof(sk), ns, r->group, r->name);
-    const char *key = svc ? item_key(ik, sizeof(ik), r->kind, svc, r->mkey) : NULL;
+    const char *key = svc ? nc_nmi_key(ik, sizeof(ik), r->kind, svc, r->mkey) : NULL;
     cJSON *v = key ? cJSON_Parse(r->value) : NULL;
     if (!cJSON_IsObject(v)) {
       nc_warn("naming metadata: skipping a row of %s@@%s that is not a JSON object",
@@ -242,6 +159,10 @@ static void on_timer(uv_timer_t *t) {
 
 static void loaded(nc_nmeta *m, nmjob *j) {
   m->loading = 0;
+  if (j->rc)
+    m->st.reload_failures++;
+  else
+    m->st.reloads++;
   if (j->rc) {
     if (!m->warned)
       nc_warn("naming metadata: store (%s) unavailable: %s; retrying every %llu ms",
@@ -267,6 +188,10 @@ static void loaded(nc_nmeta *m, nmjob *j) {
 }
 
 static void written(nc_nmeta *m, nmjob *j) {
+  if (!j->rc)
+    m->st.writes++;
+  else if (j->rc != NC_ECLOSED)
+    m->st.write_failures++;
   for (size_t i = 0; !j->rc && !m->stopped && i < j->nops; i++) {
     nmop *op = &j->ops[i];
     cJSON *val = op->val;
@@ -283,7 +208,7 @@ static void written(nc_nmeta *m, nmjob *j) {
     for (size_t i = 0; !m->stopped && i < j->nops; i++) { /* an expiry is tried again */
       char sk[KEY_MAX], ik[KEY_MAX + 400];
       const char *svc = nc_nreg_key(sk, sizeof(sk), j->ns, j->group, j->name);
-      item *it = svc && item_key(ik, sizeof(ik), j->ops[i].kind, svc, j->ops[i].mkey)
+      item *it = svc && nc_nmi_key(ik, sizeof(ik), j->ops[i].kind, svc, j->ops[i].mkey)
                      ? nc_strmap_get(m->items, ik)
                      : NULL;
       if (it)
@@ -301,46 +226,6 @@ static void complete(void *ud, nmjob *j) {
   else if (!m->stopped)
     loaded(m, j);
   nc_nmjob_free(j);
-}
-
-/* ---- expiry: Nacos's ExpiredMetadataCleaner ---- */
-
-/* An instance override outlives its instance by expire_ms, then goes (a
- * re-registration within that keeps it). Presence is what the registry
- * shows: building a service's hosts passes every instance, disabled ones
- * too, through hook_apply, which stamps its override. */
-static void on_sweep(uv_timer_t *t) {
-  nc_nmeta *m = t->data;
-  if (m->stopped || !m->open)
-    return;
-  m->now_ms = nc_now_ms();
-  nc_strmap *probed = nc_strmap_new();
-  nc_strmap_iter it;
-  void *v;
-  char sk[KEY_MAX];
-  for (nc_strmap_iter_init(&it, m->items); probed && nc_strmap_iter_next(&it, NULL, &v);) {
-    const item *x = v;
-    const char *svc = x->kind == NC_NMETA_INSTANCE
-                          ? nc_nreg_key(sk, sizeof(sk), x->ns, x->group, x->name)
-                          : NULL;
-    if (!svc || nc_strmap_get(probed, svc) || nc_strmap_put(probed, svc, (void *)1, NULL))
-      continue;
-    cJSON_Delete(nc_nreg_service_info(nc_naming_registry(m->naming), x->ns, x->group, x->name,
-                                      NULL, 0));
-  }
-  nc_strmap_free(probed, NULL);
-  for (nc_strmap_iter_init(&it, m->items); nc_strmap_iter_next(&it, NULL, &v);) {
-    item *x = v;
-    if (x->kind != NC_NMETA_INSTANCE || x->expiring || m->now_ms - x->seen_ms < m->expire_ms)
-      continue;
-    /* queued: memory changes when it is committed, not during this walk */
-    if (!nc_nmeta_put(m, NC_NMETA_INSTANCE, x->ns, x->group, x->name, x->mkey, NULL, NULL, NULL)) {
-      x->expiring = 1;
-      nc_info("naming metadata: override %s of %s@@%s expired (instance gone %llu ms)",
-              NC_LOG_ESC(x->mkey), NC_LOG_ESC(x->group), NC_LOG_ESC(x->name),
-              (unsigned long long)(m->now_ms - x->seen_ms));
-    }
-  }
 }
 
 /* ---- public ---- */
@@ -370,6 +255,10 @@ int nc_nmeta_open(uv_loop_t *loop, nc_naming *n, const nc_nmeta_opts *o, nc_nmet
   if (rc == NC_ENOMEM)
     goto fail;
   m->open = db != NULL;
+  if (m->open)
+    m->st.reloads++;
+  else
+    m->st.reload_failures++;
   apply_rows(m, rows, nrows);
   nc_nmeta_rows_free(rows, nrows);
   if (nc_nmwork_start(loop, db, o, complete, m, &m->work)) /* db taken */
@@ -382,7 +271,7 @@ int nc_nmeta_open(uv_loop_t *loop, nc_naming *n, const nc_nmeta_opts *o, nc_nmet
   uv_unref((uv_handle_t *)&m->sweep);
   /* Nacos checks every 5 s; a short expiry (tests) is checked more often */
   uint64_t every = m->expire_ms / 2 < 5000 ? m->expire_ms / 2 : 5000;
-  uv_timer_start(&m->sweep, on_sweep, every > 20 ? every : 20, every > 20 ? every : 20);
+  uv_timer_start(&m->sweep, nc_nmh_sweep, every > 20 ? every : 20, every > 20 ? every : 20);
   if (!m->open) {
     nc_error("naming metadata store (%s) unavailable: %s; service and instance metadata "
              "writes are refused until it opens (tried every %llu ms)",
@@ -392,8 +281,7 @@ int nc_nmeta_open(uv_loop_t *loop, nc_naming *n, const nc_nmeta_opts *o, nc_nmet
   } else if (m->shared) {
     schedule(m, m->reload_ms);
   }
-  nc_nreg_host_hook h = {hook_has, hook_apply, hook_threshold, m};
-  nc_nreg_set_host_hook(nc_naming_registry(n), &h);
+  nc_nmh_install(m);
   nc_info("naming metadata: %zu service(s) and instance override(s) loaded (%s)",
           nc_strmap_count(m->items), nc_nmeta_backend(m));
   *out = m;
@@ -435,7 +323,7 @@ const cJSON *nc_nmeta_get(nc_nmeta *m, int kind, const char *ns, const char *gro
                           const char *name, const char *mkey) {
   char sk[KEY_MAX], ik[KEY_MAX + 400];
   const char *svc = nc_nreg_key(sk, sizeof(sk), norm_ns(ns), group, name);
-  const item *it = svc && item_key(ik, sizeof(ik), kind, svc, mkey) ? nc_strmap_get(m->items, ik)
+  const item *it = svc && nc_nmi_key(ik, sizeof(ik), kind, svc, mkey) ? nc_strmap_get(m->items, ik)
                                                                     : NULL;
   return it ? it->val : NULL;
 }

@@ -39,6 +39,8 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "nc_metrics.h"
+
 typedef struct nc_nmeta nc_nmeta;
 
 enum { NC_NMETA_SERVICE = 's', NC_NMETA_INSTANCE = 'i' };
@@ -111,6 +113,14 @@ size_t nc_nmeta_instance_count(nc_nmeta *m, const char *ns, const char *group, c
 void nc_nmeta_each_service(nc_nmeta *m, const char *ns, const char *group,
                            void (*fn)(void *ud, const char *name, const cJSON *val), void *ud);
 const char *nc_nmeta_backend(const nc_nmeta *m);
+
+typedef struct nc_nmeta_stats {
+  uint64_t writes, write_failures;   /* write jobs committed / refused by the database */
+  uint64_t reloads, reload_failures; /* store reads (open, periodic) done / failed */
+  uint64_t expired;                  /* overrides of gone instances deleted */
+} nc_nmeta_stats;
+/* nacosd_naming_meta_* (naming_meta_hook.c). */
+void nc_nmeta_render_metrics(const nc_nmeta *m, nc_metrics_text *t);
 
 /* ---- the store (naming_meta_db.c) ---- */
 typedef struct nc_nmeta_db nc_nmeta_db;

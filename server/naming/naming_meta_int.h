@@ -60,4 +60,49 @@ int nc_nmwork_submit(nc_nmwork *w, nmjob *j);
  * frees w. NULL ok. */
 void nc_nmwork_stop(nc_nmwork *w);
 
+/* ---- naming_meta.c's state, shared with naming_meta_hook.c ---- */
+
+#include "nc_strmap.h"
+
+#define KEY_MAX 1600 /* a service key */
+
+/* One stored value. */
+typedef struct nmitem {
+  int kind;
+  char *ns, *group, *name, *mkey;
+  cJSON *val;
+  int seen;         /* reload mark */
+  int expiring;     /* instance: its delete is queued */
+  uint64_t seen_ms; /* instance: when its instance was last seen (Nacos's expired metadata) */
+} item;
+
+struct nc_nmeta {
+  nc_naming *naming;
+  nc_nmwork *work;
+  uv_timer_t timer; /* one duty: open the store when it is not, else reload (shared) */
+  uv_timer_t sweep; /* overrides of instances gone for expire_ms are deleted */
+  uint64_t expire_ms, now_ms; /* now_ms: the sweep's clock, stamped by hook_apply */
+  int closing;                /* timers not yet closed */
+  int shared;       /* PostgreSQL: every member's rows */
+  int open;         /* the store is open: writes are taken */
+  int loading;      /* an OPEN or LOAD job is queued */
+  int stopped, warned;
+  uint64_t reload_ms, retry_ms;
+  uint64_t remote_seq; /* members' changes taken into memory (shared store) */
+  nc_strmap *items;    /* "kind\nsvc_key\nmkey" -> item* */
+  nc_strmap *counts;   /* svc_key -> instance overrides held (uintptr_t) */
+  nc_nmeta_change_fn fn;
+  void *ud;
+  nc_nmeta_stats st;
+};
+
+/* "kind\nsvc_key\nmkey" into buf; NULL when too long. */
+const char *nc_nmi_key(char *buf, size_t cap, int kind, const char *svc_key, const char *mkey);
+
+/* ---- naming_meta_hook.c ---- */
+/* Hooks m's overrides into naming's registry. */
+void nc_nmh_install(nc_nmeta *m);
+/* The expiry timer's callback (data = m). */
+void nc_nmh_sweep(uv_timer_t *t);
+
 #endif

@@ -174,6 +174,7 @@ static void test_write_held_by_database_does_not_stall_queries(void **st) {
   assert_true(n >= 10);
   assert_true(worst < 200);
   assert_true(threshold("ms") == 0); /* memory unchanged */
+  assert_int_equal(nc_tfx_metric(g.f, "nacosd_naming_meta_write_failures_total"), 1);
   PQclear(PQexec(lk, "ROLLBACK"));
   PQfinish(lk);
   assert_int_equal(call("PUT", "/nacos/v1/ns/service?serviceName=ms&protectThreshold=0.5", NULL),
@@ -218,6 +219,7 @@ static void test_store_unusable_at_start_is_opened_later(void **st) {
   free(b);
   assert_int_equal(call("POST", "/nacos/v2/ns/service?serviceName=late", NULL), 503);
   assert_int_equal(call("PUT", "/nacos/v1/ns/service?serviceName=late", NULL), 503);
+  assert_int_equal(nc_tfx_metric(g.f, "nacosd_naming_meta_store_available"), 0);
   assert_int_equal(nc_testpg_sql(g.pg, "DROP TABLE nc_naming_meta", NULL, 0), 0);
   long long t0 = nc_test_now_ms();
   int status;
@@ -228,6 +230,8 @@ static void test_store_unusable_at_start_is_opened_later(void **st) {
   assert_int_equal(status, 200);
   assert_true(threshold("late") == 0.5);
   assert_int_equal(rows("service_name = 'late'"), 1);
+  assert_int_equal(nc_tfx_metric(g.f, "nacosd_naming_meta_store_available"), 1);
+  assert_true(nc_tfx_metric(g.f, "nacosd_naming_meta_reload_failures_total") >= 1);
 }
 
 static void test_rows_changed_behind_the_node_are_reloaded(void **st) {
@@ -325,6 +329,7 @@ static void test_override_of_gone_instance_expires(void **st) {
   assert_true(took >= 300); /* since its last sighting (sweeps every 500 ms) */
   nc_test_sleep_ms(1500);
   assert_int_equal(rows("mkey = '10.4.4.5:80:DEFAULT'"), 1);
+  assert_int_equal(nc_tfx_metric(g.f, "nacosd_naming_meta_expired_total"), 1);
   assert_int_equal(nc_tw_query_hosts(tw, "ex"), 0);
   /* back: its own weight */
   nc_tw_expect_ok(nc_tw_register(tw, "ex", &a), "InstanceResponse");
