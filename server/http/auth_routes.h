@@ -26,7 +26,8 @@ void nc_auth_http_login(void *ud, nc_http_req *r);
 /* 1 when r comes from the server's own host (first admin password). */
 int nc_auth_http_loopback(nc_http_req *r);
 /* Nacos's refusal once the admin has a password. */
-#define NC_AUTH_HTTP_HAVE_ADMIN "have admin user cannot use it"
+/* Nacos's text, then why (nacosctl shows it to the operator) */
+#define NC_AUTH_HTTP_HAVE_ADMIN "have admin user cannot use it (the admin already has a password)"
 
 /* The Nacos 3.x paths (auth_routes_v3.c, ud = the nc_auth), answered in
  * the Result envelope {code, message, data}:

@@ -349,7 +349,8 @@ static void test_v1_admin_init_once(void **st) {
   assert_int_equal(http(f, "POST", "/nacos/v1/auth/users/admin", "password=Other-pw2", buf,
                         sizeof(buf)),
                    409);
-  assert_string_equal(buf, "{\"code\":409,\"message\":\"have admin user cannot use it\"}");
+  assert_string_equal(buf, "{\"code\":409,\"message\":\"have admin user cannot use it (the admin "
+                           "already has a password)\"}");
   assert_int_equal(http(f, "POST", "/nacos/v3/auth/user/admin", "password=Other-pw2", buf,
                         sizeof(buf)),
                    200);
