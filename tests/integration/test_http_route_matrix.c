@@ -236,12 +236,79 @@ static void test_walk_user_refused_admin_served_unknown_namespace(void **st) {
   assert_int_equal(f->bad, 0);
 }
 
+/* The refusals above are the permission's, not blanket: in namespace mx,
+ * which its role names, the same user registers, reads and removes an
+ * instance and publishes, reads and removes a config. */
+static void test_user_served_in_its_namespace(void **st) {
+  fx *f = *st;
+  static const struct {
+    const char *method, *path;
+    const char *part;
+  } steps[] = {
+      {"POST", "/nacos/v2/ns/instance?namespaceId=mx&serviceName=u1&ip=10.9.0.1&port=9", "\"ok\""},
+      {"GET", "/nacos/v2/ns/instance/list?namespaceId=mx&serviceName=u1", "10.9.0.1"},
+      {"DELETE", "/nacos/v2/ns/instance?namespaceId=mx&serviceName=u1&ip=10.9.0.1&port=9",
+       "\"ok\""},
+      {"POST", "/nacos/v2/cs/config?namespaceId=mx&dataId=u1&group=g&content=mine", "true"},
+      {"GET", "/nacos/v2/cs/config?namespaceId=mx&dataId=u1&group=g", "mine"},
+      {"GET", "/nacos/v3/admin/cs/config/list?namespaceId=mx&pageNo=1&pageSize=9", "\"u1\""},
+      {"DELETE", "/nacos/v2/cs/config?namespaceId=mx&dataId=u1&group=g", "true"},
+  };
+  for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    int got = nc_tauth_req(f->a, steps[i].method, steps[i].path, NULL, f->user, body, sizeof(body));
+    if (got != 200 || !strstr(body, steps[i].part))
+      fprintf(stderr, "%s %s: %d %s\n", steps[i].method, steps[i].path, got, body);
+    assert_int_equal(got, 200);
+    assert_non_null(strstr(body, steps[i].part));
+  }
+}
+
+/* InstanceControllerV3's read errors beyond a missing parameter: an
+ * unknown instance (or one in another cluster), an unknown service, a
+ * cluster without instances, a missing port. */
+static void test_v3_admin_instance_read_errors(void **st) {
+  fx *f = *st;
+  static const struct {
+    const char *path;
+    int status;
+    const char *part;
+  } cases[] = {
+      {"/nacos/v3/admin/ns/instance?serviceName=e1&ip=10.8.0.2&port=8", 404,
+       "no matched ip found!"},
+      {"/nacos/v3/admin/ns/instance?serviceName=e1&ip=10.8.0.1&port=8&clusterName=C2", 404,
+       "no matched ip found!"},
+      {"/nacos/v3/admin/ns/instance?serviceName=nosuch&ip=10.8.0.1&port=8", 404,
+       "no ips found for cluster DEFAULT in service DEFAULT_GROUP@@nosuch"},
+      {"/nacos/v3/admin/ns/instance?serviceName=e1&ip=10.8.0.1", 400, "'port'"},
+      {"/nacos/v3/admin/ns/instance/list?serviceName=e1&clusterName=C2", 404,
+       "cluster C2 is not found!"},
+      {"/nacos/v3/admin/ns/instance/list?serviceName=nosuch", 404, "is not found!"},
+      {"/nacos/v3/admin/ns/instance/list?serviceName=e1", 200, "10.8.0.1"},
+  };
+  assert_int_equal(nc_tauth_req(f->a, "POST", "/nacos/v3/admin/ns/instance?serviceName=e1"
+                                              "&ip=10.8.0.1&port=8", NULL, f->adm, body,
+                                sizeof(body)), 200);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int got = nc_tauth_req(f->a, "GET", cases[i].path, NULL, f->adm, body, sizeof(body));
+    if (got != cases[i].status || !strstr(body, cases[i].part))
+      fprintf(stderr, "GET %s: %d %s\n", cases[i].path, got, body);
+    assert_int_equal(got, cases[i].status);
+    assert_non_null(strstr(body, cases[i].part));
+    assert_null(strstr(body, ":null"));
+  }
+  assert_int_equal(nc_tauth_req(f->a, "DELETE", "/nacos/v3/admin/ns/instance?serviceName=e1"
+                                                "&ip=10.8.0.1&port=8", NULL, f->adm, body,
+                                sizeof(body)), 200);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_table_route_has_a_row),
       cmocka_unit_test(test_no_token_is_refused_unless_open),
       cmocka_unit_test(test_missing_parameter_is_the_modules_error),
       cmocka_unit_test(test_walk_user_refused_admin_served_unknown_namespace),
+      cmocka_unit_test(test_user_served_in_its_namespace),
+      cmocka_unit_test(test_v3_admin_instance_read_errors),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, setup, teardown);
