@@ -50,6 +50,7 @@ struct nc_nhealth {
   char *m[MAX_MEMBERS];
   size_t nm;
   nc_nhealth_stats st;
+  uint64_t rng; /* first_delay's generator, never 0 */
 };
 
 int32_t nc_nhealth_java_hash(const char *s) {
@@ -160,13 +161,21 @@ static void task_free(void *v) {
   free(t);
 }
 
-static long rand_below(long n) { return n > 0 ? (long)(random() % n) : 0; }
+/* [0, n) from h's own xorshift64* state: random() unseeded gives every
+ * nacosd the same sequence, so the nodes' first checks would line up. */
+static long rand_below(nc_nhealth *h, long n) {
+  h->rng ^= h->rng >> 12;
+  h->rng ^= h->rng << 25;
+  h->rng ^= h->rng >> 27;
+  uint64_t v = h->rng * 2685821657736338717ull;
+  return n > 0 ? (long)((v >> 1) % (uint64_t)n) : 0;
+}
 
 /* Nacos's initCheckRt: the first check comes 2 s + random(0, random(0, max)) in. */
-static long first_delay(const nc_nhealth *h) {
+static long first_delay(nc_nhealth *h) {
   if (h->o.first_delay_ms >= 0)
     return h->o.first_delay_ms;
-  return 2000 + rand_below(rand_below(h->o.tcp_max_ms));
+  return 2000 + rand_below(h, rand_below(h, h->o.tcp_max_ms));
 }
 
 static const char *task_key(char *buf, size_t cap, const nc_npstore_inst *in) {
@@ -369,6 +378,7 @@ int nc_nhealth_new(uv_loop_t *loop, const nc_nhealth_src *src, const nc_nhealth_
   }
   h->loop = loop;
   h->src = *src;
+  h->rng = (uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^ (uintptr_t)h) | 1;
   h->o = *o;
 #define DEF(f, v)                                                                                  \
   if (h->o.f <= 0)                                                                                 \

@@ -463,7 +463,9 @@ static void test_rt_clamped_to_max(void **st) {
   spin(&loop, 1500);
   int n = atomic_load(&l.accepts) - a0;
   fprintf(stderr, "%d checks in 1.5 s at the maximum\n", n);
-  assert_true(n >= 4 && n <= 8); /* every 200-300 ms (100 ms ticks): not slower */
+  /* every 200-300 ms (100 ms ticks): not slower (no clamp: the interval
+   * keeps growing), not every tick (stuck at the minimum) */
+  assert_true(n >= 4 && n <= 10);
   lsn_stop(&l);
   stop(&loop, h);
   assert_int_equal(uv_loop_close(&loop), 0);
