@@ -19,11 +19,10 @@ static const char *norm_ns(const char *ns) { return (!ns || !*ns) ? "public" : n
 
 /* A service counts while some client publishes an instance into it. */
 static int has_instances(const nc_nsvc *s) {
-  nc_strmap_iter it;
-  void *v;
-  nc_strmap_iter_init(&it, s->pubs);
-  while (nc_strmap_iter_next(&it, NULL, &v))
-    if (v && ((const nc_nreg_pub *)v)->n > 0)
+  nc_nreg_pubit it;
+  const nc_nreg_pub *p;
+  for (nc_nreg_pubit_init(&it, s); (p = nc_nreg_pubit_next(&it));)
+    if (p->n > 0)
       return 1;
   return 0;
 }

@@ -10,7 +10,8 @@
 
 #define NC_NREG_KEY_MAX 1024
 
-/* What one client publishes into one service. */
+/* What one client publishes into one service. One block: the record, its
+ * n instance slots, then the client id (nc_nreg_pub_id). */
 typedef struct nc_nreg_pub {
   size_t n;
   nc_ninst **insts;
@@ -19,7 +20,12 @@ typedef struct nc_nreg_pub {
 /* One allocation: the fields, then key, ns, group and name back to back
  * in key[] (a service is mostly its names; issue 16). */
 struct nc_nsvc {
-  nc_strmap *pubs; /* client id -> nc_nreg_pub* */
+  /* Publishers in arrival order: the oldest inline (most services have
+   * one), the others in pubs (client id -> nc_nreg_pub*), a map made by
+   * the second publisher and freed when it empties. pub0 NULL = none.
+   * Use nc_nreg_pub_get / nc_nreg_npubs / nc_nreg_pubit. */
+  nc_nreg_pub *pub0;
+  nc_strmap *pubs;
   nc_strmap *subs; /* conn id -> char* clusters; NULL until the first subscriber */
   uint64_t last_ref;
   uint64_t revision;
@@ -67,6 +73,21 @@ struct nc_nreg {
   struct nc_nreg_view *lru_head, *lru_tail;
   size_t view_bytes, view_budget; /* budget 0 = NC_NREG_VIEW_BUDGET */
 };
+
+/* A service's publishers (see struct nc_nsvc). The id is the client's,
+ * in the record's own block. */
+const char *nc_nreg_pub_id(const nc_nreg_pub *p);
+nc_nreg_pub *nc_nreg_pub_get(const nc_nsvc *s, const char *client_id);
+size_t nc_nreg_npubs(const nc_nsvc *s);
+/* Iteration in arrival order; the service must not change meanwhile. */
+typedef struct nc_nreg_pubit {
+  const nc_nsvc *s;
+  int started;
+  nc_strmap_iter it;
+} nc_nreg_pubit;
+void nc_nreg_pubit_init(nc_nreg_pubit *it, const nc_nsvc *s);
+/* Returns the next record or NULL at the end. */
+nc_nreg_pub *nc_nreg_pubit_next(nc_nreg_pubit *it);
 
 /* Replaces what client id publishes into the service (see nc_nreg_publish)
  * without touching the client's kind or revision; the client is created

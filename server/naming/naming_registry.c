@@ -35,14 +35,106 @@ static void pub_free(void *v) {
     return;
   for (size_t i = 0; i < p->n; i++)
     nc_ninst_free(p->insts[i]);
-  free(p); /* insts live in the same block (pub_new) */
+  free(p); /* insts and id live in the same block (pub_new) */
 }
 
-/* One allocation: the pub and its n instance slots. */
-static pub *pub_new(size_t n) {
-  pub *p = calloc(1, sizeof(*p) + n * sizeof(*p->insts));
-  if (p)
-    p->insts = (nc_ninst **)(p + 1);
+/* One allocation: the pub, its n instance slots (filled by the caller)
+ * and a copy of the client id. */
+static pub *pub_new(size_t n, const char *id) {
+  size_t il = strlen(id) + 1;
+  pub *p = calloc(1, sizeof(*p) + n * sizeof(*p->insts) + il);
+  if (!p)
+    return NULL;
+  p->insts = (nc_ninst **)(p + 1);
+  p->n = n;
+  memcpy(p->insts + n, id, il);
+  return p;
+}
+
+const char *nc_nreg_pub_id(const nc_nreg_pub *p) { return (const char *)(p->insts + p->n); }
+
+nc_nreg_pub *nc_nreg_pub_get(const nc_nsvc *s, const char *id) {
+  if (s->pub0 && strcmp(nc_nreg_pub_id(s->pub0), id) == 0)
+    return s->pub0;
+  return s->pubs ? nc_strmap_get(s->pubs, id) : NULL;
+}
+
+size_t nc_nreg_npubs(const nc_nsvc *s) {
+  return (s->pub0 != NULL) + (s->pubs ? nc_strmap_count(s->pubs) : 0);
+}
+
+void nc_nreg_pubit_init(nc_nreg_pubit *it, const nc_nsvc *s) {
+  it->s = s;
+  it->started = 0;
+  it->it.next = NULL;
+}
+
+nc_nreg_pub *nc_nreg_pubit_next(nc_nreg_pubit *it) {
+  if (!it->started) {
+    it->started = 1;
+    if (it->s->pubs)
+      nc_strmap_iter_init(&it->it, it->s->pubs);
+    if (it->s->pub0)
+      return it->s->pub0;
+  }
+  void *v = NULL;
+  return it->s->pubs && nc_strmap_iter_next(&it->it, NULL, &v) ? v : NULL;
+}
+
+/* Stores p as its client's publication in s, replacing (in place) the one
+ * it had: *old receives that or NULL. Only a new publisher allocates, so
+ * putting back a replaced record cannot fail. 0 or NC_ENOMEM (s as it
+ * was). */
+static int pub_set(nc_nsvc *s, pub *p, pub **old) {
+  const char *id = nc_nreg_pub_id(p);
+  *old = NULL;
+  if (!s->pub0) { /* invariant: no pub0, no others */
+    s->pub0 = p;
+    return 0;
+  }
+  if (strcmp(nc_nreg_pub_id(s->pub0), id) == 0) {
+    *old = s->pub0;
+    s->pub0 = p;
+    return 0;
+  }
+  int made = !s->pubs;
+  if (made && !(s->pubs = nc_strmap_new()))
+    return NC_ENOMEM;
+  void *o = NULL;
+  if (nc_strmap_put(s->pubs, id, p, &o)) {
+    if (made) {
+      nc_strmap_free(s->pubs, NULL);
+      s->pubs = NULL;
+    }
+    return NC_ENOMEM;
+  }
+  *old = o;
+  return 0;
+}
+
+/* Removes client id's publication from s and returns it (NULL if none);
+ * the next oldest becomes pub0. */
+static pub *pub_del(nc_nsvc *s, const char *id) {
+  pub *p = NULL;
+  if (s->pub0 && strcmp(nc_nreg_pub_id(s->pub0), id) == 0) {
+    p = s->pub0;
+    s->pub0 = NULL;
+    if (s->pubs) {
+      nc_strmap_iter it;
+      void *v = NULL;
+      nc_strmap_iter_init(&it, s->pubs);
+      if (nc_strmap_iter_next(&it, NULL, &v)) {
+        s->pub0 = v;
+        nc_strmap_del(s->pubs, nc_nreg_pub_id(v));
+      }
+    }
+  } else if (s->pubs) {
+    p = nc_strmap_del(s->pubs, id);
+  }
+  if (s->pubs && nc_strmap_count(s->pubs) == 0) {
+    nc_strmap_free(s->pubs, NULL);
+    s->pubs = NULL;
+  }
   return p;
 }
 
@@ -52,6 +144,7 @@ static void svc_free(void *v) {
   nc_nsvc *s = v;
   if (!s)
     return;
+  pub_free(s->pub0);
   nc_strmap_free(s->pubs, pub_free);
   nc_strmap_free(s->subs, free);
   nc_nreg_views_free(s);
@@ -76,7 +169,7 @@ static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char 
   s->ns = memcpy(s->key + kl, ns, nl);
   s->group = memcpy(s->key + kl + nl, group, gl);
   s->name = memcpy(s->key + kl + nl + gl, name, ml);
-  if (!(s->pubs = nc_strmap_new()) || nc_strmap_put(r->svcs, key, s, NULL)) {
+  if (nc_strmap_put(r->svcs, key, s, NULL)) {
     svc_free(s);
     return NULL;
   }
@@ -88,7 +181,7 @@ static nc_nsvc *svc_get(nc_nreg *r, const char *key, const char *ns, const char 
  * ServiceListRequest still lists it and a quick re-register finds it;
  * nc_nreg_sweep forgets it afterwards. With TTL 0 it goes at once. */
 static void svc_maybe_gc(nc_nreg *r, nc_nsvc *s) {
-  if (nc_strmap_count(s->pubs) != 0 || (s->subs && nc_strmap_count(s->subs) != 0))
+  if (nc_nreg_npubs(s) != 0 || (s->subs && nc_strmap_count(s->subs) != 0))
     return;
   if (r->empty_ttl_ms) {
     if (!s->empty_since)
@@ -237,7 +330,7 @@ int nc_nreg_put(nc_nreg *r, const char *conn_id, const char *ns, const char *gro
   nc_nsvc *s = svc_get(r, key, ns, group, name, n > 0);
   if (!s)
     goto out; /* deregister of an unknown service: silent success */
-  pub *old = nc_strmap_get(s->pubs, conn_id);
+  pub *old = nc_nreg_pub_get(s, conn_id);
   if ((n == 0 && !old) || (old && pub_equal(old, insts, n)))
     goto out; /* idempotent replay */
   client *c = client_get(r, conn_id, 1);
@@ -247,14 +340,18 @@ int nc_nreg_put(nc_nreg *r, const char *conn_id, const char *ns, const char *gro
     goto out;
   }
   if (n > 0) {
-    np = pub_new(n);
-    if (!np || nc_strmap_put(s->pubs, conn_id, np, NULL) || nc_strmap_put(c->pubs, key, s, NULL)) {
-      if (np && nc_strmap_get(s->pubs, conn_id) == np) {
-        if (old)
-          nc_strmap_put(s->pubs, conn_id, old, NULL);
+    pub *was = NULL;
+    np = pub_new(n, conn_id);
+    int set = np && pub_set(s, np, &was) == 0;
+    if (!set || nc_strmap_put(c->pubs, key, s, NULL)) {
+      if (set) { /* put back what was there */
+        if (was)
+          pub_set(s, was, &was); /* a replace: cannot fail */
         else
-          nc_strmap_del(s->pubs, conn_id);
+          pub_del(s, conn_id);
       }
+      if (np)
+        np->n = 0; /* the caller's instances are freed below, not here */
       pub_free(np);
       np = NULL;
       rc = NC_ENOMEM;
@@ -262,7 +359,6 @@ int nc_nreg_put(nc_nreg *r, const char *conn_id, const char *ns, const char *gro
       svc_maybe_gc(r, s);
       goto out;
     }
-    np->n = n;
     for (size_t i = 0; i < n; i++) {
       np->insts[i] = insts[i];
       insts[i] = NULL;
@@ -270,7 +366,7 @@ int nc_nreg_put(nc_nreg *r, const char *conn_id, const char *ns, const char *gro
     r->n_instances += n;
     c->n_instances += n;
   } else {
-    nc_strmap_del(s->pubs, conn_id);
+    pub_del(s, conn_id);
     nc_strmap_del(c->pubs, key);
   }
   if (old) {
@@ -396,7 +492,7 @@ void nc_nreg_drop(nc_nreg *r, const char *conn_id, int tell_clients) {
   nc_strmap_iter_init(&it, c->pubs);
   while (nc_strmap_iter_next(&it, NULL, &v)) {
     nc_nsvc *s = v;
-    pub *p = nc_strmap_del(s->pubs, conn_id);
+    pub *p = pub_del(s, conn_id);
     if (p) {
       r->n_instances -= p->n;
       pub_free(p);
@@ -466,22 +562,21 @@ static cJSON *build_info(nc_nreg *r, nc_nsvc *s, const char *group, const char *
   cJSON_AddStringToObject(o, "clusters", clusters ? clusters : "");
   cJSON_AddNumberToObject(o, "cacheMillis", 10000);
   cJSON *hosts = cJSON_AddArrayToObject(o, "hosts");
-  nc_strmap_iter it;
-  void *v;
   /* One host per ip:port:cluster over every client: a failed-over
    * instance held by its old owner's synced copy and asserted by its new
    * owner shows once, the oldest copy (insertion order), so subscribers
    * see no change when either copy comes or goes. Only needed with more
    * than one publisher. */
-  nc_strmap *seen = s && nc_strmap_count(s->pubs) > 1 ? nc_strmap_new() : NULL;
+  nc_strmap *seen = s && nc_nreg_npubs(s) > 1 ? nc_strmap_new() : NULL;
   int hook = s && r->hook.has && r->hook.has(r->hook.ud, s->key); /* overrides (naming_meta) */
   /* Nacos's protectThreshold: with one stored, healthy_only waits for the
    * count below */
   double th = s && r->hook.threshold ? r->hook.threshold(r->hook.ud, s->key) : -1;
   int hf = healthy_only && th < 0;
+  nc_nreg_pubit pit;
+  const pub *p;
   if (s && hosts)
-    for (nc_strmap_iter_init(&it, s->pubs); nc_strmap_iter_next(&it, NULL, &v);) {
-      const pub *p = v;
+    for (nc_nreg_pubit_init(&pit, s); (p = nc_nreg_pubit_next(&pit));) {
       for (size_t i = 0; i < p->n; i++) {
         const nc_ninst *in = p->insts[i];
         if ((!hook && !nc_ninst_enabled(in)) || (hf && !nc_ninst_healthy(in)) ||
@@ -579,11 +674,10 @@ void nc_nreg_each_publisher(nc_nreg *r, const char *svc_key,
   nc_nsvc *s = nc_strmap_get(r->svcs, svc_key);
   if (!s)
     return;
-  nc_strmap_iter it;
-  const char *id;
-  nc_strmap_iter_init(&it, s->pubs);
-  while (nc_strmap_iter_next(&it, &id, NULL))
-    fn(ud, id);
+  nc_nreg_pubit it;
+  const pub *p;
+  for (nc_nreg_pubit_init(&it, s); (p = nc_nreg_pubit_next(&it));)
+    fn(ud, nc_nreg_pub_id(p));
 }
 
 size_t nc_nreg_list(nc_nreg *r, const char *ns, const char *group, int page_no, int page_size,
@@ -621,7 +715,7 @@ void nc_nreg_client_usage(nc_nreg *r, const char *id, const char *ns, const char
   /* O(1): a register must not cost a walk over the connection's services */
   u->instances = c->n_instances;
   const nc_nsvc *s = key ? nc_strmap_get(c->pubs, key) : NULL;
-  const nc_nreg_pub *p = s ? nc_strmap_get(s->pubs, id) : NULL;
+  const nc_nreg_pub *p = s ? nc_nreg_pub_get(s, id) : NULL;
   u->in_svc = s != NULL;
   u->svc_instances = p ? p->n : 0;
 }

@@ -223,7 +223,7 @@ int nc_nreg_client_pubs(nc_nreg *r, const char *id, uint64_t *rev, int *synced,
   void *v;
   for (nc_strmap_iter_init(&it, c->pubs); nc_strmap_iter_next(&it, NULL, &v);) {
     const nc_nsvc *s = v;
-    const nc_nreg_pub *p = nc_strmap_get(s->pubs, id);
+    const nc_nreg_pub *p = nc_nreg_pub_get(s, id);
     if (p && fn)
       fn(ud, s->ns, s->group, s->name, p->insts, p->n);
   }

@@ -2,6 +2,7 @@
 #include "naming_trim.h"
 
 #include "nc_err.h"
+#include "nc_log.h"
 
 #include <stdlib.h>
 #ifdef __GLIBC__
@@ -31,8 +32,11 @@ static void on_tick(uv_timer_t *h) {
     return;
   }
   if (t->changes >= t->o.min_changes) {
+    uint64_t t0 = uv_hrtime();
     t->o.trim(t->o.trim_ud);
     t->trims++;
+    nc_debug("heap trimmed after %llu changes (%.2f ms)", (unsigned long long)t->changes,
+             (double)(uv_hrtime() - t0) / 1e6);
   }
   /* a quiet tick ends the burst either way: small bursts are forgotten, so
    * a trickle of changes cannot add up to a trim every few minutes */
