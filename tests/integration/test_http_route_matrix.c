@@ -301,6 +301,52 @@ static void test_v3_admin_instance_read_errors(void **st) {
                                 sizeof(body)), 200);
 }
 
+/* A bad value (not a missing one) is each module's 400 with its code and
+ * text, and changes nothing (the instance list stays empty). */
+static void test_invalid_values_are_the_modules_400(void **st) {
+  fx *f = *st;
+  static const struct {
+    const char *method, *path, *part;
+  } cases[] = {
+      {"POST", "/nacos/v1/ns/instance?serviceName=b1&ip=10.7.0.1&port=abc",
+       "Param 'port' must be an integer 0..65535"},
+      {"POST", "/nacos/v1/ns/instance?serviceName=b1&ip=10.7.0.1&port=80&weight=-1",
+       "The weights range from 0.0 to 10000.0"},
+      {"POST", "/nacos/v2/ns/instance?serviceName=b1&ip=10.7.0.1&port=80&weight=20000",
+       "\"code\":21001"},
+      {"POST", "/nacos/v2/ns/instance?serviceName=b1&ip=10.7.0.1&port=99999", "\"code\":20002"},
+      {"POST", "/nacos/v3/admin/ns/instance?serviceName=b1&ip=10.7.0.1&port=80&clusterName=a%20b",
+       "\"code\":21004"},
+      {"PUT", "/nacos/v3/admin/ns/health/instance?healthy=maybe&serviceName=b1&ip=10.7.0.1&port=80",
+       "Param 'healthy' is illegal"},
+      {"GET", "/nacos/v3/admin/ns/service/list?pageNo=abc&pageSize=10", "\"code\":20002"},
+      {"POST", "/nacos/v2/cs/config?dataId=bad%20id&group=g&content=c", "invalid dataId 'bad id'"},
+      {"POST", "/nacos/v1/cs/configs?dataId=d&group=bad%20g&content=c", "invalid group 'bad g'"},
+      {"GET", "/nacos/v2/cs/history?dataId=d1&group=g&nid=abc", "'nid' must be a positive"},
+      {"GET", "/nacos/v3/admin/cs/history/previous?dataId=d1&groupName=g&id=-1",
+       "'id' must be a positive"},
+      {"POST", "/nacos/v2/console/namespace?namespaceId=bad%20id&namespaceName=x",
+       "mismatch the pattern"},
+      {"POST", "/nacos/v3/admin/core/namespace?namespaceId=ok1&namespaceName=bad%40name",
+       "contains illegal char"},
+      {"POST", "/nacos/v3/admin/core/loader/limit?count=abc", "count must be an integer"},
+      {"GET", "/nacos/v2/core/cluster/node/list?state=BOGUS", "Illegal state: BOGUS"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int got = nc_tauth_req(f->a, cases[i].method, cases[i].path, NULL, f->adm, body, sizeof(body));
+    if (got != 400 || !strstr(body, cases[i].part))
+      fprintf(stderr, "%s %s: %d %s\n", cases[i].method, cases[i].path, got, body);
+    assert_int_equal(got, 400);
+    assert_non_null(strstr(body, cases[i].part));
+  }
+  assert_int_equal(nc_tauth_req(f->a, "GET", "/nacos/v2/ns/instance/list?serviceName=b1", NULL,
+                                f->adm, body, sizeof(body)), 200);
+  assert_non_null(strstr(body, "\"hosts\":[]"));
+  assert_int_equal(nc_tauth_req(f->a, "GET", "/nacos/v3/admin/core/namespace/check?namespaceId=ok1",
+                                NULL, f->adm, body, sizeof(body)), 200);
+  assert_non_null(strstr(body, "\"data\":0"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_table_route_has_a_row),
@@ -309,6 +355,7 @@ int main(void) {
       cmocka_unit_test(test_walk_user_refused_admin_served_unknown_namespace),
       cmocka_unit_test(test_user_served_in_its_namespace),
       cmocka_unit_test(test_v3_admin_instance_read_errors),
+      cmocka_unit_test(test_invalid_values_are_the_modules_400),
   };
   nc_grpc_init();
   int rc = cmocka_run_group_tests(tests, setup, teardown);
