@@ -30,7 +30,8 @@ typedef struct pit_listener {
   atomic_int accepts, stop;
   atomic_int http_code; /* 0: close at once; else answer a request with it */
   atomic_int gets;      /* requests "GET <path> " seen */
-  const char *path;
+  atomic_int wanted;    /* requests holding want seen */
+  const char *path, *want;
   pthread_t th;
 } pit_listener;
 
@@ -46,6 +47,8 @@ static void pit_answer(pit_listener *l, int c, int code) {
   snprintf(want, sizeof(want), "GET %s ", l->path ? l->path : "/");
   if (!strncmp(buf, want, strlen(want)))
     atomic_fetch_add(&l->gets, 1);
+  if (l->want && strstr(buf, l->want))
+    atomic_fetch_add(&l->wanted, 1);
   int w = snprintf(out, sizeof(out), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", code);
   if (write(c, out, (size_t)w) < 0)
     return;

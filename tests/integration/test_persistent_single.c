@@ -205,6 +205,47 @@ static cJSON *v3_data(const char *body, cJSON **whole) {
   return cJSON_GetObjectItemCaseSensitive(*whole, "data");
 }
 
+/* useInstancePort4Check=false: checkPort is checked, not the instance's
+ * port; the HTTP checker's headers are sent and its expectedResponseCode
+ * is the only pass (settings stored, read back by the checker). */
+static void test_cluster_check_port_headers_expected_code(void **st) {
+  nc_tfx *f = *st;
+  pit_listener l = {.path = "/hc", .want = "\r\nX-Probe: p1\r\n"};
+  atomic_store(&l.http_code, 204);
+  assert_int_equal(pit_listen(&l, 0), 0);
+  pit_listener gone = {0}; /* the instance's own port: closed */
+  assert_int_equal(pit_listen(&gone, 0), 0);
+  pit_close(&gone);
+  nc_tw *sub = nc_tfx_connect(f, NULL);
+  nc_tw_service s = {0};
+  nc_tw_expect_ok(nc_tw_subscribe(sub, "h.port", 1, &s), "SubscribeServiceResponse");
+  nc_tw_service_free(&s);
+  /* {"type":"HTTP","path":"/hc","headers":"X-Probe:p1","expectedResponseCode":204} */
+  char path[512];
+  snprintf(path, sizeof(path), "/nacos/v1/ns/cluster?serviceName=h.port&clusterName=DEFAULT"
+                               "&checkPort=%d&useInstancePort4Check=false&healthChecker="
+                               "%%7B%%22type%%22%%3A%%22HTTP%%22%%2C%%22path%%22%%3A%%22%%2Fhc"
+                               "%%22%%2C%%22headers%%22%%3A%%22X-Probe%%3Ap1%%22%%2C"
+                               "%%22expectedResponseCode%%22%%3A204%%7D", l.port);
+  assert_int_equal(http(f, "PUT", path, NULL, 0), 200);
+  snprintf(path, sizeof(path), "/nacos/v1/ns/instance?serviceName=h.port&ip=127.0.0.1&port=%d"
+                               "&ephemeral=false", gone.port);
+  assert_int_equal(http(f, "POST", path, NULL, 0), 200);
+  assert_true(pit_wait_health(sub, "h.port", gone.port, 1, 5000));
+  long long t0 = nc_test_now_ms();
+  while (atomic_load(&l.wanted) < 2 && nc_test_now_ms() - t0 < 12000)
+    nc_test_sleep_ms(100);
+  assert_true(atomic_load(&l.wanted) >= 2); /* GET /hc with the header, at checkPort */
+  assert_int_equal(atomic_load(&l.gets), atomic_load(&l.wanted));
+  assert_int_equal(nc_tfx_metric(f, "nacosd_naming_health_marked_unhealthy_total"), 0);
+  /* 200 is not the expected 204: unhealthy at once */
+  atomic_store(&l.http_code, 200);
+  t0 = nc_test_now_ms();
+  assert_true(pit_wait_health(sub, "h.port", gone.port, 0, PIT_UNHEALTHY_MS));
+  fprintf(stderr, "healthy:false pushed %lld ms after the code changed\n", nc_test_now_ms() - t0);
+  pit_close(&l);
+}
+
 static void test_v3_admin_register_list_deregister(void **st) {
   nc_tfx *f = *st;
   char body[4096];
@@ -252,6 +293,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_kind_mixing_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restart_keeps_instances, setup, teardown),
       cmocka_unit_test_setup_teardown(test_http_checker_of_a_cluster, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cluster_check_port_headers_expected_code, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_v3_admin_register_list_deregister, setup, teardown),
   };
   nc_grpc_init();
