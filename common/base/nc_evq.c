@@ -45,6 +45,10 @@ int nc_evq_new(uv_loop_t *loop, nc_evq_cb cb, void *ud, nc_evq **out) {
 
 int nc_evq_push(nc_evq *q, nc_evq_node *node) {
   node->next = NULL;
+  return nc_evq_push_list(q, node, node);
+}
+
+int nc_evq_push_list(nc_evq *q, nc_evq_node *head, nc_evq_node *tail) {
   pthread_mutex_lock(&q->lock);
   if (q->closed) {
     pthread_mutex_unlock(&q->lock);
@@ -52,10 +56,10 @@ int nc_evq_push(nc_evq *q, nc_evq_node *node) {
   }
   int was_empty = q->head == NULL;
   if (q->tail)
-    q->tail->next = node;
+    q->tail->next = head;
   else
-    q->head = node;
-  q->tail = node;
+    q->head = head;
+  q->tail = tail;
   /* One wake-up per burst: the drain takes everything queued so far. */
   if (was_empty)
     uv_async_send(&q->async);

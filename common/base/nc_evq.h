@@ -22,6 +22,10 @@ int nc_evq_new(uv_loop_t *loop, nc_evq_cb cb, void *ud, nc_evq **out);
 /* Any thread. Returns NC_ECLOSED once nc_evq_close has run (the caller
  * keeps ownership of node then). */
 int nc_evq_push(nc_evq *q, nc_evq_node *node);
+/* Any thread. Queues a chain of nodes (head..tail linked through next,
+ * tail->next NULL) in order, with one lock and at most one wake-up for the
+ * whole chain. NC_ECLOSED once closed (the caller keeps the chain). */
+int nc_evq_push_list(nc_evq *q, nc_evq_node *head, nc_evq_node *tail);
 /* Loop thread only. Stops accepting, hands every still-queued node to
  * drop (may be NULL), closes the async handle; memory is freed in its close
  * callback, so run the loop once more afterwards. */

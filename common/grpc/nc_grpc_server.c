@@ -54,6 +54,8 @@ typedef struct gs_generic { /* a call to an unknown method: UNIMPLEMENTED */
   int cancelled;
 } gs_generic;
 
+static void unary_unref(nc_gsrv_unary *u);
+
 /* ---- helpers ---------------------------------------------------------- */
 
 void nc_gsrv__live_add(nc_gsrv *srv, long d) {
@@ -62,6 +64,38 @@ void nc_gsrv__live_add(nc_gsrv *srv, long d) {
   if (srv->live == 0)
     pthread_cond_broadcast(&srv->cond);
   pthread_mutex_unlock(&srv->mu);
+}
+
+/* Hands the burst to its owners, one run of consecutive events of one
+ * server at a time (order kept). Queue thread. */
+void nc_gsrv__burst_flush(gs_cq *q) {
+  nc_gsrv_ev *ev = q->b_head;
+  int nheld = q->b_nheld;
+  q->b_head = q->b_tail = NULL;
+  q->b_n = q->b_nheld = 0;
+  while (ev) {
+    nc_gsrv *srv = ev->srv;
+    nc_gsrv_ev *last = ev;
+    int n = 1;
+    while (last->node.next && ((nc_gsrv_ev *)last->node.next)->srv == srv) {
+      last = (nc_gsrv_ev *)last->node.next;
+      n++;
+    }
+    nc_gsrv_ev *rest = (nc_gsrv_ev *)last->node.next;
+    last->node.next = NULL;
+    if (atomic_load(&srv->stopping)) { /* deliver nothing more; stop sweeps the calls */
+      for (nc_gsrv_ev *e = ev, *nx; e; e = nx) {
+        nx = (nc_gsrv_ev *)e->node.next;
+        nc_gsrv_ev_free(e);
+      }
+    } else {
+      srv->on_batch(srv->ud, ev);
+    }
+    atomic_fetch_sub(&srv->batched, n); /* srv may be freed from here on */
+    ev = rest;
+  }
+  for (int i = 0; i < nheld; i++)
+    unary_unref(q->b_held[i]); /* keeps its own server alive (live) */
 }
 
 void nc_gsrv__emit(nc_gsrv *srv, nc_gsrv_ev_type type, uint64_t sid, nc_gsrv_unary *call,
@@ -79,7 +113,28 @@ void nc_gsrv__emit(nc_gsrv *srv, nc_gsrv_ev_type type, uint64_t sid, nc_gsrv_una
     snprintf(ev->peer, sizeof(ev->peer), "%s", peer);
   if (bb && !(ev->data = nc_grpc_bb_flatten(bb, &ev->len)))
     goto oom;
-  srv->cb(srv->ud, ev);
+  gs_cq *q = nc_gsrv__this_queue();
+  if (!srv->on_batch || !q) {
+    srv->cb(srv->ud, ev);
+    return;
+  }
+  /* Collected until the queue has nothing more ready (burst_flush). The
+   * count keeps stop from freeing srv meanwhile; a call stays referenced
+   * so that stop's sweep cannot free it before it is handed over. */
+  atomic_fetch_add(&srv->batched, 1);
+  if (call) {
+    pthread_mutex_lock(&srv->mu);
+    call->refs++;
+    pthread_mutex_unlock(&srv->mu);
+    q->b_held[q->b_nheld++] = call;
+  }
+  if (q->b_tail)
+    q->b_tail->node.next = &ev->node;
+  else
+    q->b_head = ev;
+  q->b_tail = ev;
+  if (++q->b_n >= NC_GSRV_BATCH_MAX)
+    nc_gsrv__burst_flush(q);
   return;
 oom:
   nc_error("gsrv: out of memory delivering an event");
@@ -279,7 +334,7 @@ static void req_done(nc_gsrv *srv, gs_req *r, int ok) {
 }
 
 /* The queue is shared by all servers: each tag's object names its own. */
-static void dispatch(grpc_event ev) {
+void nc_gsrv__dispatch(grpc_event ev) {
   nc_gtag *t = nc_gtag_take(ev.tag);
   switch (t->kind) {
   case T_REQ: {
@@ -319,81 +374,6 @@ static void dispatch(grpc_event ev) {
   }
 }
 
-static void *cq_thread(void *arg) {
-  gs_cq *q = arg;
-  for (;;) {
-    grpc_event ev = grpc_completion_queue_next(q->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-    if (ev.type == GRPC_QUEUE_SHUTDOWN)
-      break;
-    if (ev.type == GRPC_OP_COMPLETE)
-      dispatch(ev);
-  }
-  return NULL;
-}
-
-/* ---- the queue pool (see the design notes) ---------------------------- */
-
-static struct {
-  pthread_mutex_t mu;
-  int refs, nq;
-  gs_cq qs[GS_MAX_THREADS];
-} g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-/* Shuts down and joins the first n queues. Under g_pool.mu; no server may
- * still use them (each stopped server waited for its last completion). */
-static void pool_close(int n) {
-  for (int i = 0; i < n; i++)
-    grpc_completion_queue_shutdown(g_pool.qs[i].cq);
-  for (int i = 0; i < n; i++) {
-    if (g_pool.qs[i].started)
-      pthread_join(g_pool.qs[i].thr, NULL);
-    else
-      while (grpc_completion_queue_next(g_pool.qs[i].cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
-                 .type != GRPC_QUEUE_SHUTDOWN)
-        ;
-    grpc_completion_queue_destroy(g_pool.qs[i].cq);
-    memset(&g_pool.qs[i], 0, sizeof(g_pool.qs[i]));
-  }
-}
-
-/* The first server sizes the pool (threads, at most GS_MAX_THREADS); later
- * ones share it as it is. NC_ENOMEM when a thread cannot be created. */
-static int pool_acquire(int threads, gs_cq **qs, int *nq) {
-  int rc = 0;
-  pthread_mutex_lock(&g_pool.mu);
-  if (g_pool.refs == 0) {
-    int n = threads > 0 ? threads : 1;
-    if (n > GS_MAX_THREADS)
-      n = GS_MAX_THREADS;
-    for (int i = 0; i < n; i++) {
-      g_pool.qs[i].cq = grpc_completion_queue_create_for_next(NULL);
-      if (pthread_create(&g_pool.qs[i].thr, NULL, cq_thread, &g_pool.qs[i]) != 0) {
-        nc_error("gsrv: cannot create a queue thread");
-        pool_close(i + 1);
-        rc = NC_ENOMEM;
-        goto out;
-      }
-      g_pool.qs[i].started = 1;
-    }
-    g_pool.nq = n;
-  }
-  g_pool.refs++;
-  *qs = g_pool.qs;
-  *nq = g_pool.nq;
-out:
-  pthread_mutex_unlock(&g_pool.mu);
-  return rc;
-}
-
-static void pool_release(void) {
-  pthread_mutex_lock(&g_pool.mu);
-  if (--g_pool.refs == 0) {
-    pool_close(g_pool.nq);
-    g_pool.nq = 0;
-  }
-  pthread_mutex_unlock(&g_pool.mu);
-}
-
 /* ---- public API ------------------------------------------------------- */
 
 int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gsrv **out,
@@ -408,6 +388,7 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
     return NC_ENOMEM;
   nc_gsrv__listen_init(srv);
   srv->cb = cb;
+  srv->on_batch = opts->on_batch;
   srv->ud = ud;
   srv->queue_max = opts->stream_queue_max ? opts->stream_queue_max : 1024;
   srv->tls = opts->tls;
@@ -431,11 +412,11 @@ int nc_gsrv_start(const nc_gsrv_opts *opts, nc_gsrv_on_event cb, void *ud, nc_gs
     rc = NC_EIO;
     goto out;
   }
-  if (pool_acquire(opts->threads, &srv->qs, &srv->nq) != 0)
+  if (nc_gsrv__pool_acquire(opts->threads, &srv->qs, &srv->nq) != 0)
     goto out;
   srv->n_reqs = (size_t)srv->nq * (GS_UNARY_REQS + GS_STREAM_REQS + 1);
   if (!(srv->reqs = calloc(srv->n_reqs, sizeof(*srv->reqs)))) {
-    pool_release();
+    nc_gsrv__pool_release();
     goto out;
   }
 
@@ -541,7 +522,9 @@ void nc_gsrv_stop(nc_gsrv *srv) {
       unary_unref(u);
       pthread_mutex_lock(&srv->mu);
     }
-    if (srv->live == 0 && srv->shutdown_done)
+    /* A burst still holding events of srv is flushed within microseconds;
+     * the timed wait below looks again. */
+    if (srv->live == 0 && srv->shutdown_done && atomic_load(&srv->batched) == 0)
       break;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -557,7 +540,7 @@ void nc_gsrv_stop(nc_gsrv *srv) {
   /* Nothing of this server can complete any more: the queues may go on
    * serving the others (or close with the last one). */
   grpc_server_destroy(srv->server);
-  pool_release();
+  nc_gsrv__pool_release();
   for (size_t i = 0; i < srv->n_reqs; i++) {
     grpc_metadata_array_destroy(&srv->reqs[i].md);
     grpc_call_details_destroy(&srv->reqs[i].details);

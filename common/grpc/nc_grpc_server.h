@@ -48,6 +48,11 @@ void nc_gsrv_ev_free(nc_gsrv_ev *ev);
 
 /* Called on a completion-queue thread; takes ownership of ev. */
 typedef void (*nc_gsrv_on_event)(void *ud, nc_gsrv_ev *ev);
+/* The same for a burst: every event a queue thread found ready at once
+ * (at most NC_GSRV_BATCH_MAX), in order, chained through node.next (the
+ * last one's is NULL). Takes ownership of them all. */
+typedef void (*nc_gsrv_on_batch)(void *ud, nc_gsrv_ev *first);
+#define NC_GSRV_BATCH_MAX 64
 
 typedef struct nc_gsrv_opts {
   const char *host;        /* bind address, e.g. "127.0.0.1" or "0.0.0.0" */
@@ -66,6 +71,10 @@ typedef struct nc_gsrv_opts {
   const struct nc_tls_srv *tls;
   int tls_plaintext;            /* 1: plain-text HTTP/2 served too (first byte decides) */
   int tls_handshake_timeout_ms; /* connect to handshake done; 0 = 10 s, then closed */
+  /* Optional: events are delivered in bursts here instead of one by one to
+   * the start callback (which is still required), so an owner that queues
+   * them to another thread pays one hand-off per burst. */
+  nc_gsrv_on_batch on_batch;
 } nc_gsrv_opts;
 
 /* Process-wide limits of every nc_gsrv (descriptors are process-wide).

@@ -303,6 +303,21 @@ static void on_transport_event(void *ud, nc_gsrv_ev *ev) {
     refuse_stopping(ev);
 }
 
+/* Completion-queue thread: a burst goes to the loop with one lock and at
+ * most one wake-up. */
+static void on_transport_batch(void *ud, nc_gsrv_ev *first) {
+  nc_srv *srv = ud;
+  nc_evq_node *last = &first->node;
+  while (last->next)
+    last = last->next;
+  if (nc_evq_push_list(srv->q, &first->node, last) == 0)
+    return;
+  for (nc_evq_node *n = &first->node, *nx; n; n = nx) {
+    nx = n->next;
+    refuse_stopping((nc_gsrv_ev *)n);
+  }
+}
+
 static void drop_queued(nc_evq_node *node) { refuse_stopping((nc_gsrv_ev *)node); }
 
 /* ---- lifecycle ---- */
@@ -359,7 +374,8 @@ nomem:
 int nc_srv_start(nc_srv *srv, int *grpc_port, int *cluster_port) {
   nc_gsrv_opts go = {.host = srv->bind, .port = srv->o.grpc_port, .threads = srv->o.grpc_threads,
                      .tls = srv->o.tls_sdk, .tls_plaintext = srv->o.tls_plaintext,
-                     .tls_handshake_timeout_ms = srv->o.tls_handshake_timeout_ms};
+                     .tls_handshake_timeout_ms = srv->o.tls_handshake_timeout_ms,
+                     .on_batch = on_transport_batch};
   int rc = nc_gsrv_start(&go, on_transport_event, srv, &srv->g[0], grpc_port);
   srv->ports[0] = *grpc_port;
   if (rc) {

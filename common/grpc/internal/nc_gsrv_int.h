@@ -30,6 +30,11 @@ typedef struct gs_cq {
   grpc_completion_queue *cq;
   pthread_t thr;
   int started;
+  /* The burst being collected for on_batch (this thread only): events, and
+   * unary calls kept referenced until they have been handed over. */
+  nc_gsrv_ev *b_head, *b_tail;
+  int b_n, b_nheld;
+  struct nc_gsrv_unary *b_held[NC_GSRV_BATCH_MAX];
 } gs_cq;
 
 typedef struct gs_req { /* one outstanding request_call */
@@ -90,7 +95,9 @@ struct nc_gsrv {
 
   void *m_unary, *m_stream;
   nc_gsrv_on_event cb;
+  nc_gsrv_on_batch on_batch;
   void *ud;
+  atomic_int batched; /* events of this server in a queue thread's burst */
   size_t queue_max;
   int nq;
   gs_cq *qs; /* the process's queue pool (borrowed while the server runs) */
@@ -150,6 +157,22 @@ void nc_gsrv__live_add(nc_gsrv *srv, long d);
 /* Delivers one event to the owner (nothing once stopping); bb is copied. */
 void nc_gsrv__emit(nc_gsrv *srv, nc_gsrv_ev_type type, uint64_t sid, nc_gsrv_unary *call,
                    const char *peer, grpc_byte_buffer *bb);
+
+/* nc_grpc_server.c, on a queue thread: one completion; a burst to its
+ * owners (opts.on_batch). */
+void nc_gsrv__dispatch(grpc_event ev);
+void nc_gsrv__burst_flush(gs_cq *q);
+
+/* nc_grpc_pool.c */
+/* Takes a reference on the pool (creating it with `threads` queues, at
+ * most GS_MAX_THREADS, when none exists); qs and nq get its queues.
+ * NC_ENOMEM when a thread cannot be created. */
+int nc_gsrv__pool_acquire(int threads, gs_cq **qs, int *nq);
+/* Drops it; the last reference shuts the queues down and joins their
+ * threads. No server may still use them. Never on a queue thread. */
+void nc_gsrv__pool_release(void);
+/* The calling thread's queue when it is a pool thread, else NULL. */
+gs_cq *nc_gsrv__this_queue(void);
 
 /* nc_grpc_stream.c, all on the stream's queue thread */
 void nc_gsrv__stream_arrived(nc_gsrv *srv, grpc_call *call);
