@@ -56,7 +56,7 @@ static const nc_opt opts[] = {
     {"probe-timeout-ms", NC_OPT_INT, "5000", F(probe_timeout_ms), 1, 600000,
      "drop a probed connection without an ack within this time"},
     {"grpc-threads", NC_OPT_INT, "1", F(grpc_threads), 1, 64,
-     "completion-queue threads per gRPC port"},
+     "completion-queue threads, one pool shared by the SDK and cluster gRPC ports"},
     {"http-beat-timeout-ms", NC_OPT_INT, "15000", F(http_beat_timeout_ms), 1, 86400000,
      "an instance registered over the HTTP open API turns unhealthy after this long without a "
      "beat (Nacos: 15000)"},
