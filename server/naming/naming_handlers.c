@@ -161,6 +161,7 @@ static void h_instance(void *ud, nc_req *r, const nc_msg *m) {
       nc_req_error(r, rc == NC_EINVAL ? 400 : 500, rc == NC_EINVAL ? err : "out of memory");
       return;
     }
+    nc_ninst_set_ephemeral(in, 1); /* connection-bound: ephemeral (Nacos) */
     if (check_publish(n, r, "InstanceResponse", &nm, &in, 1)) {
       nc_ninst_free(in);
       return;
@@ -216,6 +217,7 @@ static void h_batch(void *ud, nc_req *r, const nc_msg *m) {
         nc_req_error(r, rc == NC_EINVAL ? 400 : 500, rc == NC_EINVAL ? err : "out of memory");
         goto out;
       }
+      nc_ninst_set_ephemeral(list[cnt], 1);
       cnt++;
     }
   if (check_publish(n, r, "BatchInstanceResponse", &nm, list, cnt))

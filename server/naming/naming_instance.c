@@ -289,6 +289,7 @@ cJSON *nc_ninst_to_json(const nc_ninst *in, const char *group, const char *name)
 
 int nc_ninst_enabled(const nc_ninst *in) { return in->enabled; }
 int nc_ninst_healthy(const nc_ninst *in) { return in->healthy; }
+void nc_ninst_set_ephemeral(nc_ninst *in, int ephemeral) { in->ephemeral = ephemeral ? 1 : 0; }
 const char *nc_ninst_cluster(const nc_ninst *in) { return in->data + in->o_cluster; }
 
 const char *nc_ninst_addr_key(const nc_ninst *in, char *buf, size_t cap) {

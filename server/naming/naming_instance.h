@@ -26,6 +26,11 @@ void nc_ninst_metadata_size(const nc_ninst *in, size_t *keys, size_t *bytes);
 int nc_ninst_equal(const nc_ninst *a, const nc_ninst *b);
 int nc_ninst_enabled(const nc_ninst *in);
 int nc_ninst_healthy(const nc_ninst *in);
+/* Marks the instance ephemeral (1) or persistent (0): a connection-bound
+ * InstanceRequest registers ephemeral instances whatever their
+ * "ephemeral" says, as Nacos does (its InstanceRequestHandler makes the
+ * service ephemeral and lists instances with the service's kind). */
+void nc_ninst_set_ephemeral(nc_ninst *in, int ephemeral);
 const char *nc_ninst_cluster(const nc_ninst *in); /* "DEFAULT" when blank */
 
 /* The output object: instanceId (client's or ip#port#cluster#group@@name),

@@ -288,6 +288,22 @@ static void test_register_push_ack_deregister(void **state) {
   assert_string_equal(nc_json_str(h0, "serviceName", ""), "DEFAULT_GROUP@@svc-a");
   assert_int_equal(nc_json_int(h0, "instanceHeartBeatInterval", 0), 5000);
   nc_tw_service_free(&s);
+  /* an InstanceRequest is connection-bound, so ephemeral whatever its
+   * instance says (Nacos lists the service's kind; nacos-sdk-go sends
+   * Ephemeral as the app set it) */
+  nc_tw *odd = connect_wc(f, 0);
+  nc_tw_instance oi = {.ip = "10.0.0.8", .port = 8080};
+  cJSON *body = nc_tw_instance_body(odd, "svc-eph", "registerInstance", &oi);
+  cJSON *inst = cJSON_GetObjectItemCaseSensitive(body, "instance");
+  cJSON_ReplaceItemInObjectCaseSensitive(inst, "ephemeral", cJSON_CreateFalse());
+  if (!cJSON_GetObjectItemCaseSensitive(inst, "ephemeral"))
+    cJSON_AddFalseToObject(inst, "ephemeral");
+  nc_tw_expect_ok(nc_tw_call_reply(odd, "InstanceRequest", body), "InstanceResponse");
+  nc_tw_expect_ok(nc_tw_query(pub, "svc-eph", &s), "QueryServiceResponse");
+  assert_int_equal(s.nhosts, 1);
+  const cJSON *eh = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(s.info, "hosts"), 0);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(eh, "ephemeral")));
+  nc_tw_service_free(&s);
   /* "" and "public" are the same namespace */
   nc_tw_opts empty_ns = {.ns = ""};
   nc_tw *other = nc_tfx_connect(f, &empty_ns);
@@ -296,7 +312,7 @@ static void test_register_push_ack_deregister(void **state) {
   /* service list */
   long long count = 0;
   nc_tw_expect_ok(nc_tw_service_list(pub, 1, 10, &count, NULL), "ServiceListResponse");
-  assert_int_equal(count, 1);
+  assert_int_equal(count, 2); /* svc-a and svc-eph */
   /* idempotent re-register: no push */
   reg(pub, "svc-a", "10.0.0.7", 8080, 2.0);
   /* deregister */
