@@ -348,11 +348,9 @@ int main(int argc, char **argv) {
   nc_log_set_level(NC_LOG_WARN);
   srand((unsigned)getpid());
   printf("loadavg_1m_start: %.2f\n", nc_bench_loadavg1());
-  char dir[64] = "/tmp/nc-bench-fan-XXXXXX", data[128], nt[128], et[128];
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
+  char dir[160], data[192], nt[128], et[128];
+  if (nc_bench_mkdtemp(dir, sizeof(dir), "fan") != 0)
     return 1;
-  }
   snprintf(data, sizeof(data), "%s/data", dir);
   const char *extra[] = {"--data-dir", data, "--push-merge-ms", "0",
                          "--max-connections-per-ip", "0", NULL};

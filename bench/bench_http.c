@@ -385,11 +385,9 @@ int main(int argc, char **argv) {
   nc_log_set_level(NC_LOG_WARN);
   printf("loadavg_1m_start: %.2f\n", nc_bench_loadavg1());
 
-  char dir[64] = "/tmp/nc-bench-http-XXXXXX", data[128], maxc[16], target[128];
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
+  char dir[160], data[192], maxc[16], target[128];
+  if (nc_bench_mkdtemp(dir, sizeof(dir), "http") != 0)
     return 1;
-  }
   snprintf(data, sizeof(data), "%s/data", dir);
   snprintf(maxc, sizeof(maxc), "%d", listeners + conns + 64);
   const char *extra[] = {"--data-dir", data, "--http-max-connections", maxc,

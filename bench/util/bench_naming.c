@@ -14,11 +14,8 @@
 pid_t nc_bench_start_bare_nacosd(const char *bin, char *dir, size_t dcap, char *target,
                                  size_t tcap, int *http_port) {
   char data[160];
-  snprintf(dir, dcap, "/tmp/nc-bench-XXXXXX");
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
+  if (nc_bench_mkdtemp(dir, dcap, "naming") != 0)
     return -1;
-  }
   snprintf(data, sizeof(data), "%s/data", dir);
   const char *extra[] = {"--data-dir", data, "--push-merge-ms", "0", "--grpc-threads", "1",
                          "--max-connections-per-ip", "0", "--max-services-per-conn", "0",

@@ -179,6 +179,16 @@ pid_t nc_bench_start_nacosd(const char *bin, const char *dir, const char *const 
   return pid;
 }
 
+int nc_bench_mkdtemp(char *dir, size_t cap, const char *tag) {
+  const char *t = getenv("TMPDIR");
+  int n = snprintf(dir, cap, "%s/nc-bench-%s-XXXXXX", t && *t ? t : "/tmp", tag);
+  if (n < 0 || (size_t)n >= cap || !mkdtemp(dir)) {
+    perror("bench: mkdtemp");
+    return -1;
+  }
+  return 0;
+}
+
 void nc_bench_rmtree(const char *dir) {
   if (!dir || !*dir || strcmp(dir, "/") == 0)
     return;

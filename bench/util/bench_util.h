@@ -48,6 +48,10 @@ pid_t nc_bench_spawn_nacosd(const char *bin, const char *dir, const char *const 
  * the pid, or -1 (reported on stderr). */
 pid_t nc_bench_start_nacosd(const char *bin, const char *dir, const char *const *extra,
                             char *target, size_t cap, int *http_port);
+/* Makes a fresh run directory $TMPDIR/nc-bench-<tag>-XXXXXX (TMPDIR unset:
+ * /tmp) into dir; 0, or -1 reported on stderr. Remove it with
+ * nc_bench_rmtree. */
+int nc_bench_mkdtemp(char *dir, size_t cap, const char *tag);
 /* rm -rf dir (best effort). */
 void nc_bench_rmtree(const char *dir);
 /* 1 when 127.0.0.1:port can be bound now (a fixed port for a child). */
